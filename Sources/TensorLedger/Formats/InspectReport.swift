@@ -1,0 +1,102 @@
+// What `inspect` shows: the files, their headers and every tensor, read header-only.
+
+public struct InspectReport: Sendable {
+    public struct FileEntry: Sendable {
+        public var path: String
+        public var bytes: Int
+        public var headerBytes: Int
+        public var tensors: Int
+    }
+    public struct TensorEntry: Sendable {
+        public var info: TensorInfo
+        /// Index into `files`.
+        public var file: Int
+        /// Absolute byte offset of the tensor's data in its file.
+        public var offset: Int
+        /// Extra columns a format adds (the .tlm scheme and category).
+        public var notes: String = ""
+    }
+
+    public var source: String
+    public var format: String
+    public var files: [FileEntry]
+    public var metadata: [(key: String, value: String)]
+    public var tensors: [TensorEntry]
+    public var warnings: [String]
+
+    public static let jsonSchema = "tensorledger.inspect/1"
+
+    public init(source: String, format: String, files: [FileEntry], metadata: [(key: String, value: String)], tensors: [TensorEntry], warnings: [String]) {
+        self.source = source
+        self.format = format
+        self.files = files
+        self.metadata = metadata
+        self.tensors = tensors
+        self.warnings = warnings
+    }
+
+    public init(checkpoint: Checkpoint) {
+        let files = checkpoint.shards.map {
+            FileEntry(path: $0.path, bytes: $0.fileSize, headerBytes: $0.header.headerLength, tensors: $0.tensors.count)
+        }
+        let tensors = checkpoint.tensors.map {
+            TensorEntry(info: $0.info, file: $0.shard, offset: checkpoint.shards[$0.shard].header.dataStart + $0.info.dataOffsets.lowerBound)
+        }
+        let format = checkpoint.shards.count > 1 || checkpoint.path.hasSuffix(".json")
+            ? "safetensors, sharded (\(checkpoint.shards.count) shards)" : "safetensors"
+        self.init(source: checkpoint.path, format: format, files: files,
+                  metadata: checkpoint.shards.flatMap(\.metadata), tensors: tensors, warnings: checkpoint.warnings)
+    }
+
+    public var totalElements: Int { tensors.reduce(0) { $0 + $1.info.elementCount } }
+    public var totalTensorBytes: Int { tensors.reduce(0) { $0 + $1.info.byteCount } }
+
+    public func textReport() -> String {
+        var out: [String] = []
+        out.append("\(source): \(format), \(formatCount(tensors.count)) tensors, \(formatCount(totalElements)) values, \(formatBytes(totalTensorBytes)) of tensor data")
+        for f in files {
+            out.append("  \(f.path): \(formatCount(f.bytes)) bytes, header \(formatCount(f.headerBytes)) bytes, \(f.tensors) tensors")
+        }
+        if !metadata.isEmpty {
+            out.append("Metadata:")
+            for (k, v) in metadata { out.append("  \(k) = \(v)") }
+        }
+        out.append("")
+        let hasNotes = tensors.contains { !$0.notes.isEmpty }
+        var headers = ["Tensor", "DType", "Shape", "Values", "Offset"]
+        var align: [TextTable.Alignment] = [.left, .left, .left, .right, .right]
+        if files.count > 1 { headers.append("Shard"); align.append(.right) }
+        if hasNotes { headers.append("Stored as"); align.append(.left) }
+        var table = TextTable(headers: headers, alignments: align)
+        for t in tensors {
+            var row = [t.info.name, t.info.dtype.rawValue, t.info.shapeDescription, formatCount(t.info.elementCount), formatCount(t.offset)]
+            if files.count > 1 { row.append(String(t.file + 1)) }
+            if hasNotes { row.append(t.notes) }
+            table.add(row)
+        }
+        out.append(table.render())
+        return out.joined(separator: "\n")
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "schema": .string(InspectReport.jsonSchema),
+            "source": .string(source),
+            "format": .string(format),
+            "files": .array(files.map { f in
+                .object(JSONObject(["path": .string(f.path), "bytes": .int(f.bytes), "header_bytes": .int(f.headerBytes), "tensors": .int(f.tensors)]))
+            }),
+            "metadata": .object(JSONObject(uniqueKeysWithValues: metadata.map { ($0.key, .string($0.value)) })),
+            "tensors": .array(tensors.map { t in
+                var o = t.info.json.object!
+                o["file"] = .int(t.file)
+                o["offset"] = .int(t.offset)
+                if !t.notes.isEmpty { o["stored_as"] = .string(t.notes) }
+                return .object(o)
+            }),
+            "total_values": .int(totalElements),
+            "total_tensor_bytes": .int(totalTensorBytes),
+            "warnings": .array(warnings.map { .string($0) }),
+        ]))
+    }
+}

@@ -1,0 +1,5 @@
+// The .tlm container: constants shared by its reader and writer (see docs/FORMAT.md).
+
+public enum TLMFormat {
+    public static let magicString = "TLMF"
+}

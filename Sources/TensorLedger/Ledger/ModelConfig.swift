@@ -1,0 +1,268 @@
+// A transformer's shape as Hugging Face's config.json states it, the presets of the
+// GPT-2 and GPT-3 papers, and the tensor list such a model would have on disk (so a
+// ledger can be made from a configuration alone with the same classifier as for files).
+
+/// The checkpoint naming conventions the ledger knows.
+public enum ArchitectureFamily: String, Sendable, CaseIterable {
+    case gpt2 = "gpt2"
+    case llama = "llama"
+    case bert = "bert"
+    case gptNeoX = "gpt_neox"
+
+    public var displayName: String {
+        switch self {
+        case .gpt2: return "GPT-2"
+        case .llama: return "LLaMA-style"
+        case .bert: return "BERT-style"
+        case .gptNeoX: return "GPT-NeoX"
+        }
+    }
+
+    /// Maps config.json's `model_type` to a family.
+    public init?(modelType: String) {
+        switch modelType {
+        case "gpt2": self = .gpt2
+        case "llama", "mistral", "qwen2", "qwen3", "gemma", "phi3": self = .llama
+        case "bert", "roberta", "distilroberta", "xlm-roberta", "camembert": self = .bert
+        case "gpt_neox": self = .gptNeoX
+        default: return nil
+        }
+    }
+}
+
+public enum ConfigError: TensorLedgerError, Equatable {
+    case invalid(file: String, reason: String)
+    case unknownPreset(name: String, known: [String])
+
+    public var category: ErrorCategory {
+        if case .unknownPreset = self { return .usage }
+        return .badInput
+    }
+    public var description: String {
+        switch self {
+        case .invalid(let f, let r): return "\(f): \(r)"
+        case .unknownPreset(let n, let known): return "no preset named \"\(n)\" (known: \(known.joined(separator: ", ")))"
+        }
+    }
+}
+
+public struct ModelConfig: Sendable, Equatable {
+    public var family: ArchitectureFamily
+    public var modelType: String
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var intermediateSize: Int
+    public var contextLength: Int
+    public var tiedEmbeddings: Bool
+    public var layerNormEpsilon: Double
+    /// BERT's token-type (segment) vocabulary.
+    public var typeVocabSize: Int = 2
+    /// Biases on the Query, Key and Value projections (Qwen2; LLaMA's `attention_bias`).
+    public var attentionBias: Bool = false
+
+    public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
+                kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
+                tiedEmbeddings: Bool, layerNormEpsilon: Double = 1e-5) {
+        self.family = family
+        self.modelType = modelType ?? family.rawValue
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads ?? heads
+        self.headDim = headDim ?? (heads > 0 ? hiddenSize / heads : hiddenSize)
+        self.intermediateSize = intermediateSize ?? 4 * hiddenSize
+        self.contextLength = contextLength
+        self.tiedEmbeddings = tiedEmbeddings
+        self.layerNormEpsilon = layerNormEpsilon
+    }
+
+    // MARK: Reading config.json
+
+    public static func load(_ path: String) throws -> ModelConfig {
+        let bytes = try readWholeFile(path, limit: 16 << 20)
+        let root: JSONValue
+        do { root = try JSON.parse(bytes) } catch { throw ConfigError.invalid(file: path, reason: "not valid JSON: \(error)") }
+        return try parse(root, file: path)
+    }
+
+    public static func parse(_ root: JSONValue, file: String) throws(ConfigError) -> ModelConfig {
+        guard let o = root.object else { throw .invalid(file: file, reason: "config must be a JSON object") }
+        guard let modelType = o["model_type"]?.string else { throw .invalid(file: file, reason: "missing \"model_type\"") }
+        guard let family = ArchitectureFamily(modelType: modelType) else {
+            throw .invalid(file: file, reason: "model_type \"\(modelType)\" is not a family TensorLedger knows (gpt2, llama, bert, gpt_neox and their relatives)")
+        }
+        func int(_ keys: String...) throws(ConfigError) -> Int? {
+            for k in keys {
+                guard let v = o[k], v != .null else { continue }
+                guard case .int(let i) = v, i >= 0, i <= 1 << 40 else {
+                    throw .invalid(file: file, reason: "\"\(k)\" must be a non-negative integer, found \(v.kindDescription)")
+                }
+                return i
+            }
+            return nil
+        }
+        func required(_ keys: String...) throws(ConfigError) -> Int {
+            for k in keys { if let v = try int(k) { return v } }
+            throw .invalid(file: file, reason: "missing \"\(keys[0])\"")
+        }
+        let hidden = try required("hidden_size", "n_embd", "d_model")
+        let heads = try required("num_attention_heads", "n_head")
+        guard heads > 0 else { throw .invalid(file: file, reason: "the number of attention heads must be positive") }
+        let defaultTie: Bool = family == .gpt2 || family == .bert
+        let tie = o["tie_word_embeddings"]?.bool ?? defaultTie
+        var config = ModelConfig(
+            family: family, modelType: modelType,
+            vocabSize: try required("vocab_size"),
+            hiddenSize: hidden,
+            layers: try required("num_hidden_layers", "n_layer"),
+            heads: heads,
+            kvHeads: try int("num_key_value_heads"),
+            headDim: try int("head_dim"),
+            intermediateSize: try int("intermediate_size", "n_inner"),
+            contextLength: try int("max_position_embeddings", "n_positions", "n_ctx") ?? 0,
+            tiedEmbeddings: tie,
+            layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? o["layer_norm_eps"]?.number ?? o["rms_norm_eps"]?.number ?? 1e-5)
+        if let t = try int("type_vocab_size") { config.typeVocabSize = t }
+        config.attentionBias = o["attention_bias"]?.bool ?? (modelType == "qwen2")
+        guard config.kvHeads > 0, config.heads % config.kvHeads == 0 else {
+            throw .invalid(file: file, reason: "num_key_value_heads \(config.kvHeads) does not divide num_attention_heads \(config.heads)")
+        }
+        return config
+    }
+
+    // MARK: Presets
+
+    /// GPT-2 (Radford et al. 2019) and the eight GPT-3 sizes of Brown et al. 2020, Table 2.1.
+    public static let presets: [(name: String, config: ModelConfig)] = {
+        func gpt(_ layers: Int, _ d: Int, _ heads: Int, _ headDim: Int, ctx: Int) -> ModelConfig {
+            ModelConfig(family: .gpt2, vocabSize: 50257, hiddenSize: d, layers: layers, heads: heads, headDim: headDim,
+                        contextLength: ctx, tiedEmbeddings: true)
+        }
+        return [
+            ("gpt2", gpt(12, 768, 12, 64, ctx: 1024)),
+            ("gpt2-medium", gpt(24, 1024, 16, 64, ctx: 1024)),
+            ("gpt2-large", gpt(36, 1280, 20, 64, ctx: 1024)),
+            ("gpt2-xl", gpt(48, 1600, 25, 64, ctx: 1024)),
+            ("gpt3-small", gpt(12, 768, 12, 64, ctx: 2048)),
+            ("gpt3-medium", gpt(24, 1024, 16, 64, ctx: 2048)),
+            ("gpt3-large", gpt(24, 1536, 16, 96, ctx: 2048)),
+            ("gpt3-xl", gpt(24, 2048, 24, 128, ctx: 2048)),
+            ("gpt3-2.7b", gpt(32, 2560, 32, 80, ctx: 2048)),
+            ("gpt3-6.7b", gpt(32, 4096, 32, 128, ctx: 2048)),
+            ("gpt3-13b", gpt(40, 5140, 40, 128, ctx: 2048)),
+            ("gpt3-175b", gpt(96, 12288, 96, 128, ctx: 2048)),
+        ]
+    }()
+
+    public static func preset(_ name: String) throws(ConfigError) -> ModelConfig {
+        guard let p = presets.first(where: { $0.name == name.lowercased() }) else {
+            throw .unknownPreset(name: name, known: presets.map(\.name))
+        }
+        return p.config
+    }
+
+    // MARK: The tensors such a model has
+
+    /// The (name, shape) list a Hugging Face checkpoint of this configuration holds,
+    /// in the library's own naming, as F32 tensors laid end to end.
+    public func syntheticTensors() -> [TensorInfo] {
+        let d = hiddenSize, ff = intermediateSize, v = vocabSize
+        var specs: [(String, [Int])] = []
+        func add(_ name: String, _ shape: [Int]) { specs.append((name, shape)) }
+        switch family {
+        case .gpt2:
+            add("transformer.wte.weight", [v, d])
+            add("transformer.wpe.weight", [contextLength, d])
+            for l in 0..<layers {
+                let p = "transformer.h.\(l)."
+                add(p + "ln_1.weight", [d]); add(p + "ln_1.bias", [d])
+                add(p + "attn.c_attn.weight", [d, 3 * d]); add(p + "attn.c_attn.bias", [3 * d])
+                add(p + "attn.c_proj.weight", [d, d]); add(p + "attn.c_proj.bias", [d])
+                add(p + "ln_2.weight", [d]); add(p + "ln_2.bias", [d])
+                add(p + "mlp.c_fc.weight", [d, ff]); add(p + "mlp.c_fc.bias", [ff])
+                add(p + "mlp.c_proj.weight", [ff, d]); add(p + "mlp.c_proj.bias", [d])
+            }
+            add("transformer.ln_f.weight", [d]); add("transformer.ln_f.bias", [d])
+            if !tiedEmbeddings { add("lm_head.weight", [v, d]) }
+        case .llama:
+            let q = heads * headDim, kv = kvHeads * headDim
+            add("model.embed_tokens.weight", [v, d])
+            for l in 0..<layers {
+                let p = "model.layers.\(l)."
+                add(p + "input_layernorm.weight", [d])
+                add(p + "self_attn.q_proj.weight", [q, d])
+                add(p + "self_attn.k_proj.weight", [kv, d])
+                add(p + "self_attn.v_proj.weight", [kv, d])
+                if attentionBias {
+                    add(p + "self_attn.q_proj.bias", [q]); add(p + "self_attn.k_proj.bias", [kv]); add(p + "self_attn.v_proj.bias", [kv])
+                }
+                add(p + "self_attn.o_proj.weight", [d, q])
+                add(p + "post_attention_layernorm.weight", [d])
+                add(p + "mlp.gate_proj.weight", [ff, d])
+                add(p + "mlp.up_proj.weight", [ff, d])
+                add(p + "mlp.down_proj.weight", [d, ff])
+            }
+            add("model.norm.weight", [d])
+            if !tiedEmbeddings { add("lm_head.weight", [v, d]) }
+        case .bert:
+            add("embeddings.word_embeddings.weight", [v, d])
+            add("embeddings.position_embeddings.weight", [contextLength, d])
+            add("embeddings.token_type_embeddings.weight", [typeVocabSize, d])
+            add("embeddings.LayerNorm.weight", [d]); add("embeddings.LayerNorm.bias", [d])
+            for l in 0..<layers {
+                let p = "encoder.layer.\(l)."
+                for m in ["query", "key", "value"] {
+                    add(p + "attention.self.\(m).weight", [d, d]); add(p + "attention.self.\(m).bias", [d])
+                }
+                add(p + "attention.output.dense.weight", [d, d]); add(p + "attention.output.dense.bias", [d])
+                add(p + "attention.output.LayerNorm.weight", [d]); add(p + "attention.output.LayerNorm.bias", [d])
+                add(p + "intermediate.dense.weight", [ff, d]); add(p + "intermediate.dense.bias", [ff])
+                add(p + "output.dense.weight", [d, ff]); add(p + "output.dense.bias", [d])
+                add(p + "output.LayerNorm.weight", [d]); add(p + "output.LayerNorm.bias", [d])
+            }
+            add("pooler.dense.weight", [d, d]); add("pooler.dense.bias", [d])
+        case .gptNeoX:
+            add("gpt_neox.embed_in.weight", [v, d])
+            for l in 0..<layers {
+                let p = "gpt_neox.layers.\(l)."
+                add(p + "input_layernorm.weight", [d]); add(p + "input_layernorm.bias", [d])
+                add(p + "post_attention_layernorm.weight", [d]); add(p + "post_attention_layernorm.bias", [d])
+                add(p + "attention.query_key_value.weight", [3 * d, d]); add(p + "attention.query_key_value.bias", [3 * d])
+                add(p + "attention.dense.weight", [d, d]); add(p + "attention.dense.bias", [d])
+                add(p + "mlp.dense_h_to_4h.weight", [ff, d]); add(p + "mlp.dense_h_to_4h.bias", [ff])
+                add(p + "mlp.dense_4h_to_h.weight", [d, ff]); add(p + "mlp.dense_4h_to_h.bias", [d])
+            }
+            add("gpt_neox.final_layer_norm.weight", [d]); add("gpt_neox.final_layer_norm.bias", [d])
+            if !tiedEmbeddings { add("embed_out.weight", [v, d]) }
+        }
+        var offset = 0
+        return specs.map { name, shape in
+            let bytes = shape.reduce(4, *)
+            defer { offset += bytes }
+            return TensorInfo(name: name, dtype: .float32, shape: shape, dataOffsets: offset..<(offset + bytes))
+        }
+    }
+}
+
+extension ModelConfig: JSONRepresentable {
+    public var json: JSONValue {
+        .object(JSONObject([
+            "family": .string(family.rawValue),
+            "model_type": .string(modelType),
+            "vocab_size": .int(vocabSize),
+            "hidden_size": .int(hiddenSize),
+            "layers": .int(layers),
+            "heads": .int(heads),
+            "kv_heads": .int(kvHeads),
+            "head_dim": .int(headDim),
+            "intermediate_size": .int(intermediateSize),
+            "context_length": .int(contextLength),
+            "tied_embeddings": .bool(tiedEmbeddings),
+        ]))
+    }
+}

@@ -1,0 +1,135 @@
+// Writing an output so that it either appears whole or not at all: bytes go to a
+// hidden temporary file beside the target, which is renamed over the target only
+// after everything was written and flushed to disk. A failure, or a process killed
+// midway, leaves no file under the target's name.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class AtomicFileWriter {
+    public let path: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private let bufferLimit = 4 << 20
+    private var finished = false
+    /// Bytes written so far (including buffered ones).
+    public private(set) var offset: Int = 0
+
+    /// Opens a temporary file beside `path`. Refuses to replace an existing file unless
+    /// `overwrite`, and never replaces any path in `protecting` (the inputs).
+    public init(path: String, overwrite: Bool, protecting inputs: [String] = []) throws(FileError) {
+        self.path = path
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
+            for input in inputs {
+                var ist = stat()
+                if stat(input, &ist) == 0, ist.st_dev == st.st_dev, ist.st_ino == st.st_ino {
+                    throw .outputIsInput(path: path)
+                }
+            }
+            if !overwrite { throw .outputExists(path: path) }
+        }
+        let dir = parentDirectory(path)
+        var template = Array(joinPath(dir, "." + lastPathComponent(path) + ".partial-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if fd < 0 {
+            let code = errno
+            throw .writeFailed(path: path, reason: String(cString: strerror(code)))
+        }
+        self.fd = fd
+        temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        fchmod(fd, 0o644)
+    }
+
+    deinit {
+        if !finished { abandon() }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        if buffer.count + bytes.count > bufferLimit { try flushBuffer() }
+        if bytes.count >= bufferLimit {
+            try writeAll(bytes)
+        } else {
+            buffer.append(contentsOf: bytes)
+        }
+        offset += bytes.count
+    }
+
+    public func write(_ bytes: [UInt8]) throws(FileError) {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(FileError) in try write(raw) } }
+        try result.get()
+    }
+
+    /// Writes zero bytes until the offset is a multiple of `alignment`.
+    public func pad(toMultipleOf alignment: Int) throws(FileError) {
+        let rem = offset % alignment
+        if rem != 0 { try write([UInt8](repeating: 0, count: alignment - rem)) }
+    }
+
+    /// Overwrites bytes already written at `position` (for headers patched at the end).
+    public func patch(_ bytes: [UInt8], at position: Int) throws(FileError) {
+        try flushBuffer()
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(position)) }
+        if n != bytes.count { throw failure() }
+    }
+
+    /// Extends the file with a hole up to `size` bytes (sparse: nothing is written).
+    public func extend(to size: Int) throws(FileError) {
+        try flushBuffer()
+        if ftruncate(fd, off_t(size)) != 0 { throw failure() }
+        offset = size
+    }
+
+    /// Flushes, syncs and renames the temporary file over the target.
+    public func commit() throws(FileError) {
+        try flushBuffer()
+        if fsync(fd) != 0 { throw failure() }
+        close(fd)
+        fd = -1
+        if rename(temporaryPath, path) != 0 {
+            let e = failure()
+            abandon()
+            throw e
+        }
+        finished = true
+    }
+
+    /// Removes the temporary file; the target is untouched.
+    public func abandon() {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporaryPath)
+        finished = true
+    }
+
+    private func flushBuffer() throws(FileError) {
+        guard !buffer.isEmpty else { return }
+        let result = buffer.withUnsafeBytes { raw in Result { () throws(FileError) in try writeAll(raw) } }
+        buffer.removeAll(keepingCapacity: true)
+        try result.get()
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        var p = bytes.baseAddress
+        var left = bytes.count
+        while left > 0, let q = p {
+            let n = Glibc.write(fd, q, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure()
+            }
+            p = q + n
+            left -= n
+        }
+    }
+
+    private func failure() -> FileError {
+        let code = errno
+        let reason = code == ENOSPC ? "no space left on device" : (code == EFBIG ? "file too large for this system's limits" : String(cString: strerror(code)))
+        return .writeFailed(path: path, reason: reason)
+    }
+}

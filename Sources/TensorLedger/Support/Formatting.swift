@@ -1,0 +1,75 @@
+// Number and table formatting shared by every human-readable report.
+
+/// 124439808 → "124,439,808".
+public func formatCount(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return n < 0 ? "-" + out : out
+}
+
+/// Bytes in binary units with one decimal: "474.7 MiB".
+public func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : "\(formatFixed(v, 1)) \(units[u])"
+}
+
+/// A fixed-point rendering without Foundation: formatFixed(3.14159, 2) == "3.14".
+public func formatFixed(_ x: Double, _ decimals: Int) -> String {
+    guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = (abs(x) * scale).rounded()
+    guard scaled < 9e18 else { return "\(x)" }
+    let whole = Int(scaled) / Int(scale)
+    let frac = Int(scaled) % Int(scale)
+    var s = (x < 0 && scaled != 0 ? "-" : "") + String(whole)
+    if decimals > 0 {
+        let f = String(frac)
+        s += "." + String(repeating: "0", count: decimals - f.count) + f
+    }
+    return s
+}
+
+/// A percentage with one decimal: "31.0%".
+public func formatPercent(_ part: Int, of whole: Int) -> String {
+    guard whole > 0 else { return "0.0%" }
+    return formatFixed(100 * Double(part) / Double(whole), 1) + "%"
+}
+
+/// Columns aligned by display width; numbers right-aligned.
+public struct TextTable {
+    public enum Alignment { case left, right }
+    public var headers: [String]
+    public var alignments: [Alignment]
+    public var rows: [[String]] = []
+
+    public init(headers: [String], alignments: [Alignment]) {
+        self.headers = headers
+        self.alignments = alignments
+    }
+
+    public mutating func add(_ row: [String]) { rows.append(row) }
+
+    public func render() -> String {
+        var widths = headers.map { $0.count }
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            var parts: [String] = []
+            for (i, c) in cells.enumerated() {
+                let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
+                parts.append(alignments[i] == .right ? pad + c : (i == cells.count - 1 ? c : c + pad))
+            }
+            return parts.joined(separator: "  ")
+        }
+        var out = [line(headers), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        out += rows.map(line)
+        return out.joined(separator: "\n")
+    }
+}

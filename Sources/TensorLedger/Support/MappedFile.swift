@@ -1,0 +1,124 @@
+// A read-only memory map of a whole file; pages are touched only when read,
+// so opening a multi-gigabyte checkpoint and reading its header costs milliseconds.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    /// The file's bytes; valid for the lifetime of this object.
+    public let bytes: UnsafeRawBufferPointer
+    public var count: Int { bytes.count }
+    private let base: UnsafeMutableRawPointer?
+
+    public init(path: String) throws(FileError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw MappedFile.openError(path: path, errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .readFailed(path: path, reason: MappedFile.message(errno)) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .readFailed(path: path, reason: "not a regular file") }
+        let size = Int(st.st_size)
+        if size == 0 {
+            base = nil
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw .readFailed(path: path, reason: MappedFile.message(errno)) }
+        base = p
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    /// Tells the kernel the whole file will be read front to back.
+    public func adviseSequential() {
+        if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
+    }
+
+    deinit {
+        if let base { munmap(base, bytes.count) }
+    }
+
+    static func openError(path: String, errno code: Int32) -> FileError {
+        switch code {
+        case ENOENT, ENOTDIR: return .notFound(path: path)
+        case EACCES, EPERM: return .permissionDenied(path: path)
+        case ELOOP: return .symlinkLoop(path: path)
+        case EISDIR: return .isDirectory(path: path)
+        default: return .readFailed(path: path, reason: message(code))
+        }
+    }
+
+    static func message(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+}
+
+/// What kind of object a path names, without following more than the kernel's symlink limit.
+public enum PathKind: Sendable { case file, directory, missing, other }
+
+public func pathKind(_ path: String) -> PathKind {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return .missing }
+    switch st.st_mode & S_IFMT {
+    case S_IFREG: return .file
+    case S_IFDIR: return .directory
+    default: return .other
+    }
+}
+
+/// Reads a whole small file (configs, tokenizers) into memory, refusing anything over `limit` bytes.
+public func readWholeFile(_ path: String, limit: Int = 512 << 20) throws(FileError) -> [UInt8] {
+    let file = try MappedFile(path: path)
+    guard file.count <= limit else {
+        throw .readFailed(path: path, reason: "file is \(file.count) bytes, over the \(limit)-byte limit for this kind of file")
+    }
+    return Array(file.bytes)
+}
+
+/// Lists a directory's entries (names only), sorted.
+public func directoryEntries(_ path: String) throws(FileError) -> [String] {
+    guard let dir = opendir(path) else { throw MappedFile.openError(path: path, errno: errno) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) { ptr in
+            ptr.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// Joins path components with a single slash.
+public func joinPath(_ a: String, _ b: String) -> String {
+    if a.isEmpty { return b }
+    return a.hasSuffix("/") ? a + b : a + "/" + b
+}
+
+/// The directory part of a path ("." for a bare name).
+public func parentDirectory(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    if slash == path.startIndex { return "/" }
+    return String(path[..<slash])
+}
+
+public func lastPathComponent(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+}
+
+/// Creates a directory (and its parents) if it does not exist yet.
+public func makeDirectory(_ path: String) throws(FileError) {
+    if pathKind(path) == .directory { return }
+    let parent = parentDirectory(path)
+    if parent != path, parent != ".", parent != "/", pathKind(parent) == .missing { try makeDirectory(parent) }
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw .writeFailed(path: path, reason: String(cString: strerror(errno)))
+    }
+}

@@ -1,0 +1,24 @@
+// `tensorledger inspect`: the files, headers and tensors of a checkpoint, header only.
+
+import ArgumentParser
+import TensorLedger
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the tensors of a safetensors file, sharded checkpoint or .tlm file (reads headers only).")
+
+    @Argument(help: "A .safetensors file, a model.safetensors.index.json, a directory holding either, or a .tlm file.")
+    var model: String
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let report = try reportingErrors { try ModelSource.inspect(model) }
+        if output.json {
+            print(report.json.serialized())
+        } else {
+            report.warnings.forEach(printWarning)
+            print(report.textReport())
+        }
+    }
+}

@@ -1,0 +1,46 @@
+// `tensorledger synth`: a random checkpoint of a known shape, for benchmarks and tests.
+
+import ArgumentParser
+import TensorLedger
+
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a checkpoint of a preset's or config's shape with random weights from a fixed seed.")
+
+    @Argument(help: "Directory to write model.safetensors and config.json into (created if missing).")
+    var directory: String
+
+    @Option(help: "A preset shape (see `ledger --help`).")
+    var preset: String?
+
+    @Option(help: "A config.json giving the shape.")
+    var config: String?
+
+    @Option(help: "Element type: F32, F16 or BF16.")
+    var dtype: String = "F32"
+
+    @Option(help: "Seed of the random weights.")
+    var seed: UInt64 = 42
+
+    @Flag(help: "Leave the data as a hole of zeros: instant, for header-only benchmarks of huge shapes.")
+    var sparse = false
+
+    @Flag(help: "Replace existing files.")
+    var force = false
+
+    func validate() throws {
+        if (preset == nil) == (config == nil) { throw ValidationError("Give exactly one of --preset or --config.") }
+        guard let d = DType(rawValue: dtype), [.float32, .float16, .bfloat16].contains(d) else {
+            throw ValidationError("--dtype must be F32, F16 or BF16.")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let shape = try preset.map { try ModelConfig.preset($0) } ?? ModelConfig.load(config!)
+            try makeDirectory(directory)
+            try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: DType(rawValue: dtype)!,
+                                          seed: seed, sparse: sparse, overwrite: force)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+// The `tensorledger` command line: argument parsing and printing only; every fact
+// it prints comes from the TensorLedger library.
+
+import ArgumentParser
+import TensorLedger
+
+@main
+struct TensorLedgerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tensorledger",
+        abstract: "Look inside transformer checkpoints, shrink them, and prove they still work.",
+        discussion: """
+            Exit codes: 0 success, 1 malformed or unsupported input, 2 bad usage, \
+            3 missing or unreadable file, 4 write failure (nothing is left behind).
+            """,
+        subcommands: [Inspect.self, LedgerCommand.self, Synth.self])
+}
+
+/// Options every reporting command shares.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print machine-readable JSON on stdout instead of text.")
+    var json = false
+}
+
+/// Runs a command body, turning library errors into one line on stderr and an exit code.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as any TensorLedgerError {
+        printError(error.description)
+        throw ExitCode(exitCode(for: error.category))
+    }
+}
+
+func exitCode(for category: ErrorCategory) -> Int32 {
+    switch category {
+    case .badInput: return 1
+    case .usage: return 2
+    case .missingFile: return 3
+    case .writeFailure: return 4
+    }
+}
+
+func printError(_ message: String) {
+    Console.writeErr("error: \(message)\n")
+}
+
+func printWarning(_ message: String) {
+    Console.writeErr("warning: \(message)\n")
+}

@@ -1,0 +1,32 @@
+// Paths to the committed fixtures and the reference facts recorded beside them.
+
+import TensorLedger
+
+enum Fixtures {
+    /// The repository root, found from this file's path (Tests/TensorLedgerTests/Fixtures.swift).
+    static let root: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
+    }()
+
+    static func path(_ relative: String) -> String { root + "/fixtures/" + relative }
+    static func model(_ name: String) -> String { path("models/" + name) }
+    /// The shared anchor data beside the repository (../shared/anchor-data).
+    static func anchor(_ name: String) -> String { root + "/../shared/anchor-data/" + name }
+
+    static func loadJSON(_ relative: String) -> JSONValue {
+        let bytes = try! readWholeFile(path(relative))
+        return try! JSON.parse(bytes)
+    }
+
+    /// fixtures/expected/checkpoints.json, written by fixtures/scripts/make_checkpoints.py.
+    static let checkpointFacts: JSONObject = loadJSON("expected/checkpoints.json").object!
+}
+
+/// The case name of an enum error value ("sizeMismatch" for `.sizeMismatch(...)`).
+func caseName(_ error: Any) -> String {
+    let mirror = Mirror(reflecting: error)
+    if let label = mirror.children.first?.label { return label }
+    return String(describing: error)
+}

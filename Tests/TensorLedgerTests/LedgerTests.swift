@@ -1,0 +1,96 @@
+// The ledger against transformers' own parameter counts and the GPT-3 walkthrough's figures.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct LedgerTests {
+    @Test(arguments: ["gpt2-tiny", "llama-tiny", "bert-tiny", "neox-tiny", "gpt2-legacy", "gpt2-tiny-sharded"])
+    func totalsMatchTransformers(_ model: String) throws {
+        let expected = Fixtures.checkpointFacts[model]!.object!["num_parameters"]!.int!
+        let (ledger, _) = try ModelSource.ledger(Fixtures.model(model))
+        #expect(ledger.uniqueParameters == expected)
+        #expect(ledger.unmatched.isEmpty, "\(ledger.unmatched)")
+        // Every category but Other is filled (a bare BERT encoder has no unembedding).
+        for c in LedgerCategory.matrixCategories where !(model == "bert-tiny" && c == .unembedding) {
+            #expect(ledger.row(c).parameters > 0, "\(model): \(c)")
+        }
+    }
+
+    @Test(arguments: ["gpt2-tiny", "llama-tiny", "bert-tiny", "neox-tiny"])
+    func configAloneGivesTheSameLedgerAsTheWeights(_ model: String) throws {
+        let (fromFile, _) = try ModelSource.ledger(Fixtures.model(model))
+        let fromConfig = Ledger(config: try ModelConfig.load(Fixtures.model(model) + "/config.json"), source: "config")
+        for (a, b) in zip(fromFile.rows, fromConfig.rows) {
+            #expect(a.parameters == b.parameters && a.matrices == b.matrices && a.shape == b.shape, "\(model): \(a.category)")
+        }
+    }
+
+    @Test func legacyMaskBuffersAreNotParameters() throws {
+        let facts = Fixtures.checkpointFacts["gpt2-legacy"]!.object!
+        let (ledger, _) = try ModelSource.ledger(Fixtures.model("gpt2-legacy"))
+        #expect(ledger.buffers.map(\.name).sorted() == ["h.0.attn.bias", "h.0.attn.masked_bias", "h.1.attn.bias", "h.1.attn.masked_bias"])
+        #expect(ledger.buffers.reduce(0) { $0 + $1.elementCount } == facts["buffer_values"]!.int)
+    }
+
+    @Test func tiedUnembeddingIsShownButCountedOnce() throws {
+        let (ledger, _) = try ModelSource.ledger(Fixtures.model("gpt2-tiny"))
+        let un = ledger.row(.unembedding)
+        #expect(un.tied)
+        #expect(un.parameters == ledger.row(.embedding).parameters)
+        #expect(ledger.gpt3StyleTotal == ledger.uniqueParameters + un.parameters)
+        let (untied, _) = try ModelSource.ledger(Fixtures.model("llama-tiny"))
+        #expect(!untied.row(.unembedding).tied)
+    }
+
+    @Test(arguments: ModelConfig.presets.map(\.name))
+    func presetsMatchTransformers(_ name: String) throws {
+        let expected = Fixtures.checkpointFacts["presets"]!.object![name]!.int!
+        let ledger = Ledger(config: try ModelConfig.preset(name), source: name)
+        #expect(ledger.uniqueParameters == expected)
+    }
+
+    @Test func gpt3_175bMatchesTheWalkthrough() throws {
+        let ledger = Ledger(config: try ModelConfig.preset("gpt3-175b"), source: "gpt3-175b")
+        #expect(ledger.row(.embedding).parameters == 617_558_016)
+        #expect(ledger.row(.embedding).shape == "50,257 × 12,288")
+        for c in [LedgerCategory.key, .query, .value, .output] {
+            #expect(ledger.row(c).parameters == 14_495_514_624)
+        }
+        #expect(ledger.row(.upProjection).parameters == 57_982_058_496)
+        #expect(ledger.row(.downProjection).parameters == 57_982_058_496)
+        #expect(ledger.row(.unembedding).parameters == 617_558_016)
+        #expect(ledger.eightCategoryTotal == 175_181_291_520)
+        #expect(ledger.matrixCount == 27_938)
+        #expect(ledger.row(.key).matrices == 96 * 96)
+        #expect(ledger.row(.key).shape == "12,288 × 128")
+    }
+
+    @Test func gpt2SmallMatchesTheKnownBreakdown() throws {
+        let ledger = Ledger(config: try ModelConfig.preset("gpt2"), source: "gpt2")
+        #expect(ledger.row(.embedding).parameters == 38_597_376)
+        #expect(ledger.row(.query).parameters == 7_077_888)
+        #expect(ledger.row(.upProjection).parameters == 28_311_552)
+        #expect(ledger.uniqueParameters == 124_439_808)
+        // Rows add up to the total: position embeddings, biases and norms under Other.
+        #expect(ledger.row(.other).parameters == 786_432 + 82_944 + 38_400)
+    }
+
+    @Test func headsUnknownWithoutConfig() throws {
+        let file = try SafetensorsFile(path: Fixtures.model("gpt2-tiny") + "/model.safetensors")
+        let ledger = Ledger(tensors: file.tensors, config: nil, source: "x")
+        #expect(ledger.family == .gpt2)
+        #expect(!ledger.perHeadCounts)
+        #expect(ledger.row(.query).matrices == 2)
+        #expect(ledger.uniqueParameters == Fixtures.checkpointFacts["gpt2-tiny"]!.object!["num_parameters"]!.int!)
+    }
+
+    @Test func jsonCarriesTheSameFacts() throws {
+        let (ledger, _) = try ModelSource.ledger(Fixtures.model("gpt2-tiny"))
+        let json = try #require(ledger.json().object)
+        #expect(json["schema"] == .string("tensorledger.ledger/1"))
+        #expect(json["totals"]?.object?["unique_parameters"] == .int(ledger.uniqueParameters))
+        #expect(json["rows"]?.array?.count == 9)
+        // And the text table prints the total with separators.
+        #expect(ledger.textReport().contains(formatCount(ledger.uniqueParameters)))
+    }
+}

@@ -1,0 +1,75 @@
+// The safetensors reader against the official implementation: the same files accepted,
+// every malformed file rejected with the error for its rule.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct SafetensorsTests {
+    static let malformed: [(String, String?, String)] = {
+        Fixtures.checkpointFacts["malformed"]!.object!.pairs.map { name, v in
+            (name, v.object!["error"]!.string, v.object!["reference"]!.string!)
+        }
+    }()
+
+    @Test(arguments: malformed.map(\.0))
+    func agreesWithTheReferenceOn(_ name: String) throws {
+        let (_, expectedError, reference) = Self.malformed.first { $0.0 == name }!
+        let path = Fixtures.path("malformed/\(name).safetensors")
+        do {
+            let file = try SafetensorsFile(path: path)
+            #expect(expectedError == nil, "accepted a file that should fail with \(expectedError ?? "")")
+            // Where the reference accepts, we list the same tensors.
+            #expect(reference == "ok: " + file.tensors.map(\.name).sorted().joined(separator: ","))
+        } catch let error as SafetensorsError {
+            #expect(caseName(error) == expectedError, "\(error)")
+            #expect(error.description.hasPrefix(path + ": "), "the message names the file: \(error)")
+            // The reference rejects every malformed file too, except the duplicate name it silently accepts.
+            if name != "duplicate-name" { #expect(reference.hasPrefix("error:"), "reference: \(reference)") }
+        }
+    }
+
+    @Test func readsEveryDtypeScalarsAndEmptyTensors() throws {
+        let file = try SafetensorsFile(path: Fixtures.path("malformed/valid-all-dtypes.safetensors"))
+        #expect(Set(file.tensors.compactMap { $0.name.hasPrefix("t_") ? DType(rawValue: String($0.name.dropFirst(2))) : nil }) == Set(DType.allCases))
+        #expect(file.tensor(named: "scalar")?.shape == [])
+        #expect(file.tensor(named: "scalar")?.elementCount == 1)
+        #expect(file.tensor(named: "empty")?.elementCount == 0)
+        #expect(file.metadata.map(\.key) == ["format", "note"])
+        let f4 = try #require(file.tensor(named: "t_F4"))
+        #expect(f4.byteCount == 2)
+    }
+
+    @Test func readsTheShapesTransformersWrote() throws {
+        for model in ["gpt2-tiny", "llama-tiny", "bert-tiny", "neox-tiny"] {
+            let expected = Fixtures.checkpointFacts[model]!.object!["stored_tensors"]!.object!
+            let file = try SafetensorsFile(path: Fixtures.model(model) + "/model.safetensors")
+            #expect(file.tensors.count == expected.count)
+            for (name, shape) in expected.pairs {
+                #expect(file.tensor(named: name)?.shape == shape.array!.map { $0.int! }, "\(model): \(name)")
+            }
+        }
+    }
+
+    @Test func widensHalfFormatsExactly() throws {
+        // 1.0, -2.0, 65504 (largest f16), smallest subnormal
+        let halves: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001]
+        #expect(halves.map(floatFromHalfBits) == [1, -2, 65504, Float(Float16(bitPattern: 1))])
+        #expect(floatFromBFloat16Bits(0x3F80) == 1)
+        #expect(bfloat16BitsFromFloat(1) == 0x3F80)
+        // Ties round to even: 1 + 2^-8 lies halfway between two bfloat16 values.
+        #expect(bfloat16BitsFromFloat(Float(bitPattern: 0x3F80_8000)) == 0x3F80)
+        #expect(bfloat16BitsFromFloat(Float(bitPattern: 0x3F81_8000)) == 0x3F82)
+        #expect(halfBitsFromFloat(65504) == 0x7BFF)
+    }
+
+    @Test func convertsTensorsToFloat() throws {
+        let file = try SafetensorsFile(path: Fixtures.path("malformed/valid-all-dtypes.safetensors"))
+        // The fixture's data bytes count up from 0, so every element is predictable.
+        let u8 = try #require(file.tensor(named: "t_U8"))
+        let values = try floatValues(file.data(for: u8), info: u8)
+        let start = Float(u8.dataOffsets.lowerBound % 256)
+        #expect(values == (0..<6).map { start + Float($0) })
+        let c64 = try #require(file.tensor(named: "t_C64"))
+        #expect(throws: TensorDataError.self) { try floatValues(file.data(for: c64), info: c64) }
+    }
+}
