@@ -12,3 +12,5 @@ run() { echo; echo "\$ tensorledger $*"; "$tl" "$@"; }
 run inspect "$model"
 run ledger "$model"
 run ledger --preset gpt3-175b
+run convert "$model" /tmp/tensorledger-demo.tlm --force --report
+run verify /tmp/tensorledger-demo.tlm

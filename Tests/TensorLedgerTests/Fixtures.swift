@@ -30,3 +30,30 @@ func caseName(_ error: Any) -> String {
     if let label = mirror.children.first?.label { return label }
     return String(describing: error)
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        var template = Array("/tmp/tensorledger-test-XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+    func file(_ name: String) -> String { path + "/" + name }
+    deinit { _ = system("rm -rf '\(path)'") }
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8]) {
+    let f = fopen(path, "wb")!
+    _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+    fclose(f)
+}
+
+func copyFile(_ from: String, _ to: String) {
+    writeFile(to, try! readWholeFile(from))
+}
+
+func fileExists(_ path: String) -> Bool { pathKind(path) != .missing }

@@ -1,1 +1,75 @@
+// The hot loops of TensorLedger, in C so that each can have per-CPU variants
+// (AVX-512 VNNI, AVX2, portable) chosen once at start-up. A default Swift release
+// build targets baseline x86-64, where int8 SIMD runs scalar; these do not.
+// Every kernel has a plain Swift twin in the library that the tests compare against.
 #pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// --- CPU dispatch -------------------------------------------------------------
+
+typedef enum {
+    TL_ISA_PORTABLE = 0,
+    TL_ISA_AVX2 = 1,       // AVX2 + FMA + F16C
+    TL_ISA_AVX512VNNI = 2  // AVX-512 F/BW/VL + VNNI
+} tl_isa;
+
+/// The best variant this CPU supports.
+tl_isa tl_detect_isa(void);
+/// The variant in use (the detected one unless forced).
+tl_isa tl_active_isa(void);
+/// Forces a variant no better than the detected one (tests compare them); returns the one set.
+tl_isa tl_force_isa(tl_isa isa);
+const char *tl_isa_name(tl_isa isa);
+
+// --- Quantization ---------------------------------------------------------------
+
+typedef struct {
+    double sum_sq_err;   // Σ (x − dequantized)²
+    double sum_sq;       // Σ x²
+    float max_abs_err;   // max |x − dequantized|
+} tl_quant_stats;
+
+/// q8 blocks: n must be a multiple of 32. For each block of 32 values: d = max|x| / 127,
+/// the f16 scale is d rounded up to the next f16 (so |x| / scale ≤ 127), and
+/// q = round(x / scale), halves away from zero. Returns the index of the first
+/// non-finite input, or -1 when all went well; a block whose scale overflows f16
+/// returns its first index too.
+long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales_f16, tl_quant_stats *stats);
+
+/// q8-row: one f32 scale d = max|x| / 127 for all n values; q = round(x / d).
+long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats);
+
+// --- Checksums ------------------------------------------------------------------
+
+/// XXH64 of n bytes.
+uint64_t tl_xxh64(const void *data, size_t n, uint64_t seed);
+
+// --- Dot products (the runner's matrix-vector products) ----------------------------
+
+/// Σ a[i]·b[i] over n floats.
+float tl_dot_f32(const float *a, const float *b, size_t n);
+
+/// Σ a[i]·b[i] for f16 weights a against f32 activations b.
+float tl_dot_f16_f32(const uint16_t *a, const float *b, size_t n);
+
+/// Σ a[i]·b[i] for bf16 weights a against f32 activations b.
+float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n);
+
+/// q8 row · q8 activations: Σ over blocks of 32 of wscale[k]·xscale[k]·Σ w·x (int32 inside
+/// a block). n is a multiple of 32; wscales are f16, xscales f32.
+float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n);
+
+/// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
+float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
+
+/// Quantizes activations into blocks of 32 (d = max|x|/127 in f32, round half away).
+void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales);
+
+#ifdef __cplusplus
+}
+#endif

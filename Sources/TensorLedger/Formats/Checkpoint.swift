@@ -190,6 +190,12 @@ public final class Checkpoint: @unchecked Sendable {
         return pathKind(p) == .file ? p : nil
     }
 
+    /// Drops a tensor's pages from this process's memory once it has been used
+    /// (the page cache keeps them); conversion so stays near one tensor of memory.
+    public func releasePages(of tensor: CheckpointTensor) {
+        shards[tensor.shard].releasePages(of: tensor.info)
+    }
+
     /// Bytes of all files read (headers and data).
     public var fileBytes: Int { shards.reduce(0) { $0 + $1.fileSize } }
 }

@@ -1,18 +1,51 @@
-// Opening whatever a user names (a safetensors file, a sharded index, a directory,
-// later a .tlm file) for the header-only commands.
+// Opening whatever a user names (a safetensors file, a sharded index, a directory or
+// a .tlm file) for the header-only commands.
 
 public enum ModelSource {
+    /// True when the path names a .tlm file (by its magic, whatever its extension).
+    public static func isTLM(_ path: String) -> Bool {
+        guard pathKind(path) == .file, let f = try? MappedFile(path: path) else { return false }
+        return f.bytes.count >= 4 && f.bytes.prefix(4).elementsEqual(TLMFormat.magic)
+    }
+
     /// The inspect report of any supported model file.
     public static func inspect(_ path: String) throws -> InspectReport {
-        InspectReport(checkpoint: try Checkpoint.open(path))
+        if isTLM(path) { return InspectReport(tlm: try TLMFile(path: path)) }
+        return InspectReport(checkpoint: try Checkpoint.open(path))
     }
 
     /// The ledger of any supported model file, with config.json beside it when present,
     /// and the warnings met while opening it.
     public static func ledger(_ path: String) throws -> (Ledger, [String]) {
+        if isTLM(path) {
+            let tlm = try TLMFile(path: path)
+            // The ledger of the model as it was before conversion: source shapes, stored bytes.
+            let tensors = tlm.tensors.map { t in
+                TensorInfo(name: t.name, dtype: t.scheme.storageDType, shape: t.transposed ? t.shape.reversed() : t.shape,
+                           dataOffsets: t.offset..<(t.offset + t.storedBytes))
+            }
+            return (Ledger(tensors: tensors, config: tlm.header.config, source: path), [])
+        }
         let checkpoint = try Checkpoint.open(path)
         let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
         let ledger = Ledger(tensors: checkpoint.tensors.map(\.info), config: config, source: checkpoint.path)
         return (ledger, checkpoint.warnings)
+    }
+}
+
+extension InspectReport {
+    public init(tlm: TLMFile) {
+        let h = tlm.header
+        var metadata: [(key: String, value: String)] = [("created_by", h.createdBy), ("source", h.source)]
+        for b in h.blobs { metadata.append(("embedded \(b.name)", "\(formatCount(b.rawBytes)) bytes, stored \(b.encoding.rawValue)")) }
+        let tensors = h.tensors.map { t in
+            TensorEntry(info: TensorInfo(name: t.name, dtype: t.scheme.storageDType, shape: t.shape,
+                                         dataOffsets: t.offset..<(t.offset + t.storedBytes)),
+                        file: 0, offset: tlm.dataOffset + t.offset,
+                        notes: "\(t.scheme.rawValue)\(t.transposed ? " (T)" : ""), \(t.encoding.rawValue), \(formatCount(t.storedBytes)) B")
+        }
+        self.init(source: tlm.path, format: ".tlm version \(TLMFormat.version)",
+                  files: [FileEntry(path: tlm.path, bytes: tlm.fileSize, headerBytes: tlm.headerLength, tensors: h.tensors.count)],
+                  metadata: metadata, tensors: tensors, warnings: [])
     }
 }

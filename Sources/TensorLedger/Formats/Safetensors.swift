@@ -249,4 +249,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     public func adviseSequential() { file.adviseSequential() }
+
+    public func releasePages(of tensor: TensorInfo) {
+        let start = header.dataStart + tensor.dataOffsets.lowerBound
+        file.release(start..<(start + tensor.byteCount))
+    }
 }

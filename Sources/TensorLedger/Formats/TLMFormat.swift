@@ -1,5 +1,175 @@
-// The .tlm container: constants shared by its reader and writer (see docs/FORMAT.md).
+// The .tlm container, shared by its reader and writer. The full specification is
+// docs/FORMAT.md; in short:
+//
+//   [64-byte preamble][data: tensors and blobs, each 64-byte aligned][JSON header]
+//
+// The preamble gives the format version and where the header is, and carries the
+// header's XXH64 and its own. The header (at the end, so conversion can stream) lists
+// every tensor with its scheme, shape, offset, sizes and the XXH64 of its stored bytes.
+
+import CKernels
 
 public enum TLMFormat {
     public static let magicString = "TLMF"
+    public static let magic: [UInt8] = Array(magicString.utf8)
+    public static let version: UInt32 = 1
+    public static let preambleSize = 64
+    public static let alignment = 64
+    public static let headerSchema = "tensorledger.tlm/1"
+    /// Largest header we read: a million tensors' worth, far above any real model.
+    public static let maxHeaderSize = 256 << 20
+
+    public static func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        tl_xxh64(bytes.baseAddress, bytes.count, 0)
+    }
+}
+
+/// The fixed 64 bytes at the start of a .tlm file (all integers little-endian).
+struct TLMPreamble: Equatable {
+    var version: UInt32
+    var headerOffset: UInt64
+    var headerLength: UInt64
+    var headerChecksum: UInt64
+    var dataOffset: UInt64
+    var fileLength: UInt64
+
+    func encoded() -> [UInt8] {
+        var out = TLMFormat.magic
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        put(version)
+        put(headerOffset); put(headerLength); put(headerChecksum); put(dataOffset); put(fileLength)
+        put(UInt64(0))  // reserved
+        let sum = out.withUnsafeBytes { TLMFormat.checksum($0) }
+        put(sum)
+        return out
+    }
+}
+
+/// How a region's stored bytes relate to its raw bytes.
+public enum TLMEncoding: String, Sendable {
+    case raw = "raw"
+    case zstd = "zstd"
+    /// Bytes split into planes by position within each element, then zstd.
+    case zstdBytePlanes = "zstd+byteplanes"
+}
+
+/// A tensor as the .tlm header lists it.
+public struct TLMTensorEntry: Sendable, Equatable {
+    public var name: String
+    public var category: LedgerCategory
+    public var scheme: WeightScheme
+    /// Stored shape. Matrices are always rows = output features, cols = input features.
+    public var shape: [Int]
+    /// True when the source held this matrix transposed (GPT-2's Conv1D [in, out]).
+    public var transposed: Bool
+    /// Query, Key and Value stacked along the rows (in that order), as GPT-2's c_attn
+    /// and GPT-NeoX's query_key_value hold them; `category` is then `.query`.
+    public var fusedQKV: Bool = false
+    public var sourceDType: DType
+    /// Offset of the stored bytes from the start of the data section.
+    public var offset: Int
+    public var storedBytes: Int
+    public var rawBytes: Int
+    public var encoding: TLMEncoding
+    /// XXH64 of the stored bytes.
+    public var checksum: UInt64
+    /// How far the stored values are from the source's (quantized schemes only).
+    public var quality: TLMQuality?
+
+    public var elementCount: Int { shape.reduce(1, *) }
+    public var rows: Int { shape.count == 2 ? shape[0] : 1 }
+    public var cols: Int { shape.count == 2 ? shape[1] : elementCount }
+
+    /// Raw layout of a quantized tensor: int8 values, then (64-byte aligned) the scales.
+    public var scalesOffset: Int { TLMFormat.align(elementCount) }
+
+    /// The raw size a tensor of this shape and scheme must have; nil on overflow.
+    public static func expectedRawBytes(shape: [Int], scheme: WeightScheme) -> Int? {
+        guard let n = checkedElementCount(shape) else { return nil }
+        switch scheme {
+        case .f32: return n.multipliedReportingOverflow(by: 4).overflow ? nil : n * 4
+        case .f16, .bf16: return n.multipliedReportingOverflow(by: 2).overflow ? nil : n * 2
+        case .q8, .q8Row:
+            guard shape.count == 2, n < Int.max / 2 else { return nil }
+            return TLMFormat.align(n) + scheme.scaleBytes(rows: shape[0], cols: shape[1])
+        }
+    }
+}
+
+/// Quantization error of a tensor as recorded in the header.
+public struct TLMQuality: Sendable, Equatable {
+    public var rmse: Double
+    public var maxAbsoluteError: Double
+    /// nil when the quantization was exact.
+    public var snrDecibels: Double?
+
+    public init(_ q: QuantizationQuality) {
+        rmse = q.rmse
+        maxAbsoluteError = Double(q.maxAbsoluteError)
+        snrDecibels = q.snrDecibels.isFinite ? q.snrDecibels : nil
+    }
+
+    public init(rmse: Double, maxAbsoluteError: Double, snrDecibels: Double?) {
+        self.rmse = rmse
+        self.maxAbsoluteError = maxAbsoluteError
+        self.snrDecibels = snrDecibels
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "rmse": .double(rmse), "max_abs_error": .double(maxAbsoluteError),
+            "snr_db": snrDecibels.map { .double($0) } ?? .null,
+        ]))
+    }
+}
+
+/// An embedded file (config.json, tokenizer.json).
+public struct TLMBlob: Sendable, Equatable {
+    public var name: String
+    public var offset: Int
+    public var storedBytes: Int
+    public var rawBytes: Int
+    public var encoding: TLMEncoding
+    public var checksum: UInt64
+}
+
+public struct TLMHeader: Sendable {
+    public var createdBy: String
+    public var source: String
+    public var config: ModelConfig?
+    public var tensors: [TLMTensorEntry]
+    public var blobs: [TLMBlob]
+
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    public var json: JSONValue {
+        var o = JSONObject()
+        o["schema"] = .string(TLMFormat.headerSchema)
+        o["created_by"] = .string(createdBy)
+        o["source"] = .string(source)
+        o["config"] = config?.json ?? .null
+        o["blobs"] = .array(blobs.map { b in
+            .object(JSONObject([
+                "name": .string(b.name), "offset": .int(b.offset), "stored_bytes": .int(b.storedBytes),
+                "raw_bytes": .int(b.rawBytes), "encoding": .string(b.encoding.rawValue), "xxh64": .string(TLMHeader.hex(b.checksum)),
+            ]))
+        })
+        o["tensors"] = .array(tensors.map { t in
+            var e = JSONObject([
+                "name": .string(t.name), "category": .string(t.category.identifier), "scheme": .string(t.scheme.rawValue),
+                "shape": .array(t.shape.map { .int($0) }), "transposed": .bool(t.transposed), "fused_qkv": .bool(t.fusedQKV),
+                "source_dtype": .string(t.sourceDType.rawValue),
+                "offset": .int(t.offset), "stored_bytes": .int(t.storedBytes), "raw_bytes": .int(t.rawBytes),
+                "encoding": .string(t.encoding.rawValue), "xxh64": .string(TLMHeader.hex(t.checksum)),
+            ])
+            if let q = t.quality { e["quality"] = q.json }
+            return .object(e)
+        })
+        return .object(o)
+    }
 }

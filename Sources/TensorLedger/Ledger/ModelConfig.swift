@@ -263,6 +263,31 @@ extension ModelConfig: JSONRepresentable {
             "intermediate_size": .int(intermediateSize),
             "context_length": .int(contextLength),
             "tied_embeddings": .bool(tiedEmbeddings),
+            "layer_norm_epsilon": .double(layerNormEpsilon),
+            "type_vocab_size": .int(typeVocabSize),
+            "attention_bias": .bool(attentionBias),
         ]))
+    }
+
+    /// Reads back what `json` wrote (the configuration stored in a .tlm header).
+    public static func parseStored(_ v: JSONValue) throws(ConfigError) -> ModelConfig {
+        let file = ".tlm header"
+        guard let o = v.object else { throw .invalid(file: file, reason: "config is not an object") }
+        func int(_ k: String) throws(ConfigError) -> Int {
+            guard case .int(let i)? = o[k], i >= 0, i <= 1 << 40 else { throw .invalid(file: file, reason: "config.\(k) must be a non-negative integer") }
+            return i
+        }
+        guard let familyName = o["family"]?.string, let family = ArchitectureFamily(rawValue: familyName) else {
+            throw .invalid(file: file, reason: "config.family is not a known family")
+        }
+        var c = ModelConfig(family: family, modelType: o["model_type"]?.string, vocabSize: try int("vocab_size"),
+                            hiddenSize: try int("hidden_size"), layers: try int("layers"), heads: try int("heads"),
+                            kvHeads: try int("kv_heads"), headDim: try int("head_dim"), intermediateSize: try int("intermediate_size"),
+                            contextLength: try int("context_length"), tiedEmbeddings: o["tied_embeddings"]?.bool ?? false,
+                            layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? 1e-5)
+        c.typeVocabSize = (try? int("type_vocab_size")) ?? 2
+        c.attentionBias = o["attention_bias"]?.bool ?? false
+        guard c.heads > 0, c.kvHeads > 0, c.heads % c.kvHeads == 0 else { throw .invalid(file: file, reason: "config heads are inconsistent") }
+        return c
     }
 }

@@ -40,6 +40,15 @@ public final class MappedFile: @unchecked Sendable {
         if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
     }
 
+    /// Releases the pages covering `range` from this process (they stay in the page cache).
+    public func release(_ range: Range<Int>) {
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = min((range.upperBound + page - 1) / page * page, bytes.count)
+        if end > start { _ = madvise(base + start, end - start, MADV_DONTNEED) }
+    }
+
     deinit {
         if let base { munmap(base, bytes.count) }
     }

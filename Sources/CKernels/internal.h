@@ -1,0 +1,68 @@
+// Helpers shared by the kernel files; not part of the public header.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include "CKernels.h"
+
+#define TL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define TL_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define TL_INLINE static inline __attribute__((always_inline))
+
+TL_INLINE float tl_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0) {
+        float v = (float)mant * 5.9604644775390625e-8f;  // mant · 2^-24 (zero or subnormal)
+        memcpy(&bits, &v, 4);
+        bits |= sign;
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/// The smallest f16 not below d (d finite, ≥ 0); 0x7c00 (infinity) when d exceeds f16's range.
+TL_INLINE uint16_t tl_f16_round_up(float d) {
+    uint32_t b;
+    memcpy(&b, &d, 4);
+    int32_t e = (int32_t)((b >> 23) & 0xffu) - 127;
+    uint16_t h;
+    if (e > 15) return 0x7c00u;
+    if (e >= -14) {
+        h = (uint16_t)(((uint32_t)(e + 15) << 10) | ((b >> 13) & 0x3ffu));
+    } else if (e < -25) {
+        h = 0;
+    } else {
+        h = (uint16_t)(uint32_t)(d * 16777216.0f);  // truncated count of 2^-24 steps
+    }
+    if (tl_f16_to_f32(h) < d) h++;
+    return h;
+}
+
+TL_INLINE uint16_t tl_f32_to_bf16_bits(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return (uint16_t)(b >> 16);
+}
+
+TL_INLINE float tl_bf16_to_f32(uint16_t h) {
+    uint32_t b = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &b, 4);
+    return f;
+}
+
+/// round(t), halves away from zero, for |t| < 2^31; exact (no t + 0.5 double rounding).
+TL_INLINE float tl_round_away(float t) {
+    float r = (float)(int32_t)t;
+    float f = t - r;
+    r += (f >= 0.5f) ? 1.0f : 0.0f;
+    r -= (f <= -0.5f) ? 1.0f : 0.0f;
+    return r;
+}

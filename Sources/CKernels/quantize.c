@@ -1,0 +1,195 @@
+// Float → int8 quantization for conversion (q8 blocks of 32, q8-row) and for the
+// runner's activations. One portable body, compiled again for AVX2 and AVX-512 so
+// the compiler vectorizes each with that instruction set.
+#include "internal.h"
+#include <immintrin.h>
+
+TL_INLINE long q8_blocks_body(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
+    double sse = 0, ssq = 0;
+    float maxerr = 0;
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        int8_t *qb = q + 32 * b;
+        float amax = 0, bad = 0;
+        for (int i = 0; i < 32; i++) {
+            float a = fabsf(xb[i]);
+            amax = a > amax ? a : amax;
+            bad += xb[i] * 0.0f;  // NaN for any infinite or NaN input
+        }
+        if (bad != 0.0f || bad != bad) {
+            for (int i = 0; i < 32; i++) if (!isfinite(xb[i])) return (long)(32 * b + (size_t)i);
+        }
+        float d = amax / 127.0f;
+        uint16_t h = tl_f16_round_up(d);
+        if (h >= 0x7c00u) return (long)(32 * b);
+        scales[b] = h;
+        float ds = tl_f16_to_f32(h);
+        float bsse = 0, bssq = 0, bmax = 0;
+        if (ds == 0.0f) {
+            for (int i = 0; i < 32; i++) { qb[i] = 0; bssq += xb[i] * xb[i]; }
+            bsse = bssq;
+            for (int i = 0; i < 32; i++) { float e = fabsf(xb[i]); bmax = e > bmax ? e : bmax; }
+        } else {
+            for (int i = 0; i < 32; i++) {
+                float t = xb[i] / ds;
+                float r = tl_round_away(t);
+                qb[i] = (int8_t)(int32_t)r;
+                float e = xb[i] - r * ds;
+                bsse += e * e;
+                bssq += xb[i] * xb[i];
+                float ae = fabsf(e);
+                bmax = ae > bmax ? ae : bmax;
+            }
+        }
+        sse += bsse;
+        ssq += bssq;
+        maxerr = bmax > maxerr ? bmax : maxerr;
+    }
+    if (st) { st->sum_sq_err += sse; st->sum_sq += ssq; if (maxerr > st->max_abs_err) st->max_abs_err = maxerr; }
+    return -1;
+}
+
+static long q8_blocks_portable(const float *x, size_t n, int8_t *q, uint16_t *s, tl_quant_stats *st) { return q8_blocks_body(x, n, q, s, st); }
+
+// The vector variants do per block what q8_blocks_body does; a block with a
+// non-finite value, or whose scale is zero or overflows, goes through the body.
+
+TL_TARGET_AVX2 static long q8_blocks_avx2(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_set1_ps(INFINITY), half = _mm256_set1_ps(0.5f), nhalf = _mm256_set1_ps(-0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 sse = _mm256_setzero_ps(), ssq = _mm256_setzero_ps(), emax = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        __m256 v[4], a = _mm256_setzero_ps();
+        int finite = 1;
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(xb + 8 * k);
+            __m256 av = _mm256_and_ps(v[k], absmask);
+            finite &= _mm256_movemask_ps(_mm256_cmp_ps(av, inf, _CMP_LT_OQ)) == 0xff;
+            a = _mm256_max_ps(a, av);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        float d = _mm_cvtss_f32(m4) / 127.0f;
+        uint16_t h = finite ? tl_f16_round_up(d) : 0x7c00u;
+        if (!finite || h >= 0x7c00u || h == 0) {
+            tl_quant_stats one_block = {0, 0, 0};
+            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, &one_block);
+            if (bad >= 0) return (long)(32 * b) + bad;
+            if (st) { st->sum_sq_err += one_block.sum_sq_err; st->sum_sq += one_block.sum_sq; if (one_block.max_abs_err > st->max_abs_err) st->max_abs_err = one_block.max_abs_err; }
+            continue;
+        }
+        scales[b] = h;
+        const __m256 vd = _mm256_set1_ps(tl_f16_to_f32(h));
+        __m256i iv[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 t = _mm256_div_ps(v[k], vd);
+            __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 f = _mm256_sub_ps(t, r);
+            r = _mm256_add_ps(r, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
+            r = _mm256_sub_ps(r, _mm256_and_ps(_mm256_cmp_ps(f, nhalf, _CMP_LE_OQ), one));
+            iv[k] = _mm256_cvttps_epi32(r);
+            __m256 e = _mm256_sub_ps(v[k], _mm256_mul_ps(r, vd));
+            sse = _mm256_fmadd_ps(e, e, sse);
+            ssq = _mm256_fmadd_ps(v[k], v[k], ssq);
+            emax = _mm256_max_ps(emax, _mm256_and_ps(e, absmask));
+        }
+        __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
+        __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), perm);
+        _mm256_storeu_si256((__m256i *)(q + 32 * b), p8);
+    }
+    if (st) {
+        float a[8], c[8], m[8];
+        _mm256_storeu_ps(a, sse); _mm256_storeu_ps(c, ssq); _mm256_storeu_ps(m, emax);
+        for (int i = 0; i < 8; i++) { st->sum_sq_err += a[i]; st->sum_sq += c[i]; if (m[i] > st->max_abs_err) st->max_abs_err = m[i]; }
+    }
+    return -1;
+}
+
+TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    const __m512 inf = _mm512_set1_ps(INFINITY), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
+    __m512 sse = _mm512_setzero_ps(), ssq = _mm512_setzero_ps(), emax = _mm512_setzero_ps();
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+        __m512 a0 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v0), absmask));
+        __m512 a1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v1), absmask));
+        int finite = (_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ)) == 0xffff;
+        float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f;
+        uint16_t h = finite ? tl_f16_round_up(d) : 0x7c00u;
+        if (!finite || h >= 0x7c00u || h == 0) {
+            tl_quant_stats one_block = {0, 0, 0};
+            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, &one_block);
+            if (bad >= 0) return (long)(32 * b) + bad;
+            if (st) { st->sum_sq_err += one_block.sum_sq_err; st->sum_sq += one_block.sum_sq; if (one_block.max_abs_err > st->max_abs_err) st->max_abs_err = one_block.max_abs_err; }
+            continue;
+        }
+        scales[b] = h;
+        const __m512 vd = _mm512_set1_ps(tl_f16_to_f32(h));
+        __m512 vs[2] = {v0, v1};
+        for (int k = 0; k < 2; k++) {
+            __m512 t = _mm512_div_ps(vs[k], vd);
+            __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m512 f = _mm512_sub_ps(t, r);
+            r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
+            r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, nhalf, _CMP_LE_OQ), r, one);
+            _mm_storeu_si128((__m128i *)(q + 32 * b + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
+            __m512 e = _mm512_sub_ps(vs[k], _mm512_mul_ps(r, vd));
+            sse = _mm512_fmadd_ps(e, e, sse);
+            ssq = _mm512_fmadd_ps(vs[k], vs[k], ssq);
+            emax = _mm512_max_ps(emax, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(e), absmask)));
+        }
+    }
+    if (st) {
+        st->sum_sq_err += _mm512_reduce_add_ps(sse);
+        st->sum_sq += _mm512_reduce_add_ps(ssq);
+        float m = _mm512_reduce_max_ps(emax);
+        if (m > st->max_abs_err) st->max_abs_err = m;
+    }
+    return -1;
+}
+
+long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales_f16, tl_quant_stats *stats) {
+    switch (tl_active_isa()) {
+    case TL_ISA_AVX512VNNI: return q8_blocks_avx512(x, n, q, scales_f16, stats);
+    case TL_ISA_AVX2: return q8_blocks_avx2(x, n, q, scales_f16, stats);
+    default: return q8_blocks_portable(x, n, q, scales_f16, stats);
+    }
+}
+
+TL_INLINE long q8_row_body(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *st) {
+    float amax = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax;
+        bad += x[i] * 0.0f;
+    }
+    if (bad != 0.0f || bad != bad) {
+        for (size_t i = 0; i < n; i++) if (!isfinite(x[i])) return (long)i;
+    }
+    float d = amax / 127.0f;
+    *scale = d;
+    double sse = 0, ssq = 0;
+    float maxerr = 0;
+    for (size_t i = 0; i < n; i++) {
+        float r = d == 0.0f ? 0.0f : tl_round_away(x[i] / d);
+        q[i] = (int8_t)(int32_t)r;
+        float e = x[i] - r * d;
+        sse += (double)(e * e);
+        ssq += (double)(x[i] * x[i]);
+        float ae = fabsf(e);
+        maxerr = ae > maxerr ? ae : maxerr;
+    }
+    if (st) { st->sum_sq_err += sse; st->sum_sq += ssq; if (maxerr > st->max_abs_err) st->max_abs_err = maxerr; }
+    return -1;
+}
+
+static long q8_row_portable(const float *x, size_t n, int8_t *q, float *s, tl_quant_stats *st) { return q8_row_body(x, n, q, s, st); }
+TL_TARGET_AVX2 static long q8_row_avx2(const float *x, size_t n, int8_t *q, float *s, tl_quant_stats *st) { return q8_row_body(x, n, q, s, st); }
+
+long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats) {
+    return tl_active_isa() >= TL_ISA_AVX2 ? q8_row_avx2(x, n, q, scale, stats) : q8_row_portable(x, n, q, scale, stats);
+}

@@ -1,0 +1,321 @@
+// Reading a .tlm file. Opening checks the preamble, the header checksum and every
+// entry's bounds (header only, milliseconds); `verify()` and tensor loads check the
+// data checksums too, so a flipped byte anywhere in the file is reported, never used.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum TLMError: TensorLedgerError, Equatable {
+    case notTLM(file: String, found: String)
+    case newerVersion(file: String, version: UInt32, supported: UInt32)
+    case badPreamble(file: String, reason: String)
+    case lengthMismatch(file: String, declared: UInt64, actual: Int)
+    case headerChecksumMismatch(file: String, offset: UInt64)
+    case invalidHeader(file: String, reason: String)
+    case entryOutOfBounds(file: String, name: String, reason: String)
+    case checksumMismatch(file: String, name: String, offset: Int)
+    case nonZeroPadding(file: String, offset: Int)
+    case decodeFailed(file: String, name: String, reason: String)
+    case missingTensor(file: String, name: String)
+    case missingBlob(file: String, name: String)
+
+    public var category: ErrorCategory { .badInput }
+
+    public var description: String {
+        switch self {
+        case .notTLM(let f, let found): return "\(f): not a .tlm file (\(found))"
+        case .newerVersion(let f, let v, let s):
+            return "\(f): written in .tlm format version \(v) by a newer TensorLedger; this build reads version \(s)"
+        case .badPreamble(let f, let r): return "\(f): damaged preamble (bytes 0-63): \(r)"
+        case .lengthMismatch(let f, let declared, let actual):
+            return "\(f): the preamble says the file has \(declared) bytes but it has \(actual) (\(actual < Int(clamping: declared) ? "truncated" : "extra bytes at the end"))"
+        case .headerChecksumMismatch(let f, let o): return "\(f): header at byte \(o) fails its checksum (the file is damaged)"
+        case .invalidHeader(let f, let r): return "\(f): invalid header: \(r)"
+        case .entryOutOfBounds(let f, let n, let r): return "\(f): \"\(n)\": \(r)"
+        case .checksumMismatch(let f, let n, let o): return "\(f): tensor \"\(n)\" at byte \(o) fails its checksum (the file is damaged)"
+        case .nonZeroPadding(let f, let o): return "\(f): padding at byte \(o) is not zero (the file is damaged)"
+        case .decodeFailed(let f, let n, let r): return "\(f): \"\(n)\" cannot be decoded: \(r)"
+        case .missingTensor(let f, let n): return "\(f): no tensor named \"\(n)\""
+        case .missingBlob(let f, let n): return "\(f): no embedded \(n)"
+        }
+    }
+}
+
+public final class TLMFile: @unchecked Sendable {
+    public let path: String
+    public let header: TLMHeader
+    /// Absolute offset of the data section.
+    public let dataOffset: Int
+    /// Absolute offset of the JSON header (the data section ends there).
+    public let headerOffset: Int
+    public let headerLength: Int
+    private let file: MappedFile
+    private let indexByName: [String: Int]
+
+    public var fileSize: Int { file.count }
+    public var tensors: [TLMTensorEntry] { header.tensors }
+
+    public init(path: String) throws {
+        self.path = path
+        file = try MappedFile(path: path)
+        let bytes = file.bytes
+        let (pre, headerBytes) = try TLMFile.readPreamble(bytes, path: path)
+        dataOffset = Int(pre.dataOffset)
+        headerOffset = Int(pre.headerOffset)
+        headerLength = Int(pre.headerLength)
+        header = try TLMFile.parseHeader(headerBytes, path: path, dataLength: headerOffset - dataOffset)
+        var index: [String: Int] = [:]
+        for (i, t) in header.tensors.enumerated() { index[t.name] = i }
+        indexByName = index
+    }
+
+    // MARK: Structure
+
+    static func readPreamble(_ bytes: UnsafeRawBufferPointer, path: String) throws(TLMError) -> (TLMPreamble, UnsafeRawBufferPointer) {
+        guard bytes.count >= 4, bytes.prefix(4).elementsEqual(TLMFormat.magic) else {
+            let found = SniffedFormat.sniff(bytes).map { "it is \($0.rawValue)" }
+                ?? (bytes.count < 4 ? "only \(bytes.count) bytes" : "no TLMF magic at byte 0")
+            throw .notTLM(file: path, found: found)
+        }
+        guard bytes.count >= TLMFormat.preambleSize else {
+            throw .badPreamble(file: path, reason: "file ends at byte \(bytes.count), inside the 64-byte preamble")
+        }
+        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        let version = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let sum = TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<56]))
+        // A newer version may lay the preamble out differently: say so before checksums.
+        if version > TLMFormat.version && sum != u64(56) {
+            throw .newerVersion(file: path, version: version, supported: TLMFormat.version)
+        }
+        guard sum == u64(56) else { throw .badPreamble(file: path, reason: "checksum mismatch") }
+        if version != TLMFormat.version {
+            if version > TLMFormat.version { throw .newerVersion(file: path, version: version, supported: TLMFormat.version) }
+            throw .badPreamble(file: path, reason: "version \(version) is not a .tlm version")
+        }
+        let pre = TLMPreamble(version: version, headerOffset: u64(8), headerLength: u64(16), headerChecksum: u64(24),
+                              dataOffset: u64(32), fileLength: u64(40))
+        guard pre.fileLength == UInt64(bytes.count) else {
+            throw .lengthMismatch(file: path, declared: pre.fileLength, actual: bytes.count)
+        }
+        guard pre.dataOffset == UInt64(TLMFormat.preambleSize), pre.headerOffset >= pre.dataOffset,
+              pre.headerLength <= UInt64(TLMFormat.maxHeaderSize),
+              pre.headerOffset + pre.headerLength == pre.fileLength else {
+            throw .badPreamble(file: path, reason: "data at \(pre.dataOffset), header at \(pre.headerOffset) (+\(pre.headerLength)) do not fit a \(bytes.count)-byte file")
+        }
+        let header = UnsafeRawBufferPointer(rebasing: bytes[Int(pre.headerOffset)..<Int(pre.fileLength)])
+        guard TLMFormat.checksum(header) == pre.headerChecksum else {
+            throw .headerChecksumMismatch(file: path, offset: pre.headerOffset)
+        }
+        return (pre, header)
+    }
+
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String, dataLength: Int) throws(TLMError) -> TLMHeader {
+        let root: JSONValue
+        do { root = try JSON.parse(bytes) } catch { throw .invalidHeader(file: path, reason: error.description) }
+        guard let o = root.object else { throw .invalidHeader(file: path, reason: "not a JSON object") }
+        guard o["schema"]?.string == TLMFormat.headerSchema else {
+            throw .invalidHeader(file: path, reason: "schema is not \(TLMFormat.headerSchema)")
+        }
+        var config: ModelConfig?
+        if let c = o["config"], c != .null {
+            do { config = try ModelConfig.parseStored(c) } catch { throw .invalidHeader(file: path, reason: "config: \(error.description)") }
+        }
+        func str(_ e: JSONObject, _ k: String, _ what: String) throws(TLMError) -> String {
+            guard let v = e[k]?.string else { throw .invalidHeader(file: path, reason: "\(what): missing string \"\(k)\"") }
+            return v
+        }
+        func int(_ e: JSONObject, _ k: String, _ what: String) throws(TLMError) -> Int {
+            guard case .int(let v)? = e[k], v >= 0 else { throw .invalidHeader(file: path, reason: "\(what): \"\(k)\" must be a non-negative integer") }
+            return v
+        }
+        func hex(_ e: JSONObject, _ what: String) throws(TLMError) -> UInt64 {
+            guard let s = e["xxh64"]?.string, s.utf8.count == 16, let v = UInt64(s, radix: 16) else {
+                throw .invalidHeader(file: path, reason: "\(what): \"xxh64\" must be 16 hex digits")
+            }
+            return v
+        }
+        func encoding(_ e: JSONObject, _ what: String) throws(TLMError) -> TLMEncoding {
+            let s = try str(e, "encoding", what)
+            guard let enc = TLMEncoding(rawValue: s) else { throw .invalidHeader(file: path, reason: "\(what): unknown encoding \"\(s)\"") }
+            return enc
+        }
+
+        var regions: [(name: String, range: Range<Int>)] = []
+        func checkRegion(_ name: String, offset: Int, stored: Int, raw: Int, encoding: TLMEncoding) throws(TLMError) {
+            guard offset % TLMFormat.alignment == 0 else {
+                throw .entryOutOfBounds(file: path, name: name, reason: "offset \(offset) is not \(TLMFormat.alignment)-byte aligned")
+            }
+            let (end, overflow) = offset.addingReportingOverflow(stored)
+            guard !overflow, end <= dataLength else {
+                throw .entryOutOfBounds(file: path, name: name, reason: "bytes [\(offset), \(offset) + \(stored)) run past the data section (\(dataLength) bytes)")
+            }
+            if encoding == .raw, stored != raw {
+                throw .entryOutOfBounds(file: path, name: name, reason: "stored raw but stored_bytes \(stored) != raw_bytes \(raw)")
+            }
+            if encoding != .raw, raw > 16 << 30 || stored > Zstd.compressBound(raw) {
+                throw .entryOutOfBounds(file: path, name: name, reason: "compressed size \(stored) is impossible for \(raw) raw bytes")
+            }
+            regions.append((name, offset..<end))
+        }
+
+        guard let blobList = o["blobs"]?.array, let tensorList = o["tensors"]?.array else {
+            throw .invalidHeader(file: path, reason: "missing \"blobs\" or \"tensors\" array")
+        }
+        var blobs: [TLMBlob] = []
+        for (i, v) in blobList.enumerated() {
+            guard let e = v.object else { throw .invalidHeader(file: path, reason: "blobs[\(i)] is not an object") }
+            let what = "blobs[\(i)]"
+            let b = TLMBlob(name: try str(e, "name", what), offset: try int(e, "offset", what), storedBytes: try int(e, "stored_bytes", what),
+                            rawBytes: try int(e, "raw_bytes", what), encoding: try encoding(e, what), checksum: try hex(e, what))
+            try checkRegion(b.name, offset: b.offset, stored: b.storedBytes, raw: b.rawBytes, encoding: b.encoding)
+            blobs.append(b)
+        }
+        var tensors: [TLMTensorEntry] = []
+        var names = Set<String>()
+        for (i, v) in tensorList.enumerated() {
+            guard let e = v.object else { throw .invalidHeader(file: path, reason: "tensors[\(i)] is not an object") }
+            let name = try str(e, "name", "tensors[\(i)]")
+            let what = "tensor \"\(name)\""
+            guard names.insert(name).inserted else { throw .invalidHeader(file: path, reason: "\(what) is listed twice") }
+            guard let category = LedgerCategory(identifier: try str(e, "category", what)) else {
+                throw .invalidHeader(file: path, reason: "\(what): unknown category")
+            }
+            let schemeName = try str(e, "scheme", what)
+            guard let scheme = WeightScheme(rawValue: schemeName) else { throw .invalidHeader(file: path, reason: "\(what): unknown scheme \"\(schemeName)\"") }
+            guard let dims = e["shape"]?.array else { throw .invalidHeader(file: path, reason: "\(what): missing shape") }
+            var shape: [Int] = []
+            for d in dims {
+                guard case .int(let n) = d, n >= 0 else { throw .invalidHeader(file: path, reason: "\(what): shape must hold non-negative integers") }
+                shape.append(n)
+            }
+            if scheme == .q8, shape.count != 2 || shape[1] % WeightScheme.blockSize != 0 {
+                throw .invalidHeader(file: path, reason: "\(what): q8 needs a 2-D shape with columns a multiple of 32, found \(shape)")
+            }
+            let sdt = try str(e, "source_dtype", what)
+            guard let sourceDType = DType(rawValue: sdt) else { throw .invalidHeader(file: path, reason: "\(what): unknown source_dtype \"\(sdt)\"") }
+            let raw = try int(e, "raw_bytes", what)
+            guard let expected = TLMTensorEntry.expectedRawBytes(shape: shape, scheme: scheme), expected == raw else {
+                throw .entryOutOfBounds(file: path, name: name, reason: "raw_bytes \(raw) does not match shape \(shape) in \(scheme.rawValue)")
+            }
+            var quality: TLMQuality?
+            if let q = e["quality"]?.object, let rmse = q["rmse"]?.number, let maxErr = q["max_abs_error"]?.number {
+                quality = TLMQuality(rmse: rmse, maxAbsoluteError: maxErr, snrDecibels: q["snr_db"]?.number)
+            }
+            let t = TLMTensorEntry(name: name, category: category, scheme: scheme, shape: shape,
+                                   transposed: e["transposed"]?.bool ?? false, fusedQKV: e["fused_qkv"]?.bool ?? false, sourceDType: sourceDType,
+                                   offset: try int(e, "offset", what), storedBytes: try int(e, "stored_bytes", what), rawBytes: raw,
+                                   encoding: try encoding(e, what), checksum: try hex(e, what), quality: quality)
+            try checkRegion(name, offset: t.offset, stored: t.storedBytes, raw: t.rawBytes, encoding: t.encoding)
+            tensors.append(t)
+        }
+        regions.sort { $0.range.lowerBound < $1.range.lowerBound }
+        for (a, b) in zip(regions, regions.dropFirst()) where b.range.lowerBound < a.range.upperBound {
+            throw .entryOutOfBounds(file: path, name: b.name, reason: "overlaps \"\(a.name)\"")
+        }
+        return TLMHeader(createdBy: o["created_by"]?.string ?? "", source: o["source"]?.string ?? "",
+                         config: config, tensors: tensors, blobs: blobs)
+    }
+
+    // MARK: Data
+
+    public func tensor(named name: String) -> TLMTensorEntry? { indexByName[name].map { header.tensors[$0] } }
+
+    func stored(offset: Int, count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: file.bytes[(dataOffset + offset)..<(dataOffset + offset + count)])
+    }
+
+    /// Checks one region's checksum.
+    func checkRegion(name: String, offset: Int, stored count: Int, checksum: UInt64) throws(TLMError) {
+        guard TLMFormat.checksum(stored(offset: offset, count: count)) == checksum else {
+            throw .checksumMismatch(file: path, name: name, offset: dataOffset + offset)
+        }
+    }
+
+    /// The tensor's raw bytes after checking its checksum: a view into the mapping when
+    /// stored raw (no copy), or a decompressed buffer.
+    public func rawBytes(of t: TLMTensorEntry) throws(TLMError) -> TensorBytes {
+        try checkRegion(name: t.name, offset: t.offset, stored: t.storedBytes, checksum: t.checksum)
+        let width = t.scheme.isQuantized ? 1 : t.scheme.storageDType.bitSize / 8
+        return try decode(name: t.name, offset: t.offset, stored: t.storedBytes, raw: t.rawBytes, encoding: t.encoding, width: width)
+    }
+
+    public func blob(named name: String) throws(TLMError) -> [UInt8] {
+        guard let b = header.blobs.first(where: { $0.name == name }) else { throw .missingBlob(file: path, name: name) }
+        try checkRegion(name: b.name, offset: b.offset, stored: b.storedBytes, checksum: b.checksum)
+        return try decode(name: b.name, offset: b.offset, stored: b.storedBytes, raw: b.rawBytes, encoding: b.encoding, width: 1).array
+    }
+
+    private func decode(name: String, offset: Int, stored count: Int, raw: Int, encoding: TLMEncoding, width: Int) throws(TLMError) -> TensorBytes {
+        let src = stored(offset: offset, count: count)
+        if encoding == .raw { return TensorBytes(mapped: src, owner: file) }
+        let out = TensorBytes(capacity: raw)
+        do {
+            if encoding == .zstdBytePlanes && width > 1 {
+                let planes = UnsafeMutableRawBufferPointer.allocate(byteCount: raw, alignment: 64)
+                defer { planes.deallocate() }
+                try Zstd.decompress(src, into: planes)
+                BytePlanes.merge(UnsafeRawBufferPointer(planes), width: width, into: out.mutableBytes)
+            } else {
+                try Zstd.decompress(src, into: out.mutableBytes)
+            }
+        } catch {
+            throw .decodeFailed(file: path, name: name, reason: error.description)
+        }
+        return out
+    }
+
+    /// Checks every checksum and that all padding is zero; returns the bytes checked.
+    @discardableResult
+    public func verify() throws(TLMError) -> Int {
+        var regions: [(String, Int, Int, UInt64)] = header.blobs.map { ($0.name, $0.offset, $0.storedBytes, $0.checksum) }
+        regions += header.tensors.map { ($0.name, $0.offset, $0.storedBytes, $0.checksum) }
+        regions.sort { $0.1 < $1.1 }
+        var cursor = 0
+        var checked = 0
+        for (name, offset, count, sum) in regions {
+            try checkZero(from: cursor, to: offset)
+            try checkRegion(name: name, offset: offset, stored: count, checksum: sum)
+            cursor = offset + count
+            checked += count
+        }
+        try checkZero(from: cursor, to: headerOffset - dataOffset)
+        return checked
+    }
+
+    private func checkZero(from: Int, to: Int) throws(TLMError) {
+        guard from < to else { return }
+        let gap = stored(offset: from, count: to - from)
+        if let i = gap.firstIndex(where: { $0 != 0 }) { throw .nonZeroPadding(file: path, offset: dataOffset + from + i) }
+    }
+}
+
+/// Bytes of a tensor: either borrowed from a file mapping or owned. `bytes` is valid
+/// only while this object is alive: keep a reference for as long as it is read.
+public final class TensorBytes: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+    private let owned: UnsafeMutableRawBufferPointer?
+    private let owner: AnyObject?
+
+    init(mapped: UnsafeRawBufferPointer, owner: AnyObject) {
+        bytes = mapped
+        owned = nil
+        self.owner = owner
+    }
+
+    init(capacity: Int) {
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 64)
+        owned = buf
+        bytes = UnsafeRawBufferPointer(rebasing: buf[0..<capacity])
+        owner = nil
+    }
+
+    var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(mutating: bytes) }
+
+    public var isMapped: Bool { owned == nil }
+
+    /// A copy of the bytes.
+    public var array: [UInt8] { withExtendedLifetime(self) { Array(bytes) } }
+
+    deinit { owned?.deallocate() }
+}

@@ -1,0 +1,305 @@
+// `convert`: a checkpoint to one self-contained .tlm file, streamed tensor by tensor.
+//
+// Memory stays near the largest tensor: the input is memory-mapped and each tensor's
+// pages are released once it is written; one output buffer is reused. The work on a
+// tensor (transpose, quantize) is split by rows across the cores, one hand-off per
+// tensor. The output appears only when complete (see AtomicFileWriter).
+
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ConversionOptions: Sendable {
+    public var scheme: WeightScheme = .q8
+    /// Tensor-name globs (`*wte*`) or category names (`embedding`) to keep in float.
+    public var keep: [String] = []
+    /// zstd level for float tensors and blobs; nil stores everything uncompressed.
+    public var zstdLevel: Int32? = 3
+    public var overwrite = false
+    public var threads = 2
+
+    public init() {}
+}
+
+public struct ConversionItem: Sendable {
+    public var source: CheckpointTensor
+    public var category: LedgerCategory
+    public var scheme: WeightScheme
+    public var transposed: Bool
+    public var fusedQKV: Bool
+    /// Output shape (rows = output features for matrices).
+    public var shape: [Int]
+    public var rawBytes: Int
+    /// Why a matrix stays in float, if it does.
+    public var note: String?
+    // Filled in by the conversion:
+    public var storedBytes: Int = 0
+    public var encoding: TLMEncoding = .raw
+    public var quality: QuantizationQuality?
+    var offset = 0
+    var checksum: UInt64 = 0
+
+    var entry: TLMTensorEntry {
+        TLMTensorEntry(name: source.name, category: category, scheme: scheme, shape: shape, transposed: transposed, fusedQKV: fusedQKV,
+                       sourceDType: source.info.dtype, offset: offset, storedBytes: storedBytes, rawBytes: rawBytes,
+                       encoding: encoding, checksum: checksum, quality: quality.map(TLMQuality.init))
+    }
+}
+
+public struct ConversionReport: Sendable {
+    public var input: String
+    public var output: String
+    public var scheme: WeightScheme
+    public var items: [ConversionItem]
+    public var droppedBuffers: [String]
+    public var warnings: [String]
+    public var inputBytes: Int
+    public var outputBytes: Int
+    public var seconds: Double
+    public var dryRun: Bool
+
+    public var ratio: Double { outputBytes > 0 ? Double(inputBytes) / Double(outputBytes) : 0 }
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(inputBytes) / seconds / 1e6 : 0 }
+
+    public var totalQuality: QuantizationQuality {
+        var q = QuantizationQuality()
+        for i in items { if let iq = i.quality { q.merge(iq) } }
+        return q
+    }
+
+    public var summaryLine: String {
+        if dryRun {
+            return "dry run: \(input) → \(output): \(formatCount(inputBytes)) bytes of tensors would become about \(formatCount(outputBytes)) (\(formatFixed(ratio, 2))×); nothing was written"
+        }
+        return "\(input) → \(output): \(formatCount(inputBytes)) → \(formatCount(outputBytes)) bytes (\(formatFixed(ratio, 2))×) in \(formatFixed(seconds, 2)) s, \(formatFixed(megabytesPerSecond, 0)) MB/s of input"
+    }
+
+    public func table(quality: Bool) -> String {
+        var headers = ["Tensor", "Category", "Scheme", "Shape", "Source bytes", "Stored bytes", "Encoding"]
+        var align: [TextTable.Alignment] = [.left, .left, .left, .left, .right, .right, .left]
+        if quality {
+            headers += ["RMSE", "Max error", "SNR dB"]
+            align += [.right, .right, .right]
+        }
+        var t = TextTable(headers: headers, alignments: align)
+        for i in items {
+            var row = [i.source.name, i.fusedQKV ? "query+key+value" : i.category.identifier, i.scheme.rawValue + (i.transposed ? " (T)" : ""),
+                       "[" + i.shape.map(String.init).joined(separator: ", ") + "]",
+                       formatCount(i.source.info.byteCount), formatCount(dryRun ? i.rawBytes : i.storedBytes), i.encoding.rawValue]
+            if quality {
+                if let q = i.quality {
+                    row += [ConversionReport.scientific(q.rmse), ConversionReport.scientific(Double(q.maxAbsoluteError)),
+                            q.snrDecibels.isFinite ? formatFixed(q.snrDecibels, 1) : "exact"]
+                } else {
+                    row += ["", "", ""]
+                }
+            }
+            t.add(row)
+        }
+        var out = t.render()
+        if quality {
+            let q = totalQuality
+            out += "\nAll quantized tensors: RMSE \(ConversionReport.scientific(q.rmse)), max error \(ConversionReport.scientific(Double(q.maxAbsoluteError))), SNR \(q.snrDecibels.isFinite ? formatFixed(q.snrDecibels, 1) + " dB" : "exact")"
+        }
+        out += "\n(T): stored transposed to rows × columns; the source held it as [in, out] (GPT-2 Conv1D)."
+        let notes = items.compactMap { i in i.note.map { "\(i.source.name): \($0)" } }
+        if !notes.isEmpty { out += "\nKept in float: " + notes.joined(separator: "; ") }
+        if !droppedBuffers.isEmpty { out += "\nDropped buffers (not parameters): " + Ledger.abbreviatedList(droppedBuffers) }
+        return out
+    }
+
+    static func scientific(_ x: Double) -> String {
+        guard x > 0, x.isFinite else { return x == 0 ? "0" : "\(x)" }
+        var e = 0
+        var m = x
+        while m >= 10 { m /= 10; e += 1 }
+        while m < 1 { m *= 10; e -= 1 }
+        return formatFixed(m, 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "") + String(abs(e))
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "schema": .string("tensorledger.convert/1"),
+            "input": .string(input), "output": .string(output), "scheme": .string(scheme.rawValue),
+            "dry_run": .bool(dryRun),
+            "input_bytes": .int(inputBytes), "output_bytes": .int(outputBytes),
+            "ratio": .double(ratio), "seconds": .double(seconds), "mb_per_second": .double(megabytesPerSecond),
+            "quality": totalQuality.json,
+            "tensors": .array(items.map { i in
+                var o = JSONObject([
+                    "name": .string(i.source.name), "category": .string(i.category.identifier), "scheme": .string(i.scheme.rawValue),
+                    "transposed": .bool(i.transposed), "shape": .array(i.shape.map { .int($0) }),
+                    "source_dtype": .string(i.source.info.dtype.rawValue), "source_bytes": .int(i.source.info.byteCount),
+                    "raw_bytes": .int(i.rawBytes), "stored_bytes": .int(i.storedBytes), "encoding": .string(i.encoding.rawValue),
+                ])
+                if let q = i.quality { o["quality"] = q.json }
+                if let n = i.note { o["note"] = .string(n) }
+                return .object(o)
+            }),
+            "dropped_buffers": .array(droppedBuffers.map { .string($0) }),
+            "warnings": .array(warnings.map { .string($0) }),
+        ]))
+    }
+}
+
+public enum Converter {
+    public static let createdBy = "tensorledger \(TensorLedgerVersion.string)"
+
+    /// Decides, for every tensor, how it will be stored.
+    public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
+        let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
+        var items: [ConversionItem] = []
+        var dropped: [String] = []
+        for t in checkpoint.tensors {
+            let role = family.map { TensorClassifier.role(of: t.info, family: $0) } ?? .unmatched
+            if role == .buffer { dropped.append(t.name); continue }
+            guard t.info.dtype.isConvertibleToFloat else {
+                throw TensorDataError.notConvertible(tensor: t.name, dtype: t.info.dtype)
+            }
+            var category = LedgerCategory.other
+            var layout = MatrixLayout.linear
+            var isMatrix = false
+            var fused = false
+            switch role {
+            case .matrix(let c, let l): category = c; layout = l; isMatrix = true
+            case .fusedQKV(let l): category = .query; layout = l; isMatrix = true; fused = true
+            default: break
+            }
+            let transposed = isMatrix && layout == .conv1D && category != .embedding
+            let shape = transposed ? [t.info.shape[1], t.info.shape[0]] : t.info.shape
+            let floatScheme: WeightScheme = t.info.dtype == .float16 ? .f16 : (t.info.dtype == .bfloat16 ? .bf16 : .f32)
+            var scheme: WeightScheme
+            var note: String?
+            if !isMatrix {
+                scheme = .f32
+            } else if keeps(t.name, category: category, patterns: options.keep) {
+                scheme = options.scheme.isQuantized ? floatScheme : options.scheme
+                note = "--keep"
+            } else if options.scheme == .q8 && shape[1] % WeightScheme.blockSize != 0 {
+                scheme = floatScheme
+                note = "\(shape[1]) columns are not a multiple of 32"
+            } else {
+                scheme = options.scheme
+            }
+            let raw = TLMTensorEntry.expectedRawBytes(shape: shape, scheme: scheme)!
+            items.append(ConversionItem(source: t, category: category, scheme: scheme, transposed: transposed, fusedQKV: fused,
+                                        shape: shape, rawBytes: raw, note: note))
+        }
+        return (items, dropped)
+    }
+
+    static func keeps(_ name: String, category: LedgerCategory, patterns: [String]) -> Bool {
+        patterns.contains { p in p == category.identifier || p == category.rawValue.lowercased() || globMatch(p, name) }
+    }
+
+    /// Converts `input` (a checkpoint file, index or directory) to `output`.
+    public static func convert(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
+                               progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
+        let start = monotonicSeconds()
+        let checkpoint = try Checkpoint.open(input)
+        let configPath = checkpoint.sidecar("config.json")
+        let config = try configPath.map { try ModelConfig.load($0) }
+        var (items, dropped) = try plan(checkpoint, config: config, options: options)
+        var warnings = checkpoint.warnings
+        let tokenizerPath = checkpoint.sidecar("tokenizer.json")
+        if config == nil { warnings.append("no config.json beside the weights: the .tlm file will not be runnable") }
+        if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the .tlm file will carry no tokenizer") }
+        let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
+
+        if dryRun {
+            let estimate = TLMFormat.preambleSize + items.reduce(0) { $0 + TLMFormat.align($1.rawBytes) }
+            return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
+                                    warnings: warnings, inputBytes: inputBytes, outputBytes: estimate, seconds: monotonicSeconds() - start, dryRun: true)
+        }
+
+        let writer = try AtomicFileWriter(path: output, overwrite: options.overwrite,
+                                          protecting: checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 })
+        TemporaryFiles.register(writer.temporaryPath)
+        defer { TemporaryFiles.unregister() }
+        do {
+            try writer.write([UInt8](repeating: 0, count: TLMFormat.preambleSize))
+            var blobs: [TLMBlob] = []
+            for (name, path) in [("config.json", configPath), ("tokenizer.json", tokenizerPath)] {
+                guard let path else { continue }
+                let bytes = try readWholeFile(path, limit: 256 << 20)
+                blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: name, width: 1, level: options.zstdLevel, to: writer) })
+            }
+
+            var encoder = TensorEncoder(threads: max(1, options.threads))
+            var done = 0
+            for i in items.indices {
+                items[i].quality = try encoder.encode(items[i], from: checkpoint)
+                let width = items[i].scheme.isQuantized ? 1 : items[i].scheme.storageDType.bitSize / 8
+                // int8 planes stay raw so the runner can use them in place from an mmap.
+                let level = items[i].scheme.isQuantized ? nil : options.zstdLevel
+                let item = items[i]
+                let region = try encoder.output.withUnsafeBytes { buf in
+                    try writeRegion(UnsafeRawBufferPointer(rebasing: buf[0..<item.rawBytes]), name: item.source.name,
+                                    width: width, level: level, to: writer)
+                }
+                items[i].storedBytes = region.storedBytes
+                items[i].encoding = region.encoding
+                items[i].checksum = region.checksum
+                items[i].offset = region.offset
+                checkpoint.releasePages(of: items[i].source)
+                done += items[i].source.info.byteCount
+                progress?(done, inputBytes)
+            }
+
+            let header = TLMHeader(createdBy: createdBy, source: lastPathComponent(checkpoint.directory), config: config,
+                                   tensors: items.map { $0.entry }, blobs: blobs)
+            let headerBytes = Array(header.json.serialized(pretty: false).utf8)
+            let headerOffset = writer.offset
+            try writer.write(headerBytes)
+            let preamble = TLMPreamble(version: TLMFormat.version, headerOffset: UInt64(headerOffset), headerLength: UInt64(headerBytes.count),
+                                       headerChecksum: headerBytes.withUnsafeBytes { TLMFormat.checksum($0) },
+                                       dataOffset: UInt64(TLMFormat.preambleSize), fileLength: UInt64(writer.offset))
+            try writer.patch(preamble.encoded(), at: 0)
+            let total = writer.offset
+            try writer.commit()
+            return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
+                                    warnings: warnings, inputBytes: inputBytes, outputBytes: total,
+                                    seconds: monotonicSeconds() - start, dryRun: false)
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
+    /// Writes one aligned region, compressed when that saves at least 5%.
+    static func writeRegion(_ bytes: UnsafeRawBufferPointer, name: String, width: Int, level: Int32?, to writer: AtomicFileWriter) throws -> TLMBlob {
+        try writer.pad(toMultipleOf: TLMFormat.alignment)
+        let offset = writer.offset - TLMFormat.preambleSize
+        var encoding = TLMEncoding.raw
+        var compressed: [UInt8]?
+        if let level, bytes.count >= 256 {
+            var src = bytes
+            var planes: UnsafeMutableRawBufferPointer?
+            if width > 1 {
+                let p = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 64)
+                BytePlanes.split(bytes, width: width, into: p)
+                planes = p
+                src = UnsafeRawBufferPointer(p)
+            }
+            defer { planes?.deallocate() }
+            let c = try Zstd.compress(src, level: level)
+            if c.count * 100 <= bytes.count * 95 {
+                compressed = c
+                encoding = width > 1 ? .zstdBytePlanes : .zstd
+            }
+        }
+        let stored: Int
+        let checksum: UInt64
+        if let compressed {
+            try writer.write(compressed)
+            stored = compressed.count
+            checksum = compressed.withUnsafeBytes { TLMFormat.checksum($0) }
+        } else {
+            try writer.write(bytes)
+            stored = bytes.count
+            checksum = TLMFormat.checksum(bytes)
+        }
+        return TLMBlob(name: name, offset: offset, storedBytes: stored, rawBytes: bytes.count, encoding: encoding, checksum: checksum)
+    }
+}

@@ -1,0 +1,120 @@
+// int8 quantization: the C kernels used for conversion, and their plain Swift twins,
+// which define the schemes and are what the tests compare the kernels against.
+
+import CKernels
+
+public enum QuantizationError: TensorLedgerError, Equatable {
+    case nonFinite(tensor: String, index: Int)
+    case scaleOverflow(tensor: String, index: Int)
+    case notDivisible(tensor: String, columns: Int)
+
+    public var category: ErrorCategory { .badInput }
+    public var description: String {
+        switch self {
+        case .nonFinite(let t, let i): return "tensor \"\(t)\": value \(i) is not finite (NaN or infinity); it cannot be quantized"
+        case .scaleOverflow(let t, let i):
+            return "tensor \"\(t)\": the block at value \(i) has values above 8.3 million, beyond an f16 scale; keep it in float (--keep) or use --weights q8-row"
+        case .notDivisible(let t, let c): return "tensor \"\(t)\": \(c) columns are not a multiple of \(WeightScheme.blockSize), as q8 blocks need"
+        }
+    }
+}
+
+public enum Q8 {
+    /// Quantizes one row of `cols` values (a multiple of 32) into q8 blocks with the C kernel.
+    /// Returns nil on success or the index of the offending value.
+    @inline(__always)
+    static func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
+                               scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> (Int, overflow: Bool)? {
+        var st = tl_quant_stats()
+        let bad = tl_quantize_q8_blocks(x, count, q, scales, &st)
+        quality.sumSquaredError += st.sum_sq_err
+        quality.sumSquares += st.sum_sq
+        quality.maxAbsoluteError = max(quality.maxAbsoluteError, st.max_abs_err)
+        quality.count += count
+        if bad >= 0 { return (bad, x[bad].isFinite) }
+        return nil
+    }
+
+    @inline(__always)
+    static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
+                            scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> Int? {
+        var st = tl_quant_stats()
+        let bad = tl_quantize_q8_row(x, count, q, scale, &st)
+        quality.sumSquaredError += st.sum_sq_err
+        quality.sumSquares += st.sum_sq
+        quality.maxAbsoluteError = max(quality.maxAbsoluteError, st.max_abs_err)
+        quality.count += count
+        return bad >= 0 ? bad : nil
+    }
+
+    // MARK: Swift twins (the definition of the schemes)
+
+    /// round(t), halves away from zero.
+    public static func roundHalfAway(_ t: Float) -> Float { t.rounded(.toNearestOrAwayFromZero) }
+
+    /// The f16 scale of a block: max|x| / 127 rounded up to the next f16, so that
+    /// every |x| / scale ≤ 127 and the error bound holds with the stored scale.
+    public static func blockScale(_ block: ArraySlice<Float>) -> Float16 {
+        let amax = block.reduce(Float(0)) { max($0, abs($1)) }
+        let d = amax / 127
+        var h = Float16(d)
+        if Float(h) < d { h = h.nextUp }
+        return h
+    }
+
+    /// Reference q8 quantization of a row (cols a multiple of 32).
+    public static func referenceBlocks(_ row: [Float]) -> (q: [Int8], scales: [UInt16]) {
+        var q = [Int8](repeating: 0, count: row.count)
+        var scales: [UInt16] = []
+        for start in stride(from: 0, to: row.count, by: WeightScheme.blockSize) {
+            let block = row[start..<(start + WeightScheme.blockSize)]
+            let h = blockScale(block)
+            scales.append(h.bitPattern)
+            let d = Float(h)
+            guard d != 0 else { continue }
+            for i in block.indices { q[i] = Int8(roundHalfAway(row[i] / d)) }
+        }
+        return (q, scales)
+    }
+
+    /// Reference q8-row quantization: one f32 scale max|x| / 127.
+    public static func referenceRow(_ row: [Float]) -> (q: [Int8], scale: Float) {
+        let d = row.reduce(Float(0)) { max($0, abs($1)) } / 127
+        return (row.map { d == 0 ? 0 : Int8(roundHalfAway($0 / d)) }, d)
+    }
+
+    public static func dequantizeBlocks(_ q: [Int8], scales: [UInt16]) -> [Float] {
+        q.enumerated().map { i, v in Float(v) * Float(Float16(bitPattern: scales[i / WeightScheme.blockSize])) }
+    }
+}
+
+extension Q8 {
+    /// The active C kernel on one row (for tests and benchmarks).
+    public static func kernelBlocks(_ row: [Float]) throws(QuantizationError) -> (q: [Int8], scales: [UInt16]) {
+        var q = [Int8](repeating: 0, count: row.count)
+        var s = [UInt16](repeating: 0, count: row.count / WeightScheme.blockSize)
+        var quality = QuantizationQuality()
+        let bad = row.withUnsafeBufferPointer { x in
+            q.withUnsafeMutableBufferPointer { qb in
+                s.withUnsafeMutableBufferPointer { sb in
+                    quantizeBlocks(x.baseAddress!, count: row.count, into: qb.baseAddress!, scales: sb.baseAddress!, quality: &quality)
+                }
+            }
+        }
+        if let bad { throw bad.overflow ? .scaleOverflow(tensor: "row", index: bad.0) : .nonFinite(tensor: "row", index: bad.0) }
+        return (q, s)
+    }
+
+    public static func kernelRow(_ row: [Float]) throws(QuantizationError) -> (q: [Int8], scale: Float) {
+        var q = [Int8](repeating: 0, count: row.count)
+        var scale: Float = 0
+        var quality = QuantizationQuality()
+        let bad = row.withUnsafeBufferPointer { x in
+            q.withUnsafeMutableBufferPointer { qb in
+                quantizeRow(x.baseAddress!, count: row.count, into: qb.baseAddress!, scale: &scale, quality: &quality)
+            }
+        }
+        if let bad { throw .nonFinite(tensor: "row", index: bad) }
+        return (q, scale)
+    }
+}

@@ -1,0 +1,150 @@
+// Turns one source tensor into its stored form: widened to f32 rows when needed,
+// transposed from [in, out] to rows, then quantized or narrowed. Rows are split
+// across threads in contiguous ranges, one hand-off per tensor.
+
+import Dispatch
+
+struct TensorEncoder {
+    let threads: Int
+    /// The encoded raw bytes of the last tensor (reused, grown to the largest).
+    var output: [UInt8] = []
+    private var scratch: [Float] = []
+
+    init(threads: Int) { self.threads = threads }
+
+    /// Encodes `item` into `output[0..<item.rawBytes]`; returns the quantization error, if quantized.
+    mutating func encode(_ item: ConversionItem, from checkpoint: Checkpoint) throws -> QuantizationQuality? {
+        let info = item.source.info
+        let src = checkpoint.data(for: item.source)
+        if output.count < item.rawBytes { output = [UInt8](repeating: 0, count: item.rawBytes) }
+
+        // Same element type, same layout: the bytes go through untouched (bit-exact).
+        if !item.transposed && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
+            output.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[0..<src.count]).copyMemory(from: src) }
+            return nil
+        }
+
+        let rows = item.shape.count == 2 ? item.shape[0] : 1
+        let cols = rows > 0 ? info.elementCount / max(rows, 1) : 0
+        let threads = info.elementCount >= 1 << 16 ? self.threads : 1
+
+        // f32 rows in output layout: straight from the mapping when possible.
+        let direct = info.dtype == .float32 && !item.transposed && Int(bitPattern: src.baseAddress) % 4 == 0
+        if !direct {
+            if scratch.count < info.elementCount { scratch = [Float](repeating: 0, count: info.elementCount) }
+            try scratch.withUnsafeMutableBufferPointer { dst in
+                if item.transposed {
+                    try Self.transposeToFloat(src, dtype: info.dtype, inRows: info.shape[0], inCols: info.shape[1], into: dst.baseAddress!, threads: threads, tensor: info.name)
+                } else {
+                    try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: info.name)
+                }
+            }
+        }
+
+        let scheme = item.scheme
+        let name = info.name
+        let scalesOffset = TLMFormat.align(info.elementCount)
+        return try scratch.withUnsafeBufferPointer { scratchBuf in
+            let x: UnsafePointer<Float> = direct ? src.baseAddress!.assumingMemoryBound(to: Float.self) : scratchBuf.baseAddress!
+            return try output.withUnsafeMutableBytes { out in
+                let base = out.baseAddress!
+                switch scheme {
+                case .f32:
+                    base.copyMemory(from: x, byteCount: info.elementCount * 4)
+                    return nil
+                case .f16:
+                    let o = base.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<info.elementCount { o[i] = halfBitsFromFloat(x[i]).littleEndian }
+                    return nil
+                case .bf16:
+                    let o = base.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
+                    return nil
+                case .q8, .q8Row:
+                    // Zero the alignment padding between the int8 plane and the scales.
+                    UnsafeMutableRawBufferPointer(rebasing: out[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
+                    let q = base.assumingMemoryBound(to: Int8.self)
+                    let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
+                    perThread.initialize(repeating: QuantizationQuality())
+                    let failures = UnsafeMutableBufferPointer<(Int, Bool)?>.allocate(capacity: threads)
+                    failures.initialize(repeating: nil)
+                    defer { perThread.deallocate(); failures.deallocate() }
+                    parallelRows(rows, threads: threads) { t, range in
+                        var quality = QuantizationQuality()
+                        for r in range {
+                            if scheme == .q8 {
+                                let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize)
+                                if let bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality) {
+                                    failures[t] = (r * cols + bad.0, bad.overflow)
+                                    break
+                                }
+                            } else {
+                                let scale = (base + scalesOffset).assumingMemoryBound(to: Float.self) + r
+                                if let bad = Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols, scale: scale, quality: &quality) {
+                                    failures[t] = (r * cols + bad, true)
+                                    break
+                                }
+                            }
+                        }
+                        perThread[t] = quality
+                    }
+                    if let (index, finite) = failures.compactMap({ $0 }).first {
+                        throw finite ? QuantizationError.scaleOverflow(tensor: name, index: index) : QuantizationError.nonFinite(tensor: name, index: index)
+                    }
+                    var total = QuantizationQuality()
+                    for q in perThread { total.merge(q) }
+                    return total
+                }
+            }
+        }
+    }
+
+    /// Widens and transposes a [inRows, inCols] tensor into [inCols, inRows] f32, in tiles
+    /// of 32 × 32 so both sides stay in cache; output rows are split across threads.
+    static func transposeToFloat(_ src: UnsafeRawBufferPointer, dtype: DType, inRows: Int, inCols: Int,
+                                 into dst: UnsafeMutablePointer<Float>, threads: Int, tensor: String) throws {
+        var wide: [Float] = []
+        var source = src
+        if dtype != .float32 || Int(bitPattern: src.baseAddress) % 4 != 0 {
+            // Widen first (f16, bf16, integers, or unaligned f32), then transpose the f32 copy.
+            wide = [Float](repeating: 0, count: inRows * inCols)
+            try wide.withUnsafeMutableBufferPointer { try convertToFloat(src, dtype: dtype, into: $0, tensor: tensor) }
+        }
+        wide.withUnsafeBytes { w in
+            if dtype != .float32 || Int(bitPattern: src.baseAddress) % 4 != 0 { source = w }
+            let s = source.baseAddress!.assumingMemoryBound(to: Float.self)
+            let tile = 32
+            parallelRows((inCols + tile - 1) / tile, threads: threads) { _, tiles in
+                for tc in tiles {
+                    let c0 = tc * tile, c1 = min(c0 + tile, inCols)
+                    for r0 in stride(from: 0, to: inRows, by: tile) {
+                        let r1 = min(r0 + tile, inRows)
+                        for c in c0..<c1 {
+                            let out = dst + c * inRows
+                            for r in r0..<r1 { out[r] = s[r * inCols + c] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body(thread, rows)` over `count` rows split into `threads` contiguous ranges.
+func parallelRows(_ count: Int, threads: Int, _ body: (Int, Range<Int>) -> Void) {
+    let t = max(1, min(threads, count))
+    if t == 1 { body(0, 0..<count); return }
+    // The ranges are disjoint and concurrentPerform returns only when all are done,
+    // so handing the non-Sendable body to the workers is safe.
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: t) { i in
+            shared.value(i, (count * i / t)..<(count * (i + 1) / t))
+        }
+    }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,71 @@
+// `tensorledger convert`: quantize a checkpoint into one .tlm file.
+
+import ArgumentParser
+import TensorLedger
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a checkpoint (with config.json and tokenizer.json beside it) into one .tlm file.")
+
+    @Argument(help: "A .safetensors file, a sharded index, or a directory holding either.")
+    var input: String
+
+    @Argument(help: "The .tlm file to write.")
+    var output: String
+
+    @Option(help: "How to store the weight matrices: q8 (int8, blocks of 32), q8-row (int8, a scale per row), f16, bf16 or f32.")
+    var weights: String = "q8"
+
+    @Option(parsing: .upToNextOption, help: "Keep matching tensors in float: a category (embedding, unembedding, ...) or a name glob ('*wte*').")
+    var keep: [String] = []
+
+    @Option(help: "zstd level for float tensors and the embedded files (1-19).")
+    var zstd: Int32 = 3
+
+    @Flag(help: "Store everything uncompressed.")
+    var noCompress = false
+
+    @Option(help: "Threads to quantize with.")
+    var threads: Int = 2
+
+    @Flag(help: "Replace OUTPUT if it exists.")
+    var force = false
+
+    @Flag(help: "Print what would be written, tensor by tensor, without writing anything.")
+    var dryRun = false
+
+    @Flag(help: "Print a per-tensor table with the quantization error (RMSE, max error, SNR).")
+    var report = false
+
+    @OptionGroup var output_: OutputOptions
+
+    func validate() throws {
+        guard WeightScheme(rawValue: weights) != nil else {
+            throw ValidationError("--weights must be one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        guard (1...19).contains(zstd) else { throw ValidationError("--zstd must be between 1 and 19.") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
+    }
+
+    func run() throws {
+        var options = ConversionOptions()
+        options.scheme = WeightScheme(rawValue: weights)!
+        options.keep = keep
+        options.zstdLevel = noCompress ? nil : zstd
+        options.overwrite = force
+        options.threads = threads
+        let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil
+        let result = try reportingErrors {
+            try Converter.convert(input: input, output: output, options: options, dryRun: dryRun,
+                                  progress: bar.map { b in { b.update($0, of: $1) } })
+        }
+        bar?.finish()
+        if output_.json {
+            print(result.json.serialized())
+            return
+        }
+        result.warnings.forEach(printWarning)
+        if report || dryRun { print(result.table(quality: report && !dryRun)) }
+        print(result.summaryLine)
+    }
+}
