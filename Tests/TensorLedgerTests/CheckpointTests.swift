@@ -48,7 +48,12 @@ import Testing
         #expect(throws: FileError.notFound(path: "/nonexistent/model.safetensors")) {
             try Checkpoint.open("/nonexistent/model.safetensors")
         }
-        #expect(throws: CheckpointError.noWeights(directory: Fixtures.path("expected"))) {
+        let empty = TemporaryDirectory()
+        #expect(throws: CheckpointError.noWeights(directory: empty.path)) {
+            try Checkpoint.open(empty.path)
+        }
+        #expect(throws: CheckpointError.ambiguousDirectory(directory: Fixtures.path("expected"),
+                                                           files: ["q8-input.safetensors", "q8-reference.safetensors"])) {
             try Checkpoint.open(Fixtures.path("expected"))
         }
         #expect(throws: FileError.isDirectory(path: Fixtures.path("models"))) {
