@@ -1,0 +1,98 @@
+// Building a BPETokenizer from Hugging Face's tokenizer.json or from a GGUF file's
+// tokenizer.ggml.* arrays (llama.cpp's vocab files).
+
+extension BPETokenizer {
+    public static func load(_ path: String) throws -> BPETokenizer {
+        let bytes = try readWholeFile(path, limit: 256 << 20)
+        if bytes.starts(with: Array("GGUF".utf8)) { return try fromGGUF(bytes, source: path) }
+        return try fromTokenizerJSON(bytes, source: path)
+    }
+
+    public static func fromTokenizerJSON(_ bytes: [UInt8], source: String) throws(TokenizerError) -> BPETokenizer {
+        let root: JSONValue
+        do { root = try JSON.parse(bytes) } catch { throw .invalid(source: source, reason: "not valid JSON: \(error)") }
+        guard let o = root.object else { throw .invalid(source: source, reason: "top level is not an object") }
+        guard let model = o["model"]?.object else { throw .invalid(source: source, reason: "missing \"model\"") }
+        if let type = model["type"]?.string, type != "BPE" { throw .unsupported(source: source, feature: "model type \(type)") }
+        if let n = o["normalizer"], n != .null { throw .unsupported(source: source, feature: "a normalizer (\(n.object?["type"]?.string ?? "?"))") }
+        if model["byte_fallback"]?.bool == true { throw .unsupported(source: source, feature: "byte_fallback") }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key], v != .null, v != .string("") { throw .unsupported(source: source, feature: key) }
+        }
+        var addPrefixSpace = false
+        if let pre = o["pre_tokenizer"], pre != .null {
+            guard let p = pre.object, p["type"]?.string == "ByteLevel" else {
+                throw .unsupported(source: source, feature: "pre_tokenizer \(pre.object?["type"]?.string ?? "?")")
+            }
+            if p["use_regex"]?.bool == false { throw .unsupported(source: source, feature: "ByteLevel without its regex split") }
+            addPrefixSpace = p["add_prefix_space"]?.bool ?? false
+        } else {
+            throw .unsupported(source: source, feature: "no pre_tokenizer (byte-level BPE needs ByteLevel)")
+        }
+
+        guard let vocab = model["vocab"]?.object else { throw .invalid(source: source, reason: "missing model.vocab") }
+        var added: [AddedToken] = []
+        for (i, v) in (o["added_tokens"]?.array ?? []).enumerated() {
+            guard let a = v.object, case .int(let id)? = a["id"], let content = a["content"]?.string else {
+                throw .invalid(source: source, reason: "added_tokens[\(i)] needs an integer id and a content string")
+            }
+            added.append(AddedToken(id: id, content: content, special: a["special"]?.bool ?? false))
+        }
+        var maxID = -1
+        for v in vocab.values {
+            guard case .int(let id) = v, id >= 0, id < 10_000_000 else { throw .invalid(source: source, reason: "vocab ids must be integers below 10,000,000") }
+            maxID = max(maxID, id)
+        }
+        for a in added {
+            guard a.id >= 0, a.id < 10_000_000 else { throw .invalid(source: source, reason: "added token id \(a.id) is out of range") }
+            maxID = max(maxID, a.id)
+        }
+        var tokens = [String](repeating: "", count: maxID + 1)
+        for (t, v) in vocab.pairs {
+            let id = v.int!
+            guard tokens[id].isEmpty else { throw .invalid(source: source, reason: "id \(id) is given to two tokens") }
+            tokens[id] = t
+        }
+        for a in added where tokens[a.id].isEmpty { tokens[a.id] = ByteLevel.encode(a.content) }
+
+        var merges: [(String, String)] = []
+        let list = model["merges"]?.array ?? []
+        merges.reserveCapacity(list.count)
+        for (i, m) in list.enumerated() {
+            switch m {
+            case .string(let s):
+                // The older form: "a b" (a token never holds a plain space in byte-level BPE).
+                let parts = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw .invalid(source: source, reason: "merge \(i) \"\(s)\" is not two tokens") }
+                merges.append((String(parts[0]), String(parts[1])))
+            case .array(let pair) where pair.count == 2:
+                guard let a = pair[0].string, let b = pair[1].string else { throw .invalid(source: source, reason: "merge \(i) is not a pair of strings") }
+                merges.append((a, b))
+            default:
+                throw .invalid(source: source, reason: "merge \(i) is neither \"a b\" nor [\"a\", \"b\"]")
+            }
+        }
+        return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, addPrefixSpace: addPrefixSpace,
+                                ignoreMerges: model["ignore_merges"]?.bool ?? false, source: source)
+    }
+
+    public static func fromGGUF(_ bytes: [UInt8], source: String) throws -> BPETokenizer {
+        let gguf = try GGUFFile.parse(bytes, path: source)
+        guard gguf.string("tokenizer.ggml.model") == "gpt2" else {
+            throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.model \(gguf.string("tokenizer.ggml.model") ?? "missing")")
+        }
+        guard let tokens = gguf.strings("tokenizer.ggml.tokens"), let mergeList = gguf.strings("tokenizer.ggml.merges") else {
+            throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.tokens or tokenizer.ggml.merges")
+        }
+        let types = gguf.integers("tokenizer.ggml.token_type") ?? []
+        var merges: [(String, String)] = []
+        for (i, m) in mergeList.enumerated() {
+            let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
+            merges.append((String(parts[0]), String(parts[1])))
+        }
+        // Token type 3 is "control" (special) in llama.cpp's vocabulary.
+        let added = types.enumerated().compactMap { i, t in t == 3 ? AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: true) : nil }
+        return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, source: source)
+    }
+}

@@ -1,0 +1,54 @@
+// `tensorledger tokenize`: text to token ids and back, with any model's tokenizer.
+
+import ArgumentParser
+import TensorLedger
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show how a tokenizer splits text (or, with --decode, what ids stand for).")
+
+    @Argument(help: "A .tlm file, a model directory with tokenizer.json, a tokenizer.json, or a GGUF vocabulary file.")
+    var model: String
+
+    @Option(help: "The text to tokenize.")
+    var text: String?
+
+    @Option(help: "Read the text to tokenize from a file.")
+    var file: String?
+
+    @Option(parsing: .upToNextOption, help: "Token ids to decode instead.")
+    var decode: [Int] = []
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        let given = [text != nil, file != nil, !decode.isEmpty].filter { $0 }.count
+        if given != 1 { throw ValidationError("Give exactly one of --text, --file or --decode.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let tokenizer = try TokenizerSource.load(model)
+            if !decode.isEmpty {
+                let text = try tokenizer.decode(decode, skipSpecialTokens: false)
+                if output.json {
+                    print(JSONValue.object(JSONObject(["ids": .array(decode.map { .int($0) }), "text": .string(text)])).serialized())
+                } else {
+                    print(text)
+                }
+                return
+            }
+            let input = try text ?? String(decoding: readWholeFile(file!), as: UTF8.self)
+            let ids = tokenizer.encode(input)
+            if output.json {
+                print(JSONValue.array(ids.map { .int($0) }).serialized(pretty: false))
+                return
+            }
+            for id in ids {
+                let piece = try tokenizer.decode([id], skipSpecialTokens: false)
+                print("\(id)\t\(TokenizerSource.visible(piece))")
+            }
+            Console.writeErr("\(ids.count) tokens, \(input.utf8.count) bytes\n")
+        }
+    }
+}

@@ -1,0 +1,126 @@
+// The byte-level BPE tokenizer against Hugging Face `tokenizers` (goldens recorded by
+// fixtures/scripts/train_tiny_gpt2.py) and llama.cpp's GPT-2 test vectors.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct TokenizerTests {
+    static let goldens = Fixtures.loadJSON("expected/tokenizer-goldens.json").object!
+    static let genesisTokenizer = try! BPETokenizer.load(Fixtures.model("tiny-genesis") + "/tokenizer.json")
+    static let gpt2Tokenizer = try! BPETokenizer.load(Fixtures.anchor("ggml-vocab-gpt-2.gguf"))
+
+    static func tokenizer(_ name: String) -> BPETokenizer { name == "gpt2" ? gpt2Tokenizer : genesisTokenizer }
+
+    static func cases(_ name: String) -> [(text: String, ids: [Int], decoded: String)] {
+        goldens[name]!.array!.map { c in
+            let o = c.object!
+            return (o["text"]!.string!, o["ids"]!.array!.map { $0.int! }, o["decoded"]!.string!)
+        }
+    }
+
+    @Test(arguments: ["tiny-genesis", "gpt2"])
+    func encodesAndDecodesAsTokenizersDoes(_ name: String) throws {
+        let tok = Self.tokenizer(name)
+        for c in Self.cases(name) {
+            #expect(tok.encode(c.text) == c.ids, "\(name): \(c.text.debugDescription)")
+            #expect(try tok.decode(c.ids) == c.decoded, "\(name): \(c.text.debugDescription)")
+        }
+    }
+
+    @Test func matchesLlamaCppVectorsForGPT2() throws {
+        let inputs = String(decoding: try readWholeFile(Fixtures.anchor("ggml-vocab-gpt-2.gguf.inp")), as: UTF8.self)
+            .components(separatedBy: "\n__ggml_vocab_test__\n").dropLast()
+        let outputs = String(decoding: try readWholeFile(Fixtures.anchor("ggml-vocab-gpt-2.gguf.out")), as: UTF8.self)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(inputs.count == 46)
+        for (text, expected) in zip(inputs, outputs) {
+            let ids = expected.split(separator: " ").map { Int($0)! }
+            #expect(Self.gpt2Tokenizer.encode(text) == ids, "\(text.debugDescription)")
+        }
+    }
+
+    @Test func encodesHeldOutTextAsTokenizersDoes() throws {
+        let chapters = String(decoding: try readWholeFile(Fixtures.path("text/genesis.txt")), as: UTF8.self)
+            .trimmingTrailingNewlines.components(separatedBy: "\n\n")
+        let heldOut = chapters[45...].joined(separator: "\n\n")
+        let expected = Self.goldens["held_out_ids"]!.array!.map { $0.int! }
+        #expect(Self.genesisTokenizer.encode(heldOut) == expected)
+    }
+
+    @Test func readsMergesInBothForms() throws {
+        // The fixture's tokenizer.json writes merges as pairs; rewrite them as "a b" strings.
+        var root = try JSON.parse(try readWholeFile(Fixtures.model("tiny-genesis") + "/tokenizer.json")).object!
+        var model = root["model"]!.object!
+        model["merges"] = .array(model["merges"]!.array!.map { .string($0.array![0].string! + " " + $0.array![1].string!) })
+        root["model"] = .object(model)
+        let stringForm = try BPETokenizer.fromTokenizerJSON(Array(JSONValue.object(root).serialized().utf8), source: "rewritten")
+        for c in Self.cases("tiny-genesis") { #expect(stringForm.encode(c.text) == c.ids) }
+    }
+
+    @Test(arguments: ["tiny-genesis", "gpt2"])
+    func decodesSplitCharactersAsTokenizersDoes(_ name: String) throws {
+        let tok = Self.tokenizer(name)
+        for c in Self.goldens["split_characters"]!.object![name]!.array! {
+            let o = c.object!
+            let ids = o["ids"]!.array!.map { $0.int! }
+            let prefixes = o["prefix_decodes"]!.array!.map { $0.string! }
+            for k in 0...ids.count { #expect(try tok.decode(Array(ids[0..<k])) == prefixes[k], "\(name) \(ids[0..<k])") }
+            // Streaming never shows half a character, and adds up to the whole text.
+            var stream = StreamingDecoder()
+            var text = ""
+            for id in ids {
+                let piece = stream.append(try tok.bytes(of: id))
+                #expect(!piece.contains("\u{FFFD}"))
+                text += piece
+            }
+            text += stream.finish()
+            #expect(text == o["text"]!.string!)
+        }
+    }
+
+    @Test func streamingReplacesWhatCanNeverBeValid() {
+        var s = StreamingDecoder()
+        #expect(s.append([0x68, 0xE4, 0xBD]) == "h")      // "h" and two bytes of 你
+        #expect(s.append([0xA0, 0xFF]) == "你\u{FFFD}")    // completed, then an impossible byte
+        #expect(s.append([0xF0, 0x9F]) == "")
+        #expect(s.finish() == "\u{FFFD}")                  // an emoji cut short at the end
+    }
+
+    // Expected splits are what Python's `regex` module gives for the GPT-2 pattern.
+    @Test func preTokenizerSplitsLikeTheGPT2Pattern() {
+        #expect(GPT2PreTokenizer.split("Hello world's  end\n\n x") == ["Hello", " world", "'s", " ", " end", "\n\n", " x"])
+        #expect(GPT2PreTokenizer.split("a  \n b") == ["a", "  \n", " b"])
+        #expect(GPT2PreTokenizer.split("don't DON'T") == ["don", "'t", " DON", "'", "T"])
+        #expect(GPT2PreTokenizer.split("x1.5 ?!") == ["x", "1", ".", "5", " ?!"])
+        // A combining mark is not a letter: it splits a word, as the reference does.
+        #expect(GPT2PreTokenizer.split("e\u{301}t") == ["e", "\u{301}", "t"])
+        #expect(GPT2PreTokenizer.split("   ") == ["   "])
+    }
+
+    @Test func refusesTokenizersItCannotRun() {
+        let wordPiece = #"{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": null}"#
+        #expect(throws: TokenizerError.self) { try BPETokenizer.fromTokenizerJSON(Array(wordPiece.utf8), source: "x") }
+        let badMerge = #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}}"#
+        #expect(throws: TokenizerError.self) { try BPETokenizer.fromTokenizerJSON(Array(badMerge.utf8), source: "x") }
+        #expect(throws: TokenizerError.unknownTokenID(999_999, vocabularySize: 50257)) { try Self.gpt2Tokenizer.decode([999_999]) }
+    }
+}
+
+extension String {
+    var trimmingTrailingNewlines: String {
+        var s = self
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
+    }
+
+    func components(separatedBy separator: String) -> [String] {
+        var parts: [String] = []
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: separator) {
+            parts.append(String(rest[..<r.lowerBound]))
+            rest = rest[r.upperBound...]
+        }
+        parts.append(String(rest))
+        return parts
+    }
+}
