@@ -1,0 +1,208 @@
+// Dot products of one weight row with the activation vector: where decoding spends its
+// time. Each has a portable version, an AVX2 one, and (for int8) an AVX-512 VNNI one.
+#include "internal.h"
+#include <immintrin.h>
+
+// ---- f32 ---------------------------------------------------------------------------
+
+static float dot_f32_portable(const float *a, const float *b, size_t n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) { s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3]; }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+TL_TARGET_AVX2 static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+TL_TARGET_AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+TL_TARGET_AVX512 static float dot_f32_avx512(const float *a, const float *b, size_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float tl_dot_f32(const float *a, const float *b, size_t n) {
+    switch (tl_active_isa()) {
+    case TL_ISA_AVX512VNNI: return dot_f32_avx512(a, b, n);
+    case TL_ISA_AVX2: return dot_f32_avx2(a, b, n);
+    default: return dot_f32_portable(a, b, n);
+    }
+}
+
+// ---- f16 and bf16 weights -----------------------------------------------------------
+
+static float dot_f16_portable(const uint16_t *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += tl_f16_to_f32(a[i]) * b[i];
+    return s;
+}
+
+TL_TARGET_AVX2 static float dot_f16_avx2(const uint16_t *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += tl_f16_to_f32(a[i]) * b[i];
+    return s;
+}
+
+float tl_dot_f16_f32(const uint16_t *a, const float *b, size_t n) {
+    return tl_active_isa() >= TL_ISA_AVX2 ? dot_f16_avx2(a, b, n) : dot_f16_portable(a, b, n);
+}
+
+static float dot_bf16_portable(const uint16_t *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += tl_bf16_to_f32(a[i]) * b[i];
+    return s;
+}
+
+TL_TARGET_AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i w0 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + i))), 16);
+        __m256i w1 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + i + 8))), 16);
+        s0 = _mm256_fmadd_ps(_mm256_castsi256_ps(w0), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_castsi256_ps(w1), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += tl_bf16_to_f32(a[i]) * b[i];
+    return s;
+}
+
+float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n) {
+    return tl_active_isa() >= TL_ISA_AVX2 ? dot_bf16_avx2(a, b, n) : dot_bf16_portable(a, b, n);
+}
+
+// ---- int8 × int8 -----------------------------------------------------------------
+// Within a block of 32 the products are summed exactly in int32; blocks are then
+// scaled and summed in f32.
+
+static inline int32_t block_dot_portable(const int8_t *w, const int8_t *x) {
+    int32_t s = 0;
+    for (int i = 0; i < 32; i++) s += (int32_t)w[i] * (int32_t)x[i];
+    return s;
+}
+
+static float dot_q8_portable(const int8_t *w, const uint16_t *ws, const int8_t *x, const float *xs, size_t n) {
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++) s += tl_f16_to_f32(ws[b]) * xs[b] * (float)block_dot_portable(w + 32 * b, x + 32 * b);
+    return s;
+}
+
+static float dot_q8row_portable(const int8_t *w, float wscale, const int8_t *x, const float *xs, size_t n) {
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++) s += xs[b] * (float)block_dot_portable(w + 32 * b, x + 32 * b);
+    return s * wscale;
+}
+
+// |w| · (x · sign(w)) = w · x, with the unsigned operand ≤ 127.
+TL_TARGET_AVX2 static inline __m256i block_dot_avx2(const int8_t *w, const int8_t *x) {
+    __m256i vw = _mm256_loadu_si256((const __m256i *)w), vx = _mm256_loadu_si256((const __m256i *)x);
+    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(vw, vw), _mm256_sign_epi8(vx, vw));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+TL_TARGET_AVX512 static inline __m256i block_dot_vnni(const int8_t *w, const int8_t *x) {
+    __m256i vw = _mm256_loadu_si256((const __m256i *)w), vx = _mm256_loadu_si256((const __m256i *)x);
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(vw, vw), _mm256_sign_epi8(vx, vw));
+}
+
+TL_TARGET_AVX2 static float dot_q8_avx2(const int8_t *w, const uint16_t *ws, const int8_t *x, const float *xs, size_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 32; b++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_avx2(w + 32 * b, x + 32 * b)), acc);
+    }
+    return hsum256(acc);
+}
+
+TL_TARGET_AVX512 static float dot_q8_vnni(const int8_t *w, const uint16_t *ws, const int8_t *x, const float *xs, size_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t b = 0, blocks = n / 32;
+    for (; b + 2 <= blocks; b += 2) {
+        __m256 d0 = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
+        __m256 d1 = _mm256_set1_ps(_cvtsh_ss(ws[b + 1]) * xs[b + 1]);
+        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), acc0);
+        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b + 32, x + 32 * b + 32)), acc1);
+    }
+    for (; b < blocks; b++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
+        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), acc0);
+    }
+    return hsum256(_mm256_add_ps(acc0, acc1));
+}
+
+float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n) {
+    switch (tl_active_isa()) {
+    case TL_ISA_AVX512VNNI: return dot_q8_vnni(w, wscales, x, xscales, n);
+    case TL_ISA_AVX2: return dot_q8_avx2(w, wscales, x, xscales, n);
+    default: return dot_q8_portable(w, wscales, x, xscales, n);
+    }
+}
+
+TL_TARGET_AVX2 static float dot_q8row_avx2(const int8_t *w, float wscale, const int8_t *x, const float *xs, size_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 32; b++)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xs[b]), _mm256_cvtepi32_ps(block_dot_avx2(w + 32 * b, x + 32 * b)), acc);
+    return hsum256(acc) * wscale;
+}
+
+TL_TARGET_AVX512 static float dot_q8row_vnni(const int8_t *w, float wscale, const int8_t *x, const float *xs, size_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / 32; b++)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(xs[b]), _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), acc);
+    return hsum256(acc) * wscale;
+}
+
+float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n) {
+    switch (tl_active_isa()) {
+    case TL_ISA_AVX512VNNI: return dot_q8row_vnni(w, wscale, x, xscales, n);
+    case TL_ISA_AVX2: return dot_q8row_avx2(w, wscale, x, xscales, n);
+    default: return dot_q8row_portable(w, wscale, x, xscales, n);
+    }
+}
+
+// ---- activations -------------------------------------------------------------------
+
+void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales) {
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0;
+        for (int i = 0; i < 32; i++) { float a = fabsf(xb[i]); amax = a > amax ? a : amax; }
+        float d = amax / 127.0f;
+        if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;  // zeros, or a non-finite activation: contribute nothing
+        scales[b] = d;
+        for (int i = 0; i < 32; i++) q[32 * b + i] = d == 0.0f ? 0 : (int8_t)(int32_t)tl_round_away(xb[i] / d);
+    }
+}

@@ -1,0 +1,243 @@
+// GPT-2: the weights and the forward pass, read top to bottom as the data flows:
+// tokens → embeddings (+ positions) → blocks (LayerNorm, attention, LayerNorm, MLP,
+// each added back to the residual stream) → final LayerNorm → logits.
+//
+// One `forward` serves both prompt processing (T tokens through each matrix at once,
+// every weight row read once for all of them) and decoding (T = 1). Keys and values are
+// cached per layer and position, so each new token attends without recomputation.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class GPT2Model: @unchecked Sendable {
+    struct Block {
+        var ln1Weight: [Float], ln1Bias: [Float]  // (d)
+        var qkv: WeightMatrix                     // (3·d, d): Query, Key, Value stacked
+        var qkvBias: [Float]                      // (3·d)
+        var proj: WeightMatrix                    // (d, d): attention Output
+        var projBias: [Float]                     // (d)
+        var ln2Weight: [Float], ln2Bias: [Float]  // (d)
+        var up: WeightMatrix                      // (ff, d): c_fc
+        var upBias: [Float]                       // (ff)
+        var down: WeightMatrix                    // (d, ff): mlp c_proj
+        var downBias: [Float]                     // (d)
+    }
+
+    public let config: ModelConfig
+    public let tokenizer: BPETokenizer
+    public let source: String
+    let tokenEmbedding: WeightMatrix              // (vocab, d): wte, also the tied unembedding
+    let positionEmbedding: WeightMatrix           // (n_ctx, d): wpe
+    let blocks: [Block]
+    let lnFWeight: [Float], lnFBias: [Float]      // (d)
+    let unembedding: WeightMatrix                 // (vocab, d): lm_head, or wte when tied
+    public let threads: Int
+
+    public var contextLength: Int { config.contextLength }
+    public var vocabularySize: Int { config.vocabSize }
+    /// The scheme of the big matrices (for reports).
+    public var weightScheme: WeightScheme { blocks.first?.up.scheme ?? tokenEmbedding.scheme }
+
+    /// Bytes of weights one decoded token reads: every block matrix, the unembedding, and
+    /// one row each of the embeddings. What bounds decoding speed.
+    public var weightBytesPerToken: Int {
+        blocks.reduce(0) { $0 + $1.qkv.byteCount + $1.proj.byteCount + $1.up.byteCount + $1.down.byteCount } + unembedding.byteCount
+    }
+
+    /// Loads a .tlm file, or a safetensors checkpoint (file, index or directory).
+    public static func load(_ path: String, threads: Int = 2) throws -> GPT2Model {
+        if ModelSource.isTLM(path) {
+            return try GPT2Model(source: TLMWeights(file: try TLMFile(path: path)), threads: threads)
+        }
+        let checkpoint = try Checkpoint.open(path)
+        let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
+        return try GPT2Model(source: CheckpointWeights(checkpoint: checkpoint, config: config), threads: threads)
+    }
+
+    init(source: some WeightSource, threads: Int) throws {
+        guard let config = source.config else { throw ModelLoadError.noConfig(source: source.sourceName) }
+        guard config.family == .gpt2 else { throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName) }
+        self.config = config
+        self.source = source.sourceName
+        self.threads = max(1, threads)
+        tokenizer = try source.tokenizer()
+        let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
+        let p = source.has("transformer.wte.weight") || !source.has("wte.weight") ? "transformer." : ""
+        tokenEmbedding = try source.matrix(p + "wte.weight", rows: v, cols: d, conv1D: false)
+        positionEmbedding = try source.matrix(p + "wpe.weight", rows: config.contextLength, cols: d, conv1D: false)
+        blocks = try (0..<config.layers).map { l in
+            let b = "\(p)h.\(l)."
+            return Block(
+                ln1Weight: try source.vector(b + "ln_1.weight", count: d), ln1Bias: try source.vector(b + "ln_1.bias", count: d),
+                qkv: try source.matrix(b + "attn.c_attn.weight", rows: 3 * d, cols: d, conv1D: true),
+                qkvBias: try source.vector(b + "attn.c_attn.bias", count: 3 * d),
+                proj: try source.matrix(b + "attn.c_proj.weight", rows: d, cols: d, conv1D: true),
+                projBias: try source.vector(b + "attn.c_proj.bias", count: d),
+                ln2Weight: try source.vector(b + "ln_2.weight", count: d), ln2Bias: try source.vector(b + "ln_2.bias", count: d),
+                up: try source.matrix(b + "mlp.c_fc.weight", rows: ff, cols: d, conv1D: true),
+                upBias: try source.vector(b + "mlp.c_fc.bias", count: ff),
+                down: try source.matrix(b + "mlp.c_proj.weight", rows: d, cols: ff, conv1D: true),
+                downBias: try source.vector(b + "mlp.c_proj.bias", count: d))
+        }
+        lnFWeight = try source.vector(p + "ln_f.weight", count: d)
+        lnFBias = try source.vector(p + "ln_f.bias", count: d)
+        unembedding = source.has("lm_head.weight") ? try source.matrix("lm_head.weight", rows: v, cols: d, conv1D: false) : tokenEmbedding
+        guard tokenizer.vocabularySize <= v else {
+            throw TokenizerError.invalid(source: source.sourceName, reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(v)")
+        }
+    }
+
+    public func makeState() -> InferenceState { InferenceState(model: self) }
+
+    // MARK: The forward pass
+
+    /// Runs `tokens` at positions state.position..., appends them to the cache, and writes
+    /// the logits of the last token (or of every token, with `allLogits`) into state.logits.
+    public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool = false, observer: ForwardObserver? = nil) throws {
+        let T = tokens.count
+        guard T > 0 else { return }
+        guard s.position + T <= contextLength else {
+            throw GenerationError.contextFull(contextLength: contextLength, needed: s.position + T)
+        }
+        for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
+        s.reserve(tokens: T, allLogits: allLogits)
+        let d = config.hiddenSize, ff = config.intermediateSize
+        let eps = Float(config.layerNormEpsilon)
+        let x = s.residual, h = s.normed
+
+        // Token and position embeddings.
+        for t in 0..<T {
+            tokenEmbedding.row(tokens[t], into: x + t * d)
+            positionEmbedding.row(s.position + t, into: s.scratch)
+            for i in 0..<d { x[t * d + i] += s.scratch[i] }
+        }
+        observer?.embedded(tokens: tokens, x: x, d: d)
+
+        for (l, block) in blocks.enumerated() {
+            // Attention: LayerNorm, Query/Key/Value, causal softmax over the cache, Output.
+            layerNorm(x, T, d, block.ln1Weight, block.ln1Bias, into: h, epsilon: eps)
+            multiply(block.qkv, h, T, block.qkvBias, into: s.qkv, state: s)
+            attend(layer: l, T: T, state: s)
+            multiply(block.proj, s.attention, T, block.projBias, into: s.projected, state: s)
+            for i in 0..<(T * d) { x[i] += s.projected[i] }
+            observer?.attended(layer: l, x: x, T: T, d: d, delta: s.projected)
+
+            // MLP: LayerNorm, Up-projection, GELU, Down-projection.
+            layerNorm(x, T, d, block.ln2Weight, block.ln2Bias, into: h, epsilon: eps)
+            multiply(block.up, h, T, block.upBias, into: s.hidden, state: s)
+            for i in 0..<(T * ff) { s.hidden[i] = gelu(s.hidden[i]) }
+            multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s)
+            for i in 0..<(T * d) { x[i] += s.projected[i] }
+            observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
+        }
+
+        // Final LayerNorm and the unembedding: logits for the last token, or all of them.
+        let first = allLogits ? 0 : T - 1
+        layerNorm(x + first * d, T - first, d, lnFWeight, lnFBias, into: h, epsilon: eps)
+        multiply(unembedding, h, T - first, nil, into: s.logits, state: s)
+        s.position += T
+        s.logitRows = T - first
+        observer?.finished(x: h + (T - first - 1) * d, d: d)
+    }
+
+    // MARK: Steps
+
+    /// y[t] = W · x[t] + bias for T inputs: each weight row is read once for all of them;
+    /// rows are split across threads, one hand-off per matrix.
+    func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?, into y: UnsafeMutablePointer<Float>, state s: InferenceState) {
+        let rows = w.rows, cols = w.cols
+        if w.needsQuantizedInput {
+            for t in 0..<T { s.quantized[t].set(x + t * cols, count: cols) }
+        }
+        let work = rows * cols * T
+        let threads = work >= 1 << 17 ? self.threads : 1
+        let quantized = s.quantized
+        let column = s.column
+        parallelRows(rows, threads: threads) { thread, range in
+            if T == 1 {
+                w.dotRows(range, x: x, xq: w.needsQuantizedInput ? quantized[0] : nil, out: y)
+            } else {
+                // Rows outer, tokens inner: the weight row stays in cache across tokens.
+                let col = column + thread * rows
+                for t in 0..<T {
+                    w.dotRows(range, x: x + t * cols, xq: w.needsQuantizedInput ? quantized[t] : nil, out: col)
+                    for r in range { y[t * rows + r] = col[r] }
+                }
+            }
+        }
+        if let bias {
+            bias.withUnsafeBufferPointer { b in
+                for t in 0..<T { for r in 0..<rows { y[t * rows + r] += b[r] } }
+            }
+        }
+    }
+
+    /// Causal multi-head attention for the T new tokens, using and filling the KV cache.
+    func attend(layer: Int, T: Int, state s: InferenceState) {
+        let d = config.hiddenSize, heads = config.heads, dh = d / heads
+        let keys = s.keys + layer * contextLength * d, values = s.values + layer * contextLength * d
+        for t in 0..<T {
+            let row = s.qkv + t * 3 * d
+            (keys + (s.position + t) * d).update(from: row + d, count: d)
+            (values + (s.position + t) * d).update(from: row + 2 * d, count: d)
+        }
+        let scale = 1 / Float(dh).squareRoot()
+        for t in 0..<T {
+            let pos = s.position + t
+            let q = s.qkv + t * 3 * d
+            let out = s.attention + t * d
+            for hd in 0..<heads {
+                let qh = q + hd * dh
+                var maxScore = -Float.infinity
+                for p in 0...pos {
+                    let score = dot(qh, keys + p * d + hd * dh, dh) * scale
+                    s.scores[p] = score
+                    maxScore = max(maxScore, score)
+                }
+                var sum: Float = 0
+                for p in 0...pos {
+                    let e = expf(s.scores[p] - maxScore)
+                    s.scores[p] = e
+                    sum += e
+                }
+                let oh = out + hd * dh
+                oh.update(repeating: 0, count: dh)
+                for p in 0...pos {
+                    let weight = s.scores[p] / sum
+                    let vh = values + p * d + hd * dh
+                    for i in 0..<dh { oh[i] += weight * vh[i] }
+                }
+            }
+        }
+    }
+}
+
+/// LayerNorm over each of T rows of width d, with GPT-2's epsilon.
+@inline(__always)
+func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], _ bias: [Float], into out: UnsafeMutablePointer<Float>, epsilon: Float) {
+    for t in 0..<T {
+        let xr = x + t * d, o = out + t * d
+        var mean: Float = 0
+        for i in 0..<d { mean += xr[i] }
+        mean /= Float(d)
+        var variance: Float = 0
+        for i in 0..<d { let c = xr[i] - mean; variance += c * c }
+        variance /= Float(d)
+        let inv = 1 / (variance + epsilon).squareRoot()
+        for i in 0..<d { o[i] = (xr[i] - mean) * inv * weight[i] + bias[i] }
+    }
+}
+
+/// GPT-2's GELU, the tanh approximation ("gelu_new").
+@inline(__always)
+func gelu(_ x: Float) -> Float {
+    0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
+}
+
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var s: Float = 0
+    for i in 0..<n { s += a[i] * b[i] }
+    return s
+}

@@ -1,0 +1,107 @@
+// The generation loop: encode the prompt, run it through the model in one batch, then
+// sample, append and repeat, handing out text as soon as it forms whole characters.
+
+public struct GenerationResult: Sendable {
+    public enum StopReason: String, Sendable {
+        case length = "length"
+        case endOfText = "end-of-text"
+        case contextFull = "context-full"
+    }
+
+    public var promptIDs: [Int]
+    public var generatedIDs: [Int]
+    public var text: String
+    public var stopReason: StopReason
+    public var promptSeconds: Double
+    public var generationSeconds: Double
+
+    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptIDs.count) / promptSeconds : 0 }
+    /// Tokens after the first (which the prompt pass produces), per second of decoding.
+    public var generationTokensPerSecond: Double {
+        generationSeconds > 0 ? Double(max(generatedIDs.count - 1, 0)) / generationSeconds : 0
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "prompt_ids": .array(promptIDs.map { .int($0) }),
+            "generated_ids": .array(generatedIDs.map { .int($0) }),
+            "text": .string(text),
+            "stop_reason": .string(stopReason.rawValue),
+            "prompt_seconds": .double(promptSeconds),
+            "generation_seconds": .double(generationSeconds),
+            "prompt_tokens_per_second": .double(promptTokensPerSecond),
+            "generation_tokens_per_second": .double(generationTokensPerSecond),
+        ]))
+    }
+}
+
+public final class Generator {
+    public let model: GPT2Model
+    let state: InferenceState
+
+    public init(model: GPT2Model) {
+        self.model = model
+        state = model.makeState()
+    }
+
+    /// Generates up to `maxTokens` tokens after `prompt`; `onText` receives each piece of
+    /// text as soon as it is complete.
+    public func generate(prompt: String, maxTokens: Int, sampling: SamplingOptions,
+                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try sampling.validate()
+        guard maxTokens >= 0 else { throw GenerationError.invalidOption("-n must not be negative") }
+        let promptIDs = model.tokenizer.encode(prompt)
+        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, onText: onText)
+    }
+
+    public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions,
+                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        guard !promptIDs.isEmpty else { throw GenerationError.emptyPrompt }
+        guard promptIDs.count <= model.contextLength else {
+            throw GenerationError.contextFull(contextLength: model.contextLength, needed: promptIDs.count)
+        }
+        state.reset()
+        var sampler = Sampler(sampling)
+        var decoder = StreamingDecoder()
+        var history = promptIDs
+        var generated: [Int] = []
+        var text = ""
+        var stop = GenerationResult.StopReason.length
+
+        let t0 = monotonicSeconds()
+        try model.forward(promptIDs, state: state)
+        let t1 = monotonicSeconds()
+        while generated.count < maxTokens {
+            let next = sampler.sample(state.logits(), history: history)
+            if model.tokenizer.isSpecial(next) { stop = .endOfText; break }
+            generated.append(next)
+            history.append(next)
+            let piece = decoder.append(try model.tokenizer.bytes(of: next))
+            if !piece.isEmpty { text += piece; onText(piece) }
+            if generated.count == maxTokens { break }
+            if state.position >= model.contextLength { stop = .contextFull; break }
+            try model.forward([next], state: state)
+        }
+        let rest = decoder.finish()
+        if !rest.isEmpty { text += rest; onText(rest) }
+        return GenerationResult(promptIDs: promptIDs, generatedIDs: generated, text: text, stopReason: stop,
+                                promptSeconds: t1 - t0, generationSeconds: monotonicSeconds() - t1)
+    }
+
+    /// The next-token distribution after `prompt`, most likely first.
+    public func nextTokens(prompt: String, temperature: Float) throws -> (ids: [Int], candidates: [TokenProbability]) {
+        let ids = model.tokenizer.encode(prompt)
+        guard !ids.isEmpty else { throw GenerationError.emptyPrompt }
+        guard ids.count <= model.contextLength else { throw GenerationError.contextFull(contextLength: model.contextLength, needed: ids.count) }
+        state.reset()
+        try model.forward(ids, state: state)
+        return (ids, Sampler.distribution(state.logits(), temperature: temperature))
+    }
+
+    /// Logits after `ids` (the last position), for tests and tools.
+    public func lastLogits(_ ids: [Int]) throws -> [Float] {
+        state.reset()
+        try model.forward(ids, state: state)
+        return Array(state.logits())
+    }
+}

@@ -1,0 +1,105 @@
+// Perplexity over a text, and how far a second model's next-token distributions are
+// from the first's (mean KL divergence, top-1 agreement), as llama.cpp reports them.
+//
+// Procedure: the text is tokenized whole and cut into consecutive, non-overlapping
+// windows of `context` tokens (a last shorter window is kept if it has 2 or more); in
+// each window every token but the first is predicted from those before it in the window.
+// Perplexity = exp(mean negative log-likelihood over all predicted tokens).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct PerplexityResult: Sendable {
+    public var tokens: Int
+    public var predicted: Int
+    public var context: Int
+    public var meanNLL: Double
+    public var perplexity: Double { exp(meanNLL) }
+    /// Against the comparison model, when there is one.
+    public var comparison: Comparison?
+    public var seconds: Double
+
+    public struct Comparison: Sendable {
+        public var perplexity: Double
+        /// Mean KL(P_first ‖ P_second) in nats over predicted positions.
+        public var meanKL: Double
+        public var maxKL: Double
+        /// Share of positions where both models' most likely token agree.
+        public var top1Agreement: Double
+    }
+
+    public var json: JSONValue {
+        var o = JSONObject([
+            "tokens": .int(tokens), "predicted": .int(predicted), "context": .int(context),
+            "mean_nll": .double(meanNLL), "perplexity": .double(perplexity), "seconds": .double(seconds),
+        ])
+        if let c = comparison {
+            o["compare"] = .object(JSONObject([
+                "perplexity": .double(c.perplexity), "mean_kl": .double(c.meanKL), "max_kl": .double(c.maxKL),
+                "top1_agreement": .double(c.top1Agreement),
+            ]))
+        }
+        return .object(o)
+    }
+}
+
+public enum Perplexity {
+    public static func evaluate(_ model: GPT2Model, ids: [Int], context: Int? = nil, compareWith other: GPT2Model? = nil) throws -> PerplexityResult {
+        let n = min(context ?? model.contextLength, model.contextLength, other?.contextLength ?? Int.max)
+        guard n >= 2 else { throw GenerationError.invalidOption("--context must be at least 2") }
+        let start = monotonicSeconds()
+        let state = model.makeState()
+        let otherState = other?.makeState()
+        var nll = 0.0, otherNLL = 0.0, kl = 0.0, maxKL = 0.0
+        var agree = 0, predicted = 0
+        var logA = [Double](repeating: 0, count: model.vocabularySize)
+        var logB = [Double](repeating: 0, count: model.vocabularySize)
+        for windowStart in stride(from: 0, to: ids.count, by: n) {
+            let window = Array(ids[windowStart..<min(windowStart + n, ids.count)])
+            guard window.count >= 2 else { continue }
+            state.reset()
+            try model.forward(window, state: state, allLogits: true)
+            if let other, let otherState {
+                otherState.reset()
+                try other.forward(window, state: otherState, allLogits: true)
+            }
+            for i in 1..<window.count {
+                logSoftmax(state.logits(row: i - 1), into: &logA)
+                nll -= logA[window[i]]
+                predicted += 1
+                if let otherState {
+                    logSoftmax(otherState.logits(row: i - 1), into: &logB)
+                    otherNLL -= logB[window[i]]
+                    var k = 0.0
+                    for j in logA.indices { k += exp(logA[j]) * (logA[j] - logB[j]) }
+                    kl += k
+                    maxKL = max(maxKL, k)
+                    if argmax(logA) == argmax(logB) { agree += 1 }
+                }
+            }
+        }
+        guard predicted > 0 else { throw GenerationError.invalidOption("the text is too short: it needs at least 2 tokens") }
+        var result = PerplexityResult(tokens: ids.count, predicted: predicted, context: n, meanNLL: nll / Double(predicted), comparison: nil,
+                                      seconds: monotonicSeconds() - start)
+        if other != nil {
+            result.comparison = .init(perplexity: exp(otherNLL / Double(predicted)), meanKL: kl / Double(predicted), maxKL: maxKL,
+                                      top1Agreement: Double(agree) / Double(predicted))
+        }
+        return result
+    }
+
+    static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, into out: inout [Double]) {
+        let m = Double(logits.max() ?? 0)
+        var sum = 0.0
+        for (i, l) in logits.enumerated() { out[i] = Double(l) - m; sum += exp(out[i]) }
+        let logSum = log(sum)
+        for i in out.indices { out[i] -= logSum }
+    }
+
+    static func argmax(_ v: [Double]) -> Int {
+        var best = 0
+        for i in v.indices where v[i] > v[best] { best = i }
+        return best
+    }
+}

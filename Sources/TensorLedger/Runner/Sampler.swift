@@ -1,0 +1,106 @@
+// From logits to the next token: repeat penalty, temperature, top-k, top-p, then a
+// draw from the softmax (or the argmax at temperature 0). Seeded, so the same seed
+// gives the same text.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct SamplingOptions: Sendable, Equatable {
+    /// 0 is greedy (argmax).
+    public var temperature: Float = 0.8
+    /// Keep only the k most likely tokens (0: all).
+    public var topK: Int = 40
+    /// Keep the smallest set of tokens whose probability adds up to p (1: all).
+    public var topP: Float = 0.95
+    /// Divide positive logits (multiply negative ones) of tokens already seen by this (1: off).
+    public var repeatPenalty: Float = 1
+    public var seed: UInt64 = 42
+
+    public init() {}
+
+    public func validate() throws(GenerationError) {
+        guard temperature.isFinite, temperature >= 0 else { throw .invalidOption("--temperature must be 0 (greedy) or positive, not \(temperature)") }
+        guard topK >= 0 else { throw .invalidOption("--top-k must be 0 (off) or positive, not \(topK)") }
+        guard topP > 0, topP <= 1 else { throw .invalidOption("--top-p must be in (0, 1], not \(topP)") }
+        guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw .invalidOption("--repeat-penalty must be positive, not \(repeatPenalty)") }
+    }
+}
+
+/// One candidate of the next-token distribution.
+public struct TokenProbability: Sendable {
+    public var id: Int
+    public var logit: Float
+    public var probability: Float
+}
+
+public struct Sampler {
+    public let options: SamplingOptions
+    private var rng: SplitMix64
+    private var order: [Int] = []
+    private var probabilities: [Float] = []
+
+    public init(_ options: SamplingOptions) {
+        self.options = options
+        rng = SplitMix64(seed: options.seed)
+    }
+
+    /// Softmax of logits / T over all tokens, most likely first (T = 0 is taken as 1).
+    public static func distribution(_ logits: UnsafeBufferPointer<Float>, temperature: Float) -> [TokenProbability] {
+        let t = temperature > 0 ? temperature : 1
+        let maxLogit = logits.max() ?? 0
+        var sum: Double = 0
+        var out = logits.enumerated().map { i, l in
+            let e = exp(Double((l - maxLogit) / t))
+            sum += e
+            return TokenProbability(id: i, logit: l, probability: Float(e))
+        }
+        for i in out.indices { out[i].probability = Float(Double(out[i].probability) / sum) }
+        out.sort { $0.probability > $1.probability || ($0.probability == $1.probability && $0.id < $1.id) }
+        return out
+    }
+
+    /// Picks the next token. `history` is what the repeat penalty looks at.
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: [Int]) -> Int {
+        var l = Array(logits)
+        if options.repeatPenalty != 1 {
+            for id in Set(history) where id < l.count {
+                l[id] = l[id] > 0 ? l[id] / options.repeatPenalty : l[id] * options.repeatPenalty
+            }
+        }
+        if options.temperature == 0 {
+            var best = 0
+            for i in 1..<l.count where l[i] > l[best] { best = i }
+            return best
+        }
+        // Candidates: top-k by logit, then the softmax over them at temperature T.
+        order = Array(l.indices)
+        let k = options.topK > 0 ? min(options.topK, l.count) : l.count
+        if k < l.count {
+            order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
+            order.removeLast(l.count - k)
+        } else {
+            order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
+        }
+        let maxLogit = l[order[0]]
+        probabilities = order.map { expf((l[$0] - maxLogit) / options.temperature) }
+        let total = probabilities.reduce(0, +)
+        // Top-p: the smallest prefix whose mass reaches p.
+        var keep = probabilities.count
+        if options.topP < 1 {
+            var mass: Float = 0
+            for (i, p) in probabilities.enumerated() {
+                mass += p / total
+                if mass >= options.topP { keep = i + 1; break }
+            }
+        }
+        let kept = probabilities[0..<keep].reduce(0, +)
+        let r = Float(Double(rng.next() >> 11) / Double(1 << 53)) * kept
+        var acc: Float = 0
+        for i in 0..<keep {
+            acc += probabilities[i]
+            if r < acc { return order[i] }
+        }
+        return order[keep - 1]
+    }
+}

@@ -1,0 +1,137 @@
+// `tensorledger run` and `tensorledger next`: generate text, or show the next-token table.
+
+import ArgumentParser
+import TensorLedger
+
+struct SamplingArguments: ParsableArguments {
+    @Option(help: "Softmax temperature; 0 picks the most likely token every time.")
+    var temperature: Float = 0.8
+
+    @Option(help: "Sample only from the k most likely tokens (0: all).")
+    var topK: Int = 40
+
+    @Option(help: "Sample only from the most likely tokens whose probabilities add up to p.")
+    var topP: Float = 0.95
+
+    @Option(help: "Penalize tokens already in the text (1: off).")
+    var repeatPenalty: Float = 1
+
+    @Option(help: "Random seed: the same seed gives the same text.")
+    var seed: UInt64 = 42
+
+    var options: SamplingOptions {
+        var o = SamplingOptions()
+        o.temperature = temperature
+        o.topK = topK
+        o.topP = topP
+        o.repeatPenalty = repeatPenalty
+        o.seed = seed
+        return o
+    }
+
+    func validate() throws {
+        do { try options.validate() } catch { throw ValidationError(error.description) }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text with a GPT-2 model (.tlm file or safetensors checkpoint), streaming tokens as they are made.")
+
+    @Argument(help: "A .tlm file, or a directory with model.safetensors, config.json and tokenizer.json.")
+    var model: String
+
+    @Option(help: "The text to continue.")
+    var prompt: String
+
+    @Option(name: .short, help: "How many tokens to generate.")
+    var n: Int = 128
+
+    @OptionGroup var sampling: SamplingArguments
+
+    @Option(help: "Threads for the matrix products.")
+    var threads: Int = 2
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard n >= 0 else { throw ValidationError("-n must not be negative.") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let start = monotonicSeconds()
+            let m = try GPT2Model.load(model, threads: threads)
+            let loadSeconds = monotonicSeconds() - start
+            let generator = Generator(model: m)
+            if !output.json { Console.writeOut(prompt) }
+            let result = try generator.generate(prompt: prompt, maxTokens: n, sampling: sampling.options) { piece in
+                if !output.json { Console.writeOut(piece) }
+            }
+            if output.json {
+                var o = result.json.object!
+                o["load_seconds"] = .double(loadSeconds)
+                print(JSONValue.object(o).serialized())
+                return
+            }
+            Console.writeOut("\n")
+            if result.stopReason == .contextFull {
+                printWarning("stopped: the context of \(m.contextLength) tokens is full")
+            }
+            Console.writeErr("load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(result.promptIDs.count) tokens, \(formatFixed(result.promptTokensPerSecond, 1)) tokens/s; generation \(result.generatedIDs.count) tokens, \(formatFixed(result.generationTokensPerSecond, 1)) tokens/s (\(m.weightScheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s"))\n")
+        }
+    }
+}
+
+struct Next: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the most likely next tokens after a prompt, with logits and probabilities at a temperature.")
+
+    @Argument(help: "A .tlm file or a checkpoint directory.")
+    var model: String
+
+    @Option(help: "The text so far.")
+    var prompt: String
+
+    @Option(help: "How many candidates to show.")
+    var top: Int = 10
+
+    @Option(help: "Softmax temperature for the probabilities (0 is shown as 1).")
+    var temperature: Float = 1
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard top > 0 else { throw ValidationError("--top must be positive.") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or positive.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let m = try GPT2Model.load(model)
+            let (ids, candidates) = try Generator(model: m).nextTokens(prompt: prompt, temperature: temperature)
+            let shown = candidates.prefix(top)
+            if output.json {
+                print(JSONValue.object(JSONObject([
+                    "prompt_ids": .array(ids.map { .int($0) }),
+                    "temperature": .double(Double(temperature)),
+                    "candidates": .array(try shown.map { c in
+                        .object(JSONObject(["id": .int(c.id), "text": .string(try m.tokenizer.decode([c.id], skipSpecialTokens: false)),
+                                            "logit": .double(Double(c.logit)), "probability": .double(Double(c.probability))]))
+                    }),
+                ])).serialized())
+                return
+            }
+            print("After \(ids.count) prompt tokens, at temperature \(formatFixed(Double(temperature > 0 ? temperature : 1), 2)):")
+            var table = TextTable(headers: ["Rank", "Token", "Text", "Logit", "Probability"], alignments: [.right, .right, .left, .right, .right])
+            for (i, c) in shown.enumerated() {
+                table.add([String(i + 1), String(c.id), "\"" + TokenizerSource.visible(try m.tokenizer.decode([c.id], skipSpecialTokens: false)) + "\"",
+                           formatFixed(Double(c.logit), 3), formatFixed(Double(c.probability) * 100, 2) + "%"])
+            }
+            print(table.render())
+            let mass = shown.reduce(Float(0)) { $0 + $1.probability }
+            print("These \(shown.count) of \(formatCount(candidates.count)) tokens hold \(formatFixed(Double(mass) * 100, 1))% of the probability.")
+        }
+    }
+}

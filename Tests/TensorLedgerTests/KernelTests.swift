@@ -1,0 +1,56 @@
+// Every CPU variant of the C kernels against its plain Swift twin.
+
+import Testing
+@testable import TensorLedger
+
+@Suite(.serialized) struct KernelTests {
+    static func vector(_ n: Int, seed: UInt64, std: Float = 1) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in rng.nextGaussianish(std: std) }
+    }
+
+    /// Lengths that exercise the vector bodies and their tails.
+    static let lengths = [32, 64, 96, 768, 3072 + 32]
+
+    @Test(arguments: KernelISA.available)
+    func floatDotsMatchTheTwins(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for n in Self.lengths + [1, 7, 33] {
+                let a = Self.vector(n, seed: 1), b = Self.vector(n, seed: 2)
+                let tolerance = 1e-5 * Double(n).squareRoot() * 4
+                #expect(abs(Double(Kernels.dotF32(a, b)) - ReferenceKernels.dotF32(a, b)) < tolerance, "\(isa.name) f32 n=\(n)")
+                let h = a.map(halfBitsFromFloat), bf = a.map(bfloat16BitsFromFloat)
+                #expect(abs(Double(Kernels.dotF16(h, b)) - ReferenceKernels.dotF16(h, b)) < tolerance, "\(isa.name) f16 n=\(n)")
+                #expect(abs(Double(Kernels.dotBF16(bf, b)) - ReferenceKernels.dotBF16(bf, b)) < tolerance, "\(isa.name) bf16 n=\(n)")
+            }
+        }
+    }
+
+    @Test(arguments: KernelISA.available)
+    func int8DotsMatchTheTwins(_ isa: KernelISA) throws {
+        try KernelISA.with(isa) {
+            for n in Self.lengths {
+                let w = Self.vector(n, seed: 3, std: 0.02), x = Self.vector(n, seed: 4, std: 2)
+                let (wq, ws) = try Q8.kernelBlocks(w)
+                let (xq, xs) = Kernels.quantizeActivations(x)
+                let twin = ReferenceKernels.quantizeActivations(x)
+                #expect(xq == twin.q && xs == twin.scales, "\(isa.name) activations n=\(n)")
+                // Extremes: every weight and activation at ±127, where int16 sums would overflow.
+                let extreme = [Int8](repeating: 127, count: n), negative = [Int8](repeating: -127, count: n)
+                for (a, b) in [(wq, xq), (extreme, extreme), (extreme, negative), (negative, negative)] {
+                    let ref = ReferenceKernels.dotQ8(a, scales: ws, b, scales: xs)
+                    let got = Double(Kernels.dotQ8(a, scales: ws, b, scales: xs))
+                    #expect(abs(got - ref) <= 1e-5 * max(1, abs(ref)), "\(isa.name) q8 n=\(n): \(got) vs \(ref)")
+                    let rowRef = ReferenceKernels.dotQ8Row(a, scale: 0.01, b, scales: xs)
+                    let rowGot = Double(Kernels.dotQ8Row(a, scale: 0.01, b, scales: xs))
+                    #expect(abs(rowGot - rowRef) <= 1e-5 * max(1, abs(rowRef)), "\(isa.name) q8-row n=\(n)")
+                }
+            }
+        }
+    }
+
+    @Test func theBestVariantIsChosenAtStartUp() {
+        #expect(KernelISA.active == KernelISA.detected)
+        #expect(KernelISA.available.first == .portable)
+    }
+}

@@ -1,0 +1,133 @@
+// The GPT-2 runner against Hugging Face transformers' logits for the demo model
+// (recorded by fixtures/scripts/train_tiny_gpt2.py), in every storage scheme.
+
+import Testing
+@testable import TensorLedger
+
+@Suite(.serialized) struct RunnerTests {
+    static let reference = Fixtures.loadJSON("expected/tiny-genesis.json").object!
+    static let modelDir = Fixtures.model("tiny-genesis")
+    static let f32 = try! GPT2Model.load(modelDir)
+
+    /// The demo model converted to `scheme`, loaded from a .tlm file.
+    static func converted(_ scheme: WeightScheme) throws -> GPT2Model {
+        let dir = TemporaryDirectory()
+        var options = ConversionOptions()
+        options.scheme = scheme
+        _ = try Converter.convert(input: modelDir, output: dir.file("m.tlm"), options: options)
+        return try GPT2Model.load(dir.file("m.tlm"))
+    }
+
+    static func maxDifference(_ a: [Float], _ b: [Double]) -> Double {
+        zip(a, b).map { abs(Double($0) - $1) }.max() ?? .infinity
+    }
+
+    static let prompts = ["one-token", "mid", "context-limit"]
+
+    @Test(arguments: prompts)
+    func f32LogitsMatchTransformers(_ prompt: String) throws {
+        let ref = Self.reference[prompt]!.object!
+        let ids = ref["input_ids"]!.array!.map { $0.int! }
+        let expected = ref["last_logits"]!.array!.map { $0.number! }
+        for model in [Self.f32, try Self.converted(.f32)] {
+            let logits = try Generator(model: model).lastLogits(ids)
+            let diff = Self.maxDifference(logits, expected)
+            #expect(diff < 1e-4, "\(prompt) from \(model.source): max |Δlogit| = \(diff)")
+        }
+    }
+
+    @Test func greedyContinuationMatchesTransformers() throws {
+        let greedy = Self.reference["greedy"]!.object!
+        let prompt = greedy["prompt_ids"]!.array!.map { $0.int! }
+        let expected = greedy["generated_ids"]!.array!.map { $0.int! }
+        let margins = greedy["top2_margins"]!.array!.map { $0.number! }
+        // Compare up to the first step where the reference's top two are within 1e-3.
+        let reliable = margins.firstIndex { $0 < 1e-3 } ?? expected.count
+        var options = SamplingOptions()
+        options.temperature = 0
+        let result = try Generator(model: Self.f32).generate(promptIDs: prompt, maxTokens: expected.count, sampling: options)
+        #expect(Array(result.generatedIDs.prefix(reliable)) == Array(expected.prefix(reliable)), "first \(reliable) greedy tokens")
+        #expect(reliable >= 32)
+    }
+
+    @Test(arguments: [(WeightScheme.f16, 0.02), (.bf16, 0.15), (.q8, 0.5), (.q8Row, 0.75)])
+    func reducedPrecisionStaysClose(_ scheme: WeightScheme, _ tolerance: Double) throws {
+        let model = try Self.converted(scheme)
+        for prompt in Self.prompts {
+            let ref = Self.reference[prompt]!.object!
+            let logits = try Generator(model: model).lastLogits(ref["input_ids"]!.array!.map { $0.int! })
+            let diff = Self.maxDifference(logits, ref["last_logits"]!.array!.map { $0.number! })
+            #expect(diff < tolerance, "\(scheme.rawValue) \(prompt): max |Δlogit| = \(diff)")
+        }
+    }
+
+    @Test func f32PerplexityMatchesTransformers() throws {
+        let ids = TokenizerTests.goldens["held_out_ids"]!.array!.map { $0.int! }
+        let ppl = Self.reference["perplexity"]!.object!
+        let result = try Perplexity.evaluate(Self.f32, ids: ids, context: ppl["n_ctx"]!.int!)
+        #expect(result.predicted == ppl["tokens_predicted"]!.int!)
+        let expected = ppl["value"]!.number!
+        #expect(abs(result.perplexity - expected) / expected < 1e-4, "perplexity \(result.perplexity) vs \(expected)")
+    }
+
+    @Test func q8PerplexityWithinOnePercentOfF32() throws {
+        let ids = TokenizerTests.goldens["held_out_ids"]!.array!.map { $0.int! }
+        let result = try Perplexity.evaluate(Self.f32, ids: ids, compareWith: try Self.converted(.q8))
+        let c = try #require(result.comparison)
+        #expect(abs(c.perplexity - result.perplexity) / result.perplexity < 0.01, "q8 \(c.perplexity) vs f32 \(result.perplexity), mean KL \(c.meanKL)")
+        #expect(c.meanKL < 0.01 && c.top1Agreement > 0.95, "KL \(c.meanKL), top-1 \(c.top1Agreement)")
+    }
+
+    @Test func sameSeedSameText() throws {
+        let g = Generator(model: Self.f32)
+        var o = SamplingOptions()
+        o.seed = 7
+        let a = try g.generate(prompt: "And Joseph", maxTokens: 24, sampling: o)
+        let b = try g.generate(prompt: "And Joseph", maxTokens: 24, sampling: o)
+        #expect(a.generatedIDs == b.generatedIDs)
+        o.seed = 8
+        let c = try g.generate(prompt: "And Joseph", maxTokens: 24, sampling: o)
+        #expect(c.generatedIDs != a.generatedIDs)
+        // top-k 1 is greedy whatever the temperature.
+        o.topK = 1
+        o.temperature = 1.5
+        var greedy = SamplingOptions()
+        greedy.temperature = 0
+        #expect(try g.generate(prompt: "And Joseph", maxTokens: 12, sampling: o).generatedIDs
+                == (try g.generate(prompt: "And Joseph", maxTokens: 12, sampling: greedy).generatedIDs))
+    }
+
+    @Test func contextLimitsAreEnforced() throws {
+        let g = Generator(model: Self.f32)
+        let n = Self.f32.contextLength
+        #expect(throws: GenerationError.contextFull(contextLength: n, needed: n + 1)) {
+            try g.generate(promptIDs: [Int](repeating: 5, count: n + 1), maxTokens: 1, sampling: SamplingOptions())
+        }
+        let r = try g.generate(promptIDs: [Int](repeating: 5, count: n - 3), maxTokens: 50, sampling: SamplingOptions())
+        #expect(r.stopReason == .contextFull && r.generatedIDs.count == 4)
+        #expect(throws: GenerationError.emptyPrompt) { try g.generate(prompt: "", maxTokens: 1, sampling: SamplingOptions()) }
+    }
+
+    @Test func invalidSamplingOptionsAreRefused() {
+        var o = SamplingOptions()
+        o.temperature = -1
+        #expect(throws: GenerationError.self) { try o.validate() }
+        o = SamplingOptions()
+        o.topP = 0
+        #expect(throws: GenerationError.self) { try o.validate() }
+        o.topP = 1.5
+        #expect(throws: GenerationError.self) { try o.validate() }
+    }
+
+    @Test func batchedPromptEqualsTokenByToken() throws {
+        let ids = Self.reference["mid"]!.object!["input_ids"]!.array!.map { $0.int! }
+        for model in [Self.f32, try Self.converted(.q8)] {
+            let batched = try Generator(model: model).lastLogits(ids)
+            let state = model.makeState()
+            for id in ids { try model.forward([id], state: state) }
+            let stepwise = Array(state.logits())
+            let diff = zip(batched, stepwise).map { abs($0 - $1) }.max()!
+            #expect(diff < 1e-4, "\(model.weightScheme): \(diff)")
+        }
+    }
+}
