@@ -34,3 +34,9 @@ const char *tl_isa_name(tl_isa isa) {
     default: return "portable";
     }
 }
+
+void tl_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}

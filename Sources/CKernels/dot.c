@@ -39,6 +39,8 @@ TL_TARGET_AVX512 static float dot_f32_avx512(const float *a, const float *b, siz
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(a + i) + 4096, _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + i) + 4096 + 64, _MM_HINT_T0);
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
     }
@@ -68,6 +70,7 @@ TL_TARGET_AVX2 static float dot_f16_avx2(const uint16_t *a, const float *b, size
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        _mm_prefetch((const char *)(a + i) + 2048, _MM_HINT_T0);
         s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))), _mm256_loadu_ps(b + i + 8), s1);
     }
@@ -141,26 +144,50 @@ TL_TARGET_AVX512 static inline __m256i block_dot_vnni(const int8_t *w, const int
 TL_TARGET_AVX2 static float dot_q8_avx2(const int8_t *w, const uint16_t *ws, const int8_t *x, const float *xs, size_t n) {
     __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 32; b++) {
+        if ((b & 1) == 0) _mm_prefetch((const char *)(w + 32 * b) + 4096, _MM_HINT_T0);
         __m256 d = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_avx2(w + 32 * b, x + 32 * b)), acc);
     }
     return hsum256(acc);
 }
 
+// Two blocks per 512-bit register: |w| as the unsigned operand, x negated where w < 0
+// as the signed one (AVX-512 has no byte sign instruction), one VPDPBUSD for 64 pairs.
+// Scales of 16 blocks are combined at once and spread to their block's 8 lanes.
+TL_TARGET_AVX512 static inline __m512i pair_dot_vnni(const int8_t *w, const int8_t *x) {
+    __m512i vw = _mm512_loadu_si512((const void *)w), vx = _mm512_loadu_si512((const void *)x);
+    __mmask64 negative = _mm512_movepi8_mask(vw);
+    __m512i sx = _mm512_mask_sub_epi8(vx, negative, _mm512_setzero_si512(), vx);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(vw), sx);
+}
+
 TL_TARGET_AVX512 static float dot_q8_vnni(const int8_t *w, const uint16_t *ws, const int8_t *x, const float *xs, size_t n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    size_t b = 0, blocks = n / 32;
-    for (; b + 2 <= blocks; b += 2) {
-        __m256 d0 = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
-        __m256 d1 = _mm256_set1_ps(_cvtsh_ss(ws[b + 1]) * xs[b + 1]);
-        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), acc0);
-        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b + 32, x + 32 * b + 32)), acc1);
+    const size_t blocks = n / 32;
+    // Lane l of pair j takes the scale of block 2j + (l >= 8).
+    const __m512i spread0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i two = _mm512_set1_epi32(2);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 8 <= blocks; b += 8) {
+        __m512 d = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b))), _mm256_loadu_ps(xs + b)));
+        __m512i i0 = spread0, i1 = _mm512_add_epi32(spread0, two);
+        __m512i i2 = _mm512_add_epi32(i1, two), i3 = _mm512_add_epi32(i2, two);
+        const int8_t *wb = w + 32 * b, *xb = x + 32 * b;
+        _mm_prefetch((const char *)(wb + 8192), _MM_HINT_T0);
+        _mm_prefetch((const char *)(wb + 8192 + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(wb + 8192 + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(wb + 8192 + 192), _MM_HINT_T0);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(i0, d), _mm512_cvtepi32_ps(pair_dot_vnni(wb, xb)), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(i1, d), _mm512_cvtepi32_ps(pair_dot_vnni(wb + 64, xb + 64)), acc1);
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(i2, d), _mm512_cvtepi32_ps(pair_dot_vnni(wb + 128, xb + 128)), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(i3, d), _mm512_cvtepi32_ps(pair_dot_vnni(wb + 192, xb + 192)), acc1);
     }
+    __m256 tail = _mm256_setzero_ps();
     for (; b < blocks; b++) {
         __m256 d = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
-        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), acc0);
+        tail = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), tail);
     }
-    return hsum256(_mm256_add_ps(acc0, acc1));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + hsum256(tail);
 }
 
 float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n) {

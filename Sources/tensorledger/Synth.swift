@@ -25,6 +25,9 @@ struct Synth: ParsableCommand {
     @Flag(help: "Leave the data as a hole of zeros: instant, for header-only benchmarks of huge shapes.")
     var sparse = false
 
+    @Option(help: "A tokenizer (tokenizer.json or a GGUF vocabulary) to write beside the weights as tokenizer.json.")
+    var tokenizer: String?
+
     @Flag(help: "Replace existing files.")
     var force = false
 
@@ -41,6 +44,11 @@ struct Synth: ParsableCommand {
             try makeDirectory(directory)
             try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: DType(rawValue: dtype)!,
                                           seed: seed, sparse: sparse, overwrite: force)
+            if let tokenizer {
+                let out = try AtomicFileWriter(path: joinPath(directory, "tokenizer.json"), overwrite: force)
+                try out.write(try BPETokenizer.load(tokenizer).tokenizerJSON())
+                try out.commit()
+            }
         }
     }
 }

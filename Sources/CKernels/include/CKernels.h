@@ -25,6 +25,8 @@ tl_isa tl_active_isa(void);
 /// Forces a variant no better than the detected one (tests compare them); returns the one set.
 tl_isa tl_force_isa(tl_isa isa);
 const char *tl_isa_name(tl_isa isa);
+/// A pause for spin-wait loops (PAUSE on x86).
+void tl_cpu_relax(void);
 
 // --- Quantization ---------------------------------------------------------------
 

@@ -33,6 +33,7 @@ public final class GPT2Model: @unchecked Sendable {
     let lnFWeight: [Float], lnFBias: [Float]      // (d)
     let unembedding: WeightMatrix                 // (vocab, d): lm_head, or wte when tied
     public let threads: Int
+    let pool: WorkerPool
 
     public var contextLength: Int { config.contextLength }
     public var vocabularySize: Int { config.vocabSize }
@@ -61,6 +62,7 @@ public final class GPT2Model: @unchecked Sendable {
         self.config = config
         self.source = source.sourceName
         self.threads = max(1, threads)
+        pool = WorkerPool(threads: self.threads)
         tokenizer = try source.tokenizer()
         let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
         let p = source.has("transformer.wte.weight") || !source.has("wte.weight") ? "transformer." : ""
@@ -154,7 +156,7 @@ public final class GPT2Model: @unchecked Sendable {
         let threads = work >= 1 << 17 ? self.threads : 1
         let quantized = s.quantized
         let column = s.column
-        parallelRows(rows, threads: threads) { thread, range in
+        let body = { (thread: Int, range: Range<Int>) in
             if T == 1 {
                 w.dotRows(range, x: x, xq: w.needsQuantizedInput ? quantized[0] : nil, out: y)
             } else {
@@ -165,6 +167,13 @@ public final class GPT2Model: @unchecked Sendable {
                     for r in range { y[t * rows + r] = col[r] }
                 }
             }
+        }
+        if threads == 1 {
+            body(0, 0..<rows)
+        } else {
+            // Split by whole cache lines of output so threads never share one.
+            let n = pool.threads
+            pool.run { i in body(i, (rows * i / n / 16 * 16)..<(i == n - 1 ? rows : rows * (i + 1) / n / 16 * 16)) }
         }
         if let bias {
             bias.withUnsafeBufferPointer { b in

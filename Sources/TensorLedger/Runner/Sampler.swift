@@ -73,13 +73,19 @@ public struct Sampler {
             for i in 1..<l.count where l[i] > l[best] { best = i }
             return best
         }
-        // Candidates: top-k by logit, then the softmax over them at temperature T.
-        order = Array(l.indices)
+        // Candidates: the top k by logit, most likely first (one pass and a small sorted
+        // buffer, not a sort of the whole vocabulary).
         let k = options.topK > 0 ? min(options.topK, l.count) : l.count
         if k < l.count {
-            order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
-            order.removeLast(l.count - k)
+            order.removeAll(keepingCapacity: true)
+            for i in l.indices where order.count < k || l[i] > l[order[order.count - 1]] {
+                var j = order.count < k ? order.count : k - 1
+                if order.count < k { order.append(i) }
+                while j > 0 && l[order[j - 1]] < l[i] { order[j] = order[j - 1]; j -= 1 }
+                order[j] = i
+            }
         } else {
+            order = Array(l.indices)
             order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
         }
         let maxLogit = l[order[0]]

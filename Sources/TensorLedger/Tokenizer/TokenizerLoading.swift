@@ -96,3 +96,35 @@ extension BPETokenizer {
         return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, source: source)
     }
 }
+
+extension BPETokenizer {
+    /// This tokenizer as a Hugging Face tokenizer.json (merges in the pair form).
+    public func tokenizerJSON() -> [UInt8] {
+        var vocab = JSONObject()
+        let addedIDs = Set(addedTokens.map(\.id))
+        for (i, t) in tokens.enumerated() where !addedIDs.contains(i) { vocab[t] = .int(i) }
+        var pairs: [(Int32, Int32, Int32)] = []  // rank, left, right
+        for (key, m) in merges { pairs.append((m.rank, Int32(key >> 32), Int32(key & 0xFFFF_FFFF))) }
+        pairs.sort { $0.0 < $1.0 }
+        let byteLevel = JSONValue.object(JSONObject(["type": .string("ByteLevel"), "add_prefix_space": .bool(addPrefixSpace),
+                                                      "trim_offsets": .bool(true), "use_regex": .bool(true)]))
+        let root = JSONObject([
+            "version": .string("1.0"),
+            "added_tokens": .array(addedTokens.sorted { $0.id < $1.id }.map { a in
+                .object(JSONObject(["id": .int(a.id), "content": .string(a.content), "single_word": .bool(false), "lstrip": .bool(false),
+                                    "rstrip": .bool(false), "normalized": .bool(false), "special": .bool(a.special)]))
+            }),
+            "normalizer": .null,
+            "pre_tokenizer": byteLevel,
+            "post_processor": byteLevel,
+            "decoder": byteLevel,
+            "model": .object(JSONObject([
+                "type": .string("BPE"), "dropout": .null, "unk_token": .null, "continuing_subword_prefix": .null,
+                "end_of_word_suffix": .null, "fuse_unk": .bool(false), "byte_fallback": .bool(false), "ignore_merges": .bool(ignoreMerges),
+                "vocab": .object(vocab),
+                "merges": .array(pairs.map { .array([.string(tokens[Int($0.1)]), .string(tokens[Int($0.2)])]) }),
+            ])),
+        ])
+        return Array(JSONValue.object(root).serialized(pretty: false).utf8)
+    }
+}
