@@ -13,7 +13,7 @@ struct TensorLedgerCommand: ParsableCommand {
             Exit codes: 0 success, 1 malformed or unsupported input, 2 bad usage, \
             3 missing or unreadable file, 4 write failure (nothing is left behind).
             """,
-        subcommands: [Inspect.self, LedgerCommand.self, Convert.self, Verify.self, Run.self, Next.self, Tokenize.self, Synth.self])
+        subcommands: [Inspect.self, LedgerCommand.self, Convert.self, Verify.self, Run.self, Next.self, TraceCommand.self, PerplexityCommand.self, Tokenize.self, Synth.self])
 }
 
 /// Options every reporting command shares.

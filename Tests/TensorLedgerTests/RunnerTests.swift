@@ -131,3 +131,20 @@ import Testing
         }
     }
 }
+
+@Suite struct TraceTests {
+    @Test func traceFollowsTheDataThroughEveryBlock() throws {
+        let model = RunnerTests.f32
+        let trace = try Generator(model: model).trace(prompt: "And God said", top: 3)
+        // Embedding, attention and MLP per block, final LayerNorm, unembedding.
+        #expect(trace.stages.count == 1 + 2 * model.config.layers + 2)
+        #expect(trace.tokens.map(\.id) == model.tokenizer.encode("And God said"))
+        #expect(trace.stages.last?.shapeOut == [model.vocabularySize])
+        // The table's top candidate is what greedy decoding picks.
+        var greedy = SamplingOptions()
+        greedy.temperature = 0
+        let next = try Generator(model: model).generate(prompt: "And God said", maxTokens: 1, sampling: greedy)
+        #expect(trace.top.first?.id == next.generatedIDs.first)
+        #expect(abs(trace.top.map(\.probability).reduce(0, +) - 1) < 1 || trace.top.count == 3)
+    }
+}

@@ -1,0 +1,144 @@
+// One forward pass shown stage by stage, as the GPT walkthrough draws it: text → tokens
+// → embedding vectors (+ positions) → each block's attention and MLP (which ledger
+// matrices, shapes in and out, how far the last token's vector moved) → the last
+// vector → logits → probabilities.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ForwardTrace: Sendable {
+    public struct Stage: Sendable {
+        public var name: String
+        /// Ledger matrices applied, with their shapes.
+        public var matrices: [String]
+        public var shapeIn: [Int]
+        public var shapeOut: [Int]
+        /// The last token's vector after this stage: its length and first values.
+        public var norm: Double
+        public var head: [Float]
+        /// ‖Δ‖ / ‖x before‖ for the last token: how far the stage moved it.
+        public var moved: Double?
+    }
+
+    public var text: String
+    public var tokens: [(id: Int, text: String)]
+    public var stages: [Stage]
+    public var top: [(id: Int, text: String, logit: Float, probability: Float)]
+    public var vocabularySize: Int
+
+    public func textReport() -> String {
+        var out: [String] = []
+        out.append("Text: \"\(text)\"")
+        out.append("Tokens (\(tokens.count)): " + tokens.map { "\($0.id) \"\(TokenizerSource.visible($0.text))\"" }.joined(separator: " · "))
+        out.append("")
+        var table = TextTable(headers: ["Stage", "Matrices", "Shape in → out", "‖x‖ (last token)", "Moved", "First values"],
+                              alignments: [.left, .left, .left, .right, .right, .left])
+        for s in stages {
+            table.add([s.name, s.matrices.joined(separator: ", "),
+                       ForwardTrace.shape(s.shapeIn) + " → " + ForwardTrace.shape(s.shapeOut),
+                       formatFixed(s.norm, 3), s.moved.map { formatFixed($0 * 100, 1) + "%" } ?? "",
+                       s.head.map { formatFixed(Double($0), 3) }.joined(separator: " ")])
+        }
+        out.append(table.render())
+        out.append("")
+        out.append("Next token (softmax of \(formatCount(vocabularySize)) logits):")
+        var t = TextTable(headers: ["Token", "Text", "Logit", "Probability"], alignments: [.right, .left, .right, .right])
+        for c in top {
+            t.add([String(c.id), "\"" + TokenizerSource.visible(c.text) + "\"", formatFixed(Double(c.logit), 3), formatFixed(Double(c.probability) * 100, 2) + "%"])
+        }
+        out.append(t.render())
+        return out.joined(separator: "\n")
+    }
+
+    static func shape(_ s: [Int]) -> String { "[" + s.map { formatCount($0) }.joined(separator: ", ") + "]" }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "text": .string(text),
+            "tokens": .array(tokens.map { .object(JSONObject(["id": .int($0.id), "text": .string($0.text)])) }),
+            "stages": .array(stages.map { s in
+                .object(JSONObject([
+                    "name": .string(s.name), "matrices": .array(s.matrices.map { .string($0) }),
+                    "shape_in": .array(s.shapeIn.map { .int($0) }), "shape_out": .array(s.shapeOut.map { .int($0) }),
+                    "norm": .double(s.norm), "first_values": .array(s.head.map { .double(Double($0)) }),
+                    "moved": s.moved.map { .double($0) } ?? .null,
+                ]))
+            }),
+            "top": .array(top.map { .object(JSONObject(["id": .int($0.id), "text": .string($0.text), "logit": .double(Double($0.logit)), "probability": .double(Double($0.probability))])) }),
+        ]))
+    }
+}
+
+final class TraceRecorder: ForwardObserver {
+    let config: ModelConfig
+    var stages: [ForwardTrace.Stage] = []
+    var lastNorm = 0.0
+    var T = 0
+
+    init(config: ModelConfig) { self.config = config }
+
+    func vectorStats(_ x: UnsafeMutablePointer<Float>, d: Int) -> (Double, [Float]) {
+        var s = 0.0
+        for i in 0..<d { s += Double(x[i]) * Double(x[i]) }
+        return (s.squareRoot(), Array(UnsafeBufferPointer(start: x, count: min(6, d))))
+    }
+
+    func embedded(tokens: [Int], x: UnsafeMutablePointer<Float>, d: Int) {
+        T = tokens.count
+        let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
+        lastNorm = norm
+        stages.append(.init(name: "Embedding + positions", matrices: ["Embedding [\(formatCount(config.vocabSize)) × \(formatCount(d))] row lookup", "position embedding"],
+                            shapeIn: [T], shapeOut: [T, d], norm: norm, head: head, moved: nil))
+    }
+
+    func attended(layer: Int, x: UnsafeMutablePointer<Float>, T: Int, d: Int, delta: UnsafeMutablePointer<Float>) {
+        let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
+        let (dn, _) = vectorStats(delta + (T - 1) * d, d: d)
+        stages.append(.init(name: "Block \(layer) attention", matrices: ["LayerNorm", "Query·Key·Value [\(3 * d) × \(d)]", "\(config.heads) heads", "Output [\(d) × \(d)]"],
+                            shapeIn: [T, d], shapeOut: [T, d], norm: norm, head: head, moved: lastNorm > 0 ? dn / lastNorm : nil))
+        lastNorm = norm
+    }
+
+    func mlp(layer: Int, x: UnsafeMutablePointer<Float>, T: Int, d: Int, delta: UnsafeMutablePointer<Float>) {
+        let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
+        let (dn, _) = vectorStats(delta + (T - 1) * d, d: d)
+        let ff = config.intermediateSize
+        stages.append(.init(name: "Block \(layer) MLP", matrices: ["LayerNorm", "Up-projection [\(ff) × \(d)]", "GELU", "Down-projection [\(d) × \(ff)]"],
+                            shapeIn: [T, d], shapeOut: [T, d], norm: norm, head: head, moved: lastNorm > 0 ? dn / lastNorm : nil))
+        lastNorm = norm
+    }
+
+    func finished(x: UnsafeMutablePointer<Float>, d: Int) {
+        let (norm, head) = vectorStats(x, d: d)
+        stages.append(.init(name: "Final LayerNorm", matrices: ["LayerNorm"], shapeIn: [T, d], shapeOut: [d], norm: norm, head: head, moved: nil))
+        stages.append(.init(name: "Unembedding", matrices: ["Unembedding [\(formatCount(config.vocabSize)) × \(d)]"], shapeIn: [d], shapeOut: [config.vocabSize],
+                            norm: 0, head: [], moved: nil))
+    }
+}
+
+extension Generator {
+    /// Runs `prompt` once, recording every stage.
+    public func trace(prompt: String, top: Int = 5, temperature: Float = 1) throws -> ForwardTrace {
+        let ids = model.tokenizer.encode(prompt)
+        guard !ids.isEmpty else { throw GenerationError.emptyPrompt }
+        guard ids.count <= model.contextLength else { throw GenerationError.contextFull(contextLength: model.contextLength, needed: ids.count) }
+        let recorder = TraceRecorder(config: model.config)
+        state.reset()
+        try model.forward(ids, state: state, observer: recorder)
+        let logits = state.logits()
+        var stages = recorder.stages
+        if var last = stages.popLast() {
+            var s = 0.0
+            for l in logits { s += Double(l) * Double(l) }
+            last.norm = s.squareRoot()
+            last.head = Array(logits.prefix(6))
+            stages.append(last)
+        }
+        let dist = Sampler.distribution(logits, temperature: temperature)
+        return ForwardTrace(text: prompt, tokens: try ids.map { ($0, try model.tokenizer.decode([$0], skipSpecialTokens: false)) },
+                            stages: stages,
+                            top: try dist.prefix(top).map { ($0.id, try model.tokenizer.decode([$0.id], skipSpecialTokens: false), $0.logit, $0.probability) },
+                            vocabularySize: model.vocabularySize)
+    }
+}
