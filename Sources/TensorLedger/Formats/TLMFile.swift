@@ -52,6 +52,8 @@ public final class TLMFile: @unchecked Sendable {
     public let headerLength: Int
     private let file: MappedFile
     private let indexByName: [String: Int]
+    /// Set once `verify` has checked every checksum, so loads need not check again.
+    private var verified = false
 
     public var fileSize: Int { file.count }
     public var tensors: [TLMTensorEntry] { header.tensors }
@@ -235,7 +237,7 @@ public final class TLMFile: @unchecked Sendable {
     /// The tensor's raw bytes after checking its checksum: a view into the mapping when
     /// stored raw (no copy), or a decompressed buffer.
     public func rawBytes(of t: TLMTensorEntry) throws(TLMError) -> TensorBytes {
-        try checkRegion(name: t.name, offset: t.offset, stored: t.storedBytes, checksum: t.checksum)
+        if !verified { try checkRegion(name: t.name, offset: t.offset, stored: t.storedBytes, checksum: t.checksum) }
         let width = t.scheme.isQuantized ? 1 : t.scheme.storageDType.bitSize / 8
         return try decode(name: t.name, offset: t.offset, stored: t.storedBytes, raw: t.rawBytes, encoding: t.encoding, width: width)
     }
@@ -265,22 +267,35 @@ public final class TLMFile: @unchecked Sendable {
         return out
     }
 
-    /// Checks every checksum and that all padding is zero; returns the bytes checked.
+    /// Checks every checksum and that all padding is zero, on `threads` threads; returns
+    /// the bytes checked. Errors name the first damaged region in file order.
     @discardableResult
-    public func verify() throws(TLMError) -> Int {
-        var regions: [(String, Int, Int, UInt64)] = header.blobs.map { ($0.name, $0.offset, $0.storedBytes, $0.checksum) }
+    public func verify(threads: Int = 2) throws(TLMError) -> Int {
+        var regions: [(name: String, offset: Int, count: Int, sum: UInt64)] = header.blobs.map { ($0.name, $0.offset, $0.storedBytes, $0.checksum) }
         regions += header.tensors.map { ($0.name, $0.offset, $0.storedBytes, $0.checksum) }
-        regions.sort { $0.1 < $1.1 }
+        regions.sort { $0.offset < $1.offset }
         var cursor = 0
-        var checked = 0
-        for (name, offset, count, sum) in regions {
-            try checkZero(from: cursor, to: offset)
-            try checkRegion(name: name, offset: offset, stored: count, checksum: sum)
-            cursor = offset + count
-            checked += count
+        for r in regions {
+            try checkZero(from: cursor, to: r.offset)
+            cursor = r.offset + r.count
         }
         try checkZero(from: cursor, to: headerOffset - dataOffset)
-        return checked
+        // Split the regions into runs of about equal bytes, one per thread.
+        let total = regions.reduce(0) { $0 + $1.count }
+        let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(threads, 1))
+        failures.initialize(repeating: Int.max)
+        defer { failures.deallocate() }
+        parallelRows(regions.count, threads: total > 1 << 20 ? threads : 1) { t, range in
+            for i in range where TLMFormat.checksum(self.stored(offset: regions[i].offset, count: regions[i].count)) != regions[i].sum {
+                failures[t] = i
+                return
+            }
+        }
+        if let bad = failures.min(), bad != Int.max {
+            throw .checksumMismatch(file: path, name: regions[bad].name, offset: dataOffset + regions[bad].offset)
+        }
+        verified = true
+        return total
     }
 
     private func checkZero(from: Int, to: Int) throws(TLMError) {

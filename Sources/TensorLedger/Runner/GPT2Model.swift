@@ -49,7 +49,10 @@ public final class GPT2Model: @unchecked Sendable {
     /// Loads a .tlm file, or a safetensors checkpoint (file, index or directory).
     public static func load(_ path: String, threads: Int = 2) throws -> GPT2Model {
         if ModelSource.isTLM(path) {
-            return try GPT2Model(source: TLMWeights(file: try TLMFile(path: path)), threads: threads)
+            let file = try TLMFile(path: path)
+            // Every checksum and every padding byte, before any weight is used.
+            try file.verify(threads: threads)
+            return try GPT2Model(source: TLMWeights(file: file), threads: threads)
         }
         let checkpoint = try Checkpoint.open(path)
         let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }

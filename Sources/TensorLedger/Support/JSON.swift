@@ -44,11 +44,12 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// A JSON object with its keys in document order and no duplicates.
+/// A JSON object with its keys in document order and no duplicates (keys compare by
+/// their bytes, as in the reference parsers).
 public struct JSONObject: Sendable, Equatable {
     public private(set) var keys: [String] = []
     public private(set) var values: [JSONValue] = []
-    private var index: [String: Int] = [:]
+    private var index: [ByteString: Int] = [:]
 
     public init() {}
 
@@ -59,12 +60,12 @@ public struct JSONObject: Sendable, Equatable {
     public var count: Int { keys.count }
 
     public subscript(key: String) -> JSONValue? {
-        get { index[key].map { values[$0] } }
+        get { index[ByteString(key)].map { values[$0] } }
         set {
-            if let i = index[key] {
+            if let i = index[ByteString(key)] {
                 if let newValue { values[i] = newValue } else { remove(at: i) }
             } else if let newValue {
-                index[key] = keys.count
+                index[ByteString(key)] = keys.count
                 keys.append(key)
                 values.append(newValue)
             }
@@ -73,8 +74,9 @@ public struct JSONObject: Sendable, Equatable {
 
     /// Inserts a key that must not be present yet; returns false if it was.
     mutating func insertNew(_ key: String, _ value: JSONValue) -> Bool {
-        if index[key] != nil { return false }
-        index[key] = keys.count
+        let k = ByteString(key)
+        if index[k] != nil { return false }
+        index[k] = keys.count
         keys.append(key)
         values.append(value)
         return true
@@ -83,13 +85,13 @@ public struct JSONObject: Sendable, Equatable {
     private mutating func remove(at i: Int) {
         keys.remove(at: i)
         values.remove(at: i)
-        index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        index = Dictionary(uniqueKeysWithValues: keys.enumerated().map { (ByteString($1), $0) })
     }
 
     public var pairs: Zip2Sequence<[String], [JSONValue]> { zip(keys, values) }
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
-        a.keys == b.keys && a.values == b.values
+        a.keys.map(ByteString.init) == b.keys.map(ByteString.init) && a.values == b.values
     }
 }
 

@@ -32,7 +32,7 @@ public final class BPETokenizer: @unchecked Sendable {
     public let tokens: [String]
     public let addedTokens: [AddedToken]
     public let addPrefixSpace: Bool
-    let idOf: [String: Int]
+    let idOf: [ByteString: Int]
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
     /// Byte → id of its single-character token, or -1.
@@ -47,24 +47,24 @@ public final class BPETokenizer: @unchecked Sendable {
     public init(tokens: [String], merges mergePairs: [(String, String)], addedTokens: [AddedToken] = [],
                 addPrefixSpace: Bool = false, ignoreMerges: Bool = false, source: String) throws(TokenizerError) {
         self.tokens = tokens
-        var idOf: [String: Int] = [:]
+        var idOf: [ByteString: Int] = [:]
         idOf.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() where !t.isEmpty { idOf[t] = i }
+        for (i, t) in tokens.enumerated() where !t.isEmpty { idOf[ByteString(t)] = i }
         self.idOf = idOf
         var table: [UInt64: (Int32, Int32)] = [:]
         table.reserveCapacity(mergePairs.count)
         for (rank, (a, b)) in mergePairs.enumerated() {
-            guard let ia = idOf[a], let ib = idOf[b] else {
+            guard let ia = idOf[ByteString(a)], let ib = idOf[ByteString(b)] else {
                 throw .invalid(source: source, reason: "merge \(rank) (\"\(a)\" \"\(b)\") names a token not in the vocabulary")
             }
-            guard let merged = idOf[a + b] else {
+            guard let merged = idOf[ByteString(a + b)] else {
                 throw .invalid(source: source, reason: "merge \(rank) makes \"\(a + b)\", which is not in the vocabulary")
             }
             let key = UInt64(ia) << 32 | UInt64(ib)
             if table[key] == nil { table[key] = (Int32(rank), Int32(merged)) }
         }
         merges = table.mapValues { (rank: $0.0, id: $0.1) }
-        byteIDs = (0..<256).map { b in Int32(idOf[String(ByteLevel.character(for: UInt8(b)))] ?? -1) }
+        byteIDs = (0..<256).map { b in Int32(idOf[ByteString(String(ByteLevel.character(for: UInt8(b))))] ?? -1) }
         self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
         self.addPrefixSpace = addPrefixSpace
         self.ignoreMerges = ignoreMerges
@@ -118,7 +118,7 @@ public final class BPETokenizer: @unchecked Sendable {
         var symbols: [Int32] = []
         symbols.reserveCapacity(piece.utf8.count)
         for b in piece.utf8 where byteIDs[Int(b)] >= 0 { symbols.append(byteIDs[Int(b)]) }
-        if ignoreMerges, let whole = idOf[ByteLevel.encode(piece)] {
+        if ignoreMerges, let whole = idOf[ByteString(ByteLevel.encode(piece))] {
             symbols = [Int32(whole)]
         } else {
             // Merge the lowest-ranked adjacent pair, all its occurrences left to right, until none is left.
