@@ -20,11 +20,13 @@ __attribute__((constructor)) static void tl_init_dispatch(void) {
 }
 
 tl_isa tl_detect_isa(void) { return detected; }
-tl_isa tl_active_isa(void) { return active; }
+// Relaxed atomics: tests lower the variant while other threads run kernels.
+tl_isa tl_active_isa(void) { return (tl_isa)__atomic_load_n((int *)&active, __ATOMIC_RELAXED); }
 
 tl_isa tl_force_isa(tl_isa isa) {
-    active = isa > detected ? detected : isa;
-    return active;
+    tl_isa chosen = isa > detected ? detected : isa;
+    __atomic_store_n((int *)&active, (int)chosen, __ATOMIC_RELAXED);
+    return chosen;
 }
 
 const char *tl_isa_name(tl_isa isa) {

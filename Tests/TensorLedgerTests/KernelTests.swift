@@ -1,4 +1,5 @@
-// Every CPU variant of the C kernels against its plain Swift twin.
+// Every CPU variant of the C kernels against its plain Swift twin. All tests that force a
+// variant live in this one serialized suite, so none of them runs another's variant.
 
 import Testing
 @testable import TensorLedger
@@ -49,8 +50,29 @@ import Testing
         }
     }
 
-    @Test func theBestVariantIsChosenAtStartUp() {
-        #expect(KernelISA.active == KernelISA.detected)
+    @Test(arguments: KernelISA.available)
+    func quantizationMatchesTheTwins(_ isa: KernelISA) throws {
+        try KernelISA.with(isa) {
+            for row in QuantizationTests.randomRows(8, 256, seed: 7) {
+                let kernel = try Q8.kernelBlocks(row)
+                let twin = Q8.referenceBlocks(row)
+                #expect(kernel.q == twin.q, "\(isa.name)")
+                #expect(kernel.scales == twin.scales, "\(isa.name)")
+                let kr = try Q8.kernelRow(row)
+                let tr = Q8.referenceRow(row)
+                #expect(kr.q == tr.q && kr.scale == tr.scale, "\(isa.name)")
+            }
+        }
+    }
+
+    /// The variant detected at start-up is the best the CPU's flags (from /proc/cpuinfo) allow.
+    @Test func theBestVariantIsDetected() throws {
+        let info = String(decoding: try readWholeFile("/proc/cpuinfo"), as: UTF8.self)
+        guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        let avx2 = flags.isSuperset(of: ["avx2", "fma", "f16c"])
+        let vnni = avx2 && flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512_vnni"])
+        #expect(KernelISA.detected == (vnni ? .avx512VNNI : (avx2 ? .avx2 : .portable)))
         #expect(KernelISA.available.first == .portable)
     }
 }

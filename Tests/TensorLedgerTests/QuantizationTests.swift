@@ -17,21 +17,6 @@ import Testing
         }
     }
 
-    @Test(arguments: KernelISA.available)
-    func kernelMatchesSwiftTwin(_ isa: KernelISA) throws {
-        try KernelISA.with(isa) {
-            for row in Self.randomRows(8, 256, seed: 7) {
-                let kernel = try Q8.kernelBlocks(row)
-                let twin = Q8.referenceBlocks(row)
-                #expect(kernel.q == twin.q, "\(isa.name)")
-                #expect(kernel.scales == twin.scales, "\(isa.name)")
-                let kr = try Q8.kernelRow(row)
-                let tr = Q8.referenceRow(row)
-                #expect(kr.q == tr.q && kr.scale == tr.scale, "\(isa.name)")
-            }
-        }
-    }
-
     @Test func errorIsWithinHalfAScaleStep() throws {
         for row in Self.randomRows(6, 512, seed: 11) {
             let (q, scales) = try Q8.kernelBlocks(row)
