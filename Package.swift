@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "TensorLedger", targets: ["TensorLedger"]),
         .executable(name: "tensorledger", targets: ["tensorledger"]),
+        .executable(name: "tensorledger-bench", targets: ["tensorledger-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,6 +30,12 @@ let package = Package(
                 "TensorLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "tensorledger-bench",
+            dependencies: ["TensorLedger", "CKernels"],
+            // A script-like tool with top-level state; Swift 6's isolation checks buy nothing here.
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
             name: "TensorLedgerTests",

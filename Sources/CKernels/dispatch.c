@@ -42,3 +42,28 @@ void tl_cpu_relax(void) {
     __builtin_ia32_pause();
 #endif
 }
+
+#include <immintrin.h>
+
+TL_TARGET_AVX512 static uint64_t read_sum_avx512(const void *data, size_t n) {
+    const char *p = (const char *)data;
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i + 256 <= n; i += 256) {
+        a = _mm512_add_epi64(a, _mm512_loadu_si512((const void *)(p + i)));
+        b = _mm512_add_epi64(b, _mm512_loadu_si512((const void *)(p + i + 64)));
+        c = _mm512_add_epi64(c, _mm512_loadu_si512((const void *)(p + i + 128)));
+        d = _mm512_add_epi64(d, _mm512_loadu_si512((const void *)(p + i + 192)));
+    }
+    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+}
+
+static uint64_t read_sum_portable(const void *data, size_t n) {
+    const uint64_t *p = (const uint64_t *)data;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= n / 8; i += 4) { s0 += p[i]; s1 += p[i + 1]; s2 += p[i + 2]; s3 += p[i + 3]; }
+    return s0 + s1 + s2 + s3;
+}
+
+uint64_t tl_read_sum(const void *data, size_t n) {
+    return tl_active_isa() == TL_ISA_AVX512VNNI ? read_sum_avx512(data, n) : read_sum_portable(data, n);
+}

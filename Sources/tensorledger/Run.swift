@@ -72,6 +72,9 @@ struct Run: ParsableCommand {
             if output.json {
                 var o = result.json.object!
                 o["load_seconds"] = .double(loadSeconds)
+                o["weight_scheme"] = .string(m.weightScheme.rawValue)
+                o["weight_bytes_per_token"] = .int(m.weightBytesPerToken)
+                o["threads"] = .int(threads)
                 print(JSONValue.object(o).serialized())
                 return
             }

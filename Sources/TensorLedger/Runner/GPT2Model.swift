@@ -6,6 +6,7 @@
 // every weight row read once for all of them) and decoding (T = 1). Keys and values are
 // cached per layer and position, so each new token attends without recomputation.
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -159,24 +160,32 @@ public final class GPT2Model: @unchecked Sendable {
         let threads = work >= 1 << 17 ? self.threads : 1
         let quantized = s.quantized
         let column = s.column
-        let body = { (thread: Int, range: Range<Int>) in
+        let body = { (range: Range<Int>) in
             if T == 1 {
                 w.dotRows(range, x: x, xq: w.needsQuantizedInput ? quantized[0] : nil, out: y)
             } else {
-                // Rows outer, tokens inner: the weight row stays in cache across tokens.
-                let col = column + thread * rows
-                for t in 0..<T {
-                    w.dotRows(range, x: x + t * cols, xq: w.needsQuantizedInput ? quantized[t] : nil, out: col)
-                    for r in range { y[t * rows + r] = col[r] }
+                // A few rows at a time against every token: those rows stay in L1 while the
+                // tokens go by, so the matrix is read from memory once per batch.
+                let col = column  // chunks own disjoint rows of it
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let chunk = start..<min(start + 16, range.upperBound)
+                    for t in 0..<T {
+                        w.dotRows(chunk, x: x + t * cols, xq: w.needsQuantizedInput ? quantized[t] : nil, out: col)
+                        for r in chunk { y[t * rows + r] = col[r] }
+                    }
+                    start = chunk.upperBound
                 }
             }
         }
         if threads == 1 {
-            body(0, 0..<rows)
+            body(0..<rows)
         } else {
-            // Split by whole cache lines of output so threads never share one.
-            let n = pool.threads
-            pool.run { i in body(i, (rows * i / n / 16 * 16)..<(i == n - 1 ? rows : rows * (i + 1) / n / 16 * 16)) }
+            // A few large chunks, cut at multiples of 16 rows so no two share a cache line of output.
+            let chunks = 4 * pool.threads
+            pool.run(chunks: chunks) { c in
+                body((rows * c / chunks / 16 * 16)..<(c == chunks - 1 ? rows : rows * (c + 1) / chunks / 16 * 16))
+            }
         }
         if let bias {
             bias.withUnsafeBufferPointer { b in
@@ -203,7 +212,7 @@ public final class GPT2Model: @unchecked Sendable {
                 let qh = q + hd * dh
                 var maxScore = -Float.infinity
                 for p in 0...pos {
-                    let score = dot(qh, keys + p * d + hd * dh, dh) * scale
+                    let score = tl_dot_f32(qh, keys + p * d + hd * dh, dh) * scale
                     s.scores[p] = score
                     maxScore = max(maxScore, score)
                 }
@@ -247,9 +256,3 @@ func gelu(_ x: Float) -> Float {
     0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
 }
 
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var s: Float = 0
-    for i in 0..<n { s += a[i] * b[i] }
-    return s
-}

@@ -81,13 +81,37 @@ public func pathKind(_ path: String) -> PathKind {
     }
 }
 
-/// Reads a whole small file (configs, tokenizers) into memory, refusing anything over `limit` bytes.
+/// Reads a whole small file (configs, tokenizers) into memory, refusing anything over
+/// `limit` bytes. Uses read(2), not a mapping, so files that report no size (/proc) work.
 public func readWholeFile(_ path: String, limit: Int = 512 << 20) throws(FileError) -> [UInt8] {
-    let file = try MappedFile(path: path)
-    guard file.count <= limit else {
-        throw .readFailed(path: path, reason: "file is \(file.count) bytes, over the \(limit)-byte limit for this kind of file")
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw MappedFile.openError(path: path, errno: errno) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw .readFailed(path: path, reason: MappedFile.message(errno)) }
+    if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
+    guard Int(st.st_size) <= limit else {
+        throw .readFailed(path: path, reason: "file is \(st.st_size) bytes, over the \(limit)-byte limit for this kind of file")
     }
-    return Array(file.bytes)
+    var out = [UInt8](repeating: 0, count: max(Int(st.st_size), 4096))
+    var used = 0
+    while true {
+        if used == out.count {
+            guard out.count < limit else {
+                throw .readFailed(path: path, reason: "file is over the \(limit)-byte limit for this kind of file")
+            }
+            out += [UInt8](repeating: 0, count: min(out.count, limit - out.count + 1))
+        }
+        let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw .readFailed(path: path, reason: MappedFile.message(errno))
+        }
+        if n == 0 { break }
+        used += n
+    }
+    out.removeLast(out.count - used)
+    return out
 }
 
 /// Lists a directory's entries (names only), sorted.

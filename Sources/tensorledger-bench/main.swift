@@ -1,0 +1,249 @@
+// tensorledger-bench: makes its own inputs (GPT-2-shaped checkpoints from a fixed seed),
+// measures this machine's memory bandwidth, then times the `tensorledger` binary beside
+// it, whole process, several runs each, and prints one table. Figures in
+// docs/PERFORMANCE.md come from it. Run through benchmarks/run.sh (release build).
+//
+// Usage: tensorledger-bench [--quick] [--work DIR] [--runs N]
+
+import CKernels
+import Dispatch
+import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: Arguments
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let quick = arguments.contains("--quick")
+func option(_ name: String) -> String? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+let binDir = parentDirectory(CommandLine.arguments[0])
+let tl = joinPath(binDir, "tensorledger")
+let work = option("--work") ?? "benchmarks/work"
+let runs = Int(option("--runs") ?? "") ?? (quick ? 3 : 7)
+let anchor = option("--vocab") ?? "../shared/anchor-data/ggml-vocab-gpt-2.gguf"
+
+// MARK: Processes
+
+struct ProcessResult {
+    var status: Int32
+    var seconds: Double
+    var maxRSSKiB: Int
+    var stdout: String
+}
+
+/// Runs the tensorledger binary with `args`, capturing stdout; stderr is discarded.
+func spawn(_ args: [String]) -> ProcessResult {
+    var pipeFDs: [Int32] = [0, 0]
+    pipe(&pipeFDs)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+    let argv: [UnsafeMutablePointer<CChar>?] = ([tl] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid = pid_t()
+    let start = monotonicSeconds()
+    guard posix_spawn(&pid, tl, &actions, nil, argv, environ) == 0 else {
+        fatalError("cannot run \(tl): build it first (benchmarks/run.sh does)")
+    }
+    close(pipeFDs[1])
+    var output: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(pipeFDs[0], &buffer, buffer.count)
+        if n <= 0 { break }
+        output += buffer[0..<n]
+    }
+    close(pipeFDs[0])
+    var status: Int32 = 0
+    var usage = rusage()
+    wait4(pid, &status, 0, &usage)
+    posix_spawn_file_actions_destroy(&actions)
+    return ProcessResult(status: status, seconds: monotonicSeconds() - start, maxRSSKiB: usage.ru_maxrss,
+                         stdout: String(decoding: output, as: UTF8.self))
+}
+
+func mustRun(_ args: [String]) -> ProcessResult {
+    let r = spawn(args)
+    if r.status != 0 { fatalError("tensorledger \(args.joined(separator: " ")) failed with status \(r.status)") }
+    return r
+}
+
+func jsonOf(_ r: ProcessResult) -> JSONObject { (try? JSON.parse(r.stdout))?.object ?? JSONObject() }
+
+// MARK: Statistics and the table
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+var table = TextTable(headers: ["Measurement", "Median", "Best", "Unit", "Peak RSS", "Notes"],
+                      alignments: [.left, .right, .right, .left, .right, .left])
+func record(_ name: String, _ values: [Double], unit: String, higherIsBetter: Bool, rssKiB: Int? = nil, notes: String = "") {
+    let best = higherIsBetter ? values.max()! : values.min()!
+    let digits = unit == "ms" ? 1 : (median(values) >= 100 ? 0 : 1)
+    table.add([name, formatFixed(median(values), digits), formatFixed(best, digits), unit,
+               rssKiB.map { formatFixed(Double($0) / 1024, 0) + " MiB" } ?? "", notes])
+    Console.writeErr("  \(name): \(formatFixed(median(values), digits)) \(unit)\n")
+}
+
+// MARK: Machine
+
+func machineLine() -> String {
+    let cpuinfo = (try? readWholeFile("/proc/cpuinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last.map { String($0).trimmed } ?? "unknown CPU"
+    let date = spawnDate()
+    let load = (try? readWholeFile("/proc/loadavg")).map { String(decoding: $0, as: UTF8.self).split(separator: " ").prefix(3).joined(separator: " ") } ?? "?"
+    return "\(date), \(model), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, kernels: \(KernelISA.detected.name), load average \(load)"
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " || s.last == "\n" { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Today's date in UTC, YYYY-MM-DD.
+func spawnDate() -> String {
+    var t = time(nil)
+    var tmv = tm()
+    gmtime_r(&t, &tmv)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))"
+}
+
+/// Read bandwidth in GB/s from `threads` threads over a 512 MiB buffer (best of 5).
+func readBandwidth(threads: Int) -> Double {
+    let n = 512 << 20
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
+    defer { buffer.deallocate() }
+    memset(buffer, 1, n)
+    var best = 0.0
+    let sink = UnsafeMutablePointer<UInt64>.allocate(capacity: threads)
+    defer { sink.deallocate() }
+    for _ in 0..<5 {
+        let start = monotonicSeconds()
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let part = n / threads / 256 * 256
+            sink[t] = tl_read_sum(buffer + t * part, part)
+        }
+        best = max(best, Double(n) / (monotonicSeconds() - start) / 1e9)
+    }
+    return best
+}
+
+// MARK: Inputs
+
+func ensureModel(_ name: String, preset: String, sparse: Bool = false) -> String {
+    let dir = joinPath(work, name)
+    if pathKind(joinPath(dir, "model.safetensors")) != .file {
+        Console.writeErr("making \(dir) (\(preset), seed 42)\n")
+        var args = ["synth", dir, "--preset", preset, "--force"]
+        if sparse { args.append("--sparse") } else { args += ["--tokenizer", anchor] }
+        _ = mustRun(args)
+    }
+    return dir
+}
+
+// MARK: Main
+
+try? makeDirectory(work)
+Console.writeErr("TensorLedger benchmark: \(runs) runs each\n")
+let machine = machineLine()
+// The bandwidth probe touches 512 MiB; it runs last, since a child's peak RSS as the
+// kernel reports it starts from its parent's.
+
+let small = ensureModel("gpt2-124m", preset: "gpt2")
+let medium = quick ? nil : ensureModel("gpt2-355m", preset: "gpt2-medium")
+let huge = ensureModel("gpt3-175b-header", preset: "gpt3-175b", sparse: true)
+
+// Header-only commands, whole process.
+for (label, args) in [("ledger, GPT-2 124M", ["ledger", small]), ("inspect, GPT-2 124M", ["inspect", small]),
+                      ("ledger, GPT-3 175B header", ["ledger", huge])] {
+    var times: [Double] = []
+    var rss = 0
+    for _ in 0..<max(runs, 5) {
+        let r = mustRun(args)
+        times.append(r.seconds * 1000)
+        rss = max(rss, r.maxRSSKiB)
+    }
+    record(label, times, unit: "ms", higherIsBetter: false, rssKiB: rss)
+}
+let ledgerJSON = jsonOf(mustRun(["ledger", small, "--json"]))
+let total = ledgerJSON["totals"]?.object?["unique_parameters"]?.int ?? 0
+Console.writeErr("  ledger rows add up to \(formatCount(total)) parameters\n")
+
+// Conversion to q8, whole process.
+func largestTensorBytes(_ dir: String) -> Int {
+    let inspect = jsonOf(mustRun(["inspect", dir, "--json"]))
+    return inspect["tensors"]?.array?.compactMap { t -> Int? in
+        guard let o = t.object?["data_offsets"]?.array, o.count == 2 else { return nil }
+        return o[1].int! - o[0].int!
+    }.max() ?? 0
+}
+for (label, dir) in [("convert to q8, GPT-2 124M", small), ("convert to q8, GPT-2 355M", medium)] {
+    guard let dir else { continue }
+    var speeds: [Double] = []
+    var rss = 0
+    for _ in 0..<max(3, runs / 2) {
+        let r = mustRun(["convert", dir, joinPath(work, "bench.tlm"), "--force", "--json"])
+        let o = jsonOf(r)
+        speeds.append(Double(o["input_bytes"]!.int!) / r.seconds / 1e6)
+        rss = max(rss, r.maxRSSKiB)
+    }
+    let largest = largestTensorBytes(dir)
+    record(label, speeds, unit: "MB/s", higherIsBetter: true, rssKiB: rss,
+           notes: "whole process; largest tensor \(formatFixed(Double(largest) / 1_048_576, 0)) MiB, RSS - largest = \(formatFixed(Double(rss) / 1024 - Double(largest) / 1_048_576, 0)) MiB")
+}
+
+// Generation and prompt processing.
+let q8 = joinPath(work, "gpt2-124m-q8.tlm"), f32 = joinPath(work, "gpt2-124m-f32.tlm")
+_ = mustRun(["convert", small, q8, "--force"])
+_ = mustRun(["convert", small, f32, "--force", "--weights", "f32", "--no-compress"])
+// A prompt of about 128 tokens (the exact count is what the runner reports).
+let promptText = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 12) + "The quick brown fox"
+var generation: [(label: String, tokensPerSecond: [Double], bytesPerToken: Double, threads: Int, rss: Int)] = []
+for (scheme, file) in [("q8", q8), ("f32", f32)] {
+    for threads in [1, 2] {
+        var gen: [Double] = [], pp: [Double] = []
+        var rss = 0, promptTokens = 0, perToken = 0.0
+        for _ in 0..<runs {
+            let r = mustRun(["run", file, "--prompt", "Hello", "-n", "128", "--temperature", "0", "--threads", String(threads), "--json"])
+            let o = jsonOf(r)
+            gen.append(o["generation_tokens_per_second"]!.number!)
+            perToken = o["weight_bytes_per_token"]!.number!
+            rss = max(rss, r.maxRSSKiB)
+            let p = jsonOf(mustRun(["run", file, "--prompt", promptText, "-n", "1", "--threads", String(threads), "--json"]))
+            pp.append(p["prompt_tokens_per_second"]!.number!)
+            promptTokens = p["prompt_ids"]!.array!.count
+        }
+        let label = "\(scheme) generation, \(threads) thread\(threads > 1 ? "s" : "")"
+        generation.append((label, gen, perToken, threads, rss))
+        record("\(scheme) prompt, \(promptTokens) tokens, \(threads) thread\(threads > 1 ? "s" : "")", pp, unit: "tokens/s", higherIsBetter: true)
+    }
+}
+var firstToken: [Double] = []
+for _ in 0..<max(runs, 5) { firstToken.append(mustRun(["run", q8, "--prompt", "Hello", "-n", "1"]).seconds * 1000) }
+record("load to first token, q8, whole process", firstToken, unit: "ms", higherIsBetter: false)
+
+let bw1 = readBandwidth(threads: 1)
+let bw2 = readBandwidth(threads: 2)
+record("memory read bandwidth, 1 thread", [bw1], unit: "GB/s", higherIsBetter: true)
+record("memory read bandwidth, 2 threads", [bw2], unit: "GB/s", higherIsBetter: true)
+for g in generation {
+    let bound = (g.threads == 1 ? bw1 : bw2) * 1e9 / g.bytesPerToken
+    record(g.label, g.tokensPerSecond, unit: "tokens/s", higherIsBetter: true, rssKiB: g.rss,
+           notes: "\(formatFixed(median(g.tokensPerSecond) / bound * 100, 0))% of the bandwidth bound \(formatFixed(bound, 0)) (\(formatFixed(g.bytesPerToken / 1e6, 0)) MB/token)")
+}
+
+print("TensorLedger benchmark, \(machine)")
+print(table.render())
