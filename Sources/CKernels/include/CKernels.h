@@ -72,6 +72,11 @@ float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const floa
 /// Quantizes activations into blocks of 32 (d = max|x|/127 in f32, round half away).
 void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales);
 
+// --- I/O ---------------------------------------------------------------------------
+
+/// Starts writeback of a file range without waiting (Linux sync_file_range); 0 elsewhere.
+int tl_start_writeback(int fd, long long offset, long long length);
+
 // --- Benchmarks ---------------------------------------------------------------------
 
 /// Reads n bytes (a multiple of 256) as fast as the CPU can and returns their 64-bit sum:
