@@ -75,10 +75,8 @@ TL_TARGET_AVX2 static long q8_blocks_avx2(const float *x, size_t n, int8_t *q, u
         float d = _mm_cvtss_f32(m4) / 127.0f;
         uint16_t h = finite ? tl_f16_round_up(d) : 0x7c00u;
         if (!finite || h >= 0x7c00u || h == 0) {
-            tl_quant_stats one_block = {0, 0, 0};
-            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, &one_block);
+            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, st);
             if (bad >= 0) return (long)(32 * b) + bad;
-            if (st) { st->sum_sq_err += one_block.sum_sq_err; st->sum_sq += one_block.sum_sq; if (one_block.max_abs_err > st->max_abs_err) st->max_abs_err = one_block.max_abs_err; }
             continue;
         }
         scales[b] = h;
@@ -121,10 +119,8 @@ TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *
         float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f;
         uint16_t h = finite ? tl_f16_round_up(d) : 0x7c00u;
         if (!finite || h >= 0x7c00u || h == 0) {
-            tl_quant_stats one_block = {0, 0, 0};
-            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, &one_block);
+            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, st);
             if (bad >= 0) return (long)(32 * b) + bad;
-            if (st) { st->sum_sq_err += one_block.sum_sq_err; st->sum_sq += one_block.sum_sq; if (one_block.max_abs_err > st->max_abs_err) st->max_abs_err = one_block.max_abs_err; }
             continue;
         }
         scales[b] = h;

@@ -82,7 +82,7 @@ struct Run: ParsableCommand {
             if result.stopReason == .contextFull {
                 printWarning("stopped: the context of \(m.contextLength) tokens is full")
             }
-            Console.writeErr("load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(result.promptIDs.count) tokens, \(formatFixed(result.promptTokensPerSecond, 1)) tokens/s; generation \(result.generatedIDs.count) tokens, \(formatFixed(result.generationTokensPerSecond, 1)) tokens/s (\(m.weightScheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s"))\n")
+            Console.writeErr(result.statsLine(loadSeconds: loadSeconds, scheme: m.weightScheme, threads: threads) + "\n")
         }
     }
 }
@@ -112,29 +112,8 @@ struct Next: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let m = try GPT2Model.load(model)
-            let (ids, candidates) = try Generator(model: m).nextTokens(prompt: prompt, temperature: temperature)
-            let shown = candidates.prefix(top)
-            if output.json {
-                print(JSONValue.object(JSONObject([
-                    "prompt_ids": .array(ids.map { .int($0) }),
-                    "temperature": .double(Double(temperature)),
-                    "candidates": .array(try shown.map { c in
-                        .object(JSONObject(["id": .int(c.id), "text": .string(try m.tokenizer.decode([c.id], skipSpecialTokens: false)),
-                                            "logit": .double(Double(c.logit)), "probability": .double(Double(c.probability))]))
-                    }),
-                ])).serialized())
-                return
-            }
-            print("After \(ids.count) prompt tokens, at temperature \(formatFixed(Double(temperature > 0 ? temperature : 1), 2)):")
-            var table = TextTable(headers: ["Rank", "Token", "Text", "Logit", "Probability"], alignments: [.right, .right, .left, .right, .right])
-            for (i, c) in shown.enumerated() {
-                table.add([String(i + 1), String(c.id), "\"" + TokenizerSource.visible(try m.tokenizer.decode([c.id], skipSpecialTokens: false)) + "\"",
-                           formatFixed(Double(c.logit), 3), formatFixed(Double(c.probability) * 100, 2) + "%"])
-            }
-            print(table.render())
-            let mass = shown.reduce(Float(0)) { $0 + $1.probability }
-            print("These \(shown.count) of \(formatCount(candidates.count)) tokens hold \(formatFixed(Double(mass) * 100, 1))% of the probability.")
+            let report = try Generator(model: try GPT2Model.load(model)).nextTokenReport(prompt: prompt, top: top, temperature: temperature)
+            print(output.json ? report.json.serialized() : report.textReport())
         }
     }
 }

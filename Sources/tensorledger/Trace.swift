@@ -54,12 +54,7 @@ struct PerplexityCommand: ParsableCommand {
             let other = try compare.map { try GPT2Model.load($0) }
             let ids = m.tokenizer.encode(String(decoding: try readWholeFile(text), as: UTF8.self))
             let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other)
-            if output.json { print(r.json.serialized()); return }
-            print("\(model): perplexity \(formatFixed(r.perplexity, 3)) over \(formatCount(r.predicted)) predicted tokens (\(formatCount(r.tokens)) tokens, windows of \(r.context)), \(formatFixed(r.seconds, 2)) s")
-            if let c = r.comparison, let compare {
-                print("\(compare): perplexity \(formatFixed(c.perplexity, 3)) (\(c.perplexity >= r.perplexity ? "+" : "")\(formatFixed((c.perplexity / r.perplexity - 1) * 100, 2))%)")
-                print("mean KL divergence \(formatFixed(c.meanKL, 6)) nats (max \(formatFixed(c.maxKL, 4))), top-1 agreement \(formatFixed(c.top1Agreement * 100, 2))%")
-            }
+            print(output.json ? r.json.serialized() : r.textReport(model: model, compare: compare))
         }
     }
 }

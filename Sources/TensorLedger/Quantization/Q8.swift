@@ -27,10 +27,7 @@ public enum Q8 {
                                scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> (Int, overflow: Bool)? {
         var st = tl_quant_stats()
         let bad = tl_quantize_q8_blocks(x, count, q, scales, &st)
-        quality.sumSquaredError += st.sum_sq_err
-        quality.sumSquares += st.sum_sq
-        quality.maxAbsoluteError = max(quality.maxAbsoluteError, st.max_abs_err)
-        quality.count += count
+        quality.add(st, count: count)
         if bad >= 0 { return (bad, x[bad].isFinite) }
         return nil
     }
@@ -40,10 +37,7 @@ public enum Q8 {
                             scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> Int? {
         var st = tl_quant_stats()
         let bad = tl_quantize_q8_row(x, count, q, scale, &st)
-        quality.sumSquaredError += st.sum_sq_err
-        quality.sumSquares += st.sum_sq
-        quality.maxAbsoluteError = max(quality.maxAbsoluteError, st.max_abs_err)
-        quality.count += count
+        quality.add(st, count: count)
         return bad >= 0 ? bad : nil
     }
 
@@ -116,5 +110,14 @@ extension Q8 {
         }
         if let bad { throw .nonFinite(tensor: "row", index: bad) }
         return (q, scale)
+    }
+}
+
+extension QuantizationQuality {
+    mutating func add(_ st: tl_quant_stats, count n: Int) {
+        sumSquaredError += st.sum_sq_err
+        sumSquares += st.sum_sq
+        maxAbsoluteError = max(maxAbsoluteError, st.max_abs_err)
+        count += n
     }
 }

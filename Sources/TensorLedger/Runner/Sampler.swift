@@ -37,6 +37,8 @@ public struct TokenProbability: Sendable {
 public struct Sampler {
     public let options: SamplingOptions
     private var rng: SplitMix64
+    // Reused from token to token: the loop allocates nothing once they have grown.
+    private var work: [Float] = []
     private var order: [Int] = []
     private var probabilities: [Float] = []
 
@@ -62,7 +64,12 @@ public struct Sampler {
 
     /// Picks the next token. `history` is what the repeat penalty looks at.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: [Int]) -> Int {
-        var l = Array(logits)
+        // Take the buffer out while using it, so writing to it never copies it.
+        var l: [Float] = []
+        swap(&l, &work)
+        defer { swap(&l, &work) }
+        if l.count != logits.count { l = [Float](repeating: 0, count: logits.count) }
+        l.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: logits) }
         if options.repeatPenalty != 1 {
             for id in Set(history) where id < l.count {
                 l[id] = l[id] > 0 ? l[id] / options.repeatPenalty : l[id] * options.repeatPenalty
@@ -89,7 +96,8 @@ public struct Sampler {
             order.sort { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) }
         }
         let maxLogit = l[order[0]]
-        probabilities = order.map { expf((l[$0] - maxLogit) / options.temperature) }
+        probabilities.removeAll(keepingCapacity: true)
+        for i in order { probabilities.append(expf((l[i] - maxLogit) / options.temperature)) }
         let total = probabilities.reduce(0, +)
         // Top-p: the smallest prefix whose mass reaches p.
         var keep = probabilities.count

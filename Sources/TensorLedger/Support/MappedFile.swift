@@ -16,14 +16,8 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws(FileError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw MappedFile.openError(path: path, errno: errno) }
+        let (fd, size) = try openRegularFile(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .readFailed(path: path, reason: MappedFile.message(errno)) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .readFailed(path: path, reason: "not a regular file") }
-        let size = Int(st.st_size)
         if size == 0 {
             base = nil
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -68,6 +62,24 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// Opens a regular file for reading; the caller closes the descriptor.
+func openRegularFile(_ path: String) throws(FileError) -> (fd: Int32, size: Int) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw MappedFile.openError(path: path, errno: errno) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else {
+        let e = FileError.readFailed(path: path, reason: MappedFile.message(errno))
+        close(fd)
+        throw e
+    }
+    let kind = st.st_mode & S_IFMT
+    guard kind == S_IFREG else {
+        close(fd)
+        throw kind == S_IFDIR ? .isDirectory(path: path) : .readFailed(path: path, reason: "not a regular file")
+    }
+    return (fd, Int(st.st_size))
+}
+
 /// What kind of object a path names, without following more than the kernel's symlink limit.
 public enum PathKind: Sendable { case file, directory, missing, other }
 
@@ -84,16 +96,12 @@ public func pathKind(_ path: String) -> PathKind {
 /// Reads a whole small file (configs, tokenizers) into memory, refusing anything over
 /// `limit` bytes. Uses read(2), not a mapping, so files that report no size (/proc) work.
 public func readWholeFile(_ path: String, limit: Int = 512 << 20) throws(FileError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw MappedFile.openError(path: path, errno: errno) }
+    let (fd, size) = try openRegularFile(path)
     defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw .readFailed(path: path, reason: MappedFile.message(errno)) }
-    if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
-    guard Int(st.st_size) <= limit else {
-        throw .readFailed(path: path, reason: "file is \(st.st_size) bytes, over the \(limit)-byte limit for this kind of file")
+    guard size <= limit else {
+        throw .readFailed(path: path, reason: "file is \(size) bytes, over the \(limit)-byte limit for this kind of file")
     }
-    var out = [UInt8](repeating: 0, count: max(Int(st.st_size), 4096))
+    var out = [UInt8](repeating: 0, count: max(size, 4096))
     var used = 0
     while true {
         if used == out.count {

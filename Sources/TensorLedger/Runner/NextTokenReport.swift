@@ -1,0 +1,67 @@
+// The next-token table of `next`: what the softmax at a temperature makes of the logits.
+
+public struct NextTokenReport: Sendable {
+    public struct Candidate: Sendable {
+        public var id: Int
+        public var text: String
+        public var logit: Float
+        public var probability: Float
+    }
+
+    public var promptIDs: [Int]
+    public var temperature: Float
+    public var vocabularySize: Int
+    public var candidates: [Candidate]
+
+    public func textReport() -> String {
+        var out = ["After \(promptIDs.count) prompt tokens, at temperature \(formatFixed(Double(temperature > 0 ? temperature : 1), 2)):"]
+        var table = TextTable(headers: ["Rank", "Token", "Text", "Logit", "Probability"], alignments: [.right, .right, .left, .right, .right])
+        for (i, c) in candidates.enumerated() {
+            table.add([String(i + 1), String(c.id), "\"" + TokenizerSource.visible(c.text) + "\"",
+                       formatFixed(Double(c.logit), 3), formatFixed(Double(c.probability) * 100, 2) + "%"])
+        }
+        out.append(table.render())
+        let mass = candidates.reduce(Float(0)) { $0 + $1.probability }
+        out.append("These \(candidates.count) of \(formatCount(vocabularySize)) tokens hold \(formatFixed(Double(mass) * 100, 1))% of the probability.")
+        return out.joined(separator: "\n")
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "prompt_ids": .array(promptIDs.map { .int($0) }),
+            "temperature": .double(Double(temperature)),
+            "candidates": .array(candidates.map { c in
+                .object(JSONObject(["id": .int(c.id), "text": .string(c.text), "logit": .double(Double(c.logit)), "probability": .double(Double(c.probability))]))
+            }),
+        ]))
+    }
+}
+
+extension Generator {
+    /// The `top` most likely next tokens after `prompt`, at `temperature`.
+    public func nextTokenReport(prompt: String, top: Int, temperature: Float) throws -> NextTokenReport {
+        let (ids, all) = try nextTokens(prompt: prompt, temperature: temperature)
+        return NextTokenReport(promptIDs: ids, temperature: temperature, vocabularySize: all.count,
+                               candidates: try all.prefix(top).map {
+                                   .init(id: $0.id, text: try model.tokenizer.decode([$0.id], skipSpecialTokens: false), logit: $0.logit, probability: $0.probability)
+                               })
+    }
+}
+
+extension PerplexityResult {
+    public func textReport(model: String, compare: String?) -> String {
+        var out = ["\(model): perplexity \(formatFixed(perplexity, 3)) over \(formatCount(predicted)) predicted tokens (\(formatCount(tokens)) tokens, windows of \(context)), \(formatFixed(seconds, 2)) s"]
+        if let c = comparison, let compare {
+            out.append("\(compare): perplexity \(formatFixed(c.perplexity, 3)) (\(c.perplexity >= perplexity ? "+" : "")\(formatFixed((c.perplexity / perplexity - 1) * 100, 2))%)")
+            out.append("mean KL divergence \(formatFixed(c.meanKL, 6)) nats (max \(formatFixed(c.maxKL, 4))), top-1 agreement \(formatFixed(c.top1Agreement * 100, 2))%")
+        }
+        return out.joined(separator: "\n")
+    }
+}
+
+extension GenerationResult {
+    /// The line `run` prints on stderr.
+    public func statsLine(loadSeconds: Double, scheme: WeightScheme, threads: Int) -> String {
+        "load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(promptIDs.count) tokens, \(formatFixed(promptTokensPerSecond, 1)) tokens/s; generation \(generatedIDs.count) tokens, \(formatFixed(generationTokensPerSecond, 1)) tokens/s (\(scheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s"))"
+    }
+}
