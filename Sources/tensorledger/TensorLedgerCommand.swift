@@ -3,9 +3,19 @@
 
 import ArgumentParser
 import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct TensorLedgerCommand: ParsableCommand {
+    static func main() {
+        // A file size limit must make write() fail with EFBIG (a clear error, output
+        // removed), not kill the process with SIGXFSZ.
+        signal(SIGXFSZ, SIG_IGN)
+        Self.main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "tensorledger",
         abstract: "Look inside transformer checkpoints, shrink them, and prove they still work.",

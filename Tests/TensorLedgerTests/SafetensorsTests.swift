@@ -50,6 +50,21 @@ import Testing
         }
     }
 
+    @Test func viewsElementsInTheirOwnType() throws {
+        let file = try SafetensorsFile(path: Fixtures.path("malformed/valid-all-dtypes.safetensors"))
+        let i16 = try #require(file.tensor(named: "t_I16"))
+        // Data bytes count up from 0 (mod 256), little-endian: element i is (b+1)·256 + b for b = its first byte.
+        let first = i16.dataOffsets.lowerBound % 256
+        let values = try file.withElements(of: i16, as: Int16.self) { Array($0) }
+        #expect(values.count == 6)
+        #expect(values[0] == Int16(truncatingIfNeeded: ((first + 1) % 256) << 8 | first))
+        #expect(throws: TensorViewError.self) { try file.withElements(of: i16, as: Float.self) { $0.count } }
+        let gpt2 = try SafetensorsFile(path: Fixtures.model("gpt2-tiny") + "/model.safetensors")
+        let wte = try #require(gpt2.tensor(named: "transformer.wte.weight"))
+        let viewed = try gpt2.withElements(of: wte, as: Float.self) { Array($0) }
+        #expect(viewed == (try floatValues(gpt2.data(for: wte), info: wte)))
+    }
+
     @Test func widensHalfFormatsExactly() throws {
         // 1.0, -2.0, 65504 (largest f16), smallest subnormal
         let halves: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001]

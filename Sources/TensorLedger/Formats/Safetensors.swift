@@ -248,10 +248,60 @@ public final class SafetensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + tensor.byteCount)])
     }
 
+    /// The tensor's elements as `T`, in place when the data is aligned for T (a copy
+    /// otherwise). T must have the dtype's size and kind: Float for F32, UInt16 for F16
+    /// and BF16 bits, Int64 for I64, and so on.
+    public func withElements<T, R>(of tensor: TensorInfo, as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) throws -> R {
+        guard ElementType.matches(T.self, tensor.dtype) else {
+            throw TensorViewError.typeMismatch(tensor: tensor.name, dtype: tensor.dtype, requested: String(describing: T.self))
+        }
+        let raw = data(for: tensor)
+        let n = tensor.elementCount
+        if Int(bitPattern: raw.baseAddress) % MemoryLayout<T>.alignment == 0 || n == 0 {
+            return try body(n == 0 ? UnsafeBufferPointer(start: nil, count: 0) : raw.bindMemory(to: T.self))
+        }
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: raw.count, alignment: MemoryLayout<T>.alignment)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: raw)
+        return try body(UnsafeBufferPointer(copy.bindMemory(to: T.self)))
+    }
+
     public func adviseSequential() { file.adviseSequential() }
 
     public func releasePages(of tensor: TensorInfo) {
         let start = header.dataStart + tensor.dataOffsets.lowerBound
         file.release(start..<(start + tensor.byteCount))
+    }
+}
+
+public enum TensorViewError: TensorLedgerError, Equatable {
+    case typeMismatch(tensor: String, dtype: DType, requested: String)
+
+    public var category: ErrorCategory { .usage }
+    public var description: String {
+        switch self {
+        case .typeMismatch(let t, let d, let r): return "tensor \"\(t)\" holds \(d.rawValue) elements, which cannot be viewed as \(r)"
+        }
+    }
+}
+
+/// Which Swift types view which dtypes' elements.
+enum ElementType {
+    static func matches<T>(_ type: T.Type, _ dtype: DType) -> Bool {
+        switch dtype {
+        case .float32: return T.self == Float.self
+        case .float64: return T.self == Double.self
+        case .float16, .bfloat16: return T.self == UInt16.self
+        case .int8: return T.self == Int8.self
+        case .uint8, .bool, .float8E5M2, .float8E4M3, .float8E8M0, .float8E4M3FNUZ, .float8E5M2FNUZ: return T.self == UInt8.self
+        case .int16: return T.self == Int16.self
+        case .uint16: return T.self == UInt16.self
+        case .int32: return T.self == Int32.self
+        case .uint32: return T.self == UInt32.self
+        case .int64: return T.self == Int64.self
+        case .uint64: return T.self == UInt64.self
+        case .complex64: return T.self == SIMD2<Float>.self
+        case .float4, .float6E2M3, .float6E3M2: return T.self == UInt8.self
+        }
     }
 }

@@ -1,0 +1,111 @@
+// The command line as a user meets it: exit codes, one-line errors, never a trap.
+
+import Testing
+@testable import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct CLIResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum CLI {
+    /// The tensorledger binary that `swift test` built beside this test bundle.
+    static let binary: String = {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        let exe = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return joinPath(parentDirectory(exe), "tensorledger")
+    }()
+
+    static func run(_ args: [String]) -> CLIResult {
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        pipe(&outPipe)
+        pipe(&errPipe)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        posix_spawn_file_actions_addclose(&actions, outPipe[0])
+        posix_spawn_file_actions_addclose(&actions, errPipe[0])
+        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        close(outPipe[1])
+        close(errPipe[1])
+        guard rc == 0 else { return CLIResult(status: -1, stdout: "", stderr: "cannot run \(binary)") }
+        // Small outputs: read stderr fully after stdout (neither fills a pipe here).
+        let out = drain(outPipe[0]), err = drain(errPipe[0])
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let exited = status & 0x7f == 0
+        return CLIResult(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: out, stderr: err)
+    }
+
+    static func drain(_ fd: Int32) -> String {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        close(fd)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+@Suite struct CLITests {
+    static let malformed = SafetensorsTests.malformed.map(\.0).filter { !$0.hasPrefix("valid-") }
+
+    @Test(arguments: malformed)
+    func malformedFilesGiveOneLineAndExitOne(_ name: String) {
+        let path = Fixtures.path("malformed/\(name).safetensors")
+        for command in ["inspect", "ledger", "convert"] {
+            let args = command == "convert" ? [command, path, "/tmp/tensorledger-cli-never-written.tlm"] : [command, path]
+            let r = CLI.run(args)
+            #expect(r.status == 1, "\(command) \(name): exit \(r.status), stderr \(r.stderr)")
+            #expect(r.stderr.hasPrefix("error: \(path): "), "\(command) \(name): \(r.stderr)")
+            #expect(r.stderr.filter { $0 == "\n" }.count == 1, "one line: \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+        #expect(!fileExists("/tmp/tensorledger-cli-never-written.tlm"))
+    }
+
+    @Test func exitCodesSayWhatWentWrong() {
+        #expect(CLI.run(["inspect", "/nonexistent/model.safetensors"]).status == 3)
+        #expect(CLI.run(["ledger"]).status != 0)  // argument errors come from the parser
+        #expect(CLI.run(["ledger", "--preset", "gpt5"]).status == 2)
+        let r = CLI.run(["run", Fixtures.model("tiny-genesis"), "--prompt", "x", "--top-p", "1.5"])
+        #expect(r.status != 0 && r.stderr.contains("top-p"))
+        #expect(CLI.run(["convert", Fixtures.model("tiny-genesis"), Fixtures.model("tiny-genesis") + "/model.safetensors", "--force"]).status == 2)
+    }
+
+    @Test func aFullDiskLeavesNothingBehind() throws {
+        // A file size limit makes write() fail with EFBIG partway through the output.
+        let dir = TemporaryDirectory()
+        let script = "ulimit -f 200; exec '\(CLI.binary)' convert '\(Fixtures.model("tiny-genesis"))' '\(dir.file("m.tlm"))' --no-compress"
+        var pid = pid_t()
+        let words: [String] = ["/bin/sh", "-c", script]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(status & 0x7f == 0, "killed by signal \(status & 0x7f) instead of failing cleanly")
+        #expect((status >> 8) & 0xff == 4, "exit code for a write failure")
+        #expect(try directoryEntries(dir.path).isEmpty, "no output and no temporary file")
+    }
+
+    @Test func runStreamsTextAndReportsOnStderr() {
+        let r = CLI.run(["run", Fixtures.model("tiny-genesis"), "--prompt", "And God said", "-n", "8", "--seed", "1"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("And God said"))
+        #expect(r.stderr.contains("tokens/s"))
+    }
+}
