@@ -37,6 +37,10 @@ let package = Package(
             // A script-like tool with top-level state; Swift 6's isolation checks buy nothing here.
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        .executableTarget(
+            name: "tensorledger-fuzz",
+            dependencies: ["TensorLedger"]
+        ),
         .testTarget(
             name: "TensorLedgerTests",
             dependencies: ["TensorLedger"]
