@@ -84,6 +84,13 @@ import Testing
         #expect(ledger.uniqueParameters == Fixtures.checkpointFacts["gpt2-tiny"]!.object!["num_parameters"]!.int!)
     }
 
+    @Test(arguments: ["n_layer", "n_embd", "vocab_size", "n_positions", "n_inner"])
+    func absurdConfigurationsAreRefused(_ key: String) throws {
+        var o = try JSON.parse(try readWholeFile(Fixtures.model("gpt2-tiny") + "/config.json")).object!
+        o[key] = .int(1 << 40)
+        #expect(throws: ConfigError.self) { try ModelConfig.parse(.object(o), file: "evil.json") }
+    }
+
     @Test func jsonCarriesTheSameFacts() throws {
         let (ledger, _) = try ModelSource.ledger(Fixtures.model("gpt2-tiny"))
         let json = try #require(ledger.json().object)

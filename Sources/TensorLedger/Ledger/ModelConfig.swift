@@ -132,7 +132,22 @@ public struct ModelConfig: Sendable, Equatable {
         guard config.kvHeads > 0, config.heads % config.kvHeads == 0 else {
             throw .invalid(file: file, reason: "num_key_value_heads \(config.kvHeads) does not divide num_attention_heads \(config.heads)")
         }
+        try config.checkLimits(file: file)
         return config
+    }
+
+    /// Largest sizes accepted from a configuration. Every derived count (a model's
+    /// tensors, bytes and offsets) then fits in 63 bits, so an untrusted config.json can
+    /// neither overflow the arithmetic nor ask for an absurd allocation.
+    func checkLimits(file: String) throws(ConfigError) {
+        let limits: [(String, Int, Int)] = [
+            ("layers", layers, 1 << 16), ("hidden size", hiddenSize, 1 << 20), ("intermediate size", intermediateSize, 1 << 22),
+            ("vocabulary size", vocabSize, 1 << 24), ("context length", contextLength, 1 << 24), ("heads", heads, 1 << 16),
+            ("head size", headDim, 1 << 16), ("token type vocabulary", typeVocabSize, 1 << 16),
+        ]
+        for (name, value, max) in limits where value > max {
+            throw .invalid(file: file, reason: "\(name) \(value) is above TensorLedger's limit of \(formatCount(max))")
+        }
     }
 
     // MARK: Presets
@@ -288,6 +303,7 @@ extension ModelConfig: JSONRepresentable {
         c.typeVocabSize = (try? int("type_vocab_size")) ?? 2
         c.attentionBias = o["attention_bias"]?.bool ?? false
         guard c.heads > 0, c.kvHeads > 0, c.heads % c.kvHeads == 0 else { throw .invalid(file: file, reason: "config heads are inconsistent") }
+        try c.checkLimits(file: file)
         return c
     }
 }
