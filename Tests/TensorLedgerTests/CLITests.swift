@@ -102,6 +102,37 @@ enum CLI {
         #expect(try directoryEntries(dir.path).isEmpty, "no output and no temporary file")
     }
 
+    @Test(arguments: [0, 2_000, 10_000, 40_000, 150_000])
+    func killedMidwayLeavesNothingHalfWritten(_ delayMicroseconds: Int) throws {
+        // Whenever SIGKILL lands, there is either no output or a complete, valid one, never a
+        // partial or hidden temporary file, and the input is untouched.
+        let dir = TemporaryDirectory()
+        let input = Fixtures.model("tiny-genesis") + "/model.safetensors"
+        let before = xxh64(try readWholeFile(input))
+        let words: [String] = [CLI.binary, "convert", Fixtures.model("tiny-genesis"), dir.file("m.tlm"), "--zstd", "19"]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        #expect(posix_spawn(&pid, CLI.binary, nil, nil, argv, environ) == 0)
+        usleep(UInt32(delayMicroseconds))
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let entries = try directoryEntries(dir.path)
+        #expect(entries.isEmpty || entries == ["m.tlm"], "left behind: \(entries)")
+        if entries == ["m.tlm"] { try TLMFile(path: dir.file("m.tlm")).verify() }
+        #expect(xxh64(try readWholeFile(input)) == before)
+    }
+
+    @Test func symlinkLoopsAndDirectoriesAreNamed() throws {
+        let dir = TemporaryDirectory()
+        #expect(symlink(dir.file("b"), dir.file("a")) == 0 && symlink(dir.file("a"), dir.file("b")) == 0)
+        let loop = CLI.run(["inspect", dir.file("a")])
+        #expect(loop.status == 3 && loop.stderr.contains("symbolic links"), "\(loop.stderr)")
+        let directory = CLI.run(["verify", dir.path])
+        #expect(directory.status == 1 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
+    }
+
     @Test func runStreamsTextAndReportsOnStderr() {
         let r = CLI.run(["run", Fixtures.model("tiny-genesis"), "--prompt", "And God said", "-n", "8", "--seed", "1"])
         #expect(r.status == 0)

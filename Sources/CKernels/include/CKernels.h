@@ -77,6 +77,13 @@ void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales)
 /// Starts writeback of a file range without waiting (Linux sync_file_range); 0 elsewhere.
 int tl_start_writeback(int fd, long long offset, long long length);
 
+/// Opens a new file with no name in `directory` (Linux O_TMPFILE), or returns -1.
+/// If the process dies before it is linked, the file vanishes with it.
+int tl_open_unnamed(const char *directory);
+
+/// Gives an unnamed file (from tl_open_unnamed) the name `path`, which must not exist.
+int tl_link_unnamed(int fd, const char *path);
+
 // --- Benchmarks ---------------------------------------------------------------------
 
 /// Reads n bytes (a multiple of 256) as fast as the CPU can and returns their 64-bit sum:

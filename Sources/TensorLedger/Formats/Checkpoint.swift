@@ -76,7 +76,7 @@ public final class Checkpoint: @unchecked Sendable {
     /// Opens a .safetensors file, an index, or a directory holding either.
     public static func open(_ path: String) throws -> Checkpoint {
         switch pathKind(path) {
-        case .missing: throw FileError.notFound(path: path)
+        case .missing: throw pathError(path)
         case .directory: return try openDirectory(path)
         case .file, .other:
             if path.hasSuffix(".json") { return try openIndex(path) }

@@ -1,7 +1,9 @@
-// Writing an output so that it either appears whole or not at all: bytes go to a
-// hidden temporary file beside the target, which is renamed over the target only
-// after everything was written and flushed to disk. A failure, or a process killed
-// midway, leaves no file under the target's name.
+// Writing an output so that it either appears whole or not at all. On Linux the bytes
+// go to an unnamed file in the target's directory (O_TMPFILE): if the process is killed,
+// even by SIGKILL, the file vanishes with it. Only when everything is written and synced
+// does it get a hidden name, renamed at once over the target. Where unnamed files are
+// not supported, a hidden temporary file is used from the start (removed on failure and
+// on SIGINT/SIGTERM/SIGHUP).
 
 import CKernels
 #if canImport(Glibc)
@@ -12,7 +14,10 @@ import Darwin
 
 public final class AtomicFileWriter {
     public let path: String
+    /// The hidden name the file has before it is renamed: from the start, or (for an
+    /// unnamed file) only from the moment it is complete.
     public let temporaryPath: String
+    private var unnamed: Bool
     private var fd: Int32
     private var buffer: [UInt8] = []
     private let bufferLimit = 4 << 20
@@ -39,14 +44,23 @@ public final class AtomicFileWriter {
         }
         let dir = parentDirectory(path)
         var template = Array(joinPath(dir, "." + lastPathComponent(path) + ".partial-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        if fd < 0 {
-            let code = errno
-            throw .writeFailed(path: path, reason: String(cString: strerror(code)))
+        let anonymous = tl_open_unnamed(dir)
+        if anonymous >= 0 {
+            fd = anonymous
+            unnamed = true
+            // A name to link it under at the end; mkstemp reserves it, the link replaces it.
+            temporaryPath = template.withUnsafeMutableBufferPointer { String(cString: mktemp($0.baseAddress!)) }
+        } else {
+            let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            if fd < 0 {
+                let code = errno
+                throw .writeFailed(path: path, reason: String(cString: strerror(code)))
+            }
+            self.fd = fd
+            unnamed = false
+            temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            fchmod(fd, 0o644)
         }
-        self.fd = fd
-        temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        fchmod(fd, 0o644)
     }
 
     deinit {
@@ -92,6 +106,10 @@ public final class AtomicFileWriter {
     public func commit() throws(FileError) {
         try flushBuffer()
         if fsync(fd) != 0 { throw failure() }
+        if unnamed {
+            if tl_link_unnamed(fd, temporaryPath) != 0 { throw failure() }
+            unnamed = false
+        }
         close(fd)
         fd = -1
         if rename(temporaryPath, path) != 0 {
@@ -105,7 +123,7 @@ public final class AtomicFileWriter {
     /// Removes the temporary file; the target is untouched.
     public func abandon() {
         if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
+        if !unnamed { unlink(temporaryPath) }
         finished = true
     }
 

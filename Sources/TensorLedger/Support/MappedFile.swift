@@ -83,6 +83,14 @@ func openRegularFile(_ path: String) throws(FileError) -> (fd: Int32, size: Int)
 /// What kind of object a path names, without following more than the kernel's symlink limit.
 public enum PathKind: Sendable { case file, directory, missing, other }
 
+/// Why a path cannot be used (missing, a symlink loop, no permission), for paths that
+/// `pathKind` called missing.
+public func pathError(_ path: String) -> FileError {
+    var st = stat()
+    guard stat(path, &st) != 0 else { return .readFailed(path: path, reason: "unreadable") }
+    return MappedFile.openError(path: path, errno: errno)
+}
+
 public func pathKind(_ path: String) -> PathKind {
     var st = stat()
     guard stat(path, &st) == 0 else { return .missing }
