@@ -195,7 +195,4 @@ public final class Checkpoint: @unchecked Sendable {
     public func releasePages(of tensor: CheckpointTensor) {
         shards[tensor.shard].releasePages(of: tensor.info)
     }
-
-    /// Bytes of all files read (headers and data).
-    public var fileBytes: Int { shards.reduce(0) { $0 + $1.fileSize } }
 }

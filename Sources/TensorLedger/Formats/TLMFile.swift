@@ -17,7 +17,6 @@ public enum TLMError: TensorLedgerError, Equatable {
     case checksumMismatch(file: String, name: String, offset: Int)
     case nonZeroPadding(file: String, offset: Int)
     case decodeFailed(file: String, name: String, reason: String)
-    case missingTensor(file: String, name: String)
     case missingBlob(file: String, name: String)
 
     public var category: ErrorCategory { .badInput }
@@ -36,7 +35,6 @@ public enum TLMError: TensorLedgerError, Equatable {
         case .checksumMismatch(let f, let n, let o): return "\(f): tensor \"\(n)\" at byte \(o) fails its checksum (the file is damaged)"
         case .nonZeroPadding(let f, let o): return "\(f): padding at byte \(o) is not zero (the file is damaged)"
         case .decodeFailed(let f, let n, let r): return "\(f): \"\(n)\" cannot be decoded: \(r)"
-        case .missingTensor(let f, let n): return "\(f): no tensor named \"\(n)\""
         case .missingBlob(let f, let n): return "\(f): no embedded \(n)"
         }
     }

@@ -198,6 +198,7 @@ public enum Converter {
                                progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
         let start = monotonicSeconds()
         let checkpoint = try Checkpoint.open(input)
+        checkpoint.shards.forEach { $0.adviseSequential() }
         let configPath = checkpoint.sidecar("config.json")
         let config = try configPath.map { try ModelConfig.load($0) }
         var (items, dropped) = try plan(checkpoint, config: config, options: options)

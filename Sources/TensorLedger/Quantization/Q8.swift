@@ -6,7 +6,6 @@ import CKernels
 public enum QuantizationError: TensorLedgerError, Equatable {
     case nonFinite(tensor: String, index: Int)
     case scaleOverflow(tensor: String, index: Int)
-    case notDivisible(tensor: String, columns: Int)
 
     public var category: ErrorCategory { .badInput }
     public var description: String {
@@ -14,7 +13,6 @@ public enum QuantizationError: TensorLedgerError, Equatable {
         case .nonFinite(let t, let i): return "tensor \"\(t)\": value \(i) is not finite (NaN or infinity); it cannot be quantized"
         case .scaleOverflow(let t, let i):
             return "tensor \"\(t)\": the block at value \(i) has values above 8.3 million, beyond an f16 scale; keep it in float (--keep) or use --weights q8-row"
-        case .notDivisible(let t, let c): return "tensor \"\(t)\": \(c) columns are not a multiple of \(WeightScheme.blockSize), as q8 blocks need"
         }
     }
 }

@@ -16,7 +16,7 @@ public final class AtomicFileWriter {
     public let path: String
     /// The hidden name the file has before it is renamed: from the start, or (for an
     /// unnamed file) only from the moment it is complete.
-    public let temporaryPath: String
+    public private(set) var temporaryPath: String
     private var unnamed: Bool
     private var fd: Int32
     private var buffer: [UInt8] = []
@@ -48,8 +48,7 @@ public final class AtomicFileWriter {
         if anonymous >= 0 {
             fd = anonymous
             unnamed = true
-            // A name to link it under at the end; mkstemp reserves it, the link replaces it.
-            temporaryPath = template.withUnsafeMutableBufferPointer { String(cString: mktemp($0.baseAddress!)) }
+            temporaryPath = AtomicFileWriter.hiddenName(for: path)
         } else {
             let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
             if fd < 0 {
@@ -65,6 +64,14 @@ public final class AtomicFileWriter {
 
     deinit {
         if !finished { abandon() }
+    }
+
+    /// ".NAME.partial-XXXXXX" beside `path`, with a random suffix.
+    static func hiddenName(for path: String) -> String {
+        var rng = SplitMix64(seed: UInt64(bitPattern: Int64(monotonicSeconds() * 1e9)) ^ UInt64(getpid()) << 32)
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        let suffix = String((0..<6).map { _ in letters[Int(rng.next() % UInt64(letters.count))] })
+        return joinPath(parentDirectory(path), "." + lastPathComponent(path) + ".partial-" + suffix)
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
@@ -107,7 +114,13 @@ public final class AtomicFileWriter {
         try flushBuffer()
         if fsync(fd) != 0 { throw failure() }
         if unnamed {
-            if tl_link_unnamed(fd, temporaryPath) != 0 { throw failure() }
+            // Name it; a name someone else took meanwhile gets another try.
+            var attempts = 0
+            while tl_link_unnamed(fd, temporaryPath) != 0 {
+                attempts += 1
+                guard errno == EEXIST, attempts < 16 else { throw failure() }
+                temporaryPath = AtomicFileWriter.hiddenName(for: path)
+            }
             unnamed = false
         }
         close(fd)

@@ -46,16 +46,6 @@ public enum DType: String, CaseIterable, Sendable, Comparable {
         }
     }
 
-    public var isFloatingPoint: Bool {
-        switch self {
-        case .float4, .float6E2M3, .float6E3M2, .float8E5M2, .float8E4M3, .float8E8M0, .float8E4M3FNUZ, .float8E5M2FNUZ,
-             .float16, .bfloat16, .float32, .float64, .complex64:
-            return true
-        default:
-            return false
-        }
-    }
-
     private var order: Int { DType.allCases.firstIndex(of: self)! }
     public static func < (a: DType, b: DType) -> Bool { a.order < b.order }
 }
