@@ -190,6 +190,48 @@ TL_TARGET_AVX512 static float dot_q8_vnni(const int8_t *w, const uint16_t *ws, c
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + hsum256(tail);
 }
 
+// Four activation vectors against one weight row: the row's bytes, their absolute values
+// and sign masks are loaded once and used four times (prompt processing).
+TL_TARGET_AVX512 static void dot_q8_x4_vnni(const int8_t *w, const uint16_t *ws, const int8_t *const *x, const float *const *xs, size_t n, float *out) {
+    const size_t blocks = n / 32;
+    const __m512i spread0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i two = _mm512_set1_epi32(2);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    size_t b = 0;
+    for (; b + 8 <= blocks; b += 8) {
+        const __m256 wsc = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b)));
+        __m512 d[4];
+        for (int k = 0; k < 4; k++) d[k] = _mm512_castps256_ps512(_mm256_mul_ps(wsc, _mm256_loadu_ps(xs[k] + b)));
+        __m512i idx = spread0;
+        for (int p = 0; p < 4; p++, idx = _mm512_add_epi32(idx, two)) {
+            const int8_t *wb = w + 32 * b + 64 * p;
+            __m512i vw = _mm512_loadu_si512((const void *)wb);
+            __mmask64 negative = _mm512_movepi8_mask(vw);
+            __m512i aw = _mm512_abs_epi8(vw);
+            for (int k = 0; k < 4; k++) {
+                __m512i vx = _mm512_loadu_si512((const void *)(x[k] + 32 * b + 64 * p));
+                __m512i sx = _mm512_mask_sub_epi8(vx, negative, _mm512_setzero_si512(), vx);
+                __m512i prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
+                acc[k] = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, d[k]), _mm512_cvtepi32_ps(prod), acc[k]);
+            }
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        float tail = 0;
+        for (size_t t = b; t < blocks; t++)
+            tail += _cvtsh_ss(ws[t]) * xs[k][t] * (float)block_dot_portable(w + 32 * t, x[k] + 32 * t);
+        out[k] = _mm512_reduce_add_ps(acc[k]) + tail;
+    }
+}
+
+void tl_dot_q8_q8_x4(const int8_t *w, const uint16_t *wscales, const int8_t *const *x, const float *const *xscales, size_t n, float *out) {
+    if (tl_active_isa() == TL_ISA_AVX512VNNI) {
+        dot_q8_x4_vnni(w, wscales, x, xscales, n, out);
+        return;
+    }
+    for (int k = 0; k < 4; k++) out[k] = tl_dot_q8_q8(w, wscales, x[k], xscales[k], n);
+}
+
 float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n) {
     switch (tl_active_isa()) {
     case TL_ISA_AVX512VNNI: return dot_q8_vnni(w, wscales, x, xscales, n);

@@ -51,6 +51,21 @@ import Testing
     }
 
     @Test(arguments: KernelISA.available)
+    func fourTokenDotMatchesTheTwin(_ isa: KernelISA) throws {
+        try KernelISA.with(isa) {
+            for n in Self.lengths {
+                let (wq, ws) = try Q8.kernelBlocks(Self.vector(n, seed: 5, std: 0.02))
+                let xs = (0..<4).map { Kernels.quantizeActivations(Self.vector(n, seed: 10 + UInt64($0), std: 1.5)) }
+                let got = Kernels.dotQ8x4(wq, scales: ws, xs.map(\.q), scales: xs.map(\.scales))
+                for k in 0..<4 {
+                    let ref = ReferenceKernels.dotQ8(wq, scales: ws, xs[k].q, scales: xs[k].scales)
+                    #expect(abs(Double(got[k]) - ref) <= 1e-5 * max(1, abs(ref)), "\(isa.name) n=\(n) k=\(k): \(got[k]) vs \(ref)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: KernelISA.available)
     func quantizationMatchesTheTwins(_ isa: KernelISA) throws {
         try KernelISA.with(isa) {
             for row in QuantizationTests.randomRows(8, 256, seed: 7) {

@@ -66,6 +66,9 @@ float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n);
 /// a block). n is a multiple of 32; wscales are f16, xscales f32.
 float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n);
 
+/// The same for four activation vectors at once: out[k] = w · x[k] (prompt processing).
+void tl_dot_q8_q8_x4(const int8_t *w, const uint16_t *wscales, const int8_t *const *x, const float *const *xscales, size_t n, float *out);
+
 /// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
 

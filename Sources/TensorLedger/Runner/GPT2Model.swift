@@ -159,20 +159,23 @@ public final class GPT2Model: @unchecked Sendable {
         let work = rows * cols * T
         let threads = work >= 1 << 17 ? self.threads : 1
         let quantized = s.quantized
-        let column = s.column
         let body = { (range: Range<Int>) in
             if T == 1 {
                 w.dotRows(range, x: x, xq: w.needsQuantizedInput ? quantized[0] : nil, out: y)
-            } else {
-                // A few rows at a time against every token: those rows stay in L1 while the
-                // tokens go by, so the matrix is read from memory once per batch.
-                let col = column  // chunks own disjoint rows of it
+                return
+            }
+            // A few rows at a time against every token: those rows stay in L1 while the
+            // tokens go by, so the matrix is read from memory once per batch; q8 rows meet
+            // four tokens per pass.
+            quantized.withUnsafeBufferPointer { xq in
                 var start = range.lowerBound
                 while start < range.upperBound {
                     let chunk = start..<min(start + 16, range.upperBound)
-                    for t in 0..<T {
-                        w.dotRows(chunk, x: x + t * cols, xq: w.needsQuantizedInput ? quantized[t] : nil, out: col)
-                        for r in chunk { y[t * rows + r] = col[r] }
+                    var t = 0
+                    while t + 4 <= T, w.dotRows4(chunk, xq: xq.baseAddress! + t, out: y + t * rows, stride: rows) { t += 4 }
+                    while t < T {
+                        w.dotRows(chunk, x: x + t * cols, xq: w.needsQuantizedInput ? xq[t] : nil, out: y + t * rows)
+                        t += 1
                     }
                     start = chunk.upperBound
                 }

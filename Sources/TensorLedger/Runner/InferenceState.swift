@@ -20,7 +20,6 @@ public final class InferenceState {
     var attention: UnsafeMutablePointer<Float>  // (T, d)
     var projected: UnsafeMutablePointer<Float>  // (T, d)
     var hidden: UnsafeMutablePointer<Float>     // (T, ff)
-    var column: UnsafeMutablePointer<Float>     // (max rows): one token's outputs in a batch
     var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
     var quantized: [QuantizedVector]            // T activation vectors in int8
 
@@ -39,7 +38,6 @@ public final class InferenceState {
         attention = .allocate(capacity: d)
         projected = .allocate(capacity: d)
         hidden = .allocate(capacity: ff)
-        column = .allocate(capacity: max(c.vocabSize, ff, 3 * d))
         logits = .allocate(capacity: c.vocabSize)
         quantized = [QuantizedVector(capacity: max(d, ff))]
     }
@@ -83,7 +81,6 @@ public final class InferenceState {
 
     deinit {
         freeBatchBuffers()
-        column.deallocate()
         logits.deallocate()
         keys.deallocate(); values.deallocate(); scores.deallocate(); scratch.deallocate()
     }

@@ -62,6 +62,15 @@ public enum Kernels {
     public static func dotQ8Row(_ w: [Int8], scale: Float, _ x: [Int8], scales xs: [Float]) -> Float {
         tl_dot_q8row_q8(w, scale, x, xs, w.count)
     }
+    /// Four activation vectors against one row (the prompt-processing kernel).
+    public static func dotQ8x4(_ w: [Int8], scales ws: [UInt16], _ x: [[Int8]], scales xs: [[Float]]) -> [Float] {
+        precondition(x.count == 4 && xs.count == 4)
+        var out = [Float](repeating: 0, count: 4)
+        let xp = x.map { v in v.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) } }
+        let sp = xs.map { v in v.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) } }
+        withExtendedLifetime((x, xs)) { tl_dot_q8_q8_x4(w, ws, xp, sp, w.count, &out) }
+        return out
+    }
     public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 0, count: x.count)
         var s = [Float](repeating: 0, count: x.count / 32)

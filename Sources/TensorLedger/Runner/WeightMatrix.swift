@@ -83,6 +83,35 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 }
 
+extension WeightMatrix {
+    /// For q8 matrices: rows in `range` against four quantized inputs at once, writing
+    /// out[k * stride + r]. Returns false (doing nothing) for other schemes.
+    @inline(__always)
+    func dotRows4(_ range: Range<Int>, xq: UnsafePointer<QuantizedVector>, out: UnsafeMutablePointer<Float>, stride: Int) -> Bool {
+        guard case .q8(let q, let s) = storage else { return false }
+        let n = cols
+        var xs: (UnsafePointer<Int8>?, UnsafePointer<Int8>?, UnsafePointer<Int8>?, UnsafePointer<Int8>?) =
+            (UnsafePointer(xq[0].values), UnsafePointer(xq[1].values), UnsafePointer(xq[2].values), UnsafePointer(xq[3].values))
+        var ss: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?) =
+            (UnsafePointer(xq[0].scales), UnsafePointer(xq[1].scales), UnsafePointer(xq[2].scales), UnsafePointer(xq[3].scales))
+        var result: (Float, Float, Float, Float) = (0, 0, 0, 0)
+        withUnsafeMutablePointer(to: &xs) { xp in
+            withUnsafeMutablePointer(to: &ss) { sp in
+                withUnsafeMutablePointer(to: &result) { rp in
+                    let xv = UnsafeRawPointer(xp).assumingMemoryBound(to: UnsafePointer<Int8>?.self)
+                    let sv = UnsafeRawPointer(sp).assumingMemoryBound(to: UnsafePointer<Float>?.self)
+                    let rv = UnsafeMutableRawPointer(rp).assumingMemoryBound(to: Float.self)
+                    for r in range {
+                        tl_dot_q8_q8_x4(q + r * n, s + r * (n / 32), xv, sv, n, rv)
+                        for k in 0..<4 { out[k * stride + r] = rv[k] }
+                    }
+                }
+            }
+        }
+        return true
+    }
+}
+
 /// Activations quantized in blocks of 32 for the int8 products.
 public struct QuantizedVector {
     let values: UnsafeMutablePointer<Int8>
