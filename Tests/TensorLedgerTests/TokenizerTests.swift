@@ -47,6 +47,20 @@ import Testing
         #expect(Self.genesisTokenizer.encode(heldOut) == expected)
     }
 
+    @Test(arguments: ["tiny-genesis", "gpt2"])
+    func compactFormEncodesTheSame(_ name: String) throws {
+        let tok = Self.tokenizer(name)
+        let compact = try BPETokenizer.fromCompact(tok.compactBytes(), source: "compact")
+        #expect(compact.vocabularySize == tok.vocabularySize)
+        for c in Self.cases(name) {
+            #expect(compact.encode(c.text) == c.ids, "\(name): \(c.text.debugDescription)")
+            #expect(try compact.decode(c.ids) == c.decoded)
+        }
+        var broken = tok.compactBytes()
+        broken.removeLast(3)
+        #expect(throws: TokenizerError.self) { try BPETokenizer.fromCompact(broken, source: "cut") }
+    }
+
     @Test func readsMergesInBothForms() throws {
         // The fixture's tokenizer.json writes merges as pairs; rewrite them as "a b" strings.
         var root = try JSON.parse(try readWholeFile(Fixtures.model("tiny-genesis") + "/tokenizer.json")).object!

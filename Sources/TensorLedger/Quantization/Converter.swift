@@ -221,9 +221,15 @@ public enum Converter {
         do {
             try writer.write([UInt8](repeating: 0, count: TLMFormat.preambleSize))
             var blobs: [TLMBlob] = []
-            for (name, path) in [("config.json", configPath), ("tokenizer.json", tokenizerPath)] {
-                guard let path else { continue }
-                let bytes = try readWholeFile(path, limit: 256 << 20)
+            var embedded: [(String, [UInt8])] = []
+            if let configPath { embedded.append(("config.json", try readWholeFile(configPath, limit: 16 << 20))) }
+            if let tokenizerPath {
+                let json = try readWholeFile(tokenizerPath, limit: 256 << 20)
+                embedded.append(("tokenizer.json", json))
+                // The same tokenizer in the form that loads without string tables.
+                embedded.append(("tokenizer.bpe", try BPETokenizer.fromTokenizerJSON(json, source: tokenizerPath).compactBytes()))
+            }
+            for (name, bytes) in embedded {
                 blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: name, width: 1, level: options.zstdLevel, to: writer) })
             }
 

@@ -37,10 +37,7 @@ struct TLMWeights: WeightSource {
     var sourceName: String { file.path }
     var config: ModelConfig? { file.header.config }
 
-    func tokenizer() throws -> BPETokenizer {
-        guard file.header.blobs.contains(where: { $0.name == "tokenizer.json" }) else { throw ModelLoadError.noTokenizer(source: file.path) }
-        return try BPETokenizer.fromTokenizerJSON(try file.blob(named: "tokenizer.json"), source: file.path + " (embedded tokenizer.json)")
-    }
+    func tokenizer() throws -> BPETokenizer { try BPETokenizer.embedded(in: file) }
 
     func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
 

@@ -10,6 +10,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// The .tlm header parser alone: whole files rarely get past the checksums.
     case tlmHeader = "tlm-header"
     case tokenizerJSON = "tokenizer-json"
+    case tokenizerCompact = "tokenizer-bpe"
     case tokenize
     case gguf
     case json
@@ -47,6 +48,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = bytes.withUnsafeBytes { raw in try? TLMFile.parseHeader(raw, path: "fuzz", dataLength: 1 << 20) }
         case .tokenizerJSON:
             if let tok = try? BPETokenizer.fromTokenizerJSON(bytes, source: "fuzz") {
+                let ids = tok.encode("Hello world, it's 2026! 你好 👋")
+                _ = try? tok.decode(ids)
+            }
+        case .tokenizerCompact:
+            if let tok = try? BPETokenizer.fromCompact(bytes, source: "fuzz") {
                 let ids = tok.encode("Hello world, it's 2026! 你好 👋")
                 _ = try? tok.decode(ids)
             }

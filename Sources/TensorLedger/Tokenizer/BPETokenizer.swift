@@ -32,7 +32,6 @@ public final class BPETokenizer: @unchecked Sendable {
     public let tokens: [String]
     public let addedTokens: [AddedToken]
     public let addPrefixSpace: Bool
-    let idOf: [ByteString: Int]
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
     /// Byte → id of its single-character token, or -1.
@@ -40,18 +39,32 @@ public final class BPETokenizer: @unchecked Sendable {
     let ignoreMerges: Bool
     private var cache: [String: [Int32]] = [:]
     private let cacheLock = Lock()
+    /// Token string → id, built only when needed (ignore_merges); encoding runs on ids.
+    private var idOfStorage: [ByteString: Int]?
 
     public var vocabularySize: Int { tokens.count }
 
-    /// `merges` as pairs of token strings in rank order.
-    public init(tokens: [String], merges mergePairs: [(String, String)], addedTokens: [AddedToken] = [],
-                addPrefixSpace: Bool = false, ignoreMerges: Bool = false, source: String) throws(TokenizerError) {
+    /// The tokenizer from its parts; merges already as ids.
+    init(tokens: [String], merges: [UInt64: (rank: Int32, id: Int32)], addedTokens: [AddedToken], addPrefixSpace: Bool, ignoreMerges: Bool) {
         self.tokens = tokens
-        var idOf: [ByteString: Int] = [:]
-        idOf.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() where !t.isEmpty { idOf[ByteString(t)] = i }
-        self.idOf = idOf
-        var table: [UInt64: (Int32, Int32)] = [:]
+        self.merges = merges
+        var byteIDs = [Int32](repeating: -1, count: 256)
+        for (i, t) in tokens.enumerated() {
+            var scalars = t.unicodeScalars.makeIterator()
+            guard let only = scalars.next(), scalars.next() == nil, let b = ByteLevel.inverse[only.value], byteIDs[Int(b)] < 0 else { continue }
+            byteIDs[Int(b)] = Int32(i)
+        }
+        self.byteIDs = byteIDs
+        self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
+        self.addPrefixSpace = addPrefixSpace
+        self.ignoreMerges = ignoreMerges
+    }
+
+    /// `merges` as pairs of token strings in rank order.
+    public convenience init(tokens: [String], merges mergePairs: [(String, String)], addedTokens: [AddedToken] = [],
+                            addPrefixSpace: Bool = false, ignoreMerges: Bool = false, source: String) throws(TokenizerError) {
+        let idOf = BPETokenizer.index(tokens)
+        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
         table.reserveCapacity(mergePairs.count)
         for (rank, (a, b)) in mergePairs.enumerated() {
             guard let ia = idOf[ByteString(a)], let ib = idOf[ByteString(b)] else {
@@ -63,11 +76,24 @@ public final class BPETokenizer: @unchecked Sendable {
             let key = UInt64(ia) << 32 | UInt64(ib)
             if table[key] == nil { table[key] = (Int32(rank), Int32(merged)) }
         }
-        merges = table.mapValues { (rank: $0.0, id: $0.1) }
-        byteIDs = (0..<256).map { b in Int32(idOf[ByteString(String(ByteLevel.character(for: UInt8(b))))] ?? -1) }
-        self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
-        self.addPrefixSpace = addPrefixSpace
-        self.ignoreMerges = ignoreMerges
+        self.init(tokens: tokens, merges: table, addedTokens: addedTokens, addPrefixSpace: addPrefixSpace, ignoreMerges: ignoreMerges)
+        idOfStorage = idOf
+    }
+
+    static func index(_ tokens: [String]) -> [ByteString: Int] {
+        var idOf: [ByteString: Int] = [:]
+        idOf.reserveCapacity(tokens.count)
+        for (i, t) in tokens.enumerated() where !t.isEmpty && idOf[ByteString(t)] == nil { idOf[ByteString(t)] = i }
+        return idOf
+    }
+
+    var idOf: [ByteString: Int] {
+        cacheLock.withLock {
+            if let d = idOfStorage { return d }
+            let d = BPETokenizer.index(tokens)
+            idOfStorage = d
+            return d
+        }
     }
 
     // MARK: Encoding

@@ -3,10 +3,7 @@
 
 public enum TokenizerSource {
     public static func load(_ path: String) throws -> BPETokenizer {
-        if ModelSource.isTLM(path) {
-            let tlm = try TLMFile(path: path)
-            return try BPETokenizer.fromTokenizerJSON(try tlm.blob(named: "tokenizer.json"), source: path + " (embedded tokenizer.json)")
-        }
+        if ModelSource.isTLM(path) { return try BPETokenizer.embedded(in: try TLMFile(path: path)) }
         if pathKind(path) == .directory {
             let p = joinPath(path, "tokenizer.json")
             guard pathKind(p) == .file else { throw FileError.notFound(path: p) }
