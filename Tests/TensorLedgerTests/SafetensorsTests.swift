@@ -88,3 +88,39 @@ import Testing
         #expect(throws: TensorDataError.self) { try floatValues(file.data(for: c64), info: c64) }
     }
 }
+
+@Suite struct TruncationTests {
+    /// Cut a real file at every structural boundary (and around each): always a typed error.
+    @Test func everyTruncationOfASafetensorsFileIsAnError() throws {
+        let bytes = try readWholeFile(Fixtures.model("gpt2-tiny") + "/model.safetensors")
+        let header = try bytes.withUnsafeBytes { try SafetensorsHeader.parse($0, file: "x") }
+        var cuts: Set<Int> = [0, 1, 7, 8, 9, header.dataStart - 1, header.dataStart, header.dataStart + 1, bytes.count - 1]
+        for t in header.tensors { for d in [-1, 0, 1] { cuts.insert(header.dataStart + t.dataOffsets.lowerBound + d) } }
+        for cut in cuts.sorted() where cut >= 0 && cut < bytes.count {
+            #expect(throws: SafetensorsError.self, "cut at \(cut)") {
+                try Array(bytes[0..<cut]).withUnsafeBytes { try SafetensorsHeader.parse($0, file: "x") }
+            }
+        }
+    }
+
+    @Test func aHeaderClaiming2To63BytesIsRefusedBeforeAnyAllocation() {
+        var bytes = withUnsafeBytes(of: (UInt64(1) << 63).littleEndian) { Array($0) }
+        bytes += Array("{}".utf8)
+        #expect(throws: SafetensorsError.headerTooLarge(file: "x", declared: UInt64(1) << 63, limit: 100_000_000)) {
+            try bytes.withUnsafeBytes { try SafetensorsHeader.parse($0, file: "x") }
+        }
+    }
+
+    @Test func everyTruncationOfATLMFileIsAnError() throws {
+        let dir = TemporaryDirectory()
+        _ = try Converter.convert(input: Fixtures.model("gpt2-tiny"), output: dir.file("m.tlm"), options: ConversionOptions())
+        let bytes = try readWholeFile(dir.file("m.tlm"))
+        let tlm = try TLMFile(path: dir.file("m.tlm"))
+        var cuts: Set<Int> = [0, 3, 4, 8, 56, 63, 64, 65, tlm.headerOffset - 1, tlm.headerOffset, tlm.headerOffset + 1, bytes.count - 1]
+        for t in tlm.tensors { cuts.insert(tlm.dataOffset + t.offset); cuts.insert(tlm.dataOffset + t.offset + t.storedBytes / 2) }
+        for cut in cuts.sorted() where cut < bytes.count {
+            writeFile(dir.file("cut.tlm"), Array(bytes[0..<cut]))
+            #expect(throws: TLMError.self, "cut at \(cut)") { try TLMFile(path: dir.file("cut.tlm")).verify() }
+        }
+    }
+}

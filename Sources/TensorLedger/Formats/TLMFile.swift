@@ -249,13 +249,14 @@ public final class TLMFile: @unchecked Sendable {
     private func decode(name: String, offset: Int, stored count: Int, raw: Int, encoding: TLMEncoding, width: Int) throws(TLMError) -> TensorBytes {
         let src = stored(offset: offset, count: count)
         if encoding == .raw { return TensorBytes(mapped: src, owner: file) }
-        let out = TensorBytes(capacity: raw)
-        do {
+        guard let out = TensorBytes(capacity: raw) else {
+            throw .decodeFailed(file: path, name: name, reason: "cannot allocate \(raw) bytes to decompress it")
+        }
+        do throws(ZstdError) {
             if encoding == .zstdBytePlanes && width > 1 {
-                let planes = UnsafeMutableRawBufferPointer.allocate(byteCount: raw, alignment: 64)
-                defer { planes.deallocate() }
-                try Zstd.decompress(src, into: planes)
-                BytePlanes.merge(UnsafeRawBufferPointer(planes), width: width, into: out.mutableBytes)
+                guard let planes = TensorBytes(capacity: raw) else { throw ZstdError.failed("cannot allocate \(raw) bytes") }
+                try Zstd.decompress(src, into: planes.mutableBytes)
+                BytePlanes.merge(planes.bytes, width: width, into: out.mutableBytes)
             } else {
                 try Zstd.decompress(src, into: out.mutableBytes)
             }
@@ -316,8 +317,12 @@ public final class TensorBytes: @unchecked Sendable {
         self.owner = owner
     }
 
-    init(capacity: Int) {
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 64)
+    /// An owned buffer; nil when the memory cannot be had (a size from a hostile header
+    /// must become an error, not a trap).
+    init?(capacity: Int) {
+        var p: UnsafeMutableRawPointer?
+        guard capacity >= 0, posix_memalign(&p, 64, max(capacity, 1)) == 0, let p else { return nil }
+        let buf = UnsafeMutableRawBufferPointer(start: p, count: max(capacity, 1))
         owned = buf
         bytes = UnsafeRawBufferPointer(rebasing: buf[0..<capacity])
         owner = nil
@@ -330,5 +335,5 @@ public final class TensorBytes: @unchecked Sendable {
     /// A copy of the bytes.
     public var array: [UInt8] { withExtendedLifetime(self) { Array(bytes) } }
 
-    deinit { owned?.deallocate() }
+    deinit { if let owned { free(owned.baseAddress) } }
 }

@@ -83,7 +83,9 @@ struct CheckpointWeights: WeightSource {
         guard t.info.shape == (transposed ? [cols, rows] : [rows, cols]) else {
             throw ModelLoadError.wrongShape(source: checkpoint.path, name: name, expected: [rows, cols], found: t.info.shape)
         }
-        let out = TensorBytes(capacity: rows * cols * 4)
+        guard let out = TensorBytes(capacity: rows * cols * 4) else {
+            throw FileError.readFailed(path: checkpoint.path, reason: "cannot allocate \(rows * cols * 4) bytes for \"\(name)\" in f32")
+        }
         let dst = out.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self)
         if transposed {
             try TensorEncoder.transposeToFloat(checkpoint.data(for: t), dtype: t.info.dtype, inRows: cols, inCols: rows, into: dst, threads: 2, tensor: name)
