@@ -91,6 +91,9 @@ extension BPETokenizer {
             guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
             merges.append((String(parts[0]), String(parts[1])))
         }
+        guard types.isEmpty || types.count == tokens.count else {
+            throw TokenizerError.invalid(source: source, reason: "\(types.count) token types for \(tokens.count) tokens")
+        }
         // Token type 3 is "control" (special) in llama.cpp's vocabulary.
         let added = types.enumerated().compactMap { i, t in t == 3 ? AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: true) : nil }
         return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, source: source)
