@@ -223,11 +223,12 @@ public enum Converter {
             var blobs: [TLMBlob] = []
             var embedded: [(String, [UInt8])] = []
             if let configPath { embedded.append(("config.json", try readWholeFile(configPath, limit: 16 << 20))) }
-            if let tokenizerPath {
-                let json = try readWholeFile(tokenizerPath, limit: 256 << 20)
+            // The tokenizer is also stored in the form that loads without string tables;
+            // building it takes a while for a large vocabulary, so it is done beside the tensors.
+            let compactTokenizer = try tokenizerPath.map { path in
+                let json = try readWholeFile(path, limit: 256 << 20)
                 embedded.append(("tokenizer.json", json))
-                // The same tokenizer in the form that loads without string tables.
-                embedded.append(("tokenizer.bpe", try BPETokenizer.fromTokenizerJSON(json, source: tokenizerPath).compactBytes()))
+                return BackgroundTask { try BPETokenizer.fromTokenizerJSON(json, source: path).compactBytes() }
             }
             for (name, bytes) in embedded {
                 blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: name, width: 1, level: options.zstdLevel, to: writer) })
@@ -254,6 +255,10 @@ public enum Converter {
                 progress?(done, inputBytes)
             }
 
+            if let compactTokenizer {
+                let bytes = try compactTokenizer.value()
+                blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: "tokenizer.bpe", width: 1, level: options.zstdLevel, to: writer) })
+            }
             let header = TLMHeader(createdBy: createdBy, source: lastPathComponent(checkpoint.directory), config: config,
                                    tensors: items.map { $0.entry }, blobs: blobs)
             let headerBytes = Array(header.json.serialized(pretty: false).utf8)
@@ -308,5 +313,25 @@ public enum Converter {
             checksum = TLMFormat.checksum(bytes)
         }
         return TLMBlob(name: name, offset: offset, storedBytes: stored, rawBytes: bytes.count, encoding: encoding, checksum: checksum)
+    }
+}
+
+/// Work started on another thread whose result is collected later.
+final class BackgroundTask<T>: @unchecked Sendable {
+    private var result: Result<T, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping () throws -> T) {
+        let box = UncheckedSendable(work)
+        DispatchQueue.global().async {
+            self.result = Result { try box.value() }
+            self.done.signal()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()
+        return try result!.get()
     }
 }
