@@ -149,3 +149,27 @@ import Testing
         #expect(zip(trace.top, trace.top.dropFirst()).allSatisfy { $0.probability >= $1.probability })
     }
 }
+
+@Suite struct WorkerPoolTests {
+    /// Models (and their worker threads) come and go: workers must stop cleanly even when
+    /// the pool goes away right after its last job, while they are still spinning.
+    @Test func poolsComeAndGoWithoutTrouble() throws {
+        for _ in 0..<25 {
+            let model = try GPT2Model.load(Fixtures.model("tiny-genesis"), threads: 2)
+            _ = try Generator(model: model).lastLogits([370, 316])
+        }
+    }
+
+    @Test func everyChunkRunsExactlyOnce() {
+        let pool = WorkerPool(threads: 2)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1000)
+        counts.initialize(repeating: 0)
+        defer { counts.deallocate() }
+        for round in 1...200 {
+            let n = round % 37 + 2
+            pool.run(chunks: n) { c in counts[c] += 1 }
+            for c in 0..<n { #expect(counts[c] == 1, "round \(round) chunk \(c)") }
+            for c in 0..<n { counts[c] = 0 }
+        }
+    }
+}

@@ -18,29 +18,20 @@ import Glibc
 final class WorkerPool: @unchecked Sendable {
     /// Threads that take part, the caller included.
     let threads: Int
-    /// generation (bits 40...63) | chunk count (bits 20...39) | next chunk (bits 0...19)
-    private let ticket = Atomic<UInt64>(0)
-    private let doneChunks = Atomic<Int>(0)
-    private let sleepers = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private var generation: UInt64 = 0
-    private var job: ((Int) -> Void)?
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    /// What the workers share with the caller. Workers hold it, not the pool, so the pool
+    /// can go away (stopping and joining them) while they still run.
+    private let shared = PoolShared()
     private var handles: [pthread_t] = []
 
     static let maxChunks = (1 << 20) - 1
 
     init(threads: Int) {
         self.threads = max(1, threads)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
-        for index in 1..<self.threads {
-            let start = Unmanaged.passRetained(WorkerStart(pool: self, index: index))
+        for _ in 1..<self.threads {
+            let start = Unmanaged.passRetained(shared)
             var handle = pthread_t()
             let rc = pthread_create(&handle, nil, { arg in
-                let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
-                start.pool.workerLoop()
+                Unmanaged<PoolShared>.fromOpaque(arg!).takeRetainedValue().workerLoop()
                 return nil
             }, start.toOpaque())
             if rc == 0 { handles.append(handle) } else { start.release() }
@@ -53,6 +44,37 @@ final class WorkerPool: @unchecked Sendable {
             for c in 0..<chunks { body(c) }
             return
         }
+        shared.run(chunks: chunks, body)
+    }
+
+    deinit {
+        shared.stop()
+        for h in handles { pthread_join(h, nil) }
+    }
+}
+
+private final class PoolShared: @unchecked Sendable {
+    /// generation (bits 40...63) | chunk count (bits 20...39) | next chunk (bits 0...19)
+    private let ticket = Atomic<UInt64>(0)
+    private let doneChunks = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private var generation: UInt64 = 0
+    private var job: ((Int) -> Void)?
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&condition)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func run(chunks: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
             job = body
             doneChunks.store(0, ordering: .relaxed)
@@ -60,15 +82,22 @@ final class WorkerPool: @unchecked Sendable {
             // Sequentially consistent with the sleepers' counter, so a worker going to sleep
             // either sees the new ticket or is seen and woken.
             ticket.store(generation << 40 | UInt64(chunks) << 20, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(&mutex)
-                pthread_cond_broadcast(&condition)
-                pthread_mutex_unlock(&mutex)
-            }
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 { wakeAll() }
             while let c = claim(generation) { body(c); doneChunks.add(1, ordering: .releasing) }
             while doneChunks.load(ordering: .acquiring) < chunks { spinPause() }
             job = nil
         }
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        wakeAll()
+    }
+
+    private func wakeAll() {
+        pthread_mutex_lock(&mutex)
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
     }
 
     /// Claims the next chunk of generation `g`, if any is left.
@@ -83,7 +112,7 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func workerLoop() {
+    func workerLoop() {
         var seen: UInt64 = 0
         while true {
             var spins = 0
@@ -96,7 +125,7 @@ final class WorkerPool: @unchecked Sendable {
                 } else {
                     pthread_mutex_lock(&mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while ticket.load(ordering: .sequentiallyConsistent) >> 40 == seen && !stopping.load(ordering: .relaxed) {
+                    while ticket.load(ordering: .sequentiallyConsistent) >> 40 == seen && !stopping.load(ordering: .sequentiallyConsistent) {
                         pthread_cond_wait(&condition, &mutex)
                     }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
@@ -115,23 +144,6 @@ final class WorkerPool: @unchecked Sendable {
             }
         }
     }
-
-    deinit {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        pthread_mutex_lock(&mutex)
-        pthread_cond_broadcast(&condition)
-        pthread_mutex_unlock(&mutex)
-        for h in handles { pthread_join(h, nil) }
-        pthread_cond_destroy(&condition)
-        pthread_mutex_destroy(&mutex)
-    }
-}
-
-private final class WorkerStart {
-    // Unowned: the pool's deinit stops and joins its workers.
-    unowned let pool: WorkerPool
-    let index: Int
-    init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
 }
 
 @inline(__always)
