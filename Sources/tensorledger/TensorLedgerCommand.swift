@@ -20,8 +20,9 @@ struct TensorLedgerCommand: ParsableCommand {
         commandName: "tensorledger",
         abstract: "Look inside transformer checkpoints, shrink them, and prove they still work.",
         discussion: """
-            Exit codes: 0 success, 1 malformed or unsupported input, 2 bad usage, \
-            3 missing or unreadable file, 4 write failure (nothing is left behind).
+            Exit codes: 0 success, 1 malformed or unsupported input, 2 a request that \
+            cannot be met, 3 missing or unreadable file, 4 write failure (nothing is left \
+            behind), 64 a malformed command line.
             """,
         subcommands: [Inspect.self, LedgerCommand.self, Convert.self, Verify.self, Run.self, Next.self, TraceCommand.self, PerplexityCommand.self, Tokenize.self, Synth.self])
 }
