@@ -3,6 +3,9 @@
 // across threads in contiguous ranges, one hand-off per tensor.
 
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct TensorEncoder {
     let threads: Int
@@ -72,6 +75,11 @@ struct TensorEncoder {
                     parallelRows(rows, threads: threads) { t, range in
                         var quality = QuantizationQuality()
                         for r in range {
+                            // Rows read straight from the mapping are let go every 1024 rows,
+                            // so the largest tensor is never resident whole.
+                            if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
+                                releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
+                            }
                             if scheme == .q8 {
                                 let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize)
                                 if let bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality) {
@@ -147,4 +155,13 @@ func parallelRows(_ count: Int, threads: Int, _ body: (Int, Range<Int>) -> Void)
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// Drops the whole pages inside [p, p + byteCount) of a read-only file mapping from this
+/// process's memory; a later read faults them back in from the page cache.
+func releasePages(_ p: UnsafeRawPointer, byteCount: Int) {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: p) + page - 1) / page * page
+    let end = (Int(bitPattern: p) + byteCount) / page * page
+    if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
 }
