@@ -51,6 +51,19 @@ import Testing
     }
 
     @Test(arguments: KernelISA.available)
+    func geluMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            // Dense over the range activations take, plus extremes and special values.
+            var x: [Float] = stride(from: -12.0, through: 12.0, by: 0.0007).map { Float($0) }
+            x += [0, -0, 1e-30, -1e-30, 30, -30, 1e4, -1e4, .leastNormalMagnitude]
+            let got = Kernels.gelu(x)
+            var worst: Float = 0
+            for (v, g) in zip(x, got) { worst = max(worst, abs(g - gelu(v)) / max(1, abs(gelu(v)))) }
+            #expect(worst < 2e-6, "\(isa.name): worst error \(worst)")
+        }
+    }
+
+    @Test(arguments: KernelISA.available)
     func fourTokenDotMatchesTheTwin(_ isa: KernelISA) throws {
         try KernelISA.with(isa) {
             for n in Self.lengths {

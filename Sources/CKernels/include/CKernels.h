@@ -72,6 +72,9 @@ void tl_dot_q8_q8_x4(const int8_t *w, const uint16_t *wscales, const int8_t *con
 /// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
 
+/// GPT-2's GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
+void tl_gelu(float *x, size_t n);
+
 /// Quantizes activations into blocks of 32 (d = max|x|/127 in f32, round half away).
 void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales);
 

@@ -132,7 +132,7 @@ public final class GPT2Model: @unchecked Sendable {
             // MLP: LayerNorm, Up-projection, GELU, Down-projection.
             layerNorm(x, T, d, block.ln2Weight, block.ln2Bias, into: h, epsilon: eps)
             multiply(block.up, h, T, block.upBias, into: s.hidden, state: s)
-            for i in 0..<(T * ff) { s.hidden[i] = gelu(s.hidden[i]) }
+            tl_gelu(s.hidden, T * ff)
             multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s)
             for i in 0..<(T * d) { x[i] += s.projected[i] }
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
@@ -253,7 +253,7 @@ func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [
     }
 }
 
-/// GPT-2's GELU, the tanh approximation ("gelu_new").
+/// GPT-2's GELU, the tanh approximation ("gelu_new"): the twin of the C kernel `tl_gelu`.
 @inline(__always)
 func gelu(_ x: Float) -> Float {
     0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))

@@ -62,6 +62,12 @@ public enum Kernels {
     public static func dotQ8Row(_ w: [Int8], scale: Float, _ x: [Int8], scales xs: [Float]) -> Float {
         tl_dot_q8row_q8(w, scale, x, xs, w.count)
     }
+    public static func gelu(_ x: [Float]) -> [Float] {
+        var y = x
+        tl_gelu(&y, y.count)
+        return y
+    }
+
     /// Four activation vectors against one row (the prompt-processing kernel).
     public static func dotQ8x4(_ w: [Int8], scales ws: [UInt16], _ x: [[Int8]], scales xs: [[Float]]) -> [Float] {
         precondition(x.count == 4 && xs.count == 4)
