@@ -253,9 +253,4 @@ func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [
     }
 }
 
-/// GPT-2's GELU, the tanh approximation ("gelu_new"): the twin of the C kernel `tl_gelu`.
-@inline(__always)
-func gelu(_ x: Float) -> Float {
-    0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
-}
 

@@ -2,8 +2,16 @@
 // and what the tests compare every CPU variant against.
 
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum ReferenceKernels {
+    /// GPT-2's GELU, the tanh approximation ("gelu_new"), one value at a time.
+    public static func gelu(_ x: Float) -> Float {
+        0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
+    }
+
     public static func dotF32(_ a: [Float], _ b: [Float]) -> Double {
         zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
