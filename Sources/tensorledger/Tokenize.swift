@@ -39,16 +39,13 @@ struct Tokenize: ParsableCommand {
                 return
             }
             let input = try text ?? String(decoding: readWholeFile(file!), as: UTF8.self)
-            let ids = tokenizer.encode(input)
+            let report = try TokenizationReport(text: input, tokenizer: tokenizer)
             if output.json {
-                print(JSONValue.array(ids.map { .int($0) }).serialized(pretty: false))
+                print(report.json.serialized(pretty: false))
                 return
             }
-            for id in ids {
-                let piece = try tokenizer.decode([id], skipSpecialTokens: false)
-                print("\(id)\t\(TokenizerSource.visible(piece))")
-            }
-            Console.writeErr("\(ids.count) tokens, \(input.utf8.count) bytes\n")
+            if !report.ids.isEmpty { print(report.textReport) }
+            Console.writeErr(report.summaryLine + "\n")
         }
     }
 }

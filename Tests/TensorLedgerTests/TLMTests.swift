@@ -119,6 +119,16 @@ import Testing
         #expect(report.tensors.count == 28)
     }
 
+    @Test func verifyReportsWhatItChecked() throws {
+        let dir = TemporaryDirectory()
+        _ = try Self.convert(to: dir.file("m.tlm"))
+        let report = try VerifyReport.check(dir.file("m.tlm"))
+        #expect(report.tensors == 28 && report.blobs == 1)
+        #expect(report.textReport.hasPrefix(dir.file("m.tlm") + ": OK: header, 28 tensors"))
+        #expect(ModelSource.isTLM(dir.file("m.tlm")))
+        #expect(!ModelSource.isTLM(dir.path) && !ModelSource.isTLM(Fixtures.model("gpt2-tiny") + "/model.safetensors"))
+    }
+
     @Test func dryRunWritesNothing() throws {
         let dir = TemporaryDirectory()
         var options = ConversionOptions()

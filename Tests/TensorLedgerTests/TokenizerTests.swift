@@ -61,6 +61,13 @@ import Testing
         #expect(throws: TokenizerError.self) { try BPETokenizer.fromCompact(broken, source: "cut") }
     }
 
+    @Test func tokenizationReportListsEachPiece() throws {
+        let report = try TokenizationReport(text: "Hello world", tokenizer: Self.gpt2Tokenizer)
+        #expect(report.ids == [15496, 995])
+        #expect(report.textReport == "15496\tHello\n995\t␣world")
+        #expect(report.summaryLine == "2 tokens, 11 bytes")
+    }
+
     @Test func readsMergesInBothForms() throws {
         // The fixture's tokenizer.json writes merges as pairs; rewrite them as "a b" strings.
         var root = try JSON.parse(try readWholeFile(Fixtures.model("tiny-genesis") + "/tokenizer.json")).object!

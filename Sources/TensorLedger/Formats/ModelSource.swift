@@ -1,11 +1,17 @@
 // Opening whatever a user names (a safetensors file, a sharded index, a directory or
 // a .tlm file) for the header-only commands.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public enum ModelSource {
     /// True when the path names a .tlm file (by its magic, whatever its extension).
     public static func isTLM(_ path: String) -> Bool {
-        guard pathKind(path) == .file, let f = try? MappedFile(path: path) else { return false }
-        return f.bytes.count >= 4 && f.bytes.prefix(4).elementsEqual(TLMFormat.magic)
+        guard let (fd, size) = try? openRegularFile(path) else { return false }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        return size >= 4 && pread(fd, &magic, 4, 0) == 4 && magic == TLMFormat.magic
     }
 
     /// The inspect report of any supported model file.

@@ -216,8 +216,6 @@ public enum Converter {
 
         let writer = try AtomicFileWriter(path: output, overwrite: options.overwrite,
                                           protecting: checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 })
-        TemporaryFiles.register(writer.temporaryPath)
-        defer { TemporaryFiles.unregister() }
         do {
             try writer.write([UInt8](repeating: 0, count: TLMFormat.preambleSize))
             var blobs: [TLMBlob] = []

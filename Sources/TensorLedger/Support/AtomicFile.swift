@@ -60,6 +60,7 @@ public final class AtomicFileWriter {
             temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             fchmod(fd, 0o644)
         }
+        TemporaryFiles.register(temporaryPath)
     }
 
     deinit {
@@ -120,6 +121,7 @@ public final class AtomicFileWriter {
                 attempts += 1
                 guard errno == EEXIST, attempts < 16 else { throw failure() }
                 temporaryPath = AtomicFileWriter.hiddenName(for: path)
+                TemporaryFiles.register(temporaryPath)
             }
             unnamed = false
         }
@@ -131,6 +133,7 @@ public final class AtomicFileWriter {
             throw e
         }
         finished = true
+        TemporaryFiles.unregister()
     }
 
     /// Removes the temporary file; the target is untouched.
@@ -138,6 +141,7 @@ public final class AtomicFileWriter {
         if fd >= 0 { close(fd); fd = -1 }
         if !unnamed { unlink(temporaryPath) }
         finished = true
+        TemporaryFiles.unregister()
     }
 
     private func flushBuffer() throws(FileError) {

@@ -28,3 +28,25 @@ public enum TokenizerSource {
         return out
     }
 }
+
+/// What `tokenize` shows: each token id with the text it stands for.
+public struct TokenizationReport: Sendable {
+    public var ids: [Int]
+    /// The text of each token alone (U+FFFD where a token holds part of a character).
+    public var pieces: [String]
+    public var inputBytes: Int
+
+    public init(text: String, tokenizer: BPETokenizer) throws {
+        ids = tokenizer.encode(text)
+        pieces = try ids.map { try tokenizer.decode([$0], skipSpecialTokens: false) }
+        inputBytes = text.utf8.count
+    }
+
+    /// One line per token: id, tab, the piece with whitespace made visible.
+    public var textReport: String {
+        zip(ids, pieces).map { "\($0)\t\(TokenizerSource.visible($1))" }.joined(separator: "\n")
+    }
+
+    public var summaryLine: String { "\(ids.count) tokens, \(inputBytes) bytes" }
+    public var json: JSONValue { .array(ids.map { .int($0) }) }
+}

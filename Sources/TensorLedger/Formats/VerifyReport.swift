@@ -1,0 +1,29 @@
+// What `verify` reports about a .tlm file whose every checksum and padding byte held.
+
+public struct VerifyReport: Sendable {
+    public var file: String
+    public var tensors: Int
+    public var blobs: Int
+    public var bytesChecked: Int
+    public var seconds: Double
+
+    /// Opens and fully verifies `path`; throws the first damage found.
+    public static func check(_ path: String) throws -> VerifyReport {
+        let start = monotonicSeconds()
+        let tlm = try TLMFile(path: path)
+        let bytes = try tlm.verify()
+        return VerifyReport(file: path, tensors: tlm.tensors.count, blobs: tlm.header.blobs.count,
+                            bytesChecked: bytes, seconds: monotonicSeconds() - start)
+    }
+
+    public var textReport: String {
+        "\(file): OK: header, \(tensors) tensors and \(blobs) embedded files, \(formatCount(bytesChecked)) bytes checked in \(formatFixed(seconds * 1000, 1)) ms"
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject([
+            "file": .string(file), "ok": .bool(true), "tensors": .int(tensors), "blobs": .int(blobs),
+            "bytes_checked": .int(bytesChecked), "seconds": .double(seconds),
+        ]))
+    }
+}
