@@ -190,48 +190,6 @@ TL_TARGET_AVX512 static float dot_q8_vnni(const int8_t *w, const uint16_t *ws, c
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + hsum256(tail);
 }
 
-// Four activation vectors against one weight row: the row's bytes, their absolute values
-// and sign masks are loaded once and used four times (prompt processing).
-TL_TARGET_AVX512 static void dot_q8_x4_vnni(const int8_t *w, const uint16_t *ws, const int8_t *const *x, const float *const *xs, size_t n, float *out) {
-    const size_t blocks = n / 32;
-    const __m512i spread0 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i two = _mm512_set1_epi32(2);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    size_t b = 0;
-    for (; b + 8 <= blocks; b += 8) {
-        const __m256 wsc = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws + b)));
-        __m512 d[4];
-        for (int k = 0; k < 4; k++) d[k] = _mm512_castps256_ps512(_mm256_mul_ps(wsc, _mm256_loadu_ps(xs[k] + b)));
-        __m512i idx = spread0;
-        for (int p = 0; p < 4; p++, idx = _mm512_add_epi32(idx, two)) {
-            const int8_t *wb = w + 32 * b + 64 * p;
-            __m512i vw = _mm512_loadu_si512((const void *)wb);
-            __mmask64 negative = _mm512_movepi8_mask(vw);
-            __m512i aw = _mm512_abs_epi8(vw);
-            for (int k = 0; k < 4; k++) {
-                __m512i vx = _mm512_loadu_si512((const void *)(x[k] + 32 * b + 64 * p));
-                __m512i sx = _mm512_mask_sub_epi8(vx, negative, _mm512_setzero_si512(), vx);
-                __m512i prod = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, sx);
-                acc[k] = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, d[k]), _mm512_cvtepi32_ps(prod), acc[k]);
-            }
-        }
-    }
-    for (int k = 0; k < 4; k++) {
-        float tail = 0;
-        for (size_t t = b; t < blocks; t++)
-            tail += _cvtsh_ss(ws[t]) * xs[k][t] * (float)block_dot_portable(w + 32 * t, x[k] + 32 * t);
-        out[k] = _mm512_reduce_add_ps(acc[k]) + tail;
-    }
-}
-
-void tl_dot_q8_q8_x4(const int8_t *w, const uint16_t *wscales, const int8_t *const *x, const float *const *xscales, size_t n, float *out) {
-    if (tl_active_isa() == TL_ISA_AVX512VNNI) {
-        dot_q8_x4_vnni(w, wscales, x, xscales, n, out);
-        return;
-    }
-    for (int k = 0; k < 4; k++) out[k] = tl_dot_q8_q8(w, wscales, x[k], xscales[k], n);
-}
-
 float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n) {
     switch (tl_active_isa()) {
     case TL_ISA_AVX512VNNI: return dot_q8_vnni(w, wscales, x, xscales, n);
@@ -264,7 +222,7 @@ float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const floa
 
 // ---- activations -------------------------------------------------------------------
 
-void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales) {
+static void quantize_activations_portable(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
         float amax = 0;
@@ -272,6 +230,49 @@ void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales)
         float d = amax / 127.0f;
         if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;  // zeros, or a non-finite activation: contribute nothing
         scales[b] = d;
-        for (int i = 0; i < 32; i++) q[32 * b + i] = d == 0.0f ? 0 : (int8_t)(int32_t)tl_round_away(xb[i] / d);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) {
+            int8_t v = d == 0.0f ? 0 : (int8_t)(int32_t)tl_round_away(xb[i] / d);
+            q[32 * b + i] = v;
+            sum += v;
+        }
+        if (sums) sums[b] = sum;
     }
+}
+
+// The same arithmetic 16 lanes at a time: the same division, the same rounding of halves
+// away from zero, so the bytes equal the portable variant's.
+TL_TARGET_AVX512 static void quantize_activations_avx512(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    for (size_t b = 0; b < n / 32; b++) {
+        const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+        // MAXPS keeps its second operand when the first is NaN, as the portable loop does.
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_max_ps(_mm512_abs_ps(x1), _mm512_setzero_ps())));
+        float d = amax / 127.0f;
+        if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
+        scales[b] = d;
+        if (d == 0.0f) {
+            memset(q + 32 * b, 0, 32);
+            if (sums) sums[b] = 0;
+            continue;
+        }
+        const __m512 vd = _mm512_set1_ps(d);
+        __m512i v[2];
+        for (int h = 0; h < 2; h++) {
+            const __m512 t = _mm512_div_ps(h ? x1 : x0, vd);
+            __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m512 f = _mm512_sub_ps(t, r);
+            r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
+            r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, _mm512_sub_ps(_mm512_setzero_ps(), half), _CMP_LE_OQ), r, one);
+            const __m128i bytes = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r));
+            _mm_storeu_si128((__m128i *)(q + 32 * b + 16 * h), bytes);
+            v[h] = _mm512_cvtepi8_epi32(bytes);  // a NaN lane is 0 here, as in the byte
+        }
+        if (sums) sums[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(v[0], v[1]));
+    }
+}
+
+void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+    if (tl_active_isa() == TL_ISA_AVX512VNNI) quantize_activations_avx512(x, n, q, scales, sums);
+    else quantize_activations_portable(x, n, q, scales, sums);
 }

@@ -1,7 +1,5 @@
 // GPT-2's GELU (the tanh form) over a vector: a tenth of prompt processing when done one
-// tanhf call at a time. tanh(u) = sign(u)·(1 − e)/(1 + e) with e = exp(−2|u|), and exp
-// by range reduction (x = n·ln2 + r) and a degree-6 polynomial for e^r (Cephes' expf
-// scheme), accurate to a few units in the last place.
+// tanhf call at a time. tanh(u) = sign(u)·(1 − e)/(1 + e) with e = exp(−2|u|).
 #include "internal.h"
 #include <immintrin.h>
 
@@ -13,22 +11,6 @@ static void gelu_portable(float *x, size_t n) {
         float v = x[i];
         x[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
     }
-}
-
-TL_TARGET_AVX2 static inline __m256 exp_nonpositive_avx2(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));  // keeps 2^n a normal number
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 TL_TARGET_AVX2 static void gelu_avx2(float *x, size_t n) {

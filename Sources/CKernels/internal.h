@@ -4,6 +4,7 @@
 #include <string.h>
 #include <math.h>
 #include "CKernels.h"
+#include <immintrin.h>
 
 #define TL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TL_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
@@ -66,3 +67,23 @@ TL_INLINE float tl_round_away(float t) {
     r -= (f <= -0.5f) ? 1.0f : 0.0f;
     return r;
 }
+
+/// e^x for x ≤ 0, 8 lanes: range reduction (x = n·ln2 + r) and a degree-6 polynomial for
+/// e^r (Cephes' expf scheme), accurate to a few units in the last place; below −87 it
+/// returns e^−87 (≈ 1.6e−38) rather than a subnormal.
+TL_TARGET_AVX2 static inline __m256 exp_nonpositive_avx2(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));  // keeps 2^n a normal number
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+

@@ -66,18 +66,71 @@ import Testing
         }
     }
 
+    /// The prompt kernel against the twin, row by row and token by token: row counts that
+    /// leave partial tiles of 16 and 32 rows, token counts that leave partial tiles of 4,
+    /// both scale layouts, and the ±127 extremes where the +128 offset trick could overflow.
     @Test(arguments: KernelISA.available)
-    func fourTokenDotMatchesTheTwin(_ isa: KernelISA) throws {
+    func matrixProductsMatchTheTwin(_ isa: KernelISA) throws {
         try KernelISA.with(isa) {
-            for n in Self.lengths {
-                let (wq, ws) = try Q8.kernelBlocks(Self.vector(n, seed: 5, std: 0.02))
-                let xs = (0..<4).map { Kernels.quantizeActivations(Self.vector(n, seed: 10 + UInt64($0), std: 1.5)) }
-                let got = Kernels.dotQ8x4(wq, scales: ws, xs.map(\.q), scales: xs.map(\.scales))
-                for k in 0..<4 {
-                    let ref = ReferenceKernels.dotQ8(wq, scales: ws, xs[k].q, scales: xs[k].scales)
-                    #expect(abs(Double(got[k]) - ref) <= 1e-5 * max(1, abs(ref)), "\(isa.name) n=\(n) k=\(k): \(got[k]) vs \(ref)")
+            for (rows, n, T) in [(1, 32, 1), (16, 64, 4), (33, 96, 5), (70, 768, 7), (40, 3072 + 32, 9), (3, 32, 2)] {
+                let w = Self.vector(rows * n, seed: 5, std: 0.02)
+                var wq: [Int8] = [], ws: [UInt16] = [], rowQ: [Int8] = [], rowScales: [Float] = []
+                for r in 0..<rows {
+                    let row = Array(w[(r * n)..<(r * n + n)])
+                    let blocks = try Q8.kernelBlocks(row), perRow = try Q8.kernelRow(row)
+                    wq += blocks.q; ws += blocks.scales
+                    rowQ += perRow.q; rowScales.append(perRow.scale)
+                }
+                var xs = (0..<T).map { Kernels.quantizeActivations(Self.vector(n, seed: 10 + UInt64($0), std: 1.5)) }
+                xs[0].q = [Int8](repeating: -127, count: n)
+                if T > 1 { xs[1].q = [Int8](repeating: 127, count: n) }
+                wq.replaceSubrange(0..<n, with: [Int8](repeating: -127, count: n))
+                rowQ.replaceSubrange(0..<n, with: [Int8](repeating: 127, count: n))
+
+                let blocks = Kernels.gemmQ8(wq, scales: ws, rows: rows, xs)
+                let perRow = Kernels.gemmQ8Row(rowQ, scales: rowScales, xs)
+                for t in 0..<T {
+                    for r in 0..<rows {
+                        let bw = Array(wq[(r * n)..<(r * n + n)]), rw = Array(rowQ[(r * n)..<(r * n + n)])
+                        let ref = ReferenceKernels.dotQ8(bw, scales: Array(ws[(r * n / 32)..<((r + 1) * n / 32)]), xs[t].q, scales: xs[t].scales)
+                        #expect(abs(Double(blocks[t][r]) - ref) <= 1e-5 * max(1, abs(ref)), "\(isa.name) q8 \(rows)×\(n) t=\(t) r=\(r): \(blocks[t][r]) vs \(ref)")
+                        let rowRef = ReferenceKernels.dotQ8Row(rw, scale: rowScales[r], xs[t].q, scales: xs[t].scales)
+                        #expect(abs(Double(perRow[t][r]) - rowRef) <= 1e-5 * max(1, abs(rowRef)), "\(isa.name) q8-row \(rows)×\(n) t=\(t) r=\(r)")
+                    }
                 }
             }
+        }
+    }
+
+    /// Head widths with and without a vector tail, position counts around the 8-wide
+    /// groups, and scores far apart (a softmax that is nearly one-hot).
+    @Test(arguments: KernelISA.available)
+    func attentionMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (dh, count, spread) in [(64, 1, Float(1)), (64, 7, 1), (64, 8, 1), (64, 131, 1), (128, 20, 1), (12, 9, 1), (64, 40, 30)] {
+                let q = Self.vector(dh, seed: 30, std: spread)
+                let keys = (0..<count).map { Self.vector(dh, seed: 100 + UInt64($0), std: spread) }
+                let values = (0..<count).map { Self.vector(dh, seed: 500 + UInt64($0)) }
+                let scale = 1 / Float(dh).squareRoot()
+                let got = Kernels.attend(q, keys: keys, values: values, scale: scale)
+                let ref = ReferenceKernels.attend(q, keys: keys, values: values, scale: scale)
+                let worst = zip(got, ref).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worst < 2e-5, "\(isa.name) dh=\(dh) count=\(count): worst error \(worst)")
+            }
+        }
+    }
+
+    @Test(arguments: KernelISA.available)
+    func activationQuantizationMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            // Values at exact halves of the scale, where rounding direction shows.
+            var x = Self.vector(4096, seed: 21, std: 3)
+            for i in stride(from: 0, to: x.count, by: 32) { x[i] = 127; x[i + 1] = 0.5; x[i + 2] = -1.5; x[i + 3] = 2.5 }
+            x.replaceSubrange(64..<96, with: [Float](repeating: 0, count: 32))
+            x.replaceSubrange(96..<128, with: [Float](repeating: Float(bitPattern: 0x8001_1000), count: 32))  // subnormals
+            let got = Kernels.quantizeActivations(x), twin = ReferenceKernels.quantizeActivations(x)
+            #expect(got.q == twin.q, "\(isa.name)")
+            #expect(got.scales == twin.scales, "\(isa.name)")
         }
     }
 

@@ -66,17 +66,28 @@ float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n);
 /// a block). n is a multiple of 32; wscales are f16, xscales f32.
 float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n);
 
-/// The same for four activation vectors at once: out[k] = w · x[k] (prompt processing).
-void tl_dot_q8_q8_x4(const int8_t *w, const uint16_t *wscales, const int8_t *const *x, const float *const *xscales, size_t n, float *out);
-
 /// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
+
+/// One attention head for one query: scores s_p = scale·(q · k_p) for the `count` keys
+/// k_p = keys + p·stride, softmax over them, out = Σ softmax_p · v_p with v_p = values +
+/// p·stride; vectors of dh floats. `scores` is scratch for count floats.
+void tl_attend_f32(const float *q, const float *keys, const float *values, size_t stride, size_t count, size_t dh,
+                   float scale, float *scores, float *out);
 
 /// GPT-2's GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
 void tl_gelu(float *x, size_t n);
 
 /// Quantizes activations into blocks of 32 (d = max|x|/127 in f32, round half away).
-void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales);
+/// `sums` (may be NULL) receives Σq of each block, which tl_gemm_q8 needs.
+void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums);
+
+/// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T (prompt
+/// processing). W is int8, rows of n (a multiple of 32), with either f16 scales per block of
+/// 32 (block_scales) or one f32 scale per row (row_scales; block_scales NULL). X holds T
+/// rows of n from tl_quantize_activations, with their scales and block sums.
+void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
+                const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride);
 
 // --- I/O ---------------------------------------------------------------------------
 

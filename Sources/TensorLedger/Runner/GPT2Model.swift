@@ -108,8 +108,7 @@ public final class GPT2Model: @unchecked Sendable {
         }
         for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
         s.reserve(tokens: T, allLogits: allLogits)
-        let d = config.hiddenSize, ff = config.intermediateSize
-        let eps = Float(config.layerNormEpsilon)
+        let d = config.hiddenSize
         let x = s.residual, h = s.normed
 
         // Token and position embeddings.
@@ -121,26 +120,24 @@ public final class GPT2Model: @unchecked Sendable {
         observer?.embedded(tokens: tokens, x: x, d: d)
 
         for (l, block) in blocks.enumerated() {
-            // Attention: LayerNorm, Query/Key/Value, causal softmax over the cache, Output.
-            layerNorm(x, T, d, block.ln1Weight, block.ln1Bias, into: h, epsilon: eps)
+            // Attention: LayerNorm, Query/Key/Value, causal softmax over the cache, Output
+            // added back to the residual stream.
+            layerNorm(x, T, block.ln1Weight, block.ln1Bias, into: h)
             multiply(block.qkv, h, T, block.qkvBias, into: s.qkv, state: s)
             attend(layer: l, T: T, state: s)
-            multiply(block.proj, s.attention, T, block.projBias, into: s.projected, state: s)
-            for i in 0..<(T * d) { x[i] += s.projected[i] }
+            multiply(block.proj, s.attention, T, block.projBias, into: s.projected, state: s, then: .addTo(x))
             observer?.attended(layer: l, x: x, T: T, d: d, delta: s.projected)
 
-            // MLP: LayerNorm, Up-projection, GELU, Down-projection.
-            layerNorm(x, T, d, block.ln2Weight, block.ln2Bias, into: h, epsilon: eps)
-            multiply(block.up, h, T, block.upBias, into: s.hidden, state: s)
-            tl_gelu(s.hidden, T * ff)
-            multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s)
-            for i in 0..<(T * d) { x[i] += s.projected[i] }
+            // MLP: LayerNorm, Up-projection, GELU, Down-projection added back.
+            layerNorm(x, T, block.ln2Weight, block.ln2Bias, into: h)
+            multiply(block.up, h, T, block.upBias, into: s.hidden, state: s, then: .gelu)
+            multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s, then: .addTo(x))
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
         }
 
         // Final LayerNorm and the unembedding: logits for the last token, or all of them.
         let first = allLogits ? 0 : T - 1
-        layerNorm(x + first * d, T - first, d, lnFWeight, lnFBias, into: h, epsilon: eps)
+        layerNorm(x + first * d, T - first, lnFWeight, lnFBias, into: h)
         multiply(unembedding, h, T - first, nil, into: s.logits, state: s)
         s.position += T
         s.logitRows = T - first
@@ -149,108 +146,108 @@ public final class GPT2Model: @unchecked Sendable {
 
     // MARK: Steps
 
-    /// y[t] = W · x[t] + bias for T inputs: each weight row is read once for all of them;
-    /// rows are split across threads, one hand-off per matrix.
-    func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?, into y: UnsafeMutablePointer<Float>, state s: InferenceState) {
+    /// What a matrix product does with its rows once they are computed (while they are
+    /// still in cache, and on the thread that computed them).
+    enum Epilogue {
+        case none
+        case gelu
+        /// Adds y into this (T, rows) buffer: the residual stream.
+        case addTo(UnsafeMutablePointer<Float>)
+    }
+
+    /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
+    /// for all of them; rows are split across threads, one hand-off per matrix.
+    func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
+                  into y: UnsafeMutablePointer<Float>, state s: InferenceState, then epilogue: Epilogue = .none) {
         let rows = w.rows, cols = w.cols
-        if w.needsQuantizedInput {
-            for t in 0..<T { s.quantized[t].set(x + t * cols, count: cols) }
-        }
-        let work = rows * cols * T
-        let threads = work >= 1 << 17 ? self.threads : 1
-        let quantized = s.quantized
+        let xq = w.needsQuantizedInput ? s.quantized : nil
+        if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
         let body = { (range: Range<Int>) in
             if T == 1 {
-                w.dotRows(range, x: x, xq: w.needsQuantizedInput ? quantized[0] : nil, out: y)
-                return
+                w.dotRows(range, x: x, xq: xq, out: y)
+            } else {
+                w.multiplyRows(range, x: x, tokens: T, xq: xq, out: y)
             }
-            // A few rows at a time against every token: those rows stay in L1 while the
-            // tokens go by, so the matrix is read from memory once per batch; q8 rows meet
-            // four tokens per pass.
-            quantized.withUnsafeBufferPointer { xq in
-                var start = range.lowerBound
-                while start < range.upperBound {
-                    let chunk = start..<min(start + 16, range.upperBound)
-                    var t = 0
-                    while t + 4 <= T, w.dotRows4(chunk, xq: xq.baseAddress! + t, out: y + t * rows, stride: rows) { t += 4 }
-                    while t < T {
-                        w.dotRows(chunk, x: x + t * cols, xq: w.needsQuantizedInput ? xq[t] : nil, out: y + t * rows)
-                        t += 1
-                    }
-                    start = chunk.upperBound
+            for t in 0..<T {
+                let yt = y + t * rows
+                if let bias { for r in range { yt[r] += bias[r] } }
+                switch epilogue {
+                case .none: break
+                case .gelu: tl_gelu(yt + range.lowerBound, range.count)
+                case .addTo(let sum): for r in range { sum[t * rows + r] += yt[r] }
                 }
             }
         }
-        if threads == 1 {
+        if rows * cols * T < 1 << 17 || threads == 1 {
             body(0..<rows)
         } else {
-            // A few large chunks, cut at multiples of 16 rows so no two share a cache line of output.
+            // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
+            // and no two chunks share a cache line of output.
             let chunks = 4 * pool.threads
             pool.run(chunks: chunks) { c in
-                body((rows * c / chunks / 16 * 16)..<(c == chunks - 1 ? rows : rows * (c + 1) / chunks / 16 * 16))
+                body((rows * c / chunks / 32 * 32)..<(c == chunks - 1 ? rows : rows * (c + 1) / chunks / 32 * 32))
             }
         }
-        if let bias {
-            bias.withUnsafeBufferPointer { b in
-                for t in 0..<T { for r in 0..<rows { y[t * rows + r] += b[r] } }
-            }
+    }
+
+    /// LayerNorm of T rows of the residual stream.
+    func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ weight: [Float], _ bias: [Float], into out: UnsafeMutablePointer<Float>) {
+        let d = config.hiddenSize, epsilon = Float(config.layerNormEpsilon)
+        forEachTokenRange(T) { tokens in
+            for t in tokens { layerNormRow(x + t * d, d, weight, bias, into: out + t * d, epsilon: epsilon) }
         }
+    }
+
+    /// Work done per token (LayerNorm, quantizing activations) is split by tokens across the
+    /// threads when a batch is large enough to pay for the hand-off.
+    private func forEachTokenRange(_ T: Int, _ body: (Range<Int>) -> Void) {
+        guard threads > 1, T >= 16 else { return body(0..<T) }
+        let chunks = pool.threads
+        pool.run(chunks: chunks) { c in body((T * c / chunks)..<(T * (c + 1) / chunks)) }
     }
 
     /// Causal multi-head attention for the T new tokens, using and filling the KV cache.
+    /// Heads are independent: a prompt's heads are spread over the threads.
     func attend(layer: Int, T: Int, state s: InferenceState) {
         let d = config.hiddenSize, heads = config.heads, dh = d / heads
+        // The cache is (layers, heads, n_ctx, dh): a head's keys are one dense run, read front to back.
         let keys = s.keys + layer * contextLength * d, values = s.values + layer * contextLength * d
         for t in 0..<T {
-            let row = s.qkv + t * 3 * d
-            (keys + (s.position + t) * d).update(from: row + d, count: d)
-            (values + (s.position + t) * d).update(from: row + 2 * d, count: d)
-        }
-        let scale = 1 / Float(dh).squareRoot()
-        for t in 0..<T {
-            let pos = s.position + t
-            let q = s.qkv + t * 3 * d
-            let out = s.attention + t * d
+            let row = s.qkv + t * 3 * d, slot = (s.position + t) * dh
             for hd in 0..<heads {
-                let qh = q + hd * dh
-                var maxScore = -Float.infinity
-                for p in 0...pos {
-                    let score = tl_dot_f32(qh, keys + p * d + hd * dh, dh) * scale
-                    s.scores[p] = score
-                    maxScore = max(maxScore, score)
-                }
-                var sum: Float = 0
-                for p in 0...pos {
-                    let e = expf(s.scores[p] - maxScore)
-                    s.scores[p] = e
-                    sum += e
-                }
-                let oh = out + hd * dh
-                oh.update(repeating: 0, count: dh)
-                for p in 0...pos {
-                    let weight = s.scores[p] / sum
-                    let vh = values + p * d + hd * dh
-                    for i in 0..<dh { oh[i] += weight * vh[i] }
-                }
+                (keys + hd * contextLength * dh + slot).update(from: row + d + hd * dh, count: dh)
+                (values + hd * contextLength * dh + slot).update(from: row + 2 * d + hd * dh, count: dh)
             }
         }
+        let work = T * (s.position + T) * d
+        if threads > 1 && work >= 1 << 17 {
+            pool.run(chunks: heads) { attendHead($0, keys: keys, values: values, T: T, state: s) }
+        } else {
+            for hd in 0..<heads { attendHead(hd, keys: keys, values: values, T: T, state: s) }
+        }
+    }
+
+    /// One head: each new token attends to every position up to its own.
+    private func attendHead(_ hd: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, T: Int, state s: InferenceState) {
+        let d = config.hiddenSize, dh = d / config.heads
+        let scale = 1 / Float(dh).squareRoot()
+        let headKeys = keys + hd * contextLength * dh, headValues = values + hd * contextLength * dh
+        for t in 0..<T {
+            tl_attend_f32(s.qkv + t * 3 * d + hd * dh, headKeys, headValues, dh, s.position + t + 1, dh, scale,
+                          s.scores + hd * contextLength, s.attention + t * d + hd * dh)
+        }
     }
 }
 
-/// LayerNorm over each of T rows of width d, with GPT-2's epsilon.
+/// LayerNorm of one row of width d, with GPT-2's epsilon.
 @inline(__always)
-func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], _ bias: [Float], into out: UnsafeMutablePointer<Float>, epsilon: Float) {
-    for t in 0..<T {
-        let xr = x + t * d, o = out + t * d
-        var mean: Float = 0
-        for i in 0..<d { mean += xr[i] }
-        mean /= Float(d)
-        var variance: Float = 0
-        for i in 0..<d { let c = xr[i] - mean; variance += c * c }
-        variance /= Float(d)
-        let inv = 1 / (variance + epsilon).squareRoot()
-        for i in 0..<d { o[i] = (xr[i] - mean) * inv * weight[i] + bias[i] }
-    }
+func layerNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [Float], _ bias: [Float], into o: UnsafeMutablePointer<Float>, epsilon: Float) {
+    var mean: Float = 0
+    for i in 0..<d { mean += x[i] }
+    mean /= Float(d)
+    var variance: Float = 0
+    for i in 0..<d { let c = x[i] - mean; variance += c * c }
+    variance /= Float(d)
+    let inv = 1 / (variance + epsilon).squareRoot()
+    for i in 0..<d { o[i] = (x[i] - mean) * inv * weight[i] + bias[i] }
 }
-
-

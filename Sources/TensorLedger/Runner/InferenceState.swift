@@ -8,9 +8,9 @@ public final class InferenceState {
     /// Rows of `logits` filled by the last forward pass.
     public internal(set) var logitRows = 0
 
-    let keys: UnsafeMutablePointer<Float>       // (layers, n_ctx, d)
-    let values: UnsafeMutablePointer<Float>     // (layers, n_ctx, d)
-    let scores: UnsafeMutablePointer<Float>     // (n_ctx)
+    let keys: UnsafeMutablePointer<Float>       // (layers, heads, n_ctx, d / heads)
+    let values: UnsafeMutablePointer<Float>     // (layers, heads, n_ctx, d / heads)
+    let scores: UnsafeMutablePointer<Float>     // (heads, n_ctx)
     let scratch: UnsafeMutablePointer<Float>    // (d)
     private(set) var capacity = 1               // tokens the buffers below hold
     private(set) var logitCapacity = 1
@@ -21,7 +21,7 @@ public final class InferenceState {
     var projected: UnsafeMutablePointer<Float>  // (T, d)
     var hidden: UnsafeMutablePointer<Float>     // (T, ff)
     var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
-    var quantized: [QuantizedVector]            // T activation vectors in int8
+    var quantized: QuantizedActivations         // (T, ff) activations in int8
 
     init(model: GPT2Model) {
         self.model = model
@@ -30,7 +30,7 @@ public final class InferenceState {
         let d = c.hiddenSize, ff = c.intermediateSize
         keys = .allocate(capacity: cache)
         values = .allocate(capacity: cache)
-        scores = .allocate(capacity: c.contextLength)
+        scores = .allocate(capacity: c.heads * c.contextLength)
         scratch = .allocate(capacity: d)
         residual = .allocate(capacity: d)
         normed = .allocate(capacity: d)
@@ -39,7 +39,7 @@ public final class InferenceState {
         projected = .allocate(capacity: d)
         hidden = .allocate(capacity: ff)
         logits = .allocate(capacity: c.vocabSize)
-        quantized = [QuantizedVector(capacity: max(d, ff))]
+        quantized = QuantizedActivations(tokens: 1, width: max(d, ff))
     }
 
     /// Makes room for a batch of T tokens.
@@ -55,7 +55,7 @@ public final class InferenceState {
             attention = .allocate(capacity: T * d)
             projected = .allocate(capacity: T * d)
             hidden = .allocate(capacity: T * ff)
-            quantized = (0..<T).map { _ in QuantizedVector(capacity: max(d, ff)) }
+            quantized = QuantizedActivations(tokens: T, width: max(d, ff))
         }
         let rows = allLogits ? T : 1
         if rows > logitCapacity {
@@ -76,7 +76,6 @@ public final class InferenceState {
 
     private func freeBatchBuffers() {
         for p in [residual, normed, qkv, attention, projected, hidden] { p.deallocate() }
-        quantized.forEach { $0.free() }
     }
 
     deinit {

@@ -45,6 +45,17 @@ public enum ReferenceKernels {
         return s * Double(scale)
     }
 
+    /// One head, one query: softmax over scale·(q · k_p), then Σ softmax_p · v_p.
+    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Double] {
+        let scores = keys.map { Double(scale) * dotF32(q, $0) }
+        let top = scores.max() ?? 0
+        let e = scores.map { exp($0 - top) }
+        let sum = e.reduce(0, +)
+        var out = [Double](repeating: 0, count: q.count)
+        for (w, v) in zip(e, values) { for i in out.indices { out[i] += w / sum * Double(v[i]) } }
+        return out
+    }
+
     /// Activations in blocks of 32: d = max|x| / 127 in f32, q = round(x / d) halves away.
     public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 0, count: x.count)
@@ -70,25 +81,47 @@ public enum Kernels {
     public static func dotQ8Row(_ w: [Int8], scale: Float, _ x: [Int8], scales xs: [Float]) -> Float {
         tl_dot_q8row_q8(w, scale, x, xs, w.count)
     }
+    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Float] {
+        let dh = q.count, count = keys.count
+        var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
+        tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, &scores, &out)
+        return out
+    }
     public static func gelu(_ x: [Float]) -> [Float] {
         var y = x
         tl_gelu(&y, y.count)
         return y
     }
 
-    /// Four activation vectors against one row (the prompt-processing kernel).
-    public static func dotQ8x4(_ w: [Int8], scales ws: [UInt16], _ x: [[Int8]], scales xs: [[Float]]) -> [Float] {
-        precondition(x.count == 4 && xs.count == 4)
-        var out = [Float](repeating: 0, count: 4)
-        let xp = x.map { v in v.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) } }
-        let sp = xs.map { v in v.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) } }
-        withExtendedLifetime((x, xs)) { tl_dot_q8_q8_x4(w, ws, xp, sp, w.count, &out) }
-        return out
+    /// W (rows × n, q8 blocks) times T quantized tokens: out[t][r] (the prompt kernel).
+    public static func gemmQ8(_ w: [Int8], scales ws: [UInt16], rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        gemm(w, blockScales: ws, rowScales: nil, rows: rows, x)
     }
+
+    /// The same for q8-row weights (one scale per row).
+    public static func gemmQ8Row(_ w: [Int8], scales ws: [Float], _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        gemm(w, blockScales: nil, rowScales: ws, rows: ws.count, x)
+    }
+
+    private static func gemm(_ w: [Int8], blockScales: [UInt16]?, rowScales: [Float]?, rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        let n = w.count / rows, T = x.count
+        let q = x.flatMap(\.q), s = x.flatMap(\.scales)
+        var sums = [Int32](repeating: 0, count: q.count / 32)
+        for b in sums.indices { sums[b] = q[(32 * b)..<(32 * b + 32)].reduce(0) { $0 + Int32($1) } }
+        var y = [Float](repeating: 0, count: T * rows)
+        let bs = blockScales ?? [], rs = rowScales ?? []
+        bs.withUnsafeBufferPointer { bp in
+            rs.withUnsafeBufferPointer { rp in
+                tl_gemm_q8(w, blockScales == nil ? nil : bp.baseAddress, rowScales == nil ? nil : rp.baseAddress, n, 0, rows, q, s, sums, T, &y, rows)
+            }
+        }
+        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
     public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 0, count: x.count)
         var s = [Float](repeating: 0, count: x.count / 32)
-        tl_quantize_activations(x, x.count, &q, &s)
+        tl_quantize_activations(x, x.count, &q, &s, nil)
         return (q, s)
     }
 }

@@ -67,7 +67,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// out[r] = row r · x for r in `range`; `xq` is x quantized when the matrix is int8.
     @inline(__always)
-    func dotRows(_ range: Range<Int>, x: UnsafePointer<Float>, xq: QuantizedVector?, out: UnsafeMutablePointer<Float>) {
+    func dotRows(_ range: Range<Int>, x: UnsafePointer<Float>, xq: QuantizedActivations?, out: UnsafeMutablePointer<Float>) {
         let n = cols
         switch storage {
         case .f32(let p): for r in range { out[r] = tl_dot_f32(p + r * n, x, n) }
@@ -84,50 +84,56 @@ public struct WeightMatrix: @unchecked Sendable {
 }
 
 extension WeightMatrix {
-    /// For q8 matrices: rows in `range` against four quantized inputs at once, writing
-    /// out[k * stride + r]. Returns false (doing nothing) for other schemes.
-    @inline(__always)
-    func dotRows4(_ range: Range<Int>, xq: UnsafePointer<QuantizedVector>, out: UnsafeMutablePointer<Float>, stride: Int) -> Bool {
-        guard case .q8(let q, let s) = storage else { return false }
+    /// out[t * rows + r] = row r · x[t] for r in `range` and T tokens (prompt processing):
+    /// int8 matrices go through the GEMM kernel; others take a few rows at a time past
+    /// every token, so those rows stay in L1 and the matrix is read once per batch.
+    func multiplyRows(_ range: Range<Int>, x: UnsafePointer<Float>, tokens T: Int, xq: QuantizedActivations?, out: UnsafeMutablePointer<Float>) {
         let n = cols
-        var xs: (UnsafePointer<Int8>?, UnsafePointer<Int8>?, UnsafePointer<Int8>?, UnsafePointer<Int8>?) =
-            (UnsafePointer(xq[0].values), UnsafePointer(xq[1].values), UnsafePointer(xq[2].values), UnsafePointer(xq[3].values))
-        var ss: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?) =
-            (UnsafePointer(xq[0].scales), UnsafePointer(xq[1].scales), UnsafePointer(xq[2].scales), UnsafePointer(xq[3].scales))
-        var result: (Float, Float, Float, Float) = (0, 0, 0, 0)
-        withUnsafeMutablePointer(to: &xs) { xp in
-            withUnsafeMutablePointer(to: &ss) { sp in
-                withUnsafeMutablePointer(to: &result) { rp in
-                    let xv = UnsafeRawPointer(xp).assumingMemoryBound(to: UnsafePointer<Int8>?.self)
-                    let sv = UnsafeRawPointer(sp).assumingMemoryBound(to: UnsafePointer<Float>?.self)
-                    let rv = UnsafeMutableRawPointer(rp).assumingMemoryBound(to: Float.self)
-                    for r in range {
-                        tl_dot_q8_q8_x4(q + r * n, s + r * (n / 32), xv, sv, n, rv)
-                        for k in 0..<4 { out[k * stride + r] = rv[k] }
-                    }
-                }
+        switch storage {
+        case .q8(let q, let s):
+            let a = xq!
+            tl_gemm_q8(q, s, nil, n, range.lowerBound, range.upperBound, a.values, a.scales, a.sums, T, out, rows)
+        case .q8Row(let q, let s):
+            let a = xq!
+            tl_gemm_q8(q, nil, s, n, range.lowerBound, range.upperBound, a.values, a.scales, a.sums, T, out, rows)
+        default:
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let chunk = start..<min(start + 16, range.upperBound)
+                for t in 0..<T { dotRows(chunk, x: x + t * n, xq: nil, out: out + t * rows) }
+                start = chunk.upperBound
             }
         }
-        return true
     }
 }
 
-/// Activations quantized in blocks of 32 for the int8 products.
-public struct QuantizedVector {
+/// Activations of up to `tokens` tokens quantized in blocks of 32 for the int8 products.
+/// Token t of a product with n columns starts at values + t·n (and its scales and block
+/// sums at t·n/32): the layout tl_gemm_q8 reads.
+final class QuantizedActivations {
     let values: UnsafeMutablePointer<Int8>
     let scales: UnsafeMutablePointer<Float>
-    let count: Int
+    let sums: UnsafeMutablePointer<Int32>
+    let capacity: Int
 
-    init(capacity: Int) {
-        count = capacity
-        values = .allocate(capacity: max(capacity, 32))
-        scales = .allocate(capacity: max(capacity / 32, 1))
+    /// Room for `tokens` rows of up to `width` values.
+    init(tokens: Int, width: Int) {
+        capacity = max(tokens * width, 32)
+        values = .allocate(capacity: capacity)
+        scales = .allocate(capacity: capacity / 32)
+        sums = .allocate(capacity: capacity / 32)
     }
 
-    func set(_ x: UnsafePointer<Float>, count n: Int) { tl_quantize_activations(x, n, values, scales) }
+    /// Quantizes rows `tokens` of x, each n values (rows n apart in x too).
+    func set(_ x: UnsafePointer<Float>, tokens: Range<Int>, count n: Int) {
+        precondition(tokens.upperBound * n <= capacity)
+        let first = tokens.lowerBound * n
+        tl_quantize_activations(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
+    }
 
-    func free() {
+    deinit {
         values.deallocate()
         scales.deallocate()
+        sums.deallocate()
     }
 }

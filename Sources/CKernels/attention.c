@@ -1,0 +1,112 @@
+// One attention head for one query: scores against every cached key, softmax, and the
+// values weighted by it. A fifth of prompt processing when done a dot product at a time.
+#include "internal.h"
+#include <immintrin.h>
+
+static void attend_portable(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                            size_t dh, float scale, float *scores, float *out) {
+    float top = -INFINITY;
+    for (size_t p = 0; p < count; p++) {
+        float s = 0;
+        for (size_t i = 0; i < dh; i++) s += q[i] * keys[p * stride + i];
+        scores[p] = s * scale;
+        top = scores[p] > top ? scores[p] : top;
+    }
+    float sum = 0;
+    for (size_t p = 0; p < count; p++) {
+        scores[p] = expf(scores[p] - top);
+        sum += scores[p];
+    }
+    for (size_t i = 0; i < dh; i++) out[i] = 0;
+    for (size_t p = 0; p < count; p++) {
+        const float w = scores[p] / sum;
+        for (size_t i = 0; i < dh; i++) out[i] += w * values[p * stride + i];
+    }
+}
+
+// Lane j of the result is the sum of the 8 lanes of v[j].
+TL_TARGET_AVX2 static inline __m256 sum_each_avx2(const __m256 v[8]) {
+    __m256 a = _mm256_hadd_ps(v[0], v[1]), b = _mm256_hadd_ps(v[2], v[3]);
+    __m256 c = _mm256_hadd_ps(v[4], v[5]), d = _mm256_hadd_ps(v[6], v[7]);
+    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
+    // ab holds v0..v3's partial sums from the low 128 bits, then from the high ones.
+    __m256 lo = _mm256_permute2f128_ps(ab, cd, 0x20), hi = _mm256_permute2f128_ps(ab, cd, 0x31);
+    return _mm256_add_ps(lo, hi);
+}
+
+// Eight positions at a time: their scores come out together in one register, so the
+// exponentials run eight wide too.
+TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+                                       size_t dh, float scale, float *scores, float *out) {
+    const __m256 vscale = _mm256_set1_ps(scale);
+    __m256 top8 = _mm256_set1_ps(-INFINITY);
+    size_t p = 0;
+    for (; p + 8 <= count; p += 8) {
+        __m256 acc[8];
+        for (int j = 0; j < 8; j++) {
+            const float *k = keys + (p + (size_t)j) * stride;
+            __m256 a = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
+            for (size_t i = 8; i < dh; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a);
+            acc[j] = a;
+        }
+        const __m256 s = _mm256_mul_ps(sum_each_avx2(acc), vscale);
+        _mm256_storeu_ps(scores + p, s);
+        top8 = _mm256_max_ps(top8, s);
+    }
+    float top_lanes[8];
+    _mm256_storeu_ps(top_lanes, top8);
+    float top = -INFINITY;
+    for (int j = 0; j < 8; j++) top = top_lanes[j] > top ? top_lanes[j] : top;
+    for (; p < count; p++) {
+        __m256 a = _mm256_setzero_ps();
+        for (size_t i = 0; i < dh; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(keys + p * stride + i), a);
+        float lanes[8];
+        _mm256_storeu_ps(lanes, a);
+        float s = 0;
+        for (int j = 0; j < 8; j++) s += lanes[j];
+        scores[p] = s * scale;
+        top = scores[p] > top ? scores[p] : top;
+    }
+
+    const __m256 vtop = _mm256_set1_ps(top);
+    __m256 sum8 = _mm256_setzero_ps();
+    p = 0;
+    for (; p + 8 <= count; p += 8) {
+        const __m256 e = exp_nonpositive_avx2(_mm256_sub_ps(_mm256_loadu_ps(scores + p), vtop));
+        _mm256_storeu_ps(scores + p, e);
+        sum8 = _mm256_add_ps(sum8, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum8);
+    float sum = 0;
+    for (int j = 0; j < 8; j++) sum += lanes[j];
+    for (; p < count; p++) {
+        scores[p] = expf(scores[p] - top);
+        sum += scores[p];
+    }
+
+    // Σ e_p·v_p, divided by Σ e_p once at the end.
+    const __m256 inverse = _mm256_set1_ps(1.0f / sum);
+    for (size_t i = 0; i < dh; i += 8) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        size_t r = 0;
+        for (; r + 2 <= count; r += 2) {
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r]), _mm256_loadu_ps(values + r * stride + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r + 1]), _mm256_loadu_ps(values + (r + 1) * stride + i), a1);
+        }
+        if (r < count) a0 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r]), _mm256_loadu_ps(values + r * stride + i), a0);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_add_ps(a0, a1), inverse));
+    }
+}
+
+void tl_attend_f32(const float *q, const float *keys, const float *values, size_t stride, size_t count, size_t dh,
+                   float scale, float *scores, float *out) {
+    if (count == 0) {
+        for (size_t i = 0; i < dh; i++) out[i] = 0;
+        return;
+    }
+    if (tl_active_isa() >= TL_ISA_AVX2 && dh >= 8 && dh % 8 == 0)
+        attend_avx2(q, keys, values, stride, count, dh, scale, scores, out);
+    else
+        attend_portable(q, keys, values, stride, count, dh, scale, scores, out);
+}
