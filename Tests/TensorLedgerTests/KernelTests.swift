@@ -120,6 +120,17 @@ import Testing
         }
     }
 
+    /// Shapes with whole 16 × 16 tiles, ragged edges on either side, and a single row.
+    @Test(arguments: KernelISA.available)
+    func transposeMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (rows, cols) in [(16, 16), (64, 48), (17, 33), (1, 20), (35, 16), (768, 80)] {
+                let x = Self.vector(rows * cols, seed: 40)
+                #expect(Kernels.transpose(x, rows: rows, cols: cols) == ReferenceKernels.transpose(x, rows: rows, cols: cols), "\(isa.name) \(rows)×\(cols)")
+            }
+        }
+    }
+
     @Test(arguments: KernelISA.available)
     func activationQuantizationMatchesTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {

@@ -46,6 +46,10 @@ long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales
 /// q8-row: one f32 scale d = max|x| / 127 for all n values; q = round(x / d).
 long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats);
 
+/// dst[c·rows + r] = src[r·cols + c] for every row r and the columns c0 ≤ c < c1: a
+/// (rows, cols) matrix transposed, a band of output rows at a time.
+void tl_transpose_f32(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, float *dst);
+
 // --- Checksums ------------------------------------------------------------------
 
 /// XXH64 of n bytes.

@@ -232,25 +232,44 @@ public enum Converter {
                 blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: name, width: 1, level: options.zstdLevel, to: writer) })
             }
 
-            var encoder = TensorEncoder(threads: max(1, options.threads))
+            // Two encoders take turns: while one tensor is written and checksummed on a
+            // background thread, the next is encoded into the other encoder's buffer.
+            let encoders = [TensorEncoder(threads: max(1, options.threads)), TensorEncoder(threads: max(1, options.threads))]
+            var writing: (index: Int, task: BackgroundTask<TLMBlob>)?
             var done = 0
-            for i in items.indices {
-                items[i].quality = try encoder.encode(items[i], from: checkpoint)
-                let width = items[i].scheme.isQuantized ? 1 : items[i].scheme.storageDType.bitSize / 8
-                // int8 planes stay raw so the runner can use them in place from an mmap.
-                let level = items[i].scheme.isQuantized ? nil : options.zstdLevel
-                let item = items[i]
-                let region = try encoder.output.withUnsafeBytes { buf in
-                    try writeRegion(UnsafeRawBufferPointer(rebasing: buf[0..<item.rawBytes]), name: item.source.name,
-                                    width: width, level: level, to: writer)
-                }
+            func finishWriting() throws {
+                guard let (i, task) = writing else { return }
+                writing = nil
+                let region = try task.value()
                 items[i].storedBytes = region.storedBytes
                 items[i].encoding = region.encoding
                 items[i].checksum = region.checksum
                 items[i].offset = region.offset
-                checkpoint.releasePages(of: items[i].source)
                 done += items[i].source.info.byteCount
                 progress?(done, inputBytes)
+            }
+            do {
+                for i in items.indices {
+                    let encoder = encoders[i % 2]
+                    items[i].quality = try encoder.encode(items[i], from: checkpoint)
+                    checkpoint.releasePages(of: items[i].source)
+                    try finishWriting()
+                    let item = items[i]
+                    let width = item.scheme.isQuantized ? 1 : item.scheme.storageDType.bitSize / 8
+                    // int8 planes stay raw so the runner can use them in place from an mmap.
+                    let level = item.scheme.isQuantized ? nil : options.zstdLevel
+                    let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<item.rawBytes])
+                    writing = (i, BackgroundTask {
+                        try withExtendedLifetime(encoder) {
+                            try writeRegion(bytes, name: item.source.name, width: width, level: level, to: writer)
+                        }
+                    })
+                }
+                try finishWriting()
+            } catch {
+                // The writer thread must be done with the file before it is abandoned.
+                _ = try? writing?.task.value()
+                throw error
             }
 
             if let compactTokenizer {

@@ -2,28 +2,36 @@
 // transposed from [in, out] to rows, then quantized or narrowed. Rows are split
 // across threads in contiguous ranges, one hand-off per tensor.
 
+import CKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct TensorEncoder {
+final class TensorEncoder: @unchecked Sendable {
     let threads: Int
-    /// The encoded raw bytes of the last tensor (reused, grown to the largest).
-    var output: [UInt8] = []
+    /// The encoded raw bytes of the last tensor (reused, grown to the largest). A plain
+    /// allocation rather than an array: a writer thread reads it while the next tensor is
+    /// encoded into another encoder, and nothing may copy it behind our back.
+    private(set) var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var scratch: [Float] = []
 
     init(threads: Int) { self.threads = threads }
 
+    deinit { output.deallocate() }
+
     /// Encodes `item` into `output[0..<item.rawBytes]`; returns the quantization error, if quantized.
-    mutating func encode(_ item: ConversionItem, from checkpoint: Checkpoint) throws -> QuantizationQuality? {
+    func encode(_ item: ConversionItem, from checkpoint: Checkpoint) throws -> QuantizationQuality? {
         let info = item.source.info
         let src = checkpoint.data(for: item.source)
-        if output.count < item.rawBytes { output = [UInt8](repeating: 0, count: item.rawBytes) }
+        if output.count < item.rawBytes {
+            output.deallocate()
+            output = .allocate(byteCount: item.rawBytes, alignment: 64)
+        }
 
         // Same element type, same layout: the bytes go through untouched (bit-exact).
         if !item.transposed && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
-            output.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[0..<src.count]).copyMemory(from: src) }
+            UnsafeMutableRawBufferPointer(rebasing: output[0..<src.count]).copyMemory(from: src)
             return nil
         }
 
@@ -49,66 +57,65 @@ struct TensorEncoder {
         let scalesOffset = TLMFormat.align(info.elementCount)
         return try scratch.withUnsafeBufferPointer { scratchBuf in
             let x: UnsafePointer<Float> = direct ? src.baseAddress!.assumingMemoryBound(to: Float.self) : scratchBuf.baseAddress!
-            return try output.withUnsafeMutableBytes { out in
-                let base = out.baseAddress!
-                switch scheme {
-                case .f32:
-                    base.copyMemory(from: x, byteCount: info.elementCount * 4)
-                    return nil
-                case .f16:
-                    let o = base.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<info.elementCount { o[i] = halfBitsFromFloat(x[i]).littleEndian }
-                    return nil
-                case .bf16:
-                    let o = base.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
-                    return nil
-                case .q8, .q8Row:
-                    // Zero the alignment padding between the int8 plane and the scales.
-                    UnsafeMutableRawBufferPointer(rebasing: out[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
-                    let q = base.assumingMemoryBound(to: Int8.self)
-                    let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
-                    perThread.initialize(repeating: QuantizationQuality())
-                    let failures = UnsafeMutableBufferPointer<(Int, Bool)?>.allocate(capacity: threads)
-                    failures.initialize(repeating: nil)
-                    defer { perThread.deallocate(); failures.deallocate() }
-                    parallelRows(rows, threads: threads) { t, range in
-                        var quality = QuantizationQuality()
-                        for r in range {
-                            // Rows read straight from the mapping are let go every 1024 rows,
-                            // so the largest tensor is never resident whole.
-                            if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
-                                releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
+            let out = output
+            let base = out.baseAddress!
+            switch scheme {
+            case .f32:
+                base.copyMemory(from: x, byteCount: info.elementCount * 4)
+                return nil
+            case .f16:
+                let o = base.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<info.elementCount { o[i] = halfBitsFromFloat(x[i]).littleEndian }
+                return nil
+            case .bf16:
+                let o = base.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
+                return nil
+            case .q8, .q8Row:
+                // Zero the alignment padding between the int8 plane and the scales.
+                UnsafeMutableRawBufferPointer(rebasing: out[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
+                let q = base.assumingMemoryBound(to: Int8.self)
+                let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
+                perThread.initialize(repeating: QuantizationQuality())
+                let failures = UnsafeMutableBufferPointer<(Int, Bool)?>.allocate(capacity: threads)
+                failures.initialize(repeating: nil)
+                defer { perThread.deallocate(); failures.deallocate() }
+                parallelRows(rows, threads: threads) { t, range in
+                    var quality = QuantizationQuality()
+                    for r in range {
+                        // Rows read straight from the mapping are let go every 1024 rows,
+                        // so the largest tensor is never resident whole.
+                        if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
+                            releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
+                        }
+                        if scheme == .q8 {
+                            let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize)
+                            if let bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality) {
+                                failures[t] = (r * cols + bad.0, bad.overflow)
+                                break
                             }
-                            if scheme == .q8 {
-                                let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize)
-                                if let bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality) {
-                                    failures[t] = (r * cols + bad.0, bad.overflow)
-                                    break
-                                }
-                            } else {
-                                let scale = (base + scalesOffset).assumingMemoryBound(to: Float.self) + r
-                                if let bad = Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols, scale: scale, quality: &quality) {
-                                    failures[t] = (r * cols + bad, true)
-                                    break
-                                }
+                        } else {
+                            let scale = (base + scalesOffset).assumingMemoryBound(to: Float.self) + r
+                            if let bad = Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols, scale: scale, quality: &quality) {
+                                failures[t] = (r * cols + bad, true)
+                                break
                             }
                         }
-                        perThread[t] = quality
                     }
-                    if let (index, finite) = failures.compactMap({ $0 }).first {
-                        throw finite ? QuantizationError.scaleOverflow(tensor: name, index: index) : QuantizationError.nonFinite(tensor: name, index: index)
-                    }
-                    var total = QuantizationQuality()
-                    for q in perThread { total.merge(q) }
-                    return total
+                    perThread[t] = quality
                 }
+                if let (index, finite) = failures.compactMap({ $0 }).first {
+                    throw finite ? QuantizationError.scaleOverflow(tensor: name, index: index) : QuantizationError.nonFinite(tensor: name, index: index)
+                }
+                var total = QuantizationQuality()
+                for q in perThread { total.merge(q) }
+                return total
             }
         }
     }
 
-    /// Widens and transposes a [inRows, inCols] tensor into [inCols, inRows] f32, in tiles
-    /// of 32 × 32 so both sides stay in cache; output rows are split across threads.
+    /// Widens and transposes a [inRows, inCols] tensor into [inCols, inRows] f32; output
+    /// rows are split across threads.
     static func transposeToFloat(_ src: UnsafeRawBufferPointer, dtype: DType, inRows: Int, inCols: Int,
                                  into dst: UnsafeMutablePointer<Float>, threads: Int, tensor: String) throws {
         var wide: [Float] = []
@@ -121,18 +128,9 @@ struct TensorEncoder {
         wide.withUnsafeBytes { w in
             if dtype != .float32 || Int(bitPattern: src.baseAddress) % 4 != 0 { source = w }
             let s = source.baseAddress!.assumingMemoryBound(to: Float.self)
-            let tile = 32
-            parallelRows((inCols + tile - 1) / tile, threads: threads) { _, tiles in
-                for tc in tiles {
-                    let c0 = tc * tile, c1 = min(c0 + tile, inCols)
-                    for r0 in stride(from: 0, to: inRows, by: tile) {
-                        let r1 = min(r0 + tile, inRows)
-                        for c in c0..<c1 {
-                            let out = dst + c * inRows
-                            for r in r0..<r1 { out[r] = s[r * inCols + c] }
-                        }
-                    }
-                }
+            // Bands of 16 output rows (a whole register tile of the kernel) per thread.
+            parallelRows((inCols + 15) / 16, threads: threads) { _, bands in
+                tl_transpose_f32(s, inRows, inCols, bands.lowerBound * 16, min(bands.upperBound * 16, inCols), dst)
             }
         }
     }

@@ -45,6 +45,11 @@ public enum ReferenceKernels {
         return s * Double(scale)
     }
 
+    /// A (rows, cols) matrix as (cols, rows).
+    public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+        (0..<(rows * cols)).map { i in x[(i % rows) * cols + i / rows] }
+    }
+
     /// One head, one query: softmax over scale·(q · k_p), then Σ softmax_p · v_p.
     public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Double] {
         let scores = keys.map { Double(scale) * dotF32(q, $0) }
@@ -86,6 +91,11 @@ public enum Kernels {
         var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
         tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, &scores, &out)
         return out
+    }
+    public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * cols)
+        tl_transpose_f32(x, rows, cols, 0, cols, &y)
+        return y
     }
     public static func gelu(_ x: [Float]) -> [Float] {
         var y = x

@@ -1,0 +1,65 @@
+// Transposing f32 matrices: GPT-2 stores its Conv1D weights as (in, out), and every
+// other format here wants rows of outputs. A tenth of conversion time when done one
+// element at a time; 16 × 16 tiles in registers make it a copy.
+#include "internal.h"
+#include <immintrin.h>
+
+// Source rows [r0, r1) of columns [c0, c1), in tiles of 32 × 32 so both sides stay in cache.
+static void transpose_portable(const float *src, size_t rows, size_t cols, size_t r0, size_t r1, size_t c0, size_t c1, float *dst) {
+    enum { TILE = 32 };
+    for (size_t cb = c0; cb < c1; cb += TILE) {
+        const size_t ce = cb + TILE < c1 ? cb + TILE : c1;
+        for (size_t rb = r0; rb < r1; rb += TILE) {
+            const size_t re = rb + TILE < r1 ? rb + TILE : r1;
+            for (size_t c = cb; c < ce; c++)
+                for (size_t r = rb; r < re; r++) dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+// 16 rows of 16 floats in, the 16 columns out: the usual unpack / shuffle ladder.
+TL_TARGET_AVX512 static inline void transpose16(__m512 v[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        v[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        v[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        v[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i + 0] = _mm512_shuffle_f32x4(v[i + 0], v[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(v[i + 0], v[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(v[i + 8], v[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(v[i + 8], v[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i + 0] = _mm512_shuffle_f32x4(t[i + 0], t[i + 8], 0x88);
+        v[i + 8] = _mm512_shuffle_f32x4(t[i + 0], t[i + 8], 0xdd);
+        v[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        v[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
+TL_TARGET_AVX512 static void transpose_avx512(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, float *dst) {
+    size_t c = c0;
+    for (; c + 16 <= c1; c += 16) {
+        size_t r = 0;
+        for (; r + 16 <= rows; r += 16) {
+            __m512 v[16];
+            for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (r + (size_t)i) * cols + c);
+            transpose16(v);
+            for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (c + (size_t)i) * rows + r, v[i]);
+        }
+        transpose_portable(src, rows, cols, r, rows, c, c + 16, dst);
+    }
+    transpose_portable(src, rows, cols, 0, rows, c, c1, dst);
+}
+
+void tl_transpose_f32(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, float *dst) {
+    if (tl_active_isa() == TL_ISA_AVX512VNNI) transpose_avx512(src, rows, cols, c0, c1, dst);
+    else transpose_portable(src, rows, cols, 0, rows, c0, c1, dst);
+}
