@@ -1,11 +1,15 @@
-// Matrix × several tokens in int8 (prompt processing): where a prompt spends its time.
+// Matrix × several tokens (prompt processing): where a prompt spends its time.
 //
-// The VNNI variant packs 16 weight rows at a time so that one 512-bit register holds four
+// int8: the VNNI variant packs 16 weight rows at a time so that one 512-bit register holds four
 // consecutive bytes of each of the 16 rows; a token's four matching bytes are broadcast,
 // and one VPDPBUSD advances 16 rows × 4 columns. Lanes are rows, so a block of 32 ends in
 // 16 finished int32 dot products: no horizontal sums, no permutes. VPDPBUSD wants one
 // unsigned operand, so packed weights are stored as w + 128 and the sum is corrected by
 // −128 · Σx over the block, which the activation quantizer has already computed.
+//
+// f32, f16, bf16: the AVX-512 variant packs 16 rows as f32 with the same lanes-are-rows
+// layout (16 × 16 register transposes); each column step is one load of 16 weights and,
+// per token, one broadcast and one FMA.
 #include "internal.h"
 #include <immintrin.h>
 #include <stdlib.h>
@@ -137,4 +141,115 @@ void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_
         return;
     }
     gemm_by_dots(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);
+}
+
+// ---- f32, f16 and bf16 weights ---------------------------------------------------------
+
+static float dot_float(const void *w, tl_weight_type type, size_t r, size_t n, const float *x) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return tl_dot_f16_f32((const uint16_t *)w + r * n, x, n);
+    case TL_WEIGHTS_BF16: return tl_dot_bf16_f32((const uint16_t *)w + r * n, x, n);
+    default: return tl_dot_f32((const float *)w + r * n, x, n);
+    }
+}
+
+// A few rows at a time past every token, so those rows stay in L1 while the tokens go by.
+static void gemm_float_by_dots(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1,
+                               const float *x, size_t T, float *y, size_t ystride) {
+    for (size_t rb = r0; rb < r1; rb += 16) {
+        const size_t re = rb + 16 < r1 ? rb + 16 : r1;
+        for (size_t t = 0; t < T; t++)
+            for (size_t r = rb; r < re; r++) y[t * ystride + r] = dot_float(w, type, r, n, x + t * n);
+    }
+}
+
+enum { FLOAT_TILE_TOKENS = 6 };
+
+// Sixteen columns of row `row` as f32.
+TL_TARGET_AVX512 static inline __m512 load16(const void *w, tl_weight_type type, size_t row, size_t n, size_t k) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + row * n + k)));
+    case TL_WEIGHTS_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + row * n + k))), 16));
+    default: return _mm512_loadu_ps((const float *)w + row * n + k);
+    }
+}
+
+static inline float load1(const void *w, tl_weight_type type, size_t row, size_t n, size_t k) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return tl_f16_to_f32(((const uint16_t *)w)[row * n + k]);
+    case TL_WEIGHTS_BF16: return tl_bf16_to_f32(((const uint16_t *)w)[row * n + k]);
+    default: return ((const float *)w)[row * n + k];
+    }
+}
+
+// Rows [r, r + 32) (the last repeated past r1) as packed[k][panel][16] f32.
+TL_TARGET_AVX512 static void pack_float_rows(const void *w, tl_weight_type type, size_t n, size_t r, size_t r1, float *packed) {
+    for (int p = 0; p < PANELS; p++) {
+        size_t rows[PANEL];
+        for (int i = 0; i < PANEL; i++) {
+            size_t row = r + (size_t)(p * PANEL + i);
+            rows[i] = row < r1 ? row : r1 - 1;
+        }
+        size_t k = 0;
+        for (; k + 16 <= n; k += 16) {
+            __m512 v[16];
+            for (int i = 0; i < PANEL; i++) v[i] = load16(w, type, rows[i], n, k);
+            tl_transpose16(v);
+            for (int j = 0; j < 16; j++) _mm512_store_ps(packed + ((k + (size_t)j) * PANELS + (size_t)p) * PANEL, v[j]);
+        }
+        for (; k < n; k++)
+            for (int i = 0; i < PANEL; i++) packed[(k * PANELS + (size_t)p) * PANEL + (size_t)i] = load1(w, type, rows[i], n, k);
+    }
+}
+
+TL_TARGET_AVX512 TL_INLINE void float_tile(const float *packed, size_t n, const float *x, int N, float *y, size_t ystride,
+                                           __mmask16 mask0, __mmask16 mask1) {
+    __m512 acc[PANELS][FLOAT_TILE_TOKENS];
+    for (int p = 0; p < PANELS; p++)
+        for (int t = 0; t < N; t++) acc[p][t] = _mm512_setzero_ps();
+    for (size_t k = 0; k < n; k++) {
+        const __m512 w0 = _mm512_load_ps(packed + k * PANELS * PANEL), w1 = _mm512_load_ps(packed + k * PANELS * PANEL + PANEL);
+        for (int t = 0; t < N; t++) {
+            const __m512 xv = _mm512_set1_ps(x[(size_t)t * n + k]);
+            acc[0][t] = _mm512_fmadd_ps(w0, xv, acc[0][t]);
+            acc[1][t] = _mm512_fmadd_ps(w1, xv, acc[1][t]);
+        }
+    }
+    for (int t = 0; t < N; t++) {
+        _mm512_mask_storeu_ps(y + (size_t)t * ystride, mask0, acc[0][t]);
+        _mm512_mask_storeu_ps(y + (size_t)t * ystride + PANEL, mask1, acc[1][t]);
+    }
+}
+
+TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1,
+                                              const float *x, size_t T, float *y, size_t ystride) {
+    float *packed = aligned_alloc(64, n * PANELS * PANEL * sizeof(float));
+    if (!packed) return 0;
+    for (size_t r = r0; r < r1; r += PANELS * PANEL) {
+        pack_float_rows(w, type, n, r, r1, packed);
+        const size_t valid = r1 - r;
+        const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
+        const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+        size_t t = 0;
+        for (; t + FLOAT_TILE_TOKENS <= T; t += FLOAT_TILE_TOKENS)
+            float_tile(packed, n, x + t * n, FLOAT_TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);
+        switch (T - t) {
+        case 5: float_tile(packed, n, x + t * n, 5, y + t * ystride + r, ystride, mask0, mask1); break;
+        case 4: float_tile(packed, n, x + t * n, 4, y + t * ystride + r, ystride, mask0, mask1); break;
+        case 3: float_tile(packed, n, x + t * n, 3, y + t * ystride + r, ystride, mask0, mask1); break;
+        case 2: float_tile(packed, n, x + t * n, 2, y + t * ystride + r, ystride, mask0, mask1); break;
+        case 1: float_tile(packed, n, x + t * n, 1, y + t * ystride + r, ystride, mask0, mask1); break;
+        default: break;
+        }
+    }
+    free(packed);
+    return 1;
+}
+
+void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1, const float *x, size_t T,
+                   float *y, size_t ystride) {
+    if (r0 >= r1 || T == 0) return;
+    if (tl_active_isa() == TL_ISA_AVX512VNNI && gemm_float_avx512(w, type, n, r0, r1, x, T, y, ystride)) return;
+    gemm_float_by_dots(w, type, n, r0, r1, x, T, y, ystride);
 }

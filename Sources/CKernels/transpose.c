@@ -17,33 +17,6 @@ static void transpose_portable(const float *src, size_t rows, size_t cols, size_
     }
 }
 
-// 16 rows of 16 floats in, the 16 columns out: the usual unpack / shuffle ladder.
-TL_TARGET_AVX512 static inline void transpose16(__m512 v[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        v[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        v[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        v[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        v[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i + 0] = _mm512_shuffle_f32x4(v[i + 0], v[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_f32x4(v[i + 0], v[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_f32x4(v[i + 8], v[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(v[i + 8], v[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        v[i + 0] = _mm512_shuffle_f32x4(t[i + 0], t[i + 8], 0x88);
-        v[i + 8] = _mm512_shuffle_f32x4(t[i + 0], t[i + 8], 0xdd);
-        v[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-        v[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
-
 // Sixteen source rows at a time, read front to back across the band (sixteen sequential
 // streams the prefetcher follows); each tile lands as sixteen full cache lines.
 TL_TARGET_AVX512 static void transpose_avx512(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, float *dst) {
@@ -53,7 +26,7 @@ TL_TARGET_AVX512 static void transpose_avx512(const float *src, size_t rows, siz
         for (size_t c = c0; c < cend; c += 16) {
             __m512 v[16];
             for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (r + (size_t)i) * cols + c);
-            transpose16(v);
+            tl_transpose16(v);
             for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + (c + (size_t)i) * rows + r, v[i]);
         }
     }

@@ -102,6 +102,35 @@ import Testing
         }
     }
 
+    /// The float prompt kernel against the twin's dot products, for f32, f16 and bf16
+    /// weights: partial tiles of rows (16, 32) and tokens (6), widths with a column tail.
+    @Test(arguments: KernelISA.available)
+    func floatMatrixProductsMatchTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (rows, n, T) in [(1, 16, 1), (16, 64, 6), (33, 96, 7), (70, 768, 13), (40, 200, 5), (3, 7, 2)] {
+                let w = Self.vector(rows * n, seed: 50, std: 0.05)
+                let x = (0..<T).map { Self.vector(n, seed: 60 + UInt64($0)) }
+                let h = w.map(halfBitsFromFloat), b = w.map(bfloat16BitsFromFloat)
+                let results = [("f32", Kernels.gemmF32(w, rows: rows, x)), ("f16", Kernels.gemmF16(h, rows: rows, x)), ("bf16", Kernels.gemmBF16(b, rows: rows, x))]
+                for (name, got) in results {
+                    var worst = 0.0
+                    for t in 0..<T {
+                        for r in 0..<rows {
+                            let ref: Double
+                            switch name {
+                            case "f16": ref = ReferenceKernels.dotF16(Array(h[(r * n)..<(r * n + n)]), x[t])
+                            case "bf16": ref = ReferenceKernels.dotBF16(Array(b[(r * n)..<(r * n + n)]), x[t])
+                            default: ref = ReferenceKernels.dotF32(Array(w[(r * n)..<(r * n + n)]), x[t])
+                            }
+                            worst = max(worst, abs(Double(got[t][r]) - ref))
+                        }
+                    }
+                    #expect(worst < 1e-5 * Double(n).squareRoot() * 4, "\(isa.name) \(name) \(rows)×\(n) T=\(T): worst error \(worst)")
+                }
+            }
+        }
+    }
+
     /// Head widths with and without a vector tail, position counts around the 8-wide
     /// groups, and scores far apart (a softmax that is nearly one-hot).
     @Test(arguments: KernelISA.available)

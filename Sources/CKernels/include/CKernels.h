@@ -73,6 +73,13 @@ float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, co
 /// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
 
+typedef enum { TL_WEIGHTS_F32 = 0, TL_WEIGHTS_F16 = 1, TL_WEIGHTS_BF16 = 2 } tl_weight_type;
+
+/// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T (prompt
+/// processing) with f32, f16 or bf16 weights W (rows of n) and f32 activations X (T rows of n).
+void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1, const float *x, size_t T,
+                   float *y, size_t ystride);
+
 /// One attention head for one query: scores s_p = scale·(q · k_p) for the `count` keys
 /// k_p = keys + p·stride, softmax over them, out = Σ softmax_p · v_p with v_p = values +
 /// p·stride; vectors of dh floats. `scores` is scratch for count floats.

@@ -108,6 +108,24 @@ public enum Kernels {
         gemm(w, blockScales: ws, rowScales: nil, rows: rows, x)
     }
 
+    /// W (rows × n) in f32, f16 or bf16 bits times T f32 tokens: out[t][r].
+    public static func gemmF32(_ w: [Float], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_F32, rows: rows, x)
+    }
+    public static func gemmF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_F16, rows: rows, x)
+    }
+    public static func gemmBF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_BF16, rows: rows, x)
+    }
+
+    private static func gemmFloat<W>(_ w: [W], type: tl_weight_type, rows: Int, _ x: [[Float]]) -> [[Float]] {
+        let n = w.count / rows, T = x.count
+        var y = [Float](repeating: 0, count: T * rows)
+        w.withUnsafeBytes { wp in tl_gemm_float(wp.baseAddress, type, n, 0, rows, x.flatMap { $0 }, T, &y, rows) }
+        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
     /// The same for q8-row weights (one scale per row).
     public static func gemmQ8Row(_ w: [Int8], scales ws: [Float], _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
         gemm(w, blockScales: nil, rowScales: ws, rows: ws.count, x)

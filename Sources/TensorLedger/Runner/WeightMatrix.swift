@@ -84,25 +84,20 @@ public struct WeightMatrix: @unchecked Sendable {
 }
 
 extension WeightMatrix {
-    /// out[t * rows + r] = row r · x[t] for r in `range` and T tokens (prompt processing):
-    /// int8 matrices go through the GEMM kernel; others take a few rows at a time past
-    /// every token, so those rows stay in L1 and the matrix is read once per batch.
+    /// out[t * rows + r] = row r · x[t] for r in `range` and T tokens (prompt processing),
+    /// through the GEMM kernels: each weight row is read (and packed) once for all tokens.
     func multiplyRows(_ range: Range<Int>, x: UnsafePointer<Float>, tokens T: Int, xq: QuantizedActivations?, out: UnsafeMutablePointer<Float>) {
-        let n = cols
+        let (r0, r1) = (range.lowerBound, range.upperBound)
         switch storage {
+        case .f32(let p): tl_gemm_float(p, TL_WEIGHTS_F32, cols, r0, r1, x, T, out, rows)
+        case .f16(let p): tl_gemm_float(p, TL_WEIGHTS_F16, cols, r0, r1, x, T, out, rows)
+        case .bf16(let p): tl_gemm_float(p, TL_WEIGHTS_BF16, cols, r0, r1, x, T, out, rows)
         case .q8(let q, let s):
             let a = xq!
-            tl_gemm_q8(q, s, nil, n, range.lowerBound, range.upperBound, a.values, a.scales, a.sums, T, out, rows)
+            tl_gemm_q8(q, s, nil, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
         case .q8Row(let q, let s):
             let a = xq!
-            tl_gemm_q8(q, nil, s, n, range.lowerBound, range.upperBound, a.values, a.scales, a.sums, T, out, rows)
-        default:
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let chunk = start..<min(start + 16, range.upperBound)
-                for t in 0..<T { dotRows(chunk, x: x + t * n, xq: nil, out: out + t * rows) }
-                start = chunk.upperBound
-            }
+            tl_gemm_q8(q, nil, s, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
         }
     }
 }
