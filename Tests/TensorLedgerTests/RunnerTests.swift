@@ -123,7 +123,7 @@ import Testing
         let ids = Self.reference["mid"]!.object!["input_ids"]!.array!.map { $0.int! }
         // The batch goes through the GEMM kernel (and attention over many queries); one token
         // at a time goes through the matrix-vector kernels.
-        for model in [Self.f32, try Self.converted(.q8), try Self.converted(.q8Row)] {
+        for model in [Self.f32, try Self.converted(.f16), try Self.converted(.bf16), try Self.converted(.q8), try Self.converted(.q8Row)] {
             let batched = try Generator(model: model).lastLogits(ids)
             let state = model.makeState()
             for id in ids { try model.forward([id], state: state) }
