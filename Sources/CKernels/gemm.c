@@ -37,23 +37,33 @@ enum { PANEL = 16, PANELS = 2, TILE_TOKENS = 4 };
 TL_TARGET_AVX512 static void pack_rows(const int8_t *w, const uint16_t *block_scales, const float *row_scales,
                                        size_t n, size_t r, size_t r1, uint8_t *packed, float *scales) {
     const size_t blocks = n / 32;
-    int32_t offsets[PANELS][PANEL];
     size_t rows[PANELS][PANEL];
     for (int p = 0; p < PANELS; p++) {
         for (int i = 0; i < PANEL; i++) {
             size_t row = r + (size_t)(p * PANEL + i);
             rows[p][i] = row < r1 ? row : r1 - 1;
-            offsets[p][i] = (int32_t)((rows[p][i] - r) * n);
         }
     }
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (int p = 0; p < PANELS; p++) {
-        const __m512i index = _mm512_loadu_si512(offsets[p]);
-        for (size_t b = 0; b < blocks; b++) {
+        size_t b = 0;
+        // Two blocks at a time: 16 rows × 16 four-byte groups, transposed in registers.
+        for (; b + 2 <= blocks; b += 2) {
+            __m512 v[16];
+            for (int i = 0; i < PANEL; i++) v[i] = _mm512_loadu_ps((const void *)(w + rows[p][i] * n + 32 * b));
+            tl_transpose16(v);
+            for (int j = 0; j < 16; j++)
+                _mm512_store_si512(packed + ((b * 8 + (size_t)j) * PANELS + (size_t)p) * 64, _mm512_xor_si512(_mm512_castps_si512(v[j]), flip));
+        }
+        for (; b < blocks; b++) {  // an odd last block
             for (int k4 = 0; k4 < 8; k4++) {
-                __m512i v = _mm512_i32gather_epi32(index, (const void *)(w + r * n + 32 * b + 4 * k4), 1);
-                _mm512_store_si512(packed + ((b * 8 + (size_t)k4) * PANELS + (size_t)p) * 64, _mm512_xor_si512(v, flip));
+                uint8_t *dst = packed + ((b * 8 + (size_t)k4) * PANELS + (size_t)p) * 64;
+                for (int i = 0; i < PANEL; i++)
+                    for (int byte = 0; byte < 4; byte++)
+                        dst[4 * i + byte] = (uint8_t)w[rows[p][i] * n + 32 * b + 4 * (size_t)k4 + (size_t)byte] ^ 0x80u;
             }
+        }
+        for (b = 0; b < blocks; b++) {
             for (int i = 0; i < PANEL; i++) {
                 size_t row = rows[p][i];
                 scales[(b * PANELS + (size_t)p) * PANEL + (size_t)i] =
@@ -136,7 +146,7 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
 void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
                 const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     if (r0 >= r1 || T == 0) return;
-    if (tl_active_isa() == TL_ISA_AVX512VNNI && (size_t)n * (PANELS * PANEL) <= INT32_MAX) {
+    if (tl_active_isa() == TL_ISA_AVX512VNNI) {
         gemm_vnni(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, y, ystride);
         return;
     }
