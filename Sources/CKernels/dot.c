@@ -79,8 +79,31 @@ TL_TARGET_AVX2 static float dot_f16_avx2(const uint16_t *a, const float *b, size
     return s;
 }
 
+// 64 weights a step in four chains, prefetching 8 KiB ahead as the int8 kernel does: the
+// AVX2 loop above converts too little per step to keep up with memory.
+TL_TARGET_AVX512 static float dot_f16_avx512(const uint16_t *a, const float *b, size_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        _mm_prefetch((const char *)(a + i) + 8192, _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + i) + 8192 + 64, _MM_HINT_T0);
+        s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16))), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 32))), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 48))), _mm512_loadu_ps(b + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))), _mm512_loadu_ps(b + i), s0);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i < n; i++) s += tl_f16_to_f32(a[i]) * b[i];
+    return s;
+}
+
 float tl_dot_f16_f32(const uint16_t *a, const float *b, size_t n) {
-    return tl_active_isa() >= TL_ISA_AVX2 ? dot_f16_avx2(a, b, n) : dot_f16_portable(a, b, n);
+    switch (tl_active_isa()) {
+    case TL_ISA_AVX512VNNI: return dot_f16_avx512(a, b, n);
+    case TL_ISA_AVX2: return dot_f16_avx2(a, b, n);
+    default: return dot_f16_portable(a, b, n);
+    }
 }
 
 static float dot_bf16_portable(const uint16_t *a, const float *b, size_t n) {
@@ -103,8 +126,33 @@ TL_TARGET_AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *b, siz
     return s;
 }
 
+TL_TARGET_AVX512 static inline __m512 bf16x16(const uint16_t *a) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)a)), 16));
+}
+
+TL_TARGET_AVX512 static float dot_bf16_avx512(const uint16_t *a, const float *b, size_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        _mm_prefetch((const char *)(a + i) + 8192, _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + i) + 8192 + 64, _MM_HINT_T0);
+        s0 = _mm512_fmadd_ps(bf16x16(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(bf16x16(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(bf16x16(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(bf16x16(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(bf16x16(a + i), _mm512_loadu_ps(b + i), s0);
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i < n; i++) s += tl_bf16_to_f32(a[i]) * b[i];
+    return s;
+}
+
 float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n) {
-    return tl_active_isa() >= TL_ISA_AVX2 ? dot_bf16_avx2(a, b, n) : dot_bf16_portable(a, b, n);
+    switch (tl_active_isa()) {
+    case TL_ISA_AVX512VNNI: return dot_bf16_avx512(a, b, n);
+    case TL_ISA_AVX2: return dot_bf16_avx2(a, b, n);
+    default: return dot_bf16_portable(a, b, n);
+    }
 }
 
 // ---- int8 × int8 -----------------------------------------------------------------
