@@ -30,7 +30,7 @@ static void gemm_by_dots(const int8_t *w, const uint16_t *block_scales, const fl
 
 // ---- AVX-512 VNNI ---------------------------------------------------------------------
 
-enum { PANEL = 16, PANELS = 2, TILE_TOKENS = 4 };
+enum { PANEL = 16, PANELS = 2, TILE_TOKENS = 6 };
 
 // Packs rows [r, r + 32) (the last ones repeated past r1) for every block b:
 // bytes [b][k4][panel][row][4] (+128) and scales [b][panel][row] in f32.
@@ -133,6 +133,8 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
         for (; t + TILE_TOKENS <= T; t += TILE_TOKENS)
             tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);
         switch (T - t) {
+        case 5: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 5, y + t * ystride + r, ystride, mask0, mask1); break;
+        case 4: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 4, y + t * ystride + r, ystride, mask0, mask1); break;
         case 3: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 3, y + t * ystride + r, ystride, mask0, mask1); break;
         case 2: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 2, y + t * ystride + r, ystride, mask0, mask1); break;
         case 1: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 1, y + t * ystride + r, ystride, mask0, mask1); break;
@@ -172,8 +174,6 @@ static void gemm_float_by_dots(const void *w, tl_weight_type type, size_t n, siz
             for (size_t r = rb; r < re; r++) y[t * ystride + r] = dot_float(w, type, r, n, x + t * n);
     }
 }
-
-enum { FLOAT_TILE_TOKENS = 6 };
 
 // Sixteen columns of row `row` as f32.
 TL_TARGET_AVX512 static inline __m512 load16(const void *w, tl_weight_type type, size_t row, size_t n, size_t k) {
@@ -215,7 +215,7 @@ TL_TARGET_AVX512 static void pack_float_rows(const void *w, tl_weight_type type,
 
 TL_TARGET_AVX512 TL_INLINE void float_tile(const float *packed, size_t n, const float *x, int N, float *y, size_t ystride,
                                            __mmask16 mask0, __mmask16 mask1) {
-    __m512 acc[PANELS][FLOAT_TILE_TOKENS];
+    __m512 acc[PANELS][TILE_TOKENS];
     for (int p = 0; p < PANELS; p++)
         for (int t = 0; t < N; t++) acc[p][t] = _mm512_setzero_ps();
     for (size_t k = 0; k < n; k++) {
@@ -242,8 +242,8 @@ TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type
         const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
         const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
         size_t t = 0;
-        for (; t + FLOAT_TILE_TOKENS <= T; t += FLOAT_TILE_TOKENS)
-            float_tile(packed, n, x + t * n, FLOAT_TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);
+        for (; t + TILE_TOKENS <= T; t += TILE_TOKENS)
+            float_tile(packed, n, x + t * n, TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);
         switch (T - t) {
         case 5: float_tile(packed, n, x + t * n, 5, y + t * ystride + r, ystride, mask0, mask1); break;
         case 4: float_tile(packed, n, x + t * n, 4, y + t * ystride + r, ystride, mask0, mask1); break;

@@ -211,13 +211,14 @@ for (label, dir) in [("convert to q8, GPT-2 124M", small), ("convert to q8, GPT-
 }
 
 // Generation and prompt processing.
-let q8 = joinPath(work, "gpt2-124m-q8.tlm"), f32 = joinPath(work, "gpt2-124m-f32.tlm")
+let q8 = joinPath(work, "gpt2-124m-q8.tlm"), f16 = joinPath(work, "gpt2-124m-f16.tlm"), f32 = joinPath(work, "gpt2-124m-f32.tlm")
 _ = mustRun(["convert", small, q8, "--force"])
+_ = mustRun(["convert", small, f16, "--force", "--weights", "f16", "--no-compress"])
 _ = mustRun(["convert", small, f32, "--force", "--weights", "f32", "--no-compress"])
 // A prompt of about 128 tokens (the exact count is what the runner reports).
 let promptText = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 12) + "The quick brown fox"
 var generation: [(label: String, tokensPerSecond: [Double], bytesPerToken: Double, threads: Int, rss: Int)] = []
-for (scheme, file) in [("q8", q8), ("f32", f32)] {
+for (scheme, file) in [("q8", q8), ("f16", f16), ("f32", f32)] {
     for threads in [1, 2] {
         var gen: [Double] = [], pp: [Double] = []
         var rss = 0, promptTokens = 0, perToken = 0.0

@@ -67,7 +67,7 @@ import Testing
     }
 
     /// The prompt kernel against the twin, row by row and token by token: row counts that
-    /// leave partial tiles of 16 and 32 rows, token counts that leave partial tiles of 4,
+    /// leave partial tiles of 16 and 32 rows, token counts that leave partial tiles of 6,
     /// both scale layouts, and the ±127 extremes where the +128 offset trick could overflow.
     @Test(arguments: KernelISA.available)
     func matrixProductsMatchTheTwin(_ isa: KernelISA) throws {
