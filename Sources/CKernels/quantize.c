@@ -106,12 +106,16 @@ TL_TARGET_AVX2 static long q8_blocks_avx2(const float *x, size_t n, int8_t *q, u
     return -1;
 }
 
-TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
+// `count` blocks of 32, block b read from x + b·xstride and written to q + b·qstride and
+// scales[b·sstride]; a failure returns 32·b + its place in the block.
+TL_TARGET_AVX512 static long q8_blocks_strided_avx512(const float *x, size_t xstride, size_t count, int8_t *q, size_t qstride,
+                                                      uint16_t *scales, size_t sstride, tl_quant_stats *st) {
     const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
     const __m512 inf = _mm512_set1_ps(INFINITY), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
     __m512 sse = _mm512_setzero_ps(), ssq = _mm512_setzero_ps(), emax = _mm512_setzero_ps();
-    for (size_t b = 0; b < n / 32; b++) {
-        const float *xb = x + 32 * b;
+    for (size_t b = 0; b < count; b++) {
+        const float *xb = x + xstride * b;
+        int8_t *qb = q + qstride * b;
         __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
         __m512 a0 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v0), absmask));
         __m512 a1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v1), absmask));
@@ -119,11 +123,11 @@ TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *
         float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f;
         uint16_t h = finite ? tl_f16_round_up(d) : 0x7c00u;
         if (!finite || h >= 0x7c00u || h == 0) {
-            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, st);
+            long bad = q8_blocks_body(xb, 32, qb, scales + sstride * b, st);
             if (bad >= 0) return (long)(32 * b) + bad;
             continue;
         }
-        scales[b] = h;
+        scales[sstride * b] = h;
         const __m512 vd = _mm512_set1_ps(tl_f16_to_f32(h));
         __m512 vs[2] = {v0, v1};
         for (int k = 0; k < 2; k++) {
@@ -132,7 +136,7 @@ TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *
             __m512 f = _mm512_sub_ps(t, r);
             r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
             r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, nhalf, _CMP_LE_OQ), r, one);
-            _mm_storeu_si128((__m128i *)(q + 32 * b + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
+            _mm_storeu_si128((__m128i *)(qb + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
             __m512 e = _mm512_sub_ps(vs[k], _mm512_mul_ps(r, vd));
             sse = _mm512_fmadd_ps(e, e, sse);
             ssq = _mm512_fmadd_ps(vs[k], vs[k], ssq);
@@ -148,12 +152,60 @@ TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *
     return -1;
 }
 
+TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
+    return q8_blocks_strided_avx512(x, 32, n / 32, q, 32, scales, 1, st);
+}
+
 long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales_f16, tl_quant_stats *stats) {
     switch (tl_active_isa()) {
     case TL_ISA_AVX512VNNI: return q8_blocks_avx512(x, n, q, scales_f16, stats);
     case TL_ISA_AVX2: return q8_blocks_avx2(x, n, q, scales_f16, stats);
     default: return q8_blocks_portable(x, n, q, scales_f16, stats);
     }
+}
+
+// ---- a transposed matrix --------------------------------------------------------------
+
+// Columns [c, c + 16) of source rows [r, r + 32) as 16 contiguous blocks of 32.
+TL_TARGET_AVX512 static void columns_to_blocks_avx512(const float *src, size_t cols, size_t r, size_t c, float block[16][32]) {
+    for (int half = 0; half < 2; half++) {
+        __m512 v[16];
+        for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (r + 16 * (size_t)half + (size_t)i) * cols + c);
+        tl_transpose16(v);
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(&block[j][16 * half], v[j]);
+    }
+}
+
+long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, int8_t *q, uint16_t *scales,
+                            tl_quant_stats *stats) {
+    const size_t blocks = rows / 32;
+    const int wide = tl_active_isa() == TL_ISA_AVX512VNNI;
+    float block[16][32];
+    // Sixteen source rows are read front to back across the band per step, as the transpose does.
+    for (size_t rb = 0; rb < blocks; rb++) {
+        for (size_t c = c0; c < c1; c += 16) {
+            const size_t width = c + 16 <= c1 ? 16 : c1 - c;
+            if (wide && width == 16) {
+                columns_to_blocks_avx512(src, cols, 32 * rb, c, block);
+            } else {
+                for (size_t j = 0; j < width; j++)
+                    for (size_t i = 0; i < 32; i++) block[j][i] = src[(32 * rb + i) * cols + c + j];
+            }
+            long bad;
+            if (wide) {
+                bad = q8_blocks_strided_avx512(&block[0][0], 32, width, q + c * rows + 32 * rb, rows, scales + c * blocks + rb, blocks, stats);
+            } else {
+                bad = -1;
+                for (size_t j = 0; j < width && bad < 0; j++) {
+                    long b = tl_quantize_q8_blocks(block[j], 32, q + (c + j) * rows + 32 * rb, scales + (c + j) * blocks + rb, stats);
+                    if (b >= 0) bad = (long)(32 * j) + b;
+                }
+            }
+            // Back to the source's own layout: row 32·rb + place in block, column c + block.
+            if (bad >= 0) return (long)((32 * rb + (size_t)bad % 32) * cols + c + (size_t)bad / 32);
+        }
+    }
+    return -1;
 }
 
 TL_INLINE long q8_row_body(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *st) {

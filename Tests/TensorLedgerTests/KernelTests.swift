@@ -160,6 +160,28 @@ import Testing
         }
     }
 
+    /// Transposing and quantizing in one pass gives the bytes of transposing, then
+    /// quantizing each row; a failure is reported at its place in the source.
+    @Test(arguments: KernelISA.available)
+    func columnQuantizationMatchesTransposeThenQuantize(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (rows, cols) in [(32, 16), (96, 40), (64, 7), (768, 48)] {
+                let x = Self.vector(rows * cols, seed: 70, std: 0.1)
+                let got = Kernels.quantizeColumns(x, rows: rows, cols: cols)
+                let t = ReferenceKernels.transpose(x, rows: rows, cols: cols)
+                var q: [Int8] = [], scales: [UInt16] = []
+                for c in 0..<cols {
+                    let r = Q8.referenceBlocks(Array(t[(c * rows)..<(c * rows + rows)]))
+                    q += r.q; scales += r.scales
+                }
+                #expect(got.failure == -1 && got.q == q && got.scales == scales, "\(isa.name) \(rows)×\(cols)")
+                var bad = x
+                bad[(rows - 3) * cols + cols - 2] = .nan
+                #expect(Kernels.quantizeColumns(bad, rows: rows, cols: cols).failure == (rows - 3) * cols + cols - 2, "\(isa.name) \(rows)×\(cols)")
+            }
+        }
+    }
+
     @Test(arguments: KernelISA.available)
     func activationQuantizationMatchesTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {

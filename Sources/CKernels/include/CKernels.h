@@ -43,6 +43,13 @@ typedef struct {
 /// returns its first index too.
 long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales_f16, tl_quant_stats *stats);
 
+/// q8 blocks of the transpose of a (rows, cols) f32 matrix, for its columns c0 ≤ c < c1:
+/// column c becomes the row q[c·rows ...] with scales[c·rows/32 ...], exactly as
+/// transposing and calling tl_quantize_q8_blocks would make it (rows a multiple of 32).
+/// Returns -1, or the index in src (r·cols + c) of a value that failed.
+long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, int8_t *q, uint16_t *scales,
+                            tl_quant_stats *stats);
+
 /// q8-row: one f32 scale d = max|x| / 127 for all n values; q = round(x / d).
 long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats);
 

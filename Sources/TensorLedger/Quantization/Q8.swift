@@ -30,6 +30,16 @@ public enum Q8 {
         return nil
     }
 
+    /// q8 blocks of the transpose of a (rows, cols) matrix for the given columns (rows of the
+    /// result); a failure is reported at its index in x.
+    static func quantizeColumns(_ x: UnsafePointer<Float>, rows: Int, cols: Int, columns: Range<Int>, into q: UnsafeMutablePointer<Int8>,
+                                scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> (index: Int, overflow: Bool)? {
+        var st = tl_quant_stats()
+        let bad = tl_quantize_q8_columns(x, rows, cols, columns.lowerBound, columns.upperBound, q, scales, &st)
+        quality.add(st, count: rows * columns.count)
+        return bad >= 0 ? (bad, x[bad].isFinite) : nil
+    }
+
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
                             scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> Int? {

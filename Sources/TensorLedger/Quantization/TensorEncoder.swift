@@ -39,6 +39,19 @@ final class TensorEncoder: @unchecked Sendable {
         let cols = rows > 0 ? info.elementCount / max(rows, 1) : 0
         let threads = info.elementCount >= 1 << 16 ? self.threads : 1
 
+        // Conv1D weights to q8: transposed and quantized in one pass, 16 output rows at a
+        // time, with no f32 copy of the tensor in between.
+        if item.transposed && item.scheme == .q8 && info.dtype == .float32 && cols % 32 == 0 && Int(bitPattern: src.baseAddress) % 4 == 0 {
+            let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
+            let base = output.baseAddress!, scalesOffset = TLMFormat.align(info.elementCount)
+            UnsafeMutableRawBufferPointer(rebasing: output[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
+            let q = base.assumingMemoryBound(to: Int8.self), scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
+            return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: info.name) { bands, quality in
+                Q8.quantizeColumns(x, rows: cols, cols: rows, columns: (bands.lowerBound * 16)..<min(bands.upperBound * 16, rows),
+                                   into: q, scales: scales, quality: &quality)
+            }
+        }
+
         // f32 rows in output layout: straight from the mapping when possible.
         let direct = info.dtype == .float32 && !item.transposed && Int(bitPattern: src.baseAddress) % 4 == 0
         if !direct {
@@ -75,43 +88,51 @@ final class TensorEncoder: @unchecked Sendable {
                 // Zero the alignment padding between the int8 plane and the scales.
                 UnsafeMutableRawBufferPointer(rebasing: out[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
                 let q = base.assumingMemoryBound(to: Int8.self)
-                let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
-                perThread.initialize(repeating: QuantizationQuality())
-                let failures = UnsafeMutableBufferPointer<(Int, Bool)?>.allocate(capacity: threads)
-                failures.initialize(repeating: nil)
-                defer { perThread.deallocate(); failures.deallocate() }
-                parallelRows(rows, threads: threads) { t, range in
-                    var quality = QuantizationQuality()
+                return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in
                     for r in range {
                         // Rows read straight from the mapping are let go every 1024 rows,
                         // so the largest tensor is never resident whole.
                         if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
                             releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
                         }
+                        let bad: (index: Int, overflow: Bool)?
                         if scheme == .q8 {
                             let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize)
-                            if let bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality) {
-                                failures[t] = (r * cols + bad.0, bad.overflow)
-                                break
-                            }
+                            bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality).map { ($0.0, $0.overflow) }
                         } else {
                             let scale = (base + scalesOffset).assumingMemoryBound(to: Float.self) + r
-                            if let bad = Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols, scale: scale, quality: &quality) {
-                                failures[t] = (r * cols + bad, true)
-                                break
-                            }
+                            bad = Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols, scale: scale, quality: &quality).map { ($0, true) }
                         }
+                        // Errors name the place in the tensor as the file stores it.
+                        if let bad { return (item.transposed ? bad.index * rows + r : r * cols + bad.index, bad.overflow) }
                     }
-                    perThread[t] = quality
+                    return nil
                 }
-                if let (index, finite) = failures.compactMap({ $0 }).first {
-                    throw finite ? QuantizationError.scaleOverflow(tensor: name, index: index) : QuantizationError.nonFinite(tensor: name, index: index)
-                }
-                var total = QuantizationQuality()
-                for q in perThread { total.merge(q) }
-                return total
             }
         }
+    }
+
+    /// Runs `body` over `count` units split into contiguous ranges across threads, each with
+    /// its own error tally; a failure (index in the tensor, scale overflow or not) that any
+    /// range reports becomes the error.
+    static func quantizeInParallel(_ count: Int, threads: Int, tensor: String,
+                                   _ body: (Range<Int>, inout QuantizationQuality) -> (index: Int, overflow: Bool)?) throws -> QuantizationQuality {
+        let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
+        perThread.initialize(repeating: QuantizationQuality())
+        let failures = UnsafeMutableBufferPointer<(index: Int, overflow: Bool)?>.allocate(capacity: threads)
+        failures.initialize(repeating: nil)
+        defer { perThread.deallocate(); failures.deallocate() }
+        parallelRows(count, threads: threads) { t, range in
+            var quality = QuantizationQuality()
+            failures[t] = body(range, &quality)
+            perThread[t] = quality
+        }
+        if let failure = failures.compactMap({ $0 }).first {
+            throw failure.overflow ? QuantizationError.scaleOverflow(tensor: tensor, index: failure.index) : QuantizationError.nonFinite(tensor: tensor, index: failure.index)
+        }
+        var total = QuantizationQuality()
+        for q in perThread { total.merge(q) }
+        return total
     }
 
     /// Widens and transposes a [inRows, inCols] tensor into [inCols, inRows] f32; output

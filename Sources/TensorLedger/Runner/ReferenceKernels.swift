@@ -92,6 +92,13 @@ public enum Kernels {
         tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, &scores, &out)
         return out
     }
+    /// q8 blocks of the transpose of a (rows, cols) matrix: cols rows of `rows` values; -1
+    /// or the index in x of a value that failed.
+    public static func quantizeColumns(_ x: [Float], rows: Int, cols: Int) -> (q: [Int8], scales: [UInt16], failure: Int) {
+        var q = [Int8](repeating: 0, count: rows * cols), s = [UInt16](repeating: 0, count: rows * cols / 32)
+        let bad = tl_quantize_q8_columns(x, rows, cols, 0, cols, &q, &s, nil)
+        return (q, s, bad)
+    }
     public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
         var y = [Float](repeating: 0, count: rows * cols)
         tl_transpose_f32(x, rows, cols, 0, cols, &y)
