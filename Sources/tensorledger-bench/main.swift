@@ -4,6 +4,7 @@
 // docs/PERFORMANCE.md come from it. Run through benchmarks/run.sh (release build).
 //
 // Usage: tensorledger-bench [--quick] [--work DIR] [--runs N]
+//        (and, for its own use, tensorledger-bench --make-sharded SOURCE DIR COUNT)
 
 import CKernels
 import Dispatch
@@ -35,8 +36,8 @@ struct ProcessResult {
     var stdout: String
 }
 
-/// Runs the tensorledger binary with `args`, capturing stdout; stderr is discarded.
-func spawn(_ args: [String]) -> ProcessResult {
+/// Runs the tensorledger binary (or another) with `args`, capturing stdout; stderr is discarded.
+func spawn(_ args: [String], executable tl: String = tl) -> ProcessResult {
     var pipeFDs: [Int32] = [0, 0]
     pipe(&pipeFDs)
     var actions = posix_spawn_file_actions_t()
@@ -155,7 +156,61 @@ func ensureModel(_ name: String, preset: String, sparse: Bool = false) -> String
     return dir
 }
 
+/// The same checkpoint split into `count` shards with a model.safetensors.index.json, as
+/// Hugging Face writes large models. Made by a child process (this binary again), since a
+/// child's peak RSS as wait4 reports it starts from its parent's peak.
+func ensureSharded(_ source: String, count: Int) -> String {
+    let dir = source + "-sharded"
+    if pathKind(joinPath(dir, "model.safetensors.index.json")) == .file { return dir }
+    Console.writeErr("making \(dir) (\(count) shards)\n")
+    if spawn(["--make-sharded", source, dir, String(count)], executable: CommandLine.arguments[0]).status != 0 {
+        Console.writeErr("error: could not make \(dir)\n")
+        exit(1)
+    }
+    return dir
+}
+
+func makeSharded(_ source: String, _ dir: String, count: Int) {
+    do {
+        try? makeDirectory(dir)
+        let file = try SafetensorsFile(path: joinPath(source, "model.safetensors"))
+        let tensors = file.tensors
+        var weightMap = JSONObject()
+        for k in 0..<count {
+            let name = "model-\(String(k + 1).leftPadded(5))-of-\(String(count).leftPadded(5)).safetensors"
+            let part = Array(tensors[(tensors.count * k / count)..<(tensors.count * (k + 1) / count)])
+            for t in part { weightMap[t.name] = .string(name) }
+            try SafetensorsWriter.write(path: joinPath(dir, name), tensors: part.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) },
+                                        overwrite: true) { spec, raw in
+                raw.copyMemory(from: file.data(for: part.first { $0.name == spec.name }!))
+            }
+        }
+        var o = JSONObject()
+        var metadata = JSONObject()
+        metadata["total_size"] = .int(tensors.reduce(0) { $0 + $1.byteCount })
+        o["metadata"] = .object(metadata)
+        o["weight_map"] = .object(weightMap)
+        for (name, bytes) in [("config.json", try readWholeFile(joinPath(source, "config.json"))), ("model.safetensors.index.json", Array(JSONValue.object(o).serialized().utf8))] {
+            let w = try AtomicFileWriter(path: joinPath(dir, name), overwrite: true)
+            try w.write(bytes)
+            try w.commit()
+        }
+    } catch {
+        Console.writeErr("error: making \(dir): \(error)\n")
+        exit(1)
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
+
 // MARK: Main
+
+if let i = arguments.firstIndex(of: "--make-sharded"), i + 3 < arguments.count {
+    makeSharded(arguments[i + 1], arguments[i + 2], count: Int(arguments[i + 3]) ?? 4)
+    exit(0)
+}
 
 try? makeDirectory(work)
 Console.writeErr("TensorLedger benchmark: \(runs) runs each\n")
@@ -166,9 +221,11 @@ let machine = machineLine()
 let small = ensureModel("gpt2-124m", preset: "gpt2")
 let medium = quick ? nil : ensureModel("gpt2-355m", preset: "gpt2-medium")
 let huge = ensureModel("gpt3-175b-header", preset: "gpt3-175b", sparse: true)
+let sharded = ensureSharded(small, count: 4)
 
 // Header-only commands, whole process.
 for (label, args) in [("ledger, GPT-2 124M", ["ledger", small]), ("inspect, GPT-2 124M", ["inspect", small]),
+                      ("ledger, GPT-2 124M in 4 shards", ["ledger", sharded]), ("inspect, GPT-2 124M in 4 shards", ["inspect", sharded]),
                       ("ledger, GPT-3 175B header", ["ledger", huge])] {
     var times: [Double] = []
     var rss = 0
