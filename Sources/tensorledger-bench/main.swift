@@ -252,7 +252,7 @@ for (label, dir) in [("convert to q8, GPT-2 124M", small), ("convert to q8, GPT-
     guard let dir else { continue }
     var speeds: [Double] = []
     var rss = 0
-    for _ in 0..<max(3, runs / 2) {
+    for _ in 0..<runs {
         // A new file each run, as a conversion usually makes: replacing an existing output
         // adds the time the file system takes to free the old one (~40 ms for 130 MB here).
         let out = joinPath(work, "bench.tlm")
