@@ -1,8 +1,8 @@
 // Matrix × several tokens (prompt processing): where a prompt spends its time.
 //
-// int8: the VNNI variant packs 16 weight rows at a time so that one 512-bit register holds four
-// consecutive bytes of each of the 16 rows; a token's four matching bytes are broadcast,
-// and one VPDPBUSD advances 16 rows × 4 columns. Lanes are rows, so a block of 32 ends in
+// int8: the VNNI variant packs 16 weight rows at a time so that one 512-bit register holds
+// four consecutive bytes of each of the 16 rows; a token's four matching bytes are
+// broadcast, and one VPDPBUSD advances 16 rows × 4 columns. Lanes are rows, so a block of 32 ends in
 // 16 finished int32 dot products: no horizontal sums, no permutes. VPDPBUSD wants one
 // unsigned operand, so packed weights are stored as w + 128 and the sum is corrected by
 // −128 · Σx over the block, which the activation quantizer has already computed.

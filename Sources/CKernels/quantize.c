@@ -181,7 +181,7 @@ long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c
     const size_t blocks = rows / 32;
     const int wide = tl_active_isa() == TL_ISA_AVX512VNNI;
     float block[16][32];
-    // Sixteen source rows are read front to back across the band per step, as the transpose does.
+    // 32 source rows at a time, read front to back across the band (the prefetcher follows them).
     for (size_t rb = 0; rb < blocks; rb++) {
         for (size_t c = c0; c < c1; c += 16) {
             const size_t width = c + 16 <= c1 ? 16 : c1 - c;

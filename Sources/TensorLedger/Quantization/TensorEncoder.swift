@@ -24,9 +24,9 @@ final class TensorEncoder: @unchecked Sendable {
     func encode(_ item: ConversionItem, from checkpoint: Checkpoint) throws -> QuantizationQuality? {
         let info = item.source.info
         let src = checkpoint.data(for: item.source)
-        if output.count < item.rawBytes {
+        if output.count < item.rawBytes || output.baseAddress == nil {
             output.deallocate()
-            output = .allocate(byteCount: item.rawBytes, alignment: 64)
+            output = .allocate(byteCount: max(item.rawBytes, 64), alignment: 64)
         }
 
         // Same element type, same layout: the bytes go through untouched (bit-exact).
