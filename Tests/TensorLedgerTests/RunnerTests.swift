@@ -119,6 +119,16 @@ import Testing
         #expect(throws: GenerationError.self) { try o.validate() }
     }
 
+    @Test func headsThatDoNotDivideTheWidthAreRefused() throws {
+        let dir = TemporaryDirectory()
+        for name in ["model.safetensors", "tokenizer.json"] { copyFile(Self.modelDir + "/" + name, dir.file(name)) }
+        let config = String(decoding: try readWholeFile(Self.modelDir + "/config.json"), as: UTF8.self)
+        writeFile(dir.file("config.json"), Array(config.replacing("\"n_head\": 4", with: "\"n_head\": 3").utf8))
+        #expect(throws: ModelLoadError.headsDoNotDivideWidth(source: dir.file("model.safetensors"), width: 128, heads: 3)) {
+            _ = try GPT2Model.load(dir.path)
+        }
+    }
+
     @Test func batchedPromptEqualsTokenByToken() throws {
         let ids = Self.reference["mid"]!.object!["input_ids"]!.array!.map { $0.int! }
         // The batch goes through the GEMM kernel (and attention over many queries); one token

@@ -63,6 +63,10 @@ public final class GPT2Model: @unchecked Sendable {
     init(source: some WeightSource, threads: Int) throws {
         guard let config = source.config else { throw ModelLoadError.noConfig(source: source.sourceName) }
         guard config.family == .gpt2 else { throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName) }
+        // Heads split the width evenly, or part of every attention output would go unwritten.
+        guard config.hiddenSize % config.heads == 0 else {
+            throw ModelLoadError.headsDoNotDivideWidth(source: source.sourceName, width: config.hiddenSize, heads: config.heads)
+        }
         self.config = config
         self.source = source.sourceName
         self.threads = max(1, threads)

@@ -8,6 +8,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
     case unsupportedArchitecture(source: String, family: String)
     case noConfig(source: String)
     case noTokenizer(source: String)
+    case headsDoNotDivideWidth(source: String, width: Int, heads: Int)
 
     public var category: ErrorCategory { .badInput }
     public var description: String {
@@ -17,6 +18,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
         case .unsupportedArchitecture(let s, let f): return "\(s): the runner runs GPT-2 models; this one is \(f)"
         case .noConfig(let s): return "\(s): no model configuration (config.json beside the weights, or in the .tlm header)"
         case .noTokenizer(let s): return "\(s): no tokenizer (tokenizer.json beside the weights, or embedded in the .tlm file)"
+        case .headsDoNotDivideWidth(let s, let d, let h): return "\(s): the model width \(d) is not a multiple of its \(h) attention heads"
         }
     }
 }
