@@ -39,8 +39,10 @@ TL_TARGET_AVX512 static float dot_f32_avx512(const float *a, const float *b, siz
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        _mm_prefetch((const char *)(a + i) + 4096, _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + i) + 4096 + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + i) + 16384, _MM_HINT_T1);
+        _mm_prefetch((const char *)(a + i) + 16384 + 64, _MM_HINT_T1);
+        _mm_prefetch((const char *)(a + i) + 1024, _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + i) + 1024 + 64, _MM_HINT_T0);
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
     }
