@@ -1,5 +1,6 @@
-// Plain Swift twins of the C dot-product kernels: the definition of what each computes,
-// and what the tests compare every CPU variant against.
+// Plain Swift twins of the C kernels (dot products, GEMMs, attention, transposes,
+// quantizers): the definition of what each computes, and what the tests compare every
+// CPU variant against.
 
 import CKernels
 #if canImport(Glibc)
@@ -92,6 +93,7 @@ public enum Kernels {
         tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, &scores, &out)
         return out
     }
+
     /// q8 blocks of the transpose of a (rows, cols) matrix: cols rows of `rows` values; -1
     /// or the index in x of a value that failed.
     public static func quantizeColumns(_ x: [Float], rows: Int, cols: Int) -> (q: [Int8], scales: [UInt16], failure: Int) {
@@ -99,6 +101,7 @@ public enum Kernels {
         let bad = tl_quantize_q8_columns(x, rows, cols, 0, cols, &q, &s, nil)
         return (q, s, bad)
     }
+
     public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
         var y = [Float](repeating: 0, count: rows * cols)
         tl_transpose_f32(x, rows, cols, 0, cols, &y)
@@ -113,24 +116,6 @@ public enum Kernels {
     /// W (rows × n, q8 blocks) times T quantized tokens: out[t][r] (the prompt kernel).
     public static func gemmQ8(_ w: [Int8], scales ws: [UInt16], rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
         gemm(w, blockScales: ws, rowScales: nil, rows: rows, x)
-    }
-
-    /// W (rows × n) in f32, f16 or bf16 bits times T f32 tokens: out[t][r].
-    public static func gemmF32(_ w: [Float], rows: Int, _ x: [[Float]]) -> [[Float]] {
-        gemmFloat(w, type: TL_WEIGHTS_F32, rows: rows, x)
-    }
-    public static func gemmF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
-        gemmFloat(w, type: TL_WEIGHTS_F16, rows: rows, x)
-    }
-    public static func gemmBF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
-        gemmFloat(w, type: TL_WEIGHTS_BF16, rows: rows, x)
-    }
-
-    private static func gemmFloat<W>(_ w: [W], type: tl_weight_type, rows: Int, _ x: [[Float]]) -> [[Float]] {
-        let n = w.count / rows, T = x.count
-        var y = [Float](repeating: 0, count: T * rows)
-        w.withUnsafeBytes { wp in tl_gemm_float(wp.baseAddress, type, n, 0, rows, x.flatMap { $0 }, T, &y, rows) }
-        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
     }
 
     /// The same for q8-row weights (one scale per row).
@@ -150,6 +135,24 @@ public enum Kernels {
                 tl_gemm_q8(w, blockScales == nil ? nil : bp.baseAddress, rowScales == nil ? nil : rp.baseAddress, n, 0, rows, q, s, sums, T, &y, rows)
             }
         }
+        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
+    /// W (rows × n) in f32, f16 or bf16 bits times T f32 tokens: out[t][r].
+    public static func gemmF32(_ w: [Float], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_F32, rows: rows, x)
+    }
+    public static func gemmF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_F16, rows: rows, x)
+    }
+    public static func gemmBF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_BF16, rows: rows, x)
+    }
+
+    private static func gemmFloat<W>(_ w: [W], type: tl_weight_type, rows: Int, _ x: [[Float]]) -> [[Float]] {
+        let n = w.count / rows, T = x.count
+        var y = [Float](repeating: 0, count: T * rows)
+        w.withUnsafeBytes { wp in tl_gemm_float(wp.baseAddress, type, n, 0, rows, x.flatMap { $0 }, T, &y, rows) }
         return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
     }
 
