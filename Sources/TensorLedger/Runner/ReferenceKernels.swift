@@ -1,6 +1,6 @@
-// Plain Swift twins of the C kernels (dot products, GEMMs, attention, transposes,
-// quantizers): the definition of what each computes, and what the tests compare every
-// CPU variant against.
+// Plain Swift twins of the C kernels (dot products, attention, transposes, quantizers;
+// a GEMM's twin is the dot product of every row with every token): the definition of
+// what each computes, and what the tests compare every CPU variant against.
 
 import CKernels
 #if canImport(Glibc)
