@@ -4,7 +4,7 @@
 //
 // One `forward` serves both prompt processing (T tokens through each matrix at once,
 // every weight row read once for all of them) and decoding (T = 1). Keys and values are
-// cached per layer and position, so each new token attends without recomputation.
+// cached per layer, head and position, so each new token attends without recomputation.
 
 import CKernels
 #if canImport(Glibc)
