@@ -66,28 +66,29 @@ float tl_dot_f32(const float *a, const float *b, size_t n) {
 }
 
 // ---- f16 and bf16 weights -----------------------------------------------------------
+// One body per instruction set for both 16-bit formats; they differ only in widening.
 
-static float dot_f16_portable(const uint16_t *a, const float *b, size_t n) {
+static float dot16_portable(const uint16_t *a, tl_weight_type type, const float *b, size_t n) {
     float s = 0;
-    for (size_t i = 0; i < n; i++) s += tl_f16_to_f32(a[i]) * b[i];
+    for (size_t i = 0; i < n; i++) s += tl_weight_at(a, type, i) * b[i];
     return s;
 }
 
-TL_TARGET_AVX2 static float dot_f16_avx2(const uint16_t *a, const float *b, size_t n) {
+TL_TARGET_AVX2 static float dot16_avx2(const uint16_t *a, tl_weight_type type, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         _mm_prefetch((const char *)(a + i) + 2048, _MM_HINT_T0);
-        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))), _mm256_loadu_ps(b + i + 8), s1);
+        s0 = _mm256_fmadd_ps(tl_weights8(a, type, i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(tl_weights8(a, type, i + 8), _mm256_loadu_ps(b + i + 8), s1);
     }
     float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += tl_f16_to_f32(a[i]) * b[i];
+    for (; i < n; i++) s += tl_weight_at(a, type, i) * b[i];
     return s;
 }
 
 // 64 weights a step in four chains (the AVX2 loop converts too little per step to keep up).
-TL_TARGET_AVX512 static float dot_f16_avx512(const uint16_t *a, const float *b, size_t n) {
+TL_TARGET_AVX512 static float dot16_avx512(const uint16_t *a, tl_weight_type type, const float *b, size_t n) {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
@@ -95,75 +96,28 @@ TL_TARGET_AVX512 static float dot_f16_avx512(const uint16_t *a, const float *b, 
         _mm_prefetch((const char *)(a + i) + 16384 + 64, _MM_HINT_T1);
         _mm_prefetch((const char *)(a + i) + 1024, _MM_HINT_T0);
         _mm_prefetch((const char *)(a + i) + 1024 + 64, _MM_HINT_T0);
-        s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))), _mm512_loadu_ps(b + i), s0);
-        s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16))), _mm512_loadu_ps(b + i + 16), s1);
-        s2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 32))), _mm512_loadu_ps(b + i + 32), s2);
-        s3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 48))), _mm512_loadu_ps(b + i + 48), s3);
+        s0 = _mm512_fmadd_ps(tl_weights16(a, type, i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(tl_weights16(a, type, i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(tl_weights16(a, type, i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(tl_weights16(a, type, i + 48), _mm512_loadu_ps(b + i + 48), s3);
     }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))), _mm512_loadu_ps(b + i), s0);
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(tl_weights16(a, type, i), _mm512_loadu_ps(b + i), s0);
     float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    for (; i < n; i++) s += tl_f16_to_f32(a[i]) * b[i];
+    for (; i < n; i++) s += tl_weight_at(a, type, i) * b[i];
     return s;
 }
 
-float tl_dot_f16_f32(const uint16_t *a, const float *b, size_t n) {
+static float dot16(const uint16_t *a, tl_weight_type type, const float *b, size_t n) {
     switch (tl_active_isa()) {
-    case TL_ISA_AVX512VNNI: return dot_f16_avx512(a, b, n);
-    case TL_ISA_AVX2: return dot_f16_avx2(a, b, n);
-    default: return dot_f16_portable(a, b, n);
+    case TL_ISA_AVX512VNNI: return dot16_avx512(a, type, b, n);
+    case TL_ISA_AVX2: return dot16_avx2(a, type, b, n);
+    default: return dot16_portable(a, type, b, n);
     }
 }
 
-static float dot_bf16_portable(const uint16_t *a, const float *b, size_t n) {
-    float s = 0;
-    for (size_t i = 0; i < n; i++) s += tl_bf16_to_f32(a[i]) * b[i];
-    return s;
-}
+float tl_dot_f16_f32(const uint16_t *a, const float *b, size_t n) { return dot16(a, TL_WEIGHTS_F16, b, n); }
 
-TL_TARGET_AVX2 static float dot_bf16_avx2(const uint16_t *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256i w0 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + i))), 16);
-        __m256i w1 = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(a + i + 8))), 16);
-        s0 = _mm256_fmadd_ps(_mm256_castsi256_ps(w0), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_castsi256_ps(w1), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    float s = hsum256(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += tl_bf16_to_f32(a[i]) * b[i];
-    return s;
-}
-
-TL_TARGET_AVX512 static inline __m512 bf16x16(const uint16_t *a) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)a)), 16));
-}
-
-TL_TARGET_AVX512 static float dot_bf16_avx512(const uint16_t *a, const float *b, size_t n) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        _mm_prefetch((const char *)(a + i) + 16384, _MM_HINT_T1);
-        _mm_prefetch((const char *)(a + i) + 16384 + 64, _MM_HINT_T1);
-        _mm_prefetch((const char *)(a + i) + 1024, _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + i) + 1024 + 64, _MM_HINT_T0);
-        s0 = _mm512_fmadd_ps(bf16x16(a + i), _mm512_loadu_ps(b + i), s0);
-        s1 = _mm512_fmadd_ps(bf16x16(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-        s2 = _mm512_fmadd_ps(bf16x16(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-        s3 = _mm512_fmadd_ps(bf16x16(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-    }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(bf16x16(a + i), _mm512_loadu_ps(b + i), s0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    for (; i < n; i++) s += tl_bf16_to_f32(a[i]) * b[i];
-    return s;
-}
-
-float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n) {
-    switch (tl_active_isa()) {
-    case TL_ISA_AVX512VNNI: return dot_bf16_avx512(a, b, n);
-    case TL_ISA_AVX2: return dot_bf16_avx2(a, b, n);
-    default: return dot_bf16_portable(a, b, n);
-    }
-}
+float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n) { return dot16(a, TL_WEIGHTS_BF16, b, n); }
 
 // ---- int8 × int8 -----------------------------------------------------------------
 // Within a block of 32 the products are summed exactly in int32; blocks are then

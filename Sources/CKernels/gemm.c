@@ -175,24 +175,6 @@ static void gemm_float_by_dots(const void *w, tl_weight_type type, size_t n, siz
     }
 }
 
-// Sixteen columns of row `row` as f32.
-TL_TARGET_AVX512 static inline __m512 load16(const void *w, tl_weight_type type, size_t row, size_t n, size_t k) {
-    switch (type) {
-    case TL_WEIGHTS_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + row * n + k)));
-    case TL_WEIGHTS_BF16:
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + row * n + k))), 16));
-    default: return _mm512_loadu_ps((const float *)w + row * n + k);
-    }
-}
-
-static inline float load1(const void *w, tl_weight_type type, size_t row, size_t n, size_t k) {
-    switch (type) {
-    case TL_WEIGHTS_F16: return tl_f16_to_f32(((const uint16_t *)w)[row * n + k]);
-    case TL_WEIGHTS_BF16: return tl_bf16_to_f32(((const uint16_t *)w)[row * n + k]);
-    default: return ((const float *)w)[row * n + k];
-    }
-}
-
 // Rows [r, r + 32) (the last repeated past r1) as packed[k][panel][16] f32.
 TL_TARGET_AVX512 static void pack_float_rows(const void *w, tl_weight_type type, size_t n, size_t r, size_t r1, float *packed) {
     for (int p = 0; p < PANELS; p++) {
@@ -204,12 +186,12 @@ TL_TARGET_AVX512 static void pack_float_rows(const void *w, tl_weight_type type,
         size_t k = 0;
         for (; k + 16 <= n; k += 16) {
             __m512 v[16];
-            for (int i = 0; i < PANEL; i++) v[i] = load16(w, type, rows[i], n, k);
+            for (int i = 0; i < PANEL; i++) v[i] = tl_weights16(w, type, rows[i] * n + k);
             tl_transpose16(v);
             for (int j = 0; j < 16; j++) _mm512_store_ps(packed + ((k + (size_t)j) * PANELS + (size_t)p) * PANEL, v[j]);
         }
         for (; k < n; k++)
-            for (int i = 0; i < PANEL; i++) packed[(k * PANELS + (size_t)p) * PANEL + (size_t)i] = load1(w, type, rows[i], n, k);
+            for (int i = 0; i < PANEL; i++) packed[(k * PANELS + (size_t)p) * PANEL + (size_t)i] = tl_weight_at(w, type, rows[i] * n + k);
     }
 }
 

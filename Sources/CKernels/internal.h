@@ -113,3 +113,35 @@ TL_TARGET_AVX512 static inline void tl_transpose16(__m512 v[16]) {
         v[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
     }
 }
+
+// Weights stored as f32, f16 or bf16, widened to f32: shared by the dot products and the
+// float GEMM. `type` is the same for a whole row, so the branch is always predicted.
+
+/// Weight i of w as f32.
+TL_INLINE float tl_weight_at(const void *w, tl_weight_type type, size_t i) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return tl_f16_to_f32(((const uint16_t *)w)[i]);
+    case TL_WEIGHTS_BF16: return tl_bf16_to_f32(((const uint16_t *)w)[i]);
+    default: return ((const float *)w)[i];
+    }
+}
+
+/// Weights i ..< i + 8 of w as f32.
+TL_TARGET_AVX2 static inline __m256 tl_weights8(const void *w, tl_weight_type type, size_t i) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+    case TL_WEIGHTS_BF16:
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i))), 16));
+    default: return _mm256_loadu_ps((const float *)w + i);
+    }
+}
+
+/// Weights i ..< i + 16 of w as f32.
+TL_TARGET_AVX512 static inline __m512 tl_weights16(const void *w, tl_weight_type type, size_t i) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
+    case TL_WEIGHTS_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i))), 16));
+    default: return _mm512_loadu_ps((const float *)w + i);
+    }
+}
