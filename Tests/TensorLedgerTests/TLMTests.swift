@@ -172,6 +172,28 @@ import Testing
         #expect(try directoryEntries(dir.path) == ["model"], "no output and no temporary file")
     }
 
+    /// A NaN in a Conv1D weight (stored (in, out), transposed on the way) is named at its
+    /// place in the tensor as the file stores it, for both int8 schemes, and as a NaN.
+    @Test(arguments: [WeightScheme.q8, .q8Row])
+    func aNonFiniteWeightIsNamedWhereTheFileHasIt(_ scheme: WeightScheme) throws {
+        let dir = TemporaryDirectory()
+        let model = dir.file("model")
+        try makeDirectory(model)
+        let good = try SafetensorsFile(path: Fixtures.model("gpt2-tiny") + "/model.safetensors")
+        let specs = good.tensors.map { TensorSpec(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        let target = "transformer.h.0.mlp.c_fc.weight"  // (32, 128)
+        try SafetensorsWriter.write(path: model + "/model.safetensors", tensors: specs) { spec, raw in
+            raw.copyMemory(from: good.data(for: good.tensor(named: spec.name)!))
+            if spec.name == target { raw.storeBytes(of: Float.nan, toByteOffset: 4 * (5 * 128 + 70), as: Float.self) }
+        }
+        copyFile(Fixtures.model("gpt2-tiny") + "/config.json", model + "/config.json")
+        var options = ConversionOptions()
+        options.scheme = scheme
+        #expect(throws: QuantizationError.nonFinite(tensor: target, index: 5 * 128 + 70)) {
+            _ = try Converter.convert(input: model, output: dir.file("m.tlm"), options: options)
+        }
+    }
+
     // MARK: Damaged files
 
     static func damaged(_ mutate: (inout [UInt8], TLMFile) -> Void) throws -> String {

@@ -17,36 +17,57 @@ public enum QuantizationError: TensorLedgerError, Equatable {
     }
 }
 
+/// Where quantizing a tensor failed: a non-finite value, or (at a finite one) a block whose
+/// scale overflows f16.
+struct QuantizationFailure: Equatable {
+    var index: Int
+    var overflow: Bool
+
+    /// `bad` from a C quantizer (-1 for none), indexing x.
+    init?(_ bad: Int, in x: UnsafePointer<Float>) {
+        guard bad >= 0 else { return nil }
+        index = bad
+        overflow = x[bad].isFinite
+    }
+
+    init(index: Int, overflow: Bool) {
+        self.index = index
+        self.overflow = overflow
+    }
+
+    func error(tensor: String) -> QuantizationError {
+        overflow ? .scaleOverflow(tensor: tensor, index: index) : .nonFinite(tensor: tensor, index: index)
+    }
+}
+
 public enum Q8 {
     /// Quantizes one row of `cols` values (a multiple of 32) into q8 blocks with the C kernel.
-    /// Returns nil on success or the index of the offending value.
     @inline(__always)
     static func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
-                               scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> (Int, overflow: Bool)? {
+                               scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> QuantizationFailure? {
         var st = tl_quant_stats()
         let bad = tl_quantize_q8_blocks(x, count, q, scales, &st)
         quality.add(st, count: count)
-        if bad >= 0 { return (bad, x[bad].isFinite) }
-        return nil
+        return QuantizationFailure(bad, in: x)
     }
 
     /// q8 blocks of the transpose of a (rows, cols) matrix for the given columns (rows of the
     /// result); a failure is reported at its index in x.
     static func quantizeColumns(_ x: UnsafePointer<Float>, rows: Int, cols: Int, columns: Range<Int>, into q: UnsafeMutablePointer<Int8>,
-                                scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> (index: Int, overflow: Bool)? {
+                                scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> QuantizationFailure? {
         var st = tl_quant_stats()
         let bad = tl_quantize_q8_columns(x, rows, cols, columns.lowerBound, columns.upperBound, q, scales, &st)
         quality.add(st, count: rows * columns.count)
-        return bad >= 0 ? (bad, x[bad].isFinite) : nil
+        return QuantizationFailure(bad, in: x)
     }
 
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
-                            scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> Int? {
+                            scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> QuantizationFailure? {
         var st = tl_quant_stats()
         let bad = tl_quantize_q8_row(x, count, q, scale, &st)
         quality.add(st, count: count)
-        return bad >= 0 ? bad : nil
+        return QuantizationFailure(bad, in: x)
     }
 
     // MARK: Swift twins (the definition of the schemes)
@@ -103,7 +124,7 @@ extension Q8 {
                 }
             }
         }
-        if let bad { throw bad.overflow ? .scaleOverflow(tensor: "row", index: bad.0) : .nonFinite(tensor: "row", index: bad.0) }
+        if let bad { throw bad.error(tensor: "row") }
         return (q, s)
     }
 
@@ -116,7 +137,7 @@ extension Q8 {
                 quantizeRow(x.baseAddress!, count: row.count, into: qb.baseAddress!, scale: &scale, quality: &quality)
             }
         }
-        if let bad { throw .nonFinite(tensor: "row", index: bad) }
+        if let bad { throw bad.error(tensor: "row") }
         return (q, scale)
     }
 }

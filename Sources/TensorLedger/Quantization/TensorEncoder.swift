@@ -38,15 +38,21 @@ final class TensorEncoder: @unchecked Sendable {
         let rows = item.shape.count == 2 ? item.shape[0] : 1
         let cols = rows > 0 ? info.elementCount / max(rows, 1) : 0
         let threads = info.elementCount >= 1 << 16 ? self.threads : 1
+        let name = info.name
+        let base = output.baseAddress!
+        let scalesOffset = TLMFormat.align(info.elementCount)
+        if item.scheme.isQuantized {
+            // Zero the alignment padding between the int8 plane and the scales.
+            UnsafeMutableRawBufferPointer(rebasing: output[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        let q = base.assumingMemoryBound(to: Int8.self)
 
         // Conv1D weights to q8: transposed and quantized in one pass, 16 output rows at a
         // time, with no f32 copy of the tensor in between.
         if item.transposed && item.scheme == .q8 && info.dtype == .float32 && cols % 32 == 0 && Int(bitPattern: src.baseAddress) % 4 == 0 {
             let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
-            let base = output.baseAddress!, scalesOffset = TLMFormat.align(info.elementCount)
-            UnsafeMutableRawBufferPointer(rebasing: output[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
-            let q = base.assumingMemoryBound(to: Int8.self), scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
-            return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: info.name) { bands, quality in
+            let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
+            return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name) { bands, quality in
                 Q8.quantizeColumns(x, rows: cols, cols: rows, columns: (bands.lowerBound * 16)..<min(bands.upperBound * 16, rows),
                                    into: q, scales: scales, quality: &quality)
             }
@@ -58,20 +64,16 @@ final class TensorEncoder: @unchecked Sendable {
             if scratch.count < info.elementCount { scratch = [Float](repeating: 0, count: info.elementCount) }
             try scratch.withUnsafeMutableBufferPointer { dst in
                 if item.transposed {
-                    try Self.transposeToFloat(src, dtype: info.dtype, inRows: info.shape[0], inCols: info.shape[1], into: dst.baseAddress!, threads: threads, tensor: info.name)
+                    try Self.transposeToFloat(src, dtype: info.dtype, inRows: info.shape[0], inCols: info.shape[1], into: dst.baseAddress!, threads: threads, tensor: name)
                 } else {
-                    try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: info.name)
+                    try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: name)
                 }
             }
         }
 
         let scheme = item.scheme
-        let name = info.name
-        let scalesOffset = TLMFormat.align(info.elementCount)
         return try scratch.withUnsafeBufferPointer { scratchBuf in
             let x: UnsafePointer<Float> = direct ? src.baseAddress!.assumingMemoryBound(to: Float.self) : scratchBuf.baseAddress!
-            let out = output
-            let base = out.baseAddress!
             switch scheme {
             case .f32:
                 base.copyMemory(from: x, byteCount: info.elementCount * 4)
@@ -85,9 +87,6 @@ final class TensorEncoder: @unchecked Sendable {
                 for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
                 return nil
             case .q8, .q8Row:
-                // Zero the alignment padding between the int8 plane and the scales.
-                UnsafeMutableRawBufferPointer(rebasing: out[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
-                let q = base.assumingMemoryBound(to: Int8.self)
                 return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in
                     for r in range {
                         // Rows read straight from the mapping are let go every 1024 rows,
@@ -95,16 +94,15 @@ final class TensorEncoder: @unchecked Sendable {
                         if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
                             releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
                         }
-                        let bad: (index: Int, overflow: Bool)?
-                        if scheme == .q8 {
-                            let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize)
-                            bad = Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols, scales: scales, quality: &quality).map { ($0.0, $0.overflow) }
-                        } else {
-                            let scale = (base + scalesOffset).assumingMemoryBound(to: Float.self) + r
-                            bad = Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols, scale: scale, quality: &quality).map { ($0, true) }
-                        }
+                        let failure = scheme == .q8
+                            ? Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols,
+                                                scales: (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize), quality: &quality)
+                            : Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols,
+                                             scale: (base + scalesOffset).assumingMemoryBound(to: Float.self) + r, quality: &quality)
                         // Errors name the place in the tensor as the file stores it.
-                        if let bad { return (item.transposed ? bad.index * rows + r : r * cols + bad.index, bad.overflow) }
+                        if let failure {
+                            return QuantizationFailure(index: item.transposed ? failure.index * rows + r : r * cols + failure.index, overflow: failure.overflow)
+                        }
                     }
                     return nil
                 }
@@ -113,13 +111,12 @@ final class TensorEncoder: @unchecked Sendable {
     }
 
     /// Runs `body` over `count` units split into contiguous ranges across threads, each with
-    /// its own error tally; a failure (index in the tensor, scale overflow or not) that any
-    /// range reports becomes the error.
+    /// its own error tally; a failure that any range reports becomes the error.
     static func quantizeInParallel(_ count: Int, threads: Int, tensor: String,
-                                   _ body: (Range<Int>, inout QuantizationQuality) -> (index: Int, overflow: Bool)?) throws -> QuantizationQuality {
+                                   _ body: (Range<Int>, inout QuantizationQuality) -> QuantizationFailure?) throws -> QuantizationQuality {
         let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
         perThread.initialize(repeating: QuantizationQuality())
-        let failures = UnsafeMutableBufferPointer<(index: Int, overflow: Bool)?>.allocate(capacity: threads)
+        let failures = UnsafeMutableBufferPointer<QuantizationFailure?>.allocate(capacity: threads)
         failures.initialize(repeating: nil)
         defer { perThread.deallocate(); failures.deallocate() }
         parallelRows(count, threads: threads) { t, range in
@@ -127,9 +124,7 @@ final class TensorEncoder: @unchecked Sendable {
             failures[t] = body(range, &quality)
             perThread[t] = quality
         }
-        if let failure = failures.compactMap({ $0 }).first {
-            throw failure.overflow ? QuantizationError.scaleOverflow(tensor: tensor, index: failure.index) : QuantizationError.nonFinite(tensor: tensor, index: failure.index)
-        }
+        if let failure = failures.compactMap({ $0 }).first { throw failure.error(tensor: tensor) }
         var total = QuantizationQuality()
         for q in perThread { total.merge(q) }
         return total
