@@ -69,20 +69,16 @@ struct Run: ParsableCommand {
             let result = try generator.generate(prompt: prompt, maxTokens: n, sampling: sampling.options) { piece in
                 if !output.json { Console.writeOut(piece) }
             }
+            let report = RunReport(result: result, loadSeconds: loadSeconds, model: m)
             if output.json {
-                var o = result.json.object!
-                o["load_seconds"] = .double(loadSeconds)
-                o["weight_scheme"] = .string(m.weightScheme.rawValue)
-                o["weight_bytes_per_token"] = .int(m.weightBytesPerToken)
-                o["threads"] = .int(threads)
-                print(JSONValue.object(o).serialized())
+                print(report.json.serialized())
                 return
             }
             Console.writeOut("\n")
             if result.stopReason == .contextFull {
                 printWarning("stopped: the context of \(m.contextLength) tokens is full")
             }
-            Console.writeErr(result.statsLine(loadSeconds: loadSeconds, scheme: m.weightScheme, threads: threads) + "\n")
+            Console.writeErr(report.statsLine + "\n")
         }
     }
 }

@@ -119,6 +119,22 @@ import Testing
         #expect(throws: GenerationError.self) { try o.validate() }
     }
 
+    @Test func runReportCarriesWhatMakesSpeedsComparable() throws {
+        let model = try Self.converted(.q8)
+        var greedy = SamplingOptions()
+        greedy.temperature = 0
+        let result = try Generator(model: model).generate(prompt: "And God said", maxTokens: 4, sampling: greedy)
+        let report = RunReport(result: result, loadSeconds: 0.25, model: model)
+        let o = try #require(report.json.object)
+        #expect(o["generated_ids"]?.array?.count == 4)
+        #expect(o["weight_scheme"]?.string == "q8")
+        #expect(o["weight_bytes_per_token"]?.int == model.weightBytesPerToken)
+        #expect(o["threads"]?.int == model.threads)
+        #expect(o["load_seconds"]?.number == 0.25)
+        #expect(report.statsLine.hasPrefix("load 250.0 ms; prompt \(result.promptIDs.count) tokens, "))
+        #expect(report.statsLine.hasSuffix("(q8, \(model.threads) thread\(model.threads == 1 ? "" : "s"))"))
+    }
+
     @Test func headsThatDoNotDivideTheWidthAreRefused() throws {
         let dir = TemporaryDirectory()
         for name in ["model.safetensors", "tokenizer.json"] { copyFile(Self.modelDir + "/" + name, dir.file(name)) }

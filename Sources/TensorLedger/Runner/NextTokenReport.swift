@@ -58,10 +58,3 @@ extension PerplexityResult {
         return out.joined(separator: "\n")
     }
 }
-
-extension GenerationResult {
-    /// The line `run` prints on stderr.
-    public func statsLine(loadSeconds: Double, scheme: WeightScheme, threads: Int) -> String {
-        "load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(promptIDs.count) tokens, \(formatFixed(promptTokensPerSecond, 1)) tokens/s; generation \(generatedIDs.count) tokens, \(formatFixed(generationTokensPerSecond, 1)) tokens/s (\(scheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s"))"
-    }
-}

@@ -1,0 +1,35 @@
+// What `run` reports beside the text: the generation's timings, how long loading took,
+// and the facts that make its speed comparable (scheme, weight bytes one token reads,
+// threads), as the stderr line and as JSON.
+
+public struct RunReport: Sendable {
+    public var result: GenerationResult
+    public var loadSeconds: Double
+    public var scheme: WeightScheme
+    public var weightBytesPerToken: Int
+    public var threads: Int
+
+    public init(result: GenerationResult, loadSeconds: Double, model: GPT2Model) {
+        self.result = result
+        self.loadSeconds = loadSeconds
+        scheme = model.weightScheme
+        weightBytesPerToken = model.weightBytesPerToken
+        threads = model.threads
+    }
+
+    /// The line `run` prints on stderr.
+    public var statsLine: String {
+        "load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(result.promptIDs.count) tokens, \(formatFixed(result.promptTokensPerSecond, 1)) tokens/s; "
+            + "generation \(result.generatedIDs.count) tokens, \(formatFixed(result.generationTokensPerSecond, 1)) tokens/s "
+            + "(\(scheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s"))"
+    }
+
+    public var json: JSONValue {
+        var o = result.json.object!
+        o["load_seconds"] = .double(loadSeconds)
+        o["weight_scheme"] = .string(scheme.rawValue)
+        o["weight_bytes_per_token"] = .int(weightBytesPerToken)
+        o["threads"] = .int(threads)
+        return .object(o)
+    }
+}
