@@ -36,7 +36,7 @@ struct SamplingArguments: ParsableArguments {
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text with a GPT-2 model (.tlm file or safetensors checkpoint), streaming tokens as they are made.")
+        abstract: "Generate text with a GPT-2 or LLaMA-family model (.tlm file or safetensors checkpoint), streaming tokens as they are made.")
 
     @Argument(help: "A .tlm file, or a directory with model.safetensors, config.json and tokenizer.json.")
     var model: String
@@ -62,7 +62,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let start = monotonicSeconds()
-            let m = try GPT2Model.load(model, threads: threads)
+            let m = try ModelLoader.load(model, threads: threads)
             let loadSeconds = monotonicSeconds() - start
             let generator = Generator(model: m)
             if !output.json { Console.writeOut(prompt) }
@@ -108,7 +108,7 @@ struct Next: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let report = try Generator(model: try GPT2Model.load(model)).nextTokenReport(prompt: prompt, top: top, temperature: temperature)
+            let report = try Generator(model: try ModelLoader.load(model)).nextTokenReport(prompt: prompt, top: top, temperature: temperature)
             print(output.json ? report.json.serialized() : report.textReport())
         }
     }

@@ -12,8 +12,8 @@ enum Fixtures {
 
     static func path(_ relative: String) -> String { root + "/fixtures/" + relative }
     static func model(_ name: String) -> String { path("models/" + name) }
-    /// The shared anchor data beside the repository (../shared/anchor-data).
-    static func anchor(_ name: String) -> String { root + "/../shared/anchor-data/" + name }
+    /// llama.cpp's GPT-2 vocabulary and test vectors, copied into fixtures/vocab (its README says from where).
+    static func anchor(_ name: String) -> String { path("vocab/" + name) }
 
     static func loadJSON(_ relative: String) -> JSONValue {
         let bytes = try! readWholeFile(path(relative))

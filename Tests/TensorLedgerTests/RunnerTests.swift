@@ -7,15 +7,15 @@ import Testing
 @Suite(.serialized) struct RunnerTests {
     static let reference = Fixtures.loadJSON("expected/tiny-genesis.json").object!
     static let modelDir = Fixtures.model("tiny-genesis")
-    static let f32 = try! GPT2Model.load(modelDir)
+    static let f32 = try! ModelLoader.load(modelDir)
 
     /// The demo model converted to `scheme`, loaded from a .tlm file.
-    static func converted(_ scheme: WeightScheme) throws -> GPT2Model {
+    static func converted(_ scheme: WeightScheme) throws -> any LanguageModel {
         let dir = TemporaryDirectory()
         var options = ConversionOptions()
         options.scheme = scheme
         _ = try Converter.convert(input: modelDir, output: dir.file("m.tlm"), options: options)
-        return try GPT2Model.load(dir.file("m.tlm"))
+        return try ModelLoader.load(dir.file("m.tlm"))
     }
 
     static func maxDifference(_ a: [Float], _ b: [Double]) -> Double {
@@ -141,7 +141,7 @@ import Testing
         let config = String(decoding: try readWholeFile(Self.modelDir + "/config.json"), as: UTF8.self)
         writeFile(dir.file("config.json"), Array(config.replacing("\"n_head\": 4", with: "\"n_head\": 3").utf8))
         #expect(throws: ModelLoadError.headsDoNotDivideWidth(source: dir.file("model.safetensors"), width: 128, heads: 3)) {
-            _ = try GPT2Model.load(dir.path)
+            _ = try ModelLoader.load(dir.path)
         }
     }
 
@@ -183,7 +183,7 @@ import Testing
     /// the pool goes away right after its last job, while they are still spinning.
     @Test func poolsComeAndGoWithoutTrouble() throws {
         for _ in 0..<25 {
-            let model = try GPT2Model.load(Fixtures.model("tiny-genesis"), threads: 2)
+            let model = try ModelLoader.load(Fixtures.model("tiny-genesis"), threads: 2)
             _ = try Generator(model: model).lastLogits([370, 316])
         }
     }

@@ -126,6 +126,10 @@ public enum SyntheticCheckpoint {
             o["vocab_size"] = .int(c.vocabSize); o["hidden_size"] = .int(c.hiddenSize); o["num_hidden_layers"] = .int(c.layers)
             o["num_attention_heads"] = .int(c.heads); o["num_key_value_heads"] = .int(c.kvHeads)
             o["intermediate_size"] = .int(c.intermediateSize); o["max_position_embeddings"] = .int(c.contextLength)
+            o["head_dim"] = .int(c.headDim); o["attention_bias"] = .bool(c.attentionBias); o["hidden_act"] = .string(c.activation)
+            o["rms_norm_eps"] = .double(c.layerNormEpsilon); o["rope_theta"] = .double(c.ropeTheta)
+            if let r = c.ropeScaling { o["rope_scaling"] = r.json }
+            if let w = c.slidingWindow { o["sliding_window"] = .int(w) }
         }
         o["tie_word_embeddings"] = .bool(c.tiedEmbeddings)
         let out = try AtomicFileWriter(path: path, overwrite: overwrite)

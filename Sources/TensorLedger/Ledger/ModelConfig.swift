@@ -46,6 +46,46 @@ public enum ConfigError: TensorLedgerError, Equatable {
     }
 }
 
+/// How a checkpoint rescales RoPE's inverse frequencies for longer contexts.
+public struct RopeScaling: Sendable, Equatable {
+    /// `rope_type` (or the older `type`): "llama3" and "linear" run; others are named when refused.
+    public var type: String
+    public var factor: Double = 1
+    public var lowFrequencyFactor: Double = 1
+    public var highFrequencyFactor: Double = 4
+    public var originalContextLength: Int = 8192
+
+    public init(type: String) { self.type = type }
+
+    /// From config.json's `rope_scaling` / `rope_parameters` object; nil when it asks for none.
+    init?(_ o: JSONObject, file: String) throws(ConfigError) {
+        guard let type = o["rope_type"]?.string ?? o["type"]?.string, type != "default" else { return nil }
+        self.type = type
+        func number(_ key: String) throws(ConfigError) -> Double? {
+            guard let v = o[key], v != .null else { return nil }
+            guard let x = v.number, x.isFinite, x > 0 else { throw .invalid(file: file, reason: "rope scaling \"\(key)\" must be a positive number") }
+            return x
+        }
+        factor = try number("factor") ?? 1
+        lowFrequencyFactor = try number("low_freq_factor") ?? 1
+        highFrequencyFactor = try number("high_freq_factor") ?? 4
+        if let n = try number("original_max_position_embeddings") {
+            guard n <= Double(1 << 24) else { throw .invalid(file: file, reason: "original_max_position_embeddings \(n) is above TensorLedger's limit") }
+            originalContextLength = Int(n)
+        }
+        if type == "llama3" && highFrequencyFactor <= lowFrequencyFactor {
+            throw .invalid(file: file, reason: "llama3 rope scaling needs high_freq_factor above low_freq_factor")
+        }
+    }
+
+    var json: JSONValue {
+        .object(JSONObject([
+            "rope_type": .string(type), "factor": .double(factor), "low_freq_factor": .double(lowFrequencyFactor),
+            "high_freq_factor": .double(highFrequencyFactor), "original_max_position_embeddings": .int(originalContextLength),
+        ]))
+    }
+}
+
 public struct ModelConfig: Sendable, Equatable {
     public var family: ArchitectureFamily
     public var modelType: String
@@ -63,6 +103,14 @@ public struct ModelConfig: Sendable, Equatable {
     public var typeVocabSize: Int = 2
     /// Biases on the Query, Key and Value projections (Qwen2; LLaMA's `attention_bias`).
     public var attentionBias: Bool = false
+    /// The MLP's activation as config.json names it (`hidden_act`, GPT-2's `activation_function`).
+    public var activation: String
+    /// RoPE's base (`rope_theta`); LLaMA family only.
+    public var ropeTheta: Double = 10_000
+    /// RoPE's frequency rescaling (`rope_scaling`, or transformers 5's `rope_parameters`), if any.
+    public var ropeScaling: RopeScaling?
+    /// Mistral's sliding attention window, when the model uses one.
+    public var slidingWindow: Int?
 
     public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
                 kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
@@ -79,6 +127,7 @@ public struct ModelConfig: Sendable, Equatable {
         self.contextLength = contextLength
         self.tiedEmbeddings = tiedEmbeddings
         self.layerNormEpsilon = layerNormEpsilon
+        activation = family == .gpt2 ? "gelu_new" : (family == .llama ? "silu" : "gelu")
     }
 
     // MARK: Reading config.json
@@ -127,8 +176,23 @@ public struct ModelConfig: Sendable, Equatable {
             contextLength: try int("max_position_embeddings", "n_positions", "n_ctx") ?? 0,
             tiedEmbeddings: tie,
             layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? o["layer_norm_eps"]?.number ?? o["rms_norm_eps"]?.number ?? 1e-5)
+        guard config.layerNormEpsilon.isFinite, config.layerNormEpsilon > 0, config.layerNormEpsilon < 1 else {
+            throw .invalid(file: file, reason: "the norm epsilon must be a positive number below 1, found \(config.layerNormEpsilon)")
+        }
         if let t = try int("type_vocab_size") { config.typeVocabSize = t }
         config.attentionBias = o["attention_bias"]?.bool ?? (modelType == "qwen2")
+        if let act = o["hidden_act"]?.string ?? o["activation_function"]?.string { config.activation = act }
+        // transformers 4 wrote top-level rope_theta and rope_scaling; 5 writes rope_parameters.
+        let rope = o["rope_parameters"]?.object
+        if let theta = o["rope_theta"]?.number ?? rope?["rope_theta"]?.number {
+            guard theta.isFinite, theta > 1 else { throw .invalid(file: file, reason: "rope_theta must be a number above 1, found \(theta)") }
+            config.ropeTheta = theta
+        }
+        if let scaling = o["rope_scaling"]?.object ?? rope {
+            config.ropeScaling = try RopeScaling(scaling, file: file)
+        }
+        let slidingUsed = o["use_sliding_window"]?.bool ?? (modelType == "mistral")
+        if slidingUsed, let w = try int("sliding_window"), w > 0 { config.slidingWindow = w }
         guard config.kvHeads > 0, config.heads % config.kvHeads == 0 else {
             throw .invalid(file: file, reason: "num_key_value_heads \(config.kvHeads) does not divide num_attention_heads \(config.heads)")
         }
@@ -152,13 +216,33 @@ public struct ModelConfig: Sendable, Equatable {
 
     // MARK: Presets
 
-    /// GPT-2 (Radford et al. 2019) and the eight GPT-3 sizes of Brown et al. 2020, Table 2.1.
+    /// GPT-2 (Radford et al. 2019), the eight GPT-3 sizes of Brown et al. 2020, Table 2.1, and
+    /// LLaMA-family models as their published config.json files give them.
     public static let presets: [(name: String, config: ModelConfig)] = {
         func gpt(_ layers: Int, _ d: Int, _ heads: Int, _ headDim: Int, ctx: Int) -> ModelConfig {
             ModelConfig(family: .gpt2, vocabSize: 50257, hiddenSize: d, layers: layers, heads: heads, headDim: headDim,
                         contextLength: ctx, tiedEmbeddings: true)
         }
+        func llama(_ type: String, vocab: Int, d: Int, layers: Int, heads: Int, kv: Int, headDim: Int? = nil, ff: Int, ctx: Int,
+                   tied: Bool, theta: Double, eps: Double, bias: Bool = false, scaling: RopeScaling? = nil) -> ModelConfig {
+            var c = ModelConfig(family: .llama, modelType: type, vocabSize: vocab, hiddenSize: d, layers: layers, heads: heads, kvHeads: kv,
+                                headDim: headDim, intermediateSize: ff, contextLength: ctx, tiedEmbeddings: tied, layerNormEpsilon: eps)
+            c.ropeTheta = theta
+            c.attentionBias = bias
+            c.ropeScaling = scaling
+            return c
+        }
+        var llama3 = RopeScaling(type: "llama3")
+        llama3.factor = 32
         return [
+            ("smollm2-135m", llama("llama", vocab: 49152, d: 576, layers: 30, heads: 9, kv: 3, ff: 1536, ctx: 8192, tied: true,
+                                   theta: 100_000, eps: 1e-5)),
+            ("qwen2.5-0.5b", llama("qwen2", vocab: 151_936, d: 896, layers: 24, heads: 14, kv: 2, ff: 4864, ctx: 32768, tied: true,
+                                   theta: 1_000_000, eps: 1e-6, bias: true)),
+            ("llama-3.2-1b", llama("llama", vocab: 128_256, d: 2048, layers: 16, heads: 32, kv: 8, headDim: 64, ff: 8192, ctx: 131_072,
+                                   tied: true, theta: 500_000, eps: 1e-5, scaling: llama3)),
+            ("tinyllama-1.1b", llama("llama", vocab: 32000, d: 2048, layers: 22, heads: 32, kv: 4, ff: 5632, ctx: 2048, tied: false,
+                                     theta: 10_000, eps: 1e-5)),
             ("gpt2", gpt(12, 768, 12, 64, ctx: 1024)),
             ("gpt2-medium", gpt(24, 1024, 16, 64, ctx: 1024)),
             ("gpt2-large", gpt(36, 1280, 20, 64, ctx: 1024)),
@@ -281,6 +365,10 @@ extension ModelConfig: JSONRepresentable {
             "layer_norm_epsilon": .double(layerNormEpsilon),
             "type_vocab_size": .int(typeVocabSize),
             "attention_bias": .bool(attentionBias),
+            "activation": .string(activation),
+            "rope_theta": .double(ropeTheta),
+            "rope_scaling": ropeScaling?.json ?? .null,
+            "sliding_window": slidingWindow.map { .int($0) } ?? .null,
         ]))
     }
 
@@ -302,6 +390,13 @@ extension ModelConfig: JSONRepresentable {
                             layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? 1e-5)
         c.typeVocabSize = (try? int("type_vocab_size")) ?? 2
         c.attentionBias = o["attention_bias"]?.bool ?? false
+        if let act = o["activation"]?.string { c.activation = act }
+        if let theta = o["rope_theta"]?.number {
+            guard theta.isFinite, theta > 1 else { throw .invalid(file: file, reason: "config.rope_theta must be a number above 1") }
+            c.ropeTheta = theta
+        }
+        if let scaling = o["rope_scaling"]?.object { c.ropeScaling = try RopeScaling(scaling, file: file) }
+        if case .int(let w)? = o["sliding_window"], w > 0 { c.slidingWindow = w }
         guard c.heads > 0, c.kvHeads > 0, c.heads % c.kvHeads == 0 else { throw .invalid(file: file, reason: "config heads are inconsistent") }
         try c.checkLimits(file: file)
         return c

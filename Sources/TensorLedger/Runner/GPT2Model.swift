@@ -2,6 +2,8 @@
 // tokens → embeddings (+ positions) → blocks (LayerNorm, attention, LayerNorm, MLP,
 // each added back to the residual stream) → final LayerNorm → logits.
 //
+// The shared steps (products, norms, attention over the cache) are in Operations.swift.
+//
 // One `forward` serves both prompt processing (T tokens through each matrix at once,
 // every weight row read once for all of them) and decoding (T = 1). Keys and values are
 // cached per layer, head and position, so each new token attends without recomputation.
@@ -11,7 +13,7 @@ import CKernels
 import Glibc
 #endif
 
-public final class GPT2Model: @unchecked Sendable {
+public final class GPT2Model: LanguageModel, @unchecked Sendable {
     struct Block {
         var ln1Weight: [Float], ln1Bias: [Float]  // (d)
         var qkv: WeightMatrix                     // (3·d, d): Query, Key, Value stacked
@@ -33,45 +35,30 @@ public final class GPT2Model: @unchecked Sendable {
     let blocks: [Block]
     let lnFWeight: [Float], lnFBias: [Float]      // (d)
     let unembedding: WeightMatrix                 // (vocab, d): lm_head, or wte when tied
-    public let threads: Int
-    let pool: WorkerPool
+    let ops: Operations
 
+    public var threads: Int { ops.threads }
     public var contextLength: Int { config.contextLength }
-    public var vocabularySize: Int { config.vocabSize }
-    /// The scheme of the big matrices (for reports).
     public var weightScheme: WeightScheme { blocks.first?.up.scheme ?? tokenEmbedding.scheme }
-
-    /// Bytes of weights one decoded token reads: every block matrix, the unembedding, and
-    /// one row each of the embeddings. What bounds decoding speed.
     public var weightBytesPerToken: Int {
         blocks.reduce(0) { $0 + $1.qkv.byteCount + $1.proj.byteCount + $1.up.byteCount + $1.down.byteCount } + unembedding.byteCount
     }
 
-    /// Loads a .tlm file, or a safetensors checkpoint (file, index or directory).
-    public static func load(_ path: String, threads: Int = 2) throws -> GPT2Model {
-        if ModelSource.isTLM(path) {
-            let file = try TLMFile(path: path)
-            // Every checksum and every padding byte, before any weight is used.
-            try file.verify(threads: threads)
-            return try GPT2Model(source: TLMWeights(file: file), threads: threads)
-        }
-        let checkpoint = try Checkpoint.open(path)
-        let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
-        return try GPT2Model(source: CheckpointWeights(checkpoint: checkpoint, config: config), threads: threads)
-    }
-
-    init(source: some WeightSource, threads: Int) throws {
-        guard let config = source.config else { throw ModelLoadError.noConfig(source: source.sourceName) }
-        guard config.family == .gpt2 else { throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName) }
+    /// GPT-2's checkpoint quirks, all here: tensor names with or without the
+    /// "transformer." prefix, Conv1D matrices stored [in, out], Query·Key·Value fused in
+    /// c_attn, the unembedding tied to wte unless lm_head.weight is present.
+    init(source: some WeightSource, config: ModelConfig, tokenizer: BPETokenizer, threads: Int) throws {
         // Heads split the width evenly, or part of every attention output would go unwritten.
         guard config.hiddenSize % config.heads == 0 else {
             throw ModelLoadError.headsDoNotDivideWidth(source: source.sourceName, width: config.hiddenSize, heads: config.heads)
         }
+        guard config.activation.hasPrefix("gelu") else {
+            throw ModelLoadError.unsupportedSetting(source: source.sourceName, field: "activation_function", value: config.activation)
+        }
         self.config = config
         self.source = source.sourceName
-        self.threads = max(1, threads)
-        pool = WorkerPool(threads: self.threads)
-        tokenizer = try source.tokenizer()
+        self.tokenizer = tokenizer
+        ops = Operations(threads: threads)
         let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
         let p = source.has("transformer.wte.weight") || !source.has("wte.weight") ? "transformer." : ""
         tokenEmbedding = try source.matrix(p + "wte.weight", rows: v, cols: d, conv1D: false)
@@ -93,27 +80,24 @@ public final class GPT2Model: @unchecked Sendable {
         lnFWeight = try source.vector(p + "ln_f.weight", count: d)
         lnFBias = try source.vector(p + "ln_f.bias", count: d)
         unembedding = source.has("lm_head.weight") ? try source.matrix("lm_head.weight", rows: v, cols: d, conv1D: false) : tokenEmbedding
-        guard tokenizer.vocabularySize <= v else {
-            throw TokenizerError.invalid(source: source.sourceName, reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(v)")
-        }
     }
 
-    public func makeState() -> InferenceState { InferenceState(model: self) }
+    public func makeState() -> InferenceState {
+        let c = config
+        return InferenceState(shape: StateShape(width: c.hiddenSize, heads: c.heads, kvHeads: c.heads, headDim: c.hiddenSize / c.heads,
+                                                intermediate: c.intermediateSize, vocabulary: c.vocabSize, layers: c.layers,
+                                                contextLength: contextLength))
+    }
 
     // MARK: The forward pass
 
-    /// Runs `tokens` at positions state.position..., appends them to the cache, and writes
-    /// the logits of the last token (or of every token, with `allLogits`) into state.logits.
-    public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool = false, observer: ForwardObserver? = nil) throws {
+    public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
         guard T > 0 else { return }
-        guard s.position + T <= contextLength else {
-            throw GenerationError.contextFull(contextLength: contextLength, needed: s.position + T)
-        }
-        for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
+        try checkBatch(tokens, state: s)
         s.reserve(tokens: T, allLogits: allLogits)
-        let d = config.hiddenSize
-        let x = s.residual, h = s.normed
+        let d = config.hiddenSize, epsilon = Float(config.layerNormEpsilon)
+        let x = s.residual, normed = s.normed
 
         // Token and position embeddings.
         for t in 0..<T {
@@ -124,134 +108,39 @@ public final class GPT2Model: @unchecked Sendable {
         observer?.embedded(tokens: tokens, x: x, d: d)
 
         for (l, block) in blocks.enumerated() {
-            // Attention: LayerNorm, Query/Key/Value, causal softmax over the cache, Output
-            // added back to the residual stream.
-            layerNorm(x, T, block.ln1Weight, block.ln1Bias, into: h)
-            multiply(block.qkv, h, T, block.qkvBias, into: s.qkv, state: s)
-            attend(layer: l, T: T, state: s)
-            multiply(block.proj, s.attention, T, block.projBias, into: s.projected, state: s, then: .addTo(x))
+            // Attention: LayerNorm, Query/Key/Value (one fused product), causal softmax over
+            // the cache, Output added back to the residual stream.
+            ops.layerNorm(x, T, d, block.ln1Weight, block.ln1Bias, epsilon: epsilon, into: normed)
+            ops.multiply(block.qkv, normed, T, block.qkvBias, into: s.qkv, state: s)
+            ops.attend(layer: l, T: T, .init(queries: s.qkv, queryStride: 3 * d, keys: s.qkv + d, keyStride: 3 * d,
+                                             values: s.qkv + 2 * d, valueStride: 3 * d), state: s)
+            ops.multiply(block.proj, s.attention, T, block.projBias, into: s.projected, state: s, then: .addTo(x))
             observer?.attended(layer: l, x: x, T: T, d: d, delta: s.projected)
 
             // MLP: LayerNorm, Up-projection, GELU, Down-projection added back.
-            layerNorm(x, T, block.ln2Weight, block.ln2Bias, into: h)
-            multiply(block.up, h, T, block.upBias, into: s.hidden, state: s, then: .gelu)
-            multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s, then: .addTo(x))
+            ops.layerNorm(x, T, d, block.ln2Weight, block.ln2Bias, epsilon: epsilon, into: normed)
+            ops.multiply(block.up, normed, T, block.upBias, into: s.hidden, state: s, then: .gelu)
+            ops.multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s, then: .addTo(x))
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
         }
 
         // Final LayerNorm and the unembedding: logits for the last token, or all of them.
         let first = allLogits ? 0 : T - 1
-        layerNorm(x + first * d, T - first, lnFWeight, lnFBias, into: h)
-        multiply(unembedding, h, T - first, nil, into: s.logits, state: s)
+        ops.layerNorm(x + first * d, T - first, d, lnFWeight, lnFBias, epsilon: epsilon, into: normed)
+        ops.multiply(unembedding, normed, T - first, nil, into: s.logits, state: s)
         s.position += T
         s.logitRows = T - first
-        observer?.finished(x: h + (T - first - 1) * d, d: d)
+        observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 
-    // MARK: Steps
-
-    /// What a matrix product does with its rows once they are computed (while they are
-    /// still in cache, and on the thread that computed them).
-    enum Epilogue {
-        case none
-        case gelu
-        /// Adds y into this (T, rows) buffer: the residual stream.
-        case addTo(UnsafeMutablePointer<Float>)
-    }
-
-    /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
-    /// for all of them; rows are split across threads, one hand-off per matrix.
-    func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
-                  into y: UnsafeMutablePointer<Float>, state s: InferenceState, then epilogue: Epilogue = .none) {
-        let rows = w.rows, cols = w.cols
-        let xq = w.needsQuantizedInput ? s.quantized : nil
-        if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
-        let body = { (range: Range<Int>) in
-            if T == 1 {
-                w.dotRows(range, x: x, xq: xq, out: y)
-            } else {
-                w.multiplyRows(range, x: x, tokens: T, xq: xq, out: y)
-            }
-            for t in 0..<T {
-                let yt = y + t * rows
-                if let bias { for r in range { yt[r] += bias[r] } }
-                switch epilogue {
-                case .none: break
-                case .gelu: tl_gelu(yt + range.lowerBound, range.count)
-                case .addTo(let sum): for r in range { sum[t * rows + r] += yt[r] }
-                }
-            }
-        }
-        if rows * cols * T < 1 << 17 || threads == 1 {
-            body(0..<rows)
-        } else {
-            // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
-            // and no two chunks share a cache line of output.
-            let chunks = 4 * pool.threads
-            pool.run(chunks: chunks) { c in
-                body((rows * c / chunks / 32 * 32)..<(c == chunks - 1 ? rows : rows * (c + 1) / chunks / 32 * 32))
-            }
+    public func describe(_ stage: ForwardStage) -> [String] {
+        let d = formatCount(config.hiddenSize), ff = formatCount(config.intermediateSize), v = formatCount(config.vocabSize)
+        switch stage {
+        case .embedding: return ["Embedding [\(v) × \(d)] row lookup", "position embedding"]
+        case .attention: return ["LayerNorm", "Query·Key·Value [\(d) × \(formatCount(3 * config.hiddenSize))]", "\(config.heads) heads", "Output [\(d) × \(d)]"]
+        case .mlp: return ["LayerNorm", "Up-projection [\(d) × \(ff)]", "GELU", "Down-projection [\(ff) × \(d)]"]
+        case .finalNorm: return ["LayerNorm"]
+        case .unembedding: return ["Unembedding [\(d) × \(v)]"]
         }
     }
-
-    /// LayerNorm of T rows of the residual stream.
-    func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ weight: [Float], _ bias: [Float], into out: UnsafeMutablePointer<Float>) {
-        let d = config.hiddenSize, epsilon = Float(config.layerNormEpsilon)
-        forEachTokenRange(T) { tokens in
-            for t in tokens { layerNormRow(x + t * d, d, weight, bias, into: out + t * d, epsilon: epsilon) }
-        }
-    }
-
-    /// Work done per token (LayerNorm, quantizing activations) is split by tokens across the
-    /// threads when a batch is large enough to pay for the hand-off.
-    private func forEachTokenRange(_ T: Int, _ body: (Range<Int>) -> Void) {
-        guard threads > 1, T >= 16 else { return body(0..<T) }
-        let chunks = pool.threads
-        pool.run(chunks: chunks) { c in body((T * c / chunks)..<(T * (c + 1) / chunks)) }
-    }
-
-    /// Causal multi-head attention for the T new tokens, using and filling the KV cache.
-    /// Heads are independent: a prompt's heads are spread over the threads.
-    func attend(layer: Int, T: Int, state s: InferenceState) {
-        let d = config.hiddenSize, heads = config.heads, dh = d / heads
-        // The cache is (layers, heads, n_ctx, dh): a head's keys are one dense run, read front to back.
-        let keys = s.keys + layer * contextLength * d, values = s.values + layer * contextLength * d
-        for t in 0..<T {
-            let row = s.qkv + t * 3 * d, slot = (s.position + t) * dh
-            for hd in 0..<heads {
-                (keys + hd * contextLength * dh + slot).update(from: row + d + hd * dh, count: dh)
-                (values + hd * contextLength * dh + slot).update(from: row + 2 * d + hd * dh, count: dh)
-            }
-        }
-        let work = T * (s.position + T) * d
-        if threads > 1 && work >= 1 << 17 {
-            pool.run(chunks: heads) { attendHead($0, keys: keys, values: values, T: T, state: s) }
-        } else {
-            for hd in 0..<heads { attendHead(hd, keys: keys, values: values, T: T, state: s) }
-        }
-    }
-
-    /// One head: each new token attends to every position up to its own.
-    private func attendHead(_ hd: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>, T: Int, state s: InferenceState) {
-        let d = config.hiddenSize, dh = d / config.heads
-        let scale = 1 / Float(dh).squareRoot()
-        let headKeys = keys + hd * contextLength * dh, headValues = values + hd * contextLength * dh
-        for t in 0..<T {
-            tl_attend_f32(s.qkv + t * 3 * d + hd * dh, headKeys, headValues, dh, s.position + t + 1, dh, scale,
-                          s.scores + hd * contextLength, s.attention + t * d + hd * dh)
-        }
-    }
-}
-
-/// LayerNorm of one row of width d, with GPT-2's epsilon.
-@inline(__always)
-func layerNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [Float], _ bias: [Float], into o: UnsafeMutablePointer<Float>, epsilon: Float) {
-    var mean: Float = 0
-    for i in 0..<d { mean += x[i] }
-    mean /= Float(d)
-    var variance: Float = 0
-    for i in 0..<d { let c = x[i] - mean; variance += c * c }
-    variance /= Float(d)
-    let inv = 1 / (variance + epsilon).squareRoot()
-    for i in 0..<d { o[i] = (x[i] - mean) * inv * weight[i] + bias[i] }
 }

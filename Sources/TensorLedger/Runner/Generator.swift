@@ -36,10 +36,10 @@ public struct GenerationResult: Sendable {
 }
 
 public final class Generator {
-    public let model: GPT2Model
+    public let model: any LanguageModel
     let state: InferenceState
 
-    public init(model: GPT2Model) {
+    public init(model: any LanguageModel) {
         self.model = model
         state = model.makeState()
     }

@@ -1,73 +1,90 @@
 // Everything a forward pass writes: the KV cache and the activation buffers, allocated
 // once (grown only for a longer prompt batch), so the token loop allocates nothing.
+// Sized from the model's shape: the cache from its key/value heads and head width.
+
+/// The sizes a state is allocated from: what any family's forward pass writes.
+struct StateShape: Equatable {
+    var width: Int           // d: the residual stream
+    var heads: Int
+    var kvHeads: Int
+    var headDim: Int
+    var intermediate: Int    // ff
+    var vocabulary: Int
+    var layers: Int
+    var contextLength: Int
+    var queryWidth: Int { heads * headDim }
+    var kvWidth: Int { kvHeads * headDim }
+}
 
 public final class InferenceState {
-    let model: GPT2Model
+    let shape: StateShape
     /// Tokens already in the cache.
     public internal(set) var position = 0
     /// Rows of `logits` filled by the last forward pass.
     public internal(set) var logitRows = 0
+    /// Positions the cache holds: the model's context.
+    var cacheCapacity: Int { shape.contextLength }
 
-    let keys: UnsafeMutablePointer<Float>       // (layers, heads, n_ctx, d / heads)
-    let values: UnsafeMutablePointer<Float>     // (layers, heads, n_ctx, d / heads)
+    let keys: UnsafeMutablePointer<Float>       // (layers, kvHeads, n_ctx, headDim)
+    let values: UnsafeMutablePointer<Float>     // (layers, kvHeads, n_ctx, headDim)
     let scores: UnsafeMutablePointer<Float>     // (heads, n_ctx)
     let scratch: UnsafeMutablePointer<Float>    // (d)
-    private(set) var capacity = 1               // tokens the buffers below hold
-    private(set) var logitCapacity = 1
+    private(set) var capacity = 0               // tokens the buffers below hold
+    private(set) var logitCapacity = 0
     var residual: UnsafeMutablePointer<Float>   // (T, d)
     var normed: UnsafeMutablePointer<Float>     // (T, d)
-    var qkv: UnsafeMutablePointer<Float>        // (T, 3d)
-    var attention: UnsafeMutablePointer<Float>  // (T, d)
+    var qkv: UnsafeMutablePointer<Float>        // (T, q + 2·kv): fused rows, or Q, K and V one after another
+    var attention: UnsafeMutablePointer<Float>  // (T, q)
     var projected: UnsafeMutablePointer<Float>  // (T, d)
     var hidden: UnsafeMutablePointer<Float>     // (T, ff)
+    var gate: UnsafeMutablePointer<Float>       // (T, ff): SwiGLU's gate
+    var ropeCos: UnsafeMutablePointer<Float>    // (T, headDim / 2)
+    var ropeSin: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
-    var quantized: QuantizedActivations         // (T, ff) activations in int8
+    var quantized: QuantizedActivations         // (T, max(d, q, ff)) activations in int8
 
-    init(model: GPT2Model) {
-        self.model = model
-        let c = model.config
-        let cache = c.layers * c.contextLength * c.hiddenSize
-        let d = c.hiddenSize, ff = c.intermediateSize
-        keys = .allocate(capacity: cache)
-        values = .allocate(capacity: cache)
-        scores = .allocate(capacity: c.heads * c.contextLength)
-        scratch = .allocate(capacity: d)
-        residual = .allocate(capacity: d)
-        normed = .allocate(capacity: d)
-        qkv = .allocate(capacity: 3 * d)
-        attention = .allocate(capacity: d)
-        projected = .allocate(capacity: d)
-        hidden = .allocate(capacity: ff)
-        logits = .allocate(capacity: c.vocabSize)
-        quantized = QuantizedActivations(tokens: 1, width: max(d, ff))
+    init(shape: StateShape) {
+        self.shape = shape
+        let cache = shape.layers * shape.contextLength * shape.kvWidth
+        keys = .allocate(capacity: max(cache, 1))
+        values = .allocate(capacity: max(cache, 1))
+        scores = .allocate(capacity: shape.heads * shape.contextLength)
+        scratch = .allocate(capacity: shape.width)
+        (residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin, logits) =
+            (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
+             .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
+        quantized = QuantizedActivations(tokens: 1, width: 32)
+        reserve(tokens: 1, allLogits: false)
     }
 
     /// Makes room for a batch of T tokens.
     func reserve(tokens T: Int, allLogits: Bool) {
-        let c = model.config
-        let d = c.hiddenSize, ff = c.intermediateSize, v = c.vocabSize
+        let c = shape
         if T > capacity {
             freeBatchBuffers()
             capacity = T
-            residual = .allocate(capacity: T * d)
-            normed = .allocate(capacity: T * d)
-            qkv = .allocate(capacity: T * 3 * d)
-            attention = .allocate(capacity: T * d)
-            projected = .allocate(capacity: T * d)
-            hidden = .allocate(capacity: T * ff)
-            quantized = QuantizedActivations(tokens: T, width: max(d, ff))
+            residual = .allocate(capacity: T * c.width)
+            normed = .allocate(capacity: T * c.width)
+            qkv = .allocate(capacity: T * (c.queryWidth + 2 * c.kvWidth))
+            attention = .allocate(capacity: T * c.queryWidth)
+            projected = .allocate(capacity: T * c.width)
+            hidden = .allocate(capacity: T * c.intermediate)
+            gate = .allocate(capacity: T * c.intermediate)
+            ropeCos = .allocate(capacity: T * max(c.headDim / 2, 1))
+            ropeSin = .allocate(capacity: T * max(c.headDim / 2, 1))
+            quantized = QuantizedActivations(tokens: T, width: max(c.width, c.queryWidth, c.intermediate))
         }
         let rows = allLogits ? T : 1
         if rows > logitCapacity {
             logits.deallocate()
             logitCapacity = rows
-            logits = .allocate(capacity: rows * v)
+            logits = .allocate(capacity: rows * c.vocabulary)
         }
     }
 
     /// Logits of row `r` of the last forward pass (the last token when r is omitted).
     public func logits(row r: Int? = nil) -> UnsafeBufferPointer<Float> {
-        let v = model.config.vocabSize
+        let v = shape.vocabulary
         return UnsafeBufferPointer(start: logits + (r ?? (logitRows - 1)) * v, count: v)
     }
 
@@ -75,7 +92,7 @@ public final class InferenceState {
     public func reset() { position = 0 }
 
     private func freeBatchBuffers() {
-        for p in [residual, normed, qkv, attention, projected, hidden] { p.deallocate() }
+        for p in [residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin] { p.deallocate() }
     }
 
     deinit {

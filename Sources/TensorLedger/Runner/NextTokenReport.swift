@@ -43,7 +43,7 @@ extension Generator {
         let (ids, all) = try nextTokens(prompt: prompt, temperature: temperature)
         return NextTokenReport(promptIDs: ids, temperature: temperature, vocabularySize: all.count,
                                candidates: try all.prefix(top).map {
-                                   .init(id: $0.id, text: try model.tokenizer.decode([$0.id], skipSpecialTokens: false), logit: $0.logit, probability: $0.probability)
+                                   .init(id: $0.id, text: try model.tokenizer.piece($0.id), logit: $0.logit, probability: $0.probability)
                                })
     }
 }

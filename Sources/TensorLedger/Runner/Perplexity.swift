@@ -45,7 +45,7 @@ public struct PerplexityResult: Sendable {
 }
 
 public enum Perplexity {
-    public static func evaluate(_ model: GPT2Model, ids: [Int], context: Int? = nil, compareWith other: GPT2Model? = nil) throws -> PerplexityResult {
+    public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil) throws -> PerplexityResult {
         let n = min(context ?? model.contextLength, model.contextLength, other?.contextLength ?? Int.max)
         guard n >= 2 else { throw GenerationError.invalidOption("--context must be at least 2") }
         let start = monotonicSeconds()

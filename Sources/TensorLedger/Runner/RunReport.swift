@@ -9,7 +9,7 @@ public struct RunReport: Sendable {
     public var weightBytesPerToken: Int
     public var threads: Int
 
-    public init(result: GenerationResult, loadSeconds: Double, model: GPT2Model) {
+    public init(result: GenerationResult, loadSeconds: Double, model: any LanguageModel) {
         self.result = result
         self.loadSeconds = loadSeconds
         scheme = model.weightScheme

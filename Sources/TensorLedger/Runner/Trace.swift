@@ -71,12 +71,12 @@ public struct ForwardTrace: Sendable {
 }
 
 final class TraceRecorder: ForwardObserver {
-    let config: ModelConfig
+    let model: any LanguageModel
     var stages: [ForwardTrace.Stage] = []
     var lastNorm = 0.0
     var T = 0
 
-    init(config: ModelConfig) { self.config = config }
+    init(model: any LanguageModel) { self.model = model }
 
     func vectorStats(_ x: UnsafeMutablePointer<Float>, d: Int) -> (Double, [Float]) {
         var s = 0.0
@@ -88,14 +88,14 @@ final class TraceRecorder: ForwardObserver {
         T = tokens.count
         let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
         lastNorm = norm
-        stages.append(.init(name: "Embedding + positions", matrices: ["Embedding [\(formatCount(config.vocabSize)) × \(formatCount(d))] row lookup", "position embedding"],
+        stages.append(.init(name: model.config.family == .gpt2 ? "Embedding + positions" : "Embedding", matrices: model.describe(.embedding),
                             shapeIn: [T], shapeOut: [T, d], norm: norm, head: head, moved: nil))
     }
 
     func attended(layer: Int, x: UnsafeMutablePointer<Float>, T: Int, d: Int, delta: UnsafeMutablePointer<Float>) {
         let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
         let (dn, _) = vectorStats(delta + (T - 1) * d, d: d)
-        stages.append(.init(name: "Block \(layer) attention", matrices: ["LayerNorm", "Query·Key·Value [\(3 * d) × \(d)]", "\(config.heads) heads", "Output [\(d) × \(d)]"],
+        stages.append(.init(name: "Block \(layer) attention", matrices: model.describe(.attention),
                             shapeIn: [T, d], shapeOut: [T, d], norm: norm, head: head, moved: lastNorm > 0 ? dn / lastNorm : nil))
         lastNorm = norm
     }
@@ -103,16 +103,16 @@ final class TraceRecorder: ForwardObserver {
     func mlp(layer: Int, x: UnsafeMutablePointer<Float>, T: Int, d: Int, delta: UnsafeMutablePointer<Float>) {
         let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
         let (dn, _) = vectorStats(delta + (T - 1) * d, d: d)
-        let ff = config.intermediateSize
-        stages.append(.init(name: "Block \(layer) MLP", matrices: ["LayerNorm", "Up-projection [\(ff) × \(d)]", "GELU", "Down-projection [\(d) × \(ff)]"],
+        stages.append(.init(name: "Block \(layer) MLP", matrices: model.describe(.mlp),
                             shapeIn: [T, d], shapeOut: [T, d], norm: norm, head: head, moved: lastNorm > 0 ? dn / lastNorm : nil))
         lastNorm = norm
     }
 
     func finished(x: UnsafeMutablePointer<Float>, d: Int) {
         let (norm, head) = vectorStats(x, d: d)
-        stages.append(.init(name: "Final LayerNorm", matrices: ["LayerNorm"], shapeIn: [T, d], shapeOut: [d], norm: norm, head: head, moved: nil))
-        stages.append(.init(name: "Unembedding", matrices: ["Unembedding [\(formatCount(config.vocabSize)) × \(d)]"], shapeIn: [d], shapeOut: [config.vocabSize],
+        let normName = model.describe(.finalNorm).first ?? "norm"
+        stages.append(.init(name: "Final \(normName)", matrices: model.describe(.finalNorm), shapeIn: [T, d], shapeOut: [d], norm: norm, head: head, moved: nil))
+        stages.append(.init(name: "Unembedding", matrices: model.describe(.unembedding), shapeIn: [d], shapeOut: [model.vocabularySize],
                             norm: 0, head: [], moved: nil))
     }
 }
@@ -123,9 +123,9 @@ extension Generator {
         let ids = model.tokenizer.encode(prompt)
         guard !ids.isEmpty else { throw GenerationError.emptyPrompt }
         guard ids.count <= model.contextLength else { throw GenerationError.contextFull(contextLength: model.contextLength, needed: ids.count) }
-        let recorder = TraceRecorder(config: model.config)
+        let recorder = TraceRecorder(model: model)
         state.reset()
-        try model.forward(ids, state: state, observer: recorder)
+        try model.forward(ids, state: state, allLogits: false, observer: recorder)
         let logits = state.logits()
         var stages = recorder.stages
         if var last = stages.popLast() {
@@ -136,9 +136,9 @@ extension Generator {
             stages.append(last)
         }
         let dist = Sampler.distribution(logits, temperature: temperature)
-        return ForwardTrace(text: prompt, tokens: try ids.map { ($0, try model.tokenizer.decode([$0], skipSpecialTokens: false)) },
+        return ForwardTrace(text: prompt, tokens: try ids.map { ($0, try model.tokenizer.piece($0)) },
                             stages: stages,
-                            top: try dist.prefix(top).map { ($0.id, try model.tokenizer.decode([$0.id], skipSpecialTokens: false), $0.logit, $0.probability) },
+                            top: try dist.prefix(top).map { ($0.id, try model.tokenizer.piece($0.id), $0.logit, $0.probability) },
                             vocabularySize: model.vocabularySize)
     }
 }

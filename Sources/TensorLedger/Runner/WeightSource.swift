@@ -9,16 +9,18 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
     case noConfig(source: String)
     case noTokenizer(source: String)
     case headsDoNotDivideWidth(source: String, width: Int, heads: Int)
+    case unsupportedSetting(source: String, field: String, value: String)
 
     public var category: ErrorCategory { .badInput }
     public var description: String {
         switch self {
         case .missingTensor(let s, let n): return "\(s): the model has no tensor \"\(n)\""
         case .wrongShape(let s, let n, let e, let f): return "\(s): tensor \"\(n)\" has shape \(f), the configuration needs \(e)"
-        case .unsupportedArchitecture(let s, let f): return "\(s): the runner runs GPT-2 models; this one is \(f)"
+        case .unsupportedArchitecture(let s, let f): return "\(s): the runner runs GPT-2 and LLaMA-family models; this one is \(f)"
         case .noConfig(let s): return "\(s): no model configuration (config.json beside the weights, or in the .tlm header)"
         case .noTokenizer(let s): return "\(s): no tokenizer (tokenizer.json beside the weights, or embedded in the .tlm file)"
         case .headsDoNotDivideWidth(let s, let d, let h): return "\(s): the model width \(d) is not a multiple of its \(h) attention heads"
+        case .unsupportedSetting(let s, let f, let v): return "\(s): the runner does not support \(f) \(v)"
         }
     }
 }
@@ -73,10 +75,7 @@ struct CheckpointWeights: WeightSource {
         return try BPETokenizer.load(p)
     }
 
-    /// GPT-2 files name tensors with or without the "transformer." prefix.
-    func find(_ name: String) -> CheckpointTensor? {
-        checkpoint.tensor(named: name) ?? checkpoint.tensor(named: String(name.dropFirst("transformer.".count)))
-    }
+    func find(_ name: String) -> CheckpointTensor? { checkpoint.tensor(named: name) }
 
     func has(_ name: String) -> Bool { find(name) != nil }
 

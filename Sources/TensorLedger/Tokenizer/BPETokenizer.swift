@@ -1,6 +1,8 @@
-// Byte-level BPE as Hugging Face `tokenizers` does it for GPT-2: added tokens are
-// matched first, the rest is split by the GPT-2 pre-tokenizer, each piece's UTF-8
-// bytes are mapped to printable characters, and merges apply lowest rank first.
+// BPE as Hugging Face `tokenizers` does it: added tokens are matched first, the rest is
+// normalized and split into pieces (TokenizerPipeline.swift says how), each piece's
+// symbols (byte-level characters for GPT-2, Llama 3 and Qwen2; the text's characters
+// with <0xNN> byte fallback for SentencePiece-style vocabularies) are merged lowest
+// rank first, and the post-processor's special tokens (BOS) go around the result.
 // Decoding maps back to bytes and replaces invalid UTF-8 with U+FFFD.
 
 public enum TokenizerError: TensorLedgerError, Equatable {
@@ -15,7 +17,7 @@ public enum TokenizerError: TensorLedgerError, Equatable {
     public var description: String {
         switch self {
         case .invalid(let s, let r): return "\(s): not a usable tokenizer: \(r)"
-        case .unsupported(let s, let f): return "\(s): unsupported tokenizer feature: \(f) (TensorLedger runs byte-level BPE tokenizers, as GPT-2's)"
+        case .unsupported(let s, let f): return "\(s): unsupported tokenizer feature: \(f) (TensorLedger runs the BPE tokenizers of GPT-2, Llama, Qwen2, SmolLM and Mistral)"
         case .unknownTokenID(let id, let n): return "token id \(id) is outside the vocabulary (0..<\(n))"
         }
     }
@@ -28,41 +30,76 @@ public struct AddedToken: Sendable, Equatable {
 }
 
 public final class BPETokenizer: @unchecked Sendable {
-    /// Token strings in byte-level form, by id.
+    /// Token strings by id: byte-level characters (GPT-2's table) or the text's own
+    /// characters with "▁" for spaces (SentencePiece style), as `pipeline` says.
     public let tokens: [String]
     public let addedTokens: [AddedToken]
-    public let addPrefixSpace: Bool
+    public let pipeline: TokenizerPipeline
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
-    /// Byte → id of its single-character token, or -1.
+    /// Byte → id of its token: the single byte-level character, or <0xNN> with byte
+    /// fallback; -1 where there is none.
     let byteIDs: [Int32]
-    let ignoreMerges: Bool
+    /// Ids the post-processor puts around the text (BOS before, EOS after).
+    public let prefixIDs: [Int]
+    public let suffixIDs: [Int]
+    let unknownID: Int32?
     private var cache: [String: [Int32]] = [:]
     private let cacheLock = Lock()
-    /// Token string → id, built only when needed (ignore_merges); encoding runs on ids.
+    /// Token string → id, built only when needed (character-level models, ignore_merges).
     private var idOfStorage: [ByteString: Int]?
 
     public var vocabularySize: Int { tokens.count }
 
     /// The tokenizer from its parts; merges already as ids.
-    init(tokens: [String], merges: [UInt64: (rank: Int32, id: Int32)], addedTokens: [AddedToken], addPrefixSpace: Bool, ignoreMerges: Bool) {
+    init(tokens: [String], merges: [UInt64: (rank: Int32, id: Int32)], addedTokens: [AddedToken], pipeline: TokenizerPipeline,
+         source: String) throws(TokenizerError) {
         self.tokens = tokens
         self.merges = merges
+        self.pipeline = pipeline
+        self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
         var byteIDs = [Int32](repeating: -1, count: 256)
-        for (i, t) in tokens.enumerated() {
-            var scalars = t.unicodeScalars.makeIterator()
-            guard let only = scalars.next(), scalars.next() == nil, let b = ByteLevel.inverse[only.value], byteIDs[Int(b)] < 0 else { continue }
-            byteIDs[Int(b)] = Int32(i)
+        if pipeline.isByteLevel {
+            for (i, t) in tokens.enumerated() {
+                var scalars = t.unicodeScalars.makeIterator()
+                guard let only = scalars.next(), scalars.next() == nil, let b = ByteLevel.inverse[only.value], byteIDs[Int(b)] < 0 else { continue }
+                byteIDs[Int(b)] = Int32(i)
+            }
+        }
+        var idOf: [ByteString: Int]?
+        func id(of token: String) -> Int? {
+            if idOf == nil { idOf = BPETokenizer.index(tokens) }
+            return addedTokens.first { $0.content == token }?.id ?? idOf![ByteString(token)]
+        }
+        func ids(_ names: [String]) throws(TokenizerError) -> [Int] {
+            var out: [Int] = []
+            for n in names {
+                guard let i = id(of: n) else { throw .invalid(source: source, reason: "the post-processor adds \"\(n)\", which is not a token") }
+                out.append(i)
+            }
+            return out
+        }
+        prefixIDs = try ids(pipeline.prefixTokens)
+        suffixIDs = try ids(pipeline.suffixTokens)
+        if let unk = pipeline.unknownToken {
+            guard let i = id(of: unk) else { throw .invalid(source: source, reason: "unk_token \"\(unk)\" is not a token") }
+            unknownID = Int32(i)
+        } else {
+            unknownID = nil
+        }
+        if !pipeline.isByteLevel {
+            if pipeline.byteFallback {
+                for b in 0..<256 { byteIDs[b] = id(of: "<0x" + hex2(b) + ">").map(Int32.init) ?? -1 }
+            }
+            if idOf == nil { idOf = BPETokenizer.index(tokens) }
         }
         self.byteIDs = byteIDs
-        self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
-        self.addPrefixSpace = addPrefixSpace
-        self.ignoreMerges = ignoreMerges
+        idOfStorage = idOf
     }
 
     /// `merges` as pairs of token strings in rank order.
     public convenience init(tokens: [String], merges mergePairs: [(String, String)], addedTokens: [AddedToken] = [],
-                            addPrefixSpace: Bool = false, ignoreMerges: Bool = false, source: String) throws(TokenizerError) {
+                            pipeline: TokenizerPipeline = TokenizerPipeline(), source: String) throws(TokenizerError) {
         let idOf = BPETokenizer.index(tokens)
         var table: [UInt64: (rank: Int32, id: Int32)] = [:]
         table.reserveCapacity(mergePairs.count)
@@ -76,7 +113,7 @@ public final class BPETokenizer: @unchecked Sendable {
             let key = UInt64(ia) << 32 | UInt64(ib)
             if table[key] == nil { table[key] = (Int32(rank), Int32(merged)) }
         }
-        self.init(tokens: tokens, merges: table, addedTokens: addedTokens, addPrefixSpace: addPrefixSpace, ignoreMerges: ignoreMerges)
+        try self.init(tokens: tokens, merges: table, addedTokens: addedTokens, pipeline: pipeline, source: source)
         idOfStorage = idOf
     }
 
@@ -98,18 +135,49 @@ public final class BPETokenizer: @unchecked Sendable {
 
     // MARK: Encoding
 
-    public func encode(_ text: String) -> [Int] {
-        var ids: [Int] = []
-        for segment in splitOnAddedTokens(text) {
+    /// The ids of `text`, with the special tokens the post-processor adds (BOS for
+    /// LLaMA-family tokenizers) unless `addSpecialTokens` is false, as `tokenizers` does.
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+        var ids: [Int] = addSpecialTokens ? prefixIDs : []
+        for (k, segment) in splitOnAddedTokens(text).enumerated() {
             switch segment {
             case .added(let id): ids.append(id)
             case .text(let s):
-                var s = s
-                if addPrefixSpace && ids.isEmpty && !s.hasPrefix(" ") { s = " " + s }
-                for piece in GPT2PreTokenizer.split(s) { ids.append(contentsOf: encodePiece(piece).map(Int.init)) }
+                for piece in preTokenize(normalize(s), first: k == 0) { ids.append(contentsOf: encodePiece(piece).map(Int.init)) }
             }
         }
+        if addSpecialTokens { ids += suffixIDs }
         return ids
+    }
+
+    func normalize(_ text: String) -> String {
+        var s = text
+        for step in pipeline.normalizer {
+            switch step {
+            // The standard library's NFC (Foundation's needs ICU, which Linux builds here lack).
+            case .nfc: s = String(decoding: s._nfcCodeUnits, as: UTF8.self)
+            case .prepend(let p): if !s.isEmpty { s = p + s }
+            case .replace(let a, let b): s = s.replacing(a, with: b)
+            }
+        }
+        return s
+    }
+
+    /// The pieces merges never cross.
+    func preTokenize(_ s: String, first: Bool) -> [String] {
+        guard !s.isEmpty else { return [] }
+        switch pipeline.preTokenizer {
+        case .none:
+            return [s]
+        case .byteLevel(let splits, let addPrefixSpace):
+            var pieces = [addPrefixSpace && first && !s.hasPrefix(" ") ? " " + s : s]
+            for split in splits { pieces = pieces.flatMap { PreTokenizer.split($0, split) } }
+            return pieces
+        case .metaspace(let r, let prepend, let split):
+            var t = s.replacing(" ", with: r)
+            if (prepend == .always || (prepend == .first && first)) && !t.hasPrefix(r) { t = r + t }
+            return split ? PreTokenizer.splitBefore(t, r) : [t]
+        }
     }
 
     enum Segment { case text(String), added(Int) }
@@ -143,54 +211,137 @@ public final class BPETokenizer: @unchecked Sendable {
         if let hit = cacheLock.withLock({ cache[piece] }) { return hit }
         var symbols: [Int32] = []
         symbols.reserveCapacity(piece.utf8.count)
-        for b in piece.utf8 where byteIDs[Int(b)] >= 0 { symbols.append(byteIDs[Int(b)]) }
-        if ignoreMerges, let whole = idOf[ByteString(ByteLevel.encode(piece))] {
-            symbols = [Int32(whole)]
+        if pipeline.isByteLevel {
+            if pipeline.ignoreMerges, let whole = idOf[ByteString(ByteLevel.encode(piece))] { return [Int32(whole)] }
+            for b in piece.utf8 where byteIDs[Int(b)] >= 0 { symbols.append(byteIDs[Int(b)]) }
         } else {
-            // Merge the lowest-ranked adjacent pair, all its occurrences left to right, until none is left.
-            while symbols.count > 1 {
-                var best: (rank: Int32, id: Int32) = (Int32.max, -1)
-                for j in 0..<(symbols.count - 1) {
-                    if let m = merges[UInt64(UInt32(symbols[j])) << 32 | UInt64(UInt32(symbols[j + 1]))], m.rank < best.rank {
-                        best = m
-                    }
+            if pipeline.ignoreMerges, let whole = idOf[ByteString(piece)] { return [Int32(whole)] }
+            let idOf = self.idOf
+            var lastWasUnknown = false
+            for u in piece.unicodeScalars {
+                if let id = idOf[ByteString(String(u))] {
+                    symbols.append(Int32(id))
+                    lastWasUnknown = false
+                    continue
                 }
-                guard best.id >= 0 else { break }
-                var merged: [Int32] = []
-                merged.reserveCapacity(symbols.count)
-                var j = 0
-                while j < symbols.count {
-                    if j + 1 < symbols.count, let m = merges[UInt64(UInt32(symbols[j])) << 32 | UInt64(UInt32(symbols[j + 1]))], m.rank == best.rank {
-                        merged.append(m.id)
-                        j += 2
-                    } else {
-                        merged.append(symbols[j])
-                        j += 1
-                    }
+                let bytes = Array(String(u).utf8)
+                if pipeline.byteFallback, bytes.allSatisfy({ byteIDs[Int($0)] >= 0 }) {
+                    for b in bytes { symbols.append(byteIDs[Int(b)]) }
+                    lastWasUnknown = false
+                } else if let unknownID {
+                    if !(pipeline.fuseUnknown && lastWasUnknown) { symbols.append(unknownID) }
+                    lastWasUnknown = true
                 }
-                symbols = merged
             }
         }
+        applyMerges(&symbols)
         if piece.utf8.count <= 64 { cacheLock.withLock { cache[piece] = symbols } }
         return symbols
     }
 
+    /// Merges the lowest-ranked adjacent pair (the leftmost among equals) until none is
+    /// left, as `tokenizers` does: a queue of candidate pairs over a linked list of
+    /// symbols, so a long word costs n log n, not n².
+    func applyMerges(_ symbols: inout [Int32]) {
+        let n = symbols.count
+        guard n > 1 else { return }
+        var next = Array(1...n), prev = Array(-1..<(n - 1))
+        var queue = MinHeap()
+        func pair(_ i: Int) -> (rank: Int32, id: Int32)? {
+            merges[UInt64(UInt32(bitPattern: symbols[i])) << 32 | UInt64(UInt32(bitPattern: symbols[next[i]]))]
+        }
+        for i in 0..<(n - 1) { if let m = pair(i) { queue.push(UInt64(m.rank) << 32 | UInt64(i)) } }
+        while let top = queue.pop() {
+            let i = Int(top & 0xFFFF_FFFF), rank = Int32(top >> 32)
+            // Skip entries made stale by an earlier merge.
+            guard symbols[i] >= 0, next[i] < n, let m = pair(i), m.rank == rank else { continue }
+            let j = next[i]
+            symbols[i] = m.id
+            symbols[j] = -1
+            next[i] = next[j]
+            if next[i] < n { prev[next[i]] = i }
+            if prev[i] >= 0, let left = pair(prev[i]) { queue.push(UInt64(left.rank) << 32 | UInt64(prev[i])) }
+            if next[i] < n, let right = pair(i) { queue.push(UInt64(right.rank) << 32 | UInt64(i)) }
+        }
+        symbols.removeAll { $0 < 0 }
+    }
+
     // MARK: Decoding
 
-    /// The bytes a token stands for (the text of an added token).
+    /// The bytes a token stands for (the text of an added token; spaces where a
+    /// SentencePiece-style token has "▁"; the byte of a <0xNN> token).
     public func bytes(of id: Int) throws(TokenizerError) -> [UInt8] {
         guard id >= 0 && id < tokens.count else { throw .unknownTokenID(id, vocabularySize: tokens.count) }
         if let added = addedTokens.first(where: { $0.id == id }) { return Array(added.content.utf8) }
-        return ByteLevel.decode(tokens[id])
+        switch pipeline.decoder {
+        case .byteLevel:
+            return ByteLevel.decode(tokens[id])
+        case .sentencePiece(let replacement):
+            let t = tokens[id]
+            if pipeline.byteFallback, let b = BPETokenizer.fallbackByte(t) { return [b] }
+            return Array(t.replacing(replacement, with: " ").utf8)
+        }
     }
+
+    /// A token's text alone, as tables show it (SentencePiece's leading space kept).
+    public func piece(_ id: Int) throws(TokenizerError) -> String { String(decoding: try bytes(of: id), as: UTF8.self) }
 
     public func isSpecial(_ id: Int) -> Bool { addedTokens.contains { $0.id == id && $0.special } }
 
-    /// Decodes ids to text, skipping special tokens as `tokenizers`' decode does by default.
+    /// Decodes ids to text, skipping special tokens as `tokenizers`' decode does by default
+    /// (and, for SentencePiece-style tokenizers, dropping the space the encoder put first).
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) throws(TokenizerError) -> String {
         var bytes: [UInt8] = []
         for id in ids where !(skipSpecialTokens && isSpecial(id)) { bytes += try self.bytes(of: id) }
+        if case .sentencePiece = pipeline.decoder, bytes.first == 0x20 { bytes.removeFirst() }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The byte of a "<0xNN>" token.
+    static func fallbackByte(_ t: String) -> UInt8? {
+        let u = Array(t.utf8)
+        guard u.count == 6, u[0] == 0x3C, u[1] == 0x30, u[2] == 0x78, u[5] == 0x3E else { return nil }
+        return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
+    }
+}
+
+private func hex2(_ b: Int) -> String {
+    let digits = Array("0123456789ABCDEF")
+    return String([digits[b >> 4], digits[b & 15]])
+}
+
+/// A binary min-heap of packed (rank, position) keys: BPE's merge queue.
+struct MinHeap {
+    private var items: [UInt64] = []
+
+    mutating func push(_ v: UInt64) {
+        items.append(v)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[parent] > items[i] else { break }
+            items.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> UInt64? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < items.count && items[l] < items[smallest] { smallest = l }
+                if r < items.count && items[r] < items[smallest] { smallest = r }
+                if smallest == i { break }
+                items.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return top
     }
 }
 

@@ -1,8 +1,11 @@
-// GPT-2's pre-tokenization split as a linear scanner over Unicode scalars (never
-// Characters: grapheme clusters would glue a combining mark to its letter, which the
-// regex does not). It is equivalent to the pattern
-//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// with alternatives tried in order at each position, as the reference regex engine does.
+// The pre-tokenizers' splits as linear scanners over Unicode scalars (never Characters:
+// grapheme clusters would glue a combining mark to its letter, which the regexes do not).
+// Each is equivalent to its pattern with alternatives tried in order at each position,
+// as the reference regex engine does:
+//   GPT-2    's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//   Llama 3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//   Qwen2    the same with \p{N} (one digit) for \p{N}{1,3}
+// and `Digits`, which isolates each digit (or each run of digits).
 
 enum ScalarClass: UInt8 {
     case letter, number, space, other
@@ -77,6 +80,110 @@ public enum GPT2PreTokenizer {
                 i = end
             }
         }
+        return pieces
+    }
+}
+
+public enum PreTokenizer {
+    /// The pieces of `text` under one split.
+    public static func split(_ text: String, _ kind: TokenizerPipeline.Split) -> [String] {
+        switch kind {
+        case .gpt2: return GPT2PreTokenizer.split(text)
+        case .llama3(let maxDigits): return llama3(text, maxDigits: maxDigits)
+        case .digits(let individual): return digits(text, individual: individual)
+        }
+    }
+
+    static func llama3(_ text: String, maxDigits: Int) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        let classes = scalars.map(scalarClass)
+        let n = scalars.count
+        var pieces: [String] = []
+        func emit(_ a: Int, _ b: Int) {
+            var s = String.UnicodeScalarView()
+            s.append(contentsOf: scalars[a..<b])
+            pieces.append(String(s))
+        }
+        func run(from start: Int, _ c: ScalarClass) -> Int {
+            var j = start
+            while j < n && classes[j] == c { j += 1 }
+            return j
+        }
+        func isNewline(_ j: Int) -> Bool { scalars[j] == "\r" || scalars[j] == "\n" }
+        /// ASCII case folding, and the long s, which folds to s.
+        func folded(_ j: Int) -> Unicode.Scalar {
+            let v = scalars[j].value
+            if v >= 0x41 && v <= 0x5A { return Unicode.Scalar(v + 32)! }
+            return v == 0x17F ? "s" : scalars[j]
+        }
+        var i = 0
+        while i < n {
+            // Contractions, in any case.
+            if scalars[i] == "'" && i + 1 < n {
+                let a = folded(i + 1)
+                if a == "s" || a == "t" || a == "m" || a == "d" { emit(i, i + 2); i += 2; continue }
+                if i + 2 < n {
+                    let b = folded(i + 2)
+                    if (a == "r" && b == "e") || (a == "v" && b == "e") || (a == "l" && b == "l") { emit(i, i + 3); i += 3; continue }
+                }
+            }
+            let c = classes[i]
+            // A letter run, with one leading character that is not a newline, letter or digit.
+            if c == .letter { let end = run(from: i, .letter); emit(i, end); i = end; continue }
+            if c != .number && !isNewline(i) && i + 1 < n && classes[i + 1] == .letter {
+                let end = run(from: i + 1, .letter); emit(i, end); i = end; continue
+            }
+            // Digits, at most maxDigits at a time.
+            if c == .number { let end = min(run(from: i, .number), i + maxDigits); emit(i, end); i = end; continue }
+            // Symbols, with an optional leading space and the newlines that follow them.
+            let start = scalars[i] == " " && i + 1 < n && classes[i + 1] == .other ? i + 1 : i
+            if classes[start] == .other {
+                var end = run(from: start, .other)
+                while end < n && isNewline(end) { end += 1 }
+                emit(i, end); i = end; continue
+            }
+            // Whitespace: up to and including its last newline; else the run, less its last
+            // character when something other than whitespace follows; never empty.
+            let end = run(from: i, .space)
+            if let lastNewline = (i..<end).last(where: isNewline) { emit(i, lastNewline + 1); i = lastNewline + 1; continue }
+            if end < n && end - i >= 2 { emit(i, end - 1); i = end - 1; continue }
+            emit(i, end)
+            i = end
+        }
+        return pieces
+    }
+
+    /// `Digits`: each digit isolated (or each run of digits), the rest left whole.
+    static func digits(_ text: String, individual: Bool) -> [String] {
+        var pieces: [String] = []
+        var current = String.UnicodeScalarView()
+        var currentIsDigits = false
+        for u in text.unicodeScalars {
+            let isDigit = scalarClass(u) == .number
+            if !current.isEmpty && (isDigit != currentIsDigits || (isDigit && individual)) {
+                pieces.append(String(current))
+                current = String.UnicodeScalarView()
+            }
+            current.append(u)
+            currentIsDigits = isDigit
+        }
+        if !current.isEmpty { pieces.append(String(current)) }
+        return pieces
+    }
+
+    /// Cuts before each occurrence of `marker` (Metaspace's split).
+    static func splitBefore(_ text: String, _ marker: String) -> [String] {
+        guard let m = marker.unicodeScalars.first, marker.unicodeScalars.count == 1 else { return [text] }
+        var pieces: [String] = []
+        var current = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            if u == m && !current.isEmpty {
+                pieces.append(String(current))
+                current = String.UnicodeScalarView()
+            }
+            current.append(u)
+        }
+        if !current.isEmpty { pieces.append(String(current)) }
         return pieces
     }
 }

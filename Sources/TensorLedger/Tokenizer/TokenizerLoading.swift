@@ -14,21 +14,7 @@ extension BPETokenizer {
         guard let o = root.object else { throw .invalid(source: source, reason: "top level is not an object") }
         guard let model = o["model"]?.object else { throw .invalid(source: source, reason: "missing \"model\"") }
         if let type = model["type"]?.string, type != "BPE" { throw .unsupported(source: source, feature: "model type \(type)") }
-        if let n = o["normalizer"], n != .null { throw .unsupported(source: source, feature: "a normalizer (\(n.object?["type"]?.string ?? "?"))") }
-        if model["byte_fallback"]?.bool == true { throw .unsupported(source: source, feature: "byte_fallback") }
-        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-            if let v = model[key], v != .null, v != .string("") { throw .unsupported(source: source, feature: key) }
-        }
-        var addPrefixSpace = false
-        if let pre = o["pre_tokenizer"], pre != .null {
-            guard let p = pre.object, p["type"]?.string == "ByteLevel" else {
-                throw .unsupported(source: source, feature: "pre_tokenizer \(pre.object?["type"]?.string ?? "?")")
-            }
-            if p["use_regex"]?.bool == false { throw .unsupported(source: source, feature: "ByteLevel without its regex split") }
-            addPrefixSpace = p["add_prefix_space"]?.bool ?? false
-        } else {
-            throw .unsupported(source: source, feature: "no pre_tokenizer (byte-level BPE needs ByteLevel)")
-        }
+        let pipeline = try TokenizerPipeline(tokenizerJSON: o, source: source)
 
         guard let vocab = model["vocab"]?.object else { throw .invalid(source: source, reason: "missing model.vocab") }
         var added: [AddedToken] = []
@@ -53,7 +39,7 @@ extension BPETokenizer {
             guard tokens[id].isEmpty else { throw .invalid(source: source, reason: "id \(id) is given to two tokens") }
             tokens[id] = t
         }
-        for a in added where tokens[a.id].isEmpty { tokens[a.id] = ByteLevel.encode(a.content) }
+        for a in added where tokens[a.id].isEmpty { tokens[a.id] = pipeline.isByteLevel ? ByteLevel.encode(a.content) : a.content }
 
         var merges: [(String, String)] = []
         let list = model["merges"]?.array ?? []
@@ -72,8 +58,7 @@ extension BPETokenizer {
                 throw .invalid(source: source, reason: "merge \(i) is neither \"a b\" nor [\"a\", \"b\"]")
             }
         }
-        return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, addPrefixSpace: addPrefixSpace,
-                                ignoreMerges: model["ignore_merges"]?.bool ?? false, source: source)
+        return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, pipeline: pipeline, source: source)
     }
 
     public static func fromGGUF(_ bytes: [UInt8], source: String) throws -> BPETokenizer {
@@ -109,25 +94,26 @@ extension BPETokenizer {
         var pairs: [(Int32, Int32, Int32)] = []  // rank, left, right
         for (key, m) in merges { pairs.append((m.rank, Int32(key >> 32), Int32(key & 0xFFFF_FFFF))) }
         pairs.sort { $0.0 < $1.0 }
-        let byteLevel = JSONValue.object(JSONObject(["type": .string("ByteLevel"), "add_prefix_space": .bool(addPrefixSpace),
-                                                      "trim_offsets": .bool(true), "use_regex": .bool(true)]))
-        let root = JSONObject([
+        var specialIDs: [String: Int] = [:]
+        for a in addedTokens { specialIDs[a.content] = a.id }
+        let (pipelineObjects, flags) = pipeline.jsonObjects(specialIDs: specialIDs)
+        var model = JSONObject([
+            "type": .string("BPE"), "dropout": .null, "continuing_subword_prefix": .null, "end_of_word_suffix": .null,
+        ])
+        for (k, v) in zip(flags.keys, flags.values) { model[k] = v }
+        model["vocab"] = .object(vocab)
+        model["merges"] = .array(pairs.map { .array([.string(tokens[Int($0.1)]), .string(tokens[Int($0.2)])]) })
+        var root = JSONObject([
             "version": .string("1.0"),
+            "truncation": .null,
+            "padding": .null,
             "added_tokens": .array(addedTokens.sorted { $0.id < $1.id }.map { a in
                 .object(JSONObject(["id": .int(a.id), "content": .string(a.content), "single_word": .bool(false), "lstrip": .bool(false),
                                     "rstrip": .bool(false), "normalized": .bool(false), "special": .bool(a.special)]))
             }),
-            "normalizer": .null,
-            "pre_tokenizer": byteLevel,
-            "post_processor": byteLevel,
-            "decoder": byteLevel,
-            "model": .object(JSONObject([
-                "type": .string("BPE"), "dropout": .null, "unk_token": .null, "continuing_subword_prefix": .null,
-                "end_of_word_suffix": .null, "fuse_unk": .bool(false), "byte_fallback": .bool(false), "ignore_merges": .bool(ignoreMerges),
-                "vocab": .object(vocab),
-                "merges": .array(pairs.map { .array([.string(tokens[Int($0.1)]), .string(tokens[Int($0.2)])]) }),
-            ])),
         ])
+        for (k, v) in zip(pipelineObjects.keys, pipelineObjects.values) { root[k] = v }
+        root["model"] = .object(model)
         return Array(JSONValue.object(root).serialized(pretty: false).utf8)
     }
 }

@@ -38,7 +38,7 @@ public struct TokenizationReport: Sendable {
 
     public init(text: String, tokenizer: BPETokenizer) throws {
         ids = tokenizer.encode(text)
-        pieces = try ids.map { try tokenizer.decode([$0], skipSpecialTokens: false) }
+        pieces = try ids.map { try tokenizer.piece($0) }
         inputBytes = text.utf8.count
     }
 

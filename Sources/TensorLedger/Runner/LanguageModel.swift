@@ -1,0 +1,79 @@
+// The one interface every model family implements and every command uses (`run`,
+// `next`, `trace`, `perplexity`), and the one place a file becomes a model: the family
+// comes from the configuration (config.json's `model_type`, or the .tlm header's copy).
+
+public protocol LanguageModel: AnyObject, Sendable {
+    var config: ModelConfig { get }
+    var tokenizer: BPETokenizer { get }
+    /// The file or directory the weights came from.
+    var source: String { get }
+    var threads: Int { get }
+    /// Positions the model attends over (for Mistral, no longer than its sliding window).
+    var contextLength: Int { get }
+    /// The scheme of the big matrices (for reports).
+    var weightScheme: WeightScheme { get }
+    /// Bytes of weights one decoded token reads: what bounds decoding speed.
+    var weightBytesPerToken: Int { get }
+
+    /// A KV cache and activation buffers for this model.
+    func makeState() -> InferenceState
+
+    /// Runs `tokens` at positions state.position…, appends them to the cache, and writes the
+    /// logits of the last token (or of every token, with `allLogits`) into state.logits.
+    func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws
+
+    /// The matrices and steps of a stage as this family names them (for `trace`).
+    func describe(_ stage: ForwardStage) -> [String]
+}
+
+/// The stages `trace` reports, in every family.
+public enum ForwardStage: Sendable {
+    case embedding, attention, mlp, finalNorm, unembedding
+}
+
+extension LanguageModel {
+    public var vocabularySize: Int { config.vocabSize }
+
+    public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool = false) throws {
+        try forward(tokens, state: state, allLogits: allLogits, observer: nil)
+    }
+
+    /// The checks every forward pass starts with: room in the cache, ids in the vocabulary.
+    func checkBatch(_ tokens: [Int], state: InferenceState) throws {
+        guard state.position + tokens.count <= contextLength else {
+            throw GenerationError.contextFull(contextLength: contextLength, needed: state.position + tokens.count)
+        }
+        for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
+    }
+}
+
+public enum ModelLoader {
+    /// Loads a .tlm file or a safetensors checkpoint (file, index or directory) as the
+    /// family its configuration names.
+    public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
+        let source: any WeightSource
+        if ModelSource.isTLM(path) {
+            let file = try TLMFile(path: path)
+            // Every checksum and every padding byte, before any weight is used.
+            try file.verify(threads: threads)
+            source = TLMWeights(file: file)
+        } else {
+            let checkpoint = try Checkpoint.open(path)
+            let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
+            source = CheckpointWeights(checkpoint: checkpoint, config: config)
+        }
+        guard let config = source.config else { throw ModelLoadError.noConfig(source: source.sourceName) }
+        let tokenizer = try source.tokenizer()
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw TokenizerError.invalid(source: source.sourceName,
+                                         reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(config.vocabSize)")
+        }
+        let threads = max(1, threads)
+        switch config.family {
+        case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, threads: threads)
+        case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, threads: threads)
+        case .bert, .gptNeoX:
+            throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+// The LLaMA family (Llama 2 and 3, Mistral, Qwen2, SmolLM2, TinyLlama): the weights and
+// the forward pass, read top to bottom as the data flows:
+// tokens → embeddings → blocks (RMSNorm, attention with rotary positions, RMSNorm,
+// SwiGLU MLP, each added back to the residual stream) → final RMSNorm → logits.
+//
+// Grouped-query attention: `heads / kvHeads` query heads share each cached key/value
+// head, so the cache holds kvHeads · headDim per layer and position. The shared steps
+// are in Operations.swift.
+
+public final class LlamaModel: LanguageModel, @unchecked Sendable {
+    struct Block {
+        var inputNorm: [Float]                    // (d)
+        var query: WeightMatrix                   // (heads · dh, d)
+        var key: WeightMatrix                     // (kvHeads · dh, d)
+        var value: WeightMatrix                   // (kvHeads · dh, d)
+        var queryBias: [Float]?, keyBias: [Float]?, valueBias: [Float]?  // Qwen2 only
+        var output: WeightMatrix                  // (d, heads · dh)
+        var postAttentionNorm: [Float]            // (d)
+        var gate: WeightMatrix                    // (ff, d)
+        var up: WeightMatrix                      // (ff, d)
+        var down: WeightMatrix                    // (d, ff)
+    }
+
+    public let config: ModelConfig
+    public let tokenizer: BPETokenizer
+    public let source: String
+    let tokenEmbedding: WeightMatrix              // (vocab, d)
+    let blocks: [Block]
+    let finalNorm: [Float]                        // (d)
+    let unembedding: WeightMatrix                 // (vocab, d): lm_head, or the embedding when tied
+    let rope: RotaryEmbedding
+    let ops: Operations
+
+    public var threads: Int { ops.threads }
+    /// Mistral attends within a sliding window: longer contexts are refused rather than
+    /// run with an attention pattern the model was not trained on.
+    public var contextLength: Int { min(config.contextLength, config.slidingWindow ?? Int.max) }
+    public var weightScheme: WeightScheme { blocks.first?.up.scheme ?? tokenEmbedding.scheme }
+    public var weightBytesPerToken: Int {
+        blocks.reduce(0) { total, b in
+            total + [b.query, b.key, b.value, b.output, b.gate, b.up, b.down].reduce(0) { $0 + $1.byteCount }
+        } + unembedding.byteCount
+    }
+
+    /// The family's checkpoint layout, all here: `model.`-prefixed names, nn.Linear
+    /// matrices stored [out, in], separate Q/K/V and gate/up projections, biases only
+    /// where the checkpoint has them, the head tied to the embedding when `lm_head` is absent.
+    init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, threads: Int) throws {
+        let name = source.sourceName
+        guard ["silu", "swish"].contains(c.activation) else {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "hidden_act", value: c.activation)
+        }
+        if let scaling = c.ropeScaling, !["linear", "llama3"].contains(scaling.type) {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "rope_scaling type", value: scaling.type)
+        }
+        guard c.headDim > 0, c.headDim % 2 == 0 else {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "head_dim", value: "\(c.headDim) (rotary embeddings need an even head width)")
+        }
+        config = c
+        self.source = name
+        self.tokenizer = tokenizer
+        ops = Operations(threads: threads)
+        rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling)
+        let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        func bias(_ n: String, _ count: Int) throws -> [Float]? {
+            source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil
+        }
+        tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
+        blocks = try (0..<c.layers).map { l in
+            let p = "model.layers.\(l)."
+            return Block(
+                inputNorm: try source.vector(p + "input_layernorm.weight", count: d),
+                query: try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
+                key: try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
+                value: try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false),
+                queryBias: try bias(p + "self_attn.q_proj.bias", q),
+                keyBias: try bias(p + "self_attn.k_proj.bias", kv),
+                valueBias: try bias(p + "self_attn.v_proj.bias", kv),
+                output: try source.matrix(p + "self_attn.o_proj.weight", rows: d, cols: q, conv1D: false),
+                postAttentionNorm: try source.vector(p + "post_attention_layernorm.weight", count: d),
+                gate: try source.matrix(p + "mlp.gate_proj.weight", rows: ff, cols: d, conv1D: false),
+                up: try source.matrix(p + "mlp.up_proj.weight", rows: ff, cols: d, conv1D: false),
+                down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
+        }
+        finalNorm = try source.vector("model.norm.weight", count: d)
+        unembedding = source.has("lm_head.weight") || !c.tiedEmbeddings
+            ? try source.matrix("lm_head.weight", rows: c.vocabSize, cols: d, conv1D: false) : tokenEmbedding
+    }
+
+    public func makeState() -> InferenceState {
+        let c = config
+        return InferenceState(shape: StateShape(width: c.hiddenSize, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                                intermediate: c.intermediateSize, vocabulary: c.vocabSize, layers: c.layers,
+                                                contextLength: contextLength))
+    }
+
+    // MARK: The forward pass
+
+    public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
+        let T = tokens.count
+        guard T > 0 else { return }
+        try checkBatch(tokens, state: s)
+        s.reserve(tokens: T, allLogits: allLogits)
+        let c = config, d = c.hiddenSize, epsilon = Float(c.layerNormEpsilon)
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let x = s.residual, normed = s.normed
+        // Q, K and V of the batch, one after another in the state's qkv buffer.
+        let query = s.qkv, key = query + T * qWidth, value = key + T * kvWidth
+
+        for t in 0..<T { tokenEmbedding.row(tokens[t], into: x + t * d) }
+        rope.angles(start: s.position, count: T, cos: s.ropeCos, sin: s.ropeSin)
+        observer?.embedded(tokens: tokens, x: x, d: d)
+
+        for (l, block) in blocks.enumerated() {
+            // Attention: RMSNorm, Query/Key/Value, rotary positions on Q and K, causal
+            // softmax over the cache, Output added back to the residual stream.
+            ops.rmsNorm(x, T, d, block.inputNorm, epsilon: epsilon, into: normed)
+            ops.multiply(block.query, normed, T, block.queryBias, into: query, state: s)
+            ops.multiply(block.key, normed, T, block.keyBias, into: key, state: s)
+            ops.multiply(block.value, normed, T, block.valueBias, into: value, state: s)
+            rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: s.ropeCos, sin: s.ropeSin)
+            rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: s.ropeCos, sin: s.ropeSin)
+            ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
+                                             values: value, valueStride: kvWidth), state: s)
+            ops.multiply(block.output, s.attention, T, nil, into: s.projected, state: s, then: .addTo(x))
+            observer?.attended(layer: l, x: x, T: T, d: d, delta: s.projected)
+
+            // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back.
+            ops.rmsNorm(x, T, d, block.postAttentionNorm, epsilon: epsilon, into: normed)
+            ops.multiply(block.gate, normed, T, nil, into: s.gate, state: s)
+            ops.multiply(block.up, normed, T, nil, into: s.hidden, state: s, then: .siluGate(s.gate))
+            ops.multiply(block.down, s.hidden, T, nil, into: s.projected, state: s, then: .addTo(x))
+            observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
+        }
+
+        // Final RMSNorm and the unembedding: logits for the last token, or all of them.
+        let first = allLogits ? 0 : T - 1
+        ops.rmsNorm(x + first * d, T - first, d, finalNorm, epsilon: epsilon, into: normed)
+        ops.multiply(unembedding, normed, T - first, nil, into: s.logits, state: s)
+        s.position += T
+        s.logitRows = T - first
+        observer?.finished(x: normed + (T - first - 1) * d, d: d)
+    }
+
+    public func describe(_ stage: ForwardStage) -> [String] {
+        let c = config
+        let d = formatCount(c.hiddenSize), ff = formatCount(c.intermediateSize), v = formatCount(c.vocabSize)
+        let q = formatCount(c.heads * c.headDim), kv = formatCount(c.kvHeads * c.headDim)
+        switch stage {
+        case .embedding: return ["Embedding [\(v) × \(d)] row lookup"]
+        case .attention:
+            return ["RMSNorm", "Query [\(d) × \(q)]", "Key [\(d) × \(kv)]", "Value [\(d) × \(kv)]", "RoPE",
+                    "\(c.heads) heads over \(c.kvHeads) key/value heads", "Output [\(q) × \(d)]"]
+        case .mlp: return ["RMSNorm", "Gate [\(d) × \(ff)]", "Up-projection [\(d) × \(ff)]", "SwiGLU", "Down-projection [\(ff) × \(d)]"]
+        case .finalNorm: return ["RMSNorm"]
+        case .unembedding: return ["Unembedding [\(d) × \(v)]"]
+        }
+    }
+}

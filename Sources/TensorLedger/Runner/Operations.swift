@@ -1,0 +1,235 @@
+// The operations every family's forward pass is made of: matrix products (the one hot
+// spot, and the one place work is split across threads), LayerNorm and RMSNorm, rotary
+// position embeddings, causal attention over the KV cache, and the activations. A
+// family's `forward` composes them; none of them knows which family calls it.
+
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+final class Operations: @unchecked Sendable {
+    let threads: Int
+    let pool: WorkerPool
+
+    /// Below this many multiply-adds a product runs on the calling thread: a hand-off
+    /// costs a few microseconds, more than a small product takes.
+    static let threadedProductWork = 1 << 17
+    /// Per-token work (norms, quantizing activations) is split across threads only for
+    /// batches at least this long; shorter ones finish before the workers wake.
+    static let threadedTokenBatch = 16
+
+    init(threads: Int) {
+        self.threads = max(1, threads)
+        pool = WorkerPool(threads: self.threads)
+    }
+
+    // MARK: Matrix products
+
+    /// What a matrix product does with its rows once they are computed (while they are
+    /// still in cache, and on the thread that computed them).
+    enum Epilogue {
+        case none
+        case gelu
+        /// Adds y into this (T, rows) buffer: the residual stream.
+        case addTo(UnsafeMutablePointer<Float>)
+        /// y = silu(gate) · y, gate being a (T, rows) buffer: SwiGLU's product.
+        case siluGate(UnsafeMutablePointer<Float>)
+    }
+
+    /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
+    /// for all of them; rows are split across threads, one hand-off per matrix.
+    func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
+                  into y: UnsafeMutablePointer<Float>, state s: InferenceState, then epilogue: Epilogue = .none) {
+        let rows = w.rows, cols = w.cols
+        let xq = w.needsQuantizedInput ? s.quantized : nil
+        if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
+        let body = { (range: Range<Int>) in
+            if T == 1 {
+                w.dotRows(range, x: x, xq: xq, out: y)
+            } else {
+                w.multiplyRows(range, x: x, tokens: T, xq: xq, out: y)
+            }
+            for t in 0..<T {
+                let yt = y + t * rows
+                if let bias { for r in range { yt[r] += bias[r] } }
+                switch epilogue {
+                case .none: break
+                case .gelu: tl_gelu(yt + range.lowerBound, range.count)
+                case .addTo(let sum): for r in range { sum[t * rows + r] += yt[r] }
+                case .siluGate(let gate):
+                    let g = gate + t * rows
+                    for r in range { yt[r] *= g[r] / (1 + expf(-g[r])) }
+                }
+            }
+        }
+        if rows * cols * T < Operations.threadedProductWork || threads == 1 {
+            body(0..<rows)
+        } else {
+            // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
+            // and no two chunks share a cache line of output.
+            let chunks = 4 * pool.threads
+            pool.run(chunks: chunks) { c in
+                body((rows * c / chunks / 32 * 32)..<(c == chunks - 1 ? rows : rows * (c + 1) / chunks / 32 * 32))
+            }
+        }
+    }
+
+    /// Work done per token is split by tokens across the threads when a batch is large
+    /// enough to pay for the hand-off.
+    func forEachTokenRange(_ T: Int, _ body: (Range<Int>) -> Void) {
+        guard threads > 1, T >= Operations.threadedTokenBatch else { return body(0..<T) }
+        let chunks = pool.threads
+        pool.run(chunks: chunks) { c in body((T * c / chunks)..<(T * (c + 1) / chunks)) }
+    }
+
+    // MARK: Norms
+
+    /// LayerNorm of T rows of width d (GPT-2).
+    func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], _ bias: [Float], epsilon: Float,
+                   into out: UnsafeMutablePointer<Float>) {
+        forEachTokenRange(T) { tokens in
+            for t in tokens { layerNormRow(x + t * d, d, weight, bias, into: out + t * d, epsilon: epsilon) }
+        }
+    }
+
+    /// RMSNorm of T rows of width d (LLaMA): x · w / √(mean(x²) + ε).
+    func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], epsilon: Float,
+                 into out: UnsafeMutablePointer<Float>) {
+        forEachTokenRange(T) { tokens in
+            for t in tokens { rmsNormRow(x + t * d, d, weight, into: out + t * d, epsilon: epsilon) }
+        }
+    }
+
+    // MARK: Attention
+
+    /// Where attention finds its inputs: T rows of queries, keys and values, each `stride`
+    /// floats apart (GPT-2's fused rows, or LLaMA's separate products).
+    struct AttentionInput {
+        var queries: UnsafeMutablePointer<Float>, queryStride: Int
+        var keys: UnsafeMutablePointer<Float>, keyStride: Int
+        var values: UnsafeMutablePointer<Float>, valueStride: Int
+    }
+
+    /// Causal attention of T new tokens at positions state.position…: their keys and values
+    /// go into the cache, then each query head attends to every position up to its own
+    /// through its key/value head (grouped-query attention: `heads / kvHeads` query heads
+    /// share one). Writes state.attention (T, heads · headDim). A prompt's heads are spread
+    /// over the threads.
+    func attend(layer: Int, T: Int, _ input: AttentionInput, state s: InferenceState) {
+        let shape = s.shape
+        let dh = shape.headDim, kvHeads = shape.kvHeads
+        let keys = s.keys + layer * kvHeads * s.cacheCapacity * dh
+        let values = s.values + layer * kvHeads * s.cacheCapacity * dh
+        for t in 0..<T {
+            let slot = (s.position + t) * dh
+            for kh in 0..<kvHeads {
+                (keys + kh * s.cacheCapacity * dh + slot).update(from: input.keys + t * input.keyStride + kh * dh, count: dh)
+                (values + kh * s.cacheCapacity * dh + slot).update(from: input.values + t * input.valueStride + kh * dh, count: dh)
+            }
+        }
+        let group = shape.heads / kvHeads
+        let scale = 1 / Float(dh).squareRoot()
+        let head = { (h: Int) in
+            let cacheOffset = (h / group) * s.cacheCapacity * dh
+            for t in 0..<T {
+                tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset, values + cacheOffset, dh,
+                              s.position + t + 1, dh, scale, s.scores + h * s.cacheCapacity, s.attention + t * shape.queryWidth + h * dh)
+            }
+        }
+        if threads > 1 && T * (s.position + T) * shape.queryWidth >= Operations.threadedProductWork {
+            pool.run(chunks: shape.heads, head)
+        } else {
+            for h in 0..<shape.heads { head(h) }
+        }
+    }
+}
+
+/// LayerNorm of one row of width d.
+@inline(__always)
+func layerNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [Float], _ bias: [Float], into o: UnsafeMutablePointer<Float>, epsilon: Float) {
+    var mean: Float = 0
+    for i in 0..<d { mean += x[i] }
+    mean /= Float(d)
+    var variance: Float = 0
+    for i in 0..<d { let c = x[i] - mean; variance += c * c }
+    variance /= Float(d)
+    let inv = 1 / (variance + epsilon).squareRoot()
+    for i in 0..<d { o[i] = (x[i] - mean) * inv * weight[i] + bias[i] }
+}
+
+/// RMSNorm of one row of width d.
+@inline(__always)
+func rmsNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [Float], into o: UnsafeMutablePointer<Float>, epsilon: Float) {
+    var squares: Float = 0
+    for i in 0..<d { squares += x[i] * x[i] }
+    let inv = 1 / (squares / Float(d) + epsilon).squareRoot()
+    for i in 0..<d { o[i] = x[i] * inv * weight[i] }
+}
+
+/// Rotary position embeddings in Hugging Face's layout ("rotate half"): dimension i of a
+/// head pairs with i + headDim/2, and the pair is turned by position · inverseFrequency[i].
+struct RotaryEmbedding {
+    let headDim: Int
+    /// θ^(−2i/headDim), rescaled as the checkpoint's rope_scaling says (i < headDim/2).
+    let inverseFrequencies: [Double]
+
+    init(headDim: Int, theta: Double, scaling: RopeScaling?) {
+        self.headDim = headDim
+        let half = headDim / 2
+        var inv = (0..<half).map { i in 1 / pow(theta, Double(2 * i) / Double(headDim)) }
+        switch scaling?.type {
+        case "linear":
+            inv = inv.map { $0 / scaling!.factor }
+        case "llama3":
+            // Long wavelengths are divided by the factor, short ones kept, a blend between.
+            let s = scaling!
+            let old = Double(s.originalContextLength)
+            let lowWavelength = old / s.lowFrequencyFactor, highWavelength = old / s.highFrequencyFactor
+            inv = inv.map { f in
+                let wavelength = 2 * Double.pi / f
+                if wavelength < highWavelength { return f }
+                if wavelength > lowWavelength { return f / s.factor }
+                let smooth = (old / wavelength - s.lowFrequencyFactor) / (s.highFrequencyFactor - s.lowFrequencyFactor)
+                return (1 - smooth) * f / s.factor + smooth * f
+            }
+        default:
+            break
+        }
+        inverseFrequencies = inv
+    }
+
+    /// The cosines and sines of T positions from `start`, (T, headDim/2) each, computed once
+    /// per forward pass and used by every layer.
+    func angles(start: Int, count T: Int, cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
+        let half = headDim / 2
+        for t in 0..<T {
+            // As transformers does: the angle in f32 (position · inverse frequency), then cos and sin.
+            let position = Float(start + t)
+            for i in 0..<half {
+                let angle = position * Float(inverseFrequencies[i])
+                c[t * half + i] = cosf(angle)
+                s[t * half + i] = sinf(angle)
+            }
+        }
+    }
+
+    /// Rotates `heads` heads of each of T rows (`stride` floats apart) in place.
+    func apply(_ x: UnsafeMutablePointer<Float>, rows T: Int, stride: Int, heads: Int,
+               cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
+        let half = headDim / 2
+        for t in 0..<T {
+            let ct = c + t * half, st = s + t * half
+            for h in 0..<heads {
+                let v = x + t * stride + h * headDim
+                for i in 0..<half {
+                    let a = v[i], b = v[i + half]
+                    v[i] = a * ct[i] - b * st[i]
+                    v[i + half] = b * ct[i] + a * st[i]
+                }
+            }
+        }
+    }
+}
