@@ -25,7 +25,7 @@ let binDir = parentDirectory(CommandLine.arguments[0])
 let tl = joinPath(binDir, "tensorledger")
 let work = option("--work") ?? "benchmarks/work"
 let runs = Int(option("--runs") ?? "") ?? (quick ? 3 : 7)
-let anchor = option("--vocab") ?? "../shared/anchor-data/ggml-vocab-gpt-2.gguf"
+let anchor = option("--vocab") ?? "fixtures/vocab/ggml-vocab-gpt-2.gguf"
 
 // MARK: Processes
 
@@ -145,12 +145,12 @@ func readBandwidth(threads: Int, bytes: Int = 512 << 20) -> Double {
 
 // MARK: Inputs
 
-func ensureModel(_ name: String, preset: String, sparse: Bool = false) -> String {
+func ensureModel(_ name: String, preset: String, sparse: Bool = false, tokenizer: String = anchor) -> String {
     let dir = joinPath(work, name)
     if pathKind(joinPath(dir, "model.safetensors")) != .file {
         Console.writeErr("making \(dir) (\(preset), seed 42)\n")
         var args = ["synth", dir, "--preset", preset, "--force"]
-        if sparse { args.append("--sparse") } else { args += ["--tokenizer", anchor] }
+        if sparse { args.append("--sparse") } else { args += ["--tokenizer", tokenizer] }
         _ = mustRun(args)
     }
     return dir
@@ -221,6 +221,9 @@ let machine = machineLine()
 let small = ensureModel("gpt2-124m", preset: "gpt2")
 let medium = quick ? nil : ensureModel("gpt2-355m", preset: "gpt2-medium")
 let huge = ensureModel("gpt3-175b-header", preset: "gpt3-175b", sparse: true)
+// SmolLM2-135M's shape (LLaMA family: 30 layers, width 576, 9 heads over 3 key/value heads),
+// with a SmolLM-style tokenizer: llama.cpp's reference figures are for this shape.
+let smol = ensureModel("smollm2-135m", preset: "smollm2-135m", tokenizer: "fixtures/tokenizers/smollm-style.json")
 let sharded = ensureSharded(small, count: 4)
 
 // Header-only commands, whole process.
@@ -269,13 +272,17 @@ for (label, dir) in [("convert to q8, GPT-2 124M", small), ("convert to q8, GPT-
 
 // Generation and prompt processing.
 let q8 = joinPath(work, "gpt2-124m-q8.tlm"), f16 = joinPath(work, "gpt2-124m-f16.tlm"), f32 = joinPath(work, "gpt2-124m-f32.tlm")
+let smolQ8 = joinPath(work, "smollm2-135m-q8.tlm")
 _ = mustRun(["convert", small, q8, "--force"])
+_ = mustRun(["convert", smol, smolQ8, "--force"])
 _ = mustRun(["convert", small, f16, "--force", "--weights", "f16", "--no-compress"])
 _ = mustRun(["convert", small, f32, "--force", "--weights", "f32", "--no-compress"])
-// A prompt of about 128 tokens (the exact count is what the runner reports).
+// Prompts of about 128 tokens under each model's tokenizer (the exact count is what the runner reports).
 let promptText = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 12) + "The quick brown fox"
+let smolPromptText = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 4) + "The quick brown"
 var generation: [(label: String, tokensPerSecond: [Double], bytesPerToken: Double, threads: Int, rss: Int)] = []
-for (scheme, file) in [("q8", q8), ("f16", f16), ("f32", f32)] {
+for (scheme, file, prompt) in [("q8", q8, promptText), ("f16", f16, promptText), ("f32", f32, promptText),
+                               ("SmolLM2-135M q8", smolQ8, smolPromptText)] {
     for threads in [1, 2] {
         var gen: [Double] = [], pp: [Double] = []
         var rss = 0, promptTokens = 0, perToken = 0.0
@@ -285,7 +292,7 @@ for (scheme, file) in [("q8", q8), ("f16", f16), ("f32", f32)] {
             gen.append(o["generation_tokens_per_second"]!.number!)
             perToken = o["weight_bytes_per_token"]!.number!
             rss = max(rss, r.maxRSSKiB)
-            let p = jsonOf(mustRun(["run", file, "--prompt", promptText, "-n", "1", "--threads", String(threads), "--json"]))
+            let p = jsonOf(mustRun(["run", file, "--prompt", prompt, "-n", "1", "--threads", String(threads), "--json"]))
             pp.append(p["prompt_tokens_per_second"]!.number!)
             promptTokens = p["prompt_ids"]!.array!.count
         }

@@ -109,6 +109,14 @@ import Testing
         }
     }
 
+    /// The larger vocabulary's logits used to be indexed with the smaller's: a trap.
+    @Test func modelsWithDifferentVocabulariesAreNotCompared() throws {
+        let genesis = try ModelLoader.load(Fixtures.model("tiny-genesis")), llama = try ModelLoader.load(Fixtures.model("tiny-llama"))
+        for (a, b) in [(genesis, llama), (llama, genesis)] {
+            #expect(throws: GenerationError.self) { try Perplexity.evaluate(a, ids: [1, 2, 3, 4], compareWith: b) }
+        }
+    }
+
     @Test func traceNamesTheFamilysStages() throws {
         let model = try ModelLoader.load(Fixtures.model("tiny-llama"))
         let trace = try Generator(model: model).trace(prompt: "And God said", top: 3)

@@ -86,7 +86,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         let c = config
         return InferenceState(shape: StateShape(width: c.hiddenSize, heads: c.heads, kvHeads: c.heads, headDim: c.hiddenSize / c.heads,
                                                 intermediate: c.intermediateSize, vocabulary: c.vocabSize, layers: c.layers,
-                                                contextLength: contextLength))
+                                                contextLength: contextLength, gated: false))
     }
 
     // MARK: The forward pass

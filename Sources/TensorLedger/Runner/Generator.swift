@@ -72,7 +72,7 @@ public final class Generator {
         try model.forward(promptIDs, state: state)
         let t1 = monotonicSeconds()
         while generated.count < maxTokens {
-            let next = sampler.sample(state.logits(), history: history)
+            let next = sampler.sample(decodableLogits, history: history)
             if model.tokenizer.isSpecial(next) { stop = .endOfText; break }
             generated.append(next)
             history.append(next)
@@ -95,7 +95,13 @@ public final class Generator {
         guard ids.count <= model.contextLength else { throw GenerationError.contextFull(contextLength: model.contextLength, needed: ids.count) }
         state.reset()
         try model.forward(ids, state: state)
-        return (ids, Sampler.distribution(state.logits(), temperature: temperature))
+        return (ids, Sampler.distribution(decodableLogits, temperature: temperature))
+    }
+
+    /// The last position's logits over the ids the tokenizer can decode: checkpoints often
+    /// pad the vocabulary (50,304 rows for 50,257 tokens), and a padded row is never picked.
+    var decodableLogits: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(rebasing: state.logits()[0..<min(model.tokenizer.vocabularySize, model.vocabularySize)])
     }
 
     /// Logits after `ids` (the last position), for tests and tools.

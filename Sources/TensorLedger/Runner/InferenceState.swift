@@ -12,6 +12,8 @@ struct StateShape: Equatable {
     var vocabulary: Int
     var layers: Int
     var contextLength: Int
+    /// The MLP has a gate (SwiGLU) beside its up-projection.
+    var gated: Bool
     var queryWidth: Int { heads * headDim }
     var kvWidth: Int { kvHeads * headDim }
 }
@@ -69,7 +71,7 @@ public final class InferenceState {
             attention = .allocate(capacity: T * c.queryWidth)
             projected = .allocate(capacity: T * c.width)
             hidden = .allocate(capacity: T * c.intermediate)
-            gate = .allocate(capacity: T * c.intermediate)
+            gate = .allocate(capacity: c.gated ? T * c.intermediate : 1)
             ropeCos = .allocate(capacity: T * max(c.headDim / 2, 1))
             ropeSin = .allocate(capacity: T * max(c.headDim / 2, 1))
             quantized = QuantizedActivations(tokens: T, width: max(c.width, c.queryWidth, c.intermediate))

@@ -91,7 +91,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         let c = config
         return InferenceState(shape: StateShape(width: c.hiddenSize, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                                                 intermediate: c.intermediateSize, vocabulary: c.vocabSize, layers: c.layers,
-                                                contextLength: contextLength))
+                                                contextLength: contextLength, gated: true))
     }
 
     // MARK: The forward pass
@@ -115,9 +115,9 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             // Attention: RMSNorm, Query/Key/Value, rotary positions on Q and K, causal
             // softmax over the cache, Output added back to the residual stream.
             ops.rmsNorm(x, T, d, block.inputNorm, epsilon: epsilon, into: normed)
-            ops.multiply(block.query, normed, T, block.queryBias, into: query, state: s)
-            ops.multiply(block.key, normed, T, block.keyBias, into: key, state: s)
-            ops.multiply(block.value, normed, T, block.valueBias, into: value, state: s)
+            ops.multiply([.init(weights: block.query, bias: block.queryBias, output: query),
+                          .init(weights: block.key, bias: block.keyBias, output: key),
+                          .init(weights: block.value, bias: block.valueBias, output: value)], normed, T, state: s)
             rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: s.ropeCos, sin: s.ropeSin)
             rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: s.ropeCos, sin: s.ropeSin)
             ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
@@ -127,8 +127,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
             // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back.
             ops.rmsNorm(x, T, d, block.postAttentionNorm, epsilon: epsilon, into: normed)
-            ops.multiply(block.gate, normed, T, nil, into: s.gate, state: s)
-            ops.multiply(block.up, normed, T, nil, into: s.hidden, state: s, then: .siluGate(s.gate))
+            ops.multiply([.init(weights: block.gate, output: s.gate), .init(weights: block.up, output: s.hidden)], normed, T, state: s)
+            ops.swiGLU(s.hidden, gate: s.gate, T, width: c.intermediateSize)
             ops.multiply(block.down, s.hidden, T, nil, into: s.projected, state: s, then: .addTo(x))
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
         }

@@ -35,18 +35,33 @@ final class Operations: @unchecked Sendable {
         case gelu
         /// Adds y into this (T, rows) buffer: the residual stream.
         case addTo(UnsafeMutablePointer<Float>)
-        /// y = silu(gate) · y, gate being a (T, rows) buffer: SwiGLU's product.
-        case siluGate(UnsafeMutablePointer<Float>)
+    }
+
+    /// One matrix of a product: y[t] = W · x[t] + bias, then the epilogue.
+    struct Product {
+        var weights: WeightMatrix
+        var bias: [Float]?
+        var output: UnsafeMutablePointer<Float>   // (T, rows)
+        var epilogue: Epilogue = .none
     }
 
     /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
     /// for all of them; rows are split across threads, one hand-off per matrix.
     func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
                   into y: UnsafeMutablePointer<Float>, state s: InferenceState, then epilogue: Epilogue = .none) {
-        let rows = w.rows, cols = w.cols
-        let xq = w.needsQuantizedInput ? s.quantized : nil
+        multiply([Product(weights: w, bias: bias, output: y, epilogue: epilogue)], x, T, state: s)
+    }
+
+    /// Several matrices applied to the same input (LLaMA's Q, K and V; gate and up): the
+    /// input is quantized once and their rows, taken end to end, are split across the
+    /// threads in one hand-off, so small matrices do not each pay for one or run alone.
+    func multiply(_ products: [Product], _ x: UnsafeMutablePointer<Float>, _ T: Int, state s: InferenceState) {
+        let cols = products[0].weights.cols
+        let quantize = products.contains { $0.weights.needsQuantizedInput }
+        let xq = quantize ? s.quantized : nil
         if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
-        let body = { (range: Range<Int>) in
+        let body = { (p: Product, range: Range<Int>) in
+            let w = p.weights, rows = w.rows, y = p.output
             if T == 1 {
                 w.dotRows(range, x: x, xq: xq, out: y)
             } else {
@@ -54,26 +69,40 @@ final class Operations: @unchecked Sendable {
             }
             for t in 0..<T {
                 let yt = y + t * rows
-                if let bias { for r in range { yt[r] += bias[r] } }
-                switch epilogue {
+                if let bias = p.bias { for r in range { yt[r] += bias[r] } }
+                switch p.epilogue {
                 case .none: break
                 case .gelu: tl_gelu(yt + range.lowerBound, range.count)
                 case .addTo(let sum): for r in range { sum[t * rows + r] += yt[r] }
-                case .siluGate(let gate):
-                    let g = gate + t * rows
-                    for r in range { yt[r] *= g[r] / (1 + expf(-g[r])) }
                 }
             }
         }
-        if rows * cols * T < Operations.threadedProductWork || threads == 1 {
-            body(0..<rows)
+        let totalRows = products.reduce(0) { $0 + $1.weights.rows }
+        // Rows [lo, hi) of the matrices taken end to end.
+        let span = { (lo: Int, hi: Int) in
+            var start = 0
+            for p in products {
+                let a = max(lo, start), b = min(hi, start + p.weights.rows)
+                if a < b { body(p, (a - start)..<(b - start)) }
+                start += p.weights.rows
+            }
+        }
+        if totalRows * cols * T < Operations.threadedProductWork || threads == 1 {
+            span(0, totalRows)
         } else {
             // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
             // and no two chunks share a cache line of output.
             let chunks = 4 * pool.threads
             pool.run(chunks: chunks) { c in
-                body((rows * c / chunks / 32 * 32)..<(c == chunks - 1 ? rows : rows * (c + 1) / chunks / 32 * 32))
+                span(totalRows * c / chunks / 32 * 32, c == chunks - 1 ? totalRows : totalRows * (c + 1) / chunks / 32 * 32)
             }
+        }
+    }
+
+    /// SwiGLU's product in place: y = silu(gate) · y over T rows of `width`.
+    func swiGLU(_ y: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>, _ T: Int, width: Int) {
+        forEachTokenRange(T) { tokens in
+            for i in (tokens.lowerBound * width)..<(tokens.upperBound * width) { y[i] *= gate[i] / (1 + expf(-gate[i])) }
         }
     }
 

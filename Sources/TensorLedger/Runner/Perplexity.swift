@@ -48,6 +48,11 @@ public enum Perplexity {
     public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil) throws -> PerplexityResult {
         let n = min(context ?? model.contextLength, model.contextLength, other?.contextLength ?? Int.max)
         guard n >= 2 else { throw GenerationError.invalidOption("--context must be at least 2") }
+        // Distributions over different vocabularies cannot be compared position by position.
+        if let other, other.vocabularySize != model.vocabularySize || other.tokenizer.vocabularySize != model.tokenizer.vocabularySize {
+            throw GenerationError.invalidOption("the models cannot be compared: \(model.source) has \(model.vocabularySize) logits and \(model.tokenizer.vocabularySize) tokens, "
+                + "\(other.source) \(other.vocabularySize) and \(other.tokenizer.vocabularySize)")
+        }
         let start = monotonicSeconds()
         let state = model.makeState()
         let otherState = other?.makeState()

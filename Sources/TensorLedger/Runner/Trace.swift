@@ -126,7 +126,7 @@ extension Generator {
         let recorder = TraceRecorder(model: model)
         state.reset()
         try model.forward(ids, state: state, allLogits: false, observer: recorder)
-        let logits = state.logits()
+        let logits = decodableLogits
         var stages = recorder.stages
         if var last = stages.popLast() {
             var s = 0.0
