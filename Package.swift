@@ -29,7 +29,10 @@ let package = Package(
             dependencies: [
                 "TensorLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // Not Sources/tensorledger: on a case-insensitive file system (macOS) that is
+            // the same folder as Sources/TensorLedger.
+            path: "Sources/TensorLedgerCLI"
         ),
         .executableTarget(
             name: "tensorledger-bench",

@@ -1,7 +1,6 @@
 // One attention head for one query: scores against every cached key, softmax, and the
 // values weighted by it. A fifth of prompt processing when done a dot product at a time.
 #include "internal.h"
-#include <immintrin.h>
 
 static void attend_portable(const float *q, const float *keys, const float *values, size_t stride, size_t count,
                             size_t dh, float scale, float *scores, float *out) {
@@ -24,6 +23,7 @@ static void attend_portable(const float *q, const float *keys, const float *valu
     }
 }
 
+#if TL_X86
 // Lane j of the result is the sum of the 8 lanes of v[j].
 TL_TARGET_AVX2 static inline __m256 sum_each_avx2(const __m256 v[8]) {
     __m256 a = _mm256_hadd_ps(v[0], v[1]), b = _mm256_hadd_ps(v[2], v[3]);
@@ -99,14 +99,19 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const 
     }
 }
 
+#endif
+
 void tl_attend_f32(const float *q, const float *keys, const float *values, size_t stride, size_t count, size_t dh,
                    float scale, float *scores, float *out) {
     if (count == 0) {
         for (size_t i = 0; i < dh; i++) out[i] = 0;
         return;
     }
-    if (tl_active_isa() >= TL_ISA_AVX2 && dh >= 8 && dh % 8 == 0)
+#if TL_X86
+    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
         attend_avx2(q, keys, values, stride, count, dh, scale, scores, out);
-    else
-        attend_portable(q, keys, values, stride, count, dh, scale, scores, out);
+        return;
+    }
+#endif
+    attend_portable(q, keys, values, stride, count, dh, scale, scores, out);
 }

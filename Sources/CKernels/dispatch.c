@@ -2,11 +2,20 @@
 #include "CKernels.h"
 #include "internal.h"
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+
 static tl_isa detected = TL_ISA_PORTABLE;
 static tl_isa active = TL_ISA_PORTABLE;
 
 __attribute__((constructor)) static void tl_init_dispatch(void) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
@@ -15,6 +24,17 @@ __attribute__((constructor)) static void tl_init_dispatch(void) {
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
         detected = TL_ISA_AVX2;
     }
+#elif defined(__aarch64__)
+    detected = TL_ISA_NEON;
+    int dotprod = 0;
+#if defined(__linux__)
+    dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    int value = 0;
+    size_t size = sizeof value;
+    dotprod = sysctlbyname("hw.optional.arm.FEAT_DotProd", &value, &size, NULL, 0) == 0 && value != 0;
+#endif
+    if (dotprod) detected = TL_ISA_NEON_DOTPROD;
 #endif
     active = detected;
 }
@@ -23,8 +43,19 @@ tl_isa tl_detect_isa(void) { return detected; }
 // Relaxed atomics: tests lower the variant while other threads run kernels.
 tl_isa tl_active_isa(void) { return (tl_isa)__atomic_load_n((int *)&active, __ATOMIC_RELAXED); }
 
+int tl_isa_supported(tl_isa isa) {
+    switch (isa) {
+    case TL_ISA_PORTABLE: return 1;
+    case TL_ISA_AVX2: return detected == TL_ISA_AVX2 || detected == TL_ISA_AVX512VNNI;
+    case TL_ISA_AVX512VNNI: return detected == TL_ISA_AVX512VNNI;
+    case TL_ISA_NEON: return detected == TL_ISA_NEON || detected == TL_ISA_NEON_DOTPROD;
+    case TL_ISA_NEON_DOTPROD: return detected == TL_ISA_NEON_DOTPROD;
+    }
+    return 0;
+}
+
 tl_isa tl_force_isa(tl_isa isa) {
-    tl_isa chosen = isa > detected ? detected : isa;
+    tl_isa chosen = tl_isa_supported(isa) ? isa : TL_ISA_PORTABLE;
     __atomic_store_n((int *)&active, (int)chosen, __ATOMIC_RELAXED);
     return chosen;
 }
@@ -33,17 +64,21 @@ const char *tl_isa_name(tl_isa isa) {
     switch (isa) {
     case TL_ISA_AVX512VNNI: return "avx512-vnni";
     case TL_ISA_AVX2: return "avx2";
+    case TL_ISA_NEON: return "neon";
+    case TL_ISA_NEON_DOTPROD: return "neon-dotprod";
     default: return "portable";
     }
 }
 
 void tl_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
 #endif
 }
 
-#include <immintrin.h>
+#if TL_X86
 
 // Reads the way the decoding kernels do (software prefetch 16 KiB ahead into L2, 1 KiB
 // into L1), so the probe is a bound for them rather than for a plain loop.
@@ -61,6 +96,8 @@ TL_TARGET_AVX512 static uint64_t read_sum_avx512(const void *data, size_t n) {
     return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
 }
 
+#endif
+
 static uint64_t read_sum_portable(const void *data, size_t n) {
     const uint64_t *p = (const uint64_t *)data;
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -69,5 +106,8 @@ static uint64_t read_sum_portable(const void *data, size_t n) {
 }
 
 uint64_t tl_read_sum(const void *data, size_t n) {
-    return tl_active_isa() == TL_ISA_AVX512VNNI ? read_sum_avx512(data, n) : read_sum_portable(data, n);
+#if TL_X86
+    if (TL_USES_AVX512()) return read_sum_avx512(data, n);
+#endif
+    return read_sum_portable(data, n);
 }

@@ -1,7 +1,6 @@
 // GPT-2's GELU (the tanh form) over a vector: a tenth of prompt processing when done one
 // tanhf call at a time. tanh(u) = sign(u)·(1 − e)/(1 + e) with e = exp(−2|u|).
 #include "internal.h"
-#include <immintrin.h>
 
 #define GELU_K 0.7978845608f  // sqrt(2/pi)
 #define GELU_C 0.044715f
@@ -13,6 +12,7 @@ static void gelu_portable(float *x, size_t n) {
     }
 }
 
+#if TL_X86
 TL_TARGET_AVX2 static void gelu_avx2(float *x, size_t n) {
     const __m256 signmask = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
     size_t i = 0;
@@ -27,6 +27,14 @@ TL_TARGET_AVX2 static void gelu_avx2(float *x, size_t n) {
     gelu_portable(x + i, n - i);
 }
 
+#endif
+
 void tl_gelu(float *x, size_t n) {
-    if (tl_active_isa() >= TL_ISA_AVX2) gelu_avx2(x, n); else gelu_portable(x, n);
+#if TL_X86
+    if (TL_USES_AVX2()) {
+        gelu_avx2(x, n);
+        return;
+    }
+#endif
+    gelu_portable(x, n);
 }

@@ -11,7 +11,6 @@
 // layout (16 × 16 register transposes); each column step is one load of 16 weights and,
 // per token, one broadcast and one FMA.
 #include "internal.h"
-#include <immintrin.h>
 #include <stdlib.h>
 
 // ---- the definition (and the variant for CPUs without VNNI) --------------------------
@@ -29,6 +28,7 @@ static void gemm_by_dots(const int8_t *w, const uint16_t *block_scales, const fl
 }
 
 // ---- AVX-512 VNNI ---------------------------------------------------------------------
+#if TL_X86
 
 enum { PANEL = 16, PANELS = 2, TILE_TOKENS = 6 };
 
@@ -145,13 +145,58 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
     free(scales);
 }
 
+#endif
+
+// ---- NEON with SDOT ---------------------------------------------------------------------
+#if TL_ARM64
+// One row against four tokens at a time: the row's block is loaded once and meets each
+// token's block in two SDOTs; per-token accumulators stay in f32 lanes until the row ends.
+TL_TARGET_DOTPROD static void gemm_sdot(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n,
+                                        size_t r0, size_t r1, const int8_t *x, const float *xscales, size_t T, float *y,
+                                        size_t ystride) {
+    const size_t blocks = n / 32;
+    for (size_t r = r0; r < r1; r++) {
+        const int8_t *wr = w + r * n;
+        const float rs = row_scales ? row_scales[r] : 1.0f;
+        size_t t = 0;
+        for (; t + 4 <= T; t += 4) {
+            float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+            for (size_t b = 0; b < blocks; b++) {
+                const int8x16_t w0 = vld1q_s8(wr + 32 * b), w1 = vld1q_s8(wr + 32 * b + 16);
+                const float ws = block_scales ? tl_f16_to_f32(block_scales[r * blocks + b]) : 1.0f;
+                for (int j = 0; j < 4; j++) {
+                    const int8_t *xj = x + (t + (size_t)j) * n + 32 * b;
+                    int32x4_t s = vdotq_s32(vdupq_n_s32(0), w0, vld1q_s8(xj));
+                    s = vdotq_s32(s, w1, vld1q_s8(xj + 16));
+                    acc[j] = vfmaq_n_f32(acc[j], vcvtq_f32_s32(s), ws * xscales[(t + (size_t)j) * blocks + b]);
+                }
+            }
+            for (int j = 0; j < 4; j++) y[(t + (size_t)j) * ystride + r] = vaddvq_f32(acc[j]) * rs;
+        }
+        for (; t < T; t++) {
+            const int8_t *xt = x + t * n;
+            const float *st = xscales + t * blocks;
+            y[t * ystride + r] = block_scales ? tl_dot_q8_q8(wr, block_scales + r * blocks, xt, st, n) : tl_dot_q8row_q8(wr, rs, xt, st, n);
+        }
+    }
+}
+#endif
+
 void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
                 const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     if (r0 >= r1 || T == 0) return;
-    if (tl_active_isa() == TL_ISA_AVX512VNNI) {
+#if TL_X86
+    if (TL_USES_AVX512()) {
         gemm_vnni(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, y, ystride);
         return;
     }
+#elif TL_ARM64
+    if (TL_USES_DOTPROD()) {
+        gemm_sdot(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);
+        return;
+    }
+#endif
+    (void)xsums;
     gemm_by_dots(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);
 }
 
@@ -175,6 +220,7 @@ static void gemm_float_by_dots(const void *w, tl_weight_type type, size_t n, siz
     }
 }
 
+#if TL_X86
 // Rows [r, r + 32) (the last repeated past r1) as packed[k][panel][16] f32.
 TL_TARGET_AVX512 static void pack_float_rows(const void *w, tl_weight_type type, size_t n, size_t r, size_t r1, float *packed) {
     for (int p = 0; p < PANELS; p++) {
@@ -239,9 +285,13 @@ TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type
     return 1;
 }
 
+#endif
+
 void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1, const float *x, size_t T,
                    float *y, size_t ystride) {
     if (r0 >= r1 || T == 0) return;
-    if (tl_active_isa() == TL_ISA_AVX512VNNI && gemm_float_avx512(w, type, n, r0, r1, x, T, y, ystride)) return;
+#if TL_X86
+    if (TL_USES_AVX512() && gemm_float_avx512(w, type, n, r0, r1, x, T, y, ystride)) return;
+#endif
     gemm_float_by_dots(w, type, n, r0, r1, x, T, y, ystride);
 }

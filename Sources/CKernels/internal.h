@@ -4,11 +4,31 @@
 #include <string.h>
 #include <math.h>
 #include "CKernels.h"
-#include <immintrin.h>
 
+// Each architecture's variants compile only there; the portable ones compile everywhere.
+#if defined(__x86_64__)
+#define TL_X86 1
+#include <immintrin.h>
 #define TL_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TL_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#elif defined(__aarch64__)
+#define TL_ARM64 1
+#include <arm_neon.h>
+// NEON is part of every aarch64 CPU; SDOT (FEAT_DotProd) is not, so its variants carry
+// their own target, spelled differently by clang (which SwiftPM uses) and GCC.
+#if defined(__clang__)
+#define TL_TARGET_DOTPROD __attribute__((target("dotprod")))
+#else
+#define TL_TARGET_DOTPROD __attribute__((target("+dotprod")))
+#endif
+#endif
 #define TL_INLINE static inline __attribute__((always_inline))
+
+/// The active variant is one of these (tests lower it; the detected one bounds it).
+#define TL_USES_AVX2() (tl_active_isa() == TL_ISA_AVX2 || tl_active_isa() == TL_ISA_AVX512VNNI)
+#define TL_USES_AVX512() (tl_active_isa() == TL_ISA_AVX512VNNI)
+#define TL_USES_NEON() (tl_active_isa() == TL_ISA_NEON || tl_active_isa() == TL_ISA_NEON_DOTPROD)
+#define TL_USES_DOTPROD() (tl_active_isa() == TL_ISA_NEON_DOTPROD)
 
 TL_INLINE float tl_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -68,6 +88,7 @@ TL_INLINE float tl_round_away(float t) {
     return r;
 }
 
+#if TL_X86
 /// e^x for x ≤ 0, 8 lanes: range reduction (x = n·ln2 + r) and a degree-6 polynomial for
 /// e^r (Cephes' expf scheme), accurate to a few units in the last place; below −87 it
 /// returns e^−87 (≈ 1.6e−38) rather than a subnormal.
@@ -114,6 +135,8 @@ TL_TARGET_AVX512 static inline void tl_transpose16(__m512 v[16]) {
     }
 }
 
+#endif
+
 // Weights stored as f32, f16 or bf16, widened to f32: shared by the dot products and the
 // float GEMM. `type` is the same for a whole row, so the branch is always predicted.
 
@@ -126,6 +149,7 @@ TL_INLINE float tl_weight_at(const void *w, tl_weight_type type, size_t i) {
     }
 }
 
+#if TL_X86
 /// Weights i ..< i + 8 of w as f32.
 TL_TARGET_AVX2 static inline __m256 tl_weights8(const void *w, tl_weight_type type, size_t i) {
     switch (type) {
@@ -145,3 +169,4 @@ TL_TARGET_AVX512 static inline __m512 tl_weights16(const void *w, tl_weight_type
     default: return _mm512_loadu_ps((const float *)w + i);
     }
 }
+#endif

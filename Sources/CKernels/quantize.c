@@ -2,7 +2,6 @@
 // runner's activations. One portable body, compiled again for AVX2 and AVX-512 so
 // the compiler vectorizes each with that instruction set.
 #include "internal.h"
-#include <immintrin.h>
 
 TL_INLINE long q8_blocks_body(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
     double sse = 0, ssq = 0;
@@ -54,6 +53,7 @@ static long q8_blocks_portable(const float *x, size_t n, int8_t *q, uint16_t *s,
 // The vector variants do per block what q8_blocks_body does; a block with a
 // non-finite value, or whose scale is zero or overflows, goes through the body.
 
+#if TL_X86
 TL_TARGET_AVX2 static long q8_blocks_avx2(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 inf = _mm256_set1_ps(INFINITY), half = _mm256_set1_ps(0.5f), nhalf = _mm256_set1_ps(-0.5f), one = _mm256_set1_ps(1.0f);
@@ -156,16 +156,19 @@ TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *
     return q8_blocks_strided_avx512(x, 32, n / 32, q, 32, scales, 1, st);
 }
 
+#endif
+
 long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales_f16, tl_quant_stats *stats) {
-    switch (tl_active_isa()) {
-    case TL_ISA_AVX512VNNI: return q8_blocks_avx512(x, n, q, scales_f16, stats);
-    case TL_ISA_AVX2: return q8_blocks_avx2(x, n, q, scales_f16, stats);
-    default: return q8_blocks_portable(x, n, q, scales_f16, stats);
-    }
+#if TL_X86
+    if (TL_USES_AVX512()) return q8_blocks_avx512(x, n, q, scales_f16, stats);
+    if (TL_USES_AVX2()) return q8_blocks_avx2(x, n, q, scales_f16, stats);
+#endif
+    return q8_blocks_portable(x, n, q, scales_f16, stats);
 }
 
 // ---- a transposed matrix --------------------------------------------------------------
 
+#if TL_X86
 // Columns [c, c + 16) of source rows [r, r + 32) as 16 contiguous blocks of 32.
 TL_TARGET_AVX512 static void columns_to_blocks_avx512(const float *src, size_t cols, size_t r, size_t c, float block[16][32]) {
     for (int half = 0; half < 2; half++) {
@@ -176,25 +179,35 @@ TL_TARGET_AVX512 static void columns_to_blocks_avx512(const float *src, size_t c
     }
 }
 
+#endif
+
 long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, int8_t *q, uint16_t *scales,
                             tl_quant_stats *stats) {
     const size_t blocks = rows / 32;
-    const int wide = tl_active_isa() == TL_ISA_AVX512VNNI;
+#if TL_X86
+    const int wide = TL_USES_AVX512();
+#endif
     float block[16][32];
     // 32 source rows at a time, read front to back across the band (the prefetcher follows them).
     for (size_t rb = 0; rb < blocks; rb++) {
         for (size_t c = c0; c < c1; c += 16) {
             const size_t width = c + 16 <= c1 ? 16 : c1 - c;
+#if TL_X86
             if (wide && width == 16) {
                 columns_to_blocks_avx512(src, cols, 32 * rb, c, block);
-            } else {
+            } else
+#endif
+            {
                 for (size_t j = 0; j < width; j++)
                     for (size_t i = 0; i < 32; i++) block[j][i] = src[(32 * rb + i) * cols + c + j];
             }
             long bad;
+#if TL_X86
             if (wide) {
                 bad = q8_blocks_strided_avx512(&block[0][0], 32, width, q + c * rows + 32 * rb, rows, scales + c * blocks + rb, blocks, stats);
-            } else {
+            } else
+#endif
+            {
                 bad = -1;
                 for (size_t j = 0; j < width && bad < 0; j++) {
                     long b = tl_quantize_q8_blocks(block[j], 32, q + (c + j) * rows + 32 * rb, scales + (c + j) * blocks + rb, stats);
@@ -236,8 +249,13 @@ TL_INLINE long q8_row_body(const float *x, size_t n, int8_t *q, float *scale, tl
 }
 
 static long q8_row_portable(const float *x, size_t n, int8_t *q, float *s, tl_quant_stats *st) { return q8_row_body(x, n, q, s, st); }
+#if TL_X86
 TL_TARGET_AVX2 static long q8_row_avx2(const float *x, size_t n, int8_t *q, float *s, tl_quant_stats *st) { return q8_row_body(x, n, q, s, st); }
+#endif
 
 long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats) {
-    return tl_active_isa() >= TL_ISA_AVX2 ? q8_row_avx2(x, n, q, scale, stats) : q8_row_portable(x, n, q, scale, stats);
+#if TL_X86
+    if (TL_USES_AVX2()) return q8_row_avx2(x, n, q, scale, stats);
+#endif
+    return q8_row_portable(x, n, q, scale, stats);
 }

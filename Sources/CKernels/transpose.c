@@ -2,7 +2,6 @@
 // other format here wants rows of outputs. A tenth of conversion time when done one
 // element at a time; 16 × 16 tiles in registers make it a copy.
 #include "internal.h"
-#include <immintrin.h>
 
 // Source rows [r0, r1) of columns [c0, c1), in tiles of 32 × 32 so both sides stay in cache.
 static void transpose_portable(const float *src, size_t rows, size_t cols, size_t r0, size_t r1, size_t c0, size_t c1, float *dst) {
@@ -19,6 +18,7 @@ static void transpose_portable(const float *src, size_t rows, size_t cols, size_
 
 // Sixteen source rows at a time, read front to back across the band (sixteen sequential
 // streams the prefetcher follows); each tile lands as sixteen full cache lines.
+#if TL_X86
 TL_TARGET_AVX512 static void transpose_avx512(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, float *dst) {
     const size_t cend = c0 + (c1 - c0) / 16 * 16;
     size_t r = 0;
@@ -34,7 +34,14 @@ TL_TARGET_AVX512 static void transpose_avx512(const float *src, size_t rows, siz
     transpose_portable(src, rows, cols, 0, rows, cend, c1, dst);
 }
 
+#endif
+
 void tl_transpose_f32(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, float *dst) {
-    if (tl_active_isa() == TL_ISA_AVX512VNNI) transpose_avx512(src, rows, cols, c0, c1, dst);
-    else transpose_portable(src, rows, cols, 0, rows, c0, c1, dst);
+#if TL_X86
+    if (TL_USES_AVX512()) {
+        transpose_avx512(src, rows, cols, c0, c1, dst);
+        return;
+    }
+#endif
+    transpose_portable(src, rows, cols, 0, rows, c0, c1, dst);
 }

@@ -11,6 +11,8 @@ import Dispatch
 import TensorLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 // MARK: Arguments

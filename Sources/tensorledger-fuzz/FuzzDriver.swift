@@ -6,6 +6,8 @@
 import TensorLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 nonisolated(unsafe) var scratch = ""

@@ -4,6 +4,8 @@ import Testing
 @testable import TensorLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 struct CLIResult {

@@ -33,6 +33,8 @@ func caseName(_ error: Any) -> String {
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// A fresh directory under /tmp, removed when the value goes away.

@@ -275,4 +275,6 @@ func unlinkFile(_ path: String) -> Int32 { unlink(path) }
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif

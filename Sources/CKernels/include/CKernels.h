@@ -14,18 +14,23 @@ extern "C" {
 
 typedef enum {
     TL_ISA_PORTABLE = 0,
-    TL_ISA_AVX2 = 1,       // AVX2 + FMA + F16C
-    TL_ISA_AVX512VNNI = 2  // AVX-512 F/BW/VL + VNNI
+    TL_ISA_AVX2 = 1,          // x86-64: AVX2 + FMA + F16C
+    TL_ISA_AVX512VNNI = 2,    // x86-64: AVX-512 F/BW/VL + VNNI
+    TL_ISA_NEON = 3,          // aarch64: NEON (every aarch64 CPU)
+    TL_ISA_NEON_DOTPROD = 4   // aarch64: NEON + SDOT (FEAT_DotProd: Apple M, Graviton 2 and later)
 } tl_isa;
 
 /// The best variant this CPU supports.
 tl_isa tl_detect_isa(void);
 /// The variant in use (the detected one unless forced).
 tl_isa tl_active_isa(void);
-/// Forces a variant no better than the detected one (tests compare them); returns the one set.
+/// Whether this CPU can run a variant (the portable one always).
+int tl_isa_supported(tl_isa isa);
+/// Forces a variant this CPU supports (tests compare them), or the portable one when it
+/// does not; returns the one set.
 tl_isa tl_force_isa(tl_isa isa);
 const char *tl_isa_name(tl_isa isa);
-/// A pause for spin-wait loops (PAUSE on x86).
+/// A pause for spin-wait loops (PAUSE on x86, YIELD on ARM).
 void tl_cpu_relax(void);
 
 // --- Quantization ---------------------------------------------------------------

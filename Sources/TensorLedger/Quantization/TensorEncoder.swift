@@ -6,6 +6,8 @@ import CKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 final class TensorEncoder: @unchecked Sendable {

@@ -68,4 +68,6 @@ public struct QuantizationQuality: Sendable, Equatable {
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif

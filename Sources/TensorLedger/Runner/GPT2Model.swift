@@ -11,6 +11,8 @@
 import CKernels
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 public final class GPT2Model: LanguageModel, @unchecked Sendable {

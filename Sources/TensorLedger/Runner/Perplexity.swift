@@ -8,6 +8,8 @@
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 public struct PerplexityResult: Sendable {

@@ -5,6 +5,8 @@
 import CKernels
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 public enum ReferenceKernels {

@@ -13,6 +13,8 @@ import CKernels
 import Synchronization
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 final class WorkerPool: @unchecked Sendable {
@@ -29,12 +31,22 @@ final class WorkerPool: @unchecked Sendable {
         self.threads = max(1, threads)
         for _ in 1..<self.threads {
             let start = Unmanaged.passRetained(shared)
+            #if canImport(Darwin)
+            // Darwin's pthread_t is a pointer, set by pthread_create, and the argument is non-optional.
+            var handle: pthread_t?
+            let rc = pthread_create(&handle, nil, { arg in
+                Unmanaged<PoolShared>.fromOpaque(arg).takeRetainedValue().workerLoop()
+                return nil
+            }, start.toOpaque())
+            if rc == 0, let handle { handles.append(handle) } else { start.release() }
+            #else
             var handle = pthread_t()
             let rc = pthread_create(&handle, nil, { arg in
                 Unmanaged<PoolShared>.fromOpaque(arg!).takeRetainedValue().workerLoop()
                 return nil
             }, start.toOpaque())
             if rc == 0 { handles.append(handle) } else { start.release() }
+            #endif
         }
     }
 

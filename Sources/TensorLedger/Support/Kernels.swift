@@ -3,17 +3,19 @@
 
 import CKernels
 
-public enum KernelISA: Int, CaseIterable, Sendable, Comparable {
+public enum KernelISA: Int, CaseIterable, Sendable {
     case portable = 0
     case avx2 = 1
     case avx512VNNI = 2
+    case neon = 3
+    case neonDotProd = 4
 
     public var name: String { String(cString: tl_isa_name(tl_isa(rawValue: UInt32(rawValue)))) }
 
     public static var detected: KernelISA { KernelISA(rawValue: Int(tl_detect_isa().rawValue))! }
     public static var active: KernelISA { KernelISA(rawValue: Int(tl_active_isa().rawValue))! }
-    /// Every variant this CPU can run, lowest first.
-    public static var available: [KernelISA] { allCases.filter { $0 <= detected } }
+    /// Every variant this CPU can run, the portable one first.
+    public static var available: [KernelISA] { allCases.filter { tl_isa_supported(tl_isa(rawValue: UInt32($0.rawValue))) != 0 } }
 
     /// Runs `body` with kernels no better than `isa`, then restores the previous choice.
     /// Not for concurrent use: the choice is process-wide.
@@ -23,8 +25,6 @@ public enum KernelISA: Int, CaseIterable, Sendable, Comparable {
         defer { tl_force_isa(previous) }
         return try body()
     }
-
-    public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// XXH64 of a byte array (the checksum of .tlm files).

@@ -5,6 +5,8 @@ import ArgumentParser
 import TensorLedger
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @main

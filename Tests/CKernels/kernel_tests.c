@@ -1,0 +1,229 @@
+// Every kernel variant this CPU can run against the portable one, on random and edge-case
+// inputs: lengths that are not multiples of a block, all-zero blocks, ±127 extremes,
+// halves (rounding), non-finite values, unaligned pointers. Built natively for the x86
+// variants and cross-compiled for aarch64 (run under qemu with and without SDOT) by
+// scripts/test-kernels.sh, so the ARM kernels are checked on every test run.
+//
+// Quantizers must give the portable variant's bytes exactly; products may differ only in
+// the order of float additions.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "CKernels.h"
+
+static int passed = 0, failed = 0;
+static const char *variant = "portable";
+
+static void check(int ok, const char *what, size_t a, size_t b) {
+    if (ok) { passed++; return; }
+    failed++;
+    if (failed <= 20) fprintf(stderr, "FAIL %s: %s (%zu, %zu)\n", variant, what, a, b);
+}
+
+static uint64_t state = 0x9E3779B97F4A7C15ull;
+static uint64_t next(void) { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; }
+static float uniform(void) { return (float)((next() >> 40) / 16777216.0) * 2.0f - 1.0f; }
+static int8_t int8(void) { return (int8_t)((int)(next() % 255) - 127); }
+
+static uint16_t f16_bits(float f) {  // round toward zero is enough for test data
+    uint32_t b; memcpy(&b, &f, 4);
+    uint32_t sign = (b >> 16) & 0x8000u; int32_t e = (int32_t)((b >> 23) & 0xff) - 127;
+    if (e < -14) return (uint16_t)sign;
+    return (uint16_t)(sign | (uint32_t)(e + 15) << 10 | ((b >> 13) & 0x3ffu));
+}
+
+static int close_to(double got, double want, double scale) { return fabs(got - want) <= 1e-5 * (scale > 1 ? scale : 1); }
+
+// The reference values come from the portable variant, computed first.
+#define WITH(isa, body) do { tl_force_isa(isa); body; } while (0)
+
+static void test_float_dots(tl_isa isa) {
+    enum { MAX = 1100 };
+    static float a[MAX + 1], b[MAX + 1];
+    static uint16_t h[MAX + 1], bf[MAX + 1];
+    const size_t lengths[] = {1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 100, 257, 1024, 1099};
+    for (size_t k = 0; k < sizeof lengths / sizeof *lengths; k++) {
+        const size_t n = lengths[k];
+        double mag = 0;
+        for (size_t i = 0; i <= n; i++) {
+            a[i] = uniform(); b[i] = uniform(); h[i] = f16_bits(a[i]);
+            uint32_t u; memcpy(&u, &a[i], 4); bf[i] = (uint16_t)(u >> 16);
+            mag += fabs((double)a[i] * b[i]);
+        }
+        for (int off = 0; off < 2; off++) {  // off = 1: pointers not aligned to a vector
+            float r32, r16, rbf, g32, g16, gbf;
+            WITH(TL_ISA_PORTABLE, (r32 = tl_dot_f32(a + off, b + off, n), r16 = tl_dot_f16_f32(h + off, b + off, n), rbf = tl_dot_bf16_f32(bf + off, b + off, n)));
+            WITH(isa, (g32 = tl_dot_f32(a + off, b + off, n), g16 = tl_dot_f16_f32(h + off, b + off, n), gbf = tl_dot_bf16_f32(bf + off, b + off, n)));
+            check(close_to(g32, r32, mag), "f32 dot", n, (size_t)off);
+            check(close_to(g16, r16, mag), "f16 dot", n, (size_t)off);
+            check(close_to(gbf, rbf, mag), "bf16 dot", n, (size_t)off);
+        }
+    }
+}
+
+static void fill_int8(int8_t *w, size_t n, int pattern) {
+    for (size_t i = 0; i < n; i++) {
+        switch (pattern) {
+        case 0: w[i] = int8(); break;
+        case 1: w[i] = (i / 32) % 2 ? int8() : 0; break;        // every other block all zero
+        case 2: w[i] = (i % 3) ? 127 : -127; break;              // extremes
+        default: w[i] = (int8_t)((i % 2) ? 127 : -127); break;
+        }
+    }
+}
+
+static void test_int8_dots(tl_isa isa) {
+    enum { MAX = 2048 };
+    static int8_t wbuf[MAX + 1], xbuf[MAX + 1];
+    static uint16_t ws[MAX / 32];
+    static float xs[MAX / 32];
+    const size_t lengths[] = {32, 64, 96, 288, 576, 1536, 2048};
+    for (size_t k = 0; k < sizeof lengths / sizeof *lengths; k++) {
+        const size_t n = lengths[k];
+        for (int pattern = 0; pattern < 4; pattern++) {
+            for (int off = 0; off < 2; off++) {
+                int8_t *w = wbuf + off, *x = xbuf + off;
+                fill_int8(w, n, pattern);
+                fill_int8(x, n, pattern == 3 ? 2 : 0);
+                double mag = 0;
+                for (size_t b = 0; b < n / 32; b++) {
+                    ws[b] = f16_bits(0.001f + fabsf(uniform()) * 0.01f);
+                    xs[b] = 0.001f + fabsf(uniform()) * 0.05f;
+                    mag += 127.0 * 127.0 * 32 * 0.011 * 0.051;
+                }
+                float r, rr, g, gr;
+                WITH(TL_ISA_PORTABLE, (r = tl_dot_q8_q8(w, ws, x, xs, n), rr = tl_dot_q8row_q8(w, 0.02f, x, xs, n)));
+                WITH(isa, (g = tl_dot_q8_q8(w, ws, x, xs, n), gr = tl_dot_q8row_q8(w, 0.02f, x, xs, n)));
+                check(close_to(g, r, mag), "q8 dot", n, (size_t)pattern);
+                check(close_to(gr, rr, mag), "q8-row dot", n, (size_t)pattern);
+            }
+        }
+    }
+}
+
+static void test_activation_quantizer(tl_isa isa) {
+    enum { N = 32 * 9 };
+    static float x[N];
+    static int8_t rq[N], gq[N];
+    static float rs[N / 32], gs[N / 32];
+    static int32_t rsum[N / 32], gsum[N / 32];
+    for (int trial = 0; trial < 50; trial++) {
+        for (size_t i = 0; i < N; i++) x[i] = uniform() * (trial + 1);
+        for (size_t i = 32; i < 64; i++) x[i] = 0;                                  // a zero block
+        for (size_t i = 64; i < 96; i++) x[i] = (float)((int)i - 80) + 0.5f;        // halves: with 127 in the
+        x[64] = 127.0f;                                                              // block the scale is 1
+        x[96 + trial % 32] = 127.0f * (trial % 2 ? 1 : -1);                         // an extreme
+        if (trial % 5 == 1) x[130] = NAN;                                            // a NaN lane
+        if (trial % 5 == 2) x[170] = INFINITY;                                       // an infinite block
+        WITH(TL_ISA_PORTABLE, tl_quantize_activations(x, N, rq, rs, rsum));
+        WITH(isa, tl_quantize_activations(x, N, gq, gs, gsum));
+        check(memcmp(rq, gq, N) == 0, "activation bytes", (size_t)trial, 0);
+        check(memcmp(rs, gs, sizeof rs) == 0, "activation scales", (size_t)trial, 0);
+        check(memcmp(rsum, gsum, sizeof rsum) == 0, "activation block sums", (size_t)trial, 0);
+    }
+}
+
+static void test_weight_quantizers(tl_isa isa) {
+    enum { ROWS = 64, COLS = 48, N = ROWS * COLS };
+    static float x[N];
+    static int8_t rq[N], gq[N];
+    static uint16_t rs[N / 32], gs[N / 32];
+    for (int trial = 0; trial < 20; trial++) {
+        for (size_t i = 0; i < N; i++) x[i] = uniform() * (float)(trial + 1) * 0.1f;
+        for (size_t i = 0; i < 32; i++) x[i] = 0;
+        if (trial == 3) x[77] = NAN;
+        tl_quant_stats rst = {0, 0, 0}, gst = {0, 0, 0};
+        long rb, gb;
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_blocks(x, N, rq, rs, &rst));
+        WITH(isa, gb = tl_quantize_q8_blocks(x, N, gq, gs, &gst));
+        check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && memcmp(rs, gs, sizeof rs) == 0)), "q8 blocks", (size_t)trial, 0);
+        float rrow, grow;
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_row(x, N, rq, &rrow, NULL));
+        WITH(isa, gb = tl_quantize_q8_row(x, N, gq, &grow, NULL));
+        check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && rrow == grow)), "q8 row", (size_t)trial, 0);
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, rq, rs, NULL));
+        WITH(isa, gb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, gq, gs, NULL));
+        check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && memcmp(rs, gs, sizeof rs) == 0)), "q8 columns", (size_t)trial, 0);
+    }
+}
+
+static void test_gemms(tl_isa isa) {
+    enum { N = 96, ROWS = 41, T = 9 };
+    static int8_t w[ROWS * N], x[T * N];
+    static uint16_t ws[ROWS * N / 32];
+    static float rowscale[ROWS], xf[T * N], xs[T * N / 32], wf[ROWS * N], ry[T * ROWS], gy[T * ROWS];
+    static int32_t sums[T * N / 32];
+    static uint16_t wh[ROWS * N];
+    for (size_t i = 0; i < ROWS * N; i++) { w[i] = int8(); wf[i] = uniform(); wh[i] = f16_bits(wf[i]); }
+    for (size_t i = 0; i < ROWS * N / 32; i++) ws[i] = f16_bits(0.001f + fabsf(uniform()) * 0.01f);
+    for (size_t r = 0; r < ROWS; r++) rowscale[r] = 0.001f + fabsf(uniform()) * 0.01f;
+    for (size_t i = 0; i < T * N; i++) xf[i] = uniform();
+    WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, T * N, x, xs, sums));
+    const double mag = 127.0 * 127.0 * N * 0.011 * 0.01;
+    const size_t tokens[] = {1, 3, 4, 5, 9};
+    for (size_t k = 0; k < sizeof tokens / sizeof *tokens; k++) {
+        const size_t t = tokens[k];
+        for (int rowwise = 0; rowwise < 2; rowwise++) {
+            WITH(TL_ISA_PORTABLE, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, ry, ROWS));
+            WITH(isa, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, gy, ROWS));
+            int ok = 1;
+            for (size_t j = 0; j < t; j++) for (size_t r = 3; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
+            check(ok, rowwise ? "q8-row GEMM" : "q8 GEMM", t, ROWS);
+        }
+        for (int type = 0; type < 2; type++) {
+            const void *weights = type ? (const void *)wh : (const void *)wf;
+            WITH(TL_ISA_PORTABLE, tl_gemm_float(weights, type ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32, N, 0, ROWS, xf, t, ry, ROWS));
+            WITH(isa, tl_gemm_float(weights, type ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32, N, 0, ROWS, xf, t, gy, ROWS));
+            int ok = 1;
+            for (size_t j = 0; j < t * ROWS; j++) ok &= close_to(gy[j], ry[j], N);
+            check(ok, type ? "f16 GEMM" : "f32 GEMM", t, ROWS);
+        }
+    }
+}
+
+static void test_attention_gelu_transpose(tl_isa isa) {
+    enum { DH = 64, COUNT = 37 };
+    static float q[DH], keys[COUNT * DH], values[COUNT * DH], scores[COUNT], ro[DH], go[DH];
+    for (size_t i = 0; i < DH; i++) q[i] = uniform();
+    for (size_t i = 0; i < COUNT * DH; i++) { keys[i] = uniform(); values[i] = uniform(); }
+    for (size_t count = 1; count <= COUNT; count += 6) {
+        WITH(TL_ISA_PORTABLE, tl_attend_f32(q, keys, values, DH, count, DH, 0.125f, scores, ro));
+        WITH(isa, tl_attend_f32(q, keys, values, DH, count, DH, 0.125f, scores, go));
+        int ok = 1;
+        for (size_t i = 0; i < DH; i++) ok &= close_to(go[i], ro[i], 10);
+        check(ok, "attention", count, DH);
+    }
+    static float rg[101], gg[101];
+    for (size_t i = 0; i < 101; i++) rg[i] = gg[i] = (float)((int)i - 50) * 0.17f;
+    WITH(TL_ISA_PORTABLE, tl_gelu(rg, 101));
+    WITH(isa, tl_gelu(gg, 101));
+    int ok = 1;
+    for (size_t i = 0; i < 101; i++) ok &= fabsf(gg[i] - rg[i]) <= 2e-6f * (fabsf(rg[i]) > 1 ? fabsf(rg[i]) : 1);
+    check(ok, "GELU", 101, 0);
+    enum { R = 37, C = 45 };
+    static float src[R * C], rt[R * C], gt[R * C];
+    for (size_t i = 0; i < R * C; i++) src[i] = uniform();
+    WITH(TL_ISA_PORTABLE, tl_transpose_f32(src, R, C, 0, C, rt));
+    WITH(isa, tl_transpose_f32(src, R, C, 0, C, gt));
+    check(memcmp(rt, gt, sizeof rt) == 0, "transpose", R, C);
+}
+
+int main(void) {
+    const tl_isa all[] = {TL_ISA_PORTABLE, TL_ISA_AVX2, TL_ISA_AVX512VNNI, TL_ISA_NEON, TL_ISA_NEON_DOTPROD};
+    printf("kernel tests: detected %s\n", tl_isa_name(tl_detect_isa()));
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        if (!tl_isa_supported(all[i])) continue;
+        variant = tl_isa_name(all[i]);
+        const int before = passed + failed;
+        test_float_dots(all[i]);
+        test_int8_dots(all[i]);
+        test_activation_quantizer(all[i]);
+        test_weight_quantizers(all[i]);
+        test_gemms(all[i]);
+        test_attention_gelu_transpose(all[i]);
+        printf("  %s: %d checks\n", variant, passed + failed - before);
+    }
+    printf("kernel tests: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
