@@ -23,12 +23,18 @@ enum CLI {
         return joinPath(parentDirectory(exe), "tensorledger")
     }()
 
-    static func run(_ args: [String]) -> CLIResult {
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+    /// Runs the binary with `args`, and with `input` on its standard input when given.
+    static func run(_ args: [String], input: [UInt8]? = nil) -> CLIResult {
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], inPipe: [Int32] = [0, 0]
         pipe(&outPipe)
         pipe(&errPipe)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
+        if input != nil {
+            pipe(&inPipe)
+            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+            posix_spawn_file_actions_addclose(&actions, inPipe[1])
+        }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         posix_spawn_file_actions_addclose(&actions, outPipe[0])
@@ -40,6 +46,12 @@ enum CLI {
         posix_spawn_file_actions_destroy(&actions)
         close(outPipe[1])
         close(errPipe[1])
+        if let input {
+            // Small inputs: they fit in the pipe before the child reads them.
+            close(inPipe[0])
+            _ = input.withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
+            close(inPipe[1])
+        }
         guard rc == 0 else { return CLIResult(status: -1, stdout: "", stderr: "cannot run \(binary)") }
         // Small outputs: read stderr fully after stdout (neither fills a pipe here).
         let out = drain(outPipe[0]), err = drain(errPipe[0])

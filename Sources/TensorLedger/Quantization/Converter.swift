@@ -216,13 +216,16 @@ public enum Converter {
                                     warnings: warnings, inputBytes: inputBytes, outputBytes: estimate, seconds: monotonicSeconds() - start, dryRun: true)
         }
 
+        // tokenizer_config.json and chat_template.jinja carry the chat template and the BOS/EOS names.
+        let chatFiles = [TokenizerConfig.configFile, TokenizerConfig.templateFile].compactMap { name in checkpoint.sidecar(name).map { (name, $0) } }
         let writer = try AtomicFileWriter(path: output, overwrite: options.overwrite,
-                                          protecting: checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 })
+                                          protecting: checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 } + chatFiles.map(\.1))
         do {
             try writer.write([UInt8](repeating: 0, count: TLMFormat.preambleSize))
             var blobs: [TLMBlob] = []
             var embedded: [(String, [UInt8])] = []
             if let configPath { embedded.append(("config.json", try readWholeFile(configPath, limit: 16 << 20))) }
+            for (name, path) in chatFiles { embedded.append((name, try readWholeFile(path, limit: 16 << 20))) }
             // The tokenizer is also stored in the form that loads without string tables;
             // building it takes a while for a large vocabulary, so it is done beside the tensors.
             let compactTokenizer = try tokenizerPath.map { path in

@@ -1,0 +1,175 @@
+// Chat: templates against `transformers`' apply_chat_template (goldens recorded by
+// fixtures/scripts/make_chat_fixtures.py), and the conversation loop on the fixture
+// models (the plain frame on the GPT-2 and Llama fixtures, ChatML on the Qwen2 one).
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct ChatTemplateTests {
+    static let goldens = Fixtures.loadJSON("expected/chat-templates.json").object!["families"]!.object!
+
+    static func messages(_ v: JSONValue) -> (system: String?, turns: [ChatMessage]) {
+        var system: String?
+        var turns: [ChatMessage] = []
+        for m in v.array! {
+            let o = m.object!, content = o["content"]!.string!
+            switch o["role"]!.string! {
+            case "system": system = content
+            case "user": turns.append(ChatMessage(.user, content))
+            default: turns.append(ChatMessage(.assistant, content))
+            }
+        }
+        return (system, turns)
+    }
+
+    @Test(arguments: ChatTemplate.allCases.filter { $0 != .plain })
+    func rendersAsTransformersDoes(_ template: ChatTemplate) throws {
+        let family = try #require(Self.goldens[template.rawValue]?.object, "no goldens for \(template)")
+        let folder = Fixtures.path("chat/\(template.rawValue)")
+        let tokenizer = try BPETokenizer.load(folder + "/tokenizer.json")
+        let config = try TokenizerConfig(configJSON: try readWholeFile(folder + "/tokenizer_config.json"), templateFile: nil, source: folder)
+        let jinja = try #require(config.chatTemplate)
+        #expect(ChatTemplate.detect(jinja) == template)
+        let cases = family["cases"]!.array!
+        #expect(cases.count >= 2)
+        for c in cases {
+            let o = c.object!
+            let (system, turns) = Self.messages(o["messages"]!)
+            let text = template.render(system: system, turns: turns, bos: config.bosToken ?? "", eos: config.eosToken ?? "",
+                                       defaultSystem: template == .chatml ? ChatTemplate.defaultSystem(inJinja: jinja) : nil)
+            #expect(text == o["text"]!.string!, "\(template) \(turns.count) turns, system \(system != nil)")
+            #expect(tokenizer.encode(text, addSpecialTokens: false) == o["ids"]!.array!.map { $0.int! }, "\(template) ids")
+        }
+    }
+
+    @Test func unknownTemplatesAndMissingMarkersAreRefused() throws {
+        #expect(ChatTemplate.detect("{{ messages[0]['content'] }}") == nil)
+        let model = try ModelLoader.load(Fixtures.model("tiny-genesis"))
+        #expect(throws: ChatError.unknownTemplate(source: "m")) {
+            _ = try ChatSession(model: model, config: TokenizerConfig(chatTemplate: "{{ messages }}"), template: nil, system: nil,
+                                sampling: SamplingOptions(), maxReplyTokens: 8, source: "m")
+        }
+        #expect(throws: ChatError.missingMarker(template: "chatml", marker: "<|im_start|>")) {
+            _ = try ChatSession(model: model, config: TokenizerConfig(), template: .chatml, system: nil,
+                                sampling: SamplingOptions(), maxReplyTokens: 8, source: "m")
+        }
+    }
+
+    @Test func stopTextIsNeverShown() {
+        var filter = StopTextFilter(stop: "\nUser:")
+        var shown = ""
+        var stopped = false
+        for piece in ["Yes", ".", "\n", "Us", "ually", "\nU", "ser", ": next"] where !stopped {
+            let (ready, s) = filter.append(piece)
+            shown += ready
+            stopped = s
+        }
+        #expect(stopped)
+        #expect(shown == "Yes.\nUsually")
+        var open = StopTextFilter(stop: "\nUser:")
+        #expect(open.append("a\nUs").ready == "a")
+        #expect(open.finish() == "\nUs")
+    }
+}
+
+@Suite(.serialized) struct ChatSessionTests {
+    static func session(_ model: String, system: String? = nil, maxReply: Int = 16) throws -> ChatSession {
+        var greedy = SamplingOptions()
+        greedy.temperature = 0
+        return try ChatSession(model: try ModelLoader.load(Fixtures.model(model)), config: try TokenizerConfig.load(forModel: Fixtures.model(model)),
+                               template: nil, system: system, sampling: greedy, maxReplyTokens: maxReply, source: model)
+    }
+
+    @Test(arguments: ["tiny-genesis", "tiny-qwen2"])
+    func laterTurnsRunOnlyTheirNewTokensAndAgreeWithTheWholeConversation(_ name: String) throws {
+        let chat = try Self.session(name, system: "The Book of Genesis.")
+        #expect(chat.template == (name == "tiny-qwen2" ? .chatml : .plain))
+        let first = try chat.respond(to: "Who was the father of Isaac?")
+        // Every reply token but one that completed a stop text went through the model after the prompt.
+        let ran = first.contextTokens - first.processedTokens
+        #expect(ran == first.replyIDs.count || (ran == first.replyIDs.count - 1 && first.stopReason == .endOfTurn))
+        let second = try chat.respond(to: "And who was his son?")
+        // The second turn reuses the cache: it runs its message and frame, not the whole conversation.
+        #expect(second.processedTokens < second.contextTokens - second.replyIDs.count - 10, "processed \(second.processedTokens)")
+        // Its cache holds what running the whole conversation at once would have made.
+        let fresh = chat.model.makeState()
+        try chat.model.forward(chat.cached, state: fresh)
+        let diff = zip(chat.state.logits(), fresh.logits()).map { abs($0 - $1) }.max()!
+        #expect(diff < 1e-4, "max |Δlogit| \(diff)")
+        #expect(chat.turns.count == 4)
+    }
+
+    @Test func theChatMLFixtureStopsAtItsEndOfTurnToken() throws {
+        let chat = try Self.session("tiny-qwen2")
+        let imEnd = try #require(chat.model.tokenizer.id(ofToken: "<|im_end|>"))
+        #expect(chat.stopIDs == [imEnd])
+        #expect(chat.defaultSystem == "You are a helpful AI assistant.")
+        _ = try chat.respond(to: "Hello")
+        #expect(!chat.transcript[0].replyIDs.contains(imEnd))
+    }
+
+    @Test func theOldestTurnsMakeRoomAndTheSystemPromptStays() throws {
+        let chat = try Self.session("tiny-genesis", system: "Genesis.", maxReply: 24)
+        var dropped = 0
+        for i in 0..<8 {
+            let turn = try chat.respond(to: "Tell me about the generations of Noah, part \(i), and of his sons Shem, Ham and Japheth.")
+            dropped += turn.droppedTurns
+            #expect(turn.contextTokens <= chat.model.contextLength)
+        }
+        #expect(dropped > 0)
+        let text = chat.template.render(system: chat.system, turns: chat.turns)
+        #expect(text.hasPrefix("Genesis.\n\nUser: "))
+    }
+
+    @Test func badMessagesAndPromptsAreRefused() throws {
+        let chat = try Self.session("tiny-genesis")
+        #expect(throws: ChatError.emptyMessage) { try chat.respond(to: "  \n") }
+        #expect(throws: ChatError.self) { try chat.setSystem(String(repeating: "And God said, let there be light. ", count: 40)) }
+        #expect(throws: ChatError.self) { try chat.respond(to: String(repeating: "Abraham begat Isaac; ", count: 60)) }
+        #expect(chat.turns.isEmpty)
+    }
+
+    @Test func inputLinesAreMessagesOrCommands() {
+        #expect(ChatInput("hello /there") == .message("hello /there"))
+        #expect(ChatInput("/system Be brief.") == .system("Be brief."))
+        #expect(ChatInput("/system") == .system(""))
+        #expect(ChatInput("/save /tmp/x.json") == .save("/tmp/x.json"))
+        #expect(ChatInput("/save") == .unknownCommand("/save"))
+        #expect(ChatInput("/exit") == .exit)
+        #expect(ChatInput("/reset") == .reset)
+        #expect(ChatInput("/stats") == .stats)
+    }
+}
+
+@Suite struct ChatCLITests {
+    @Test func eachLineOfStandardInputIsATurn() throws {
+        let r = CLI.run(["chat", Fixtures.model("tiny-genesis"), "--system", "Genesis.", "--temperature", "0", "-n", "12", "--json"],
+                        input: Array("And God said\n/stats\nLet there be light\n/reset\nIn the beginning\n".utf8))
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try JSON.parse(Array(r.stdout.utf8)).object)
+        #expect(o["template"]?.string == "plain")
+        #expect(o["system"]?.string == "Genesis.")
+        let turns = try #require(o["turns"]?.array)
+        #expect(turns.count == 3)
+        #expect(turns.map { $0.object!["user"]!.string! } == ["And God said", "Let there be light", "In the beginning"])
+        // /reset dropped the first two turns from the context: the third starts afresh.
+        let processed = turns.map { $0.object!["processed_tokens"]!.int! }, context = turns.map { $0.object!["context_tokens"]!.int! }
+        #expect(processed[1] < context[0], "the second turn reused the first's cache: \(processed) \(context)")
+        #expect(r.stderr.contains("context: "), "/stats: \(r.stderr)")
+    }
+
+    @Test func messagesPrintTheirRepliesAndBadInputExitsCleanly() {
+        let ok = CLI.run(["chat", Fixtures.model("tiny-qwen2"), "--message", "Hello", "--message", "Who begat Isaac?", "-n", "8", "--seed", "1"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.split(separator: "\n", omittingEmptySubsequences: false).count >= 3)
+        let empty = CLI.run(["chat", Fixtures.model("tiny-qwen2"), "--message", " "])
+        #expect(empty.status == 2 && empty.stderr == "error: the message is empty\n", "\(empty.stderr)")
+        let unknown = CLI.run(["chat", Fixtures.model("tiny-qwen2"), "--template", "vicuna", "--message", "Hi"])
+        #expect(unknown.status == 64, "\(unknown.stderr)")
+        let missing = CLI.run(["chat", Fixtures.model("tiny-genesis"), "--template", "llama3", "--message", "Hi"])
+        #expect(missing.status == 1 && missing.stderr.contains("<|start_header_id|>"), "\(missing.stderr)")
+        let invalidUTF8 = CLI.run(["chat", Fixtures.model("tiny-genesis"), "-n", "4", "--json"], input: [0x63, 0x61, 0x66, 0xC3, 0x28, 0xFF, 0x0A])
+        #expect(invalidUTF8.status == 0, "\(invalidUTF8.stderr)")
+        #expect(invalidUTF8.stdout.contains("caf\u{FFFD}(\u{FFFD}"), "\(invalidUTF8.stdout)")
+    }
+}
