@@ -15,6 +15,11 @@ private let interruptRequested = Atomic<Bool>(false)
 
 private func catchInterrupts() {
     signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
+    // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 struct Chat: ParsableCommand {

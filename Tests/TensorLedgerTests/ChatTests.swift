@@ -4,6 +4,11 @@
 
 import Testing
 @testable import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite struct ChatTemplateTests {
     static let goldens = Fixtures.loadJSON("expected/chat-templates.json").object!["families"]!.object!
@@ -173,3 +178,80 @@ import Testing
         #expect(invalidUTF8.stdout.contains("caf\u{FFFD}(\u{FFFD}"), "\(invalidUTF8.stdout)")
     }
 }
+
+#if os(Linux)
+/// `chat` on a pseudo-terminal, as a person meets it: a prompt, a streamed reply that
+/// Ctrl-C stops, and a session that goes on after it.
+@Suite struct ChatTerminalTests {
+    /// A new pseudo-terminal: the master's descriptor and the slave's path. (posix_openpt
+    /// and its friends are not in Swift's Glibc module; these are the ioctls under them.)
+    static func openPseudoTerminal() -> (master: Int32, slave: String)? {
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        guard master >= 0 else { return nil }
+        var unlock: Int32 = 0, number: UInt32 = 0
+        let TIOCSPTLCK: UInt = 0x4004_5431, TIOCGPTN: UInt = 0x8004_5430
+        guard ioctl(master, TIOCSPTLCK, &unlock) == 0, ioctl(master, TIOCGPTN, &number) == 0 else { close(master); return nil }
+        return (master, "/dev/pts/\(number)")
+    }
+
+    /// Reads from the terminal until `marker` appears after `from` characters, or 20 s pass.
+    static func readScreen(_ fd: Int32, into text: inout String, until marker: String, after from: String.Index? = nil) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = monotonicSeconds() + 20
+        while monotonicSeconds() < deadline {
+            if text[(from ?? text.startIndex)...].contains(marker) { return true }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) >= 0 else { return false }
+            if p.revents & Int16(POLLIN) != 0 {
+                let n = read(fd, &buffer, buffer.count)
+                if n <= 0 { return text[(from ?? text.startIndex)...].contains(marker) }
+                text += String(decoding: buffer[0..<n], as: UTF8.self)
+            }
+        }
+        return false
+    }
+
+    @Test func ctrlCStopsAReplyAndTheSessionGoesOn() throws {
+        let (master, slave) = try #require(Self.openPseudoTerminal())
+        defer { close(master) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        // A new session whose controlling terminal is the pseudo-terminal: ^C there is SIGINT.
+        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, slave, O_RDWR, 0) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        let POSIX_SPAWN_SETSID: Int16 = 0x80  // glibc's value; not exported to Swift
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID)
+        let args = [CLI.binary, "chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"]
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, CLI.binary, &actions, &attributes, argv, environ)
+        posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attributes)
+        try #require(rc == 0)
+        func send(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { write(master, $0.baseAddress, $0.count) } }
+
+        var screen = ""
+        #expect(Self.readScreen(master, into: &screen, until: "> "), "no prompt: \(screen)")
+        // A long reply (the model continues Genesis until its context is full): stop it
+        // as soon as it starts.
+        send("And God said\n")
+        let echoed = screen.endIndex
+        #expect(Self.readScreen(master, into: &screen, until: "And God said\r\n", after: echoed))
+        let replyStart = screen.endIndex
+        #expect(Self.readScreen(master, into: &screen, until: " ", after: replyStart), "no reply: \(screen)")
+        send("\u{03}")
+        #expect(Self.readScreen(master, into: &screen, until: "reply stopped", after: replyStart), "not stopped: \(screen)")
+        #expect(Self.readScreen(master, into: &screen, until: "> ", after: replyStart), "no prompt after ^C: \(screen)")
+        // The session goes on: another turn, then /exit.
+        let before = screen.endIndex
+        send("/stats\n")
+        #expect(Self.readScreen(master, into: &screen, until: "context: ", after: before), "\(screen)")
+        send("/exit\n")
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(status == 0, "exit status \(status): \(screen)")
+    }
+}
+#endif
