@@ -22,22 +22,27 @@ public enum ModelSource {
         return InspectReport(checkpoint: try Checkpoint.open(path))
     }
 
-    /// The ledger of any supported model file, with config.json beside it when present,
-    /// and the warnings met while opening it.
-    public static func ledger(_ path: String) throws -> (Ledger, [String]) {
+    /// The tensors of any supported model file as its source checkpoint had them (a .tlm
+    /// file's with their source shapes and stored bytes), its configuration (config.json
+    /// beside the weights, or the .tlm header's), and the warnings met while opening it.
+    public static func tensors(_ path: String) throws -> (tensors: [TensorInfo], config: ModelConfig?, source: String, warnings: [String]) {
         if isTLM(path) {
             let tlm = try TLMFile(path: path)
-            // The ledger of the model as it was before conversion: source shapes, stored bytes.
             let tensors = tlm.tensors.map { t in
                 TensorInfo(name: t.name, dtype: t.scheme.storageDType, shape: t.transposed ? t.shape.reversed() : t.shape,
                            dataOffsets: t.offset..<(t.offset + t.storedBytes))
             }
-            return (Ledger(tensors: tensors, config: tlm.header.config, source: path), [])
+            return (tensors, tlm.header.config, path, [])
         }
         let checkpoint = try Checkpoint.open(path)
         let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
-        let ledger = Ledger(tensors: checkpoint.tensors.map(\.info), config: config, source: checkpoint.path)
-        return (ledger, checkpoint.warnings)
+        return (checkpoint.tensors.map(\.info), config, checkpoint.path, checkpoint.warnings)
+    }
+
+    /// The ledger of any supported model file, and the warnings met while opening it.
+    public static func ledger(_ path: String) throws -> (Ledger, [String]) {
+        let t = try tensors(path)
+        return (Ledger(tensors: t.tensors, config: t.config, source: t.source), t.warnings)
     }
 }
 

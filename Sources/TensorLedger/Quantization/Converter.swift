@@ -148,47 +148,70 @@ public struct ConversionReport: Sendable {
 public enum Converter {
     public static let createdBy = "tensorledger \(TensorLedgerVersion.string)"
 
+    /// How `convert` stores one tensor: the decision `convert`, its dry run and `plan` share.
+    public struct Storage: Sendable {
+        public var category: LedgerCategory
+        public var scheme: WeightScheme
+        public var transposed: Bool
+        public var fusedQKV: Bool
+        /// Output shape (rows = output features for matrices).
+        public var shape: [Int]
+        public var rawBytes: Int
+        /// Why a matrix stays in float, if it does.
+        public var note: String?
+    }
+
+    /// nil for a buffer that is not a parameter (dropped).
+    public static func storage(of info: TensorInfo, family: ArchitectureFamily?, options: ConversionOptions) throws -> Storage? {
+        let role = family.map { TensorClassifier.role(of: info, family: $0) } ?? .unmatched
+        if role == .buffer { return nil }
+        guard info.dtype.isConvertibleToFloat else { throw TensorDataError.notConvertible(tensor: info.name, dtype: info.dtype) }
+        var category = LedgerCategory.other
+        var layout = MatrixLayout.linear
+        var isMatrix = false
+        var fused = false
+        switch role {
+        case .matrix(let c, let l): category = c; layout = l; isMatrix = true
+        case .fusedQKV(let l): category = .query; layout = l; isMatrix = true; fused = true
+        default: break
+        }
+        let transposed = isMatrix && layout == .conv1D && category != .embedding
+        let shape = transposed ? [info.shape[1], info.shape[0]] : info.shape
+        let floatScheme: WeightScheme = info.dtype == .float16 ? .f16 : (info.dtype == .bfloat16 ? .bf16 : .f32)
+        var scheme: WeightScheme
+        var note: String?
+        if !isMatrix {
+            scheme = .f32
+        } else if keeps(info.name, category: category, patterns: options.keep) {
+            scheme = options.scheme.isQuantized ? floatScheme : options.scheme
+            note = "--keep"
+        } else if options.scheme == .q8 && shape[1] % WeightScheme.blockSize != 0 {
+            scheme = floatScheme
+            note = "\(shape[1]) columns are not a multiple of 32"
+        } else {
+            scheme = options.scheme
+        }
+        return Storage(category: category, scheme: scheme, transposed: transposed, fusedQKV: fused, shape: shape,
+                       rawBytes: TLMTensorEntry.expectedRawBytes(shape: shape, scheme: scheme)!, note: note)
+    }
+
     /// Decides, for every tensor, how it will be stored.
     public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
         var items: [ConversionItem] = []
         var dropped: [String] = []
         for t in checkpoint.tensors {
-            let role = family.map { TensorClassifier.role(of: t.info, family: $0) } ?? .unmatched
-            if role == .buffer { dropped.append(t.name); continue }
-            guard t.info.dtype.isConvertibleToFloat else {
-                throw TensorDataError.notConvertible(tensor: t.name, dtype: t.info.dtype)
-            }
-            var category = LedgerCategory.other
-            var layout = MatrixLayout.linear
-            var isMatrix = false
-            var fused = false
-            switch role {
-            case .matrix(let c, let l): category = c; layout = l; isMatrix = true
-            case .fusedQKV(let l): category = .query; layout = l; isMatrix = true; fused = true
-            default: break
-            }
-            let transposed = isMatrix && layout == .conv1D && category != .embedding
-            let shape = transposed ? [t.info.shape[1], t.info.shape[0]] : t.info.shape
-            let floatScheme: WeightScheme = t.info.dtype == .float16 ? .f16 : (t.info.dtype == .bfloat16 ? .bf16 : .f32)
-            var scheme: WeightScheme
-            var note: String?
-            if !isMatrix {
-                scheme = .f32
-            } else if keeps(t.name, category: category, patterns: options.keep) {
-                scheme = options.scheme.isQuantized ? floatScheme : options.scheme
-                note = "--keep"
-            } else if options.scheme == .q8 && shape[1] % WeightScheme.blockSize != 0 {
-                scheme = floatScheme
-                note = "\(shape[1]) columns are not a multiple of 32"
-            } else {
-                scheme = options.scheme
-            }
-            let raw = TLMTensorEntry.expectedRawBytes(shape: shape, scheme: scheme)!
-            items.append(ConversionItem(source: t, category: category, scheme: scheme, transposed: transposed, fusedQKV: fused,
-                                        shape: shape, rawBytes: raw, note: note))
+            guard let s = try storage(of: t.info, family: family, options: options) else { dropped.append(t.name); continue }
+            items.append(ConversionItem(source: t, category: s.category, scheme: s.scheme, transposed: s.transposed, fusedQKV: s.fusedQKV,
+                                        shape: s.shape, rawBytes: s.rawBytes, note: s.note))
         }
         return (items, dropped)
+    }
+
+    /// The size of the .tlm file `convert` writes for these tensors, before compression and
+    /// without the header and embedded files.
+    public static func estimatedFileBytes(rawBytes: [Int]) -> Int {
+        TLMFormat.preambleSize + rawBytes.reduce(0) { $0 + TLMFormat.align($1) }
     }
 
     static func keeps(_ name: String, category: LedgerCategory, patterns: [String]) -> Bool {
@@ -211,7 +234,7 @@ public enum Converter {
         let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
 
         if dryRun {
-            let estimate = TLMFormat.preambleSize + items.reduce(0) { $0 + TLMFormat.align($1.rawBytes) }
+            let estimate = estimatedFileBytes(rawBytes: items.map(\.rawBytes))
             return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
                                     warnings: warnings, inputBytes: inputBytes, outputBytes: estimate, seconds: monotonicSeconds() - start, dryRun: true)
         }

@@ -85,10 +85,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     }
 
     public func makeState() -> InferenceState {
-        let c = config
-        return InferenceState(shape: StateShape(width: c.hiddenSize, heads: c.heads, kvHeads: c.heads, headDim: c.hiddenSize / c.heads,
-                                                intermediate: c.intermediateSize, vocabulary: c.vocabSize, layers: c.layers,
-                                                contextLength: contextLength, gated: false))
+        InferenceState(shape: StateShape(config: config, contextLength: contextLength))
     }
 
     // MARK: The forward pass

@@ -3,7 +3,7 @@
 // Sized from the model's shape: the cache from its key/value heads and head width.
 
 /// The sizes a state is allocated from: what any family's forward pass writes.
-struct StateShape: Equatable {
+public struct StateShape: Sendable, Equatable {
     var width: Int           // d: the residual stream
     var heads: Int
     var kvHeads: Int
@@ -16,6 +16,45 @@ struct StateShape: Equatable {
     var gated: Bool
     var queryWidth: Int { heads * headDim }
     var kvWidth: Int { kvHeads * headDim }
+
+    /// The runner's shape for a configuration: GPT-2 has a key/value head per head and no
+    /// gate; the LLaMA family has its own key/value heads, head width and SwiGLU gate.
+    public init(config c: ModelConfig, contextLength: Int) {
+        let llama = c.family == .llama
+        self.init(width: c.hiddenSize, heads: c.heads, kvHeads: llama ? c.kvHeads : c.heads,
+                  headDim: llama ? c.headDim : c.hiddenSize / max(c.heads, 1), intermediate: c.intermediateSize,
+                  vocabulary: c.vocabSize, layers: c.layers, contextLength: contextLength, gated: llama)
+    }
+
+    init(width: Int, heads: Int, kvHeads: Int, headDim: Int, intermediate: Int, vocabulary: Int, layers: Int, contextLength: Int, gated: Bool) {
+        (self.width, self.heads, self.kvHeads, self.headDim, self.intermediate) = (width, heads, kvHeads, headDim, intermediate)
+        (self.vocabulary, self.layers, self.contextLength, self.gated) = (vocabulary, layers, contextLength, gated)
+    }
+
+    /// Bytes of keys and values one token adds to the cache (f32, every layer).
+    public var cacheBytesPerToken: Int { 2 * layers * kvWidth * MemoryLayout<Float>.size }
+
+    /// Floats of each buffer a batch of T tokens needs, as InferenceState allocates them.
+    struct BatchBuffers {
+        var residual, normed, qkv, attention, projected, hidden, gate, rope: Int
+        var quantizedWidth: Int
+        var all: [Int] { [residual, normed, qkv, attention, projected, hidden, gate, rope, rope] }
+    }
+
+    func batchBuffers(tokens T: Int) -> BatchBuffers {
+        BatchBuffers(residual: T * width, normed: T * width, qkv: T * (queryWidth + 2 * kvWidth), attention: T * queryWidth,
+                     projected: T * width, hidden: T * intermediate, gate: gated ? T * intermediate : 1,
+                     rope: T * max(headDim / 2, 1), quantizedWidth: max(width, queryWidth, intermediate))
+    }
+
+    /// Bytes of the activation buffers for a prompt of T tokens (logits of the last only, or
+    /// of every token), the scores and the int8 activations: everything but the cache.
+    public func scratchBytes(tokens T: Int, allLogits: Bool) -> Int {
+        let b = batchBuffers(tokens: T)
+        let floats = b.all.reduce(0, +) + (allLogits ? T : 1) * vocabulary + heads * contextLength + width
+        let quantized = T * b.quantizedWidth * (1 + 2 * MemoryLayout<Float>.size / 32)  // bytes, scales and block sums
+        return floats * MemoryLayout<Float>.size + quantized
+    }
 }
 
 public final class InferenceState {
@@ -65,16 +104,17 @@ public final class InferenceState {
         if T > capacity {
             freeBatchBuffers()
             capacity = T
-            residual = .allocate(capacity: T * c.width)
-            normed = .allocate(capacity: T * c.width)
-            qkv = .allocate(capacity: T * (c.queryWidth + 2 * c.kvWidth))
-            attention = .allocate(capacity: T * c.queryWidth)
-            projected = .allocate(capacity: T * c.width)
-            hidden = .allocate(capacity: T * c.intermediate)
-            gate = .allocate(capacity: c.gated ? T * c.intermediate : 1)
-            ropeCos = .allocate(capacity: T * max(c.headDim / 2, 1))
-            ropeSin = .allocate(capacity: T * max(c.headDim / 2, 1))
-            quantized = QuantizedActivations(tokens: T, width: max(c.width, c.queryWidth, c.intermediate))
+            let b = c.batchBuffers(tokens: T)
+            residual = .allocate(capacity: b.residual)
+            normed = .allocate(capacity: b.normed)
+            qkv = .allocate(capacity: b.qkv)
+            attention = .allocate(capacity: b.attention)
+            projected = .allocate(capacity: b.projected)
+            hidden = .allocate(capacity: b.hidden)
+            gate = .allocate(capacity: b.gate)
+            ropeCos = .allocate(capacity: b.rope)
+            ropeSin = .allocate(capacity: b.rope)
+            quantized = QuantizedActivations(tokens: T, width: b.quantizedWidth)
         }
         let rows = allLogits ? T : 1
         if rows > logitCapacity {

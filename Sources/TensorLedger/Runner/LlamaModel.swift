@@ -88,10 +88,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     }
 
     public func makeState() -> InferenceState {
-        let c = config
-        return InferenceState(shape: StateShape(width: c.hiddenSize, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                                                intermediate: c.intermediateSize, vocabulary: c.vocabSize, layers: c.layers,
-                                                contextLength: contextLength, gated: true))
+        InferenceState(shape: StateShape(config: config, contextLength: contextLength))
     }
 
     // MARK: The forward pass

@@ -1,0 +1,62 @@
+// `tensorledger plan`: will it fit? Memory to run a model at a context length, per weight scheme.
+
+import ArgumentParser
+import TensorLedger
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "How much memory a model takes to run at a context length, and its .tlm size, per weight scheme (headers only).",
+        discussion: "Presets: " + ModelConfig.presets.map(\.name).joined(separator: ", "))
+
+    @Argument(help: "A checkpoint (file, index or directory) or a .tlm file. Omit with --config or --preset.")
+    var model: String?
+
+    @Option(help: "A Hugging Face config.json alone, without weights.")
+    var config: String?
+
+    @Option(help: "A known model shape (for example gpt3-175b, llama-3.2-1b).")
+    var preset: String?
+
+    @Option(help: "Tokens in the context (default: the model's).")
+    var context: Int?
+
+    @Option(help: "One weight scheme (\(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))) instead of all.")
+    var weights: String?
+
+    @Option(help: "Sequences run at once: the KV cache and activations are per sequence.")
+    var batch: Int = 1
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if [model != nil, config != nil, preset != nil].filter({ $0 }).count != 1 {
+            throw ValidationError("Give exactly one of MODEL, --config or --preset.")
+        }
+        if let weights, WeightScheme(rawValue: weights.lowercased()) == nil {
+            throw ValidationError("--weights must be one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        if let context, context < 1 || context > 1 << 24 { throw ValidationError("--context must be between 1 and 16,777,216.") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4,096.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let (tensors, modelConfig, source, warnings): ([TensorInfo], ModelConfig?, String, [String])
+            if let preset {
+                let c = try ModelConfig.preset(preset)
+                (tensors, modelConfig, source, warnings) = (c.syntheticTensors(), c, "preset \(preset)", [])
+            } else if let config {
+                let c = try ModelConfig.load(config)
+                (tensors, modelConfig, source, warnings) = (c.syntheticTensors(), c, config, [])
+            } else {
+                (tensors, modelConfig, source, warnings) = try ModelSource.tensors(model!)
+            }
+            guard let modelConfig else { throw ModelLoadError.noConfig(source: source) }
+            let schemes = weights.map { [WeightScheme(rawValue: $0.lowercased())!] } ?? WeightScheme.allCases
+            let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
+                                      batch: batch, schemes: schemes, stored: model != nil)
+            warnings.forEach(printWarning)
+            print(output.json ? plan.json.serialized() : plan.textReport())
+        }
+    }
+}
