@@ -12,8 +12,6 @@ struct CLIResult {
     var status: Int32
     var stdout: String
     var stderr: String
-    /// The child's peak resident set size.
-    var maxRSSKiB = 0
 }
 
 enum CLI {
@@ -58,10 +56,9 @@ enum CLI {
         // Small outputs: read stderr fully after stdout (neither fills a pipe here).
         let out = drain(outPipe[0]), err = drain(errPipe[0])
         var status: Int32 = 0
-        var usage = rusage()
-        wait4(pid, &status, 0, &usage)
+        waitpid(pid, &status, 0)
         let exited = status & 0x7f == 0
-        return CLIResult(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: out, stderr: err, maxRSSKiB: usage.ru_maxrss)
+        return CLIResult(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: out, stderr: err)
     }
 
     static func drain(_ fd: Int32) -> String {

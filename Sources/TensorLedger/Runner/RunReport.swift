@@ -8,6 +8,9 @@ public struct RunReport: Sendable {
     public var scheme: WeightScheme
     public var weightBytesPerToken: Int
     public var threads: Int
+    /// The process's resident memory when the report was made, the model, its cache and
+    /// buffers still held.
+    public var residentBytes: Int
 
     public init(result: GenerationResult, loadSeconds: Double, model: any LanguageModel) {
         self.result = result
@@ -15,6 +18,7 @@ public struct RunReport: Sendable {
         scheme = model.weightScheme
         weightBytesPerToken = model.weightBytesPerToken
         threads = model.threads
+        residentBytes = TensorLedger.residentBytes()
     }
 
     /// The line `run` prints on stderr.
@@ -30,6 +34,7 @@ public struct RunReport: Sendable {
         o["weight_scheme"] = .string(scheme.rawValue)
         o["weight_bytes_per_token"] = .int(weightBytesPerToken)
         o["threads"] = .int(threads)
+        o["resident_bytes"] = .int(residentBytes)
         return .object(o)
     }
 }
