@@ -303,6 +303,17 @@ for (scheme, file, prompt) in [("q8", q8, promptText), ("f16", f16, promptText),
         record("\(scheme) prompt, \(promptTokens) tokens, \(threads) thread\(threads > 1 ? "s" : "")", pp, unit: "tokens/s", higherIsBetter: true)
     }
 }
+// diff of the checkpoint against its q8 file: both files' bytes per second, whole process.
+var diffSpeeds: [Double] = []
+var diffRSS = 0
+for _ in 0..<runs {
+    let r = mustRun(["diff", small, q8, "--json", "--top", "0"])
+    diffSpeeds.append(Double(jsonOf(r)["input_bytes"]!.int!) / r.seconds / 1e6)
+    diffRSS = max(diffRSS, r.maxRSSKiB)
+}
+record("diff, GPT-2 124M against its q8 file", diffSpeeds, unit: "MB/s", higherIsBetter: true, rssKiB: diffRSS,
+       notes: "whole process, both files' tensor bytes")
+
 var firstToken: [Double] = []
 for _ in 0..<max(runs, 5) { firstToken.append(mustRun(["run", q8, "--prompt", "Hello", "-n", "1"]).seconds * 1000) }
 record("load to first token, q8, whole process", firstToken, unit: "ms", higherIsBetter: false)

@@ -182,6 +182,21 @@ static void test_gemms(tl_isa isa) {
     }
 }
 
+static void test_compare(tl_isa isa) {
+    enum { N = 3000 };
+    static float a[N + 1], b[N + 1];
+    for (size_t i = 0; i <= N; i++) { a[i] = uniform(); b[i] = i % 5 ? a[i] : a[i] + 0.01f * uniform(); }
+    const size_t lengths[] = {0, 1, 15, 16, 17, 1024, 1025, 3000};
+    for (size_t k = 0; k < sizeof lengths / sizeof *lengths; k++) {
+        double r[5], g[5];
+        WITH(TL_ISA_PORTABLE, tl_compare_f32(a + 1, b + 1, lengths[k], r));
+        WITH(isa, tl_compare_f32(a + 1, b + 1, lengths[k], g));
+        int ok = 1;
+        for (int j = 0; j < 5; j++) ok &= close_to(g[j], r[j], fabs(r[j]));
+        check(ok, "compare", lengths[k], 0);
+    }
+}
+
 static void test_attention_gelu_transpose(tl_isa isa) {
     enum { DH = 64, COUNT = 37 };
     static float q[DH], keys[COUNT * DH], values[COUNT * DH], scores[COUNT], ro[DH], go[DH];
@@ -222,6 +237,7 @@ int main(void) {
         test_weight_quantizers(all[i]);
         test_gemms(all[i]);
         test_attention_gelu_transpose(all[i]);
+        test_compare(all[i]);
         printf("  %s: %d checks\n", variant, passed + failed - before);
     }
     printf("kernel tests: %d passed, %d failed\n", passed, failed);

@@ -51,6 +51,19 @@ import Testing
     }
 
     @Test(arguments: KernelISA.available)
+    func comparisonSumsMatchTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for n in [0, 1, 15, 16, 17, 1023, 1024, 1025, 5000] {
+                var rng = SplitMix64(seed: UInt64(n))
+                let a = (0..<n).map { _ in rng.nextGaussianish(std: 1) }
+                let b = a.enumerated().map { i, x in i % 7 == 0 ? x + rng.nextGaussianish(std: 0.1) : x }
+                let got = Kernels.compare(a, b), ref = ReferenceKernels.compare(a, b)
+                for k in 0..<5 { #expect(abs(got[k] - ref[k]) <= 1e-5 * max(1, abs(ref[k])), "\(isa.name) n=\(n) sum \(k): \(got[k]) vs \(ref[k])") }
+            }
+        }
+    }
+
+    @Test(arguments: KernelISA.available)
     func geluMatchesTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {
             // Dense over the range activations take, plus extremes and special values.

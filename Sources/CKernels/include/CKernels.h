@@ -112,6 +112,11 @@ void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales,
 void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
                 const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride);
 
+// --- Comparing (diff) ---------------------------------------------------------------
+
+/// out = {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} over n floats (f32 within blocks of 1,024, f64 across).
+void tl_compare_f32(const float *a, const float *b, size_t n, double out[5]);
+
 // --- I/O ---------------------------------------------------------------------------
 
 /// Starts writeback of a file range without waiting (Linux sync_file_range); 0 elsewhere.

@@ -192,7 +192,7 @@ public final class Checkpoint: @unchecked Sendable {
 
     /// Drops a tensor's pages from this process's memory once it has been used
     /// (the page cache keeps them); conversion so stays near one tensor of memory.
-    public func releasePages(of tensor: CheckpointTensor) {
-        shards[tensor.shard].releasePages(of: tensor.info)
+    public func releasePages(of tensor: CheckpointTensor, bytes: Range<Int>? = nil) {
+        shards[tensor.shard].releasePages(of: tensor.info, bytes: bytes)
     }
 }

@@ -268,9 +268,11 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     public func adviseSequential() { file.adviseSequential() }
 
-    public func releasePages(of tensor: TensorInfo) {
+    /// Drops the pages of a tensor's bytes (`bytes`: a part of them, relative to its start).
+    public func releasePages(of tensor: TensorInfo, bytes: Range<Int>? = nil) {
         let start = header.dataStart + tensor.dataOffsets.lowerBound
-        file.release(start..<(start + tensor.byteCount))
+        let part = bytes ?? 0..<tensor.byteCount
+        file.release((start + part.lowerBound)..<(start + part.upperBound))
     }
 }
 

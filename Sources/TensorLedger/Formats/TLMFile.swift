@@ -242,6 +242,9 @@ public final class TLMFile: @unchecked Sendable {
         return try decode(name: t.name, offset: t.offset, stored: t.storedBytes, raw: t.rawBytes, encoding: t.encoding, width: width)
     }
 
+    /// Drops a tensor's pages from this process once it has been read (the page cache keeps them).
+    public func releasePages(of t: TLMTensorEntry) { file.release((dataOffset + t.offset)..<(dataOffset + t.offset + t.storedBytes)) }
+
     public func blob(named name: String) throws(TLMError) -> [UInt8] {
         guard let b = header.blobs.first(where: { $0.name == name }) else { throw .missingBlob(file: path, name: name) }
         try checkRegion(name: b.name, offset: b.offset, stored: b.storedBytes, checksum: b.checksum)

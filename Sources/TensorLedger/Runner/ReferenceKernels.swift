@@ -15,6 +15,17 @@ public enum ReferenceKernels {
         0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
     }
 
+    /// {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} in f64: what tl_compare_f32 computes.
+    public static func compare(_ a: [Float], _ b: [Float]) -> [Double] {
+        var s = [Double](repeating: 0, count: 5)
+        for (x, y) in zip(a, b) {
+            let (x, y) = (Double(x), Double(y))
+            s[0] += x * x; s[1] += y * y; s[2] += x * y; s[3] += (y - x) * (y - x)
+            s[4] = max(s[4], Double(abs(Float(y) - Float(x))))
+        }
+        return s
+    }
+
     public static func dotF32(_ a: [Float], _ b: [Float]) -> Double {
         zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
@@ -81,6 +92,11 @@ public enum ReferenceKernels {
 /// The C kernels as the active CPU variant runs them, for tests and benchmarks.
 public enum Kernels {
     public static func dotF32(_ a: [Float], _ b: [Float]) -> Float { tl_dot_f32(a, b, a.count) }
+    public static func compare(_ a: [Float], _ b: [Float]) -> [Double] {
+        var out = [Double](repeating: 0, count: 5)
+        tl_compare_f32(a, b, a.count, &out)
+        return out
+    }
     public static func dotF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_f16_f32(a, b, a.count) }
     public static func dotBF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_bf16_f32(a, b, a.count) }
     public static func dotQ8(_ w: [Int8], scales ws: [UInt16], _ x: [Int8], scales xs: [Float]) -> Float {

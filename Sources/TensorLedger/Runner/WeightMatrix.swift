@@ -59,7 +59,11 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f16(let p): for c in 0..<cols { out[c] = floatFromHalfBits(p[r * cols + c]) }
         case .bf16(let p): for c in 0..<cols { out[c] = floatFromBFloat16Bits(p[r * cols + c]) }
         case .q8(let q, let s):
-            for c in 0..<cols { out[c] = Float(q[r * cols + c]) * floatFromHalfBits(s[(r * cols + c) / 32]) }
+            // One f16 scale per block of 32 along the row.
+            for b in 0..<(cols / 32) {
+                let scale = floatFromHalfBits(s[(r * cols) / 32 + b])
+                for c in (32 * b)..<(32 * b + 32) { out[c] = Float(q[r * cols + c]) * scale }
+            }
         case .q8Row(let q, let s):
             for c in 0..<cols { out[c] = Float(q[r * cols + c]) * s[r] }
         }
