@@ -26,6 +26,9 @@ struct Plan: ParsableCommand {
     @Option(help: "Sequences run at once: the KV cache and activations are per sequence.")
     var batch: Int = 1
 
+    @Option(parsing: .upToNextOption, help: "As convert's --keep: tensors to leave in float, a category (embedding, unembedding, ...) or a name glob ('*wte*').")
+    var keep: [String] = []
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -54,7 +57,7 @@ struct Plan: ParsableCommand {
             guard let modelConfig else { throw ModelLoadError.noConfig(source: source) }
             let schemes = weights.map { [WeightScheme(rawValue: $0.lowercased())!] } ?? WeightScheme.allCases
             let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
-                                      batch: batch, schemes: schemes, stored: model != nil)
+                                      batch: batch, schemes: schemes, stored: model != nil, keep: keep)
             warnings.forEach(printWarning)
             print(output.json ? plan.json.serialized() : plan.textReport())
         }

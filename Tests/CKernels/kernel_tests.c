@@ -216,6 +216,13 @@ static void test_attention_gelu_transpose(tl_isa isa) {
     int ok = 1;
     for (size_t i = 0; i < 101; i++) ok &= fabsf(gg[i] - rg[i]) <= 2e-6f * (fabsf(rg[i]) > 1 ? fabsf(rg[i]) : 1);
     check(ok, "GELU", 101, 0);
+    static float ry[203], gy[203], gate[203];
+    for (size_t i = 0; i < 203; i++) { gate[i] = (float)((int)i - 101) * 0.31f; ry[i] = gy[i] = (float)(i % 5) - 2.0f; }
+    WITH(TL_ISA_PORTABLE, tl_silu_mul(ry, gate, 203));
+    WITH(isa, tl_silu_mul(gy, gate, 203));
+    ok = 1;
+    for (size_t i = 0; i < 203; i++) ok &= fabsf(gy[i] - ry[i]) <= 2e-6f * (fabsf(ry[i]) > 1 ? fabsf(ry[i]) : 1);
+    check(ok, "SiLU", 203, 0);
     enum { R = 37, C = 45 };
     static float src[R * C], rt[R * C], gt[R * C];
     for (size_t i = 0; i < R * C; i++) src[i] = uniform();

@@ -64,6 +64,22 @@ import Testing
     }
 
     @Test(arguments: KernelISA.available)
+    func siluMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            var gate: [Float] = stride(from: -30.0, through: 30.0, by: 0.0013).map { Float($0) }
+            gate += [0, -0, 1e-30, -1e-30, 88, -88, 1e4, -1e4, .leastNormalMagnitude]
+            let y = gate.indices.map { Float($0 % 7) - 3 }
+            let got = Kernels.siluMul(y, gate: gate)
+            var worst: Float = 0
+            for i in gate.indices {
+                let ref = y[i] * ReferenceKernels.silu(gate[i])
+                worst = max(worst, abs(got[i] - ref) / max(1, abs(ref)))
+            }
+            #expect(worst < 2e-6, "\(isa.name): worst error \(worst)")
+        }
+    }
+
+    @Test(arguments: KernelISA.available)
     func geluMatchesTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {
             // Dense over the range activations take, plus extremes and special values.

@@ -101,6 +101,9 @@ void tl_attend_f32(const float *q, const float *keys, const float *values, size_
 /// GPT-2's GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
 void tl_gelu(float *x, size_t n);
 
+/// SwiGLU's product, y[i] = silu(gate[i]) · y[i] with silu(g) = g / (1 + e^−g), in place.
+void tl_silu_mul(float *y, const float *gate, size_t n);
+
 /// Quantizes activations into blocks of 32 (d = max|x|/127 in f32, round half away).
 /// `sums` (may be NULL) receives Σq of each block, which tl_gemm_q8 needs.
 void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums);

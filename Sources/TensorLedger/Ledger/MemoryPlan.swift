@@ -32,8 +32,10 @@ public struct MemoryPlan: Sendable {
     public var cacheBytes: Int { cacheBytesPerToken * context * batch }
     public func totalBytes(_ c: Column) -> Int { c.totalWeightBytes + cacheBytes + scratchBytes }
 
-    /// `stored` adds the file's own bytes as the first column.
-    public init(tensors: [TensorInfo], config: ModelConfig, source: String, context: Int, batch: Int, schemes: [WeightScheme], stored: Bool) throws {
+    /// `stored` adds the file's own bytes as the first column; `keep` is convert's `--keep`
+    /// (tensors or categories left in float).
+    public init(tensors: [TensorInfo], config: ModelConfig, source: String, context: Int, batch: Int, schemes: [WeightScheme], stored: Bool,
+                keep: [String] = []) throws {
         self.source = source
         self.config = config
         self.context = context
@@ -51,6 +53,7 @@ public struct MemoryPlan: Sendable {
         for scheme in schemes {
             var options = ConversionOptions()
             options.scheme = scheme
+            options.keep = keep
             var bytes: [LedgerCategory: Int] = [:]
             var raw: [Int] = []
             for t in tensors {

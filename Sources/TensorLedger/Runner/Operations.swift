@@ -102,7 +102,8 @@ final class Operations: @unchecked Sendable {
     /// SwiGLU's product in place: y = silu(gate) · y over T rows of `width`.
     func swiGLU(_ y: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>, _ T: Int, width: Int) {
         forEachTokenRange(T) { tokens in
-            for i in (tokens.lowerBound * width)..<(tokens.upperBound * width) { y[i] *= gate[i] / (1 + expf(-gate[i])) }
+            let first = tokens.lowerBound * width
+            tl_silu_mul(y + first, gate + first, tokens.count * width)
         }
     }
 

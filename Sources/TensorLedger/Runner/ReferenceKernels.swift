@@ -15,6 +15,9 @@ public enum ReferenceKernels {
         0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
     }
 
+    /// SiLU, g / (1 + e^−g): SwiGLU's activation of the gate.
+    public static func silu(_ g: Float) -> Float { g / (1 + expf(-g)) }
+
     /// {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} in f64: what tl_compare_f32 computes.
     public static func compare(_ a: [Float], _ b: [Float]) -> [Double] {
         var s = [Double](repeating: 0, count: 5)
@@ -95,6 +98,12 @@ public enum Kernels {
     public static func compare(_ a: [Float], _ b: [Float]) -> [Double] {
         var out = [Double](repeating: 0, count: 5)
         tl_compare_f32(a, b, a.count, &out)
+        return out
+    }
+    /// y · silu(gate), element by element.
+    public static func siluMul(_ y: [Float], gate: [Float]) -> [Float] {
+        var out = y
+        tl_silu_mul(&out, gate, out.count)
         return out
     }
     public static func dotF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_f16_f32(a, b, a.count) }
