@@ -93,7 +93,10 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Validates GGUF bytes held in memory (tests and fuzzing).
     public static func parse(_ bytes: [UInt8], path: String) throws(GGUFError) -> GGUFFile {
-        try bytes.withUnsafeBytes { (raw) throws(GGUFError) -> GGUFFile in try GGUFFile(raw, path: path, mapping: nil, tensorData: false) }
+        let outcome = bytes.withUnsafeBytes { raw in
+            Result { () throws(GGUFError) -> GGUFFile in try GGUFFile(raw, path: path, mapping: nil, tensorData: false) }
+        }
+        return try outcome.get()
     }
 
     /// `tensorData`: check that every tensor's bytes lie inside `bytes` (false when only a
