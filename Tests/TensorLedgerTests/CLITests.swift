@@ -80,7 +80,10 @@ enum CLI {
     @Test(arguments: malformed)
     func malformedFilesGiveOneLineAndExitOne(_ name: String) {
         let path = Fixtures.path("malformed/\(name).safetensors")
-        for command in ["inspect", "ledger", "convert"] {
+        // A GGUF file is read as one whatever its name (a vocabulary-only file, no model to ledger).
+        let commands = name == "gguf" ? ["ledger", "convert"] : ["inspect", "ledger", "convert"]
+        if name == "gguf" { #expect(CLI.run(["inspect", path]).stdout.contains("GGUF version 3")) }
+        for command in commands {
             let args = command == "convert" ? [command, path, "/tmp/tensorledger-cli-never-written.tlm"] : [command, path]
             let r = CLI.run(args)
             #expect(r.status == 1, "\(command) \(name): exit \(r.status), stderr \(r.stderr)")

@@ -15,6 +15,8 @@ public struct InspectReport: Sendable {
         public var offset: Int
         /// Extra columns a format adds (the .tlm scheme and category).
         public var notes: String = ""
+        /// The element type as the format names it (a GGUF file's ggml type), when the dtype cannot say it.
+        public var typeName: String?
     }
 
     public var source: String
@@ -69,7 +71,7 @@ public struct InspectReport: Sendable {
         if hasNotes { headers.append("Stored as"); align.append(.left) }
         var table = TextTable(headers: headers, alignments: align)
         for t in tensors {
-            var row = [t.info.name, t.info.dtype.rawValue, t.info.shapeDescription, formatCount(t.info.elementCount), formatCount(t.offset)]
+            var row = [t.info.name, t.typeName ?? t.info.dtype.rawValue, t.info.shapeDescription, formatCount(t.info.elementCount), formatCount(t.offset)]
             if files.count > 1 { row.append(String(t.file + 1)) }
             if hasNotes { row.append(t.notes) }
             table.add(row)

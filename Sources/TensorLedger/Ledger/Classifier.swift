@@ -4,7 +4,7 @@
 //   Query | Key | Value along the output axis of `attn.c_attn`; GPT-NeoX fuses them in
 //   `query_key_value` as a Linear [3·d, d]. Both are split by shape.
 // - GPT-2's `attn.bias` / `attn.masked_bias` are causal-mask buffers, BERT's
-//   `position_ids` and LLaMA's `rotary_emb.inv_freq` are buffers too: stored, but not
+//   `position_ids`, LLaMA's `rotary_emb.inv_freq` and a GGUF's `rope_freqs` are buffers too: stored, but not
 //   parameters (they are why some pages say GPT-2 small has 137M "parameters").
 
 /// The eight matrix categories of the GPT-3 walkthrough, plus everything else.
@@ -98,6 +98,8 @@ public enum TensorClassifier {
                 r("mlp.down_proj.weight", .matrix(.downProjection, .linear)),
                 r("lm_head.weight", .matrix(.unembedding, .linear)),
                 r("rotary_emb.inv_freq", .buffer),
+                // llama.cpp's form of Llama 3's rope scaling (a GGUF file's rope_freqs).
+                r(GGUFArchitecture.ropeDivisors, .buffer),
             ]
         case .bert:
             return [
@@ -127,6 +129,8 @@ public enum TensorClassifier {
                 r("attention.bias", .buffer),
                 r("attention.masked_bias", .buffer),
                 r("rotary_emb.inv_freq", .buffer),
+                // llama.cpp's form of Llama 3's rope scaling (a GGUF file's rope_freqs).
+                r(GGUFArchitecture.ropeDivisors, .buffer),
             ]
         }
     }

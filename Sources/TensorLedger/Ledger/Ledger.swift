@@ -33,7 +33,8 @@ public struct Ledger: Sendable {
     public var buffers: [TensorInfo]
     /// Tensors no rule recognised; they are counted under Other.
     public var unmatched: [String]
-    public var bytesByDType: [(dtype: DType, bytes: Int)]
+    /// Stored bytes per element type, as the file names it (a dtype, or a GGUF file's ggml type).
+    public var bytesByDType: [(dtype: String, bytes: Int)]
     public var layers: [LayerLedger]
     /// False when heads were unknown and Key/Query/Value were counted one per tensor.
     public var perHeadCounts: Bool
@@ -54,7 +55,8 @@ public struct Ledger: Sendable {
     // MARK: Building
 
     /// The ledger of a checkpoint; `config` (from config.json beside it) gives heads and family.
-    public init(tensors: [TensorInfo], config: ModelConfig?, source: String) {
+    /// `typeNames`: the element type of tensors whose dtype cannot name it (GGUF's quantized ones).
+    public init(tensors: [TensorInfo], config: ModelConfig?, source: String, typeNames: [String: String] = [:]) {
         self.source = source
         self.config = config
         let family = config?.family ?? TensorClassifier.detectFamily(tensors.map(\.name))
@@ -68,7 +70,7 @@ public struct Ledger: Sendable {
         var perLayer: [Int: [LedgerCategory: Int]] = [:]
         var buffers: [TensorInfo] = []
         var unmatched: [String] = []
-        var bytes: [DType: Int] = [:]
+        var bytes: [String: Int] = [:]
 
         func add(_ c: LedgerCategory, _ tensor: TensorInfo, count: Int, matrices m: Int, shape: String?) {
             params[c, default: 0] += count
@@ -85,7 +87,7 @@ public struct Ledger: Sendable {
 
         for t in tensors {
             let role = family.map { TensorClassifier.role(of: t, family: $0) } ?? .unmatched
-            if role != .buffer { bytes[t.dtype, default: 0] += t.byteCount }
+            if role != .buffer { bytes[typeNames[t.name] ?? t.dtype.rawValue, default: 0] += t.byteCount }
             switch role {
             case .buffer:
                 buffers.append(t)
@@ -138,7 +140,8 @@ public struct Ledger: Sendable {
         self.rows = rows
         self.buffers = buffers
         self.unmatched = unmatched
-        self.bytesByDType = bytes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let order = { (name: String) in DType(rawValue: name).map { DType.allCases.firstIndex(of: $0)! } ?? -1 }
+        self.bytesByDType = bytes.sorted { (order($0.key), $0.key) < (order($1.key), $1.key) }.map { ($0.key, $0.value) }
         self.layers = perLayer.keys.sorted().map { LayerLedger(layer: $0, parameters: perLayer[$0]!) }
     }
 

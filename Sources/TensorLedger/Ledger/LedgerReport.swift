@@ -46,7 +46,7 @@ extension Ledger {
             out.append("No config.json: heads unknown, so Key, Query and Value count one matrix per tensor.")
         }
         out.append("Other holds norms, biases, position embeddings and anything no rule names.")
-        out.append("Bytes by dtype: " + bytesByDType.map { "\($0.dtype.rawValue) \(formatCount($0.bytes)) (\(formatBytes($0.bytes)))" }.joined(separator: ", "))
+        out.append("Bytes by dtype: " + bytesByDType.map { "\($0.dtype) \(formatCount($0.bytes)) (\(formatBytes($0.bytes)))" }.joined(separator: ", "))
         if !buffers.isEmpty {
             let elements = buffers.reduce(0) { $0 + $1.elementCount }
             out.append("Buffers, stored but not parameters: \(buffers.count) tensors, \(formatCount(elements)) values (" +
@@ -97,7 +97,7 @@ extension Ledger {
             "per_head_counts": .bool(perHeadCounts),
             "tied_embeddings": .bool(tiedEmbeddings),
         ]))
-        o["bytes_by_dtype"] = .object(JSONObject(uniqueKeysWithValues: bytesByDType.map { ($0.dtype.rawValue, .int($0.bytes)) }))
+        o["bytes_by_dtype"] = .object(JSONObject(uniqueKeysWithValues: bytesByDType.map { ($0.dtype, .int($0.bytes)) }))
         o["buffers"] = .array(buffers.map { $0.json })
         o["unmatched"] = .array(unmatched.map { .string($0) })
         o["layers"] = .array(layers.map { l in

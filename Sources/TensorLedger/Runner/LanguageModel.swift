@@ -48,11 +48,14 @@ extension LanguageModel {
 }
 
 public enum ModelLoader {
-    /// Loads a .tlm file or a safetensors checkpoint (file, index or directory) as the
-    /// family its configuration names.
+    /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
+    /// directory) as the family its configuration names.
     public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
         let source: any WeightSource
-        if ModelSource.isTLM(path) {
+        if ModelSource.isGGUF(path) {
+            let file = try GGUFFile.open(path)
+            source = GGUFWeights(file: file, config: try file.modelConfig())
+        } else if ModelSource.isTLM(path) {
             let file = try TLMFile(path: path)
             // Every checksum and every padding byte, before any weight is used.
             try file.verify(threads: threads)

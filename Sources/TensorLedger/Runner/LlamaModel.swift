@@ -60,7 +60,9 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         self.source = name
         self.tokenizer = tokenizer
         ops = Operations(threads: threads)
-        rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling)
+        // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
+        let divisors = source.has(GGUFArchitecture.ropeDivisors) ? try source.vector(GGUFArchitecture.ropeDivisors, count: c.headDim / 2) : nil
+        rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
         let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         func bias(_ n: String, _ count: Int) throws -> [Float]? {
             source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil

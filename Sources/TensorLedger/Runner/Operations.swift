@@ -206,7 +206,7 @@ struct RotaryEmbedding {
     /// θ^(−2i/headDim), rescaled as the checkpoint's rope_scaling says (i < headDim/2).
     let inverseFrequencies: [Double]
 
-    init(headDim: Int, theta: Double, scaling: RopeScaling?) {
+    init(headDim: Int, theta: Double, scaling: RopeScaling?, divisors: [Float]? = nil) {
         self.headDim = headDim
         let half = headDim / 2
         var inv = (0..<half).map { i in 1 / pow(theta, Double(2 * i) / Double(headDim)) }
@@ -228,6 +228,7 @@ struct RotaryEmbedding {
         default:
             break
         }
+        if let divisors { inv = zip(inv, divisors).map { $0 / Double($1) } }
         inverseFrequencies = inv
     }
 

@@ -10,6 +10,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
     case noTokenizer(source: String)
     case headsDoNotDivideWidth(source: String, width: Int, heads: Int)
     case unsupportedSetting(source: String, field: String, value: String)
+    case unsupportedTensorType(source: String, name: String, type: String)
 
     public var category: ErrorCategory { .badInput }
     public var description: String {
@@ -21,6 +22,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
         case .noTokenizer(let s): return "\(s): no tokenizer (tokenizer.json beside the weights, or embedded in the .tlm file)"
         case .headsDoNotDivideWidth(let s, let d, let h): return "\(s): the model width \(d) is not a multiple of its \(h) attention heads"
         case .unsupportedSetting(let s, let f, let v): return "\(s): the runner does not support \(f) \(v)"
+        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16 and Q8_0 run)"
         }
     }
 }
@@ -102,5 +104,94 @@ struct CheckpointWeights: WeightSource {
             throw ModelLoadError.wrongShape(source: checkpoint.path, name: name, expected: [count], found: t.info.shape)
         }
         return try floatValues(checkpoint.data(for: t), info: t.info)
+    }
+}
+
+/// A GGUF file: tensors found by their Hugging Face names (GGUFModel.swift maps them),
+/// F32, F16 and BF16 used in place from the mapping, Q8_0 repacked into the q8 layout
+/// (the same numbers: int8 values and one f16 scale per block of 32). The llama
+/// architecture's Q and K rows are put back in Hugging Face's order.
+struct GGUFWeights: WeightSource {
+    let file: GGUFFile
+    let config: ModelConfig?
+    let byName: [String: GGUFTensorMapping]
+    var sourceName: String { file.path }
+
+    init(file: GGUFFile, config: ModelConfig) {
+        self.file = file
+        self.config = config
+        byName = Dictionary(file.huggingFaceTensors().map { ($0.info.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func tokenizer() throws -> BPETokenizer { try BPETokenizer.fromGGUF(file, source: file.path) }
+
+    func has(_ name: String) -> Bool { byName[name] != nil }
+
+    /// For the llama architecture's Q and K: the heads whose rows llama.cpp interleaved.
+    func permutedHeads(_ name: String) -> Int? {
+        guard file.architecture == .llama, let c = config else { return nil }
+        if name.hasSuffix("self_attn.q_proj.weight") { return c.heads }
+        if name.hasSuffix("self_attn.k_proj.weight") { return c.kvHeads }
+        return nil
+    }
+
+    func matrix(_ name: String, rows: Int, cols: Int, conv1D: Bool) throws -> WeightMatrix {
+        guard let m = byName[name] else { throw ModelLoadError.missingTensor(source: file.path, name: name) }
+        // GGUF stores every matrix as rows of outputs, whatever the source's layout.
+        guard m.gguf.dimensions == [cols, rows] else {
+            throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [rows, cols], found: m.gguf.dimensions.reversed())
+        }
+        let raw = file.data(for: m.gguf)
+        let heads = permutedHeads(name)
+        // Row r of Hugging Face's order: head h, half s, index j ← llama.cpp's row h·dh + 2j + s.
+        let dh = heads.map { rows / $0 } ?? 1
+        func sourceRow(_ r: Int) -> Int {
+            guard heads != nil else { return r }
+            let h = r / dh, rem = r % dh, half = dh / 2
+            return h * dh + 2 * (rem % half) + rem / half
+        }
+        switch m.gguf.type {
+        case .f32, .f16, .bf16:
+            let scheme: WeightScheme = m.gguf.type == .f32 ? .f32 : (m.gguf.type == .f16 ? .f16 : .bf16)
+            if heads == nil { return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: TensorBytes(mapped: raw, owner: file.owner)) }
+            let rowBytes = raw.count / rows
+            guard let out = TensorBytes(capacity: raw.count) else { throw allocationError(raw.count, name) }
+            for r in 0..<rows {
+                (out.mutableBytes.baseAddress! + r * rowBytes).copyMemory(from: raw.baseAddress! + sourceRow(r) * rowBytes, byteCount: rowBytes)
+            }
+            return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: out)
+        case .q8_0:
+            // Blocks of {f16 scale, 32 int8} become the q8 layout: all int8 values, then the scales.
+            let blocksPerRow = cols / 32
+            let bytes = TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: .q8)!
+            guard let out = TensorBytes(capacity: bytes) else { throw allocationError(bytes, name) }
+            let values = out.mutableBytes.baseAddress!, scales = values + TLMFormat.align(rows * cols)
+            for r in 0..<rows {
+                let src = raw.baseAddress! + sourceRow(r) * blocksPerRow * 34
+                for b in 0..<blocksPerRow {
+                    let block = src + b * 34
+                    (scales + 2 * (r * blocksPerRow + b)).copyMemory(from: block, byteCount: 2)
+                    (values + r * cols + 32 * b).copyMemory(from: block + 2, byteCount: 32)
+                }
+            }
+            return WeightMatrix(rows: rows, cols: cols, scheme: .q8, bytes: out)
+        default:
+            throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
+        }
+    }
+
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        guard let m = byName[name] else { throw ModelLoadError.missingTensor(source: file.path, name: name) }
+        guard m.gguf.elementCount == count else {
+            throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [count], found: m.gguf.dimensions.reversed())
+        }
+        guard let dtype = m.gguf.type.plainDType else {
+            throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
+        }
+        return try floatValues(file.data(for: m.gguf), info: TensorInfo(name: name, dtype: dtype, shape: [count], dataOffsets: 0..<m.gguf.byteCount))
+    }
+
+    private func allocationError(_ n: Int, _ name: String) -> FileError {
+        .readFailed(path: file.path, reason: "cannot allocate \(n) bytes for \"\(name)\"")
     }
 }

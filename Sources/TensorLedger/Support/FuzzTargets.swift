@@ -70,8 +70,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             while i + 1 < bytes.count { pairs.append(Int(bytes[i]) << 8 | Int(bytes[i + 1])); i += 2 }
             _ = try? tok.decode(pairs)
         case .gguf:
-            _ = try? GGUFFile.parse(bytes, path: "fuzz")
-            _ = try? BPETokenizer.fromGGUF(bytes, source: "fuzz")
+            if let file = try? GGUFFile.parse(bytes, path: "fuzz") {
+                _ = try? file.modelConfig()
+                _ = file.huggingFaceTensors()
+                _ = try? BPETokenizer.fromGGUF(file, source: "fuzz")
+            }
         }
     }
 

@@ -44,9 +44,20 @@ public struct TokenizerConfig: Sendable, Equatable {
         }
     }
 
-    /// The configuration of the model at `path`: embedded in a .tlm file, or the files
-    /// beside a checkpoint. A model without them has an empty configuration.
+    /// The configuration of the model at `path`: a GGUF file's tokenizer.chat_template and
+    /// BOS/EOS ids, the files embedded in a .tlm file, or the files beside a checkpoint. A
+    /// model without them has an empty configuration.
     public static func load(forModel path: String) throws -> TokenizerConfig {
+        if ModelSource.isGGUF(path) {
+            let file = try GGUFFile.open(path)
+            let tokens = file.strings("tokenizer.ggml.tokens") ?? []
+            func token(_ key: String) -> String? {
+                guard let id = file.value("tokenizer.ggml.\(key)_token_id")?.int, tokens.indices.contains(id) else { return nil }
+                // Byte-level vocabularies spell special tokens in their own characters too.
+                return file.string("tokenizer.ggml.model") == "gpt2" ? String(decoding: ByteLevel.decode(tokens[id]), as: UTF8.self) : tokens[id]
+            }
+            return TokenizerConfig(chatTemplate: file.string("tokenizer.chat_template"), bosToken: token("bos"), eosToken: token("eos"))
+        }
         if ModelSource.isTLM(path) {
             let file = try TLMFile(path: path)
             let names = Set(file.header.blobs.map(\.name))

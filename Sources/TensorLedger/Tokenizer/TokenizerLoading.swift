@@ -3,9 +3,8 @@
 
 extension BPETokenizer {
     public static func load(_ path: String) throws -> BPETokenizer {
-        let bytes = try readWholeFile(path, limit: 256 << 20)
-        if bytes.starts(with: Array("GGUF".utf8)) { return try fromGGUF(bytes, source: path) }
-        return try fromTokenizerJSON(bytes, source: path)
+        if ModelSource.isGGUF(path) { return try fromGGUF(try GGUFFile.open(path), source: path) }
+        return try fromTokenizerJSON(try readWholeFile(path, limit: 256 << 20), source: path)
     }
 
     public static func fromTokenizerJSON(_ bytes: [UInt8], source: String) throws(TokenizerError) -> BPETokenizer {
@@ -61,27 +60,99 @@ extension BPETokenizer {
         return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, pipeline: pipeline, source: source)
     }
 
-    public static func fromGGUF(_ bytes: [UInt8], source: String) throws -> BPETokenizer {
-        let gguf = try GGUFFile.parse(bytes, path: source)
-        guard gguf.string("tokenizer.ggml.model") == "gpt2" else {
-            throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.model \(gguf.string("tokenizer.ggml.model") ?? "missing")")
-        }
-        guard let tokens = gguf.strings("tokenizer.ggml.tokens"), let mergeList = gguf.strings("tokenizer.ggml.merges") else {
-            throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.tokens or tokenizer.ggml.merges")
+    /// The tokenizer of a GGUF file's tokenizer.ggml.* keys: "gpt2" (byte-level BPE with its
+    /// merges; tokenizer.ggml.pre names the split) or "llama" (SentencePiece-style, whose
+    /// merges are derived from the scores as transformers' converter derives them).
+    public static func fromGGUF(_ gguf: GGUFFile, source: String) throws -> BPETokenizer {
+        let model = gguf.string("tokenizer.ggml.model")
+        guard let tokens = gguf.strings("tokenizer.ggml.tokens") else {
+            throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.tokens")
         }
         let types = gguf.integers("tokenizer.ggml.token_type") ?? []
-        var merges: [(String, String)] = []
-        for (i, m) in mergeList.enumerated() {
-            let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
-            merges.append((String(parts[0]), String(parts[1])))
-        }
         guard types.isEmpty || types.count == tokens.count else {
             throw TokenizerError.invalid(source: source, reason: "\(types.count) token types for \(tokens.count) tokens")
         }
-        // Token type 3 is "control" (special) in llama.cpp's vocabulary.
-        let added = types.enumerated().compactMap { i, t in t == 3 ? AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: true) : nil }
-        return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, source: source)
+        // Token types: 1 normal, 2 unknown, 3 control (special), 4 user-defined, 6 byte.
+        func type(_ i: Int) -> Int64 { types.isEmpty ? 1 : types[i] }
+        var pipeline = TokenizerPipeline()
+        var merges: [(String, String)] = []
+        var added: [AddedToken] = []
+        switch model {
+        case "gpt2":
+            guard let mergeList = gguf.strings("tokenizer.ggml.merges") else {
+                throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.merges")
+            }
+            for (i, m) in mergeList.enumerated() {
+                let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
+                merges.append((String(parts[0]), String(parts[1])))
+            }
+            let pre = gguf.string("tokenizer.ggml.pre") ?? "gpt-2"
+            let splits: [TokenizerPipeline.Split]
+            switch pre {
+            case "gpt-2", "default": splits = [.gpt2]
+            case "llama-bpe", "llama3", "llama-v3": splits = [.llama3(maxDigits: 3)]
+            case "qwen2": splits = [.llama3(maxDigits: 1)]
+            case "smollm": splits = [.digits(individual: true), .gpt2]
+            default: throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.pre \(pre) (known: gpt-2, llama-bpe, qwen2, smollm)")
+            }
+            pipeline.preTokenizer = .byteLevel(splits: splits, addPrefixSpace: false)
+            if pre == "qwen2" { pipeline.normalizer = [.nfc] }
+            for i in tokens.indices where type(i) == 3 || type(i) == 4 {
+                added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
+            }
+        case "llama":
+            let scores = gguf.numbers("tokenizer.ggml.scores") ?? []
+            guard scores.count == tokens.count else {
+                throw TokenizerError.invalid(source: source, reason: "\(scores.count) scores for \(tokens.count) tokens")
+            }
+            merges = BPETokenizer.mergesFromScores(tokens: tokens, scores: scores, isNormal: { type($0) == 1 })
+            let prefix = gguf.value("tokenizer.ggml.add_space_prefix").map { $0 == .bool(true) } ?? true
+            pipeline.normalizer = (prefix ? [.prepend("▁")] : []) + [.replace(" ", "▁")]
+            pipeline.preTokenizer = .none
+            pipeline.decoder = .sentencePiece(replacement: "▁")
+            pipeline.byteFallback = true
+            pipeline.fuseUnknown = true
+            pipeline.unknownToken = tokens.indices.first { type($0) == 2 }.map { tokens[$0] }
+            for i in tokens.indices where type(i) == 3 || type(i) == 4 {
+                added.append(AddedToken(id: i, content: tokens[i], special: type(i) == 3))
+            }
+        default:
+            throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.model \(model ?? "missing")")
+        }
+        func special(_ key: String) -> String? {
+            guard let id = gguf.value("tokenizer.ggml.\(key)_token_id")?.int, id >= 0, id < tokens.count else { return nil }
+            return added.first { $0.id == id }?.content ?? tokens[id]
+        }
+        let addBOS = gguf.value("tokenizer.ggml.add_bos_token").map { $0 == .bool(true) } ?? (model == "llama")
+        if addBOS, let bos = special("bos") { pipeline.prefixTokens = [bos] }
+        if gguf.value("tokenizer.ggml.add_eos_token") == .bool(true), let eos = special("eos") { pipeline.suffixTokens = [eos] }
+        return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, pipeline: pipeline, source: source)
+    }
+
+    /// SentencePiece BPE has scores, not merges: every way to split a token into two tokens
+    /// is a merge, ranked by the token's score (highest first; ties in id order), and within a
+    /// token by the ids of its parts, as transformers' SentencePieceExtractor ranks them.
+    static func mergesFromScores(tokens: [String], scores: [Double], isNormal: (Int) -> Bool) -> [(String, String)] {
+        var idOf: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() where idOf[t] == nil { idOf[t] = i }
+        let order = tokens.indices.filter(isNormal).sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+        var merges: [(String, String)] = []
+        for i in order {
+            let scalars = Array(tokens[i].unicodeScalars)
+            guard scalars.count > 1 else { continue }
+            var local: [(Int, Int, String, String)] = []
+            for cut in 1..<scalars.count {
+                var l = String.UnicodeScalarView(), r = String.UnicodeScalarView()
+                l.append(contentsOf: scalars[..<cut])
+                r.append(contentsOf: scalars[cut...])
+                let (ls, rs) = (String(l), String(r))
+                if let a = idOf[ls], let b = idOf[rs] { local.append((a, b, ls, rs)) }
+            }
+            local.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+            merges += local.map { ($0.2, $0.3) }
+        }
+        return merges
     }
 }
 

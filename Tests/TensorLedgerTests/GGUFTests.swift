@@ -1,0 +1,162 @@
+// GGUF files against the `gguf` package that wrote them (fixtures/scripts/make_gguf_fixtures.py)
+// and against the same models' safetensors checkpoints and transformers' logits; and
+// malformed files, each refused with the reason.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct GGUFTests {
+    static let reference = Fixtures.loadJSON("expected/gguf.json").object!["files"]!.object!
+    static let files = reference.keys.sorted()
+
+    static func path(_ name: String) -> String { Fixtures.path("gguf/\(name)") }
+    static func model(_ gguf: String) -> String { String(gguf.split(separator: "-").prefix(2).joined(separator: "-")) }
+
+    @Test(arguments: files)
+    func tensorsAreWhatTheGGUFPackageWrote(_ name: String) throws {
+        let file = try GGUFFile.open(Self.path(name))
+        let expected = Self.reference[name]!.object!["tensors"]!.array!.map { $0.object! }
+        #expect(file.tensors.map(\.name).sorted() == expected.map { $0["name"]!.string! }.sorted())
+        for e in expected {
+            let t = try #require(file.tensor(named: e["name"]!.string!))
+            #expect(t.type.name == e["type"]!.string!, "\(t.name)")
+            #expect(Array(t.dimensions.reversed()) == e["shape"]!.array!.map { $0.int! }, "\(t.name)")
+        }
+        #expect(file.alignment == 32 && file.dataStart % 32 == 0)
+    }
+
+    @Test(arguments: files.filter { $0.hasSuffix("q8_0.gguf") })
+    func q8_0IsDequantizedAsTheGGUFPackageDoes(_ name: String) throws {
+        let file = try GGUFFile.open(Self.path(name))
+        let source = GGUFWeights(file: file, config: try file.modelConfig())
+        for (tensor, values) in zip(Self.reference[name]!.object!["dequantized"]!.object!.keys, Self.reference[name]!.object!["dequantized"]!.object!.values) {
+            let mapping = try #require(source.byName.values.first { $0.gguf.name == tensor })
+            let (cols, rows) = (mapping.gguf.dimensions[0], mapping.gguf.dimensions[1])
+            let matrix = try source.matrix(mapping.info.name, rows: rows, cols: cols, conv1D: false)
+            var got = [Float](repeating: 0, count: 2 * cols)
+            got.withUnsafeMutableBufferPointer { p in
+                matrix.row(0, into: p.baseAddress!)
+                matrix.row(1, into: p.baseAddress! + cols)
+            }
+            #expect(got == values.array!.map { Float($0.number!) }, "\(name) \(tensor)")
+        }
+    }
+
+    @Test(arguments: files)
+    func theLedgerIsTheCheckpointsRowForRow(_ name: String) throws {
+        let (gguf, _) = try ModelSource.ledger(Self.path(name))
+        let (checkpoint, _) = try ModelSource.ledger(Fixtures.model(Self.model(name)))
+        #expect(gguf.rows.count == checkpoint.rows.count)
+        for (a, b) in zip(gguf.rows, checkpoint.rows) {
+            #expect(a.category == b.category && a.matrices == b.matrices && a.parameters == b.parameters && a.tied == b.tied && a.shape == b.shape,
+                    "\(name) \(a.category)")
+        }
+        #expect(gguf.uniqueParameters == checkpoint.uniqueParameters)
+    }
+
+    @Test(arguments: ["tiny-llama-f32.gguf", "tiny-qwen2-f32.gguf", "tiny-llama-q8_0.gguf", "tiny-qwen2-q8_0.gguf"])
+    func runsAsTheCheckpointDoes(_ name: String) throws {
+        let model = try ModelLoader.load(Self.path(name))
+        let facts = LlamaFamilyTests.facts(Self.model(name))
+        let tolerance = name.contains("f32") ? 1e-4 : 0.25
+        for prompt in LlamaFamilyTests.prompts {
+            let ref = facts[prompt]!.object!
+            let logits = try Generator(model: model).lastLogits(LlamaFamilyTests.ints(ref["input_ids"]))
+            let diff = LlamaFamilyTests.maxDifference(logits, LlamaFamilyTests.numbers(ref["last_logits"]))
+            #expect(diff < tolerance, "\(name) \(prompt): max |Δlogit| = \(diff)")
+        }
+    }
+
+    @Test(arguments: ["tiny-llama-f32.gguf", "tiny-qwen2-f32.gguf"])
+    func theTokenizerIsTheCheckpoints(_ name: String) throws {
+        let tokenizer = try BPETokenizer.load(Self.path(name))
+        for c in LlamaTokenizerTests.cases(Self.model(name)) {
+            let text = c["text"]!.string!
+            #expect(tokenizer.encode(text) == LlamaFamilyTests.ints(c["ids"]), "\(name): \(text.debugDescription)")
+            #expect(try tokenizer.decode(LlamaFamilyTests.ints(c["ids"])) == c["decoded"]!.string!, "\(name) decode: \(text.debugDescription)")
+        }
+    }
+
+    @Test func theChatTemplateComesFromTheFile() throws {
+        let config = try TokenizerConfig.load(forModel: Self.path("tiny-qwen2-q8_0.gguf"))
+        #expect(config.chatTemplate.map(ChatTemplate.detect) == .chatml)
+    }
+
+    // MARK: Malformed files
+
+    /// A GGUF file built field by field, to break one field at a time.
+    struct Builder {
+        var version: UInt32 = 3
+        var keys: [(String, UInt32, [UInt8])] = [("general.architecture", 8, Builder.string("llama"))]
+        var tensors: [(name: String, dims: [UInt64], type: UInt32, offset: UInt64)] = [("a", [32, 2], 0, 0), ("b", [64], 8, 256)]
+        var dataBytes = 256 + 68
+
+        static func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        static func u64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+        static func string(_ s: String) -> [UInt8] { u64(UInt64(s.utf8.count)) + Array(s.utf8) }
+
+        var bytes: [UInt8] {
+            var out = Array("GGUF".utf8) + Builder.u32(version) + Builder.u64(UInt64(tensors.count)) + Builder.u64(UInt64(keys.count))
+            for (k, type, value) in keys { out += Builder.string(k) + Builder.u32(type) + value }
+            for t in tensors {
+                out += Builder.string(t.name) + Builder.u32(UInt32(t.dims.count))
+                for d in t.dims { out += Builder.u64(d) }
+                out += Builder.u32(t.type) + Builder.u64(t.offset)
+            }
+            while out.count % 32 != 0 { out.append(0) }
+            return out + [UInt8](repeating: 0, count: dataBytes)
+        }
+    }
+
+    @Test func aWellFormedFileReads() throws {
+        let file = try GGUFFile.parse(Builder().bytes, path: "ok")
+        #expect(file.tensors.map(\.byteCount) == [256, 68])
+    }
+
+    /// Each breakage and the words its error must hold.
+    static let malformed: [(String, String)] = [
+        ("big-endian", "big-endian"), ("version 1", "version 1"), ("duplicate key", "appears twice"),
+        ("duplicate tensor", "appears twice"), ("unknown value type", "unknown value type 13"), ("bad alignment", "power of two"),
+        ("five dimensions", "5 dimensions"), ("unknown type", "unknown ggml type 99"), ("partial block", "whole number of Q8_0 blocks"),
+        ("misaligned", "multiple of the alignment"), ("out of order", "expected 256"), ("overflow", "overflow"),
+        ("truncated data", "past the end"), ("huge count", "runs past the end"),
+    ]
+
+    static func breakIt(_ name: String, _ b: inout Builder) {
+        switch name {
+        case "big-endian": b.version = UInt32(3).byteSwapped
+        case "version 1": b.version = 1
+        case "duplicate key": b.keys.append(b.keys[0])
+        case "duplicate tensor": b.tensors[1].name = "a"
+        case "unknown value type": b.keys[0].1 = 13
+        case "bad alignment": b.keys.append(("general.alignment", 4, Builder.u32(24)))
+        case "five dimensions": b.tensors[0].dims = [32, 1, 1, 1, 2]
+        case "unknown type": b.tensors[0].type = 99
+        case "partial block": b.tensors[1].dims = [48]
+        case "misaligned": b.tensors[1].offset = 260
+        case "out of order": b.tensors[1].offset = 288
+        case "overflow": b.tensors[0].dims = [1 << 40, 1 << 40]
+        case "truncated data": b.dataBytes = 300
+        case "huge count": b.keys[0].2 = Builder.u64(1 << 60)
+        default: break
+        }
+    }
+
+    @Test(arguments: malformed)
+    func malformedFilesAreRefusedWithTheReason(_ name: String, _ reason: String) {
+        var b = Builder()
+        Self.breakIt(name, &b)
+        do {
+            _ = try GGUFFile.parse(b.bytes, path: name)
+            // parse() checks data bounds only on open(); check the truncated file through a file.
+            if name == "truncated data" {
+                let dir = TemporaryDirectory()
+                writeFile(dir.file("t.gguf"), b.bytes)
+                _ = try GGUFFile.open(dir.file("t.gguf"))
+            }
+            Issue.record("\(name) was accepted")
+        } catch {
+            #expect("\(error)".contains(reason), "\(name): \(error)")
+        }
+    }
+}
