@@ -64,7 +64,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let m = try ModelLoader.load(model, threads: threads)
+            let m = try loadModel(model, threads: threads)
             let session = try ChatSession(model: m, config: try TokenizerConfig.load(forModel: model), template: ChatTemplate(rawValue: template),
                                           system: system, sampling: sampling.options, maxReplyTokens: n, source: model)
             catchInterrupts()

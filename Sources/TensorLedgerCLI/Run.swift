@@ -62,7 +62,7 @@ struct Run: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let start = monotonicSeconds()
-            let m = try ModelLoader.load(model, threads: threads)
+            let m = try loadModel(model, threads: threads)
             let loadSeconds = monotonicSeconds() - start
             let generator = Generator(model: m)
             if !output.json { Console.writeOut(prompt) }
@@ -108,7 +108,7 @@ struct Next: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let report = try Generator(model: try ModelLoader.load(model)).nextTokenReport(prompt: prompt, top: top, temperature: temperature)
+            let report = try Generator(model: try loadModel(model)).nextTokenReport(prompt: prompt, top: top, temperature: temperature)
             print(output.json ? report.json.serialized() : report.textReport())
         }
     }

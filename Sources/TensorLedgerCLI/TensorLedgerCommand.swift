@@ -61,3 +61,10 @@ func printError(_ message: String) {
 func printWarning(_ message: String) {
     Console.writeErr("warning: \(message)\n")
 }
+
+/// Loads a model, saying on stderr what loading changed about its weights.
+func loadModel(_ path: String, threads: Int = 2) throws -> any LanguageModel {
+    let m = try ModelLoader.load(path, threads: threads)
+    m.notes.forEach(printWarning)
+    return m
+}

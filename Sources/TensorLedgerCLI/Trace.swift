@@ -22,7 +22,7 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let trace = try Generator(model: try ModelLoader.load(model)).trace(prompt: prompt, top: max(top, 1))
+            let trace = try Generator(model: try loadModel(model)).trace(prompt: prompt, top: max(top, 1))
             print(output.json ? trace.json.serialized() : trace.textReport())
         }
     }
@@ -50,8 +50,8 @@ struct PerplexityCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let m = try ModelLoader.load(model)
-            let other = try compare.map { try ModelLoader.load($0) }
+            let m = try loadModel(model)
+            let other = try compare.map { try loadModel($0) }
             let ids = m.tokenizer.encode(String(decoding: try readWholeFile(text), as: UTF8.self))
             let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other)
             print(output.json ? r.json.serialized() : r.textReport(model: model, compare: compare))

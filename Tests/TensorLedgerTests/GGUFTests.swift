@@ -77,6 +77,18 @@ import Testing
         }
     }
 
+    /// Q4_0 has no kernel: it runs requantized to q8, and the model says so.
+    @Test func otherTypesAreRequantizedWithANotice() throws {
+        let model = try ModelLoader.load(Self.path("tiny-qwen2-q4_0.gguf"))
+        #expect(model.weightScheme == .q8)
+        #expect(model.notes.count == 1 && model.notes[0].contains("Q4_0"), "\(model.notes)")
+        let ref = LlamaFamilyTests.facts("tiny-qwen2")["mid"]!.object!
+        let logits = try Generator(model: model).lastLogits(LlamaFamilyTests.ints(ref["input_ids"]))
+        let diff = LlamaFamilyTests.maxDifference(logits, LlamaFamilyTests.numbers(ref["last_logits"]))
+        #expect(diff < 1.5, "max |Δlogit| = \(diff)")
+        #expect(try ModelLoader.load(Self.path("tiny-qwen2-q8_0.gguf")).notes.isEmpty)
+    }
+
     @Test func theChatTemplateComesFromTheFile() throws {
         let config = try TokenizerConfig.load(forModel: Self.path("tiny-qwen2-q8_0.gguf"))
         #expect(config.chatTemplate.map(ChatTemplate.detect) == .chatml)
@@ -158,5 +170,22 @@ import Testing
         } catch {
             #expect("\(error)".contains(reason), "\(name): \(error)")
         }
+    }
+}
+
+@Suite struct GGMLDequantizeTests {
+    /// Every type the runner dequantizes, value for value against `gguf.quants.dequantize`.
+    @Test(arguments: ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k"])
+    func dequantizesAsTheGGUFPackageDoes(_ name: String) throws {
+        let expected = try #require(Fixtures.loadJSON("expected/gguf.json").object!["quant_types"]?.object?[name]?.object)
+        let file = try GGUFFile.open(Fixtures.path("gguf/quant-types.gguf"))
+        let t = try #require(file.tensor(named: name))
+        #expect(t.type.name == expected["type"]!.string!)
+        let values = expected["values"]!.array!.map { Float($0.number!) }
+        var got = [Float](repeating: .nan, count: t.elementCount)
+        got.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(file.data(for: t), type: t.type, count: t.elementCount, into: $0.baseAddress!) }
+        #expect(got.count == values.count)
+        let differing = zip(got, values).enumerated().filter { $0.element.0 != $0.element.1 }
+        #expect(differing.isEmpty, "\(name): \(differing.count) values differ, first at \(differing.first?.offset ?? -1): \(differing.first.map { "\($0.element)" } ?? "")")
     }
 }

@@ -32,6 +32,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let tokenizer: BPETokenizer
     public let source: String
+    public let notes: [String]
     let tokenEmbedding: WeightMatrix              // (vocab, d): wte, also the tied unembedding
     let positionEmbedding: WeightMatrix           // (n_ctx, d): wpe
     let blocks: [Block]
@@ -82,6 +83,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         lnFWeight = try source.vector(p + "ln_f.weight", count: d)
         lnFBias = try source.vector(p + "ln_f.bias", count: d)
         unembedding = source.has("lm_head.weight") ? try source.matrix("lm_head.weight", rows: v, cols: d, conv1D: false) : tokenEmbedding
+        notes = source.notes
     }
 
     public func makeState() -> InferenceState {

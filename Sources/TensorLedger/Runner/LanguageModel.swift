@@ -14,6 +14,8 @@ public protocol LanguageModel: AnyObject, Sendable {
     var weightScheme: WeightScheme { get }
     /// Bytes of weights one decoded token reads: what bounds decoding speed.
     var weightBytesPerToken: Int { get }
+    /// What loading changed about the weights (a GGUF type requantized to q8), for a notice.
+    var notes: [String] { get }
 
     /// A KV cache and activation buffers for this model.
     func makeState() -> InferenceState

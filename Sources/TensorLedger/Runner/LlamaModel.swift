@@ -24,6 +24,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let tokenizer: BPETokenizer
     public let source: String
+    public let notes: [String]
     let tokenEmbedding: WeightMatrix              // (vocab, d)
     let blocks: [Block]
     let finalNorm: [Float]                        // (d)
@@ -87,6 +88,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         finalNorm = try source.vector("model.norm.weight", count: d)
         unembedding = source.has("lm_head.weight") || !c.tiedEmbeddings
             ? try source.matrix("lm_head.weight", rows: c.vocabSize, cols: d, conv1D: false) : tokenEmbedding
+        notes = source.notes
     }
 
     public func makeState() -> InferenceState {

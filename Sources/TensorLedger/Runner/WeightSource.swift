@@ -1,6 +1,8 @@
 // Where the runner's weights come from: a .tlm file (int8 and f16 used in place from
-// the mapping, every checksum checked on load) or a safetensors checkpoint (widened to
-// f32 rows, Conv1D matrices transposed), behind one interface.
+// the mapping, every checksum checked on load), a safetensors checkpoint (widened to
+// f32 rows, Conv1D matrices transposed) or a GGUF file, behind one interface.
+
+import CKernels
 
 public enum ModelLoadError: TensorLedgerError, Equatable {
     case missingTensor(source: String, name: String)
@@ -36,6 +38,12 @@ protocol WeightSource {
     func matrix(_ name: String, rows: Int, cols: Int, conv1D: Bool) throws -> WeightMatrix
     func vector(_ name: String, count: Int) throws -> [Float]
     func has(_ name: String) -> Bool
+    /// What loading changed about the weights, for a notice (GGUF types requantized).
+    var notes: [String] { get }
+}
+
+extension WeightSource {
+    var notes: [String] { [] }
 }
 
 struct TLMWeights: WeightSource {
@@ -116,6 +124,15 @@ struct GGUFWeights: WeightSource {
     let config: ModelConfig?
     let byName: [String: GGUFTensorMapping]
     var sourceName: String { file.path }
+    /// The types dequantized and requantized to q8 while loading.
+    private let requantized = Requantized()
+    var notes: [String] {
+        requantized.types.isEmpty ? [] : ["\(file.path): \(requantized.types.sorted().joined(separator: ", ")) weights were dequantized and requantized to q8 at load"]
+    }
+
+    final class Requantized: @unchecked Sendable {
+        var types: Set<String> = []
+    }
 
     init(file: GGUFFile, config: ModelConfig) {
         self.file = file
@@ -175,6 +192,23 @@ struct GGUFWeights: WeightSource {
                 }
             }
             return WeightMatrix(rows: rows, cols: cols, scheme: .q8, bytes: out)
+        case let type where GGMLDequantize.supported.contains(type) && cols % 32 == 0:
+            // No kernel for this type: its exact values, requantized to q8 (blocks of 32).
+            let n = rows * cols
+            guard let floats = TensorValues(count: n) else { throw allocationError(4 * n, name) }
+            let rowBytes = raw.count / rows
+            for r in 0..<rows {
+                let row = UnsafeRawBufferPointer(rebasing: raw[(sourceRow(r) * rowBytes)..<((sourceRow(r) + 1) * rowBytes)])
+                GGMLDequantize.dequantize(row, type: type, count: cols, into: floats.mutable.baseAddress! + r * cols)
+            }
+            let bytes = TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: .q8)!
+            guard let out = TensorBytes(capacity: bytes) else { throw allocationError(bytes, name) }
+            let values = out.mutableBytes.baseAddress!
+            let bad = tl_quantize_q8_blocks(floats.values.baseAddress, n, values.assumingMemoryBound(to: Int8.self),
+                                            (values + TLMFormat.align(n)).assumingMemoryBound(to: UInt16.self), nil)
+            if let failure = QuantizationFailure(bad, in: floats.values.baseAddress!) { throw failure.error(tensor: m.gguf.name) }
+            requantized.types.insert(type.name)
+            return WeightMatrix(rows: rows, cols: cols, scheme: .q8, bytes: out)
         default:
             throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
         }
@@ -186,7 +220,12 @@ struct GGUFWeights: WeightSource {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [count], found: m.gguf.dimensions.reversed())
         }
         guard let dtype = m.gguf.type.plainDType else {
-            throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
+            guard GGMLDequantize.supported.contains(m.gguf.type) else {
+                throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
+            }
+            var out = [Float](repeating: 0, count: count)
+            out.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(file.data(for: m.gguf), type: m.gguf.type, count: count, into: $0.baseAddress!) }
+            return out
         }
         return try floatValues(file.data(for: m.gguf), info: TensorInfo(name: name, dtype: dtype, shape: [count], dataOffsets: 0..<m.gguf.byteCount))
     }
