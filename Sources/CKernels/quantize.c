@@ -259,3 +259,26 @@ long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_qu
 #endif
     return q8_row_portable(x, n, q, scale, stats);
 }
+
+// ---- llama.cpp's Q8_0, for GGUF files ---------------------------------------------------
+// Not q8's rule (see tl_quantize_q8_blocks): d = max|x| / 127 kept in f32 for the
+// quantization, q = roundf(x · (1/d)), and d stored as the nearest f16 — what ggml's
+// quantize_row_q8_0_ref and the gguf package write, byte for byte.
+
+long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out) {
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0;
+        for (int i = 0; i < 32; i++) {
+            if (!isfinite(xb[i])) return (long)(32 * b + (size_t)i);
+            const float a = fabsf(xb[i]);
+            amax = a > amax ? a : amax;
+        }
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const _Float16 h = (_Float16)d;
+        uint8_t *o = out + 34 * b;
+        memcpy(o, &h, 2);
+        for (int i = 0; i < 32; i++) o[2 + i] = (uint8_t)(int8_t)roundf(xb[i] * id);
+    }
+    return -1;
+}

@@ -37,6 +37,9 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print a per-tensor table with the quantization error (RMSE, max error, SNR).")
     var report = false
 
+    @Option(help: "The output format: tlm, or gguf (what llama.cpp runs; q8 is written as Q8_0). Default: by OUTPUT's extension.")
+    var format: String?
+
     @OptionGroup var output_: OutputOptions
 
     func validate() throws {
@@ -44,6 +47,7 @@ struct Convert: ParsableCommand {
             throw ValidationError("--weights must be one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         guard (1...19).contains(zstd) else { throw ValidationError("--zstd must be between 1 and 19.") }
+        guard format == nil || ["tlm", "gguf"].contains(format!.lowercased()) else { throw ValidationError("--format must be tlm or gguf.") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
     }
 
@@ -55,9 +59,12 @@ struct Convert: ParsableCommand {
         options.overwrite = force
         options.threads = threads
         let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil
+        let gguf = format.map { $0.lowercased() == "gguf" } ?? output.lowercased().hasSuffix(".gguf")
         let result = try reportingErrors {
-            try Converter.convert(input: input, output: output, options: options, dryRun: dryRun,
-                                  progress: bar.map { b in { b.update($0, of: $1) } })
+            gguf ? try Converter.convertToGGUF(input: input, output: output, options: options, dryRun: dryRun,
+                                               progress: bar.map { b in { b.update($0, of: $1) } })
+                 : try Converter.convert(input: input, output: output, options: options, dryRun: dryRun,
+                                         progress: bar.map { b in { b.update($0, of: $1) } })
         }
         bar?.finish()
         if output_.json {

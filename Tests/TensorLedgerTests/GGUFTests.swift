@@ -189,3 +189,41 @@ import Testing
         #expect(differing.isEmpty, "\(name): \(differing.count) values differ, first at \(differing.first?.offset ?? -1): \(differing.first.map { "\($0.element)" } ?? "")")
     }
 }
+
+@Suite(.serialized) struct GGUFWriterTests {
+    /// convert writes what llama.cpp's converter (here, the gguf package the fixtures were
+    /// written with) writes: the same tensors, types and bytes, and every key it wrote.
+    @Test(arguments: [("tiny-llama", WeightScheme.f32, "tiny-llama-f32.gguf"), ("tiny-llama", .q8, "tiny-llama-q8_0.gguf"),
+                      ("tiny-qwen2", .f32, "tiny-qwen2-f32.gguf"), ("tiny-qwen2", .q8, "tiny-qwen2-q8_0.gguf"),
+                      ("tiny-genesis", .q8, "tiny-genesis-q8_0.gguf")])
+    func writesWhatTheReferenceWrites(_ model: String, _ scheme: WeightScheme, _ reference: String) throws {
+        let dir = TemporaryDirectory()
+        var options = ConversionOptions()
+        options.scheme = scheme
+        _ = try Converter.convertToGGUF(input: Fixtures.model(model), output: dir.file("m.gguf"), options: options)
+        let ours = try GGUFFile.open(dir.file("m.gguf")), theirs = try GGUFFile.open(GGUFTests.path(reference))
+        #expect(ours.tensors.map(\.name).sorted() == theirs.tensors.map(\.name).sorted())
+        for t in theirs.tensors {
+            let o = try #require(ours.tensor(named: t.name))
+            #expect(o.type == t.type && o.dimensions == t.dimensions, "\(reference) \(t.name)")
+            #expect(ours.data(for: o).elementsEqual(theirs.data(for: t)), "\(reference) \(t.name): the bytes differ")
+        }
+        for (key, value) in theirs.metadata {
+            #expect(ours.value(key) == value, "\(reference) \(key): ours \(ours.value(key)?.summary ?? "missing"), theirs \(value.summary)")
+        }
+    }
+
+    @Test func aDryRunWritesNothingAndQ8RowIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let report = try Converter.convertToGGUF(input: Fixtures.model("tiny-qwen2"), output: dir.file("m.gguf"), options: ConversionOptions(), dryRun: true)
+        #expect(report.dryRun && !fileExists(dir.file("m.gguf")))
+        var rowwise = ConversionOptions()
+        rowwise.scheme = .q8Row
+        #expect(throws: GGUFConversionError.self) {
+            try Converter.convertToGGUF(input: Fixtures.model("tiny-qwen2"), output: dir.file("m.gguf"), options: rowwise)
+        }
+        let r = CLI.run(["convert", Fixtures.model("tiny-genesis"), dir.file("g.gguf")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(ModelSource.isGGUF(dir.file("g.gguf")))
+    }
+}

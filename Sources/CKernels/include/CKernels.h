@@ -55,6 +55,11 @@ long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales
 long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, int8_t *q, uint16_t *scales,
                             tl_quant_stats *stats);
 
+/// llama.cpp's Q8_0 blocks of n values (a multiple of 32) into out (n/32 × 34 bytes: the f16
+/// scale, then 32 int8): d = max|x| / 127, q = roundf(x · (1/d)), d stored as the nearest
+/// f16, as ggml writes it. Returns the index of the first non-finite value, or -1.
+long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out);
+
 /// q8-row: one f32 scale d = max|x| / 127 for all n values; q = round(x / d).
 long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats);
 

@@ -111,6 +111,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeScaling: RopeScaling?
     /// Mistral's sliding attention window, when the model uses one.
     public var slidingWindow: Int?
+    /// config.json's `bos_token_id` and `eos_token_id` (a list for some models).
+    public var bosTokenID: Int?
+    public var eosTokenIDs: [Int] = []
 
     public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
                 kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
@@ -191,6 +194,8 @@ public struct ModelConfig: Sendable, Equatable {
         if let scaling = o["rope_scaling"]?.object ?? rope {
             config.ropeScaling = try RopeScaling(scaling, file: file)
         }
+        config.bosTokenID = o["bos_token_id"]?.int
+        config.eosTokenIDs = o["eos_token_id"]?.int.map { [$0] } ?? (o["eos_token_id"]?.array ?? []).compactMap(\.int)
         let slidingUsed = o["use_sliding_window"]?.bool ?? (modelType == "mistral")
         if slidingUsed, let w = try int("sliding_window"), w > 0 { config.slidingWindow = w }
         guard config.kvHeads > 0, config.heads % config.kvHeads == 0 else {
@@ -369,6 +374,8 @@ extension ModelConfig: JSONRepresentable {
             "rope_theta": .double(ropeTheta),
             "rope_scaling": ropeScaling?.json ?? .null,
             "sliding_window": slidingWindow.map { .int($0) } ?? .null,
+            "bos_token_id": bosTokenID.map { .int($0) } ?? .null,
+            "eos_token_ids": .array(eosTokenIDs.map { .int($0) }),
         ]))
     }
 
@@ -397,6 +404,8 @@ extension ModelConfig: JSONRepresentable {
         }
         if let scaling = o["rope_scaling"]?.object { c.ropeScaling = try RopeScaling(scaling, file: file) }
         if case .int(let w)? = o["sliding_window"], w > 0 { c.slidingWindow = w }
+        c.bosTokenID = o["bos_token_id"]?.int
+        c.eosTokenIDs = (o["eos_token_ids"]?.array ?? []).compactMap(\.int)
         guard c.heads > 0, c.kvHeads > 0, c.heads % c.kvHeads == 0 else { throw .invalid(file: file, reason: "config heads are inconsistent") }
         try c.checkLimits(file: file)
         return c

@@ -1,0 +1,72 @@
+// Writing GGUF version 3: the header (metadata keys with their value types, then the
+// tensor table with offsets) is laid out first, since every tensor's size is known from
+// its shape and type; the tensors then follow in order, each at a multiple of 32 bytes.
+
+/// A metadata value with the GGUF type it is written as.
+public enum GGUFMetadata: Sendable {
+    case u32(UInt32)
+    case i32(Int32)
+    case f32(Float)
+    case bool(Bool)
+    case string(String)
+    case strings([String])
+    case i32s([Int32])
+    case f32s([Float])
+
+    var bytes: [UInt8] {
+        var out: [UInt8] = []
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        func string(_ s: String) { u64(UInt64(s.utf8.count)); out += s.utf8 }
+        switch self {
+        case .u32(let v): u32(4); u32(v)
+        case .i32(let v): u32(5); u32(UInt32(bitPattern: v))
+        case .f32(let v): u32(6); u32(v.bitPattern)
+        case .bool(let v): u32(7); out.append(v ? 1 : 0)
+        case .string(let s): u32(8); string(s)
+        case .strings(let a): u32(9); u32(8); u64(UInt64(a.count)); a.forEach(string)
+        case .i32s(let a): u32(9); u32(5); u64(UInt64(a.count)); a.forEach { u32(UInt32(bitPattern: $0)) }
+        case .f32s(let a): u32(9); u32(6); u64(UInt64(a.count)); a.forEach { u32($0.bitPattern) }
+        }
+        return out
+    }
+}
+
+/// A tensor as the GGUF table lists it.
+public struct GGUFTensorPlan: Sendable {
+    public var name: String
+    /// ggml's order: the row length first.
+    public var dimensions: [Int]
+    public var type: GGMLType
+    public var offset = 0
+    public var byteCount: Int { dimensions.reduce(1, *) / type.blockLayout.size * type.blockLayout.bytes }
+}
+
+public enum GGUFWriter {
+    public static let alignment = 32
+
+    /// Gives each tensor its offset (in order, each aligned) and returns the header bytes,
+    /// padded to where the data section starts.
+    public static func header(metadata: [(String, GGUFMetadata)], tensors: inout [GGUFTensorPlan]) -> [UInt8] {
+        var out = Array("GGUF".utf8)
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        func string(_ s: String) { u64(UInt64(s.utf8.count)); out += s.utf8 }
+        u32(3)
+        u64(UInt64(tensors.count))
+        u64(UInt64(metadata.count))
+        for (key, value) in metadata { string(key); out += value.bytes }
+        var offset = 0
+        for i in tensors.indices {
+            tensors[i].offset = offset
+            offset = (offset + tensors[i].byteCount + alignment - 1) / alignment * alignment
+            string(tensors[i].name)
+            u32(UInt32(tensors[i].dimensions.count))
+            tensors[i].dimensions.forEach { u64(UInt64($0)) }
+            u32(tensors[i].type.rawValue)
+            u64(UInt64(tensors[i].offset))
+        }
+        while out.count % alignment != 0 { out.append(0) }
+        return out
+    }
+}
