@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Does llama.cpp run the GGUF files `tensorledger convert` writes, and agree with us?
+# Converts the fixture models (a Llama, a Qwen2, a GPT-2) to GGUF Q8_0 and F32, loads each
+# with llama.cpp (through llama-cpp-python, installed from PyPI when missing: it compiles
+# llama.cpp from source, which takes minutes), and compares on several prompts:
+# llama.cpp's tokens with ours, and its last-position logits with `tensorledger next`
+# (top-1 identical, logits of our top 10 within a stated difference).
+# Not part of CI (too slow to build there); its last output is in docs/LLAMACPP.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! python3 -c "import llama_cpp" 2>/dev/null; then
+  echo "Installing llama-cpp-python (builds llama.cpp from source; several minutes)..." >&2
+  pip install -q llama-cpp-python >&2
+fi
+swift build -c release --product tensorledger >&2
+tl=.build/release/tensorledger
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for model in tiny-llama tiny-qwen2 tiny-genesis; do
+  for weights in q8 f32; do
+    "$tl" convert "fixtures/models/$model" "$work/$model-$weights.gguf" --weights "$weights" >/dev/null
+  done
+done
+python3 - "$tl" "$work" <<'EOF'
+import json, subprocess, sys
+import numpy as np
+from llama_cpp import Llama, llama_cpp
+
+tl, work = sys.argv[1], sys.argv[2]
+prompts = ["And God said", "In the beginning God created the heaven and the earth.",
+           "And Abraham said unto his servant, Put thy hand under my thigh:", "Joseph"]
+print(f"llama-cpp-python {__import__('llama_cpp').__version__}")
+print(f"{'file':28} {'prompt':10} {'tokens':>7} {'top-1':>6} {'max |Δ| top 10':>15}")
+failures = 0
+for model in ["tiny-llama", "tiny-qwen2", "tiny-genesis"]:
+    for weights in ["q8", "f32"]:
+        path = f"{work}/{model}-{weights}.gguf"
+        llm = Llama(model_path=path, n_ctx=128, logits_all=True, verbose=False, n_threads=2)
+        for i, prompt in enumerate(prompts):
+            ours = json.loads(subprocess.run([tl, "next", path, "--prompt", prompt, "--top", "10", "--json"],
+                                             check=True, capture_output=True).stdout)
+            theirs_ids = llm.tokenize(prompt.encode(), add_bos=llm.metadata.get("tokenizer.ggml.add_bos_token") == "true", special=False)
+            same_tokens = theirs_ids == ours["prompt_ids"]
+            llm.reset()
+            llm.eval(ours["prompt_ids"])
+            logits = np.array(llm.scores[len(ours["prompt_ids"]) - 1])
+            top1 = int(np.argmax(logits)) == ours["candidates"][0]["id"]
+            diff = max(abs(logits[c["id"]] - c["logit"]) for c in ours["candidates"])
+            failures += (not top1) + (not same_tokens)
+            print(f"{model + '-' + weights + '.gguf':28} {'#' + str(i + 1):10} {'same' if same_tokens else 'DIFFER':>7} "
+                  f"{'same' if top1 else 'DIFFER':>6} {diff:15.2e}")
+print("all top-1 and tokens identical" if failures == 0 else f"{failures} disagreements")
+sys.exit(1 if failures else 0)
+EOF
