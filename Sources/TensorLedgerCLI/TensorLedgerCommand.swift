@@ -26,6 +26,7 @@ struct TensorLedgerCommand: ParsableCommand {
             cannot be met, 3 missing or unreadable file, 4 write failure (nothing is left \
             behind), 64 a malformed command line.
             """,
+        version: TensorLedgerVersion.string,
         subcommands: [Inspect.self, LedgerCommand.self, Plan.self, Diff.self, Convert.self, Verify.self, Run.self, Chat.self, Next.self, TraceCommand.self, PerplexityCommand.self, Tokenize.self, Synth.self])
 }
 

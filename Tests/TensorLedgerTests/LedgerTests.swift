@@ -20,6 +20,7 @@ import Testing
     func configAloneGivesTheSameLedgerAsTheWeights(_ model: String) throws {
         let (fromFile, _) = try ModelSource.ledger(Fixtures.model(model))
         let fromConfig = Ledger(config: try ModelConfig.load(Fixtures.model(model) + "/config.json"), source: "config")
+        #expect(fromFile.rows.count == LedgerCategory.allCases.count && fromConfig.rows.count == fromFile.rows.count)
         for (a, b) in zip(fromFile.rows, fromConfig.rows) {
             #expect(a.parameters == b.parameters && a.matrices == b.matrices && a.shape == b.shape, "\(model): \(a.category)")
         }

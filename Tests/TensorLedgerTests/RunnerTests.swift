@@ -129,6 +129,12 @@ import Testing
         #expect(o["generated_ids"]?.array?.count == 4)
         #expect(o["weight_scheme"]?.string == "q8")
         #expect(o["weight_bytes_per_token"]?.int == model.weightBytesPerToken)
+        // What a q8 token reads, worked out independently: every block matrix and the unembedding,
+        // int8 values plus one f16 scale per 32 (each region aligned to 64 bytes).
+        let c = model.config
+        let q8 = { (rows: Int, cols: Int) in TLMFormat.align(rows * cols) + TLMFormat.align(rows * cols / 32 * 2) }
+        let perLayer = q8(3 * c.hiddenSize, c.hiddenSize) + q8(c.hiddenSize, c.hiddenSize) + 2 * q8(c.intermediateSize, c.hiddenSize)
+        #expect(model.weightBytesPerToken == c.layers * perLayer + q8(c.vocabSize, c.hiddenSize))
         #expect(o["threads"]?.int == model.threads)
         #expect(o["load_seconds"]?.number == 0.25)
         #expect(report.statsLine.hasPrefix("load 250.0 ms; prompt \(result.promptIDs.count) tokens, "))
@@ -182,10 +188,14 @@ import Testing
     /// Models (and their worker threads) come and go: workers must stop cleanly even when
     /// the pool goes away right after its last job, while they are still spinning.
     @Test func poolsComeAndGoWithoutTrouble() throws {
+        var first: [Float]?
         for _ in 0..<25 {
             let model = try ModelLoader.load(Fixtures.model("tiny-genesis"), threads: 2)
-            _ = try Generator(model: model).lastLogits([370, 316])
+            let logits = try Generator(model: model).lastLogits([370, 316])
+            // Every model, its workers started and stopped anew, computes the same.
+            if let first { #expect(logits == first) } else { first = logits }
         }
+        #expect(first?.count == 512)
     }
 
     @Test func everyChunkRunsExactlyOnce() {

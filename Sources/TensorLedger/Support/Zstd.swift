@@ -3,9 +3,12 @@
 
 import CZstd
 
-public enum ZstdError: Error, Equatable, CustomStringConvertible {
+public enum ZstdError: TensorLedgerError, Equatable {
     case failed(String)
     case sizeMismatch(expected: Int, found: Int)
+
+    /// A frame that does not decode is damaged input (compressing does not fail on good input).
+    public var category: ErrorCategory { .badInput }
 
     public var description: String {
         switch self {
