@@ -66,3 +66,19 @@ import Testing
         #expect(o["most_changed"]?.array?.count == 3)
     }
 }
+
+extension DiffTests {
+    /// A checkpoint against its own F32 GGUF: every tensor found under its name, in its
+    /// layout (Q and K un-permuted, Conv1D transposed back), and unchanged.
+    @Test(arguments: [("tiny-llama", "tiny-llama-f32.gguf"), ("tiny-qwen2", "tiny-qwen2-f32.gguf"), ("tiny-genesis", "tiny-genesis-q8_0.gguf")])
+    func aCheckpointAgainstItsGGUF(_ model: String, _ gguf: String) throws {
+        let diff = try ModelDiff.compare(Fixtures.model(model), Fixtures.path("gguf/\(gguf)"))
+        #expect(diff.onlyInA.isEmpty && diff.onlyInB.isEmpty && diff.shapeMismatches.isEmpty, "\(diff.onlyInA) \(diff.onlyInB)")
+        if gguf.contains("f32") {
+            #expect(diff.total.dd == 0, "\(gguf): \(diff.mostChanged(1).map(\.name))")
+        } else {
+            // Q8_0: every matrix within half a quantization step, nothing else touched.
+            #expect(diff.total.relativeChange < 0.01 && diff.total.cosine > 0.9999, "\(diff.total.relativeChange)")
+        }
+    }
+}

@@ -67,6 +67,8 @@ public struct GGUFTensorMapping: Sendable {
     /// the plain one for unquantized types and U8 for quantized ones, the byte range the file's.
     public var info: TensorInfo
     public var gguf: GGUFTensorInfo
+    /// Hugging Face stores it [in, out] (GPT-2's Conv1D); GGUF as rows of outputs.
+    public var conv1D: Bool
 }
 
 extension GGUFFile {
@@ -81,7 +83,7 @@ extension GGUFFile {
             let shape = mapped?.conv1D == true ? t.dimensions : t.dimensions.reversed()
             return GGUFTensorMapping(info: TensorInfo(name: mapped?.name ?? t.name, dtype: t.type.plainDType ?? .uint8, shape: Array(shape),
                                                       dataOffsets: t.offset..<(t.offset + t.byteCount)),
-                                     gguf: t)
+                                     gguf: t, conv1D: mapped?.conv1D == true)
         }
     }
 
@@ -118,5 +120,26 @@ extension GGUFFile {
         }
         try c.checkLimits(file: path)
         return c
+    }
+}
+
+extension GGUFFile {
+    /// For the llama architecture's Q and K (Hugging Face names): how many heads llama.cpp
+    /// interleaved the rows of.
+    func permutedHeads(_ hfName: String, config: ModelConfig) -> Int? {
+        guard architecture == .llama else { return nil }
+        if hfName.hasSuffix("self_attn.q_proj.weight") { return config.heads }
+        if hfName.hasSuffix("self_attn.k_proj.weight") { return config.kvHeads }
+        return nil
+    }
+
+    /// The stored row that holds row r of Hugging Face's order, for a matrix of `rows` rows
+    /// whose rows llama.cpp permuted over `heads` heads (nil: not permuted): head h, half s,
+    /// index j was written at h·dh + 2j + s.
+    static func storedRow(_ r: Int, rows: Int, heads: Int?) -> Int {
+        guard let heads else { return r }
+        let dh = rows / heads, half = dh / 2
+        let h = r / dh, rem = r % dh
+        return h * dh + 2 * (rem % half) + rem / half
     }
 }

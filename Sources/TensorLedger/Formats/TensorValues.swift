@@ -38,11 +38,25 @@ public final class TensorValueReader {
     public let storage: [String: String]
     private let checkpoint: Checkpoint?
     private let tlm: TLMFile?
+    private let gguf: GGUFFile?
+    private let ggufTensors: [String: GGUFTensorMapping]
     /// The last .tlm tensor's bytes, checked (and decoded) once for all its bands.
     private var lastRaw: (name: String, bytes: TensorBytes)?
 
     public init(path: String) throws {
         self.path = path
+        if ModelSource.isGGUF(path) {
+            let file = try GGUFFile.open(path)
+            (gguf, tlm, checkpoint) = (file, nil, nil)
+            config = try file.modelConfig()
+            let mapped = file.huggingFaceTensors(parametersOnly: true)
+            ggufTensors = Dictionary(mapped.map { ($0.info.name, $0) }, uniquingKeysWith: { a, _ in a })
+            tensors = mapped.map(\.info)
+            storage = Dictionary(mapped.map { ($0.info.name, $0.gguf.type.name) }, uniquingKeysWith: { a, _ in a })
+            return
+        }
+        gguf = nil
+        ggufTensors = [:]
         if ModelSource.isTLM(path) {
             let file = try TLMFile(path: path)
             tlm = file
@@ -66,6 +80,7 @@ public final class TensorValueReader {
     /// Whether `rows` can read a tensor a band of rows at a time (a matrix that conversion
     /// transposed is only read whole).
     public func readsByRows(_ name: String) -> Bool {
+        if let m = ggufTensors[name] { return !m.conv1D }
         guard let tlm else { return true }
         return tlm.tensor(named: name).map { !$0.transposed } ?? true
     }
@@ -91,6 +106,7 @@ public final class TensorValueReader {
             try convertToFloat(UnsafeRawBufferPointer(rebasing: raw[(first * width)..<((first + n) * width)]), dtype: t.info.dtype, into: out.mutable, tensor: name)
             return out
         }
+        if let gguf, let m = ggufTensors[name] { return try ggufValues(gguf, m, rows: rows) }
         guard let tlm, let e = tlm.tensor(named: name) else { throw ModelLoadError.missingTensor(source: path, name: name) }
         let raw = try lastRaw.flatMap { $0.name == name ? $0.bytes : nil } ?? tlm.rawBytes(of: e)
         lastRaw = (name, raw)
@@ -128,6 +144,37 @@ public final class TensorValueReader {
             tlm.releasePages(of: e)
             lastRaw = nil
         }
+    }
+
+    /// A GGUF tensor's rows in Hugging Face's order (llama's Q and K un-permuted), or the
+    /// whole of a Conv1D matrix, which GGUF holds as rows of outputs, transposed back.
+    private func ggufValues(_ file: GGUFFile, _ m: GGUFTensorMapping, rows: Range<Int>) throws -> TensorValues {
+        guard GGMLDequantize.supported.contains(m.gguf.type) else {
+            throw ModelLoadError.unsupportedTensorType(source: path, name: m.gguf.name, type: m.gguf.type.name)
+        }
+        let raw = file.data(for: m.gguf)
+        let cols = m.gguf.dimensions[0], storedRows = m.gguf.elementCount / max(cols, 1)
+        let rowBytes = raw.count / max(storedRows, 1)
+        func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+            GGMLDequantize.dequantize(UnsafeRawBufferPointer(rebasing: raw[(r * rowBytes)..<((r + 1) * rowBytes)]), type: m.gguf.type, count: cols, into: out)
+        }
+        if m.info.shape.count < 2 {
+            let out = try buffer(m.gguf.elementCount, m.info.name)
+            GGMLDequantize.dequantize(raw, type: m.gguf.type, count: m.gguf.elementCount, into: out.mutable.baseAddress!)
+            return out
+        }
+        if m.conv1D {
+            let n = storedRows * cols
+            guard let stored = TensorValues(count: n) else { throw memoryError(n, m.info.name) }
+            for r in 0..<storedRows { row(r, into: stored.mutable.baseAddress! + r * cols) }
+            let out = try buffer(n, m.info.name)
+            tl_transpose_f32(stored.values.baseAddress, storedRows, cols, 0, cols, out.mutable.baseAddress)
+            return out
+        }
+        let heads = config.flatMap { file.permutedHeads(m.info.name, config: $0) }
+        let out = try buffer(rows.count * cols, m.info.name)
+        for r in rows { row(GGUFFile.storedRow(r, rows: storedRows, heads: heads), into: out.mutable.baseAddress! + (r - rows.lowerBound) * cols) }
+        return out
     }
 
     private func buffer(_ n: Int, _ name: String) throws -> TensorValues {

@@ -53,12 +53,17 @@ public struct ModelDiff: Sendable {
     public static func compare(_ pathA: String, _ pathB: String) throws -> ModelDiff {
         let start = monotonicSeconds()
         let ra = try TensorValueReader(path: pathA), rb = try TensorValueReader(path: pathB)
-        let shapesB = Dictionary(rb.tensors.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
-        let namesA = Set(ra.tensors.map(\.name))
         let family = ra.config?.family ?? rb.config?.family ?? TensorClassifier.detectFamily(ra.tensors.map(\.name))
-        var diff = ModelDiff(a: pathA, b: pathB, tensors: [], onlyInA: [], onlyInB: rb.tensors.map(\.name).filter { !namesA.contains($0) },
+        // Buffers (mask tensors, rope tables) are not parameters: neither compared nor missed.
+        func parameters(_ r: TensorValueReader) -> [TensorInfo] {
+            r.tensors.filter { t in family.map { TensorClassifier.role(of: t, family: $0) != .buffer } ?? true }
+        }
+        let tensorsA = parameters(ra), tensorsB = parameters(rb)
+        let shapesB = Dictionary(tensorsB.map { ($0.name, $0) }, uniquingKeysWith: { x, _ in x })
+        let namesA = Set(tensorsA.map(\.name))
+        var diff = ModelDiff(a: pathA, b: pathB, tensors: [], onlyInA: [], onlyInB: tensorsB.map(\.name).filter { !namesA.contains($0) },
                              shapeMismatches: [], seconds: 0, inputBytes: 0)
-        for t in ra.tensors {
+        for t in tensorsA {
             guard let other = shapesB[t.name] else { diff.onlyInA.append(t.name); continue }
             guard other.shape == t.shape else { diff.shapeMismatches.append((t.name, t.shape, other.shape)); continue }
             // A band of rows at a time (about a million values), so memory stays near a band,

@@ -144,14 +144,6 @@ struct GGUFWeights: WeightSource {
 
     func has(_ name: String) -> Bool { byName[name] != nil }
 
-    /// For the llama architecture's Q and K: the heads whose rows llama.cpp interleaved.
-    func permutedHeads(_ name: String) -> Int? {
-        guard file.architecture == .llama, let c = config else { return nil }
-        if name.hasSuffix("self_attn.q_proj.weight") { return c.heads }
-        if name.hasSuffix("self_attn.k_proj.weight") { return c.kvHeads }
-        return nil
-    }
-
     func matrix(_ name: String, rows: Int, cols: Int, conv1D: Bool) throws -> WeightMatrix {
         guard let m = byName[name] else { throw ModelLoadError.missingTensor(source: file.path, name: name) }
         // GGUF stores every matrix as rows of outputs, whatever the source's layout.
@@ -159,14 +151,8 @@ struct GGUFWeights: WeightSource {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [rows, cols], found: m.gguf.dimensions.reversed())
         }
         let raw = file.data(for: m.gguf)
-        let heads = permutedHeads(name)
-        // Row r of Hugging Face's order: head h, half s, index j ← llama.cpp's row h·dh + 2j + s.
-        let dh = heads.map { rows / $0 } ?? 1
-        func sourceRow(_ r: Int) -> Int {
-            guard heads != nil else { return r }
-            let h = r / dh, rem = r % dh, half = dh / 2
-            return h * dh + 2 * (rem % half) + rem / half
-        }
+        let heads = config.flatMap { file.permutedHeads(name, config: $0) }
+        func sourceRow(_ r: Int) -> Int { GGUFFile.storedRow(r, rows: rows, heads: heads) }
         switch m.gguf.type {
         case .f32, .f16, .bf16:
             let scheme: WeightScheme = m.gguf.type == .f32 ? .f32 : (m.gguf.type == .f16 ? .f16 : .bf16)
