@@ -112,20 +112,34 @@ extension Converter {
                 let plan = itemPlans[i]
                 let rows = item.shape.count == 2 ? item.shape[0] : 1, cols = item.shape.last ?? 1
                 let n = rows * cols
-                guard let values = TensorValues(count: n), let out = TensorBytes(capacity: plan.byteCount) else {
-                    throw FileError.writeFailed(path: output, reason: "cannot allocate \(plan.byteCount + 4 * n) bytes for \"\(item.source.name)\"")
+                guard let out = TensorBytes(capacity: plan.byteCount) else {
+                    throw FileError.writeFailed(path: output, reason: "cannot allocate \(plan.byteCount) bytes for \"\(item.source.name)\"")
                 }
                 let raw = checkpoint.data(for: item.source)
-                if item.transposed {
-                    try TensorEncoder.transposeToFloat(raw, dtype: item.source.info.dtype, inRows: cols, inCols: rows, into: values.mutable.baseAddress!,
-                                                       threads: options.threads, tensor: item.source.name)
+                let heads = arch == .llama ? permutedHeads(item.source.name, config: config) : nil
+                // An f32 tensor that stays in its layout is read straight from the mapping.
+                var widened: TensorValues?
+                let values: UnsafeBufferPointer<Float>
+                if item.source.info.dtype == .float32, !item.transposed, heads == nil, let base = raw.baseAddress,
+                   Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                    values = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: n)
                 } else {
-                    try convertToFloat(raw, dtype: item.source.info.dtype, into: values.mutable, tensor: item.source.name)
+                    guard let w = TensorValues(count: n) else {
+                        throw FileError.writeFailed(path: output, reason: "cannot allocate \(4 * n) bytes for \"\(item.source.name)\"")
+                    }
+                    if item.transposed {
+                        try TensorEncoder.transposeToFloat(raw, dtype: item.source.info.dtype, inRows: cols, inCols: rows, into: w.mutable.baseAddress!,
+                                                           threads: options.threads, tensor: item.source.name)
+                    } else {
+                        try convertToFloat(raw, dtype: item.source.info.dtype, into: w.mutable, tensor: item.source.name)
+                    }
+                    if let heads { permuteRows(w.mutable.baseAddress!, rows: rows, cols: cols, heads: heads) }
+                    widened = w
+                    values = w.values
                 }
-                if arch == .llama, let heads = permutedHeads(item.source.name, config: config) {
-                    permuteRows(values.mutable.baseAddress!, rows: rows, cols: cols, heads: heads)
+                try withExtendedLifetime(widened) {
+                    try encode(values, rows: rows, type: plan.type, into: out.mutableBytes, tensor: item.source.name, threads: options.threads)
                 }
-                try encode(values.values, type: plan.type, into: out.mutableBytes, tensor: item.source.name)
                 try writer.pad(toMultipleOf: GGUFWriter.alignment)
                 try writer.write(out.bytes)
                 checkpoint.releasePages(of: item.source)
@@ -162,11 +176,21 @@ extension Converter {
         }
     }
 
-    static func encode(_ x: UnsafeBufferPointer<Float>, type: GGMLType, into out: UnsafeMutableRawBufferPointer, tensor: String) throws {
+    /// Encodes `rows` rows of `x` in `type`, the rows split across threads.
+    static func encode(_ x: UnsafeBufferPointer<Float>, rows: Int, type: GGMLType, into out: UnsafeMutableRawBufferPointer, tensor: String,
+                       threads: Int) throws {
         switch type {
         case .q8_0:
-            let bad = tl_quantize_q8_0_ggml(x.baseAddress, x.count, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            if bad >= 0 { throw QuantizationError.nonFinite(tensor: tensor, index: bad) }
+            let cols = x.count / max(rows, 1)
+            let firstBad = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(threads, 1))
+            defer { firstBad.deallocate() }
+            firstBad.initialize(repeating: -1)
+            parallelRows(rows, threads: threads) { thread, range in
+                let bad = tl_quantize_q8_0_ggml(x.baseAddress! + range.lowerBound * cols, range.count * cols,
+                                                out.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound * cols / 32 * 34)
+                if bad >= 0 { firstBad[thread] = range.lowerBound * cols + bad }
+            }
+            if let bad = firstBad.filter({ $0 >= 0 }).min() { throw QuantizationError.nonFinite(tensor: tensor, index: bad) }
         case .f16: for (i, v) in x.enumerated() { out.storeBytes(of: halfBitsFromFloat(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         case .bf16: for (i, v) in x.enumerated() { out.storeBytes(of: bfloat16BitsFromFloat(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         default: out.copyMemory(from: UnsafeRawBufferPointer(x))
