@@ -303,6 +303,49 @@ for (scheme, file, prompt) in [("q8", q8, promptText), ("f16", f16, promptText),
         record("\(scheme) prompt, \(promptTokens) tokens, \(threads) thread\(threads > 1 ? "s" : "")", pp, unit: "tokens/s", higherIsBetter: true)
     }
 }
+// llama.cpp beside us, when llama-cpp-python is installed (scripts/check-llamacpp.sh installs
+// it): the same SmolLM2-shaped model as a GGUF Q8_0 file, run by both in this run.
+let llamaCppScript = """
+import sys, time
+import numpy as np
+from llama_cpp import Llama
+path, threads, prompt = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+llm = Llama(model_path=path, n_ctx=512, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False)
+ids = llm.tokenize(prompt.encode())
+t0 = time.perf_counter(); llm.eval(ids); t1 = time.perf_counter()
+llm.reset(); llm.eval(llm.tokenize(b"Hello"))
+t2 = time.perf_counter()
+for _ in range(128):
+    llm.eval([int(np.argmax(llm.scores[llm.n_tokens - 1]))])
+t3 = time.perf_counter()
+print(len(ids) / (t1 - t0), 128 / (t3 - t2))
+"""
+func python(_ args: [String]) -> ProcessResult { spawn(["python3"] + args, executable: "/usr/bin/env") }
+if python(["-c", "import llama_cpp"]).status == 0 {
+    let smolGGUF = joinPath(work, "smollm2-135m-q8_0.gguf")
+    _ = mustRun(["convert", smol, smolGGUF, "--force"])
+    for threads in [1, 2] {
+        var theirs: (pp: [Double], gen: [Double]) = ([], []), ours: (pp: [Double], gen: [Double]) = ([], [])
+        for _ in 0..<runs {
+            let r = python(["-c", llamaCppScript, smolGGUF, String(threads), smolPromptText])
+            let figures = r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+            if figures.count == 2 { theirs.pp.append(figures[0]); theirs.gen.append(figures[1]) }
+            let g = jsonOf(mustRun(["run", smolGGUF, "--prompt", "Hello", "-n", "128", "--temperature", "0", "--threads", String(threads), "--json"]))
+            ours.gen.append(g["generation_tokens_per_second"]!.number!)
+            let p = jsonOf(mustRun(["run", smolGGUF, "--prompt", smolPromptText, "-n", "1", "--threads", String(threads), "--json"]))
+            ours.pp.append(p["prompt_tokens_per_second"]!.number!)
+        }
+        let t = "\(threads) thread\(threads > 1 ? "s" : "")"
+        guard !theirs.gen.isEmpty else { break }
+        record("SmolLM2-135M Q8_0 GGUF prompt, \(t): llama.cpp", theirs.pp, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
+        record("SmolLM2-135M Q8_0 GGUF prompt, \(t): TensorLedger", ours.pp, unit: "tokens/s", higherIsBetter: true,
+               notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
+        record("SmolLM2-135M Q8_0 GGUF generation, \(t): llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
+        record("SmolLM2-135M Q8_0 GGUF generation, \(t): TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
+               notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
+    }
+}
+
 // diff of the checkpoint against its q8 file: both files' bytes per second, whole process.
 var diffSpeeds: [Double] = []
 var diffRSS = 0
