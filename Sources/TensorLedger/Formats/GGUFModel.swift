@@ -101,7 +101,7 @@ extension GGUFFile {
         let d = try required("embedding_length"), heads = try required("attention.head_count")
         guard heads > 0 else { throw .invalid(file: path, reason: "\(arch).attention.head_count is 0") }
         let embedding = tensor(named: "token_embd.weight")
-        let vocab = int("vocab_size") ?? strings("tokenizer.ggml.tokens")?.count ?? embedding?.dimensions.last ?? 0
+        let vocab = int("vocab_size") ?? embedding?.dimensions.last ?? strings("tokenizer.ggml.tokens")?.count ?? 0
         let family: ArchitectureFamily = known == .gpt2 ? .gpt2 : .llama
         var c = ModelConfig(family: family, modelType: arch, vocabSize: vocab, hiddenSize: d, layers: try required("block_count"), heads: heads,
                             kvHeads: int("attention.head_count_kv"), headDim: int("attention.key_length") ?? int("rope.dimension_count"),

@@ -26,15 +26,18 @@ public struct ConversionOptions: Sendable {
 
 public struct ConversionItem: Sendable {
     public var source: CheckpointTensor
-    public var category: LedgerCategory
-    public var scheme: WeightScheme
-    public var transposed: Bool
-    public var fusedQKV: Bool
-    /// Output shape (rows = output features for matrices).
-    public var shape: [Int]
-    public var rawBytes: Int
-    /// Why a matrix stays in float, if it does.
-    public var note: String?
+    /// How it is stored (scheme, layout, shape, raw size): Converter.storage's decision.
+    public var storage: Converter.Storage
+    public var category: LedgerCategory { storage.category }
+    public var scheme: WeightScheme { storage.scheme }
+    public var transposed: Bool { storage.transposed }
+    public var fusedQKV: Bool { storage.fusedQKV }
+    public var shape: [Int] { storage.shape }
+    public var rawBytes: Int {
+        get { storage.rawBytes }
+        set { storage.rawBytes = newValue }
+    }
+    public var note: String? { storage.note }
     // Filled in by the conversion:
     public var storedBytes: Int = 0
     public var encoding: TLMEncoding = .raw
@@ -202,8 +205,7 @@ public enum Converter {
         var dropped: [String] = []
         for t in checkpoint.tensors {
             guard let s = try storage(of: t.info, family: family, options: options) else { dropped.append(t.name); continue }
-            items.append(ConversionItem(source: t, category: s.category, scheme: s.scheme, transposed: s.transposed, fusedQKV: s.fusedQKV,
-                                        shape: s.shape, rawBytes: s.rawBytes, note: s.note))
+            items.append(ConversionItem(source: t, storage: s))
         }
         return (items, dropped)
     }

@@ -228,7 +228,9 @@ extension Converter {
             }
         }
         guard let tok = tokenizer else { return m }
-        var types = [Int32](repeating: 1, count: tok.vocabularySize)
+        // llama.cpp wants a token per embedding row: a padded vocabulary gets [PADn] tokens, unused.
+        let padding = (tok.vocabularySize..<max(c.vocabSize, tok.vocabularySize)).map { "[PAD\($0)]" }
+        var types = [Int32](repeating: 1, count: tok.vocabularySize) + padding.map { _ in 5 }
         for t in tok.addedTokens { types[t.id] = t.special ? 3 : 4 }
         func id(_ name: String?) -> Int? { name.flatMap { tok.id(ofToken: $0) } }
         if tok.pipeline.isByteLevel {
@@ -244,7 +246,7 @@ extension Converter {
             m.append(("tokenizer.ggml.model", .string("gpt2")))
             m.append(("tokenizer.ggml.pre", .string(pre)))
             // Added tokens are written in the vocabulary's byte-level spelling too.
-            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens)))
+            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens + padding)))
             m.append(("tokenizer.ggml.token_type", .i32s(types)))
             let ranked = tok.merges.sorted { $0.value.rank < $1.value.rank }
             m.append(("tokenizer.ggml.merges", .strings(ranked.map { tok.tokens[Int($0.key >> 32)] + " " + tok.tokens[Int($0.key & 0xFFFF_FFFF)] })))
@@ -253,9 +255,9 @@ extension Converter {
             if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { types[u] = 2 }
             m.append(("tokenizer.ggml.model", .string("llama")))
             m.append(("tokenizer.ggml.pre", .string("default")))
-            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens.enumerated().map { i, t in tok.addedTokens.first { $0.id == i }?.content ?? t })))
+            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens.enumerated().map { i, t in tok.addedTokens.first { $0.id == i }?.content ?? t } + padding)))
             // SentencePiece ranks merges by score: the vocabulary's order, as BPE trainers build it.
-            m.append(("tokenizer.ggml.scores", .f32s((0..<tok.vocabularySize).map { -Float($0) })))
+            m.append(("tokenizer.ggml.scores", .f32s((0..<(tok.vocabularySize + padding.count)).map { -Float($0) })))
             m.append(("tokenizer.ggml.token_type", .i32s(types)))
             if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { m.append(("tokenizer.ggml.unknown_token_id", .u32(UInt32(u)))) }
         }

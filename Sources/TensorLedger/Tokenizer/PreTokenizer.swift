@@ -30,24 +30,41 @@ func scalarClass(_ s: Unicode.Scalar) -> ScalarClass {
     }
 }
 
+/// A text's Unicode scalars with their classes, cut into pieces by a scanner.
+struct ScalarScanner {
+    let scalars: [Unicode.Scalar]
+    let classes: [ScalarClass]
+    var pieces: [String] = []
+    var n: Int { scalars.count }
+
+    init(_ text: String) {
+        scalars = Array(text.unicodeScalars)
+        classes = scalars.map(scalarClass)
+    }
+
+    /// Scalars [a, b) become a piece.
+    mutating func emit(_ a: Int, _ b: Int) {
+        var s = String.UnicodeScalarView()
+        s.append(contentsOf: scalars[a..<b])
+        pieces.append(String(s))
+    }
+
+    /// Where the run of class c starting at `start` ends.
+    func run(from start: Int, _ c: ScalarClass) -> Int {
+        var j = start
+        while j < n && classes[j] == c { j += 1 }
+        return j
+    }
+}
+
 public enum GPT2PreTokenizer {
     /// Splits `text` into pre-tokens, returned as ranges of its Unicode scalars' UTF-8 bytes.
     public static func split(_ text: String) -> [String] {
-        let scalars = Array(text.unicodeScalars)
-        let classes = scalars.map(scalarClass)
-        var pieces: [String] = []
+        var scanner = ScalarScanner(text)
+        let (scalars, classes, n) = (scanner.scalars, scanner.classes, scanner.n)
+        func emit(_ a: Int, _ b: Int) { scanner.emit(a, b) }
+        func run(from start: Int, _ c: ScalarClass) -> Int { scanner.run(from: start, c) }
         var i = 0
-        let n = scalars.count
-        func emit(_ a: Int, _ b: Int) {
-            var s = String.UnicodeScalarView()
-            s.append(contentsOf: scalars[a..<b])
-            pieces.append(String(s))
-        }
-        func run(from start: Int, _ c: ScalarClass) -> Int {
-            var j = start
-            while j < n && classes[j] == c { j += 1 }
-            return j
-        }
         while i < n {
             let c = scalars[i]
             // Contractions, lower case only, as in the pattern.
@@ -80,7 +97,7 @@ public enum GPT2PreTokenizer {
                 i = end
             }
         }
-        return pieces
+        return scanner.pieces
     }
 }
 
@@ -95,20 +112,10 @@ public enum PreTokenizer {
     }
 
     static func llama3(_ text: String, maxDigits: Int) -> [String] {
-        let scalars = Array(text.unicodeScalars)
-        let classes = scalars.map(scalarClass)
-        let n = scalars.count
-        var pieces: [String] = []
-        func emit(_ a: Int, _ b: Int) {
-            var s = String.UnicodeScalarView()
-            s.append(contentsOf: scalars[a..<b])
-            pieces.append(String(s))
-        }
-        func run(from start: Int, _ c: ScalarClass) -> Int {
-            var j = start
-            while j < n && classes[j] == c { j += 1 }
-            return j
-        }
+        var scanner = ScalarScanner(text)
+        let (scalars, classes, n) = (scanner.scalars, scanner.classes, scanner.n)
+        func emit(_ a: Int, _ b: Int) { scanner.emit(a, b) }
+        func run(from start: Int, _ c: ScalarClass) -> Int { scanner.run(from: start, c) }
         func isNewline(_ j: Int) -> Bool { scalars[j] == "\r" || scalars[j] == "\n" }
         /// ASCII case folding, and the long s, which folds to s.
         func folded(_ j: Int) -> Unicode.Scalar {
@@ -150,7 +157,7 @@ public enum PreTokenizer {
             emit(i, end)
             i = end
         }
-        return pieces
+        return scanner.pieces
     }
 
     /// `Digits`: each digit isolated (or each run of digits), the rest left whole.

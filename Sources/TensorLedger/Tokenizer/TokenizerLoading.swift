@@ -65,13 +65,15 @@ extension BPETokenizer {
     /// merges are derived from the scores as transformers' converter derives them).
     public static func fromGGUF(_ gguf: GGUFFile, source: String) throws -> BPETokenizer {
         let model = gguf.string("tokenizer.ggml.model")
-        guard let tokens = gguf.strings("tokenizer.ggml.tokens") else {
+        guard var tokens = gguf.strings("tokenizer.ggml.tokens") else {
             throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.tokens")
         }
-        let types = gguf.integers("tokenizer.ggml.token_type") ?? []
+        var types = gguf.integers("tokenizer.ggml.token_type") ?? []
         guard types.isEmpty || types.count == tokens.count else {
             throw TokenizerError.invalid(source: source, reason: "\(types.count) token types for \(tokens.count) tokens")
         }
+        // Unused tokens at the end pad the vocabulary to the embedding's rows: not tokens.
+        while types.last == 5 { types.removeLast(); tokens.removeLast() }
         // Token types: 1 normal, 2 unknown, 3 control (special), 4 user-defined, 6 byte.
         func type(_ i: Int) -> Int64 { types.isEmpty ? 1 : types[i] }
         var pipeline = TokenizerPipeline()
@@ -102,7 +104,7 @@ extension BPETokenizer {
                 added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
             }
         case "llama":
-            let scores = gguf.numbers("tokenizer.ggml.scores") ?? []
+            let scores = Array((gguf.numbers("tokenizer.ggml.scores") ?? []).prefix(tokens.count))
             guard scores.count == tokens.count else {
                 throw TokenizerError.invalid(source: source, reason: "\(scores.count) scores for \(tokens.count) tokens")
             }
