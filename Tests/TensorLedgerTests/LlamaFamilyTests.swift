@@ -223,3 +223,23 @@ import Testing
         }
     }
 }
+
+extension LlamaFamilyTests {
+    /// A configuration may claim a context of 16 million positions: the cache grows with the
+    /// text instead of being allocated for all of them at load (it once asked for 64 GiB).
+    @Test func theCacheGrowsWithTheTextNotTheClaimedContext() throws {
+        let model = try Self.loadEdited { $0.replacing("\"max_position_embeddings\": 128", with: "\"max_position_embeddings\": 16777216") }
+        #expect(model.contextLength == 16_777_216)
+        let ids = Self.ints(Self.facts("tiny-llama")["context-limit"]!.object!["input_ids"])
+        let state = model.makeState()
+        #expect(state.cacheCapacity == 0)
+        try model.forward(Array(ids.prefix(10)), state: state)
+        let first = state.cacheCapacity
+        try model.forward(Array(ids.dropFirst(10)), state: state)
+        #expect(first < ids.count && state.cacheCapacity >= ids.count && state.cacheCapacity <= 1024, "\(first) → \(state.cacheCapacity)")
+        // Growing kept what the cache held: the same logits as one pass over the prompt.
+        let once = model.makeState()
+        try model.forward(ids, state: once)
+        #expect(zip(state.logits(), once.logits()).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+}

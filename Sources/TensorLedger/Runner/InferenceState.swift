@@ -2,6 +2,12 @@
 // once (grown only for a longer prompt batch), so the token loop allocates nothing.
 // Sized from the model's shape: the cache from its key/value heads and head width.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The sizes a state is allocated from: what any family's forward pass writes.
 public struct StateShape: Sendable, Equatable {
     var width: Int           // d: the residual stream
@@ -63,12 +69,13 @@ public final class InferenceState {
     public internal(set) var position = 0
     /// Rows of `logits` filled by the last forward pass.
     public internal(set) var logitRows = 0
-    /// Positions the cache holds: the model's context.
-    var cacheCapacity: Int { shape.contextLength }
+    /// Positions the cache holds now: it grows (doubling, up to the model's context) as the
+    /// text does, so a model that claims a long context costs only what is used.
+    private(set) var cacheCapacity = 0
 
-    let keys: UnsafeMutablePointer<Float>       // (layers, kvHeads, n_ctx, headDim)
-    let values: UnsafeMutablePointer<Float>     // (layers, kvHeads, n_ctx, headDim)
-    let scores: UnsafeMutablePointer<Float>     // (heads, n_ctx)
+    private(set) var keys: UnsafeMutablePointer<Float>    // (layers, kvHeads, cacheCapacity, headDim)
+    private(set) var values: UnsafeMutablePointer<Float>  // (layers, kvHeads, cacheCapacity, headDim)
+    private(set) var scores: UnsafeMutablePointer<Float>  // (heads, cacheCapacity)
     let scratch: UnsafeMutablePointer<Float>    // (d)
     private(set) var capacity = 0               // tokens the buffers below hold
     private(set) var logitCapacity = 0
@@ -86,16 +93,44 @@ public final class InferenceState {
 
     init(shape: StateShape) {
         self.shape = shape
-        let cache = shape.layers * shape.contextLength * shape.kvWidth
-        keys = .allocate(capacity: max(cache, 1))
-        values = .allocate(capacity: max(cache, 1))
-        scores = .allocate(capacity: shape.heads * shape.contextLength)
+        (keys, values, scores) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
         scratch = .allocate(capacity: shape.width)
         (residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin, logits) =
             (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
              .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
         quantized = QuantizedActivations(tokens: 1, width: 32)
         reserve(tokens: 1, allLogits: false)
+    }
+
+    /// Makes the cache hold `positions` positions (at most the model's context), keeping
+    /// what it holds; refuses, rather than traps, when the memory cannot be had.
+    func reserveCache(positions: Int) throws {
+        guard positions > cacheCapacity else { return }
+        let capacity = min(shape.contextLength, max(positions, 2 * cacheCapacity, 64))
+        let slabs = shape.layers * shape.kvHeads, dh = shape.headDim
+        let (count, overflow) = (slabs * dh).multipliedReportingOverflow(by: capacity)
+        let bytes = Double(slabs * dh) * Double(capacity) * 8 + Double(shape.heads * capacity) * 4
+        guard !overflow, count < Int.max / 16,
+              let k = malloc(max(count, 1) * MemoryLayout<Float>.size), let v = malloc(max(count, 1) * MemoryLayout<Float>.size),
+              let sc = malloc(max(shape.heads * capacity, 1) * MemoryLayout<Float>.size) else {
+            throw GenerationError.invalidOption("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
+        }
+        let newKeys = k.assumingMemoryBound(to: Float.self), newValues = v.assumingMemoryBound(to: Float.self)
+        for slab in 0..<slabs where position > 0 {
+            (newKeys + slab * capacity * dh).update(from: keys + slab * cacheCapacity * dh, count: position * dh)
+            (newValues + slab * capacity * dh).update(from: values + slab * cacheCapacity * dh, count: position * dh)
+        }
+        freeCache()
+        (keys, values, scores) = (newKeys, newValues, sc.assumingMemoryBound(to: Float.self))
+        cacheCapacity = capacity
+    }
+
+    private func freeCache() {
+        if cacheCapacity == 0 {
+            keys.deallocate(); values.deallocate(); scores.deallocate()
+        } else {
+            free(keys); free(values); free(scores)
+        }
     }
 
     /// Makes room for a batch of T tokens.
@@ -140,7 +175,8 @@ public final class InferenceState {
     deinit {
         freeBatchBuffers()
         logits.deallocate()
-        keys.deallocate(); values.deallocate(); scores.deallocate(); scratch.deallocate()
+        freeCache()
+        scratch.deallocate()
     }
 }
 

@@ -40,12 +40,14 @@ extension LanguageModel {
         try forward(tokens, state: state, allLogits: allLogits, observer: nil)
     }
 
-    /// The checks every forward pass starts with: room in the cache, ids in the vocabulary.
+    /// The checks every forward pass starts with: room in the context, ids in the
+    /// vocabulary; then the cache is grown to hold the batch.
     func checkBatch(_ tokens: [Int], state: InferenceState) throws {
         guard state.position + tokens.count <= contextLength else {
             throw GenerationError.contextFull(contextLength: contextLength, needed: state.position + tokens.count)
         }
         for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
+        try state.reserveCache(positions: state.position + tokens.count)
     }
 }
 
