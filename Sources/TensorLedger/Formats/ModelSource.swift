@@ -1,5 +1,5 @@
-// Opening whatever a user names (a safetensors file, a sharded index, a directory or
-// a .tlm file) for the header-only commands.
+// Opening whatever a user names (a safetensors file, a sharded index, a directory, a
+// .tlm file or a GGUF file) once, and asking it what every command needs.
 
 #if canImport(Glibc)
 import Glibc
@@ -7,6 +7,119 @@ import Glibc
 import Darwin
 #endif
 
+/// Any model file a command takes, opened once: its kind is sniffed from its first bytes
+/// (a .tlm or GGUF file by its magic, whatever its name; anything else is a safetensors
+/// file, index or directory), and every kind answers the same questions: its tensors as
+/// the source checkpoint had them, its configuration, its tokenizer and chat settings, its
+/// weights for the runner, its inspect report.
+public enum ModelFile {
+    case checkpoint(Checkpoint)
+    case tlm(TLMFile)
+    case gguf(GGUFFile)
+
+    public static func open(_ path: String) throws -> ModelFile {
+        switch ModelSource.magic(path) {
+        case TLMFormat.magic?: return .tlm(try TLMFile(path: path))
+        case Array("GGUF".utf8)?: return .gguf(try GGUFFile.open(path))
+        default: return .checkpoint(try Checkpoint.open(path))
+        }
+    }
+
+    /// The file (or the index) the model was opened from.
+    public var path: String {
+        switch self {
+        case .checkpoint(let c): return c.path
+        case .tlm(let t): return t.path
+        case .gguf(let g): return g.path
+        }
+    }
+
+    /// Names, dtypes, shapes and byte ranges as the source checkpoint had them: a .tlm file's
+    /// matrices in their source orientation, a GGUF file's under Hugging Face's names.
+    public var tensors: [TensorInfo] {
+        switch self {
+        case .checkpoint(let c): return c.tensors.map(\.info)
+        case .tlm(let t):
+            return t.tensors.map { e in
+                TensorInfo(name: e.name, dtype: e.scheme.storageDType, shape: e.transposed ? e.shape.reversed() : e.shape,
+                           dataOffsets: e.offset..<(e.offset + e.storedBytes))
+            }
+        case .gguf(let g): return g.huggingFaceTensors(parametersOnly: true).map(\.info)
+        }
+    }
+
+    /// Element types the dtype cannot name (a GGUF file's quantized types), by tensor.
+    public var typeNames: [String: String] {
+        guard case .gguf(let g) = self else { return [:] }
+        return Dictionary(g.huggingFaceTensors(parametersOnly: true).map { ($0.info.name, $0.gguf.type.name) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// config.json beside the weights, the .tlm header's copy, or a GGUF file's metadata.
+    public func config() throws -> ModelConfig? {
+        switch self {
+        case .checkpoint(let c): return try c.sidecar("config.json").map { try ModelConfig.load($0) }
+        case .tlm(let t): return t.header.config
+        case .gguf(let g): return try g.modelConfig()
+        }
+    }
+
+    public var warnings: [String] {
+        if case .checkpoint(let c) = self { return c.warnings }
+        return []
+    }
+
+    /// The weights as the runner reads them.
+    func weights(config: ModelConfig) -> any WeightSource {
+        switch self {
+        case .checkpoint(let c): return CheckpointWeights(checkpoint: c)
+        case .tlm(let t): return TLMWeights(file: t)
+        case .gguf(let g): return GGUFWeights(file: g, config: config)
+        }
+    }
+
+    /// The chat template and the BOS/EOS names: tokenizer_config.json and chat_template.jinja
+    /// beside the weights or embedded in the .tlm file, or a GGUF file's keys.
+    public func tokenizerConfig() throws -> TokenizerConfig {
+        let (configFile, templateFile) = (TokenizerConfig.configFile, TokenizerConfig.templateFile)
+        switch self {
+        case .checkpoint(let c):
+            return try TokenizerConfig(configJSON: try c.sidecar(configFile).map { try readWholeFile($0, limit: 16 << 20) },
+                                       templateFile: try c.sidecar(templateFile).map { try readWholeFile($0, limit: 16 << 20) },
+                                       source: c.directory)
+        case .tlm(let t):
+            let names = Set(t.header.blobs.map(\.name))
+            return try TokenizerConfig(configJSON: names.contains(configFile) ? try t.blob(named: configFile) : nil,
+                                       templateFile: names.contains(templateFile) ? try t.blob(named: templateFile) : nil, source: t.path)
+        case .gguf(let g):
+            let tokens = g.strings("tokenizer.ggml.tokens") ?? []
+            func token(_ key: String) -> String? {
+                guard let id = g.value("tokenizer.ggml.\(key)_token_id")?.int, tokens.indices.contains(id) else { return nil }
+                // Byte-level vocabularies spell special tokens in their own characters too.
+                return g.string("tokenizer.ggml.model") == "gpt2" ? String(decoding: ByteLevel.decode(tokens[id]), as: UTF8.self) : tokens[id]
+            }
+            return TokenizerConfig(chatTemplate: g.string("tokenizer.chat_template"), bosToken: token("bos"), eosToken: token("eos"))
+        }
+    }
+
+    /// The tokenizer the model carries or has beside it.
+    public func tokenizer() throws -> BPETokenizer {
+        switch self {
+        case .checkpoint(let c): return try CheckpointWeights(checkpoint: c).tokenizer()
+        case .tlm(let t): return try BPETokenizer.embedded(in: t)
+        case .gguf(let g): return try BPETokenizer.fromGGUF(g, source: g.path)
+        }
+    }
+
+    public func inspect() -> InspectReport {
+        switch self {
+        case .checkpoint(let c): return InspectReport(checkpoint: c)
+        case .tlm(let t): return InspectReport(tlm: t)
+        case .gguf(let g): return InspectReport(gguf: g)
+        }
+    }
+}
+
+/// The header-only commands' questions, asked of any model file.
 public enum ModelSource {
     /// True when the path names a .tlm file (by its magic, whatever its extension).
     public static func isTLM(_ path: String) -> Bool { magic(path) == TLMFormat.magic }
@@ -14,7 +127,8 @@ public enum ModelSource {
     /// True when the path names a GGUF file (by its magic).
     public static func isGGUF(_ path: String) -> Bool { magic(path) == Array("GGUF".utf8) }
 
-    private static func magic(_ path: String) -> [UInt8]? {
+    /// A regular file's first four bytes.
+    static func magic(_ path: String) -> [UInt8]? {
         guard let (fd, size) = try? openRegularFile(path) else { return nil }
         defer { close(fd) }
         var magic = [UInt8](repeating: 0, count: 4)
@@ -22,43 +136,19 @@ public enum ModelSource {
     }
 
     /// The inspect report of any supported model file.
-    public static func inspect(_ path: String) throws -> InspectReport {
-        if isGGUF(path) { return InspectReport(gguf: try GGUFFile.open(path)) }
-        if isTLM(path) { return InspectReport(tlm: try TLMFile(path: path)) }
-        return InspectReport(checkpoint: try Checkpoint.open(path))
-    }
+    public static func inspect(_ path: String) throws -> InspectReport { try ModelFile.open(path).inspect() }
 
-    /// The tensors of any supported model file as its source checkpoint had them (a .tlm
-    /// file's with their source shapes and stored bytes), its configuration (config.json
-    /// beside the weights, or the .tlm header's), and the warnings met while opening it.
+    /// The tensors of any supported model file as its source checkpoint had them, its
+    /// configuration, and the warnings met while opening it.
     public static func tensors(_ path: String) throws -> (tensors: [TensorInfo], config: ModelConfig?, source: String, warnings: [String]) {
-        if isGGUF(path) {
-            let file = try GGUFFile.open(path)
-            return (file.huggingFaceTensors(parametersOnly: true).map(\.info), try file.modelConfig(), path, [])
-        }
-        if isTLM(path) {
-            let tlm = try TLMFile(path: path)
-            let tensors = tlm.tensors.map { t in
-                TensorInfo(name: t.name, dtype: t.scheme.storageDType, shape: t.transposed ? t.shape.reversed() : t.shape,
-                           dataOffsets: t.offset..<(t.offset + t.storedBytes))
-            }
-            return (tensors, tlm.header.config, path, [])
-        }
-        let checkpoint = try Checkpoint.open(path)
-        let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
-        return (checkpoint.tensors.map(\.info), config, checkpoint.path, checkpoint.warnings)
+        let file = try ModelFile.open(path)
+        return (file.tensors, try file.config(), file.path, file.warnings)
     }
 
     /// The ledger of any supported model file, and the warnings met while opening it.
     public static func ledger(_ path: String) throws -> (Ledger, [String]) {
-        if isGGUF(path) {
-            let file = try GGUFFile.open(path)
-            let mapped = file.huggingFaceTensors(parametersOnly: true)
-            let names = Dictionary(mapped.map { ($0.info.name, $0.gguf.type.name) }, uniquingKeysWith: { a, _ in a })
-            return (Ledger(tensors: mapped.map(\.info), config: try file.modelConfig(), source: path, typeNames: names), [])
-        }
-        let t = try tensors(path)
-        return (Ledger(tensors: t.tensors, config: t.config, source: t.source), t.warnings)
+        let file = try ModelFile.open(path)
+        return (Ledger(tensors: file.tensors, config: try file.config(), source: file.path, typeNames: file.typeNames), file.warnings)
     }
 }
 

@@ -36,44 +36,31 @@ public final class TensorValueReader {
     public let config: ModelConfig?
     /// How each tensor is stored ("F32", "q8", …), by name.
     public let storage: [String: String]
-    private let checkpoint: Checkpoint?
-    private let tlm: TLMFile?
-    private let gguf: GGUFFile?
-    private let ggufTensors: [String: GGUFTensorMapping]
+    private var checkpoint: Checkpoint?
+    private var tlm: TLMFile?
+    private var gguf: GGUFFile?
+    private var ggufTensors: [String: GGUFTensorMapping]
     /// The last .tlm tensor's bytes, checked (and decoded) once for all its bands.
     private var lastRaw: (name: String, bytes: TensorBytes)?
 
     public init(path: String) throws {
-        self.path = path
-        if ModelSource.isGGUF(path) {
-            let file = try GGUFFile.open(path)
-            (gguf, tlm, checkpoint) = (file, nil, nil)
-            config = try file.modelConfig()
-            let mapped = file.huggingFaceTensors(parametersOnly: true)
-            ggufTensors = Dictionary(mapped.map { ($0.info.name, $0) }, uniquingKeysWith: { a, _ in a })
-            tensors = mapped.map(\.info)
-            storage = Dictionary(mapped.map { ($0.info.name, $0.gguf.type.name) }, uniquingKeysWith: { a, _ in a })
-            return
-        }
-        gguf = nil
-        ggufTensors = [:]
-        if ModelSource.isTLM(path) {
-            let file = try TLMFile(path: path)
-            tlm = file
-            checkpoint = nil
-            config = file.header.config
-            tensors = file.tensors.map { t in
-                TensorInfo(name: t.name, dtype: t.scheme.storageDType, shape: t.transposed ? t.shape.reversed() : t.shape,
-                           dataOffsets: t.offset..<(t.offset + t.storedBytes))
-            }
-            storage = Dictionary(file.tensors.map { ($0.name, $0.scheme.rawValue) }, uniquingKeysWith: { a, _ in a })
-        } else {
-            let c = try Checkpoint.open(path)
+        let file = try ModelFile.open(path)
+        self.path = file.path
+        tensors = file.tensors
+        config = try file.config()
+        (checkpoint, tlm, gguf, ggufTensors) = (nil, nil, nil, [:])
+        switch file {
+        case .checkpoint(let c):
             checkpoint = c
-            tlm = nil
-            config = try c.sidecar("config.json").map { try ModelConfig.load($0) }
-            tensors = c.tensors.map(\.info)
             storage = Dictionary(c.tensors.map { ($0.name, $0.info.dtype.rawValue) }, uniquingKeysWith: { a, _ in a })
+        case .tlm(let t):
+            tlm = t
+            storage = Dictionary(t.tensors.map { ($0.name, $0.scheme.rawValue) }, uniquingKeysWith: { a, _ in a })
+        case .gguf(let g):
+            gguf = g
+            let mapped = g.huggingFaceTensors(parametersOnly: true)
+            ggufTensors = Dictionary(mapped.map { ($0.info.name, $0) }, uniquingKeysWith: { a, _ in a })
+            storage = file.typeNames
         }
     }
 

@@ -55,21 +55,11 @@ public enum ModelLoader {
     /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
     /// directory) as the family its configuration names.
     public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
-        let source: any WeightSource
-        if ModelSource.isGGUF(path) {
-            let file = try GGUFFile.open(path)
-            source = GGUFWeights(file: file, config: try file.modelConfig())
-        } else if ModelSource.isTLM(path) {
-            let file = try TLMFile(path: path)
-            // Every checksum and every padding byte, before any weight is used.
-            try file.verify(threads: threads)
-            source = TLMWeights(file: file)
-        } else {
-            let checkpoint = try Checkpoint.open(path)
-            let config = try checkpoint.sidecar("config.json").map { try ModelConfig.load($0) }
-            source = CheckpointWeights(checkpoint: checkpoint, config: config)
-        }
-        guard let config = source.config else { throw ModelLoadError.noConfig(source: source.sourceName) }
+        let file = try ModelFile.open(path)
+        // Every checksum and every padding byte of a .tlm file, before any weight is used.
+        if case .tlm(let t) = file { try t.verify(threads: threads) }
+        guard let config = try file.config() else { throw ModelLoadError.noConfig(source: file.path) }
+        let source = file.weights(config: config)
         let tokenizer = try source.tokenizer()
         guard tokenizer.vocabularySize <= config.vocabSize else {
             throw TokenizerError.invalid(source: source.sourceName,

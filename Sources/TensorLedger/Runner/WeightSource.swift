@@ -31,7 +31,6 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
 
 protocol WeightSource {
     var sourceName: String { get }
-    var config: ModelConfig? { get }
     func tokenizer() throws -> BPETokenizer
     /// A matrix in row layout (rows = output features). `conv1D`: a checkpoint stores it
     /// as [in, out] (GPT-2's Conv1D); a .tlm file already holds it in rows.
@@ -49,7 +48,6 @@ extension WeightSource {
 struct TLMWeights: WeightSource {
     let file: TLMFile
     var sourceName: String { file.path }
-    var config: ModelConfig? { file.header.config }
 
     func tokenizer() throws -> BPETokenizer { try BPETokenizer.embedded(in: file) }
 
@@ -77,7 +75,6 @@ struct TLMWeights: WeightSource {
 
 struct CheckpointWeights: WeightSource {
     let checkpoint: Checkpoint
-    let config: ModelConfig?
     var sourceName: String { checkpoint.path }
 
     func tokenizer() throws -> BPETokenizer {
@@ -121,7 +118,7 @@ struct CheckpointWeights: WeightSource {
 /// architecture's Q and K rows are put back in Hugging Face's order.
 struct GGUFWeights: WeightSource {
     let file: GGUFFile
-    let config: ModelConfig?
+    let config: ModelConfig
     let byName: [String: GGUFTensorMapping]
     var sourceName: String { file.path }
     /// The types dequantized and requantized to q8 while loading.
@@ -151,7 +148,7 @@ struct GGUFWeights: WeightSource {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [rows, cols], found: m.gguf.dimensions.reversed())
         }
         let raw = file.data(for: m.gguf)
-        let heads = config.flatMap { file.permutedHeads(name, config: $0) }
+        let heads = file.permutedHeads(name, config: config)
         func sourceRow(_ r: Int) -> Int { GGUFFile.storedRow(r, rows: rows, heads: heads) }
         switch m.gguf.type {
         case .f32, .f16, .bf16:

@@ -48,26 +48,6 @@ public struct TokenizerConfig: Sendable, Equatable {
     /// BOS/EOS ids, the files embedded in a .tlm file, or the files beside a checkpoint. A
     /// model without them has an empty configuration.
     public static func load(forModel path: String) throws -> TokenizerConfig {
-        if ModelSource.isGGUF(path) {
-            let file = try GGUFFile.open(path)
-            let tokens = file.strings("tokenizer.ggml.tokens") ?? []
-            func token(_ key: String) -> String? {
-                guard let id = file.value("tokenizer.ggml.\(key)_token_id")?.int, tokens.indices.contains(id) else { return nil }
-                // Byte-level vocabularies spell special tokens in their own characters too.
-                return file.string("tokenizer.ggml.model") == "gpt2" ? String(decoding: ByteLevel.decode(tokens[id]), as: UTF8.self) : tokens[id]
-            }
-            return TokenizerConfig(chatTemplate: file.string("tokenizer.chat_template"), bosToken: token("bos"), eosToken: token("eos"))
-        }
-        if ModelSource.isTLM(path) {
-            let file = try TLMFile(path: path)
-            let names = Set(file.header.blobs.map(\.name))
-            return try TokenizerConfig(configJSON: names.contains(configFile) ? try file.blob(named: configFile) : nil,
-                                       templateFile: names.contains(templateFile) ? try file.blob(named: templateFile) : nil,
-                                       source: path)
-        }
-        let checkpoint = try Checkpoint.open(path)
-        return try TokenizerConfig(configJSON: try checkpoint.sidecar(configFile).map { try readWholeFile($0, limit: 16 << 20) },
-                                   templateFile: try checkpoint.sidecar(templateFile).map { try readWholeFile($0, limit: 16 << 20) },
-                                   source: checkpoint.directory)
+        try ModelFile.open(path).tokenizerConfig()
     }
 }

@@ -3,12 +3,13 @@
 
 public enum TokenizerSource {
     public static func load(_ path: String) throws -> BPETokenizer {
-        if ModelSource.isTLM(path) { return try BPETokenizer.embedded(in: try TLMFile(path: path)) }
         if pathKind(path) == .directory {
             let p = joinPath(path, "tokenizer.json")
             guard pathKind(p) == .file else { throw FileError.notFound(path: p) }
             return try BPETokenizer.load(p)
         }
+        // A .tlm or GGUF file carries its tokenizer; any other file is a tokenizer.json.
+        if ModelSource.isTLM(path) || ModelSource.isGGUF(path) { return try ModelFile.open(path).tokenizer() }
         return try BPETokenizer.load(path)
     }
 
