@@ -265,20 +265,35 @@ long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_qu
 // quantization, q = roundf(x · (1/d)), and d stored as the nearest f16 — what ggml's
 // quantize_row_q8_0_ref and the gguf package write, byte for byte.
 
-long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out) {
+TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out) {
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
-        float amax = 0;
+        float amax = 0, bad = 0;
         for (int i = 0; i < 32; i++) {
-            if (!isfinite(xb[i])) return (long)(32 * b + (size_t)i);
             const float a = fabsf(xb[i]);
             amax = a > amax ? a : amax;
+            bad += xb[i] * 0.0f;  // NaN when any value is not finite, without a branch per value
+        }
+        if (bad != 0.0f || bad != bad) {
+            for (int i = 0; i < 32; i++) if (!isfinite(xb[i])) return (long)(32 * b + (size_t)i);
         }
         const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         const _Float16 h = (_Float16)d;
         uint8_t *o = out + 34 * b;
         memcpy(o, &h, 2);
-        for (int i = 0; i < 32; i++) o[2 + i] = (uint8_t)(int8_t)roundf(xb[i] * id);
+        for (int i = 0; i < 32; i++) o[2 + i] = (uint8_t)(int8_t)(int32_t)tl_round_away(xb[i] * id);
     }
     return -1;
+}
+
+static long q8_0_ggml_portable(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
+#if TL_X86
+TL_TARGET_AVX2 static long q8_0_ggml_avx2(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
+#endif
+
+long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out) {
+#if TL_X86
+    if (TL_USES_AVX2()) return q8_0_ggml_avx2(x, n, out);
+#endif
+    return q8_0_ggml_portable(x, n, out);
 }

@@ -142,6 +142,10 @@ static void test_weight_quantizers(tl_isa isa) {
         WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_row(x, N, rq, &rrow, NULL));
         WITH(isa, gb = tl_quantize_q8_row(x, N, gq, &grow, NULL));
         check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && rrow == grow)), "q8 row", (size_t)trial, 0);
+        static uint8_t r0[N / 32 * 34], g0[N / 32 * 34];
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_0_ggml(x, N, r0));
+        WITH(isa, gb = tl_quantize_q8_0_ggml(x, N, g0));
+        check(rb == gb && (rb >= 0 || memcmp(r0, g0, sizeof r0) == 0), "ggml q8_0", (size_t)trial, 0);
         WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, rq, rs, NULL));
         WITH(isa, gb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, gq, gs, NULL));
         check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && memcmp(rs, gs, sizeof rs) == 0)), "q8 columns", (size_t)trial, 0);

@@ -112,17 +112,28 @@ extension Converter {
                 let plan = itemPlans[i]
                 let rows = item.shape.count == 2 ? item.shape[0] : 1, cols = item.shape.last ?? 1
                 let n = rows * cols
-                guard let out = TensorBytes(capacity: plan.byteCount) else {
-                    throw FileError.writeFailed(path: output, reason: "cannot allocate \(plan.byteCount) bytes for \"\(item.source.name)\"")
-                }
                 let raw = checkpoint.data(for: item.source)
                 let heads = arch == .llama ? permutedHeads(item.source.name, config: config) : nil
-                // An f32 tensor that stays in its layout is read straight from the mapping.
-                var widened: TensorValues?
-                let values: UnsafeBufferPointer<Float>
-                if item.source.info.dtype == .float32, !item.transposed, heads == nil, let base = raw.baseAddress,
-                   Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
-                    values = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: n)
+                // An f32 tensor that stays in its layout is read straight from the mapping, a band
+                // of rows (about 4 MiB) at a time, each band's pages dropped once it is written.
+                let streamed = item.source.info.dtype == .float32 && !item.transposed && heads == nil
+                    && Int(bitPattern: raw.baseAddress) % MemoryLayout<Float>.alignment == 0
+                let band = streamed ? max(1, (4 << 20) / max(cols * 4, 1)) : rows
+                let outBytes = min(rows, band) * (plan.byteCount / max(rows, 1))
+                guard let out = TensorBytes(capacity: outBytes) else {
+                    throw FileError.writeFailed(path: output, reason: "cannot allocate \(outBytes) bytes for \"\(item.source.name)\"")
+                }
+                try writer.pad(toMultipleOf: GGUFWriter.alignment)
+                if streamed, let base = raw.baseAddress {
+                    for start in stride(from: 0, to: rows, by: band) {
+                        let count = min(band, rows - start)
+                        let values = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self) + start * cols, count: count * cols)
+                        let bytes = values.count / plan.type.blockLayout.size * plan.type.blockLayout.bytes
+                        let chunk = UnsafeMutableRawBufferPointer(rebasing: out.mutableBytes[0..<bytes])
+                        try encode(values, rows: count, type: plan.type, into: chunk, tensor: item.source.name, threads: options.threads)
+                        try writer.write(UnsafeRawBufferPointer(chunk))
+                        checkpoint.releasePages(of: item.source, bytes: (start * cols * 4)..<((start + count) * cols * 4))
+                    }
                 } else {
                     guard let w = TensorValues(count: n) else {
                         throw FileError.writeFailed(path: output, reason: "cannot allocate \(4 * n) bytes for \"\(item.source.name)\"")
@@ -134,14 +145,9 @@ extension Converter {
                         try convertToFloat(raw, dtype: item.source.info.dtype, into: w.mutable, tensor: item.source.name)
                     }
                     if let heads { permuteRows(w.mutable.baseAddress!, rows: rows, cols: cols, heads: heads) }
-                    widened = w
-                    values = w.values
+                    try encode(w.values, rows: rows, type: plan.type, into: out.mutableBytes, tensor: item.source.name, threads: options.threads)
+                    try writer.write(out.bytes)
                 }
-                try withExtendedLifetime(widened) {
-                    try encode(values, rows: rows, type: plan.type, into: out.mutableBytes, tensor: item.source.name, threads: options.threads)
-                }
-                try writer.pad(toMultipleOf: GGUFWriter.alignment)
-                try writer.write(out.bytes)
                 checkpoint.releasePages(of: item.source)
                 if i < items.count - (repeatHead ? 1 : 0) { done += item.source.info.byteCount }
                 progress?(done, inputBytes)
