@@ -226,4 +226,14 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(ModelSource.isGGUF(dir.file("g.gguf")))
     }
+
+    @Test func convertingAConvertedFileSaysSoAndWritesNothing() throws {
+        let dir = TemporaryDirectory()
+        let gguf = Fixtures.path("gguf/tiny-qwen2-q8_0.gguf")
+        for output in ["m.tlm", "m.gguf"] {
+            let r = CLI.run(["convert", gguf, dir.file(output)])
+            #expect(r.status == 2 && !fileExists(dir.file(output)), "\(r.stderr)")
+            #expect(r.stderr.contains("convert reads safetensors checkpoints and this is a GGUF file"), "\(r.stderr)")
+        }
+    }
 }

@@ -15,10 +15,12 @@ public enum CheckpointError: TensorLedgerError, Equatable {
     case tensorInTwoShards(tensor: String, first: String, second: String)
     case noWeights(directory: String)
     case ambiguousDirectory(directory: String, files: [String])
+    case notConvertible(file: String, found: SniffedFormat)
 
     public var category: ErrorCategory {
         switch self {
         case .shardMissing, .noWeights: return .missingFile
+        case .notConvertible: return .usage
         default: return .badInput
         }
     }
@@ -34,6 +36,8 @@ public enum CheckpointError: TensorLedgerError, Equatable {
         case .noWeights(let d): return "\(d): no model.safetensors, index or other .safetensors file in this directory"
         case .ambiguousDirectory(let d, let files):
             return "\(d): several .safetensors files (\(files.joined(separator: ", "))) and no model.safetensors.index.json to say how they fit together"
+        case .notConvertible(let f, let found):
+            return "\(f): convert reads safetensors checkpoints and this is \(found.rawValue); run, next, trace, chat, inspect, ledger, plan and diff read it as it is"
         }
     }
 }
@@ -83,6 +87,14 @@ public final class Checkpoint: @unchecked Sendable {
             let file = try SafetensorsFile(path: path)
             let tensors = file.tensors.map { CheckpointTensor(info: $0, shard: 0) }
             return Checkpoint(directory: parentDirectory(path), path: path, shards: [file], tensors: tensors, warnings: [], declaredTotalSize: nil)
+        }
+    }
+
+    /// Opens the input of `convert`, which takes safetensors only: a model file that is
+    /// already converted gets an error saying so rather than "not a safetensors file".
+    public static func openForConversion(_ path: String) throws -> Checkpoint {
+        do { return try open(path) } catch SafetensorsError.notSafetensors(let file, let found) where found == .gguf || found == .tlm {
+            throw CheckpointError.notConvertible(file: file, found: found)
         }
     }
 

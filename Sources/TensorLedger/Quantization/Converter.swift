@@ -224,7 +224,7 @@ public enum Converter {
     public static func convert(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
         let start = monotonicSeconds()
-        let checkpoint = try Checkpoint.open(input)
+        let checkpoint = try Checkpoint.openForConversion(input)
         checkpoint.shards.forEach { $0.adviseSequential() }
         let configPath = checkpoint.sidecar("config.json")
         let config = try configPath.map { try ModelConfig.load($0) }

@@ -38,7 +38,7 @@ extension Converter {
         guard ggmlType(options.scheme) != nil else {
             throw GGUFConversionError.unsupported(file: input, reason: "GGUF has no q8-row type; use --weights q8, f16, bf16 or f32")
         }
-        let checkpoint = try Checkpoint.open(input)
+        let checkpoint = try Checkpoint.openForConversion(input)
         checkpoint.shards.forEach { $0.adviseSequential() }
         guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
         let config = try ModelConfig.load(configPath)
