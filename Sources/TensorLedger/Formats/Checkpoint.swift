@@ -20,7 +20,6 @@ public enum CheckpointError: TensorLedgerError, Equatable {
     public var category: ErrorCategory {
         switch self {
         case .shardMissing, .noWeights: return .missingFile
-        case .notConvertible: return .usage
         default: return .badInput
         }
     }
