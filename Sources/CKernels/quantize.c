@@ -1,6 +1,6 @@
-// Float → int8 quantization for conversion (q8 blocks of 32, q8-row) and for the
-// runner's activations. One portable body, compiled again for AVX2 and AVX-512 so
-// the compiler vectorizes each with that instruction set.
+// Float → int8 quantization for conversion (q8 blocks of 32, q8-row, ggml's Q8_0). One
+// portable body, compiled again for AVX2 so the compiler vectorizes it with that
+// instruction set; hand-written AVX2, AVX-512 and NEON variants of the block quantizers.
 #include "internal.h"
 
 TL_INLINE long q8_blocks_body(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
@@ -158,10 +158,64 @@ TL_TARGET_AVX512 static long q8_blocks_avx512(const float *x, size_t n, int8_t *
 
 #endif
 
+#if TL_ARM64
+// Loads 32 values into v; returns max |x|, or -1 when any value is not finite.
+TL_INLINE float neon_load_block(const float *xb, float32x4_t v[8]) {
+    const float32x4_t inf = vdupq_n_f32(INFINITY);
+    float32x4_t a = vdupq_n_f32(0);
+    uint32x4_t finite = vdupq_n_u32(~0u);
+    for (int k = 0; k < 8; k++) {
+        v[k] = vld1q_f32(xb + 4 * k);
+        const float32x4_t av = vabsq_f32(v[k]);
+        finite = vandq_u32(finite, vcltq_f32(av, inf));
+        a = vmaxq_f32(a, av);
+    }
+    return vminvq_u32(finite) != 0 ? vmaxvq_f32(a) : -1.0f;
+}
+
+// FCVTAS rounds halves away from zero as tl_round_away does, and the division is the same
+// IEEE division, so the bytes and scales are the body's.
+static long q8_blocks_neon(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
+    float32x4_t sse = vdupq_n_f32(0), ssq = vdupq_n_f32(0), emax = vdupq_n_f32(0);
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        float32x4_t v[8];
+        const float amax = neon_load_block(xb, v);
+        const int ok = amax >= 0;
+        uint16_t h = ok ? tl_f16_round_up(amax / 127.0f) : 0x7c00u;
+        if (!ok || h >= 0x7c00u || h == 0) {
+            long bad = q8_blocks_body(xb, 32, q + 32 * b, scales + b, st);
+            if (bad >= 0) return (long)(32 * b) + bad;
+            continue;
+        }
+        scales[b] = h;
+        const float32x4_t vd = vdupq_n_f32(tl_f16_to_f32(h));
+        int32x4_t r[8];
+        for (int k = 0; k < 8; k++) {
+            r[k] = vcvtaq_s32_f32(vdivq_f32(v[k], vd));
+            const float32x4_t e = vsubq_f32(v[k], vmulq_f32(vcvtq_f32_s32(r[k]), vd));
+            sse = vfmaq_f32(sse, e, e);
+            ssq = vfmaq_f32(ssq, v[k], v[k]);
+            emax = vmaxq_f32(emax, vabsq_f32(e));
+        }
+        for (int k = 0; k < 8; k += 2) vst1_s8(q + 32 * b + 4 * k, vmovn_s16(vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]))));
+    }
+    if (st) {
+        st->sum_sq_err += vaddvq_f32(sse);
+        st->sum_sq += vaddvq_f32(ssq);
+        const float m = vmaxvq_f32(emax);
+        if (m > st->max_abs_err) st->max_abs_err = m;
+    }
+    return -1;
+}
+#endif
+
 long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales_f16, tl_quant_stats *stats) {
 #if TL_X86
     if (TL_USES_AVX512()) return q8_blocks_avx512(x, n, q, scales_f16, stats);
     if (TL_USES_AVX2()) return q8_blocks_avx2(x, n, q, scales_f16, stats);
+#elif TL_ARM64
+    if (TL_USES_NEON()) return q8_blocks_neon(x, n, q, scales_f16, stats);
 #endif
     return q8_blocks_portable(x, n, q, scales_f16, stats);
 }
@@ -289,11 +343,31 @@ TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out) {
 static long q8_0_ggml_portable(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
 #if TL_X86
 TL_TARGET_AVX2 static long q8_0_ggml_avx2(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
+#elif TL_ARM64
+static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out) {
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        float32x4_t v[8];
+        const float amax = neon_load_block(xb, v);
+        if (amax < 0) return (long)(32 * b) + q8_0_ggml_body(xb, 32, out + 34 * b);
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const _Float16 h = (_Float16)d;
+        uint8_t *o = out + 34 * b;
+        memcpy(o, &h, 2);
+        const float32x4_t vid = vdupq_n_f32(id);
+        int32x4_t r[8];
+        for (int k = 0; k < 8; k++) r[k] = vcvtaq_s32_f32(vmulq_f32(v[k], vid));
+        for (int k = 0; k < 8; k += 2) vst1_s8((int8_t *)o + 2 + 4 * k, vmovn_s16(vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]))));
+    }
+    return -1;
+}
 #endif
 
 long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out) {
 #if TL_X86
     if (TL_USES_AVX2()) return q8_0_ggml_avx2(x, n, out);
+#elif TL_ARM64
+    if (TL_USES_NEON()) return q8_0_ggml_neon(x, n, out);
 #endif
     return q8_0_ggml_portable(x, n, out);
 }
