@@ -30,12 +30,8 @@ struct Tokenize: ParsableCommand {
         try reportingErrors {
             let tokenizer = try TokenizerSource.load(model)
             if !decode.isEmpty {
-                let text = try tokenizer.decode(decode, skipSpecialTokens: false)
-                if output.json {
-                    print(JSONValue.object(JSONObject(["ids": .array(decode.map { .int($0) }), "text": .string(text)])).serialized())
-                } else {
-                    print(text)
-                }
+                let report = try TokenizationReport(ids: decode, tokenizer: tokenizer)
+                print(output.json ? report.json.serialized(pretty: false) : report.text)
                 return
             }
             let input = try text ?? String(decoding: readWholeFile(file!), as: UTF8.self)

@@ -94,6 +94,35 @@ enum CLI {
         #expect(!fileExists("/tmp/tensorledger-cli-never-written.tlm"))
     }
 
+    @Test func everyJSONOutputNamesItsSchema() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.model("tiny-genesis"), tlm = dir.file("m.tlm"), text = dir.file("t.txt")
+        writeFile(text, Array("In the beginning God created the heaven and the earth. And the earth was without form.".utf8))
+        // In this order: convert writes the file verify, diff and run read.
+        let commands: [(schema: String, arguments: [String])] = [
+            (InspectReport.jsonSchema, ["inspect", model]), (Ledger.jsonSchema, ["ledger", model]),
+            (MemoryPlan.jsonSchema, ["plan", model]), (ConversionReport.jsonSchema, ["convert", model, tlm]),
+            (VerifyReport.jsonSchema, ["verify", tlm]), (ModelDiff.jsonSchema, ["diff", model, tlm]),
+            (RunReport.jsonSchema, ["run", tlm, "--prompt", "In the", "-n", "2"]),
+            (NextTokenReport.jsonSchema, ["next", model, "--prompt", "In the"]),
+            (ForwardTrace.jsonSchema, ["trace", model, "--prompt", "In"]),
+            (PerplexityResult.jsonSchema, ["perplexity", model, "--text", text, "--context", "32"]),
+            (TokenizationReport.jsonSchema, ["tokenize", model, "--text", "In the beginning"]),
+            (TokenizationReport.jsonSchema, ["tokenize", model, "--decode", "72", "73"]),
+            (ChatSession.jsonSchema, ["chat", model, "--message", "Hello", "-n", "2"]),
+        ]
+        for (schema, arguments) in commands {
+            let r = CLI.run(arguments + ["--json"])
+            #expect(r.status == 0, "\(arguments): \(r.stderr)")
+            let o = try #require(try JSON.parse(Array(r.stdout.utf8)).object, "\(arguments)")
+            #expect(o.keys.first == "schema" && o["schema"]?.string == "tensorledger.\(arguments[0])/1", "\(arguments): \(o.keys)")
+            #expect(o["schema"]?.string == schema)
+        }
+        let encoded = try JSON.parse(Array(CLI.run(["tokenize", model, "--text", "hi", "--json"]).stdout.utf8))
+        let decoded = try JSON.parse(Array(CLI.run(["tokenize", model, "--decode", "72", "73", "--json"]).stdout.utf8))
+        #expect(encoded == decoded, "tokenize --json has one shape either way round")
+    }
+
     @Test func exitCodesSayWhatWentWrong() {
         #expect(CLI.run(["inspect", "/nonexistent/model.safetensors"]).status == 3)
         #expect(CLI.run(["ledger"]).status != 0)  // argument errors come from the parser

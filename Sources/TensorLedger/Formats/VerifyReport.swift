@@ -1,6 +1,7 @@
 // What `verify` reports about a .tlm file whose every checksum and padding byte held.
 
 public struct VerifyReport: Sendable {
+    public static let jsonSchema = "tensorledger.verify/1"
     public var file: String
     public var tensors: Int
     public var blobs: Int
@@ -21,9 +22,9 @@ public struct VerifyReport: Sendable {
     }
 
     public var json: JSONValue {
-        .object(JSONObject([
+        JSONObject([
             "file": .string(file), "ok": .bool(true), "tensors": .int(tensors), "blobs": .int(blobs),
             "bytes_checked": .int(bytesChecked), "seconds": .double(seconds),
-        ]))
+        ]).report(schema: Self.jsonSchema)
     }
 }

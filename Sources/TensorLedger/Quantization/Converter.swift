@@ -53,6 +53,7 @@ public struct ConversionItem: Sendable {
 }
 
 public struct ConversionReport: Sendable {
+    public static let jsonSchema = "tensorledger.convert/1"
     public var input: String
     public var output: String
     public var scheme: WeightScheme
@@ -125,7 +126,7 @@ public struct ConversionReport: Sendable {
 
     public var json: JSONValue {
         .object(JSONObject([
-            "schema": .string("tensorledger.convert/1"),
+            "schema": .string(Self.jsonSchema),
             "input": .string(input), "output": .string(output), "scheme": .string(scheme.rawValue),
             "dry_run": .bool(dryRun),
             "input_bytes": .int(inputBytes), "output_bytes": .int(outputBytes),

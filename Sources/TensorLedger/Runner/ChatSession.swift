@@ -43,6 +43,7 @@ public struct ChatTurn: Sendable {
 }
 
 public final class ChatSession {
+    public static let jsonSchema = "tensorledger.chat/1"
     public let model: any LanguageModel
     public let template: ChatTemplate
     public var system: String?
@@ -181,11 +182,11 @@ public final class ChatSession {
 
     /// The conversation as JSON: template, system prompt and every turn with ids and timings.
     public var json: JSONValue {
-        .object(JSONObject([
+        JSONObject([
             "template": .string(template.rawValue),
             "system": system.map { .string($0) } ?? .null,
             "turns": .array(transcript.map(\.json)),
-        ]))
+        ]).report(schema: Self.jsonSchema)
     }
 }
 

@@ -1,6 +1,7 @@
 // The next-token table of `next`: what the softmax at a temperature makes of the logits.
 
 public struct NextTokenReport: Sendable {
+    public static let jsonSchema = "tensorledger.next/1"
     public struct Candidate: Sendable {
         public var id: Int
         public var text: String
@@ -27,13 +28,13 @@ public struct NextTokenReport: Sendable {
     }
 
     public var json: JSONValue {
-        .object(JSONObject([
+        JSONObject([
             "prompt_ids": .array(promptIDs.map { .int($0) }),
             "temperature": .double(Double(temperature)),
             "candidates": .array(candidates.map { c in
                 .object(JSONObject(["id": .int(c.id), "text": .string(c.text), "logit": .double(Double(c.logit)), "probability": .double(Double(c.probability))]))
             }),
-        ]))
+        ]).report(schema: Self.jsonSchema)
     }
 }
 

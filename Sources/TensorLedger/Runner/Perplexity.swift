@@ -13,6 +13,7 @@ import Darwin
 #endif
 
 public struct PerplexityResult: Sendable {
+    public static let jsonSchema = "tensorledger.perplexity/1"
     public var tokens: Int
     public var predicted: Int
     public var context: Int
@@ -42,7 +43,7 @@ public struct PerplexityResult: Sendable {
                 "top1_agreement": .double(c.top1Agreement),
             ]))
         }
-        return .object(o)
+        return o.report(schema: Self.jsonSchema)
     }
 }
 

@@ -3,6 +3,7 @@
 // threads), as the stderr line and as JSON.
 
 public struct RunReport: Sendable {
+    public static let jsonSchema = "tensorledger.run/1"
     public var result: GenerationResult
     public var loadSeconds: Double
     public var scheme: WeightScheme
@@ -35,6 +36,6 @@ public struct RunReport: Sendable {
         o["weight_bytes_per_token"] = .int(weightBytesPerToken)
         o["threads"] = .int(threads)
         o["resident_bytes"] = .int(residentBytes)
-        return .object(o)
+        return o.report(schema: Self.jsonSchema)
     }
 }

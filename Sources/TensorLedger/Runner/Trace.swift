@@ -10,6 +10,7 @@ import Darwin
 #endif
 
 public struct ForwardTrace: Sendable {
+    public static let jsonSchema = "tensorledger.trace/1"
     public struct Stage: Sendable {
         public var name: String
         /// Ledger matrices applied, with their shapes.
@@ -56,7 +57,7 @@ public struct ForwardTrace: Sendable {
     static func shape(_ s: [Int]) -> String { "[" + s.map { formatCount($0) }.joined(separator: ", ") + "]" }
 
     public var json: JSONValue {
-        .object(JSONObject([
+        JSONObject([
             "text": .string(text),
             "tokens": .array(tokens.map { .object(JSONObject(["id": .int($0.id), "text": .string($0.text)])) }),
             "stages": .array(stages.map { s in
@@ -68,7 +69,7 @@ public struct ForwardTrace: Sendable {
                 ]))
             }),
             "top": .array(top.map { .object(JSONObject(["id": .int($0.id), "text": .string($0.text), "logit": .double(Double($0.logit)), "probability": .double(Double($0.probability))])) }),
-        ]))
+        ]).report(schema: Self.jsonSchema)
     }
 }
 

@@ -59,6 +59,13 @@ public struct JSONObject: Sendable, Equatable {
 
     public var count: Int { keys.count }
 
+    /// A report as `--json` prints it: `"schema"` first, naming its versioned shape.
+    public func report(schema: String) -> JSONValue {
+        var o = JSONObject(["schema": .string(schema)])
+        for (k, v) in zip(keys, values) { o[k] = v }
+        return .object(o)
+    }
+
     public subscript(key: String) -> JSONValue? {
         get { index[ByteString(key)].map { values[$0] } }
         set {

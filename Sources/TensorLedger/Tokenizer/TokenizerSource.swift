@@ -30,17 +30,27 @@ public enum TokenizerSource {
     }
 }
 
-/// What `tokenize` shows: each token id with the text it stands for.
+/// What `tokenize` shows, either way round: the text, its token ids, and the text each stands for.
 public struct TokenizationReport: Sendable {
+    public static let jsonSchema = "tensorledger.tokenize/1"
+    public var text: String
     public var ids: [Int]
     /// The text of each token alone (U+FFFD where a token holds part of a character).
     public var pieces: [String]
-    public var inputBytes: Int
+    public var inputBytes: Int { text.utf8.count }
 
+    /// Encoding `text`.
     public init(text: String, tokenizer: BPETokenizer) throws {
+        self.text = text
         ids = tokenizer.encode(text)
         pieces = try ids.map { try tokenizer.piece($0) }
-        inputBytes = text.utf8.count
+    }
+
+    /// Decoding `ids` (special tokens kept, so what was encoded comes back).
+    public init(ids: [Int], tokenizer: BPETokenizer) throws {
+        text = try tokenizer.decode(ids, skipSpecialTokens: false)
+        self.ids = ids
+        pieces = try ids.map { try tokenizer.piece($0) }
     }
 
     /// One line per token: id, tab, the piece with whitespace made visible.
@@ -49,5 +59,9 @@ public struct TokenizationReport: Sendable {
     }
 
     public var summaryLine: String { "\(ids.count) tokens, \(inputBytes) bytes" }
-    public var json: JSONValue { .array(ids.map { .int($0) }) }
+    public var json: JSONValue {
+        JSONObject([
+            "text": .string(text), "ids": .array(ids.map { .int($0) }), "pieces": .array(pieces.map { .string($0) }),
+        ]).report(schema: Self.jsonSchema)
+    }
 }
