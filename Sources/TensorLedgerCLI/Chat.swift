@@ -63,7 +63,7 @@ struct Chat: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let m = try loadModel(model, threads: threads)
             let session = try ChatSession(model: m, config: try TokenizerConfig.load(forModel: model), template: ChatTemplate(rawValue: template),
                                           system: system, sampling: sampling.options, maxReplyTokens: n, source: model)

@@ -60,7 +60,7 @@ struct Convert: ParsableCommand {
         options.threads = threads
         let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil
         let gguf = format.map { $0.lowercased() == "gguf" } ?? output.lowercased().hasSuffix(".gguf")
-        let result = try reportingErrors {
+        let result = try reportingErrors(json: output_.json) {
             gguf ? try Converter.convertToGGUF(input: input, output: output, options: options, dryRun: dryRun,
                                                progress: bar.map { b in { b.update($0, of: $1) } })
                  : try Converter.convert(input: input, output: output, options: options, dryRun: dryRun,

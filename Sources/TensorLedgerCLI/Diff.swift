@@ -23,7 +23,7 @@ struct Diff: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let diff = try ModelDiff.compare(a, b)
             print(output.json ? diff.json(top: top).serialized() : diff.textReport(top: top))
         }

@@ -13,7 +13,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let report = try reportingErrors { try ModelSource.inspect(model) }
+        let report = try reportingErrors(json: output.json) { try ModelSource.inspect(model) }
         if output.json {
             print(report.json.serialized())
         } else {

@@ -31,7 +31,7 @@ struct LedgerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (ledger, warnings) = try reportingErrors { () throws -> (Ledger, [String]) in
+        let (ledger, warnings) = try reportingErrors(json: output.json) { () throws -> (Ledger, [String]) in
             if let preset {
                 return (Ledger(config: try ModelConfig.preset(preset), source: "preset \(preset)"), [])
             }

@@ -43,7 +43,7 @@ struct Plan: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let (tensors, modelConfig, source, warnings): ([TensorInfo], ModelConfig?, String, [String])
             if let preset {
                 let c = try ModelConfig.preset(preset)

@@ -60,7 +60,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let start = monotonicSeconds()
             let m = try loadModel(model, threads: threads)
             let loadSeconds = monotonicSeconds() - start
@@ -107,7 +107,7 @@ struct Next: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let report = try Generator(model: try loadModel(model)).nextTokenReport(prompt: prompt, top: top, temperature: temperature)
             print(output.json ? report.json.serialized() : report.textReport())
         }

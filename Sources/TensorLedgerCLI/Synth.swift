@@ -39,7 +39,7 @@ struct Synth: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: false) {
             let shape = try preset.map { try ModelConfig.preset($0) } ?? ModelConfig.load(config!)
             try makeDirectory(directory)
             try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: DType(rawValue: dtype)!,

@@ -36,22 +36,14 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
-/// Runs a command body, turning library errors into one line on stderr and an exit code.
-func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+/// Runs a command body, turning library errors into one line on stderr (one JSON object
+/// with `--json`) and the category's exit code.
+func reportingErrors<T>(json: Bool, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as any TensorLedgerError {
-        printError(error.description)
-        throw ExitCode(exitCode(for: error.category))
-    }
-}
-
-func exitCode(for category: ErrorCategory) -> Int32 {
-    switch category {
-    case .badInput: return 1
-    case .usage: return 2
-    case .missingFile: return 3
-    case .writeFailure: return 4
+        if json { Console.writeErr(error.json.serialized(pretty: false) + "\n") } else { printError(error.description) }
+        throw ExitCode(error.category.exitCode)
     }
 }
 

@@ -27,7 +27,7 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let tokenizer = try TokenizerSource.load(model)
             if !decode.isEmpty {
                 let report = try TokenizationReport(ids: decode, tokenizer: tokenizer)

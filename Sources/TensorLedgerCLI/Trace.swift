@@ -21,7 +21,7 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let trace = try Generator(model: try loadModel(model)).trace(prompt: prompt, top: max(top, 1))
             print(output.json ? trace.json.serialized() : trace.textReport())
         }
@@ -49,7 +49,7 @@ struct PerplexityCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(json: output.json) {
             let m = try loadModel(model)
             let other = try compare.map { try loadModel($0) }
             let ids = m.tokenizer.encode(String(decoding: try readWholeFile(text), as: UTF8.self))

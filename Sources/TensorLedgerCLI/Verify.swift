@@ -13,7 +13,14 @@ struct Verify: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let report = try reportingErrors { try VerifyReport.check(file) }
+        let report = try reportingErrors(json: output.json) {
+            do {
+                return try VerifyReport.check(file)
+            } catch let damage as any TensorLedgerError where output.json && damage.category == .badInput {
+                print(VerifyReport.damagedJSON(file: file, error: damage).serialized())
+                throw damage
+            }
+        }
         print(output.json ? report.json.serialized() : report.textReport)
     }
 }

@@ -123,6 +123,29 @@ enum CLI {
         #expect(encoded == decoded, "tokenize --json has one shape either way round")
     }
 
+    @Test func withJSONAFailureIsJSONToo() throws {
+        let missing = CLI.run(["inspect", "/nonexistent/model.safetensors", "--json"])
+        #expect(missing.status == 3 && missing.stdout.isEmpty)
+        let error = try #require(try JSON.parse(Array(missing.stderr.utf8)).object, "\(missing.stderr)")
+        #expect(error["schema"]?.string == "tensorledger.error/1" && error["kind"]?.string == "missing_file" && error["exit_code"] == .int(3))
+        #expect(error["error"]?.string?.hasPrefix("/nonexistent/model.safetensors: ") == true)
+        #expect(missing.stderr.filter { $0 == "\n" }.count == 1, "one line: \(missing.stderr)")
+
+        // A damaged file: verify's own shape on stdout, ok false, the damage named.
+        let dir = TemporaryDirectory()
+        let tlm = dir.file("m.tlm")
+        #expect(CLI.run(["convert", Fixtures.model("tiny-genesis"), tlm]).status == 0)
+        var bytes = try readWholeFile(tlm)
+        bytes[bytes.count / 2] ^= 1
+        writeFile(tlm, bytes)
+        let damaged = CLI.run(["verify", tlm, "--json"])
+        #expect(damaged.status == 1)
+        let report = try #require(try JSON.parse(Array(damaged.stdout.utf8)).object, "\(damaged.stdout)")
+        #expect(report["schema"]?.string == VerifyReport.jsonSchema && report["ok"] == .bool(false))
+        #expect(report["failures"]?.array?.first?.string?.contains("fails its checksum") == true, "\(damaged.stdout)")
+        #expect(try JSON.parse(Array(damaged.stderr.utf8)).object?["kind"]?.string == "bad_input")
+    }
+
     @Test func exitCodesSayWhatWentWrong() {
         #expect(CLI.run(["inspect", "/nonexistent/model.safetensors"]).status == 3)
         #expect(CLI.run(["ledger"]).status != 0)  // argument errors come from the parser

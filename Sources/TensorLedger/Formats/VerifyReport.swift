@@ -27,4 +27,11 @@ public struct VerifyReport: Sendable {
             "bytes_checked": .int(bytesChecked), "seconds": .double(seconds),
         ]).report(schema: Self.jsonSchema)
     }
+
+    /// What `verify --json` prints for a damaged file: the same shape, `ok` false, and the
+    /// damage found (verification stops at the first).
+    public static func damagedJSON(file: String, error: any TensorLedgerError) -> JSONValue {
+        JSONObject(["file": .string(file), "ok": .bool(false), "failures": .array([.string(error.description)])])
+            .report(schema: jsonSchema)
+    }
 }

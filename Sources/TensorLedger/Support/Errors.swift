@@ -1,20 +1,40 @@
 // The shared shape of every error TensorLedger reports: a category the CLI turns
 // into an exit code, and a one-line description that names the file and the fault.
 
-/// What kind of failure an error is; the CLI maps each to its own exit code.
-public enum ErrorCategory: Sendable {
-    /// The input exists but is malformed or unsupported (exit 1).
-    case badInput
-    /// A named file or directory does not exist or cannot be opened (exit 3).
-    case missingFile
-    /// Writing the output failed; nothing was left behind (exit 4).
-    case writeFailure
-    /// The command line asks for something impossible (exit 2).
+/// What kind of failure an error is, each with its own exit code.
+public enum ErrorCategory: String, Sendable {
+    /// The input exists but is malformed or unsupported.
+    case badInput = "bad_input"
+    /// A named file or directory does not exist or cannot be opened.
+    case missingFile = "missing_file"
+    /// Writing the output failed; nothing was left behind.
+    case writeFailure = "write_failure"
+    /// The command line asks for something impossible.
     case usage
+
+    public var exitCode: Int32 {
+        switch self {
+        case .badInput: return 1
+        case .usage: return 2
+        case .missingFile: return 3
+        case .writeFailure: return 4
+        }
+    }
 }
 
 public protocol TensorLedgerError: Error, CustomStringConvertible, Sendable {
     var category: ErrorCategory { get }
+}
+
+extension TensorLedgerError {
+    public static var jsonSchema: String { "tensorledger.error/1" }
+
+    /// The error as a `--json` command prints it on stderr: the same line, its kind and exit code.
+    public var json: JSONValue {
+        JSONObject([
+            "error": .string(description), "kind": .string(category.rawValue), "exit_code": .int(Int(category.exitCode)),
+        ]).report(schema: Self.jsonSchema)
+    }
 }
 
 /// Errors from opening, mapping and writing files.
