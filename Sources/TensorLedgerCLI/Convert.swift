@@ -19,8 +19,8 @@ struct Convert: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Keep matching tensors in float: a category (embedding, unembedding, ...) or a name glob ('*wte*').")
     var keep: [String] = []
 
-    @Option(help: "zstd level for float tensors and the embedded files (1-19).")
-    var zstd: Int32 = 3
+    @Option(help: "zstd level for float tensors and the embedded files (1-19; default 3).")
+    var zstd: Int32?
 
     @Flag(help: "Store everything uncompressed.")
     var noCompress = false
@@ -46,7 +46,8 @@ struct Convert: ParsableCommand {
         guard WeightScheme(rawValue: weights) != nil else {
             throw ValidationError("--weights must be one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
-        guard (1...19).contains(zstd) else { throw ValidationError("--zstd must be between 1 and 19.") }
+        guard zstd.map({ (1...19).contains($0) }) ?? true else { throw ValidationError("--zstd must be between 1 and 19.") }
+        guard !(noCompress && zstd != nil) else { throw ValidationError("--no-compress and --zstd contradict each other; give one.") }
         guard format == nil || ["tlm", "gguf"].contains(format!.lowercased()) else { throw ValidationError("--format must be tlm or gguf.") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
     }
@@ -55,7 +56,7 @@ struct Convert: ParsableCommand {
         var options = ConversionOptions()
         options.scheme = WeightScheme(rawValue: weights)!
         options.keep = keep
-        options.zstdLevel = noCompress ? nil : zstd
+        options.zstdLevel = noCompress ? nil : zstd ?? ConversionOptions().zstdLevel
         options.overwrite = force
         options.threads = threads
         let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil

@@ -15,6 +15,12 @@ struct TensorLedgerCommand: ParsableCommand {
         // A file size limit must make write() fail with EFBIG (a clear error, output
         // removed), not kill the process with SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN)
+        // The argument parser answers `help NAME` for an unknown NAME with the overview and exit 0.
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "help", let name = arguments.dropFirst().first, !name.hasPrefix("-"),
+           !configuration.subcommands.contains(where: { $0._commandName == name }) {
+            Self.exit(withError: ValidationError("no command named '\(name)' (commands: \(configuration.subcommands.map { $0._commandName }.joined(separator: ", ")))."))
+        }
         Self.main(nil)
     }
 

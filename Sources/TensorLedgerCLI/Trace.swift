@@ -20,9 +20,13 @@ struct TraceCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        guard top > 0 else { throw ValidationError("--top must be positive.") }
+    }
+
     func run() throws {
         try reportingErrors(json: output.json) {
-            let trace = try Generator(model: try loadModel(model)).trace(prompt: prompt, top: max(top, 1))
+            let trace = try Generator(model: try loadModel(model)).trace(prompt: prompt, top: top)
             print(output.json ? trace.json.serialized() : trace.textReport())
         }
     }

@@ -155,6 +155,25 @@ enum CLI {
         #expect(CLI.run(["convert", Fixtures.model("tiny-genesis"), Fixtures.model("tiny-genesis") + "/model.safetensors", "--force"]).status == 2)
     }
 
+    @Test func noSilentChanges() {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        let help = CLI.run(["help", "runn"])
+        #expect(help.status == 64 && help.stderr.contains("no command named 'runn'"), "\(help.stderr)")
+        #expect(CLI.run(["help", "run"]).status == 0)
+        for command in [["convert", model, dir.file("m.tlm")], ["plan", model]] {
+            let r = CLI.run(command + ["--keep", "embeding"])
+            #expect(r.status == 2 && r.stderr.contains("--keep \"embeding\" is no category (embedding,"), "\(command[0]): \(r.stderr)")
+        }
+        #expect(CLI.run(["convert", model, dir.file("m.tlm"), "--keep", "embedding", "*wpe*"]).status == 0)
+        let contradiction = CLI.run(["convert", model, dir.file("n.tlm"), "--no-compress", "--zstd", "9"])
+        #expect(contradiction.status == 64 && contradiction.stderr.contains("contradict"))
+        #expect(!fileExists(dir.file("n.tlm")))
+        for command in ["next", "trace"] {
+            let r = CLI.run([command, model, "--prompt", "In", "--top", "0"])
+            #expect(r.status == 64 && r.stderr.contains("--top must be positive"), "\(command): \(r.stderr)")
+        }
+    }
+
     @Test func aFullDiskLeavesNothingBehind() throws {
         // A file size limit makes write() fail with EFBIG partway through the output.
         let dir = TemporaryDirectory()

@@ -41,6 +41,7 @@ public struct MemoryPlan: Sendable {
         self.context = context
         self.batch = batch
         let family = config.family
+        try Converter.checkKeep(keep, names: tensors.map(\.name))
         var columns: [Column] = []
         if stored {
             var bytes: [LedgerCategory: Int] = [:]

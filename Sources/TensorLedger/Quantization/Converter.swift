@@ -12,6 +12,20 @@ import Glibc
 import Darwin
 #endif
 
+public enum ConversionError: TensorLedgerError, Equatable {
+    case keepMatchesNothing(pattern: String)
+
+    public var category: ErrorCategory { .usage }
+
+    public var description: String {
+        switch self {
+        case .keepMatchesNothing(let p):
+            let categories = LedgerCategory.allCases.map(\.identifier).joined(separator: ", ")
+            return "--keep \"\(p)\" is no category (\(categories)) and matches no tensor name"
+        }
+    }
+}
+
 public struct ConversionOptions: Sendable {
     public var scheme: WeightScheme = .q8
     /// Tensor-name globs (`*wte*`) or category names (`embedding`) to keep in float.
@@ -202,6 +216,7 @@ public enum Converter {
     /// Decides, for every tensor, how it will be stored.
     public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
+        try checkKeep(options.keep, names: checkpoint.tensors.map(\.name))
         var items: [ConversionItem] = []
         var dropped: [String] = []
         for t in checkpoint.tensors {
@@ -219,6 +234,13 @@ public enum Converter {
 
     static func keeps(_ name: String, category: LedgerCategory, patterns: [String]) -> Bool {
         patterns.contains { p in p == category.identifier || p == category.rawValue.lowercased() || globMatch(p, name) }
+    }
+
+    /// A `--keep` pattern that names no category and matches no tensor is a typo, not a choice.
+    public static func checkKeep(_ patterns: [String], names: [String]) throws(ConversionError) {
+        for p in patterns where !LedgerCategory.allCases.contains(where: { p == $0.identifier || p == $0.rawValue.lowercased() }) {
+            if !names.contains(where: { globMatch(p, $0) }) { throw .keepMatchesNothing(pattern: p) }
+        }
     }
 
     /// Converts `input` (a checkpoint file, index or directory) to `output`.
