@@ -65,10 +65,12 @@ struct Run: ParsableCommand {
             let m = try loadModel(model, threads: threads)
             let loadSeconds = monotonicSeconds() - start
             let generator = Generator(model: m)
-            if !output.json { Console.writeOut(prompt) }
-            let result = try generator.generate(prompt: prompt, maxTokens: n, sampling: sampling.options) { piece in
+            let result = try generator.generate(prompt: prompt, maxTokens: n, sampling: sampling.options, onStart: { room in
+                if room < n { printWarning("-n \(n) does not fit: the context of \(m.contextLength) tokens leaves room for \(room) after the prompt") }
+                if !output.json { Console.writeOut(prompt) }
+            }, onText: { piece in
                 if !output.json { Console.writeOut(piece) }
-            }
+            })
             let report = RunReport(result: result, loadSeconds: loadSeconds, model: m)
             if output.json {
                 print(report.json.serialized())

@@ -172,6 +172,16 @@ enum CLI {
             let r = CLI.run([command, model, "--prompt", "In", "--top", "0"])
             #expect(r.status == 64 && r.stderr.contains("--top must be positive"), "\(command): \(r.stderr)")
         }
+        // The fixture's context is 128 tokens.
+        let long = CLI.run(["run", model, "--prompt", String(repeating: "word ", count: 200), "-n", "2"])
+        #expect(long.status == 2 && long.stdout.isEmpty && long.stderr.contains("context holds 128 tokens"), "\(long.stderr)")
+        let many = CLI.run(["run", model, "--prompt", "In the", "-n", "500", "--temperature", "0"])
+        #expect(many.status == 0 && many.stderr.hasPrefix("warning: -n 500 does not fit: the context of 128 tokens leaves room for 126"), "\(many.stderr)")
+        let text = dir.file("t.txt")
+        writeFile(text, Array("In the beginning God created the heaven and the earth.".utf8))
+        let window = CLI.run(["perplexity", model, "--text", text, "--context", "129"])
+        #expect(window.status == 2 && window.stderr.contains("--context 129 is longer than the 128 tokens"), "\(window.stderr)")
+        #expect(CLI.run(["perplexity", model, "--text", text, "--context", "128"]).status == 0)
     }
 
     @Test func aFullDiskLeavesNothingBehind() throws {

@@ -46,20 +46,24 @@ public final class Generator {
 
     /// Generates up to `maxTokens` tokens after `prompt`; `onText` receives each piece of
     /// text as soon as it is complete.
-    public func generate(prompt: String, maxTokens: Int, sampling: SamplingOptions,
+    /// `onStart` runs once the prompt is known to fit, before any work, with the number of
+    /// tokens the context leaves room for (a caller can say so when that is fewer than asked).
+    public func generate(prompt: String, maxTokens: Int, sampling: SamplingOptions, onStart: (_ room: Int) -> Void = { _ in },
                          onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try sampling.validate()
         guard maxTokens >= 0 else { throw GenerationError.invalidOption("-n must not be negative") }
         let promptIDs = model.tokenizer.encode(prompt)
-        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, onText: onText)
+        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, onStart: onStart, onText: onText)
     }
 
-    public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions,
+    public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions, onStart: (_ room: Int) -> Void = { _ in },
                          onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         guard !promptIDs.isEmpty else { throw GenerationError.emptyPrompt }
         guard promptIDs.count <= model.contextLength else {
             throw GenerationError.contextFull(contextLength: model.contextLength, needed: promptIDs.count)
         }
+        // Each token but the last is run to make the next, so a full context ends one past it.
+        onStart(model.contextLength - promptIDs.count + 1)
         state.reset()
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder()

@@ -49,7 +49,11 @@ public struct PerplexityResult: Sendable {
 
 public enum Perplexity {
     public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil) throws -> PerplexityResult {
-        let n = min(context ?? model.contextLength, model.contextLength, other?.contextLength ?? Int.max)
+        let limit = min(model.contextLength, other?.contextLength ?? Int.max)
+        if let context, context > limit {
+            throw GenerationError.invalidOption("--context \(context) is longer than the \(limit) tokens the model\(other == nil ? "" : "s") can attend to")
+        }
+        let n = context ?? limit
         guard n >= 2 else { throw GenerationError.invalidOption("--context must be at least 2") }
         // Distributions over different vocabularies cannot be compared position by position.
         if let other, other.vocabularySize != model.vocabularySize || other.tokenizer.vocabularySize != model.tokenizer.vocabularySize {
