@@ -28,6 +28,16 @@ import Testing
         }
     }
 
+    @Test func whatTheReferenceIgnoresIsAcceptedAndReported() throws {
+        let null = try SafetensorsFile(path: Fixtures.path("malformed/valid-metadata-null.safetensors"))
+        #expect(null.metadata.isEmpty && null.warnings.isEmpty)
+        let path = Fixtures.path("malformed/valid-unknown-field.safetensors")
+        let unknown = try Checkpoint.open(path)
+        #expect(unknown.warnings == ["\(path): tensor \"a\" has a field \"quant\" the format does not define; ignored, as the reference reader ignores it"])
+        let r = CLI.run(["inspect", path])
+        #expect(r.status == 0 && r.stderr.contains("field \"quant\""), "\(r.stderr)")
+    }
+
     @Test func readsEveryDtypeScalarsAndEmptyTensors() throws {
         let file = try SafetensorsFile(path: Fixtures.path("malformed/valid-all-dtypes.safetensors"))
         #expect(Set(file.tensors.compactMap { $0.name.hasPrefix("t_") ? DType(rawValue: String($0.name.dropFirst(2))) : nil }) == Set(DType.allCases))

@@ -85,7 +85,7 @@ public final class Checkpoint: @unchecked Sendable {
             if path.hasSuffix(".json") { return try openIndex(path) }
             let file = try SafetensorsFile(path: path)
             let tensors = file.tensors.map { CheckpointTensor(info: $0, shard: 0) }
-            return Checkpoint(directory: parentDirectory(path), path: path, shards: [file], tensors: tensors, warnings: [], declaredTotalSize: nil)
+            return Checkpoint(directory: parentDirectory(path), path: path, shards: [file], tensors: tensors, warnings: file.warnings, declaredTotalSize: nil)
         }
     }
 
@@ -161,6 +161,7 @@ public final class Checkpoint: @unchecked Sendable {
             }
             let file = try SafetensorsFile(path: shardPath)
             shards.append(file)
+            warnings += file.warnings
             for t in file.tensors {
                 if let other = seenIn[t.name] {
                     throw CheckpointError.tensorInTwoShards(tensor: t.name, first: other, second: shardName)

@@ -87,6 +87,9 @@ public struct SafetensorsHeader: Sendable {
     public var metadata: [(key: String, value: String)]
     /// Tensors in data order (sorted by offset).
     public var tensors: [TensorInfo]
+    /// What the reference reader accepts silently and we report: fields of a tensor entry
+    /// it does not know, once per field name.
+    public var warnings: [String] = []
 
     /// Absolute file offset where the data section begins.
     public var dataStart: Int { 8 + headerLength }
@@ -126,7 +129,10 @@ public struct SafetensorsHeader: Sendable {
         var metadata: [(key: String, value: String)] = []
         var tensors: [TensorInfo] = []
         tensors.reserveCapacity(object.count)
+        var unknownFields: [String: String] = [:]
         for (name, value) in object.pairs {
+            // The reference reads `__metadata__` as optional: null is none.
+            if name == "__metadata__", value == .null { continue }
             if name == "__metadata__" {
                 guard case .object(let m) = value else {
                     throw .invalidMetadata(file: file, key: name, reason: "must be an object of strings, found \(value.kindDescription)")
@@ -140,6 +146,7 @@ public struct SafetensorsHeader: Sendable {
                 continue
             }
             tensors.append(try parseEntry(name: name, value: value, file: file))
+            for key in value.object?.keys ?? [] where !entryFields.contains(key) && unknownFields[key] == nil { unknownFields[key] = name }
         }
 
         // Same order as the reference: by offsets. Ties (empty tensors) break by name
@@ -169,15 +176,17 @@ public struct SafetensorsHeader: Sendable {
         guard !overflow, dataEnd == size else {
             throw .dataSizeMismatch(file: file, dataEnd: overflow ? Int.max : dataEnd, fileSize: size)
         }
-        return SafetensorsHeader(headerLength: Int(n), metadata: metadata, tensors: tensors)
+        let warnings = unknownFields.sorted { $0.key < $1.key }.map { key, tensor in
+            "\(file): tensor \"\(tensor)\" has a field \"\(key)\" the format does not define; ignored, as the reference reader ignores it"
+        }
+        return SafetensorsHeader(headerLength: Int(n), metadata: metadata, tensors: tensors, warnings: warnings)
     }
+
+    private static let entryFields = ["dtype", "shape", "data_offsets"]
 
     private static func parseEntry(name: String, value: JSONValue, file: String) throws(SafetensorsError) -> TensorInfo {
         guard case .object(let entry) = value else {
             throw .invalidEntry(file: file, tensor: name, reason: "entry must be an object, found \(value.kindDescription)")
-        }
-        for key in entry.keys where !["dtype", "shape", "data_offsets"].contains(key) {
-            throw .invalidEntry(file: file, tensor: name, reason: "unknown field \"\(key)\"")
         }
         guard let dtypeValue = entry["dtype"] else { throw .invalidEntry(file: file, tensor: name, reason: "missing field \"dtype\"") }
         guard case .string(let dtypeName) = dtypeValue else {
@@ -236,6 +245,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     public var tensors: [TensorInfo] { header.tensors }
     public var metadata: [(key: String, value: String)] { header.metadata }
+    public var warnings: [String] { header.warnings }
     public var fileSize: Int { file.count }
 
     public func tensor(named name: String) -> TensorInfo? {
