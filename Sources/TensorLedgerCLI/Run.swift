@@ -42,7 +42,16 @@ struct Run: ParsableCommand {
     var model: String
 
     @Option(help: "The text to continue.")
-    var prompt: String
+    var prompt: String?
+
+    @Option(name: [.customShort("f"), .long], help: "Read the prompt from a file ('-': standard input).")
+    var promptFile: String?
+
+    @Flag(help: "Print only the generated text, not the prompt before it.")
+    var noEcho = false
+
+    @Option(help: "Stop where this text appears (not printed); repeat for several.")
+    var stop: [String] = []
 
     @Option(name: .short, help: "How many tokens to generate.")
     var n: Int = 128
@@ -55,19 +64,22 @@ struct Run: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("Give exactly one of --prompt or --prompt-file.") }
         guard n >= 0 else { throw ValidationError("-n must not be negative.") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
+        guard !stop.contains("") else { throw ValidationError("--stop must not be empty.") }
     }
 
     func run() throws {
         try reportingErrors(json: output.json) {
+            let prompt = try prompt ?? String(decoding: readWholeFile(promptFile!, limit: 64 << 20, dashIsStandardInput: true), as: UTF8.self)
             let start = monotonicSeconds()
             let m = try loadModel(model, threads: threads)
             let loadSeconds = monotonicSeconds() - start
             let generator = Generator(model: m)
-            let result = try generator.generate(prompt: prompt, maxTokens: n, sampling: sampling.options, onStart: { room in
+            let result = try generator.generate(prompt: prompt, maxTokens: n, sampling: sampling.options, stop: stop, onStart: { room in
                 if room < n { printWarning("-n \(n) does not fit: the context of \(m.contextLength) tokens leaves room for \(room) after the prompt") }
-                if !output.json { Console.writeOut(prompt) }
+                if !output.json && !noEcho { Console.writeOut(prompt) }
             }, onText: { piece in
                 if !output.json { Console.writeOut(piece) }
             })

@@ -146,6 +146,28 @@ enum CLI {
         #expect(try JSON.parse(Array(damaged.stderr.utf8)).object?["kind"]?.string == "bad_input")
     }
 
+    @Test func runTakesThePromptFromAFileOrStandardInputAndStopsAtStopStrings() throws {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        let prompt = "In the beginning", greedy = ["-n", "20", "--temperature", "0", "--json"]
+        func json(_ r: CLIResult) throws -> JSONObject { try #require(try JSON.parse(Array(r.stdout.utf8)).object, "\(r.stderr)") }
+        let plain = try json(CLI.run(["run", model, "--prompt", prompt] + greedy))
+        let file = dir.file("prompt.txt")
+        writeFile(file, Array(prompt.utf8))
+        #expect(try json(CLI.run(["run", model, "-f", file] + greedy))["generated_ids"] == plain["generated_ids"])
+        #expect(try json(CLI.run(["run", model, "--prompt-file", "-"] + greedy, input: Array(prompt.utf8)))["generated_ids"] == plain["generated_ids"])
+
+        let text = try #require(plain["text"]?.string)
+        let quiet = CLI.run(["run", model, "--prompt", prompt, "-n", "20", "--temperature", "0", "--no-echo"])
+        #expect(quiet.stdout == text + "\n")
+
+        // A stop string taken from the middle of the greedy text: generation ends where it begins.
+        let stop = String(text.dropFirst(text.count / 2).prefix(3))
+        let cut = String(text[..<text.firstRange(of: stop)!.lowerBound])
+        let stopped = try json(CLI.run(["run", model, "--prompt", prompt, "--stop", "never there", "--stop", stop] + greedy))
+        #expect(stopped["text"]?.string == cut && stopped["stop_reason"]?.string == "stop-string", "\(stop): \(stopped)")
+        #expect(CLI.run(["run", model, "-n", "2"]).status == 64)
+    }
+
     @Test func exitCodesSayWhatWentWrong() {
         #expect(CLI.run(["inspect", "/nonexistent/model.safetensors"]).status == 3)
         #expect(CLI.run(["ledger"]).status != 0)  // argument errors come from the parser

@@ -61,7 +61,7 @@ import Darwin
     }
 
     @Test func stopTextIsNeverShown() {
-        var filter = StopTextFilter(stop: "\nUser:")
+        var filter = StopTextFilter(stops: ["\nUser:"])
         var shown = ""
         var stopped = false
         for piece in ["Yes", ".", "\n", "Us", "ually", "\nU", "ser", ": next"] where !stopped {
@@ -71,9 +71,15 @@ import Darwin
         }
         #expect(stopped)
         #expect(shown == "Yes.\nUsually")
-        var open = StopTextFilter(stop: "\nUser:")
+        var open = StopTextFilter(stops: ["\nUser:"])
         #expect(open.append("a\nUs").ready == "a")
         #expect(open.finish() == "\nUs")
+        // Several stop strings: the earliest to appear wins, and a tail any of them begins with waits.
+        var several = StopTextFilter(stops: ["END", "\n\n"])
+        #expect(several.append("one\n").ready == "one")
+        #expect(several.append("E").ready == "\n")
+        let last = several.append("ND and\n\n")
+        #expect(last.stopped && last.ready == "")
     }
 }
 

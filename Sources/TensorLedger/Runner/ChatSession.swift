@@ -146,7 +146,7 @@ public final class ChatSession {
 
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder()
-        var filter = StopTextFilter(stop: stopText)
+        var filter = StopTextFilter(stops: stopText.map { [$0] } ?? [])
         var history = ids
         var replyIDs: [Int] = []
         var text = ""
@@ -241,37 +241,5 @@ public enum ChatInput: Equatable, Sendable {
         case "stats": self = .stats
         default: self = .unknownCommand(line)
         }
-    }
-}
-
-/// Streams text that ends where a stop string begins, never showing the stop string:
-/// what could still become it is held back until the next piece decides.
-struct StopTextFilter {
-    let stop: String?
-    private var pending = ""
-
-    init(stop: String?) { self.stop = stop }
-
-    /// The text that is safe to show, and whether the stop string has appeared.
-    mutating func append(_ piece: String) -> (ready: String, stopped: Bool) {
-        pending += piece
-        guard let stop else { defer { pending = "" }; return (pending, false) }
-        if let r = pending.firstRange(of: stop) {
-            defer { pending = "" }
-            return (String(pending[..<r.lowerBound]), true)
-        }
-        var held = min(pending.count, stop.count - 1)
-        while held > 0 && !stop.hasPrefix(pending.suffix(held)) { held -= 1 }
-        let ready = String(pending.dropLast(held))
-        pending = String(pending.suffix(held))
-        return (ready, false)
-    }
-
-    /// What was held back, once no more text comes (after `last`, if given).
-    mutating func finish(adding last: String = "") -> String {
-        let (ready, stopped) = append(last)
-        if stopped { return ready }
-        defer { pending = "" }
-        return ready + pending
     }
 }

@@ -6,6 +6,7 @@ public struct GenerationResult: Sendable {
         case length = "length"
         case endOfText = "end-of-text"
         case contextFull = "context-full"
+        case stopString = "stop-string"
     }
 
     public var promptIDs: [Int]
@@ -48,16 +49,17 @@ public final class Generator {
     /// text as soon as it is complete.
     /// `onStart` runs once the prompt is known to fit, before any work, with the number of
     /// tokens the context leaves room for (a caller can say so when that is fewer than asked).
-    public func generate(prompt: String, maxTokens: Int, sampling: SamplingOptions, onStart: (_ room: Int) -> Void = { _ in },
-                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    /// Generation ends where any of `stop` appears; the stop string is neither shown nor kept.
+    public func generate(prompt: String, maxTokens: Int, sampling: SamplingOptions, stop: [String] = [],
+                         onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         try sampling.validate()
         guard maxTokens >= 0 else { throw GenerationError.invalidOption("-n must not be negative") }
         let promptIDs = model.tokenizer.encode(prompt)
-        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, onStart: onStart, onText: onText)
+        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, stop: stop, onStart: onStart, onText: onText)
     }
 
-    public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions, onStart: (_ room: Int) -> Void = { _ in },
-                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+    public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions, stop stopStrings: [String] = [],
+                         onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         guard !promptIDs.isEmpty else { throw GenerationError.emptyPrompt }
         guard promptIDs.count <= model.contextLength else {
             throw GenerationError.contextFull(contextLength: model.contextLength, needed: promptIDs.count)
@@ -67,6 +69,7 @@ public final class Generator {
         state.reset()
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder()
+        var filter = StopTextFilter(stops: stopStrings)
         var history = promptIDs
         var generated: [Int] = []
         var text = ""
@@ -80,13 +83,14 @@ public final class Generator {
             if model.tokenizer.isSpecial(next) { stop = .endOfText; break }
             generated.append(next)
             history.append(next)
-            let piece = decoder.append(try model.tokenizer.bytes(of: next))
+            let (piece, stopped) = filter.append(decoder.append(try model.tokenizer.bytes(of: next)))
             if !piece.isEmpty { text += piece; onText(piece) }
+            if stopped { stop = .stopString; break }
             if generated.count == maxTokens { break }
             if state.position >= model.contextLength { stop = .contextFull; break }
             try model.forward([next], state: state)
         }
-        let rest = decoder.finish()
+        let rest = stop == .stopString ? "" : filter.finish(adding: decoder.finish())
         if !rest.isEmpty { text += rest; onText(rest) }
         return GenerationResult(promptIDs: promptIDs, generatedIDs: generated, text: text, stopReason: stop,
                                 promptSeconds: t1 - t0, generationSeconds: monotonicSeconds() - t1)

@@ -103,13 +103,19 @@ public func pathKind(_ path: String) -> PathKind {
 
 /// Reads a whole small file (configs, tokenizers) into memory, refusing anything over
 /// `limit` bytes. Uses read(2), not a mapping, so files that report no size (/proc) work.
-public func readWholeFile(_ path: String, limit: Int = 512 << 20) throws(FileError) -> [UInt8] {
+/// `-` is standard input when `dashIsStandardInput`.
+public func readWholeFile(_ path: String, limit: Int = 512 << 20, dashIsStandardInput: Bool = false) throws(FileError) -> [UInt8] {
+    if dashIsStandardInput && path == "-" { return try readToEnd(fd: 0, path: "standard input", sizeHint: 0, limit: limit) }
     let (fd, size) = try openRegularFile(path)
     defer { close(fd) }
     guard size <= limit else {
         throw .readFailed(path: path, reason: "file is \(size) bytes, over the \(limit)-byte limit for this kind of file")
     }
-    var out = [UInt8](repeating: 0, count: max(size, 4096))
+    return try readToEnd(fd: fd, path: path, sizeHint: size, limit: limit)
+}
+
+private func readToEnd(fd: Int32, path: String, sizeHint: Int, limit: Int) throws(FileError) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: max(sizeHint, 4096))
     var used = 0
     while true {
         if used == out.count {
