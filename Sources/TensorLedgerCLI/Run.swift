@@ -13,6 +13,9 @@ struct SamplingArguments: ParsableArguments {
     @Option(help: "Sample only from the most likely tokens whose probabilities add up to p.")
     var topP: Float = 0.95
 
+    @Option(help: "Sample only from tokens at least this fraction as likely as the most likely one (0: off).")
+    var minP: Float = 0
+
     @Option(help: "Penalize tokens already in the text (1: off).")
     var repeatPenalty: Float = 1
 
@@ -24,6 +27,7 @@ struct SamplingArguments: ParsableArguments {
         o.temperature = temperature
         o.topK = topK
         o.topP = topP
+        o.minP = minP
         o.repeatPenalty = repeatPenalty
         o.seed = seed
         return o

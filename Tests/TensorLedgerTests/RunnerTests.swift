@@ -117,6 +117,35 @@ import Testing
         #expect(throws: GenerationError.self) { try o.validate() }
         o.topP = 1.5
         #expect(throws: GenerationError.self) { try o.validate() }
+        o = SamplingOptions()
+        o.minP = 1.5
+        #expect(throws: GenerationError.self) { try o.validate() }
+    }
+
+    @Test func minPDropsWhatIsLessLikelyThanItsShareOfTheTop() {
+        // Relative to the most likely token: 1, 0.4, 0.9 and 0.2.
+        let logits: [Float] = [0, -0.9162907, -0.1053605, -1.6094379]  // ln 1, ln 0.4, ln 0.9, ln 0.2
+        var seen: Set<Int> = []
+        for seed in 0..<200 {
+            var o = SamplingOptions()
+            o.temperature = 1
+            o.topP = 1
+            o.minP = 0.5
+            o.seed = UInt64(seed)
+            var s = Sampler(o)
+            seen.insert(logits.withUnsafeBufferPointer { s.sample($0, history: []) })
+        }
+        #expect(seen == [0, 2])
+        var off = SamplingOptions()
+        off.temperature = 1
+        off.topP = 1
+        var all: Set<Int> = []
+        for seed in 0..<400 {
+            off.seed = UInt64(seed)
+            var s = Sampler(off)
+            all.insert(logits.withUnsafeBufferPointer { s.sample($0, history: []) })
+        }
+        #expect(all == [0, 1, 2, 3])
     }
 
     @Test func runReportCarriesWhatMakesSpeedsComparable() throws {

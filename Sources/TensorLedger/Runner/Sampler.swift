@@ -1,4 +1,4 @@
-// From logits to the next token: repeat penalty, temperature, top-k, top-p, then a
+// From logits to the next token: repeat penalty, temperature, top-k, top-p, min-p, then a
 // draw from the softmax (or the argmax at temperature 0). Seeded, so the same seed
 // gives the same text.
 
@@ -15,6 +15,8 @@ public struct SamplingOptions: Sendable, Equatable {
     public var topK: Int = 40
     /// Keep the smallest set of tokens whose probability adds up to p (1: all).
     public var topP: Float = 0.95
+    /// Drop tokens less likely than this fraction of the most likely one (0: off).
+    public var minP: Float = 0
     /// Divide positive logits (multiply negative ones) of tokens already seen by this (1: off).
     public var repeatPenalty: Float = 1
     public var seed: UInt64 = 42
@@ -25,6 +27,7 @@ public struct SamplingOptions: Sendable, Equatable {
         guard temperature.isFinite, temperature >= 0 else { throw .invalidOption("--temperature must be 0 (greedy) or positive, not \(temperature)") }
         guard topK >= 0 else { throw .invalidOption("--top-k must be 0 (off) or positive, not \(topK)") }
         guard topP > 0, topP <= 1 else { throw .invalidOption("--top-p must be in (0, 1], not \(topP)") }
+        guard minP >= 0, minP <= 1 else { throw .invalidOption("--min-p must be in [0, 1], not \(minP)") }
         guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw .invalidOption("--repeat-penalty must be positive, not \(repeatPenalty)") }
     }
 }
@@ -110,6 +113,8 @@ public struct Sampler {
                 if mass >= options.topP { keep = i + 1; break }
             }
         }
+        // Min-p: the weights are relative to the most likely token's, which is 1.
+        while keep > 1 && probabilities[keep - 1] < options.minP { keep -= 1 }
         let kept = probabilities[0..<keep].reduce(0, +)
         let r = Float(Double(rng.next() >> 11) / Double(1 << 53)) * kept
         var acc: Float = 0
