@@ -168,6 +168,28 @@ enum CLI {
         #expect(CLI.run(["run", model, "-n", "2"]).status == 64)
     }
 
+    @Test func aFileThatIsNotWeightsIsNamedForWhatItIs() throws {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        let text = dir.file("notes.safetensors"), renamed = dir.file("config.safetensors")
+        writeFile(text, Array("These are my notes about the model.\n".utf8))
+        writeFile(renamed, try readWholeFile(model + "/config.json"))
+        let cases = [
+            (text, "this is a text file"),
+            (renamed, "this is a model's config.json, not its weights"),
+            (model + "/config.json", "this is a model's config.json, not its weights"),
+            (model + "/tokenizer.json", "this is a tokenizer.json, not model weights"),
+        ]
+        for (path, says) in cases {
+            let r = CLI.run(["inspect", path])
+            #expect(r.status == 1 && r.stderr.hasPrefix("error: \(path): not a safetensors file: \(says)"), "\(r.stderr)")
+        }
+        let pytorch = dir.file("pt")
+        _ = mkdir(pytorch, 0o755)
+        writeFile(pytorch + "/pytorch_model.bin", [0x80, 0x02])
+        let r = CLI.run(["ledger", pytorch])
+        #expect(r.status == 1 && r.stderr.contains("PyTorch files (pytorch_model.bin); convert them to safetensors first"), "\(r.stderr)")
+    }
+
     @Test func exitCodesSayWhatWentWrong() {
         #expect(CLI.run(["inspect", "/nonexistent/model.safetensors"]).status == 3)
         #expect(CLI.run(["ledger"]).status != 0)  // argument errors come from the parser

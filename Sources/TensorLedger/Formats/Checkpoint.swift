@@ -14,6 +14,7 @@ public enum CheckpointError: TensorLedgerError, Equatable {
     case tensorMissingFromShard(index: String, tensor: String, shard: String, foundIn: String?)
     case tensorInTwoShards(tensor: String, first: String, second: String)
     case noWeights(directory: String)
+    case onlyPyTorchWeights(directory: String, files: [String])
     case ambiguousDirectory(directory: String, files: [String])
     case notConvertible(file: String, found: SniffedFormat)
 
@@ -33,6 +34,8 @@ public enum CheckpointError: TensorLedgerError, Equatable {
             return "\(i): weight_map puts \"\(t)\" in \(s), but that shard has no such tensor\(elsewhere)"
         case .tensorInTwoShards(let t, let a, let b): return "tensor \"\(t)\" is in two shards: \(a) and \(b)"
         case .noWeights(let d): return "\(d): no model.safetensors, index or other .safetensors file in this directory"
+        case .onlyPyTorchWeights(let d, let files):
+            return "\(d): the weights here are PyTorch files (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", …" : "")); convert them to safetensors first"
         case .ambiguousDirectory(let d, let files):
             return "\(d): several .safetensors files (\(files.joined(separator: ", "))) and no model.safetensors.index.json to say how they fit together"
         case .notConvertible(let f, let found):
@@ -103,7 +106,10 @@ public final class Checkpoint: @unchecked Sendable {
         if entries.contains("model.safetensors") { return try open(joinPath(dir, "model.safetensors")) }
         let candidates = entries.filter { $0.hasSuffix(".safetensors") }
         if candidates.count == 1 { return try open(joinPath(dir, candidates[0])) }
-        if candidates.isEmpty { throw CheckpointError.noWeights(directory: dir) }
+        if candidates.isEmpty {
+            let pytorch = entries.filter { [".bin", ".pt", ".pth"].contains(where: $0.hasSuffix) }
+            throw pytorch.isEmpty ? CheckpointError.noWeights(directory: dir) : CheckpointError.onlyPyTorchWeights(directory: dir, files: pytorch)
+        }
         throw CheckpointError.ambiguousDirectory(directory: dir, files: candidates)
     }
 
@@ -118,6 +124,10 @@ public final class Checkpoint: @unchecked Sendable {
             throw CheckpointError.invalidIndex(file: indexPath, reason: "top level must be an object, found \(root.kindDescription)")
         }
         guard let map = object["weight_map"]?.object else {
+            // A config.json or tokenizer.json given where the weights were meant.
+            if let found = bytes.withUnsafeBytes({ SniffedFormat.sniff($0) }), found == .configJSON || found == .tokenizerJSON {
+                throw SafetensorsError.notSafetensors(file: indexPath, found: found)
+            }
             throw CheckpointError.invalidIndex(file: indexPath, reason: "missing \"weight_map\" object")
         }
         var declaredTotal: Int?

@@ -8,6 +8,10 @@ public enum SniffedFormat: String, Sendable {
     case pytorchPickle = "a legacy PyTorch pickle file; convert it to safetensors first"
     case tlm = "a TensorLedger .tlm file"
     case html = "an HTML page (a download that returned a web page?)"
+    case configJSON = "a model's config.json, not its weights (give the directory or the .safetensors file)"
+    case tokenizerJSON = "a tokenizer.json, not model weights (give the directory or the .safetensors file)"
+    case json = "a JSON file, not model weights"
+    case text = "a text file"
 
     public static func sniff(_ bytes: UnsafeRawBufferPointer) -> SniffedFormat? {
         func starts(with prefix: String) -> Bool {
@@ -22,6 +26,16 @@ public enum SniffedFormat: String, Sendable {
         if starts(with: TLMFormat.magicString) { return .tlm }
         if starts(with: "<!DOCTYPE") || starts(with: "<html") { return .html }
         if bytes.count >= 2, bytes[0] == 0x80, (2...5).contains(bytes[1]) { return .pytorchPickle }
-        return nil
+        // Text: the first bytes are all printable or white space (a safetensors file begins
+        // with a little-endian length, whose high bytes are zero).
+        let head = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 4096)])
+        guard !head.isEmpty, head.allSatisfy({ $0 >= 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return nil }
+        if head.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == UInt8(ascii: "{") {
+            func mentions(_ key: String) -> Bool { head.firstRange(of: Array("\"\(key)\"".utf8)) != nil }
+            if mentions("model_type") || mentions("architectures") { return .configJSON }
+            if mentions("added_tokens") || mentions("vocab") { return .tokenizerJSON }
+            return .json
+        }
+        return .text
     }
 }
