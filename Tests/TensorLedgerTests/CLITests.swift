@@ -183,6 +183,13 @@ enum CLI {
             let r = CLI.run(["inspect", path])
             #expect(r.status == 1 && r.stderr.hasPrefix("error: \(path): not a safetensors file: \(says)"), "\(r.stderr)")
         }
+        // A GPTQ checkpoint given to convert: refused, naming the tensor that shows it.
+        let header = Array(#"{"model.layers.0.self_attn.q_proj.qweight":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}"#.utf8)
+        let gptq = dir.file("gptq.safetensors")
+        writeFile(gptq, withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header + [0, 0, 0, 0])
+        let quantized = CLI.run(["convert", gptq, dir.file("g.tlm")])
+        #expect(quantized.status == 1 && quantized.stderr.contains("\"model.layers.0.self_attn.q_proj.qweight\" shows the checkpoint is already quantized (GPTQ or AWQ)"), "\(quantized.stderr)")
+        #expect(!fileExists(dir.file("g.tlm")))
         let pytorch = dir.file("pt")
         _ = mkdir(pytorch, 0o755)
         writeFile(pytorch + "/pytorch_model.bin", [0x80, 0x02])

@@ -14,14 +14,20 @@ import Darwin
 
 public enum ConversionError: TensorLedgerError, Equatable {
     case keepMatchesNothing(pattern: String)
+    case alreadyQuantized(file: String, tensor: String, scheme: String)
 
-    public var category: ErrorCategory { .usage }
+    public var category: ErrorCategory {
+        if case .alreadyQuantized = self { return .badInput }
+        return .usage
+    }
 
     public var description: String {
         switch self {
         case .keepMatchesNothing(let p):
             let categories = LedgerCategory.allCases.map(\.identifier).joined(separator: ", ")
             return "--keep \"\(p)\" is no category (\(categories)) and matches no tensor name"
+        case .alreadyQuantized(let f, let t, let scheme):
+            return "\(f): tensor \"\(t)\" shows the checkpoint is already quantized (\(scheme)); convert needs the float weights it was made from"
         }
     }
 }
@@ -217,6 +223,11 @@ public enum Converter {
     public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
         try checkKeep(options.keep, names: checkpoint.tensors.map(\.name))
+        for t in checkpoint.tensors {
+            if let marker = quantizedMarkers.first(where: { t.name.hasSuffix($0.suffix) }) {
+                throw ConversionError.alreadyQuantized(file: checkpoint.shards[t.shard].path, tensor: t.name, scheme: marker.scheme)
+            }
+        }
         var items: [ConversionItem] = []
         var dropped: [String] = []
         for t in checkpoint.tensors {
@@ -235,6 +246,13 @@ public enum Converter {
     static func keeps(_ name: String, category: LedgerCategory, patterns: [String]) -> Bool {
         patterns.contains { p in p == category.identifier || p == category.rawValue.lowercased() || globMatch(p, name) }
     }
+
+    /// Tensor-name endings that only quantized checkpoints have, and the scheme each shows.
+    static let quantizedMarkers: [(suffix: String, scheme: String)] = [
+        (".qweight", "GPTQ or AWQ"), (".qzeros", "GPTQ or AWQ"), (".weight_packed", "compressed-tensors"),
+        (".weight_scale", "compressed-tensors or FP8"), (".SCB", "bitsandbytes int8"), (".quant_state.bitsandbytes__nf4", "bitsandbytes nf4"),
+        (".quant_state.bitsandbytes__fp4", "bitsandbytes fp4"), (".absmax", "bitsandbytes 4-bit"),
+    ]
 
     /// A `--keep` pattern that names no category and matches no tensor is a typo, not a choice.
     public static func checkKeep(_ patterns: [String], names: [String]) throws(ConversionError) {
