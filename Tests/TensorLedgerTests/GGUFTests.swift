@@ -48,7 +48,7 @@ import Testing
         let (checkpoint, _) = try ModelSource.ledger(Fixtures.model(Self.model(name)))
         #expect(gguf.rows.count == checkpoint.rows.count)
         for (a, b) in zip(gguf.rows, checkpoint.rows) {
-            #expect(a.category == b.category && a.matrices == b.matrices && a.parameters == b.parameters && a.tied == b.tied && a.shape == b.shape,
+            #expect(a.category == b.category && a.matrices == b.matrices && a.parameters == b.parameters && a.tied == b.tied && a.shapes == b.shapes,
                     "\(name) \(a.category)")
         }
         #expect(gguf.uniqueParameters == checkpoint.uniqueParameters)

@@ -22,7 +22,7 @@ import Testing
         let fromConfig = Ledger(config: try ModelConfig.load(Fixtures.model(model) + "/config.json"), source: "config")
         #expect(fromFile.rows.count == LedgerCategory.allCases.count && fromConfig.rows.count == fromFile.rows.count)
         for (a, b) in zip(fromFile.rows, fromConfig.rows) {
-            #expect(a.parameters == b.parameters && a.matrices == b.matrices && a.shape == b.shape, "\(model): \(a.category)")
+            #expect(a.parameters == b.parameters && a.matrices == b.matrices && a.shapes == b.shapes, "\(model): \(a.category)")
         }
     }
 
@@ -55,7 +55,7 @@ import Testing
     @Test func gpt3_175bMatchesTheWalkthrough() throws {
         let ledger = Ledger(config: try ModelConfig.preset("gpt3-175b"), source: "gpt3-175b")
         #expect(ledger.row(.embedding).parameters == 617_558_016)
-        #expect(ledger.row(.embedding).shape == "50,257 × 12,288")
+        #expect(ledger.row(.embedding).shapeText == "50,257 × 12,288")
         for c in [LedgerCategory.key, .query, .value, .output] {
             #expect(ledger.row(c).parameters == 14_495_514_624)
         }
@@ -65,7 +65,10 @@ import Testing
         #expect(ledger.eightCategoryTotal == 175_181_291_520)
         #expect(ledger.matrixCount == 27_938)
         #expect(ledger.row(.key).matrices == 96 * 96)
-        #expect(ledger.row(.key).shape == "12,288 × 128")
+        #expect(ledger.row(.key).shapeText == "12,288 × 128")
+        // JSON gives the numbers: the whole Key product and the heads it is split into.
+        let key = ledger.json().object?["rows"]?.array?.first { $0.object?["category"]?.string == LedgerCategory.key.rawValue }
+        #expect(key?.object?["shapes"] == .array([.object(JSONObject(["in": .int(12_288), "out": .int(12_288), "heads": .int(96)]))]))
     }
 
     @Test func gpt2SmallMatchesTheKnownBreakdown() throws {
@@ -97,7 +100,7 @@ import Testing
     @Test func jsonCarriesTheSameFacts() throws {
         let (ledger, _) = try ModelSource.ledger(Fixtures.model("gpt2-tiny"))
         let json = try #require(ledger.json().object)
-        #expect(json["schema"] == .string("tensorledger.ledger/1"))
+        #expect(json["schema"] == .string("tensorledger.ledger/2"))
         #expect(json["totals"]?.object?["unique_parameters"] == .int(ledger.uniqueParameters))
         #expect(json["rows"]?.array?.count == 9)
         // And the text table prints the total with separators.

@@ -2,18 +2,40 @@
 // matrix categories or Other, counted as the walkthrough counts them (Key, Query and
 // Value one matrix per attention head), with totals that always add up to the file.
 
+/// A weight matrix as the walkthrough shows it: `inputs` × `outputs`, split into `heads`
+/// per-head matrices (Key, Query, Value) of `outputs / heads` columns each.
+public struct LedgerShape: Hashable, Sendable {
+    public var inputs: Int
+    public var outputs: Int
+    public var heads: Int
+
+    /// "in × out" of one matrix (per head when split).
+    public var text: String {
+        if heads <= 1 { return "\(formatCount(inputs)) × \(formatCount(outputs))" }
+        if outputs % heads == 0 { return "\(formatCount(inputs)) × \(formatCount(outputs / heads))" }
+        return "\(formatCount(inputs)) × \((Double(outputs) / Double(heads) * 10).rounded() / 10)"
+    }
+
+    public var json: JSONValue {
+        .object(JSONObject(["in": .int(inputs), "out": .int(outputs), "heads": .int(heads)]))
+    }
+}
+
 public struct LedgerRow: Sendable {
     public var category: LedgerCategory
     /// Matrices as the walkthrough counts them (per head for Key, Query, Value).
     public var matrices: Int
-    /// Shape of one matrix as "in × out" (per head for Key, Query, Value), or "mixed".
-    public var shape: String
+    /// Every shape of the row's matrices (one, in a uniform model).
+    public var shapes: Set<LedgerShape>
     public var parameters: Int
     /// The Unembedding row of a model whose unembedding is its embedding matrix:
     /// shown, but not part of the unique total.
     public var tied: Bool
     /// Names of the tensors counted in this row (or split into it).
     public var tensors: [String]
+
+    /// The shape column: one matrix's "in × out", "mixed", or empty.
+    public var shapeText: String { shapes.count == 1 ? shapes.first!.text : (shapes.isEmpty ? "" : "mixed") }
 }
 
 public struct LayerLedger: Sendable {
@@ -65,14 +87,14 @@ public struct Ledger: Sendable {
 
         var params: [LedgerCategory: Int] = [:]
         var matrices: [LedgerCategory: Int] = [:]
-        var shapes: [LedgerCategory: Set<String>] = [:]
+        var shapes: [LedgerCategory: Set<LedgerShape>] = [:]
         var names: [LedgerCategory: [String]] = [:]
         var perLayer: [Int: [LedgerCategory: Int]] = [:]
         var buffers: [TensorInfo] = []
         var unmatched: [String] = []
         var bytes: [String: Int] = [:]
 
-        func add(_ c: LedgerCategory, _ tensor: TensorInfo, count: Int, matrices m: Int, shape: String?) {
+        func add(_ c: LedgerCategory, _ tensor: TensorInfo, count: Int, matrices m: Int, shape: LedgerShape?) {
             params[c, default: 0] += count
             matrices[c, default: 0] += m
             if let shape { shapes[c, default: []].insert(shape) }
@@ -82,7 +104,7 @@ public struct Ledger: Sendable {
         /// A Q/K/V matrix [in × out] holding `heads` heads.
         func addHeads(_ c: LedgerCategory, _ tensor: TensorInfo, inDim: Int, outDim: Int, heads: Int?) {
             let h = max(heads ?? 1, 1)
-            add(c, tensor, count: inDim * outDim, matrices: h, shape: Ledger.shapeText(inDim, outDim, perHead: h))
+            add(c, tensor, count: inDim * outDim, matrices: h, shape: LedgerShape(inputs: inDim, outputs: outDim, heads: h))
         }
 
         for t in tensors {
@@ -101,7 +123,7 @@ public struct Ledger: Sendable {
                 switch c {
                 case .query: addHeads(c, t, inDim: inDim, outDim: outDim, heads: config?.heads)
                 case .key, .value: addHeads(c, t, inDim: inDim, outDim: outDim, heads: config?.kvHeads)
-                default: add(c, t, count: t.elementCount, matrices: 1, shape: Ledger.shapeText(inDim, outDim, perHead: 1))
+                default: add(c, t, count: t.elementCount, matrices: 1, shape: LedgerShape(inputs: inDim, outputs: outDim, heads: 1))
                 }
             case .fusedQKV(let layout):
                 let (inDim, outDim) = Ledger.inOut(t.shape, layout, category: .query)
@@ -124,8 +146,7 @@ public struct Ledger: Sendable {
 
         var rows: [LedgerRow] = LedgerCategory.allCases.map { c in
             let s = shapes[c] ?? []
-            return LedgerRow(category: c, matrices: matrices[c] ?? 0,
-                             shape: s.count == 1 ? s.first! : (s.isEmpty ? "" : "mixed"),
+            return LedgerRow(category: c, matrices: matrices[c] ?? 0, shapes: s,
                              parameters: params[c] ?? 0, tied: false, tensors: names[c] ?? [])
         }
 
@@ -134,7 +155,7 @@ public struct Ledger: Sendable {
         if rows[7].parameters == 0, embedding.parameters > 0,
            Ledger.hasTiedUnembedding(family: family, config: config, names: tensors.map(\.name)) {
             let (vocab, d) = Ledger.embeddingShape(embedding, tensors: tensors)
-            rows[7] = LedgerRow(category: .unembedding, matrices: 1, shape: Ledger.shapeText(d, vocab, perHead: 1),
+            rows[7] = LedgerRow(category: .unembedding, matrices: 1, shapes: [LedgerShape(inputs: d, outputs: vocab, heads: 1)],
                                 parameters: embedding.parameters, tied: true, tensors: embedding.tensors)
         }
         self.rows = rows
@@ -175,12 +196,5 @@ public struct Ledger: Sendable {
         guard shape.count == 2 else { return (shape.first ?? 0, 1) }
         if category == .embedding { return (shape[0], shape[1]) }
         return layout == .conv1D ? (shape[0], shape[1]) : (shape[1], shape[0])
-    }
-
-    static func shapeText(_ inDim: Int, _ outDim: Int, perHead heads: Int) -> String {
-        if heads <= 1 { return "\(formatCount(inDim)) × \(formatCount(outDim))" }
-        if outDim % heads == 0 { return "\(formatCount(inDim)) × \(formatCount(outDim / heads))" }
-        let per = Double(outDim) / Double(heads)
-        return "\(formatCount(inDim)) × \((per * 10).rounded() / 10)"
     }
 }

@@ -2,7 +2,7 @@
 // read it (versioned JSON). Both come from the same `Ledger` value.
 
 extension Ledger {
-    public static let jsonSchema = "tensorledger.ledger/1"
+    public static let jsonSchema = "tensorledger.ledger/2"
 
     public var summaryLine: String {
         var parts: [String] = []
@@ -27,9 +27,9 @@ extension Ledger {
             if r.category == .other {
                 table.add([r.category.rawValue, "", "", formatCount(r.parameters), formatPercent(r.parameters, of: total)])
             } else if r.tied {
-                table.add([r.category.rawValue + " (tied)", formatCount(r.matrices), r.shape, "(" + formatCount(r.parameters) + ")", "—"])
+                table.add([r.category.rawValue + " (tied)", formatCount(r.matrices), r.shapeText, "(" + formatCount(r.parameters) + ")", "—"])
             } else {
-                table.add([r.category.rawValue, formatCount(r.matrices), r.shape, formatCount(r.parameters), formatPercent(r.parameters, of: total)])
+                table.add([r.category.rawValue, formatCount(r.matrices), r.shapeText, formatCount(r.parameters), formatPercent(r.parameters, of: total)])
             }
         }
         table.add(["Total", formatCount(matrixCount), "", formatCount(total), formatPercent(total, of: total)])
@@ -83,7 +83,7 @@ extension Ledger {
             .object(JSONObject([
                 "category": .string(r.category.rawValue),
                 "matrices": .int(r.matrices),
-                "shape": .string(r.shape),
+                "shapes": .array(r.shapes.sorted { ($0.inputs, $0.outputs, $0.heads) < ($1.inputs, $1.outputs, $1.heads) }.map(\.json)),
                 "parameters": .int(r.parameters),
                 "tied": .bool(r.tied),
                 "tensors": .array(r.tensors.map { .string($0) }),
