@@ -197,6 +197,30 @@ enum CLI {
         #expect(r.status == 1 && r.stderr.contains("PyTorch files (pytorch_model.bin); convert them to safetensors first"), "\(r.stderr)")
     }
 
+    @Test func synthWritesARunnableCheckpointOfTheShapeFromTheSeed() throws {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        let a = dir.file("a"), b = dir.file("b"), c = dir.file("c")
+        let shape = ["--config", model + "/config.json", "--tokenizer", model + "/tokenizer.json"]
+        #expect(CLI.run(["synth", a, "--seed", "7"] + shape).status == 0)
+        #expect(CLI.run(["synth", b, "--seed", "7"] + shape).status == 0)
+        #expect(CLI.run(["synth", c, "--seed", "8", "--dtype", "F16"] + shape).status == 0)
+        let (wa, wb, wc) = try (readWholeFile(a + "/model.safetensors"), readWholeFile(b + "/model.safetensors"), readWholeFile(c + "/model.safetensors"))
+        #expect(wa == wb, "the same seed gives the same weights")
+        #expect(wa != wc)
+        // The shape of the model it was given, row for row, and it runs.
+        let (original, _) = try ModelSource.ledger(model), (synthetic, _) = try ModelSource.ledger(a)
+        #expect(synthetic.rows.map(\.parameters) == original.rows.map(\.parameters) && synthetic.rows.map(\.shapes) == original.rows.map(\.shapes))
+        #expect(try SafetensorsFile(path: c + "/model.safetensors").tensors.allSatisfy { $0.dtype == .float16 })
+        let run = CLI.run(["run", a, "--prompt", "In the", "-n", "4", "--temperature", "0", "--json"])
+        let generated = try JSON.parse(Array(run.stdout.utf8)).object?["generated_ids"]?.array
+        #expect(run.status == 0 && generated?.count == 4, "\(run.stderr)")
+        #expect(CLI.run(["synth", a, "--seed", "7"] + shape).status == 2, "an existing checkpoint is not replaced without --force")
+        let sparse = CLI.run(["synth", dir.file("big"), "--preset", "gpt2-medium", "--sparse"])
+        let (big, _) = try ModelSource.ledger(dir.file("big"))
+        let preset = Ledger(config: try ModelConfig.preset("gpt2-medium"), source: "gpt2-medium")
+        #expect(sparse.status == 0 && big.uniqueParameters == preset.uniqueParameters)
+    }
+
     @Test func exitCodesSayWhatWentWrong() {
         #expect(CLI.run(["inspect", "/nonexistent/model.safetensors"]).status == 3)
         #expect(CLI.run(["ledger"]).status != 0)  // argument errors come from the parser
