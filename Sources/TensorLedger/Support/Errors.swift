@@ -1,5 +1,5 @@
-// The shared shape of every error TensorLedger reports: a category the CLI turns
-// into an exit code, and a one-line description that names the file and the fault.
+// The shared shape of every error TensorLedger reports: a category with its exit code,
+// and a one-line description that names the file and the fault.
 
 /// What kind of failure an error is, each with its own exit code.
 public enum ErrorCategory: String, Sendable {
