@@ -36,6 +36,11 @@ public enum ForwardStage: Sendable {
 extension LanguageModel {
     public var vocabularySize: Int { config.vocabSize }
 
+    /// Every family's state has the same shape, from the config and the context.
+    public func makeState() -> InferenceState {
+        InferenceState(shape: StateShape(config: config, contextLength: contextLength))
+    }
+
     public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool = false) throws {
         try forward(tokens, state: state, allLogits: allLogits, observer: nil)
     }

@@ -91,10 +91,6 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         notes = source.notes
     }
 
-    public func makeState() -> InferenceState {
-        InferenceState(shape: StateShape(config: config, contextLength: contextLength))
-    }
-
     // MARK: The forward pass
 
     public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
