@@ -253,14 +253,15 @@ func largestTensorBytes(_ dir: String) -> Int {
         return o[1].int! - o[0].int!
     }.max() ?? 0
 }
-for (label, dir) in [("convert to q8, GPT-2 124M", small), ("convert to q8, GPT-2 355M", medium)] {
+for (label, dir, file) in [("convert to q8, GPT-2 124M", small, "bench.tlm"), ("convert to q8, GPT-2 355M", medium, "bench.tlm"),
+                           ("convert to GGUF Q8_0, GPT-2 124M", small, "bench.gguf")] {
     guard let dir else { continue }
     var speeds: [Double] = []
     var rss = 0
     for _ in 0..<runs {
         // A new file each run, as a conversion usually makes: replacing an existing output
         // adds the time the file system takes to free the old one (~40 ms for 130 MB here).
-        let out = joinPath(work, "bench.tlm")
+        let out = joinPath(work, file)
         unlink(out)
         let r = mustRun(["convert", dir, out, "--json"])
         let o = jsonOf(r)
