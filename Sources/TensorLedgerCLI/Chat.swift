@@ -2,25 +2,12 @@
 // reply per `--message` or per line of standard input.
 
 import ArgumentParser
-import Synchronization
 import TensorLedger
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// Set by Ctrl-C: the reply being written stops, the conversation goes on.
-private let interruptRequested = Atomic<Bool>(false)
-
-private func catchInterrupts() {
-    signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
-    // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-}
 
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,8 +19,7 @@ struct Chat: ParsableCommand {
             own, recognised by its markers; plain when it has none), \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")).
             """)
 
-    @Argument(help: "A .tlm file or a checkpoint directory (tokenizer_config.json beside it gives the template).")
-    var model: String
+    @OptionGroup var model: ModelArguments
 
     @Option(help: "The system prompt.")
     var system: String?
@@ -49,9 +35,6 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var sampling: SamplingArguments
 
-    @Option(help: "Threads for the matrix products.")
-    var threads: Int = 2
-
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -59,15 +42,14 @@ struct Chat: ParsableCommand {
             throw ValidationError("--template must be auto or one of \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         guard n > 0 else { throw ValidationError("-n must be positive.") }
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
     }
 
     func run() throws {
         try reportingErrors(json: output.json) {
-            let m = try loadModel(model, threads: threads)
-            let session = try ChatSession(model: m, config: try TokenizerConfig.load(forModel: model), template: ChatTemplate(rawValue: template),
-                                          system: system, sampling: sampling.options, maxReplyTokens: n, source: model)
-            catchInterrupts()
+            let m = try model.load()
+            let session = try ChatSession(model: m, config: try TokenizerConfig.load(forModel: model.model), template: ChatTemplate(rawValue: template),
+                                          system: system, sampling: sampling.options, maxReplyTokens: n, source: model.model)
+            Interrupts.stopGracefully()  // Ctrl-C stops a reply; the conversation goes on
             if !messages.isEmpty {
                 for message in messages { try reply(session, message, streaming: !output.json) }
             } else {
@@ -92,7 +74,6 @@ struct Chat: ParsableCommand {
         case .system(let text): try session.setSystem(text)
         case .save(let path):
             try session.save(to: path)
-            catchInterrupts()  // writing a file installs the temporary-file cleanup on SIGINT
         case .stats: Console.writeErr(session.statsLine + "\n")
         case .unknownCommand(let c): printWarning("unknown command \(c); \(ChatInput.help)")
         case .message(let text):
@@ -106,9 +87,9 @@ struct Chat: ParsableCommand {
     }
 
     func reply(_ session: ChatSession, _ message: String, streaming: Bool) throws {
-        interruptRequested.store(false, ordering: .relaxed)
+        Interrupts.clear()
         let turn = try session.respond(to: message, onText: { if streaming { Console.writeOut($0) } },
-                                       interrupted: { interruptRequested.load(ordering: .relaxed) })
+                                       interrupted: { Interrupts.isRequested })
         if streaming { Console.writeOut("\n") }
         if turn.droppedTurns > 0 { printWarning("the context was full: dropped the oldest \(turn.droppedTurns) turns (the system prompt stays)") }
         if turn.stopReason == .interrupted { printWarning("reply stopped") }

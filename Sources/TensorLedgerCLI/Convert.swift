@@ -7,14 +7,14 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a checkpoint (with config.json and tokenizer.json beside it) into one .tlm file.")
 
-    @Argument(help: "A .safetensors file, a sharded index, or a directory holding either.")
+    @Argument(help: "A .safetensors file, a sharded index, or a directory holding either.", completion: .file())
     var input: String
 
     @Argument(help: "The .tlm file to write.")
     var output: String
 
     @Option(help: "How to store the weight matrices: q8 (int8, blocks of 32), q8-row (int8, a scale per row), f16, bf16 or f32.")
-    var weights: String = "q8"
+    var weights: WeightScheme = .q8
 
     @Option(parsing: .upToNextOption, help: "Keep matching tensors in float: a category (embedding, unembedding, ...) or a name glob ('*wte*').")
     var keep: [String] = []
@@ -43,9 +43,6 @@ struct Convert: ParsableCommand {
     @OptionGroup var output_: OutputOptions
 
     func validate() throws {
-        guard WeightScheme(rawValue: weights) != nil else {
-            throw ValidationError("--weights must be one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
         guard zstd.map({ (1...19).contains($0) }) ?? true else { throw ValidationError("--zstd must be between 1 and 19.") }
         guard !(noCompress && zstd != nil) else { throw ValidationError("--no-compress and --zstd contradict each other; give one.") }
         guard format == nil || ["tlm", "gguf"].contains(format!.lowercased()) else { throw ValidationError("--format must be tlm or gguf.") }
@@ -54,20 +51,20 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         var options = ConversionOptions()
-        options.scheme = WeightScheme(rawValue: weights)!
+        options.scheme = weights
         options.keep = keep
         options.zstdLevel = noCompress ? nil : zstd ?? ConversionOptions().zstdLevel
         options.overwrite = force
         options.threads = threads
         let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil
-        let gguf = format.map { $0.lowercased() == "gguf" } ?? output.lowercased().hasSuffix(".gguf")
+        options.format = format.map { $0.lowercased() == "gguf" } ?? output.lowercased().hasSuffix(".gguf") ? .gguf : .tlm
+        options.interrupted = { Interrupts.isRequested }
+        Interrupts.stopGracefully()
         let result = try reportingErrors(json: output_.json) {
-            gguf ? try Converter.convertToGGUF(input: input, output: output, options: options, dryRun: dryRun,
-                                               progress: bar.map { b in { b.update($0, of: $1) } })
-                 : try Converter.convert(input: input, output: output, options: options, dryRun: dryRun,
+            defer { bar?.finish() }
+            return try Converter.convert(input: input, output: output, options: options, dryRun: dryRun,
                                          progress: bar.map { b in { b.update($0, of: $1) } })
         }
-        bar?.finish()
         if output_.json {
             print(result.json.serialized())
             return

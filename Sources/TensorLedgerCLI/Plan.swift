@@ -21,7 +21,7 @@ struct Plan: ParsableCommand {
     var context: Int?
 
     @Option(help: "One weight scheme (\(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))) instead of all.")
-    var weights: String?
+    var weights: WeightScheme?
 
     @Option(help: "Sequences run at once: the KV cache and activations are per sequence.")
     var batch: Int = 1
@@ -34,9 +34,6 @@ struct Plan: ParsableCommand {
     func validate() throws {
         if [model != nil, config != nil, preset != nil].filter({ $0 }).count != 1 {
             throw ValidationError("Give exactly one of MODEL, --config or --preset.")
-        }
-        if let weights, WeightScheme(rawValue: weights.lowercased()) == nil {
-            throw ValidationError("--weights must be one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         if let context, context < 1 || context > 1 << 24 { throw ValidationError("--context must be between 1 and 16,777,216.") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be between 1 and 4,096.") }
@@ -55,7 +52,7 @@ struct Plan: ParsableCommand {
                 (tensors, modelConfig, source, warnings) = try ModelSource.tensors(model!)
             }
             guard let modelConfig else { throw ModelLoadError.noConfig(source: source) }
-            let schemes = weights.map { [WeightScheme(rawValue: $0.lowercased())!] } ?? WeightScheme.allCases
+            let schemes = weights.map { [$0] } ?? WeightScheme.allCases
             let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
                                       batch: batch, schemes: schemes, stored: model != nil, keep: keep)
             warnings.forEach(printWarning)

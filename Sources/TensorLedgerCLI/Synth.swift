@@ -16,8 +16,8 @@ struct Synth: ParsableCommand {
     @Option(help: "A config.json giving the shape.")
     var config: String?
 
-    @Option(help: "Element type: F32, F16 or BF16.")
-    var dtype: String = "F32"
+    @Option(help: "Element type (any case).")
+    var dtype: FloatType = .f32
 
     @Option(help: "Seed of the random weights.")
     var seed: UInt64 = 42
@@ -33,16 +33,13 @@ struct Synth: ParsableCommand {
 
     func validate() throws {
         if (preset == nil) == (config == nil) { throw ValidationError("Give exactly one of --preset or --config.") }
-        guard let d = DType(rawValue: dtype), [.float32, .float16, .bfloat16].contains(d) else {
-            throw ValidationError("--dtype must be F32, F16 or BF16.")
-        }
     }
 
     func run() throws {
         try reportingErrors(json: false) {
             let shape = try preset.map { try ModelConfig.preset($0) } ?? ModelConfig.load(config!)
             try makeDirectory(directory)
-            try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: DType(rawValue: dtype)!,
+            try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: dtype.dtype,
                                           seed: seed, sparse: sparse, overwrite: force)
             if let tokenizer {
                 let out = try AtomicFileWriter(path: joinPath(directory, "tokenizer.json"), overwrite: force)

@@ -36,12 +36,6 @@ struct TensorLedgerCommand: ParsableCommand {
         subcommands: [Inspect.self, LedgerCommand.self, Plan.self, Diff.self, Convert.self, Verify.self, Run.self, Chat.self, Next.self, TraceCommand.self, PerplexityCommand.self, Tokenize.self, Synth.self])
 }
 
-/// Options every reporting command shares.
-struct OutputOptions: ParsableArguments {
-    @Flag(help: "Print machine-readable JSON on stdout instead of text.")
-    var json = false
-}
-
 /// Runs a command body, turning library errors into one line on stderr (one JSON object
 /// with `--json`) and the category's exit code.
 func reportingErrors<T>(json: Bool, _ body: () throws -> T) throws -> T {
@@ -59,11 +53,4 @@ func printError(_ message: String) {
 
 func printWarning(_ message: String) {
     Console.writeErr("warning: \(message)\n")
-}
-
-/// Loads a model, saying on stderr what loading changed about its weights.
-func loadModel(_ path: String, threads: Int = 2) throws -> any LanguageModel {
-    let m = try ModelLoader.load(path, threads: threads)
-    m.notes.forEach(printWarning)
-    return m
 }

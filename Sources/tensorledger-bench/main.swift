@@ -31,53 +31,19 @@ let anchor = option("--vocab") ?? "fixtures/vocab/ggml-vocab-gpt-2.gguf"
 
 // MARK: Processes
 
-struct ProcessResult {
-    var status: Int32
-    var seconds: Double
-    var maxRSSKiB: Int
-    var stdout: String
+/// Runs the tensorledger binary (or another) with `args`; stderr is kept only for failures.
+func spawn(_ args: [String], executable: String = tl) -> ChildProcess.Result {
+    guard let r = ChildProcess.run(executable, args) else { fatalError("cannot run \(executable): build it first (benchmarks/run.sh does)") }
+    return r
 }
 
-/// Runs the tensorledger binary (or another) with `args`, capturing stdout; stderr is discarded.
-func spawn(_ args: [String], executable tl: String = tl) -> ProcessResult {
-    var pipeFDs: [Int32] = [0, 0]
-    pipe(&pipeFDs)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-    let argv: [UnsafeMutablePointer<CChar>?] = ([tl] + args).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid = pid_t()
-    let start = monotonicSeconds()
-    guard posix_spawn(&pid, tl, &actions, nil, argv, environ) == 0 else {
-        fatalError("cannot run \(tl): build it first (benchmarks/run.sh does)")
-    }
-    close(pipeFDs[1])
-    var output: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(pipeFDs[0], &buffer, buffer.count)
-        if n <= 0 { break }
-        output += buffer[0..<n]
-    }
-    close(pipeFDs[0])
-    var status: Int32 = 0
-    var usage = rusage()
-    wait4(pid, &status, 0, &usage)
-    posix_spawn_file_actions_destroy(&actions)
-    return ProcessResult(status: status, seconds: monotonicSeconds() - start, maxRSSKiB: usage.ru_maxrss,
-                         stdout: String(decoding: output, as: UTF8.self))
-}
-
-func mustRun(_ args: [String]) -> ProcessResult {
+func mustRun(_ args: [String]) -> ChildProcess.Result {
     let r = spawn(args)
     if r.status != 0 { fatalError("tensorledger \(args.joined(separator: " ")) failed with status \(r.status)") }
     return r
 }
 
-func jsonOf(_ r: ProcessResult) -> JSONObject { (try? JSON.parse(r.stdout))?.object ?? JSONObject() }
+func jsonOf(_ r: ChildProcess.Result) -> JSONObject { (try? JSON.parse(r.stdout))?.object ?? JSONObject() }
 
 // MARK: Statistics and the table
 
@@ -135,12 +101,12 @@ func readBandwidth(threads: Int, bytes: Int = 512 << 20) -> Double {
     let sink = UnsafeMutablePointer<UInt64>.allocate(capacity: threads)
     defer { sink.deallocate() }
     for _ in 0..<5 {
-        let start = monotonicSeconds()
+        let clock = Stopwatch()
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             let part = n / threads / 256 * 256
             sink[t] = tl_read_sum(buffer + t * part, part)
         }
-        best = max(best, Double(n) / (monotonicSeconds() - start) / 1e9)
+        best = max(best, Double(n) / clock.seconds / 1e9)
     }
     return best
 }
@@ -237,7 +203,7 @@ for (label, args) in [("ledger, GPT-2 124M", ["ledger", small]), ("inspect, GPT-
     for _ in 0..<max(runs, 5) {
         let r = mustRun(args)
         times.append(r.seconds * 1000)
-        rss = max(rss, r.maxRSSKiB)
+        rss = max(rss, r.peakRSSKiB)
     }
     record(label, times, unit: "ms", higherIsBetter: false, rssKiB: rss)
 }
@@ -266,7 +232,7 @@ for (label, dir, file) in [("convert to q8, GPT-2 124M", small, "bench.tlm"), ("
         let r = mustRun(["convert", dir, out, "--json"])
         let o = jsonOf(r)
         speeds.append(Double(o["input_bytes"]!.int!) / r.seconds / 1e6)
-        rss = max(rss, r.maxRSSKiB)
+        rss = max(rss, r.peakRSSKiB)
     }
     let largest = largestTensorBytes(dir)
     record(label, speeds, unit: "MB/s", higherIsBetter: true, rssKiB: rss,
@@ -294,7 +260,7 @@ for (scheme, file, prompt) in [("q8", q8, promptText), ("f16", f16, promptText),
             let o = jsonOf(r)
             gen.append(o["generation_tokens_per_second"]!.number!)
             perToken = o["weight_bytes_per_token"]!.number!
-            rss = max(rss, r.maxRSSKiB)
+            rss = max(rss, r.peakRSSKiB)
             let p = jsonOf(mustRun(["run", file, "--prompt", prompt, "-n", "1", "--threads", String(threads), "--json"]))
             pp.append(p["prompt_tokens_per_second"]!.number!)
             promptTokens = p["prompt_ids"]!.array!.count
@@ -321,7 +287,7 @@ for _ in range(128):
 t3 = time.perf_counter()
 print(len(ids) / (t1 - t0), 128 / (t3 - t2))
 """
-func python(_ args: [String]) -> ProcessResult { spawn(["python3"] + args, executable: "/usr/bin/env") }
+func python(_ args: [String]) -> ChildProcess.Result { spawn(["python3"] + args, executable: "/usr/bin/env") }
 if python(["-c", "import llama_cpp"]).status == 0 {
     let smolGGUF = joinPath(work, "smollm2-135m-q8_0.gguf")
     _ = mustRun(["convert", smol, smolGGUF, "--force"])
@@ -353,7 +319,7 @@ var diffRSS = 0
 for _ in 0..<runs {
     let r = mustRun(["diff", small, q8, "--json", "--top", "0"])
     diffSpeeds.append(Double(jsonOf(r)["input_bytes"]!.int!) / r.seconds / 1e6)
-    diffRSS = max(diffRSS, r.maxRSSKiB)
+    diffRSS = max(diffRSS, r.peakRSSKiB)
 }
 record("diff, GPT-2 124M against its q8 file", diffSpeeds, unit: "MB/s", higherIsBetter: true, rssKiB: diffRSS,
        notes: "whole process, both files' tensor bytes")

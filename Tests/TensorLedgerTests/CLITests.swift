@@ -25,52 +25,8 @@ enum CLI {
 
     /// Runs the binary with `args`, and with `input` on its standard input when given.
     static func run(_ args: [String], input: [UInt8]? = nil) -> CLIResult {
-        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], inPipe: [Int32] = [0, 0]
-        pipe(&outPipe)
-        pipe(&errPipe)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        if input != nil {
-            pipe(&inPipe)
-            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-            posix_spawn_file_actions_addclose(&actions, inPipe[1])
-        }
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        posix_spawn_file_actions_addclose(&actions, outPipe[0])
-        posix_spawn_file_actions_addclose(&actions, errPipe[0])
-        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, binary, &actions, nil, argv, environ)
-        posix_spawn_file_actions_destroy(&actions)
-        close(outPipe[1])
-        close(errPipe[1])
-        if let input {
-            // Small inputs: they fit in the pipe before the child reads them.
-            close(inPipe[0])
-            _ = input.withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
-            close(inPipe[1])
-        }
-        guard rc == 0 else { return CLIResult(status: -1, stdout: "", stderr: "cannot run \(binary)") }
-        // Small outputs: read stderr fully after stdout (neither fills a pipe here).
-        let out = drain(outPipe[0]), err = drain(errPipe[0])
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        let exited = status & 0x7f == 0
-        return CLIResult(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), stdout: out, stderr: err)
-    }
-
-    static func drain(_ fd: Int32) -> String {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        close(fd)
-        return String(decoding: bytes, as: UTF8.self)
+        guard let r = ChildProcess.run(binary, args, input: input) else { return CLIResult(status: -1, stdout: "", stderr: "cannot run \(binary)") }
+        return CLIResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 }
 

@@ -11,7 +11,8 @@ import Darwin
 #endif
 
 @Suite struct ChatTemplateTests {
-    static let goldens = Fixtures.loadJSON("expected/chat-templates.json").object!["families"]!.object!
+    static var goldens: JSONObject { get throws { try goldensStorage.get() } }
+    private static let goldensStorage = Loaded { try Fixtures.json("expected/chat-templates.json")["families"]?.object ?? { throw FixtureError.notAnObject("expected/chat-templates.json families") }() }
 
     static func messages(_ v: JSONValue) -> (system: String?, turns: [ChatMessage]) {
         var system: String?
@@ -203,8 +204,8 @@ import Darwin
     /// Reads from the terminal until `marker` appears after `from` characters, or 20 s pass.
     static func readScreen(_ fd: Int32, into text: inout String, until marker: String, after from: String.Index? = nil) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = monotonicSeconds() + 20
-        while monotonicSeconds() < deadline {
+        let clock = Stopwatch()
+        while clock.seconds < 20 {
             if text[(from ?? text.startIndex)...].contains(marker) { return true }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) >= 0 else { return false }
@@ -220,22 +221,9 @@ import Darwin
     @Test func ctrlCStopsAReplyAndTheSessionGoesOn() throws {
         let (master, slave) = try #require(Self.openPseudoTerminal())
         defer { close(master) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
         // A new session whose controlling terminal is the pseudo-terminal: ^C there is SIGINT.
-        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, slave, O_RDWR, 0) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        let POSIX_SPAWN_SETSID: Int16 = 0x80  // glibc's value; not exported to Swift
-        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID)
-        let args = [CLI.binary, "chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"]
-        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, CLI.binary, &actions, &attributes, argv, environ)
-        posix_spawn_file_actions_destroy(&actions)
-        posix_spawnattr_destroy(&attributes)
-        try #require(rc == 0)
+        let pid = try #require(ChildProcess.startOnTerminal(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"],
+                                                            terminal: slave))
         func send(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { write(master, $0.baseAddress, $0.count) } }
 
         var screen = ""

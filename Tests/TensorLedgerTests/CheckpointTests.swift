@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct CheckpointTests {
     @Test func opensAShardedCheckpointAsOne() throws {
-        let facts = Fixtures.checkpointFacts["gpt2-tiny-sharded"]!.object!
+        let facts = try Fixtures.checkpointFacts["gpt2-tiny-sharded"]!.object!
         let sharded = try Checkpoint.open(Fixtures.model("gpt2-tiny-sharded"))
         let single = try Checkpoint.open(Fixtures.model("gpt2-tiny"))
         #expect(sharded.shards.count == facts["shards"]!.array!.count)

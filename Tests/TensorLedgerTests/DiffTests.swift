@@ -5,13 +5,14 @@ import Testing
 @testable import TensorLedger
 
 @Suite struct DiffTests {
-    static let reference = Fixtures.loadJSON("expected/finetune-diff.json").object!
+    static var reference: JSONObject { get throws { try referenceStorage.get() } }
+    private static let referenceStorage = Loaded { try Fixtures.json("expected/finetune-diff.json") }
 
     static func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-5) -> Bool { abs(a - b) <= tolerance * max(abs(b), 1e-3) }
 
     @Test func aFineTuneShowsWhatNumpySawMove() throws {
         let diff = try ModelDiff.compare(Fixtures.model("tiny-genesis"), Fixtures.model("tiny-genesis-finetuned"))
-        let expected = Self.reference["tensors"]!.object!
+        let expected = try Self.reference["tensors"]!.object!
         #expect(diff.tensors.count == expected.count && diff.onlyInA.isEmpty && diff.onlyInB.isEmpty && diff.shapeMismatches.isEmpty)
         for t in diff.tensors {
             let e = try #require(expected[t.name]?.object, "\(t.name) not in the reference")
@@ -20,15 +21,15 @@ import Testing
             #expect(Self.close(t.sums.cosine, e["cosine"]!.number!, 1e-6), "\(t.name) cosine \(t.sums.cosine)")
         }
         // The tensors that moved, most first, and the layers in the same order as numpy's.
-        let moved = Self.reference["tensor_ranking"]!.array!.map { $0.string! }.filter { expected[$0]!.object!["relative_change"]!.number! > 0 }
+        let moved = try Self.reference["tensor_ranking"]!.array!.map { $0.string! }.filter { expected[$0]!.object!["relative_change"]!.number! > 0 }
         #expect(moved.count >= 8)
         #expect(diff.mostChanged(moved.count).map(\.name) == moved)
-        let layers = Self.reference["layers"]!.object!
+        let layers = try Self.reference["layers"]!.object!
         for l in diff.byLayer {
             #expect(Self.close(l.sums.relativeChange, layers[String(l.layer)]!.number!), "layer \(l.layer)")
         }
         #expect(diff.byLayer.sorted { $0.sums.relativeChange > $1.sums.relativeChange }.prefix(2).map { String($0.layer) }
-                == Self.reference["layer_ranking"]!.array!.prefix(2).map { $0.string! })
+                == (try Self.reference["layer_ranking"]!.array!.prefix(2).map { $0.string! }))
     }
 
     @Test(arguments: [WeightScheme.q8, .q8Row, .f16])

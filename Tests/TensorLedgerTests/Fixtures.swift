@@ -15,13 +15,26 @@ enum Fixtures {
     /// llama.cpp's GPT-2 vocabulary and test vectors, copied into fixtures/vocab (its README says from where).
     static func anchor(_ name: String) -> String { path("vocab/" + name) }
 
-    static func loadJSON(_ relative: String) -> JSONValue {
-        let bytes = try! readWholeFile(path(relative))
-        return try! JSON.parse(bytes)
+    /// A JSON object from fixtures/; throws, so a missing or broken fixture fails the
+    /// tests that read it, never the whole run.
+    static func json(_ relative: String) throws -> JSONObject {
+        guard let object = try JSON.parse(try readWholeFile(path(relative))).object else { throw FixtureError.notAnObject(relative) }
+        return object
     }
 
     /// fixtures/expected/checkpoints.json, written by fixtures/scripts/make_checkpoints.py.
-    static let checkpointFacts: JSONObject = loadJSON("expected/checkpoints.json").object!
+    static var checkpointFacts: JSONObject { get throws { try checkpointFactsStorage.get() } }
+    private static let checkpointFactsStorage = Loaded { try json("expected/checkpoints.json") }
+}
+
+enum FixtureError: Error { case notAnObject(String) }
+
+/// Something a suite loads once (a model, a table of goldens). Loading errors are kept
+/// and thrown to each test that asks, so one broken fixture cannot trap the run.
+struct Loaded<T>: @unchecked Sendable {
+    private let result: Result<T, any Error>
+    init(_ load: () throws -> T) { result = Result(catching: load) }
+    func get() throws -> T { try result.get() }
 }
 
 /// The case name of an enum error value ("sizeMismatch" for `.sizeMismatch(...)`).
@@ -55,7 +68,7 @@ func writeFile(_ path: String, _ bytes: [UInt8]) {
 }
 
 func copyFile(_ from: String, _ to: String) {
-    writeFile(to, try! readWholeFile(from))
+    writeFile(to, (try? readWholeFile(from)) ?? [])
 }
 
 func fileExists(_ path: String) -> Bool { pathKind(path) != .missing }

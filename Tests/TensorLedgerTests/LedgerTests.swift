@@ -6,7 +6,7 @@ import Testing
 @Suite struct LedgerTests {
     @Test(arguments: ["gpt2-tiny", "llama-tiny", "bert-tiny", "neox-tiny", "gpt2-legacy", "gpt2-tiny-sharded"])
     func totalsMatchTransformers(_ model: String) throws {
-        let expected = Fixtures.checkpointFacts[model]!.object!["num_parameters"]!.int!
+        let expected = try Fixtures.checkpointFacts[model]!.object!["num_parameters"]!.int!
         let (ledger, _) = try ModelSource.ledger(Fixtures.model(model))
         #expect(ledger.uniqueParameters == expected)
         #expect(ledger.unmatched.isEmpty, "\(ledger.unmatched)")
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func legacyMaskBuffersAreNotParameters() throws {
-        let facts = Fixtures.checkpointFacts["gpt2-legacy"]!.object!
+        let facts = try Fixtures.checkpointFacts["gpt2-legacy"]!.object!
         let (ledger, _) = try ModelSource.ledger(Fixtures.model("gpt2-legacy"))
         #expect(ledger.buffers.map(\.name).sorted() == ["h.0.attn.bias", "h.0.attn.masked_bias", "h.1.attn.bias", "h.1.attn.masked_bias"])
         #expect(ledger.buffers.reduce(0) { $0 + $1.elementCount } == facts["buffer_values"]!.int)
@@ -46,7 +46,7 @@ import Testing
     @Test(arguments: ModelConfig.presets.map(\.name))
     func presetsMatchTransformers(_ name: String) throws {
         // GPT presets from make_checkpoints.py, LLaMA-family ones from make_llama_fixtures.py.
-        let counted = Fixtures.checkpointFacts["presets"]?.object?[name] ?? LlamaFamilyTests.reference["published_parameters"]?.object?[name]
+        let counted = try Fixtures.checkpointFacts["presets"]?.object?[name] ?? LlamaFamilyTests.reference["published_parameters"]?.object?[name]
         let expected = try #require(counted?.int, "no reference count for preset \(name)")
         let ledger = Ledger(config: try ModelConfig.preset(name), source: name)
         #expect(ledger.uniqueParameters == expected)
@@ -87,7 +87,7 @@ import Testing
         #expect(ledger.family == .gpt2)
         #expect(!ledger.perHeadCounts)
         #expect(ledger.row(.query).matrices == 2)
-        #expect(ledger.uniqueParameters == Fixtures.checkpointFacts["gpt2-tiny"]!.object!["num_parameters"]!.int!)
+        #expect(try ledger.uniqueParameters == Fixtures.checkpointFacts["gpt2-tiny"]!.object!["num_parameters"]!.int!)
     }
 
     @Test(arguments: ["n_layer", "n_embd", "vocab_size", "n_positions", "n_inner"])

@@ -8,11 +8,12 @@ import Testing
 @testable import TensorLedger
 
 @Suite(.serialized) struct LlamaFamilyTests {
-    static let reference = Fixtures.loadJSON("expected/llama-family.json").object!
+    static var reference: JSONObject { get throws { try referenceStorage.get() } }
+    private static let referenceStorage = Loaded { try Fixtures.json("expected/llama-family.json") }
     static let models = ["tiny-llama", "tiny-qwen2"]
     static let prompts = ["one-token", "mid", "context-limit"]
 
-    static func facts(_ model: String) -> JSONObject { reference[model]!.object! }
+    static func facts(_ model: String) throws -> JSONObject { try #require(reference[model]?.object) }
     static func ints(_ v: JSONValue?) -> [Int] { v!.array!.map { $0.int! } }
     static func numbers(_ v: JSONValue?) -> [Double] { v!.array!.map { $0.number! } }
 
@@ -37,14 +38,14 @@ import Testing
         #expect(model.config.kvHeads < model.config.heads)
         let tied = name == "tiny-qwen2"
         #expect(model.config.tiedEmbeddings == tied)
-        #expect(model.vocabularySize == Self.facts(name)["mid"]!.object!["last_logits"]!.array!.count)
+        #expect(try model.vocabularySize == Self.facts(name)["mid"]!.object!["last_logits"]!.array!.count)
     }
 
     @Test(arguments: models)
     func f32LogitsMatchTransformers(_ name: String) throws {
         for model in [try ModelLoader.load(Fixtures.model(name)), try Self.converted(name, .f32)] {
             for prompt in Self.prompts {
-                let ref = Self.facts(name)[prompt]!.object!
+                let ref = try Self.facts(name)[prompt]!.object!
                 let logits = try Generator(model: model).lastLogits(Self.ints(ref["input_ids"]))
                 let diff = Self.maxDifference(logits, Self.numbers(ref["last_logits"]))
                 #expect(diff < 1e-4, "\(name) \(prompt) from \(model.source): max |Δlogit| = \(diff)")
@@ -54,7 +55,7 @@ import Testing
 
     @Test(arguments: models)
     func greedyContinuationMatchesTransformers(_ name: String) throws {
-        let greedy = Self.facts(name)["greedy"]!.object!
+        let greedy = try Self.facts(name)["greedy"]!.object!
         let expected = Self.ints(greedy["generated_ids"])
         // Compare up to the first step where the reference's top two are within 1e-3.
         let reliable = Self.numbers(greedy["top2_margins"]).firstIndex { $0 < 1e-3 } ?? expected.count
@@ -75,7 +76,7 @@ import Testing
         let model = try Self.converted(name, scheme)
         #expect(model.weightScheme == scheme)
         for prompt in Self.prompts {
-            let ref = Self.facts(name)[prompt]!.object!
+            let ref = try Self.facts(name)[prompt]!.object!
             let logits = try Generator(model: model).lastLogits(Self.ints(ref["input_ids"]))
             let diff = Self.maxDifference(logits, Self.numbers(ref["last_logits"]))
             #expect(diff < tolerance, "\(name) \(scheme.rawValue) \(prompt): max |Δlogit| = \(diff)")
@@ -84,7 +85,7 @@ import Testing
 
     @Test(arguments: models)
     func perplexityMatchesTransformersAndQ8StaysWithinOnePercent(_ name: String) throws {
-        let facts = Self.facts(name)
+        let facts = try Self.facts(name)
         let ids = Self.ints(facts["held_out_ids"])
         let ppl = facts["perplexity"]!.object!
         let model = try ModelLoader.load(Fixtures.model(name))
@@ -99,7 +100,7 @@ import Testing
 
     @Test(arguments: models)
     func batchedPromptEqualsTokenByToken(_ name: String) throws {
-        let ids = Self.ints(Self.facts(name)["mid"]!.object!["input_ids"])
+        let ids = Self.ints(try Self.facts(name)["mid"]!.object!["input_ids"])
         for model in [try ModelLoader.load(Fixtures.model(name)), try Self.converted(name, .q8)] {
             let batched = try Generator(model: model).lastLogits(ids)
             let state = model.makeState()
@@ -168,12 +169,12 @@ import Testing
         "metaspace-style": Fixtures.path("tokenizers/metaspace-style.json"),
     ]
 
-    static func cases(_ name: String) -> [JSONObject] {
-        LlamaFamilyTests.reference["tokenizers"]!.object![name]!.array!.map { $0.object! }
+    static func cases(_ name: String) throws -> [JSONObject] {
+        try LlamaFamilyTests.reference["tokenizers"]!.object![name]!.array!.map { $0.object! }
     }
 
     static func check(_ tok: BPETokenizer, _ name: String) throws {
-        let cases = Self.cases(name)
+        let cases = try Self.cases(name)
         #expect(cases.count > 20)
         for c in cases {
             let text = c["text"]!.string!, ids = LlamaFamilyTests.ints(c["ids"])
@@ -230,7 +231,7 @@ extension LlamaFamilyTests {
     @Test func theCacheGrowsWithTheTextNotTheClaimedContext() throws {
         let model = try Self.loadEdited { $0.replacing("\"max_position_embeddings\": 128", with: "\"max_position_embeddings\": 16777216") }
         #expect(model.contextLength == 16_777_216)
-        let ids = Self.ints(Self.facts("tiny-llama")["context-limit"]!.object!["input_ids"])
+        let ids = Self.ints(try Self.facts("tiny-llama")["context-limit"]!.object!["input_ids"])
         let state = model.makeState()
         #expect(state.cacheCapacity == 0)
         try model.forward(Array(ids.prefix(10)), state: state)

@@ -5,9 +5,11 @@ import Testing
 @testable import TensorLedger
 
 @Suite(.serialized) struct RunnerTests {
-    static let reference = Fixtures.loadJSON("expected/tiny-genesis.json").object!
+    static var reference: JSONObject { get throws { try referenceStorage.get() } }
+    private static let referenceStorage = Loaded { try Fixtures.json("expected/tiny-genesis.json") }
     static let modelDir = Fixtures.model("tiny-genesis")
-    static let f32 = try! ModelLoader.load(modelDir)
+    static var f32: any LanguageModel { get throws { try f32Storage.get() } }
+    private static let f32Storage = Loaded { try ModelLoader.load(modelDir) }
 
     /// The demo model converted to `scheme`, loaded from a .tlm file.
     static func converted(_ scheme: WeightScheme) throws -> any LanguageModel {
@@ -26,10 +28,10 @@ import Testing
 
     @Test(arguments: prompts)
     func f32LogitsMatchTransformers(_ prompt: String) throws {
-        let ref = Self.reference[prompt]!.object!
+        let ref = try Self.reference[prompt]!.object!
         let ids = ref["input_ids"]!.array!.map { $0.int! }
         let expected = ref["last_logits"]!.array!.map { $0.number! }
-        for model in [Self.f32, try Self.converted(.f32)] {
+        for model in [try Self.f32, try Self.converted(.f32)] {
             let logits = try Generator(model: model).lastLogits(ids)
             let diff = Self.maxDifference(logits, expected)
             #expect(diff < 1e-4, "\(prompt) from \(model.source): max |Δlogit| = \(diff)")
@@ -37,7 +39,7 @@ import Testing
     }
 
     @Test func greedyContinuationMatchesTransformers() throws {
-        let greedy = Self.reference["greedy"]!.object!
+        let greedy = try Self.reference["greedy"]!.object!
         let prompt = greedy["prompt_ids"]!.array!.map { $0.int! }
         let expected = greedy["generated_ids"]!.array!.map { $0.int! }
         let margins = greedy["top2_margins"]!.array!.map { $0.number! }
@@ -54,7 +56,7 @@ import Testing
     func reducedPrecisionStaysClose(_ scheme: WeightScheme, _ tolerance: Double) throws {
         let model = try Self.converted(scheme)
         for prompt in Self.prompts {
-            let ref = Self.reference[prompt]!.object!
+            let ref = try Self.reference[prompt]!.object!
             let logits = try Generator(model: model).lastLogits(ref["input_ids"]!.array!.map { $0.int! })
             let diff = Self.maxDifference(logits, ref["last_logits"]!.array!.map { $0.number! })
             #expect(diff < tolerance, "\(scheme.rawValue) \(prompt): max |Δlogit| = \(diff)")
@@ -62,8 +64,8 @@ import Testing
     }
 
     @Test func f32PerplexityMatchesTransformers() throws {
-        let ids = TokenizerTests.goldens["held_out_ids"]!.array!.map { $0.int! }
-        let ppl = Self.reference["perplexity"]!.object!
+        let ids = try TokenizerTests.goldens["held_out_ids"]!.array!.map { $0.int! }
+        let ppl = try Self.reference["perplexity"]!.object!
         let result = try Perplexity.evaluate(Self.f32, ids: ids, context: ppl["n_ctx"]!.int!)
         #expect(result.predicted == ppl["tokens_predicted"]!.int!)
         let expected = ppl["value"]!.number!
@@ -71,7 +73,7 @@ import Testing
     }
 
     @Test func q8PerplexityWithinOnePercentOfF32() throws {
-        let ids = TokenizerTests.goldens["held_out_ids"]!.array!.map { $0.int! }
+        let ids = try TokenizerTests.goldens["held_out_ids"]!.array!.map { $0.int! }
         let result = try Perplexity.evaluate(Self.f32, ids: ids, compareWith: try Self.converted(.q8))
         let c = try #require(result.comparison)
         #expect(abs(c.perplexity - result.perplexity) / result.perplexity < 0.01, "q8 \(c.perplexity) vs f32 \(result.perplexity), mean KL \(c.meanKL)")
@@ -79,7 +81,7 @@ import Testing
     }
 
     @Test func sameSeedSameText() throws {
-        let g = Generator(model: Self.f32)
+        let g = Generator(model: try Self.f32)
         var o = SamplingOptions()
         o.seed = 7
         let a = try g.generate(prompt: "And Joseph", maxTokens: 24, sampling: o)
@@ -98,8 +100,8 @@ import Testing
     }
 
     @Test func contextLimitsAreEnforced() throws {
-        let g = Generator(model: Self.f32)
-        let n = Self.f32.contextLength
+        let g = Generator(model: try Self.f32)
+        let n = try Self.f32.contextLength
         #expect(throws: GenerationError.contextFull(contextLength: n, needed: n + 1)) {
             try g.generate(promptIDs: [Int](repeating: 5, count: n + 1), maxTokens: 1, sampling: SamplingOptions())
         }
@@ -181,10 +183,10 @@ import Testing
     }
 
     @Test func batchedPromptEqualsTokenByToken() throws {
-        let ids = Self.reference["mid"]!.object!["input_ids"]!.array!.map { $0.int! }
+        let ids = try Self.reference["mid"]!.object!["input_ids"]!.array!.map { $0.int! }
         // The batch goes through the GEMM kernel (and attention over many queries); one token
         // at a time goes through the matrix-vector kernels.
-        for model in [Self.f32, try Self.converted(.f16), try Self.converted(.bf16), try Self.converted(.q8), try Self.converted(.q8Row)] {
+        for model in [try Self.f32, try Self.converted(.f16), try Self.converted(.bf16), try Self.converted(.q8), try Self.converted(.q8Row)] {
             let batched = try Generator(model: model).lastLogits(ids)
             let state = model.makeState()
             for id in ids { try model.forward([id], state: state) }
@@ -197,7 +199,7 @@ import Testing
 
 @Suite struct TraceTests {
     @Test func traceFollowsTheDataThroughEveryBlock() throws {
-        let model = RunnerTests.f32
+        let model = try RunnerTests.f32
         let trace = try Generator(model: model).trace(prompt: "And God said", top: 3)
         // Embedding, attention and MLP per block, final LayerNorm, unembedding.
         #expect(trace.stages.count == 1 + 2 * model.config.layers + 2)

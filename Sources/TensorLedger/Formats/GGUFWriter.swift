@@ -70,3 +70,42 @@ public enum GGUFWriter {
         return out
     }
 }
+
+/// A GGUF file written front to back: the header first (every size is known from the
+/// plan), then each tensor at its aligned offset.
+final class GGUFFileWriter: ConvertedModelWriter {
+    private let file: AtomicFileWriter
+    private let dataStart: Int
+
+    /// Starts `path` with `header` and the tensors made by the conversion itself (values
+    /// in f32, such as llama3's rope_freqs), which come first in the header's table.
+    init(path: String, overwrite: Bool, protecting inputs: [String], header: [UInt8], leading: [[Float]]) throws {
+        file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs)
+        dataStart = header.count
+        do {
+            try file.write(header)
+            for values in leading {
+                try file.pad(toMultipleOf: GGUFWriter.alignment)
+                try values.withUnsafeBytes { try file.write($0) }
+            }
+        } catch {
+            file.abandon()
+            throw error
+        }
+    }
+
+    func write(_ item: ConversionItem, encoded: UnsafeRawBufferPointer) throws -> StoredTensor {
+        try file.pad(toMultipleOf: GGUFWriter.alignment)
+        let offset = file.offset - dataStart
+        try file.write(encoded)
+        return StoredTensor(offset: offset, storedBytes: encoded.count, encoding: .raw, checksum: 0)
+    }
+
+    func finish(_ items: [ConversionItem]) throws -> Int {
+        let size = file.offset
+        try file.commit()
+        return size
+    }
+
+    func abandon() { file.abandon() }
+}

@@ -10,11 +10,11 @@ public struct VerifyReport: Sendable {
 
     /// Opens and fully verifies `path`; throws the first damage found.
     public static func check(_ path: String) throws -> VerifyReport {
-        let start = monotonicSeconds()
+        let clock = Stopwatch()
         let tlm = try TLMFile(path: path)
         let bytes = try tlm.verify()
         return VerifyReport(file: path, tensors: tlm.tensors.count, blobs: tlm.header.blobs.count,
-                            bytesChecked: bytes, seconds: monotonicSeconds() - start)
+                            bytesChecked: bytes, seconds: clock.seconds)
     }
 
     public var textReport: String {

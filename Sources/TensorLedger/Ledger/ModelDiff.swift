@@ -51,7 +51,7 @@ public struct ModelDiff: Sendable {
     public static let jsonSchema = "tensorledger.diff/1"
 
     public static func compare(_ pathA: String, _ pathB: String) throws -> ModelDiff {
-        let start = monotonicSeconds()
+        let clock = Stopwatch()
         let ra = try TensorValueReader(path: pathA), rb = try TensorValueReader(path: pathB)
         let family = ra.config?.family ?? rb.config?.family ?? TensorClassifier.detectFamily(ra.tensors.map(\.name))
         // Buffers (mask tensors, rope tables) are not parameters: neither compared nor missed.
@@ -89,7 +89,7 @@ public struct ModelDiff: Sendable {
             diff.tensors.append(TensorChange(name: t.name, shape: t.shape, storageA: ra.storage[t.name] ?? "", storageB: rb.storage[t.name] ?? "",
                                              group: group, layer: TensorClassifier.layerIndex(of: t.name), sums: sums))
         }
-        diff.seconds = monotonicSeconds() - start
+        diff.seconds = clock.seconds
         return diff
     }
 

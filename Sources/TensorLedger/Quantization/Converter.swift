@@ -1,7 +1,8 @@
-// `convert`: a checkpoint to one self-contained .tlm file, streamed tensor by tensor.
+// `convert`: a checkpoint to one self-contained .tlm or GGUF file, streamed tensor by
+// tensor: plan (how each tensor is stored), encode, write (TLMWriter or GGUFFileWriter).
 //
 // Memory stays near the largest tensor: the input is memory-mapped and each tensor's
-// pages are released once it is written; one output buffer is reused. The work on a
+// pages are released once it is written; two output buffers take turns. The work on a
 // tensor (transpose, quantize) is split by rows across the cores, one hand-off per
 // tensor. The output appears only when complete (see AtomicFileWriter).
 
@@ -40,6 +41,14 @@ public struct ConversionOptions: Sendable {
     public var zstdLevel: Int32? = 3
     public var overwrite = false
     public var threads = 2
+    /// The file written: .tlm, or GGUF for llama.cpp.
+    public var format: OutputFormat = .tlm
+    /// Asked before each tensor: true stops the conversion, and nothing is left behind.
+    public var interrupted: @Sendable () -> Bool = { false }
+
+    public enum OutputFormat: String, Sendable {
+        case tlm, gguf
+    }
 
     public init() {}
 }
@@ -244,7 +253,7 @@ public enum Converter {
     }
 
     static func keeps(_ name: String, category: LedgerCategory, patterns: [String]) -> Bool {
-        patterns.contains { p in p == category.identifier || p == category.rawValue.lowercased() || globMatch(p, name) }
+        patterns.contains { p in p == category.identifier || p == category.rawValue.lowercased() || fnmatch(p, name, 0) == 0 }
     }
 
     /// Tensor-name endings that only quantized checkpoints have, and the scheme each shows.
@@ -257,150 +266,108 @@ public enum Converter {
     /// A `--keep` pattern that names no category and matches no tensor is a typo, not a choice.
     public static func checkKeep(_ patterns: [String], names: [String]) throws(ConversionError) {
         for p in patterns where !LedgerCategory.allCases.contains(where: { p == $0.identifier || p == $0.rawValue.lowercased() }) {
-            if !names.contains(where: { globMatch(p, $0) }) { throw .keepMatchesNothing(pattern: p) }
+            if !names.contains(where: { fnmatch(p, $0, 0) == 0 }) { throw .keepMatchesNothing(pattern: p) }
         }
     }
 
-    /// Converts `input` (a checkpoint file, index or directory) to `output`.
+    /// What a conversion will do, and how to start the file it writes.
+    struct Plan {
+        var items: [ConversionItem]
+        var dropped: [String]
+        var warnings: [String]
+        /// The size of the file (before compression, for .tlm).
+        var estimatedBytes: Int
+        /// Per item, the heads whose rows are reordered for ggml's RoPE (GGUF, llama).
+        var permutedHeads: [Int?]
+        /// Source bytes converted (a tensor written twice counts once).
+        var inputBytes: Int
+        var makeWriter: (_ output: String, _ overwrite: Bool) throws -> any ConvertedModelWriter
+    }
+
+    /// Converts `input` (a checkpoint file, index or directory) to `output` in `options.format`.
     public static func convert(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
-        let start = monotonicSeconds()
+        let clock = Stopwatch()
         let checkpoint = try Checkpoint.openForConversion(input)
         checkpoint.shards.forEach { $0.adviseSequential() }
-        let configPath = checkpoint.sidecar("config.json")
-        let config = try configPath.map { try ModelConfig.load($0) }
-        var (items, dropped) = try plan(checkpoint, config: config, options: options)
-        var warnings = checkpoint.warnings
-        let tokenizerPath = checkpoint.sidecar("tokenizer.json")
-        if config == nil { warnings.append("no config.json beside the weights: the .tlm file will not be runnable") }
-        if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the .tlm file will carry no tokenizer") }
-        let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
-
-        if dryRun {
-            let estimate = estimatedFileBytes(rawBytes: items.map(\.rawBytes))
-            return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
-                                    warnings: warnings, inputBytes: inputBytes, outputBytes: estimate, seconds: monotonicSeconds() - start, dryRun: true)
+        var plan = options.format == .gguf ? try ggufPlan(checkpoint, input: input, options: options) : try tlmPlan(checkpoint, options: options)
+        func report(_ outputBytes: Int) -> ConversionReport {
+            ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: plan.items, droppedBuffers: plan.dropped,
+                             warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: outputBytes, seconds: clock.seconds, dryRun: dryRun)
         }
-
-        // tokenizer_config.json and chat_template.jinja carry the chat template and the BOS/EOS names.
-        let chatFiles = [TokenizerConfig.configFile, TokenizerConfig.templateFile].compactMap { name in checkpoint.sidecar(name).map { (name, $0) } }
-        let writer = try AtomicFileWriter(path: output, overwrite: options.overwrite,
-                                          protecting: checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 } + chatFiles.map(\.1))
+        if dryRun { return report(plan.estimatedBytes) }
+        let writer = try plan.makeWriter(output, options.overwrite)
         do {
-            try writer.write([UInt8](repeating: 0, count: TLMFormat.preambleSize))
-            var blobs: [TLMBlob] = []
-            var embedded: [(String, [UInt8])] = []
-            if let configPath { embedded.append(("config.json", try readWholeFile(configPath, limit: 16 << 20))) }
-            for (name, path) in chatFiles { embedded.append((name, try readWholeFile(path, limit: 16 << 20))) }
-            // The tokenizer is also stored in the form that loads without string tables;
-            // building it takes a while for a large vocabulary, so it is done beside the tensors.
-            let compactTokenizer = try tokenizerPath.map { path in
-                let json = try readWholeFile(path, limit: 256 << 20)
-                embedded.append(("tokenizer.json", json))
-                return BackgroundTask { try BPETokenizer.fromTokenizerJSON(json, source: path).compactBytes() }
-            }
-            for (name, bytes) in embedded {
-                blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: name, width: 1, level: options.zstdLevel, to: writer) })
-            }
-
-            // Two encoders take turns: while one tensor is written and checksummed on a
-            // background thread, the next is encoded into the other encoder's buffer.
-            let encoders = [TensorEncoder(threads: max(1, options.threads)), TensorEncoder(threads: max(1, options.threads))]
-            var writing: (index: Int, task: BackgroundTask<TLMBlob>)?
-            var done = 0
-            func finishWriting() throws {
-                guard let (i, task) = writing else { return }
-                writing = nil
-                let region = try task.value()
-                items[i].storedBytes = region.storedBytes
-                items[i].encoding = region.encoding
-                items[i].checksum = region.checksum
-                items[i].offset = region.offset
-                done += items[i].source.info.byteCount
-                progress?(done, inputBytes)
-            }
-            do {
-                for i in items.indices {
-                    let encoder = encoders[i % 2]
-                    items[i].quality = try encoder.encode(items[i], from: checkpoint)
-                    checkpoint.releasePages(of: items[i].source)
-                    try finishWriting()
-                    let item = items[i]
-                    let width = item.scheme.isQuantized ? 1 : item.scheme.storageDType.bitSize / 8
-                    // int8 planes stay raw so the runner can use them in place from an mmap.
-                    let level = item.scheme.isQuantized ? nil : options.zstdLevel
-                    let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<item.rawBytes])
-                    writing = (i, BackgroundTask {
-                        try withExtendedLifetime(encoder) {
-                            try writeRegion(bytes, name: item.source.name, width: width, level: level, to: writer)
-                        }
-                    })
-                }
-                try finishWriting()
-            } catch {
-                // The writer thread must be done with the file before it is abandoned.
-                _ = try? writing?.task.value()
-                throw error
-            }
-
-            if let compactTokenizer {
-                let bytes = try compactTokenizer.value()
-                blobs.append(try bytes.withUnsafeBytes { try writeRegion($0, name: "tokenizer.bpe", width: 1, level: options.zstdLevel, to: writer) })
-            }
-            let header = TLMHeader(createdBy: createdBy, source: lastPathComponent(checkpoint.directory), config: config,
-                                   tensors: items.map { $0.entry }, blobs: blobs)
-            let headerBytes = Array(header.json.serialized(pretty: false).utf8)
-            let headerOffset = writer.offset
-            try writer.write(headerBytes)
-            let preamble = TLMPreamble(version: TLMFormat.version, headerOffset: UInt64(headerOffset), headerLength: UInt64(headerBytes.count),
-                                       headerChecksum: headerBytes.withUnsafeBytes { TLMFormat.checksum($0) },
-                                       dataOffset: UInt64(TLMFormat.preambleSize), fileLength: UInt64(writer.offset))
-            try writer.patch(preamble.encoded(), at: 0)
-            let total = writer.offset
-            try writer.commit()
-            return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
-                                    warnings: warnings, inputBytes: inputBytes, outputBytes: total,
-                                    seconds: monotonicSeconds() - start, dryRun: false)
+            try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+            return report(try writer.finish(plan.items))
         } catch {
             writer.abandon()
             throw error
         }
     }
 
-    /// Writes one aligned region, compressed when that saves at least 5%.
-    static func writeRegion(_ bytes: UnsafeRawBufferPointer, name: String, width: Int, level: Int32?, to writer: AtomicFileWriter) throws -> TLMBlob {
-        try writer.pad(toMultipleOf: TLMFormat.alignment)
-        let offset = writer.offset - TLMFormat.preambleSize
-        var encoding = TLMEncoding.raw
-        var compressed: [UInt8]?
-        if let level, bytes.count >= 256 {
-            var src = bytes
-            var planes: UnsafeMutableRawBufferPointer?
-            if width > 1 {
-                let p = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 64)
-                BytePlanes.split(bytes, width: width, into: p)
-                planes = p
-                src = UnsafeRawBufferPointer(p)
-            }
-            defer { planes?.deallocate() }
-            let c = try Zstd.compress(src, level: level)
-            if c.count * 100 <= bytes.count * 95 {
-                compressed = c
-                encoding = width > 1 ? .zstdBytePlanes : .zstd
-            }
+    /// The .tlm plan: every tensor, and the config, tokenizer and chat files embedded.
+    static func tlmPlan(_ checkpoint: Checkpoint, options: ConversionOptions) throws -> Plan {
+        let configPath = checkpoint.sidecar("config.json")
+        let config = try configPath.map { try ModelConfig.load($0) }
+        let (items, dropped) = try plan(checkpoint, config: config, options: options)
+        var warnings = checkpoint.warnings
+        let tokenizerPath = checkpoint.sidecar("tokenizer.json")
+        if config == nil { warnings.append("no config.json beside the weights: the .tlm file will not be runnable") }
+        if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the .tlm file will carry no tokenizer") }
+        // tokenizer_config.json and chat_template.jinja carry the chat template and the BOS/EOS names.
+        let files = (["config.json", TokenizerConfig.configFile, TokenizerConfig.templateFile, "tokenizer.json"] as [String])
+            .compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
+        let inputs = checkpoint.shards.map(\.path) + files.map(\.path)
+        return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: estimatedFileBytes(rawBytes: items.map(\.rawBytes)),
+                    permutedHeads: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
+                    makeWriter: { output, overwrite in
+                        try TLMWriter(path: output, overwrite: overwrite, protecting: inputs, config: config, embedding: files,
+                                      zstdLevel: options.zstdLevel, source: lastPathComponent(checkpoint.directory))
+                    })
+    }
+
+    /// Two encoders take turns: while one tensor is written (compressed and checksummed,
+    /// for .tlm) on a background thread, the next is encoded into the other's buffer.
+    static func encodeAndWrite(_ plan: inout Plan, from checkpoint: Checkpoint, to writer: any ConvertedModelWriter, threads: Int,
+                               progress: ((Int, Int) -> Void)?, interrupted: () -> Bool) throws {
+        let format: ConversionOptions.OutputFormat = writer is GGUFFileWriter ? .gguf : .tlm
+        let encoders = [TensorEncoder(threads: max(1, threads)), TensorEncoder(threads: max(1, threads))]
+        var writing: (index: Int, task: BackgroundTask<StoredTensor>)?
+        var done = 0
+        var counted = Set<String>()
+        func finishWriting() throws {
+            guard let (i, task) = writing else { return }
+            writing = nil
+            let stored = try task.value()
+            plan.items[i].storedBytes = stored.storedBytes
+            plan.items[i].encoding = stored.encoding
+            plan.items[i].checksum = stored.checksum
+            plan.items[i].offset = stored.offset
+            if counted.insert(plan.items[i].source.name).inserted { done += plan.items[i].source.info.byteCount }
+            progress?(done, plan.inputBytes)
         }
-        let stored: Int
-        let checksum: UInt64
-        if let compressed {
-            try writer.write(compressed)
-            stored = compressed.count
-            checksum = compressed.withUnsafeBytes { TLMFormat.checksum($0) }
-        } else {
-            try writer.write(bytes)
-            stored = bytes.count
-            checksum = TLMFormat.checksum(bytes)
+        do {
+            for i in plan.items.indices {
+                if interrupted() {
+                    throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors in \(formatFixed(Double(done) / 1e6, 0)) MB; nothing was written")
+                }
+                let encoder = encoders[i % 2]
+                plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: format, permutingHeads: plan.permutedHeads[i])
+                checkpoint.releasePages(of: plan.items[i].source)
+                try finishWriting()
+                let item = plan.items[i]
+                let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<item.rawBytes])
+                writing = (i, BackgroundTask {
+                    try withExtendedLifetime(encoder) { try writer.write(item, encoded: bytes) }
+                })
+            }
+            try finishWriting()
+        } catch {
+            // The writer thread must be done with the file before it is abandoned.
+            _ = try? writing?.task.value()
+            throw error
         }
-        return TLMBlob(name: name, offset: offset, storedBytes: stored, rawBytes: bytes.count, encoding: encoding, checksum: checksum)
     }
 }
 

@@ -4,8 +4,8 @@
 // matrices as rows and its tied head written again as output.weight; the llama
 // architecture's Q and K rows permuted for ggml's RoPE. Matrices go to Q8_0 (ggml's own
 // rounding), F16, BF16 or F32 as the same per-tensor decision as for .tlm files says;
-// norms and biases stay F32. The header is written first (every size is known), then the
-// tensors stream one at a time into a file that appears only when complete.
+// norms and biases stay F32. This file makes the plan; Converter.convert encodes and
+// GGUFFileWriter writes (the header first, since every size is known).
 
 import CKernels
 
@@ -32,14 +32,11 @@ extension Converter {
         }
     }
 
-    public static func convertToGGUF(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
-                                     progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
-        let start = monotonicSeconds()
+    /// The GGUF plan: llama.cpp's names, metadata and tokenizer keys for the architecture.
+    static func ggufPlan(_ checkpoint: Checkpoint, input: String, options: ConversionOptions) throws -> Plan {
         guard ggmlType(options.scheme) != nil else {
             throw GGUFConversionError.unsupported(file: input, reason: "GGUF has no q8-row type; use --weights q8, f16, bf16 or f32")
         }
-        let checkpoint = try Checkpoint.openForConversion(input)
-        checkpoint.shards.forEach { $0.adviseSequential() }
         guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
         let config = try ModelConfig.load(configPath)
         let arch: GGUFArchitecture
@@ -63,103 +60,40 @@ extension Converter {
             guard let g = hfToGGUF[generic] else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
             return layer.map { g.replacing("{n}", with: $0) } ?? g
         }
-        var plans: [GGUFTensorPlan] = []
+        var tensors: [GGUFTensorPlan] = []
         for item in items {
             // GGUF shapes are the stored rows: ggml's order reverses them.
-            plans.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: ggmlType(item.scheme)!))
+            tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: ggmlType(item.scheme)!))
         }
+        let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
         // llama.cpp writes GPT-2's tied head again; the llama architecture reads token_embd when output is absent.
-        let embedding = items.firstIndex { $0.category == .embedding }
-        let repeatHead = arch == .gpt2 && !items.contains { $0.category == .unembedding } && embedding != nil
-        if repeatHead, let e = embedding {
-            plans.append(GGUFTensorPlan(name: "output.weight", dimensions: plans[e].dimensions, type: plans[e].type))
+        if arch == .gpt2 && !items.contains(where: { $0.category == .unembedding }), let e = items.firstIndex(where: { $0.category == .embedding }) {
+            tensors.append(GGUFTensorPlan(name: "output.weight", dimensions: tensors[e].dimensions, type: tensors[e].type))
             items.append(items[e])
         }
         // Llama 3's rope scaling, as llama.cpp writes it: divisors of the inverse frequencies.
-        var extra: [(plan: GGUFTensorPlan, values: [Float])] = []
+        var leading: [(plan: GGUFTensorPlan, values: [Float])] = []
         if let s = config.ropeScaling, s.type == "llama3" {
             let plain = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, scaling: nil)
             let scaled = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, scaling: s)
-            extra.append((GGUFTensorPlan(name: GGUFArchitecture.ropeDivisors, dimensions: [config.headDim / 2], type: .f32),
-                          zip(plain.inverseFrequencies, scaled.inverseFrequencies).map { Float($0 / $1) }))
+            leading.append((GGUFTensorPlan(name: GGUFArchitecture.ropeDivisors, dimensions: [config.headDim / 2], type: .f32),
+                            zip(plain.inverseFrequencies, scaled.inverseFrequencies).map { Float($0 / $1) }))
         }
-        plans = extra.map(\.plan) + plans
+        tensors = leading.map(\.plan) + tensors
         var metadata = try ggufMetadata(config: config, arch: arch, name: lastPathComponent(checkpoint.directory), scheme: options.scheme,
                                         tokenizer: tokenizer, chat: chat, source: input)
         metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
         var warnings = checkpoint.warnings
         if tokenizer == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
-        let header = GGUFWriter.header(metadata: metadata, tensors: &plans)
-        let inputBytes = items.prefix(items.count - (repeatHead ? 1 : 0)).reduce(0) { $0 + $1.source.info.byteCount }
-        let total = header.count + (plans.last.map { $0.offset + $0.byteCount } ?? 0)
-        let itemPlans = Array(plans.dropFirst(extra.count))
-        for i in items.indices { items[i].storedBytes = itemPlans[i].byteCount; items[i].rawBytes = itemPlans[i].byteCount }
-        if dryRun {
-            return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
-                                    warnings: warnings, inputBytes: inputBytes, outputBytes: total, seconds: monotonicSeconds() - start, dryRun: true)
-        }
-
-        let writer = try AtomicFileWriter(path: output, overwrite: options.overwrite,
-                                          protecting: checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 })
-        do {
-            try writer.write(header)
-            for e in extra {
-                try writer.pad(toMultipleOf: GGUFWriter.alignment)
-                try e.values.withUnsafeBytes { try writer.write($0) }
-            }
-            var done = 0
-            for (i, item) in items.enumerated() {
-                let plan = itemPlans[i]
-                let rows = item.shape.count == 2 ? item.shape[0] : 1, cols = item.shape.last ?? 1
-                let n = rows * cols
-                let raw = checkpoint.data(for: item.source)
-                let heads = arch == .llama ? permutedHeads(item.source.name, config: config) : nil
-                // An f32 tensor that stays in its layout is read straight from the mapping, a band
-                // of rows (about 4 MiB) at a time, each band's pages dropped once it is written.
-                let streamed = item.source.info.dtype == .float32 && !item.transposed && heads == nil
-                    && Int(bitPattern: raw.baseAddress) % MemoryLayout<Float>.alignment == 0
-                let band = streamed ? max(1, (4 << 20) / max(cols * 4, 1)) : rows
-                let outBytes = min(rows, band) * (plan.byteCount / max(rows, 1))
-                guard let out = TensorBytes(capacity: outBytes) else {
-                    throw FileError.writeFailed(path: output, reason: "cannot allocate \(outBytes) bytes for \"\(item.source.name)\"")
-                }
-                try writer.pad(toMultipleOf: GGUFWriter.alignment)
-                if streamed, let base = raw.baseAddress {
-                    for start in stride(from: 0, to: rows, by: band) {
-                        let count = min(band, rows - start)
-                        let values = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self) + start * cols, count: count * cols)
-                        let bytes = values.count / plan.type.blockLayout.size * plan.type.blockLayout.bytes
-                        let chunk = UnsafeMutableRawBufferPointer(rebasing: out.mutableBytes[0..<bytes])
-                        try encode(values, rows: count, type: plan.type, into: chunk, tensor: item.source.name, threads: options.threads)
-                        try writer.write(UnsafeRawBufferPointer(chunk))
-                        checkpoint.releasePages(of: item.source, bytes: (start * cols * 4)..<((start + count) * cols * 4))
-                    }
-                } else {
-                    guard let w = TensorValues(count: n) else {
-                        throw FileError.writeFailed(path: output, reason: "cannot allocate \(4 * n) bytes for \"\(item.source.name)\"")
-                    }
-                    if item.transposed {
-                        try TensorEncoder.transposeToFloat(raw, dtype: item.source.info.dtype, inRows: cols, inCols: rows, into: w.mutable.baseAddress!,
-                                                           threads: options.threads, tensor: item.source.name)
-                    } else {
-                        try convertToFloat(raw, dtype: item.source.info.dtype, into: w.mutable, tensor: item.source.name)
-                    }
-                    if let heads { permuteRows(w.mutable.baseAddress!, rows: rows, cols: cols, heads: heads) }
-                    try encode(w.values, rows: rows, type: plan.type, into: out.mutableBytes, tensor: item.source.name, threads: options.threads)
-                    try writer.write(out.bytes)
-                }
-                checkpoint.releasePages(of: item.source)
-                if i < items.count - (repeatHead ? 1 : 0) { done += item.source.info.byteCount }
-                progress?(done, inputBytes)
-            }
-            let size = writer.offset
-            try writer.commit()
-            return ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: items, droppedBuffers: dropped,
-                                    warnings: warnings, inputBytes: inputBytes, outputBytes: size, seconds: monotonicSeconds() - start, dryRun: false)
-        } catch {
-            writer.abandon()
-            throw error
-        }
+        let header = GGUFWriter.header(metadata: metadata, tensors: &tensors)
+        let total = header.count + (tensors.last.map { $0.offset + $0.byteCount } ?? 0)
+        for (i, t) in tensors.dropFirst(leading.count).enumerated() { items[i].storedBytes = t.byteCount; items[i].rawBytes = t.byteCount }
+        let inputs = checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 }
+        return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: total,
+                    permutedHeads: items.map { arch == .llama ? permutedHeads($0.source.name, config: config) : nil }, inputBytes: inputBytes,
+                    makeWriter: { output, overwrite in
+                        try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: header, leading: leading.map(\.values))
+                    })
     }
 
     static func permutedHeads(_ name: String, config: ModelConfig) -> Int? {
@@ -179,27 +113,6 @@ extension Converter {
                     (x + to * cols).update(from: copy.withUnsafeBufferPointer { $0.baseAddress! + from * cols }, count: cols)
                 }
             }
-        }
-    }
-
-    /// Encodes `rows` rows of `x` in `type`, the rows split across threads.
-    static func encode(_ x: UnsafeBufferPointer<Float>, rows: Int, type: GGMLType, into out: UnsafeMutableRawBufferPointer, tensor: String,
-                       threads: Int) throws {
-        switch type {
-        case .q8_0:
-            let cols = x.count / max(rows, 1)
-            let firstBad = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(threads, 1))
-            defer { firstBad.deallocate() }
-            firstBad.initialize(repeating: -1)
-            parallelRows(rows, threads: threads) { thread, range in
-                let bad = tl_quantize_q8_0_ggml(x.baseAddress! + range.lowerBound * cols, range.count * cols,
-                                                out.baseAddress!.assumingMemoryBound(to: UInt8.self) + range.lowerBound * cols / 32 * 34)
-                if bad >= 0 { firstBad[thread] = range.lowerBound * cols + bad }
-            }
-            if let bad = firstBad.filter({ $0 >= 0 }).min() { throw QuantizationError.nonFinite(tensor: tensor, index: bad) }
-        case .f16: for (i, v) in x.enumerated() { out.storeBytes(of: halfBitsFromFloat(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-        case .bf16: for (i, v) in x.enumerated() { out.storeBytes(of: bfloat16BitsFromFloat(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-        default: out.copyMemory(from: UnsafeRawBufferPointer(x))
         }
     }
 

@@ -22,8 +22,11 @@ final class TensorEncoder: @unchecked Sendable {
 
     deinit { output.deallocate() }
 
-    /// Encodes `item` into `output[0..<item.rawBytes]`; returns the quantization error, if quantized.
-    func encode(_ item: ConversionItem, from checkpoint: Checkpoint) throws -> QuantizationQuality? {
+    /// Encodes `item` into `output[0..<item.rawBytes]` as `format` stores it (q8: .tlm's int8
+    /// plane then scales, or GGUF's Q8_0 blocks), with the rows of each of `heads` heads
+    /// reordered for ggml's RoPE when given; returns the quantization error of a .tlm q8 tensor.
+    func encode(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat = .tlm,
+                permutingHeads heads: Int? = nil) throws -> QuantizationQuality? {
         let info = item.source.info
         let src = checkpoint.data(for: item.source)
         if output.count < item.rawBytes || output.baseAddress == nil {
@@ -32,7 +35,7 @@ final class TensorEncoder: @unchecked Sendable {
         }
 
         // Same element type, same layout: the bytes go through untouched (bit-exact).
-        if !item.transposed && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
+        if !item.transposed && heads == nil && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
             UnsafeMutableRawBufferPointer(rebasing: output[0..<src.count]).copyMemory(from: src)
             return nil
         }
@@ -43,7 +46,7 @@ final class TensorEncoder: @unchecked Sendable {
         let name = info.name
         let base = output.baseAddress!
         let scalesOffset = TLMFormat.align(info.elementCount)
-        if item.scheme.isQuantized {
+        if item.scheme.isQuantized && format == .tlm {
             // Zero the alignment padding between the int8 plane and the scales.
             UnsafeMutableRawBufferPointer(rebasing: output[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
         }
@@ -51,7 +54,7 @@ final class TensorEncoder: @unchecked Sendable {
 
         // Conv1D weights to q8: transposed and quantized in one pass, 16 output rows at a
         // time, with no f32 copy of the tensor in between.
-        if item.transposed && item.scheme == .q8 && info.dtype == .float32 && cols % 32 == 0 && Int(bitPattern: src.baseAddress) % 4 == 0 {
+        if format == .tlm && item.transposed && item.scheme == .q8 && info.dtype == .float32 && cols % 32 == 0 && Int(bitPattern: src.baseAddress) % 4 == 0 {
             let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
             let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
             return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name) { bands, quality in
@@ -61,7 +64,7 @@ final class TensorEncoder: @unchecked Sendable {
         }
 
         // f32 rows in output layout: straight from the mapping when possible.
-        let direct = info.dtype == .float32 && !item.transposed && Int(bitPattern: src.baseAddress) % 4 == 0
+        let direct = info.dtype == .float32 && !item.transposed && heads == nil && Int(bitPattern: src.baseAddress) % 4 == 0
         if !direct {
             if scratch.count < info.elementCount { scratch = [Float](repeating: 0, count: info.elementCount) }
             try scratch.withUnsafeMutableBufferPointer { dst in
@@ -70,6 +73,7 @@ final class TensorEncoder: @unchecked Sendable {
                 } else {
                     try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: name)
                 }
+                if let heads { Converter.permuteRows(dst.baseAddress!, rows: rows, cols: cols, heads: heads) }
             }
         }
 
@@ -87,6 +91,20 @@ final class TensorEncoder: @unchecked Sendable {
             case .bf16:
                 let o = base.assumingMemoryBound(to: UInt16.self)
                 for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
+                return nil
+            case .q8 where format == .gguf:
+                let blocks = base.assumingMemoryBound(to: UInt8.self)
+                _ = try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, _ in
+                    for start in stride(from: range.lowerBound, to: range.upperBound, by: 1024) {
+                        let count = min(1024, range.upperBound - start)
+                        let bad = tl_quantize_q8_0_ggml(x + start * cols, count * cols, blocks + start * cols / 32 * 34)
+                        if let failure = QuantizationFailure(bad, in: x + start * cols) {
+                            return QuantizationFailure(index: start * cols + failure.index, overflow: failure.overflow)
+                        }
+                        if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
+                    }
+                    return nil
+                }
                 return nil
             case .q8, .q8Row:
                 return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in

@@ -139,10 +139,10 @@ public final class ChatSession {
         while keep < min(cached.count, ids.count - 1) && cached[keep] == ids[keep] { keep += 1 }
         state.position = keep
         cached.removeSubrange(keep...)
-        let t0 = monotonicSeconds()
+        let clock = Stopwatch()
         try model.forward(Array(ids[keep...]), state: state)
         cached += ids[keep...]
-        let t1 = monotonicSeconds()
+        let promptSeconds = clock.seconds
 
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder()
@@ -172,7 +172,7 @@ public final class ChatSession {
 
         turns = conversation + [ChatMessage(.assistant, template == .plain ? trimLeadingSpace(text) : text)]
         let turn = ChatTurn(user: message, reply: text, replyIDs: replyIDs, contextTokens: cached.count, processedTokens: ids.count - keep,
-                            promptSeconds: t1 - t0, generationSeconds: monotonicSeconds() - t1, stopReason: stop, droppedTurns: dropped)
+                            promptSeconds: promptSeconds, generationSeconds: clock.seconds - promptSeconds, stopReason: stop, droppedTurns: dropped)
         transcript.append(turn)
         return turn
     }

@@ -7,6 +7,7 @@ public struct GenerationResult: Sendable {
         case endOfText = "end-of-text"
         case contextFull = "context-full"
         case stopString = "stop-string"
+        case interrupted = "interrupted"
     }
 
     public var promptIDs: [Int]
@@ -50,16 +51,20 @@ public final class Generator {
     /// `onStart` runs once the prompt is known to fit, before any work, with the number of
     /// tokens the context leaves room for (a caller can say so when that is fewer than asked).
     /// Generation ends where any of `stop` appears; the stop string is neither shown nor kept.
+    /// `interrupted` is asked before each token; when it says so, generation ends there.
     public func generate(prompt: String, maxTokens: Int, sampling: SamplingOptions, stop: [String] = [],
-                         onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+                         onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in },
+                         interrupted: () -> Bool = { false }) throws -> GenerationResult {
         try sampling.validate()
         guard maxTokens >= 0 else { throw GenerationError.invalidOption("-n must not be negative") }
         let promptIDs = model.tokenizer.encode(prompt)
-        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, stop: stop, onStart: onStart, onText: onText)
+        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, stop: stop, onStart: onStart, onText: onText,
+                            interrupted: interrupted)
     }
 
     public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions, stop stopStrings: [String] = [],
-                         onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+                         onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in },
+                         interrupted: () -> Bool = { false }) throws -> GenerationResult {
         guard !promptIDs.isEmpty else { throw GenerationError.emptyPrompt }
         guard promptIDs.count <= model.contextLength else {
             throw GenerationError.contextFull(contextLength: model.contextLength, needed: promptIDs.count)
@@ -75,10 +80,11 @@ public final class Generator {
         var text = ""
         var stop = GenerationResult.StopReason.length
 
-        let t0 = monotonicSeconds()
+        let clock = Stopwatch()
         try model.forward(promptIDs, state: state)
-        let t1 = monotonicSeconds()
+        let promptSeconds = clock.seconds
         while generated.count < maxTokens {
+            if interrupted() { stop = .interrupted; break }
             let next = sampler.sample(decodableLogits, history: history)
             if model.tokenizer.isSpecial(next) { stop = .endOfText; break }
             generated.append(next)
@@ -93,7 +99,7 @@ public final class Generator {
         let rest = stop == .stopString ? "" : filter.finish(adding: decoder.finish())
         if !rest.isEmpty { text += rest; onText(rest) }
         return GenerationResult(promptIDs: promptIDs, generatedIDs: generated, text: text, stopReason: stop,
-                                promptSeconds: t1 - t0, generationSeconds: monotonicSeconds() - t1)
+                                promptSeconds: promptSeconds, generationSeconds: clock.seconds - promptSeconds)
     }
 
     /// The next-token distribution after `prompt`, most likely first.

@@ -48,14 +48,3 @@ extension Generator {
                                })
     }
 }
-
-extension PerplexityResult {
-    public func textReport(model: String, compare: String?) -> String {
-        var out = ["\(model): perplexity \(formatFixed(perplexity, 3)) over \(formatCount(predicted)) predicted tokens (\(formatCount(tokens)) tokens, windows of \(context)), \(formatFixed(seconds, 2)) s"]
-        if let c = comparison, let compare {
-            out.append("\(compare): perplexity \(formatFixed(c.perplexity, 3)) (\(c.perplexity >= perplexity ? "+" : "")\(formatFixed((c.perplexity / perplexity - 1) * 100, 2))%)")
-            out.append("mean KL divergence \(formatFixed(c.meanKL, 6)) nats (max \(formatFixed(c.maxKL, 4))), top-1 agreement \(formatFixed(c.top1Agreement * 100, 2))%")
-        }
-        return out.joined(separator: "\n")
-    }
-}

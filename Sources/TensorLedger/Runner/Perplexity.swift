@@ -22,6 +22,8 @@ public struct PerplexityResult: Sendable {
     /// Against the comparison model, when there is one.
     public var comparison: Comparison?
     public var seconds: Double
+    /// Ctrl-C ended the evaluation early: the figures cover the windows done by then.
+    public var interrupted = false
 
     public struct Comparison: Sendable {
         public var perplexity: Double
@@ -36,6 +38,7 @@ public struct PerplexityResult: Sendable {
         var o = JSONObject([
             "tokens": .int(tokens), "predicted": .int(predicted), "context": .int(context),
             "mean_nll": .double(meanNLL), "perplexity": .double(perplexity), "seconds": .double(seconds),
+            "complete": .bool(!interrupted),
         ])
         if let c = comparison {
             o["compare"] = .object(JSONObject([
@@ -47,8 +50,23 @@ public struct PerplexityResult: Sendable {
     }
 }
 
+extension PerplexityResult {
+    public func textReport(model: String, compare: String?) -> String {
+        var out = ["\(model): perplexity \(formatFixed(perplexity, 3)) over \(formatCount(predicted)) predicted tokens (\(formatCount(tokens)) tokens, windows of \(context)), \(formatFixed(seconds, 2)) s"
+                   + (interrupted ? "; interrupted, so over the first windows only" : "")]
+        if let c = comparison, let compare {
+            out.append("\(compare): perplexity \(formatFixed(c.perplexity, 3)) (\(c.perplexity >= perplexity ? "+" : "")\(formatFixed((c.perplexity / perplexity - 1) * 100, 2))%)")
+            out.append("mean KL divergence \(formatFixed(c.meanKL, 6)) nats (max \(formatFixed(c.maxKL, 4))), top-1 agreement \(formatFixed(c.top1Agreement * 100, 2))%")
+        }
+        return out.joined(separator: "\n")
+    }
+}
+
 public enum Perplexity {
-    public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil) throws -> PerplexityResult {
+    /// `progress` is told the tokens done of the total after each window; `interrupted` is
+    /// asked before each window, and ends the evaluation with what was measured so far.
+    public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil,
+                                progress: ((Int, Int) -> Void)? = nil, interrupted: () -> Bool = { false }) throws -> PerplexityResult {
         let limit = min(model.contextLength, other?.contextLength ?? Int.max)
         if let context, context > limit {
             throw GenerationError.invalidOption("--context \(context) is longer than the \(limit) tokens the model\(other == nil ? "" : "s") can attend to")
@@ -60,16 +78,18 @@ public enum Perplexity {
             throw GenerationError.invalidOption("the models cannot be compared: \(model.source) has \(model.vocabularySize) logits and \(model.tokenizer.vocabularySize) tokens, "
                 + "\(other.source) \(other.vocabularySize) and \(other.tokenizer.vocabularySize)")
         }
-        let start = monotonicSeconds()
+        let clock = Stopwatch()
         let state = model.makeState()
         let otherState = other?.makeState()
         var nll = 0.0, otherNLL = 0.0, kl = 0.0, maxKL = 0.0
         var agree = 0, predicted = 0
         var logA = [Double](repeating: 0, count: model.vocabularySize)
         var logB = [Double](repeating: 0, count: model.vocabularySize)
+        var stopped = false
         for windowStart in stride(from: 0, to: ids.count, by: n) {
             let window = Array(ids[windowStart..<min(windowStart + n, ids.count)])
             guard window.count >= 2 else { continue }
+            if interrupted() { stopped = true; break }
             state.reset()
             try model.forward(window, state: state, allLogits: true)
             if let other, let otherState {
@@ -90,10 +110,12 @@ public enum Perplexity {
                     if argmax(logA) == argmax(logB) { agree += 1 }
                 }
             }
+            progress?(windowStart + window.count, ids.count)
         }
+        if stopped && predicted == 0 { throw InterruptedError(progress: "no window of \(n) tokens was finished") }
         guard predicted > 0 else { throw GenerationError.invalidOption("the text is too short: it needs at least 2 tokens") }
         var result = PerplexityResult(tokens: ids.count, predicted: predicted, context: n, meanNLL: nll / Double(predicted), comparison: nil,
-                                      seconds: monotonicSeconds() - start)
+                                      seconds: clock.seconds, interrupted: stopped)
         if other != nil {
             result.comparison = .init(perplexity: exp(otherNLL / Double(predicted)), meanKL: kl / Double(predicted), maxKL: maxKL,
                                       top1Agreement: Double(agree) / Double(predicted))

@@ -69,7 +69,7 @@ public final class AtomicFileWriter {
 
     /// ".NAME.partial-XXXXXX" beside `path`, with a random suffix.
     static func hiddenName(for path: String) -> String {
-        var rng = SplitMix64(seed: UInt64(bitPattern: Int64(monotonicSeconds() * 1e9)) ^ UInt64(getpid()) << 32)
+        var rng = SystemRandomNumberGenerator()
         let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         let suffix = String((0..<6).map { _ in letters[Int(rng.next() % UInt64(letters.count))] })
         return joinPath(parentDirectory(path), "." + lastPathComponent(path) + ".partial-" + suffix)
@@ -160,22 +160,11 @@ public final class AtomicFileWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
-        var p = bytes.baseAddress
-        var left = bytes.count
-        while left > 0, let q = p {
-            let n = Glibc.write(fd, q, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure()
-            }
-            p = q + n
-            left -= n
-        }
+        if let code = TensorLedger.writeAll(fd: fd, bytes) { throw failure(code) }
         startWriteback(upTo: Int(lseek(fd, 0, SEEK_CUR)))
     }
 
-    private func failure() -> FileError {
-        let code = errno
+    private func failure(_ code: Int32 = errno) -> FileError {
         let reason = code == ENOSPC ? "no space left on device" : (code == EFBIG ? "file too large for this system's limits" : String(cString: strerror(code)))
         return .writeFailed(path: path, reason: reason)
     }

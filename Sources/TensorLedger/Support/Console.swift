@@ -15,18 +15,7 @@ public enum Console {
 
     private static func write(fd: Int32, _ s: String) {
         var s = s
-        s.withUTF8 { buf in
-            var p = buf.baseAddress
-            var left = buf.count
-            while left > 0, let q = p {
-                let n = Glibc.write(fd, q, left)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                p = q + n
-                left -= n
-            }
-        }
+        // Nothing useful can be done when the terminal or pipe is gone.
+        _ = s.withUTF8 { writeAll(fd: fd, UnsafeRawBufferPointer($0)) }
     }
 }

@@ -11,6 +11,8 @@ public enum ErrorCategory: String, Sendable {
     case writeFailure = "write_failure"
     /// The command line asks for something impossible.
     case usage
+    /// Ctrl-C stopped the work before it was done.
+    case interrupted
 
     public var exitCode: Int32 {
         switch self {
@@ -18,6 +20,7 @@ public enum ErrorCategory: String, Sendable {
         case .usage: return 2
         case .missingFile: return 3
         case .writeFailure: return 4
+        case .interrupted: return 130  // 128 + SIGINT, as a shell reports it
         }
     }
 }
@@ -35,6 +38,15 @@ extension TensorLedgerError {
             "error": .string(description), "kind": .string(category.rawValue), "exit_code": .int(Int(category.exitCode)),
         ]).report(schema: Self.jsonSchema)
     }
+}
+
+/// Ctrl-C stopped work that has nothing to show before it ends.
+public struct InterruptedError: TensorLedgerError, Equatable {
+    /// What had been done, for the message ("converted 12 of 148 tensors").
+    public var progress: String
+    public init(progress: String) { self.progress = progress }
+    public var category: ErrorCategory { .interrupted }
+    public var description: String { "interrupted: \(progress)" }
 }
 
 /// Errors from opening, mapping and writing files.

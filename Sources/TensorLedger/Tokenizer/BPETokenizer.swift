@@ -5,6 +5,8 @@
 // rank first, and the post-processor's special tokens (BOS) go around the result.
 // Decoding maps back to bytes and replaces invalid UTF-8 with U+FFFD.
 
+import Synchronization
+
 public enum TokenizerError: TensorLedgerError, Equatable {
     case invalid(source: String, reason: String)
     case unsupported(source: String, feature: String)
@@ -44,10 +46,10 @@ public final class BPETokenizer: @unchecked Sendable {
     public let prefixIDs: [Int]
     public let suffixIDs: [Int]
     let unknownID: Int32?
-    private var cache: [String: [Int32]] = [:]
-    private let cacheLock = Lock()
+    /// Pieces already split, shared by the threads that tokenize at once.
+    private let cache = Mutex<[String: [Int32]]>([:])
     /// Token string → id, built only when needed (character-level models, ignore_merges).
-    private var idOfStorage: [ByteString: Int]?
+    private let idOfStorage: Mutex<[ByteString: Int]?>
 
     public var vocabularySize: Int { tokens.count }
 
@@ -94,7 +96,7 @@ public final class BPETokenizer: @unchecked Sendable {
             if idOf == nil { idOf = BPETokenizer.index(tokens) }
         }
         self.byteIDs = byteIDs
-        idOfStorage = idOf
+        idOfStorage = Mutex(idOf)
     }
 
     /// `merges` as pairs of token strings in rank order.
@@ -114,7 +116,7 @@ public final class BPETokenizer: @unchecked Sendable {
             if table[key] == nil { table[key] = (Int32(rank), Int32(merged)) }
         }
         try self.init(tokens: tokens, merges: table, addedTokens: addedTokens, pipeline: pipeline, source: source)
-        idOfStorage = idOf
+        idOfStorage.withLock { $0 = idOf }
     }
 
     static func index(_ tokens: [String]) -> [ByteString: Int] {
@@ -125,10 +127,10 @@ public final class BPETokenizer: @unchecked Sendable {
     }
 
     var idOf: [ByteString: Int] {
-        cacheLock.withLock {
-            if let d = idOfStorage { return d }
+        idOfStorage.withLock { stored in
+            if let d = stored { return d }
             let d = BPETokenizer.index(tokens)
-            idOfStorage = d
+            stored = d
             return d
         }
     }
@@ -208,7 +210,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// BPE on one pre-token.
     func encodePiece(_ piece: String) -> [Int32] {
-        if let hit = cacheLock.withLock({ cache[piece] }) { return hit }
+        if let hit = cache.withLock({ $0[piece] }) { return hit }
         var symbols: [Int32] = []
         symbols.reserveCapacity(piece.utf8.count)
         if pipeline.isByteLevel {
@@ -235,7 +237,7 @@ public final class BPETokenizer: @unchecked Sendable {
             }
         }
         applyMerges(&symbols)
-        if piece.utf8.count <= 64 { cacheLock.withLock { cache[piece] = symbols } }
+        if piece.utf8.count <= 64 { cache.withLock { $0[piece] = symbols } }
         return symbols
     }
 

@@ -1,0 +1,43 @@
+// `tensorledger perplexity`: a model (or two) measured on a text.
+
+import ArgumentParser
+import TensorLedger
+
+struct PerplexityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perplexity",
+        abstract: "Perplexity over a text file; with --compare, the mean KL divergence and top-1 agreement of a second model.",
+        discussion: """
+            The text is cut into consecutive windows of --context tokens; in each, every token but the first is \
+            predicted from those before it. Ctrl-C stops after the current window and prints the figures so far \
+            (exit status 130).
+            """)
+
+    @OptionGroup var model: ModelArguments
+
+    @Option(help: "The text file to evaluate ('-': standard input).", completion: .file())
+    var text: String
+
+    @Option(help: "Window length in tokens (default: the model's context).")
+    var context: Int?
+
+    @Option(help: "A second model to compare with the first (for example its q8 .tlm).", completion: .file())
+    var compare: String?
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try reportingErrors(json: output.json) {
+            Interrupts.stopGracefully()
+            let m = try model.load()
+            let other = try compare.map { try ModelArguments.load($0, threads: model.threads) }
+            let ids = m.tokenizer.encode(String(decoding: try readWholeFile(text, dashIsStandardInput: true), as: UTF8.self))
+            let bar = Console.stderrIsTerminal && !output.json ? ProgressBar(label: "perplexity", unit: .tokens) : nil
+            let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other,
+                                            progress: bar.map { b in { b.update($0, of: $1) } }, interrupted: { Interrupts.isRequested })
+            bar?.finish()
+            print(output.json ? r.json.serialized() : r.textReport(model: model.model, compare: compare))
+            if r.interrupted { throw ExitCode(Interrupts.exitStatus) }
+        }
+    }
+}
