@@ -80,7 +80,7 @@ struct Chat: ParsableCommand {
             do {
                 try reply(session, text, streaming: !output.json)
             } catch let error as ChatError where interactive {
-                printError(error.description)
+                printError(commandLineWording(error))
             }
         }
         return true

@@ -81,7 +81,7 @@ struct SamplingArguments: ParsableArguments {
     }
 
     func validate() throws {
-        do { try options.validate() } catch { throw ValidationError(error.description) }
+        do { try options.validate() } catch { throw ValidationError(commandLineWording(error)) }
     }
 }
 

@@ -42,8 +42,27 @@ func reportingErrors<T>(json: Bool, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as any TensorLedgerError {
-        if json { Console.writeErr(error.json.serialized(pretty: false) + "\n") } else { printError(error.description) }
+        let message = commandLineWording(error)
+        if json { Console.writeErr(error.json(message: message).serialized(pretty: false) + "\n") } else { printError(message) }
         throw ExitCode(error.category.exitCode)
+    }
+}
+
+/// The library names settings in words; here they are named by the options that set them.
+func commandLineWording(_ error: any TensorLedgerError) -> String {
+    switch error {
+    case GenerationError.invalidSetting(let setting, let reason):
+        let option: String
+        switch setting {
+        case .maxTokens: option = "-n"
+        case .context: option = "--context"
+        default: option = "--" + setting.rawValue
+        }
+        return "\(option) \(reason)"
+    case ConversionError.keepMatchesNothing:
+        return error.description.replacing("keep pattern", with: "--keep", maxReplacements: 1)
+    default:
+        return error.description
     }
 }
 

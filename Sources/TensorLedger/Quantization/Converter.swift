@@ -26,7 +26,7 @@ public enum ConversionError: TensorLedgerError, Equatable {
         switch self {
         case .keepMatchesNothing(let p):
             let categories = LedgerCategory.allCases.map(\.identifier).joined(separator: ", ")
-            return "--keep \"\(p)\" is no category (\(categories)) and matches no tensor name"
+            return "keep pattern \"\(p)\" is no category (\(categories)) and matches no tensor name"
         case .alreadyQuantized(let f, let t, let scheme):
             return "\(f): tensor \"\(t)\" shows the checkpoint is already quantized (\(scheme)); convert needs the float weights it was made from"
         }

@@ -56,19 +56,15 @@ public final class Generator {
                          onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in },
                          interrupted: () -> Bool = { false }) throws -> GenerationResult {
         try sampling.validate()
-        guard maxTokens >= 0 else { throw GenerationError.invalidOption("-n must not be negative") }
-        let promptIDs = model.tokenizer.encode(prompt)
-        return try generate(promptIDs: promptIDs, maxTokens: maxTokens, sampling: sampling, stop: stop, onStart: onStart, onText: onText,
+        guard maxTokens >= 0 else { throw GenerationError.invalidSetting(.maxTokens, reason: "must not be negative") }
+        return try generate(promptIDs: try promptIDs(prompt), maxTokens: maxTokens, sampling: sampling, stop: stop, onStart: onStart, onText: onText,
                             interrupted: interrupted)
     }
 
     public func generate(promptIDs: [Int], maxTokens: Int, sampling: SamplingOptions, stop stopStrings: [String] = [],
                          onStart: (_ room: Int) -> Void = { _ in }, onText: (String) -> Void = { _ in },
                          interrupted: () -> Bool = { false }) throws -> GenerationResult {
-        guard !promptIDs.isEmpty else { throw GenerationError.emptyPrompt }
-        guard promptIDs.count <= model.contextLength else {
-            throw GenerationError.contextFull(contextLength: model.contextLength, needed: promptIDs.count)
-        }
+        try check(promptIDs)
         // Each token but the last is run to make the next, so a full context ends one past it.
         onStart(model.contextLength - promptIDs.count + 1)
         state.reset()
@@ -102,14 +98,25 @@ public final class Generator {
                                 promptSeconds: promptSeconds, generationSeconds: clock.seconds - promptSeconds)
     }
 
-    /// The next-token distribution after `prompt`, most likely first.
-    public func nextTokens(prompt: String, temperature: Float) throws -> (ids: [Int], candidates: [TokenProbability]) {
+    /// The prompt's token ids, refused before any work when empty or longer than the context.
+    func promptIDs(_ prompt: String) throws -> [Int] {
         let ids = model.tokenizer.encode(prompt)
+        try check(ids)
+        return ids
+    }
+
+    func check(_ ids: [Int]) throws {
         guard !ids.isEmpty else { throw GenerationError.emptyPrompt }
         guard ids.count <= model.contextLength else { throw GenerationError.contextFull(contextLength: model.contextLength, needed: ids.count) }
-        state.reset()
-        try model.forward(ids, state: state)
-        return (ids, Sampler.distribution(decodableLogits, temperature: temperature))
+    }
+
+    /// The `top` most likely next tokens after the last forward pass, with their text.
+    func candidates(top: Int, temperature: Float) throws -> [TokenProbability] {
+        try Sampler.distribution(decodableLogits, temperature: temperature).prefix(top).map { c in
+            var c = c
+            c.text = try model.tokenizer.piece(c.id)
+            return c
+        }
     }
 
     /// The last position's logits over the ids the tokenizer can decode: checkpoints often

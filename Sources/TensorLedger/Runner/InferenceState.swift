@@ -113,7 +113,7 @@ public final class InferenceState {
         guard !overflow, count < Int.max / 16,
               let k = malloc(max(count, 1) * MemoryLayout<Float>.size), let v = malloc(max(count, 1) * MemoryLayout<Float>.size),
               let sc = malloc(max(shape.heads * capacity, 1) * MemoryLayout<Float>.size) else {
-            throw GenerationError.invalidOption("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
+            throw GenerationError.cannotRun("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
         }
         let newKeys = k.assumingMemoryBound(to: Float.self), newValues = v.assumingMemoryBound(to: Float.self)
         for slab in 0..<slabs where position > 0 {
@@ -190,14 +190,24 @@ public protocol ForwardObserver: AnyObject {
 
 public enum GenerationError: TensorLedgerError, Equatable {
     case contextFull(contextLength: Int, needed: Int)
-    case invalidOption(String)
+    /// A setting out of its range; the command line names it by its option.
+    case invalidSetting(Setting, reason: String)
+    /// A request the models or the text cannot meet (two models that cannot be compared, a text too short).
+    case cannotRun(String)
     case emptyPrompt
+
+    /// The settings a caller gives generation and evaluation.
+    public enum Setting: String, Sendable {
+        case temperature, topK = "top-k", topP = "top-p", minP = "min-p", repeatPenalty = "repeat-penalty"
+        case maxTokens = "token count", context = "window length"
+    }
 
     public var category: ErrorCategory { .usage }
     public var description: String {
         switch self {
         case .contextFull(let n, let needed): return "the model's context holds \(n) tokens; this needs \(needed)"
-        case .invalidOption(let m): return m
+        case .invalidSetting(let s, let reason): return "\(s.rawValue) \(reason)"
+        case .cannotRun(let m): return m
         case .emptyPrompt: return "the prompt is empty: give at least one token of text"
         }
     }

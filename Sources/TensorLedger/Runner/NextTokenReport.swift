@@ -2,17 +2,10 @@
 
 public struct NextTokenReport: Sendable {
     public static let jsonSchema = "tensorledger.next/1"
-    public struct Candidate: Sendable {
-        public var id: Int
-        public var text: String
-        public var logit: Float
-        public var probability: Float
-    }
-
     public var promptIDs: [Int]
     public var temperature: Float
     public var vocabularySize: Int
-    public var candidates: [Candidate]
+    public var candidates: [TokenProbability]
 
     public func textReport() -> String {
         var out = ["After \(promptIDs.count) prompt tokens, at temperature \(formatFixed(Double(temperature > 0 ? temperature : 1), 2)):"]
@@ -31,9 +24,7 @@ public struct NextTokenReport: Sendable {
         JSONObject([
             "prompt_ids": .array(promptIDs.map { .int($0) }),
             "temperature": .double(Double(temperature)),
-            "candidates": .array(candidates.map { c in
-                .object(JSONObject(["id": .int(c.id), "text": .string(c.text), "logit": .double(Double(c.logit)), "probability": .double(Double(c.probability))]))
-            }),
+            "candidates": .array(candidates.map(\.json)),
         ]).report(schema: Self.jsonSchema)
     }
 }
@@ -41,10 +32,10 @@ public struct NextTokenReport: Sendable {
 extension Generator {
     /// The `top` most likely next tokens after `prompt`, at `temperature`.
     public func nextTokenReport(prompt: String, top: Int, temperature: Float) throws -> NextTokenReport {
-        let (ids, all) = try nextTokens(prompt: prompt, temperature: temperature)
-        return NextTokenReport(promptIDs: ids, temperature: temperature, vocabularySize: all.count,
-                               candidates: try all.prefix(top).map {
-                                   .init(id: $0.id, text: try model.tokenizer.piece($0.id), logit: $0.logit, probability: $0.probability)
-                               })
+        let ids = try promptIDs(prompt)
+        state.reset()
+        try model.forward(ids, state: state)
+        return NextTokenReport(promptIDs: ids, temperature: temperature, vocabularySize: decodableLogits.count,
+                               candidates: try candidates(top: top, temperature: temperature))
     }
 }

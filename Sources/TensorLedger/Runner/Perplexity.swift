@@ -69,13 +69,13 @@ public enum Perplexity {
                                 progress: ((Int, Int) -> Void)? = nil, interrupted: () -> Bool = { false }) throws -> PerplexityResult {
         let limit = min(model.contextLength, other?.contextLength ?? Int.max)
         if let context, context > limit {
-            throw GenerationError.invalidOption("--context \(context) is longer than the \(limit) tokens the model\(other == nil ? "" : "s") can attend to")
+            throw GenerationError.invalidSetting(.context, reason: "\(context) is longer than the \(limit) tokens the model\(other == nil ? "" : "s") can attend to")
         }
         let n = context ?? limit
-        guard n >= 2 else { throw GenerationError.invalidOption("--context must be at least 2") }
+        guard n >= 2 else { throw GenerationError.invalidSetting(.context, reason: "must be at least 2") }
         // Distributions over different vocabularies cannot be compared position by position.
         if let other, other.vocabularySize != model.vocabularySize || other.tokenizer.vocabularySize != model.tokenizer.vocabularySize {
-            throw GenerationError.invalidOption("the models cannot be compared: \(model.source) has \(model.vocabularySize) logits and \(model.tokenizer.vocabularySize) tokens, "
+            throw GenerationError.cannotRun("the models cannot be compared: \(model.source) has \(model.vocabularySize) logits and \(model.tokenizer.vocabularySize) tokens, "
                 + "\(other.source) \(other.vocabularySize) and \(other.tokenizer.vocabularySize)")
         }
         let clock = Stopwatch()
@@ -107,13 +107,13 @@ public enum Perplexity {
                     for j in logA.indices { k += exp(logA[j]) * (logA[j] - logB[j]) }
                     kl += k
                     maxKL = max(maxKL, k)
-                    if argmax(logA) == argmax(logB) { agree += 1 }
+                    if Sampler.argmax(logA) == Sampler.argmax(logB) { agree += 1 }
                 }
             }
             progress?(windowStart + window.count, ids.count)
         }
         if stopped && predicted == 0 { throw InterruptedError(progress: "no window of \(n) tokens was finished") }
-        guard predicted > 0 else { throw GenerationError.invalidOption("the text is too short: it needs at least 2 tokens") }
+        guard predicted > 0 else { throw GenerationError.cannotRun("the text is too short: it needs at least 2 tokens") }
         var result = PerplexityResult(tokens: ids.count, predicted: predicted, context: n, meanNLL: nll / Double(predicted), comparison: nil,
                                       seconds: clock.seconds, interrupted: stopped)
         if other != nil {
@@ -129,11 +129,5 @@ public enum Perplexity {
         for (i, l) in logits.enumerated() { out[i] = Double(l) - m; sum += exp(out[i]) }
         let logSum = log(sum)
         for i in out.indices { out[i] -= logSum }
-    }
-
-    static func argmax(_ v: [Double]) -> Int {
-        var best = 0
-        for i in v.indices where v[i] > v[best] { best = i }
-        return best
     }
 }

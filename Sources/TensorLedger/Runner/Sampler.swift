@@ -24,19 +24,24 @@ public struct SamplingOptions: Sendable, Equatable {
     public init() {}
 
     public func validate() throws(GenerationError) {
-        guard temperature.isFinite, temperature >= 0 else { throw .invalidOption("--temperature must be 0 (greedy) or positive, not \(temperature)") }
-        guard topK >= 0 else { throw .invalidOption("--top-k must be 0 (off) or positive, not \(topK)") }
-        guard topP > 0, topP <= 1 else { throw .invalidOption("--top-p must be in (0, 1], not \(topP)") }
-        guard minP >= 0, minP <= 1 else { throw .invalidOption("--min-p must be in [0, 1], not \(minP)") }
-        guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw .invalidOption("--repeat-penalty must be positive, not \(repeatPenalty)") }
+        guard temperature.isFinite, temperature >= 0 else { throw .invalidSetting(.temperature, reason: "must be 0 (greedy) or positive, not \(temperature)") }
+        guard topK >= 0 else { throw .invalidSetting(.topK, reason: "must be 0 (off) or positive, not \(topK)") }
+        guard topP > 0, topP <= 1 else { throw .invalidSetting(.topP, reason: "must be in (0, 1], not \(topP)") }
+        guard minP >= 0, minP <= 1 else { throw .invalidSetting(.minP, reason: "must be in [0, 1], not \(minP)") }
+        guard repeatPenalty.isFinite, repeatPenalty > 0 else { throw .invalidSetting(.repeatPenalty, reason: "must be positive, not \(repeatPenalty)") }
     }
 }
 
-/// One candidate of the next-token distribution.
+/// One candidate of the next-token distribution (with its text once decoded for a report).
 public struct TokenProbability: Sendable {
     public var id: Int
     public var logit: Float
     public var probability: Float
+    public var text = ""
+
+    public var json: JSONValue {
+        .object(JSONObject(["id": .int(id), "text": .string(text), "logit": .double(Double(logit)), "probability": .double(Double(probability))]))
+    }
 }
 
 public struct Sampler {
@@ -67,6 +72,13 @@ public struct Sampler {
         return out
     }
 
+    /// The position of the largest value (the first of equals); 0 for an empty list.
+    public static func argmax<C: RandomAccessCollection>(_ values: C) -> Int where C.Element: Comparable, C.Index == Int {
+        var best = values.startIndex
+        for i in values.indices where values[i] > values[best] { best = i }
+        return best - values.startIndex
+    }
+
     /// Picks the next token. `history` is what the repeat penalty looks at.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: [Int]) -> Int {
         // Take the buffer out while using it, so writing to it never copies it.
@@ -80,11 +92,7 @@ public struct Sampler {
                 l[id] = l[id] > 0 ? l[id] / options.repeatPenalty : l[id] * options.repeatPenalty
             }
         }
-        if options.temperature == 0 {
-            var best = 0
-            for i in 1..<l.count where l[i] > l[best] { best = i }
-            return best
-        }
+        if options.temperature == 0 { return Self.argmax(l) }
         // Candidates: the top k by logit, most likely first (one pass and a small sorted
         // buffer, not a sort of the whole vocabulary).
         let k = options.topK > 0 ? min(options.topK, l.count) : l.count

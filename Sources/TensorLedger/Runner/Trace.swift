@@ -27,7 +27,7 @@ public struct ForwardTrace: Sendable {
     public var text: String
     public var tokens: [(id: Int, text: String)]
     public var stages: [Stage]
-    public var top: [(id: Int, text: String, logit: Float, probability: Float)]
+    public var top: [TokenProbability]
     public var vocabularySize: Int
 
     public func textReport() -> String {
@@ -68,7 +68,7 @@ public struct ForwardTrace: Sendable {
                     "moved": s.moved.map { .double($0) } ?? .null,
                 ]))
             }),
-            "top": .array(top.map { .object(JSONObject(["id": .int($0.id), "text": .string($0.text), "logit": .double(Double($0.logit)), "probability": .double(Double($0.probability))])) }),
+            "top": .array(top.map(\.json)),
         ]).report(schema: Self.jsonSchema)
     }
 }
@@ -81,7 +81,8 @@ final class TraceRecorder: ForwardObserver {
 
     init(model: any LanguageModel) { self.model = model }
 
-    func vectorStats(_ x: UnsafeMutablePointer<Float>, d: Int) -> (Double, [Float]) {
+    /// The Euclidean norm (in f64) and the first values of a vector.
+    static func vectorStats(_ x: UnsafePointer<Float>, d: Int) -> (norm: Double, head: [Float]) {
         var s = 0.0
         for i in 0..<d { s += Double(x[i]) * Double(x[i]) }
         return (s.squareRoot(), Array(UnsafeBufferPointer(start: x, count: min(6, d))))
@@ -89,30 +90,30 @@ final class TraceRecorder: ForwardObserver {
 
     func embedded(tokens: [Int], x: UnsafeMutablePointer<Float>, d: Int) {
         T = tokens.count
-        let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
+        let (norm, head) = Self.vectorStats(x + (T - 1) * d, d: d)
         lastNorm = norm
         stages.append(.init(name: model.config.family == .gpt2 ? "Embedding + positions" : "Embedding", matrices: model.describe(.embedding),
                             shapeIn: [T], shapeOut: [T, d], norm: norm, head: head, moved: nil))
     }
 
     func attended(layer: Int, x: UnsafeMutablePointer<Float>, T: Int, d: Int, delta: UnsafeMutablePointer<Float>) {
-        let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
-        let (dn, _) = vectorStats(delta + (T - 1) * d, d: d)
+        let (norm, head) = Self.vectorStats(x + (T - 1) * d, d: d)
+        let (dn, _) = Self.vectorStats(delta + (T - 1) * d, d: d)
         stages.append(.init(name: "Block \(layer) attention", matrices: model.describe(.attention),
                             shapeIn: [T, d], shapeOut: [T, d], norm: norm, head: head, moved: lastNorm > 0 ? dn / lastNorm : nil))
         lastNorm = norm
     }
 
     func mlp(layer: Int, x: UnsafeMutablePointer<Float>, T: Int, d: Int, delta: UnsafeMutablePointer<Float>) {
-        let (norm, head) = vectorStats(x + (T - 1) * d, d: d)
-        let (dn, _) = vectorStats(delta + (T - 1) * d, d: d)
+        let (norm, head) = Self.vectorStats(x + (T - 1) * d, d: d)
+        let (dn, _) = Self.vectorStats(delta + (T - 1) * d, d: d)
         stages.append(.init(name: "Block \(layer) MLP", matrices: model.describe(.mlp),
                             shapeIn: [T, d], shapeOut: [T, d], norm: norm, head: head, moved: lastNorm > 0 ? dn / lastNorm : nil))
         lastNorm = norm
     }
 
     func finished(x: UnsafeMutablePointer<Float>, d: Int) {
-        let (norm, head) = vectorStats(x, d: d)
+        let (norm, head) = Self.vectorStats(x, d: d)
         let normName = model.describe(.finalNorm).first ?? "norm"
         stages.append(.init(name: "Final \(normName)", matrices: model.describe(.finalNorm), shapeIn: [T, d], shapeOut: [d], norm: norm, head: head, moved: nil))
         stages.append(.init(name: "Unembedding", matrices: model.describe(.unembedding), shapeIn: [d], shapeOut: [model.vocabularySize],
@@ -123,25 +124,18 @@ final class TraceRecorder: ForwardObserver {
 extension Generator {
     /// Runs `prompt` once, recording every stage.
     public func trace(prompt: String, top: Int = 5, temperature: Float = 1) throws -> ForwardTrace {
-        let ids = model.tokenizer.encode(prompt)
-        guard !ids.isEmpty else { throw GenerationError.emptyPrompt }
-        guard ids.count <= model.contextLength else { throw GenerationError.contextFull(contextLength: model.contextLength, needed: ids.count) }
+        let ids = try promptIDs(prompt)
         let recorder = TraceRecorder(model: model)
         state.reset()
         try model.forward(ids, state: state, allLogits: false, observer: recorder)
         let logits = decodableLogits
         var stages = recorder.stages
-        if var last = stages.popLast() {
-            var s = 0.0
-            for l in logits { s += Double(l) * Double(l) }
-            last.norm = s.squareRoot()
-            last.head = Array(logits.prefix(6))
+        if var last = stages.popLast(), let base = logits.baseAddress {
+            (last.norm, last.head) = TraceRecorder.vectorStats(base, d: logits.count)
             stages.append(last)
         }
-        let dist = Sampler.distribution(logits, temperature: temperature)
         return ForwardTrace(text: prompt, tokens: try ids.map { ($0, try model.tokenizer.piece($0)) },
-                            stages: stages,
-                            top: try dist.prefix(top).map { ($0.id, try model.tokenizer.piece($0.id), $0.logit, $0.probability) },
+                            stages: stages, top: try candidates(top: top, temperature: temperature),
                             vocabularySize: model.vocabularySize)
     }
 }

@@ -33,9 +33,12 @@ extension TensorLedgerError {
     public static var jsonSchema: String { "tensorledger.error/1" }
 
     /// The error as a `--json` command prints it on stderr: the same line, its kind and exit code.
-    public var json: JSONValue {
+    public var json: JSONValue { json(message: description) }
+
+    /// The same, with the message as the command line words it.
+    public func json(message: String) -> JSONValue {
         JSONObject([
-            "error": .string(description), "kind": .string(category.rawValue), "exit_code": .int(Int(category.exitCode)),
+            "error": .string(message), "kind": .string(category.rawValue), "exit_code": .int(Int(category.exitCode)),
         ]).report(schema: Self.jsonSchema)
     }
 }
