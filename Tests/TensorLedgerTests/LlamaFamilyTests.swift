@@ -122,10 +122,16 @@ import Testing
         let model = try ModelLoader.load(Fixtures.model("tiny-llama"))
         let trace = try Generator(model: model).trace(prompt: "And God said", top: 3)
         #expect(trace.stages.count == 1 + 2 * model.config.layers + 2)
-        let names = trace.stages.flatMap(\.matrices)
-        for step in ["RMSNorm", "RoPE", "SwiGLU"] { #expect(names.contains(step), "\(step) in \(names)") }
+        let steps = trace.stages.flatMap(\.matrices)
+        for step in [TraceStep.norm("RMSNorm"), .rope, .activation("SwiGLU"), .attention(heads: model.config.heads, kvHeads: model.config.kvHeads)] {
+            #expect(steps.contains(step), "\(step) in \(steps)")
+        }
         #expect(trace.stages.contains { $0.name == "Final RMSNorm" })
-        #expect(!names.contains("LayerNorm"))
+        #expect(!steps.contains(.norm("LayerNorm")))
+        // In JSON, the matrices are numbers and names, as the ledger names them.
+        let attention = try #require(trace.json.object?["stages"]?.array?[1].object?["steps"]?.array)
+        let c = model.config
+        #expect(attention[1] == .object(JSONObject(["op": .string("matrix"), "name": .string("query"), "in": .int(c.hiddenSize), "out": .int(c.heads * c.headDim)])))
     }
 
     // MARK: Configurations that cannot describe a working model

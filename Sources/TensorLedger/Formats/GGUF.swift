@@ -44,6 +44,20 @@ public enum GGUFValue: Sendable, Equatable {
         }
     }
 
+    /// The value in JSON; an array of more than 16 items as {"count", "first"} (its first 8).
+    public var json: JSONValue {
+        switch self {
+        case .integer(let i): return .int(Int(i))
+        case .unsigned(let u): return Int(exactly: u).map { .int($0) } ?? .double(Double(u))
+        case .float(let f): return f.isFinite ? .double(f) : .string(String(f))
+        case .bool(let b): return .bool(b)
+        case .string(let s): return .string(s)
+        case .array(let a):
+            if a.count <= 16 { return .array(a.map(\.json)) }
+            return .object(JSONObject(["count": .int(a.count), "first": .array(a.prefix(8).map(\.json))]))
+        }
+    }
+
     public var int: Int? {
         switch self {
         case .integer(let i): return Int(exactly: i)

@@ -13,22 +13,64 @@ public struct InspectReport: Sendable {
         public var file: Int
         /// Absolute byte offset of the tensor's data in its file.
         public var offset: Int
-        /// Extra columns a format adds (the .tlm scheme and category).
-        public var notes: String = ""
+        /// How a .tlm or GGUF file stores the tensor.
+        public var stored: Storage?
         /// The element type as the format names it (a GGUF file's ggml type), when the dtype cannot say it.
         public var typeName: String?
+    }
+
+    /// How a converted file holds a tensor: its scheme (a .tlm scheme or a ggml type), bytes,
+    /// and what else the format records.
+    public struct Storage: Sendable {
+        public var scheme: String
+        public var bytes: Int
+        /// .tlm: rows transposed from a Conv1D [in, out] layout.
+        public var transposed = false
+        /// .tlm: raw, zstd or zstd-byte-planes.
+        public var encoding: String?
+        /// GGUF: the tensor's own name in the file, and its bits per weight.
+        public var name: String?
+        public var bitsPerWeight: Double?
+
+        var text: String {
+            var parts = [name, scheme + (transposed ? " (T)" : "")].compactMap { $0 }
+            if let bitsPerWeight { parts.append("\(formatFixed(bitsPerWeight, 2)) bits/weight") }
+            if let encoding { parts.append(encoding) }
+            return (parts + ["\(formatCount(bytes)) B"]).joined(separator: ", ")
+        }
+
+        var json: JSONValue {
+            var o = JSONObject(["scheme": .string(scheme), "bytes": .int(bytes)])
+            if transposed { o["transposed"] = .bool(true) }
+            if let encoding { o["encoding"] = .string(encoding) }
+            if let name { o["name"] = .string(name) }
+            if let bitsPerWeight { o["bits_per_weight"] = .double(bitsPerWeight) }
+            return .object(o)
+        }
+    }
+
+    /// One metadata entry: its value as JSON and as the text report shows it.
+    public struct Metadata: Sendable {
+        public var key: String
+        public var value: JSONValue
+        public var text: String
+        public init(_ key: String, _ value: JSONValue, text: String? = nil) {
+            self.key = key
+            self.value = value
+            self.text = text ?? value.string ?? value.serialized(pretty: false)
+        }
     }
 
     public var source: String
     public var format: String
     public var files: [FileEntry]
-    public var metadata: [(key: String, value: String)]
+    public var metadata: [Metadata]
     public var tensors: [TensorEntry]
     public var warnings: [String]
 
-    public static let jsonSchema = "tensorledger.inspect/1"
+    public static let jsonSchema = "tensorledger.inspect/2"
 
-    public init(source: String, format: String, files: [FileEntry], metadata: [(key: String, value: String)], tensors: [TensorEntry], warnings: [String]) {
+    public init(source: String, format: String, files: [FileEntry], metadata: [Metadata], tensors: [TensorEntry], warnings: [String]) {
         self.source = source
         self.format = format
         self.files = files
@@ -47,7 +89,7 @@ public struct InspectReport: Sendable {
         let format = checkpoint.shards.count > 1 || checkpoint.path.hasSuffix(".json")
             ? "safetensors, sharded (\(checkpoint.shards.count) shards)" : "safetensors"
         self.init(source: checkpoint.path, format: format, files: files,
-                  metadata: checkpoint.shards.flatMap(\.metadata), tensors: tensors, warnings: checkpoint.warnings)
+                  metadata: checkpoint.shards.flatMap(\.metadata).map { Metadata($0.key, .string($0.value)) }, tensors: tensors, warnings: checkpoint.warnings)
     }
 
     public var totalElements: Int { tensors.reduce(0) { $0 + $1.info.elementCount } }
@@ -61,10 +103,10 @@ public struct InspectReport: Sendable {
         }
         if !metadata.isEmpty {
             out.append("Metadata:")
-            for (k, v) in metadata { out.append("  \(k) = \(v)") }
+            for m in metadata { out.append("  \(m.key) = \(m.text)") }
         }
         out.append("")
-        let hasNotes = tensors.contains { !$0.notes.isEmpty }
+        let hasNotes = tensors.contains { $0.stored != nil }
         var headers = ["Tensor", "DType", "Shape", "Values", "Offset"]
         var align: [TextTable.Alignment] = [.left, .left, .left, .right, .right]
         if files.count > 1 { headers.append("Shard"); align.append(.right) }
@@ -73,7 +115,7 @@ public struct InspectReport: Sendable {
         for t in tensors {
             var row = [t.info.name, t.typeName ?? t.info.dtype.rawValue, t.info.shapeDescription, formatCount(t.info.elementCount), formatCount(t.offset)]
             if files.count > 1 { row.append(String(t.file + 1)) }
-            if hasNotes { row.append(t.notes) }
+            if hasNotes { row.append(t.stored?.text ?? "") }
             table.add(row)
         }
         out.append(table.render())
@@ -88,12 +130,13 @@ public struct InspectReport: Sendable {
             "files": .array(files.map { f in
                 .object(JSONObject(["path": .string(f.path), "bytes": .int(f.bytes), "header_bytes": .int(f.headerBytes), "tensors": .int(f.tensors)]))
             }),
-            "metadata": .object(JSONObject(uniqueKeysWithValues: metadata.map { ($0.key, .string($0.value)) })),
+            "metadata": .object(JSONObject(uniqueKeysWithValues: metadata.map { ($0.key, $0.value) })),
             "tensors": .array(tensors.map { t in
                 var o = t.info.json.object!
                 o["file"] = .int(t.file)
                 o["offset"] = .int(t.offset)
-                if !t.notes.isEmpty { o["stored_as"] = .string(t.notes) }
+                if let s = t.stored { o["stored"] = s.json }
+                if let name = t.typeName { o["type"] = .string(name) }
                 return .object(o)
             }),
             "total_values": .int(totalElements),

@@ -155,13 +155,17 @@ public enum ModelSource {
 extension InspectReport {
     public init(tlm: TLMFile) {
         let h = tlm.header
-        var metadata: [(key: String, value: String)] = [("created_by", h.createdBy), ("source", h.source)]
-        for b in h.blobs { metadata.append(("embedded \(b.name)", "\(formatCount(b.rawBytes)) bytes, stored \(b.encoding.rawValue)")) }
+        var metadata = [Metadata("created_by", .string(h.createdBy)), Metadata("source", .string(h.source))]
+        for b in h.blobs {
+            metadata.append(Metadata("embedded " + b.name, .object(JSONObject(["bytes": .int(b.rawBytes), "stored_bytes": .int(b.storedBytes),
+                                                                               "encoding": .string(b.encoding.rawValue)])),
+                                     text: "\(formatCount(b.rawBytes)) bytes, stored \(b.encoding.rawValue)"))
+        }
         let tensors = h.tensors.map { t in
             TensorEntry(info: TensorInfo(name: t.name, dtype: t.scheme.storageDType, shape: t.shape,
                                          dataOffsets: t.offset..<(t.offset + t.storedBytes)),
                         file: 0, offset: tlm.dataOffset + t.offset,
-                        notes: "\(t.scheme.rawValue)\(t.transposed ? " (T)" : ""), \(t.encoding.rawValue), \(formatCount(t.storedBytes)) B")
+                        stored: Storage(scheme: t.scheme.rawValue, bytes: t.storedBytes, transposed: t.transposed, encoding: t.encoding.rawValue))
         }
         self.init(source: tlm.path, format: ".tlm version \(TLMFormat.version)",
                   files: [FileEntry(path: tlm.path, bytes: tlm.fileSize, headerBytes: tlm.headerLength, tensors: h.tensors.count)],
@@ -173,14 +177,16 @@ extension InspectReport {
     /// A GGUF file: its metadata (long arrays summarized), and every tensor with its ggml
     /// type, bits per weight and bytes, under the name and shape Hugging Face gives it.
     public init(gguf: GGUFFile) {
-        var metadata = gguf.metadata.map { (key: $0.key, value: $0.value.summary) }
+        var metadata = gguf.metadata.map { Metadata($0.key, $0.value.json, text: $0.value.summary) }
         var mix: [String: (tensors: Int, bytes: Int)] = [:]
         for t in gguf.tensors { mix[t.type.name, default: (0, 0)].tensors += 1; mix[t.type.name]!.bytes += t.byteCount }
-        metadata.append(("quantization mix", mix.sorted { $0.value.bytes > $1.value.bytes }
-            .map { "\($0.key) \($0.value.tensors) tensors, \(formatBytes($0.value.bytes))" }.joined(separator: "; ")))
+        let ordered = mix.sorted { $0.value.bytes > $1.value.bytes }
+        metadata.append(Metadata("quantization mix",
+                                 .object(JSONObject(uniqueKeysWithValues: ordered.map { ($0.key, .object(JSONObject(["tensors": .int($0.value.tensors), "bytes": .int($0.value.bytes)]))) })),
+                                 text: ordered.map { "\($0.key) \($0.value.tensors) tensors, \(formatBytes($0.value.bytes))" }.joined(separator: "; ")))
         let tensors = gguf.huggingFaceTensors().map { m in
             TensorEntry(info: m.info, file: 0, offset: gguf.dataStart + m.gguf.offset,
-                        notes: "\(m.gguf.name), \(formatFixed(m.gguf.type.bitsPerWeight, 2)) bits/weight, \(formatCount(m.gguf.byteCount)) B",
+                        stored: Storage(scheme: m.gguf.type.name, bytes: m.gguf.byteCount, name: m.gguf.name, bitsPerWeight: m.gguf.type.bitsPerWeight),
                         typeName: m.gguf.type.name)
         }
         self.init(source: gguf.path, format: "GGUF version \(gguf.version), alignment \(gguf.alignment)",

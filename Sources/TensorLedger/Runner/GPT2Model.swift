@@ -130,14 +130,15 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 
-    public func describe(_ stage: ForwardStage) -> [String] {
-        let d = formatCount(config.hiddenSize), ff = formatCount(config.intermediateSize), v = formatCount(config.vocabSize)
+    public func describe(_ stage: ForwardStage) -> [TraceStep] {
+        let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
         switch stage {
-        case .embedding: return ["Embedding [\(v) × \(d)] row lookup", "position embedding"]
-        case .attention: return ["LayerNorm", "Query·Key·Value [\(d) × \(formatCount(3 * config.hiddenSize))]", "\(config.heads) heads", "Output [\(d) × \(d)]"]
-        case .mlp: return ["LayerNorm", "Up-projection [\(d) × \(ff)]", "GELU", "Down-projection [\(ff) × \(d)]"]
-        case .finalNorm: return ["LayerNorm"]
-        case .unembedding: return ["Unembedding [\(d) × \(v)]"]
+        case .embedding: return [.lookup(rows: v, width: d), .positionEmbedding]
+        case .attention: return [.norm("LayerNorm"), .matrix("query+key+value", in: d, out: 3 * d), .attention(heads: config.heads, kvHeads: config.heads),
+                                 .matrix("output", in: d, out: d)]
+        case .mlp: return [.norm("LayerNorm"), .matrix("up", in: d, out: ff), .activation("GELU"), .matrix("down", in: ff, out: d)]
+        case .finalNorm: return [.norm("LayerNorm")]
+        case .unembedding: return [.matrix("unembedding", in: d, out: v)]
         }
     }
 }

@@ -25,7 +25,7 @@ public protocol LanguageModel: AnyObject, Sendable {
     func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws
 
     /// The matrices and steps of a stage as this family names them (for `trace`).
-    func describe(_ stage: ForwardStage) -> [String]
+    func describe(_ stage: ForwardStage) -> [TraceStep]
 }
 
 /// The stages `trace` reports, in every family.

@@ -139,18 +139,17 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 
-    public func describe(_ stage: ForwardStage) -> [String] {
+    public func describe(_ stage: ForwardStage) -> [TraceStep] {
         let c = config
-        let d = formatCount(c.hiddenSize), ff = formatCount(c.intermediateSize), v = formatCount(c.vocabSize)
-        let q = formatCount(c.heads * c.headDim), kv = formatCount(c.kvHeads * c.headDim)
+        let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         switch stage {
-        case .embedding: return ["Embedding [\(v) × \(d)] row lookup"]
+        case .embedding: return [.lookup(rows: c.vocabSize, width: d)]
         case .attention:
-            return ["RMSNorm", "Query [\(d) × \(q)]", "Key [\(d) × \(kv)]", "Value [\(d) × \(kv)]", "RoPE",
-                    "\(c.heads) heads over \(c.kvHeads) key/value heads", "Output [\(q) × \(d)]"]
-        case .mlp: return ["RMSNorm", "Gate [\(d) × \(ff)]", "Up-projection [\(d) × \(ff)]", "SwiGLU", "Down-projection [\(ff) × \(d)]"]
-        case .finalNorm: return ["RMSNorm"]
-        case .unembedding: return ["Unembedding [\(d) × \(v)]"]
+            return [.norm("RMSNorm"), .matrix("query", in: d, out: q), .matrix("key", in: d, out: kv), .matrix("value", in: d, out: kv), .rope,
+                    .attention(heads: c.heads, kvHeads: c.kvHeads), .matrix("output", in: q, out: d)]
+        case .mlp: return [.norm("RMSNorm"), .matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation("SwiGLU"), .matrix("down", in: ff, out: d)]
+        case .finalNorm: return [.norm("RMSNorm")]
+        case .unembedding: return [.matrix("unembedding", in: d, out: c.vocabSize)]
         }
     }
 }

@@ -9,12 +9,49 @@ import Glibc
 import Darwin
 #endif
 
+/// One operation of a stage as `trace` lists it: a ledger matrix with its shape (named as
+/// the ledger names it; GPT-2's fused attention weight is query+key+value), or a step between.
+public enum TraceStep: Sendable, Equatable {
+    case lookup(rows: Int, width: Int)
+    case positionEmbedding
+    case norm(String)
+    case matrix(String, in: Int, out: Int)
+    case attention(heads: Int, kvHeads: Int)
+    case rope
+    case activation(String)
+
+    public var text: String {
+        switch self {
+        case .lookup(let rows, let width): return "embedding [\(formatCount(rows)) × \(formatCount(width))] row lookup"
+        case .positionEmbedding: return "position embedding"
+        case .norm(let name), .activation(let name): return name
+        case .matrix(let name, let i, let o): return "\(name) [\(formatCount(i)) × \(formatCount(o))]"
+        case .attention(let heads, let kv): return kv == heads ? "\(heads) heads" : "\(heads) heads over \(kv) key/value heads"
+        case .rope: return "RoPE"
+        }
+    }
+
+    public var json: JSONValue {
+        let o: JSONObject
+        switch self {
+        case .lookup(let rows, let width): o = JSONObject(["op": .string("lookup"), "name": .string("embedding"), "rows": .int(rows), "width": .int(width)])
+        case .positionEmbedding: o = JSONObject(["op": .string("position_embedding")])
+        case .norm(let name): o = JSONObject(["op": .string("norm"), "name": .string(name)])
+        case .matrix(let name, let i, let out): o = JSONObject(["op": .string("matrix"), "name": .string(name), "in": .int(i), "out": .int(out)])
+        case .attention(let heads, let kv): o = JSONObject(["op": .string("attention"), "heads": .int(heads), "kv_heads": .int(kv)])
+        case .rope: o = JSONObject(["op": .string("rope")])
+        case .activation(let name): o = JSONObject(["op": .string("activation"), "name": .string(name)])
+        }
+        return .object(o)
+    }
+}
+
 public struct ForwardTrace: Sendable {
-    public static let jsonSchema = "tensorledger.trace/1"
+    public static let jsonSchema = "tensorledger.trace/2"
     public struct Stage: Sendable {
         public var name: String
-        /// Ledger matrices applied, with their shapes.
-        public var matrices: [String]
+        /// What the stage applies: ledger matrices with their shapes, and the steps between.
+        public var matrices: [TraceStep]
         public var shapeIn: [Int]
         public var shapeOut: [Int]
         /// The last token's vector after this stage: its length and first values.
@@ -38,7 +75,7 @@ public struct ForwardTrace: Sendable {
         var table = TextTable(headers: ["Stage", "Matrices", "Shape in → out", "‖x‖ (last token)", "Moved", "First values"],
                               alignments: [.left, .left, .left, .right, .right, .left])
         for s in stages {
-            table.add([s.name, s.matrices.joined(separator: ", "),
+            table.add([s.name, s.matrices.map(\.text).joined(separator: ", "),
                        ForwardTrace.shape(s.shapeIn) + " → " + ForwardTrace.shape(s.shapeOut),
                        formatFixed(s.norm, 3), s.moved.map { formatFixed($0 * 100, 1) + "%" } ?? "",
                        s.head.map { formatFixed(Double($0), 3) }.joined(separator: " ")])
@@ -62,7 +99,7 @@ public struct ForwardTrace: Sendable {
             "tokens": .array(tokens.map { .object(JSONObject(["id": .int($0.id), "text": .string($0.text)])) }),
             "stages": .array(stages.map { s in
                 .object(JSONObject([
-                    "name": .string(s.name), "matrices": .array(s.matrices.map { .string($0) }),
+                    "name": .string(s.name), "steps": .array(s.matrices.map(\.json)),
                     "shape_in": .array(s.shapeIn.map { .int($0) }), "shape_out": .array(s.shapeOut.map { .int($0) }),
                     "norm": .double(s.norm), "first_values": .array(s.head.map { .double(Double($0)) }),
                     "moved": s.moved.map { .double($0) } ?? .null,
@@ -114,7 +151,7 @@ final class TraceRecorder: ForwardObserver {
 
     func finished(x: UnsafeMutablePointer<Float>, d: Int) {
         let (norm, head) = Self.vectorStats(x, d: d)
-        let normName = model.describe(.finalNorm).first ?? "norm"
+        let normName = model.describe(.finalNorm).first?.text ?? "norm"
         stages.append(.init(name: "Final \(normName)", matrices: model.describe(.finalNorm), shapeIn: [T, d], shapeOut: [d], norm: norm, head: head, moved: nil))
         stages.append(.init(name: "Unembedding", matrices: model.describe(.unembedding), shapeIn: [d], shapeOut: [model.vocabularySize],
                             norm: 0, head: [], moved: nil))

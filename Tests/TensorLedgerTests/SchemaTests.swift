@@ -1,0 +1,96 @@
+// Every --json output against its documented JSON Schema (docs/schemas), from real runs
+// of the binary: a field added, renamed or retyped without the schema fails here.
+
+import Testing
+@testable import TensorLedger
+
+@Suite(.serialized) struct SchemaTests {
+    static let schemaDirectory = Fixtures.root + "/docs/schemas"
+
+    static func validator(for schema: String) throws -> JSONSchemaValidator {
+        // "tensorledger.inspect/2" is documented in inspect.schema.json.
+        let name = String(schema.dropFirst("tensorledger.".count).prefix { $0 != "/" })
+        let root = try #require(try JSON.parse(try readWholeFile("\(schemaDirectory)/\(name).schema.json")).object)
+        #expect(root["title"]?.string == schema, "\(name).schema.json documents \(root["title"]?.string ?? "nothing"), the output says \(schema)")
+        return JSONSchemaValidator(root: root)
+    }
+
+    /// Checks one output (stdout, or stderr for an error) against the schema it names.
+    static func conforms(_ output: String, _ command: [String]) throws {
+        let value = try JSON.parse(Array(output.utf8))
+        let schema = try #require(value.object?["schema"]?.string, "\(command): no schema field")
+        let failures = try validator(for: schema).failures(value)
+        #expect(failures.isEmpty, "\(command.joined(separator: " ")): \(failures.prefix(5))")
+    }
+
+    @Test func everyOutputMatchesItsSchema() throws {
+        let dir = TemporaryDirectory()
+        let genesis = Fixtures.model("tiny-genesis"), llama = Fixtures.model("tiny-llama"), qwen = Fixtures.model("tiny-qwen2")
+        let tlm = dir.file("m.tlm"), gguf = dir.file("m.gguf")
+        writeFile(dir.file("short.txt"), Array(String(decoding: try readWholeFile(Fixtures.path("text/genesis.txt")), as: UTF8.self).prefix(1500).utf8))
+        let commands: [[String]] = [
+            ["convert", genesis, tlm, "--json"], ["convert", genesis, gguf, "--json"], ["convert", llama, dir.file("l.tlm"), "--keep", "embedding", "--report", "--json"],
+            ["convert", genesis, dir.file("x.tlm"), "--dry-run", "--json"],
+            ["inspect", genesis, "--json"], ["inspect", tlm, "--json"], ["inspect", gguf, "--json"], ["inspect", Fixtures.model("gpt2-tiny-sharded"), "--json"],
+            ["inspect", Fixtures.path("gguf/tiny-qwen2-q4_0.gguf"), "--json"],
+            ["ledger", genesis, "--json"], ["ledger", llama, "--json"], ["ledger", "--preset", "gpt3-175b", "--json"],
+            ["ledger", "--config", qwen + "/config.json", "--json"],
+            ["plan", genesis, "--json"], ["plan", llama, "--json"], ["diff", genesis, tlm, "--json"], ["verify", tlm, "--json"],
+            ["run", genesis, "--prompt", "And God", "-n", "4", "--json"], ["run", llama, "--prompt", "And", "-n", "3", "--json"],
+            ["next", genesis, "--prompt", "And God", "--json"], ["trace", genesis, "--prompt", "And God", "--json"],
+            ["trace", llama, "--prompt", "And God", "--json"],
+            ["perplexity", genesis, "--text", dir.file("short.txt"), "--compare", tlm, "--json"],
+            ["tokenize", genesis, "--text", "And God", "--json"], ["tokenize", genesis, "--decode", "1", "2", "3", "--json"],
+            ["chat", qwen, "--system", "Be brief.", "--message", "hi", "--message", "again", "-n", "4", "--json"],
+        ]
+        for command in commands {
+            let r = CLI.run(command)
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            try Self.conforms(r.stdout, command)
+        }
+    }
+
+    @Test func failuresMatchTheirSchemasToo() throws {
+        let dir = TemporaryDirectory()
+        _ = try Converter.convert(input: Fixtures.model("tiny-genesis"), output: dir.file("m.tlm"), options: ConversionOptions())
+        var bytes = try readWholeFile(dir.file("m.tlm"))
+        bytes[5000] ^= 0xFF
+        writeFile(dir.file("bad.tlm"), bytes)
+        let damaged = CLI.run(["verify", dir.file("bad.tlm"), "--json"])
+        #expect(damaged.status == 1)
+        try Self.conforms(damaged.stdout, ["verify (damaged)"])
+        try Self.conforms(damaged.stderr, ["verify (damaged), stderr"])
+        let missing = CLI.run(["inspect", dir.file("missing"), "--json"])
+        #expect(missing.status == 3)
+        try Self.conforms(missing.stderr, ["inspect (missing)"])
+    }
+
+    /// The validator is not a rubber stamp: a missing field, an extra one, a wrong type and
+    /// a value outside an enum are each caught.
+    @Test func theValidatorCatchesWhatBreaksTheContract() throws {
+        let r = CLI.run(["run", Fixtures.model("tiny-genesis"), "--prompt", "And God", "-n", "2", "--json"])
+        let good = try #require(try JSON.parse(Array(r.stdout.utf8)).object)
+        let validator = try Self.validator(for: RunReport.jsonSchema)
+        #expect(validator.failures(.object(good)).isEmpty)
+        var missing = JSONObject()
+        for (k, v) in good.pairs where k != "text" { missing[k] = v }
+        var extra = good, retyped = good, outside = good
+        extra["surprise"] = .int(1)
+        retyped["threads"] = .string("2")
+        outside["stop_reason"] = .string("tired")
+        for (broken, expected) in [(missing, "missing \"text\""), (extra, "surprise"), (retyped, "threads"), (outside, "stop_reason")] {
+            let failures = validator.failures(.object(broken))
+            #expect(failures.count == 1 && failures[0].contains(expected), "\(failures)")
+        }
+    }
+
+    /// Every schema a report declares has its file, and every file a report.
+    @Test func everySchemaIsDocumented() throws {
+        let declared = [InspectReport.jsonSchema, Ledger.jsonSchema, ConversionReport.jsonSchema, VerifyReport.jsonSchema,
+                        RunReport.jsonSchema, NextTokenReport.jsonSchema, ForwardTrace.jsonSchema, PerplexityResult.jsonSchema,
+                        TokenizationReport.jsonSchema, MemoryPlan.jsonSchema, ModelDiff.jsonSchema, ChatSession.jsonSchema, FileError.jsonSchema]
+        let files = try directoryEntries(Self.schemaDirectory).filter { $0.hasSuffix(".schema.json") }
+        #expect(files.count == declared.count, "\(files)")
+        for schema in declared { _ = try Self.validator(for: schema) }
+    }
+}
