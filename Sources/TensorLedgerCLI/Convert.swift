@@ -10,7 +10,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "A .safetensors file, a sharded index, or a directory holding either.", completion: .file())
     var input: String
 
-    @Argument(help: "The .tlm file to write.")
+    @Argument(help: "The file to write: .tlm, or .gguf for llama.cpp (see --format).", completion: .file())
     var output: String
 
     @Option(help: "How to store the weight matrices: q8 (int8, blocks of 32), q8-row (int8, a scale per row), f16, bf16 or f32.")

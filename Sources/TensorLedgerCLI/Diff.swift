@@ -7,10 +7,10 @@ struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "What changed between two checkpoints (a fine-tune and its base, a .tlm file and its source): per tensor, category and layer.")
 
-    @Argument(help: "The first model: a checkpoint (file, index or directory) or a .tlm file.")
+    @Argument(help: "The first model: a checkpoint (file, index or directory), a .tlm or a GGUF file.", completion: .file())
     var a: String
 
-    @Argument(help: "The second model.")
+    @Argument(help: "The second model.", completion: .file())
     var b: String
 
     @Option(help: "How many of the most-changed tensors to list.")

@@ -7,7 +7,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the tensors of a safetensors file, sharded checkpoint or .tlm file (reads headers only).")
 
-    @Argument(help: "A .safetensors file, a model.safetensors.index.json, a directory holding either, or a .tlm file.")
+    @Argument(help: "A .safetensors file, a model.safetensors.index.json, a directory holding either, a .tlm or a GGUF file.", completion: .file())
     var model: String
 
     @OptionGroup var output: OutputOptions

@@ -9,13 +9,13 @@ struct LedgerCommand: ParsableCommand {
         abstract: "Sort every weight matrix into the GPT-3 walkthrough's eight categories and print the parameter table.",
         discussion: "Presets: " + ModelConfig.presets.map(\.name).joined(separator: ", "))
 
-    @Argument(help: "A checkpoint (file, index or directory) or a .tlm file. Omit with --config or --preset.")
+    @Argument(help: "A checkpoint (file, index or directory), a .tlm or a GGUF file. Omit with --config or --preset.", completion: .file())
     var model: String?
 
-    @Option(help: "Compute the ledger from a Hugging Face config.json alone, without weights.")
+    @Option(help: "Compute the ledger from a Hugging Face config.json alone, without weights.", completion: .file(extensions: ["json"]))
     var config: String?
 
-    @Option(help: "Compute the ledger of a known model shape (for example gpt2, gpt3-175b).")
+    @Option(help: "Compute the ledger of a known model shape (for example gpt2, gpt3-175b).", completion: .list(ModelConfig.presets.map(\.name)))
     var preset: String?
 
     @Flag(help: "Add a per-layer table.")

@@ -8,13 +8,13 @@ struct Plan: ParsableCommand {
         abstract: "How much memory a model takes to run at a context length, and its .tlm size, per weight scheme (headers only).",
         discussion: "Presets: " + ModelConfig.presets.map(\.name).joined(separator: ", "))
 
-    @Argument(help: "A checkpoint (file, index or directory) or a .tlm file. Omit with --config or --preset.")
+    @Argument(help: "A checkpoint (file, index or directory), a .tlm or a GGUF file. Omit with --config or --preset.", completion: .file())
     var model: String?
 
-    @Option(help: "A Hugging Face config.json alone, without weights.")
+    @Option(help: "A Hugging Face config.json alone, without weights.", completion: .file(extensions: ["json"]))
     var config: String?
 
-    @Option(help: "A known model shape (for example gpt3-175b, llama-3.2-1b).")
+    @Option(help: "A known model shape (for example gpt3-175b, llama-3.2-1b).", completion: .list(ModelConfig.presets.map(\.name)))
     var preset: String?
 
     @Option(help: "Tokens in the context (default: the model's).")

@@ -7,13 +7,13 @@ struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint of a preset's or config's shape with random weights from a fixed seed.")
 
-    @Argument(help: "Directory to write model.safetensors and config.json into (created if missing).")
+    @Argument(help: "Directory to write model.safetensors and config.json into (created if missing).", completion: .directory)
     var directory: String
 
-    @Option(help: "A preset shape (see `ledger --help`).")
+    @Option(help: "A preset shape (see `ledger --help`).", completion: .list(ModelConfig.presets.map(\.name)))
     var preset: String?
 
-    @Option(help: "A config.json giving the shape.")
+    @Option(help: "A config.json giving the shape.", completion: .file(extensions: ["json"]))
     var config: String?
 
     @Option(help: "Element type (any case).")
@@ -25,7 +25,7 @@ struct Synth: ParsableCommand {
     @Flag(help: "Leave the data as a hole of zeros: instant, for header-only benchmarks of huge shapes.")
     var sparse = false
 
-    @Option(help: "A tokenizer (tokenizer.json or a GGUF vocabulary) to write beside the weights as tokenizer.json.")
+    @Option(help: "A tokenizer (tokenizer.json or a GGUF vocabulary) to write beside the weights as tokenizer.json.", completion: .file())
     var tokenizer: String?
 
     @Flag(help: "Replace existing files.")

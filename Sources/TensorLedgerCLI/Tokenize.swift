@@ -7,13 +7,13 @@ struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show how a tokenizer splits text (or, with --decode, what ids stand for).")
 
-    @Argument(help: "A .tlm file, a model directory with tokenizer.json, a tokenizer.json, or a GGUF vocabulary file.")
+    @Argument(help: "A .tlm file, a model directory with tokenizer.json, a tokenizer.json, or a GGUF vocabulary file.", completion: .file())
     var model: String
 
     @Option(help: "The text to tokenize.")
     var text: String?
 
-    @Option(help: "Read the text to tokenize from a file.")
+    @Option(help: "Read the text to tokenize from a file.", completion: .file())
     var file: String?
 
     @Option(parsing: .upToNextOption, help: "Token ids to decode instead.")

@@ -7,7 +7,7 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the checksums of a .tlm file's header, tensors and embedded files; names the first damaged one.")
 
-    @Argument(help: "The .tlm file.")
+    @Argument(help: "The .tlm file.", completion: .file())
     var file: String
 
     @OptionGroup var output: OutputOptions

@@ -153,6 +153,66 @@ enum CLI {
         #expect(r.status == 1 && r.stderr.contains("PyTorch files (pytorch_model.bin); convert them to safetensors first"), "\(r.stderr)")
     }
 
+    /// A model folder without tokenizer.json fails the same way (exit 1) in every command,
+    /// and one with only the slow tokenizer's files says what to do.
+    @Test func aMissingTokenizerIsOneErrorEverywhere() throws {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        for name in ["model.safetensors", "config.json"] { copyFile(model + "/" + name, dir.file(name)) }
+        let commands = [["run", dir.path, "--prompt", "And", "-n", "1"], ["tokenize", dir.path, "--text", "And"],
+                        ["next", dir.path, "--prompt", "And"], ["chat", dir.path, "--message", "hi"]]
+        for command in commands {
+            let r = CLI.run(command)
+            #expect(r.status == 1 && r.stderr.contains("no tokenizer (tokenizer.json beside the weights"), "\(command[0]): \(r.stderr)")
+        }
+        writeFile(dir.file("vocab.json"), Array(#"{"a": 0, "b": 1}"#.utf8))
+        writeFile(dir.file("merges.txt"), Array("#version: 0.2\na b\n".utf8))
+        for command in commands {
+            let r = CLI.run(command)
+            #expect(r.status == 1 && r.stderr.contains("has vocab.json and merges.txt but no tokenizer.json"), "\(command[0]): \(r.stderr)")
+        }
+        for (file, says) in [("vocab.json", "this is a vocab.json"), ("merges.txt", "this is a merges.txt"), ("config.json", "this is a model's config.json")] {
+            let r = CLI.run(["tokenize", dir.file(file), "--text", "hi"])
+            #expect(r.status == 1 && r.stderr.contains(says), "\(file): \(r.stderr)")
+        }
+    }
+
+    /// A hub cache folder as huggingface_hub lays it out (snapshot files are symlinks into
+    /// blobs/) reads as its current snapshot; a ref that is not a plain hash is not followed.
+    @Test func aHuggingFaceCacheFolderReadsAsItsCurrentSnapshot() throws {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        let cache = dir.file("models--acme--tiny-genesis")
+        for sub in ["refs", "blobs", "snapshots/0123abcd", "snapshots/feedbeef"] { try makeDirectory(cache + "/" + sub) }
+        for name in ["model.safetensors", "config.json", "tokenizer.json"] {
+            copyFile(model + "/" + name, cache + "/blobs/" + name + ".blob")
+            _ = symlink("../../blobs/" + name + ".blob", cache + "/snapshots/0123abcd/" + name)
+        }
+        writeFile(cache + "/refs/main", Array("0123abcd\n".utf8))
+        let direct = CLI.run(["next", model, "--prompt", "And God", "--json"])
+        for command in [["next", cache, "--prompt", "And God", "--json"], ["next", cache + "/", "--prompt", "And God", "--json"]] {
+            let r = CLI.run(command)
+            #expect(r.status == 0 && r.stdout == direct.stdout, "\(r.stderr)")
+        }
+        #expect(CLI.run(["ledger", cache]).status == 0)
+        #expect(CLI.run(["tokenize", cache, "--text", "And God"]).status == 0)
+        writeFile(cache + "/refs/main", Array("../../../etc".utf8))
+        #expect(CLI.run(["ledger", cache]).status != 0)
+    }
+
+    /// Shell completion knows the model paths are files and the values of the enums.
+    @Test func completionScriptsKnowFilesAndValues() throws {
+        let bash = CLI.run(["--generate-completion-script", "bash"])
+        #expect(bash.status == 0)
+        for word in ["gpt3-175b", "llama-3.2-1b", "q8-row", "bf16"] { #expect(bash.stdout.contains(word), "\(word)") }
+        let zsh = CLI.run(["--generate-completion-script", "zsh"]).stdout
+        #expect(zsh.contains("'--weights[") && zsh.contains(":model:_files"), "\(zsh.prefix(300))")
+        // Enum values in any case, as people type them.
+        let dir = TemporaryDirectory()
+        #expect(CLI.run(["synth", dir.file("s"), "--preset", "gpt2", "--dtype", "Bf16", "--sparse"]).status == 0)
+        #expect(CLI.run(["plan", "--preset", "gpt2", "--weights", "Q8"]).status == 0)
+        let bad = CLI.run(["plan", "--preset", "gpt2", "--weights", "q4"])
+        #expect(bad.status == 64 && bad.stderr.contains("q8-row"), "\(bad.stderr)")
+    }
+
     @Test func synthWritesARunnableCheckpointOfTheShapeFromTheSeed() throws {
         let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
         let a = dir.file("a"), b = dir.file("b"), c = dir.file("c")

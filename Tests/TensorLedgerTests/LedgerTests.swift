@@ -107,3 +107,18 @@ import Testing
         #expect(ledger.textReport().contains(formatCount(ledger.uniqueParameters)))
     }
 }
+
+@Suite struct LedgerFromConfigTests {
+    /// A configuration alone counts bytes in the type its weights were saved in.
+    @Test(arguments: [("torch_dtype", "bfloat16", "BF16", 2), ("dtype", "float16", "F16", 2), ("torch_dtype", "float32", "F32", 4)])
+    func bytesFollowTheSavedType(_ key: String, _ value: String, _ dtype: String, _ width: Int) throws {
+        let dir = TemporaryDirectory()
+        var config = try JSON.parse(try readWholeFile(Fixtures.model("tiny-llama") + "/config.json")).object!
+        config["dtype"] = nil
+        config[key] = .string(value)
+        writeFile(dir.file("config.json"), Array(JSONValue.object(config).serialized().utf8))
+        let ledger = Ledger(config: try ModelConfig.load(dir.file("config.json")), source: "config")
+        #expect(ledger.bytesByDType.map(\.dtype) == [dtype])
+        #expect(ledger.bytesByDType.first?.bytes == ledger.uniqueParameters * width)
+    }
+}

@@ -81,6 +81,7 @@ public final class Checkpoint: @unchecked Sendable {
 
     /// Opens a .safetensors file, an index, or a directory holding either.
     public static func open(_ path: String) throws -> Checkpoint {
+        let path = HuggingFaceCache.resolve(path)
         switch pathKind(path) {
         case .missing: throw pathError(path)
         case .directory: return try openDirectory(path)

@@ -114,6 +114,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// config.json's `bos_token_id` and `eos_token_id` (a list for some models).
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int] = []
+    /// The element type the weights were saved in (config.json's torch_dtype, or dtype
+    /// since transformers 5): what a ledger or plan from the configuration alone counts bytes in.
+    public var weightDType: DType = .float32
 
     public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
                 kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
@@ -194,6 +197,11 @@ public struct ModelConfig: Sendable, Equatable {
         if let scaling = o["rope_scaling"]?.object ?? rope {
             config.ropeScaling = try RopeScaling(scaling, file: file)
         }
+        switch o["torch_dtype"]?.string ?? o["dtype"]?.string {
+        case "float16"?: config.weightDType = .float16
+        case "bfloat16"?: config.weightDType = .bfloat16
+        default: break  // float32, "auto" or absent
+        }
         config.bosTokenID = o["bos_token_id"]?.int
         config.eosTokenIDs = o["eos_token_id"]?.int.map { [$0] } ?? (o["eos_token_id"]?.array ?? []).compactMap(\.int)
         let slidingUsed = o["use_sliding_window"]?.bool ?? (modelType == "mistral")
@@ -273,7 +281,7 @@ public struct ModelConfig: Sendable, Equatable {
     // MARK: The tensors such a model has
 
     /// The (name, shape) list a Hugging Face checkpoint of this configuration holds,
-    /// in the library's own naming, as F32 tensors laid end to end.
+    /// in the library's own naming, laid end to end in `weightDType`.
     public func syntheticTensors() -> [TensorInfo] {
         let d = hiddenSize, ff = intermediateSize, v = vocabSize
         var specs: [(String, [Int])] = []
@@ -346,9 +354,9 @@ public struct ModelConfig: Sendable, Equatable {
         }
         var offset = 0
         return specs.map { name, shape in
-            let bytes = shape.reduce(4, *)
+            let bytes = shape.reduce(weightDType.bitSize / 8, *)
             defer { offset += bytes }
-            return TensorInfo(name: name, dtype: .float32, shape: shape, dataOffsets: offset..<(offset + bytes))
+            return TensorInfo(name: name, dtype: weightDType, shape: shape, dataOffsets: offset..<(offset + bytes))
         }
     }
 }

@@ -10,6 +10,8 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
     case unsupportedArchitecture(source: String, family: String)
     case noConfig(source: String)
     case noTokenizer(source: String)
+    /// Only the slow tokenizer's vocab.json and merges.txt, not tokenizer.json.
+    case slowTokenizerOnly(source: String)
     case headsDoNotDivideWidth(source: String, width: Int, heads: Int)
     case unsupportedSetting(source: String, field: String, value: String)
     case unsupportedTensorType(source: String, name: String, type: String)
@@ -22,6 +24,9 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
         case .unsupportedArchitecture(let s, let f): return "\(s): the runner runs GPT-2 and LLaMA-family models; this one is \(f)"
         case .noConfig(let s): return "\(s): no model configuration (config.json beside the weights, or in the .tlm header)"
         case .noTokenizer(let s): return "\(s): no tokenizer (tokenizer.json beside the weights, or embedded in the .tlm file)"
+        case .slowTokenizerOnly(let s):
+            return "\(s): has vocab.json and merges.txt but no tokenizer.json; write one with "
+                + "`transformers.AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)`, which TensorLedger reads"
         case .headsDoNotDivideWidth(let s, let d, let h): return "\(s): the model width \(d) is not a multiple of its \(h) attention heads"
         case .unsupportedSetting(let s, let f, let v): return "\(s): the runner does not support \(f) \(v)"
         case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16 and Q8_0 run)"
@@ -78,8 +83,7 @@ struct CheckpointWeights: WeightSource {
     var sourceName: String { checkpoint.path }
 
     func tokenizer() throws -> BPETokenizer {
-        guard let p = checkpoint.sidecar("tokenizer.json") else { throw ModelLoadError.noTokenizer(source: checkpoint.directory) }
-        return try BPETokenizer.load(p)
+        try BPETokenizer.load(try TokenizerSource.tokenizerJSON(inDirectory: checkpoint.directory))
     }
 
     func find(_ name: String) -> CheckpointTensor? { checkpoint.tensor(named: name) }

@@ -9,9 +9,22 @@ extension BPETokenizer {
 
     public static func fromTokenizerJSON(_ bytes: [UInt8], source: String) throws(TokenizerError) -> BPETokenizer {
         let root: JSONValue
-        do { root = try JSON.parse(bytes) } catch { throw .invalid(source: source, reason: "not valid JSON: \(error)") }
+        do { root = try JSON.parse(bytes) } catch {
+            if bytes.starts(with: Array("#version".utf8)) {
+                throw .invalid(source: source, reason: "this is a merges.txt of the slow tokenizer; give the tokenizer.json that `save_pretrained` writes")
+            }
+            throw .invalid(source: source, reason: "not valid JSON: \(error)")
+        }
         guard let o = root.object else { throw .invalid(source: source, reason: "top level is not an object") }
-        guard let model = o["model"]?.object else { throw .invalid(source: source, reason: "missing \"model\"") }
+        guard let model = o["model"]?.object else {
+            if o.count > 0 && o.values.allSatisfy({ $0.int != nil }) {
+                throw .invalid(source: source, reason: "this is a vocab.json (token → id) of the slow tokenizer; give the tokenizer.json that `save_pretrained` writes")
+            }
+            if o["architectures"] != nil || o["model_type"] != nil {
+                throw .invalid(source: source, reason: "this is a model's config.json, not a tokenizer.json")
+            }
+            throw .invalid(source: source, reason: "missing \"model\"")
+        }
         if let type = model["type"]?.string, type != "BPE" { throw .unsupported(source: source, feature: "model type \(type)") }
         let pipeline = try TokenizerPipeline(tokenizerJSON: o, source: source)
 

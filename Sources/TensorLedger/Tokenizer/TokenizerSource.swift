@@ -3,14 +3,22 @@
 
 public enum TokenizerSource {
     public static func load(_ path: String) throws -> BPETokenizer {
-        if pathKind(path) == .directory {
-            let p = joinPath(path, "tokenizer.json")
-            guard pathKind(p) == .file else { throw FileError.notFound(path: p) }
-            return try BPETokenizer.load(p)
-        }
+        let path = HuggingFaceCache.resolve(path)
+        if pathKind(path) == .directory { return try BPETokenizer.load(try tokenizerJSON(inDirectory: path)) }
         // A .tlm or GGUF file carries its tokenizer; any other file is a tokenizer.json.
         if ModelSource.isTLM(path) || ModelSource.isGGUF(path) { return try ModelFile.open(path).tokenizer() }
         return try BPETokenizer.load(path)
+    }
+
+    /// The tokenizer.json of a model directory; a directory without one is refused the same
+    /// way by every command, naming the slow tokenizer's files when those are what it has.
+    public static func tokenizerJSON(inDirectory directory: String) throws(ModelLoadError) -> String {
+        let p = joinPath(directory, "tokenizer.json")
+        if pathKind(p) == .file { return p }
+        if pathKind(joinPath(directory, "vocab.json")) == .file && pathKind(joinPath(directory, "merges.txt")) == .file {
+            throw .slowTokenizerOnly(source: directory)
+        }
+        throw .noTokenizer(source: directory)
     }
 
     /// A token's text with whitespace and control characters made visible.
