@@ -110,6 +110,25 @@ import Testing
         }
     }
 
+    /// Two models with vocabularies of one size but different tokenizers are refused too.
+    @Test func modelsWithDifferentTokenizersAreNotCompared() throws {
+        let source = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        for name in ["model.safetensors", "config.json"] { copyFile(source + "/" + name, dir.file(name)) }
+        var tokenizer = try #require(try JSON.parse(try readWholeFile(source + "/tokenizer.json")).object)
+        var model = try #require(tokenizer["model"]?.object)
+        var vocab = try #require(model["vocab"]?.object)
+        (vocab["e"], vocab["a"]) = (vocab["a"], vocab["e"])
+        model["vocab"] = .object(vocab)
+        tokenizer["model"] = .object(model)
+        writeFile(dir.file("tokenizer.json"), Array(JSONValue.object(tokenizer).serialized().utf8))
+        let a = try ModelLoader.load(source), b = try ModelLoader.load(dir.path)
+        #expect(a.vocabularySize == b.vocabularySize)
+        #expect { try Perplexity.evaluate(a, ids: [1, 2, 3, 4], compareWith: b) } throws: { error in
+            "\(error)".contains("their tokenizers differ")
+        }
+        #expect(try Perplexity.evaluate(a, ids: [1, 2, 3, 4], compareWith: a).comparison?.meanKL == 0)
+    }
+
     /// The larger vocabulary's logits used to be indexed with the smaller's: a trap.
     @Test func modelsWithDifferentVocabulariesAreNotCompared() throws {
         let genesis = try ModelLoader.load(Fixtures.model("tiny-genesis")), llama = try ModelLoader.load(Fixtures.model("tiny-llama"))

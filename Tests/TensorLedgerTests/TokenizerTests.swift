@@ -148,3 +148,32 @@ extension String {
         return parts
     }
 }
+
+/// The tokenizer.json TensorLedger writes (synth --tokenizer, and a .tlm file's) is one
+/// Hugging Face `tokenizers` reads with the same ids, special tokens included: recorded by
+/// fixtures/scripts/check_written_tokenizers.py from `tokenizers` reading these very bytes.
+@Suite struct WrittenTokenizerTests {
+    static let names = ["gpt2-gguf", "tiny-genesis", "tiny-llama", "tiny-qwen2", "llama3-style", "smollm-style", "metaspace-style"]
+
+    @Test(arguments: names)
+    func tokenizersReadsWhatWeWrite(_ name: String) throws {
+        let record = try #require(try Fixtures.json("expected/written-tokenizers.json")["tokenizers"]?.object?[name]?.object)
+        let source = Fixtures.root + "/" + (try #require(record["source"]?.string))
+        let written = try BPETokenizer.load(source).tokenizerJSON()
+        let hash = written.withUnsafeBytes { TLMFormat.checksum($0) }
+        // A different hash: the writer changed, and the script must check the new output again.
+        #expect(String(hash, radix: 16).leftPadded(to: 16) == record["xxh64"]?.string, "run fixtures/scripts/check_written_tokenizers.py")
+        let reread = try BPETokenizer.fromTokenizerJSON(written, source: name)
+        let cases = try #require(record["cases"]?.array)
+        #expect(cases.count >= 6)
+        for c in cases {
+            let text = try #require(c.object?["text"]?.string)
+            let ids = try #require(c.object?["ids"]?.array).map { $0.int! }
+            #expect(reread.encode(text) == ids, "\(name): \(text.debugDescription)")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}

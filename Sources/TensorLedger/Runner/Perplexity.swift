@@ -78,6 +78,15 @@ public enum Perplexity {
             throw GenerationError.cannotRun("the models cannot be compared: \(model.source) has \(model.vocabularySize) logits and \(model.tokenizer.vocabularySize) tokens, "
                 + "\(other.source) \(other.vocabularySize) and \(other.tokenizer.vocabularySize)")
         }
+        // Same sizes, different tokenizers (a retrained vocabulary) would compare unrelated tokens.
+        if let other {
+            let probe = "The quick brown fox, 1234 — naïve café.\n\tIt's 99°!"
+            let a = model.tokenizer.encode(probe), b = other.tokenizer.encode(probe)
+            if a != b {
+                throw GenerationError.cannotRun("the models cannot be compared: their tokenizers differ (\"\(probe.prefix(20))…\" is \(a.prefix(6)) in \(model.source), "
+                    + "\(b.prefix(6)) in \(other.source))")
+            }
+        }
         let clock = Stopwatch()
         let state = model.makeState()
         let otherState = other?.makeState()

@@ -174,9 +174,12 @@ extension BPETokenizer {
 extension BPETokenizer {
     /// This tokenizer as a Hugging Face tokenizer.json (merges in the pair form).
     public func tokenizerJSON() -> [UInt8] {
+        // Added tokens are in the vocabulary too, under their content: `tokenizers` gives an
+        // added token the vocabulary's id for it, and appends a new id when it has none.
         var vocab = JSONObject()
-        let addedIDs = Set(addedTokens.map(\.id))
-        for (i, t) in tokens.enumerated() where !addedIDs.contains(i) { vocab[t] = .int(i) }
+        var addedContent: [Int: String] = [:]
+        for a in addedTokens { addedContent[a.id] = a.content }
+        for (i, t) in tokens.enumerated() { vocab[addedContent[i] ?? t] = .int(i) }
         var pairs: [(Int32, Int32, Int32)] = []  // rank, left, right
         for (key, m) in merges { pairs.append((m.rank, Int32(key >> 32), Int32(key & 0xFFFF_FFFF))) }
         pairs.sort { $0.0 < $1.0 }
