@@ -2,6 +2,11 @@
 
 import Testing
 @testable import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite(.serialized) struct TLMTests {
     static func convert(_ model: String = "gpt2-tiny", to output: String, _ configure: (inout ConversionOptions) -> Void = { _ in }) throws -> ConversionReport {
@@ -151,6 +156,27 @@ import Testing
             o.overwrite = true
             _ = try Converter.convert(input: model, output: model + "/model.safetensors", options: o)
         }
+        // Every input, whatever the spelling: a sharded checkpoint's index too, in either format.
+        let sharded = dir.file("sharded")
+        try makeDirectory(sharded)
+        for name in try directoryEntries(Fixtures.model("gpt2-tiny-sharded")) { copyFile(Fixtures.model("gpt2-tiny-sharded") + "/" + name, sharded + "/" + name) }
+        let index = sharded + "/model.safetensors.index.json"
+        let before = try readWholeFile(index)
+        for format in [ConversionOptions.OutputFormat.tlm, .gguf] {
+            for spelling in [index, sharded + "/./model.safetensors.index.json", sharded + "/../sharded/model.safetensors.index.json"] {
+                var o = ConversionOptions()
+                o.overwrite = true
+                o.format = format
+                #expect(throws: FileError.outputIsInput(path: spelling)) { _ = try Converter.convert(input: sharded, output: spelling, options: o) }
+            }
+        }
+        #expect(try readWholeFile(index) == before)
+        // --force never replaces what is not a regular file.
+        let fifo = dir.file("out.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        var o = ConversionOptions()
+        o.overwrite = true
+        #expect(throws: FileError.outputNotRegular(path: fifo)) { _ = try Converter.convert(input: model, output: fifo, options: o) }
     }
 
     @Test func aFailureMidwayLeavesNothingBehind() throws {

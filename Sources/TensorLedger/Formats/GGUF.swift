@@ -237,8 +237,20 @@ public final class GGUFFile: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
         let path: String
         var pos = 0
+        /// Estimated bytes the metadata parsed so far holds in memory: each value's size
+        /// and each string's bytes. Real metadata (a 256,000-token vocabulary) takes tens of
+        /// megabytes; an array of a billion bytes would take thirty times that as values.
+        var charged = 0
+        static let memoryLimit = 512 << 20
 
         func fail(_ reason: String) -> GGUFError { .invalid(file: path, offset: pos, reason: reason) }
+
+        mutating func charge(_ n: Int) throws(GGUFError) {
+            charged += n
+            guard charged <= Self.memoryLimit else {
+                throw fail("the metadata would take more than \(Self.memoryLimit >> 20) MiB in memory; no real model's does")
+            }
+        }
 
         mutating func take(_ n: Int) throws(GGUFError) -> UnsafeRawBufferPointer {
             guard n >= 0, n <= bytes.count - pos else { throw fail("needs \(n) bytes, \(bytes.count - pos) left") }
@@ -257,6 +269,7 @@ public final class GGUFFile: @unchecked Sendable {
             let n = try u64()
             guard n <= UInt64(bytes.count - pos) else { throw fail("string of \(n) bytes runs past the end") }
             // ggml reads a string that is not UTF-8 as it is; so do we, with U+FFFD for bad bytes.
+            try charge(Int(n))
             return String(decoding: try take(Int(n)), as: UTF8.self)
         }
 
@@ -286,6 +299,7 @@ public final class GGUFFile: @unchecked Sendable {
                 let n = try u64()
                 // The smallest item is one byte: a count beyond the bytes left is a lie.
                 guard n <= UInt64(bytes.count - pos) else { throw fail("array of \(n) items cannot fit in the \(bytes.count - pos) bytes left") }
+                try charge(Int(n) * MemoryLayout<GGUFValue>.stride)
                 var items: [GGUFValue] = []
                 items.reserveCapacity(Int(n))
                 for _ in 0..<n { items.append(try value(type: itemType, depth: depth + 1)) }

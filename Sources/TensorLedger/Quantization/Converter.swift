@@ -318,7 +318,7 @@ public enum Converter {
         // tokenizer_config.json and chat_template.jinja carry the chat template and the BOS/EOS names.
         let files = (["config.json", TokenizerConfig.configFile, TokenizerConfig.templateFile, "tokenizer.json"] as [String])
             .compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
-        let inputs = checkpoint.shards.map(\.path) + files.map(\.path)
+        let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + files.map(\.path)
         return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: estimatedFileBytes(rawBytes: items.map(\.rawBytes)),
                     permutedHeads: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
                     makeWriter: { output, overwrite in

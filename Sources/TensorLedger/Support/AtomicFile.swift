@@ -34,6 +34,8 @@ public final class AtomicFileWriter {
         var st = stat()
         if stat(path, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
+            // Renaming over a device, FIFO or socket would replace it, not write to it.
+            if (st.st_mode & S_IFMT) != S_IFREG { throw .outputNotRegular(path: path) }
             for input in inputs {
                 var ist = stat()
                 if stat(input, &ist) == 0, ist.st_dev == st.st_dev, ist.st_ino == st.st_ino {

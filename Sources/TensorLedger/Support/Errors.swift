@@ -62,13 +62,14 @@ public enum FileError: TensorLedgerError, Equatable {
     case writeFailed(path: String, reason: String)
     case outputExists(path: String)
     case outputIsInput(path: String)
+    case outputNotRegular(path: String)
 
     public var category: ErrorCategory {
         switch self {
         case .notFound, .permissionDenied, .symlinkLoop: return .missingFile
         case .isDirectory, .readFailed: return .badInput
         case .writeFailed: return .writeFailure
-        case .outputExists, .outputIsInput: return .usage
+        case .outputExists, .outputIsInput, .outputNotRegular: return .usage
         }
     }
 
@@ -82,6 +83,7 @@ public enum FileError: TensorLedgerError, Equatable {
         case .writeFailed(let p, let r): return "\(p): cannot write: \(r); no output was left behind"
         case .outputExists(let p): return "\(p): already exists (use --force to replace it)"
         case .outputIsInput(let p): return "\(p): the output is the input file; refusing to overwrite it"
+        case .outputNotRegular(let p): return "\(p): is not a regular file (a device, FIFO or socket); refusing to replace it"
         }
     }
 }

@@ -112,6 +112,8 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
         case controlCharacterInString
         case duplicateKey(String)
         case tooDeep(limit: Int)
+        /// The parsed values would take more memory than the text justifies.
+        case tooLarge(limit: Int)
         case trailingData
     }
     public var problem: Problem
@@ -130,6 +132,8 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
         case .controlCharacterInString: return "unescaped control character in a string at byte \(offset)"
         case .duplicateKey(let k): return "duplicate key \"\(k)\" at byte \(offset)"
         case .tooDeep(let limit): return "nesting deeper than \(limit) levels at byte \(offset)"
+        case .tooLarge(let limit):
+            return "too large: its values would take more than \(limit >> 20) MiB in memory by byte \(offset)"
         case .trailingData: return "data after the JSON value at byte \(offset)"
         }
     }
@@ -137,6 +141,11 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
 
 public enum JSON {
     public static let maxDepth = 128
+
+    /// How much memory parsed values may take: six times the text, and at least 64 MiB.
+    /// Real configs, headers and tokenizers take two to five times their text; a file of
+    /// a hundred million small numbers would take twenty.
+    static func memoryLimit(forTextOf count: Int) -> Int { max(64 << 20, 6 * count) }
 
     /// Parses one JSON value; surrounding whitespace is allowed, anything else is not.
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONError) -> JSONValue {
@@ -186,8 +195,21 @@ struct JSONParser {
     let bytes: UnsafeRawBufferPointer
     var pos = 0
     var depth = 0
+    /// Estimated bytes the values parsed so far hold, against `memoryLimit`.
+    var charged = 0
+    let memoryLimit: Int
 
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        memoryLimit = JSON.memoryLimit(forTextOf: bytes.count)
+    }
+
+    /// Counts `n` bytes of memory, refusing before the values outgrow the limit. A value
+    /// counts twice its size (arrays grow by doubling); a string or key also its bytes.
+    private mutating func charge(_ n: Int) throws(JSONError) {
+        charged += n
+        if charged > memoryLimit { throw fail(.tooLarge(limit: memoryLimit)) }
+    }
 
     mutating func parseDocument() throws(JSONError) -> JSONValue {
         if let bad = firstInvalidUTF8Offset(bytes) { throw JSONError(problem: .invalidUTF8, offset: bad) }
@@ -211,10 +233,14 @@ struct JSONParser {
 
     private mutating func parseValue() throws(JSONError) -> JSONValue {
         guard pos < bytes.count else { throw fail(.unexpectedEnd) }
+        try charge(2 * MemoryLayout<JSONValue>.stride)
         switch bytes[pos] {
         case UInt8(ascii: "{"): return .object(try parseObject())
         case UInt8(ascii: "["): return .array(try parseArray())
-        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "\""):
+            let string = try parseString()
+            try charge(string.utf8.count)
+            return .string(string)
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
         case UInt8(ascii: "n"): try expectLiteral("null"); return .null
@@ -253,6 +279,7 @@ struct JSONParser {
             guard bytes[pos] == UInt8(ascii: "\"") else { throw fail(.unexpectedByte(bytes[pos])) }
             let keyOffset = pos
             let key = try parseString()
+            try charge(key.utf8.count + 48)  // the key, its copy in the index, the index entry
             skipWhitespace()
             guard pos < bytes.count else { throw fail(.unexpectedEnd) }
             guard bytes[pos] == UInt8(ascii: ":") else { throw fail(.unexpectedByte(bytes[pos])) }

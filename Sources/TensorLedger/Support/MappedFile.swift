@@ -63,9 +63,11 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
-/// Opens a regular file for reading; the caller closes the descriptor.
+/// Opens a regular file for reading; the caller closes the descriptor. Opened without
+/// blocking, so a FIFO (or a device) named as a model is refused at once instead of
+/// waiting forever for a writer; reads from a regular file never block anyway.
 func openRegularFile(_ path: String) throws(FileError) -> (fd: Int32, size: Int) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     if fd < 0 { throw MappedFile.openError(path: path, errno: errno) }
     var st = stat()
     guard fstat(fd, &st) == 0 else {

@@ -36,6 +36,7 @@ public final class BPETokenizer: @unchecked Sendable {
     /// characters with "▁" for spaces (SentencePiece style), as `pipeline` says.
     public let tokens: [String]
     public let addedTokens: [AddedToken]
+    let addedTokenTrie: ByteTrie
     public let pipeline: TokenizerPipeline
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
@@ -60,6 +61,7 @@ public final class BPETokenizer: @unchecked Sendable {
         self.merges = merges
         self.pipeline = pipeline
         self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
+        addedTokenTrie = ByteTrie(addedTokens.map { (Array($0.content.utf8), $0.id) })
         var byteIDs = [Int32](repeating: -1, count: 256)
         if pipeline.isByteLevel {
             for (i, t) in tokens.enumerated() {
@@ -185,26 +187,25 @@ public final class BPETokenizer: @unchecked Sendable {
     enum Segment { case text(String), added(Int) }
 
     /// Cuts the text around added tokens, longest match first, left to right.
+    /// One pass over the text: at each byte the trie of added tokens gives the longest
+    /// one starting there (leftmost-longest, as `tokenizers` matches), in time bounded
+    /// by the longest token, whatever the number of added tokens.
     func splitOnAddedTokens(_ text: String) -> [Segment] {
         guard !addedTokens.isEmpty, !text.isEmpty else { return text.isEmpty ? [] : [.text(text)] }
-        let bytes = Array(text.utf8)
         var segments: [Segment] = []
-        var start = 0
-        var i = 0
-        outer: while i < bytes.count {
-            for t in addedTokens {
-                let c = Array(t.content.utf8)
-                if !c.isEmpty, i + c.count <= bytes.count, bytes[i..<(i + c.count)].elementsEqual(c) {
-                    if start < i { segments.append(.text(String(decoding: bytes[start..<i], as: UTF8.self))) }
-                    segments.append(.added(t.id))
-                    i += c.count
-                    start = i
-                    continue outer
-                }
+        var utf8 = text
+        utf8.withUTF8 { bytes in
+            var start = 0
+            var i = 0
+            while i < bytes.count {
+                guard let (id, length) = addedTokenTrie.longestMatch(in: bytes, at: i) else { i += 1; continue }
+                if start < i { segments.append(.text(String(decoding: bytes[start..<i], as: UTF8.self))) }
+                segments.append(.added(id))
+                i += length
+                start = i
             }
-            i += 1
+            if start < bytes.count { segments.append(.text(String(decoding: bytes[start...], as: UTF8.self))) }
         }
-        if start < bytes.count { segments.append(.text(String(decoding: bytes[start...], as: UTF8.self))) }
         return segments
     }
 
@@ -374,5 +375,53 @@ public struct StreamingDecoder {
     public mutating func finish() -> String {
         defer { pending.removeAll() }
         return String(decoding: pending, as: UTF8.self)
+    }
+}
+
+/// Byte strings to ids, for finding the longest of them that starts at a position.
+struct ByteTrie: Sendable {
+    /// Per node: its children by byte (sorted for binary search) and the id ending there.
+    private var children: [[(byte: UInt8, node: Int32)]] = [[]]
+    private var ids: [Int32] = [-1]
+
+    init(_ entries: [([UInt8], Int)]) {
+        for (bytes, id) in entries where !bytes.isEmpty {
+            var node = 0
+            for b in bytes {
+                if let next = child(node, b) {
+                    node = next
+                } else {
+                    children.append([])
+                    ids.append(-1)
+                    let next = children.count - 1
+                    let at = children[node].firstIndex { $0.byte > b } ?? children[node].count
+                    children[node].insert((b, Int32(next)), at: at)
+                    node = next
+                }
+            }
+            if ids[node] < 0 { ids[node] = Int32(id) }  // the first of equal strings wins
+        }
+    }
+
+    private func child(_ node: Int, _ byte: UInt8) -> Int? {
+        let list = children[node]
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid].byte < byte { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < list.count && list[lo].byte == byte ? Int(list[lo].node) : nil
+    }
+
+    /// The id and length of the longest entry that `bytes` holds at `start`.
+    func longestMatch(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (id: Int, length: Int)? {
+        var node = 0, best: (Int, Int)?
+        var i = start
+        while i < bytes.count, let next = child(node, bytes[i]) {
+            node = next
+            i += 1
+            if ids[node] >= 0 { best = (Int(ids[node]), i - start) }
+        }
+        return best
     }
 }
