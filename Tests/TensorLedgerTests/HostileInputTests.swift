@@ -86,4 +86,64 @@ import Darwin
             "\(error)".contains("the metadata would take more than 512 MiB in memory")
         }
     }
+
+    /// A copy of the demo model with `value` written over element `index` of `tensor`.
+    static func damaged(_ tensor: String, index: Int, value: Float, in dir: TemporaryDirectory) throws -> String {
+        let source = Fixtures.model("tiny-genesis")
+        for name in ["config.json", "tokenizer.json"] { copyFile(source + "/" + name, dir.file(name)) }
+        var bytes = try readWholeFile(source + "/model.safetensors")
+        let file = try SafetensorsFile(path: source + "/model.safetensors")
+        let info = try #require(file.tensors.first { $0.name == tensor })
+        let at = file.header.dataStart + info.dataOffsets.lowerBound + 4 * index
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { for k in 0..<4 { bytes[at + k] = $0[k] } }
+        writeFile(dir.file("model.safetensors"), bytes)
+        return dir.path
+    }
+
+    /// NaN in a norm: refused at load and at conversion, naming the tensor, not garbage with exit 0.
+    @Test func nonFiniteWeightsAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let model = try Self.damaged("transformer.h.1.ln_2.weight", index: 5, value: .nan, in: dir)
+        #expect(throws: ModelLoadError.nonFinite(source: model + "/model.safetensors", name: "transformer.h.1.ln_2.weight", index: 5)) {
+            _ = try ModelLoader.load(model)
+        }
+        #expect(throws: QuantizationError.nonFinite(tensor: "transformer.h.1.ln_2.weight", index: 5)) {
+            _ = try Converter.convert(input: model, output: dir.file("m.tlm"), options: ConversionOptions())
+        }
+        #expect(!fileExists(dir.file("m.tlm")))
+        // A value f16 cannot hold is refused when narrowing to it.
+        let wide = TemporaryDirectory()
+        let big = try Self.damaged("transformer.h.0.mlp.c_fc.weight", index: 0, value: 1e6, in: wide)
+        var f16 = ConversionOptions()
+        f16.scheme = .f16
+        #expect(throws: QuantizationError.self) { _ = try Converter.convert(input: big, output: wide.file("m.tlm"), options: f16) }
+        let r = CLI.run(["run", model, "--prompt", "And God", "-n", "2"])
+        #expect(r.status == 1 && r.stderr.contains("holds a value that is not finite"), "\(r.stderr)")
+    }
+
+    /// Finite weights whose products overflow: the run stops with an error naming the first
+    /// stage whose output went bad, and perplexity does not print nan.
+    @Test func nonFiniteLogitsNameWhereTheyBegan() throws {
+        let dir = TemporaryDirectory()
+        // Every weight of one MLP up-projection row at f32's largest: the product overflows.
+        let source = Fixtures.model("tiny-genesis")
+        for name in ["config.json", "tokenizer.json"] { copyFile(source + "/" + name, dir.file(name)) }
+        var bytes = try readWholeFile(source + "/model.safetensors")
+        let file = try SafetensorsFile(path: source + "/model.safetensors")
+        let info = try #require(file.tensors.first { $0.name == "transformer.h.2.mlp.c_fc.weight" })
+        let start = file.header.dataStart + info.dataOffsets.lowerBound
+        for i in 0..<info.elementCount {
+            withUnsafeBytes(of: Float.greatestFiniteMagnitude.bitPattern.littleEndian) { for k in 0..<4 { bytes[start + 4 * i + k] = $0[k] } }
+        }
+        writeFile(dir.file("model.safetensors"), bytes)
+        let model = try ModelLoader.load(dir.path)
+        #expect(throws: GenerationError.nonFinite(stage: "\"Block 2 MLP\"")) {
+            _ = try Generator(model: model).generate(prompt: "And God said", maxTokens: 3, sampling: SamplingOptions())
+        }
+        #expect(throws: GenerationError.nonFinite(stage: "\"Block 2 MLP\"")) {
+            _ = try Perplexity.evaluate(model, ids: [33, 259, 370, 316, 200])
+        }
+        let r = CLI.run(["perplexity", dir.path, "--text", Fixtures.path("text/genesis.txt"), "--context", "16"])
+        #expect(r.status == 1 && r.stderr.contains("not finite") && !r.stdout.contains("nan"), "\(r.stderr)")
+    }
 }

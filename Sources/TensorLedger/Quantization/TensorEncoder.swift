@@ -25,8 +25,20 @@ final class TensorEncoder: @unchecked Sendable {
     /// Encodes `item` into `output[0..<item.rawBytes]` as `format` stores it (q8: .tlm's int8
     /// plane then scales, or GGUF's Q8_0 blocks), with the rows of each of `heads` heads
     /// reordered for ggml's RoPE when given; returns the quantization error of a .tlm q8 tensor.
+    /// A float tensor written as it is (or narrowed: an f32 value beyond f16's range) is
+    /// checked for NaN and infinity too: the quantizers refuse them, and so does this.
     func encode(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat = .tlm,
                 permutingHeads heads: Int? = nil) throws -> QuantizationQuality? {
+        let quality = try encodeValues(item, from: checkpoint, format: format, permutingHeads: heads)
+        if !item.scheme.isQuantized,
+           let bad = firstNonFinite(UnsafeRawBufferPointer(rebasing: output[0..<item.rawBytes]), dtype: item.scheme.storageDType) {
+            throw QuantizationError.nonFinite(tensor: item.source.name, index: bad)
+        }
+        return quality
+    }
+
+    private func encodeValues(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat,
+                              permutingHeads heads: Int?) throws -> QuantizationQuality? {
         let info = item.source.info
         let src = checkpoint.data(for: item.source)
         if output.count < item.rawBytes || output.baseAddress == nil {

@@ -81,6 +81,7 @@ public final class Generator {
         let promptSeconds = clock.seconds
         while generated.count < maxTokens {
             if interrupted() { stop = .interrupted; break }
+            try model.checkFinite(decodableLogits, after: history)
             let next = sampler.sample(decodableLogits, history: history)
             if model.tokenizer.isSpecial(next) { stop = .endOfText; break }
             generated.append(next)

@@ -195,6 +195,8 @@ public enum GenerationError: TensorLedgerError, Equatable {
     /// A request the models or the text cannot meet (two models that cannot be compared, a text too short).
     case cannotRun(String)
     case emptyPrompt
+    /// The logits hold NaN or infinity; `stage` is where the last token's vector first did.
+    case nonFinite(stage: String)
 
     /// The settings a caller gives generation and evaluation.
     public enum Setting: String, Sendable {
@@ -202,13 +204,18 @@ public enum GenerationError: TensorLedgerError, Equatable {
         case maxTokens = "token count", context = "window length"
     }
 
-    public var category: ErrorCategory { .usage }
+    public var category: ErrorCategory {
+        if case .nonFinite = self { return .badInput }
+        return .usage
+    }
     public var description: String {
         switch self {
         case .contextFull(let n, let needed): return "the model's context holds \(n) tokens; this needs \(needed)"
         case .invalidSetting(let s, let reason): return "\(s.rawValue) \(reason)"
         case .cannotRun(let m): return m
         case .emptyPrompt: return "the prompt is empty: give at least one token of text"
+        case .nonFinite(let stage):
+            return "the model computed values that are not finite (NaN or infinity), first after \(stage); its weights are damaged or overflow"
         }
     }
 }

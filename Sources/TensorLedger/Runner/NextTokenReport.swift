@@ -35,6 +35,7 @@ extension Generator {
         let ids = try promptIDs(prompt)
         state.reset()
         try model.forward(ids, state: state)
+        try model.checkFinite(decodableLogits, after: ids)
         return NextTokenReport(promptIDs: ids, temperature: temperature, vocabularySize: decodableLogits.count,
                                candidates: try candidates(top: top, temperature: temperature))
     }

@@ -106,6 +106,8 @@ public enum Perplexity {
                 try other.forward(window, state: otherState, allLogits: true)
             }
             for i in 1..<window.count {
+                try model.checkFinite(state.logits(row: i - 1), after: Array(window[..<i]))
+                if let other, let otherState { try other.checkFinite(otherState.logits(row: i - 1), after: Array(window[..<i])) }
                 logSoftmax(state.logits(row: i - 1), into: &logA)
                 nll -= logA[window[i]]
                 predicted += 1

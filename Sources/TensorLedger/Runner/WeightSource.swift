@@ -15,6 +15,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
     case headsDoNotDivideWidth(source: String, width: Int, heads: Int)
     case unsupportedSetting(source: String, field: String, value: String)
     case unsupportedTensorType(source: String, name: String, type: String)
+    case nonFinite(source: String, name: String, index: Int)
 
     public var category: ErrorCategory { .badInput }
     public var description: String {
@@ -29,6 +30,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
                 + "`transformers.AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)`, which TensorLedger reads"
         case .headsDoNotDivideWidth(let s, let d, let h): return "\(s): the model width \(d) is not a multiple of its \(h) attention heads"
         case .unsupportedSetting(let s, let f, let v): return "\(s): the runner does not support \(f) \(v)"
+        case .nonFinite(let s, let n, let i): return "\(s): tensor \"\(n)\" holds a value that is not finite (NaN or infinity) at element \(i); the model cannot compute with it"
         case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16 and Q8_0 run)"
         }
     }
@@ -40,7 +42,7 @@ protocol WeightSource {
     /// A matrix in row layout (rows = output features). `conv1D`: a checkpoint stores it
     /// as [in, out] (GPT-2's Conv1D); a .tlm file already holds it in rows.
     func matrix(_ name: String, rows: Int, cols: Int, conv1D: Bool) throws -> WeightMatrix
-    func vector(_ name: String, count: Int) throws -> [Float]
+    func loadVector(_ name: String, count: Int) throws -> [Float]
     func has(_ name: String) -> Bool
     /// What loading changed about the weights, for a notice (GGUF types requantized).
     var notes: [String] { get }
@@ -69,12 +71,22 @@ struct TLMWeights: WeightSource {
         return WeightMatrix(rows: rows, cols: cols, scheme: e.scheme, bytes: try file.rawBytes(of: e))
     }
 
-    func vector(_ name: String, count: Int) throws -> [Float] {
+    func loadVector(_ name: String, count: Int) throws -> [Float] {
         let e = try entry(name, [count])
         let raw = try file.rawBytes(of: e)
         return try withExtendedLifetime(raw) {
             try floatValues(raw.bytes, info: TensorInfo(name: name, dtype: e.scheme.storageDType, shape: [count], dataOffsets: 0..<raw.bytes.count))
         }
+    }
+}
+
+extension WeightSource {
+    /// A vector (a norm's scale, a bias), refused if any value is not finite: one NaN
+    /// there turns every output into NaN. Vectors are small, so the check is free.
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        let values = try loadVector(name, count: count)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw ModelLoadError.nonFinite(source: sourceName, name: name, index: bad) }
+        return values
     }
 }
 
@@ -107,7 +119,7 @@ struct CheckpointWeights: WeightSource {
         return WeightMatrix(rows: rows, cols: cols, scheme: .f32, bytes: out)
     }
 
-    func vector(_ name: String, count: Int) throws -> [Float] {
+    func loadVector(_ name: String, count: Int) throws -> [Float] {
         guard let t = find(name) else { throw ModelLoadError.missingTensor(source: checkpoint.path, name: name) }
         guard t.info.elementCount == count else {
             throw ModelLoadError.wrongShape(source: checkpoint.path, name: name, expected: [count], found: t.info.shape)
@@ -201,7 +213,7 @@ struct GGUFWeights: WeightSource {
         }
     }
 
-    func vector(_ name: String, count: Int) throws -> [Float] {
+    func loadVector(_ name: String, count: Int) throws -> [Float] {
         guard let m = byName[name] else { throw ModelLoadError.missingTensor(source: file.path, name: name) }
         guard m.gguf.elementCount == count else {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [count], found: m.gguf.dimensions.reversed())

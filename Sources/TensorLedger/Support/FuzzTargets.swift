@@ -14,6 +14,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case tokenize
     case gguf
     case json
+    /// Fuzzed header JSON inside a .tlm file forged around it: correct preamble, and every
+    /// checksum recomputed, so the loader and the runner see what a forger could make.
+    case tlmForged = "tlm-forged"
+    /// Small inputs that claim large sizes: a kind byte, a repeat count, and a payload
+    /// repeated into a file of up to 48 MiB (JSON, a GGUF array, a safetensors header),
+    /// for the bugs that need size and that 64 KB inputs cannot reach.
+    case sized
 
     /// Runs the target on `bytes`. Temporary files, where a parser reads from disk, go to `scratch`.
     public func run(_ bytes: [UInt8], scratch: String) {
@@ -69,6 +76,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             var i = 0
             while i + 1 < bytes.count { pairs.append(Int(bytes[i]) << 8 | Int(bytes[i + 1])); i += 2 }
             _ = try? tok.decode(pairs)
+        case .tlmForged:
+            FuzzTarget.runForged(bytes, scratch: scratch)
+        case .sized:
+            FuzzTarget.runSized(bytes)
         case .gguf:
             if let file = try? GGUFFile.parse(bytes, path: "fuzz") {
                 _ = try? file.modelConfig()
@@ -97,6 +108,93 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         return try! BPETokenizer(tokens: tokens, merges: merges,
                                  addedTokens: [AddedToken(id: tokens.count - 1, content: "<|endoftext|>", special: true)], source: "fuzz")
     }()
+
+    static func runForged(_ bytes: [UInt8], scratch: String) {
+        let path = joinPath(scratch, "forged.tlm")
+        guard let file = forgeTLM(aroundHeader: bytes), (try? write(file, to: path)) != nil else { return }
+        guard let model = try? ModelLoader.load(path, threads: 1) else { return }
+        var greedy = SamplingOptions()
+        greedy.temperature = 0
+        _ = try? Generator(model: model).generate(promptIDs: [0, 1], maxTokens: 2, sampling: greedy)
+        _ = try? Generator(model: model).trace(prompt: "ab", top: 2)
+    }
+
+    /// A .tlm file around `bytes` taken as its header: data filled from the input, a
+    /// working tokenizer, every checksum and the preamble right. Nil when it is no JSON object.
+    static func forgeTLM(aroundHeader bytes: [UInt8]) -> [UInt8]? {
+        guard case .object(var header)? = try? JSON.parse(bytes), !bytes.isEmpty else { return nil }
+        // The data section: as long as the regions the header names (at most 4 MiB), filled
+        // from the input so scales and values vary.
+        // The tokenizer blobs are replaced by a working tokenizer below.
+        let blobs = (header["blobs"]?.array ?? []).filter { !["tokenizer.json", "tokenizer.bpe"].contains($0.object?["name"]?.string) }
+        header["blobs"] = .array(blobs)
+        var regions: [Range<Int>] = []
+        for key in ["tensors", "blobs"] {
+            for entry in header[key]?.array ?? [] {
+                if let o = entry.object, let offset = o["offset"]?.int, let stored = o["stored_bytes"]?.int,
+                   offset >= 0, stored >= 0, offset <= 4 << 20, stored <= 4 << 20 { regions.append(offset..<(offset + stored)) }
+            }
+        }
+        // The gaps between regions stay zero, as verify requires of padding.
+        var data = [UInt8](repeating: 0, count: regions.map(\.upperBound).max() ?? 0)
+        for r in regions { for i in r { data[i] = bytes[i % bytes.count] } }
+        var end = data.count
+        // A real tokenizer, so that loading goes on to the weights and the runner.
+        while data.count % TLMFormat.alignment != 0 { data.append(0) }
+        let tokenizer = gpt2Tokenizer.compactBytes()
+        header["blobs"] = .array(blobs + [.object(JSONObject([
+            "name": .string("tokenizer.bpe"), "offset": .int(data.count), "stored_bytes": .int(tokenizer.count),
+            "raw_bytes": .int(tokenizer.count), "encoding": .string("raw"), "xxh64": .string(""),
+        ]))])
+        data += tokenizer
+        end = data.count
+        for key in ["tensors", "blobs"] {
+            guard let entries = header[key]?.array else { continue }
+            header[key] = .array(entries.map { entry in
+                guard var o = entry.object, let offset = o["offset"]?.int, let stored = o["stored_bytes"]?.int,
+                      offset >= 0, stored >= 0, offset <= end - stored else { return entry }
+                o["xxh64"] = .string(TLMHeader.hex(data.withUnsafeBytes { TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + stored)])) }))
+                return .object(o)
+            })
+        }
+        var file = [UInt8](repeating: 0, count: TLMFormat.preambleSize) + data
+        while file.count % TLMFormat.alignment != 0 { file.append(0) }
+        let headerBytes = Array(JSONValue.object(header).serialized(pretty: false).utf8)
+        let headerOffset = file.count
+        file += headerBytes
+        let preamble = TLMPreamble(version: TLMFormat.version, headerOffset: UInt64(headerOffset), headerLength: UInt64(headerBytes.count),
+                                   headerChecksum: headerBytes.withUnsafeBytes { TLMFormat.checksum($0) },
+                                   dataOffset: UInt64(TLMFormat.preambleSize), fileLength: UInt64(file.count)).encoded()
+        file.replaceSubrange(0..<preamble.count, with: preamble)
+        return file
+    }
+
+    static func runSized(_ bytes: [UInt8]) {
+        guard bytes.count >= 5 else { return }
+        let repeats = Int(bytes[1]) | Int(bytes[2]) << 8 | Int(bytes[3]) << 16
+        let payload = Array(bytes[4...])
+        guard !payload.isEmpty else { return }
+        let total = min(payload.count * max(repeats, 1), 48 << 20)
+        var big = [UInt8]()
+        big.reserveCapacity(total)
+        while big.count < total { big += payload.prefix(total - big.count) }
+        switch bytes[0] % 3 {
+        case 0:
+            _ = try? JSON.parse([UInt8(ascii: "[")] + big + [UInt8(ascii: "]")])
+        case 1:
+            // One metadata key: an array of the payload's first byte's type, its items the rest.
+            var file = Array("GGUF".utf8)
+            func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { file += $0 } }
+            func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { file += $0 } }
+            u32(3); u64(0); u64(1); u64(1); file.append(UInt8(ascii: "k"))
+            u32(9); u32(UInt32(payload[0] % 13)); u64(UInt64(big.count))
+            _ = try? GGUFFile.parse(file + big, path: "fuzz")
+        default:
+            var file = [UInt8]()
+            withUnsafeBytes(of: UInt64(big.count).littleEndian) { file += $0 }
+            _ = (file + big).withUnsafeBytes { try? SafetensorsHeader.parse($0, file: "fuzz") }
+        }
+    }
 
     static func write(_ bytes: [UInt8], to path: String) throws {
         let w = try AtomicFileWriter(path: path, overwrite: true)

@@ -65,3 +65,21 @@ public func floatValues(_ raw: UnsafeRawBufferPointer, info: TensorInfo) throws(
     try outcome.get()
     return result
 }
+
+/// The index of the first value that is NaN or infinite in little-endian f32, f16 or bf16
+/// bytes (an all-ones exponent), or nil. Other types hold no such values.
+func firstNonFinite(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> Int? {
+    switch dtype {
+    case .float32:
+        let n = bytes.count / 4
+        for i in 0..<n where bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 { return i }
+    case .float16:
+        let n = bytes.count / 2
+        for i in 0..<n where bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00 { return i }
+    case .bfloat16:
+        let n = bytes.count / 2
+        for i in 0..<n where bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80 { return i }
+    default: break
+    }
+    return nil
+}
