@@ -88,19 +88,19 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
 
     // MARK: The forward pass
 
-    public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
+    public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
         guard T > 0 else { return }
-        try checkBatch(tokens, state: s)
-        s.reserve(tokens: T, allLogits: allLogits)
+        try checkBatch(tokens, state: state)
+        state.reserve(tokens: T, allLogits: allLogits)
         let d = config.hiddenSize, epsilon = Float(config.layerNormEpsilon)
-        let x = s.residual, normed = s.normed
+        let x = state.residual, normed = state.normed
 
         // Token and position embeddings.
         for t in 0..<T {
             tokenEmbedding.row(tokens[t], into: x + t * d)
-            positionEmbedding.row(s.position + t, into: s.scratch)
-            for i in 0..<d { x[t * d + i] += s.scratch[i] }
+            positionEmbedding.row(state.position + t, into: state.scratch)
+            for i in 0..<d { x[t * d + i] += state.scratch[i] }
         }
         observer?.embedded(tokens: tokens, x: x, d: d)
 
@@ -108,25 +108,25 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
             // Attention: LayerNorm, Query/Key/Value (one fused product), causal softmax over
             // the cache, Output added back to the residual stream.
             ops.layerNorm(x, T, d, block.ln1Weight, block.ln1Bias, epsilon: epsilon, into: normed)
-            ops.multiply(block.qkv, normed, T, block.qkvBias, into: s.qkv, state: s)
-            ops.attend(layer: l, T: T, .init(queries: s.qkv, queryStride: 3 * d, keys: s.qkv + d, keyStride: 3 * d,
-                                             values: s.qkv + 2 * d, valueStride: 3 * d), state: s)
-            ops.multiply(block.proj, s.attention, T, block.projBias, into: s.projected, state: s, then: .addTo(x))
-            observer?.attended(layer: l, x: x, T: T, d: d, delta: s.projected)
+            ops.multiply(block.qkv, normed, T, block.qkvBias, into: state.qkv, state: state)
+            ops.attend(layer: l, T: T, .init(queries: state.qkv, queryStride: 3 * d, keys: state.qkv + d, keyStride: 3 * d,
+                                             values: state.qkv + 2 * d, valueStride: 3 * d), state: state)
+            ops.multiply(block.proj, state.attention, T, block.projBias, into: state.projected, state: state, then: .addTo(x))
+            observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
 
             // MLP: LayerNorm, Up-projection, GELU, Down-projection added back.
             ops.layerNorm(x, T, d, block.ln2Weight, block.ln2Bias, epsilon: epsilon, into: normed)
-            ops.multiply(block.up, normed, T, block.upBias, into: s.hidden, state: s, then: .gelu)
-            ops.multiply(block.down, s.hidden, T, block.downBias, into: s.projected, state: s, then: .addTo(x))
-            observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
+            ops.multiply(block.up, normed, T, block.upBias, into: state.hidden, state: state, then: .gelu)
+            ops.multiply(block.down, state.hidden, T, block.downBias, into: state.projected, state: state, then: .addTo(x))
+            observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
         }
 
         // Final LayerNorm and the unembedding: logits for the last token, or all of them.
         let first = allLogits ? 0 : T - 1
         ops.layerNorm(x + first * d, T - first, d, lnFWeight, lnFBias, epsilon: epsilon, into: normed)
-        ops.multiply(unembedding, normed, T - first, nil, into: s.logits, state: s)
-        s.position += T
-        s.logitRows = T - first
+        ops.multiply(unembedding, normed, T - first, nil, into: state.logits, state: state)
+        state.position += T
+        state.logitRows = T - first
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 

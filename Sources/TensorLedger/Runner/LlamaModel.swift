@@ -93,19 +93,19 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
     // MARK: The forward pass
 
-    public func forward(_ tokens: [Int], state s: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
+    public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
         guard T > 0 else { return }
-        try checkBatch(tokens, state: s)
-        s.reserve(tokens: T, allLogits: allLogits)
+        try checkBatch(tokens, state: state)
+        state.reserve(tokens: T, allLogits: allLogits)
         let c = config, d = c.hiddenSize, epsilon = Float(c.layerNormEpsilon)
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
-        let x = s.residual, normed = s.normed
+        let x = state.residual, normed = state.normed
         // Q, K and V of the batch, one after another in the state's qkv buffer.
-        let query = s.qkv, key = query + T * qWidth, value = key + T * kvWidth
+        let query = state.qkv, key = query + T * qWidth, value = key + T * kvWidth
 
         for t in 0..<T { tokenEmbedding.row(tokens[t], into: x + t * d) }
-        rope.angles(start: s.position, count: T, cos: s.ropeCos, sin: s.ropeSin)
+        rope.angles(start: state.position, count: T, cos: state.ropeCos, sin: state.ropeSin)
         observer?.embedded(tokens: tokens, x: x, d: d)
 
         for (l, block) in blocks.enumerated() {
@@ -114,28 +114,28 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             ops.rmsNorm(x, T, d, block.inputNorm, epsilon: epsilon, into: normed)
             ops.multiply([.init(weights: block.query, bias: block.queryBias, output: query),
                           .init(weights: block.key, bias: block.keyBias, output: key),
-                          .init(weights: block.value, bias: block.valueBias, output: value)], normed, T, state: s)
-            rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: s.ropeCos, sin: s.ropeSin)
-            rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: s.ropeCos, sin: s.ropeSin)
+                          .init(weights: block.value, bias: block.valueBias, output: value)], normed, T, state: state)
+            rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: state.ropeCos, sin: state.ropeSin)
+            rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: state.ropeCos, sin: state.ropeSin)
             ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
-                                             values: value, valueStride: kvWidth), state: s)
-            ops.multiply(block.output, s.attention, T, nil, into: s.projected, state: s, then: .addTo(x))
-            observer?.attended(layer: l, x: x, T: T, d: d, delta: s.projected)
+                                             values: value, valueStride: kvWidth), state: state)
+            ops.multiply(block.output, state.attention, T, nil, into: state.projected, state: state, then: .addTo(x))
+            observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
 
             // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back.
             ops.rmsNorm(x, T, d, block.postAttentionNorm, epsilon: epsilon, into: normed)
-            ops.multiply([.init(weights: block.gate, output: s.gate), .init(weights: block.up, output: s.hidden)], normed, T, state: s)
-            ops.swiGLU(s.hidden, gate: s.gate, T, width: c.intermediateSize)
-            ops.multiply(block.down, s.hidden, T, nil, into: s.projected, state: s, then: .addTo(x))
-            observer?.mlp(layer: l, x: x, T: T, d: d, delta: s.projected)
+            ops.multiply([.init(weights: block.gate, output: state.gate), .init(weights: block.up, output: state.hidden)], normed, T, state: state)
+            ops.swiGLU(state.hidden, gate: state.gate, T, width: c.intermediateSize)
+            ops.multiply(block.down, state.hidden, T, nil, into: state.projected, state: state, then: .addTo(x))
+            observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
         }
 
         // Final RMSNorm and the unembedding: logits for the last token, or all of them.
         let first = allLogits ? 0 : T - 1
         ops.rmsNorm(x + first * d, T - first, d, finalNorm, epsilon: epsilon, into: normed)
-        ops.multiply(unembedding, normed, T - first, nil, into: s.logits, state: s)
-        s.position += T
-        s.logitRows = T - first
+        ops.multiply(unembedding, normed, T - first, nil, into: state.logits, state: state)
+        state.position += T
+        state.logitRows = T - first
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 

@@ -48,17 +48,17 @@ final class Operations: @unchecked Sendable {
     /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
     /// for all of them; rows are split across threads, one hand-off per matrix.
     func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
-                  into y: UnsafeMutablePointer<Float>, state s: InferenceState, then epilogue: Epilogue = .none) {
-        multiply([Product(weights: w, bias: bias, output: y, epilogue: epilogue)], x, T, state: s)
+                  into y: UnsafeMutablePointer<Float>, state: InferenceState, then epilogue: Epilogue = .none) {
+        multiply([Product(weights: w, bias: bias, output: y, epilogue: epilogue)], x, T, state: state)
     }
 
     /// Several matrices applied to the same input (LLaMA's Q, K and V; gate and up): the
     /// input is quantized once and their rows, taken end to end, are split across the
     /// threads in one hand-off, so small matrices do not each pay for one or run alone.
-    func multiply(_ products: [Product], _ x: UnsafeMutablePointer<Float>, _ T: Int, state s: InferenceState) {
+    func multiply(_ products: [Product], _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
         let cols = products[0].weights.cols
         let quantize = products.contains { $0.weights.needsQuantizedInput }
-        let xq = quantize ? s.quantized : nil
+        let xq = quantize ? state.quantized : nil
         if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
         let body = { (p: Product, range: Range<Int>) in
             let w = p.weights, rows = w.rows, y = p.output
@@ -148,28 +148,28 @@ final class Operations: @unchecked Sendable {
     /// through its key/value head (grouped-query attention: `heads / kvHeads` query heads
     /// share one). Writes state.attention (T, heads · headDim). A prompt's heads are spread
     /// over the threads.
-    func attend(layer: Int, T: Int, _ input: AttentionInput, state s: InferenceState) {
-        let shape = s.shape
+    func attend(layer: Int, T: Int, _ input: AttentionInput, state: InferenceState) {
+        let shape = state.shape
         let dh = shape.headDim, kvHeads = shape.kvHeads
-        let keys = s.keys + layer * kvHeads * s.cacheCapacity * dh
-        let values = s.values + layer * kvHeads * s.cacheCapacity * dh
+        let keys = state.keys + layer * kvHeads * state.cacheCapacity * dh
+        let values = state.values + layer * kvHeads * state.cacheCapacity * dh
         for t in 0..<T {
-            let slot = (s.position + t) * dh
+            let slot = (state.position + t) * dh
             for kh in 0..<kvHeads {
-                (keys + kh * s.cacheCapacity * dh + slot).update(from: input.keys + t * input.keyStride + kh * dh, count: dh)
-                (values + kh * s.cacheCapacity * dh + slot).update(from: input.values + t * input.valueStride + kh * dh, count: dh)
+                (keys + kh * state.cacheCapacity * dh + slot).update(from: input.keys + t * input.keyStride + kh * dh, count: dh)
+                (values + kh * state.cacheCapacity * dh + slot).update(from: input.values + t * input.valueStride + kh * dh, count: dh)
             }
         }
         let group = shape.heads / kvHeads
         let scale = 1 / Float(dh).squareRoot()
         let head = { (h: Int) in
-            let cacheOffset = (h / group) * s.cacheCapacity * dh
+            let cacheOffset = (h / group) * state.cacheCapacity * dh
             for t in 0..<T {
                 tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset, values + cacheOffset, dh,
-                              s.position + t + 1, dh, scale, s.scores + h * s.cacheCapacity, s.attention + t * shape.queryWidth + h * dh)
+                              state.position + t + 1, dh, scale, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
             }
         }
-        if threads > 1 && T * (s.position + T) * shape.queryWidth >= Operations.threadedProductWork {
+        if threads > 1 && T * (state.position + T) * shape.queryWidth >= Operations.threadedProductWork {
             pool.run(chunks: shape.heads, head)
         } else {
             for h in 0..<shape.heads { head(h) }
@@ -215,15 +215,15 @@ struct RotaryEmbedding {
             inv = inv.map { $0 / scaling!.factor }
         case "llama3":
             // Long wavelengths are divided by the factor, short ones kept, a blend between.
-            let s = scaling!
-            let old = Double(s.originalContextLength)
-            let lowWavelength = old / s.lowFrequencyFactor, highWavelength = old / s.highFrequencyFactor
+            let llama3 = scaling!
+            let old = Double(llama3.originalContextLength)
+            let lowWavelength = old / llama3.lowFrequencyFactor, highWavelength = old / llama3.highFrequencyFactor
             inv = inv.map { f in
                 let wavelength = 2 * Double.pi / f
                 if wavelength < highWavelength { return f }
-                if wavelength > lowWavelength { return f / s.factor }
-                let smooth = (old / wavelength - s.lowFrequencyFactor) / (s.highFrequencyFactor - s.lowFrequencyFactor)
-                return (1 - smooth) * f / s.factor + smooth * f
+                if wavelength > lowWavelength { return f / llama3.factor }
+                let smooth = (old / wavelength - llama3.lowFrequencyFactor) / (llama3.highFrequencyFactor - llama3.lowFrequencyFactor)
+                return (1 - smooth) * f / llama3.factor + smooth * f
             }
         default:
             break
