@@ -122,3 +122,30 @@ import Testing
         #expect(ledger.bytesByDType.first?.bytes == ledger.uniqueParameters * width)
     }
 }
+
+/// A configuration's two spellings (config.json as Hugging Face writes it, and the .tlm
+/// header's) each give back what was written: one set of facts, whichever way it travels.
+@Suite struct ConfigRoundTripTests {
+    static var configs: [ModelConfig] {
+        get throws {
+            let fixtures = ["tiny-genesis", "tiny-llama", "tiny-qwen2", "gpt2-tiny", "llama-tiny", "bert-tiny", "neox-tiny"]
+            return try ModelConfig.presets.map(\.config) + fixtures.map { try ModelConfig.load(Fixtures.model($0) + "/config.json") }
+        }
+    }
+
+    @Test func huggingFaceSpellingRoundTrips() throws {
+        let dir = TemporaryDirectory()
+        for config in try Self.configs {
+            try SyntheticCheckpoint.writeConfig(config, to: dir.file("config.json"), overwrite: true)
+            let reread = try ModelConfig.load(dir.file("config.json"))
+            #expect(reread == config, "\(config.modelType): \(reread) ≠ \(config)")
+        }
+    }
+
+    @Test func tlmHeaderSpellingRoundTrips() throws {
+        for var config in try Self.configs {
+            config.weightDType = .float32  // the header records the stored weights, not the source's type
+            #expect(try ModelConfig.parseStored(config.json) == config, "\(config.modelType)")
+        }
+    }
+}

@@ -78,15 +78,5 @@ import Testing
         #expect(throws: QuantizationError.nonFinite(tensor: "row", index: 40)) { try Q8.kernelRow(row) }
     }
 
-    @Test func xxh64MatchesThePythonPackage() throws {
-        let vectors = try #require(Fixtures.json("expected/xxh64.json")["xxh64"]?.object)
-        for (n, hex) in vectors.pairs {
-            let data = (0..<Int(n)!).map { UInt8((31 * $0 + 7) % 256) }
-            #expect(String(xxh64(data), radix: 16).leftPadded(16) == hex.string!, "length \(n)")
-        }
-    }
 }
 
-extension String {
-    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
-}

@@ -3,6 +3,11 @@
 
 import Testing
 @testable import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite(.serialized) struct RunnerTests {
     static var reference: JSONObject { get throws { try referenceStorage.get() } }
@@ -241,5 +246,60 @@ import Testing
             for c in 0..<n { #expect(counts[c] == 1, "round \(round) chunk \(c)") }
             for c in 0..<n { counts[c] = 0 }
         }
+    }
+}
+
+/// The sampler draws from the distribution the options define: the right tokens kept,
+/// each as often as its probability says (8,000 seeded draws; 4.5 standard deviations).
+@Suite struct SamplerDistributionTests {
+    static func frequencies(_ logits: [Float], _ options: SamplingOptions, draws: Int = 8000) -> [Int: Double] {
+        var counts: [Int: Int] = [:]
+        for seed in 0..<8 {
+            var o = options
+            o.seed = UInt64(seed)
+            var sampler = Sampler(o)
+            for _ in 0..<(draws / 8) { counts[logits.withUnsafeBufferPointer { sampler.sample($0, history: []) }, default: 0] += 1 }
+        }
+        return counts.mapValues { Double($0) / Double(draws) }
+    }
+
+    static func options(temperature: Float = 1, topK: Int = 0, topP: Float = 1) -> SamplingOptions {
+        var o = SamplingOptions()
+        o.temperature = temperature
+        o.topK = topK
+        o.topP = topP
+        return o
+    }
+
+    static func expectClose(_ seen: [Int: Double], _ expected: [Int: Double]) {
+        #expect(Set(seen.keys) == Set(expected.keys), "kept \(seen.keys.sorted()), expected \(expected.keys.sorted())")
+        for (id, p) in expected {
+            let tolerance = 4.5 * (p * (1 - p) / 8000).squareRoot() + 1e-9
+            #expect(abs((seen[id] ?? 0) - p) <= tolerance, "token \(id): \(seen[id] ?? 0) vs \(p)")
+        }
+    }
+
+    @Test func frequenciesMatchTheSoftmax() {
+        let p: [Double] = [0.1, 0.2, 0.3, 0.4]
+        let logits = p.map { Float(log($0)) }
+        Self.expectClose(Self.frequencies(logits, Self.options()), [0: 0.1, 1: 0.2, 2: 0.3, 3: 0.4])
+        // Temperature 0.5 squares the probabilities before normalizing.
+        let squared = p.map { $0 * $0 }, total = squared.reduce(0, +)
+        Self.expectClose(Self.frequencies(logits, Self.options(temperature: 0.5)),
+                         Dictionary(uniqueKeysWithValues: squared.enumerated().map { ($0.offset, $0.element / total) }))
+    }
+
+    @Test func topKKeepsExactlyTheKMostLikely() {
+        let logits: [Float] = [0, 4, 1, 3, 2]
+        let e4 = exp(4.0), e3 = exp(3.0)
+        Self.expectClose(Self.frequencies(logits, Self.options(topK: 2)), [1: e4 / (e4 + e3), 3: e3 / (e4 + e3)])
+    }
+
+    @Test func topPKeepsTheSmallestPrefixReachingP() {
+        let logits = [0.5, 0.3, 0.15, 0.05].map { Float(log($0)) }
+        // 0.5 < 0.75 ≤ 0.5 + 0.3: the first two, renormalized.
+        Self.expectClose(Self.frequencies(logits, Self.options(topP: 0.75)), [0: 0.625, 1: 0.375])
+        // 0.5 reaches 0.5: the first alone.
+        Self.expectClose(Self.frequencies(logits, Self.options(topP: 0.5)), [0: 1])
     }
 }

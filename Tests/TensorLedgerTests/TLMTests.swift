@@ -271,6 +271,27 @@ import Darwin
         }
     }
 
+    @Test func everyTruncationOfATLMFileIsAnError() throws {
+        let dir = TemporaryDirectory()
+        _ = try Converter.convert(input: Fixtures.model("gpt2-tiny"), output: dir.file("m.tlm"), options: ConversionOptions())
+        let bytes = try readWholeFile(dir.file("m.tlm"))
+        let tlm = try TLMFile(path: dir.file("m.tlm"))
+        var cuts: Set<Int> = [0, 3, 4, 8, 56, 63, 64, 65, tlm.headerOffset - 1, tlm.headerOffset, tlm.headerOffset + 1, bytes.count - 1]
+        for t in tlm.tensors { cuts.insert(tlm.dataOffset + t.offset); cuts.insert(tlm.dataOffset + t.offset + t.storedBytes / 2) }
+        for cut in cuts.sorted() where cut < bytes.count {
+            writeFile(dir.file("cut.tlm"), Array(bytes[0..<cut]))
+            #expect(throws: TLMError.self, "cut at \(cut)") { try TLMFile(path: dir.file("cut.tlm")).verify() }
+        }
+    }
+
+    @Test func xxh64MatchesThePythonPackage() throws {
+        let vectors = try #require(Fixtures.json("expected/xxh64.json")["xxh64"]?.object)
+        for (n, hex) in vectors.pairs {
+            let data = (0..<Int(n)!).map { UInt8((31 * $0 + 7) % 256) }
+            #expect(TLMHeader.hex(xxh64(data)) == hex.string!, "length \(n)")
+        }
+    }
+
     @Test func truncatedWrongMagicAndNewerVersionAreNamed() throws {
         #expect(Self.firstError(try Self.damaged { b, _ in b.removeLast(100) }) == "lengthMismatch")
         #expect(Self.firstError(try Self.damaged { b, _ in b.removeLast(b.count - 30) }) == "badPreamble")
