@@ -5,9 +5,9 @@ import TensorLedger
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a checkpoint (with config.json and tokenizer.json beside it) into one .tlm file.")
+        abstract: "Convert a checkpoint (with config.json and tokenizer.json beside it) into one .tlm or GGUF file, or a GGUF file into a .tlm file.")
 
-    @Argument(help: "A .safetensors file, a sharded index, or a directory holding either.", completion: .file())
+    @Argument(help: "A .safetensors file, a sharded index, a directory holding either, or a GGUF file (to .tlm).", completion: .file())
     var input: String
 
     @Argument(help: "The file to write: .tlm, or .gguf for llama.cpp (see --format).", completion: .file())

@@ -239,10 +239,47 @@ import Testing
     @Test func convertingAConvertedFileSaysSoAndWritesNothing() throws {
         let dir = TemporaryDirectory()
         let gguf = Fixtures.path("gguf/tiny-qwen2-q8_0.gguf")
-        for output in ["m.tlm", "m.gguf"] {
-            let r = CLI.run(["convert", gguf, dir.file(output)])
-            #expect(r.status == 1 && !fileExists(dir.file(output)), "\(r.stderr)")
-            #expect(r.stderr.contains("convert reads safetensors checkpoints and this is a GGUF file"), "\(r.stderr)")
+        let again = CLI.run(["convert", gguf, dir.file("m.gguf")])
+        #expect(again.status == 1 && !fileExists(dir.file("m.gguf")), "\(again.stderr)")
+        #expect(again.stderr.contains("this is already a GGUF file"), "\(again.stderr)")
+        #expect(CLI.run(["convert", gguf, dir.file("m.tlm")]).status == 0)
+        let tlm = CLI.run(["convert", dir.file("m.tlm"), dir.file("n.tlm")])
+        #expect(tlm.status == 1 && !fileExists(dir.file("n.tlm")) && tlm.stderr.contains("this is a TensorLedger .tlm file"), "\(tlm.stderr)")
+    }
+}
+
+/// `convert FILE.gguf OUT.tlm`: the .tlm file runs exactly as the GGUF does (the same
+/// weights as loading makes them), with its tokenizer and chat template.
+@Suite struct GGUFToTLMTests {
+    @Test(arguments: ["tiny-llama-q8_0.gguf", "tiny-llama-f32.gguf", "tiny-qwen2-q4_0.gguf", "tiny-qwen2-q8_0.gguf", "tiny-genesis-q8_0.gguf"])
+    func theTLMRunsAsTheGGUFDoes(_ name: String) throws {
+        let dir = TemporaryDirectory()
+        let gguf = GGUFTests.path(name)
+        let report = try Converter.convert(input: gguf, output: dir.file("m.tlm"), options: ConversionOptions())
+        #expect(report.items.count >= 20)
+        try TLMFile(path: dir.file("m.tlm")).verify()
+        let a = try ModelLoader.load(gguf), b = try ModelLoader.load(dir.file("m.tlm"))
+        #expect(a.weightScheme == b.weightScheme && a.config.layers == b.config.layers)
+        let ids = a.tokenizer.encode("And God said, Let there be light")
+        #expect(b.tokenizer.encode("And God said, Let there be light") == ids)
+        let x = try Generator(model: a).lastLogits(ids), y = try Generator(model: b).lastLogits(ids)
+        #expect(zip(x, y).allSatisfy { $0 == $1 }, "\(name): \(zip(x, y).map { abs($0 - $1) }.max() ?? 0)")
+        #expect(try TokenizerConfig.load(forModel: dir.file("m.tlm")) == (try TokenizerConfig.load(forModel: gguf)))
+        // The ledger reads the .tlm as the model it is.
+        let (ledger, _) = try ModelSource.ledger(dir.file("m.tlm"))
+        #expect(ledger.row(.query).parameters > 0 && ledger.row(.unembedding).parameters > 0)
+    }
+
+    @Test func aGGUFIsNotConvertedToGGUFAndADryRunWritesNothing() throws {
+        let dir = TemporaryDirectory()
+        var gguf = ConversionOptions()
+        gguf.format = .gguf
+        #expect(throws: CheckpointError.self) {
+            _ = try Converter.convert(input: GGUFTests.path("tiny-llama-q8_0.gguf"), output: dir.file("m.gguf"), options: gguf)
         }
+        let r = try Converter.convert(input: GGUFTests.path("tiny-llama-q8_0.gguf"), output: dir.file("m.tlm"), options: ConversionOptions(), dryRun: true)
+        #expect(r.dryRun && !fileExists(dir.file("m.tlm")))
+        let cli = CLI.run(["convert", GGUFTests.path("tiny-qwen2-q4_0.gguf"), dir.file("q.tlm"), "--weights", "f16"])
+        #expect(cli.status == 0 && cli.stderr.contains("--weights and --keep do not apply"), "\(cli.stderr)")
     }
 }

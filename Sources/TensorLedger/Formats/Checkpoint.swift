@@ -38,8 +38,10 @@ public enum CheckpointError: TensorLedgerError, Equatable {
             return "\(d): the weights here are PyTorch files (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", …" : "")); convert them to safetensors first"
         case .ambiguousDirectory(let d, let files):
             return "\(d): several .safetensors files (\(files.joined(separator: ", "))) and no model.safetensors.index.json to say how they fit together"
+        case .notConvertible(let f, let found) where found == .gguf:
+            return "\(f): this is already a GGUF file; convert writes GGUF from safetensors checkpoints, and .tlm from either"
         case .notConvertible(let f, let found):
-            return "\(f): convert reads safetensors checkpoints and this is \(found.rawValue); run, next, trace, chat, inspect, ledger, plan and diff read it as it is"
+            return "\(f): convert reads safetensors checkpoints and GGUF files, and this is \(found.rawValue); run, next, trace, chat, inspect, ledger, plan and diff read it as it is"
         }
     }
 }

@@ -14,16 +14,15 @@ final class TLMWriter: ConvertedModelWriter {
     private let compactTokenizer: BackgroundTask<[UInt8]>?
 
     /// Starts `path` with the preamble's place and the embedded files, named as they are
-    /// stored (`config.json`, `tokenizer.json`, ...), read from the paths given.
-    init(path: String, overwrite: Bool, protecting inputs: [String], config: ModelConfig?, embedding files: [(name: String, path: String)],
+    /// stored (`config.json`, `tokenizer.json`, ...).
+    init(path: String, overwrite: Bool, protecting inputs: [String], config: ModelConfig?, embedding files: [(name: String, bytes: [UInt8])],
          zstdLevel: Int32?, source: String) throws {
         let file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs)
         var blobs: [TLMBlob] = []
         var tokenizerJSON: [UInt8]?
         do {
             try file.write([UInt8](repeating: 0, count: TLMFormat.preambleSize))
-            for (name, filePath) in files {
-                let bytes = try readWholeFile(filePath, limit: name == "tokenizer.json" ? 256 << 20 : 16 << 20)
+            for (name, bytes) in files {
                 if name == "tokenizer.json" { tokenizerJSON = bytes }
                 blobs.append(try bytes.withUnsafeBytes { try Self.writeRegion($0, name: name, width: 1, level: zstdLevel, to: file) })
             }
@@ -36,9 +35,8 @@ final class TLMWriter: ConvertedModelWriter {
         level = zstdLevel
         self.config = config
         self.source = source
-        let tokenizerPath = files.first { $0.name == "tokenizer.json" }?.path ?? ""
         compactTokenizer = tokenizerJSON.map { json in
-            BackgroundTask { try BPETokenizer.fromTokenizerJSON(json, source: tokenizerPath).compactBytes() }
+            BackgroundTask { try BPETokenizer.fromTokenizerJSON(json, source: "tokenizer.json of \(source)").compactBytes() }
         }
     }
 

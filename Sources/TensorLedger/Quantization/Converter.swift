@@ -281,24 +281,47 @@ public enum Converter {
         var permutedHeads: [Int?]
         /// Source bytes converted (a tensor written twice counts once).
         var inputBytes: Int
+        /// Where the tensors come from: a checkpoint's mapped shards, or a GGUF file's weights.
+        var source: Source
         var makeWriter: (_ output: String, _ overwrite: Bool) throws -> any ConvertedModelWriter
     }
 
-    /// Converts `input` (a checkpoint file, index or directory) to `output` in `options.format`.
+    enum Source {
+        case checkpoint(Checkpoint)
+        case gguf(GGUFWeights)
+    }
+
+    /// Converts `input` (a checkpoint file, index or directory, or a GGUF file to .tlm) to
+    /// `output` in `options.format`.
     public static func convert(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
         let clock = Stopwatch()
-        let checkpoint = try Checkpoint.openForConversion(input)
-        checkpoint.shards.forEach { $0.adviseSequential() }
-        var plan = options.format == .gguf ? try ggufPlan(checkpoint, input: input, options: options) : try tlmPlan(checkpoint, options: options)
+        var plan: Plan
+        if pathKind(input) == .file && ModelSource.isGGUF(input) && options.format == .tlm {
+            plan = try ggufToTLMPlan(try GGUFFile.open(input), options: options)
+        } else {
+            let checkpoint = try Checkpoint.openForConversion(input)
+            checkpoint.shards.forEach { $0.adviseSequential() }
+            plan = options.format == .gguf ? try ggufPlan(checkpoint, input: input, options: options) : try tlmPlan(checkpoint, options: options)
+        }
+        let inputPath: String
+        switch plan.source {
+        case .checkpoint(let c): inputPath = c.path
+        case .gguf(let g): inputPath = g.file.path
+        }
         func report(_ outputBytes: Int) -> ConversionReport {
-            ConversionReport(input: checkpoint.path, output: output, scheme: options.scheme, items: plan.items, droppedBuffers: plan.dropped,
+            ConversionReport(input: inputPath, output: output, scheme: options.scheme, items: plan.items, droppedBuffers: plan.dropped,
                              warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: outputBytes, seconds: clock.seconds, dryRun: dryRun)
         }
         if dryRun { return report(plan.estimatedBytes) }
         let writer = try plan.makeWriter(output, options.overwrite)
         do {
-            try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+            switch plan.source {
+            case .checkpoint(let checkpoint):
+                try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+            case .gguf(let weights):
+                try copyGGUF(&plan, from: weights, to: writer, progress: progress, interrupted: options.interrupted)
+            }
             return report(try writer.finish(plan.items))
         } catch {
             writer.abandon()
@@ -321,9 +344,12 @@ public enum Converter {
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + files.map(\.path)
         return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: estimatedFileBytes(rawBytes: items.map(\.rawBytes)),
                     permutedHeads: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
-                    makeWriter: { output, overwrite in
-                        try TLMWriter(path: output, overwrite: overwrite, protecting: inputs, config: config, embedding: files,
-                                      zstdLevel: options.zstdLevel, source: lastPathComponent(checkpoint.directory))
+                    source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
+                        let contents = try files.map { f in
+                            (f.name, try readWholeFile(f.path, limit: f.name == "tokenizer.json" ? 256 << 20 : 16 << 20))
+                        }
+                        return try TLMWriter(path: output, overwrite: overwrite, protecting: inputs, config: config, embedding: contents,
+                                             zstdLevel: options.zstdLevel, source: lastPathComponent(checkpoint.directory))
                     })
     }
 

@@ -91,7 +91,7 @@ extension Converter {
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 }
         return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: total,
                     permutedHeads: items.map { arch == .llama ? permutedHeads($0.source.name, config: config) : nil }, inputBytes: inputBytes,
-                    makeWriter: { output, overwrite in
+                    source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: header, leading: leading.map(\.values))
                     })
     }

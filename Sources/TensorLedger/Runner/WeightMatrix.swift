@@ -52,6 +52,18 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// The matrix's bytes in the .tlm layout of its scheme.
+    var bytes: UnsafeRawBufferPointer {
+        let base: UnsafeRawPointer
+        switch storage {
+        case .f32(let p): base = UnsafeRawPointer(p)
+        case .f16(let p), .bf16(let p): base = UnsafeRawPointer(p)
+        case .q8(let q, _): base = UnsafeRawPointer(q)
+        case .q8Row(let q, _): base = UnsafeRawPointer(q)
+        }
+        return UnsafeRawBufferPointer(start: base, count: byteCount)
+    }
+
     /// Row `r` as f32 (the embedding lookup).
     public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         switch storage {

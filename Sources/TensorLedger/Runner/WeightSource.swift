@@ -182,6 +182,7 @@ struct GGUFWeights: WeightSource {
             let bytes = TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: .q8)!
             guard let out = TensorBytes(capacity: bytes) else { throw allocationError(bytes, name) }
             let values = out.mutableBytes.baseAddress!, scales = values + TLMFormat.align(rows * cols)
+            (values + rows * cols).initializeMemory(as: UInt8.self, repeating: 0, count: TLMFormat.align(rows * cols) - rows * cols)
             for r in 0..<rows {
                 let src = raw.baseAddress! + sourceRow(r) * blocksPerRow * 34
                 for b in 0..<blocksPerRow {
@@ -203,6 +204,7 @@ struct GGUFWeights: WeightSource {
             let bytes = TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: .q8)!
             guard let out = TensorBytes(capacity: bytes) else { throw allocationError(bytes, name) }
             let values = out.mutableBytes.baseAddress!
+            (values + n).initializeMemory(as: UInt8.self, repeating: 0, count: TLMFormat.align(n) - n)
             let bad = tl_quantize_q8_blocks(floats.values.baseAddress, n, values.assumingMemoryBound(to: Int8.self),
                                             (values + TLMFormat.align(n)).assumingMemoryBound(to: UInt16.self), nil)
             if let failure = QuantizationFailure(bad, in: floats.values.baseAddress!) { throw failure.error(tensor: m.gguf.name) }
