@@ -43,7 +43,7 @@ struct Synth: ParsableCommand {
                                           seed: seed, sparse: sparse, overwrite: force)
             if let tokenizer {
                 let out = try AtomicFileWriter(path: joinPath(directory, "tokenizer.json"), overwrite: force)
-                try out.write(try BPETokenizer.load(tokenizer).tokenizerJSON())
+                try out.write(try TokenizerSource.load(tokenizer).tokenizerJSON())
                 try out.commit()
             }
         }

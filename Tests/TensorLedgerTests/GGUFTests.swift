@@ -75,7 +75,7 @@ import Testing
 
     @Test(arguments: ["tiny-llama-f32.gguf", "tiny-qwen2-f32.gguf"])
     func theTokenizerIsTheCheckpoints(_ name: String) throws {
-        let tokenizer = try BPETokenizer.load(Self.path(name))
+        let tokenizer = try TokenizerSource.load(Self.path(name))
         for c in try LlamaTokenizerTests.cases(Self.model(name)) {
             let text = c["text"]!.string!
             #expect(tokenizer.encode(text) == LlamaFamilyTests.ints(c["ids"]), "\(name): \(text.debugDescription)")

@@ -10,7 +10,7 @@ import Testing
     static var genesisTokenizer: BPETokenizer { get throws { try genesisTokenizerStorage.get() } }
     private static let genesisTokenizerStorage = Loaded { try BPETokenizer.load(Fixtures.model("tiny-genesis") + "/tokenizer.json") }
     static var gpt2Tokenizer: BPETokenizer { get throws { try gpt2TokenizerStorage.get() } }
-    private static let gpt2TokenizerStorage = Loaded { try BPETokenizer.load(Fixtures.anchor("ggml-vocab-gpt-2.gguf")) }
+    private static let gpt2TokenizerStorage = Loaded { try TokenizerSource.load(Fixtures.anchor("ggml-vocab-gpt-2.gguf")) }
 
     static func tokenizer(_ name: String) throws -> BPETokenizer { try name == "gpt2" ? gpt2Tokenizer : genesisTokenizer }
 
@@ -159,7 +159,7 @@ extension String {
     func tokenizersReadsWhatWeWrite(_ name: String) throws {
         let record = try #require(try Fixtures.json("expected/written-tokenizers.json")["tokenizers"]?.object?[name]?.object)
         let source = Fixtures.root + "/" + (try #require(record["source"]?.string))
-        let written = try BPETokenizer.load(source).tokenizerJSON()
+        let written = try TokenizerSource.load(source).tokenizerJSON()
         let hash = written.withUnsafeBytes { TLMFormat.checksum($0) }
         // A different hash: the writer changed, and the script must check the new output again.
         #expect(TLMHeader.hex(hash) == record["xxh64"]?.string, "run fixtures/scripts/check_written_tokenizers.py")

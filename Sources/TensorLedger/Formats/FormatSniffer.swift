@@ -21,7 +21,7 @@ public enum SniffedFormat: String, Sendable {
             return true
         }
         if starts(with: "version https://git-lfs") { return .gitLFSPointer }
-        if starts(with: "GGUF") { return .gguf }
+        if bytes.starts(with: GGUFFile.magic) { return .gguf }
         if starts(with: "PK\u{3}\u{4}") { return .pytorchZip }
         if starts(with: TLMFormat.magicString) { return .tlm }
         if starts(with: "<!DOCTYPE") || starts(with: "<html") { return .html }

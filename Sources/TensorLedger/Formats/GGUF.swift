@@ -99,6 +99,9 @@ public final class GGUFFile: @unchecked Sendable {
     private let mapping: MappedFile?
     private let index: [String: Int]
 
+    /// The first four bytes of every GGUF file.
+    public static let magic = Array("GGUF".utf8)
+
     /// Maps and validates a GGUF file (tensor data is not read).
     public static func open(_ path: String) throws -> GGUFFile {
         let file = try MappedFile(path: path)
@@ -117,7 +120,7 @@ public final class GGUFFile: @unchecked Sendable {
     /// header was given).
     private init(_ bytes: UnsafeRawBufferPointer, path: String, mapping: MappedFile?, tensorData: Bool = true) throws(GGUFError) {
         var r = Reader(bytes: bytes, path: path)
-        guard bytes.count >= 4, bytes[0] == 0x47, bytes[1] == 0x47, bytes[2] == 0x55, bytes[3] == 0x46 else { throw r.fail("no GGUF magic") }
+        guard bytes.count >= 4, bytes.prefix(4).elementsEqual(GGUFFile.magic) else { throw r.fail("no GGUF magic") }
         r.pos = 4
         let version = try r.u32()
         if version.byteSwapped == 2 || version.byteSwapped == 3 { throw r.fail("a big-endian GGUF file; only little-endian files are supported") }

@@ -48,7 +48,7 @@ public enum GGUFWriter {
     /// Gives each tensor its offset (in order, each aligned) and returns the header bytes,
     /// padded to where the data section starts.
     public static func header(metadata: [(String, GGUFMetadata)], tensors: inout [GGUFTensorPlan]) -> [UInt8] {
-        var out = Array("GGUF".utf8)
+        var out = GGUFFile.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func string(_ s: String) { u64(UInt64(s.utf8.count)); out += s.utf8 }

@@ -17,11 +17,23 @@ public enum ModelFile {
     case tlm(TLMFile)
     case gguf(GGUFFile)
 
-    public static func open(_ path: String) throws -> ModelFile {
+    public enum Kind: Sendable { case tlm, gguf }
+
+    /// A .tlm or GGUF file, known by its magic whatever its name; nil for anything else
+    /// (a checkpoint, a directory, a missing path).
+    public static func kind(of path: String) -> Kind? {
         switch ModelSource.magic(path) {
-        case TLMFormat.magic?: return .tlm(try TLMFile(path: path))
-        case Array("GGUF".utf8)?: return .gguf(try GGUFFile.open(path))
-        default: return .checkpoint(try Checkpoint.open(path))
+        case TLMFormat.magic?: return .tlm
+        case GGUFFile.magic?: return .gguf
+        default: return nil
+        }
+    }
+
+    public static func open(_ path: String) throws -> ModelFile {
+        switch kind(of: path) {
+        case .tlm?: return .tlm(try TLMFile(path: path))
+        case .gguf?: return .gguf(try GGUFFile.open(path))
+        case nil: return .checkpoint(try Checkpoint.open(path))
         }
     }
 
@@ -122,10 +134,10 @@ public enum ModelFile {
 /// The header-only commands' questions, asked of any model file.
 public enum ModelSource {
     /// True when the path names a .tlm file (by its magic, whatever its extension).
-    public static func isTLM(_ path: String) -> Bool { magic(path) == TLMFormat.magic }
+    public static func isTLM(_ path: String) -> Bool { ModelFile.kind(of: path) == .tlm }
 
     /// True when the path names a GGUF file (by its magic).
-    public static func isGGUF(_ path: String) -> Bool { magic(path) == Array("GGUF".utf8) }
+    public static func isGGUF(_ path: String) -> Bool { ModelFile.kind(of: path) == .gguf }
 
     /// A regular file's first four bytes.
     static func magic(_ path: String) -> [UInt8]? {

@@ -83,20 +83,18 @@ public final class TLMFile: @unchecked Sendable {
         guard bytes.count >= TLMFormat.preambleSize else {
             throw .badPreamble(file: path, reason: "file ends at byte \(bytes.count), inside the 64-byte preamble")
         }
-        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-        let version = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        let sum = TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<56]))
+        let pre = TLMPreamble(decoding: bytes)
+        let version = pre.version
+        let sums = TLMPreamble.checksums(bytes)
         // A newer version may lay the preamble out differently: say so before checksums.
-        if version > TLMFormat.version && sum != u64(56) {
+        if version > TLMFormat.version && sums.stored != sums.computed {
             throw .newerVersion(file: path, version: version, supported: TLMFormat.version)
         }
-        guard sum == u64(56) else { throw .badPreamble(file: path, reason: "checksum mismatch") }
+        guard sums.stored == sums.computed else { throw .badPreamble(file: path, reason: "checksum mismatch") }
         if version != TLMFormat.version {
             if version > TLMFormat.version { throw .newerVersion(file: path, version: version, supported: TLMFormat.version) }
             throw .badPreamble(file: path, reason: "version \(version) is not a .tlm version")
         }
-        let pre = TLMPreamble(version: version, headerOffset: u64(8), headerLength: u64(16), headerChecksum: u64(24),
-                              dataOffset: u64(32), fileLength: u64(40))
         guard pre.fileLength == UInt64(bytes.count) else {
             throw .lengthMismatch(file: path, declared: pre.fileLength, actual: bytes.count)
         }

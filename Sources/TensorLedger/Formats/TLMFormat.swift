@@ -35,14 +35,46 @@ struct TLMPreamble: Equatable {
     var dataOffset: UInt64
     var fileLength: UInt64
 
+    /// Where each field lies: the one statement of the layout, which writing and reading
+    /// share (bytes 0–3 are the magic, 48–55 reserved and zero).
+    enum Offset {
+        static let version = 4, headerOffset = 8, headerLength = 16, headerChecksum = 24, dataOffset = 32, fileLength = 40
+        /// XXH64 of bytes 0..<56.
+        static let checksum = 56
+    }
+
+    init(version: UInt32, headerOffset: UInt64, headerLength: UInt64, headerChecksum: UInt64, dataOffset: UInt64, fileLength: UInt64) {
+        (self.version, self.headerOffset, self.headerLength) = (version, headerOffset, headerLength)
+        (self.headerChecksum, self.dataOffset, self.fileLength) = (headerChecksum, dataOffset, fileLength)
+    }
+
+    /// The fields of the first 64 bytes of `bytes` (the caller checks the magic and the length).
+    init(decoding bytes: UnsafeRawBufferPointer) {
+        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        self.init(version: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: Offset.version, as: UInt32.self)),
+                  headerOffset: u64(Offset.headerOffset), headerLength: u64(Offset.headerLength), headerChecksum: u64(Offset.headerChecksum),
+                  dataOffset: u64(Offset.dataOffset), fileLength: u64(Offset.fileLength))
+    }
+
+    /// The checksum stored in `bytes`' preamble, and the one its first 56 bytes have.
+    static func checksums(_ bytes: UnsafeRawBufferPointer) -> (stored: UInt64, computed: UInt64) {
+        (UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Offset.checksum, as: UInt64.self)),
+         TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<Offset.checksum])))
+    }
+
     func encoded() -> [UInt8] {
-        var out = TLMFormat.magic
-        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        put(version)
-        put(headerOffset); put(headerLength); put(headerChecksum); put(dataOffset); put(fileLength)
-        put(UInt64(0))  // reserved
-        let sum = out.withUnsafeBytes { TLMFormat.checksum($0) }
-        put(sum)
+        var out = [UInt8](repeating: 0, count: TLMFormat.preambleSize)
+        out.replaceSubrange(0..<4, with: TLMFormat.magic)
+        func put<T: FixedWidthInteger>(_ v: T, at offset: Int) {
+            withUnsafeBytes(of: v.littleEndian) { out.replaceSubrange(offset..<(offset + $0.count), with: $0) }
+        }
+        put(version, at: Offset.version)
+        put(headerOffset, at: Offset.headerOffset)
+        put(headerLength, at: Offset.headerLength)
+        put(headerChecksum, at: Offset.headerChecksum)
+        put(dataOffset, at: Offset.dataOffset)
+        put(fileLength, at: Offset.fileLength)
+        put(out.withUnsafeBytes { TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<Offset.checksum])) }, at: Offset.checksum)
         return out
     }
 }

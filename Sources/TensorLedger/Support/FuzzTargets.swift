@@ -183,7 +183,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = try? JSON.parse([UInt8(ascii: "[")] + big + [UInt8(ascii: "]")])
         case 1:
             // One metadata key: an array of the payload's first byte's type, its items the rest.
-            var file = Array("GGUF".utf8)
+            var file = GGUFFile.magic
             func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { file += $0 } }
             func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { file += $0 } }
             u32(3); u64(0); u64(1); u64(1); file.append(UInt8(ascii: "k"))

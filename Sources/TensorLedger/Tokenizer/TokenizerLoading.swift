@@ -2,9 +2,9 @@
 // tokenizer.ggml.* arrays (llama.cpp's vocab files).
 
 extension BPETokenizer {
+    /// A tokenizer.json file. (TokenizerSource.load takes any file that holds a tokenizer.)
     public static func load(_ path: String) throws -> BPETokenizer {
-        if ModelSource.isGGUF(path) { return try fromGGUF(try GGUFFile.open(path), source: path) }
-        return try fromTokenizerJSON(try readWholeFile(path, limit: 256 << 20), source: path)
+        try fromTokenizerJSON(try readWholeFile(path, limit: 256 << 20), source: path)
     }
 
     public static func fromTokenizerJSON(_ bytes: [UInt8], source: String) throws(TokenizerError) -> BPETokenizer {

@@ -5,8 +5,9 @@ public enum TokenizerSource {
     public static func load(_ path: String) throws -> BPETokenizer {
         let path = HuggingFaceCache.resolve(path)
         if pathKind(path) == .directory { return try BPETokenizer.load(try tokenizerJSON(inDirectory: path)) }
-        // A .tlm or GGUF file carries its tokenizer; any other file is a tokenizer.json.
-        if ModelSource.isTLM(path) || ModelSource.isGGUF(path) { return try ModelFile.open(path).tokenizer() }
+        // A .tlm or GGUF file carries its tokenizer (ModelFile knows them by their magic);
+        // any other file is a tokenizer.json.
+        if ModelFile.kind(of: path) != nil { return try ModelFile.open(path).tokenizer() }
         return try BPETokenizer.load(path)
     }
 
