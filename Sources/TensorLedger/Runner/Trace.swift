@@ -161,10 +161,10 @@ final class TraceRecorder: ForwardObserver {
 extension LanguageModel {
     /// Logits with NaN or infinity are an error naming the first stage whose output went
     /// bad for the last token (found by running `ids` again with every stage recorded).
-    func checkFinite(_ logits: UnsafeBufferPointer<Float>, after ids: [Int]) throws {
+    func checkFinite(_ logits: UnsafeBufferPointer<Float>, after ids: @autoclosure () -> [Int]) throws {
         guard logits.contains(where: { !$0.isFinite }) else { return }
         let recorder = TraceRecorder(model: self)
-        try forward(ids, state: makeState(), allLogits: false, observer: recorder)
+        try forward(ids(), state: makeState(), allLogits: false, observer: recorder)
         throw GenerationError.nonFinite(stage: recorder.stages.first { !$0.norm.isFinite }.map { "\"\($0.name)\"" } ?? "the unembedding")
     }
 }

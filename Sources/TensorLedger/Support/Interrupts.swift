@@ -34,6 +34,10 @@ public enum Interrupts {
 
     static func install() {
         guard !installed.exchange(true, ordering: .relaxed) else { return }
+        // Globals are initialized on first use, which must not happen inside the handler.
+        _ = graceful.load(ordering: .relaxed)
+        _ = requested.load(ordering: .relaxed)
+        TemporaryFiles.touch()
         for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, onSignal) }
         // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
         var set = sigset_t()
@@ -61,6 +65,8 @@ public enum TemporaryFiles {
     }
 
     public static func unregister() { path[0] = 0 }
+
+    static func touch() { _ = path.count }
 
     /// Async-signal-safe: only unlink(2) on a buffer allocated beforehand.
     static func removeNow() {
