@@ -173,6 +173,8 @@ import Testing
             ("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3", "model.layers.2.input_layernorm.weight"),
             ("\"intermediate_size\": 160", "\"intermediate_size\": 128", "[128, 64]"),
             ("\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": -1", "epsilon"),
+            ("\"rms_norm_eps\": 1e-05", "\"rms_norm_eps\": \"1e-05\"", "\"rms_norm_eps\" must be a number, found a string"),
+            ("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", "the weights hold 2 layers but the configuration says 1"),
         ]
         for (from, to, expected) in cases {
             do {

@@ -187,6 +187,26 @@ import Darwin
         }
     }
 
+    /// GPT-2 options that change the attention's arithmetic, and fewer layers than the
+    /// weights hold, are refused by the runner and by convert, naming the field.
+    @Test func configurationsTheRunnerWouldGetWrongAreRefused() throws {
+        let cases = [("\"scale_attn_weights\": true", "\"scale_attn_weights\": false", "scale_attn_weights false"),
+                     ("\"scale_attn_by_inverse_layer_idx\": false", "\"scale_attn_by_inverse_layer_idx\": true", "scale_attn_by_inverse_layer_idx true"),
+                     ("\"n_layer\": 4", "\"n_layer\": 3", "the weights hold 4 layers but the configuration says 3")]
+        for (from, to, says) in cases {
+            let dir = TemporaryDirectory()
+            for name in ["model.safetensors", "tokenizer.json"] { copyFile(Self.modelDir + "/" + name, dir.file(name)) }
+            let config = String(decoding: try readWholeFile(Self.modelDir + "/config.json"), as: UTF8.self)
+            #expect(config.contains(from))
+            writeFile(dir.file("config.json"), Array(config.replacing(from, with: to).utf8))
+            #expect { _ = try ModelLoader.load(dir.path) } throws: { "\($0)".contains(says) }
+            #expect { _ = try Converter.convert(input: dir.path, output: dir.file("m.tlm"), options: ConversionOptions()) } throws: { "\($0)".contains(says) }
+            #expect(!fileExists(dir.file("m.tlm")))
+            // The ledger still counts what the file holds.
+            #expect(throws: Never.self) { _ = try ModelSource.ledger(dir.path) }
+        }
+    }
+
     @Test func batchedPromptEqualsTokenByToken() throws {
         let ids = try Self.reference["mid"]!.object!["input_ids"]!.array!.map { $0.int! }
         // The batch goes through the GEMM kernel (and attention over many queries); one token

@@ -117,6 +117,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// The element type the weights were saved in (config.json's torch_dtype, or dtype
     /// since transformers 5): what a ledger or plan from the configuration alone counts bytes in.
     public var weightDType: DType = .float32
+    /// Settings the configuration makes that the runner cannot honour ("scale_attn_weights
+    /// false"): counting works, running and converting are refused.
+    public var unsupportedByRunner: [String] = []
 
     public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
                 kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
@@ -168,6 +171,10 @@ public struct ModelConfig: Sendable, Equatable {
         let hidden = try required("hidden_size", "n_embd", "d_model")
         let heads = try required("num_attention_heads", "n_head")
         guard heads > 0 else { throw .invalid(file: file, reason: "the number of attention heads must be positive") }
+        // A value given in the wrong type is an error, not the default.
+        for key in ["layer_norm_epsilon", "layer_norm_eps", "rms_norm_eps", "rope_theta"] {
+            if let v = o[key], v != .null, v.number == nil { throw .invalid(file: file, reason: "\"\(key)\" must be a number, found \(v.kindDescription)") }
+        }
         let defaultTie: Bool = family == .gpt2 || family == .bert
         let tie = o["tie_word_embeddings"]?.bool ?? defaultTie
         var config = ModelConfig(
@@ -187,6 +194,11 @@ public struct ModelConfig: Sendable, Equatable {
         }
         if let t = try int("type_vocab_size") { config.typeVocabSize = t }
         config.attentionBias = o["attention_bias"]?.bool ?? (modelType == "qwen2")
+        // GPT-2 options that change the attention's arithmetic, which the runner does not do.
+        if family == .gpt2 {
+            if o["scale_attn_weights"]?.bool == false { config.unsupportedByRunner.append("scale_attn_weights false") }
+            if o["scale_attn_by_inverse_layer_idx"]?.bool == true { config.unsupportedByRunner.append("scale_attn_by_inverse_layer_idx true") }
+        }
         if let act = o["hidden_act"]?.string ?? o["activation_function"]?.string { config.activation = act }
         // transformers 4 wrote top-level rope_theta and rope_scaling; 5 writes rope_parameters.
         let rope = o["rope_parameters"]?.object
@@ -211,6 +223,15 @@ public struct ModelConfig: Sendable, Equatable {
         }
         try config.checkLimits(file: file)
         return config
+    }
+
+    /// The layers the tensors hold must be the layers the configuration says: fewer
+    /// tensors fail when a layer is loaded, more would silently be left out.
+    public func checkLayers(tensorNames: [String], source: String) throws(ConfigError) {
+        let held = tensorNames.compactMap { TensorClassifier.layerIndex(of: $0) }.max().map { $0 + 1 } ?? 0
+        if held > layers {
+            throw .invalid(file: source, reason: "the weights hold \(held) layers but the configuration says \(layers); the rest would be ignored")
+        }
     }
 
     /// Largest sizes accepted from a configuration. Every derived count (a model's

@@ -231,6 +231,8 @@ public enum Converter {
     /// Decides, for every tensor, how it will be stored.
     public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
+        // What would not run is not converted: the file would hold a model that computes wrong.
+        if let config { try ModelLoader.checkRunnable(config, tensorNames: checkpoint.tensors.map(\.name), source: checkpoint.path) }
         try checkKeep(options.keep, names: checkpoint.tensors.map(\.name))
         for t in checkpoint.tensors {
             if let marker = quantizedMarkers.first(where: { t.name.hasSuffix($0.suffix) }) {

@@ -59,11 +59,21 @@ extension LanguageModel {
 public enum ModelLoader {
     /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
     /// directory) as the family its configuration names.
+    /// A configuration the weights and the runner agree with: as many layers as the
+    /// tensors hold, and no setting the runner would silently get wrong.
+    static func checkRunnable(_ config: ModelConfig, tensorNames: [String], source: String) throws {
+        try config.checkLayers(tensorNames: tensorNames, source: source)
+        if let setting = config.unsupportedByRunner.first, let space = setting.firstIndex(of: " ") {
+            throw ModelLoadError.unsupportedSetting(source: source, field: String(setting[..<space]), value: String(setting[setting.index(after: space)...]))
+        }
+    }
+
     public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
         let file = try ModelFile.open(path)
         // Every checksum and every padding byte of a .tlm file, before any weight is used.
         if case .tlm(let t) = file { try t.verify(threads: threads) }
         guard let config = try file.config() else { throw ModelLoadError.noConfig(source: file.path) }
+        try checkRunnable(config, tensorNames: file.tensors.map(\.name), source: file.path)
         let source = file.weights(config: config)
         let tokenizer = try source.tokenizer()
         guard tokenizer.vocabularySize <= config.vocabSize else {
