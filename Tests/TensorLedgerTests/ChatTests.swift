@@ -222,7 +222,7 @@ import Darwin
         let (master, slave) = try #require(Self.openPseudoTerminal())
         defer { close(master) }
         // A new session whose controlling terminal is the pseudo-terminal: ^C there is SIGINT.
-        let pid = try #require(ChildProcess.startOnTerminal(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"],
+        let pid = try #require(ChildProcess.start(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"],
                                                             terminal: slave))
         func send(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { write(master, $0.baseAddress, $0.count) } }
 

@@ -89,23 +89,24 @@ public struct ChildProcess {
                       seconds: clock.seconds, peakRSSKiB: Int(usage.ru_maxrss))
     }
 
-    /// Starts `executable` in a session of its own whose standard streams and controlling
-    /// terminal are the pseudo-terminal `terminal` (so ^C typed there is its SIGINT).
-    /// The caller talks to it through the terminal and waits for it with `waitpid`.
-    public static func startOnTerminal(_ executable: String, _ arguments: [String], terminal: String) -> pid_t? {
+    /// Starts `executable` without waiting for it; the caller signals it or waits for it
+    /// with `waitpid`. Its standard streams are /dev/null, or, given `terminal`, that
+    /// pseudo-terminal, which becomes the controlling terminal of a session of its own
+    /// (so ^C typed there is its SIGINT).
+    public static func start(_ executable: String, _ arguments: [String], terminal: String? = nil) -> pid_t? {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, terminal, O_RDWR, 0) }
+        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, terminal ?? "/dev/null", O_RDWR, 0) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         #if os(Linux)
         let setsid: Int16 = 0x80  // glibc's POSIX_SPAWN_SETSID; not exported to Swift
         #else
-        let setsid = Int16(POSIX_SPAWN_SETSID)
+        let setsid: Int16 = 0x0400  // Darwin's POSIX_SPAWN_SETSID
         #endif
-        posix_spawnattr_setflags(&attributes, setsid)
+        if terminal != nil { posix_spawnattr_setflags(&attributes, setsid) }
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
