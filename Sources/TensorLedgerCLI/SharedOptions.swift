@@ -35,7 +35,7 @@ struct ModelArguments: ParsableArguments {
 
 /// The text a model continues: given on the command line, or read from a file or stdin.
 struct PromptArguments: ParsableArguments {
-    @Option(help: "The text to continue.")
+    @Option(name: [.customShort("p"), .long], help: "The text to continue.")
     var prompt: String?
 
     @Option(name: [.customShort("f"), .long], help: "Read the prompt from a file ('-': standard input).", completion: .file())

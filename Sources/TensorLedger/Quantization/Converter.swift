@@ -110,8 +110,17 @@ public struct ConversionReport: Sendable {
         return "\(input) → \(output): \(formatCount(inputBytes)) → \(formatCount(outputBytes)) bytes (\(formatFixed(ratio, 2))×) in \(formatFixed(seconds, 2)) s, \(formatFixed(megabytesPerSecond, 0)) MB/s of input"
     }
 
+    /// A matrix in × out, as the ledger and trace write it: a linear layer is stored as out
+    /// rows of in, an embedding (and any other table) as rows of the lookup.
+    static func inByOut(_ item: ConversionItem) -> String {
+        let s = item.shape
+        guard s.count == 2 else { return s.map { formatCount($0) }.joined(separator: " × ") }
+        let linear = item.category != .embedding && item.category != .other
+        return linear ? "\(formatCount(s[1])) × \(formatCount(s[0]))" : "\(formatCount(s[0])) × \(formatCount(s[1]))"
+    }
+
     public func table(quality: Bool) -> String {
-        var headers = ["Tensor", "Category", "Scheme", "Shape", "Source bytes", "Stored bytes", "Encoding"]
+        var headers = ["Tensor", "Category", "Scheme", "In × out", "Source bytes", "Stored bytes", "Encoding"]
         var align: [TextTable.Alignment] = [.left, .left, .left, .left, .right, .right, .left]
         if quality {
             headers += ["RMSE", "Max error", "SNR dB"]
@@ -120,7 +129,7 @@ public struct ConversionReport: Sendable {
         var t = TextTable(headers: headers, alignments: align)
         for i in items {
             var row = [i.source.name, i.fusedQKV ? "query+key+value" : i.category.identifier, i.scheme.rawValue + (i.transposed ? " (T)" : ""),
-                       "[" + i.shape.map(String.init).joined(separator: ", ") + "]",
+                       ConversionReport.inByOut(i),
                        formatCount(i.source.info.byteCount), formatCount(dryRun ? i.rawBytes : i.storedBytes), i.encoding.rawValue]
             if quality {
                 if let q = i.quality {
