@@ -283,6 +283,8 @@ public enum Converter {
 
     /// What a conversion will do, and how to start the file it writes.
     struct Plan {
+        /// The layout the encoders write (q8 as .tlm planes or as ggml's Q8_0 blocks).
+        var format: ConversionOptions.OutputFormat
         var items: [ConversionItem]
         var dropped: [String]
         var warnings: [String]
@@ -353,7 +355,7 @@ public enum Converter {
         let files = (["config.json", TokenizerConfig.configFile, TokenizerConfig.templateFile, "tokenizer.json"] as [String])
             .compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + files.map(\.path)
-        return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: estimatedFileBytes(rawBytes: items.map(\.rawBytes)),
+        return Plan(format: .tlm, items: items, dropped: dropped, warnings: warnings, estimatedBytes: estimatedFileBytes(rawBytes: items.map(\.rawBytes)),
                     permutedHeads: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         let contents = try files.map { f in
@@ -368,7 +370,6 @@ public enum Converter {
     /// for .tlm) on a background thread, the next is encoded into the other's buffer.
     static func encodeAndWrite(_ plan: inout Plan, from checkpoint: Checkpoint, to writer: any ConvertedModelWriter, threads: Int,
                                progress: ((Int, Int) -> Void)?, interrupted: () -> Bool) throws {
-        let format: ConversionOptions.OutputFormat = writer is GGUFFileWriter ? .gguf : .tlm
         let encoders = [TensorEncoder(threads: max(1, threads)), TensorEncoder(threads: max(1, threads))]
         var writing: (index: Int, task: BackgroundTask<StoredTensor>)?
         var done = 0
@@ -390,7 +391,7 @@ public enum Converter {
                     throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors in \(formatFixed(Double(done) / 1e6, 0)) MB; nothing was written")
                 }
                 let encoder = encoders[i % 2]
-                plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: format, permutingHeads: plan.permutedHeads[i])
+                plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: plan.format, permutingHeads: plan.permutedHeads[i])
                 checkpoint.releasePages(of: plan.items[i].source)
                 try finishWriting()
                 let item = plan.items[i]

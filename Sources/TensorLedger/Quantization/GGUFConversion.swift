@@ -89,7 +89,7 @@ extension Converter {
         let total = header.count + (tensors.last.map { $0.offset + $0.byteCount } ?? 0)
         for (i, t) in tensors.dropFirst(leading.count).enumerated() { items[i].storedBytes = t.byteCount; items[i].rawBytes = t.byteCount }
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 }
-        return Plan(items: items, dropped: dropped, warnings: warnings, estimatedBytes: total,
+        return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, estimatedBytes: total,
                     permutedHeads: items.map { arch == .llama ? permutedHeads($0.source.name, config: config) : nil }, inputBytes: inputBytes,
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: header, leading: leading.map(\.values))
