@@ -61,6 +61,14 @@ func commandLineWording(_ error: any TensorLedgerError) -> String {
         return "\(option) \(reason)"
     case ConversionError.keepMatchesNothing:
         return error.description.replacing("keep pattern", with: "--keep", maxReplacements: 1)
+    case FileError.outputExists:
+        return error.description + " (use --force to replace it)"
+    case ChatError.unknownTemplate:
+        return error.description.replacing("choose one by name", with: "choose one with --template")
+    case QuantizationError.scaleOverflow:
+        return error.description.replacing("keep it in float or store it as q8-row", with: "keep it in float (--keep) or use --weights q8-row")
+    case GGUFConversionError.unsupported:
+        return error.description.replacing("store the weights as", with: "use --weights")
     default:
         return error.description
     }

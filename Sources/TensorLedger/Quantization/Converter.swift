@@ -226,7 +226,7 @@ public enum Converter {
             scheme = .f32
         } else if keeps(info.name, category: category, patterns: options.keep) {
             scheme = options.scheme.isQuantized ? floatScheme : options.scheme
-            note = "--keep"
+            note = "kept in float as asked"
         } else if options.scheme == .q8 && shape[1] % WeightScheme.blockSize != 0 {
             scheme = floatScheme
             note = "\(shape[1]) columns are not a multiple of 32"

@@ -35,7 +35,7 @@ extension Converter {
     /// The GGUF plan: llama.cpp's names, metadata and tokenizer keys for the architecture.
     static func ggufPlan(_ checkpoint: Checkpoint, input: String, options: ConversionOptions) throws -> Plan {
         guard ggmlType(options.scheme) != nil else {
-            throw GGUFConversionError.unsupported(file: input, reason: "GGUF has no q8-row type; use --weights q8, f16, bf16 or f32")
+            throw GGUFConversionError.unsupported(file: input, reason: "GGUF has no q8-row type; store the weights as q8, f16, bf16 or f32")
         }
         guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
         let config = try ModelConfig.load(configPath)

@@ -12,7 +12,7 @@ extension Converter {
         let weights = GGUFWeights(file: gguf, config: config)
         var warnings: [String] = []
         if options.scheme != .q8 || !options.keep.isEmpty {
-            warnings.append("from GGUF, tensors keep the file's types (those .tlm lacks become q8): --weights and --keep do not apply")
+            warnings.append("from GGUF, tensors keep the file's types (those .tlm lacks become q8): the weight scheme and keep patterns asked for do not apply")
         }
         var items: [ConversionItem] = []
         var dropped: [String] = []

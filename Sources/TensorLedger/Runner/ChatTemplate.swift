@@ -38,7 +38,7 @@ public enum ChatError: TensorLedgerError, Equatable {
     public var description: String {
         switch self {
         case .unknownTemplate(let s):
-            return "\(s): the chat template is not one TensorLedger recognises (ChatML, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma); choose one with --template"
+            return "\(s): the chat template is not one TensorLedger recognises (ChatML, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma); choose one by name"
         case .missingMarker(let t, let m): return "the \(t) template needs the token \"\(m)\", which is not in this model's vocabulary"
         case .emptyMessage: return "the message is empty"
         case .systemTooLong(let n, let c): return "the system prompt takes \(n) tokens, more than the model's context of \(c)"

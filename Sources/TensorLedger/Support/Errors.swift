@@ -81,7 +81,7 @@ public enum FileError: TensorLedgerError, Equatable {
         case .symlinkLoop(let p): return "\(p): too many levels of symbolic links"
         case .readFailed(let p, let r): return "\(p): cannot read: \(r)"
         case .writeFailed(let p, let r): return "\(p): cannot write: \(r); no output was left behind"
-        case .outputExists(let p): return "\(p): already exists (use --force to replace it)"
+        case .outputExists(let p): return "\(p): already exists"
         case .outputIsInput(let p): return "\(p): the output is the input file; refusing to overwrite it"
         case .outputNotRegular(let p): return "\(p): is not a regular file (a device, FIFO or socket); refusing to replace it"
         }
