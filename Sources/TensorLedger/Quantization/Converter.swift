@@ -67,6 +67,8 @@ public struct ConversionItem: Sendable {
         set { storage.rawBytes = newValue }
     }
     public var note: String? { storage.note }
+    /// The category as reports name it: a fused attention weight is query+key+value.
+    public var categoryName: String { fusedQKV ? "query+key+value" : category.identifier }
     // Filled in by the conversion:
     public var storedBytes: Int = 0
     public var encoding: TLMEncoding = .raw
@@ -82,7 +84,7 @@ public struct ConversionItem: Sendable {
 }
 
 public struct ConversionReport: Sendable {
-    public static let jsonSchema = "tensorledger.convert/1"
+    public static let jsonSchema = "tensorledger.convert/2"
     public var input: String
     public var output: String
     public var scheme: WeightScheme
@@ -128,7 +130,7 @@ public struct ConversionReport: Sendable {
         }
         var t = TextTable(headers: headers, alignments: align)
         for i in items {
-            var row = [i.source.name, i.fusedQKV ? "query+key+value" : i.category.identifier, i.scheme.rawValue + (i.transposed ? " (T)" : ""),
+            var row = [i.source.name, i.categoryName, i.scheme.rawValue + (i.transposed ? " (T)" : ""),
                        ConversionReport.inByOut(i),
                        formatCount(i.source.info.byteCount), formatCount(dryRun ? i.rawBytes : i.storedBytes), i.encoding.rawValue]
             if quality {
@@ -172,7 +174,7 @@ public struct ConversionReport: Sendable {
             "quality": totalQuality.json,
             "tensors": .array(items.map { i in
                 var o = JSONObject([
-                    "name": .string(i.source.name), "category": .string(i.category.identifier), "scheme": .string(i.scheme.rawValue),
+                    "name": .string(i.source.name), "category": .string(i.categoryName), "scheme": .string(i.scheme.rawValue),
                     "transposed": .bool(i.transposed), "shape": .array(i.shape.map { .int($0) }),
                     "source_dtype": .string(i.source.info.dtype.rawValue), "source_bytes": .int(i.source.info.byteCount),
                     "raw_bytes": .int(i.rawBytes), "stored_bytes": .int(i.storedBytes), "encoding": .string(i.encoding.rawValue),
