@@ -32,8 +32,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: output.json) {
-            Interrupts.stopGracefully()
             let prompt = try prompt.text()
+            // After reading the prompt: a Ctrl-C while standard input is read ends at once.
+            Interrupts.stopGracefully()
             let clock = Stopwatch()
             let m = try model.load()
             let loadSeconds = clock.seconds
