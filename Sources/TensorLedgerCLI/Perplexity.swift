@@ -28,10 +28,12 @@ struct PerplexityCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: output.json) {
+            let textBytes = try readWholeFile(text, dashIsStandardInput: true)
+            // After reading the text: a Ctrl-C while standard input is read ends at once.
             Interrupts.stopGracefully()
             let m = try model.load()
             let other = try compare.map { try ModelArguments.load($0, threads: model.threads) }
-            let ids = m.tokenizer.encode(String(decoding: try readWholeFile(text, dashIsStandardInput: true), as: UTF8.self))
+            let ids = m.tokenizer.encode(String(decoding: textBytes, as: UTF8.self))
             let bar = Console.stderrIsTerminal && !output.json ? ProgressBar(label: "perplexity", unit: .tokens) : nil
             let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other,
                                             progress: bar.map { b in { b.update($0, of: $1) } }, interrupted: { Interrupts.isRequested })
