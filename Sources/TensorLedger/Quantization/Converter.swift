@@ -388,14 +388,25 @@ public enum Converter {
             progress?(done, plan.inputBytes)
         }
         do {
+            var next = 0  // the encoder the next tensor goes into; the other one's bytes may be being written
             for i in plan.items.indices {
                 if interrupted() {
                     throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors in \(formatFixed(Double(done) / 1e6, 0)) MB; nothing was written")
                 }
-                let encoder = encoders[i % 2]
-                plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: plan.format, permutingHeads: plan.permutedHeads[i])
-                checkpoint.releasePages(of: plan.items[i].source)
-                try finishWriting()
+                let encoder: TensorEncoder
+                if i > 0 && plan.items[i].source.name == plan.items[i - 1].source.name && plan.permutedHeads[i] == plan.permutedHeads[i - 1] {
+                    // The same tensor again (GPT-2's tied head, which llama.cpp wants written
+                    // twice): the bytes just encoded, written once more.
+                    encoder = encoders[1 - next]
+                    plan.items[i].quality = plan.items[i - 1].quality
+                    try finishWriting()
+                } else {
+                    encoder = encoders[next]
+                    next = 1 - next
+                    plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: plan.format, permutingHeads: plan.permutedHeads[i])
+                    checkpoint.releasePages(of: plan.items[i].source)
+                    try finishWriting()
+                }
                 let item = plan.items[i]
                 let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<item.rawBytes])
                 writing = (i, BackgroundTask {

@@ -66,10 +66,11 @@ extension Converter {
             tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: ggmlType(item.scheme)!))
         }
         let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
-        // llama.cpp writes GPT-2's tied head again; the llama architecture reads token_embd when output is absent.
+        // llama.cpp writes GPT-2's tied head again; the llama architecture reads token_embd when
+        // output is absent. Right after the embedding, so its encoded bytes are written twice.
         if arch == .gpt2 && !items.contains(where: { $0.category == .unembedding }), let e = items.firstIndex(where: { $0.category == .embedding }) {
-            tensors.append(GGUFTensorPlan(name: "output.weight", dimensions: tensors[e].dimensions, type: tensors[e].type))
-            items.append(items[e])
+            tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensors[e].dimensions, type: tensors[e].type), at: e + 1)
+            items.insert(items[e], at: e + 1)
         }
         // Llama 3's rope scaling, as llama.cpp writes it: divisors of the inverse frequencies.
         var leading: [(plan: GGUFTensorPlan, values: [Float])] = []
