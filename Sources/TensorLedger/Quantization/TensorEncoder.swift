@@ -75,6 +75,30 @@ final class TensorEncoder: @unchecked Sendable {
             }
         }
 
+        // Conv1D weights to GGUF's Q8_0: a band of output rows at a time transposed into a
+        // buffer that stays in cache, then quantized; no f32 copy of the whole tensor.
+        if format == .gguf && item.transposed && item.scheme == .q8 && heads == nil && info.dtype == .float32
+            && Int(bitPattern: src.baseAddress) % 4 == 0 {
+            let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
+            let blocks = base.assumingMemoryBound(to: UInt8.self)
+            let band = 64
+            _ = try Self.quantizeInParallel((rows + band - 1) / band, threads: threads, tensor: name) { bands, _ in
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: band * cols)
+                defer { buffer.deallocate() }
+                for b in bands {
+                    let r0 = b * band, r1 = min(r0 + band, rows)
+                    // The kernel writes output row c at dst + c · cols: shift dst so row r0 lands at the buffer's start.
+                    tl_transpose_f32(x, cols, rows, r0, r1, buffer - r0 * cols)
+                    let bad = tl_quantize_q8_0_ggml(buffer, (r1 - r0) * cols, blocks + r0 * cols / 32 * 34)
+                    if let failure = QuantizationFailure(bad, in: buffer) {
+                        return QuantizationFailure(index: r0 * cols + failure.index, overflow: failure.overflow)
+                    }
+                }
+                return nil
+            }
+            return nil
+        }
+
         // f32 rows in output layout: straight from the mapping when possible.
         let direct = info.dtype == .float32 && !item.transposed && heads == nil && Int(bitPattern: src.baseAddress) % 4 == 0
         if !direct {
