@@ -61,16 +61,14 @@ func commandLineWording(_ error: any TensorLedgerError) -> String {
         return "\(option) \(reason)"
     case ConversionError.keepMatchesNothing:
         return error.description.replacing("keep pattern", with: "--keep", maxReplacements: 1)
-    case FileError.outputExists:
-        return error.description + " (use --force to replace it)"
-    case ChatError.unknownTemplate:
-        return error.description.replacing("choose one by name", with: "choose one with --template")
-    case QuantizationError.scaleOverflow:
-        return error.description.replacing("keep it in float or store it as q8-row", with: "keep it in float (--keep) or use --weights q8-row")
-    case GGUFConversionError.unsupported:
-        return error.description.replacing("store the weights as", with: "use --weights")
     default:
-        return error.description
+        switch error.remedy {
+        case nil: return error.description
+        case .replaceOutput?: return error.description + " (use --force to replace it)"
+        case .chooseTemplate?: return error.description + "; choose one with --template"
+        case .keepInFloatOrScalePerRow?: return error.description + "; keep it in float (--keep) or use --weights q8-row"
+        case .otherScheme?: return error.description + "; use --weights q8, f16, bf16 or f32"
+        }
     }
 }
 

@@ -198,6 +198,17 @@ enum CLI {
         #expect(CLI.run(["ledger", cache]).status != 0)
     }
 
+    /// The library says what can be changed (`remedy`); the command line names the option.
+    @Test func remediesAreWordedAsOptions() throws {
+        let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
+        writeFile(dir.file("m.tlm"), [1])
+        let exists = CLI.run(["convert", model, dir.file("m.tlm")])
+        #expect(exists.status == 2 && exists.stderr.hasSuffix("already exists (use --force to replace it)\n"), "\(exists.stderr)")
+        let rowwise = CLI.run(["convert", model, dir.file("m.gguf"), "--weights", "q8-row"])
+        #expect(rowwise.status == 1 && rowwise.stderr.contains("GGUF has no q8-row type; use --weights q8, f16, bf16 or f32"), "\(rowwise.stderr)")
+        #expect(FileError.outputExists(path: "x").remedy == .replaceOutput && FileError.notFound(path: "x").remedy == nil)
+    }
+
     /// Shell completion knows the model paths are files and the values of the enums.
     @Test func completionScriptsKnowFilesAndValues() throws {
         let bash = CLI.run(["--generate-completion-script", "bash"])

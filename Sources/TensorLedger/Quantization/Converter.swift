@@ -67,6 +67,11 @@ public struct ConversionItem: Sendable {
         set { storage.rawBytes = newValue }
     }
     public var note: String? { storage.note }
+    /// Notes where the writer put the tensor.
+    mutating func record(_ stored: StoredTensor) {
+        (storedBytes, encoding, checksum, offset) = (stored.storedBytes, stored.encoding, stored.checksum, stored.offset)
+    }
+
     /// The category as reports name it: a fused attention weight is query+key+value.
     public var categoryName: String { fusedQKV ? "query+key+value" : category.identifier }
     // Filled in by the conversion:
@@ -379,11 +384,7 @@ public enum Converter {
         func finishWriting() throws {
             guard let (i, task) = writing else { return }
             writing = nil
-            let stored = try task.value()
-            plan.items[i].storedBytes = stored.storedBytes
-            plan.items[i].encoding = stored.encoding
-            plan.items[i].checksum = stored.checksum
-            plan.items[i].offset = stored.offset
+            plan.items[i].record(try task.value())
             if counted.insert(plan.items[i].source.name).inserted { done += plan.items[i].source.info.byteCount }
             progress?(done, plan.inputBytes)
         }

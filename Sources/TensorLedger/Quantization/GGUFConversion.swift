@@ -11,11 +11,18 @@ import CKernels
 
 public enum GGUFConversionError: TensorLedgerError, Equatable {
     case unsupported(file: String, reason: String)
+    /// A weight scheme GGUF has no type for.
+    case noSuchType(file: String, scheme: String)
 
     public var category: ErrorCategory { .badInput }
+    public var remedy: Remedy? {
+        if case .noSuchType = self { return .otherScheme }
+        return nil
+    }
     public var description: String {
         switch self {
         case .unsupported(let f, let r): return "\(f): cannot write it as GGUF: \(r)"
+        case .noSuchType(let f, let s): return "\(f): cannot write it as GGUF: GGUF has no \(s) type"
         }
     }
 }
@@ -35,7 +42,7 @@ extension Converter {
     /// The GGUF plan: llama.cpp's names, metadata and tokenizer keys for the architecture.
     static func ggufPlan(_ checkpoint: Checkpoint, input: String, options: ConversionOptions) throws -> Plan {
         guard ggmlType(options.scheme) != nil else {
-            throw GGUFConversionError.unsupported(file: input, reason: "GGUF has no q8-row type; store the weights as q8, f16, bf16 or f32")
+            throw GGUFConversionError.noSuchType(file: input, scheme: options.scheme.rawValue)
         }
         guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
         let config = try ModelConfig.load(configPath)

@@ -81,11 +81,7 @@ extension Converter {
         var done = 0
         for i in plan.items.indices {
             if interrupted() { throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors; nothing was written") }
-            let stored = try withGGUFStoredBytes(plan.items[i], from: weights) { try writer.write(plan.items[i], encoded: $0) }
-            plan.items[i].storedBytes = stored.storedBytes
-            plan.items[i].encoding = stored.encoding
-            plan.items[i].checksum = stored.checksum
-            plan.items[i].offset = stored.offset
+            plan.items[i].record(try withGGUFStoredBytes(plan.items[i], from: weights) { try writer.write(plan.items[i], encoded: $0) })
             done += weights.byName[plan.items[i].source.name]?.gguf.byteCount ?? 0
             progress?(done, plan.inputBytes)
         }

@@ -8,11 +8,15 @@ public enum QuantizationError: TensorLedgerError, Equatable {
     case scaleOverflow(tensor: String, index: Int)
 
     public var category: ErrorCategory { .badInput }
+    public var remedy: Remedy? {
+        if case .scaleOverflow = self { return .keepInFloatOrScalePerRow }
+        return nil
+    }
     public var description: String {
         switch self {
         case .nonFinite(let t, let i): return "tensor \"\(t)\": value \(i) is not finite (NaN or infinity) or too large for the type it is stored in; a model holding it computes nothing usable"
         case .scaleOverflow(let t, let i):
-            return "tensor \"\(t)\": the block at value \(i) has values above 8.3 million, beyond an f16 scale; keep it in float or store it as q8-row"
+            return "tensor \"\(t)\": the block at value \(i) has values above 8.3 million, beyond an f16 scale"
         }
     }
 }

@@ -155,6 +155,7 @@ public final class ChatSession {
         let usable = min(model.tokenizer.vocabularySize, model.vocabularySize)
         while replyIDs.count < maxReplyTokens {
             if interrupted() { stop = .interrupted; break }
+            try model.checkFinite(UnsafeBufferPointer(rebasing: state.logits()[0..<usable]), after: history)
             let next = sampler.sample(UnsafeBufferPointer(rebasing: state.logits()[0..<usable]), history: history)
             if stopIDs.contains(next) { stop = .endOfTurn; break }
             if model.tokenizer.isSpecial(next) { stop = .endOfText; break }

@@ -35,10 +35,15 @@ public enum ChatError: TensorLedgerError, Equatable {
         case .emptyMessage, .systemTooLong, .messageTooLong: return .usage
         }
     }
+    public var remedy: Remedy? {
+        if case .unknownTemplate = self { return .chooseTemplate }
+        return nil
+    }
+
     public var description: String {
         switch self {
         case .unknownTemplate(let s):
-            return "\(s): the chat template is not one TensorLedger recognises (ChatML, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma); choose one by name"
+            return "\(s): the chat template is not one TensorLedger recognises (ChatML, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma)"
         case .missingMarker(let t, let m): return "the \(t) template needs the token \"\(m)\", which is not in this model's vocabulary"
         case .emptyMessage: return "the message is empty"
         case .systemTooLong(let n, let c): return "the system prompt takes \(n) tokens, more than the model's context of \(c)"

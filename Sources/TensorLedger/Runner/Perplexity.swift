@@ -106,13 +106,15 @@ public enum Perplexity {
                 try other.forward(window, state: otherState, allLogits: true)
             }
             for i in 1..<window.count {
-                try model.checkFinite(state.logits(row: i - 1), after: Array(window[..<i]))
-                if let other, let otherState { try other.checkFinite(otherState.logits(row: i - 1), after: Array(window[..<i])) }
+                // A NaN or infinity among the logits leaves the log-softmax non-finite: only
+                // then are the logits searched, and the stage where it began found.
                 logSoftmax(state.logits(row: i - 1), into: &logA)
+                if !logA[window[i]].isFinite { try model.checkFinite(state.logits(row: i - 1), after: Array(window[..<i])) }
                 nll -= logA[window[i]]
                 predicted += 1
-                if let otherState {
+                if let other, let otherState {
                     logSoftmax(otherState.logits(row: i - 1), into: &logB)
+                    if !logB[window[i]].isFinite { try other.checkFinite(otherState.logits(row: i - 1), after: Array(window[..<i])) }
                     otherNLL -= logB[window[i]]
                     var k = 0.0
                     for j in logA.indices { k += exp(logA[j]) * (logA[j] - logB[j]) }

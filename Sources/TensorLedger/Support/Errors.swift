@@ -27,9 +27,25 @@ public enum ErrorCategory: String, Sendable {
 
 public protocol TensorLedgerError: Error, CustomStringConvertible, Sendable {
     var category: ErrorCategory { get }
+    /// What the user can change to get past the error, when there is one thing: the
+    /// command line words it as its option, other callers as they like.
+    var remedy: Remedy? { get }
+}
+
+public enum Remedy: Sendable, Equatable {
+    /// Allow the existing output to be replaced.
+    case replaceOutput
+    /// Name a chat template.
+    case chooseTemplate
+    /// Keep the tensor in float, or give each row its own scale.
+    case keepInFloatOrScalePerRow
+    /// Store the weights in a scheme the format has (q8, f16, bf16, f32).
+    case otherScheme
 }
 
 extension TensorLedgerError {
+    public var remedy: Remedy? { nil }
+
     public static var jsonSchema: String { "tensorledger.error/1" }
 
     /// The error as a `--json` command prints it on stderr: the same line, its kind and exit code.
@@ -71,6 +87,11 @@ public enum FileError: TensorLedgerError, Equatable {
         case .writeFailed: return .writeFailure
         case .outputExists, .outputIsInput, .outputNotRegular: return .usage
         }
+    }
+
+    public var remedy: Remedy? {
+        if case .outputExists = self { return .replaceOutput }
+        return nil
     }
 
     public var description: String {
