@@ -1,6 +1,7 @@
-// Float → int8 quantization for conversion (q8 blocks of 32, q8-row, ggml's Q8_0). One
-// portable body, compiled again for AVX2 so the compiler vectorizes it with that
-// instruction set; hand-written AVX2, AVX-512 and NEON variants of the block quantizers.
+// Float → int8 quantization for conversion: q8 blocks of 32, q8-row and ggml's Q8_0, of
+// rows and of a transposed matrix's columns. One portable body, compiled again for AVX2 so
+// the compiler vectorizes it with that instruction set; hand-written AVX2, AVX-512 and NEON
+// variants of the block quantizers and of the transposing tiles.
 #include "internal.h"
 
 TL_INLINE long q8_blocks_body(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
@@ -220,61 +221,6 @@ long tl_quantize_q8_blocks(const float *x, size_t n, int8_t *q, uint16_t *scales
     return q8_blocks_portable(x, n, q, scales_f16, stats);
 }
 
-// ---- a transposed matrix --------------------------------------------------------------
-
-#if TL_X86
-// Columns [c, c + 16) of source rows [r, r + 32) as 16 contiguous blocks of 32.
-TL_TARGET_AVX512 static void columns_to_blocks_avx512(const float *src, size_t cols, size_t r, size_t c, float block[16][32]) {
-    for (int half = 0; half < 2; half++) {
-        __m512 v[16];
-        for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (r + 16 * (size_t)half + (size_t)i) * cols + c);
-        tl_transpose16(v);
-        for (int j = 0; j < 16; j++) _mm512_storeu_ps(&block[j][16 * half], v[j]);
-    }
-}
-
-#endif
-
-long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, int8_t *q, uint16_t *scales,
-                            tl_quant_stats *stats) {
-    const size_t blocks = rows / 32;
-#if TL_X86
-    const int wide = TL_USES_AVX512();
-#endif
-    float block[16][32];
-    // 32 source rows at a time, read front to back across the band (the prefetcher follows them).
-    for (size_t rb = 0; rb < blocks; rb++) {
-        for (size_t c = c0; c < c1; c += 16) {
-            const size_t width = c + 16 <= c1 ? 16 : c1 - c;
-#if TL_X86
-            if (wide && width == 16) {
-                columns_to_blocks_avx512(src, cols, 32 * rb, c, block);
-            } else
-#endif
-            {
-                for (size_t j = 0; j < width; j++)
-                    for (size_t i = 0; i < 32; i++) block[j][i] = src[(32 * rb + i) * cols + c + j];
-            }
-            long bad;
-#if TL_X86
-            if (wide) {
-                bad = q8_blocks_strided_avx512(&block[0][0], 32, width, q + c * rows + 32 * rb, rows, scales + c * blocks + rb, blocks, stats);
-            } else
-#endif
-            {
-                bad = -1;
-                for (size_t j = 0; j < width && bad < 0; j++) {
-                    long b = tl_quantize_q8_blocks(block[j], 32, q + (c + j) * rows + 32 * rb, scales + (c + j) * blocks + rb, stats);
-                    if (b >= 0) bad = (long)(32 * j) + b;
-                }
-            }
-            // Back to the source's own layout: row 32·rb + place in block, column c + block.
-            if (bad >= 0) return (long)((32 * rb + (size_t)bad % 32) * cols + c + (size_t)bad / 32);
-        }
-    }
-    return -1;
-}
-
 TL_INLINE long q8_row_body(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *st) {
     float amax = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -343,6 +289,36 @@ TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out) {
 static long q8_0_ggml_portable(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
 #if TL_X86
 TL_TARGET_AVX2 static long q8_0_ggml_avx2(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
+
+// `count` blocks of 32, block b read from x + b·xstride and written to out + b·ostride; a
+// failure returns 32·b + its place in the block. The product x · (1/d) is the body's, and
+// truncating then stepping by the fraction is tl_round_away, so the bytes are the body's.
+TL_TARGET_AVX512 static long q8_0_ggml_strided_avx512(const float *x, size_t xstride, size_t count, uint8_t *out, size_t ostride) {
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    const __m512 inf = _mm512_set1_ps(INFINITY), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
+    for (size_t b = 0; b < count; b++) {
+        const float *xb = x + xstride * b;
+        uint8_t *o = out + ostride * b;
+        const __m512 v[2] = {_mm512_loadu_ps(xb), _mm512_loadu_ps(xb + 16)};
+        const __m512 a0 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v[0]), absmask));
+        const __m512 a1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v[1]), absmask));
+        if ((_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ)) != 0xffff)
+            return (long)(32 * b) + q8_0_ggml_body(xb, 32, o);
+        const float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const _Float16 h = (_Float16)d;
+        memcpy(o, &h, 2);
+        const __m512 vid = _mm512_set1_ps(id);
+        for (int k = 0; k < 2; k++) {
+            const __m512 t = _mm512_mul_ps(v[k], vid);
+            __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m512 f = _mm512_sub_ps(t, r);
+            r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
+            r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, nhalf, _CMP_LE_OQ), r, one);
+            _mm_storeu_si128((__m128i *)(o + 2 + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
+        }
+    }
+    return -1;
+}
 #elif TL_ARM64
 static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out) {
     for (size_t b = 0; b < n / 32; b++) {
@@ -365,9 +341,110 @@ static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out) {
 
 long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out) {
 #if TL_X86
+    if (TL_USES_AVX512()) return q8_0_ggml_strided_avx512(x, 32, n / 32, out, 34);
     if (TL_USES_AVX2()) return q8_0_ggml_avx2(x, n, out);
 #elif TL_ARM64
     if (TL_USES_NEON()) return q8_0_ggml_neon(x, n, out);
 #endif
     return q8_0_ggml_portable(x, n, out);
+}
+
+// ---- a transposed matrix ----------------------------------------------------------------
+// GPT-2's Conv1D weights are stored (in, out); both output layouts want rows of outputs.
+// 32 source rows × 16 columns at a time become 16 blocks of 32 in a tile that stays in
+// registers or L1, and are quantized from there: no f32 copy of the transpose.
+
+#if TL_X86
+TL_TARGET_AVX512 static void columns_to_blocks_avx512(const float *src, size_t cols, size_t r, size_t c, float block[16][32]) {
+    for (int half = 0; half < 2; half++) {
+        __m512 v[16];
+        for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(src + (r + 16 * (size_t)half + (size_t)i) * cols + c);
+        tl_transpose16(v);
+        for (int j = 0; j < 16; j++) _mm512_storeu_ps(&block[j][16 * half], v[j]);
+    }
+}
+#elif TL_ARM64
+// 4 × 4 tiles: TRN1/TRN2 on 32-bit lanes, then on 64-bit lanes.
+static void columns_to_blocks_neon(const float *src, size_t cols, size_t r, size_t c, size_t width, float block[16][32]) {
+    for (size_t i = 0; i < 32; i += 4) {
+        const float *s = src + (r + i) * cols + c;
+        for (size_t j = 0; j < width; j += 4) {
+            const float32x4_t a = vld1q_f32(s + j), b = vld1q_f32(s + cols + j), e = vld1q_f32(s + 2 * cols + j), f = vld1q_f32(s + 3 * cols + j);
+            const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(a, b)), t1 = vreinterpretq_f64_f32(vtrn2q_f32(a, b));
+            const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(e, f)), t3 = vreinterpretq_f64_f32(vtrn2q_f32(e, f));
+            vst1q_f32(&block[j][i], vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+            vst1q_f32(&block[j + 1][i], vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+            vst1q_f32(&block[j + 2][i], vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+            vst1q_f32(&block[j + 3][i], vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+        }
+    }
+}
+#endif
+
+// Columns [c, c + width) of source rows [r, r + 32) as `width` (≤ 16) contiguous blocks of 32.
+static void columns_to_blocks(const float *src, size_t cols, size_t r, size_t c, size_t width, float block[16][32]) {
+#if TL_X86
+    if (TL_USES_AVX512() && width == 16) { columns_to_blocks_avx512(src, cols, r, c, block); return; }
+#elif TL_ARM64
+    if (TL_USES_NEON() && width % 4 == 0) { columns_to_blocks_neon(src, cols, r, c, width, block); return; }
+#endif
+    for (size_t i = 0; i < 32; i++)
+        for (size_t j = 0; j < width; j++) block[j][i] = src[(r + i) * cols + c + j];
+}
+
+static long q8_tile(const float block[16][32], size_t width, int8_t *q, uint16_t *scales, size_t rows, tl_quant_stats *stats) {
+#if TL_X86
+    if (TL_USES_AVX512()) return q8_blocks_strided_avx512(&block[0][0], 32, width, q, rows, scales, rows / 32, stats);
+#endif
+    for (size_t j = 0; j < width; j++) {
+        const long b = tl_quantize_q8_blocks(block[j], 32, q + j * rows, scales + j * (rows / 32), stats);
+        if (b >= 0) return (long)(32 * j) + b;
+    }
+    return -1;
+}
+
+static long q8_0_ggml_tile(const float block[16][32], size_t width, uint8_t *out, size_t rowBytes) {
+#if TL_X86
+    if (TL_USES_AVX512()) return q8_0_ggml_strided_avx512(&block[0][0], 32, width, out, rowBytes);
+#endif
+    for (size_t j = 0; j < width; j++) {
+        const long b = tl_quantize_q8_0_ggml(block[j], 32, out + j * rowBytes);
+        if (b >= 0) return (long)(32 * j) + b;
+    }
+    return -1;
+}
+
+// Where a column quantizer writes: .tlm's int8 plane and scales, or ggml's blocks.
+typedef struct {
+    int8_t *q;
+    uint16_t *scales;
+    tl_quant_stats *stats;
+    uint8_t *ggml;
+} column_output;
+
+// Tiles read front to back across the band, 32 source rows at a time (the prefetcher
+// follows them); a failure is reported at its index in the source.
+static long quantize_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, column_output out) {
+    const size_t blocks = rows / 32, rowBytes = blocks * 34;
+    float block[16][32];
+    for (size_t rb = 0; rb < blocks; rb++) {
+        for (size_t c = c0; c < c1; c += 16) {
+            const size_t width = c + 16 <= c1 ? 16 : c1 - c;
+            columns_to_blocks(src, cols, 32 * rb, c, width, block);
+            const long bad = out.ggml ? q8_0_ggml_tile(block, width, out.ggml + c * rowBytes + 34 * rb, rowBytes)
+                                      : q8_tile(block, width, out.q + c * rows + 32 * rb, out.scales + c * blocks + rb, rows, out.stats);
+            // Block j of the tile is column c + j; place p in it is row 32·rb + p.
+            if (bad >= 0) return (long)((32 * rb + (size_t)bad % 32) * cols + c + (size_t)bad / 32);
+        }
+    }
+    return -1;
+}
+
+long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, int8_t *q, uint16_t *scales,
+                            tl_quant_stats *stats) {
+    return quantize_columns(src, rows, cols, c0, c1, (column_output){q, scales, stats, NULL});
+}
+
+long tl_quantize_q8_0_ggml_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, uint8_t *out) {
+    return quantize_columns(src, rows, cols, c0, c1, (column_output){NULL, NULL, NULL, out});
 }

@@ -219,24 +219,28 @@ func largestTensorBytes(_ dir: String) -> Int {
         return o[1].int! - o[0].int!
     }.max() ?? 0
 }
-for (label, dir, file) in [("convert to q8, GPT-2 124M", small, "bench.tlm"), ("convert to q8, GPT-2 355M", medium, "bench.tlm"),
-                           ("convert to GGUF Q8_0, GPT-2 124M", small, "bench.gguf")] {
-    guard let dir else { continue }
-    var speeds: [Double] = []
-    var rss = 0
-    for _ in 0..<runs {
+// The conversions take turns, run after run, so the machine's noise falls on all of them
+// alike and the GGUF ÷ .tlm ratio compares like with like; at least nine runs each (they
+// are short, and the spread between runs is wide here).
+let conversions = [("convert to q8, GPT-2 124M", small, "bench.tlm"), ("convert to GGUF Q8_0, GPT-2 124M", small, "bench.gguf"),
+                   ("convert to q8, GPT-2 355M", medium, "bench-355m.tlm")].compactMap { label, dir, file in dir.map { (label, $0, file) } }
+var speeds = [[Double]](repeating: [], count: conversions.count), peaks = [Int](repeating: 0, count: conversions.count)
+for _ in 0..<max(runs, 9) {
+    for (k, (_, dir, file)) in conversions.enumerated() {
         // A new file each run, as a conversion usually makes: replacing an existing output
         // adds the time the file system takes to free the old one (~40 ms for 130 MB here).
         let out = joinPath(work, file)
         unlink(out)
         let r = mustRun(["convert", dir, out, "--json"])
-        let o = jsonOf(r)
-        speeds.append(Double(o["input_bytes"]!.int!) / r.seconds / 1e6)
-        rss = max(rss, r.peakRSSKiB)
+        speeds[k].append(Double(jsonOf(r)["input_bytes"]!.int!) / r.seconds / 1e6)
+        peaks[k] = max(peaks[k], r.peakRSSKiB)
     }
+}
+for (k, (label, dir, _)) in conversions.enumerated() {
     let largest = largestTensorBytes(dir)
-    record(label, speeds, unit: "MB/s", higherIsBetter: true, rssKiB: rss,
-           notes: "whole process; largest tensor \(formatFixed(Double(largest) / 1_048_576, 0)) MiB, RSS - largest = \(formatFixed(Double(rss) / 1024 - Double(largest) / 1_048_576, 0)) MiB")
+    var notes = "whole process; largest tensor \(formatFixed(Double(largest) / 1_048_576, 0)) MiB, RSS - largest = \(formatFixed(Double(peaks[k]) / 1024 - Double(largest) / 1_048_576, 0)) MiB"
+    if label.contains("GGUF") { notes += "; \(formatFixed(median(speeds[k]) / median(speeds[0]), 2))× .tlm" }
+    record(label, speeds[k], unit: "MB/s", higherIsBetter: true, rssKiB: peaks[k], notes: notes)
 }
 
 // Generation and prompt processing.

@@ -154,6 +154,23 @@ static void test_weight_quantizers(tl_isa isa) {
         WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, rq, rs, NULL));
         WITH(isa, gb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, gq, gs, NULL));
         check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && memcmp(rs, gs, sizeof rs) == 0)), "q8 columns", (size_t)trial, 0);
+        // Columns of GGUF's Q8_0: the same bytes as transposing, then quantizing each row; a
+        // band with ragged edges (columns 5 to 42) leaves the rest of the output alone.
+        static float t[N];
+        static uint8_t rt[N / 32 * 34];
+        for (size_t r = 0; r < ROWS; r++)
+            for (size_t c = 0; c < COLS; c++) t[c * ROWS + r] = x[r * COLS + c];
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_0_ggml(t, N, rt));
+        const size_t c0 = trial % 2 ? 5 : 0, c1 = trial % 2 ? 43 : COLS, rowBytes = ROWS / 32 * 34;
+        memset(g0, 0xa5, sizeof g0);
+        WITH(isa, gb = tl_quantize_q8_0_ggml_columns(x, ROWS, COLS, c0, c1, g0));
+        const int bandBad = rb >= 0 && (size_t)rb / ROWS >= c0 && (size_t)rb / ROWS < c1;
+        const long want = bandBad ? (long)((size_t)rb % ROWS * COLS + (size_t)rb / ROWS) : -1;
+        int same = 1;
+        for (size_t c = 0; c < COLS && gb < 0; c++)
+            for (size_t k = 0; k < rowBytes; k++)
+                same &= g0[c * rowBytes + k] == (c >= c0 && c < c1 ? rt[c * rowBytes + k] : 0xa5);
+        check(gb == want && same, "ggml q8_0 columns", (size_t)trial, (size_t)gb);
     }
 }
 

@@ -211,6 +211,42 @@ import Testing
         }
     }
 
+    /// GGUF's Q8_0 (ggml's rounding, not q8's) against the twin: rows, including an all-zero
+    /// block and halves at scale 1, and bands of a transposed matrix with ragged edges.
+    @Test(arguments: KernelISA.available)
+    func ggmlQ8_0MatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for n in Self.lengths {
+                var x = Self.vector(n, seed: 80, std: 0.05)
+                if n >= 64 {
+                    for i in 0..<32 { x[i] = 0 }
+                    for i in 32..<64 { x[i] = Float(i - 48) + 0.5 }
+                    x[40] = 127
+                }
+                let got = Kernels.quantizeGGML(x)
+                #expect(got.failure == -1 && got.blocks == Q8.referenceGGMLBlocks(x), "\(isa.name) n=\(n)")
+                var bad = x
+                bad[n - 5] = .infinity
+                #expect(Kernels.quantizeGGML(bad).failure == n - 5, "\(isa.name) n=\(n)")
+            }
+            for (rows, cols, columns) in [(32, 16, 0..<16), (96, 40, 0..<40), (64, 48, 5..<43), (768, 48, 16..<32), (64, 7, 2..<7)] {
+                let x = Self.vector(rows * cols, seed: 81, std: 0.1)
+                let t = ReferenceKernels.transpose(x, rows: rows, cols: cols)
+                var want = [UInt8](repeating: 0, count: rows * cols / 32 * 34)
+                let rowBytes = rows / 32 * 34
+                for c in columns {
+                    want.replaceSubrange((c * rowBytes)..<((c + 1) * rowBytes), with: Q8.referenceGGMLBlocks(Array(t[(c * rows)..<((c + 1) * rows)])))
+                }
+                let got = Kernels.quantizeGGMLColumns(x, rows: rows, cols: cols, columns: columns)
+                #expect(got.failure == -1 && got.blocks == want, "\(isa.name) \(rows)×\(cols) \(columns)")
+                var bad = x
+                bad[(rows - 3) * cols + columns.upperBound - 1] = .nan
+                #expect(Kernels.quantizeGGMLColumns(bad, rows: rows, cols: cols, columns: columns).failure == (rows - 3) * cols + columns.upperBound - 1,
+                        "\(isa.name) \(rows)×\(cols) \(columns)")
+            }
+        }
+    }
+
     @Test(arguments: KernelISA.available)
     func activationQuantizationMatchesTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {

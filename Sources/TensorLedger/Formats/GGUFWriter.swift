@@ -45,9 +45,19 @@ public struct GGUFTensorPlan: Sendable {
 public enum GGUFWriter {
     public static let alignment = 32
 
-    /// Gives each tensor its offset (in order, each aligned) and returns the header bytes,
-    /// padded to where the data section starts.
-    public static func header(metadata: [(String, GGUFMetadata)], tensors: inout [GGUFTensorPlan]) -> [UInt8] {
+    /// Gives each tensor its offset in the data section (in order, each aligned); returns
+    /// the section's size.
+    public static func layOut(_ tensors: inout [GGUFTensorPlan]) -> Int {
+        var offset = 0
+        for i in tensors.indices {
+            tensors[i].offset = offset
+            offset = (offset + tensors[i].byteCount + alignment - 1) / alignment * alignment
+        }
+        return tensors.last.map { $0.offset + $0.byteCount } ?? 0
+    }
+
+    /// The header bytes for tensors already laid out, padded to where the data section starts.
+    public static func header(metadata: [(String, GGUFMetadata)], tensors: [GGUFTensorPlan]) -> [UInt8] {
         var out = GGUFFile.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
@@ -56,45 +66,50 @@ public enum GGUFWriter {
         u64(UInt64(tensors.count))
         u64(UInt64(metadata.count))
         for (key, value) in metadata { string(key); out += value.bytes }
-        var offset = 0
-        for i in tensors.indices {
-            tensors[i].offset = offset
-            offset = (offset + tensors[i].byteCount + alignment - 1) / alignment * alignment
-            string(tensors[i].name)
-            u32(UInt32(tensors[i].dimensions.count))
-            tensors[i].dimensions.forEach { u64(UInt64($0)) }
-            u32(tensors[i].type.rawValue)
-            u64(UInt64(tensors[i].offset))
+        for t in tensors {
+            string(t.name)
+            u32(UInt32(t.dimensions.count))
+            t.dimensions.forEach { u64(UInt64($0)) }
+            u32(t.type.rawValue)
+            u64(UInt64(t.offset))
         }
         while out.count % alignment != 0 { out.append(0) }
         return out
     }
 }
 
-/// A GGUF file written front to back: the header first (every size is known from the
-/// plan), then each tensor at its aligned offset.
+/// A GGUF file written front to back: the header first, then each tensor at its aligned
+/// offset. The header may still be in the making when the writer starts (it holds the
+/// vocabulary); the first tensor waits for it.
 final class GGUFFileWriter: ConvertedModelWriter {
     private let file: AtomicFileWriter
-    private let dataStart: Int
+    private var header: BackgroundTask<[UInt8]>?
+    private let leading: [[Float]]
+    private var dataStart = 0
 
-    /// Starts `path` with `header` and the tensors made by the conversion itself (values
-    /// in f32, such as llama3's rope_freqs), which come first in the header's table.
-    init(path: String, overwrite: Bool, protecting inputs: [String], header: [UInt8], leading: [[Float]]) throws {
+    /// Opens a temporary file for `path`; `header` is written first, then the tensors made by
+    /// the conversion itself (values in f32, such as llama3's rope_freqs), which come first in
+    /// the header's table.
+    init(path: String, overwrite: Bool, protecting inputs: [String], header: BackgroundTask<[UInt8]>, leading: [[Float]]) throws {
         file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs)
-        dataStart = header.count
-        do {
-            try file.write(header)
-            for values in leading {
-                try file.pad(toMultipleOf: GGUFWriter.alignment)
-                try values.withUnsafeBytes { try file.write($0) }
-            }
-        } catch {
-            file.abandon()
-            throw error
+        self.header = header
+        self.leading = leading
+    }
+
+    private func writeHeader() throws {
+        guard let header else { return }
+        self.header = nil
+        let bytes = try header.value()
+        dataStart = bytes.count
+        try file.write(bytes)
+        for values in leading {
+            try file.pad(toMultipleOf: GGUFWriter.alignment)
+            try values.withUnsafeBytes { try file.write($0) }
         }
     }
 
     func write(_ item: ConversionItem, encoded: UnsafeRawBufferPointer) throws -> StoredTensor {
+        try writeHeader()
         try file.pad(toMultipleOf: GGUFWriter.alignment)
         let offset = file.offset - dataStart
         try file.write(encoded)
@@ -102,6 +117,7 @@ final class GGUFFileWriter: ConvertedModelWriter {
     }
 
     func finish(_ items: [ConversionItem]) throws -> Int {
+        try writeHeader()
         let size = file.offset
         try file.commit()
         return size

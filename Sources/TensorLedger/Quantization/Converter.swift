@@ -295,8 +295,8 @@ public enum Converter {
         var items: [ConversionItem]
         var dropped: [String]
         var warnings: [String]
-        /// The size of the file (before compression, for .tlm).
-        var estimatedBytes: Int
+        /// The size of the file (before compression, for .tlm); for GGUF it lays out the header.
+        var fileBytes: () throws -> Int
         /// Per item, the heads whose rows are reordered for ggml's RoPE (GGUF, llama).
         var permutedHeads: [Int?]
         /// Source bytes converted (a tensor written twice counts once).
@@ -333,7 +333,7 @@ public enum Converter {
             ConversionReport(input: inputPath, output: output, scheme: options.scheme, items: plan.items, droppedBuffers: plan.dropped,
                              warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: outputBytes, seconds: clock.seconds, dryRun: dryRun)
         }
-        if dryRun { return report(plan.estimatedBytes) }
+        if dryRun { return report(try plan.fileBytes()) }
         let writer = try plan.makeWriter(output, options.overwrite)
         do {
             switch plan.source {
@@ -362,7 +362,7 @@ public enum Converter {
         let files = (["config.json", TokenizerConfig.configFile, TokenizerConfig.templateFile, "tokenizer.json"] as [String])
             .compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + files.map(\.path)
-        return Plan(format: .tlm, items: items, dropped: dropped, warnings: warnings, estimatedBytes: estimatedFileBytes(rawBytes: items.map(\.rawBytes)),
+        return Plan(format: .tlm, items: items, dropped: dropped, warnings: warnings, fileBytes: { estimatedFileBytes(rawBytes: items.map(\.rawBytes)) },
                     permutedHeads: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         let contents = try files.map { f in

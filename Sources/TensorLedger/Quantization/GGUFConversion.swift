@@ -52,9 +52,6 @@ extension Converter {
         case .llama: arch = config.modelType == "qwen2" ? .qwen2 : .llama
         default: throw GGUFConversionError.unsupported(file: input, reason: "\(config.family.displayName) models have no GGUF architecture here (gpt2, llama, qwen2)")
         }
-        let tokenizerPath = checkpoint.sidecar("tokenizer.json")
-        let tokenizer = try tokenizerPath.map { try BPETokenizer.load($0) }
-        let chat = try TokenizerConfig.load(forModel: input)
         var (items, dropped) = try plan(checkpoint, config: config, options: options)
         // Where each tensor goes: its GGUF name, and whether its rows must be permuted.
         let hfToGGUF = Dictionary(arch.names.map { ($0.hf, $0.gguf) }, uniquingKeysWith: { a, _ in a })
@@ -73,11 +70,18 @@ extension Converter {
             tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: ggmlType(item.scheme)!))
         }
         let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
-        // llama.cpp writes GPT-2's tied head again; the llama architecture reads token_embd when
-        // output is absent. Right after the embedding, so its encoded bytes are written twice.
-        if arch == .gpt2 && !items.contains(where: { $0.category == .unembedding }), let e = items.firstIndex(where: { $0.category == .embedding }) {
-            tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensors[e].dimensions, type: tensors[e].type), at: e + 1)
-            items.insert(items[e], at: e + 1)
+        // The embedding first: usually the largest tensor, it is encoded while the header is
+        // laid out (see GGUFFileWriter). llama.cpp writes GPT-2's tied head again (the llama
+        // architecture reads token_embd when output is absent): right after the embedding,
+        // so its encoded bytes are written twice.
+        if let e = items.firstIndex(where: { $0.category == .embedding }) {
+            let (item, tensor) = (items.remove(at: e), tensors.remove(at: e))
+            items.insert(item, at: 0)
+            tensors.insert(tensor, at: 0)
+            if arch == .gpt2 && !items.contains(where: { $0.category == .unembedding }) {
+                tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensor.dimensions, type: tensor.type), at: 1)
+                items.insert(item, at: 1)
+            }
         }
         // Llama 3's rope scaling, as llama.cpp writes it: divisors of the inverse frequencies.
         var leading: [(plan: GGUFTensorPlan, values: [Float])] = []
@@ -88,19 +92,26 @@ extension Converter {
                             zip(plain.inverseFrequencies, scaled.inverseFrequencies).map { Float($0 / $1) }))
         }
         tensors = leading.map(\.plan) + tensors
-        var metadata = try ggufMetadata(config: config, arch: arch, name: lastPathComponent(checkpoint.directory), scheme: options.scheme,
-                                        tokenizer: tokenizer, chat: chat, source: input)
-        metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
-        var warnings = checkpoint.warnings
-        if tokenizer == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
-        let header = GGUFWriter.header(metadata: metadata, tensors: &tensors)
-        let total = header.count + (tensors.last.map { $0.offset + $0.byteCount } ?? 0)
+        let dataBytes = GGUFWriter.layOut(&tensors)
         for (i, t) in tensors.dropFirst(leading.count).enumerated() { items[i].storedBytes = t.byteCount; items[i].rawBytes = t.byteCount }
+        var warnings = checkpoint.warnings
+        let tokenizerPath = checkpoint.sidecar("tokenizer.json")
+        if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
+        // The metadata holds the vocabulary: the tokenizer is read and the header laid out
+        // while the first tensors are encoded (the writer waits for it before writing them).
+        let name = lastPathComponent(checkpoint.directory), table = tensors
+        let header = { () throws -> [UInt8] in
+            let tokenizer = try tokenizerPath.map { try BPETokenizer.load($0) }
+            let chat = try TokenizerConfig.load(forModel: input)
+            var metadata = try ggufMetadata(config: config, arch: arch, name: name, scheme: options.scheme, tokenizer: tokenizer, chat: chat, source: input)
+            metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
+            return GGUFWriter.header(metadata: metadata, tensors: table)
+        }
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 }
-        return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, estimatedBytes: total,
+        return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, fileBytes: { try header().count + dataBytes },
                     permutedHeads: items.map { arch == .llama ? permutedHeads($0.source.name, config: config) : nil }, inputBytes: inputBytes,
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
-                        try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: header, leading: leading.map(\.values))
+                        try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: BackgroundTask(header), leading: leading.map(\.values))
                     })
     }
 

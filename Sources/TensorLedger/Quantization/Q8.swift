@@ -65,6 +65,12 @@ public enum Q8 {
         return QuantizationFailure(bad, in: x)
     }
 
+    /// GGUF's Q8_0 blocks of the same columns, each row rows/32 blocks of 34 bytes.
+    static func quantizeGGMLColumns(_ x: UnsafePointer<Float>, rows: Int, cols: Int, columns: Range<Int>,
+                                    into blocks: UnsafeMutablePointer<UInt8>) -> QuantizationFailure? {
+        QuantizationFailure(tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, blocks), in: x)
+    }
+
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
                             scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> QuantizationFailure? {
@@ -108,6 +114,23 @@ public enum Q8 {
     public static func referenceRow(_ row: [Float]) -> (q: [Int8], scale: Float) {
         let d = row.reduce(Float(0)) { max($0, abs($1)) } / 127
         return (row.map { d == 0 ? 0 : Int8(roundHalfAway($0 / d)) }, d)
+    }
+
+    /// Reference Q8_0 as ggml writes it (quantize_row_q8_0_ref): per block of 32, d =
+    /// max|x| / 127 kept in f32 for the quantization, q = round(x · (1/d)), and d stored as the
+    /// nearest f16 — not q8's rounded-up scale, so the bytes differ from `referenceBlocks`.
+    public static func referenceGGMLBlocks(_ row: [Float]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(row.count / WeightScheme.blockSize * 34)
+        for start in stride(from: 0, to: row.count, by: WeightScheme.blockSize) {
+            let block = row[start..<(start + WeightScheme.blockSize)]
+            let d = block.reduce(Float(0)) { max($0, abs($1)) } / 127
+            let id = d == 0 ? 0 : 1 / d
+            let h = Float16(d).bitPattern
+            out += [UInt8(truncatingIfNeeded: h), UInt8(truncatingIfNeeded: h >> 8)]
+            out += block.map { UInt8(bitPattern: Int8(roundHalfAway($0 * id))) }
+        }
+        return out
     }
 
     public static func dequantizeBlocks(_ q: [Int8], scales: [UInt16]) -> [Float] {

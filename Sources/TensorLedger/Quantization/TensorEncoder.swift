@@ -64,39 +64,21 @@ final class TensorEncoder: @unchecked Sendable {
         }
         let q = base.assumingMemoryBound(to: Int8.self)
 
-        // Conv1D weights to q8: transposed and quantized in one pass, 16 output rows at a
-        // time, with no f32 copy of the tensor in between.
-        if format == .tlm && item.transposed && item.scheme == .q8 && info.dtype == .float32 && cols % 32 == 0 && Int(bitPattern: src.baseAddress) % 4 == 0 {
-            let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
-            let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
-            return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name) { bands, quality in
-                Q8.quantizeColumns(x, rows: cols, cols: rows, columns: (bands.lowerBound * 16)..<min(bands.upperBound * 16, rows),
-                                   into: q, scales: scales, quality: &quality)
-            }
-        }
-
-        // Conv1D weights to GGUF's Q8_0: a band of output rows at a time transposed into a
-        // buffer that stays in cache, then quantized; no f32 copy of the whole tensor.
-        if format == .gguf && item.transposed && item.scheme == .q8 && heads == nil && info.dtype == .float32
+        // Conv1D weights to q8 (.tlm's blocks or GGUF's Q8_0): transposed and quantized in
+        // one pass, 16 output rows at a time, with no f32 copy of the tensor in between.
+        if item.transposed && item.scheme == .q8 && heads == nil && info.dtype == .float32 && cols % 32 == 0
             && Int(bitPattern: src.baseAddress) % 4 == 0 {
             let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
+            let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
             let blocks = base.assumingMemoryBound(to: UInt8.self)
-            let band = 64
-            _ = try Self.quantizeInParallel((rows + band - 1) / band, threads: threads, tensor: name) { bands, _ in
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: band * cols)
-                defer { buffer.deallocate() }
-                for b in bands {
-                    let r0 = b * band, r1 = min(r0 + band, rows)
-                    // The kernel writes output row c at dst + c · cols: shift dst so row r0 lands at the buffer's start.
-                    tl_transpose_f32(x, cols, rows, r0, r1, buffer - r0 * cols)
-                    let bad = tl_quantize_q8_0_ggml(buffer, (r1 - r0) * cols, blocks + r0 * cols / 32 * 34)
-                    if let failure = QuantizationFailure(bad, in: buffer) {
-                        return QuantizationFailure(index: r0 * cols + failure.index, overflow: failure.overflow)
-                    }
+            let quality = try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name) { bands, quality in
+                let columns = (bands.lowerBound * 16)..<min(bands.upperBound * 16, rows)
+                switch format {
+                case .tlm: return Q8.quantizeColumns(x, rows: cols, cols: rows, columns: columns, into: q, scales: scales, quality: &quality)
+                case .gguf: return Q8.quantizeGGMLColumns(x, rows: cols, cols: rows, columns: columns, into: blocks)
                 }
-                return nil
             }
-            return nil
+            return format == .tlm ? quality : nil
         }
 
         // f32 rows in output layout: straight from the mapping when possible.

@@ -129,6 +129,21 @@ public enum Kernels {
         return (q, s, bad)
     }
 
+    /// GGUF's Q8_0 blocks of x (a multiple of 32 values); -1 or the index of a value that failed.
+    public static func quantizeGGML(_ x: [Float]) -> (blocks: [UInt8], failure: Int) {
+        var out = [UInt8](repeating: 0, count: x.count / 32 * 34)
+        let bad = tl_quantize_q8_0_ggml(x, x.count, &out)
+        return (out, bad)
+    }
+
+    /// The same for the transpose of a (rows, cols) matrix, columns c0..<c1 only (the rest of
+    /// the output is left zero).
+    public static func quantizeGGMLColumns(_ x: [Float], rows: Int, cols: Int, columns: Range<Int>) -> (blocks: [UInt8], failure: Int) {
+        var out = [UInt8](repeating: 0, count: rows * cols / 32 * 34)
+        let bad = tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, &out)
+        return (out, bad)
+    }
+
     public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
         var y = [Float](repeating: 0, count: rows * cols)
         tl_transpose_f32(x, rows, cols, 0, cols, &y)
