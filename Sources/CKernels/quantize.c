@@ -263,9 +263,13 @@ long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_qu
 // ---- llama.cpp's Q8_0, for GGUF files ---------------------------------------------------
 // Not q8's rule (see tl_quantize_q8_blocks): d = max|x| / 127 kept in f32 for the
 // quantization, q = roundf(x · (1/d)), and d stored as the nearest f16 — what ggml's
-// quantize_row_q8_0_ref and the gguf package write, byte for byte.
+// quantize_row_q8_0_ref and the gguf package write, byte for byte. The error is measured
+// against what a reader gets back, q · (the stored f16 scale). A block whose scale f16
+// cannot hold is refused (ggml would write infinity).
 
-TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out) {
+TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out, tl_quant_stats *st) {
+    double sse = 0, ssq = 0;
+    float maxerr = 0;
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
         float amax = 0, bad = 0;
@@ -279,23 +283,38 @@ TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out) {
         }
         const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         const _Float16 h = (_Float16)d;
+        if (!isfinite((float)h)) return (long)(32 * b);
+        const float ds = (float)h;
         uint8_t *o = out + 34 * b;
         memcpy(o, &h, 2);
-        for (int i = 0; i < 32; i++) o[2 + i] = (uint8_t)(int8_t)(int32_t)tl_round_away(xb[i] * id);
+        float bsse = 0, bssq = 0, bmax = 0;
+        for (int i = 0; i < 32; i++) {
+            const float r = tl_round_away(xb[i] * id), e = xb[i] - r * ds;
+            o[2 + i] = (uint8_t)(int8_t)(int32_t)r;
+            bsse += e * e;
+            bssq += xb[i] * xb[i];
+            bmax = fabsf(e) > bmax ? fabsf(e) : bmax;
+        }
+        sse += bsse;
+        ssq += bssq;
+        maxerr = bmax > maxerr ? bmax : maxerr;
     }
+    if (st) { st->sum_sq_err += sse; st->sum_sq += ssq; if (maxerr > st->max_abs_err) st->max_abs_err = maxerr; }
     return -1;
 }
 
-static long q8_0_ggml_portable(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
+static long q8_0_ggml_portable(const float *x, size_t n, uint8_t *out, tl_quant_stats *st) { return q8_0_ggml_body(x, n, out, st); }
 #if TL_X86
-TL_TARGET_AVX2 static long q8_0_ggml_avx2(const float *x, size_t n, uint8_t *out) { return q8_0_ggml_body(x, n, out); }
+TL_TARGET_AVX2 static long q8_0_ggml_avx2(const float *x, size_t n, uint8_t *out, tl_quant_stats *st) { return q8_0_ggml_body(x, n, out, st); }
 
 // `count` blocks of 32, block b read from x + b·xstride and written to out + b·ostride; a
 // failure returns 32·b + its place in the block. The product x · (1/d) is the body's, and
 // truncating then stepping by the fraction is tl_round_away, so the bytes are the body's.
-TL_TARGET_AVX512 static long q8_0_ggml_strided_avx512(const float *x, size_t xstride, size_t count, uint8_t *out, size_t ostride) {
+TL_TARGET_AVX512 static long q8_0_ggml_strided_avx512(const float *x, size_t xstride, size_t count, uint8_t *out, size_t ostride,
+                                                      tl_quant_stats *st) {
     const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
     const __m512 inf = _mm512_set1_ps(INFINITY), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
+    __m512 sse = _mm512_setzero_ps(), ssq = _mm512_setzero_ps(), emax = _mm512_setzero_ps();
     for (size_t b = 0; b < count; b++) {
         const float *xb = x + xstride * b;
         uint8_t *o = out + ostride * b;
@@ -303,11 +322,12 @@ TL_TARGET_AVX512 static long q8_0_ggml_strided_avx512(const float *x, size_t xst
         const __m512 a0 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v[0]), absmask));
         const __m512 a1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v[1]), absmask));
         if ((_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ)) != 0xffff)
-            return (long)(32 * b) + q8_0_ggml_body(xb, 32, o);
+            return (long)(32 * b) + q8_0_ggml_body(xb, 32, o, NULL);
         const float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         const _Float16 h = (_Float16)d;
+        if (!isfinite((float)h)) return (long)(32 * b);
         memcpy(o, &h, 2);
-        const __m512 vid = _mm512_set1_ps(id);
+        const __m512 vid = _mm512_set1_ps(id), vds = _mm512_set1_ps((float)h);
         for (int k = 0; k < 2; k++) {
             const __m512 t = _mm512_mul_ps(v[k], vid);
             __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
@@ -315,38 +335,62 @@ TL_TARGET_AVX512 static long q8_0_ggml_strided_avx512(const float *x, size_t xst
             r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
             r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, nhalf, _CMP_LE_OQ), r, one);
             _mm_storeu_si128((__m128i *)(o + 2 + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
+            const __m512 e = _mm512_sub_ps(v[k], _mm512_mul_ps(r, vds));
+            sse = _mm512_fmadd_ps(e, e, sse);
+            ssq = _mm512_fmadd_ps(v[k], v[k], ssq);
+            emax = _mm512_max_ps(emax, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(e), absmask)));
         }
+    }
+    if (st) {
+        st->sum_sq_err += _mm512_reduce_add_ps(sse);
+        st->sum_sq += _mm512_reduce_add_ps(ssq);
+        const float m = _mm512_reduce_max_ps(emax);
+        if (m > st->max_abs_err) st->max_abs_err = m;
     }
     return -1;
 }
 #elif TL_ARM64
-static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out) {
+static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out, tl_quant_stats *st) {
+    float32x4_t sse = vdupq_n_f32(0), ssq = vdupq_n_f32(0), emax = vdupq_n_f32(0);
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
+        uint8_t *o = out + 34 * b;
         float32x4_t v[8];
         const float amax = neon_load_block(xb, v);
-        if (amax < 0) return (long)(32 * b) + q8_0_ggml_body(xb, 32, out + 34 * b);
+        if (amax < 0) return (long)(32 * b) + q8_0_ggml_body(xb, 32, o, NULL);
         const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         const _Float16 h = (_Float16)d;
-        uint8_t *o = out + 34 * b;
+        if (!isfinite((float)h)) return (long)(32 * b);
         memcpy(o, &h, 2);
-        const float32x4_t vid = vdupq_n_f32(id);
+        const float32x4_t vid = vdupq_n_f32(id), vds = vdupq_n_f32((float)h);
         int32x4_t r[8];
-        for (int k = 0; k < 8; k++) r[k] = vcvtaq_s32_f32(vmulq_f32(v[k], vid));
+        for (int k = 0; k < 8; k++) {
+            r[k] = vcvtaq_s32_f32(vmulq_f32(v[k], vid));
+            const float32x4_t e = vsubq_f32(v[k], vmulq_f32(vcvtq_f32_s32(r[k]), vds));
+            sse = vfmaq_f32(sse, e, e);
+            ssq = vfmaq_f32(ssq, v[k], v[k]);
+            emax = vmaxq_f32(emax, vabsq_f32(e));
+        }
         for (int k = 0; k < 8; k += 2) vst1_s8((int8_t *)o + 2 + 4 * k, vmovn_s16(vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]))));
+    }
+    if (st) {
+        st->sum_sq_err += vaddvq_f32(sse);
+        st->sum_sq += vaddvq_f32(ssq);
+        const float m = vmaxvq_f32(emax);
+        if (m > st->max_abs_err) st->max_abs_err = m;
     }
     return -1;
 }
 #endif
 
-long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out) {
+long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out, tl_quant_stats *stats) {
 #if TL_X86
-    if (TL_USES_AVX512()) return q8_0_ggml_strided_avx512(x, 32, n / 32, out, 34);
-    if (TL_USES_AVX2()) return q8_0_ggml_avx2(x, n, out);
+    if (TL_USES_AVX512()) return q8_0_ggml_strided_avx512(x, 32, n / 32, out, 34, stats);
+    if (TL_USES_AVX2()) return q8_0_ggml_avx2(x, n, out, stats);
 #elif TL_ARM64
-    if (TL_USES_NEON()) return q8_0_ggml_neon(x, n, out);
+    if (TL_USES_NEON()) return q8_0_ggml_neon(x, n, out, stats);
 #endif
-    return q8_0_ggml_portable(x, n, out);
+    return q8_0_ggml_portable(x, n, out, stats);
 }
 
 // ---- a transposed matrix ----------------------------------------------------------------
@@ -403,12 +447,12 @@ static long q8_tile(const float block[16][32], size_t width, int8_t *q, uint16_t
     return -1;
 }
 
-static long q8_0_ggml_tile(const float block[16][32], size_t width, uint8_t *out, size_t rowBytes) {
+static long q8_0_ggml_tile(const float block[16][32], size_t width, uint8_t *out, size_t rowBytes, tl_quant_stats *stats) {
 #if TL_X86
-    if (TL_USES_AVX512()) return q8_0_ggml_strided_avx512(&block[0][0], 32, width, out, rowBytes);
+    if (TL_USES_AVX512()) return q8_0_ggml_strided_avx512(&block[0][0], 32, width, out, rowBytes, stats);
 #endif
     for (size_t j = 0; j < width; j++) {
-        const long b = tl_quantize_q8_0_ggml(block[j], 32, out + j * rowBytes);
+        const long b = tl_quantize_q8_0_ggml(block[j], 32, out + j * rowBytes, stats);
         if (b >= 0) return (long)(32 * j) + b;
     }
     return -1;
@@ -431,7 +475,7 @@ static long quantize_columns(const float *src, size_t rows, size_t cols, size_t 
         for (size_t c = c0; c < c1; c += 16) {
             const size_t width = c + 16 <= c1 ? 16 : c1 - c;
             columns_to_blocks(src, cols, 32 * rb, c, width, block);
-            const long bad = out.ggml ? q8_0_ggml_tile(block, width, out.ggml + c * rowBytes + 34 * rb, rowBytes)
+            const long bad = out.ggml ? q8_0_ggml_tile(block, width, out.ggml + c * rowBytes + 34 * rb, rowBytes, out.stats)
                                       : q8_tile(block, width, out.q + c * rows + 32 * rb, out.scales + c * blocks + rb, rows, out.stats);
             // Block j of the tile is column c + j; place p in it is row 32·rb + p.
             if (bad >= 0) return (long)((32 * rb + (size_t)bad % 32) * cols + c + (size_t)bad / 32);
@@ -445,6 +489,6 @@ long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c
     return quantize_columns(src, rows, cols, c0, c1, (column_output){q, scales, stats, NULL});
 }
 
-long tl_quantize_q8_0_ggml_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, uint8_t *out) {
-    return quantize_columns(src, rows, cols, c0, c1, (column_output){NULL, NULL, NULL, out});
+long tl_quantize_q8_0_ggml_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, uint8_t *out, tl_quant_stats *stats) {
+    return quantize_columns(src, rows, cols, c0, c1, (column_output){NULL, NULL, stats, out});
 }

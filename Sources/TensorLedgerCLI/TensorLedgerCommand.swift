@@ -67,6 +67,7 @@ func commandLineWording(_ error: any TensorLedgerError) -> String {
         case .replaceOutput?: return error.description + " (use --force to replace it)"
         case .chooseTemplate?: return error.description + "; choose one with --template"
         case .keepInFloatOrScalePerRow?: return error.description + "; keep it in float (--keep) or use --weights q8-row"
+        case .keepInFloat?: return error.description + "; keep it in float (--keep)"
         case .otherScheme?: return error.description + "; use --weights q8, f16, bf16 or f32"
         }
     }

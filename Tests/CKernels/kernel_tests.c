@@ -148,9 +148,14 @@ static void test_weight_quantizers(tl_isa isa) {
         WITH(isa, gb = tl_quantize_q8_row(x, N, gq, &grow, NULL));
         check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && rrow == grow)), "q8 row", (size_t)trial, 0);
         static uint8_t r0[N / 32 * 34], g0[N / 32 * 34];
-        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_0_ggml(x, N, r0));
-        WITH(isa, gb = tl_quantize_q8_0_ggml(x, N, g0));
+        if (trial == 5) x[200] = 9e6f;  // a scale of 70,866: more than f16 holds
+        rst = gst = (tl_quant_stats){0, 0, 0};
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_0_ggml(x, N, r0, &rst));
+        WITH(isa, gb = tl_quantize_q8_0_ggml(x, N, g0, &gst));
         check(rb == gb && (rb >= 0 || memcmp(r0, g0, sizeof r0) == 0), "ggml q8_0", (size_t)trial, 0);
+        check(trial != 5 || rb == 192, "ggml q8_0 scale overflow", (size_t)trial, (size_t)rb);
+        check(rb >= 0 || (fabs(rst.sum_sq_err - gst.sum_sq_err) <= 1e-4 * rst.sum_sq_err && fabs(rst.sum_sq - gst.sum_sq) <= 1e-5 * rst.sum_sq
+                          && fabsf(rst.max_abs_err - gst.max_abs_err) <= 1e-5f * rst.max_abs_err && rst.sum_sq_err > 0), "ggml q8_0 stats", (size_t)trial, 0);
         WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, rq, rs, NULL));
         WITH(isa, gb = tl_quantize_q8_columns(x, ROWS, COLS, 0, COLS, gq, gs, NULL));
         check(rb == gb && (rb >= 0 || (memcmp(rq, gq, N) == 0 && memcmp(rs, gs, sizeof rs) == 0)), "q8 columns", (size_t)trial, 0);
@@ -160,10 +165,10 @@ static void test_weight_quantizers(tl_isa isa) {
         static uint8_t rt[N / 32 * 34];
         for (size_t r = 0; r < ROWS; r++)
             for (size_t c = 0; c < COLS; c++) t[c * ROWS + r] = x[r * COLS + c];
-        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_0_ggml(t, N, rt));
+        WITH(TL_ISA_PORTABLE, rb = tl_quantize_q8_0_ggml(t, N, rt, NULL));
         const size_t c0 = trial % 2 ? 5 : 0, c1 = trial % 2 ? 43 : COLS, rowBytes = ROWS / 32 * 34;
         memset(g0, 0xa5, sizeof g0);
-        WITH(isa, gb = tl_quantize_q8_0_ggml_columns(x, ROWS, COLS, c0, c1, g0));
+        WITH(isa, gb = tl_quantize_q8_0_ggml_columns(x, ROWS, COLS, c0, c1, g0, NULL));
         const int bandBad = rb >= 0 && (size_t)rb / ROWS >= c0 && (size_t)rb / ROWS < c1;
         const long want = bandBad ? (long)((size_t)rb % ROWS * COLS + (size_t)rb / ROWS) : -1;
         int same = 1;

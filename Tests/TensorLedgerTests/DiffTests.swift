@@ -56,6 +56,27 @@ import Testing
         #expect(checked >= (scheme.isQuantized ? 17 : 0))
     }
 
+    /// The same for GGUF's Q8_0 (Q and K rows permuted for llama; the repeated GPT-2 head
+    /// counted once in the total).
+    @Test(arguments: ["tiny-genesis", "tiny-llama"])
+    func aGGUFAgainstItsSourceIsConvertsQuantizationError(_ model: String) throws {
+        let dir = TemporaryDirectory()
+        var options = ConversionOptions()
+        options.format = .gguf
+        let report = try Converter.convert(input: Fixtures.model(model), output: dir.file("m.gguf"), options: options)
+        let diff = try ModelDiff.compare(Fixtures.model(model), dir.file("m.gguf"))
+        var checked = Set<String>(), total = QuantizationQuality()
+        for item in report.items {
+            guard let q = item.quality else { continue }
+            let t = try #require(diff.tensors.first { $0.name == item.source.name })
+            #expect(Self.close(t.sums.rmse, q.rmse, 1e-4), "\(t.name): diff's RMSE \(t.sums.rmse), convert's \(q.rmse)")
+            #expect(Self.close(Double(t.sums.maxAbsChange), Double(q.maxAbsoluteError), 1e-4), "\(t.name): max error")
+            if checked.insert(t.name).inserted { total.merge(q) }
+        }
+        #expect(checked.count >= 7)
+        #expect(report.totalQuality == total && total.rmse > 0)
+    }
+
     @Test func missingAndMismatchedTensorsAreNamed() throws {
         let diff = try ModelDiff.compare(Fixtures.model("tiny-genesis"), Fixtures.model("tiny-llama"))
         #expect(diff.tensors.isEmpty)

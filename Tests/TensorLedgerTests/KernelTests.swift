@@ -228,6 +228,9 @@ import Testing
                 var bad = x
                 bad[n - 5] = .infinity
                 #expect(Kernels.quantizeGGML(bad).failure == n - 5, "\(isa.name) n=\(n)")
+                bad = x
+                bad[n - 5] = 9e6  // a scale beyond f16: the block is refused
+                #expect(Kernels.quantizeGGML(bad).failure == (n - 5) / 32 * 32, "\(isa.name) n=\(n)")
             }
             for (rows, cols, columns) in [(32, 16, 0..<16), (96, 40, 0..<40), (64, 48, 5..<43), (768, 48, 16..<32), (64, 7, 2..<7)] {
                 let x = Self.vector(rows * cols, seed: 81, std: 0.1)

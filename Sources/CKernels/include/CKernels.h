@@ -57,14 +57,16 @@ long tl_quantize_q8_columns(const float *src, size_t rows, size_t cols, size_t c
 
 /// llama.cpp's Q8_0 blocks of n values (a multiple of 32) into out (n/32 × 34 bytes: the f16
 /// scale, then 32 int8): d = max|x| / 127, q = roundf(x · (1/d)), d stored as the nearest
-/// f16, as ggml writes it. Returns the index of the first non-finite value, or -1.
-long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out);
+/// f16, as ggml writes it; stats (may be NULL) against q · the stored scale. Returns the
+/// index of the first non-finite value, or the first index of a block whose scale f16
+/// cannot hold, or -1.
+long tl_quantize_q8_0_ggml(const float *x, size_t n, uint8_t *out, tl_quant_stats *stats);
 
 /// Q8_0 blocks of the transpose of a (rows, cols) f32 matrix, for its columns c0 ≤ c < c1:
 /// column c becomes the row of rows/32 blocks at out + c·(rows/32)·34, exactly as transposing
 /// and calling tl_quantize_q8_0_ggml would make it (rows a multiple of 32). Returns -1, or
 /// the index in src (r·cols + c) of a value that failed.
-long tl_quantize_q8_0_ggml_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, uint8_t *out);
+long tl_quantize_q8_0_ggml_columns(const float *src, size_t rows, size_t cols, size_t c0, size_t c1, uint8_t *out, tl_quant_stats *stats);
 
 /// q8-row: one f32 scale d = max|x| / 127 for all n values; q = round(x / d).
 long tl_quantize_q8_row(const float *x, size_t n, int8_t *q, float *scale, tl_quant_stats *stats);

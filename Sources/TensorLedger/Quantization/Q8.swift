@@ -5,17 +5,18 @@ import CKernels
 
 public enum QuantizationError: TensorLedgerError, Equatable {
     case nonFinite(tensor: String, index: Int)
-    case scaleOverflow(tensor: String, index: Int)
+    /// `rowScales`: whether the format has q8-row, whose one f32 scale per row would hold it.
+    case scaleOverflow(tensor: String, index: Int, rowScales: Bool = true)
 
     public var category: ErrorCategory { .badInput }
     public var remedy: Remedy? {
-        if case .scaleOverflow = self { return .keepInFloatOrScalePerRow }
+        if case .scaleOverflow(_, _, let rowScales) = self { return rowScales ? .keepInFloatOrScalePerRow : .keepInFloat }
         return nil
     }
     public var description: String {
         switch self {
         case .nonFinite(let t, let i): return "tensor \"\(t)\": value \(i) is not finite (NaN or infinity) or too large for the type it is stored in; a model holding it computes nothing usable"
-        case .scaleOverflow(let t, let i):
+        case .scaleOverflow(let t, let i, _):
             return "tensor \"\(t)\": the block at value \(i) has values above 8.3 million, beyond an f16 scale"
         }
     }
@@ -39,8 +40,8 @@ struct QuantizationFailure: Equatable {
         self.overflow = overflow
     }
 
-    func error(tensor: String) -> QuantizationError {
-        overflow ? .scaleOverflow(tensor: tensor, index: index) : .nonFinite(tensor: tensor, index: index)
+    func error(tensor: String, rowScales: Bool = true) -> QuantizationError {
+        overflow ? .scaleOverflow(tensor: tensor, index: index, rowScales: rowScales) : .nonFinite(tensor: tensor, index: index)
     }
 }
 
@@ -65,10 +66,22 @@ public enum Q8 {
         return QuantizationFailure(bad, in: x)
     }
 
+    /// GGUF's Q8_0 blocks of n values (a multiple of 32).
+    static func quantizeGGML(_ x: UnsafePointer<Float>, count: Int, into blocks: UnsafeMutablePointer<UInt8>,
+                             quality: inout QuantizationQuality) -> QuantizationFailure? {
+        var st = tl_quant_stats()
+        let bad = tl_quantize_q8_0_ggml(x, count, blocks, &st)
+        quality.add(st, count: count)
+        return QuantizationFailure(bad, in: x)
+    }
+
     /// GGUF's Q8_0 blocks of the same columns, each row rows/32 blocks of 34 bytes.
     static func quantizeGGMLColumns(_ x: UnsafePointer<Float>, rows: Int, cols: Int, columns: Range<Int>,
-                                    into blocks: UnsafeMutablePointer<UInt8>) -> QuantizationFailure? {
-        QuantizationFailure(tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, blocks), in: x)
+                                    into blocks: UnsafeMutablePointer<UInt8>, quality: inout QuantizationQuality) -> QuantizationFailure? {
+        var st = tl_quant_stats()
+        let bad = tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, blocks, &st)
+        quality.add(st, count: rows * columns.count)
+        return QuantizationFailure(bad, in: x)
     }
 
     @inline(__always)

@@ -24,7 +24,7 @@ final class TensorEncoder: @unchecked Sendable {
 
     /// Encodes `item` into `output[0..<item.rawBytes]` as `format` stores it (q8: .tlm's int8
     /// plane then scales, or GGUF's Q8_0 blocks), with the rows of each of `heads` heads
-    /// reordered for ggml's RoPE when given; returns the quantization error of a .tlm q8 tensor.
+    /// reordered for ggml's RoPE when given; returns the quantization error of a quantized tensor.
     /// A float tensor written as it is (or narrowed: an f32 value beyond f16's range) is
     /// checked for NaN and infinity too: the quantizers refuse them, and so does this.
     func encode(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat = .tlm,
@@ -71,14 +71,13 @@ final class TensorEncoder: @unchecked Sendable {
             let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
             let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
             let blocks = base.assumingMemoryBound(to: UInt8.self)
-            let quality = try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name) { bands, quality in
+            return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name, rowScales: format == .tlm) { bands, quality in
                 let columns = (bands.lowerBound * 16)..<min(bands.upperBound * 16, rows)
                 switch format {
                 case .tlm: return Q8.quantizeColumns(x, rows: cols, cols: rows, columns: columns, into: q, scales: scales, quality: &quality)
-                case .gguf: return Q8.quantizeGGMLColumns(x, rows: cols, cols: rows, columns: columns, into: blocks)
+                case .gguf: return Q8.quantizeGGMLColumns(x, rows: cols, cols: rows, columns: columns, into: blocks, quality: &quality)
                 }
             }
-            return format == .tlm ? quality : nil
         }
 
         // f32 rows in output layout: straight from the mapping when possible.
@@ -112,18 +111,15 @@ final class TensorEncoder: @unchecked Sendable {
                 return nil
             case .q8 where format == .gguf:
                 let blocks = base.assumingMemoryBound(to: UInt8.self)
-                _ = try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, _ in
+                return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
                     for start in stride(from: range.lowerBound, to: range.upperBound, by: 1024) {
                         let count = min(1024, range.upperBound - start)
-                        let bad = tl_quantize_q8_0_ggml(x + start * cols, count * cols, blocks + start * cols / 32 * 34)
-                        if let failure = QuantizationFailure(bad, in: x + start * cols) {
-                            return QuantizationFailure(index: start * cols + failure.index, overflow: failure.overflow)
-                        }
+                        let failure = Q8.quantizeGGML(x + start * cols, count: count * cols, into: blocks + start * cols / 32 * 34, quality: &quality)
+                        if let failure { return QuantizationFailure(index: start * cols + failure.index, overflow: failure.overflow) }
                         if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
                     }
                     return nil
                 }
-                return nil
             case .q8, .q8Row:
                 return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in
                     for r in range {
@@ -150,7 +146,7 @@ final class TensorEncoder: @unchecked Sendable {
 
     /// Runs `body` over `count` units split into contiguous ranges across threads, each with
     /// its own error tally; a failure that any range reports becomes the error.
-    static func quantizeInParallel(_ count: Int, threads: Int, tensor: String,
+    static func quantizeInParallel(_ count: Int, threads: Int, tensor: String, rowScales: Bool = true,
                                    _ body: (Range<Int>, inout QuantizationQuality) -> QuantizationFailure?) throws -> QuantizationQuality {
         let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
         perThread.initialize(repeating: QuantizationQuality())
@@ -162,7 +158,7 @@ final class TensorEncoder: @unchecked Sendable {
             failures[t] = body(range, &quality)
             perThread[t] = quality
         }
-        if let failure = failures.compactMap({ $0 }).first { throw failure.error(tensor: tensor) }
+        if let failure = failures.compactMap({ $0 }).first { throw failure.error(tensor: tensor, rowScales: rowScales) }
         var total = QuantizationQuality()
         for q in perThread { total.merge(q) }
         return total

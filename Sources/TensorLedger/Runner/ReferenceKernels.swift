@@ -132,7 +132,7 @@ public enum Kernels {
     /// GGUF's Q8_0 blocks of x (a multiple of 32 values); -1 or the index of a value that failed.
     public static func quantizeGGML(_ x: [Float]) -> (blocks: [UInt8], failure: Int) {
         var out = [UInt8](repeating: 0, count: x.count / 32 * 34)
-        let bad = tl_quantize_q8_0_ggml(x, x.count, &out)
+        let bad = tl_quantize_q8_0_ggml(x, x.count, &out, nil)
         return (out, bad)
     }
 
@@ -140,7 +140,7 @@ public enum Kernels {
     /// the output is left zero).
     public static func quantizeGGMLColumns(_ x: [Float], rows: Int, cols: Int, columns: Range<Int>) -> (blocks: [UInt8], failure: Int) {
         var out = [UInt8](repeating: 0, count: rows * cols / 32 * 34)
-        let bad = tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, &out)
+        let bad = tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, &out, nil)
         return (out, bad)
     }
 

@@ -39,6 +39,8 @@ public enum Remedy: Sendable, Equatable {
     case chooseTemplate
     /// Keep the tensor in float, or give each row its own scale.
     case keepInFloatOrScalePerRow
+    /// Keep the tensor in float.
+    case keepInFloat
     /// Store the weights in a scheme the format has (q8, f16, bf16, f32).
     case otherScheme
 }
