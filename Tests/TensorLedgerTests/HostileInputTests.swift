@@ -87,9 +87,29 @@ import Darwin
         }
     }
 
-    /// A copy of the demo model with `value` written over element `index` of `tensor`.
-    static func damaged(_ tensor: String, index: Int, value: Float, in dir: TemporaryDirectory) throws -> String {
-        let source = Fixtures.model("tiny-genesis")
+    /// A bad value on the way to GGUF is named where the checkpoint has it, through GPT-2's
+    /// transpose and llama's Q/K row permutation, quantized or not.
+    @Test(arguments: [("tiny-genesis", "transformer.h.0.mlp.c_fc.weight"), ("tiny-llama", "model.layers.0.self_attn.q_proj.weight"),
+                      ("tiny-llama", "model.layers.1.self_attn.k_proj.weight")])
+    func aBadValueOnTheWayToGGUFIsNamedWhereTheCheckpointHasIt(_ model: String, _ tensor: String) throws {
+        let dir = TemporaryDirectory()
+        let cols = try #require(try SafetensorsFile(path: Fixtures.model(model) + "/model.safetensors").tensor(named: tensor)?.shape.last)
+        let index = 3 * cols + 5  // row 3 moves under the permutation; column 5 under the transpose
+        let damaged = try Self.damaged(tensor, index: index, value: .nan, in: dir, model: model)
+        for scheme in [WeightScheme.q8, .f16, .f32] {
+            var options = ConversionOptions()
+            options.format = .gguf
+            options.scheme = scheme
+            #expect(throws: QuantizationError.nonFinite(tensor: tensor, index: index), "\(scheme)") {
+                _ = try Converter.convert(input: damaged, output: dir.file("m.gguf"), options: options)
+            }
+        }
+    }
+
+    /// A copy of a fixture model (the demo's by default) with `value` written over element
+    /// `index` of `tensor`.
+    static func damaged(_ tensor: String, index: Int, value: Float, in dir: TemporaryDirectory, model: String = "tiny-genesis") throws -> String {
+        let source = Fixtures.model(model)
         for name in ["config.json", "tokenizer.json"] { copyFile(source + "/" + name, dir.file(name)) }
         var bytes = try readWholeFile(source + "/model.safetensors")
         let file = try SafetensorsFile(path: source + "/model.safetensors")

@@ -32,9 +32,23 @@ final class TensorEncoder: @unchecked Sendable {
         let quality = try encodeValues(item, from: checkpoint, format: format, permutingHeads: heads)
         if !item.scheme.isQuantized,
            let bad = firstNonFinite(UnsafeRawBufferPointer(rebasing: output[0..<item.rawBytes]), dtype: item.scheme.storageDType) {
-            throw QuantizationError.nonFinite(tensor: item.source.name, index: bad)
+            throw QuantizationError.nonFinite(tensor: item.source.name, index: Self.sourceIndex(bad, of: item, permutingHeads: heads))
         }
         return quality
+    }
+
+    /// Where value `i` of the encoded rows sits in the source tensor, the transpose and
+    /// llama's row permutation undone: errors name the place as the checkpoint holds it.
+    static func sourceIndex(_ i: Int, of item: ConversionItem, permutingHeads heads: Int?) -> Int {
+        let rows = item.shape.count == 2 ? item.shape[0] : 1, cols = item.source.info.elementCount / max(rows, 1)
+        guard cols > 0 else { return i }
+        var r = i / cols
+        let c = i % cols
+        if let heads, rows % heads == 0 {
+            let dh = rows / heads, k = r % dh
+            r = r - k + (k % 2) * (dh / 2) + k / 2
+        }
+        return item.transposed ? c * rows + r : r * cols + c
     }
 
     private func encodeValues(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat,
@@ -115,7 +129,9 @@ final class TensorEncoder: @unchecked Sendable {
                     for start in stride(from: range.lowerBound, to: range.upperBound, by: 1024) {
                         let count = min(1024, range.upperBound - start)
                         let failure = Q8.quantizeGGML(x + start * cols, count: count * cols, into: blocks + start * cols / 32 * 34, quality: &quality)
-                        if let failure { return QuantizationFailure(index: start * cols + failure.index, overflow: failure.overflow) }
+                        if let failure {
+                            return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permutingHeads: heads), overflow: failure.overflow)
+                        }
                         if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
                     }
                     return nil
@@ -133,9 +149,8 @@ final class TensorEncoder: @unchecked Sendable {
                                                 scales: (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize), quality: &quality)
                             : Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols,
                                              scale: (base + scalesOffset).assumingMemoryBound(to: Float.self) + r, quality: &quality)
-                        // Errors name the place in the tensor as the file stores it.
                         if let failure {
-                            return QuantizationFailure(index: item.transposed ? failure.index * rows + r : r * cols + failure.index, overflow: failure.overflow)
+                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permutingHeads: heads), overflow: failure.overflow)
                         }
                     }
                     return nil
