@@ -1,4 +1,4 @@
-// System calls Swift's Glibc module does not expose, or spells differently per platform.
+// A system call Swift's Glibc module does not expose.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include "CKernels.h"
@@ -31,19 +31,6 @@ int tl_link_unnamed(int fd, const char *path) {
     return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 #else
     (void)fd; (void)path;
-    return -1;
-#endif
-}
-
-int tl_set_uncached(int fd, int on) {
-#if defined(__linux__)
-    const int flags = fcntl(fd, F_GETFL);
-    if (flags < 0) return -1;
-    return fcntl(fd, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT);
-#elif defined(__APPLE__)
-    return fcntl(fd, F_NOCACHE, on);
-#else
-    (void)fd; (void)on;
     return -1;
 #endif
 }

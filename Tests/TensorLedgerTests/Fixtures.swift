@@ -50,11 +50,11 @@ import Glibc
 import Darwin
 #endif
 
-/// A fresh directory under /tmp (or `parent`), removed when the value goes away.
+/// A fresh directory under /tmp, removed when the value goes away.
 final class TemporaryDirectory {
     let path: String
-    init(in parent: String = "/tmp") {
-        var template = Array("\(parent)/tensorledger-test-XXXXXX".utf8CString)
+    init() {
+        var template = Array("/tmp/tensorledger-test-XXXXXX".utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
     func file(_ name: String) -> String { path + "/" + name }

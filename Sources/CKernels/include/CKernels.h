@@ -145,11 +145,6 @@ int tl_open_unnamed(const char *directory);
 /// Gives an unnamed file (from tl_open_unnamed) the name `path`, which must not exist.
 int tl_link_unnamed(int fd, const char *path);
 
-/// Turns writing around the page cache on or off (Linux O_DIRECT: buffers, offsets and
-/// lengths then must be multiples of the block size; macOS F_NOCACHE). -1 where the file
-/// system or platform does not allow it.
-int tl_set_uncached(int fd, int on);
-
 // --- Benchmarks ---------------------------------------------------------------------
 
 /// Reads n bytes (a multiple of 256) as fast as the CPU can and returns their 64-bit sum:

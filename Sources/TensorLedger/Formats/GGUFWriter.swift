@@ -91,7 +91,7 @@ final class GGUFFileWriter: ConvertedModelWriter {
     /// the conversion itself (values in f32, such as llama3's rope_freqs), which come first in
     /// the header's table.
     init(path: String, overwrite: Bool, protecting inputs: [String], header: BackgroundTask<[UInt8]>, leading: [[Float]]) throws {
-        file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs, streaming: true)
+        file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs)
         self.header = header
         self.leading = leading
     }

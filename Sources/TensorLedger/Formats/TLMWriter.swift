@@ -17,7 +17,7 @@ final class TLMWriter: ConvertedModelWriter {
     /// stored (`config.json`, `tokenizer.json`, ...).
     init(path: String, overwrite: Bool, protecting inputs: [String], config: ModelConfig?, embedding files: [(name: String, bytes: [UInt8])],
          zstdLevel: Int32?, source: String) throws {
-        let file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs, streaming: true)
+        let file = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs)
         var blobs: [TLMBlob] = []
         var tokenizerJSON: [UInt8]?
         do {

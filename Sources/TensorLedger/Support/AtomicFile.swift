@@ -4,13 +4,6 @@
 // does it get a hidden name, renamed at once over the target. Where unnamed files are
 // not supported, a hidden temporary file is used from the start (removed on failure and
 // on SIGINT/SIGTERM/SIGHUP).
-//
-// A converted model is written around the page cache where the file system allows it
-// (O_DIRECT on Linux, F_NOCACHE on macOS): it is synced before the rename anyway, and
-// copying hundreds of megabytes into freshly allocated cache pages cost the conversion
-// more CPU than encoding them on this kind of machine (and much more on some runs). Its
-// bytes gather in a block-aligned buffer and go to the disk in whole blocks; the last
-// partial block, and anything patched afterwards, go through the cache as usual.
 
 import CKernels
 #if canImport(Glibc)
@@ -26,12 +19,8 @@ public final class AtomicFileWriter {
     public private(set) var temporaryPath: String
     private var unnamed: Bool
     private var fd: Int32
-    /// Bytes not yet handed to the kernel: `buffered` of them at the start of `buffer`.
-    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: AtomicFileWriter.bufferSize, alignment: AtomicFileWriter.block)
-    private var buffered = 0
-    private static let bufferSize = 8 << 20, block = 4096
-    /// Writing around the page cache: every write is whole blocks at a block boundary.
-    private var uncached = false
+    private var buffer: [UInt8] = []
+    private let bufferLimit = 4 << 20
     private var finished = false
     /// Bytes written so far (including buffered ones).
     public private(set) var offset: Int = 0
@@ -39,9 +28,8 @@ public final class AtomicFileWriter {
     private var writebackStart = 0
 
     /// Opens a temporary file beside `path`. Refuses to replace an existing file unless
-    /// `overwrite`, and never replaces any path in `protecting` (the inputs). `streaming`: a
-    /// large file written front to back, kept out of the page cache where possible.
-    public init(path: String, overwrite: Bool, protecting inputs: [String] = [], streaming: Bool = false) throws(FileError) {
+    /// `overwrite`, and never replaces any path in `protecting` (the inputs).
+    public init(path: String, overwrite: Bool, protecting inputs: [String] = []) throws(FileError) {
         self.path = path
         var st = stat()
         if stat(path, &st) == 0 {
@@ -75,12 +63,10 @@ public final class AtomicFileWriter {
             fchmod(fd, 0o644)
         }
         TemporaryFiles.register(temporaryPath)
-        uncached = streaming && tl_set_uncached(fd, 1) == 0
     }
 
     deinit {
         if !finished { abandon() }
-        buffer.deallocate()
     }
 
     /// ".NAME.partial-XXXXXX" beside `path`, with a random suffix.
@@ -92,23 +78,11 @@ public final class AtomicFileWriter {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
-        if uncached {
-            var rest = bytes
-            while !rest.isEmpty {
-                let n = min(rest.count, buffer.count - buffered)
-                UnsafeMutableRawBufferPointer(rebasing: buffer[buffered..<(buffered + n)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[0..<n]))
-                buffered += n
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-                if buffered == buffer.count { try writeWholeBlocks() }
-            }
+        if buffer.count + bytes.count > bufferLimit { try flushBuffer() }
+        if bytes.count >= bufferLimit {
+            try writeAll(bytes)
         } else {
-            if buffered + bytes.count > buffer.count { try flushBuffer() }
-            if bytes.count >= buffer.count {
-                try writeAll(bytes)
-            } else {
-                UnsafeMutableRawBufferPointer(rebasing: buffer[buffered..<(buffered + bytes.count)]).copyMemory(from: bytes)
-                buffered += bytes.count
-            }
+            buffer.append(contentsOf: bytes)
         }
         offset += bytes.count
     }
@@ -172,34 +146,11 @@ public final class AtomicFileWriter {
         TemporaryFiles.unregister()
     }
 
-    /// Hands everything buffered to the kernel; an uncached file writes its whole blocks,
-    /// then continues through the page cache (the rest is not a whole block).
     private func flushBuffer() throws(FileError) {
-        if uncached {
-            try writeWholeBlocks()
-            uncached = false
-            _ = tl_set_uncached(fd, 0)
-        }
-        guard buffered > 0 else { return }
-        let count = buffered
-        buffered = 0
-        try writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-    }
-
-    /// Writes the buffer's whole blocks around the page cache and keeps the rest.
-    private func writeWholeBlocks() throws(FileError) {
-        let whole = buffered / Self.block * Self.block
-        guard whole > 0 else { return }
-        let start = lseek(fd, 0, SEEK_CUR), bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<whole])
-        if let code = TensorLedger.writeAll(fd: fd, bytes) {
-            // A file system may take the flag and refuse the write: these bytes again, cached.
-            guard code == EINVAL, lseek(fd, start, SEEK_SET) == start else { throw failure(code) }
-            uncached = false
-            _ = tl_set_uncached(fd, 0)
-            try writeAll(bytes)
-        }
-        buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + whole, byteCount: buffered - whole)
-        buffered -= whole
+        guard !buffer.isEmpty else { return }
+        let result = buffer.withUnsafeBytes { raw in Result { () throws(FileError) in try writeAll(raw) } }
+        buffer.removeAll(keepingCapacity: true)
+        try result.get()
     }
 
     /// Starts writing what is in the page cache to disk without waiting, so the final
