@@ -340,6 +340,39 @@ float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, co
     return dot_q8_portable(w, wscales, x, xscales, n);
 }
 
+// Rows r0 ≤ r < r1 of a q8 matrix against one token: one call and one dispatch for them all,
+// which rows of a few hundred values (SmolLM2's 576) otherwise pay once each.
+#define TL_Q8_ROWS(dot) for (size_t r = r0; r < r1; r++) out[r] = dot(w + r * n, ws + r * (n / 32), x, xs, n)
+static void rows_q8_portable(const int8_t *w, const uint16_t *ws, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+    TL_Q8_ROWS(dot_q8_portable);
+}
+#if TL_X86
+TL_TARGET_AVX2 static void rows_q8_avx2(const int8_t *w, const uint16_t *ws, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+    TL_Q8_ROWS(dot_q8_avx2);
+}
+TL_TARGET_AVX512 static void rows_q8_vnni(const int8_t *w, const uint16_t *ws, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+    TL_Q8_ROWS(dot_q8_vnni);
+}
+#elif TL_ARM64
+static void rows_q8_neon(const int8_t *w, const uint16_t *ws, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+    TL_Q8_ROWS(dot_q8_neon);
+}
+TL_TARGET_DOTPROD static void rows_q8_sdot(const int8_t *w, const uint16_t *ws, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+    TL_Q8_ROWS(dot_q8_sdot);
+}
+#endif
+
+void tl_dot_q8_rows(const int8_t *w, const uint16_t *ws, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+#if TL_X86
+    if (TL_USES_AVX512()) { rows_q8_vnni(w, ws, n, r0, r1, x, xs, out); return; }
+    if (TL_USES_AVX2()) { rows_q8_avx2(w, ws, n, r0, r1, x, xs, out); return; }
+#elif TL_ARM64
+    if (TL_USES_DOTPROD()) { rows_q8_sdot(w, ws, n, r0, r1, x, xs, out); return; }
+    if (TL_USES_NEON()) { rows_q8_neon(w, ws, n, r0, r1, x, xs, out); return; }
+#endif
+    rows_q8_portable(w, ws, n, r0, r1, x, xs, out);
+}
+
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n) {
 #if TL_X86
     if (TL_USES_AVX512()) return dot_q8row_vnni(w, wscale, x, xscales, n);

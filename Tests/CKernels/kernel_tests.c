@@ -102,6 +102,23 @@ static void test_int8_dots(tl_isa isa) {
     }
 }
 
+// The rows kernel is the row kernel called for each row: the same bits, and nothing written
+// outside the rows asked for.
+static void test_q8_rows(tl_isa isa) {
+    enum { ROWS = 6, N = 576 };
+    static int8_t w[ROWS * N], x[N];
+    static uint16_t ws[ROWS * N / 32];
+    static float xs[N / 32], got[ROWS], want[ROWS];
+    fill_int8(w, ROWS * N, 0);
+    fill_int8(x, N, 2);
+    for (size_t b = 0; b < ROWS * N / 32; b++) ws[b] = f16_bits(0.001f + fabsf(uniform()) * 0.01f);
+    for (size_t b = 0; b < N / 32; b++) xs[b] = 0.001f + fabsf(uniform()) * 0.05f;
+    for (size_t r = 0; r < ROWS; r++) got[r] = -1.0f;
+    WITH(isa, tl_dot_q8_rows(w, ws, N, 1, ROWS - 1, x, xs, got));
+    WITH(isa, for (size_t r = 0; r < ROWS; r++) want[r] = tl_dot_q8_q8(w + r * N, ws + r * (N / 32), x, xs, N));
+    for (size_t r = 0; r < ROWS; r++) check(r == 0 || r == ROWS - 1 ? got[r] == -1.0f : got[r] == want[r], "q8 rows", r, 0);
+}
+
 static void test_activation_quantizer(tl_isa isa) {
     enum { N = 32 * 9 };
     static float x[N];
@@ -271,6 +288,7 @@ int main(void) {
         const int before = passed + failed;
         test_float_dots(all[i]);
         test_int8_dots(all[i]);
+        test_q8_rows(all[i]);
         test_activation_quantizer(all[i]);
         test_weight_quantizers(all[i]);
         test_gemms(all[i]);

@@ -50,6 +50,24 @@ import Testing
         }
     }
 
+    /// The decoding product over a matrix's rows (SmolLM2's 576-wide ones among them).
+    @Test(arguments: KernelISA.available)
+    func q8RowsMatchTheTwin(_ isa: KernelISA) throws {
+        try KernelISA.with(isa) {
+            for n in [32, 576, 3072] {
+                let rows = 5
+                let (wq, ws) = try Q8.kernelBlocks(Self.vector(rows * n, seed: 5, std: 0.02))
+                let (xq, xs) = Kernels.quantizeActivations(Self.vector(n, seed: 6, std: 2))
+                let got = Kernels.dotQ8Rows(wq, scales: ws, xq, scales: xs)
+                #expect(got.count == rows)
+                for r in 0..<rows {
+                    let ref = ReferenceKernels.dotQ8(Array(wq[(r * n)..<((r + 1) * n)]), scales: Array(ws[(r * n / 32)..<((r + 1) * n / 32)]), xq, scales: xs)
+                    #expect(abs(Double(got[r]) - ref) <= 1e-5 * max(1, abs(ref)), "\(isa.name) n=\(n) row \(r): \(got[r]) vs \(ref)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: KernelISA.available)
     func comparisonSumsMatchTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {

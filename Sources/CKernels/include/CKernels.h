@@ -95,6 +95,10 @@ float tl_dot_bf16_f32(const uint16_t *a, const float *b, size_t n);
 /// a block). n is a multiple of 32; wscales are f16, xscales f32.
 float tl_dot_q8_q8(const int8_t *w, const uint16_t *wscales, const int8_t *x, const float *xscales, size_t n);
 
+/// out[r] = tl_dot_q8_q8(row r of a q8 matrix with n columns, x) for r0 ≤ r < r1.
+void tl_dot_q8_rows(const int8_t *w, const uint16_t *wscales, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                    float *out);
+
 /// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
 

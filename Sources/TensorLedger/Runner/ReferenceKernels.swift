@@ -114,6 +114,12 @@ public enum Kernels {
     public static func dotQ8Row(_ w: [Int8], scale: Float, _ x: [Int8], scales xs: [Float]) -> Float {
         tl_dot_q8row_q8(w, scale, x, xs, w.count)
     }
+    /// Every row of a q8 matrix (rows × x.count) against x, in one call.
+    public static func dotQ8Rows(_ w: [Int8], scales ws: [UInt16], _ x: [Int8], scales xs: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: w.count / x.count)
+        tl_dot_q8_rows(w, ws, x.count, 0, out.count, x, xs, &out)
+        return out
+    }
     public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Float] {
         let dh = q.count, count = keys.count
         var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)

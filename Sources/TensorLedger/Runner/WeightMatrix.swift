@@ -91,7 +91,7 @@ public struct WeightMatrix: @unchecked Sendable {
         case .bf16(let p): for r in range { out[r] = tl_dot_bf16_f32(p + r * n, x, n) }
         case .q8(let q, let s):
             let xv = xq!
-            for r in range { out[r] = tl_dot_q8_q8(q + r * n, s + r * (n / 32), xv.values, xv.scales, n) }
+            tl_dot_q8_rows(q, s, n, range.lowerBound, range.upperBound, xv.values, xv.scales, out)
         case .q8Row(let q, let s):
             let xv = xq!
             for r in range { out[r] = tl_dot_q8row_q8(q + r * n, s[r], xv.values, xv.scales, n) }
