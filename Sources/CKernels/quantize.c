@@ -4,6 +4,14 @@
 // variants of the block quantizers and of the transposing tiles.
 #include "internal.h"
 
+// Adds one call's error sums to the caller's report (which may be absent).
+TL_INLINE void stats_add(tl_quant_stats *st, double sse, double ssq, float maxerr) {
+    if (!st) return;
+    st->sum_sq_err += sse;
+    st->sum_sq += ssq;
+    if (maxerr > st->max_abs_err) st->max_abs_err = maxerr;
+}
+
 TL_INLINE long q8_blocks_body(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
     double sse = 0, ssq = 0;
     float maxerr = 0;
@@ -45,7 +53,7 @@ TL_INLINE long q8_blocks_body(const float *x, size_t n, int8_t *q, uint16_t *sca
         ssq += bssq;
         maxerr = bmax > maxerr ? bmax : maxerr;
     }
-    if (st) { st->sum_sq_err += sse; st->sum_sq += ssq; if (maxerr > st->max_abs_err) st->max_abs_err = maxerr; }
+    stats_add(st, sse, ssq, maxerr);
     return -1;
 }
 
@@ -102,54 +110,70 @@ TL_TARGET_AVX2 static long q8_blocks_avx2(const float *x, size_t n, int8_t *q, u
     if (st) {
         float a[8], c[8], m[8];
         _mm256_storeu_ps(a, sse); _mm256_storeu_ps(c, ssq); _mm256_storeu_ps(m, emax);
-        for (int i = 0; i < 8; i++) { st->sum_sq_err += a[i]; st->sum_sq += c[i]; if (m[i] > st->max_abs_err) st->max_abs_err = m[i]; }
+        for (int i = 0; i < 8; i++) stats_add(st, a[i], c[i], m[i]);
     }
     return -1;
+}
+
+// The AVX-512 block quantizers' shared steps, each what the portable body does per value.
+// Loads 32 values into v; returns max |x|, or -1 when any value is not finite.
+TL_TARGET_AVX512 static inline float avx512_load_block(const float *xb, __m512 v[2]) {
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    v[0] = _mm512_loadu_ps(xb);
+    v[1] = _mm512_loadu_ps(xb + 16);
+    const __m512 a0 = _mm512_abs_ps(v[0]), a1 = _mm512_abs_ps(v[1]);
+    if ((_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ)) != 0xffff) return -1.0f;
+    return _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+}
+
+// tl_round_away on 16 lanes: truncate, then step by the fraction.
+TL_TARGET_AVX512 static inline __m512 avx512_round_away(__m512 t) {
+    __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(t, r);
+    r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, _mm512_set1_ps(0.5f), _CMP_GE_OQ), r, _mm512_set1_ps(1.0f));
+    return _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), r, _mm512_set1_ps(1.0f));
+}
+
+// Error sums per lane: Σ e², Σ x², max |e|.
+typedef struct {
+    __m512 sse, ssq, emax;
+} avx512_stats;
+
+TL_TARGET_AVX512 static inline void avx512_stats_add(avx512_stats *s, __m512 x, __m512 e) {
+    s->sse = _mm512_fmadd_ps(e, e, s->sse);
+    s->ssq = _mm512_fmadd_ps(x, x, s->ssq);
+    s->emax = _mm512_max_ps(s->emax, _mm512_abs_ps(e));
+}
+
+TL_TARGET_AVX512 static inline void avx512_stats_report(const avx512_stats *s, tl_quant_stats *st) {
+    stats_add(st, _mm512_reduce_add_ps(s->sse), _mm512_reduce_add_ps(s->ssq), _mm512_reduce_max_ps(s->emax));
 }
 
 // `count` blocks of 32, block b read from x + b·xstride and written to q + b·qstride and
 // scales[b·sstride]; a failure returns 32·b + its place in the block.
 TL_TARGET_AVX512 static long q8_blocks_strided_avx512(const float *x, size_t xstride, size_t count, int8_t *q, size_t qstride,
                                                       uint16_t *scales, size_t sstride, tl_quant_stats *st) {
-    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
-    const __m512 inf = _mm512_set1_ps(INFINITY), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
-    __m512 sse = _mm512_setzero_ps(), ssq = _mm512_setzero_ps(), emax = _mm512_setzero_ps();
+    avx512_stats sums = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (size_t b = 0; b < count; b++) {
         const float *xb = x + xstride * b;
         int8_t *qb = q + qstride * b;
-        __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
-        __m512 a0 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v0), absmask));
-        __m512 a1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v1), absmask));
-        int finite = (_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ)) == 0xffff;
-        float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f;
-        uint16_t h = finite ? tl_f16_round_up(d) : 0x7c00u;
-        if (!finite || h >= 0x7c00u || h == 0) {
+        __m512 v[2];
+        const float amax = avx512_load_block(xb, v);
+        const uint16_t h = amax >= 0 ? tl_f16_round_up(amax / 127.0f) : 0x7c00u;
+        if (h >= 0x7c00u || h == 0) {
             long bad = q8_blocks_body(xb, 32, qb, scales + sstride * b, st);
             if (bad >= 0) return (long)(32 * b) + bad;
             continue;
         }
         scales[sstride * b] = h;
         const __m512 vd = _mm512_set1_ps(tl_f16_to_f32(h));
-        __m512 vs[2] = {v0, v1};
         for (int k = 0; k < 2; k++) {
-            __m512 t = _mm512_div_ps(vs[k], vd);
-            __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            __m512 f = _mm512_sub_ps(t, r);
-            r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
-            r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, nhalf, _CMP_LE_OQ), r, one);
+            const __m512 r = avx512_round_away(_mm512_div_ps(v[k], vd));
             _mm_storeu_si128((__m128i *)(qb + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
-            __m512 e = _mm512_sub_ps(vs[k], _mm512_mul_ps(r, vd));
-            sse = _mm512_fmadd_ps(e, e, sse);
-            ssq = _mm512_fmadd_ps(vs[k], vs[k], ssq);
-            emax = _mm512_max_ps(emax, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(e), absmask)));
+            avx512_stats_add(&sums, v[k], _mm512_sub_ps(v[k], _mm512_mul_ps(r, vd)));
         }
     }
-    if (st) {
-        st->sum_sq_err += _mm512_reduce_add_ps(sse);
-        st->sum_sq += _mm512_reduce_add_ps(ssq);
-        float m = _mm512_reduce_max_ps(emax);
-        if (m > st->max_abs_err) st->max_abs_err = m;
-    }
+    avx512_stats_report(&sums, st);
     return -1;
 }
 
@@ -174,10 +198,25 @@ TL_INLINE float neon_load_block(const float *xb, float32x4_t v[8]) {
     return vminvq_u32(finite) != 0 ? vmaxvq_f32(a) : -1.0f;
 }
 
+// Error sums per lane: Σ e², Σ x², max |e|.
+typedef struct {
+    float32x4_t sse, ssq, emax;
+} neon_stats;
+
+TL_INLINE void neon_stats_add(neon_stats *s, float32x4_t x, float32x4_t e) {
+    s->sse = vfmaq_f32(s->sse, e, e);
+    s->ssq = vfmaq_f32(s->ssq, x, x);
+    s->emax = vmaxq_f32(s->emax, vabsq_f32(e));
+}
+
+TL_INLINE void neon_stats_report(const neon_stats *s, tl_quant_stats *st) {
+    stats_add(st, vaddvq_f32(s->sse), vaddvq_f32(s->ssq), vmaxvq_f32(s->emax));
+}
+
 // FCVTAS rounds halves away from zero as tl_round_away does, and the division is the same
 // IEEE division, so the bytes and scales are the body's.
 static long q8_blocks_neon(const float *x, size_t n, int8_t *q, uint16_t *scales, tl_quant_stats *st) {
-    float32x4_t sse = vdupq_n_f32(0), ssq = vdupq_n_f32(0), emax = vdupq_n_f32(0);
+    neon_stats sums = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
         float32x4_t v[8];
@@ -194,19 +233,11 @@ static long q8_blocks_neon(const float *x, size_t n, int8_t *q, uint16_t *scales
         int32x4_t r[8];
         for (int k = 0; k < 8; k++) {
             r[k] = vcvtaq_s32_f32(vdivq_f32(v[k], vd));
-            const float32x4_t e = vsubq_f32(v[k], vmulq_f32(vcvtq_f32_s32(r[k]), vd));
-            sse = vfmaq_f32(sse, e, e);
-            ssq = vfmaq_f32(ssq, v[k], v[k]);
-            emax = vmaxq_f32(emax, vabsq_f32(e));
+            neon_stats_add(&sums, v[k], vsubq_f32(v[k], vmulq_f32(vcvtq_f32_s32(r[k]), vd)));
         }
         for (int k = 0; k < 8; k += 2) vst1_s8(q + 32 * b + 4 * k, vmovn_s16(vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]))));
     }
-    if (st) {
-        st->sum_sq_err += vaddvq_f32(sse);
-        st->sum_sq += vaddvq_f32(ssq);
-        const float m = vmaxvq_f32(emax);
-        if (m > st->max_abs_err) st->max_abs_err = m;
-    }
+    neon_stats_report(&sums, st);
     return -1;
 }
 #endif
@@ -244,7 +275,7 @@ TL_INLINE long q8_row_body(const float *x, size_t n, int8_t *q, float *scale, tl
         float ae = fabsf(e);
         maxerr = ae > maxerr ? ae : maxerr;
     }
-    if (st) { st->sum_sq_err += sse; st->sum_sq += ssq; if (maxerr > st->max_abs_err) st->max_abs_err = maxerr; }
+    stats_add(st, sse, ssq, maxerr);
     return -1;
 }
 
@@ -299,7 +330,7 @@ TL_INLINE long q8_0_ggml_body(const float *x, size_t n, uint8_t *out, tl_quant_s
         ssq += bssq;
         maxerr = bmax > maxerr ? bmax : maxerr;
     }
-    if (st) { st->sum_sq_err += sse; st->sum_sq += ssq; if (maxerr > st->max_abs_err) st->max_abs_err = maxerr; }
+    stats_add(st, sse, ssq, maxerr);
     return -1;
 }
 
@@ -312,46 +343,30 @@ TL_TARGET_AVX2 static long q8_0_ggml_avx2(const float *x, size_t n, uint8_t *out
 // truncating then stepping by the fraction is tl_round_away, so the bytes are the body's.
 TL_TARGET_AVX512 static long q8_0_ggml_strided_avx512(const float *x, size_t xstride, size_t count, uint8_t *out, size_t ostride,
                                                       tl_quant_stats *st) {
-    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
-    const __m512 inf = _mm512_set1_ps(INFINITY), half = _mm512_set1_ps(0.5f), nhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
-    __m512 sse = _mm512_setzero_ps(), ssq = _mm512_setzero_ps(), emax = _mm512_setzero_ps();
+    avx512_stats sums = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (size_t b = 0; b < count; b++) {
         const float *xb = x + xstride * b;
         uint8_t *o = out + ostride * b;
-        const __m512 v[2] = {_mm512_loadu_ps(xb), _mm512_loadu_ps(xb + 16)};
-        const __m512 a0 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v[0]), absmask));
-        const __m512 a1 = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v[1]), absmask));
-        if ((_mm512_cmp_ps_mask(a0, inf, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, inf, _CMP_LT_OQ)) != 0xffff)
-            return (long)(32 * b) + q8_0_ggml_body(xb, 32, o, NULL);
-        const float d = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1)) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m512 v[2];
+        const float amax = avx512_load_block(xb, v);
+        if (amax < 0) return (long)(32 * b) + q8_0_ggml_body(xb, 32, o, NULL);
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         const _Float16 h = (_Float16)d;
         if (!isfinite((float)h)) return (long)(32 * b);
         memcpy(o, &h, 2);
         const __m512 vid = _mm512_set1_ps(id), vds = _mm512_set1_ps((float)h);
         for (int k = 0; k < 2; k++) {
-            const __m512 t = _mm512_mul_ps(v[k], vid);
-            __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            const __m512 f = _mm512_sub_ps(t, r);
-            r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(f, half, _CMP_GE_OQ), r, one);
-            r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(f, nhalf, _CMP_LE_OQ), r, one);
+            const __m512 r = avx512_round_away(_mm512_mul_ps(v[k], vid));
             _mm_storeu_si128((__m128i *)(o + 2 + 16 * k), _mm512_cvtsepi32_epi8(_mm512_cvttps_epi32(r)));
-            const __m512 e = _mm512_sub_ps(v[k], _mm512_mul_ps(r, vds));
-            sse = _mm512_fmadd_ps(e, e, sse);
-            ssq = _mm512_fmadd_ps(v[k], v[k], ssq);
-            emax = _mm512_max_ps(emax, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(e), absmask)));
+            avx512_stats_add(&sums, v[k], _mm512_sub_ps(v[k], _mm512_mul_ps(r, vds)));
         }
     }
-    if (st) {
-        st->sum_sq_err += _mm512_reduce_add_ps(sse);
-        st->sum_sq += _mm512_reduce_add_ps(ssq);
-        const float m = _mm512_reduce_max_ps(emax);
-        if (m > st->max_abs_err) st->max_abs_err = m;
-    }
+    avx512_stats_report(&sums, st);
     return -1;
 }
 #elif TL_ARM64
 static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out, tl_quant_stats *st) {
-    float32x4_t sse = vdupq_n_f32(0), ssq = vdupq_n_f32(0), emax = vdupq_n_f32(0);
+    neon_stats sums = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
     for (size_t b = 0; b < n / 32; b++) {
         const float *xb = x + 32 * b;
         uint8_t *o = out + 34 * b;
@@ -366,19 +381,11 @@ static long q8_0_ggml_neon(const float *x, size_t n, uint8_t *out, tl_quant_stat
         int32x4_t r[8];
         for (int k = 0; k < 8; k++) {
             r[k] = vcvtaq_s32_f32(vmulq_f32(v[k], vid));
-            const float32x4_t e = vsubq_f32(v[k], vmulq_f32(vcvtq_f32_s32(r[k]), vds));
-            sse = vfmaq_f32(sse, e, e);
-            ssq = vfmaq_f32(ssq, v[k], v[k]);
-            emax = vmaxq_f32(emax, vabsq_f32(e));
+            neon_stats_add(&sums, v[k], vsubq_f32(v[k], vmulq_f32(vcvtq_f32_s32(r[k]), vds)));
         }
         for (int k = 0; k < 8; k += 2) vst1_s8((int8_t *)o + 2 + 4 * k, vmovn_s16(vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]))));
     }
-    if (st) {
-        st->sum_sq_err += vaddvq_f32(sse);
-        st->sum_sq += vaddvq_f32(ssq);
-        const float m = vmaxvq_f32(emax);
-        if (m > st->max_abs_err) st->max_abs_err = m;
-    }
+    neon_stats_report(&sums, st);
     return -1;
 }
 #endif

@@ -104,11 +104,17 @@ public struct ConversionReport: Sendable {
     public var ratio: Double { outputBytes > 0 ? Double(inputBytes) / Double(outputBytes) : 0 }
     public var megabytesPerSecond: Double { seconds > 0 ? Double(inputBytes) / seconds / 1e6 : 0 }
 
-    /// Over the source's tensors: one written twice (GPT-2's tied head in GGUF) counts once.
+    /// For each item, whether it repeats an earlier one's tensor (GPT-2's tied head, which
+    /// GGUF holds twice).
+    var repeats: [Bool] {
+        var seen = Set<String>()
+        return items.map { !seen.insert($0.source.name).inserted }
+    }
+
+    /// Over the source's tensors: one written twice counts once.
     public var totalQuality: QuantizationQuality {
         var q = QuantizationQuality()
-        var seen = Set<String>()
-        for i in items where seen.insert(i.source.name).inserted { if let iq = i.quality { q.merge(iq) } }
+        for (i, again) in zip(items, repeats) where !again { if let iq = i.quality { q.merge(iq) } }
         return q
     }
 
@@ -136,10 +142,8 @@ public struct ConversionReport: Sendable {
             align += [.right, .right, .right]
         }
         var t = TextTable(headers: headers, alignments: align)
-        var seen = Set<String>(), repeated = false
-        for i in items {
-            let again = !seen.insert(i.source.name).inserted
-            repeated = repeated || again
+        let repeats = self.repeats
+        for (i, again) in zip(items, repeats) {
             var row = [i.source.name + (again ? " (again)" : ""), i.categoryName, i.scheme.rawValue + (i.transposed ? " (T)" : ""),
                        ConversionReport.inByOut(i),
                        formatCount(i.source.info.byteCount), formatCount(dryRun ? i.rawBytes : i.storedBytes), i.encoding.rawValue]
@@ -159,7 +163,7 @@ public struct ConversionReport: Sendable {
             out += "\nAll quantized tensors: RMSE \(ConversionReport.scientific(q.rmse)), max error \(ConversionReport.scientific(Double(q.maxAbsoluteError))), SNR \(q.snrDecibels.isFinite ? formatFixed(q.snrDecibels, 1) + " dB" : "exact")"
         }
         out += "\n(T): stored transposed to rows × columns; the source held it as [in, out] (GPT-2 Conv1D)."
-        if repeated { out += "\n(again): written a second time, as GGUF's output.weight (llama.cpp reads GPT-2's tied head there)." }
+        if repeats.contains(true) { out += "\n(again): written a second time, as GGUF's output.weight (llama.cpp reads GPT-2's tied head there)." }
         let notes = items.compactMap { i in i.note.map { "\(i.source.name): \($0)" } }
         if !notes.isEmpty { out += "\nKept in float: " + notes.joined(separator: "; ") }
         if !droppedBuffers.isEmpty { out += "\nDropped buffers (not parameters): " + Ledger.abbreviatedList(droppedBuffers) }

@@ -46,51 +46,51 @@ struct QuantizationFailure: Equatable {
 }
 
 public enum Q8 {
+    /// Runs a C quantizer over `count` values of x, adds its error sums to `quality`, and
+    /// turns its answer (-1, or the index in x of a value that failed) into a failure.
+    @inline(__always)
+    private static func measured(_ x: UnsafePointer<Float>, count: Int, quality: inout QuantizationQuality,
+                                 _ kernel: (UnsafeMutablePointer<tl_quant_stats>) -> Int) -> QuantizationFailure? {
+        var st = tl_quant_stats()
+        let bad = kernel(&st)
+        quality.add(st, count: count)
+        return QuantizationFailure(bad, in: x)
+    }
+
     /// Quantizes one row of `cols` values (a multiple of 32) into q8 blocks with the C kernel.
     @inline(__always)
     static func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
                                scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> QuantizationFailure? {
-        var st = tl_quant_stats()
-        let bad = tl_quantize_q8_blocks(x, count, q, scales, &st)
-        quality.add(st, count: count)
-        return QuantizationFailure(bad, in: x)
+        measured(x, count: count, quality: &quality) { tl_quantize_q8_blocks(x, count, q, scales, $0) }
     }
 
     /// q8 blocks of the transpose of a (rows, cols) matrix for the given columns (rows of the
     /// result); a failure is reported at its index in x.
     static func quantizeColumns(_ x: UnsafePointer<Float>, rows: Int, cols: Int, columns: Range<Int>, into q: UnsafeMutablePointer<Int8>,
                                 scales: UnsafeMutablePointer<UInt16>, quality: inout QuantizationQuality) -> QuantizationFailure? {
-        var st = tl_quant_stats()
-        let bad = tl_quantize_q8_columns(x, rows, cols, columns.lowerBound, columns.upperBound, q, scales, &st)
-        quality.add(st, count: rows * columns.count)
-        return QuantizationFailure(bad, in: x)
+        measured(x, count: rows * columns.count, quality: &quality) {
+            tl_quantize_q8_columns(x, rows, cols, columns.lowerBound, columns.upperBound, q, scales, $0)
+        }
     }
 
     /// GGUF's Q8_0 blocks of n values (a multiple of 32).
     static func quantizeGGML(_ x: UnsafePointer<Float>, count: Int, into blocks: UnsafeMutablePointer<UInt8>,
                              quality: inout QuantizationQuality) -> QuantizationFailure? {
-        var st = tl_quant_stats()
-        let bad = tl_quantize_q8_0_ggml(x, count, blocks, &st)
-        quality.add(st, count: count)
-        return QuantizationFailure(bad, in: x)
+        measured(x, count: count, quality: &quality) { tl_quantize_q8_0_ggml(x, count, blocks, $0) }
     }
 
     /// GGUF's Q8_0 blocks of the same columns, each row rows/32 blocks of 34 bytes.
     static func quantizeGGMLColumns(_ x: UnsafePointer<Float>, rows: Int, cols: Int, columns: Range<Int>,
                                     into blocks: UnsafeMutablePointer<UInt8>, quality: inout QuantizationQuality) -> QuantizationFailure? {
-        var st = tl_quant_stats()
-        let bad = tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, blocks, &st)
-        quality.add(st, count: rows * columns.count)
-        return QuantizationFailure(bad, in: x)
+        measured(x, count: rows * columns.count, quality: &quality) {
+            tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, blocks, $0)
+        }
     }
 
     @inline(__always)
     static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>,
                             scale: UnsafeMutablePointer<Float>, quality: inout QuantizationQuality) -> QuantizationFailure? {
-        var st = tl_quant_stats()
-        let bad = tl_quantize_q8_row(x, count, q, scale, &st)
-        quality.add(st, count: count)
-        return QuantizationFailure(bad, in: x)
+        measured(x, count: count, quality: &quality) { tl_quantize_q8_row(x, count, q, scale, $0) }
     }
 
     // MARK: Swift twins (the definition of the schemes)
