@@ -52,6 +52,8 @@ struct Plan: ParsableCommand {
                 (tensors, modelConfig, source, warnings) = try ModelSource.tensors(model!)
             }
             guard let modelConfig else { throw ModelLoadError.noConfig(source: source) }
+            // Plans only what the runner would run.
+            if model != nil { try ModelLoader.checkRunnable(modelConfig, tensors: tensors, source: source) }
             let schemes = weights.map { [$0] } ?? WeightScheme.allCases
             let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
                                       batch: batch, schemes: schemes, stored: model != nil, keep: keep)

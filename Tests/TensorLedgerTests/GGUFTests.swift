@@ -138,7 +138,12 @@ import Testing
         ("five dimensions", "5 dimensions"), ("unknown type", "unknown ggml type 99"), ("partial block", "whole number of Q8_0 blocks"),
         ("misaligned", "multiple of the alignment"), ("out of order", "expected 256"), ("overflow", "overflow"),
         ("truncated data", "past the end"), ("huge count", "runs past the end"),
+        ("long name", "at most 63"), ("empty key", "empty key"), ("alignment as u64", "not u32"), ("nested array", "array of arrays"),
     ]
+
+    /// What ggml's reader accepts, this reader accepts: a scalar (no dimensions), any power
+    /// of two as the alignment, a bool byte other than 0 and 1.
+    static let acceptedOddities = ["scalar", "alignment 2^31", "bool 7"]
 
     static func breakIt(_ name: String, _ b: inout Builder) {
         switch name {
@@ -156,7 +161,26 @@ import Testing
         case "overflow": b.tensors[0].dims = [1 << 40, 1 << 40]
         case "truncated data": b.dataBytes = 300
         case "huge count": b.keys[0].2 = Builder.u64(1 << 60)
+        case "long name": b.tensors[0].name = String(repeating: "x", count: 64)
+        case "empty key": b.keys.append(("", 4, Builder.u32(1)))
+        case "alignment as u64": b.keys.append(("general.alignment", 10, Builder.u64(32)))
+        case "nested array": b.keys.append(("x", 9, Builder.u32(9) + Builder.u64(1) + Builder.u32(4) + Builder.u64(0)))
+        case "scalar": b.tensors[1].dims = []; b.tensors[1].type = 0; b.dataBytes = 260
+        case "alignment 2^31": b.keys.append(("general.alignment", 4, Builder.u32(1 << 31))); b.tensors = []; b.dataBytes = 0
+        case "bool 7": b.keys.append(("x", 7, [7]))
         default: break
+        }
+    }
+
+    @Test(arguments: acceptedOddities)
+    func whatGGMLAcceptsIsAccepted(_ name: String) throws {
+        var b = Builder()
+        Self.breakIt(name, &b)
+        let file = try GGUFFile.parse(b.bytes, path: name)
+        switch name {
+        case "scalar": #expect(file.tensors[1].dimensions == [1] && file.tensors[1].byteCount == 4)
+        case "alignment 2^31": #expect(file.alignment == 1 << 31)
+        default: #expect(file.value("x") == .bool(true))
         }
     }
 

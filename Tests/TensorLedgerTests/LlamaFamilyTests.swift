@@ -167,7 +167,7 @@ import Testing
 
     @Test func badConfigurationsAreRefusedNamingTheProblem() throws {
         let cases: [(String, String, String)] = [
-            ("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "does not divide"),
+            ("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3", "do not divide"),
             ("\"rope_type\": \"llama3\"", "\"rope_type\": \"yarn\"", "rope_scaling type yarn"),
             ("\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\"", "hidden_act gelu"),
             ("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3", "model.layers.2.input_layernorm.weight"),

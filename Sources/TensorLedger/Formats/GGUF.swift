@@ -22,56 +22,122 @@ public enum GGUFError: TensorLedgerError, Equatable {
     }
 }
 
+/// The type code GGUF writes before each value.
+public enum GGUFValueType: UInt32, Sendable {
+    case u8 = 0, i8, u16, i16, u32, i32, f32, bool, string, array, u64, i64, f64
+}
+
+/// A metadata value with its exact GGUF type, so what is read can be written back as it was.
 public enum GGUFValue: Sendable, Equatable {
-    case integer(Int64)
-    case unsigned(UInt64)
-    case float(Double)
+    case u8(UInt8), i8(Int8), u16(UInt16), i16(Int16), u32(UInt32), i32(Int32), u64(UInt64), i64(Int64)
+    case f32(Float), f64(Double)
     case bool(Bool)
     case string(String)
-    case array([GGUFValue])
+    /// The items' type is kept for an empty array.
+    case array(GGUFValueType, [GGUFValue])
+
+    public static func strings(_ a: [String]) -> GGUFValue { .array(.string, a.map(GGUFValue.string)) }
+    public static func i32s(_ a: [Int32]) -> GGUFValue { .array(.i32, a.map(GGUFValue.i32)) }
+    public static func f32s(_ a: [Float]) -> GGUFValue { .array(.f32, a.map(GGUFValue.f32)) }
+
+    public var type: GGUFValueType {
+        switch self {
+        case .u8: .u8
+        case .i8: .i8
+        case .u16: .u16
+        case .i16: .i16
+        case .u32: .u32
+        case .i32: .i32
+        case .u64: .u64
+        case .i64: .i64
+        case .f32: .f32
+        case .f64: .f64
+        case .bool: .bool
+        case .string: .string
+        case .array: .array
+        }
+    }
+
+    /// An integer of any width, when it fits an Int.
+    public var int: Int? {
+        switch self {
+        case .u8(let v): Int(v)
+        case .i8(let v): Int(v)
+        case .u16(let v): Int(v)
+        case .i16(let v): Int(v)
+        case .u32(let v): Int(v)
+        case .i32(let v): Int(v)
+        case .u64(let v): Int(exactly: v)
+        case .i64(let v): Int(v)
+        default: nil
+        }
+    }
+
+    /// Any number, integer or float.
+    public var number: Double? {
+        switch self {
+        case .f32(let v): Double(v)
+        case .f64(let v): v
+        case .u64(let v): Double(v)
+        default: int.map(Double.init)
+        }
+    }
 
     /// A short rendering for reports: long arrays are summarized, not dumped.
     public var summary: String {
         switch self {
-        case .integer(let i): return String(i)
-        case .unsigned(let u): return String(u)
-        case .float(let f): return formatFixed(f, 6)
+        case .f32, .f64: return formatFixed(number!, 6)
+        case .u64(let v): return String(v)
         case .bool(let b): return String(b)
         case .string(let s): return s.count > 80 ? "\"" + s.prefix(77) + "…\" (\(formatCount(s.utf8.count)) bytes)" : "\"\(s)\""
-        case .array(let a):
+        case .array(_, let a):
             if a.count <= 8 { return "[" + a.map(\.summary).joined(separator: ", ") + "]" }
             return "[\(a.prefix(3).map(\.summary).joined(separator: ", ")), …] (\(formatCount(a.count)) items)"
+        default: return String(int!)
         }
     }
 
     /// The value in JSON; an array of more than 16 items as {"count", "first"} (its first 8).
     public var json: JSONValue {
         switch self {
-        case .integer(let i): return .int(Int(i))
-        case .unsigned(let u): return Int(exactly: u).map { .int($0) } ?? .double(Double(u))
-        case .float(let f): return f.isFinite ? .double(f) : .string(String(f))
+        case .f32, .f64: let f = number!; return f.isFinite ? .double(f) : .string(String(f))
+        case .u64(let v): return Int(exactly: v).map { .int($0) } ?? .double(Double(v))
         case .bool(let b): return .bool(b)
         case .string(let s): return .string(s)
-        case .array(let a):
+        case .array(_, let a):
             if a.count <= 16 { return .array(a.map(\.json)) }
             return .object(JSONObject(["count": .int(a.count), "first": .array(a.prefix(8).map(\.json))]))
+        default: return .int(int!)
         }
     }
 
-    public var int: Int? {
-        switch self {
-        case .integer(let i): return Int(exactly: i)
-        case .unsigned(let u): return Int(exactly: u)
-        default: return nil
-        }
+    /// The type code and the value, as a metadata entry stores them after its key.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        withUnsafeBytes(of: type.rawValue.littleEndian) { out += $0 }
+        appendPayload(to: &out)
+        return out
     }
 
-    public var number: Double? {
+    private func appendPayload(to out: inout [UInt8]) {
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         switch self {
-        case .float(let f): return f
-        case .integer(let i): return Double(i)
-        case .unsigned(let u): return Double(u)
-        default: return nil
+        case .u8(let v): put(v)
+        case .i8(let v): put(v)
+        case .u16(let v): put(v)
+        case .i16(let v): put(v)
+        case .u32(let v): put(v)
+        case .i32(let v): put(v)
+        case .u64(let v): put(v)
+        case .i64(let v): put(v)
+        case .f32(let v): put(v.bitPattern)
+        case .f64(let v): put(v.bitPattern)
+        case .bool(let v): put(UInt8(v ? 1 : 0))
+        case .string(let s): put(UInt64(s.utf8.count)); out += s.utf8
+        case .array(let itemType, let items):
+            put(itemType.rawValue)
+            put(UInt64(items.count))
+            for item in items { item.appendPayload(to: &out) }
         }
     }
 }
@@ -134,13 +200,16 @@ public final class GGUFFile: @unchecked Sendable {
         for _ in 0..<keyCount {
             let at = r.pos
             let key = try r.string()
+            guard !key.isEmpty else { throw GGUFError.invalid(file: path, offset: at, reason: "an empty key (ggml refuses it)") }
             guard keys.insert(key).inserted else { throw GGUFError.invalid(file: path, offset: at, reason: "key \"\(key)\" appears twice") }
-            metadata.append((key, try r.value(type: try r.u32(), depth: 0)))
+            metadata.append((key, try r.value(type: try r.u32())))
         }
         var alignment = 32
         if let a = metadata.first(where: { $0.0 == "general.alignment" })?.1 {
-            guard let v = a.int, v > 0, v & (v - 1) == 0, v <= 1 << 20 else { throw r.fail("general.alignment \(a.summary) is not a power of two") }
-            alignment = v
+            // ggml reads it as a u32 and nothing else.
+            guard case .u32(let v) = a else { throw r.fail("general.alignment is stored as \(a.type), not u32") }
+            guard v > 0, v & (v - 1) == 0 else { throw r.fail("general.alignment \(v) is not a power of two") }
+            alignment = Int(v)
         }
         var tensors: [GGUFTensorInfo] = []
         var index: [String: Int] = [:]
@@ -148,9 +217,11 @@ public final class GGUFFile: @unchecked Sendable {
             let at = r.pos
             let name = try r.string()
             func bad(_ reason: String) -> GGUFError { .tensor(file: path, tensor: name, reason: reason) }
+            // ggml keeps names in 64-byte buffers, the terminating zero included.
+            guard name.utf8.count < 64 else { throw bad("a name of \(name.utf8.count) bytes (ggml allows at most 63)") }
             guard index[name] == nil else { throw GGUFError.invalid(file: path, offset: at, reason: "tensor \"\(name)\" appears twice") }
             let rank = try r.u32()
-            guard rank >= 1 && rank <= 4 else { throw bad("\(rank) dimensions (ggml allows 1 to 4)") }
+            guard rank <= 4 else { throw bad("\(rank) dimensions (ggml allows at most 4)") }
             var dims: [Int] = []
             var count = 1
             for _ in 0..<rank {
@@ -161,6 +232,8 @@ public final class GGUFFile: @unchecked Sendable {
                 dims.append(Int(d))
                 count = p
             }
+            // A scalar (no dimensions) is one value, as ggml holds it.
+            if dims.isEmpty { dims = [1] }
             let typeID = try r.u32()
             guard let type = GGMLType(rawValue: typeID) else { throw bad("unknown ggml type \(typeID)") }
             let offset = try r.u64()
@@ -203,26 +276,20 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     public func strings(_ key: String) -> [String]? {
-        guard case .array(let a)? = value(key) else { return nil }
-        var out: [String] = []
-        out.reserveCapacity(a.count)
-        for v in a { guard case .string(let s) = v else { return nil }; out.append(s) }
-        return out
+        guard case .array(.string, let a)? = value(key) else { return nil }
+        return a.map { if case .string(let s) = $0 { s } else { "" } }
     }
 
+    /// An array of integers of any width (nil when the key holds anything else; a u64
+    /// beyond Int64 is left out).
     public func integers(_ key: String) -> [Int64]? {
-        guard case .array(let a)? = value(key) else { return nil }
-        return a.compactMap { v in
-            switch v {
-            case .integer(let i): return i
-            case .unsigned(let u): return Int64(exactly: u)
-            default: return nil
-            }
-        }
+        guard case .array(let type, let a)? = value(key), ![.f32, .f64, .bool, .string].contains(type) else { return nil }
+        return a.compactMap { if case .u64(let u) = $0 { Int64(exactly: u) } else { $0.int.map(Int64.init) } }
     }
 
+    /// An array of numbers, integer or float.
     public func numbers(_ key: String) -> [Double]? {
-        guard case .array(let a)? = value(key) else { return nil }
+        guard case .array(let type, let a)? = value(key), type != .bool, type != .string else { return nil }
         return a.compactMap(\.number)
     }
 
@@ -276,41 +343,36 @@ public final class GGUFFile: @unchecked Sendable {
             return String(decoding: try take(Int(n)), as: UTF8.self)
         }
 
-        mutating func value(type: UInt32, depth: Int) throws(GGUFError) -> GGUFValue {
-            func int(_ n: Int, signed: Bool) throws(GGUFError) -> GGUFValue {
-                let raw = try uint(n)
-                if !signed { return .unsigned(raw) }
-                let shift = UInt64(64 - 8 * n)
-                return .integer(Int64(bitPattern: raw << shift) >> Int64(shift))
-            }
-            switch type {
-            case 0: return try int(1, signed: false)
-            case 1: return try int(1, signed: true)
-            case 2: return try int(2, signed: false)
-            case 3: return try int(2, signed: true)
-            case 4: return try int(4, signed: false)
-            case 5: return try int(4, signed: true)
-            case 6: return .float(Double(Float(bitPattern: UInt32(try uint(4)))))
-            case 7:
-                let b = try uint(1)
-                guard b <= 1 else { throw fail("a bool of \(b)") }
-                return .bool(b == 1)
-            case 8: return .string(try string())
-            case 9:
-                guard depth < 4 else { throw fail("arrays nested too deeply") }
+        /// A value of `type`; arrays hold scalars or strings, as ggml's reader allows.
+        mutating func value(type: UInt32, inArray: Bool = false) throws(GGUFError) -> GGUFValue {
+            func int<T: FixedWidthInteger>(_: T.Type) throws(GGUFError) -> T { T(truncatingIfNeeded: try uint(MemoryLayout<T>.size)) }
+            switch GGUFValueType(rawValue: type) {
+            case .u8: return .u8(try int(UInt8.self))
+            case .i8: return .i8(try int(Int8.self))
+            case .u16: return .u16(try int(UInt16.self))
+            case .i16: return .i16(try int(Int16.self))
+            case .u32: return .u32(try int(UInt32.self))
+            case .i32: return .i32(try int(Int32.self))
+            case .u64: return .u64(try int(UInt64.self))
+            case .i64: return .i64(try int(Int64.self))
+            case .f32: return .f32(Float(bitPattern: try int(UInt32.self)))
+            case .f64: return .f64(Double(bitPattern: try int(UInt64.self)))
+            // ggml reads a bool byte as it is: any byte but 0 is true.
+            case .bool: return .bool(try uint(1) != 0)
+            case .string: return .string(try string())
+            case .array:
+                guard !inArray else { throw fail("an array of arrays (ggml refuses them)") }
                 let itemType = try u32()
+                guard let items = GGUFValueType(rawValue: itemType), items != .array else { throw fail("an array of \(GGUFValueType(rawValue: itemType) == .array ? "arrays (ggml refuses them)" : "unknown value type \(itemType)")") }
                 let n = try u64()
                 // The smallest item is one byte: a count beyond the bytes left is a lie.
                 guard n <= UInt64(bytes.count - pos) else { throw fail("array of \(n) items cannot fit in the \(bytes.count - pos) bytes left") }
                 try charge(Int(n) * MemoryLayout<GGUFValue>.stride)
-                var items: [GGUFValue] = []
-                items.reserveCapacity(Int(n))
-                for _ in 0..<n { items.append(try value(type: itemType, depth: depth + 1)) }
-                return .array(items)
-            case 10: return try int(8, signed: false)
-            case 11: return try int(8, signed: true)
-            case 12: return .float(Double(bitPattern: try uint(8)))
-            default: throw fail("unknown value type \(type)")
+                var values: [GGUFValue] = []
+                values.reserveCapacity(Int(n))
+                for _ in 0..<n { values.append(try value(type: itemType, inArray: true)) }
+                return .array(items, values)
+            case nil: throw fail("unknown value type \(type)")
             }
         }
     }

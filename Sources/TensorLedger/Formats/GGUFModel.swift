@@ -115,31 +115,27 @@ extension GGUFFile {
             scaling.factor = value("\(arch).rope.scaling.factor")?.number ?? 1
             c.ropeScaling = scaling
         }
-        guard c.kvHeads > 0, c.heads % c.kvHeads == 0 else {
-            throw .invalid(file: path, reason: "\(c.kvHeads) key/value heads do not divide \(c.heads) heads")
-        }
-        try c.checkLimits(file: path)
+        try c.validate(file: path)
         return c
     }
 }
 
 extension GGUFFile {
-    /// For the llama architecture's Q and K (Hugging Face names): how many heads llama.cpp
-    /// interleaved the rows of.
-    func permutedHeads(_ hfName: String, config: ModelConfig) -> Int? {
+    /// For the llama architecture's Q and K (Hugging Face names, `rows` rows): how
+    /// llama.cpp reordered them; nil for every other tensor.
+    func rowPermutation(_ hfName: String, rows: Int, config: ModelConfig) throws(GGUFError) -> GGUFRowPermutation? {
         guard architecture == .llama else { return nil }
-        if hfName.hasSuffix("self_attn.q_proj.weight") { return config.heads }
-        if hfName.hasSuffix("self_attn.k_proj.weight") { return config.kvHeads }
-        return nil
+        return try GGUFRowPermutation.forLlama(hfName, rows: rows, config: config, file: path)
     }
+}
 
-    /// The stored row that holds row r of Hugging Face's order, for a matrix of `rows` rows
-    /// whose rows llama.cpp permuted over `heads` heads (nil: not permuted): head h, half s,
-    /// index j was written at h·dh + 2j + s.
-    static func storedRow(_ r: Int, rows: Int, heads: Int?) -> Int {
-        guard let heads else { return r }
-        let dh = rows / heads, half = dh / 2
-        let h = r / dh, rem = r % dh
-        return h * dh + 2 * (rem % half) + rem / half
+extension GGUFRowPermutation {
+    /// The permutation llama.cpp applies to a llama tensor (Hugging Face name), if any.
+    static func forLlama(_ hfName: String, rows: Int, config: ModelConfig, file: String) throws(GGUFError) -> GGUFRowPermutation? {
+        let heads: Int
+        if hfName.hasSuffix("self_attn.q_proj.weight") { heads = config.heads }
+        else if hfName.hasSuffix("self_attn.k_proj.weight") { heads = config.kvHeads }
+        else { return nil }
+        return try GGUFRowPermutation(rows: rows, heads: heads, tensor: hfName, file: file)
     }
 }

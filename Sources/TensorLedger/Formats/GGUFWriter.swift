@@ -2,36 +2,6 @@
 // tensor table with offsets) is laid out first, since every tensor's size is known from
 // its shape and type; the tensors then follow in order, each at a multiple of 32 bytes.
 
-/// A metadata value with the GGUF type it is written as.
-public enum GGUFMetadata: Sendable {
-    case u32(UInt32)
-    case i32(Int32)
-    case f32(Float)
-    case bool(Bool)
-    case string(String)
-    case strings([String])
-    case i32s([Int32])
-    case f32s([Float])
-
-    var bytes: [UInt8] {
-        var out: [UInt8] = []
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        func string(_ s: String) { u64(UInt64(s.utf8.count)); out += s.utf8 }
-        switch self {
-        case .u32(let v): u32(4); u32(v)
-        case .i32(let v): u32(5); u32(UInt32(bitPattern: v))
-        case .f32(let v): u32(6); u32(v.bitPattern)
-        case .bool(let v): u32(7); out.append(v ? 1 : 0)
-        case .string(let s): u32(8); string(s)
-        case .strings(let a): u32(9); u32(8); u64(UInt64(a.count)); a.forEach(string)
-        case .i32s(let a): u32(9); u32(5); u64(UInt64(a.count)); a.forEach { u32(UInt32(bitPattern: $0)) }
-        case .f32s(let a): u32(9); u32(6); u64(UInt64(a.count)); a.forEach { u32($0.bitPattern) }
-        }
-        return out
-    }
-}
-
 /// A tensor as the GGUF table lists it.
 public struct GGUFTensorPlan: Sendable {
     public var name: String
@@ -57,7 +27,7 @@ public enum GGUFWriter {
     }
 
     /// The header bytes for tensors already laid out, padded to where the data section starts.
-    public static func header(metadata: [(String, GGUFMetadata)], tensors: [GGUFTensorPlan]) -> [UInt8] {
+    public static func header(metadata: [(String, GGUFValue)], tensors: [GGUFTensorPlan]) -> [UInt8] {
         var out = GGUFFile.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }

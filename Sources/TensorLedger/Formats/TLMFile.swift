@@ -100,7 +100,7 @@ public final class TLMFile: @unchecked Sendable {
         }
         guard pre.dataOffset == UInt64(TLMFormat.preambleSize), pre.headerOffset >= pre.dataOffset,
               pre.headerLength <= UInt64(TLMFormat.maxHeaderSize),
-              pre.headerOffset + pre.headerLength == pre.fileLength else {
+              pre.headerOffset.addingReportingOverflow(pre.headerLength) == (pre.fileLength, false) else {
             throw .badPreamble(file: path, reason: "data at \(pre.dataOffset), header at \(pre.headerOffset) (+\(pre.headerLength)) do not fit a \(bytes.count)-byte file")
         }
         let header = UnsafeRawBufferPointer(rebasing: bytes[Int(pre.headerOffset)..<Int(pre.fileLength)])

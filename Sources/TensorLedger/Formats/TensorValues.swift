@@ -158,9 +158,9 @@ public final class TensorValueReader {
             tl_transpose_f32(stored.values.baseAddress, storedRows, cols, 0, cols, out.mutable.baseAddress)
             return out
         }
-        let heads = config.flatMap { file.permutedHeads(m.info.name, config: $0) }
+        let permutation = try config.flatMap { try file.rowPermutation(m.info.name, rows: storedRows, config: $0) }
         let out = try buffer(rows.count * cols, m.info.name)
-        for r in rows { row(GGUFFile.storedRow(r, rows: storedRows, heads: heads), into: out.mutable.baseAddress! + (r - rows.lowerBound) * cols) }
+        for r in rows { row(permutation?.storedRow(r) ?? r, into: out.mutable.baseAddress! + (r - rows.lowerBound) * cols) }
         return out
     }
 

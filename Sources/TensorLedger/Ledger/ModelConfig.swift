@@ -168,9 +168,17 @@ public struct ModelConfig: Sendable, Equatable {
             for k in keys { if let v = try int(k) { return v } }
             throw .invalid(file: file, reason: "missing \"\(keys[0])\"")
         }
+        // A token id given as something else than an integer (or null) is an error, not absent.
+        func tokenID(_ v: JSONValue?, _ key: String) throws(ConfigError) -> Int? {
+            guard let v, v != .null else { return nil }
+            guard case .int(let i) = v else {
+                if case .double(let d) = v, let i = Int(exactly: d) { return i }
+                throw .invalid(file: file, reason: "\"\(key)\" must be an integer, found \(v.kindDescription)")
+            }
+            return i
+        }
         let hidden = try required("hidden_size", "n_embd", "d_model")
         let heads = try required("num_attention_heads", "n_head")
-        guard heads > 0 else { throw .invalid(file: file, reason: "the number of attention heads must be positive") }
         // A value given in the wrong type is an error, not the default.
         for key in ["layer_norm_epsilon", "layer_norm_eps", "rms_norm_eps", "rope_theta"] {
             if let v = o[key], v != .null, v.number == nil { throw .invalid(file: file, reason: "\"\(key)\" must be a number, found \(v.kindDescription)") }
@@ -189,9 +197,6 @@ public struct ModelConfig: Sendable, Equatable {
             contextLength: try int("max_position_embeddings", "n_positions", "n_ctx") ?? 0,
             tiedEmbeddings: tie,
             layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? o["layer_norm_eps"]?.number ?? o["rms_norm_eps"]?.number ?? 1e-5)
-        guard config.layerNormEpsilon.isFinite, config.layerNormEpsilon > 0, config.layerNormEpsilon < 1 else {
-            throw .invalid(file: file, reason: "the norm epsilon must be a positive number below 1, found \(config.layerNormEpsilon)")
-        }
         if let t = try int("type_vocab_size") { config.typeVocabSize = t }
         config.attentionBias = o["attention_bias"]?.bool ?? (modelType == "qwen2")
         // GPT-2 options that change the attention's arithmetic, which the runner does not do.
@@ -202,10 +207,7 @@ public struct ModelConfig: Sendable, Equatable {
         if let act = o["hidden_act"]?.string ?? o["activation_function"]?.string { config.activation = act }
         // transformers 4 wrote top-level rope_theta and rope_scaling; 5 writes rope_parameters.
         let rope = o["rope_parameters"]?.object
-        if let theta = o["rope_theta"]?.number ?? rope?["rope_theta"]?.number {
-            guard theta.isFinite, theta > 1 else { throw .invalid(file: file, reason: "rope_theta must be a number above 1, found \(theta)") }
-            config.ropeTheta = theta
-        }
+        if let theta = o["rope_theta"]?.number ?? rope?["rope_theta"]?.number { config.ropeTheta = theta }
         if let scaling = o["rope_scaling"]?.object ?? rope {
             config.ropeScaling = try RopeScaling(scaling, file: file)
         }
@@ -214,30 +216,54 @@ public struct ModelConfig: Sendable, Equatable {
         case "bfloat16"?: config.weightDType = .bfloat16
         default: break  // float32, "auto" or absent
         }
-        config.bosTokenID = o["bos_token_id"]?.int
-        config.eosTokenIDs = o["eos_token_id"]?.int.map { [$0] } ?? (o["eos_token_id"]?.array ?? []).compactMap(\.int)
+        config.bosTokenID = try tokenID(o["bos_token_id"], "bos_token_id")
+        for v in o["eos_token_id"]?.array ?? o["eos_token_id"].map({ [$0] }) ?? [] {
+            if let id = try tokenID(v, "eos_token_id") { config.eosTokenIDs.append(id) }
+        }
         let slidingUsed = o["use_sliding_window"]?.bool ?? (modelType == "mistral")
         if slidingUsed, let w = try int("sliding_window"), w > 0 { config.slidingWindow = w }
-        guard config.kvHeads > 0, config.heads % config.kvHeads == 0 else {
-            throw .invalid(file: file, reason: "num_key_value_heads \(config.kvHeads) does not divide num_attention_heads \(config.heads)")
-        }
-        try config.checkLimits(file: file)
+        try config.validate(file: file)
         return config
     }
 
     /// The layers the tensors hold must be the layers the configuration says: fewer
     /// tensors fail when a layer is loaded, more would silently be left out.
     public func checkLayers(tensorNames: [String], source: String) throws(ConfigError) {
-        let held = tensorNames.compactMap { TensorClassifier.layerIndex(of: $0) }.max().map { $0 + 1 } ?? 0
-        if held > layers {
-            throw .invalid(file: source, reason: "the weights hold \(held) layers but the configuration says \(layers); the rest would be ignored")
+        // The last layer's index, not a count: a name may hold any number, Int.max included.
+        if let last = tensorNames.compactMap({ TensorClassifier.layerIndex(of: $0) }).max(), last >= layers {
+            let held = last < 1 << 24 ? "\(last + 1) layers" : "a tensor of layer \(last)"
+            throw .invalid(file: source, reason: "the weights hold \(held) but the configuration says \(layers); the rest would be ignored")
         }
     }
 
-    /// Largest sizes accepted from a configuration. Every derived count (a model's
-    /// tensors, bytes and offsets) then fits in 63 bits, so an untrusted config.json can
-    /// neither overflow the arithmetic nor ask for an absurd allocation.
-    func checkLimits(file: String) throws(ConfigError) {
+    /// The one check of a configuration, whatever it was read from (config.json, GGUF
+    /// keys, a .tlm header): values the arithmetic needs in range, then the largest sizes
+    /// accepted. Every derived count (a model's tensors, bytes and offsets) then fits in 63
+    /// bits, so an untrusted file can neither overflow the arithmetic nor ask for an absurd
+    /// allocation.
+    public func validate(file: String) throws(ConfigError) {
+        guard heads > 0 else { throw .invalid(file: file, reason: "the number of attention heads must be positive") }
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw .invalid(file: file, reason: "\(kvHeads) key/value heads do not divide \(heads) attention heads")
+        }
+        guard layerNormEpsilon.isFinite, layerNormEpsilon > 0, layerNormEpsilon < 1 else {
+            throw .invalid(file: file, reason: "the norm epsilon must be a positive number below 1, found \(layerNormEpsilon)")
+        }
+        guard ropeTheta.isFinite, ropeTheta > 1 else { throw .invalid(file: file, reason: "the rope base (rope_theta) must be a number above 1, found \(ropeTheta)") }
+        if let s = ropeScaling {
+            for (name, v) in [("factor", s.factor), ("low frequency factor", s.lowFrequencyFactor), ("high frequency factor", s.highFrequencyFactor)] {
+                guard v.isFinite, v > 0 else { throw .invalid(file: file, reason: "the rope scaling \(name) must be a positive number, found \(v)") }
+            }
+            if s.type == "llama3" && s.highFrequencyFactor <= s.lowFrequencyFactor {
+                throw .invalid(file: file, reason: "llama3 rope scaling needs its high frequency factor above its low frequency factor")
+            }
+        }
+        // Token ids a file names must be tokens: -1 or 5,000,000,000 is no token of any vocabulary.
+        for (name, id) in [("bos_token_id", bosTokenID)] + eosTokenIDs.map({ ("eos_token_id", Optional($0)) }) {
+            if let id, id < 0 || (vocabSize > 0 && id >= vocabSize) {
+                throw .invalid(file: file, reason: "\(name) \(id) is not a token of the \(formatCount(vocabSize))-token vocabulary")
+            }
+        }
         let limits: [(String, Int, Int)] = [
             ("layers", layers, 1 << 16), ("hidden size", hiddenSize, 1 << 20), ("intermediate size", intermediateSize, 1 << 22),
             ("vocabulary size", vocabSize, 1 << 24), ("context length", contextLength, 1 << 24), ("heads", heads, 1 << 16),
@@ -245,6 +271,14 @@ public struct ModelConfig: Sendable, Equatable {
         ]
         for (name, value, max) in limits where value > max {
             throw .invalid(file: file, reason: "\(name) \(value) is above TensorLedger's limit of \(formatCount(max))")
+        }
+        // Each size within its limit, their products may still not be: count in floating
+        // point, where nothing wraps, before any tensor is laid out.
+        let d = Double(hiddenSize), width = Double(heads) * Double(headDim), kv = Double(kvHeads) * Double(headDim)
+        let perLayer = d * (2 * width + 2 * kv + 3 * d) + 3 * d * Double(intermediateSize) + 16 * (d + width + Double(intermediateSize))
+        let total = Double(layers) * perLayer + d * (2 * Double(vocabSize) + Double(contextLength) + Double(typeVocabSize) + 2 * d)
+        guard total * 4 < 0x1p60 else {
+            throw .invalid(file: file, reason: "these sizes make about \(formatFixed(total / 1e18, 1))e18 parameters, beyond what TensorLedger counts (1.4e17 bytes in f32)")
         }
     }
 
@@ -427,16 +461,12 @@ extension ModelConfig: JSONRepresentable {
         c.typeVocabSize = (try? int("type_vocab_size")) ?? 2
         c.attentionBias = o["attention_bias"]?.bool ?? false
         if let act = o["activation"]?.string { c.activation = act }
-        if let theta = o["rope_theta"]?.number {
-            guard theta.isFinite, theta > 1 else { throw .invalid(file: file, reason: "config.rope_theta must be a number above 1") }
-            c.ropeTheta = theta
-        }
+        if let theta = o["rope_theta"]?.number { c.ropeTheta = theta }
         if let scaling = o["rope_scaling"]?.object { c.ropeScaling = try RopeScaling(scaling, file: file) }
         if case .int(let w)? = o["sliding_window"], w > 0 { c.slidingWindow = w }
         c.bosTokenID = o["bos_token_id"]?.int
         c.eosTokenIDs = (o["eos_token_ids"]?.array ?? []).compactMap(\.int)
-        guard c.heads > 0, c.kvHeads > 0, c.heads % c.kvHeads == 0 else { throw .invalid(file: file, reason: "config heads are inconsistent") }
-        try c.checkLimits(file: file)
+        try c.validate(file: file)
         return c
     }
 }

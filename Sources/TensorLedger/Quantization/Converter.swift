@@ -258,7 +258,7 @@ public enum Converter {
     public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
         // What would not run is not converted: the file would hold a model that computes wrong.
-        if let config { try ModelLoader.checkRunnable(config, tensorNames: checkpoint.tensors.map(\.name), source: checkpoint.path) }
+        if let config { try ModelLoader.checkRunnable(config, tensors: checkpoint.tensors.map(\.info), source: checkpoint.path) }
         try checkKeep(options.keep, names: checkpoint.tensors.map(\.name))
         for t in checkpoint.tensors {
             if let marker = quantizedMarkers.first(where: { t.name.hasSuffix($0.suffix) }) {
@@ -307,8 +307,8 @@ public enum Converter {
         var warnings: [String]
         /// The size of the file (before compression, for .tlm); for GGUF it lays out the header.
         var fileBytes: () throws -> Int
-        /// Per item, the heads whose rows are reordered for ggml's RoPE (GGUF, llama).
-        var permutedHeads: [Int?]
+        /// Per item, how its rows are reordered for ggml's RoPE (GGUF, llama).
+        var permutations: [GGUFRowPermutation?]
         /// Source bytes converted (a tensor written twice counts once).
         var inputBytes: Int
         /// Where the tensors come from: a checkpoint's mapped shards, or a GGUF file's weights.
@@ -373,7 +373,7 @@ public enum Converter {
             .compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + files.map(\.path)
         return Plan(format: .tlm, items: items, dropped: dropped, warnings: warnings, fileBytes: { estimatedFileBytes(rawBytes: items.map(\.rawBytes)) },
-                    permutedHeads: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
+                    permutations: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         let contents = try files.map { f in
                             (f.name, try readWholeFile(f.path, limit: f.name == "tokenizer.json" ? 256 << 20 : 16 << 20))
@@ -405,7 +405,7 @@ public enum Converter {
                     throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors in \(formatFixed(Double(done) / 1e6, 0)) MB; nothing was written")
                 }
                 let encoder: TensorEncoder
-                if i > 0 && plan.items[i].source.name == plan.items[i - 1].source.name && plan.permutedHeads[i] == plan.permutedHeads[i - 1] {
+                if i > 0 && plan.items[i].source.name == plan.items[i - 1].source.name && plan.permutations[i] == plan.permutations[i - 1] {
                     // The same tensor again (GPT-2's tied head, which llama.cpp wants written
                     // twice): the bytes just encoded, written once more.
                     encoder = encoders[1 - next]
@@ -414,7 +414,7 @@ public enum Converter {
                 } else {
                     encoder = encoders[next]
                     next = 1 - next
-                    plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: plan.format, permutingHeads: plan.permutedHeads[i])
+                    plan.items[i].quality = try encoder.encode(plan.items[i], from: checkpoint, format: plan.format, permuting: plan.permutations[i])
                     checkpoint.releasePages(of: plan.items[i].source)
                     try finishWriting()
                 }

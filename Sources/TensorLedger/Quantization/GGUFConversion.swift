@@ -109,37 +109,17 @@ extension Converter {
         }
         let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 }
         return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, fileBytes: { try header().count + dataBytes },
-                    permutedHeads: items.map { arch == .llama ? permutedHeads($0.source.name, config: config) : nil }, inputBytes: inputBytes,
+                    permutations: try items.map { arch == .llama ? try GGUFRowPermutation.forLlama($0.source.name, rows: $0.shape.first ?? 0, config: config, file: input) : nil }, inputBytes: inputBytes,
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: BackgroundTask(header), leading: leading.map(\.values))
                     })
     }
 
-    static func permutedHeads(_ name: String, config: ModelConfig) -> Int? {
-        if name.hasSuffix("self_attn.q_proj.weight") { return config.heads }
-        if name.hasSuffix("self_attn.k_proj.weight") { return config.kvHeads }
-        return nil
-    }
-
-    /// llama.cpp's permutation: within each head, rows (i, i + half) become (2i, 2i + 1).
-    static func permuteRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, heads: Int) {
-        let copy = Array(UnsafeBufferPointer(start: x, count: rows * cols))
-        let dh = rows / heads, half = dh / 2
-        for h in 0..<heads {
-            for s in 0..<2 {
-                for j in 0..<half {
-                    let from = h * dh + s * half + j, to = h * dh + 2 * j + s
-                    (x + to * cols).update(from: copy.withUnsafeBufferPointer { $0.baseAddress! + from * cols }, count: cols)
-                }
-            }
-        }
-    }
-
     /// The keys llama.cpp's converter writes for these architectures and their tokenizers.
     static func ggufMetadata(config c: ModelConfig, arch: GGUFArchitecture, name: String, scheme: WeightScheme,
-                             tokenizer: BPETokenizer?, chat: TokenizerConfig, source: String) throws -> [(String, GGUFMetadata)] {
+                             tokenizer: BPETokenizer?, chat: TokenizerConfig, source: String) throws -> [(String, GGUFValue)] {
         let a = arch.rawValue
-        var m: [(String, GGUFMetadata)] = [
+        var m: [(String, GGUFValue)] = [
             ("general.architecture", .string(a)),
             ("general.name", .string(name)),
             ("general.file_type", .u32(scheme == .q8 ? 7 : (scheme == .f16 ? 1 : (scheme == .bf16 ? 32 : 0)))),

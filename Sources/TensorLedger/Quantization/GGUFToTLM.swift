@@ -58,7 +58,7 @@ extension Converter {
         files.append(("tokenizer.json", tokenizer.tokenizerJSON()))
         let name = lastPathComponent(gguf.path)
         return Plan(format: .tlm, items: items, dropped: dropped, warnings: warnings, fileBytes: { estimatedFileBytes(rawBytes: items.map(\.rawBytes)) },
-                    permutedHeads: items.map { _ in nil }, inputBytes: gguf.tensors.reduce(0) { $0 + $1.byteCount },
+                    permutations: items.map { _ in nil }, inputBytes: gguf.tensors.reduce(0) { $0 + $1.byteCount },
                     source: .gguf(weights),
                     makeWriter: { output, overwrite in
                         try TLMWriter(path: output, overwrite: overwrite, protecting: [gguf.path], config: config, embedding: files,

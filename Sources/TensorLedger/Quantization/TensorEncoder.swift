@@ -23,36 +23,33 @@ final class TensorEncoder: @unchecked Sendable {
     deinit { output.deallocate() }
 
     /// Encodes `item` into `output[0..<item.rawBytes]` as `format` stores it (q8: .tlm's int8
-    /// plane then scales, or GGUF's Q8_0 blocks), with the rows of each of `heads` heads
+    /// plane then scales, or GGUF's Q8_0 blocks), with its rows
     /// reordered for ggml's RoPE when given; returns the quantization error of a quantized tensor.
     /// A float tensor written as it is (or narrowed: an f32 value beyond f16's range) is
     /// checked for NaN and infinity too: the quantizers refuse them, and so does this.
     func encode(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat = .tlm,
-                permutingHeads heads: Int? = nil) throws -> QuantizationQuality? {
-        let quality = try encodeValues(item, from: checkpoint, format: format, permutingHeads: heads)
+                permuting permutation: GGUFRowPermutation? = nil) throws -> QuantizationQuality? {
+        let quality = try encodeValues(item, from: checkpoint, format: format, permuting: permutation)
         if !item.scheme.isQuantized,
            let bad = firstNonFinite(UnsafeRawBufferPointer(rebasing: output[0..<item.rawBytes]), dtype: item.scheme.storageDType) {
-            throw QuantizationError.nonFinite(tensor: item.source.name, index: Self.sourceIndex(bad, of: item, permutingHeads: heads))
+            throw QuantizationError.nonFinite(tensor: item.source.name, index: Self.sourceIndex(bad, of: item, permuting: permutation))
         }
         return quality
     }
 
     /// Where value `i` of the encoded rows sits in the source tensor, the transpose and
     /// llama's row permutation undone: errors name the place as the checkpoint holds it.
-    static func sourceIndex(_ i: Int, of item: ConversionItem, permutingHeads heads: Int?) -> Int {
+    static func sourceIndex(_ i: Int, of item: ConversionItem, permuting permutation: GGUFRowPermutation?) -> Int {
         let rows = item.shape.count == 2 ? item.shape[0] : 1, cols = item.source.info.elementCount / max(rows, 1)
         guard cols > 0 else { return i }
         var r = i / cols
         let c = i % cols
-        if let heads, rows % heads == 0 {
-            let dh = rows / heads, k = r % dh
-            r = r - k + (k % 2) * (dh / 2) + k / 2
-        }
+        if let permutation { r = permutation.sourceRow(r) }
         return item.transposed ? c * rows + r : r * cols + c
     }
 
     private func encodeValues(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat,
-                              permutingHeads heads: Int?) throws -> QuantizationQuality? {
+                              permuting permutation: GGUFRowPermutation?) throws -> QuantizationQuality? {
         let info = item.source.info
         let src = checkpoint.data(for: item.source)
         if output.count < item.rawBytes || output.baseAddress == nil {
@@ -61,7 +58,7 @@ final class TensorEncoder: @unchecked Sendable {
         }
 
         // Same element type, same layout: the bytes go through untouched (bit-exact).
-        if !item.transposed && heads == nil && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
+        if !item.transposed && permutation == nil && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
             UnsafeMutableRawBufferPointer(rebasing: output[0..<src.count]).copyMemory(from: src)
             return nil
         }
@@ -80,7 +77,7 @@ final class TensorEncoder: @unchecked Sendable {
 
         // Conv1D weights to q8 (.tlm's blocks or GGUF's Q8_0): transposed and quantized in
         // one pass, 16 output rows at a time, with no f32 copy of the tensor in between.
-        if item.transposed && item.scheme == .q8 && heads == nil && info.dtype == .float32 && cols % 32 == 0
+        if item.transposed && item.scheme == .q8 && permutation == nil && info.dtype == .float32 && cols % 32 == 0
             && Int(bitPattern: src.baseAddress) % 4 == 0 {
             let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
             let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
@@ -95,7 +92,7 @@ final class TensorEncoder: @unchecked Sendable {
         }
 
         // f32 rows in output layout: straight from the mapping when possible.
-        let direct = info.dtype == .float32 && !item.transposed && heads == nil && Int(bitPattern: src.baseAddress) % 4 == 0
+        let direct = info.dtype == .float32 && !item.transposed && permutation == nil && Int(bitPattern: src.baseAddress) % 4 == 0
         if !direct {
             if scratch.count < info.elementCount { scratch = [Float](repeating: 0, count: info.elementCount) }
             try scratch.withUnsafeMutableBufferPointer { dst in
@@ -104,7 +101,7 @@ final class TensorEncoder: @unchecked Sendable {
                 } else {
                     try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: name)
                 }
-                if let heads { Converter.permuteRows(dst.baseAddress!, rows: rows, cols: cols, heads: heads) }
+                permutation?.apply(to: dst.baseAddress!, cols: cols)
             }
         }
 
@@ -130,7 +127,7 @@ final class TensorEncoder: @unchecked Sendable {
                         let count = min(1024, range.upperBound - start)
                         let failure = Q8.quantizeGGML(x + start * cols, count: count * cols, into: blocks + start * cols / 32 * 34, quality: &quality)
                         if let failure {
-                            return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permutingHeads: heads), overflow: failure.overflow)
+                            return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
                         }
                         if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
                     }
@@ -150,7 +147,7 @@ final class TensorEncoder: @unchecked Sendable {
                             : Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols,
                                              scale: (base + scalesOffset).assumingMemoryBound(to: Float.self) + r, quality: &quality)
                         if let failure {
-                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permutingHeads: heads), overflow: failure.overflow)
+                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
                         }
                     }
                     return nil

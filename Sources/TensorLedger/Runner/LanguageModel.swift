@@ -57,23 +57,36 @@ extension LanguageModel {
 }
 
 public enum ModelLoader {
-    /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
-    /// directory) as the family its configuration names.
     /// A configuration the weights and the runner agree with: as many layers as the
-    /// tensors hold, and no setting the runner would silently get wrong.
-    static func checkRunnable(_ config: ModelConfig, tensorNames: [String], source: String) throws {
-        try config.checkLayers(tensorNames: tensorNames, source: source)
+    /// tensors hold, every tensor the configuration implies present in its shape, and no
+    /// setting the runner would silently get wrong. `plan` asks the same before it plans.
+    public static func checkRunnable(_ config: ModelConfig, tensors: [TensorInfo], source: String) throws {
+        try config.checkLayers(tensorNames: tensors.map(\.name), source: source)
+        let byName = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        let runs = config.family == .gpt2 || config.family == .llama
+        for expected in runs ? config.syntheticTensors() : [] {
+            guard let shape = byName[expected.name] else {
+                // A tied head is the embedding; the runner finds it there.
+                if expected.name.hasSuffix("lm_head.weight") || expected.name == "embed_out.weight" { continue }
+                throw ModelLoadError.missingTensor(source: source, name: expected.name)
+            }
+            guard shape == expected.shape else {
+                throw ModelLoadError.wrongShape(source: source, name: expected.name, expected: expected.shape, found: shape)
+            }
+        }
         if let setting = config.unsupportedByRunner.first, let space = setting.firstIndex(of: " ") {
             throw ModelLoadError.unsupportedSetting(source: source, field: String(setting[..<space]), value: String(setting[setting.index(after: space)...]))
         }
     }
 
+    /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
+    /// directory) as the family its configuration names.
     public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
         let file = try ModelFile.open(path)
         // Every checksum and every padding byte of a .tlm file, before any weight is used.
         if case .tlm(let t) = file { try t.verify(threads: threads) }
         guard let config = try file.config() else { throw ModelLoadError.noConfig(source: file.path) }
-        try checkRunnable(config, tensorNames: file.tensors.map(\.name), source: file.path)
+        try checkRunnable(config, tensors: file.tensors, source: file.path)
         let source = file.weights(config: config)
         let tokenizer = try source.tokenizer()
         guard tokenizer.vocabularySize <= config.vocabSize else {

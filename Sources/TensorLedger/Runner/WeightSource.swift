@@ -164,12 +164,12 @@ struct GGUFWeights: WeightSource {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [rows, cols], found: m.gguf.dimensions.reversed())
         }
         let raw = file.data(for: m.gguf)
-        let heads = file.permutedHeads(name, config: config)
-        func sourceRow(_ r: Int) -> Int { GGUFFile.storedRow(r, rows: rows, heads: heads) }
+        let permutation = try file.rowPermutation(name, rows: rows, config: config)
+        func sourceRow(_ r: Int) -> Int { permutation?.storedRow(r) ?? r }
         switch m.gguf.type {
         case .f32, .f16, .bf16:
             let scheme: WeightScheme = m.gguf.type == .f32 ? .f32 : (m.gguf.type == .f16 ? .f16 : .bf16)
-            if heads == nil { return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: TensorBytes(mapped: raw, owner: file.owner)) }
+            if permutation == nil { return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: TensorBytes(mapped: raw, owner: file.owner)) }
             let rowBytes = raw.count / rows
             guard let out = TensorBytes(capacity: raw.count) else { throw allocationError(raw.count, name) }
             for r in 0..<rows {
