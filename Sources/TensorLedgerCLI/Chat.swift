@@ -55,10 +55,17 @@ struct Chat: ParsableCommand {
             } else {
                 let interactive = isatty(STDIN_FILENO) == 1
                 if interactive { Console.writeErr("\(session.template.rawValue) template; \(ChatInput.help); Ctrl-C stops a reply, Ctrl-D ends\n") }
+                // A line is read no further than the context can hold.
+                let lines = BoundedLineReader(limit: TextBound.bytes(contextLength: m.contextLength, tokenizer: m.tokenizer))
                 while true {
                     if interactive { Console.writeOut("> ") }
-                    guard let line = readLine() else { break }
-                    if try !handle(ChatInput(line), session, interactive: interactive) { break }
+                    guard let line = try lines.next() else { break }
+                    guard case .text(let text) = line else {
+                        let error = GenerationError.promptTooLarge(source: "standard input", contextLength: m.contextLength, limit: lines.limit)
+                        if interactive { printError(error.description); continue }
+                        throw error
+                    }
+                    if try !handle(ChatInput(text), session, interactive: interactive) { break }
                 }
             }
             if output.json { print(session.json.serialized()) }

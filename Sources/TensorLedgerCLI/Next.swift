@@ -26,8 +26,8 @@ struct Next: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: output.json) {
-            let text = try prompt.text()
-            let report = try Generator(model: try model.load()).nextTokenReport(prompt: text, top: top, temperature: temperature)
+            let m = try model.load()
+            let report = try Generator(model: m).nextTokenReport(prompt: try prompt.text(for: m), top: top, temperature: temperature)
             print(output.json ? report.json.serialized() : report.textReport())
         }
     }

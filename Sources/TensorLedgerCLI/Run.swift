@@ -32,12 +32,12 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: output.json) {
-            let prompt = try prompt.text()
-            // After reading the prompt: a Ctrl-C while standard input is read ends at once.
-            Interrupts.stopGracefully()
             let clock = Stopwatch()
             let m = try model.load()
             let loadSeconds = clock.seconds
+            let prompt = try prompt.text(for: m)
+            // After reading the prompt: a Ctrl-C while standard input is read ends at once.
+            Interrupts.stopGracefully()
             let result = try Generator(model: m).generate(prompt: prompt, maxTokens: n, sampling: sampling.options, stop: stop, onStart: { room in
                 if room < n { printWarning("-n \(n) does not fit: the context of \(m.contextLength) tokens leaves room for \(room) after the prompt") }
                 if !output.json && !noEcho { Console.writeOut(prompt) }

@@ -45,8 +45,10 @@ struct PromptArguments: ParsableArguments {
         guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("Give exactly one of --prompt or --prompt-file.") }
     }
 
-    func text() throws -> String {
-        try prompt ?? String(decoding: readWholeFile(promptFile!, limit: 64 << 20, dashIsStandardInput: true), as: UTF8.self)
+    /// The prompt, read no further than `model`'s context can hold.
+    func text(for model: any LanguageModel) throws -> String {
+        if let prompt { return prompt }
+        return try Generator.readPrompt(promptFile!, model: model)
     }
 }
 

@@ -15,6 +15,8 @@ struct TensorLedgerCommand: ParsableCommand {
         // A file size limit must make write() fail with EFBIG (a clear error, output
         // removed), not kill the process with SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN)
+        // A closed pipe must be a write error (EPIPE, the end of the output), not a kill.
+        signal(SIGPIPE, SIG_IGN)
         // The argument parser answers `help NAME` for an unknown NAME with the overview and exit 0.
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.first == "help", let name = arguments.dropFirst().first, !name.hasPrefix("-"),

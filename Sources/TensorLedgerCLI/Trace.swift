@@ -23,8 +23,8 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: output.json) {
-            let text = try prompt.text()
-            let trace = try Generator(model: try model.load()).trace(prompt: text, top: top)
+            let m = try model.load()
+            let trace = try Generator(model: m).trace(prompt: try prompt.text(for: m), top: top)
             print(output.json ? trace.json.serialized() : trace.textReport())
         }
     }

@@ -66,7 +66,7 @@ func editedModel(_ model: String, in dir: TemporaryDirectory, files: [String: St
 func editedText(_ path: String, _ replacements: [(String, String)]) throws -> String {
     var text = String(decoding: try readWholeFile(path), as: UTF8.self)
     for (old, new) in replacements {
-        precondition(text.contains(old), "\(old) not in \(path)")
+        guard text.contains(old) else { throw FixtureError.notAnObject("\(path) has no \(old)") }
         text = text.replacing(old, with: new)
     }
     return text

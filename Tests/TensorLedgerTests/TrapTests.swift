@@ -109,4 +109,13 @@ import Testing
             #expect(r.isOneErrorLine(containing: "parameters, beyond what TensorLedger counts"), "\(command): \(r.status) \(r.stderr)")
         }
     }
+
+    /// A reader that is gone before the output comes (`| true`) ends it quietly: status 0, not SIGPIPE's 141.
+    @Test func aClosedPipeEndsTheOutputQuietly() throws {
+        let model = Fixtures.model("tiny-genesis")
+        for command in ["run '\(model)' -p 'And God' -n 100 --temperature 0", "inspect '\(model)'", "tokenize '\(model)' --text 'And God said'"] {
+            let r = try #require(ChildProcess.run("/bin/bash", ["-c", "'\(CLI.binary)' \(command) 2>/dev/null | true; echo ${PIPESTATUS[0]}"]))
+            #expect(r.stdout == "0\n", "\(command): \(r.stdout)")
+        }
+    }
 }

@@ -173,7 +173,7 @@ extension Converter {
             if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { types[u] = 2 }
             m.append(("tokenizer.ggml.model", .string("llama")))
             m.append(("tokenizer.ggml.pre", .string("default")))
-            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens.enumerated().map { i, t in tok.addedTokens.first { $0.id == i }?.content ?? t } + padding)))
+            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens.enumerated().map { i, t in tok.addedToken(id: i)?.content ?? t } + padding)))
             // SentencePiece ranks merges by score: the vocabulary's order, as BPE trainers build it.
             m.append(("tokenizer.ggml.scores", .f32s((0..<(tok.vocabularySize + padding.count)).map { -Float($0) })))
             m.append(("tokenizer.ggml.token_type", .i32s(types)))

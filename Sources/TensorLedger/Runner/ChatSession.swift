@@ -194,7 +194,7 @@ public final class ChatSession {
 extension BPETokenizer {
     /// The id of a token given as its text (an added token, or a vocabulary entry).
     public func id(ofToken text: String) -> Int? {
-        if let a = addedTokens.first(where: { $0.content == text }) { return a.id }
+        if let a = addedToken(content: text) { return a.id }
         return idOf[ByteString(pipeline.isByteLevel ? ByteLevel.encode(text) : text)]
     }
 }

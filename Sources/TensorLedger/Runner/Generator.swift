@@ -99,6 +99,17 @@ public final class Generator {
                                 promptSeconds: promptSeconds, generationSeconds: clock.seconds - promptSeconds)
     }
 
+    /// A prompt file (`-`: standard input), refused once it passes what the model's context
+    /// can hold, before the rest is read.
+    public static func readPrompt(_ path: String, model: any LanguageModel) throws -> String {
+        let bound = TextBound.bytes(contextLength: model.contextLength, tokenizer: model.tokenizer)
+        do {
+            return String(decoding: try readWholeFile(path, limit: bound, dashIsStandardInput: true), as: UTF8.self)
+        } catch FileError.tooLarge(_, let limit) {
+            throw GenerationError.promptTooLarge(source: path == "-" ? "standard input" : path, contextLength: model.contextLength, limit: limit)
+        }
+    }
+
     /// The prompt's token ids, refused before any work when empty or longer than the context.
     func promptIDs(_ prompt: String) throws -> [Int] {
         let ids = model.tokenizer.encode(prompt)

@@ -195,6 +195,8 @@ public enum GenerationError: TensorLedgerError, Equatable {
     /// A request the models or the text cannot meet (two models that cannot be compared, a text too short).
     case cannotRun(String)
     case emptyPrompt
+    /// A prompt longer in bytes than the context could hold in tokens, refused unread.
+    case promptTooLarge(source: String, contextLength: Int, limit: Int)
     /// The logits hold NaN or infinity; `stage` is where the last token's vector first did.
     case nonFinite(stage: String)
 
@@ -214,6 +216,8 @@ public enum GenerationError: TensorLedgerError, Equatable {
         case .invalidSetting(let s, let reason): return "\(s.rawValue) \(reason)"
         case .cannotRun(let m): return m
         case .emptyPrompt: return "the prompt is empty: give at least one token of text"
+        case .promptTooLarge(let s, let n, let limit):
+            return "\(s): more than \(formatCount(limit)) bytes of text, more than the model's context of \(formatCount(n)) tokens can hold"
         case .nonFinite(let stage):
             return "the model computed values that are not finite (NaN or infinity), first after \(stage); its weights are damaged or overflow"
         }

@@ -8,7 +8,13 @@ import Darwin
 #endif
 
 public enum Console {
-    public static func writeOut(_ s: String) { write(fd: 1, s) }
+    /// A reader that went away (`run … | head -c 10`) ends the output: the process stops
+    /// quietly, with status 0, as it would had the text been read to the end. (SIGPIPE is
+    /// ignored at start-up so that this is a write error instead of a kill.)
+    public static func writeOut(_ s: String) {
+        var s = s
+        if s.withUTF8({ writeAll(fd: 1, UnsafeRawBufferPointer($0)) }) == EPIPE { exit(0) }
+    }
     public static func writeErr(_ s: String) { write(fd: 2, s) }
 
     public static var stderrIsTerminal: Bool { isatty(2) == 1 }

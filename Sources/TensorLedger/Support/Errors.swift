@@ -77,6 +77,8 @@ public enum FileError: TensorLedgerError, Equatable {
     case permissionDenied(path: String)
     case symlinkLoop(path: String)
     case readFailed(path: String, reason: String)
+    /// Longer than the reader takes for this kind of file.
+    case tooLarge(path: String, limit: Int)
     case writeFailed(path: String, reason: String)
     case outputExists(path: String)
     case outputIsInput(path: String)
@@ -85,7 +87,7 @@ public enum FileError: TensorLedgerError, Equatable {
     public var category: ErrorCategory {
         switch self {
         case .notFound, .permissionDenied, .symlinkLoop: return .missingFile
-        case .isDirectory, .readFailed: return .badInput
+        case .isDirectory, .readFailed, .tooLarge: return .badInput
         case .writeFailed: return .writeFailure
         case .outputExists, .outputIsInput, .outputNotRegular: return .usage
         }
@@ -102,6 +104,7 @@ public enum FileError: TensorLedgerError, Equatable {
         case .isDirectory(let p): return "\(p): is a directory, expected a file"
         case .permissionDenied(let p): return "\(p): permission denied"
         case .symlinkLoop(let p): return "\(p): too many levels of symbolic links"
+        case .tooLarge(let p, let limit): return "\(p): file is over the \(formatCount(limit))-byte limit for this kind of file"
         case .readFailed(let p, let r): return "\(p): cannot read: \(r)"
         case .writeFailed(let p, let r): return "\(p): cannot write: \(r); no output was left behind"
         case .outputExists(let p): return "\(p): already exists"

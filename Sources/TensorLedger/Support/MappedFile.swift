@@ -90,9 +90,7 @@ public func readWholeFile(_ path: String, limit: Int = 512 << 20, dashIsStandard
     if dashIsStandardInput && path == "-" { return try readToEnd(fd: 0, path: "standard input", sizeHint: 0, limit: limit) }
     let (fd, size) = try openRegularFile(path)
     defer { close(fd) }
-    guard size <= limit else {
-        throw .readFailed(path: path, reason: "file is \(size) bytes, over the \(limit)-byte limit for this kind of file")
-    }
+    guard size <= limit else { throw .tooLarge(path: path, limit: limit) }
     return try readToEnd(fd: fd, path: path, sizeHint: size, limit: limit)
 }
 
@@ -101,9 +99,7 @@ private func readToEnd(fd: Int32, path: String, sizeHint: Int, limit: Int) throw
     var used = 0
     while true {
         if used == out.count {
-            guard out.count < limit else {
-                throw .readFailed(path: path, reason: "file is over the \(limit)-byte limit for this kind of file")
-            }
+            guard out.count < limit else { throw .tooLarge(path: path, limit: limit) }
             out += [UInt8](repeating: 0, count: min(out.count, limit - out.count + 1))
         }
         let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }

@@ -37,6 +37,10 @@ public final class BPETokenizer: @unchecked Sendable {
     public let tokens: [String]
     public let addedTokens: [AddedToken]
     let addedTokenTrie: ByteTrie
+    /// Where each added token is in `addedTokens`, by id and by content: lookups stay
+    /// constant-time however many a file declares.
+    private let addedByID: [Int: Int]
+    private let addedByContent: [String: Int]
     public let pipeline: TokenizerPipeline
     /// (left id, right id) → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
@@ -53,6 +57,8 @@ public final class BPETokenizer: @unchecked Sendable {
     private let idOfStorage: Mutex<[ByteString: Int]?>
 
     public var vocabularySize: Int { tokens.count }
+    /// The most bytes one token's text can take (its spelling bounds its text).
+    public let longestPieceBytes: Int
 
     /// The tokenizer from its parts; merges already as ids.
     init(tokens: [String], merges: [UInt64: (rank: Int32, id: Int32)], addedTokens: [AddedToken], pipeline: TokenizerPipeline,
@@ -62,6 +68,11 @@ public final class BPETokenizer: @unchecked Sendable {
         self.pipeline = pipeline
         self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
         addedTokenTrie = ByteTrie(addedTokens.map { (Array($0.content.utf8), $0.id) })
+        longestPieceBytes = max(tokens.lazy.map(\.utf8.count).max() ?? 0, addedTokens.lazy.map(\.content.utf8.count).max() ?? 0)
+        let sortedAdded = self.addedTokens
+        addedByID = Dictionary(sortedAdded.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let addedByContent = Dictionary(sortedAdded.enumerated().map { ($1.content, $0) }, uniquingKeysWith: { a, _ in a })
+        self.addedByContent = addedByContent
         var byteIDs = [Int32](repeating: -1, count: 256)
         if pipeline.isByteLevel {
             for (i, t) in tokens.enumerated() {
@@ -73,7 +84,7 @@ public final class BPETokenizer: @unchecked Sendable {
         var idOf: [ByteString: Int]?
         func id(of token: String) -> Int? {
             if idOf == nil { idOf = BPETokenizer.index(tokens) }
-            return addedTokens.first { $0.content == token }?.id ?? idOf![ByteString(token)]
+            return addedByContent[token].map { sortedAdded[$0].id } ?? idOf![ByteString(token)]
         }
         func ids(_ names: [String]) throws(TokenizerError) -> [Int] {
             var out: [Int] = []
@@ -275,7 +286,7 @@ public final class BPETokenizer: @unchecked Sendable {
     /// SentencePiece-style token has "▁"; the byte of a <0xNN> token).
     public func bytes(of id: Int) throws(TokenizerError) -> [UInt8] {
         guard id >= 0 && id < tokens.count else { throw .unknownTokenID(id, vocabularySize: tokens.count) }
-        if let added = addedTokens.first(where: { $0.id == id }) { return Array(added.content.utf8) }
+        if let added = addedToken(id: id) { return Array(added.content.utf8) }
         switch pipeline.decoder {
         case .byteLevel:
             return ByteLevel.decode(tokens[id])
@@ -289,7 +300,10 @@ public final class BPETokenizer: @unchecked Sendable {
     /// A token's text alone, as tables show it (SentencePiece's leading space kept).
     public func piece(_ id: Int) throws(TokenizerError) -> String { String(decoding: try bytes(of: id), as: UTF8.self) }
 
-    public func isSpecial(_ id: Int) -> Bool { addedTokens.contains { $0.id == id && $0.special } }
+    public func isSpecial(_ id: Int) -> Bool { addedToken(id: id)?.special == true }
+
+    public func addedToken(id: Int) -> AddedToken? { addedByID[id].map { addedTokens[$0] } }
+    public func addedToken(content: String) -> AddedToken? { addedByContent[content].map { addedTokens[$0] } }
 
     /// Decodes ids to text, skipping special tokens as `tokenizers`' decode does by default
     /// (and, for SentencePiece-style tokenizers, dropping the space the encoder put first).
@@ -375,53 +389,5 @@ public struct StreamingDecoder {
     public mutating func finish() -> String {
         defer { pending.removeAll() }
         return String(decoding: pending, as: UTF8.self)
-    }
-}
-
-/// Byte strings to ids, for finding the longest of them that starts at a position.
-struct ByteTrie: Sendable {
-    /// Per node: its children by byte (sorted for binary search) and the id ending there.
-    private var children: [[(byte: UInt8, node: Int32)]] = [[]]
-    private var ids: [Int32] = [-1]
-
-    init(_ entries: [([UInt8], Int)]) {
-        for (bytes, id) in entries where !bytes.isEmpty {
-            var node = 0
-            for b in bytes {
-                if let next = child(node, b) {
-                    node = next
-                } else {
-                    children.append([])
-                    ids.append(-1)
-                    let next = children.count - 1
-                    let at = children[node].firstIndex { $0.byte > b } ?? children[node].count
-                    children[node].insert((b, Int32(next)), at: at)
-                    node = next
-                }
-            }
-            if ids[node] < 0 { ids[node] = Int32(id) }  // the first of equal strings wins
-        }
-    }
-
-    private func child(_ node: Int, _ byte: UInt8) -> Int? {
-        let list = children[node]
-        var lo = 0, hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if list[mid].byte < byte { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < list.count && list[lo].byte == byte ? Int(list[lo].node) : nil
-    }
-
-    /// The id and length of the longest entry that `bytes` holds at `start`.
-    func longestMatch(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> (id: Int, length: Int)? {
-        var node = 0, best: (Int, Int)?
-        var i = start
-        while i < bytes.count, let next = child(node, bytes[i]) {
-            node = next
-            i += 1
-            if ids[node] >= 0 { best = (Int(ids[node]), i - start) }
-        }
-        return best
     }
 }

@@ -91,6 +91,7 @@ extension BPETokenizer {
         func type(_ i: Int) -> Int64 { types.isEmpty ? 1 : types[i] }
         var pipeline = TokenizerPipeline()
         var merges: [(String, String)] = []
+        var scoreMerges: [UInt64: (rank: Int32, id: Int32)]?
         var added: [AddedToken] = []
         switch model {
         case "gpt2":
@@ -121,7 +122,7 @@ extension BPETokenizer {
             guard scores.count == tokens.count else {
                 throw TokenizerError.invalid(source: source, reason: "\(scores.count) scores for \(tokens.count) tokens")
             }
-            merges = BPETokenizer.mergesFromScores(tokens: tokens, scores: scores, isNormal: { type($0) == 1 })
+            scoreMerges = BPETokenizer.mergesFromScores(tokens: tokens, scores: scores, isNormal: { type($0) == 1 })
             let prefix = gguf.value("tokenizer.ggml.add_space_prefix").map { $0 == .bool(true) } ?? true
             pipeline.normalizer = (prefix ? [.prepend("▁")] : []) + [.replace(" ", "▁")]
             pipeline.preTokenizer = .none
@@ -135,39 +136,50 @@ extension BPETokenizer {
         default:
             throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.model \(model ?? "missing")")
         }
+        let addedContent = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
         func special(_ key: String) -> String? {
             guard let id = gguf.value("tokenizer.ggml.\(key)_token_id")?.int, id >= 0, id < tokens.count else { return nil }
-            return added.first { $0.id == id }?.content ?? tokens[id]
+            return addedContent[id] ?? tokens[id]
         }
         let addBOS = gguf.value("tokenizer.ggml.add_bos_token").map { $0 == .bool(true) } ?? (model == "llama")
         if addBOS, let bos = special("bos") { pipeline.prefixTokens = [bos] }
         if gguf.value("tokenizer.ggml.add_eos_token") == .bool(true), let eos = special("eos") { pipeline.suffixTokens = [eos] }
+        if let scoreMerges { return try BPETokenizer(tokens: tokens, merges: scoreMerges, addedTokens: added, pipeline: pipeline, source: source) }
         return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, pipeline: pipeline, source: source)
     }
 
     /// SentencePiece BPE has scores, not merges: every way to split a token into two tokens
     /// is a merge, ranked by the token's score (highest first; ties in id order), and within a
     /// token by the ids of its parts, as transformers' SentencePieceExtractor ranks them.
-    static func mergesFromScores(tokens: [String], scores: [Double], isNormal: (Int) -> Bool) -> [(String, String)] {
-        var idOf: [String: Int] = [:]
-        for (i, t) in tokens.enumerated() where idOf[t] == nil { idOf[t] = i }
+    /// The splits of a token are found in one pass from each end (the tokens that begin it,
+    /// the tokens that end it), so a 40,000-character token costs 40,000 steps, not their square.
+    static func mergesFromScores(tokens: [String], scores: [Double], isNormal: (Int) -> Bool) -> [UInt64: (rank: Int32, id: Int32)] {
+        let utf8 = tokens.map { Array($0.utf8) }
+        let forward = ByteTrie(utf8.enumerated().map { ($1, $0) })
+        let backward = ByteTrie(utf8.enumerated().map { (Array($1.reversed()), $0) })
         let order = tokens.indices.filter(isNormal).sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
-        var merges: [(String, String)] = []
-        for i in order {
-            let scalars = Array(tokens[i].unicodeScalars)
-            guard scalars.count > 1 else { continue }
-            var local: [(Int, Int, String, String)] = []
-            for cut in 1..<scalars.count {
-                var l = String.UnicodeScalarView(), r = String.UnicodeScalarView()
-                l.append(contentsOf: scalars[..<cut])
-                r.append(contentsOf: scalars[cut...])
-                let (ls, rs) = (String(l), String(r))
-                if let a = idOf[ls], let b = idOf[rs] { local.append((a, b, ls, rs)) }
+        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
+        var rank: Int32 = 0
+        var endingAt: [Int: Int] = [:]
+        for i in order where utf8[i].count > 1 {
+            let bytes = utf8[i], n = bytes.count
+            endingAt.removeAll(keepingCapacity: true)
+            Array(bytes.reversed()).withUnsafeBufferPointer { r in
+                backward.forEachMatch(in: r, at: 0) { length, id in if length < n { endingAt[n - length] = id } }
             }
-            local.sort { ($0.0, $0.1) < ($1.0, $1.1) }
-            merges += local.map { ($0.2, $0.3) }
+            var pairs: [UInt64] = []
+            var merged = i  // the first token of these bytes, should the vocabulary repeat one
+            bytes.withUnsafeBufferPointer { f in
+                forward.forEachMatch(in: f, at: 0) { length, id in
+                    if length == n { merged = id } else if let right = endingAt[length] { pairs.append(UInt64(id) << 32 | UInt64(right)) }
+                }
+            }
+            for key in pairs.sorted() where table[key] == nil {
+                table[key] = (rank, Int32(merged))
+                rank += 1
+            }
         }
-        return merges
+        return table
     }
 }
 
