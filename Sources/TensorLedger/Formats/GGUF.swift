@@ -300,6 +300,16 @@ public final class GGUFFile: @unchecked Sendable {
         UnsafeRawBufferPointer(rebasing: mapping!.bytes[(dataStart + t.offset)..<(dataStart + t.offset + t.byteCount)])
     }
 
+    /// A tensor's bytes, refused when a block's scale is NaN or infinite (ScaleCheck):
+    /// what every reader of values uses.
+    public func checkedData(for t: GGUFTensorInfo) throws(GGUFError) -> UnsafeRawBufferPointer {
+        let bytes = data(for: t)
+        if let block = ScaleCheck.firstNonFiniteBlock(bytes, type: t.type) {
+            throw .tensor(file: path, tensor: t.name, reason: "block \(block) (values \(block * t.type.blockLayout.size)…) has a \(t.type.name) scale that is not finite (NaN or infinity)")
+        }
+        return bytes
+    }
+
     /// The file mapping, which data(for:) buffers point into.
     var owner: AnyObject { mapping! }
 

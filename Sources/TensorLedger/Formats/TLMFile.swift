@@ -18,6 +18,7 @@ public enum TLMError: TensorLedgerError, Equatable {
     case entryOutOfBounds(file: String, name: String, reason: String)
     case checksumMismatch(file: String, name: String, offset: Int)
     case nonZeroPadding(file: String, offset: Int)
+    case nonFiniteScale(file: String, name: String, scale: Int)
     case decodeFailed(file: String, name: String, reason: String)
     case missingBlob(file: String, name: String)
 
@@ -35,6 +36,7 @@ public enum TLMError: TensorLedgerError, Equatable {
         case .invalidHeader(let f, let r): return "\(f): invalid header: \(r)"
         case .entryOutOfBounds(let f, let n, let r): return "\(f): \"\(n)\": \(r)"
         case .checksumMismatch(let f, let n, let o): return "\(f): tensor \"\(n)\" at byte \(o) fails its checksum (the file is damaged)"
+        case .nonFiniteScale(let f, let n, let i): return "\(f): tensor \"\(n)\": scale \(i) is not finite (NaN or infinity); its values would be garbage"
         case .nonZeroPadding(let f, let o): return "\(f): padding at byte \(o) is not zero (the file is damaged)"
         case .decodeFailed(let f, let n, let r): return "\(f): \"\(n)\" cannot be decoded: \(r)"
         case .missingBlob(let f, let n): return "\(f): no embedded \(n)"
@@ -295,6 +297,12 @@ public final class TLMFile: @unchecked Sendable {
         }
         if let bad = failures.min(), bad != Int.max {
             throw .checksumMismatch(file: path, name: regions[bad].name, offset: dataOffset + regions[bad].offset)
+        }
+        // A checksum proves the bytes are the writer's, not that its scales are numbers.
+        for t in header.tensors where t.scheme.isQuantized && t.encoding == .raw {
+            if let i = ScaleCheck.firstNonFiniteScale(stored(offset: t.offset, count: t.storedBytes), shape: t.shape, scheme: t.scheme) {
+                throw .nonFiniteScale(file: path, name: t.name, scale: i)
+            }
         }
         verified = true
         return total

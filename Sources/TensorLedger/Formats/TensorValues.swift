@@ -139,7 +139,7 @@ public final class TensorValueReader {
         guard GGMLDequantize.supported.contains(m.gguf.type) else {
             throw ModelLoadError.unsupportedTensorType(source: path, name: m.gguf.name, type: m.gguf.type.name)
         }
-        let raw = file.data(for: m.gguf)
+        let raw = try file.checkedData(for: m.gguf)
         let cols = m.gguf.dimensions[0], storedRows = m.gguf.elementCount / max(cols, 1)
         let rowBytes = raw.count / max(storedRows, 1)
         func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {

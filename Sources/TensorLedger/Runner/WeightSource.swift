@@ -163,7 +163,7 @@ struct GGUFWeights: WeightSource {
         guard m.gguf.dimensions == [cols, rows] else {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [rows, cols], found: m.gguf.dimensions.reversed())
         }
-        let raw = file.data(for: m.gguf)
+        let raw = try file.checkedData(for: m.gguf)
         let permutation = try file.rowPermutation(name, rows: rows, config: config)
         func sourceRow(_ r: Int) -> Int { permutation?.storedRow(r) ?? r }
         switch m.gguf.type {
@@ -225,7 +225,8 @@ struct GGUFWeights: WeightSource {
                 throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
             }
             var out = [Float](repeating: 0, count: count)
-            out.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(file.data(for: m.gguf), type: m.gguf.type, count: count, into: $0.baseAddress!) }
+            let raw = try file.checkedData(for: m.gguf)
+            out.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(raw, type: m.gguf.type, count: count, into: $0.baseAddress!) }
             return out
         }
         return try floatValues(file.data(for: m.gguf), info: TensorInfo(name: name, dtype: dtype, shape: [count], dataOffsets: 0..<m.gguf.byteCount))

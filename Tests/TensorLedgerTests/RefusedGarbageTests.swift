@@ -1,0 +1,103 @@
+// Inputs that used to run with exit status 0 and give garbage (docs/ROBUSTNESS.md, round
+// three): each is now an error naming what is wrong.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct RefusedGarbageTests {
+    static func f16Bits(_ v: Float) -> [UInt8] { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian, Array.init) }
+
+    /// A NaN or infinite scale in one block of a quantized GGUF tensor: refused at load,
+    /// by convert and by diff, naming the tensor and the block.
+    @Test(arguments: [("tiny-qwen2-q8_0.gguf", Float.nan), ("tiny-qwen2-q4_0.gguf", Float.infinity), ("tiny-llama-q8_0.gguf", -Float.infinity)])
+    func nonFiniteScalesInGGUFBlocks(_ file: String, _ scale: Float) throws {
+        let dir = TemporaryDirectory()
+        var gguf = try GGUFEdit(Fixtures.path("gguf/" + file))
+        let i = try #require(gguf.tensors.firstIndex { $0.plan.name == "blk.1.ffn_down.weight" })
+        let blockBytes = gguf.tensors[i].plan.type.blockLayout.bytes
+        gguf.tensors[i].data.replaceSubrange((3 * blockBytes)..<(3 * blockBytes + 2), with: Self.f16Bits(scale))
+        gguf.write(to: dir.file("m.gguf"))
+        let model = dir.file("m.gguf")
+        for args in [["run", model, "-p", "And", "-n", "1"], ["convert", model, dir.file("o.tlm")], ["diff", model, Fixtures.path("gguf/" + file)]] {
+            let r = CLI.run(args)
+            #expect(r.isOneErrorLine(containing: "\"blk.1.ffn_down.weight\": block 3 (values 96…) has a"), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+        #expect(!fileExists(dir.file("o.tlm")))
+    }
+
+    /// A .tlm q8 tensor whose scale is NaN, its checksum and the header's made right again:
+    /// verify and run refuse it.
+    @Test func aNonFiniteScaleInATLMFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("m.tlm")
+        _ = try Converter.convert(input: Fixtures.model("tiny-genesis"), output: path, options: ConversionOptions())
+        let file = try TLMFile(path: path)
+        let entry = try #require(file.tensor(named: "transformer.h.2.mlp.c_fc.weight"))
+        var bytes = try readWholeFile(path)
+        let scales = file.dataOffset + entry.offset + TLMFormat.align(entry.shape[0] * entry.shape[1])
+        bytes.replaceSubrange((scales + 2 * 7)..<(scales + 2 * 7 + 2), with: Self.f16Bits(.nan))
+        // The tensor's checksum, then the header's, as a forger would.
+        let sum = bytes.withUnsafeBytes { TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[(file.dataOffset + entry.offset)..<(file.dataOffset + entry.offset + entry.storedBytes)])) }
+        var header = String(decoding: bytes[file.headerOffset...], as: UTF8.self)
+        header = header.replacing(hex16(entry.checksum), with: hex16(sum))
+        bytes.replaceSubrange(file.headerOffset..., with: Array(header.utf8))
+        var pre = bytes.withUnsafeBytes { TLMPreamble(decoding: $0) }
+        pre.headerChecksum = bytes.withUnsafeBytes { TLMFormat.checksum(UnsafeRawBufferPointer(rebasing: $0[file.headerOffset...])) }
+        bytes.replaceSubrange(0..<TLMFormat.preambleSize, with: pre.encoded())
+        writeFile(path, bytes)
+        for args in [["verify", path], ["run", path, "-p", "And", "-n", "1"]] {
+            let r = CLI.run(args)
+            #expect(r.isOneErrorLine(containing: "\"transformer.h.2.mlp.c_fc.weight\": scale 7 is not finite"), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+    }
+
+    /// Settings that config.json could not carry, given by GGUF keys or a .tlm header,
+    /// are refused by the same check.
+    @Test(arguments: [("llama.attention.layer_norm_rms_epsilon", GGUFValue.f32(1e30), "norm epsilon"),
+                      ("llama.attention.layer_norm_rms_epsilon", .f32(-1e-5), "norm epsilon"),
+                      ("llama.rope.freq_base", .f32(0.5), "rope base"),
+                      ("llama.rope.scaling.factor", .f32(-2), "rope scaling factor")])
+    func ggufSettingsGetTheConfigChecks(_ key: String, _ value: GGUFValue, _ words: String) throws {
+        let dir = TemporaryDirectory()
+        var gguf = try GGUFEdit(Fixtures.path("gguf/tiny-llama-f32.gguf"))
+        gguf[key] = value
+        if key.contains("scaling") { gguf["llama.rope.scaling.type"] = .string("linear") }
+        gguf.write(to: dir.file("m.gguf"))
+        for args in [["run", dir.file("m.gguf"), "-p", "And", "-n", "1"], ["chat", dir.file("m.gguf"), "--message", "hi", "-n", "1"],
+                     ["plan", dir.file("m.gguf")], ["convert", dir.file("m.gguf"), dir.file("o.tlm")]] {
+            let r = CLI.run(args)
+            #expect(r.isOneErrorLine(containing: words), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+    }
+
+    /// The same for a .tlm header's configuration: an epsilon of 1e30 there is refused.
+    @Test func tlmSettingsGetTheConfigChecks() throws {
+        let config = try #require(try ModelConfig.load(Fixtures.model("tiny-llama") + "/config.json").json.object)
+        var bad = config
+        bad["layer_norm_epsilon"] = .double(1e30)
+        #expect(throws: ConfigError.self) { _ = try ModelConfig.parseStored(.object(bad)) }
+        _ = try ModelConfig.parseStored(.object(config))
+    }
+
+    /// A GGUF that says 4 key/value heads while attn_k holds 2, or a configuration of more
+    /// layers than the weights: plan refuses what the runner refuses.
+    @Test func planRefusesWhatTheRunnerRefuses() throws {
+        let dir = TemporaryDirectory()
+        var gguf = try GGUFEdit(Fixtures.path("gguf/tiny-llama-f32.gguf"))
+        gguf["llama.attention.head_count_kv"] = .u32(4)
+        gguf.write(to: dir.file("m.gguf"))
+        let config = try editedText(Fixtures.model("tiny-llama") + "/config.json", [("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 40")])
+        let model = try editedModel("tiny-llama", in: dir, files: ["config.json": config])
+        for (path, words) in [(dir.file("m.gguf"), "has shape [32, 64], the configuration needs [64, 64]"), (model, "has no tensor \"model.layers.2.")] {
+            for command in ["plan", "run"] {
+                let r = CLI.run(command == "run" ? [command, path, "-p", "And"] : [command, path])
+                #expect(r.isOneErrorLine(containing: words), "\(command) \(path): \(r.status) \(r.stderr)")
+            }
+        }
+    }
+}
+
+private func hex16(_ v: UInt64) -> String {
+    let s = String(v, radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}
