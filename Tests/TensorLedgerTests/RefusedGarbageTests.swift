@@ -3,6 +3,11 @@
 
 import Testing
 @testable import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite struct RefusedGarbageTests {
     static func f16Bits(_ v: Float) -> [UInt8] { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian, Array.init) }
@@ -94,6 +99,66 @@ import Testing
                 #expect(r.isOneErrorLine(containing: words), "\(command) \(path): \(r.status) \(r.stderr)")
             }
         }
+    }
+
+    /// tie_word_embeddings true beside a checkpoint's own lm_head.weight: the head is the
+    /// embedding, as transformers makes it, and every command says the file's head is unused.
+    @Test func aTiedConfigurationBesideAnUntiedHead() throws {
+        let dir = TemporaryDirectory(), tiedDir = TemporaryDirectory()
+        let config = try editedText(Fixtures.model("tiny-llama") + "/config.json", [("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true")])
+        let both = try editedModel("tiny-llama", in: dir, files: ["config.json": config])
+        let tied = try editedModel("tiny-llama", in: tiedDir, files: ["config.json": config]) { $0.removeAll { $0.spec.name == "lm_head.weight" } }
+        let ids = [1, 300, 301, 302]
+        #expect(try Generator(model: ModelLoader.load(both)).lastLogits(ids) == Generator(model: ModelLoader.load(tied)).lastLogits(ids))
+        #expect(try ModelLoader.load(both).notes.contains { $0.contains("lm_head.weight is not used") })
+        let r = CLI.run(["convert", both, dir.file("o.tlm")])
+        #expect(r.status == 0 && r.stderr.contains("lm_head.weight is not used"), "\(r.stderr)")
+        #expect(try TLMFile(path: dir.file("o.tlm")).tensor(named: "lm_head.weight") == nil)
+    }
+
+    /// diff of a 3-D tensor (experts stacked) compares every value; two models with nothing
+    /// in common are refused instead of reported as identical.
+    @Test func diffComparesEveryValueOrRefuses() throws {
+        let dir = TemporaryDirectory()
+        var a = try GGUFEdit(Fixtures.path("gguf/tiny-llama-f32.gguf"))
+        let values = (0..<12_000).map { Float($0) / 1000 }
+        a.tensors.append((GGUFTensorPlan(name: "blk.0.ffn_up_exps.weight", dimensions: [10, 20, 60], type: .f32), values.withUnsafeBytes(Array.init)))
+        a.write(to: dir.file("a.gguf"))
+        var changed = values
+        changed[11_999] += 1
+        a.setTensor("blk.0.ffn_up_exps.weight", dimensions: [10, 20, 60], data: changed.withUnsafeBytes(Array.init))
+        a.write(to: dir.file("b.gguf"))
+        let diff = try ModelDiff.compare(dir.file("a.gguf"), dir.file("b.gguf"))
+        let experts = try #require(diff.tensors.first { $0.name == "blk.0.ffn_up_exps.weight" })
+        #expect(experts.sums.count == 12_000 && experts.sums.maxAbsChange == 1, "\(experts.sums)")
+        let r = CLI.run(["diff", Fixtures.model("tiny-genesis"), Fixtures.model("tiny-llama")])
+        #expect(r.isOneErrorLine(containing: "have no tensor of the same name and shape to compare", status: 2), "\(r.status) \(r.stderr)")
+    }
+
+    /// A Hugging Face cache whose tokenizer_config.json is a link to a blob that never
+    /// arrived: an error, not a model without a chat template.
+    @Test func aBrokenLinkIsAnErrorNotAnAbsence() throws {
+        let dir = TemporaryDirectory()
+        let model = try editedModel("tiny-qwen2", in: dir)
+        _ = unlink(dir.file("tokenizer_config.json"))
+        #expect(symlink("../../blobs/never-downloaded", dir.file("tokenizer_config.json")) == 0)
+        for args in [["chat", model, "--message", "hi", "-n", "1"], ["convert", model, dir.file("o.tlm")]] {
+            let r = CLI.run(args)
+            #expect(r.isOneErrorLine(containing: "tokenizer_config.json: a link to a file that is not there", status: 3), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+    }
+
+    /// A tokenizer of more tokens than the embedding has rows: convert refuses before it
+    /// writes a file that nothing could run.
+    @Test(arguments: ["o.tlm", "o.gguf"])
+    func aTokenizerLargerThanTheEmbeddingIsNotWritten(_ output: String) throws {
+        let dir = TemporaryDirectory()
+        let extra = (512..<600).map { "{\"id\": \($0), \"content\": \"<x\($0)>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}," }.joined()
+        let json = try editedText(Fixtures.model("tiny-genesis") + "/tokenizer.json", [("\"added_tokens\": [", "\"added_tokens\": [" + extra)])
+        let model = try editedModel("tiny-genesis", in: dir, files: ["tokenizer.json": json])
+        let r = CLI.run(["convert", model, dir.file(output)])
+        #expect(r.isOneErrorLine(containing: "the tokenizer has 600 tokens but the model only 512 embedding rows"), "\(r.status) \(r.stderr)")
+        #expect(!fileExists(dir.file(output)))
     }
 }
 

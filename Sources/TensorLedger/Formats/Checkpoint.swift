@@ -85,7 +85,7 @@ public final class Checkpoint: @unchecked Sendable {
     public static func open(_ path: String) throws -> Checkpoint {
         let path = HuggingFaceCache.resolve(path)
         switch pathKind(path) {
-        case .missing: throw pathError(path)
+        case .missing, .brokenLink: throw pathError(path)
         case .directory: return try openDirectory(path)
         case .file, .other:
             if path.hasSuffix(".json") { return try openIndex(path) }
@@ -212,7 +212,9 @@ public final class Checkpoint: @unchecked Sendable {
     /// Path of a file beside the weights (config.json, tokenizer.json), if it exists.
     public func sidecar(_ name: String) -> String? {
         let p = joinPath(directory, name)
-        return pathKind(p) == .file ? p : nil
+        // Anything there but a file (a broken link, a directory) is returned, so that reading
+        // it is an error: an optional file that cannot be read is not an absent one.
+        return pathKind(p) == .missing ? nil : p
     }
 
     /// Drops a tensor's pages from this process's memory once it has been used

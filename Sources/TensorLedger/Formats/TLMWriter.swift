@@ -36,7 +36,11 @@ final class TLMWriter: ConvertedModelWriter {
         self.config = config
         self.source = source
         compactTokenizer = tokenizerJSON.map { json in
-            BackgroundTask { try BPETokenizer.fromTokenizerJSON(json, source: "tokenizer.json of \(source)").compactBytes() }
+            BackgroundTask {
+                let tokenizer = try BPETokenizer.fromTokenizerJSON(json, source: "tokenizer.json of \(source)")
+                if let config { try tokenizer.checkFits(config, source: "tokenizer.json of \(source)") }
+                return tokenizer.compactBytes()
+            }
         }
     }
 

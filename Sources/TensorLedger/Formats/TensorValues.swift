@@ -145,7 +145,7 @@ public final class TensorValueReader {
         func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
             GGMLDequantize.dequantize(UnsafeRawBufferPointer(rebasing: raw[(r * rowBytes)..<((r + 1) * rowBytes)]), type: m.gguf.type, count: cols, into: out)
         }
-        if m.info.shape.count < 2 {
+        if m.info.shape.count != 2 {
             let out = try buffer(m.gguf.elementCount, m.info.name)
             GGMLDequantize.dequantize(raw, type: m.gguf.type, count: m.gguf.elementCount, into: out.mutable.baseAddress!)
             return out

@@ -236,6 +236,18 @@ public struct ModelConfig: Sendable, Equatable {
         }
     }
 
+    /// The head a checkpoint holds although the configuration ties it to the embedding:
+    /// transformers ignores it (tie_weights makes the head the embedding), and so does
+    /// every command here, saying so.
+    public func ignoredTiedHead(in names: [String]) -> String? {
+        guard tiedEmbeddings else { return nil }
+        return ["lm_head.weight", "embed_out.weight"].first { names.contains($0) }
+    }
+
+    public static func ignoredTiedHeadNote(_ name: String) -> String {
+        "\(name) is not used: the configuration ties the head to the embedding (tie_word_embeddings), as transformers does"
+    }
+
     /// The one check of a configuration, whatever it was read from (config.json, GGUF
     /// keys, a .tlm header): values the arithmetic needs in range, then the largest sizes
     /// accepted. Every derived count (a model's tensors, bytes and offsets) then fits in 63

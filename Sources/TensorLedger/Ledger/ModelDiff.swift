@@ -69,11 +69,16 @@ public struct ModelDiff: Sendable {
             // A band of rows at a time (about a million values), so memory stays near a band,
             // not a tensor; a matrix that conversion transposed is read whole.
             let rows = t.shape.first ?? 1, rowValues = t.elementCount / max(rows, 1)
-            let band = ra.readsByRows(t.name) && rb.readsByRows(t.name) && t.shape.count >= 2 ? max(1, (1 << 20) / max(rowValues, 1)) : rows
+            // Matrices go by bands of rows; anything else (a stack of experts' matrices) whole.
+            let band = ra.readsByRows(t.name) && rb.readsByRows(t.name) && t.shape.count == 2 ? max(1, (1 << 20) / max(rowValues, 1)) : rows
             var sums = Sums()
             for start in stride(from: 0, to: max(rows, 1), by: max(band, 1)) {
                 let range = start..<min(start + band, rows)
                 let va = try ra.values(t.name, rows: range), vb = try rb.values(t.name, rows: range)
+                // Every value of the band on both sides, or no figure at all.
+                guard va.values.count == range.count * rowValues, vb.values.count == va.values.count else {
+                    throw GenerationError.cannotRun("\(t.name): read \(va.values.count) and \(vb.values.count) values of rows \(range) where \(range.count * rowValues) were expected; not compared")
+                }
                 sums.merge(ModelDiff.sums(va.values, vb.values))
                 ra.release(t.name, rows: range)
                 rb.release(t.name, rows: range)
@@ -88,6 +93,9 @@ public struct ModelDiff: Sendable {
             }
             diff.tensors.append(TensorChange(name: t.name, shape: t.shape, storageA: ra.storage[t.name] ?? "", storageB: rb.storage[t.name] ?? "",
                                              group: group, layer: TensorClassifier.layerIndex(of: t.name), sums: sums))
+        }
+        guard !diff.tensors.isEmpty else {
+            throw GenerationError.cannotRun("\(pathA) and \(pathB) have no tensor of the same name and shape to compare (\(formatCount(tensorsA.count)) and \(formatCount(tensorsB.count)) tensors): they are not one architecture")
         }
         diff.seconds = clock.seconds
         return diff

@@ -255,7 +255,8 @@ public enum Converter {
     }
 
     /// Decides, for every tensor, how it will be stored.
-    public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions) throws -> (items: [ConversionItem], dropped: [String]) {
+    public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions)
+        throws -> (items: [ConversionItem], dropped: [String], warnings: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
         // What would not run is not converted: the file would hold a model that computes wrong.
         if let config { try ModelLoader.checkRunnable(config, tensors: checkpoint.tensors.map(\.info), source: checkpoint.path) }
@@ -267,11 +268,12 @@ public enum Converter {
         }
         var items: [ConversionItem] = []
         var dropped: [String] = []
-        for t in checkpoint.tensors {
+        let ignoredHead = config?.ignoredTiedHead(in: checkpoint.tensors.map(\.name))
+        for t in checkpoint.tensors where t.name != ignoredHead {
             guard let s = try storage(of: t.info, family: family, options: options) else { dropped.append(t.name); continue }
             items.append(ConversionItem(source: t, storage: s))
         }
-        return (items, dropped)
+        return (items, dropped, ignoredHead.map { [ModelConfig.ignoredTiedHeadNote($0)] } ?? [])
     }
 
     /// The size of the .tlm file `convert` writes for these tensors, before compression and
@@ -363,8 +365,8 @@ public enum Converter {
     static func tlmPlan(_ checkpoint: Checkpoint, options: ConversionOptions) throws -> Plan {
         let configPath = checkpoint.sidecar("config.json")
         let config = try configPath.map { try ModelConfig.load($0) }
-        let (items, dropped) = try plan(checkpoint, config: config, options: options)
-        var warnings = checkpoint.warnings
+        let (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options)
+        var warnings = checkpoint.warnings + planWarnings
         let tokenizerPath = checkpoint.sidecar("tokenizer.json")
         if config == nil { warnings.append("no config.json beside the weights: the .tlm file will not be runnable") }
         if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the .tlm file will carry no tokenizer") }

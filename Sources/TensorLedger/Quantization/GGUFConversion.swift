@@ -52,7 +52,7 @@ extension Converter {
         case .llama: arch = config.modelType == "qwen2" ? .qwen2 : .llama
         default: throw GGUFConversionError.unsupported(file: input, reason: "\(config.family.displayName) models have no GGUF architecture here (gpt2, llama, qwen2)")
         }
-        var (items, dropped) = try plan(checkpoint, config: config, options: options)
+        var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options)
         // Where each tensor goes: its GGUF name, and whether its rows must be permuted.
         let hfToGGUF = Dictionary(arch.names.map { ($0.hf, $0.gguf) }, uniquingKeysWith: { a, _ in a })
         func ggufName(_ hf: String) throws -> String {
@@ -94,7 +94,7 @@ extension Converter {
         tensors = leading.map(\.plan) + tensors
         let dataBytes = GGUFWriter.layOut(&tensors)
         for (i, t) in tensors.dropFirst(leading.count).enumerated() { items[i].storedBytes = t.byteCount; items[i].rawBytes = t.byteCount }
-        var warnings = checkpoint.warnings
+        var warnings = checkpoint.warnings + planWarnings
         let tokenizerPath = checkpoint.sidecar("tokenizer.json")
         if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
         // The metadata holds the vocabulary: the tokenizer is read and the header laid out
@@ -102,6 +102,7 @@ extension Converter {
         let name = lastPathComponent(checkpoint.directory), table = tensors
         let header = { () throws -> [UInt8] in
             let tokenizer = try tokenizerPath.map { try BPETokenizer.load($0) }
+            try tokenizer?.checkFits(config, source: tokenizerPath ?? input)
             let chat = try TokenizerConfig.load(forModel: input)
             var metadata = try ggufMetadata(config: config, arch: arch, name: name, scheme: options.scheme, tokenizer: tokenizer, chat: chat, source: input)
             metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }

@@ -32,6 +32,18 @@ enum ScaleCheck {
         return nil
     }
 
+    /// Clears the top bit of every scale's exponent, so that none is NaN or infinite (the
+    /// fuzzer's forged files, whose scales are the fuzzer's bytes).
+    static func makeFinite(_ raw: UnsafeMutableRawBufferPointer, shape: [Int], scheme: WeightScheme) {
+        let start = TLMFormat.align(shape[0] * shape[1])
+        guard scheme.isQuantized, start <= raw.count else { return }
+        let width = scheme == .q8 ? 2 : 4
+        for at in stride(from: start, to: raw.count - width + 1, by: width) {
+            let top = at + width - 1  // little-endian: the byte with the sign and the exponent's top bits
+            raw[top] &= 0b1011_1111
+        }
+    }
+
     private static func isNonFiniteF16(_ bits: UInt16) -> Bool { UInt16(littleEndian: bits) & 0x7C00 == 0x7C00 }
 }
 

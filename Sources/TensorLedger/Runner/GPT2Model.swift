@@ -82,8 +82,9 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         }
         lnFWeight = try source.vector(p + "ln_f.weight", count: d)
         lnFBias = try source.vector(p + "ln_f.bias", count: d)
-        unembedding = source.has("lm_head.weight") ? try source.matrix("lm_head.weight", rows: v, cols: d, conv1D: false) : tokenEmbedding
-        notes = source.notes
+        let (head, headNote) = try source.unembedding(config, embedding: tokenEmbedding)
+        unembedding = head
+        notes = source.notes + (headNote.map { [$0] } ?? [])
     }
 
     // MARK: The forward pass

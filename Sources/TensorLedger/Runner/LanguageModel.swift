@@ -89,10 +89,7 @@ public enum ModelLoader {
         try checkRunnable(config, tensors: file.tensors, source: file.path)
         let source = file.weights(config: config)
         let tokenizer = try source.tokenizer()
-        guard tokenizer.vocabularySize <= config.vocabSize else {
-            throw TokenizerError.invalid(source: source.sourceName,
-                                         reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(config.vocabSize)")
-        }
+        try tokenizer.checkFits(config, source: source.sourceName)
         let threads = max(1, threads)
         switch config.family {
         case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, threads: threads)

@@ -86,9 +86,9 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
         }
         finalNorm = try source.vector("model.norm.weight", count: d)
-        unembedding = source.has("lm_head.weight") || !c.tiedEmbeddings
-            ? try source.matrix("lm_head.weight", rows: c.vocabSize, cols: d, conv1D: false) : tokenEmbedding
-        notes = source.notes
+        let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
+        unembedding = head
+        notes = source.notes + (headNote.map { [$0] } ?? [])
     }
 
     // MARK: The forward pass

@@ -46,10 +46,24 @@ protocol WeightSource {
     func has(_ name: String) -> Bool
     /// What loading changed about the weights, for a notice (GGUF types requantized).
     var notes: [String] { get }
+    /// A GGUF's head is output.weight whenever it has one, as llama.cpp loads it; elsewhere
+    /// the configuration's tie_word_embeddings decides, as transformers loads it.
+    var headIsOutputWeightWhenPresent: Bool { get }
 }
 
 extension WeightSource {
     var notes: [String] { [] }
+    var headIsOutputWeightWhenPresent: Bool { false }
+
+    /// The unembedding: lm_head.weight, or the embedding when the model ties them; with the
+    /// notice that a tied configuration leaves the file's own head unused.
+    func unembedding(_ config: ModelConfig, embedding: WeightMatrix) throws -> (WeightMatrix, note: String?) {
+        let has = has("lm_head.weight")
+        if has && (!config.tiedEmbeddings || headIsOutputWeightWhenPresent) || !config.tiedEmbeddings {
+            return (try matrix("lm_head.weight", rows: config.vocabSize, cols: config.hiddenSize, conv1D: false), nil)
+        }
+        return (embedding, has ? ModelConfig.ignoredTiedHeadNote("lm_head.weight") : nil)
+    }
 }
 
 struct TLMWeights: WeightSource {
@@ -154,6 +168,8 @@ struct GGUFWeights: WeightSource {
     }
 
     func tokenizer() throws -> BPETokenizer { try BPETokenizer.fromGGUF(file, source: file.path) }
+
+    var headIsOutputWeightWhenPresent: Bool { true }
 
     func has(_ name: String) -> Bool { byName[name] != nil }
 

@@ -76,6 +76,7 @@ public enum FileError: TensorLedgerError, Equatable {
     case isDirectory(path: String)
     case permissionDenied(path: String)
     case symlinkLoop(path: String)
+    case brokenLink(path: String)
     case readFailed(path: String, reason: String)
     /// Longer than the reader takes for this kind of file.
     case tooLarge(path: String, limit: Int)
@@ -86,7 +87,7 @@ public enum FileError: TensorLedgerError, Equatable {
 
     public var category: ErrorCategory {
         switch self {
-        case .notFound, .permissionDenied, .symlinkLoop: return .missingFile
+        case .notFound, .permissionDenied, .symlinkLoop, .brokenLink: return .missingFile
         case .isDirectory, .readFailed, .tooLarge: return .badInput
         case .writeFailed: return .writeFailure
         case .outputExists, .outputIsInput, .outputNotRegular: return .usage
@@ -104,6 +105,7 @@ public enum FileError: TensorLedgerError, Equatable {
         case .isDirectory(let p): return "\(p): is a directory, expected a file"
         case .permissionDenied(let p): return "\(p): permission denied"
         case .symlinkLoop(let p): return "\(p): too many levels of symbolic links"
+        case .brokenLink(let p): return "\(p): a link to a file that is not there (an interrupted download? fetch the model again)"
         case .tooLarge(let p, let limit): return "\(p): file is over the \(formatCount(limit))-byte limit for this kind of file"
         case .readFailed(let p, let r): return "\(p): cannot read: \(r)"
         case .writeFailed(let p, let r): return "\(p): cannot write: \(r); no output was left behind"

@@ -50,7 +50,7 @@ public final class MappedFile: @unchecked Sendable {
 
     static func openError(path: String, errno code: Int32) -> FileError {
         switch code {
-        case ENOENT, ENOTDIR: return .notFound(path: path)
+        case ENOENT, ENOTDIR: return pathKind(path) == .brokenLink ? .brokenLink(path: path) : .notFound(path: path)
         case EACCES, EPERM: return .permissionDenied(path: path)
         case ELOOP: return .symlinkLoop(path: path)
         case EISDIR: return .isDirectory(path: path)

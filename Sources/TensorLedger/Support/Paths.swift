@@ -7,7 +7,11 @@ import Darwin
 #endif
 
 /// What kind of object a path names, without following more than the kernel's symlink limit.
-public enum PathKind: Sendable { case file, directory, missing, other }
+public enum PathKind: Sendable {
+    case file, directory, missing, other
+    /// A symbolic link to nothing (an interrupted download in a Hugging Face cache).
+    case brokenLink
+}
 
 /// Why a path cannot be used (missing, a symlink loop, no permission), for paths that
 /// `pathKind` called missing.
@@ -19,7 +23,9 @@ public func pathError(_ path: String) -> FileError {
 
 public func pathKind(_ path: String) -> PathKind {
     var st = stat()
-    guard stat(path, &st) == 0 else { return .missing }
+    guard stat(path, &st) == 0 else {
+        return lstat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK ? .brokenLink : .missing
+    }
     switch st.st_mode & S_IFMT {
     case S_IFREG: return .file
     case S_IFDIR: return .directory

@@ -302,6 +302,14 @@ public final class BPETokenizer: @unchecked Sendable {
 
     public func isSpecial(_ id: Int) -> Bool { addedToken(id: id)?.special == true }
 
+    /// A token the model has no embedding row for could be fed to it: refused when a model
+    /// is loaded and before a conversion writes a file that would be.
+    public func checkFits(_ config: ModelConfig, source: String) throws(TokenizerError) {
+        guard vocabularySize <= config.vocabSize else {
+            throw .invalid(source: source, reason: "the tokenizer has \(formatCount(vocabularySize)) tokens but the model only \(formatCount(config.vocabSize)) embedding rows")
+        }
+    }
+
     public func addedToken(id: Int) -> AddedToken? { addedByID[id].map { addedTokens[$0] } }
     public func addedToken(content: String) -> AddedToken? { addedByContent[content].map { addedTokens[$0] } }
 

@@ -15,7 +15,7 @@ public enum TokenizerSource {
     /// way by every command, naming the slow tokenizer's files when those are what it has.
     public static func tokenizerJSON(inDirectory directory: String) throws(ModelLoadError) -> String {
         let p = joinPath(directory, "tokenizer.json")
-        if pathKind(p) == .file { return p }
+        if pathKind(p) != .missing { return p }
         if pathKind(joinPath(directory, "vocab.json")) == .file && pathKind(joinPath(directory, "merges.txt")) == .file {
             throw .slowTokenizerOnly(source: directory)
         }
