@@ -80,7 +80,12 @@ struct Chat: ParsableCommand {
         case .reset: session.reset()
         case .system(let text): try session.setSystem(text)
         case .save(let path):
-            try session.save(to: path)
+            do {
+                try session.save(to: path)
+                Console.writeErr("saved the conversation to \(path)\n")
+            } catch let error as any TensorLedgerError where interactive {
+                printError(commandLineWording(error))
+            }
         case .stats: Console.writeErr(session.statsLine + "\n")
         case .unknownCommand(let c): printWarning("unknown command \(c); \(ChatInput.help)")
         case .message(let text):

@@ -37,15 +37,13 @@ struct Synth: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: false) {
+            // Every input is read before anything is written.
             let shape = try preset.map { try ModelConfig.preset($0) } ?? ModelConfig.load(config!)
+            let vocabulary = try tokenizer.map { try TokenizerSource.load($0) }
             try makeDirectory(directory)
-            try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: dtype.dtype,
-                                          seed: seed, sparse: sparse, overwrite: force)
-            if let tokenizer {
-                let out = try AtomicFileWriter(path: joinPath(directory, "tokenizer.json"), overwrite: force)
-                try out.write(try TokenizerSource.load(tokenizer).tokenizerJSON())
-                try out.commit()
-            }
+            let written = try SyntheticCheckpoint.write(config: shape, directory: directory, dtype: dtype.dtype, seed: seed, sparse: sparse,
+                                                        overwrite: force, tokenizer: vocabulary, protecting: [config, tokenizer].compactMap { $0 })
+            print("wrote " + written.joined(separator: ", "))
         }
     }
 }

@@ -210,6 +210,14 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     /// Path of a file beside the weights (config.json, tokenizer.json), if it exists.
+    /// The files beside the weights that a conversion reads and a .tlm file embeds.
+    public static let sidecarNames = ["config.json", TokenizerConfig.configFile, TokenizerConfig.templateFile, "tokenizer.json"]
+
+    /// Every file a conversion of this checkpoint reads: none of them may be its output.
+    public var inputPaths: [String] {
+        [path] + shards.map(\.path) + Checkpoint.sidecarNames.compactMap { sidecar($0) }
+    }
+
     public func sidecar(_ name: String) -> String? {
         let p = joinPath(directory, name)
         // Anything there but a file (a broken link, a directory) is returned, so that reading

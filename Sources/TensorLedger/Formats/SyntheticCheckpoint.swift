@@ -3,15 +3,28 @@
 
 public enum SyntheticCheckpoint {
     /// Writes a checkpoint of `config`'s shape with GPT-2-like random weights
-    /// (normal, std 0.02; norms 1, biases 0) from a fixed seed, plus config.json beside it.
+    /// (normal, std 0.02; norms 1, biases 0) from a fixed seed, plus config.json (and
+    /// `tokenizer` as tokenizer.json) beside it; returns the paths written. Every target is
+    /// checked before the first is written, and none may be one of `inputs` (the config
+    /// and tokenizer it was made from).
+    @discardableResult
     public static func write(config: ModelConfig, directory: String, dtype: DType = .float32, seed: UInt64 = 42,
-                             sparse: Bool = false, overwrite: Bool = false) throws(FileError) {
+                             sparse: Bool = false, overwrite: Bool = false, tokenizer: BPETokenizer? = nil,
+                             protecting inputs: [String] = []) throws(FileError) -> [String] {
+        let paths = ["model.safetensors", "config.json"].map { joinPath(directory, $0) } + (tokenizer == nil ? [] : [joinPath(directory, "tokenizer.json")])
+        for p in paths { try AtomicFileWriter.checkTarget(p, overwrite: overwrite, protecting: inputs) }
         let specs = config.syntheticTensors().map { TensorSpec(name: $0.name, dtype: dtype, shape: $0.shape) }
         var rng = SplitMix64(seed: seed)
-        try write(path: joinPath(directory, "model.safetensors"), specs: specs, rng: &rng, sparse: sparse, overwrite: overwrite)
+        try write(path: paths[0], specs: specs, rng: &rng, sparse: sparse, overwrite: overwrite)
         var written = config
         written.weightDType = dtype
-        try writeConfig(written, to: joinPath(directory, "config.json"), overwrite: overwrite)
+        try writeConfig(written, to: paths[1], overwrite: overwrite, protecting: inputs)
+        if let tokenizer {
+            let out = try AtomicFileWriter(path: paths[2], overwrite: overwrite, protecting: inputs)
+            try out.write(tokenizer.tokenizerJSON())
+            try out.commit()
+        }
+        return paths
     }
 
     private static func write(path: String, specs: [TensorSpec], rng: inout SplitMix64, sparse: Bool, overwrite: Bool) throws(FileError) {
@@ -32,7 +45,7 @@ public enum SyntheticCheckpoint {
 
     /// config.json in Hugging Face's GPT-2 / LLaMA / BERT / NeoX spelling: every field
     /// ModelConfig.parse reads, so that parsing it gives `c` back (tested for every preset).
-    public static func writeConfig(_ c: ModelConfig, to path: String, overwrite: Bool) throws(FileError) {
+    public static func writeConfig(_ c: ModelConfig, to path: String, overwrite: Bool, protecting inputs: [String] = []) throws(FileError) {
         var o = JSONObject()
         o["model_type"] = .string(c.modelType)
         switch c.family {
@@ -61,7 +74,7 @@ public enum SyntheticCheckpoint {
         default: o["eos_token_id"] = .array(c.eosTokenIDs.map { .int($0) })
         }
         o["torch_dtype"] = .string(c.weightDType == .float16 ? "float16" : (c.weightDType == .bfloat16 ? "bfloat16" : "float32"))
-        let out = try AtomicFileWriter(path: path, overwrite: overwrite)
+        let out = try AtomicFileWriter(path: path, overwrite: overwrite, protecting: inputs)
         try out.write(Array((JSONValue.object(o).serialized() + "\n").utf8))
         try out.commit()
     }

@@ -371,9 +371,8 @@ public enum Converter {
         if config == nil { warnings.append("no config.json beside the weights: the .tlm file will not be runnable") }
         if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the .tlm file will carry no tokenizer") }
         // tokenizer_config.json and chat_template.jinja carry the chat template and the BOS/EOS names.
-        let files = (["config.json", TokenizerConfig.configFile, TokenizerConfig.templateFile, "tokenizer.json"] as [String])
-            .compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
-        let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + files.map(\.path)
+        let files = Checkpoint.sidecarNames.compactMap { name in checkpoint.sidecar(name).map { (name: name, path: $0) } }
+        let inputs = checkpoint.inputPaths
         return Plan(format: .tlm, items: items, dropped: dropped, warnings: warnings, fileBytes: { estimatedFileBytes(rawBytes: items.map(\.rawBytes)) },
                     permutations: items.map { _ in nil }, inputBytes: items.reduce(0) { $0 + $1.source.info.byteCount },
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in

@@ -108,7 +108,7 @@ extension Converter {
             metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
             return GGUFWriter.header(metadata: metadata, tensors: table)
         }
-        let inputs = [checkpoint.path] + checkpoint.shards.map(\.path) + [configPath, tokenizerPath].compactMap { $0 }
+        let inputs = checkpoint.inputPaths
         return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, fileBytes: { try header().count + dataBytes },
                     permutations: try items.map { arch == .llama ? try GGUFRowPermutation.forLlama($0.source.name, rows: $0.shape.first ?? 0, config: config, file: input) : nil }, inputBytes: inputBytes,
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in

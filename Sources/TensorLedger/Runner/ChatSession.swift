@@ -211,8 +211,22 @@ extension ChatSession {
     }
 
     /// Writes the transcript as JSON to `path` (replacing it).
+    /// The files the model came from.
+    private var modelFiles: [String] {
+        let source = model.source
+        guard pathKind(source) == .directory else { return [source] }
+        return [source] + ((try? directoryEntries(source)) ?? []).map { joinPath(source, $0) }
+    }
+
+    /// Writes the transcript to a new file: an existing one, the model's files among them,
+    /// is never replaced (a line piped into chat can name any path).
     public func save(to path: String) throws {
-        let out = try AtomicFileWriter(path: path, overwrite: true)
+        let out: AtomicFileWriter
+        do {
+            out = try AtomicFileWriter(path: path, overwrite: false, protecting: modelFiles)
+        } catch .outputExists {
+            throw ChatError.saveWouldReplace(path: path)
+        }
         try out.write(Array((json.serialized() + "\n").utf8))
         try out.commit()
     }

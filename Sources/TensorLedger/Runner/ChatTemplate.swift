@@ -28,11 +28,13 @@ public enum ChatError: TensorLedgerError, Equatable {
     case emptyMessage
     case systemTooLong(tokens: Int, contextLength: Int)
     case messageTooLong(tokens: Int, contextLength: Int)
+    /// `/save` onto a file that exists: a transcript never replaces one.
+    case saveWouldReplace(path: String)
 
     public var category: ErrorCategory {
         switch self {
         case .unknownTemplate, .missingMarker: return .badInput
-        case .emptyMessage, .systemTooLong, .messageTooLong: return .usage
+        case .emptyMessage, .systemTooLong, .messageTooLong, .saveWouldReplace: return .usage
         }
     }
     public var remedy: Remedy? {
@@ -46,6 +48,7 @@ public enum ChatError: TensorLedgerError, Equatable {
             return "\(s): the chat template is not one TensorLedger recognises (ChatML, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma)"
         case .missingMarker(let t, let m): return "the \(t) template needs the token \"\(m)\", which is not in this model's vocabulary"
         case .emptyMessage: return "the message is empty"
+        case .saveWouldReplace(let p): return "\(p) exists: /save writes only a new file; choose another name"
         case .systemTooLong(let n, let c): return "the system prompt takes \(n) tokens, more than the model's context of \(c)"
         case .messageTooLong(let n, let c): return "the conversation's last message takes \(n) tokens with its frame, more than the model's context of \(c)"
         }

@@ -27,23 +27,29 @@ public final class AtomicFileWriter {
     /// Bytes handed to the kernel for writeback so far (see `startWriteback`).
     private var writebackStart = 0
 
+    /// Whether `path` may be written: not a directory, device or FIFO, none of `inputs`
+    /// (compared by device and inode, whatever the spelling), and not there at all unless
+    /// `overwrite`. Writers of several files check them all before writing the first.
+    public static func checkTarget(_ path: String, overwrite: Bool, protecting inputs: [String] = []) throws(FileError) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
+        // Renaming over a device, FIFO or socket would replace it, not write to it.
+        if (st.st_mode & S_IFMT) != S_IFREG { throw .outputNotRegular(path: path) }
+        for input in inputs {
+            var ist = stat()
+            if stat(input, &ist) == 0, ist.st_dev == st.st_dev, ist.st_ino == st.st_ino {
+                throw .outputIsInput(path: path)
+            }
+        }
+        if !overwrite { throw .outputExists(path: path) }
+    }
+
     /// Opens a temporary file beside `path`. Refuses to replace an existing file unless
     /// `overwrite`, and never replaces any path in `protecting` (the inputs).
     public init(path: String, overwrite: Bool, protecting inputs: [String] = []) throws(FileError) {
         self.path = path
-        var st = stat()
-        if stat(path, &st) == 0 {
-            if (st.st_mode & S_IFMT) == S_IFDIR { throw .isDirectory(path: path) }
-            // Renaming over a device, FIFO or socket would replace it, not write to it.
-            if (st.st_mode & S_IFMT) != S_IFREG { throw .outputNotRegular(path: path) }
-            for input in inputs {
-                var ist = stat()
-                if stat(input, &ist) == 0, ist.st_dev == st.st_dev, ist.st_ino == st.st_ino {
-                    throw .outputIsInput(path: path)
-                }
-            }
-            if !overwrite { throw .outputExists(path: path) }
-        }
+        try AtomicFileWriter.checkTarget(path, overwrite: overwrite, protecting: inputs)
         let dir = parentDirectory(path)
         var template = Array(joinPath(dir, "." + lastPathComponent(path) + ".partial-XXXXXX").utf8CString)
         let anonymous = tl_open_unnamed(dir)
