@@ -100,7 +100,7 @@ struct Chat: ParsableCommand {
 
     func reply(_ session: ChatSession, _ message: String, streaming: Bool) throws {
         Interrupts.clear()
-        let turn = try session.respond(to: message, onText: { if streaming { Console.writeOut($0) } },
+        let turn = try session.respond(to: message, onText: { if streaming { writeText($0) } },
                                        interrupted: { Interrupts.isRequested })
         if streaming { Console.writeOut("\n") }
         if turn.droppedTurns > 0 { printWarning("the context was full: dropped the oldest \(turn.droppedTurns) turns (the system prompt stays)") }

@@ -70,7 +70,7 @@ struct Convert: ParsableCommand {
             return
         }
         result.warnings.forEach(printWarning)
-        if report || dryRun { print(result.table(quality: report && !dryRun)) }
-        print(result.summaryLine)
+        if report || dryRun { printReport(result.table(quality: report && !dryRun)) }
+        printReport(result.summaryLine)
     }
 }

@@ -25,7 +25,7 @@ struct Diff: ParsableCommand {
     func run() throws {
         try reportingErrors(json: output.json) {
             let diff = try ModelDiff.compare(a, b)
-            print(output.json ? diff.json(top: top).serialized() : diff.textReport(top: top))
+            if output.json { print(diff.json(top: top).serialized()) } else { printReport(diff.textReport(top: top)) }
         }
     }
 }

@@ -18,7 +18,7 @@ struct Inspect: ParsableCommand {
             print(report.json.serialized())
         } else {
             report.warnings.forEach(printWarning)
-            print(report.textReport())
+            printReport(report.textReport())
         }
     }
 }

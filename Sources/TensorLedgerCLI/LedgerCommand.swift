@@ -44,7 +44,7 @@ struct LedgerCommand: ParsableCommand {
             print(ledger.json(warnings: warnings).serialized())
         } else {
             warnings.forEach(printWarning)
-            print(ledger.textReport(perLayer: layers))
+            printReport(ledger.textReport(perLayer: layers))
         }
     }
 }

@@ -28,7 +28,7 @@ struct Next: ParsableCommand {
         try reportingErrors(json: output.json) {
             let m = try model.load()
             let report = try Generator(model: m).nextTokenReport(prompt: try prompt.text(for: m), top: top, temperature: temperature)
-            print(output.json ? report.json.serialized() : report.textReport())
+            if output.json { print(report.json.serialized()) } else { printReport(report.textReport()) }
         }
     }
 }

@@ -38,7 +38,7 @@ struct PerplexityCommand: ParsableCommand {
             let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other,
                                             progress: bar.map { b in { b.update($0, of: $1) } }, interrupted: { Interrupts.isRequested })
             bar?.finish()
-            print(output.json ? r.json.serialized() : r.textReport(model: model.model, compare: compare))
+            if output.json { print(r.json.serialized()) } else { printReport(r.textReport(model: model.model, compare: compare)) }
             if r.interrupted { throw ExitCode(Interrupts.exitStatus) }
         }
     }

@@ -58,7 +58,7 @@ struct Plan: ParsableCommand {
             let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
                                       batch: batch, schemes: schemes, stored: model != nil, keep: keep)
             warnings.forEach(printWarning)
-            print(output.json ? plan.json.serialized() : plan.textReport())
+            if output.json { print(plan.json.serialized()) } else { printReport(plan.textReport()) }
         }
     }
 }

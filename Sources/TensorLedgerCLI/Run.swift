@@ -40,9 +40,9 @@ struct Run: ParsableCommand {
             Interrupts.stopGracefully()
             let result = try Generator(model: m).generate(prompt: prompt, maxTokens: n, sampling: sampling.options, stop: stop, onStart: { room in
                 if room < n { printWarning("-n \(n) does not fit: the context of \(m.contextLength) tokens leaves room for \(room) after the prompt") }
-                if !output.json && !noEcho { Console.writeOut(prompt) }
+                if !output.json && !noEcho { writeText(prompt) }
             }, onText: { piece in
-                if !output.json { Console.writeOut(piece) }
+                if !output.json { writeText(piece) }
             }, interrupted: { Interrupts.isRequested })
             let report = RunReport(result: result, loadSeconds: loadSeconds, model: m)
             if output.json {

@@ -75,10 +75,23 @@ func commandLineWording(_ error: any TensorLedgerError) -> String {
     }
 }
 
+/// Errors and warnings are one line: whatever a file put in the message is escaped.
 func printError(_ message: String) {
-    Console.writeErr("error: \(message)\n")
+    Console.writeErr("error: \(terminalSafe(message))\n")
 }
 
 func printWarning(_ message: String) {
-    Console.writeErr("warning: \(message)\n")
+    Console.writeErr("warning: \(terminalSafe(message))\n")
+}
+
+/// A text report: its lines are ours, but what a file put in it (names are escaped where
+/// they are put in) can still hold an escape sequence; this is the last guard.
+func printReport(_ text: String) {
+    writeText(text + "\n")
+}
+
+/// Text a model made (or a prompt read from a file), streamed as it comes: lines and tabs
+/// as they are, escape sequences and other controls escaped.
+func writeText(_ text: String) {
+    Console.writeOut(terminalSafe(text, keepingLines: true))
 }

@@ -31,7 +31,7 @@ struct Tokenize: ParsableCommand {
             let tokenizer = try TokenizerSource.load(model)
             if !decode.isEmpty {
                 let report = try TokenizationReport(ids: decode, tokenizer: tokenizer)
-                print(output.json ? report.json.serialized(pretty: false) : report.text)
+                if output.json { print(report.json.serialized(pretty: false)) } else { printReport(report.text) }
                 return
             }
             let input = try text ?? String(decoding: readWholeFile(file!), as: UTF8.self)
@@ -40,7 +40,7 @@ struct Tokenize: ParsableCommand {
                 print(report.json.serialized(pretty: false))
                 return
             }
-            if !report.ids.isEmpty { print(report.textReport) }
+            if !report.ids.isEmpty { printReport(report.textReport) }
             Console.writeErr(report.summaryLine + "\n")
         }
     }

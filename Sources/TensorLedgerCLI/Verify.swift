@@ -21,6 +21,6 @@ struct Verify: ParsableCommand {
                 throw damage
             }
         }
-        print(output.json ? report.json.serialized() : report.textReport)
+        if output.json { print(report.json.serialized()) } else { printReport(report.textReport) }
     }
 }

@@ -103,7 +103,7 @@ public struct InspectReport: Sendable {
         }
         if !metadata.isEmpty {
             out.append("Metadata:")
-            for m in metadata { out.append("  \(m.key) = \(m.text)") }
+            for m in metadata { out.append("  \(terminalSafe(m.key)) = \(terminalSafe(m.text))") }
         }
         out.append("")
         let hasNotes = tensors.contains { $0.stored != nil }

@@ -53,7 +53,7 @@ extension Ledger {
                        Ledger.abbreviatedList(buffers.map(\.name)) + ")")
         }
         if !unmatched.isEmpty {
-            out.append("Unmatched, counted under Other: " + unmatched.joined(separator: ", "))
+            out.append("Unmatched, counted under Other: " + unmatched.map { terminalSafe($0) }.joined(separator: ", "))
         }
         if perLayer && !layers.isEmpty {
             out.append("")
@@ -69,8 +69,8 @@ extension Ledger {
     }
 
     static func abbreviatedList(_ names: [String], limit: Int = 4) -> String {
-        if names.count <= limit { return names.joined(separator: ", ") }
-        return names.prefix(limit).joined(separator: ", ") + ", … \(names.count - limit) more"
+        let shown = names.prefix(limit).map { terminalSafe($0) }.joined(separator: ", ")
+        return names.count <= limit ? shown : shown + ", … \(names.count - limit) more"
     }
 
     public func json(warnings: [String] = []) -> JSONValue {

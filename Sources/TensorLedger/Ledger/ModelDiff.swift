@@ -162,7 +162,7 @@ public struct ModelDiff: Sendable {
         out.append(most.render())
         if !onlyInA.isEmpty { out.append("Only in \(a): " + Ledger.abbreviatedList(onlyInA)) }
         if !onlyInB.isEmpty { out.append("Only in \(b): " + Ledger.abbreviatedList(onlyInB)) }
-        for m in shapeMismatches { out.append("Shapes differ: \(m.name) is \(ForwardTrace.shape(m.a)) in A, \(ForwardTrace.shape(m.b)) in B") }
+        for m in shapeMismatches { out.append("Shapes differ: \(terminalSafe(m.name)) is \(ForwardTrace.shape(m.a)) in A, \(ForwardTrace.shape(m.b)) in B") }
         return out.joined(separator: "\n")
     }
 

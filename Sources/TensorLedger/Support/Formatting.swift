@@ -55,7 +55,8 @@ public struct TextTable {
         self.alignments = alignments
     }
 
-    public mutating func add(_ row: [String]) { rows.append(row) }
+    /// A row; cells hold names from files, so their control characters are escaped.
+    public mutating func add(_ row: [String]) { rows.append(row.map { terminalSafe($0) }) }
 
     public func render() -> String {
         var widths = headers.map { $0.count }

@@ -24,18 +24,7 @@ public enum TokenizerSource {
 
     /// A token's text with whitespace and control characters made visible.
     public static func visible(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case " ": out += "␣"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7F { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out
+        terminalSafe(s.replacing(" ", with: "␣"))
     }
 }
 
