@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one parser with libFuzzer and AddressSanitizer.
-#   scripts/fuzz.sh TARGET [SECONDS]     TARGET: json safetensors index tlm tlm-header tlm-forged tokenizer-json tokenizer-bpe tokenize gguf sized
+#   scripts/fuzz.sh TARGET [SECONDS]     TARGET: json safetensors index tlm tlm-header tlm-forged tokenizer-json tokenizer-bpe tokenize gguf sized lines
 # Seeds come from fixtures/fuzz/seeds/TARGET; the growing corpus lives in .build-fuzz/corpus
 # (not committed); a crashing input is written to fixtures/fuzz/crashes/, where `swift test`
 # replays it from then on.

@@ -13,11 +13,17 @@ public struct GGUFTensorPlan: Sendable {
 }
 
 public enum GGUFWriter {
+    /// ggml's default; a file that says otherwise in general.alignment is laid out by it.
     public static let alignment = 32
+
+    static func alignment(of metadata: [(String, GGUFValue)]) -> Int {
+        if case .u32(let a)? = metadata.first(where: { $0.0 == "general.alignment" })?.1, a > 0, a & (a - 1) == 0 { return Int(a) }
+        return alignment
+    }
 
     /// Gives each tensor its offset in the data section (in order, each aligned); returns
     /// the section's size.
-    public static func layOut(_ tensors: inout [GGUFTensorPlan]) -> Int {
+    public static func layOut(_ tensors: inout [GGUFTensorPlan], alignment: Int = alignment) -> Int {
         var offset = 0
         for i in tensors.indices {
             tensors[i].offset = offset
@@ -43,6 +49,7 @@ public enum GGUFWriter {
             u32(t.type.rawValue)
             u64(UInt64(t.offset))
         }
+        let alignment = alignment(of: metadata)
         while out.count % alignment != 0 { out.append(0) }
         return out
     }

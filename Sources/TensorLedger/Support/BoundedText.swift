@@ -44,7 +44,7 @@ public final class BoundedLineReader {
         while true {
             if let nl = newline(from: scanned) {
                 defer { start = nl + 1 }
-                if dropped > 0 { return .tooLong(bytes: dropped + nl - start) }
+                if dropped > 0 || nl - start > limit { return .tooLong(bytes: dropped + nl - start) }
                 var end = nl
                 if end > start && buffer[end - 1] == 0x0D { end -= 1 }
                 return .text(String(decoding: buffer[start..<end], as: UTF8.self))
@@ -52,7 +52,7 @@ public final class BoundedLineReader {
             if atEnd {
                 guard start < buffer.count || dropped > 0 else { return nil }
                 defer { start = buffer.count }
-                if dropped > 0 { return .tooLong(bytes: dropped + buffer.count - start) }
+                if dropped > 0 || buffer.count - start > limit { return .tooLong(bytes: dropped + buffer.count - start) }
                 return .text(String(decoding: buffer[start...], as: UTF8.self))
             }
             // Past the limit without a newline: keep counting, stop keeping.

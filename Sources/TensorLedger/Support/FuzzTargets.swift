@@ -3,6 +3,12 @@
 // tests replay the corpus and every input that once crashed through them. Each must
 // return or throw a TensorLedgerError for any input: never trap, never hang.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 public enum FuzzTarget: String, CaseIterable, Sendable {
     case safetensors
     case index
@@ -21,12 +27,17 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// repeated into a file of up to 48 MiB (JSON, a GGUF array, a safetensors header),
     /// for the bugs that need size and that 64 KB inputs cannot reach.
     case sized
+    /// Standard input as chat reads it: lines, each bounded.
+    case lines
 
     /// Runs the target on `bytes`. Temporary files, where a parser reads from disk, go to `scratch`.
     public func run(_ bytes: [UInt8], scratch: String) {
         switch self {
         case .json:
-            _ = try? JSON.parse(bytes)
+            // Any JSON may be a config.json: parsed, checked, and laid out when it is small.
+            if let value = try? JSON.parse(bytes), let config = try? ModelConfig.parse(value, file: "fuzz"), config.layers <= 64 {
+                _ = Ledger(tensors: config.syntheticTensors(), config: config, source: "fuzz").textReport()
+            }
         case .safetensors:
             let header = bytes.withUnsafeBytes { raw in Result { try SafetensorsHeader.parse(raw, file: "fuzz") } }
             if case .success(let h) = header, h.tensors.count < 64 {
@@ -82,11 +93,48 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             FuzzTarget.runSized(bytes)
         case .gguf:
             if let file = try? GGUFFile.parse(bytes, path: "fuzz") {
-                _ = try? file.modelConfig()
-                _ = file.huggingFaceTensors()
+                let tensors = file.huggingFaceTensors()
+                if let config = try? file.modelConfig() {
+                    _ = try? ModelLoader.checkRunnable(config, tensors: tensors.map(\.info), source: "fuzz")
+                    for t in tensors { _ = try? file.rowPermutation(t.info.name, rows: t.info.shape.first ?? 0, config: config) }
+                }
                 _ = try? BPETokenizer.fromGGUF(file, source: "fuzz")
+                FuzzTarget.checkRoundTrip(file)
             }
+        case .lines:
+            FuzzTarget.runLines(bytes, scratch: scratch)
         }
+    }
+
+    /// What the reader made of a header, written again, reads back as the same header:
+    /// the metadata keeps its exact types (a trap here is a finding).
+    static func checkRoundTrip(_ file: GGUFFile) {
+        // An alignment of 2^31 is valid, but pads the header to 2 GiB.
+        guard file.alignment <= 1 << 16 else { return }
+        var plans = file.tensors.map { GGUFTensorPlan(name: $0.name, dimensions: $0.dimensions, type: $0.type) }
+        _ = GGUFWriter.layOut(&plans, alignment: file.alignment)
+        let once = GGUFWriter.header(metadata: file.metadata.map { ($0.key, $0.value) }, tensors: plans)
+        guard let again = try? GGUFFile.parse(once, path: "fuzz") else { preconditionFailure("a header written from a parsed one does not parse") }
+        let twice = GGUFWriter.header(metadata: again.metadata.map { ($0.key, $0.value) }, tensors: plans)
+        precondition(once == twice, "GGUF metadata changed in a round trip")
+    }
+
+    /// Lines of at most 64 bytes: as many as the input has newlines (one more for a last
+    /// line without one), whatever their lengths.
+    static func runLines(_ bytes: [UInt8], scratch: String) {
+        let path = joinPath(scratch, "lines.txt")
+        guard (try? write(bytes, to: path)) != nil else { return }
+        guard let (fd, _) = try? openRegularFile(path) else { return }
+        defer { close(fd) }
+        let reader = BoundedLineReader(fd: fd, limit: 64)
+        var count = 0
+        while let line = try? reader.next() {
+            // Each byte of the line decodes to at most three (U+FFFD for a bad byte).
+            if case .text(let t) = line { precondition(t.utf8.count <= 3 * 64, "a line past the limit was kept") }
+            count += 1
+        }
+        let newlines = bytes.filter { $0 == 0x0A }.count
+        precondition(count == newlines + (bytes.last.map { $0 == 0x0A ? 0 : 1 } ?? 0), "lines miscounted")
     }
 
     /// Shards for the index target to point at: two small valid files.
