@@ -160,6 +160,25 @@ import Darwin
         #expect(r.isOneErrorLine(containing: "the tokenizer has 600 tokens but the model only 512 embedding rows"), "\(r.status) \(r.stderr)")
         #expect(!fileExists(dir.file(output)))
     }
+
+    /// A parameter the family's forward pass would not read (Qwen3's q_norm in a LLaMA-shaped
+    /// checkpoint ran, exit 0, with logits off by ~7): refused by name, by every command.
+    @Test func aTensorTheRunnerWouldSkipIsAnError() throws {
+        let dir = TemporaryDirectory()
+        let model = try editedModel("tiny-llama", in: dir) { tensors in
+            tensors.append((TensorSpec(name: "model.layers.0.self_attn.q_norm.weight", dtype: .float32, shape: [16]), [UInt8](repeating: 0, count: 64)))
+        }
+        for args in [["run", model, "-p", "And", "-n", "1"], ["plan", model], ["convert", model, dir.file("o.tlm")]] {
+            let r = CLI.run(args)
+            #expect(r.isOneErrorLine(containing: "tensor \"model.layers.0.self_attn.q_norm.weight\" is not used by the LLaMA"), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+        // Buffers are not parameters: a rotary table beside the weights is fine.
+        let buffers = TemporaryDirectory()
+        let withBuffer = try editedModel("tiny-llama", in: buffers) { tensors in
+            tensors.append((TensorSpec(name: "model.layers.0.self_attn.rotary_emb.inv_freq", dtype: .float32, shape: [8]), [UInt8](repeating: 0, count: 32)))
+        }
+        #expect(CLI.run(["run", withBuffer, "-p", "And", "-n", "1"]).status == 0)
+    }
 }
 
 private func hex16(_ v: UInt64) -> String {

@@ -64,7 +64,14 @@ public enum ModelLoader {
         try config.checkLayers(tensorNames: tensors.map(\.name), source: source)
         let byName = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
         let runs = config.family == .gpt2 || config.family == .llama
-        for expected in runs ? config.syntheticTensors() : [] {
+        let implied = runs ? config.syntheticTensors() : []
+        // Every parameter is read: one the forward pass would skip makes it silently wrong.
+        let impliedNames = Set(implied.map(\.name))
+        for t in runs ? tensors : [] where !impliedNames.contains(t.name) && t.name != "lm_head.weight" {
+            guard TensorClassifier.role(of: t, family: config.family) != .buffer else { continue }
+            throw ModelLoadError.unusedTensor(source: source, name: t.name, family: config.family.displayName)
+        }
+        for expected in implied {
             guard let shape = byName[expected.name] else {
                 // A tied head is the embedding; the runner finds it there.
                 if expected.name.hasSuffix("lm_head.weight") || expected.name == "embed_out.weight" { continue }

@@ -16,6 +16,9 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
     case unsupportedSetting(source: String, field: String, value: String)
     case unsupportedTensorType(source: String, name: String, type: String)
     case nonFinite(source: String, name: String, index: Int)
+    /// A parameter the family's forward pass would not read: the checkpoint is a variant
+    /// (Qwen3's q_norm, say) that would run, and be wrong, without it.
+    case unusedTensor(source: String, name: String, family: String)
 
     public var category: ErrorCategory { .badInput }
     public var description: String {
@@ -30,6 +33,8 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
                 + "`transformers.AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)`, which TensorLedger reads"
         case .headsDoNotDivideWidth(let s, let d, let h): return "\(s): the model width \(d) is not a multiple of its \(h) attention heads"
         case .unsupportedSetting(let s, let f, let v): return "\(s): the runner does not support \(f) \(v)"
+        case .unusedTensor(let s, let n, let f):
+            return "\(s): tensor \"\(n)\" is not used by the \(f) runner: this is a variant it does not run yet, and without that tensor it would compute wrong"
         case .nonFinite(let s, let n, let i): return "\(s): tensor \"\(n)\" holds a value that is not finite (NaN or infinity) at element \(i); the model cannot compute with it"
         case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16 and Q8_0 run)"
         }
@@ -59,7 +64,8 @@ extension WeightSource {
     /// notice that a tied configuration leaves the file's own head unused.
     func unembedding(_ config: ModelConfig, embedding: WeightMatrix) throws -> (WeightMatrix, note: String?) {
         let has = has("lm_head.weight")
-        if has && (!config.tiedEmbeddings || headIsOutputWeightWhenPresent) || !config.tiedEmbeddings {
+        // Untied, the file must have its head; tied, a GGUF's output.weight is still its head.
+        if !config.tiedEmbeddings || (has && headIsOutputWeightWhenPresent) {
             return (try matrix("lm_head.weight", rows: config.vocabSize, cols: config.hiddenSize, conv1D: false), nil)
         }
         return (embedding, has ? ModelConfig.ignoredTiedHeadNote("lm_head.weight") : nil)
