@@ -106,7 +106,9 @@ extension Converter {
             let chat = try TokenizerConfig.load(forModel: input)
             var metadata = try ggufMetadata(config: config, arch: arch, name: name, scheme: options.scheme, tokenizer: tokenizer, chat: chat, source: input)
             metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
-            return GGUFWriter.header(metadata: metadata, tensors: table)
+            let bytes = GGUFWriter.header(metadata: metadata, tensors: table)
+            try checkReadable(bytes, source: input)
+            return bytes
         }
         let inputs = checkpoint.inputPaths
         return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, fileBytes: { try header().count + dataBytes },
@@ -114,6 +116,17 @@ extension Converter {
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: BackgroundTask(header), leading: leading.map(\.values))
                     })
+    }
+
+    /// The header about to be written, read back as `run` would read it: a file its own
+    /// reader would refuse is never written. (Beside the encoders, on the header's thread.)
+    static func checkReadable(_ header: [UInt8], source: String) throws {
+        let file = try GGUFFile.parse(header, path: source)
+        let config = try file.modelConfig()
+        try ModelLoader.checkRunnable(config, tensors: file.huggingFaceTensors().map(\.info), source: source)
+        if let tokens = file.strings("tokenizer.ggml.tokens"), tokens.count > config.vocabSize {
+            throw TokenizerError.invalid(source: source, reason: "the tokenizer has \(formatCount(tokens.count)) tokens but the model only \(formatCount(config.vocabSize)) embedding rows")
+        }
     }
 
     /// The keys llama.cpp's converter writes for these architectures and their tokenizers.
