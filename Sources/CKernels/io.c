@@ -1,7 +1,29 @@
-// A system call Swift's Glibc module does not expose.
+// System calls Swift's Glibc module does not expose (or exposes only as macros).
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
 #include "CKernels.h"
+#ifdef __APPLE__
+#include <sys/sysctl.h>
+#endif
+
+int tl_available_cores(void) {
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+#elif defined(__APPLE__)
+    // The performance cores: the efficiency cores slow a product split evenly across threads.
+    int n = 0;
+    size_t size = sizeof n;
+    if (sysctlbyname("hw.perflevel0.physicalcpu", &n, &size, NULL, 0) == 0 && n > 0) return n;
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
 
 int tl_start_writeback(int fd, long long offset, long long length) {
 #ifdef __linux__

@@ -30,7 +30,7 @@ struct Chat: ParsableCommand {
     @Option(name: .customLong("message"), help: "A user message (repeatable): reply to each, then exit.")
     var messages: [String] = []
 
-    @Option(name: .short, help: "Most tokens in one reply.")
+    @Option(name: .short, parsing: .unconditional, help: "Most tokens in one reply.")
     var n: Int = 256
 
     @OptionGroup var sampling: SamplingArguments
@@ -48,7 +48,7 @@ struct Chat: ParsableCommand {
         try reportingErrors(json: output.json) {
             let m = try model.load()
             let session = try ChatSession(model: m, config: try TokenizerConfig.load(forModel: model.model), template: ChatTemplate(rawValue: template),
-                                          system: system, sampling: sampling.options, maxReplyTokens: n, source: model.model)
+                                          system: system, sampling: sampling.options(for: m), maxReplyTokens: n, source: model.model)
             Interrupts.stopGracefully()  // Ctrl-C stops a reply; the conversation goes on
             if !messages.isEmpty {
                 for message in messages { try reply(session, message, streaming: !output.json) }

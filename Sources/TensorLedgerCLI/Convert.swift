@@ -19,14 +19,14 @@ struct Convert: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Keep matching tensors in float: a category (embedding, unembedding, ...) or a name glob ('*wte*').")
     var keep: [String] = []
 
-    @Option(help: "zstd level for float tensors and the embedded files (1-19; default 3).")
+    @Option(parsing: .unconditional, help: "zstd level for float tensors and the embedded files (1-19; default 3).")
     var zstd: Int32?
 
     @Flag(help: "Store everything uncompressed.")
     var noCompress = false
 
-    @Option(help: "Threads to quantize with.")
-    var threads: Int = 2
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Threads to quantize with (default: the cores this process may use).")
+    var threads: Int?
 
     @Flag(help: "Replace OUTPUT if it exists.")
     var force = false
@@ -46,7 +46,7 @@ struct Convert: ParsableCommand {
         guard zstd.map({ (1...19).contains($0) }) ?? true else { throw ValidationError("--zstd must be between 1 and 19.") }
         guard !(noCompress && zstd != nil) else { throw ValidationError("--no-compress and --zstd contradict each other; give one.") }
         guard format == nil || ["tlm", "gguf"].contains(format!.lowercased()) else { throw ValidationError("--format must be tlm or gguf.") }
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64.") }
     }
 
     func run() throws {
@@ -55,7 +55,7 @@ struct Convert: ParsableCommand {
         options.keep = keep
         options.zstdLevel = noCompress ? nil : zstd ?? ConversionOptions().zstdLevel
         options.overwrite = force
-        options.threads = threads
+        options.threads = threads ?? min(availableCores(), 64)
         let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil
         options.format = format.map { $0.lowercased() == "gguf" } ?? output.lowercased().hasSuffix(".gguf") ? .gguf : .tlm
         options.interrupted = { Interrupts.isRequested }

@@ -13,7 +13,7 @@ struct Diff: ParsableCommand {
     @Argument(help: "The second model.", completion: .file())
     var b: String
 
-    @Option(help: "How many of the most-changed tensors to list.")
+    @Option(parsing: .unconditional, help: "How many of the most-changed tensors to list.")
     var top: Int = 10
 
     @OptionGroup var output: OutputOptions

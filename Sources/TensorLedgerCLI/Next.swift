@@ -11,10 +11,10 @@ struct Next: ParsableCommand {
 
     @OptionGroup var prompt: PromptArguments
 
-    @Option(help: "How many candidates to show.")
+    @Option(parsing: .unconditional, help: "How many candidates to show.")
     var top: Int = 10
 
-    @Option(help: "Softmax temperature for the probabilities (0 is shown as 1).")
+    @Option(parsing: .unconditional, help: "Softmax temperature for the probabilities (0 is shown as 1).")
     var temperature: Float = 1
 
     @OptionGroup var output: OutputOptions

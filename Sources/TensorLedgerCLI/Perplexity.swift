@@ -18,7 +18,7 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: "The text file to evaluate ('-': standard input).", completion: .file())
     var text: String
 
-    @Option(help: "Window length in tokens (default: the model's context).")
+    @Option(parsing: .unconditional, help: "Window length in tokens (default: the model's context).")
     var context: Int?
 
     @Option(help: "A second model to compare with the first (for example its q8 .tlm).", completion: .file())
@@ -32,7 +32,7 @@ struct PerplexityCommand: ParsableCommand {
             // After reading the text: a Ctrl-C while standard input is read ends at once.
             Interrupts.stopGracefully()
             let m = try model.load()
-            let other = try compare.map { try ModelArguments.load($0, threads: model.threads) }
+            let other = try compare.map { try ModelArguments.load($0, threads: model.threadCount) }
             let ids = m.tokenizer.encode(String(decoding: textBytes, as: UTF8.self))
             let bar = Console.stderrIsTerminal && !output.json ? ProgressBar(label: "perplexity", unit: .tokens) : nil
             let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other,

@@ -17,13 +17,13 @@ struct Plan: ParsableCommand {
     @Option(help: "A known model shape (for example gpt3-175b, llama-3.2-1b).", completion: .list(ModelConfig.presets.map(\.name)))
     var preset: String?
 
-    @Option(help: "Tokens in the context (default: the model's).")
+    @Option(parsing: .unconditional, help: "Tokens in the context (default: the model's).")
     var context: Int?
 
     @Option(help: "One weight scheme (\(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))) instead of all.")
     var weights: WeightScheme?
 
-    @Option(help: "Sequences run at once: the KV cache and activations are per sequence.")
+    @Option(parsing: .unconditional, help: "Sequences run at once: the KV cache and activations are per sequence.")
     var batch: Int = 1
 
     @Option(parsing: .upToNextOption, help: "As convert's --keep: tensors to leave in float, a category (embedding, unembedding, ...) or a name glob ('*wte*').")

@@ -18,7 +18,7 @@ struct Run: ParsableCommand {
     @Option(help: "Stop where this text appears (not printed); repeat for several.")
     var stop: [String] = []
 
-    @Option(name: .short, help: "How many tokens to generate.")
+    @Option(name: .short, parsing: .unconditional, help: "How many tokens to generate.")
     var n: Int = 128
 
     @OptionGroup var sampling: SamplingArguments
@@ -38,13 +38,14 @@ struct Run: ParsableCommand {
             let prompt = try prompt.text(for: m)
             // After reading the prompt: a Ctrl-C while standard input is read ends at once.
             Interrupts.stopGracefully()
-            let result = try Generator(model: m).generate(prompt: prompt, maxTokens: n, sampling: sampling.options, stop: stop, onStart: { room in
+            let options = sampling.options(for: m)
+            let result = try Generator(model: m).generate(prompt: prompt, maxTokens: n, sampling: options, stop: stop, onStart: { room in
                 if room < n { printWarning("-n \(n) does not fit: the context of \(m.contextLength) tokens leaves room for \(room) after the prompt") }
                 if !output.json && !noEcho { writeText(prompt) }
             }, onText: { piece in
                 if !output.json { writeText(piece) }
             }, interrupted: { Interrupts.isRequested })
-            let report = RunReport(result: result, loadSeconds: loadSeconds, model: m)
+            let report = RunReport(result: result, loadSeconds: loadSeconds, model: m, seed: options.seed)
             if output.json {
                 print(report.json.serialized())
             } else {
@@ -52,6 +53,12 @@ struct Run: ParsableCommand {
                 switch result.stopReason {
                 case .contextFull: printWarning("stopped: the context of \(m.contextLength) tokens is full")
                 case .interrupted: printWarning("interrupted after \(result.generatedIDs.count) tokens")
+                case .endOfText where result.generatedIDs.isEmpty:
+                    // An instruct model asked a bare question often ends its turn at once.
+                    let chatModel = (try? TokenizerConfig.load(forModel: model.model))?.chatTemplate != nil
+                    printWarning("the model ended the text at once" + (chatModel
+                        ? ": it is a chat model (it has a chat template); talk to it with `tensorledger chat`, or generate past the end with --ignore-eos"
+                        : "; generate past the end with --ignore-eos"))
                 default: break
                 }
                 Console.writeErr(report.statsLine + "\n")

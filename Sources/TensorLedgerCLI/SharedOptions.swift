@@ -16,14 +16,17 @@ struct ModelArguments: ParsableArguments {
               completion: .file())
     var model: String
 
-    @Option(help: "Threads for the matrix products.")
-    var threads: Int = 2
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Threads for the matrix products (default: the cores this process may use).")
+    var threads: Int?
 
     func validate() throws {
-        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64.") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64.") }
     }
 
-    func load() throws -> any LanguageModel { try Self.load(model, threads: threads) }
+    /// The threads asked for, or the cores the process may run on (its CPU affinity).
+    var threadCount: Int { threads ?? min(availableCores(), 64) }
+
+    func load() throws -> any LanguageModel { try Self.load(model, threads: threadCount) }
 
     /// Loads a model, saying on stderr what loading changed about its weights.
     static func load(_ path: String, threads: Int) throws -> any LanguageModel {
@@ -42,34 +45,53 @@ struct PromptArguments: ParsableArguments {
     var promptFile: String?
 
     func validate() throws {
-        guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("Give exactly one of --prompt or --prompt-file.") }
+        if prompt != nil && promptFile != nil { throw ValidationError("Give one of --prompt and --prompt-file, not both.") }
+        // Neither: the prompt comes from standard input, unless a person would have to type it.
+        if prompt == nil && promptFile == nil && Console.stdinIsTerminal {
+            throw ValidationError("Give the text with --prompt (-p), --prompt-file (-f), or on standard input.")
+        }
     }
 
     /// The prompt, read no further than `model`'s context can hold.
     func text(for model: any LanguageModel) throws -> String {
         if let prompt { return prompt }
-        return try Generator.readPrompt(promptFile!, model: model)
+        return try Generator.readPrompt(promptFile ?? "-", model: model)
     }
 }
 
 struct SamplingArguments: ParsableArguments {
-    @Option(help: "Softmax temperature; 0 picks the most likely token every time.")
-    var temperature: Float = 0.8
+    // Numbers are taken as they come (`--temperature -1` is refused for its value, not
+    // taken for an option).
+    @Option(parsing: .unconditional, help: "Softmax temperature; 0 picks the most likely token every time.")
+    var temperature: Float = SamplingOptions().temperature
 
-    @Option(help: "Sample only from the k most likely tokens (0: all).")
-    var topK: Int = 40
+    @Option(parsing: .unconditional, help: "Sample only from the k most likely tokens (0: all).")
+    var topK: Int = SamplingOptions().topK
 
-    @Option(help: "Sample only from the most likely tokens whose probabilities add up to p.")
-    var topP: Float = 0.95
+    @Option(parsing: .unconditional, help: "Sample only from the most likely tokens whose probabilities add up to p.")
+    var topP: Float = SamplingOptions().topP
 
-    @Option(help: "Sample only from tokens at least this fraction as likely as the most likely one (0: off).")
-    var minP: Float = 0
+    @Option(parsing: .unconditional, help: "Sample only from tokens at least this fraction as likely as the most likely one (0: off).")
+    var minP: Float = SamplingOptions().minP
 
-    @Option(help: "Penalize tokens already in the text (1: off).")
-    var repeatPenalty: Float = 1
+    @Option(parsing: .unconditional, help: "Penalize tokens already in the text (1: off).")
+    var repeatPenalty: Float = SamplingOptions().repeatPenalty
 
-    @Option(help: "Random seed: the same seed gives the same text.")
-    var seed: UInt64 = 42
+    @Option(parsing: .unconditional, help: "Random seed: the same seed gives the same text (default: a new one each run, printed with the statistics).")
+    var seed: UInt64?
+
+    @Flag(help: "Never pick an end-of-text token: generate until -n or the context ends.")
+    var ignoreEos = false
+
+    /// The seed of a run without --seed: drawn once per process.
+    static let drawnSeed = SamplingOptions.randomSeed()
+
+    /// The options for `model`: with --ignore-eos, its end-of-text (special) tokens are never picked.
+    func options(for model: any LanguageModel) -> SamplingOptions {
+        var o = options
+        if ignoreEos { o.banned = Set(model.tokenizer.addedTokens.filter(\.special).map(\.id)) }
+        return o
+    }
 
     var options: SamplingOptions {
         var o = SamplingOptions()
@@ -78,7 +100,7 @@ struct SamplingArguments: ParsableArguments {
         o.topP = topP
         o.minP = minP
         o.repeatPenalty = repeatPenalty
-        o.seed = seed
+        o.seed = seed ?? Self.drawnSeed
         return o
     }
 

@@ -19,7 +19,7 @@ struct Synth: ParsableCommand {
     @Option(help: "Element type (any case).")
     var dtype: FloatType = .f32
 
-    @Option(help: "Seed of the random weights.")
+    @Option(parsing: .unconditional, help: "Seed of the random weights.")
     var seed: UInt64 = 42
 
     @Flag(help: "Leave the data as a hole of zeros: instant, for header-only benchmarks of huge shapes.")

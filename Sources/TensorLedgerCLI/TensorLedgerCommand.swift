@@ -17,13 +17,33 @@ struct TensorLedgerCommand: ParsableCommand {
         signal(SIGXFSZ, SIG_IGN)
         // A closed pipe must be a write error (EPIPE, the end of the output), not a kill.
         signal(SIGPIPE, SIG_IGN)
-        // The argument parser answers `help NAME` for an unknown NAME with the overview and exit 0.
-        let arguments = CommandLine.arguments.dropFirst()
-        if arguments.first == "help", let name = arguments.dropFirst().first, !name.hasPrefix("-"),
-           !configuration.subcommands.contains(where: { $0._commandName == name }) {
-            Self.exit(withError: ValidationError("no command named '\(name)' (commands: \(configuration.subcommands.map { $0._commandName }.joined(separator: ", ")))."))
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // With --json, a malformed command line is the error object too.
+        let json = arguments.contains("--json")
+        func fail(_ message: String) -> Never {
+            if json {
+                Console.writeErr(CommandLineError(message: message).json.serialized(pretty: false) + "\n")
+                Self.exit(withError: ExitCode(CommandLineError.exitCode))
+            }
+            Self.exit(withError: ValidationError(message))
         }
-        Self.main(nil)
+        // An unknown command (`runn`), and `help NAME` for one, which the parser would answer
+        // with the overview and exit 0.
+        let names = configuration.subcommands.map { $0._commandName }
+        let named = arguments.first == "help" ? arguments.dropFirst().first : arguments.first
+        if let name = named, !name.hasPrefix("-"), name != "help", !names.contains(name) {
+            let guess = closestName(to: name, among: names).map { "; did you mean '\($0)'?" } ?? " (commands: \(names.joined(separator: ", ")))."
+            fail("no command named '\(name)'" + guess)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            if json && !(error is ExitCode) && exitCode(for: error).rawValue == CommandLineError.exitCode {
+                fail(message(for: error).split(separator: "\n").first.map(String.init) ?? "malformed command line")
+            }
+            Self.exit(withError: error)
+        }
     }
 
     static let configuration = CommandConfiguration(

@@ -12,7 +12,7 @@ struct TraceCommand: ParsableCommand {
 
     @OptionGroup var prompt: PromptArguments
 
-    @Option(help: "How many next-token candidates to show.")
+    @Option(parsing: .unconditional, help: "How many next-token candidates to show.")
     var top: Int = 5
 
     @OptionGroup var output: OutputOptions

@@ -121,7 +121,12 @@ enum CLI {
         let cut = String(text[..<text.firstRange(of: stop)!.lowerBound])
         let stopped = try json(CLI.run(["run", model, "--prompt", prompt, "--stop", "never there", "--stop", stop] + greedy))
         #expect(stopped["text"]?.string == cut && stopped["stop_reason"]?.string == "stop-string", "\(stop): \(stopped)")
-        #expect(CLI.run(["run", model, "-n", "2"]).status == 64)
+        // Neither --prompt nor --prompt-file: the prompt is standard input (a pipe here).
+        let piped = try json(CLI.run(["run", model] + greedy, input: Array(prompt.utf8)))
+        #expect(piped["generated_ids"] == plain["generated_ids"], "\(piped)")
+        let empty = CLI.run(["run", model, "-n", "2"], input: [])
+        #expect(empty.status == 2 && empty.stderr.contains("the prompt is empty"), "\(empty.stderr)")
+        #expect(CLI.run(["run", model, "-p", "a", "-f", "-", "-n", "2"]).status == 64)
     }
 
     @Test func aFileThatIsNotWeightsIsNamedForWhatItIs() throws {

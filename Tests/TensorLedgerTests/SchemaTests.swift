@@ -50,6 +50,39 @@ import Testing
         }
     }
 
+    /// The reporting commands on every format a model comes in: safetensors in f32, f16 and
+    /// bf16, .tlm in each scheme, and GGUF of each type the fixtures hold (a schema that
+    /// knows only F32 fails here).
+    @Test func everyFormatMatchesTheSchemas() throws {
+        let dir = TemporaryDirectory()
+        let config = Fixtures.model("gpt2-tiny") + "/config.json"
+        var models: [String] = [Fixtures.model("tiny-genesis")]
+        for dtype in ["F16", "BF16"] {
+            let out = dir.file("st-" + dtype)
+            #expect(CLI.run(["synth", out, "--config", config, "--dtype", dtype]).status == 0)
+            models.append(out)
+        }
+        for scheme in WeightScheme.allCases {
+            let out = dir.file("m-\(scheme.rawValue).tlm")
+            #expect(CLI.run(["convert", Fixtures.model("tiny-llama"), out, "--weights", scheme.rawValue]).status == 0)
+            models.append(out)
+        }
+        models += ["tiny-genesis-q8_0", "tiny-llama-f32", "tiny-qwen2-q4_0", "tiny-qwen2-q8_0"].map { Fixtures.path("gguf/\($0).gguf") }
+        for model in models {
+            for command in [["ledger", model, "--json"], ["inspect", model, "--json"], ["plan", model, "--json"]] {
+                let r = CLI.run(command)
+                #expect(r.status == 0, "\(command): \(r.stderr)")
+                try Self.conforms(r.stdout, command)
+            }
+        }
+        for (model, output) in [(Fixtures.model("tiny-llama"), dir.file("r.gguf")), (Fixtures.model("tiny-genesis"), dir.file("r.tlm"))] {
+            let command = ["convert", model, output, "--report", "--json"]
+            let r = CLI.run(command)
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            try Self.conforms(r.stdout, command)
+        }
+    }
+
     @Test func failuresMatchTheirSchemasToo() throws {
         let dir = TemporaryDirectory()
         _ = try Converter.convert(input: Fixtures.model("tiny-genesis"), output: dir.file("m.tlm"), options: ConversionOptions())
@@ -63,6 +96,12 @@ import Testing
         let missing = CLI.run(["inspect", dir.file("missing"), "--json"])
         #expect(missing.status == 3)
         try Self.conforms(missing.stderr, ["inspect (missing)"])
+        // A malformed command line too: an unknown option, a value of the wrong type.
+        for command in [["inspect", dir.file("m.tlm"), "--jsn", "--json"], ["run", dir.file("m.tlm"), "-n", "many", "--json"]] {
+            let r = CLI.run(command)
+            #expect(r.status == 64, "\(command): \(r.stderr)")
+            try Self.conforms(r.stderr, command)
+        }
     }
 
     /// The validator is not a rubber stamp: a missing field, an extra one, a wrong type and

@@ -149,6 +149,10 @@ int tl_open_unnamed(const char *directory);
 /// Gives an unnamed file (from tl_open_unnamed) the name `path`, which must not exist.
 int tl_link_unnamed(int fd, const char *path);
 
+/// The cores this process may run on: its CPU affinity on Linux (taskset, containers), the
+/// performance cores on Apple Silicon, the online processors elsewhere.
+int tl_available_cores(void);
+
 // --- Benchmarks ---------------------------------------------------------------------
 
 /// Reads n bytes (a multiple of 256) as fast as the CPU can and returns their 64-bit sum:

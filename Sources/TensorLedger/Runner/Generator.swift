@@ -8,6 +8,17 @@ public struct GenerationResult: Sendable {
         case contextFull = "context-full"
         case stopString = "stop-string"
         case interrupted = "interrupted"
+
+        /// As the statistics line says it.
+        public var words: String {
+            switch self {
+            case .length: "the token count asked for"
+            case .endOfText: "end of text"
+            case .contextFull: "the context is full"
+            case .stopString: "a stop string"
+            case .interrupted: "interrupted"
+            }
+        }
     }
 
     public var promptIDs: [Int]

@@ -12,9 +12,12 @@ public struct RunReport: Sendable {
     /// The process's resident memory when the report was made, the model, its cache and
     /// buffers still held.
     public var residentBytes: Int
+    /// The sampler's seed: given, or drawn for this run (the same seed repeats it).
+    public var seed: UInt64
 
-    public init(result: GenerationResult, loadSeconds: Double, model: any LanguageModel) {
+    public init(result: GenerationResult, loadSeconds: Double, model: any LanguageModel, seed: UInt64) {
         self.result = result
+        self.seed = seed
         self.loadSeconds = loadSeconds
         scheme = model.weightScheme
         weightBytesPerToken = model.weightBytesPerToken
@@ -26,7 +29,7 @@ public struct RunReport: Sendable {
     public var statsLine: String {
         "load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(result.promptIDs.count) tokens, \(formatFixed(result.promptTokensPerSecond, 1)) tokens/s; "
             + "generation \(result.generatedIDs.count) tokens, \(formatFixed(result.generationTokensPerSecond, 1)) tokens/s "
-            + "(\(scheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s"))"
+            + "(\(scheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s")); stopped: \(result.stopReason.words); seed \(seed)"
     }
 
     public var json: JSONValue {
@@ -36,6 +39,7 @@ public struct RunReport: Sendable {
         o["weight_bytes_per_token"] = .int(weightBytesPerToken)
         o["threads"] = .int(threads)
         o["resident_bytes"] = .int(residentBytes)
+        o["seed"] = .int(Int(seed))
         return o.report(schema: Self.jsonSchema)
     }
 }

@@ -19,9 +19,20 @@ public struct SamplingOptions: Sendable, Equatable {
     public var minP: Float = 0
     /// Divide positive logits (multiply negative ones) of tokens already seen by this (1: off).
     public var repeatPenalty: Float = 1
+    /// The same seed gives the same text; a caller without one draws one (`randomSeed`)
+    /// and says which, so the run can be repeated.
     public var seed: UInt64 = 42
+    /// Tokens never picked (llama.cpp's --ignore-eos: the end-of-text tokens), so generation
+    /// runs to its length.
+    public var banned: Set<Int> = []
 
     public init() {}
+
+    /// A seed from the system's random source.
+    public static func randomSeed() -> UInt64 {
+        var g = SystemRandomNumberGenerator()
+        return g.next() >> 11  // below 2^53: any JSON reader keeps it exact
+    }
 
     public func validate() throws(GenerationError) {
         guard temperature.isFinite, temperature >= 0 else { throw .invalidSetting(.temperature, reason: "must be 0 (greedy) or positive, not \(temperature)") }
@@ -87,6 +98,7 @@ public struct Sampler {
         defer { swap(&l, &work) }
         if l.count != logits.count { l = [Float](repeating: 0, count: logits.count) }
         l.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: logits) }
+        for id in options.banned where id < l.count { l[id] = -.infinity }
         if options.repeatPenalty != 1 {
             for id in Set(history) where id < l.count {
                 l[id] = l[id] > 0 ? l[id] / options.repeatPenalty : l[id] * options.repeatPenalty

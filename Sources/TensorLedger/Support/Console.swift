@@ -18,6 +18,7 @@ public enum Console {
     public static func writeErr(_ s: String) { write(fd: 2, s) }
 
     public static var stderrIsTerminal: Bool { isatty(2) == 1 }
+    public static var stdinIsTerminal: Bool { isatty(0) == 1 }
 
     private static func write(fd: Int32, _ s: String) {
         var s = s

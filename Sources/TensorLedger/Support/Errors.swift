@@ -13,6 +13,9 @@ public enum ErrorCategory: String, Sendable {
     case usage
     /// Ctrl-C stopped the work before it was done.
     case interrupted
+    /// The command line itself is malformed: an unknown command or option, a value of the
+    /// wrong type (the argument parser's exit status).
+    case commandLine = "command_line"
 
     public var exitCode: Int32 {
         switch self {
@@ -21,6 +24,7 @@ public enum ErrorCategory: String, Sendable {
         case .missingFile: return 3
         case .writeFailure: return 4
         case .interrupted: return 130  // 128 + SIGINT, as a shell reports it
+        case .commandLine: return 64  // EX_USAGE, as swift-argument-parser exits
         }
     }
 }
@@ -59,6 +63,15 @@ extension TensorLedgerError {
             "error": .string(message), "kind": .string(category.rawValue), "exit_code": .int(Int(category.exitCode)),
         ]).report(schema: Self.jsonSchema)
     }
+}
+
+/// A malformed command line, as the parser words it (for `--json`'s error object).
+public struct CommandLineError: TensorLedgerError, Equatable {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public static let exitCode = ErrorCategory.commandLine.exitCode
+    public var category: ErrorCategory { .commandLine }
+    public var description: String { message }
 }
 
 /// Ctrl-C stopped work that has nothing to show before it ends.

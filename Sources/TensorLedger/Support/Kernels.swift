@@ -31,3 +31,6 @@ public enum KernelISA: Int, CaseIterable, Sendable {
 public func xxh64(_ bytes: [UInt8]) -> UInt64 {
     bytes.withUnsafeBytes { TLMFormat.checksum($0) }
 }
+
+/// The cores this process may run on (its CPU affinity on Linux): the default thread count.
+public func availableCores() -> Int { max(1, Int(tl_available_cores())) }

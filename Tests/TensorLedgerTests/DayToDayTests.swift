@@ -1,0 +1,86 @@
+// The habits llama.cpp and ollama users bring (issue 27): a random seed that is printed,
+// threads from the cores the process may use, a prompt from a pipe, why generation
+// stopped, and a command line that says what was mistyped.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct DayToDayTests {
+    static func json(_ r: CLIResult) throws -> JSONObject { try #require(try JSON.parse(Array(r.stdout.utf8)).object, "\(r.stderr)") }
+
+    /// Without --seed each run draws one and prints it; --seed with it repeats the run.
+    @Test func theSeedIsDrawnPrintedAndRepeatable() throws {
+        let model = Fixtures.model("tiny-genesis")
+        let args = ["run", model, "-p", "And God", "-n", "12", "--json"]
+        let a = try Self.json(CLI.run(args)), b = try Self.json(CLI.run(args))
+        let seed = try #require(a["seed"]?.int)
+        #expect(seed != b["seed"]?.int, "two runs drew the same seed")
+        let again = try Self.json(CLI.run(args + ["--seed", String(seed)]))
+        #expect(again["generated_ids"] == a["generated_ids"] && again["seed"]?.int == seed)
+        let text = CLI.run(["run", model, "-p", "And God", "-n", "3", "--seed", "5"])
+        #expect(text.stderr.contains("; seed 5"), "\(text.stderr)")
+    }
+
+    /// Threads default to the cores the process may run on (its affinity).
+    @Test func threadsFollowTheCoresTheProcessMayUse() throws {
+        let model = Fixtures.model("tiny-genesis")
+        let r = try Self.json(CLI.run(["run", model, "-p", "And", "-n", "1", "--json"]))
+        #expect(r["threads"]?.int == min(availableCores(), 64))
+        if fileExists("/usr/bin/taskset") {
+            let one = try #require(ChildProcess.run("/usr/bin/taskset", ["-c", "0", CLI.binary, "run", model, "-p", "And", "-n", "1", "--json"]))
+            #expect(try JSON.parse(Array(one.stdout.utf8)).object?["threads"]?.int == 1, "\(one.stderr)")
+        }
+        #expect(try Self.json(CLI.run(["run", model, "-p", "And", "-n", "1", "--json", "-t", "1"]))["threads"]?.int == 1)
+    }
+
+    /// A model whose every next token is its end-of-text: run says it stopped there, points
+    /// a chat model's user at chat, and --ignore-eos generates past it.
+    @Test func anImmediateEndOfTextIsExplained() throws {
+        let dir = TemporaryDirectory()
+        let model = try editedModel("tiny-genesis", in: dir) { tensors in
+            // The final norm's output is the bias alone, and that bias is token 0's
+            // embedding (<|endoftext|>) made long: token 0 is always the likeliest.
+            let wte = tensors.firstIndex { $0.spec.name == "transformer.wte.weight" }!
+            let width = tensors[wte].spec.shape[1]
+            var row = tensors[wte].data[0..<(4 * width)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }.map { $0 * 50 }
+            if row.allSatisfy({ $0 == 0 }) { row = [Float](repeating: 1, count: width) }
+            tensors[wte].data.replaceSubrange(0..<(4 * width), with: row.withUnsafeBytes(Array.init))
+            let weight = tensors.firstIndex { $0.spec.name == "transformer.ln_f.weight" }!
+            tensors[weight].data = [UInt8](repeating: 0, count: 4 * width)
+            let bias = tensors.firstIndex { $0.spec.name == "transformer.ln_f.bias" }!
+            tensors[bias].data = row.withUnsafeBytes(Array.init)
+        }
+        let r = CLI.run(["run", model, "-p", "And God", "-n", "5"])
+        #expect(r.status == 0 && r.stderr.contains("the model ended the text at once; generate past the end with --ignore-eos")
+                && r.stderr.contains("stopped: end of text"), "\(r.stderr)")
+        writeFile(dir.file("tokenizer_config.json"), Array(#"{"chat_template": "{% for m in messages %}<|im_start|>{{ m.content }}{% endfor %}"}"#.utf8))
+        #expect(CLI.run(["run", model, "-p", "And God", "-n", "5"]).stderr.contains("it is a chat model"))
+        let past = try Self.json(CLI.run(["run", model, "-p", "And God", "-n", "5", "--ignore-eos", "--json"]))
+        #expect(past["generated_ids"]?.array?.count == 5 && past["stop_reason"]?.string == "length", "\(past)")
+    }
+
+    /// Mistyped command lines say what was meant; negative numbers are refused for their
+    /// value, not taken for options; with --json the error is the error object.
+    @Test func mistakesOnTheCommandLineAreNamed() throws {
+        let model = Fixtures.model("tiny-genesis")
+        let command = CLI.run(["runn", model])
+        #expect(command.status == 64 && command.stderr.contains("no command named 'runn'; did you mean 'run'?"), "\(command.stderr)")
+        let negative = CLI.run(["run", model, "-p", "And", "-n", "-1"])
+        #expect(negative.status == 64 && negative.stderr.contains("-n must not be negative"), "\(negative.stderr)")
+        let temperature = CLI.run(["run", model, "-p", "And", "--temperature", "-1"])
+        #expect(temperature.status == 64 && temperature.stderr.contains("--temperature must be 0 (greedy) or positive"), "\(temperature.stderr)")
+        let typo = CLI.run(["run", model, "--promt", "hi", "--json"])
+        let error = try #require(try JSON.parse(Array(typo.stderr.utf8)).object, "\(typo.stderr)")
+        #expect(typo.status == 64 && error["kind"]?.string == "command_line" && error["error"]?.string?.contains("'--prompt'") == true, "\(typo.stderr)")
+        #expect(closestName(to: "inspct", among: ["inspect", "ledger"]) == "inspect" && closestName(to: "xyz", among: ["run"]) == nil)
+    }
+
+    @Test func bannedTokensAreNeverSampled() {
+        var options = SamplingOptions()
+        options.temperature = 0
+        options.banned = [2]
+        var sampler = Sampler(options)
+        let logits: [Float] = [0, 1, 9, 3]
+        #expect(logits.withUnsafeBufferPointer { sampler.sample($0, history: []) } == 3)
+    }
+}
