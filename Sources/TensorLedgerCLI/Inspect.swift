@@ -10,6 +10,9 @@ struct Inspect: ParsableCommand {
     @Argument(help: "A .safetensors file, a model.safetensors.index.json, a directory holding either, a .tlm or a GGUF file.", completion: .file())
     var model: String
 
+    @Flag(help: "Only the files and the metadata, not the tensor table.")
+    var noTensors = false
+
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -18,7 +21,7 @@ struct Inspect: ParsableCommand {
             print(report.json.serialized())
         } else {
             report.warnings.forEach(printWarning)
-            printReport(report.textReport())
+            printReport(report.textReport(tensors: !noTensors))
         }
     }
 }

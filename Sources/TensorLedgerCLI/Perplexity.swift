@@ -15,8 +15,9 @@ struct PerplexityCommand: ParsableCommand {
 
     @OptionGroup var model: ModelArguments
 
-    @Option(help: "The text file to evaluate ('-': standard input).", completion: .file())
-    var text: String
+    // --file names a file in every command; --text is literal text (tokenize).
+    @Option(name: [.customShort("f"), .long], help: "The text file to evaluate ('-': standard input).", completion: .file())
+    var file: String
 
     @Option(parsing: .unconditional, help: "Window length in tokens (default: the model's context).")
     var context: Int?
@@ -28,7 +29,7 @@ struct PerplexityCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors(json: output.json) {
-            let textBytes = try readWholeFile(text, dashIsStandardInput: true)
+            let textBytes = try readWholeFile(file, dashIsStandardInput: true)
             // After reading the text: a Ctrl-C while standard input is read ends at once.
             Interrupts.stopGracefully()
             let m = try model.load()

@@ -13,7 +13,7 @@ struct Tokenize: ParsableCommand {
     @Option(help: "The text to tokenize.")
     var text: String?
 
-    @Option(help: "Read the text to tokenize from a file.", completion: .file())
+    @Option(name: [.customShort("f"), .long], help: "Read the text to tokenize from a file ('-': standard input).", completion: .file())
     var file: String?
 
     @Option(parsing: .upToNextOption, help: "Token ids to decode instead.")
@@ -34,7 +34,7 @@ struct Tokenize: ParsableCommand {
                 if output.json { print(report.json.serialized(pretty: false)) } else { printReport(report.text) }
                 return
             }
-            let input = try text ?? String(decoding: readWholeFile(file!), as: UTF8.self)
+            let input = try text ?? String(decoding: readWholeFile(file!, dashIsStandardInput: true), as: UTF8.self)
             let report = try TokenizationReport(text: input, tokenizer: tokenizer)
             if output.json {
                 print(report.json.serialized(pretty: false))

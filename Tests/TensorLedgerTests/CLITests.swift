@@ -62,7 +62,7 @@ enum CLI {
             (RunReport.jsonSchema, ["run", tlm, "--prompt", "In the", "-n", "2"]),
             (NextTokenReport.jsonSchema, ["next", model, "--prompt", "In the"]),
             (ForwardTrace.jsonSchema, ["trace", model, "--prompt", "In"]),
-            (PerplexityResult.jsonSchema, ["perplexity", model, "--text", text, "--context", "32"]),
+            (PerplexityResult.jsonSchema, ["perplexity", model, "--file", text, "--context", "32"]),
             (TokenizationReport.jsonSchema, ["tokenize", model, "--text", "In the beginning"]),
             (TokenizationReport.jsonSchema, ["tokenize", model, "--decode", "72", "73"]),
             (ChatSession.jsonSchema, ["chat", model, "--message", "Hello", "-n", "2"]),
@@ -286,9 +286,9 @@ enum CLI {
         #expect(many.status == 0 && many.stderr.hasPrefix("warning: -n 500 does not fit: the context of 128 tokens leaves room for 126"), "\(many.stderr)")
         let text = dir.file("t.txt")
         writeFile(text, Array("In the beginning God created the heaven and the earth.".utf8))
-        let window = CLI.run(["perplexity", model, "--text", text, "--context", "129"])
+        let window = CLI.run(["perplexity", model, "--file", text, "--context", "129"])
         #expect(window.status == 2 && window.stderr.contains("--context 129 is longer than the 128 tokens"), "\(window.stderr)")
-        #expect(CLI.run(["perplexity", model, "--text", text, "--context", "128"]).status == 0)
+        #expect(CLI.run(["perplexity", model, "--file", text, "--context", "128"]).status == 0)
     }
 
     @Test func aFullDiskLeavesNothingBehind() throws {

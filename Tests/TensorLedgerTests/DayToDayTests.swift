@@ -83,4 +83,28 @@ import Testing
         let logits: [Float] = [0, 1, 9, 3]
         #expect(logits.withUnsafeBufferPointer { sampler.sample($0, history: []) } == 3)
     }
+
+    /// inspect lists layer 2 before layer 10, and --no-tensors leaves the table out.
+    @Test func inspectListsLayersInNaturalOrder() throws {
+        let names = ["h.10.w", "h.2.w", "h.1.b", "h.1.a", "wte", "h.02.x", "h.100"]
+        #expect(names.sorted(by: naturallyPrecedes) == ["h.1.a", "h.1.b", "h.2.w", "h.02.x", "h.10.w", "h.100", "wte"])
+        let dir = TemporaryDirectory()
+        let model = try editedModel("tiny-genesis", in: dir) { tensors in
+            tensors.append((TensorSpec(name: "transformer.h.10.extra", dtype: .float32, shape: [1]), [0, 0, 0, 0]))
+        }
+        let lines = CLI.run(["inspect", model]).stdout.split(separator: "\n").map { String($0.prefix { $0 != " " }) }
+        let ten = try #require(lines.firstIndex(of: "transformer.h.10.extra")), three = try #require(lines.firstIndex(of: "transformer.h.3.mlp.c_proj.weight"))
+        #expect(three < ten)
+        let short = CLI.run(["inspect", model, "--no-tensors"])
+        #expect(short.status == 0 && short.stdout.contains("53 tensors") && !short.stdout.contains("transformer.h.0"), "\(short.stdout)")
+    }
+
+    /// Text files are --file (-f) in every command, '-' for standard input.
+    @Test func filesAreFileEverywhere() throws {
+        let model = Fixtures.model("tiny-genesis")
+        let piped = CLI.run(["tokenize", model, "--file", "-", "--json"], input: Array("And God".utf8))
+        #expect(try JSON.parse(Array(piped.stdout.utf8)).object?["text"]?.string == "And God", "\(piped.stderr)")
+        let r = CLI.run(["perplexity", model, "-f", "-", "--context", "16"], input: Array(String(repeating: "And God said unto him. ", count: 8).utf8))
+        #expect(r.status == 0 && r.stdout.contains("perplexity"), "\(r.stderr)")
+    }
 }

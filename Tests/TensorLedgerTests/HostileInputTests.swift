@@ -19,7 +19,7 @@ import Darwin
         try #require(mkfifo(fifo, 0o600) == 0)
         let model = Fixtures.model("tiny-genesis")
         let commands = [["inspect", fifo], ["ledger", "--config", fifo], ["tokenize", fifo, "--text", "hi"], ["verify", fifo],
-                        ["perplexity", model, "--text", fifo], ["run", model, "--prompt-file", fifo, "-n", "1"], ["convert", fifo, dir.file("o.tlm")]]
+                        ["perplexity", model, "--file", fifo], ["run", model, "--prompt-file", fifo, "-n", "1"], ["convert", fifo, dir.file("o.tlm")]]
         for command in commands {
             let r = try #require(ChildProcess.run("/usr/bin/timeout", ["20", CLI.binary] + command))
             #expect(r.status == 1 || r.status == 3, "\(command): status \(r.status), \(r.stderr)")
@@ -163,7 +163,7 @@ import Darwin
         #expect(throws: GenerationError.nonFinite(stage: "\"Block 2 MLP\"")) {
             _ = try Perplexity.evaluate(model, ids: [33, 259, 370, 316, 200])
         }
-        let r = CLI.run(["perplexity", dir.path, "--text", Fixtures.path("text/genesis.txt"), "--context", "16"])
+        let r = CLI.run(["perplexity", dir.path, "--file", Fixtures.path("text/genesis.txt"), "--context", "16"])
         #expect(r.status == 1 && r.stderr.contains("not finite") && !r.stdout.contains("nan"), "\(r.stderr)")
     }
 }

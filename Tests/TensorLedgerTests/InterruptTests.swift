@@ -65,7 +65,7 @@ import Testing
         // reading and tokenizing it well under the three seconds the shell waits before it
         // sends SIGINT. (A background job's SIGINT is ignored by default; the command
         // installs its own handler.)
-        let command = "'\(CLI.binary)' perplexity '\(Fixtures.model("tiny-genesis"))' --text '\(Fixtures.path("text/genesis.txt"))' --threads 1 & "
+        let command = "'\(CLI.binary)' perplexity '\(Fixtures.model("tiny-genesis"))' --file '\(Fixtures.path("text/genesis.txt"))' --threads 1 & "
             + "sleep 3; kill -INT $!; wait $!"
         let r = try #require(ChildProcess.run("/bin/sh", ["-c", command]))
         #expect(r.status == 130, "\(r.stderr)")

@@ -39,7 +39,7 @@ import Testing
             ["run", genesis, "--prompt", "And God", "-n", "4", "--json"], ["run", llama, "--prompt", "And", "-n", "3", "--json"],
             ["next", genesis, "--prompt", "And God", "--json"], ["trace", genesis, "--prompt", "And God", "--json"],
             ["trace", llama, "--prompt", "And God", "--json"],
-            ["perplexity", genesis, "--text", dir.file("short.txt"), "--compare", tlm, "--json"],
+            ["perplexity", genesis, "--file", dir.file("short.txt"), "--compare", tlm, "--json"],
             ["tokenize", genesis, "--text", "And God", "--json"], ["tokenize", genesis, "--decode", "1", "2", "3", "--json"],
             ["chat", qwen, "--system", "Be brief.", "--message", "hi", "--message", "again", "-n", "4", "--json"],
         ]

@@ -95,7 +95,9 @@ public struct InspectReport: Sendable {
     public var totalElements: Int { tensors.reduce(0) { $0 + $1.info.elementCount } }
     public var totalTensorBytes: Int { tensors.reduce(0) { $0 + $1.info.byteCount } }
 
-    public func textReport() -> String {
+    /// The report; the tensor table (in natural order: layer 2 before layer 10) unless
+    /// `tensors` is false.
+    public func textReport(tensors showTensors: Bool = true) -> String {
         var out: [String] = []
         out.append("\(source): \(format), \(formatCount(tensors.count)) tensors, \(formatCount(totalElements)) values, \(formatBytes(totalTensorBytes)) of tensor data")
         for f in files {
@@ -105,6 +107,7 @@ public struct InspectReport: Sendable {
             out.append("Metadata:")
             for m in metadata { out.append("  \(terminalSafe(m.key)) = \(terminalSafe(m.text))") }
         }
+        guard showTensors else { return out.joined(separator: "\n") }
         out.append("")
         let hasNotes = tensors.contains { $0.stored != nil }
         var headers = ["Tensor", "DType", "Shape", "Values", "Offset"]
@@ -112,7 +115,7 @@ public struct InspectReport: Sendable {
         if files.count > 1 { headers.append("Shard"); align.append(.right) }
         if hasNotes { headers.append("Stored as"); align.append(.left) }
         var table = TextTable(headers: headers, alignments: align)
-        for t in tensors {
+        for t in tensors.sorted(by: { naturallyPrecedes($0.info.name, $1.info.name) }) {
             var row = [t.info.name, t.typeName ?? t.info.dtype.rawValue, t.info.shapeDescription, formatCount(t.info.elementCount), formatCount(t.offset)]
             if files.count > 1 { row.append(String(t.file + 1)) }
             if hasNotes { row.append(t.stored?.text ?? "") }

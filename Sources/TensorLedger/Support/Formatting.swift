@@ -74,3 +74,25 @@ public struct TextTable {
         return out.joined(separator: "\n")
     }
 }
+
+/// Names in the order a person expects: runs of digits compared as numbers, so
+/// `h.2` comes before `h.10` (the files list them as strings sort, `h.10` first).
+public func naturallyPrecedes(_ a: String, _ b: String) -> Bool {
+    var i = a.utf8.makeIterator(), j = b.utf8.makeIterator()
+    var x = i.next(), y = j.next()
+    func isDigit(_ c: UInt8?) -> Bool { c.map { $0 >= 48 && $0 <= 57 } ?? false }
+    while let p = x, let q = y {
+        if isDigit(p) && isDigit(q) {
+            // Compare the two numbers: leading zeros dropped, then by length, then digit by digit.
+            var m: [UInt8] = [], n: [UInt8] = []
+            while isDigit(x) { if !(m.isEmpty && x == 48) { m.append(x!) }; x = i.next() }
+            while isDigit(y) { if !(n.isEmpty && y == 48) { n.append(y!) }; y = j.next() }
+            if m.count != n.count { return m.count < n.count }
+            if m != n { return m.lexicographicallyPrecedes(n) }
+            continue
+        }
+        if p != q { return p < q }
+        x = i.next(); y = j.next()
+    }
+    return x == nil && y != nil
+}
