@@ -107,4 +107,30 @@ import Testing
         let r = CLI.run(["perplexity", model, "-f", "-", "--context", "16"], input: Array(String(repeating: "And God said unto him. ", count: 8).utf8))
         #expect(r.status == 0 && r.stdout.contains("perplexity"), "\(r.stderr)")
     }
+
+    /// chat's habits: a system prompt from a file, --stop, a message over several lines,
+    /// /help, what /system and /reset did, /stats after /reset, a reply cut off at -n.
+    @Test func chatSaysWhatItDid() throws {
+        let dir = TemporaryDirectory()
+        let model = Fixtures.model("tiny-genesis")
+        writeFile(dir.file("system.txt"), Array("The Book of Genesis.".utf8))
+        let input = "And God\\\nsaid\n/help\n/system Be brief.\n/system\n/reset\n/stats\n"
+        let r = CLI.run(["chat", model, "-f", dir.file("system.txt"), "-n", "3", "--temperature", "0", "--json"], input: Array(input.utf8))
+        #expect(r.status == 0, "\(r.stderr)")
+        for words in ["commands: /reset", "the system prompt is set", "the system prompt is removed", "the conversation is cleared",
+                      "context: 0 of 128 tokens", "the reply was cut off at -n 3 tokens"] {
+            #expect(r.stderr.contains(words), "\(words): \(r.stderr)")
+        }
+        let o = try Self.json(r)
+        #expect(o["system"] == .null, "/system with nothing removes it: \(o)")
+        let fromFile = try Self.json(CLI.run(["chat", model, "-f", dir.file("system.txt"), "--message", "hi", "-n", "1", "--json"]))
+        #expect(fromFile["system"]?.string == "The Book of Genesis.", "\(fromFile)")
+        #expect(o["turns"]?.array?.first?.object?["user"]?.string == "And God\nsaid", "\(o)")
+        // --stop ends the reply where its text appears, as run's does.
+        let free = try Self.json(CLI.run(["chat", model, "--message", "And God said", "-n", "12", "--temperature", "0", "--json"]))
+        let reply = try #require(free["turns"]?.array?.first?.object?["reply"]?.string)
+        let stop = String(reply.dropFirst(reply.count / 2).prefix(2))
+        let cut = try Self.json(CLI.run(["chat", model, "--message", "And God said", "-n", "12", "--temperature", "0", "--stop", stop, "--json"]))
+        #expect(cut["turns"]?.array?.first?.object?["reply"]?.string == String(reply[..<reply.firstRange(of: stop)!.lowerBound]), "\(stop) in \(reply)")
+    }
 }

@@ -50,6 +50,8 @@ public final class ChatSession {
     public var sampling: SamplingOptions
     /// Most tokens one reply may take.
     public var maxReplyTokens: Int
+    /// Texts that end a reply where they appear (not shown), beside the template's own end.
+    public var stops: [String] = []
     /// The conversation the model sees (after /reset or dropped turns, less than was said).
     public private(set) var turns: [ChatMessage] = []
     /// Every turn of the session.
@@ -107,7 +109,12 @@ public final class ChatSession {
 
     /// Drops the turns from the conversation; the system prompt stays, and the transcript
     /// (what `--json` and `/save` write) keeps everything said.
-    public func reset() { turns.removeAll() }
+    public func reset() {
+        turns.removeAll()
+        // The cache held the dropped turns: the next turn starts from the system prompt.
+        cached.removeAll()
+        state.position = 0
+    }
 
     /// Tokens of the conversation in the cache.
     public var contextTokens: Int { cached.count }
@@ -146,7 +153,7 @@ public final class ChatSession {
 
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder()
-        var filter = StopTextFilter(stops: stopText.map { [$0] } ?? [])
+        var filter = StopTextFilter(stops: (stopText.map { [$0] } ?? []) + stops)
         var history = ids
         var replyIDs: [Int] = []
         var text = ""
@@ -240,9 +247,10 @@ public enum ChatInput: Equatable, Sendable {
     case system(String)
     case save(String)
     case stats
+    case help
     case unknownCommand(String)
 
-    public static let help = "commands: /reset (drop the turns), /system TEXT, /save FILE, /stats, /exit"
+    public static let commands = "commands: /reset (drop the turns), /system TEXT (none: remove it), /save FILE, /stats, /help, /exit; end a line with \\ to go on on the next"
 
     public init(_ line: String) {
         guard line.hasPrefix("/") else { self = .message(line); return }
@@ -254,6 +262,7 @@ public enum ChatInput: Equatable, Sendable {
         case "system": self = .system(argument)
         case "save" where !argument.isEmpty: self = .save(argument)
         case "stats": self = .stats
+        case "help", "?": self = .help
         default: self = .unknownCommand(line)
         }
     }
