@@ -25,7 +25,7 @@ struct TraceCommand: ParsableCommand {
         try reportingErrors(json: output.json) {
             let m = try model.load()
             let trace = try Generator(model: m).trace(prompt: try prompt.text(for: m), top: top)
-            if output.json { print(trace.json.serialized()) } else { printReport(trace.textReport()) }
+            if output.json { print(trace.json.serialized()) } else { printReport(trace.textReport(width: Console.terminalWidth)) }
         }
     }
 }

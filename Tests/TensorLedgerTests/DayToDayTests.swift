@@ -133,4 +133,17 @@ import Testing
         let cut = try Self.json(CLI.run(["chat", model, "--message", "And God said", "-n", "12", "--temperature", "0", "--stop", stop, "--json"]))
         #expect(cut["turns"]?.array?.first?.object?["reply"]?.string == String(reply[..<reply.firstRange(of: stop)!.lowerBound]), "\(stop) in \(reply)")
     }
+
+    /// trace on a terminal fits it: the matrices and values wrap instead of running past.
+    @Test func traceFitsTheTerminal() throws {
+        let model = try ModelLoader.load(Fixtures.model("tiny-genesis"))
+        let trace = try Generator(model: model).trace(prompt: "And God said", top: 3)
+        let wide = trace.textReport().split(separator: "\n").map(\.count).max() ?? 0
+        #expect(wide > 100)
+        for width in [100, 120] {
+            let lines = trace.textReport(width: width).split(separator: "\n")
+            #expect(lines.allSatisfy { $0.count <= width }, "\(lines.filter { $0.count > width })")
+            #expect(trace.textReport(width: width).contains("Block 3 MLP"))
+        }
+    }
 }

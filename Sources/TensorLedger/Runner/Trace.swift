@@ -67,9 +67,10 @@ public struct ForwardTrace: Sendable {
     public var top: [TokenProbability]
     public var vocabularySize: Int
 
-    public func textReport() -> String {
+    /// The report; with a `width` (a terminal's), the matrices and first values wrap to fit it.
+    public func textReport(width: Int? = nil) -> String {
         var out: [String] = []
-        out.append("Text: \"\(text)\"")
+        out.append("Text: \"\(terminalSafe(text))\"")
         out.append("Tokens (\(tokens.count)): " + tokens.map { "\($0.id) \"\(TokenizerSource.visible($0.text))\"" }.joined(separator: " · "))
         out.append("")
         var table = TextTable(headers: ["Stage", "Matrices", "Shape in → out", "‖x‖ (last token)", "Moved", "First values"],
@@ -80,7 +81,7 @@ public struct ForwardTrace: Sendable {
                        formatFixed(s.norm, 3), s.moved.map { formatFixed($0 * 100, 1) + "%" } ?? "",
                        s.head.map { formatFixed(Double($0), 3) }.joined(separator: " ")])
         }
-        out.append(table.render())
+        out.append(table.render(width: width, wrapping: [1, 5]))
         out.append("")
         out.append("Next token (softmax of \(formatCount(vocabularySize)) logits):")
         var t = TextTable(headers: ["Token", "Text", "Logit", "Probability"], alignments: [.right, .left, .right, .right])

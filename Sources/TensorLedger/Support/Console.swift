@@ -20,6 +20,15 @@ public enum Console {
     public static var stderrIsTerminal: Bool { isatty(2) == 1 }
     public static var stdinIsTerminal: Bool { isatty(0) == 1 }
 
+    /// The width of the terminal standard output is, or nil when it is not one: what
+    /// wide tables wrap to. $COLUMNS wins where it is set (as shells and `less` do).
+    public static var terminalWidth: Int? {
+        guard isatty(1) == 1 else { return nil }
+        if let c = getenv("COLUMNS").flatMap({ Int(String(cString: $0)) }), c > 0 { return c }
+        var size = winsize()
+        return ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : nil
+    }
+
     private static func write(fd: Int32, _ s: String) {
         var s = s
         // Nothing useful can be done when the terminal or pipe is gone.

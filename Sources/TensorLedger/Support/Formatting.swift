@@ -58,9 +58,19 @@ public struct TextTable {
     /// A row; cells hold names from files, so their control characters are escaped.
     public mutating func add(_ row: [String]) { rows.append(row.map { terminalSafe($0) }) }
 
-    public func render() -> String {
+    /// The table; given a `width` (a terminal's), the `wrapping` columns are narrowed to
+    /// fit it, their text wrapped at spaces onto the lines below.
+    public func render(width: Int? = nil, wrapping: [Int] = []) -> String {
         var widths = headers.map { $0.count }
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        if let width {
+            // The widest wrapping column gives up a character at a time, down to its header.
+            var excess = widths.reduce(2 * (widths.count - 1), +) - width
+            while excess > 0, let i = wrapping.filter({ widths[$0] > max(10, headers[$0].count) }).max(by: { widths[$0] < widths[$1] }) {
+                widths[i] -= 1
+                excess -= 1
+            }
+        }
         func line(_ cells: [String]) -> String {
             var parts: [String] = []
             for (i, c) in cells.enumerated() {
@@ -69,9 +79,28 @@ public struct TextTable {
             }
             return parts.joined(separator: "  ")
         }
+        func lines(_ cells: [String]) -> [String] {
+            let wrapped = cells.enumerated().map { i, c in wrapping.contains(i) ? wrap(c, width: widths[i]) : [c] }
+            let height = wrapped.map(\.count).max() ?? 1
+            return (0..<height).map { k in line(wrapped.map { k < $0.count ? $0[k] : "" }) }
+        }
         var out = [line(headers), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
-        out += rows.map(line)
+        for r in rows { out += lines(r) }
         return out.joined(separator: "\n")
+    }
+
+    /// `text` in lines of at most `width` characters, broken at spaces where it can be.
+    private func wrap(_ text: String, width: Int) -> [String] {
+        guard text.count > width else { return [text] }
+        var out: [String] = [], current = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            var word = Substring(word)
+            if !current.isEmpty && current.count + 1 + word.count > width { out.append(current); current = "" }
+            while word.count > width { out.append(String(word.prefix(width))); word = word.dropFirst(width) }
+            current += (current.isEmpty ? "" : " ") + word
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
     }
 }
 
