@@ -65,12 +65,29 @@ struct Chat: ParsableCommand {
             } else {
                 let interactive = isatty(STDIN_FILENO) == 1
                 if interactive { Console.writeErr("\(session.template.rawValue) template; \(ChatInput.commands); Ctrl-C stops a reply, Ctrl-D ends\n") }
-                // A line is read no further than the context can hold.
+                // A person types with libedit's editing and history where it is there; a pipe's
+                // line is read no further than the context can hold.
+                let editor = interactive ? LineEditor() : nil
+                if interactive { Interrupts.interruptReads() }
                 let lines = BoundedLineReader(limit: TextBound.bytes(contextLength: m.contextLength, tokenizer: m.tokenizer))
                 var pending = ""
                 while true {
-                    if interactive { Console.writeOut(pending.isEmpty ? "> " : ". ") }
-                    guard let line = try lines.next() else {
+                    let prompt = pending.isEmpty ? "> " : ". "
+                    let next: BoundedLineReader.Line?
+                    if let editor {
+                        next = editor.readLine(prompt: prompt).map { .text($0) }
+                    } else {
+                        if interactive { Console.writeOut(prompt) }
+                        next = try lines.next()
+                    }
+                    if next == nil && Interrupts.isRequested {
+                        // Ctrl-C at the prompt: nothing to stop; say how to end instead.
+                        Interrupts.clear()
+                        pending = ""
+                        Console.writeErr("\n(Ctrl-D or /exit ends the chat)\n")
+                        continue
+                    }
+                    guard let line = next else {
                         if interactive { Console.writeOut("\n") }  // Ctrl-D leaves the shell's prompt on a line of its own
                         break
                     }

@@ -228,6 +228,9 @@ import Darwin
 
         var screen = ""
         #expect(Self.readScreen(master, into: &screen, until: "> "), "no prompt: \(screen)")
+        // Type as a person does, after the prompt is ready: libedit prints "> " before it puts
+        // the terminal in its own mode, and what is typed in between may not reach it.
+        usleep(500_000)
         // A long reply (the model continues Genesis until its context is full): stop it
         // as soon as it starts.
         send("And God said\n")

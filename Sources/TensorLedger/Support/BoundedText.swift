@@ -38,7 +38,8 @@ public final class BoundedLineReader {
         self.limit = limit
     }
 
-    /// The next line without its newline (and carriage return); nil at the end.
+    /// The next line without its newline (and carriage return); nil at the end, or when
+    /// Ctrl-C interrupted the wait for one (Interrupts.interruptReads; the reader goes on after).
     public func next() throws(FileError) -> Line? {
         var dropped = 0, scanned = start
         while true {
@@ -65,7 +66,7 @@ public final class BoundedLineReader {
                 start = 0
             }
             scanned = buffer.count
-            try fill()
+            if try !fill() { return nil }
         }
     }
 
@@ -76,17 +77,23 @@ public final class BoundedLineReader {
         }
     }
 
-    private func fill() throws(FileError) {
+    /// Reads what is there; false when Ctrl-C interrupted the wait.
+    private func fill() throws(FileError) -> Bool {
         let outcome = withUnsafeTemporaryAllocation(byteCount: 1 << 16, alignment: 16) { chunk -> Int32? in
             while true {
                 let n = read(fd, chunk.baseAddress!, chunk.count)
-                if n < 0 && errno == EINTR { continue }
+                if n < 0 && errno == EINTR {
+                    if Interrupts.isRequested { return EINTR }
+                    continue
+                }
                 if n < 0 { return errno }
                 if n == 0 { atEnd = true }
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
                 return nil
             }
         }
+        if outcome == EINTR { return false }
         if let outcome { throw .readFailed(path: "standard input", reason: MappedFile.message(outcome)) }
+        return true
     }
 }

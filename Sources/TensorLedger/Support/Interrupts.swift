@@ -29,6 +29,21 @@ public enum Interrupts {
         install()
     }
 
+    /// A Ctrl-C also interrupts a read waiting for input (no SA_RESTART), so that a prompt
+    /// waiting for a person can say how to quit instead of ignoring the key.
+    public static func interruptReads() {
+        stopGracefully()
+        var action = sigaction()
+        #if canImport(Glibc)
+        action.__sigaction_handler.sa_handler = onSignal
+        #else
+        action.__sigaction_u.__sa_handler = onSignal
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+    }
+
     /// The exit status of a command stopped by Ctrl-C, as a shell reports it.
     public static let exitStatus: Int32 = 128 + SIGINT
 
