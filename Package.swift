@@ -20,9 +20,32 @@ let package = Package(
         .target(
             name: "CKernels"
         ),
+        // The library in layers, each importing only those below it (scripts/check-layers.sh):
+        // Core ← Formats ← Tokenizer ← Models ← Runtime ← TensorLedger (conversion, comparison).
+        .target(
+            name: "TensorLedgerCore",
+            dependencies: ["CZstd", "CKernels"]
+        ),
+        .target(
+            name: "TensorLedgerFormats",
+            dependencies: ["TensorLedgerCore", "CKernels"]
+        ),
+        .target(
+            name: "TensorLedgerTokenizer",
+            dependencies: ["TensorLedgerCore", "TensorLedgerFormats"]
+        ),
+        .target(
+            name: "TensorLedgerModels",
+            dependencies: ["TensorLedgerCore", "TensorLedgerFormats", "TensorLedgerTokenizer", "CKernels"]
+        ),
+        .target(
+            name: "TensorLedgerRuntime",
+            dependencies: ["TensorLedgerCore", "TensorLedgerFormats", "TensorLedgerTokenizer", "TensorLedgerModels", "CKernels"]
+        ),
         .target(
             name: "TensorLedger",
-            dependencies: ["CZstd", "CKernels"]
+            dependencies: ["TensorLedgerCore", "TensorLedgerFormats", "TensorLedgerTokenizer", "TensorLedgerModels",
+                           "TensorLedgerRuntime", "CKernels"]
         ),
         .executableTarget(
             name: "tensorledger",

@@ -1,0 +1,207 @@
+// `convert MODEL OUT.gguf`: a safetensors checkpoint to a GGUF file llama.cpp runs, for
+// the gpt2, llama and qwen2 architectures, with the metadata keys, tensor names and
+// tokenizer keys llama.cpp's own converter writes, and its quirks: GPT-2's Conv1D
+// matrices as rows and its tied head written again as output.weight; the llama
+// architecture's Q and K rows permuted for ggml's RoPE. Matrices go to Q8_0 (ggml's own
+// rounding), F16, BF16 or F32 as the same per-tensor decision as for .tlm files says;
+// norms and biases stay F32. This file makes the plan; Converter.convert encodes and
+// GGUFFileWriter writes (the header first, since every size is known).
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import TensorLedgerModels
+import TensorLedgerRuntime
+import CKernels
+
+public enum GGUFConversionError: TensorLedgerError, Equatable {
+    case unsupported(file: String, reason: String)
+    /// A weight scheme GGUF has no type for.
+    case noSuchType(file: String, scheme: String)
+
+    public var category: ErrorCategory { .badInput }
+    public var remedy: Remedy? {
+        if case .noSuchType = self { return .otherScheme }
+        return nil
+    }
+    public var description: String {
+        switch self {
+        case .unsupported(let f, let r): return "\(f): cannot write it as GGUF: \(r)"
+        case .noSuchType(let f, let s): return "\(f): cannot write it as GGUF: GGUF has no \(s) type"
+        }
+    }
+}
+
+extension Converter {
+    /// The GGUF type of a tensor stored in `scheme`.
+    static func ggmlType(_ scheme: WeightScheme) -> GGMLType? {
+        switch scheme {
+        case .q8: return .q8_0
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .f32: return .f32
+        case .q8Row: return nil
+        }
+    }
+
+    /// The GGUF plan: llama.cpp's names, metadata and tokenizer keys for the architecture.
+    static func ggufPlan(_ checkpoint: Checkpoint, input: String, options: ConversionOptions) throws -> Plan {
+        guard ggmlType(options.scheme) != nil else {
+            throw GGUFConversionError.noSuchType(file: input, scheme: options.scheme.rawValue)
+        }
+        guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
+        let config = try ModelConfig.load(configPath)
+        let arch: GGUFArchitecture
+        switch config.family {
+        case .gpt2: arch = .gpt2
+        case .llama: arch = config.modelType == "qwen2" ? .qwen2 : .llama
+        default: throw GGUFConversionError.unsupported(file: input, reason: "\(config.family.displayName) models have no GGUF architecture here (gpt2, llama, qwen2)")
+        }
+        var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options)
+        // Where each tensor goes: its GGUF name, and whether its rows must be permuted.
+        let hfToGGUF = Dictionary(arch.names.map { ($0.hf, $0.gguf) }, uniquingKeysWith: { a, _ in a })
+        func ggufName(_ hf: String) throws -> String {
+            var generic = hf, layer: String?
+            if let l = TensorClassifier.layerIndex(of: hf) {
+                layer = String(l)
+                generic = hf.replacing(arch == .gpt2 ? "h.\(l)." : "layers.\(l).", with: arch == .gpt2 ? "h.{n}." : "layers.{n}.")
+            }
+            guard let g = hfToGGUF[generic] else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
+            return layer.map { g.replacing("{n}", with: $0) } ?? g
+        }
+        var tensors: [GGUFTensorPlan] = []
+        for item in items {
+            // GGUF shapes are the stored rows: ggml's order reverses them.
+            tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: ggmlType(item.scheme)!))
+        }
+        let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
+        // The embedding first: usually the largest tensor, it is encoded while the header is
+        // laid out (see GGUFFileWriter). llama.cpp writes GPT-2's tied head again (the llama
+        // architecture reads token_embd when output is absent): right after the embedding,
+        // so its encoded bytes are written twice.
+        if let e = items.firstIndex(where: { $0.category == .embedding }) {
+            let (item, tensor) = (items.remove(at: e), tensors.remove(at: e))
+            items.insert(item, at: 0)
+            tensors.insert(tensor, at: 0)
+            if arch == .gpt2 && !items.contains(where: { $0.category == .unembedding }) {
+                tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensor.dimensions, type: tensor.type), at: 1)
+                items.insert(item, at: 1)
+            }
+        }
+        // Llama 3's rope scaling, as llama.cpp writes it: divisors of the inverse frequencies.
+        var leading: [(plan: GGUFTensorPlan, values: [Float])] = []
+        if let s = config.ropeScaling, s.type == "llama3" {
+            let plain = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, scaling: nil)
+            let scaled = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, scaling: s)
+            leading.append((GGUFTensorPlan(name: GGUFArchitecture.ropeDivisors, dimensions: [config.headDim / 2], type: .f32),
+                            zip(plain.inverseFrequencies, scaled.inverseFrequencies).map { Float($0 / $1) }))
+        }
+        tensors = leading.map(\.plan) + tensors
+        let dataBytes = GGUFWriter.layOut(&tensors)
+        for (i, t) in tensors.dropFirst(leading.count).enumerated() { items[i].storedBytes = t.byteCount; items[i].rawBytes = t.byteCount }
+        var warnings = checkpoint.warnings + planWarnings
+        let tokenizerPath = checkpoint.sidecar("tokenizer.json")
+        if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
+        // The metadata holds the vocabulary: the tokenizer is read and the header laid out
+        // while the first tensors are encoded (the writer waits for it before writing them).
+        let name = lastPathComponent(checkpoint.directory), table = tensors
+        let header = { () throws -> [UInt8] in
+            let tokenizer = try tokenizerPath.map { try BPETokenizer.load($0) }
+            try tokenizer?.checkFits(config, source: tokenizerPath ?? input)
+            let chat = try TokenizerConfig.load(forModel: input)
+            var metadata = try ggufMetadata(config: config, arch: arch, name: name, scheme: options.scheme, tokenizer: tokenizer, chat: chat, source: input)
+            metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
+            let bytes = GGUFWriter.header(metadata: metadata, tensors: table)
+            try checkReadable(bytes, source: input)
+            return bytes
+        }
+        let inputs = checkpoint.inputPaths
+        return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, fileBytes: { try header().count + dataBytes },
+                    permutations: try items.map { arch == .llama ? try GGUFRowPermutation.forLlama($0.source.name, rows: $0.shape.first ?? 0, config: config, file: input) : nil }, inputBytes: inputBytes,
+                    source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
+                        try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: BackgroundTask(header), leading: leading.map(\.values))
+                    })
+    }
+
+    /// The header about to be written, read back as `run` would read it: a file its own
+    /// reader would refuse is never written. (Beside the encoders, on the header's thread.)
+    static func checkReadable(_ header: [UInt8], source: String) throws {
+        let file = try GGUFFile.parse(header, path: source)
+        let config = try file.modelConfig()
+        try ModelLoader.checkRunnable(config, tensors: file.huggingFaceTensors().map(\.info), source: source)
+        if let tokens = file.strings("tokenizer.ggml.tokens"), tokens.count > config.vocabSize {
+            throw TokenizerError.invalid(source: source, reason: "the tokenizer has \(formatCount(tokens.count)) tokens but the model only \(formatCount(config.vocabSize)) embedding rows")
+        }
+    }
+
+    /// The keys llama.cpp's converter writes for these architectures and their tokenizers.
+    static func ggufMetadata(config c: ModelConfig, arch: GGUFArchitecture, name: String, scheme: WeightScheme,
+                             tokenizer: BPETokenizer?, chat: TokenizerConfig, source: String) throws -> [(String, GGUFValue)] {
+        let a = arch.rawValue
+        var m: [(String, GGUFValue)] = [
+            ("general.architecture", .string(a)),
+            ("general.name", .string(name)),
+            ("general.file_type", .u32(scheme == .q8 ? 7 : (scheme == .f16 ? 1 : (scheme == .bf16 ? 32 : 0)))),
+            ("\(a).context_length", .u32(UInt32(c.contextLength))),
+            ("\(a).embedding_length", .u32(UInt32(c.hiddenSize))),
+            ("\(a).block_count", .u32(UInt32(c.layers))),
+            ("\(a).feed_forward_length", .u32(UInt32(c.intermediateSize))),
+            ("\(a).attention.head_count", .u32(UInt32(c.heads))),
+        ]
+        if scheme == .q8 { m.append(("general.quantization_version", .u32(2))) }
+        if arch == .gpt2 {
+            m.append(("\(a).attention.layer_norm_epsilon", .f32(Float(c.layerNormEpsilon))))
+        } else {
+            m.append(("\(a).attention.head_count_kv", .u32(UInt32(c.kvHeads))))
+            m.append(("\(a).attention.layer_norm_rms_epsilon", .f32(Float(c.layerNormEpsilon))))
+            m.append(("\(a).rope.freq_base", .f32(Float(c.ropeTheta))))
+            if c.headDim != c.hiddenSize / c.heads { m.append(("\(a).attention.key_length", .u32(UInt32(c.headDim)))) }
+            if let s = c.ropeScaling, s.type != "llama3" {  // llama3's is the rope_freqs tensor
+                guard s.type == "linear" else {
+                    throw GGUFConversionError.unsupported(file: source, reason: "rope scaling \(s.type) is not written to GGUF yet")
+                }
+                m.append(("\(a).rope.scaling.type", .string("linear")))
+                m.append(("\(a).rope.scaling.factor", .f32(Float(s.factor))))
+            }
+        }
+        guard let tok = tokenizer else { return m }
+        // llama.cpp wants a token per embedding row: a padded vocabulary gets [PADn] tokens, unused.
+        let padding = (tok.vocabularySize..<max(c.vocabSize, tok.vocabularySize)).map { "[PAD\($0)]" }
+        var types = [Int32](repeating: 1, count: tok.vocabularySize) + padding.map { _ in 5 }
+        for t in tok.addedTokens { types[t.id] = t.special ? 3 : 4 }
+        func id(_ name: String?) -> Int? { name.flatMap { tok.id(ofToken: $0) } }
+        if tok.pipeline.isByteLevel {
+            guard case .byteLevel(let splits, _) = tok.pipeline.preTokenizer else { return m }
+            let pre: String
+            switch splits {
+            case [.gpt2]: pre = "gpt-2"
+            case [.llama3(maxDigits: 3)]: pre = "llama-bpe"
+            case [.llama3(maxDigits: 1)]: pre = "qwen2"
+            case [.digits(individual: true), .gpt2]: pre = "smollm"
+            default: throw GGUFConversionError.unsupported(file: source, reason: "llama.cpp names no pre-tokenizer for this tokenizer's splits")
+            }
+            m.append(("tokenizer.ggml.model", .string("gpt2")))
+            m.append(("tokenizer.ggml.pre", .string(pre)))
+            // Added tokens are written in the vocabulary's byte-level spelling too.
+            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens + padding)))
+            m.append(("tokenizer.ggml.token_type", .i32s(types)))
+            let ranked = tok.merges.sorted { $0.value.rank < $1.value.rank }
+            m.append(("tokenizer.ggml.merges", .strings(ranked.map { tok.tokens[Int($0.key >> 32)] + " " + tok.tokens[Int($0.key & 0xFFFF_FFFF)] })))
+        } else {
+            for (i, t) in tok.tokens.enumerated() where BPETokenizer.fallbackByte(t) != nil { types[i] = 6 }
+            if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { types[u] = 2 }
+            m.append(("tokenizer.ggml.model", .string("llama")))
+            m.append(("tokenizer.ggml.pre", .string("default")))
+            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens.enumerated().map { i, t in tok.addedToken(id: i)?.content ?? t } + padding)))
+            // SentencePiece ranks merges by score: the vocabulary's order, as BPE trainers build it.
+            m.append(("tokenizer.ggml.scores", .f32s((0..<(tok.vocabularySize + padding.count)).map { -Float($0) })))
+            m.append(("tokenizer.ggml.token_type", .i32s(types)))
+            if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { m.append(("tokenizer.ggml.unknown_token_id", .u32(UInt32(u)))) }
+        }
+        if let bos = id(chat.bosToken) ?? tok.prefixIDs.first ?? c.bosTokenID { m.append(("tokenizer.ggml.bos_token_id", .u32(UInt32(bos)))) }
+        if let eos = id(chat.eosToken) ?? c.eosTokenIDs.first { m.append(("tokenizer.ggml.eos_token_id", .u32(UInt32(eos)))) }
+        m.append(("tokenizer.ggml.add_bos_token", .bool(!tok.prefixIDs.isEmpty)))
+        if let template = chat.chatTemplate { m.append(("tokenizer.chat_template", .string(template))) }
+        return m
+    }
+}

@@ -1,0 +1,507 @@
+// A transformer's shape as Hugging Face's config.json states it, the presets of the
+// GPT-2 and GPT-3 papers, and the tensor list such a model would have on disk (so a
+// ledger can be made from a configuration alone with the same classifier as for files).
+
+/// The checkpoint naming conventions the ledger knows.
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+
+public enum ArchitectureFamily: String, Sendable, CaseIterable {
+    case gpt2 = "gpt2"
+    case llama = "llama"
+    case bert = "bert"
+    case gptNeoX = "gpt_neox"
+
+    public var displayName: String {
+        switch self {
+        case .gpt2: return "GPT-2"
+        case .llama: return "LLaMA-style"
+        case .bert: return "BERT-style"
+        case .gptNeoX: return "GPT-NeoX"
+        }
+    }
+
+    /// Maps config.json's `model_type` to a family.
+    public init?(modelType: String) {
+        switch modelType {
+        case "gpt2": self = .gpt2
+        case "llama", "mistral", "qwen2", "qwen3", "gemma", "phi3": self = .llama
+        case "bert", "roberta", "distilroberta", "xlm-roberta", "camembert": self = .bert
+        case "gpt_neox": self = .gptNeoX
+        default: return nil
+        }
+    }
+}
+
+public enum ConfigError: TensorLedgerError, Equatable {
+    case invalid(file: String, reason: String)
+    case unknownPreset(name: String, known: [String])
+
+    public var category: ErrorCategory {
+        if case .unknownPreset = self { return .usage }
+        return .badInput
+    }
+    public var description: String {
+        switch self {
+        case .invalid(let f, let r): return "\(f): \(r)"
+        case .unknownPreset(let n, let known): return "no preset named \"\(n)\" (known: \(known.joined(separator: ", ")))"
+        }
+    }
+}
+
+/// How a checkpoint rescales RoPE's inverse frequencies for longer contexts.
+public struct RopeScaling: Sendable, Equatable {
+    /// `rope_type` (or the older `type`): "llama3" and "linear" run; others are named when refused.
+    public var type: String
+    public var factor: Double = 1
+    public var lowFrequencyFactor: Double = 1
+    public var highFrequencyFactor: Double = 4
+    public var originalContextLength: Int = 8192
+
+    public init(type: String) { self.type = type }
+
+    /// From config.json's `rope_scaling` / `rope_parameters` object; nil when it asks for none.
+    package init?(_ o: JSONObject, file: String) throws(ConfigError) {
+        guard let type = o["rope_type"]?.string ?? o["type"]?.string, type != "default" else { return nil }
+        self.type = type
+        func number(_ key: String) throws(ConfigError) -> Double? {
+            guard let v = o[key], v != .null else { return nil }
+            guard let x = v.number, x.isFinite, x > 0 else { throw .invalid(file: file, reason: "rope scaling \"\(key)\" must be a positive number") }
+            return x
+        }
+        factor = try number("factor") ?? 1
+        lowFrequencyFactor = try number("low_freq_factor") ?? 1
+        highFrequencyFactor = try number("high_freq_factor") ?? 4
+        if let n = try number("original_max_position_embeddings") {
+            guard n <= Double(1 << 24) else { throw .invalid(file: file, reason: "original_max_position_embeddings \(n) is above TensorLedger's limit") }
+            originalContextLength = Int(n)
+        }
+        if type == "llama3" && highFrequencyFactor <= lowFrequencyFactor {
+            throw .invalid(file: file, reason: "llama3 rope scaling needs high_freq_factor above low_freq_factor")
+        }
+    }
+
+    package var json: JSONValue {
+        .object(JSONObject([
+            "rope_type": .string(type), "factor": .double(factor), "low_freq_factor": .double(lowFrequencyFactor),
+            "high_freq_factor": .double(highFrequencyFactor), "original_max_position_embeddings": .int(originalContextLength),
+        ]))
+    }
+}
+
+public struct ModelConfig: Sendable, Equatable {
+    public var family: ArchitectureFamily
+    public var modelType: String
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var intermediateSize: Int
+    public var contextLength: Int
+    public var tiedEmbeddings: Bool
+    public var layerNormEpsilon: Double
+    /// BERT's token-type (segment) vocabulary.
+    public var typeVocabSize: Int = 2
+    /// Biases on the Query, Key and Value projections (Qwen2; LLaMA's `attention_bias`).
+    public var attentionBias: Bool = false
+    /// The MLP's activation as config.json names it (`hidden_act`, GPT-2's `activation_function`).
+    public var activation: String
+    /// RoPE's base (`rope_theta`); LLaMA family only.
+    public var ropeTheta: Double = 10_000
+    /// RoPE's frequency rescaling (`rope_scaling`, or transformers 5's `rope_parameters`), if any.
+    public var ropeScaling: RopeScaling?
+    /// Mistral's sliding attention window, when the model uses one.
+    public var slidingWindow: Int?
+    /// config.json's `bos_token_id` and `eos_token_id` (a list for some models).
+    public var bosTokenID: Int?
+    public var eosTokenIDs: [Int] = []
+    /// The element type the weights were saved in (config.json's torch_dtype, or dtype
+    /// since transformers 5): what a ledger or plan from the configuration alone counts bytes in.
+    public var weightDType: DType = .float32
+    /// Settings the configuration makes that the runner cannot honour ("scale_attn_weights
+    /// false"): counting works, running and converting are refused.
+    public var unsupportedByRunner: [String] = []
+
+    public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
+                kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
+                tiedEmbeddings: Bool, layerNormEpsilon: Double = 1e-5) {
+        self.family = family
+        self.modelType = modelType ?? family.rawValue
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads ?? heads
+        self.headDim = headDim ?? (heads > 0 ? hiddenSize / heads : hiddenSize)
+        self.intermediateSize = intermediateSize ?? 4 * hiddenSize
+        self.contextLength = contextLength
+        self.tiedEmbeddings = tiedEmbeddings
+        self.layerNormEpsilon = layerNormEpsilon
+        activation = family == .gpt2 ? "gelu_new" : (family == .llama ? "silu" : "gelu")
+    }
+
+    // MARK: Reading config.json
+
+    public static func load(_ path: String) throws -> ModelConfig {
+        let bytes = try readWholeFile(path, limit: 16 << 20)
+        let root: JSONValue
+        do { root = try JSON.parse(bytes) } catch { throw ConfigError.invalid(file: path, reason: "not valid JSON: \(error)") }
+        return try parse(root, file: path)
+    }
+
+    public static func parse(_ root: JSONValue, file: String) throws(ConfigError) -> ModelConfig {
+        guard let o = root.object else { throw .invalid(file: file, reason: "config must be a JSON object") }
+        guard let modelType = o["model_type"]?.string else { throw .invalid(file: file, reason: "missing \"model_type\"") }
+        guard let family = ArchitectureFamily(modelType: modelType) else {
+            throw .invalid(file: file, reason: "model_type \"\(modelType)\" is not a family TensorLedger knows (gpt2, llama, bert, gpt_neox and their relatives)")
+        }
+        func int(_ keys: String...) throws(ConfigError) -> Int? {
+            for k in keys {
+                guard let v = o[k], v != .null else { continue }
+                guard case .int(let i) = v, i >= 0, i <= 1 << 40 else {
+                    throw .invalid(file: file, reason: "\"\(k)\" must be a non-negative integer, found \(v.kindDescription)")
+                }
+                return i
+            }
+            return nil
+        }
+        func required(_ keys: String...) throws(ConfigError) -> Int {
+            for k in keys { if let v = try int(k) { return v } }
+            throw .invalid(file: file, reason: "missing \"\(keys[0])\"")
+        }
+        // A token id given as something else than an integer (or null) is an error, not absent.
+        func tokenID(_ v: JSONValue?, _ key: String) throws(ConfigError) -> Int? {
+            guard let v, v != .null else { return nil }
+            guard case .int(let i) = v else {
+                if case .double(let d) = v, let i = Int(exactly: d) { return i }
+                throw .invalid(file: file, reason: "\"\(key)\" must be an integer, found \(v.kindDescription)")
+            }
+            return i
+        }
+        let hidden = try required("hidden_size", "n_embd", "d_model")
+        let heads = try required("num_attention_heads", "n_head")
+        // A value given in the wrong type is an error, not the default.
+        for key in ["layer_norm_epsilon", "layer_norm_eps", "rms_norm_eps", "rope_theta"] {
+            if let v = o[key], v != .null, v.number == nil { throw .invalid(file: file, reason: "\"\(key)\" must be a number, found \(v.kindDescription)") }
+        }
+        let defaultTie: Bool = family == .gpt2 || family == .bert
+        let tie = o["tie_word_embeddings"]?.bool ?? defaultTie
+        var config = ModelConfig(
+            family: family, modelType: modelType,
+            vocabSize: try required("vocab_size"),
+            hiddenSize: hidden,
+            layers: try required("num_hidden_layers", "n_layer"),
+            heads: heads,
+            kvHeads: try int("num_key_value_heads"),
+            headDim: try int("head_dim"),
+            intermediateSize: try int("intermediate_size", "n_inner"),
+            contextLength: try int("max_position_embeddings", "n_positions", "n_ctx") ?? 0,
+            tiedEmbeddings: tie,
+            layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? o["layer_norm_eps"]?.number ?? o["rms_norm_eps"]?.number ?? 1e-5)
+        if let t = try int("type_vocab_size") { config.typeVocabSize = t }
+        config.attentionBias = o["attention_bias"]?.bool ?? (modelType == "qwen2")
+        // GPT-2 options that change the attention's arithmetic, which the runner does not do.
+        if family == .gpt2 {
+            if o["scale_attn_weights"]?.bool == false { config.unsupportedByRunner.append("scale_attn_weights false") }
+            if o["scale_attn_by_inverse_layer_idx"]?.bool == true { config.unsupportedByRunner.append("scale_attn_by_inverse_layer_idx true") }
+        }
+        if let act = o["hidden_act"]?.string ?? o["activation_function"]?.string { config.activation = act }
+        // transformers 4 wrote top-level rope_theta and rope_scaling; 5 writes rope_parameters.
+        let rope = o["rope_parameters"]?.object
+        if let theta = o["rope_theta"]?.number ?? rope?["rope_theta"]?.number { config.ropeTheta = theta }
+        if let scaling = o["rope_scaling"]?.object ?? rope {
+            config.ropeScaling = try RopeScaling(scaling, file: file)
+        }
+        switch o["torch_dtype"]?.string ?? o["dtype"]?.string {
+        case "float16"?: config.weightDType = .float16
+        case "bfloat16"?: config.weightDType = .bfloat16
+        default: break  // float32, "auto" or absent
+        }
+        config.bosTokenID = try tokenID(o["bos_token_id"], "bos_token_id")
+        for v in o["eos_token_id"]?.array ?? o["eos_token_id"].map({ [$0] }) ?? [] {
+            if let id = try tokenID(v, "eos_token_id") { config.eosTokenIDs.append(id) }
+        }
+        let slidingUsed = o["use_sliding_window"]?.bool ?? (modelType == "mistral")
+        if slidingUsed, let w = try int("sliding_window"), w > 0 { config.slidingWindow = w }
+        try config.validate(file: file)
+        return config
+    }
+
+    /// The layers the tensors hold must be the layers the configuration says: fewer
+    /// tensors fail when a layer is loaded, more would silently be left out.
+    public func checkLayers(tensorNames: [String], source: String) throws(ConfigError) {
+        // The last layer's index, not a count: a name may hold any number, Int.max included.
+        if let last = tensorNames.compactMap({ TensorClassifier.layerIndex(of: $0) }).max(), last >= layers {
+            let held = last < 1 << 24 ? "\(last + 1) layers" : "a tensor of layer \(last)"
+            throw .invalid(file: source, reason: "the weights hold \(held) but the configuration says \(layers); the rest would be ignored")
+        }
+    }
+
+    /// The head a checkpoint holds although the configuration ties it to the embedding:
+    /// transformers ignores it (tie_weights makes the head the embedding), and so does
+    /// every command here, saying so.
+    public func ignoredTiedHead(in names: [String]) -> String? {
+        guard tiedEmbeddings else { return nil }
+        return ["lm_head.weight", "embed_out.weight"].first { names.contains($0) }
+    }
+
+    public static func ignoredTiedHeadNote(_ name: String) -> String {
+        "\(name) is not used: the configuration ties the head to the embedding (tie_word_embeddings), as transformers does"
+    }
+
+    /// The one check of a configuration, whatever it was read from (config.json, GGUF
+    /// keys, a .tlm header): values the arithmetic needs in range, then the largest sizes
+    /// accepted. Every derived count (a model's tensors, bytes and offsets) then fits in 63
+    /// bits, so an untrusted file can neither overflow the arithmetic nor ask for an absurd
+    /// allocation.
+    public func validate(file: String) throws(ConfigError) {
+        guard heads > 0 else { throw .invalid(file: file, reason: "the number of attention heads must be positive") }
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw .invalid(file: file, reason: "\(kvHeads) key/value heads do not divide \(heads) attention heads")
+        }
+        guard layerNormEpsilon.isFinite, layerNormEpsilon > 0, layerNormEpsilon < 1 else {
+            throw .invalid(file: file, reason: "the norm epsilon must be a positive number below 1, found \(layerNormEpsilon)")
+        }
+        guard ropeTheta.isFinite, ropeTheta > 1 else { throw .invalid(file: file, reason: "the rope base (rope_theta) must be a number above 1, found \(ropeTheta)") }
+        if let s = ropeScaling {
+            for (name, v) in [("factor", s.factor), ("low frequency factor", s.lowFrequencyFactor), ("high frequency factor", s.highFrequencyFactor)] {
+                guard v.isFinite, v > 0 else { throw .invalid(file: file, reason: "the rope scaling \(name) must be a positive number, found \(v)") }
+            }
+            if s.type == "llama3" && s.highFrequencyFactor <= s.lowFrequencyFactor {
+                throw .invalid(file: file, reason: "llama3 rope scaling needs its high frequency factor above its low frequency factor")
+            }
+        }
+        // Token ids a file names must be tokens: -1 or 5,000,000,000 is no token of any vocabulary.
+        for (name, id) in [("bos_token_id", bosTokenID)] + eosTokenIDs.map({ ("eos_token_id", Optional($0)) }) {
+            if let id, id < 0 || (vocabSize > 0 && id >= vocabSize) {
+                throw .invalid(file: file, reason: "\(name) \(id) is not a token of the \(formatCount(vocabSize))-token vocabulary")
+            }
+        }
+        let limits: [(String, Int, Int)] = [
+            ("layers", layers, 1 << 16), ("hidden size", hiddenSize, 1 << 20), ("intermediate size", intermediateSize, 1 << 22),
+            ("vocabulary size", vocabSize, 1 << 24), ("context length", contextLength, 1 << 24), ("heads", heads, 1 << 16),
+            ("head size", headDim, 1 << 16), ("token type vocabulary", typeVocabSize, 1 << 16),
+        ]
+        for (name, value, max) in limits where value > max {
+            throw .invalid(file: file, reason: "\(name) \(value) is above TensorLedger's limit of \(formatCount(max))")
+        }
+        // Each size within its limit, their products may still not be: count in floating
+        // point, where nothing wraps, before any tensor is laid out.
+        let d = Double(hiddenSize), width = Double(heads) * Double(headDim), kv = Double(kvHeads) * Double(headDim)
+        let perLayer = d * (2 * width + 2 * kv + 3 * d) + 3 * d * Double(intermediateSize) + 16 * (d + width + Double(intermediateSize))
+        let total = Double(layers) * perLayer + d * (2 * Double(vocabSize) + Double(contextLength) + Double(typeVocabSize) + 2 * d)
+        guard total * 4 < 0x1p60 else {
+            throw .invalid(file: file, reason: "these sizes make about \(formatFixed(total / 1e18, 1))e18 parameters, beyond what TensorLedger counts (1.4e17 bytes in f32)")
+        }
+    }
+
+    // MARK: Presets
+
+    /// GPT-2 (Radford et al. 2019), the eight GPT-3 sizes of Brown et al. 2020, Table 2.1, and
+    /// LLaMA-family models as their published config.json files give them.
+    public static let presets: [(name: String, config: ModelConfig)] = {
+        func gpt(_ layers: Int, _ d: Int, _ heads: Int, _ headDim: Int, ctx: Int) -> ModelConfig {
+            ModelConfig(family: .gpt2, vocabSize: 50257, hiddenSize: d, layers: layers, heads: heads, headDim: headDim,
+                        contextLength: ctx, tiedEmbeddings: true)
+        }
+        func llama(_ type: String, vocab: Int, d: Int, layers: Int, heads: Int, kv: Int, headDim: Int? = nil, ff: Int, ctx: Int,
+                   tied: Bool, theta: Double, eps: Double, bias: Bool = false, scaling: RopeScaling? = nil) -> ModelConfig {
+            var c = ModelConfig(family: .llama, modelType: type, vocabSize: vocab, hiddenSize: d, layers: layers, heads: heads, kvHeads: kv,
+                                headDim: headDim, intermediateSize: ff, contextLength: ctx, tiedEmbeddings: tied, layerNormEpsilon: eps)
+            c.ropeTheta = theta
+            c.attentionBias = bias
+            c.ropeScaling = scaling
+            return c
+        }
+        var llama3 = RopeScaling(type: "llama3")
+        llama3.factor = 32
+        return [
+            ("smollm2-135m", llama("llama", vocab: 49152, d: 576, layers: 30, heads: 9, kv: 3, ff: 1536, ctx: 8192, tied: true,
+                                   theta: 100_000, eps: 1e-5)),
+            ("qwen2.5-0.5b", llama("qwen2", vocab: 151_936, d: 896, layers: 24, heads: 14, kv: 2, ff: 4864, ctx: 32768, tied: true,
+                                   theta: 1_000_000, eps: 1e-6, bias: true)),
+            ("llama-3.2-1b", llama("llama", vocab: 128_256, d: 2048, layers: 16, heads: 32, kv: 8, headDim: 64, ff: 8192, ctx: 131_072,
+                                   tied: true, theta: 500_000, eps: 1e-5, scaling: llama3)),
+            ("tinyllama-1.1b", llama("llama", vocab: 32000, d: 2048, layers: 22, heads: 32, kv: 4, ff: 5632, ctx: 2048, tied: false,
+                                     theta: 10_000, eps: 1e-5)),
+            ("gpt2", gpt(12, 768, 12, 64, ctx: 1024)),
+            ("gpt2-medium", gpt(24, 1024, 16, 64, ctx: 1024)),
+            ("gpt2-large", gpt(36, 1280, 20, 64, ctx: 1024)),
+            ("gpt2-xl", gpt(48, 1600, 25, 64, ctx: 1024)),
+            ("gpt3-small", gpt(12, 768, 12, 64, ctx: 2048)),
+            ("gpt3-medium", gpt(24, 1024, 16, 64, ctx: 2048)),
+            ("gpt3-large", gpt(24, 1536, 16, 96, ctx: 2048)),
+            ("gpt3-xl", gpt(24, 2048, 24, 128, ctx: 2048)),
+            ("gpt3-2.7b", gpt(32, 2560, 32, 80, ctx: 2048)),
+            ("gpt3-6.7b", gpt(32, 4096, 32, 128, ctx: 2048)),
+            ("gpt3-13b", gpt(40, 5140, 40, 128, ctx: 2048)),
+            ("gpt3-175b", gpt(96, 12288, 96, 128, ctx: 2048)),
+        ]
+    }()
+
+    public static func preset(_ name: String) throws(ConfigError) -> ModelConfig {
+        guard let p = presets.first(where: { $0.name == name.lowercased() }) else {
+            throw .unknownPreset(name: name, known: presets.map(\.name))
+        }
+        return p.config
+    }
+
+    // MARK: The tensors such a model has
+
+    /// The (name, shape) list a Hugging Face checkpoint of this configuration holds,
+    /// in the library's own naming, laid end to end in `weightDType`.
+    public func syntheticTensors() -> [TensorInfo] {
+        let d = hiddenSize, ff = intermediateSize, v = vocabSize
+        var specs: [(String, [Int])] = []
+        func add(_ name: String, _ shape: [Int]) { specs.append((name, shape)) }
+        switch family {
+        case .gpt2:
+            add("transformer.wte.weight", [v, d])
+            add("transformer.wpe.weight", [contextLength, d])
+            for l in 0..<layers {
+                let p = "transformer.h.\(l)."
+                add(p + "ln_1.weight", [d]); add(p + "ln_1.bias", [d])
+                add(p + "attn.c_attn.weight", [d, 3 * d]); add(p + "attn.c_attn.bias", [3 * d])
+                add(p + "attn.c_proj.weight", [d, d]); add(p + "attn.c_proj.bias", [d])
+                add(p + "ln_2.weight", [d]); add(p + "ln_2.bias", [d])
+                add(p + "mlp.c_fc.weight", [d, ff]); add(p + "mlp.c_fc.bias", [ff])
+                add(p + "mlp.c_proj.weight", [ff, d]); add(p + "mlp.c_proj.bias", [d])
+            }
+            add("transformer.ln_f.weight", [d]); add("transformer.ln_f.bias", [d])
+            if !tiedEmbeddings { add("lm_head.weight", [v, d]) }
+        case .llama:
+            let q = heads * headDim, kv = kvHeads * headDim
+            add("model.embed_tokens.weight", [v, d])
+            for l in 0..<layers {
+                let p = "model.layers.\(l)."
+                add(p + "input_layernorm.weight", [d])
+                add(p + "self_attn.q_proj.weight", [q, d])
+                add(p + "self_attn.k_proj.weight", [kv, d])
+                add(p + "self_attn.v_proj.weight", [kv, d])
+                if attentionBias {
+                    add(p + "self_attn.q_proj.bias", [q]); add(p + "self_attn.k_proj.bias", [kv]); add(p + "self_attn.v_proj.bias", [kv])
+                }
+                add(p + "self_attn.o_proj.weight", [d, q])
+                add(p + "post_attention_layernorm.weight", [d])
+                add(p + "mlp.gate_proj.weight", [ff, d])
+                add(p + "mlp.up_proj.weight", [ff, d])
+                add(p + "mlp.down_proj.weight", [d, ff])
+            }
+            add("model.norm.weight", [d])
+            if !tiedEmbeddings { add("lm_head.weight", [v, d]) }
+        case .bert:
+            add("embeddings.word_embeddings.weight", [v, d])
+            add("embeddings.position_embeddings.weight", [contextLength, d])
+            add("embeddings.token_type_embeddings.weight", [typeVocabSize, d])
+            add("embeddings.LayerNorm.weight", [d]); add("embeddings.LayerNorm.bias", [d])
+            for l in 0..<layers {
+                let p = "encoder.layer.\(l)."
+                for m in ["query", "key", "value"] {
+                    add(p + "attention.self.\(m).weight", [d, d]); add(p + "attention.self.\(m).bias", [d])
+                }
+                add(p + "attention.output.dense.weight", [d, d]); add(p + "attention.output.dense.bias", [d])
+                add(p + "attention.output.LayerNorm.weight", [d]); add(p + "attention.output.LayerNorm.bias", [d])
+                add(p + "intermediate.dense.weight", [ff, d]); add(p + "intermediate.dense.bias", [ff])
+                add(p + "output.dense.weight", [d, ff]); add(p + "output.dense.bias", [d])
+                add(p + "output.LayerNorm.weight", [d]); add(p + "output.LayerNorm.bias", [d])
+            }
+            add("pooler.dense.weight", [d, d]); add("pooler.dense.bias", [d])
+        case .gptNeoX:
+            add("gpt_neox.embed_in.weight", [v, d])
+            for l in 0..<layers {
+                let p = "gpt_neox.layers.\(l)."
+                add(p + "input_layernorm.weight", [d]); add(p + "input_layernorm.bias", [d])
+                add(p + "post_attention_layernorm.weight", [d]); add(p + "post_attention_layernorm.bias", [d])
+                add(p + "attention.query_key_value.weight", [3 * d, d]); add(p + "attention.query_key_value.bias", [3 * d])
+                add(p + "attention.dense.weight", [d, d]); add(p + "attention.dense.bias", [d])
+                add(p + "mlp.dense_h_to_4h.weight", [ff, d]); add(p + "mlp.dense_h_to_4h.bias", [ff])
+                add(p + "mlp.dense_4h_to_h.weight", [d, ff]); add(p + "mlp.dense_4h_to_h.bias", [d])
+            }
+            add("gpt_neox.final_layer_norm.weight", [d]); add("gpt_neox.final_layer_norm.bias", [d])
+            if !tiedEmbeddings { add("embed_out.weight", [v, d]) }
+        }
+        var offset = 0
+        return specs.map { name, shape in
+            let bytes = shape.reduce(weightDType.bitSize / 8, *)
+            defer { offset += bytes }
+            return TensorInfo(name: name, dtype: weightDType, shape: shape, dataOffsets: offset..<(offset + bytes))
+        }
+    }
+}
+
+extension ModelConfig: JSONRepresentable {
+    public var json: JSONValue {
+        .object(JSONObject([
+            "family": .string(family.rawValue),
+            "model_type": .string(modelType),
+            "vocab_size": .int(vocabSize),
+            "hidden_size": .int(hiddenSize),
+            "layers": .int(layers),
+            "heads": .int(heads),
+            "kv_heads": .int(kvHeads),
+            "head_dim": .int(headDim),
+            "intermediate_size": .int(intermediateSize),
+            "context_length": .int(contextLength),
+            "tied_embeddings": .bool(tiedEmbeddings),
+            "layer_norm_epsilon": .double(layerNormEpsilon),
+            "type_vocab_size": .int(typeVocabSize),
+            "attention_bias": .bool(attentionBias),
+            "activation": .string(activation),
+            "rope_theta": .double(ropeTheta),
+            "rope_scaling": ropeScaling?.json ?? .null,
+            "sliding_window": slidingWindow.map { .int($0) } ?? .null,
+            "bos_token_id": bosTokenID.map { .int($0) } ?? .null,
+            "eos_token_ids": .array(eosTokenIDs.map { .int($0) }),
+        ]))
+    }
+
+    /// Reads back what `json` wrote (the configuration stored in a .tlm header).
+    public static func parseStored(_ v: JSONValue) throws(ConfigError) -> ModelConfig {
+        let file = ".tlm header"
+        guard let o = v.object else { throw .invalid(file: file, reason: "config is not an object") }
+        func int(_ k: String) throws(ConfigError) -> Int {
+            guard case .int(let i)? = o[k], i >= 0, i <= 1 << 40 else { throw .invalid(file: file, reason: "config.\(k) must be a non-negative integer") }
+            return i
+        }
+        guard let familyName = o["family"]?.string, let family = ArchitectureFamily(rawValue: familyName) else {
+            throw .invalid(file: file, reason: "config.family is not a known family")
+        }
+        var c = ModelConfig(family: family, modelType: o["model_type"]?.string, vocabSize: try int("vocab_size"),
+                            hiddenSize: try int("hidden_size"), layers: try int("layers"), heads: try int("heads"),
+                            kvHeads: try int("kv_heads"), headDim: try int("head_dim"), intermediateSize: try int("intermediate_size"),
+                            contextLength: try int("context_length"), tiedEmbeddings: o["tied_embeddings"]?.bool ?? false,
+                            layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? 1e-5)
+        c.typeVocabSize = (try? int("type_vocab_size")) ?? 2
+        c.attentionBias = o["attention_bias"]?.bool ?? false
+        if let act = o["activation"]?.string { c.activation = act }
+        if let theta = o["rope_theta"]?.number { c.ropeTheta = theta }
+        if let scaling = o["rope_scaling"]?.object { c.ropeScaling = try RopeScaling(scaling, file: file) }
+        if case .int(let w)? = o["sliding_window"], w > 0 { c.slidingWindow = w }
+        c.bosTokenID = o["bos_token_id"]?.int
+        c.eosTokenIDs = (o["eos_token_ids"]?.array ?? []).compactMap(\.int)
+        try c.validate(file: file)
+        return c
+    }
+}
+
+extension TLMFile {
+    /// The configuration in the header, checked as any configuration is; nil when the file
+    /// was converted without a config.json.
+    public func modelConfig() throws(TLMError) -> ModelConfig? {
+        guard header.config != .null else { return nil }
+        do { return try ModelConfig.parseStored(header.config) } catch { throw .invalidHeader(file: path, reason: "config: \(error.description)") }
+    }
+}
+
+extension BPETokenizer {
+    /// A token the model has no embedding row for could be fed to it: refused when a model
+    /// is loaded and before a conversion writes a file that would be.
+    public func checkFits(_ config: ModelConfig, source: String) throws(TokenizerError) {
+        guard vocabularySize <= config.vocabSize else {
+            throw .invalid(source: source, reason: "the tokenizer has \(formatCount(vocabularySize)) tokens but the model only \(formatCount(config.vocabSize)) embedding rows")
+        }
+    }
+}

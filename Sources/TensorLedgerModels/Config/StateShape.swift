@@ -1,0 +1,61 @@
+// The sizes a model's state is allocated from: the KV cache and the scratch vectors
+// every family's forward pass writes. `plan` and the runner both size memory by it.
+
+/// The sizes a state is allocated from: what any family's forward pass writes.
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+
+public struct StateShape: Sendable, Equatable {
+    package var width: Int           // d: the residual stream
+    package var heads: Int
+    package var kvHeads: Int
+    package var headDim: Int
+    package var intermediate: Int    // ff
+    package var vocabulary: Int
+    package var layers: Int
+    package var contextLength: Int
+    /// The MLP has a gate (SwiGLU) beside its up-projection.
+    package var gated: Bool
+    package var queryWidth: Int { heads * headDim }
+    package var kvWidth: Int { kvHeads * headDim }
+
+    /// The runner's shape for a configuration: GPT-2 has a key/value head per head and no
+    /// gate; the LLaMA family has its own key/value heads, head width and SwiGLU gate.
+    public init(config c: ModelConfig, contextLength: Int) {
+        let llama = c.family == .llama
+        self.init(width: c.hiddenSize, heads: c.heads, kvHeads: llama ? c.kvHeads : c.heads,
+                  headDim: llama ? c.headDim : c.hiddenSize / max(c.heads, 1), intermediate: c.intermediateSize,
+                  vocabulary: c.vocabSize, layers: c.layers, contextLength: contextLength, gated: llama)
+    }
+
+    package init(width: Int, heads: Int, kvHeads: Int, headDim: Int, intermediate: Int, vocabulary: Int, layers: Int, contextLength: Int, gated: Bool) {
+        (self.width, self.heads, self.kvHeads, self.headDim, self.intermediate) = (width, heads, kvHeads, headDim, intermediate)
+        (self.vocabulary, self.layers, self.contextLength, self.gated) = (vocabulary, layers, contextLength, gated)
+    }
+
+    /// Bytes of keys and values one token adds to the cache (f32, every layer).
+    public var cacheBytesPerToken: Int { 2 * layers * kvWidth * MemoryLayout<Float>.size }
+
+    /// Floats of each buffer a batch of T tokens needs, as InferenceState allocates them.
+    package struct BatchBuffers {
+        package var residual, normed, qkv, attention, projected, hidden, gate, rope: Int
+        package var quantizedWidth: Int
+        package var all: [Int] { [residual, normed, qkv, attention, projected, hidden, gate, rope, rope] }
+    }
+
+    package func batchBuffers(tokens T: Int) -> BatchBuffers {
+        BatchBuffers(residual: T * width, normed: T * width, qkv: T * (queryWidth + 2 * kvWidth), attention: T * queryWidth,
+                     projected: T * width, hidden: T * intermediate, gate: gated ? T * intermediate : 1,
+                     rope: T * max(headDim / 2, 1), quantizedWidth: max(width, queryWidth, intermediate))
+    }
+
+    /// Bytes of the activation buffers for a prompt of T tokens (logits of the last only, or
+    /// of every token), the scores and the int8 activations: everything but the cache.
+    public func scratchBytes(tokens T: Int, allLogits: Bool) -> Int {
+        let b = batchBuffers(tokens: T)
+        let floats = b.all.reduce(0, +) + (allLogits ? T : 1) * vocabulary + heads * contextLength + width
+        let quantized = T * b.quantizedWidth * (1 + 2 * MemoryLayout<Float>.size / 32)  // bytes, scales and block sums
+        return floats * MemoryLayout<Float>.size + quantized
+    }
+}

@@ -1,0 +1,202 @@
+// Turns one source tensor into its stored form: widened to f32 rows when needed,
+// transposed from [in, out] to rows, then quantized or narrowed. Rows are split
+// across threads in contiguous ranges, one hand-off per tensor.
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import CKernels
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+package final class TensorEncoder: @unchecked Sendable {
+    package let threads: Int
+    /// The encoded raw bytes of the last tensor (reused, grown to the largest). A plain
+    /// allocation rather than an array: a writer thread reads it while the next tensor is
+    /// encoded into another encoder, and nothing may copy it behind our back.
+    package private(set) var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var scratch: [Float] = []
+
+    package init(threads: Int) { self.threads = threads }
+
+    deinit { output.deallocate() }
+
+    /// Encodes `item` into `output[0..<item.rawBytes]` as `format` stores it (q8: .tlm's int8
+    /// plane then scales, or GGUF's Q8_0 blocks), with its rows
+    /// reordered for ggml's RoPE when given; returns the quantization error of a quantized tensor.
+    /// A float tensor written as it is (or narrowed: an f32 value beyond f16's range) is
+    /// checked for NaN and infinity too: the quantizers refuse them, and so does this.
+    package func encode(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat = .tlm,
+                permuting permutation: GGUFRowPermutation? = nil) throws -> QuantizationQuality? {
+        let quality = try encodeValues(item, from: checkpoint, format: format, permuting: permutation)
+        if !item.scheme.isQuantized,
+           let bad = firstNonFinite(UnsafeRawBufferPointer(rebasing: output[0..<item.rawBytes]), dtype: item.scheme.storageDType) {
+            throw QuantizationError.nonFinite(tensor: item.source.name, index: Self.sourceIndex(bad, of: item, permuting: permutation))
+        }
+        return quality
+    }
+
+    /// Where value `i` of the encoded rows sits in the source tensor, the transpose and
+    /// llama's row permutation undone: errors name the place as the checkpoint holds it.
+    package static func sourceIndex(_ i: Int, of item: ConversionItem, permuting permutation: GGUFRowPermutation?) -> Int {
+        let rows = item.shape.count == 2 ? item.shape[0] : 1, cols = item.source.info.elementCount / max(rows, 1)
+        guard cols > 0 else { return i }
+        var r = i / cols
+        let c = i % cols
+        if let permutation { r = permutation.sourceRow(r) }
+        return item.transposed ? c * rows + r : r * cols + c
+    }
+
+    private func encodeValues(_ item: ConversionItem, from checkpoint: Checkpoint, format: ConversionOptions.OutputFormat,
+                              permuting permutation: GGUFRowPermutation?) throws -> QuantizationQuality? {
+        let info = item.source.info
+        let src = checkpoint.data(for: item.source)
+        if output.count < item.rawBytes || output.baseAddress == nil {
+            output.deallocate()
+            output = .allocate(byteCount: max(item.rawBytes, 64), alignment: 64)
+        }
+
+        // Same element type, same layout: the bytes go through untouched (bit-exact).
+        if !item.transposed && permutation == nil && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
+            UnsafeMutableRawBufferPointer(rebasing: output[0..<src.count]).copyMemory(from: src)
+            return nil
+        }
+
+        let rows = item.shape.count == 2 ? item.shape[0] : 1
+        let cols = rows > 0 ? info.elementCount / max(rows, 1) : 0
+        let threads = info.elementCount >= 1 << 16 ? self.threads : 1
+        let name = info.name
+        let base = output.baseAddress!
+        let scalesOffset = TLMFormat.align(info.elementCount)
+        if item.scheme.isQuantized && format == .tlm {
+            // Zero the alignment padding between the int8 plane and the scales.
+            UnsafeMutableRawBufferPointer(rebasing: output[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        let q = base.assumingMemoryBound(to: Int8.self)
+
+        // Conv1D weights to q8 (.tlm's blocks or GGUF's Q8_0): transposed and quantized in
+        // one pass, 16 output rows at a time, with no f32 copy of the tensor in between.
+        if item.transposed && item.scheme == .q8 && permutation == nil && info.dtype == .float32 && cols % 32 == 0
+            && Int(bitPattern: src.baseAddress) % 4 == 0 {
+            let x = src.baseAddress!.assumingMemoryBound(to: Float.self)
+            let scales = (base + scalesOffset).assumingMemoryBound(to: UInt16.self)
+            let blocks = base.assumingMemoryBound(to: UInt8.self)
+            return try Self.quantizeInParallel((rows + 15) / 16, threads: threads, tensor: name, rowScales: format == .tlm) { bands, quality in
+                let columns = (bands.lowerBound * 16)..<min(bands.upperBound * 16, rows)
+                switch format {
+                case .tlm: return Q8.quantizeColumns(x, rows: cols, cols: rows, columns: columns, into: q, scales: scales, quality: &quality)
+                case .gguf: return Q8.quantizeGGMLColumns(x, rows: cols, cols: rows, columns: columns, into: blocks, quality: &quality)
+                }
+            }
+        }
+
+        // f32 rows in output layout: straight from the mapping when possible.
+        let direct = info.dtype == .float32 && !item.transposed && permutation == nil && Int(bitPattern: src.baseAddress) % 4 == 0
+        if !direct {
+            if scratch.count < info.elementCount { scratch = [Float](repeating: 0, count: info.elementCount) }
+            try scratch.withUnsafeMutableBufferPointer { dst in
+                if item.transposed {
+                    try Self.transposeToFloat(src, dtype: info.dtype, inRows: info.shape[0], inCols: info.shape[1], into: dst.baseAddress!, threads: threads, tensor: name)
+                } else {
+                    try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: name)
+                }
+                permutation?.apply(to: dst.baseAddress!, cols: cols)
+            }
+        }
+
+        let scheme = item.scheme
+        return try scratch.withUnsafeBufferPointer { scratchBuf in
+            let x: UnsafePointer<Float> = direct ? src.baseAddress!.assumingMemoryBound(to: Float.self) : scratchBuf.baseAddress!
+            switch scheme {
+            case .f32:
+                base.copyMemory(from: x, byteCount: info.elementCount * 4)
+                return nil
+            case .f16:
+                let o = base.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<info.elementCount { o[i] = halfBitsFromFloat(x[i]).littleEndian }
+                return nil
+            case .bf16:
+                let o = base.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
+                return nil
+            case .q8 where format == .gguf:
+                let blocks = base.assumingMemoryBound(to: UInt8.self)
+                return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
+                    for start in stride(from: range.lowerBound, to: range.upperBound, by: 1024) {
+                        let count = min(1024, range.upperBound - start)
+                        let failure = Q8.quantizeGGML(x + start * cols, count: count * cols, into: blocks + start * cols / 32 * 34, quality: &quality)
+                        if let failure {
+                            return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
+                        }
+                        if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
+                    }
+                    return nil
+                }
+            case .q8, .q8Row:
+                return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in
+                    for r in range {
+                        // Rows read straight from the mapping are let go every 1024 rows,
+                        // so the largest tensor is never resident whole.
+                        if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
+                            releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
+                        }
+                        let failure = scheme == .q8
+                            ? Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols,
+                                                scales: (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize), quality: &quality)
+                            : Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols,
+                                             scale: (base + scalesOffset).assumingMemoryBound(to: Float.self) + r, quality: &quality)
+                        if let failure {
+                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
+                        }
+                    }
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// Runs `body` over `count` units split into contiguous ranges across threads, each with
+    /// its own error tally; a failure that any range reports becomes the error.
+    package static func quantizeInParallel(_ count: Int, threads: Int, tensor: String, rowScales: Bool = true,
+                                   _ body: (Range<Int>, inout QuantizationQuality) -> QuantizationFailure?) throws -> QuantizationQuality {
+        let perThread = UnsafeMutableBufferPointer<QuantizationQuality>.allocate(capacity: threads)
+        perThread.initialize(repeating: QuantizationQuality())
+        let failures = UnsafeMutableBufferPointer<QuantizationFailure?>.allocate(capacity: threads)
+        failures.initialize(repeating: nil)
+        defer { perThread.deallocate(); failures.deallocate() }
+        parallelRows(count, threads: threads) { t, range in
+            var quality = QuantizationQuality()
+            failures[t] = body(range, &quality)
+            perThread[t] = quality
+        }
+        if let failure = failures.compactMap({ $0 }).first { throw failure.error(tensor: tensor, rowScales: rowScales) }
+        var total = QuantizationQuality()
+        for q in perThread { total.merge(q) }
+        return total
+    }
+
+    /// Widens and transposes a [inRows, inCols] tensor into [inCols, inRows] f32; output
+    /// rows are split across threads.
+    package static func transposeToFloat(_ src: UnsafeRawBufferPointer, dtype: DType, inRows: Int, inCols: Int,
+                                 into dst: UnsafeMutablePointer<Float>, threads: Int, tensor: String) throws {
+        var wide: [Float] = []
+        var source = src
+        if dtype != .float32 || Int(bitPattern: src.baseAddress) % 4 != 0 {
+            // Widen first (f16, bf16, integers, or unaligned f32), then transpose the f32 copy.
+            wide = [Float](repeating: 0, count: inRows * inCols)
+            try wide.withUnsafeMutableBufferPointer { try convertToFloat(src, dtype: dtype, into: $0, tensor: tensor) }
+        }
+        wide.withUnsafeBytes { w in
+            if dtype != .float32 || Int(bitPattern: src.baseAddress) % 4 != 0 { source = w }
+            let s = source.baseAddress!.assumingMemoryBound(to: Float.self)
+            // Bands of 16 output rows (a whole register tile of the kernel) per thread.
+            parallelRows((inCols + 15) / 16, threads: threads) { _, bands in
+                tl_transpose_f32(s, inRows, inCols, bands.lowerBound * 16, min(bands.upperBound * 16, inCols), dst)
+            }
+        }
+    }
+}

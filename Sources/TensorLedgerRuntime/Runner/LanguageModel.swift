@@ -1,0 +1,113 @@
+// The one interface every model family implements and every command uses (`run`,
+// `next`, `trace`, `perplexity`), and the one place a file becomes a model: the family
+// comes from the configuration (config.json's `model_type`, or the .tlm header's copy).
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import TensorLedgerModels
+
+public protocol LanguageModel: AnyObject, Sendable {
+    var config: ModelConfig { get }
+    var tokenizer: BPETokenizer { get }
+    /// The file or directory the weights came from.
+    var source: String { get }
+    var threads: Int { get }
+    /// Positions the model attends over (for Mistral, no longer than its sliding window).
+    var contextLength: Int { get }
+    /// The scheme of the big matrices (for reports).
+    var weightScheme: WeightScheme { get }
+    /// Bytes of weights one decoded token reads: what bounds decoding speed.
+    var weightBytesPerToken: Int { get }
+    /// What loading changed about the weights (a GGUF type requantized to q8), for a notice.
+    var notes: [String] { get }
+
+    /// A KV cache and activation buffers for this model.
+    func makeState() -> InferenceState
+
+    /// Runs `tokens` at positions state.position…, appends them to the cache, and writes the
+    /// logits of the last token (or of every token, with `allLogits`) into state.logits.
+    func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws
+
+    /// The matrices and steps of a stage as this family names them (for `trace`).
+    func describe(_ stage: ForwardStage) -> [TraceStep]
+}
+
+/// The stages `trace` reports, in every family.
+public enum ForwardStage: Sendable {
+    case embedding, attention, mlp, finalNorm, unembedding
+}
+
+extension LanguageModel {
+    public var vocabularySize: Int { config.vocabSize }
+
+    /// Every family's state has the same shape, from the config and the context.
+    public func makeState() -> InferenceState {
+        InferenceState(shape: StateShape(config: config, contextLength: contextLength))
+    }
+
+    public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool = false) throws {
+        try forward(tokens, state: state, allLogits: allLogits, observer: nil)
+    }
+
+    /// The checks every forward pass starts with: room in the context, ids in the
+    /// vocabulary; then the cache is grown to hold the batch.
+    package func checkBatch(_ tokens: [Int], state: InferenceState) throws {
+        guard state.position + tokens.count <= contextLength else {
+            throw GenerationError.contextFull(contextLength: contextLength, needed: state.position + tokens.count)
+        }
+        for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
+        try state.reserveCache(positions: state.position + tokens.count)
+    }
+}
+
+public enum ModelLoader {
+    /// A configuration the weights and the runner agree with: as many layers as the
+    /// tensors hold, every tensor the configuration implies present in its shape, and no
+    /// setting the runner would silently get wrong. `plan` asks the same before it plans.
+    public static func checkRunnable(_ config: ModelConfig, tensors: [TensorInfo], source: String) throws {
+        try config.checkLayers(tensorNames: tensors.map(\.name), source: source)
+        let byName = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        let runs = config.family == .gpt2 || config.family == .llama
+        let implied = runs ? config.syntheticTensors() : []
+        // Every parameter is read: one the forward pass would skip makes it silently wrong.
+        let impliedNames = Set(implied.map(\.name))
+        for t in runs ? tensors : [] where !impliedNames.contains(t.name) && t.name != "lm_head.weight" {
+            guard TensorClassifier.role(of: t, family: config.family) != .buffer else { continue }
+            throw ModelLoadError.unusedTensor(source: source, name: t.name, family: config.family.displayName)
+        }
+        for expected in implied {
+            guard let shape = byName[expected.name] else {
+                // A tied head is the embedding; the runner finds it there.
+                if expected.name.hasSuffix("lm_head.weight") || expected.name == "embed_out.weight" { continue }
+                throw ModelLoadError.missingTensor(source: source, name: expected.name)
+            }
+            guard shape == expected.shape else {
+                throw ModelLoadError.wrongShape(source: source, name: expected.name, expected: expected.shape, found: shape)
+            }
+        }
+        if let setting = config.unsupportedByRunner.first, let space = setting.firstIndex(of: " ") {
+            throw ModelLoadError.unsupportedSetting(source: source, field: String(setting[..<space]), value: String(setting[setting.index(after: space)...]))
+        }
+    }
+
+    /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
+    /// directory) as the family its configuration names.
+    public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
+        let file = try ModelFile.open(path)
+        // Every checksum and every padding byte of a .tlm file, before any weight is used.
+        if case .tlm(let t) = file { try t.verify(threads: threads) }
+        guard let config = try file.config() else { throw ModelLoadError.noConfig(source: file.path) }
+        try checkRunnable(config, tensors: file.tensors, source: file.path)
+        let source = file.weights(config: config)
+        let tokenizer = try source.tokenizer()
+        try tokenizer.checkFits(config, source: source.sourceName)
+        let threads = max(1, threads)
+        switch config.family {
+        case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, threads: threads)
+        case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, threads: threads)
+        case .bert, .gptNeoX:
+            throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+// The LLaMA family (Llama 2 and 3, Mistral, Qwen2, SmolLM2, TinyLlama): the weights and
+// the forward pass, read top to bottom as the data flows:
+// tokens → embeddings → blocks (RMSNorm, attention with rotary positions, RMSNorm,
+// SwiGLU MLP, each added back to the residual stream) → final RMSNorm → logits.
+//
+// Grouped-query attention: `heads / kvHeads` query heads share each cached key/value
+// head, so the cache holds kvHeads · headDim per layer and position. The shared steps
+// are in Operations.swift.
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import TensorLedgerModels
+
+public final class LlamaModel: LanguageModel, @unchecked Sendable {
+    package struct Block {
+        package var inputNorm: [Float]                    // (d)
+        package var query: WeightMatrix                   // (heads · dh, d)
+        package var key: WeightMatrix                     // (kvHeads · dh, d)
+        package var value: WeightMatrix                   // (kvHeads · dh, d)
+        package var queryBias: [Float]?, keyBias: [Float]?, valueBias: [Float]?  // Qwen2 only
+        package var output: WeightMatrix                  // (d, heads · dh)
+        package var postAttentionNorm: [Float]            // (d)
+        package var gate: WeightMatrix                    // (ff, d)
+        package var up: WeightMatrix                      // (ff, d)
+        package var down: WeightMatrix                    // (d, ff)
+    }
+
+    public let config: ModelConfig
+    public let tokenizer: BPETokenizer
+    public let source: String
+    public let notes: [String]
+    package let tokenEmbedding: WeightMatrix              // (vocab, d)
+    package let blocks: [Block]
+    package let finalNorm: [Float]                        // (d)
+    package let unembedding: WeightMatrix                 // (vocab, d): lm_head, or the embedding when tied
+    package let rope: RotaryEmbedding
+    package let ops: Operations
+
+    public var threads: Int { ops.threads }
+    /// Mistral attends within a sliding window: longer contexts are refused rather than
+    /// run with an attention pattern the model was not trained on.
+    public var contextLength: Int { min(config.contextLength, config.slidingWindow ?? Int.max) }
+    public var weightScheme: WeightScheme { blocks.first?.up.scheme ?? tokenEmbedding.scheme }
+    public var weightBytesPerToken: Int {
+        blocks.reduce(0) { total, b in
+            total + [b.query, b.key, b.value, b.output, b.gate, b.up, b.down].reduce(0) { $0 + $1.byteCount }
+        } + unembedding.byteCount
+    }
+
+    /// The family's checkpoint layout, all here: `model.`-prefixed names, nn.Linear
+    /// matrices stored [out, in], separate Q/K/V and gate/up projections, biases only
+    /// where the checkpoint has them, the head tied to the embedding when `lm_head` is absent.
+    package init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, threads: Int) throws {
+        let name = source.sourceName
+        guard ["silu", "swish"].contains(c.activation) else {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "hidden_act", value: c.activation)
+        }
+        if let scaling = c.ropeScaling, !["linear", "llama3"].contains(scaling.type) {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "rope_scaling type", value: scaling.type)
+        }
+        guard c.headDim > 0, c.headDim % 2 == 0 else {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "head_dim", value: "\(c.headDim) (rotary embeddings need an even head width)")
+        }
+        config = c
+        self.source = name
+        self.tokenizer = tokenizer
+        ops = Operations(threads: threads)
+        // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
+        let divisors = source.has(GGUFArchitecture.ropeDivisors) ? try source.vector(GGUFArchitecture.ropeDivisors, count: c.headDim / 2) : nil
+        rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
+        let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        func bias(_ n: String, _ count: Int) throws -> [Float]? {
+            source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil
+        }
+        tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
+        blocks = try (0..<c.layers).map { l in
+            let p = "model.layers.\(l)."
+            return Block(
+                inputNorm: try source.vector(p + "input_layernorm.weight", count: d),
+                query: try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
+                key: try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
+                value: try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false),
+                queryBias: try bias(p + "self_attn.q_proj.bias", q),
+                keyBias: try bias(p + "self_attn.k_proj.bias", kv),
+                valueBias: try bias(p + "self_attn.v_proj.bias", kv),
+                output: try source.matrix(p + "self_attn.o_proj.weight", rows: d, cols: q, conv1D: false),
+                postAttentionNorm: try source.vector(p + "post_attention_layernorm.weight", count: d),
+                gate: try source.matrix(p + "mlp.gate_proj.weight", rows: ff, cols: d, conv1D: false),
+                up: try source.matrix(p + "mlp.up_proj.weight", rows: ff, cols: d, conv1D: false),
+                down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
+        }
+        finalNorm = try source.vector("model.norm.weight", count: d)
+        let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
+        unembedding = head
+        notes = source.notes + (headNote.map { [$0] } ?? [])
+    }
+
+    // MARK: The forward pass
+
+    public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
+        let T = tokens.count
+        guard T > 0 else { return }
+        try checkBatch(tokens, state: state)
+        state.reserve(tokens: T, allLogits: allLogits)
+        let c = config, d = c.hiddenSize, epsilon = Float(c.layerNormEpsilon)
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let x = state.residual, normed = state.normed
+        // Q, K and V of the batch, one after another in the state's qkv buffer.
+        let query = state.qkv, key = query + T * qWidth, value = key + T * kvWidth
+
+        for t in 0..<T { tokenEmbedding.row(tokens[t], into: x + t * d) }
+        rope.angles(start: state.position, count: T, cos: state.ropeCos, sin: state.ropeSin)
+        observer?.embedded(tokens: tokens, x: x, d: d)
+
+        for (l, block) in blocks.enumerated() {
+            // Attention: RMSNorm, Query/Key/Value, rotary positions on Q and K, causal
+            // softmax over the cache, Output added back to the residual stream.
+            ops.rmsNorm(x, T, d, block.inputNorm, epsilon: epsilon, into: normed)
+            ops.multiply([.init(weights: block.query, bias: block.queryBias, output: query),
+                          .init(weights: block.key, bias: block.keyBias, output: key),
+                          .init(weights: block.value, bias: block.valueBias, output: value)], normed, T, state: state)
+            rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: state.ropeCos, sin: state.ropeSin)
+            rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: state.ropeCos, sin: state.ropeSin)
+            ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
+                                             values: value, valueStride: kvWidth), state: state)
+            ops.multiply(block.output, state.attention, T, nil, into: state.projected, state: state, then: .addTo(x))
+            observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
+
+            // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back.
+            ops.rmsNorm(x, T, d, block.postAttentionNorm, epsilon: epsilon, into: normed)
+            ops.multiply([.init(weights: block.gate, output: state.gate), .init(weights: block.up, output: state.hidden)], normed, T, state: state)
+            ops.swiGLU(state.hidden, gate: state.gate, T, width: c.intermediateSize)
+            ops.multiply(block.down, state.hidden, T, nil, into: state.projected, state: state, then: .addTo(x))
+            observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
+        }
+
+        // Final RMSNorm and the unembedding: logits for the last token, or all of them.
+        let first = allLogits ? 0 : T - 1
+        ops.rmsNorm(x + first * d, T - first, d, finalNorm, epsilon: epsilon, into: normed)
+        ops.multiply(unembedding, normed, T - first, nil, into: state.logits, state: state)
+        state.position += T
+        state.logitRows = T - first
+        observer?.finished(x: normed + (T - first - 1) * d, d: d)
+    }
+
+    public func describe(_ stage: ForwardStage) -> [TraceStep] {
+        let c = config
+        let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        switch stage {
+        case .embedding: return [.lookup(rows: c.vocabSize, width: d)]
+        case .attention:
+            return [.norm("RMSNorm"), .matrix("query", in: d, out: q), .matrix("key", in: d, out: kv), .matrix("value", in: d, out: kv), .rope,
+                    .attention(heads: c.heads, kvHeads: c.kvHeads), .matrix("output", in: q, out: d)]
+        case .mlp: return [.norm("RMSNorm"), .matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation("SwiGLU"), .matrix("down", in: ff, out: d)]
+        case .finalNorm: return [.norm("RMSNorm")]
+        case .unembedding: return [.matrix("unembedding", in: d, out: c.vocabSize)]
+        }
+    }
+}

@@ -1,0 +1,270 @@
+// The operations every family's forward pass is made of: matrix products (the one hot
+// spot, and the one place work is split across threads), LayerNorm and RMSNorm, rotary
+// position embeddings, causal attention over the KV cache, and the activations. A
+// family's `forward` composes them; none of them knows which family calls it.
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import TensorLedgerModels
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+package final class Operations: @unchecked Sendable {
+    package let threads: Int
+    package let pool: WorkerPool
+
+    /// Below this many multiply-adds a product runs on the calling thread: a hand-off
+    /// costs a few microseconds, more than a small product takes.
+    package static let threadedProductWork = 1 << 17
+    /// Per-token work (norms, quantizing activations) is split across threads only for
+    /// batches at least this long; shorter ones finish before the workers wake.
+    package static let threadedTokenBatch = 16
+
+    package init(threads: Int) {
+        self.threads = max(1, threads)
+        pool = WorkerPool(threads: self.threads)
+    }
+
+    // MARK: Matrix products
+
+    /// What a matrix product does with its rows once they are computed (while they are
+    /// still in cache, and on the thread that computed them).
+    package enum Epilogue {
+        case none
+        case gelu
+        /// Adds y into this (T, rows) buffer: the residual stream.
+        case addTo(UnsafeMutablePointer<Float>)
+    }
+
+    /// One matrix of a product: y[t] = W · x[t] + bias, then the epilogue.
+    package struct Product {
+        package var weights: WeightMatrix
+        package var bias: [Float]?
+        package var output: UnsafeMutablePointer<Float>   // (T, rows)
+        package var epilogue: Epilogue = .none
+    }
+
+    /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
+    /// for all of them; rows are split across threads, one hand-off per matrix.
+    package func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
+                  into y: UnsafeMutablePointer<Float>, state: InferenceState, then epilogue: Epilogue = .none) {
+        multiply([Product(weights: w, bias: bias, output: y, epilogue: epilogue)], x, T, state: state)
+    }
+
+    /// Several matrices applied to the same input (LLaMA's Q, K and V; gate and up): the
+    /// input is quantized once and their rows, taken end to end, are split across the
+    /// threads in one hand-off, so small matrices do not each pay for one or run alone.
+    package func multiply(_ products: [Product], _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
+        let cols = products[0].weights.cols
+        let quantize = products.contains { $0.weights.needsQuantizedInput }
+        let xq = quantize ? state.quantized : nil
+        if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
+        let body = { (p: Product, range: Range<Int>) in
+            let w = p.weights, rows = w.rows, y = p.output
+            if T == 1 {
+                w.dotRows(range, x: x, xq: xq, out: y)
+            } else {
+                w.multiplyRows(range, x: x, tokens: T, xq: xq, out: y)
+            }
+            for t in 0..<T {
+                let yt = y + t * rows
+                if let bias = p.bias { for r in range { yt[r] += bias[r] } }
+                switch p.epilogue {
+                case .none: break
+                case .gelu: tl_gelu(yt + range.lowerBound, range.count)
+                case .addTo(let sum): for r in range { sum[t * rows + r] += yt[r] }
+                }
+            }
+        }
+        let totalRows = products.reduce(0) { $0 + $1.weights.rows }
+        // Rows [lo, hi) of the matrices taken end to end.
+        let span = { (lo: Int, hi: Int) in
+            var start = 0
+            for p in products {
+                let a = max(lo, start), b = min(hi, start + p.weights.rows)
+                if a < b { body(p, (a - start)..<(b - start)) }
+                start += p.weights.rows
+            }
+        }
+        if totalRows * cols * T < Operations.threadedProductWork || threads == 1 {
+            span(0, totalRows)
+        } else {
+            // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
+            // and no two chunks share a cache line of output.
+            let chunks = 4 * pool.threads
+            pool.run(chunks: chunks) { c in
+                span(totalRows * c / chunks / 32 * 32, c == chunks - 1 ? totalRows : totalRows * (c + 1) / chunks / 32 * 32)
+            }
+        }
+    }
+
+    /// SwiGLU's product in place: y = silu(gate) · y over T rows of `width`.
+    package func swiGLU(_ y: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>, _ T: Int, width: Int) {
+        forEachTokenRange(T) { tokens in
+            let first = tokens.lowerBound * width
+            tl_silu_mul(y + first, gate + first, tokens.count * width)
+        }
+    }
+
+    /// Work done per token is split by tokens across the threads when a batch is large
+    /// enough to pay for the hand-off.
+    package func forEachTokenRange(_ T: Int, _ body: (Range<Int>) -> Void) {
+        guard threads > 1, T >= Operations.threadedTokenBatch else { return body(0..<T) }
+        let chunks = pool.threads
+        pool.run(chunks: chunks) { c in body((T * c / chunks)..<(T * (c + 1) / chunks)) }
+    }
+
+    // MARK: Norms
+
+    /// LayerNorm of T rows of width d (GPT-2).
+    package func layerNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], _ bias: [Float], epsilon: Float,
+                   into out: UnsafeMutablePointer<Float>) {
+        forEachTokenRange(T) { tokens in
+            for t in tokens { layerNormRow(x + t * d, d, weight, bias, into: out + t * d, epsilon: epsilon) }
+        }
+    }
+
+    /// RMSNorm of T rows of width d (LLaMA): x · w / √(mean(x²) + ε).
+    package func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], epsilon: Float,
+                 into out: UnsafeMutablePointer<Float>) {
+        forEachTokenRange(T) { tokens in
+            for t in tokens { rmsNormRow(x + t * d, d, weight, into: out + t * d, epsilon: epsilon) }
+        }
+    }
+
+    // MARK: Attention
+
+    /// Where attention finds its inputs: T rows of queries, keys and values, each `stride`
+    /// floats apart (GPT-2's fused rows, or LLaMA's separate products).
+    package struct AttentionInput {
+        package var queries: UnsafeMutablePointer<Float>, queryStride: Int
+        package var keys: UnsafeMutablePointer<Float>, keyStride: Int
+        package var values: UnsafeMutablePointer<Float>, valueStride: Int
+    }
+
+    /// Causal attention of T new tokens at positions state.position…: their keys and values
+    /// go into the cache, then each query head attends to every position up to its own
+    /// through its key/value head (grouped-query attention: `heads / kvHeads` query heads
+    /// share one). Writes state.attention (T, heads · headDim). A prompt's heads are spread
+    /// over the threads.
+    package func attend(layer: Int, T: Int, _ input: AttentionInput, state: InferenceState) {
+        let shape = state.shape
+        let dh = shape.headDim, kvHeads = shape.kvHeads
+        let keys = state.keys + layer * kvHeads * state.cacheCapacity * dh
+        let values = state.values + layer * kvHeads * state.cacheCapacity * dh
+        for t in 0..<T {
+            let slot = (state.position + t) * dh
+            for kh in 0..<kvHeads {
+                (keys + kh * state.cacheCapacity * dh + slot).update(from: input.keys + t * input.keyStride + kh * dh, count: dh)
+                (values + kh * state.cacheCapacity * dh + slot).update(from: input.values + t * input.valueStride + kh * dh, count: dh)
+            }
+        }
+        let group = shape.heads / kvHeads
+        let scale = 1 / Float(dh).squareRoot()
+        let head = { (h: Int) in
+            let cacheOffset = (h / group) * state.cacheCapacity * dh
+            for t in 0..<T {
+                tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset, values + cacheOffset, dh,
+                              state.position + t + 1, dh, scale, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
+            }
+        }
+        if threads > 1 && T * (state.position + T) * shape.queryWidth >= Operations.threadedProductWork {
+            pool.run(chunks: shape.heads, head)
+        } else {
+            for h in 0..<shape.heads { head(h) }
+        }
+    }
+}
+
+/// LayerNorm of one row of width d.
+@inline(__always)
+package func layerNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [Float], _ bias: [Float], into o: UnsafeMutablePointer<Float>, epsilon: Float) {
+    var mean: Float = 0
+    for i in 0..<d { mean += x[i] }
+    mean /= Float(d)
+    var variance: Float = 0
+    for i in 0..<d { let c = x[i] - mean; variance += c * c }
+    variance /= Float(d)
+    let inv = 1 / (variance + epsilon).squareRoot()
+    for i in 0..<d { o[i] = (x[i] - mean) * inv * weight[i] + bias[i] }
+}
+
+/// RMSNorm of one row of width d.
+@inline(__always)
+package func rmsNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [Float], into o: UnsafeMutablePointer<Float>, epsilon: Float) {
+    var squares: Float = 0
+    for i in 0..<d { squares += x[i] * x[i] }
+    let inv = 1 / (squares / Float(d) + epsilon).squareRoot()
+    for i in 0..<d { o[i] = x[i] * inv * weight[i] }
+}
+
+/// Rotary position embeddings in Hugging Face's layout ("rotate half"): dimension i of a
+/// head pairs with i + headDim/2, and the pair is turned by position · inverseFrequency[i].
+package struct RotaryEmbedding {
+    package let headDim: Int
+    /// θ^(−2i/headDim), rescaled as the checkpoint's rope_scaling says (i < headDim/2).
+    package let inverseFrequencies: [Double]
+
+    package init(headDim: Int, theta: Double, scaling: RopeScaling?, divisors: [Float]? = nil) {
+        self.headDim = headDim
+        let half = headDim / 2
+        var inv = (0..<half).map { i in 1 / pow(theta, Double(2 * i) / Double(headDim)) }
+        switch scaling?.type {
+        case "linear":
+            inv = inv.map { $0 / scaling!.factor }
+        case "llama3":
+            // Long wavelengths are divided by the factor, short ones kept, a blend between.
+            let llama3 = scaling!
+            let old = Double(llama3.originalContextLength)
+            let lowWavelength = old / llama3.lowFrequencyFactor, highWavelength = old / llama3.highFrequencyFactor
+            inv = inv.map { f in
+                let wavelength = 2 * Double.pi / f
+                if wavelength < highWavelength { return f }
+                if wavelength > lowWavelength { return f / llama3.factor }
+                let smooth = (old / wavelength - llama3.lowFrequencyFactor) / (llama3.highFrequencyFactor - llama3.lowFrequencyFactor)
+                return (1 - smooth) * f / llama3.factor + smooth * f
+            }
+        default:
+            break
+        }
+        if let divisors { inv = zip(inv, divisors).map { $0 / Double($1) } }
+        inverseFrequencies = inv
+    }
+
+    /// The cosines and sines of T positions from `start`, (T, headDim/2) each, computed once
+    /// per forward pass and used by every layer.
+    package func angles(start: Int, count T: Int, cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
+        let half = headDim / 2
+        for t in 0..<T {
+            // As transformers does: the angle in f32 (position · inverse frequency), then cos and sin.
+            let position = Float(start + t)
+            for i in 0..<half {
+                let angle = position * Float(inverseFrequencies[i])
+                c[t * half + i] = cosf(angle)
+                s[t * half + i] = sinf(angle)
+            }
+        }
+    }
+
+    /// Rotates `heads` heads of each of T rows (`stride` floats apart) in place.
+    package func apply(_ x: UnsafeMutablePointer<Float>, rows T: Int, stride: Int, heads: Int,
+               cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
+        let half = headDim / 2
+        for t in 0..<T {
+            let ct = c + t * half, st = s + t * half
+            for h in 0..<heads {
+                let v = x + t * stride + h * headDim
+                for i in 0..<half {
+                    let a = v[i], b = v[i + half]
+                    v[i] = a * ct[i] - b * st[i]
+                    v[i + half] = b * ct[i] + a * st[i]
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+// Plain Swift twins of the C kernels (dot products, attention, transposes, quantizers;
+// a GEMM's twin is the dot product of every row with every token): the definition of
+// what each computes, and what the tests compare every CPU variant against.
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import TensorLedgerModels
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum ReferenceKernels {
+    /// GPT-2's GELU, the tanh approximation ("gelu_new"), one value at a time.
+    public static func gelu(_ x: Float) -> Float {
+        0.5 * x * (1 + tanhf(0.797_884_56 * (x + 0.044715 * x * x * x)))
+    }
+
+    /// SiLU, g / (1 + e^−g): SwiGLU's activation of the gate.
+    public static func silu(_ g: Float) -> Float { g / (1 + expf(-g)) }
+
+    /// {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} in f64: what tl_compare_f32 computes.
+    public static func compare(_ a: [Float], _ b: [Float]) -> [Double] {
+        var s = [Double](repeating: 0, count: 5)
+        for (x, y) in zip(a, b) {
+            let (x, y) = (Double(x), Double(y))
+            s[0] += x * x; s[1] += y * y; s[2] += x * y; s[3] += (y - x) * (y - x)
+            s[4] = max(s[4], Double(abs(Float(y) - Float(x))))
+        }
+        return s
+    }
+
+    public static func dotF32(_ a: [Float], _ b: [Float]) -> Double {
+        zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    public static func dotF16(_ a: [UInt16], _ b: [Float]) -> Double {
+        zip(a, b).reduce(0.0) { $0 + Double(floatFromHalfBits($1.0)) * Double($1.1) }
+    }
+
+    public static func dotBF16(_ a: [UInt16], _ b: [Float]) -> Double {
+        zip(a, b).reduce(0.0) { $0 + Double(floatFromBFloat16Bits($1.0)) * Double($1.1) }
+    }
+
+    /// Σ over blocks of 32: (w scale · x scale) · Σ w·x, the block sums exact in integers.
+    public static func dotQ8(_ w: [Int8], scales ws: [UInt16], _ x: [Int8], scales xs: [Float]) -> Double {
+        var s = 0.0
+        for b in 0..<(w.count / 32) {
+            var block = 0
+            for i in (32 * b)..<(32 * b + 32) { block += Int(w[i]) * Int(x[i]) }
+            s += Double(floatFromHalfBits(ws[b])) * Double(xs[b]) * Double(block)
+        }
+        return s
+    }
+
+    public static func dotQ8Row(_ w: [Int8], scale: Float, _ x: [Int8], scales xs: [Float]) -> Double {
+        var s = 0.0
+        for b in 0..<(w.count / 32) {
+            var block = 0
+            for i in (32 * b)..<(32 * b + 32) { block += Int(w[i]) * Int(x[i]) }
+            s += Double(xs[b]) * Double(block)
+        }
+        return s * Double(scale)
+    }
+
+    /// A (rows, cols) matrix as (cols, rows).
+    public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+        (0..<(rows * cols)).map { i in x[(i % rows) * cols + i / rows] }
+    }
+
+    /// One head, one query: softmax over scale·(q · k_p), then Σ softmax_p · v_p.
+    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Double] {
+        let scores = keys.map { Double(scale) * dotF32(q, $0) }
+        let top = scores.max() ?? 0
+        let e = scores.map { exp($0 - top) }
+        let sum = e.reduce(0, +)
+        var out = [Double](repeating: 0, count: q.count)
+        for (w, v) in zip(e, values) { for i in out.indices { out[i] += w / sum * Double(v[i]) } }
+        return out
+    }
+
+    /// Activations in blocks of 32: d = max|x| / 127 in f32, q = round(x / d) halves away.
+    public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
+        var q = [Int8](repeating: 0, count: x.count)
+        var scales: [Float] = []
+        for b in 0..<(x.count / 32) {
+            let block = x[(32 * b)..<(32 * b + 32)]
+            let d = block.reduce(Float(0)) { max($0, abs($1)) } / 127
+            scales.append(d)
+            if d > 0 { for i in block.indices { q[i] = Int8((x[i] / d).rounded(.toNearestOrAwayFromZero)) } }
+        }
+        return (q, scales)
+    }
+}
+
+/// The C kernels as the active CPU variant runs them, for tests and benchmarks.
+public enum Kernels {
+    public static func dotF32(_ a: [Float], _ b: [Float]) -> Float { tl_dot_f32(a, b, a.count) }
+    public static func compare(_ a: [Float], _ b: [Float]) -> [Double] {
+        var out = [Double](repeating: 0, count: 5)
+        tl_compare_f32(a, b, a.count, &out)
+        return out
+    }
+    /// y · silu(gate), element by element.
+    public static func siluMul(_ y: [Float], gate: [Float]) -> [Float] {
+        var out = y
+        tl_silu_mul(&out, gate, out.count)
+        return out
+    }
+    public static func dotF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_f16_f32(a, b, a.count) }
+    public static func dotBF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_bf16_f32(a, b, a.count) }
+    public static func dotQ8(_ w: [Int8], scales ws: [UInt16], _ x: [Int8], scales xs: [Float]) -> Float {
+        tl_dot_q8_q8(w, ws, x, xs, w.count)
+    }
+    public static func dotQ8Row(_ w: [Int8], scale: Float, _ x: [Int8], scales xs: [Float]) -> Float {
+        tl_dot_q8row_q8(w, scale, x, xs, w.count)
+    }
+    /// Every row of a q8 matrix (rows × x.count) against x, in one call.
+    public static func dotQ8Rows(_ w: [Int8], scales ws: [UInt16], _ x: [Int8], scales xs: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: w.count / x.count)
+        tl_dot_q8_rows(w, ws, x.count, 0, out.count, x, xs, &out)
+        return out
+    }
+    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Float] {
+        let dh = q.count, count = keys.count
+        var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
+        tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, &scores, &out)
+        return out
+    }
+
+    /// q8 blocks of the transpose of a (rows, cols) matrix: cols rows of `rows` values; -1
+    /// or the index in x of a value that failed.
+    public static func quantizeColumns(_ x: [Float], rows: Int, cols: Int) -> (q: [Int8], scales: [UInt16], failure: Int) {
+        var q = [Int8](repeating: 0, count: rows * cols), s = [UInt16](repeating: 0, count: rows * cols / 32)
+        let bad = tl_quantize_q8_columns(x, rows, cols, 0, cols, &q, &s, nil)
+        return (q, s, bad)
+    }
+
+    /// GGUF's Q8_0 blocks of x (a multiple of 32 values); -1 or the index of a value that failed.
+    public static func quantizeGGML(_ x: [Float]) -> (blocks: [UInt8], failure: Int) {
+        var out = [UInt8](repeating: 0, count: x.count / 32 * 34)
+        let bad = tl_quantize_q8_0_ggml(x, x.count, &out, nil)
+        return (out, bad)
+    }
+
+    /// The same for the transpose of a (rows, cols) matrix, columns c0..<c1 only (the rest of
+    /// the output is left zero).
+    public static func quantizeGGMLColumns(_ x: [Float], rows: Int, cols: Int, columns: Range<Int>) -> (blocks: [UInt8], failure: Int) {
+        var out = [UInt8](repeating: 0, count: rows * cols / 32 * 34)
+        let bad = tl_quantize_q8_0_ggml_columns(x, rows, cols, columns.lowerBound, columns.upperBound, &out, nil)
+        return (out, bad)
+    }
+
+    public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * cols)
+        tl_transpose_f32(x, rows, cols, 0, cols, &y)
+        return y
+    }
+    public static func gelu(_ x: [Float]) -> [Float] {
+        var y = x
+        tl_gelu(&y, y.count)
+        return y
+    }
+
+    /// W (rows × n, q8 blocks) times T quantized tokens: out[t][r] (the prompt kernel).
+    public static func gemmQ8(_ w: [Int8], scales ws: [UInt16], rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        gemm(w, blockScales: ws, rowScales: nil, rows: rows, x)
+    }
+
+    /// The same for q8-row weights (one scale per row).
+    public static func gemmQ8Row(_ w: [Int8], scales ws: [Float], _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        gemm(w, blockScales: nil, rowScales: ws, rows: ws.count, x)
+    }
+
+    private static func gemm(_ w: [Int8], blockScales: [UInt16]?, rowScales: [Float]?, rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        let n = w.count / rows, T = x.count
+        let q = x.flatMap(\.q), s = x.flatMap(\.scales)
+        var sums = [Int32](repeating: 0, count: q.count / 32)
+        for b in sums.indices { sums[b] = q[(32 * b)..<(32 * b + 32)].reduce(0) { $0 + Int32($1) } }
+        var y = [Float](repeating: 0, count: T * rows)
+        let bs = blockScales ?? [], rs = rowScales ?? []
+        bs.withUnsafeBufferPointer { bp in
+            rs.withUnsafeBufferPointer { rp in
+                tl_gemm_q8(w, blockScales == nil ? nil : bp.baseAddress, rowScales == nil ? nil : rp.baseAddress, n, 0, rows, q, s, sums, T, &y, rows)
+            }
+        }
+        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
+    /// W (rows × n) in f32, f16 or bf16 bits times T f32 tokens: out[t][r].
+    public static func gemmF32(_ w: [Float], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_F32, rows: rows, x)
+    }
+    public static func gemmF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_F16, rows: rows, x)
+    }
+    public static func gemmBF16(_ w: [UInt16], rows: Int, _ x: [[Float]]) -> [[Float]] {
+        gemmFloat(w, type: TL_WEIGHTS_BF16, rows: rows, x)
+    }
+
+    private static func gemmFloat<W>(_ w: [W], type: tl_weight_type, rows: Int, _ x: [[Float]]) -> [[Float]] {
+        let n = w.count / rows, T = x.count
+        var y = [Float](repeating: 0, count: T * rows)
+        w.withUnsafeBytes { wp in tl_gemm_float(wp.baseAddress, type, n, 0, rows, x.flatMap { $0 }, T, &y, rows) }
+        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
+    public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
+        var q = [Int8](repeating: 0, count: x.count)
+        var s = [Float](repeating: 0, count: x.count / 32)
+        tl_quantize_activations(x, x.count, &q, &s, nil)
+        return (q, s)
+    }
+}

@@ -1,0 +1,154 @@
+// A weight matrix as the runner uses it: rows × cols, row-major (rows = output
+// features), in one of the stored schemes, read in place from the file mapping when
+// stored raw. `multiply` is the one hot spot of decoding: each row is streamed once,
+// the rows split across threads in large contiguous chunks.
+
+import TensorLedgerCore
+import TensorLedgerFormats
+import TensorLedgerTokenizer
+import TensorLedgerModels
+import CKernels
+
+public struct WeightMatrix: @unchecked Sendable {
+    public enum Storage {
+        case f32(UnsafePointer<Float>)
+        case f16(UnsafePointer<UInt16>)
+        case bf16(UnsafePointer<UInt16>)
+        /// int8 rows and one f16 scale per block of 32.
+        case q8(UnsafePointer<Int8>, scales: UnsafePointer<UInt16>)
+        /// int8 rows and one f32 scale per row.
+        case q8Row(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
+    }
+
+    public let rows: Int
+    public let cols: Int
+    public let storage: Storage
+    /// Keeps the bytes alive (a file mapping or a decoded buffer).
+    package let owner: AnyObject
+
+    public var scheme: WeightScheme {
+        switch storage {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q8: return .q8
+        case .q8Row: return .q8Row
+        }
+    }
+
+    public var needsQuantizedInput: Bool { scheme.isQuantized }
+
+    /// Bytes read per full pass over the matrix (what a token costs in bandwidth).
+    public var byteCount: Int { TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: scheme) ?? 0 }
+
+    package init(rows: Int, cols: Int, scheme: WeightScheme, bytes: TensorBytes) {
+        self.rows = rows
+        self.cols = cols
+        owner = bytes
+        let base = bytes.bytes.baseAddress!
+        let scales = base + TLMFormat.align(rows * cols)
+        switch scheme {
+        case .f32: storage = .f32(base.assumingMemoryBound(to: Float.self))
+        case .f16: storage = .f16(base.assumingMemoryBound(to: UInt16.self))
+        case .bf16: storage = .bf16(base.assumingMemoryBound(to: UInt16.self))
+        case .q8: storage = .q8(base.assumingMemoryBound(to: Int8.self), scales: scales.assumingMemoryBound(to: UInt16.self))
+        case .q8Row: storage = .q8Row(base.assumingMemoryBound(to: Int8.self), scales: scales.assumingMemoryBound(to: Float.self))
+        }
+    }
+
+    /// The matrix's bytes in the .tlm layout of its scheme.
+    package var bytes: UnsafeRawBufferPointer {
+        let base: UnsafeRawPointer
+        switch storage {
+        case .f32(let p): base = UnsafeRawPointer(p)
+        case .f16(let p), .bf16(let p): base = UnsafeRawPointer(p)
+        case .q8(let q, _): base = UnsafeRawPointer(q)
+        case .q8Row(let q, _): base = UnsafeRawPointer(q)
+        }
+        return UnsafeRawBufferPointer(start: base, count: byteCount)
+    }
+
+    /// Row `r` as f32 (the embedding lookup).
+    public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .f32(let p): out.update(from: p + r * cols, count: cols)
+        case .f16(let p): for c in 0..<cols { out[c] = floatFromHalfBits(p[r * cols + c]) }
+        case .bf16(let p): for c in 0..<cols { out[c] = floatFromBFloat16Bits(p[r * cols + c]) }
+        case .q8(let q, let s):
+            // One f16 scale per block of 32 along the row.
+            for b in 0..<(cols / 32) {
+                let scale = floatFromHalfBits(s[(r * cols) / 32 + b])
+                for c in (32 * b)..<(32 * b + 32) { out[c] = Float(q[r * cols + c]) * scale }
+            }
+        case .q8Row(let q, let s):
+            for c in 0..<cols { out[c] = Float(q[r * cols + c]) * s[r] }
+        }
+    }
+
+    /// out[r] = row r · x for r in `range`; `xq` is x quantized when the matrix is int8.
+    @inline(__always)
+    package func dotRows(_ range: Range<Int>, x: UnsafePointer<Float>, xq: QuantizedActivations?, out: UnsafeMutablePointer<Float>) {
+        let n = cols
+        switch storage {
+        case .f32(let p): for r in range { out[r] = tl_dot_f32(p + r * n, x, n) }
+        case .f16(let p): for r in range { out[r] = tl_dot_f16_f32(p + r * n, x, n) }
+        case .bf16(let p): for r in range { out[r] = tl_dot_bf16_f32(p + r * n, x, n) }
+        case .q8(let q, let s):
+            let xv = xq!
+            tl_dot_q8_rows(q, s, n, range.lowerBound, range.upperBound, xv.values, xv.scales, out)
+        case .q8Row(let q, let s):
+            let xv = xq!
+            for r in range { out[r] = tl_dot_q8row_q8(q + r * n, s[r], xv.values, xv.scales, n) }
+        }
+    }
+}
+
+extension WeightMatrix {
+    /// out[t * rows + r] = row r · x[t] for r in `range` and T tokens (prompt processing),
+    /// through the GEMM kernels: each weight row is read (and packed) once for all tokens.
+    package func multiplyRows(_ range: Range<Int>, x: UnsafePointer<Float>, tokens T: Int, xq: QuantizedActivations?, out: UnsafeMutablePointer<Float>) {
+        let (r0, r1) = (range.lowerBound, range.upperBound)
+        switch storage {
+        case .f32(let p): tl_gemm_float(p, TL_WEIGHTS_F32, cols, r0, r1, x, T, out, rows)
+        case .f16(let p): tl_gemm_float(p, TL_WEIGHTS_F16, cols, r0, r1, x, T, out, rows)
+        case .bf16(let p): tl_gemm_float(p, TL_WEIGHTS_BF16, cols, r0, r1, x, T, out, rows)
+        case .q8(let q, let s):
+            let a = xq!
+            tl_gemm_q8(q, s, nil, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
+        case .q8Row(let q, let s):
+            let a = xq!
+            tl_gemm_q8(q, nil, s, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
+        }
+    }
+}
+
+/// Activations of up to `tokens` tokens quantized in blocks of 32 for the int8 products.
+/// Token t of a product with n columns starts at values + t·n (and its scales and block
+/// sums at t·n/32): the layout tl_gemm_q8 reads.
+package final class QuantizedActivations {
+    package let values: UnsafeMutablePointer<Int8>
+    package let scales: UnsafeMutablePointer<Float>
+    package let sums: UnsafeMutablePointer<Int32>
+    package let capacity: Int
+
+    /// Room for `tokens` rows of up to `width` values.
+    package init(tokens: Int, width: Int) {
+        capacity = max(tokens * width, 32)
+        values = .allocate(capacity: capacity)
+        scales = .allocate(capacity: capacity / 32)
+        sums = .allocate(capacity: capacity / 32)
+    }
+
+    /// Quantizes rows `tokens` of x, each n values (rows n apart in x too).
+    package func set(_ x: UnsafePointer<Float>, tokens: Range<Int>, count n: Int) {
+        precondition(tokens.upperBound * n <= capacity)
+        let first = tokens.lowerBound * n
+        tl_quantize_activations(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
+    }
+
+    deinit {
+        values.deallocate()
+        scales.deallocate()
+        sums.deallocate()
+    }
+}
