@@ -36,80 +36,83 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Standard input as chat reads it: lines, each bounded.
     case lines
 
-    /// Runs the target on `bytes`. Temporary files, where a parser reads from disk, go to `scratch`.
-    public func run(_ bytes: [UInt8], scratch: String) {
+    /// Runs the target on `bytes` and says what became of them: accepted when every step
+    /// succeeded, else the first refusal. Temporary files, where a parser reads from disk,
+    /// go to `scratch`.
+    @discardableResult
+    public func run(_ bytes: [UInt8], scratch: String) -> FuzzVerdict {
+        let v = FuzzVerdict.Recorder()
         switch self {
         case .json:
             // Any JSON may be a config.json: parsed, checked, and laid out when it is small.
-            if let value = try? JSON.parse(bytes), let config = try? ModelConfig.parse(value, file: "fuzz"), config.layers <= 64 {
+            if let value = v.attempt({ try JSON.parse(bytes) }), let config = v.attempt({ try ModelConfig.parse(value, file: "fuzz") }),
+               config.layers <= 64 {
                 _ = Ledger(tensors: config.syntheticTensors(), config: config, source: "fuzz").textReport()
             }
         case .safetensors:
-            let header = bytes.withUnsafeBytes { raw in Result { try SafetensorsHeader.parse(raw, file: "fuzz") } }
-            if case .success(let h) = header, h.tensors.count < 64 {
+            if let h = v.attempt({ try bytes.withUnsafeBytes { try SafetensorsHeader.parse($0, file: "fuzz") } }), h.tensors.count < 64 {
                 // Reading what a valid header describes must be safe too.
                 let path = joinPath(scratch, "fuzz.safetensors")
-                if (try? FuzzTarget.write(bytes, to: path)) != nil, let file = try? SafetensorsFile(path: path) {
+                if v.attempt({ try FuzzTarget.write(bytes, to: path) }) != nil, let file = v.attempt({ try SafetensorsFile(path: path) }) {
                     for t in file.tensors where t.dtype.isConvertibleToFloat && t.elementCount < 1 << 16 {
-                        _ = try? floatValues(file.data(for: t), info: t)
+                        _ = v.attempt { try floatValues(file.data(for: t), info: t) }
                     }
                     _ = Ledger(tensors: file.tensors, config: nil, source: "fuzz").textReport()
                 }
             }
         case .index:
             // An index beside a valid shard: the consistency checks, not the shard, are under test.
-            let dir = scratch
-            guard (try? FuzzTarget.write(bytes, to: joinPath(dir, Checkpoint.indexFileName))) != nil else { return }
-            _ = try? Checkpoint.open(joinPath(dir, Checkpoint.indexFileName))
+            let path = joinPath(scratch, Checkpoint.indexFileName)
+            if v.attempt({ try FuzzTarget.write(bytes, to: path) }) != nil { _ = v.attempt { try Checkpoint.open(path) } }
         case .tlm:
             let path = joinPath(scratch, "fuzz.tlm")
-            guard (try? FuzzTarget.write(bytes, to: path)) != nil, let tlm = try? TLMFile(path: path) else { return }
-            _ = try? tlm.verify(threads: 1)
-            for t in tlm.tensors.prefix(16) { _ = try? tlm.rawBytes(of: t) }
-            for b in tlm.header.blobs.prefix(4) { _ = try? tlm.blob(named: b.name) }
+            guard v.attempt({ try FuzzTarget.write(bytes, to: path) }) != nil, let tlm = v.attempt({ try TLMFile(path: path) }) else { break }
+            _ = v.attempt { try tlm.verify(threads: 1) }
+            _ = v.attempt { try tlm.modelConfig() }
+            for t in tlm.tensors.prefix(16) { _ = v.attempt { try tlm.rawBytes(of: t) } }
+            for b in tlm.header.blobs.prefix(4) { _ = v.attempt { try tlm.blob(named: b.name) } }
             _ = InspectReport(tlm: tlm).textReport()
         case .tlmHeader:
-            _ = bytes.withUnsafeBytes { raw in try? TLMFile.parseHeader(raw, path: "fuzz", dataLength: 1 << 20) }
+            _ = v.attempt { try bytes.withUnsafeBytes { try TLMFile.parseHeader($0, path: "fuzz", dataLength: 1 << 20) } }
         case .tokenizerJSON:
-            if let tok = try? BPETokenizer.fromTokenizerJSON(bytes, source: "fuzz") {
-                let ids = tok.encode("Hello world, it's 2026! 你好 👋")
-                _ = try? tok.decode(ids)
+            if let tok = v.attempt({ try BPETokenizer.fromTokenizerJSON(bytes, source: "fuzz") }) {
+                _ = v.attempt { try tok.decode(tok.encode("Hello world, it's 2026! 你好 👋")) }
             }
         case .tokenizerCompact:
-            if let tok = try? BPETokenizer.fromCompact(bytes, source: "fuzz") {
-                let ids = tok.encode("Hello world, it's 2026! 你好 👋")
-                _ = try? tok.decode(ids)
+            if let tok = v.attempt({ try BPETokenizer.fromCompact(bytes, source: "fuzz") }) {
+                _ = v.attempt { try tok.decode(tok.encode("Hello world, it's 2026! 你好 👋")) }
             }
         case .tokenize:
             let tok = FuzzTarget.gpt2Tokenizer
             let text = String(decoding: bytes, as: UTF8.self)
             let ids = tok.encode(text)
-            _ = try? tok.decode(ids)
+            _ = v.attempt { try tok.decode(ids) }
             var stream = StreamingDecoder()
-            for id in ids { _ = stream.append((try? tok.bytes(of: id)) ?? []) }
+            for id in ids { _ = stream.append(v.attempt { try tok.bytes(of: id) } ?? []) }
             _ = stream.finish()
-            // Decoding arbitrary ids: two bytes per id.
+            // Decoding arbitrary ids, two bytes per id, may refuse those outside the vocabulary.
             var pairs: [Int] = []
             var i = 0
             while i + 1 < bytes.count { pairs.append(Int(bytes[i]) << 8 | Int(bytes[i + 1])); i += 2 }
-            _ = try? tok.decode(pairs)
+            _ = v.attempt { try tok.decode(pairs) }
         case .tlmForged:
-            FuzzTarget.runForged(bytes, scratch: scratch)
+            FuzzTarget.runForged(bytes, scratch: scratch, v)
         case .sized:
-            FuzzTarget.runSized(bytes)
+            FuzzTarget.runSized(bytes, v)
         case .gguf:
-            if let file = try? GGUFFile.parse(bytes, path: "fuzz") {
+            if let file = v.attempt({ try GGUFFile.parse(bytes, path: "fuzz") }) {
                 let tensors = file.huggingFaceTensors()
-                if let config = try? file.modelConfig() {
-                    _ = try? ModelLoader.checkRunnable(config, tensors: tensors.map(\.info), source: "fuzz")
-                    for t in tensors { _ = try? file.rowPermutation(t.info.name, rows: t.info.shape.first ?? 0, config: config) }
+                if let config = v.attempt({ try file.modelConfig() }) {
+                    _ = v.attempt { try ModelLoader.checkRunnable(config, tensors: tensors.map(\.info), source: "fuzz") }
+                    for t in tensors { _ = v.attempt { try file.rowPermutation(t.info.name, rows: t.info.shape.first ?? 0, config: config) } }
                 }
-                _ = try? BPETokenizer.fromGGUF(file, source: "fuzz")
+                _ = v.attempt { try BPETokenizer.fromGGUF(file, source: "fuzz") }
                 FuzzTarget.checkRoundTrip(file)
             }
         case .lines:
-            FuzzTarget.runLines(bytes, scratch: scratch)
+            FuzzTarget.runLines(bytes, scratch: scratch, v)
         }
+        return v.verdict
     }
 
     /// What the reader made of a header, written again, reads back as the same header:
@@ -127,14 +130,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// Lines of at most 64 bytes: as many as the input has newlines (one more for a last
     /// line without one), whatever their lengths.
-    static func runLines(_ bytes: [UInt8], scratch: String) {
+    static func runLines(_ bytes: [UInt8], scratch: String, _ v: FuzzVerdict.Recorder) {
         let path = joinPath(scratch, "lines.txt")
-        guard (try? write(bytes, to: path)) != nil else { return }
-        guard let (fd, _) = try? openRegularFile(path) else { return }
+        guard v.attempt({ try write(bytes, to: path) }) != nil else { return }
+        guard let (fd, _) = v.attempt({ try openRegularFile(path) }) else { return }
         defer { close(fd) }
         let reader = BoundedLineReader(fd: fd, limit: 64)
         var count = 0
-        while let line = try? reader.next() {
+        while let line = v.attempt({ try reader.next() }) ?? nil {
             // Each byte of the line decodes to at most three (U+FFFD for a bad byte).
             if case .text(let t) = line { precondition(t.utf8.count <= 3 * 64, "a line past the limit was kept") }
             count += 1
@@ -163,14 +166,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                                  addedTokens: [AddedToken(id: tokens.count - 1, content: "<|endoftext|>", special: true)], source: "fuzz")
     }()
 
-    static func runForged(_ bytes: [UInt8], scratch: String) {
+    static func runForged(_ bytes: [UInt8], scratch: String, _ v: FuzzVerdict.Recorder) {
         let path = joinPath(scratch, "forged.tlm")
-        guard let file = forgeTLM(aroundHeader: bytes), (try? write(file, to: path)) != nil else { return }
-        guard let model = try? ModelLoader.load(path, threads: 1) else { return }
+        guard let file = forgeTLM(aroundHeader: bytes) else { return v.refuse("not a JSON object to forge a file around") }
+        guard v.attempt({ try write(file, to: path) }) != nil, let model = v.attempt({ try ModelLoader.load(path, threads: 1) }) else { return }
         var greedy = SamplingOptions()
         greedy.temperature = 0
-        _ = try? Generator(model: model).generate(promptIDs: [0, 1], maxTokens: 2, sampling: greedy)
-        _ = try? Generator(model: model).trace(prompt: "ab", top: 2)
+        _ = v.attempt { try Generator(model: model).generate(promptIDs: [0, 1], maxTokens: 2, sampling: greedy) }
+        _ = v.attempt { try Generator(model: model).trace(prompt: "ab", top: 2) }
     }
 
     /// A .tlm file around `bytes` taken as its header: data filled from the input, a
@@ -231,18 +234,17 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         return file
     }
 
-    static func runSized(_ bytes: [UInt8]) {
-        guard bytes.count >= 5 else { return }
+    static func runSized(_ bytes: [UInt8], _ v: FuzzVerdict.Recorder) {
+        guard bytes.count >= 5 else { return v.refuse("shorter than a kind, a count and a payload") }
         let repeats = Int(bytes[1]) | Int(bytes[2]) << 8 | Int(bytes[3]) << 16
         let payload = Array(bytes[4...])
-        guard !payload.isEmpty else { return }
         let total = min(payload.count * max(repeats, 1), 48 << 20)
         var big = [UInt8]()
         big.reserveCapacity(total)
         while big.count < total { big += payload.prefix(total - big.count) }
         switch bytes[0] % 3 {
         case 0:
-            _ = try? JSON.parse([UInt8(ascii: "[")] + big + [UInt8(ascii: "]")])
+            _ = v.attempt { try JSON.parse([UInt8(ascii: "[")] + big + [UInt8(ascii: "]")]) }
         case 1:
             // One metadata key: an array of the payload's first byte's type, its items the rest.
             var file = GGUFFile.magic
@@ -250,11 +252,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { file += $0 } }
             u32(3); u64(0); u64(1); u64(1); file.append(UInt8(ascii: "k"))
             u32(9); u32(UInt32(payload[0] % 13)); u64(UInt64(big.count))
-            _ = try? GGUFFile.parse(file + big, path: "fuzz")
+            _ = v.attempt { try GGUFFile.parse(file + big, path: "fuzz") }
         default:
             var file = [UInt8]()
             withUnsafeBytes(of: UInt64(big.count).littleEndian) { file += $0 }
-            _ = (file + big).withUnsafeBytes { try? SafetensorsHeader.parse($0, file: "fuzz") }
+            _ = v.attempt { try (file + big).withUnsafeBytes { try SafetensorsHeader.parse($0, file: "fuzz") } }
         }
     }
 
@@ -262,5 +264,53 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let w = try AtomicFileWriter(path: path, overwrite: true)
         try w.write(bytes)
         try w.commit()
+    }
+}
+
+/// What a fuzz target made of an input: every step succeeded, or what each step that
+/// failed said. A refusal is a TensorLedgerError's (or the JSON parser's) one line; any
+/// other error is a finding.
+public enum FuzzVerdict: Equatable, CustomStringConvertible {
+    case accepted
+    /// Each distinct refusal, in the order the steps met them.
+    case refused([String])
+    /// An error that is not one of ours: a raw error leaked where a typed one belongs.
+    case unexpected(String)
+
+    public var refusals: [String] {
+        if case .refused(let r) = self { return r }
+        return []
+    }
+
+    public var description: String {
+        switch self {
+        case .accepted: return "accepted"
+        case .refused(let why): return "refused: " + why.joined(separator: " | ")
+        case .unexpected(let what): return "unexpected error: " + what
+        }
+    }
+
+    final class Recorder {
+        private(set) var verdict = FuzzVerdict.accepted
+
+        /// Runs one step; a failure is recorded and gives nil, and the next steps go on.
+        func attempt<T>(_ body: () throws -> T) -> T? {
+            do { return try body() } catch let e as any TensorLedgerError {
+                refuse(e.description)
+            } catch let e as JSONError {
+                refuse(e.description)
+            } catch {
+                verdict = .unexpected("\(type(of: error)): \(error)")
+            }
+            return nil
+        }
+
+        func refuse(_ why: String) {
+            switch verdict {
+            case .accepted: verdict = .refused([why])
+            case .refused(let r) where !r.contains(why): verdict = .refused(r + [why])
+            default: break
+            }
+        }
     }
 }

@@ -52,10 +52,9 @@ struct Replay {
         }
         _ = setUp()
         for path in args.dropFirst() {
-            guard let bytes = try? readWholeFile(path) else { continue }
-            t.run(bytes, scratch: scratch)
+            guard let bytes = try? readWholeFile(path) else { print("\(path): unreadable"); continue }
+            print("\(path): \(t.run(bytes, scratch: scratch))")
         }
-        print("replayed \(args.count - 1) inputs through \(t.rawValue)")
     }
 }
 #endif

@@ -1,30 +1,57 @@
 // Every fuzzer seed and every input that once crashed a parser, replayed through its
-// target on each test run (no fuzzer needed): each must come back without a trap.
+// target on each test run (no fuzzer needed): each seed must come back with the verdict
+// fixtures/fuzz/verdicts.json states for it, each crash without a trap or a raw error.
 
 import Testing
 @testable import TensorLedger
 
 @Suite struct FuzzRegressionTests {
-    static func inputs(_ folder: String) -> [(FuzzTarget, String)] {
-        FuzzTarget.allCases.flatMap { target -> [(FuzzTarget, String)] in
-            let dir = Fixtures.path("fuzz/\(folder)/\(target.rawValue)")
-            let names = (try? directoryEntries(dir)) ?? []
-            return names.map { (target, joinPath(dir, $0)) }
-        } + ((try? directoryEntries(Fixtures.path("fuzz/crashes"))) ?? []).compactMap { name in
-            // Crash files are named TARGET-crash-HASH by scripts/fuzz.sh.
-            guard folder == "seeds", let t = FuzzTarget.allCases.sorted(by: { $0.rawValue.count > $1.rawValue.count })
-                .first(where: { name.hasPrefix($0.rawValue + "-") }) else { return nil }
-            return (t, Fixtures.path("fuzz/crashes/" + name))
+    static func seeds() throws -> [(target: FuzzTarget, name: String)] {
+        try FuzzTarget.allCases.flatMap { target in
+            try directoryEntries(Fixtures.path("fuzz/seeds/\(target.rawValue)")).map { (target, "\(target.rawValue)/\($0)") }
         }
     }
 
-    @Test func seedsAndCrashesReplayCleanly() throws {
-        let cases = Self.inputs("seeds")
-        #expect(cases.count >= 40)
+    /// Refusals and expected texts match one to one in both directions: each expected text
+    /// is in some refusal, and each refusal contains some expected text.
+    static func matches(_ verdict: FuzzVerdict, _ expected: [String]) -> Bool {
+        if case .unexpected = verdict { return false }
+        let refusals = verdict.refusals
+        return expected.allSatisfy { e in refusals.contains { $0.contains(e) } }
+            && refusals.allSatisfy { r in expected.contains { r.contains($0) } }
+    }
+
+    @Test func everySeedGetsItsStatedVerdict() throws {
+        let stated = try #require(try Fixtures.json("fuzz/verdicts.json")["seeds"]?.object)
+        let seeds = try Self.seeds()
+        #expect(seeds.count >= 60)
+        #expect(Set(seeds.map(\.name)) == Set(stated.keys), "every seed has a stated verdict and every verdict a seed")
         let scratch = TemporaryDirectory()
         FuzzTarget.prepareScratch(scratch.path)
-        for (target, path) in cases {
-            target.run(try readWholeFile(path), scratch: scratch.path)
+        for (target, name) in seeds {
+            let expected = (stated[name]?.array ?? []).compactMap(\.string)
+            let verdict = target.run(try readWholeFile(Fixtures.path("fuzz/seeds/" + name)), scratch: scratch.path)
+            #expect(Self.matches(verdict, expected), "\(name): \(verdict); stated: \(expected.isEmpty ? "accepted" : expected.joined(separator: " | "))")
+        }
+    }
+
+    @Test func verdictsAreCheckedBothWays() {
+        #expect(Self.matches(.accepted, []))
+        #expect(!Self.matches(.accepted, ["x"]))
+        #expect(!Self.matches(.refused(["a b"]), []))
+        #expect(Self.matches(.refused(["a b", "c d"]), ["b", "c"]))
+        #expect(!Self.matches(.refused(["a b", "c d"]), ["b"]))
+        #expect(!Self.matches(.unexpected("x"), []))
+    }
+
+    @Test func crashesReplayWithoutARawError() throws {
+        let scratch = TemporaryDirectory()
+        FuzzTarget.prepareScratch(scratch.path)
+        for name in try directoryEntries(Fixtures.path("fuzz/crashes")) {
+            // Crash files are named TARGET-crash-HASH by scripts/fuzz.sh.
+            let target = try #require(FuzzTarget.allCases.sorted { $0.rawValue.count > $1.rawValue.count }.first { name.hasPrefix($0.rawValue + "-") })
+            let verdict = target.run(try readWholeFile(Fixtures.path("fuzz/crashes/" + name)), scratch: scratch.path)
+            if case .unexpected = verdict { Issue.record("\(name): \(verdict)") }
         }
     }
 
@@ -43,13 +70,5 @@ import Testing
         do {
             #expect(try Generator(model: model).generate(promptIDs: [0, 1], maxTokens: 2, sampling: greedy).generatedIDs.count <= 2)
         } catch GenerationError.nonFinite {}
-    }
-
-    /// The sized target makes the large inputs its seeds claim (48 MiB at most).
-    @Test func theSizedSeedsReplay() throws {
-        let scratch = TemporaryDirectory()
-        for name in try directoryEntries(Fixtures.path("fuzz/seeds/sized")) {
-            FuzzTarget.sized.run(try readWholeFile(Fixtures.path("fuzz/seeds/sized/" + name)), scratch: scratch.path)
-        }
     }
 }
