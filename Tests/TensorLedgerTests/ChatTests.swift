@@ -190,65 +190,42 @@ import Darwin
 /// `chat` on a pseudo-terminal, as a person meets it: a prompt, a streamed reply that
 /// Ctrl-C stops, and a session that goes on after it.
 @Suite struct ChatTerminalTests {
-    /// A new pseudo-terminal: the master's descriptor and the slave's path. (posix_openpt
-    /// and its friends are not in Swift's Glibc module; these are the ioctls under them.)
-    static func openPseudoTerminal() -> (master: Int32, slave: String)? {
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
-        guard master >= 0 else { return nil }
-        var unlock: Int32 = 0, number: UInt32 = 0
-        let TIOCSPTLCK: UInt = 0x4004_5431, TIOCGPTN: UInt = 0x8004_5430
-        guard ioctl(master, TIOCSPTLCK, &unlock) == 0, ioctl(master, TIOCGPTN, &number) == 0 else { close(master); return nil }
-        return (master, "/dev/pts/\(number)")
-    }
-
-    /// Reads from the terminal until `marker` appears after `from` characters, or 20 s pass.
-    static func readScreen(_ fd: Int32, into text: inout String, until marker: String, after from: String.Index? = nil) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let clock = Stopwatch()
-        while clock.seconds < 20 {
-            if text[(from ?? text.startIndex)...].contains(marker) { return true }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 100) >= 0 else { return false }
-            if p.revents & Int16(POLLIN) != 0 {
-                let n = read(fd, &buffer, buffer.count)
-                if n <= 0 { return text[(from ?? text.startIndex)...].contains(marker) }
-                text += String(decoding: buffer[0..<n], as: UTF8.self)
-            }
-        }
-        return false
-    }
-
     @Test func ctrlCStopsAReplyAndTheSessionGoesOn() throws {
-        let (master, slave) = try #require(Self.openPseudoTerminal())
-        defer { close(master) }
-        // A new session whose controlling terminal is the pseudo-terminal: ^C there is SIGINT.
-        let pid = try #require(ChildProcess.start(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"],
-                                                            terminal: slave))
-        func send(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { write(master, $0.baseAddress, $0.count) } }
-
-        var screen = ""
-        #expect(Self.readScreen(master, into: &screen, until: "> "), "no prompt: \(screen)")
-        // Type as a person does, after the prompt is ready: libedit prints "> " before it puts
-        // the terminal in its own mode, and what is typed in between may not reach it.
-        usleep(500_000)
+        let chat = try #require(PseudoTerminal(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "--temperature", "0", "-n", "200", "--threads", "1"]))
+        #expect(chat.waitFor("> ") && chat.waitForLineInput(), "no prompt: \(chat.screen)")
         // A long reply (the model continues Genesis until its context is full): stop it
         // as soon as it starts.
-        send("And God said\n")
-        let echoed = screen.endIndex
-        #expect(Self.readScreen(master, into: &screen, until: "And God said\r\n", after: echoed))
-        let replyStart = screen.endIndex
-        #expect(Self.readScreen(master, into: &screen, until: " ", after: replyStart), "no reply: \(screen)")
-        send("\u{03}")
-        #expect(Self.readScreen(master, into: &screen, until: "reply stopped", after: replyStart), "not stopped: \(screen)")
-        #expect(Self.readScreen(master, into: &screen, until: "> ", after: replyStart), "no prompt after ^C: \(screen)")
+        chat.type("And God said\n")
+        #expect(chat.waitFor("And God said\r\n"))
+        #expect(chat.waitFor(" "), "no reply: \(chat.screen)")
+        chat.type("\u{03}")
+        #expect(chat.waitFor("reply stopped"), "not stopped: \(chat.screen)")
+        #expect(chat.waitFor("> ") && chat.waitForLineInput(), "no prompt after ^C: \(chat.screen)")
         // The session goes on: another turn, then /exit.
-        let before = screen.endIndex
-        send("/stats\n")
-        #expect(Self.readScreen(master, into: &screen, until: "context: ", after: before), "\(screen)")
-        send("/exit\n")
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        #expect(status == 0, "exit status \(status): \(screen)")
+        chat.type("/stats\n")
+        #expect(chat.waitFor("context: "), "\(chat.screen)")
+        #expect(chat.waitFor("> ") && chat.waitForLineInput())
+        chat.type("/exit\n")
+        #expect(chat.exitStatus() == 0, "\(chat.screen)")
+    }
+
+    /// The up arrow brings back the last message (libedit's history), and Ctrl-C at the
+    /// prompt says how to end instead of nothing.
+    @Test func chatAtATerminalHasHistoryAndExplainsCtrlC() throws {
+        guard LineEditor() != nil else { return }
+        let chat = try #require(PseudoTerminal(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "-n", "3", "--temperature", "0", "--threads", "1"]))
+        #expect(chat.waitFor("> ") && chat.waitForLineInput(), "no prompt: \(chat.screen)")
+        chat.type("And God\r")
+        #expect(chat.waitFor("And God"), "no echo: \(chat.screen)")
+        #expect(chat.waitFor("> ") && chat.waitForLineInput(), "no prompt after the reply: \(chat.screen)")
+        chat.type("\u{1B}[A\r")
+        #expect(chat.waitFor("And God"), "the recalled line: \(chat.screen)")
+        #expect(chat.waitFor("> ") && chat.waitForLineInput(), "no prompt after the recalled turn: \(chat.screen)")
+        chat.type("\u{03}")
+        #expect(chat.waitFor("(Ctrl-D or /exit ends the chat)"), "\(chat.screen)")
+        #expect(chat.waitForLineInput())
+        chat.type("/exit\r")
+        #expect(chat.exitStatus() == 0, "\(chat.screen)")
     }
 }
 #endif

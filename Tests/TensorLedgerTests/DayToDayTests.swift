@@ -146,16 +146,4 @@ import Testing
             #expect(trace.textReport(width: width).contains("Block 3 MLP"))
         }
     }
-
-    /// At a terminal (`script` gives chat one): the up arrow brings back the last message
-    /// (libedit's history), and Ctrl-C at the prompt says how to end instead of nothing.
-    @Test func chatAtATerminalHasHistoryAndExplainsCtrlC() throws {
-        guard fileExists("/usr/bin/script"), LineEditor() != nil else { return }
-        let keys = "(printf 'And God\\r'; sleep 2; printf '\\033[A\\r'; sleep 2; printf '\\003'; sleep 1; printf '/exit\\r'; sleep 1)"
-        let chat = "'\(CLI.binary)' chat '\(Fixtures.model("tiny-genesis"))' -n 3 --temperature 0"
-        let r = try #require(ChildProcess.run("/bin/bash", ["-c", "\(keys) | /usr/bin/script -qfec \"\(chat)\" /dev/null"]))
-        let screen = r.stdout.replacing("\r", with: "")
-        #expect(screen.components(separatedBy: "> And God").count == 3, "the recalled line: \(screen)")
-        #expect(screen.contains("(Ctrl-D or /exit ends the chat)"), "\(screen)")
-    }
 }
