@@ -12,7 +12,9 @@
 #endif
 
 static tl_isa detected = TL_ISA_PORTABLE;
-static tl_isa active = TL_ISA_PORTABLE;
+/// The variant this thread uses: -1 for the detected one. Per thread, so that a model (or a
+/// test) that asks for a variant affects only the threads doing its work.
+static _Thread_local int thread_isa = -1;
 
 __attribute__((constructor)) static void tl_init_dispatch(void) {
 #if defined(__x86_64__)
@@ -36,12 +38,10 @@ __attribute__((constructor)) static void tl_init_dispatch(void) {
 #endif
     if (dotprod) detected = TL_ISA_NEON_DOTPROD;
 #endif
-    active = detected;
 }
 
 tl_isa tl_detect_isa(void) { return detected; }
-// Relaxed atomics: tests lower the variant while other threads run kernels.
-tl_isa tl_active_isa(void) { return (tl_isa)__atomic_load_n((int *)&active, __ATOMIC_RELAXED); }
+tl_isa tl_active_isa(void) { return thread_isa >= 0 ? (tl_isa)thread_isa : detected; }
 
 int tl_isa_supported(tl_isa isa) {
     switch (isa) {
@@ -56,7 +56,7 @@ int tl_isa_supported(tl_isa isa) {
 
 tl_isa tl_force_isa(tl_isa isa) {
     tl_isa chosen = tl_isa_supported(isa) ? isa : TL_ISA_PORTABLE;
-    __atomic_store_n((int *)&active, (int)chosen, __ATOMIC_RELAXED);
+    thread_isa = (int)chosen;
     return chosen;
 }
 

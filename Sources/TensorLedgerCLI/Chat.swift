@@ -56,7 +56,7 @@ struct Chat: ParsableCommand {
         try reportingErrors(json: output.json) {
             let m = try model.load()
             let systemText = try promptFile.map { try Generator.readPrompt($0, model: m) } ?? system
-            let session = try ChatSession(model: m, config: try TokenizerConfig.load(forModel: model.model), template: ChatTemplate(rawValue: template),
+            let session = try ChatSession(model: m, template: ChatTemplate(rawValue: template),
                                           system: systemText, sampling: sampling.options(for: m), maxReplyTokens: n, source: model.model)
             session.stops = stop
             Interrupts.stopGracefully()  // Ctrl-C stops a reply; the conversation goes on

@@ -55,7 +55,7 @@ struct Run: ParsableCommand {
                 case .interrupted: printWarning("interrupted after \(result.generatedIDs.count) tokens")
                 case .endOfText where result.generatedIDs.isEmpty:
                     // An instruct model asked a bare question often ends its turn at once.
-                    let chatModel = (try? TokenizerConfig.load(forModel: model.model))?.chatTemplate != nil
+                    let chatModel = m.chat.chatTemplate != nil
                     printWarning("the model ended the text at once" + (chatModel
                         ? ": it is a chat model (it has a chat template); talk to it with `tensorledger chat`, or generate past the end with --ignore-eos"
                         : "; generate past the end with --ignore-eos"))

@@ -80,11 +80,11 @@ extension BPETokenizer {
     /// merges; tokenizer.ggml.pre names the split) or "llama" (SentencePiece-style, whose
     /// merges are derived from the scores as transformers' converter derives them).
     public static func fromGGUF(_ gguf: GGUFFile, source: String) throws -> BPETokenizer {
-        let model = gguf.string("tokenizer.ggml.model")
-        guard var tokens = gguf.strings("tokenizer.ggml.tokens") else {
+        let model = gguf.string(GGUFKey.Tokenizer.model.key)
+        guard var tokens = gguf.strings(GGUFKey.Tokenizer.tokens.key) else {
             throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.tokens")
         }
-        var types = gguf.integers("tokenizer.ggml.token_type") ?? []
+        var types = gguf.integers(GGUFKey.Tokenizer.tokenType.key) ?? []
         guard types.isEmpty || types.count == tokens.count else {
             throw TokenizerError.invalid(source: source, reason: "\(types.count) token types for \(tokens.count) tokens")
         }
@@ -98,7 +98,7 @@ extension BPETokenizer {
         var added: [AddedToken] = []
         switch model {
         case "gpt2":
-            guard let mergeList = gguf.strings("tokenizer.ggml.merges") else {
+            guard let mergeList = gguf.strings(GGUFKey.Tokenizer.merges.key) else {
                 throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.merges")
             }
             for (i, m) in mergeList.enumerated() {
@@ -106,7 +106,7 @@ extension BPETokenizer {
                 guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
                 merges.append((String(parts[0]), String(parts[1])))
             }
-            let pre = gguf.string("tokenizer.ggml.pre") ?? "gpt-2"
+            let pre = gguf.string(GGUFKey.Tokenizer.pre.key) ?? "gpt-2"
             let splits: [TokenizerPipeline.Split]
             switch pre {
             case "gpt-2", "default": splits = [.gpt2]
@@ -121,12 +121,12 @@ extension BPETokenizer {
                 added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
             }
         case "llama":
-            let scores = Array((gguf.numbers("tokenizer.ggml.scores") ?? []).prefix(tokens.count))
+            let scores = Array((gguf.numbers(GGUFKey.Tokenizer.scores.key) ?? []).prefix(tokens.count))
             guard scores.count == tokens.count else {
                 throw TokenizerError.invalid(source: source, reason: "\(scores.count) scores for \(tokens.count) tokens")
             }
             scoreMerges = BPETokenizer.mergesFromScores(tokens: tokens, scores: scores, isNormal: { type($0) == 1 })
-            let prefix = gguf.value("tokenizer.ggml.add_space_prefix").map { $0 == .bool(true) } ?? true
+            let prefix = gguf.value(GGUFKey.Tokenizer.addSpacePrefix.key).map { $0 == .bool(true) } ?? true
             pipeline.normalizer = (prefix ? [.prepend("▁")] : []) + [.replace(" ", "▁")]
             pipeline.preTokenizer = .none
             pipeline.decoder = .sentencePiece(replacement: "▁")
@@ -140,13 +140,13 @@ extension BPETokenizer {
             throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.model \(model ?? "missing")")
         }
         let addedContent = Dictionary(added.map { ($0.id, $0.content) }, uniquingKeysWith: { a, _ in a })
-        func special(_ key: String) -> String? {
-            guard let id = gguf.value("tokenizer.ggml.\(key)_token_id")?.int, id >= 0, id < tokens.count else { return nil }
+        func special(_ key: GGUFKey.Tokenizer) -> String? {
+            guard let id = gguf.value(key.key)?.int, id >= 0, id < tokens.count else { return nil }
             return addedContent[id] ?? tokens[id]
         }
-        let addBOS = gguf.value("tokenizer.ggml.add_bos_token").map { $0 == .bool(true) } ?? (model == "llama")
-        if addBOS, let bos = special("bos") { pipeline.prefixTokens = [bos] }
-        if gguf.value("tokenizer.ggml.add_eos_token") == .bool(true), let eos = special("eos") { pipeline.suffixTokens = [eos] }
+        let addBOS = gguf.value(GGUFKey.Tokenizer.addBOSToken.key).map { $0 == .bool(true) } ?? (model == "llama")
+        if addBOS, let bos = special(.bosTokenID) { pipeline.prefixTokens = [bos] }
+        if gguf.value(GGUFKey.Tokenizer.addEOSToken.key) == .bool(true), let eos = special(.eosTokenID) { pipeline.suffixTokens = [eos] }
         if let scoreMerges { return try BPETokenizer(tokens: tokens, merges: scoreMerges, addedTokens: added, pipeline: pipeline, source: source) }
         return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, pipeline: pipeline, source: source)
     }

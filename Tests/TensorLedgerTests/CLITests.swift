@@ -79,6 +79,18 @@ enum CLI {
         #expect(encoded == decoded, "tokenize --json has one shape either way round")
     }
 
+    /// The load time `run` reports is measured: more than nothing, and less than the whole
+    /// process took (as this test measured it from outside).
+    @Test func runReportsTheLoadTimeItMeasured() throws {
+        let clock = Stopwatch()
+        let r = CLI.run(["run", Fixtures.model("tiny-genesis"), "--prompt", "And God said", "-n", "2", "--threads", "1", "--json"])
+        let wall = clock.seconds
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try #require(try JSON.parse(Array(r.stdout.utf8)).object)
+        let load = try #require(o["load_seconds"]?.number)
+        #expect(load > 0 && load < wall, "load \(load) s of a process that took \(wall) s")
+    }
+
     @Test func withJSONAFailureIsJSONToo() throws {
         let missing = CLI.run(["inspect", "/nonexistent/model.safetensors", "--json"])
         #expect(missing.status == 3 && missing.stdout.isEmpty)

@@ -22,12 +22,13 @@ typedef enum {
 
 /// The best variant this CPU supports.
 tl_isa tl_detect_isa(void);
-/// The variant in use (the detected one unless forced).
+/// The variant the calling thread uses (the detected one unless forced on this thread).
 tl_isa tl_active_isa(void);
 /// Whether this CPU can run a variant (the portable one always).
 int tl_isa_supported(tl_isa isa);
-/// Forces a variant this CPU supports (tests compare them), or the portable one when it
-/// does not; returns the one set.
+/// Forces a variant this CPU supports on the calling thread only (a model's workers take
+/// its choice, tests compare variants), or the portable one when it does not; returns the
+/// one set.
 tl_isa tl_force_isa(tl_isa isa);
 const char *tl_isa_name(tl_isa isa);
 /// A pause for spin-wait loops (PAUSE on x86, YIELD on ARM).

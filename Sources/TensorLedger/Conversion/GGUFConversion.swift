@@ -129,7 +129,7 @@ extension Converter {
         let file = try GGUFFile.parse(header, path: source)
         let config = try file.modelConfig()
         try ModelLoader.checkRunnable(config, tensors: file.huggingFaceTensors().map(\.info), source: source)
-        if let tokens = file.strings("tokenizer.ggml.tokens"), tokens.count > config.vocabSize {
+        if let tokens = file.strings(GGUFKey.Tokenizer.tokens.key), tokens.count > config.vocabSize {
             throw TokenizerError.invalid(source: source, reason: "the tokenizer has \(formatCount(tokens.count)) tokens but the model only \(formatCount(config.vocabSize)) embedding rows")
         }
     }
@@ -138,30 +138,31 @@ extension Converter {
     static func ggufMetadata(config c: ModelConfig, arch: GGUFArchitecture, name: String, scheme: WeightScheme,
                              tokenizer: BPETokenizer?, chat: TokenizerConfig, source: String) throws -> [(String, GGUFValue)] {
         let a = arch.rawValue
+        func key(_ k: GGUFKey.Model) -> String { k.key(a) }
         var m: [(String, GGUFValue)] = [
-            ("general.architecture", .string(a)),
-            ("general.name", .string(name)),
-            ("general.file_type", .u32(scheme == .q8 ? 7 : (scheme == .f16 ? 1 : (scheme == .bf16 ? 32 : 0)))),
-            ("\(a).context_length", .u32(UInt32(c.contextLength))),
-            ("\(a).embedding_length", .u32(UInt32(c.hiddenSize))),
-            ("\(a).block_count", .u32(UInt32(c.layers))),
-            ("\(a).feed_forward_length", .u32(UInt32(c.intermediateSize))),
-            ("\(a).attention.head_count", .u32(UInt32(c.heads))),
+            (GGUFKey.architecture, .string(a)),
+            (GGUFKey.name, .string(name)),
+            (GGUFKey.fileType, .u32(scheme == .q8 ? 7 : (scheme == .f16 ? 1 : (scheme == .bf16 ? 32 : 0)))),
+            (key(.contextLength), .u32(UInt32(c.contextLength))),
+            (key(.embeddingLength), .u32(UInt32(c.hiddenSize))),
+            (key(.blockCount), .u32(UInt32(c.layers))),
+            (key(.feedForwardLength), .u32(UInt32(c.intermediateSize))),
+            (key(.headCount), .u32(UInt32(c.heads))),
         ]
-        if scheme == .q8 { m.append(("general.quantization_version", .u32(2))) }
+        if scheme == .q8 { m.append((GGUFKey.quantizationVersion, .u32(2))) }
         if arch == .gpt2 {
-            m.append(("\(a).attention.layer_norm_epsilon", .f32(Float(c.layerNormEpsilon))))
+            m.append((key(.layerNormEpsilon), .f32(Float(c.layerNormEpsilon))))
         } else {
-            m.append(("\(a).attention.head_count_kv", .u32(UInt32(c.kvHeads))))
-            m.append(("\(a).attention.layer_norm_rms_epsilon", .f32(Float(c.layerNormEpsilon))))
-            m.append(("\(a).rope.freq_base", .f32(Float(c.ropeTheta))))
-            if c.headDim != c.hiddenSize / c.heads { m.append(("\(a).attention.key_length", .u32(UInt32(c.headDim)))) }
+            m.append((key(.headCountKV), .u32(UInt32(c.kvHeads))))
+            m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
+            m.append((key(.ropeFreqBase), .f32(Float(c.ropeTheta))))
+            if c.headDim != c.hiddenSize / c.heads { m.append((key(.keyLength), .u32(UInt32(c.headDim)))) }
             if let s = c.ropeScaling, s.type != "llama3" {  // llama3's is the rope_freqs tensor
                 guard s.type == "linear" else {
                     throw GGUFConversionError.unsupported(file: source, reason: "rope scaling \(s.type) is not written to GGUF yet")
                 }
-                m.append(("\(a).rope.scaling.type", .string("linear")))
-                m.append(("\(a).rope.scaling.factor", .f32(Float(s.factor))))
+                m.append((key(.ropeScalingType), .string("linear")))
+                m.append((key(.ropeScalingFactor), .f32(Float(s.factor))))
             }
         }
         guard let tok = tokenizer else { return m }
@@ -180,28 +181,28 @@ extension Converter {
             case [.digits(individual: true), .gpt2]: pre = "smollm"
             default: throw GGUFConversionError.unsupported(file: source, reason: "llama.cpp names no pre-tokenizer for this tokenizer's splits")
             }
-            m.append(("tokenizer.ggml.model", .string("gpt2")))
-            m.append(("tokenizer.ggml.pre", .string(pre)))
+            m.append((GGUFKey.Tokenizer.model.key, .string("gpt2")))
+            m.append((GGUFKey.Tokenizer.pre.key, .string(pre)))
             // Added tokens are written in the vocabulary's byte-level spelling too.
-            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens + padding)))
-            m.append(("tokenizer.ggml.token_type", .i32s(types)))
+            m.append((GGUFKey.Tokenizer.tokens.key, .strings(tok.tokens + padding)))
+            m.append((GGUFKey.Tokenizer.tokenType.key, .i32s(types)))
             let ranked = tok.merges.sorted { $0.value.rank < $1.value.rank }
-            m.append(("tokenizer.ggml.merges", .strings(ranked.map { tok.tokens[Int($0.key >> 32)] + " " + tok.tokens[Int($0.key & 0xFFFF_FFFF)] })))
+            m.append((GGUFKey.Tokenizer.merges.key, .strings(ranked.map { tok.tokens[Int($0.key >> 32)] + " " + tok.tokens[Int($0.key & 0xFFFF_FFFF)] })))
         } else {
             for (i, t) in tok.tokens.enumerated() where BPETokenizer.fallbackByte(t) != nil { types[i] = 6 }
             if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { types[u] = 2 }
-            m.append(("tokenizer.ggml.model", .string("llama")))
-            m.append(("tokenizer.ggml.pre", .string("default")))
-            m.append(("tokenizer.ggml.tokens", .strings(tok.tokens.enumerated().map { i, t in tok.addedToken(id: i)?.content ?? t } + padding)))
+            m.append((GGUFKey.Tokenizer.model.key, .string("llama")))
+            m.append((GGUFKey.Tokenizer.pre.key, .string("default")))
+            m.append((GGUFKey.Tokenizer.tokens.key, .strings(tok.tokens.enumerated().map { i, t in tok.addedToken(id: i)?.content ?? t } + padding)))
             // SentencePiece ranks merges by score: the vocabulary's order, as BPE trainers build it.
-            m.append(("tokenizer.ggml.scores", .f32s((0..<(tok.vocabularySize + padding.count)).map { -Float($0) })))
-            m.append(("tokenizer.ggml.token_type", .i32s(types)))
-            if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { m.append(("tokenizer.ggml.unknown_token_id", .u32(UInt32(u)))) }
+            m.append((GGUFKey.Tokenizer.scores.key, .f32s((0..<(tok.vocabularySize + padding.count)).map { -Float($0) })))
+            m.append((GGUFKey.Tokenizer.tokenType.key, .i32s(types)))
+            if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { m.append((GGUFKey.Tokenizer.unknownTokenID.key, .u32(UInt32(u)))) }
         }
-        if let bos = id(chat.bosToken) ?? tok.prefixIDs.first ?? c.bosTokenID { m.append(("tokenizer.ggml.bos_token_id", .u32(UInt32(bos)))) }
-        if let eos = id(chat.eosToken) ?? c.eosTokenIDs.first { m.append(("tokenizer.ggml.eos_token_id", .u32(UInt32(eos)))) }
-        m.append(("tokenizer.ggml.add_bos_token", .bool(!tok.prefixIDs.isEmpty)))
-        if let template = chat.chatTemplate { m.append(("tokenizer.chat_template", .string(template))) }
+        if let bos = id(chat.bosToken) ?? tok.prefixIDs.first ?? c.bosTokenID { m.append((GGUFKey.Tokenizer.bosTokenID.key, .u32(UInt32(bos)))) }
+        if let eos = id(chat.eosToken) ?? c.eosTokenIDs.first { m.append((GGUFKey.Tokenizer.eosTokenID.key, .u32(UInt32(eos)))) }
+        m.append((GGUFKey.Tokenizer.addBOSToken.key, .bool(!tok.prefixIDs.isEmpty)))
+        if let template = chat.chatTemplate { m.append((GGUFKey.chatTemplate, .string(template))) }
         return m
     }
 }

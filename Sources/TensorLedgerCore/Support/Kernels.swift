@@ -1,5 +1,7 @@
-// Which variant of the C kernels runs (chosen once at start-up from the CPU), and a
-// way for tests and benchmarks to run a lower one.
+// Which variant of the C kernels runs: the best the CPU supports, detected once at
+// start-up, unless a thread asks for a lower one. The choice belongs to the thread (and a
+// model's workers take their model's), so one model's or test's choice never changes
+// another's.
 
 import CKernels
 
@@ -13,12 +15,13 @@ public enum KernelISA: Int, CaseIterable, Sendable {
     public var name: String { String(cString: tl_isa_name(tl_isa(rawValue: UInt32(rawValue)))) }
 
     public static var detected: KernelISA { KernelISA(rawValue: Int(tl_detect_isa().rawValue))! }
+    /// The variant the calling thread uses.
     public static var active: KernelISA { KernelISA(rawValue: Int(tl_active_isa().rawValue))! }
     /// Every variant this CPU can run, the portable one first.
     public static var available: [KernelISA] { allCases.filter { tl_isa_supported(tl_isa(rawValue: UInt32($0.rawValue))) != 0 } }
 
-    /// Runs `body` with kernels no better than `isa`, then restores the previous choice.
-    /// Not for concurrent use: the choice is process-wide.
+    /// Runs `body` on this thread with the `isa` variant (the portable one where the CPU
+    /// lacks it), then restores the thread's previous choice. Other threads are unaffected.
     public static func with<T>(_ isa: KernelISA, _ body: () throws -> T) rethrows -> T {
         let previous = tl_active_isa()
         tl_force_isa(tl_isa(rawValue: UInt32(isa.rawValue)))

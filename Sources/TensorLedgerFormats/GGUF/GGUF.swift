@@ -207,7 +207,7 @@ public final class GGUFFile: @unchecked Sendable {
             metadata.append((key, try r.value(type: try r.u32())))
         }
         var alignment = 32
-        if let a = metadata.first(where: { $0.0 == "general.alignment" })?.1 {
+        if let a = metadata.first(where: { $0.0 == GGUFKey.alignment })?.1 {
             // ggml reads it as a u32 and nothing else.
             guard case .u32(let v) = a else { throw r.fail("general.alignment is stored as \(a.type), not u32") }
             guard v > 0, v & (v - 1) == 0 else { throw r.fail("general.alignment \(v) is not a power of two") }

@@ -25,7 +25,7 @@ public enum GGUFWriter {
     public static let alignment = 32
 
     package static func alignment(of metadata: [(String, GGUFValue)]) -> Int {
-        if case .u32(let a)? = metadata.first(where: { $0.0 == "general.alignment" })?.1, a > 0, a & (a - 1) == 0 { return Int(a) }
+        if case .u32(let a)? = metadata.first(where: { $0.0 == GGUFKey.alignment })?.1, a > 0, a & (a - 1) == 0 { return Int(a) }
         return alignment
     }
 

@@ -76,7 +76,7 @@ public struct GGUFTensorMapping: Sendable {
 }
 
 extension GGUFFile {
-    public var architecture: GGUFArchitecture? { string("general.architecture").flatMap(GGUFArchitecture.init(rawValue:)) }
+    public var architecture: GGUFArchitecture? { string(GGUFKey.architecture).flatMap(GGUFArchitecture.init(rawValue:)) }
 
     /// The tensors under Hugging Face's names; tensors no table names keep their GGUF names.
     /// `parametersOnly` leaves out GPT-2's head, which llama.cpp writes again as
@@ -93,30 +93,31 @@ extension GGUFFile {
 
     /// The model's configuration from `<architecture>.*` keys.
     public func modelConfig() throws(ConfigError) -> ModelConfig {
-        guard let arch = string("general.architecture") else { throw .invalid(file: path, reason: "no general.architecture") }
+        guard let arch = string(GGUFKey.architecture) else { throw .invalid(file: path, reason: "no general.architecture") }
         guard let known = GGUFArchitecture(rawValue: arch) else {
             throw .invalid(file: path, reason: "GGUF architecture \"\(arch)\" is not one TensorLedger knows (llama, qwen2, gpt2)")
         }
-        func int(_ key: String) -> Int? { value("\(arch).\(key)")?.int }
-        func required(_ key: String) throws(ConfigError) -> Int {
-            guard let v = int(key), v >= 0, v <= 1 << 40 else { throw .invalid(file: path, reason: "missing or invalid \(arch).\(key)") }
+        func int(_ key: GGUFKey.Model) -> Int? { value(key.key(arch))?.int }
+        func number(_ key: GGUFKey.Model) -> Double? { value(key.key(arch))?.number }
+        func required(_ key: GGUFKey.Model) throws(ConfigError) -> Int {
+            guard let v = int(key), v >= 0, v <= 1 << 40 else { throw .invalid(file: path, reason: "missing or invalid \(key.key(arch))") }
             return v
         }
-        let d = try required("embedding_length"), heads = try required("attention.head_count")
-        guard heads > 0 else { throw .invalid(file: path, reason: "\(arch).attention.head_count is 0") }
+        let d = try required(.embeddingLength), heads = try required(.headCount)
+        guard heads > 0 else { throw .invalid(file: path, reason: "\(GGUFKey.Model.headCount.key(arch)) is 0") }
         let embedding = tensor(named: "token_embd.weight")
-        let vocab = int("vocab_size") ?? embedding?.dimensions.last ?? strings("tokenizer.ggml.tokens")?.count ?? 0
+        let vocab = int(.vocabularySize) ?? embedding?.dimensions.last ?? strings(GGUFKey.Tokenizer.tokens.key)?.count ?? 0
         let family: ArchitectureFamily = known == .gpt2 ? .gpt2 : .llama
-        var c = ModelConfig(family: family, modelType: arch, vocabSize: vocab, hiddenSize: d, layers: try required("block_count"), heads: heads,
-                            kvHeads: int("attention.head_count_kv"), headDim: int("attention.key_length") ?? int("rope.dimension_count"),
-                            intermediateSize: int("feed_forward_length"), contextLength: try required("context_length"),
+        var c = ModelConfig(family: family, modelType: arch, vocabSize: vocab, hiddenSize: d, layers: try required(.blockCount), heads: heads,
+                            kvHeads: int(.headCountKV), headDim: int(.keyLength) ?? int(.ropeDimensionCount),
+                            intermediateSize: int(.feedForwardLength), contextLength: try required(.contextLength),
                             tiedEmbeddings: known == .gpt2 || tensor(named: "output.weight") == nil,
-                            layerNormEpsilon: value("\(arch).attention.layer_norm_rms_epsilon")?.number ?? value("\(arch).attention.layer_norm_epsilon")?.number ?? 1e-5)
-        if let theta = value("\(arch).rope.freq_base")?.number { c.ropeTheta = theta }
+                            layerNormEpsilon: number(.layerNormRMSEpsilon) ?? number(.layerNormEpsilon) ?? 1e-5)
+        if let theta = number(.ropeFreqBase) { c.ropeTheta = theta }
         c.attentionBias = tensor(named: "blk.0.attn_q.bias") != nil
-        if let type = string("\(arch).rope.scaling.type"), type != "none" {
+        if let type = string(GGUFKey.Model.ropeScalingType.key(arch)), type != "none" {
             var scaling = RopeScaling(type: type)
-            scaling.factor = value("\(arch).rope.scaling.factor")?.number ?? 1
+            scaling.factor = number(.ropeScalingFactor) ?? 1
             c.ropeScaling = scaling
         }
         try c.validate(file: path)

@@ -99,13 +99,13 @@ public enum ModelFile {
             return try TokenizerConfig(configJSON: names.contains(configFile) ? try t.blob(named: configFile) : nil,
                                        templateFile: names.contains(templateFile) ? try t.blob(named: templateFile) : nil, source: t.path)
         case .gguf(let g):
-            let tokens = g.strings("tokenizer.ggml.tokens") ?? []
-            func token(_ key: String) -> String? {
-                guard let id = g.value("tokenizer.ggml.\(key)_token_id")?.int, tokens.indices.contains(id) else { return nil }
+            let tokens = g.strings(GGUFKey.Tokenizer.tokens.key) ?? []
+            func token(_ key: GGUFKey.Tokenizer) -> String? {
+                guard let id = g.value(key.key)?.int, tokens.indices.contains(id) else { return nil }
                 // Byte-level vocabularies spell special tokens in their own characters too.
-                return g.string("tokenizer.ggml.model") == "gpt2" ? String(decoding: ByteLevel.decode(tokens[id]), as: UTF8.self) : tokens[id]
+                return g.string(GGUFKey.Tokenizer.model.key) == "gpt2" ? String(decoding: ByteLevel.decode(tokens[id]), as: UTF8.self) : tokens[id]
             }
-            return TokenizerConfig(chatTemplate: g.string("tokenizer.chat_template"), bosToken: token("bos"), eosToken: token("eos"))
+            return TokenizerConfig(chatTemplate: g.string(GGUFKey.chatTemplate), bosToken: token(.bosTokenID), eosToken: token(.eosTokenID))
         }
     }
 

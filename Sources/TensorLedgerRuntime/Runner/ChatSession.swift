@@ -68,10 +68,12 @@ public final class ChatSession {
     /// The ids whose keys and values the cache holds, in order.
     package var cached: [Int] = []
 
-    /// `config` gives the template (for .auto), the BOS and EOS names and any default system
-    /// prompt; `template` nil means auto: the model's own, or `plain` when it has none.
-    public init(model: any LanguageModel, config: TokenizerConfig, template requested: ChatTemplate?, system: String?,
+    /// `config` (the model's own unless given) gives the template (for .auto), the BOS and
+    /// EOS names and any default system prompt; `template` nil means auto: the model's own,
+    /// or `plain` when it has none.
+    public init(model: any LanguageModel, config given: TokenizerConfig? = nil, template requested: ChatTemplate?, system: String?,
                 sampling: SamplingOptions, maxReplyTokens: Int, source: String) throws {
+        let config = given ?? model.chat
         let template: ChatTemplate
         if let requested {
             template = requested

@@ -35,6 +35,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
 
     public let config: ModelConfig
     public let tokenizer: BPETokenizer
+    public let chat: TokenizerConfig
     public let source: String
     public let notes: [String]
     package let tokenEmbedding: WeightMatrix              // (vocab, d): wte, also the tied unembedding
@@ -54,7 +55,8 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     /// GPT-2's checkpoint quirks, all here: tensor names with or without the
     /// "transformer." prefix, Conv1D matrices stored [in, out], Query·Key·Value fused in
     /// c_attn, the unembedding tied to wte unless lm_head.weight is present.
-    package init(source: some WeightSource, config: ModelConfig, tokenizer: BPETokenizer, threads: Int) throws {
+    package init(source: some WeightSource, config: ModelConfig, tokenizer: BPETokenizer, chat: TokenizerConfig = TokenizerConfig(),
+                 threads: Int, kernels: KernelISA = .detected) throws {
         // Heads split the width evenly, or part of every attention output would go unwritten.
         guard config.hiddenSize % config.heads == 0 else {
             throw ModelLoadError.headsDoNotDivideWidth(source: source.sourceName, width: config.hiddenSize, heads: config.heads)
@@ -65,7 +67,8 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         self.config = config
         self.source = source.sourceName
         self.tokenizer = tokenizer
-        ops = Operations(threads: threads)
+        self.chat = chat
+        ops = Operations(threads: threads, kernels: kernels)
         let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
         let p = source.has("transformer.wte.weight") || !source.has("wte.weight") ? "transformer." : ""
         tokenEmbedding = try source.matrix(p + "wte.weight", rows: v, cols: d, conv1D: false)
@@ -94,6 +97,12 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     // MARK: The forward pass
 
     public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
+        try ops.run { try compute(tokens, state: state, allLogits: allLogits, observer: observer) }
+    }
+
+    public var kernels: KernelISA { ops.kernels }
+
+    private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
         guard T > 0 else { return }
         try checkBatch(tokens, state: state)

@@ -10,6 +10,8 @@ import TensorLedgerModels
 public protocol LanguageModel: AnyObject, Sendable {
     var config: ModelConfig { get }
     var tokenizer: BPETokenizer { get }
+    /// The chat template and the BOS/EOS names the file carries (empty when it has none).
+    var chat: TokenizerConfig { get }
     /// The file or directory the weights came from.
     var source: String { get }
     var threads: Int { get }
@@ -21,6 +23,8 @@ public protocol LanguageModel: AnyObject, Sendable {
     var weightBytesPerToken: Int { get }
     /// What loading changed about the weights (a GGUF type requantized to q8), for a notice.
     var notes: [String] { get }
+    /// The C kernels' variant this model's products run, on every thread that works on them.
+    var kernels: KernelISA { get }
 
     /// A KV cache and activation buffers for this model.
     func makeState() -> InferenceState
@@ -93,7 +97,7 @@ public enum ModelLoader {
 
     /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
     /// directory) as the family its configuration names.
-    public static func load(_ path: String, threads: Int = 2) throws -> any LanguageModel {
+    public static func load(_ path: String, threads: Int = 2, kernels: KernelISA = .detected) throws -> any LanguageModel {
         let file = try ModelFile.open(path)
         // Every checksum and every padding byte of a .tlm file, before any weight is used.
         if case .tlm(let t) = file { try t.verify(threads: threads) }
@@ -102,10 +106,11 @@ public enum ModelLoader {
         let source = file.weights(config: config)
         let tokenizer = try source.tokenizer()
         try tokenizer.checkFits(config, source: source.sourceName)
+        let chat = try file.tokenizerConfig()
         let threads = max(1, threads)
         switch config.family {
-        case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, threads: threads)
-        case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, threads: threads)
+        case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels)
+        case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels)
         case .bert, .gptNeoX:
             throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName)
         }

@@ -28,6 +28,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
     public let config: ModelConfig
     public let tokenizer: BPETokenizer
+    public let chat: TokenizerConfig
     public let source: String
     public let notes: [String]
     package let tokenEmbedding: WeightMatrix              // (vocab, d)
@@ -51,7 +52,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     /// The family's checkpoint layout, all here: `model.`-prefixed names, nn.Linear
     /// matrices stored [out, in], separate Q/K/V and gate/up projections, biases only
     /// where the checkpoint has them, the head tied to the embedding when `lm_head` is absent.
-    package init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, threads: Int) throws {
+    package init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, chat: TokenizerConfig = TokenizerConfig(),
+                 threads: Int, kernels: KernelISA = .detected) throws {
         let name = source.sourceName
         guard ["silu", "swish"].contains(c.activation) else {
             throw ModelLoadError.unsupportedSetting(source: name, field: "hidden_act", value: c.activation)
@@ -65,7 +67,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         config = c
         self.source = name
         self.tokenizer = tokenizer
-        ops = Operations(threads: threads)
+        self.chat = chat
+        ops = Operations(threads: threads, kernels: kernels)
         // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
         let divisors = source.has(GGUFArchitecture.ropeDivisors) ? try source.vector(GGUFArchitecture.ropeDivisors, count: c.headDim / 2) : nil
         rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
@@ -99,6 +102,12 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     // MARK: The forward pass
 
     public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
+        try ops.run { try compute(tokens, state: state, allLogits: allLogits, observer: observer) }
+    }
+
+    public var kernels: KernelISA { ops.kernels }
+
+    private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
         guard T > 0 else { return }
         try checkBatch(tokens, state: state)

@@ -17,6 +17,8 @@ import Darwin
 package final class Operations: @unchecked Sendable {
     package let threads: Int
     package let pool: WorkerPool
+    /// The kernel variant every product of this model runs, on every thread that works on it.
+    package let kernels: KernelISA
 
     /// Below this many multiply-adds a product runs on the calling thread: a hand-off
     /// costs a few microseconds, more than a small product takes.
@@ -25,9 +27,15 @@ package final class Operations: @unchecked Sendable {
     /// batches at least this long; shorter ones finish before the workers wake.
     package static let threadedTokenBatch = 16
 
-    package init(threads: Int) {
+    package init(threads: Int, kernels: KernelISA = .detected) {
         self.threads = max(1, threads)
-        pool = WorkerPool(threads: self.threads)
+        self.kernels = kernels
+        pool = WorkerPool(threads: self.threads, kernels: kernels)
+    }
+
+    /// Runs a forward pass on the calling thread with this model's kernel variant.
+    package func run<T>(_ body: () throws -> T) rethrows -> T {
+        try KernelISA.with(kernels, body)
     }
 
     // MARK: Matrix products

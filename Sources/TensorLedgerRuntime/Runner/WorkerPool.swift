@@ -8,6 +8,10 @@
 // generation, its chunk count and the next chunk, so a worker that wakes late can never
 // claim a chunk of a job that is over: it touches the job only after winning a chunk,
 // and the caller cannot finish the job while any chunk is unfinished.
+//
+// One job at a time: a second caller (another session of the same model) that finds the
+// pool busy does its chunks itself rather than wait or disturb the job under way. The
+// workers run the pool's kernel variant, whatever the process's other threads use.
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -26,13 +30,14 @@ package final class WorkerPool: @unchecked Sendable {
     package let threads: Int
     /// What the workers share with the caller. Workers hold it, not the pool, so the pool
     /// can go away (stopping and joining them) while they still run.
-    private let shared = PoolShared()
+    private let shared: PoolShared
     private var handles: [pthread_t] = []
 
     package static let maxChunks = (1 << 20) - 1
 
-    package init(threads: Int) {
+    package init(threads: Int, kernels: KernelISA = .detected) {
         self.threads = max(1, threads)
+        shared = PoolShared(kernels: kernels)
         for _ in 1..<self.threads {
             let start = Unmanaged.passRetained(shared)
             #if canImport(Darwin)
@@ -56,10 +61,11 @@ package final class WorkerPool: @unchecked Sendable {
 
     /// Runs body(0..<chunks) across the threads; returns when every chunk is done.
     package func run(chunks: Int, _ body: (Int) -> Void) {
-        guard !handles.isEmpty, chunks > 1, chunks <= WorkerPool.maxChunks else {
+        guard !handles.isEmpty, chunks > 1, chunks <= WorkerPool.maxChunks, shared.acquire() else {
             for c in 0..<chunks { body(c) }
             return
         }
+        defer { shared.release() }
         shared.run(chunks: chunks, body)
     }
 
@@ -75,12 +81,17 @@ private final class PoolShared: @unchecked Sendable {
     private let doneChunks = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// Held by the one caller whose job the workers serve.
+    private let busy = Atomic<Bool>(false)
+    private let kernels: KernelISA
+    // Written only by the caller holding `busy`; read by workers only inside that job.
     private var generation: UInt64 = 0
     private var job: ((Int) -> Void)?
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
 
-    package init() {
+    package init(kernels: KernelISA) {
+        self.kernels = kernels
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
     }
@@ -89,6 +100,13 @@ private final class PoolShared: @unchecked Sendable {
         pthread_cond_destroy(&condition)
         pthread_mutex_destroy(&mutex)
     }
+
+    /// True when the caller now owns the pool for one job; false when another caller does.
+    package func acquire() -> Bool {
+        busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    }
+
+    package func release() { busy.store(false, ordering: .releasing) }
 
     package func run(chunks: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
@@ -129,6 +147,7 @@ private final class PoolShared: @unchecked Sendable {
     }
 
     package func workerLoop() {
+        tl_force_isa(tl_isa(rawValue: UInt32(kernels.rawValue)))
         var seen: UInt64 = 0
         while true {
             var spins = 0
