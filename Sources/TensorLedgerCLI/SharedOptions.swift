@@ -117,5 +117,5 @@ extension WeightScheme: ExpressibleByArgument {
 enum FloatType: String, CaseIterable, ExpressibleByArgument {
     case f32, f16, bf16
     init?(argument: String) { self.init(rawValue: argument.lowercased()) }
-    var dtype: DType { self == .f32 ? .float32 : (self == .f16 ? .float16 : .bfloat16) }
+    var dtype: DType { WeightScheme(rawValue: rawValue)!.storageDType }
 }

@@ -33,20 +33,9 @@ public enum GGUFConversionError: TensorLedgerError, Equatable {
 }
 
 extension Converter {
-    /// The GGUF type of a tensor stored in `scheme`.
-    static func ggmlType(_ scheme: WeightScheme) -> GGMLType? {
-        switch scheme {
-        case .q8: return .q8_0
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .f32: return .f32
-        case .q8Row: return nil
-        }
-    }
-
     /// The GGUF plan: llama.cpp's names, metadata and tokenizer keys for the architecture.
     static func ggufPlan(_ checkpoint: Checkpoint, input: String, options: ConversionOptions) throws -> Plan {
-        guard ggmlType(options.scheme) != nil else {
+        guard options.scheme.ggmlType != nil else {
             throw GGUFConversionError.noSuchType(file: input, scheme: options.scheme.rawValue)
         }
         guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
@@ -72,7 +61,7 @@ extension Converter {
         var tensors: [GGUFTensorPlan] = []
         for item in items {
             // GGUF shapes are the stored rows: ggml's order reverses them.
-            tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: ggmlType(item.scheme)!))
+            tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: item.scheme.ggmlType!))
         }
         let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
         // The embedding first: usually the largest tensor, it is encoded while the header is
@@ -142,7 +131,7 @@ extension Converter {
         var m: [(String, GGUFValue)] = [
             (GGUFKey.architecture, .string(a)),
             (GGUFKey.name, .string(name)),
-            (GGUFKey.fileType, .u32(scheme == .q8 ? 7 : (scheme == .f16 ? 1 : (scheme == .bf16 ? 32 : 0)))),
+            (GGUFKey.fileType, .u32(scheme.ggufFileType)),
             (key(.contextLength), .u32(UInt32(c.contextLength))),
             (key(.embeddingLength), .u32(UInt32(c.hiddenSize))),
             (key(.blockCount), .u32(UInt32(c.layers))),

@@ -33,14 +33,8 @@ extension Converter {
             default: break
             }
             let shape = m.gguf.dimensions.count == 2 ? [m.gguf.dimensions[1], m.gguf.dimensions[0]] : [m.gguf.elementCount]
-            let scheme: WeightScheme
-            switch m.gguf.type {
-            case _ where shape.count == 1: scheme = .f32
-            case .f32: scheme = .f32
-            case .f16: scheme = .f16
-            case .bf16: scheme = .bf16
-            default: scheme = .q8  // Q8_0 as it is; the others requantized, as at load
-            }
+            // Vectors in f32; Q8_0 as it is; the types .tlm lacks requantized to q8, as at load.
+            let scheme = shape.count == 1 ? .f32 : WeightScheme(ggmlType: m.gguf.type) ?? .q8
             guard let rawBytes = TLMTensorEntry.expectedRawBytes(shape: shape, scheme: scheme) else {
                 throw ModelLoadError.unsupportedTensorType(source: gguf.path, name: m.gguf.name, type: m.gguf.type.name)
             }

@@ -13,6 +13,12 @@ public enum WeightScheme: String, CaseIterable, Sendable {
 
     public var isQuantized: Bool { self == .q8 || self == .q8Row }
 
+    /// The float scheme that holds values of `dtype` exactly: f16 and bf16 as they are,
+    /// anything else widened to f32.
+    public static func float(holding dtype: DType) -> WeightScheme {
+        dtype == .float16 ? .f16 : (dtype == .bfloat16 ? .bf16 : .f32)
+    }
+
     /// Element type of the main plane.
     public var storageDType: DType {
         switch self {

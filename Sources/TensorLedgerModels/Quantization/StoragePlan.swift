@@ -127,7 +127,7 @@ public enum StoragePlan {
         }
         let transposed = isMatrix && layout == .conv1D && category != .embedding
         let shape = transposed ? [info.shape[1], info.shape[0]] : info.shape
-        let floatScheme: WeightScheme = info.dtype == .float16 ? .f16 : (info.dtype == .bfloat16 ? .bf16 : .f32)
+        let floatScheme = WeightScheme.float(holding: info.dtype)
         var scheme: WeightScheme
         var note: String?
         if !isMatrix {

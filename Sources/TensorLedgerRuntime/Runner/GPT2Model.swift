@@ -97,16 +97,13 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     // MARK: The forward pass
 
     public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
-        try ops.run { try compute(tokens, state: state, allLogits: allLogits, observer: observer) }
+        try prepareForward(tokens, state: state, allLogits: allLogits, ops: ops) { try compute(tokens, state: state, allLogits: allLogits, observer: observer) }
     }
 
     public var kernels: KernelISA { ops.kernels }
 
     private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
-        guard T > 0 else { return }
-        try checkBatch(tokens, state: state)
-        state.reserve(tokens: T, allLogits: allLogits)
         let d = config.hiddenSize, epsilon = Float(config.layerNormEpsilon)
         let x = state.residual, normed = state.normed
 

@@ -54,6 +54,16 @@ extension LanguageModel {
         try forward(tokens, state: state, allLogits: allLogits, observer: nil)
     }
 
+    /// What every family's forward pass starts with: nothing to do for no tokens; room in
+    /// the context and ids in the vocabulary checked; the cache and buffers grown for the
+    /// batch; then `body` runs with the model's kernel variant.
+    package func prepareForward(_ tokens: [Int], state: InferenceState, allLogits: Bool, ops: Operations, _ body: () throws -> Void) throws {
+        guard !tokens.isEmpty else { return }
+        try checkBatch(tokens, state: state)
+        state.reserve(tokens: tokens.count, allLogits: allLogits)
+        try ops.run(body)
+    }
+
     /// The checks every forward pass starts with: room in the context, ids in the
     /// vocabulary; then the cache is grown to hold the batch.
     package func checkBatch(_ tokens: [Int], state: InferenceState) throws {

@@ -102,16 +102,13 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     // MARK: The forward pass
 
     public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
-        try ops.run { try compute(tokens, state: state, allLogits: allLogits, observer: observer) }
+        try prepareForward(tokens, state: state, allLogits: allLogits, ops: ops) { try compute(tokens, state: state, allLogits: allLogits, observer: observer) }
     }
 
     public var kernels: KernelISA { ops.kernels }
 
     private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
-        guard T > 0 else { return }
-        try checkBatch(tokens, state: state)
-        state.reserve(tokens: T, allLogits: allLogits)
         let c = config, d = c.hiddenSize, epsilon = Float(c.layerNormEpsilon)
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         let x = state.residual, normed = state.normed

@@ -187,7 +187,7 @@ package struct GGUFWeights: WeightSource {
         func sourceRow(_ r: Int) -> Int { permutation?.storedRow(r) ?? r }
         switch m.gguf.type {
         case .f32, .f16, .bf16:
-            let scheme: WeightScheme = m.gguf.type == .f32 ? .f32 : (m.gguf.type == .f16 ? .f16 : .bf16)
+            let scheme = WeightScheme(ggmlType: m.gguf.type)!
             if permutation == nil { return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: TensorBytes(mapped: raw, owner: file.owner)) }
             let rowBytes = raw.count / rows
             guard let out = TensorBytes(capacity: raw.count) else { throw allocationError(raw.count, name) }
