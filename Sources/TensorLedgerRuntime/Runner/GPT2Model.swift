@@ -2,7 +2,7 @@
 // tokens → embeddings (+ positions) → blocks (LayerNorm, attention, LayerNorm, MLP,
 // each added back to the residual stream) → final LayerNorm → logits.
 //
-// The shared steps (products, norms, attention over the cache) are in Operations.swift.
+// The shared steps (products, norms, attention over the cache) are ComputeBackend's (CPUBackend.swift).
 //
 // One `forward` serves both prompt processing (T tokens through each matrix at once,
 // every weight row read once for all of them) and decoding (T = 1). Keys and values are
@@ -43,7 +43,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     package let blocks: [Block]
     package let lnFWeight: [Float], lnFBias: [Float]      // (d)
     package let unembedding: WeightMatrix                 // (vocab, d): lm_head, or wte when tied
-    package let ops: Operations
+    package let ops: any ComputeBackend
 
     public var threads: Int { ops.threads }
     public var contextLength: Int { config.contextLength }
@@ -68,7 +68,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         self.source = source.sourceName
         self.tokenizer = tokenizer
         self.chat = chat
-        ops = Operations(threads: threads, kernels: kernels)
+        ops = CPUBackend(threads: threads, kernels: kernels)
         let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
         let p = source.has("transformer.wte.weight") || !source.has("wte.weight") ? "transformer." : ""
         tokenEmbedding = try source.matrix(p + "wte.weight", rows: v, cols: d, conv1D: false)

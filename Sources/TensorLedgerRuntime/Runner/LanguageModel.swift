@@ -57,7 +57,7 @@ extension LanguageModel {
     /// What every family's forward pass starts with: nothing to do for no tokens; room in
     /// the context and ids in the vocabulary checked; the cache and buffers grown for the
     /// batch; then `body` runs with the model's kernel variant.
-    package func prepareForward(_ tokens: [Int], state: InferenceState, allLogits: Bool, ops: Operations, _ body: () throws -> Void) throws {
+    package func prepareForward(_ tokens: [Int], state: InferenceState, allLogits: Bool, ops: any ComputeBackend, _ body: () throws -> Void) throws {
         guard !tokens.isEmpty else { return }
         try checkBatch(tokens, state: state)
         state.reserve(tokens: tokens.count, allLogits: allLogits)

@@ -5,7 +5,7 @@
 //
 // Grouped-query attention: `heads / kvHeads` query heads share each cached key/value
 // head, so the cache holds kvHeads · headDim per layer and position. The shared steps
-// are in Operations.swift.
+// are ComputeBackend's (CPUBackend.swift).
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -36,7 +36,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package let finalNorm: [Float]                        // (d)
     package let unembedding: WeightMatrix                 // (vocab, d): lm_head, or the embedding when tied
     package let rope: RotaryEmbedding
-    package let ops: Operations
+    package let ops: any ComputeBackend
 
     public var threads: Int { ops.threads }
     /// Mistral attends within a sliding window: longer contexts are refused rather than
@@ -68,7 +68,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         self.source = name
         self.tokenizer = tokenizer
         self.chat = chat
-        ops = Operations(threads: threads, kernels: kernels)
+        ops = CPUBackend(threads: threads, kernels: kernels)
         // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
         let divisors = source.has(GGUFArchitecture.ropeDivisors) ? try source.vector(GGUFArchitecture.ropeDivisors, count: c.headDim / 2) : nil
         rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)

@@ -1,7 +1,7 @@
-// The operations every family's forward pass is made of: matrix products (the one hot
-// spot, and the one place work is split across threads), LayerNorm and RMSNorm, rotary
-// position embeddings, causal attention over the KV cache, and the activations. A
-// family's `forward` composes them; none of them knows which family calls it.
+// The CPU backend: the operations of ComputeBackend on this machine's cores, with the C
+// kernels (CKernels) for the products, attention and activations: matrix products (the
+// one hot spot, and the one place work is split across threads), LayerNorm and RMSNorm,
+// causal attention over the KV cache, SwiGLU. Rotary position embeddings are here too.
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -14,7 +14,7 @@ import Glibc
 import Darwin
 #endif
 
-package final class Operations: @unchecked Sendable {
+package final class CPUBackend: ComputeBackend, @unchecked Sendable {
     package let threads: Int
     package let pool: WorkerPool
     /// The kernel variant every product of this model runs, on every thread that works on it.
@@ -40,39 +40,24 @@ package final class Operations: @unchecked Sendable {
 
     // MARK: Matrix products
 
-    /// What a matrix product does with its rows once they are computed (while they are
-    /// still in cache, and on the thread that computed them).
-    package enum Epilogue {
-        case none
-        case gelu
-        /// Adds y into this (T, rows) buffer: the residual stream.
-        case addTo(UnsafeMutablePointer<Float>)
-    }
 
-    /// One matrix of a product: y[t] = W · x[t] + bias, then the epilogue.
-    package struct Product {
-        package var weights: WeightMatrix
-        package var bias: [Float]?
-        package var output: UnsafeMutablePointer<Float>   // (T, rows)
-        package var epilogue: Epilogue = .none
-    }
 
     /// y[t] = W · x[t] + bias for T inputs, then the epilogue: each weight row is read once
     /// for all of them; rows are split across threads, one hand-off per matrix.
     package func multiply(_ w: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, _ bias: [Float]?,
-                  into y: UnsafeMutablePointer<Float>, state: InferenceState, then epilogue: Epilogue = .none) {
-        multiply([Product(weights: w, bias: bias, output: y, epilogue: epilogue)], x, T, state: state)
+                  into y: UnsafeMutablePointer<Float>, state: InferenceState, then epilogue: ProductEpilogue = .none) {
+        multiply([MatrixProduct(weights: w, bias: bias, output: y, epilogue: epilogue)], x, T, state: state)
     }
 
     /// Several matrices applied to the same input (LLaMA's Q, K and V; gate and up): the
     /// input is quantized once and their rows, taken end to end, are split across the
     /// threads in one hand-off, so small matrices do not each pay for one or run alone.
-    package func multiply(_ products: [Product], _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
+    package func multiply(_ products: [MatrixProduct], _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
         let cols = products[0].weights.cols
         let quantize = products.contains { $0.weights.needsQuantizedInput }
         let xq = quantize ? state.quantized : nil
         if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols) } }
-        let body = { (p: Product, range: Range<Int>) in
+        let body = { (p: MatrixProduct, range: Range<Int>) in
             let w = p.weights, rows = w.rows, y = p.output
             if T == 1 {
                 w.dotRows(range, x: x, xq: xq, out: y)
@@ -99,7 +84,7 @@ package final class Operations: @unchecked Sendable {
                 start += p.weights.rows
             }
         }
-        if totalRows * cols * T < Operations.threadedProductWork || threads == 1 {
+        if totalRows * cols * T < CPUBackend.threadedProductWork || threads == 1 {
             span(0, totalRows)
         } else {
             // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
@@ -122,7 +107,7 @@ package final class Operations: @unchecked Sendable {
     /// Work done per token is split by tokens across the threads when a batch is large
     /// enough to pay for the hand-off.
     package func forEachTokenRange(_ T: Int, _ body: (Range<Int>) -> Void) {
-        guard threads > 1, T >= Operations.threadedTokenBatch else { return body(0..<T) }
+        guard threads > 1, T >= CPUBackend.threadedTokenBatch else { return body(0..<T) }
         let chunks = pool.threads
         pool.run(chunks: chunks) { c in body((T * c / chunks)..<(T * (c + 1) / chunks)) }
     }
@@ -147,13 +132,6 @@ package final class Operations: @unchecked Sendable {
 
     // MARK: Attention
 
-    /// Where attention finds its inputs: T rows of queries, keys and values, each `stride`
-    /// floats apart (GPT-2's fused rows, or LLaMA's separate products).
-    package struct AttentionInput {
-        package var queries: UnsafeMutablePointer<Float>, queryStride: Int
-        package var keys: UnsafeMutablePointer<Float>, keyStride: Int
-        package var values: UnsafeMutablePointer<Float>, valueStride: Int
-    }
 
     /// Causal attention of T new tokens at positions state.position…: their keys and values
     /// go into the cache, then each query head attends to every position up to its own
@@ -181,7 +159,7 @@ package final class Operations: @unchecked Sendable {
                               state.position + t + 1, dh, scale, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
             }
         }
-        if threads > 1 && T * (state.position + T) * shape.queryWidth >= Operations.threadedProductWork {
+        if threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork {
             pool.run(chunks: shape.heads, head)
         } else {
             for h in 0..<shape.heads { head(h) }
