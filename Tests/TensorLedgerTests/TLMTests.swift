@@ -325,3 +325,28 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The configuration a .tlm header stores: every field written is read back, and a missing
+/// size is refused by name.
+@Suite struct StoredConfigTests {
+    @Test func everyPresetSurvivesTheStoredForm() throws {
+        var checked = 0
+        for (name, preset) in ModelConfig.presets {
+            var c = preset
+            c.slidingWindow = 4096
+            c.bosTokenID = 1
+            c.eosTokenIDs = [2, 3]
+            c.attentionBias = true
+            #expect(try ModelConfig.parseStored(c.json) == c, "\(name)")
+            checked += 1
+        }
+        #expect(checked >= 10)
+    }
+
+    @Test func aMissingSizeIsRefusedByName() throws {
+        var o = try #require(ModelConfig.presets[0].config.json.object)
+        o["kv_heads"] = nil
+        #expect(throws: ConfigError.self) { try ModelConfig.parseStored(.object(o)) }
+        do { _ = try ModelConfig.parseStored(.object(o)) } catch { #expect(error.description.contains("config.kv_heads")) }
+    }
+}

@@ -140,7 +140,12 @@ public struct ModelConfig: Sendable, Equatable {
         self.contextLength = contextLength
         self.tiedEmbeddings = tiedEmbeddings
         self.layerNormEpsilon = layerNormEpsilon
-        activation = family == .gpt2 ? "gelu_new" : (family == .llama ? "silu" : "gelu")
+        activation = Self.defaultActivation(family)
+    }
+
+    /// What a family uses when its configuration names no activation.
+    static func defaultActivation(_ family: ArchitectureFamily) -> String {
+        family == .gpt2 ? "gelu_new" : (family == .llama ? "silu" : "gelu")
     }
 
     // MARK: Reading config.json
@@ -433,55 +438,73 @@ public struct ModelConfig: Sendable, Equatable {
 }
 
 extension ModelConfig: JSONRepresentable {
+    /// One field of the stored form (a .tlm header's `config`): its key, how it is written,
+    /// and how it is read back. `storedFields` lists each field once for both directions.
+    struct StoredField: Sendable {
+        let key: String
+        let write: @Sendable (ModelConfig) -> JSONValue
+        let read: @Sendable (inout ModelConfig, JSONValue?, String) throws(ConfigError) -> Void
+
+        /// A size: a non-negative integer, required unless it has a default.
+        static func int(_ key: String, _ path: WritableKeyPath<ModelConfig, Int> & Sendable, default value: Int? = nil) -> StoredField {
+            StoredField(key: key, write: { .int($0[keyPath: path]) }, read: { c, v, file throws(ConfigError) in
+                guard case .int(let i)? = v, i >= 0, i <= 1 << 40 else {
+                    guard let value else { throw .invalid(file: file, reason: "config.\(key) must be a non-negative integer") }
+                    return c[keyPath: path] = value
+                }
+                c[keyPath: path] = i
+            })
+        }
+
+        static func bool(_ key: String, _ path: WritableKeyPath<ModelConfig, Bool> & Sendable) -> StoredField {
+            StoredField(key: key, write: { .bool($0[keyPath: path]) }, read: { c, v, _ in c[keyPath: path] = v?.bool ?? false })
+        }
+
+        /// A number kept as it is when absent (the initializer's default).
+        static func number(_ key: String, _ path: WritableKeyPath<ModelConfig, Double> & Sendable) -> StoredField {
+            StoredField(key: key, write: { .double($0[keyPath: path]) }, read: { c, v, _ in if let x = v?.number { c[keyPath: path] = x } })
+        }
+    }
+
+    static let storedFields: [StoredField] = [
+        StoredField(key: "family", write: { .string($0.family.rawValue) }, read: { c, v, file throws(ConfigError) in
+            guard let f = v?.string.flatMap(ArchitectureFamily.init(rawValue:)) else { throw .invalid(file: file, reason: "config.family is not a known family") }
+            c.family = f
+        }),
+        StoredField(key: "model_type", write: { .string($0.modelType) }, read: { c, v, _ in c.modelType = v?.string ?? c.family.rawValue }),
+        .int("vocab_size", \.vocabSize), .int("hidden_size", \.hiddenSize), .int("layers", \.layers), .int("heads", \.heads),
+        .int("kv_heads", \.kvHeads), .int("head_dim", \.headDim), .int("intermediate_size", \.intermediateSize),
+        .int("context_length", \.contextLength),
+        .bool("tied_embeddings", \.tiedEmbeddings),
+        .number("layer_norm_epsilon", \.layerNormEpsilon),
+        .int("type_vocab_size", \.typeVocabSize, default: 2),
+        .bool("attention_bias", \.attentionBias),
+        StoredField(key: "activation", write: { .string($0.activation) }, read: { c, v, _ in
+            c.activation = v?.string ?? ModelConfig.defaultActivation(c.family)
+        }),
+        .number("rope_theta", \.ropeTheta),
+        StoredField(key: "rope_scaling", write: { $0.ropeScaling?.json ?? .null }, read: { c, v, file throws(ConfigError) in
+            if let o = v?.object { c.ropeScaling = try RopeScaling(o, file: file) }
+        }),
+        StoredField(key: "sliding_window", write: { $0.slidingWindow.map { .int($0) } ?? .null }, read: { c, v, _ in
+            if case .int(let w)? = v, w > 0 { c.slidingWindow = w }
+        }),
+        StoredField(key: "bos_token_id", write: { $0.bosTokenID.map { .int($0) } ?? .null }, read: { c, v, _ in c.bosTokenID = v?.int }),
+        StoredField(key: "eos_token_ids", write: { .array($0.eosTokenIDs.map { .int($0) }) }, read: { c, v, _ in
+            c.eosTokenIDs = (v?.array ?? []).compactMap(\.int)
+        }),
+    ]
+
     public var json: JSONValue {
-        .object(JSONObject([
-            "family": .string(family.rawValue),
-            "model_type": .string(modelType),
-            "vocab_size": .int(vocabSize),
-            "hidden_size": .int(hiddenSize),
-            "layers": .int(layers),
-            "heads": .int(heads),
-            "kv_heads": .int(kvHeads),
-            "head_dim": .int(headDim),
-            "intermediate_size": .int(intermediateSize),
-            "context_length": .int(contextLength),
-            "tied_embeddings": .bool(tiedEmbeddings),
-            "layer_norm_epsilon": .double(layerNormEpsilon),
-            "type_vocab_size": .int(typeVocabSize),
-            "attention_bias": .bool(attentionBias),
-            "activation": .string(activation),
-            "rope_theta": .double(ropeTheta),
-            "rope_scaling": ropeScaling?.json ?? .null,
-            "sliding_window": slidingWindow.map { .int($0) } ?? .null,
-            "bos_token_id": bosTokenID.map { .int($0) } ?? .null,
-            "eos_token_ids": .array(eosTokenIDs.map { .int($0) }),
-        ]))
+        .object(JSONObject(uniqueKeysWithValues: Self.storedFields.map { ($0.key, $0.write(self)) }))
     }
 
     /// Reads back what `json` wrote (the configuration stored in a .tlm header).
     public static func parseStored(_ v: JSONValue) throws(ConfigError) -> ModelConfig {
         let file = ".tlm header"
         guard let o = v.object else { throw .invalid(file: file, reason: "config is not an object") }
-        func int(_ k: String) throws(ConfigError) -> Int {
-            guard case .int(let i)? = o[k], i >= 0, i <= 1 << 40 else { throw .invalid(file: file, reason: "config.\(k) must be a non-negative integer") }
-            return i
-        }
-        guard let familyName = o["family"]?.string, let family = ArchitectureFamily(rawValue: familyName) else {
-            throw .invalid(file: file, reason: "config.family is not a known family")
-        }
-        var c = ModelConfig(family: family, modelType: o["model_type"]?.string, vocabSize: try int("vocab_size"),
-                            hiddenSize: try int("hidden_size"), layers: try int("layers"), heads: try int("heads"),
-                            kvHeads: try int("kv_heads"), headDim: try int("head_dim"), intermediateSize: try int("intermediate_size"),
-                            contextLength: try int("context_length"), tiedEmbeddings: o["tied_embeddings"]?.bool ?? false,
-                            layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? 1e-5)
-        c.typeVocabSize = (try? int("type_vocab_size")) ?? 2
-        c.attentionBias = o["attention_bias"]?.bool ?? false
-        if let act = o["activation"]?.string { c.activation = act }
-        if let theta = o["rope_theta"]?.number { c.ropeTheta = theta }
-        if let scaling = o["rope_scaling"]?.object { c.ropeScaling = try RopeScaling(scaling, file: file) }
-        if case .int(let w)? = o["sliding_window"], w > 0 { c.slidingWindow = w }
-        c.bosTokenID = o["bos_token_id"]?.int
-        c.eosTokenIDs = (o["eos_token_ids"]?.array ?? []).compactMap(\.int)
+        var c = ModelConfig(family: .gpt2, vocabSize: 0, hiddenSize: 0, layers: 0, heads: 0, contextLength: 0, tiedEmbeddings: false)
+        for field in storedFields { try field.read(&c, o[field.key], file) }
         try c.validate(file: file)
         return c
     }
