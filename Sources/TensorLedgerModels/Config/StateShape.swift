@@ -55,7 +55,8 @@ public struct StateShape: Sendable, Equatable {
     public func scratchBytes(tokens T: Int, allLogits: Bool) -> Int {
         let b = batchBuffers(tokens: T)
         let floats = b.all.reduce(0, +) + (allLogits ? T : 1) * vocabulary + heads * contextLength + width
-        let quantized = T * b.quantizedWidth * (1 + 2 * MemoryLayout<Float>.size / 32)  // bytes, scales and block sums
+        // int8 values, and per block of 32 an f32 scale and an i32 sum
+        let quantized = T * b.quantizedWidth + (T * b.quantizedWidth / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size)
         return floats * MemoryLayout<Float>.size + quantized
     }
 }

@@ -40,6 +40,12 @@ public final class InferenceState {
     package var ropeSin: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     package var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
     package var quantized: QuantizedActivations         // (T, max(d, q, ff)) activations in int8
+    /// Bytes allocated for the cache (keys and values), the attention scores beside it and
+    /// everything else, as each allocation was made: what `plan` must predict.
+    package private(set) var cacheBytes = 0
+    package private(set) var scoreBytes = 0
+    package private(set) var bufferBytes = 0
+    package private(set) var logitBytes = 0
 
     package init(shape: StateShape) {
         self.shape = shape
@@ -73,6 +79,8 @@ public final class InferenceState {
         freeCache()
         (keys, values, scores) = (newKeys, newValues, sc.assumingMemoryBound(to: Float.self))
         cacheCapacity = capacity
+        cacheBytes = 2 * count * MemoryLayout<Float>.size
+        scoreBytes = shape.heads * capacity * MemoryLayout<Float>.size
     }
 
     private func freeCache() {
@@ -100,14 +108,19 @@ public final class InferenceState {
             ropeCos = .allocate(capacity: b.rope)
             ropeSin = .allocate(capacity: b.rope)
             quantized = QuantizedActivations(tokens: T, width: b.quantizedWidth)
+            bufferBytes = (b.all.reduce(0, +) + c.width) * MemoryLayout<Float>.size + quantized.bytes
         }
         let rows = allLogits ? T : 1
         if rows > logitCapacity {
             logits.deallocate()
             logitCapacity = rows
             logits = .allocate(capacity: rows * c.vocabulary)
+            logitBytes = rows * c.vocabulary * MemoryLayout<Float>.size
         }
     }
+
+    /// Every byte the state holds now.
+    package var allocatedBytes: Int { cacheBytes + scoreBytes + bufferBytes + logitBytes }
 
     /// Logits of row `r` of the last forward pass (the last token when r is omitted).
     public func logits(row r: Int? = nil) -> UnsafeBufferPointer<Float> {

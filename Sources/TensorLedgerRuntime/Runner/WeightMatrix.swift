@@ -139,6 +139,9 @@ package final class QuantizedActivations {
         sums = .allocate(capacity: capacity / 32)
     }
 
+    /// The int8 values, their scales and their block sums.
+    package var bytes: Int { capacity + (capacity / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size) }
+
     /// Quantizes rows `tokens` of x, each n values (rows n apart in x too).
     package func set(_ x: UnsafePointer<Float>, tokens: Range<Int>, count n: Int) {
         precondition(tokens.upperBound * n <= capacity)
