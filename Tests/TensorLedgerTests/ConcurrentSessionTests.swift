@@ -3,6 +3,9 @@
 // kernel variant is the model's, whatever other models or tests on other threads use.
 
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import TensorLedger
 
@@ -71,6 +74,25 @@ import Testing
         // The calling thread's own choice is untouched by the models it ran.
         #expect(KernelISA.active == .detected)
     }
+
+    #if os(Linux)
+    /// A thread's choice of variant is its own: a thread started meanwhile uses the detected one.
+    @Test func aThreadsKernelChoiceIsItsOwn() throws {
+        let other = ResultsBox<KernelISA>(1)
+        KernelISA.with(.portable) {
+            #expect(KernelISA.active == .portable)
+            var handle = pthread_t()
+            let box = Unmanaged.passRetained(other)
+            #expect(pthread_create(&handle, nil, { arg in
+                Unmanaged<ResultsBox<KernelISA>>.fromOpaque(arg!).takeRetainedValue().set(0, .success(KernelISA.active))
+                return nil
+            }, box.toOpaque()) == 0)
+            pthread_join(handle, nil)
+        }
+        #expect(try other.values[0]?.get() == .detected)
+        #expect(KernelISA.active == .detected)
+    }
+    #endif
 }
 
 /// Results written by concurrent iterations, each to its own slot of one allocation.
