@@ -1,6 +1,5 @@
 // How much text a context can hold: the bound on every prompt file and chat line read.
 
-import TensorLedgerCore
 import TensorLedgerFormats
 
 public enum TextBound {

@@ -4,11 +4,8 @@
 // owns its file from the first byte to the atomic rename that makes it appear.
 
 /// Where one tensor's bytes went in the file.
-import TensorLedgerCore
 import TensorLedgerFormats
-import TensorLedgerTokenizer
 import TensorLedgerModels
-import TensorLedgerRuntime
 
 struct StoredTensor: Sendable {
     /// From the start of the data section.

@@ -5,7 +5,6 @@
 
 import TensorLedgerCore
 import TensorLedgerFormats
-import TensorLedgerTokenizer
 import TensorLedgerModels
 import CKernels
 
