@@ -19,7 +19,7 @@ struct PerplexityCommand: ParsableCommand {
     @Option(name: [.customShort("f"), .long], help: "The text file to evaluate ('-': standard input).", completion: .file())
     var file: String
 
-    @Option(parsing: .unconditional, help: "Window length in tokens (default: the model's context).")
+    @Option(parsing: .unconditional, help: "Window length in tokens (default: 512, or the model's context when shorter).")
     var context: Int?
 
     @Option(help: "A second model to compare with the first (for example its q8 .tlm).", completion: .file())

@@ -147,3 +147,25 @@ import Testing
         }
     }
 }
+
+/// perplexity's default window is llama-perplexity's 512 tokens, or the model's context
+/// when that is shorter, and the report says which it used.
+@Suite struct PerplexityWindowTests {
+    @Test func theDefaultWindowIs512Tokens() throws {
+        let dir = TemporaryDirectory()
+        let tiny = try #require(try ModelSource.tensors(Fixtures.model("tiny-llama")).config)
+        var config = ModelConfig(family: .llama, vocabSize: tiny.vocabSize, hiddenSize: 64, layers: 1, heads: 2, kvHeads: 1,
+                                 intermediateSize: 96, contextLength: 1024, tiedEmbeddings: true)
+        config.ropeTheta = 10_000
+        try SyntheticCheckpoint.write(config: config, directory: dir.path)
+        copyFile(Fixtures.model("tiny-llama") + "/tokenizer.json", dir.file("tokenizer.json"))
+        let model = try ModelLoader.load(dir.path, threads: 1)
+        let ids = (0..<600).map { $0 % 200 }
+        let r = try Perplexity.evaluate(model, ids: ids)
+        #expect(r.context == 512)
+        #expect(r.predicted == 511 + 87)
+        #expect(r.textReport(model: "m", compare: nil).contains("windows of 512"))
+        // A model whose context is shorter uses its context.
+        #expect(try Perplexity.evaluate(try RunnerTests.f32, ids: Array(ids.prefix(300))).context == 128)
+    }
+}

@@ -4,7 +4,10 @@
 // Procedure: the text is tokenized whole and cut into consecutive, non-overlapping
 // windows of `context` tokens (a last shorter window is kept if it has 2 or more); in
 // each window every token but the first is predicted from those before it in the window.
-// Perplexity = exp(mean negative log-likelihood over all predicted tokens).
+// Perplexity = exp(mean negative log-likelihood over all predicted tokens). Windows are
+// 512 tokens unless asked otherwise (or the model's context, when shorter), as
+// llama-perplexity's default: a window of the model's whole context costs attention
+// quadratic in it and makes figures that no other tool reports.
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -70,13 +73,16 @@ extension PerplexityResult {
 public enum Perplexity {
     /// `progress` is told the tokens done of the total after each window; `interrupted` is
     /// asked before each window, and ends the evaluation with what was measured so far.
+    /// The window when none is asked for (at most the models' context).
+    public static let defaultWindow = 512
+
     public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil,
                                 progress: ((Int, Int) -> Void)? = nil, interrupted: () -> Bool = { false }) throws -> PerplexityResult {
         let limit = min(model.contextLength, other?.contextLength ?? Int.max)
         if let context, context > limit {
             throw GenerationError.invalidSetting(.context, reason: "\(context) is longer than the \(limit) tokens the model\(other == nil ? "" : "s") can attend to")
         }
-        let n = context ?? limit
+        let n = context ?? min(defaultWindow, limit)
         guard n >= 2 else { throw GenerationError.invalidSetting(.context, reason: "must be at least 2") }
         // Distributions over different vocabularies cannot be compared position by position.
         if let other, other.vocabularySize != model.vocabularySize || other.tokenizer.vocabularySize != model.tokenizer.vocabularySize {
