@@ -15,7 +15,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         let report = try reportingErrors(json: output.json) {
             do {
-                return try VerifyReport.check(file)
+                return try VerifyReport.checkModel(file)
             } catch let damage as any TensorLedgerError where output.json && damage.category == .badInput {
                 print(VerifyReport.damagedJSON(file: file, error: damage).serialized())
                 throw damage

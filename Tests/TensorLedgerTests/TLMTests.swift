@@ -350,3 +350,22 @@ import Darwin
         do { _ = try ModelConfig.parseStored(.object(o)) } catch { #expect(error.description.contains("config.kv_heads")) }
     }
 }
+
+extension StoredConfigTests {
+    /// A header whose configuration loading would refuse (checksums all right) is refused by
+    /// `verify` too, naming the field: verify's OK means the file loads.
+    @Test func verifyRefusesAStoredConfigurationLoadingWouldRefuse() throws {
+        let seed = try readWholeFile(Fixtures.path("fuzz/seeds/tlm-forged/tiny-genesis-q8.json"))
+        guard case .object(var header) = try JSON.parse(seed), var config = header["config"]?.object else { throw FixtureError.notAnObject("seed") }
+        config["layer_norm_epsilon"] = .double(1e30)
+        header["config"] = .object(config)
+        let dir = TemporaryDirectory()
+        let forged = try #require(FuzzTarget.forgeTLM(aroundHeader: Array(JSONValue.object(header).serialized(pretty: false).utf8)))
+        writeFile(dir.file("m.tlm"), forged)
+        let r = CLI.run(["verify", dir.file("m.tlm")])
+        #expect(r.isOneErrorLine(containing: "epsilon"), "\(r.status): \(r.stderr)")
+        // The same file with its configuration intact verifies.
+        writeFile(dir.file("ok.tlm"), try #require(FuzzTarget.forgeTLM(aroundHeader: seed)))
+        #expect(CLI.run(["verify", dir.file("ok.tlm")]).status == 0)
+    }
+}

@@ -10,10 +10,12 @@ public struct VerifyReport: Sendable {
     public var bytesChecked: Int
     public var seconds: Double
 
-    /// Opens and fully verifies `path`; throws the first damage found.
-    public static func check(_ path: String) throws -> VerifyReport {
+    /// Opens and fully verifies `path`; throws the first damage found. `header` checks what
+    /// this layer cannot read itself (the model configuration, in TensorLedgerModels).
+    public static func check(_ path: String, header: (TLMFile) throws -> Void = { _ in }) throws -> VerifyReport {
         let clock = Stopwatch()
         let tlm = try TLMFile(path: path)
+        try header(tlm)
         let bytes = try tlm.verify()
         return VerifyReport(file: path, tensors: tlm.tensors.count, blobs: tlm.header.blobs.count,
                             bytesChecked: bytes, seconds: clock.seconds)

@@ -519,6 +519,14 @@ extension TLMFile {
     }
 }
 
+extension VerifyReport {
+    /// `verify`: every checksum and padding byte, and the configuration the header stores,
+    /// checked as loading checks it, so a file verify passes is one the loader reads.
+    public static func checkModel(_ path: String) throws -> VerifyReport {
+        try check(path) { _ = try $0.modelConfig() }
+    }
+}
+
 extension BPETokenizer {
     /// A token the model has no embedding row for could be fed to it: refused when a model
     /// is loaded and before a conversion writes a file that would be.

@@ -59,19 +59,12 @@ extension LanguageModel {
     /// batch; then `body` runs with the model's kernel variant.
     package func prepareForward(_ tokens: [Int], state: InferenceState, allLogits: Bool, ops: any ComputeBackend, _ body: () throws -> Void) throws {
         guard !tokens.isEmpty else { return }
-        try checkBatch(tokens, state: state)
+        let end = state.position + tokens.count
+        guard end <= contextLength else { throw GenerationError.contextFull(contextLength: contextLength, needed: end) }
+        for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
+        try state.reserveCache(positions: end)
         state.reserve(tokens: tokens.count, allLogits: allLogits)
         try ops.run(body)
-    }
-
-    /// The checks every forward pass starts with: room in the context, ids in the
-    /// vocabulary; then the cache is grown to hold the batch.
-    package func checkBatch(_ tokens: [Int], state: InferenceState) throws {
-        guard state.position + tokens.count <= contextLength else {
-            throw GenerationError.contextFull(contextLength: contextLength, needed: state.position + tokens.count)
-        }
-        for t in tokens where t < 0 || t >= vocabularySize { throw TokenizerError.unknownTokenID(t, vocabularySize: vocabularySize) }
-        try state.reserveCache(positions: state.position + tokens.count)
     }
 }
 
