@@ -45,8 +45,10 @@ import Testing
 
     @Test(arguments: ModelConfig.presets.map(\.name))
     func presetsMatchTransformers(_ name: String) throws {
-        // GPT presets from make_checkpoints.py, LLaMA-family ones from make_llama_fixtures.py.
+        // GPT presets from make_checkpoints.py, LLaMA-family ones from make_llama_fixtures.py
+        // and make_family_fixtures.py.
         let counted = try Fixtures.checkpointFacts["presets"]?.object?[name] ?? LlamaFamilyTests.reference["published_parameters"]?.object?[name]
+            ?? FamilyTests.reference["published_parameters"]?.object?[name]
         let expected = try #require(counted?.int, "no reference count for preset \(name)")
         let ledger = Ledger(config: try ModelConfig.preset(name), source: name)
         #expect(ledger.uniqueParameters == expected)

@@ -1,5 +1,5 @@
 // `convert MODEL OUT.gguf`: a safetensors checkpoint to a GGUF file llama.cpp runs, for
-// the gpt2, llama and qwen2 architectures, with the metadata keys, tensor names and
+// every family with a GGUF architecture (ModelFamily.gguf), with the metadata keys, tensor names and
 // tokenizer keys llama.cpp's own converter writes, and its quirks: GPT-2's Conv1D
 // matrices as rows and its tied head written again as output.weight; the llama
 // architecture's Q and K rows permuted for ggml's RoPE. Matrices go to Q8_0 (ggml's own
@@ -40,23 +40,14 @@ extension Converter {
         }
         guard let configPath = checkpoint.sidecar("config.json") else { throw ModelLoadError.noConfig(source: checkpoint.path) }
         let config = try ModelConfig.load(configPath)
-        let arch: GGUFArchitecture
-        switch config.family {
-        case .gpt2: arch = .gpt2
-        case .llama: arch = config.modelType == "qwen2" ? .qwen2 : .llama
-        default: throw GGUFConversionError.unsupported(file: input, reason: "\(config.family.displayName) models have no GGUF architecture here (gpt2, llama, qwen2)")
+        let family = config.record
+        guard let arch = family.gguf else {
+            throw GGUFConversionError.unsupported(file: input, reason: "\(config.modelType) models have no GGUF architecture here (\(ModelFamily.knownGGUF))")
         }
         var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options)
-        // Where each tensor goes: its GGUF name, and whether its rows must be permuted.
-        let hfToGGUF = Dictionary(arch.names.map { ($0.hf, $0.gguf) }, uniquingKeysWith: { a, _ in a })
         func ggufName(_ hf: String) throws -> String {
-            var generic = hf, layer: String?
-            if let l = TensorClassifier.layerIndex(of: hf) {
-                layer = String(l)
-                generic = hf.replacing(arch == .gpt2 ? "h.\(l)." : "layers.\(l).", with: arch == .gpt2 ? "h.{n}." : "layers.{n}.")
-            }
-            guard let g = hfToGGUF[generic] else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
-            return layer.map { g.replacing("{n}", with: $0) } ?? g
+            guard let g = family.ggufName(of: hf) else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
+            return g
         }
         var tensors: [GGUFTensorPlan] = []
         for item in items {
@@ -72,7 +63,7 @@ extension Converter {
             let (item, tensor) = (items.remove(at: e), tensors.remove(at: e))
             items.insert(item, at: 0)
             tensors.insert(tensor, at: 0)
-            if arch == .gpt2 && !items.contains(where: { $0.category == .unembedding }) {
+            if family.layout == .gpt2 && !items.contains(where: { $0.category == .unembedding }) {
                 tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensor.dimensions, type: tensor.type), at: 1)
                 items.insert(item, at: 1)
             }
@@ -82,7 +73,7 @@ extension Converter {
         if let s = config.ropeScaling, s.type == "llama3" {
             let plain = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, scaling: nil)
             let scaled = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, scaling: s)
-            leading.append((GGUFTensorPlan(name: GGUFArchitecture.ropeDivisors, dimensions: [config.headDim / 2], type: .f32),
+            leading.append((GGUFTensorPlan(name: FamilyTensor.ropeDivisors, dimensions: [config.headDim / 2], type: .f32),
                             zip(plain.inverseFrequencies, scaled.inverseFrequencies).map { Float($0 / $1) }))
         }
         tensors = leading.map(\.plan) + tensors
@@ -106,7 +97,7 @@ extension Converter {
         }
         let inputs = checkpoint.inputPaths
         return Plan(format: .gguf, items: items, dropped: dropped, warnings: warnings, fileBytes: { try header().count + dataBytes },
-                    permutations: try items.map { arch == .llama ? try GGUFRowPermutation.forLlama($0.source.name, rows: $0.shape.first ?? 0, config: config, file: input) : nil }, inputBytes: inputBytes,
+                    permutations: try items.map { family.ggufPermutesQK ? try GGUFRowPermutation.forLlama($0.source.name, rows: $0.shape.first ?? 0, config: config, file: input) : nil }, inputBytes: inputBytes,
                     source: .checkpoint(checkpoint), makeWriter: { output, overwrite in
                         try GGUFFileWriter(path: output, overwrite: overwrite, protecting: inputs, header: BackgroundTask(header), leading: leading.map(\.values))
                     })
@@ -124,9 +115,8 @@ extension Converter {
     }
 
     /// The keys llama.cpp's converter writes for these architectures and their tokenizers.
-    static func ggufMetadata(config c: ModelConfig, arch: GGUFArchitecture, name: String, scheme: WeightScheme,
+    static func ggufMetadata(config c: ModelConfig, arch a: String, name: String, scheme: WeightScheme,
                              tokenizer: BPETokenizer?, chat: TokenizerConfig, source: String) throws -> [(String, GGUFValue)] {
-        let a = arch.rawValue
         func key(_ k: GGUFKey.Model) -> String { k.key(a) }
         var m: [(String, GGUFValue)] = [
             (GGUFKey.architecture, .string(a)),
@@ -139,7 +129,7 @@ extension Converter {
             (key(.headCount), .u32(UInt32(c.heads))),
         ]
         if scheme == .q8 { m.append((GGUFKey.quantizationVersion, .u32(2))) }
-        if arch == .gpt2 {
+        if c.family == .gpt2 {
             m.append((key(.layerNormEpsilon), .f32(Float(c.layerNormEpsilon))))
         } else {
             m.append((key(.headCountKV), .u32(UInt32(c.kvHeads))))

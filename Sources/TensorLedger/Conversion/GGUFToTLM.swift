@@ -25,7 +25,7 @@ extension Converter {
         for m in gguf.huggingFaceTensors(parametersOnly: true) {
             let role = TensorClassifier.role(of: m.info, family: config.family)
             // llama.cpp's rope_freqs (Llama 3's rope scaling as divisors) is kept: the runner reads it.
-            if role == .buffer && m.info.name != GGUFArchitecture.ropeDivisors { dropped.append(m.info.name); continue }
+            if role == .buffer && m.info.name != FamilyTensor.ropeDivisors { dropped.append(m.info.name); continue }
             var category = LedgerCategory.other, fused = false
             switch role {
             case .matrix(let c, _): category = c

@@ -9,59 +9,25 @@ import TensorLedgerCore
 import TensorLedgerFormats
 import TensorLedgerTokenizer
 
-public enum GGUFArchitecture: String, Sendable {
-    case llama, qwen2, gpt2
-
-    /// (GGUF name, Hugging Face name, the Hugging Face tensor is Conv1D [in, out]); "{n}" is a layer.
-    package var names: [(gguf: String, hf: String, conv1D: Bool)] {
-        switch self {
-        case .llama, .qwen2:
-            let b = "model.layers.{n}."
-            return [
-                ("token_embd.weight", "model.embed_tokens.weight", false),
-                ("output_norm.weight", "model.norm.weight", false),
-                ("output.weight", "lm_head.weight", false),
-                ("rope_freqs.weight", GGUFArchitecture.ropeDivisors, false),
-                ("blk.{n}.attn_norm.weight", b + "input_layernorm.weight", false),
-                ("blk.{n}.attn_q.weight", b + "self_attn.q_proj.weight", false), ("blk.{n}.attn_q.bias", b + "self_attn.q_proj.bias", false),
-                ("blk.{n}.attn_k.weight", b + "self_attn.k_proj.weight", false), ("blk.{n}.attn_k.bias", b + "self_attn.k_proj.bias", false),
-                ("blk.{n}.attn_v.weight", b + "self_attn.v_proj.weight", false), ("blk.{n}.attn_v.bias", b + "self_attn.v_proj.bias", false),
-                ("blk.{n}.attn_output.weight", b + "self_attn.o_proj.weight", false),
-                ("blk.{n}.ffn_norm.weight", b + "post_attention_layernorm.weight", false),
-                ("blk.{n}.ffn_gate.weight", b + "mlp.gate_proj.weight", false),
-                ("blk.{n}.ffn_up.weight", b + "mlp.up_proj.weight", false),
-                ("blk.{n}.ffn_down.weight", b + "mlp.down_proj.weight", false),
-            ]
-        case .gpt2:
-            let b = "transformer.h.{n}."
-            return [
-                ("token_embd.weight", "transformer.wte.weight", false),
-                ("position_embd.weight", "transformer.wpe.weight", false),
-                ("output_norm.weight", "transformer.ln_f.weight", false), ("output_norm.bias", "transformer.ln_f.bias", false),
-                ("output.weight", "lm_head.weight", false),
-                ("blk.{n}.attn_norm.weight", b + "ln_1.weight", false), ("blk.{n}.attn_norm.bias", b + "ln_1.bias", false),
-                ("blk.{n}.attn_qkv.weight", b + "attn.c_attn.weight", true), ("blk.{n}.attn_qkv.bias", b + "attn.c_attn.bias", false),
-                ("blk.{n}.attn_output.weight", b + "attn.c_proj.weight", true), ("blk.{n}.attn_output.bias", b + "attn.c_proj.bias", false),
-                ("blk.{n}.ffn_norm.weight", b + "ln_2.weight", false), ("blk.{n}.ffn_norm.bias", b + "ln_2.bias", false),
-                ("blk.{n}.ffn_up.weight", b + "mlp.c_fc.weight", true), ("blk.{n}.ffn_up.bias", b + "mlp.c_fc.bias", false),
-                ("blk.{n}.ffn_down.weight", b + "mlp.c_proj.weight", true), ("blk.{n}.ffn_down.bias", b + "mlp.c_proj.bias", false),
-            ]
+extension ModelFamily {
+    /// llama.cpp's name for a tensor of this family (Hugging Face name), if it has one.
+    package func ggufName(of name: String) -> String? {
+        let layer = TensorClassifier.layerIndex(of: name)
+        for t in tensors {
+            if t.perLayer, let layer, t.name(layer: layer) == name { return t.ggufName(layer: layer) }
+            if !t.perLayer, t.name == name { return t.gguf }
         }
+        return nil
     }
 
-    /// Where Llama 3's rope scaling goes: llama.cpp stores divisors of the inverse frequencies.
-    package static let ropeDivisors = "rope_freqs.weight"
-
     /// The Hugging Face name of a GGUF tensor, and whether that tensor is stored [in, out] there.
-    package func huggingFace(_ name: String) -> (name: String, conv1D: Bool)? {
-        var layer: String?
-        var generic = name
-        if name.hasPrefix("blk."), let dot = name.dropFirst(4).firstIndex(of: ".") {
-            layer = String(name[name.index(name.startIndex, offsetBy: 4)..<dot])
-            generic = "blk.{n}" + name[dot...]
+    package func huggingFaceName(ofGGUF name: String) -> (name: String, conv1D: Bool)? {
+        let layer = name.hasPrefix("blk.") ? TensorClassifier.layerIndex(of: name) : nil
+        for t in tensors where t.gguf != nil {
+            if t.perLayer, let layer, t.ggufName(layer: layer) == name { return (t.name(layer: layer), t.conv1D) }
+            if !t.perLayer, t.gguf == name { return (t.name, t.conv1D) }
         }
-        guard let entry = names.first(where: { $0.gguf == generic }) else { return nil }
-        return (layer.map { entry.hf.replacing("{n}", with: $0) } ?? entry.hf, entry.conv1D)
+        return nil
     }
 }
 
@@ -76,14 +42,16 @@ public struct GGUFTensorMapping: Sendable {
 }
 
 extension GGUFFile {
-    public var architecture: GGUFArchitecture? { string(GGUFKey.architecture).flatMap(GGUFArchitecture.init(rawValue:)) }
+    /// The family llama.cpp's `general.architecture` names, if this tool knows it.
+    public var family: ModelFamily? { string(GGUFKey.architecture).flatMap(ModelFamily.gguf) }
 
     /// The tensors under Hugging Face's names; tensors no table names keep their GGUF names.
     /// `parametersOnly` leaves out GPT-2's head, which llama.cpp writes again as
     /// output.weight although the checkpoint ties it to the embedding.
     public func huggingFaceTensors(parametersOnly: Bool = false) -> [GGUFTensorMapping] {
-        tensors.filter { !(parametersOnly && architecture == .gpt2 && $0.name == "output.weight") }.map { t in
-            let mapped = architecture?.huggingFace(t.name)
+        let family = family
+        return tensors.filter { !(parametersOnly && family?.layout == .gpt2 && $0.name == "output.weight") }.map { t in
+            let mapped = family?.huggingFaceName(ofGGUF: t.name)
             let shape = mapped?.conv1D == true ? t.dimensions : t.dimensions.reversed()
             return GGUFTensorMapping(info: TensorInfo(name: mapped?.name ?? t.name, dtype: t.type.plainDType ?? .uint8, shape: Array(shape),
                                                       dataOffsets: t.offset..<(t.offset + t.byteCount)),
@@ -94,8 +62,8 @@ extension GGUFFile {
     /// The model's configuration from `<architecture>.*` keys.
     public func modelConfig() throws(ConfigError) -> ModelConfig {
         guard let arch = string(GGUFKey.architecture) else { throw .invalid(file: path, reason: "no general.architecture") }
-        guard let known = GGUFArchitecture(rawValue: arch) else {
-            throw .invalid(file: path, reason: "GGUF architecture \"\(arch)\" is not one TensorLedger knows (llama, qwen2, gpt2)")
+        guard let known = ModelFamily.gguf(arch) else {
+            throw .invalid(file: path, reason: "GGUF architecture \"\(arch)\" is not one TensorLedger knows (\(ModelFamily.knownGGUF))")
         }
         func int(_ key: GGUFKey.Model) -> Int? { value(key.key(arch))?.int }
         func number(_ key: GGUFKey.Model) -> Double? { value(key.key(arch))?.number }
@@ -107,11 +75,10 @@ extension GGUFFile {
         guard heads > 0 else { throw .invalid(file: path, reason: "\(GGUFKey.Model.headCount.key(arch)) is 0") }
         let embedding = tensor(named: "token_embd.weight")
         let vocab = int(.vocabularySize) ?? embedding?.dimensions.last ?? strings(GGUFKey.Tokenizer.tokens.key)?.count ?? 0
-        let family: ArchitectureFamily = known == .gpt2 ? .gpt2 : .llama
-        var c = ModelConfig(family: family, modelType: arch, vocabSize: vocab, hiddenSize: d, layers: try required(.blockCount), heads: heads,
+        var c = ModelConfig(family: known.layout, modelType: known.modelType, vocabSize: vocab, hiddenSize: d, layers: try required(.blockCount), heads: heads,
                             kvHeads: int(.headCountKV), headDim: int(.keyLength) ?? int(.ropeDimensionCount),
                             intermediateSize: int(.feedForwardLength), contextLength: try required(.contextLength),
-                            tiedEmbeddings: known == .gpt2 || tensor(named: "output.weight") == nil,
+                            tiedEmbeddings: known.layout == .gpt2 || tensor(named: "output.weight") == nil,
                             layerNormEpsilon: number(.layerNormRMSEpsilon) ?? number(.layerNormEpsilon) ?? 1e-5)
         if let theta = number(.ropeFreqBase) { c.ropeTheta = theta }
         c.attentionBias = tensor(named: "blk.0.attn_q.bias") != nil
@@ -129,7 +96,7 @@ extension GGUFFile {
     /// For the llama architecture's Q and K (Hugging Face names, `rows` rows): how
     /// llama.cpp reordered them; nil for every other tensor.
     package func rowPermutation(_ hfName: String, rows: Int, config: ModelConfig) throws(GGUFError) -> GGUFRowPermutation? {
-        guard architecture == .llama else { return nil }
+        guard family?.ggufPermutesQK == true else { return nil }
         return try GGUFRowPermutation.forLlama(hfName, rows: rows, config: config, file: path)
     }
 }

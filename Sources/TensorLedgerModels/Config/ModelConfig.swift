@@ -1,12 +1,13 @@
-// A transformer's shape as Hugging Face's config.json states it, the presets of the
-// GPT-2 and GPT-3 papers, and the tensor list such a model would have on disk (so a
-// ledger can be made from a configuration alone with the same classifier as for files).
+// A transformer's shape as Hugging Face's config.json states it, checked once whatever
+// it was read from, its stored form in a .tlm header, and the presets (GPT-2, the GPT-3
+// paper's sizes, published LLaMA-family configurations). The tensors such a model holds
+// are its family's table (Families/).
 
-/// The checkpoint naming conventions the ledger knows.
 import TensorLedgerCore
 import TensorLedgerFormats
 import TensorLedgerTokenizer
 
+/// The checkpoint naming conventions (and forward passes) families share.
 public enum ArchitectureFamily: String, Sendable, CaseIterable {
     case gpt2 = "gpt2"
     case llama = "llama"
@@ -19,17 +20,6 @@ public enum ArchitectureFamily: String, Sendable, CaseIterable {
         case .llama: return "LLaMA-style"
         case .bert: return "BERT-style"
         case .gptNeoX: return "GPT-NeoX"
-        }
-    }
-
-    /// Maps config.json's `model_type` to a family.
-    public init?(modelType: String) {
-        switch modelType {
-        case "gpt2": self = .gpt2
-        case "llama", "mistral", "qwen2", "qwen3", "gemma", "phi3": self = .llama
-        case "bert", "roberta", "distilroberta", "xlm-roberta", "camembert": self = .bert
-        case "gpt_neox": self = .gptNeoX
-        default: return nil
         }
     }
 }
@@ -160,9 +150,10 @@ public struct ModelConfig: Sendable, Equatable {
     public static func parse(_ root: JSONValue, file: String) throws(ConfigError) -> ModelConfig {
         guard let o = root.object else { throw .invalid(file: file, reason: "config must be a JSON object") }
         guard let modelType = o["model_type"]?.string else { throw .invalid(file: file, reason: "missing \"model_type\"") }
-        guard let family = ArchitectureFamily(modelType: modelType) else {
-            throw .invalid(file: file, reason: "model_type \"\(modelType)\" is not a family TensorLedger knows (gpt2, llama, bert, gpt_neox and their relatives)")
+        guard let record = ModelFamily.named(modelType) else {
+            throw .invalid(file: file, reason: "model_type \"\(modelType)\" is not a family TensorLedger knows (\(ModelFamily.knownTypes))")
         }
+        let family = record.layout
         func int(_ keys: String...) throws(ConfigError) -> Int? {
             for k in keys {
                 guard let v = o[k], v != .null else { continue }
@@ -207,7 +198,7 @@ public struct ModelConfig: Sendable, Equatable {
             tiedEmbeddings: tie,
             layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? o["layer_norm_eps"]?.number ?? o["rms_norm_eps"]?.number ?? 1e-5)
         if let t = try int("type_vocab_size") { config.typeVocabSize = t }
-        config.attentionBias = o["attention_bias"]?.bool ?? (modelType == "qwen2")
+        config.attentionBias = o["attention_bias"]?.bool ?? record.attentionBiasByDefault
         // GPT-2 options that change the attention's arithmetic, which the runner does not do.
         if family == .gpt2 {
             if o["scale_attn_weights"]?.bool == false { config.unsupportedByRunner.append("scale_attn_weights false") }
@@ -229,7 +220,7 @@ public struct ModelConfig: Sendable, Equatable {
         for v in o["eos_token_id"]?.array ?? o["eos_token_id"].map({ [$0] }) ?? [] {
             if let id = try tokenID(v, "eos_token_id") { config.eosTokenIDs.append(id) }
         }
-        let slidingUsed = o["use_sliding_window"]?.bool ?? (modelType == "mistral")
+        let slidingUsed = o["use_sliding_window"]?.bool ?? record.slidingWindowByDefault
         if slidingUsed, let w = try int("sliding_window"), w > 0 { config.slidingWindow = w }
         try config.validate(file: file)
         return config
@@ -306,7 +297,7 @@ public struct ModelConfig: Sendable, Equatable {
     // MARK: Presets
 
     /// GPT-2 (Radford et al. 2019), the eight GPT-3 sizes of Brown et al. 2020, Table 2.1, and
-    /// LLaMA-family models as their published config.json files give them.
+    /// LLaMA-family models (Qwen3 and OLMo 2 among them) as their published config.json files give them.
     public static let presets: [(name: String, config: ModelConfig)] = {
         func gpt(_ layers: Int, _ d: Int, _ heads: Int, _ headDim: Int, ctx: Int) -> ModelConfig {
             ModelConfig(family: .gpt2, vocabSize: 50257, hiddenSize: d, layers: layers, heads: heads, headDim: headDim,
@@ -332,6 +323,16 @@ public struct ModelConfig: Sendable, Equatable {
                                    tied: true, theta: 500_000, eps: 1e-5, scaling: llama3)),
             ("tinyllama-1.1b", llama("llama", vocab: 32000, d: 2048, layers: 22, heads: 32, kv: 4, ff: 5632, ctx: 2048, tied: false,
                                      theta: 10_000, eps: 1e-5)),
+            ("qwen3-0.6b", llama("qwen3", vocab: 151_936, d: 1024, layers: 28, heads: 16, kv: 8, headDim: 128, ff: 3072, ctx: 40960,
+                                 tied: true, theta: 1_000_000, eps: 1e-6)),
+            ("qwen3-1.7b", llama("qwen3", vocab: 151_936, d: 2048, layers: 28, heads: 16, kv: 8, headDim: 128, ff: 6144, ctx: 40960,
+                                 tied: true, theta: 1_000_000, eps: 1e-6)),
+            ("qwen3-4b", llama("qwen3", vocab: 151_936, d: 2560, layers: 36, heads: 32, kv: 8, headDim: 128, ff: 9728, ctx: 40960,
+                               tied: true, theta: 1_000_000, eps: 1e-6)),
+            ("qwen3-8b", llama("qwen3", vocab: 151_936, d: 4096, layers: 36, heads: 32, kv: 8, headDim: 128, ff: 12288, ctx: 40960,
+                               tied: false, theta: 1_000_000, eps: 1e-6)),
+            ("olmo-2-1b", llama("olmo2", vocab: 100_352, d: 2048, layers: 16, heads: 16, kv: 16, ff: 8192, ctx: 4096,
+                                tied: false, theta: 500_000, eps: 1e-6)),
             ("gpt2", gpt(12, 768, 12, 64, ctx: 1024)),
             ("gpt2-medium", gpt(24, 1024, 16, 64, ctx: 1024)),
             ("gpt2-large", gpt(36, 1280, 20, 64, ctx: 1024)),
@@ -352,88 +353,6 @@ public struct ModelConfig: Sendable, Equatable {
             throw .unknownPreset(name: name, known: presets.map(\.name))
         }
         return p.config
-    }
-
-    // MARK: The tensors such a model has
-
-    /// The (name, shape) list a Hugging Face checkpoint of this configuration holds,
-    /// in the library's own naming, laid end to end in `weightDType`.
-    public func syntheticTensors() -> [TensorInfo] {
-        let d = hiddenSize, ff = intermediateSize, v = vocabSize
-        var specs: [(String, [Int])] = []
-        func add(_ name: String, _ shape: [Int]) { specs.append((name, shape)) }
-        switch family {
-        case .gpt2:
-            add("transformer.wte.weight", [v, d])
-            add("transformer.wpe.weight", [contextLength, d])
-            for l in 0..<layers {
-                let p = "transformer.h.\(l)."
-                add(p + "ln_1.weight", [d]); add(p + "ln_1.bias", [d])
-                add(p + "attn.c_attn.weight", [d, 3 * d]); add(p + "attn.c_attn.bias", [3 * d])
-                add(p + "attn.c_proj.weight", [d, d]); add(p + "attn.c_proj.bias", [d])
-                add(p + "ln_2.weight", [d]); add(p + "ln_2.bias", [d])
-                add(p + "mlp.c_fc.weight", [d, ff]); add(p + "mlp.c_fc.bias", [ff])
-                add(p + "mlp.c_proj.weight", [ff, d]); add(p + "mlp.c_proj.bias", [d])
-            }
-            add("transformer.ln_f.weight", [d]); add("transformer.ln_f.bias", [d])
-            if !tiedEmbeddings { add("lm_head.weight", [v, d]) }
-        case .llama:
-            let q = heads * headDim, kv = kvHeads * headDim
-            add("model.embed_tokens.weight", [v, d])
-            for l in 0..<layers {
-                let p = "model.layers.\(l)."
-                add(p + "input_layernorm.weight", [d])
-                add(p + "self_attn.q_proj.weight", [q, d])
-                add(p + "self_attn.k_proj.weight", [kv, d])
-                add(p + "self_attn.v_proj.weight", [kv, d])
-                if attentionBias {
-                    add(p + "self_attn.q_proj.bias", [q]); add(p + "self_attn.k_proj.bias", [kv]); add(p + "self_attn.v_proj.bias", [kv])
-                }
-                add(p + "self_attn.o_proj.weight", [d, q])
-                add(p + "post_attention_layernorm.weight", [d])
-                add(p + "mlp.gate_proj.weight", [ff, d])
-                add(p + "mlp.up_proj.weight", [ff, d])
-                add(p + "mlp.down_proj.weight", [d, ff])
-            }
-            add("model.norm.weight", [d])
-            if !tiedEmbeddings { add("lm_head.weight", [v, d]) }
-        case .bert:
-            add("embeddings.word_embeddings.weight", [v, d])
-            add("embeddings.position_embeddings.weight", [contextLength, d])
-            add("embeddings.token_type_embeddings.weight", [typeVocabSize, d])
-            add("embeddings.LayerNorm.weight", [d]); add("embeddings.LayerNorm.bias", [d])
-            for l in 0..<layers {
-                let p = "encoder.layer.\(l)."
-                for m in ["query", "key", "value"] {
-                    add(p + "attention.self.\(m).weight", [d, d]); add(p + "attention.self.\(m).bias", [d])
-                }
-                add(p + "attention.output.dense.weight", [d, d]); add(p + "attention.output.dense.bias", [d])
-                add(p + "attention.output.LayerNorm.weight", [d]); add(p + "attention.output.LayerNorm.bias", [d])
-                add(p + "intermediate.dense.weight", [ff, d]); add(p + "intermediate.dense.bias", [ff])
-                add(p + "output.dense.weight", [d, ff]); add(p + "output.dense.bias", [d])
-                add(p + "output.LayerNorm.weight", [d]); add(p + "output.LayerNorm.bias", [d])
-            }
-            add("pooler.dense.weight", [d, d]); add("pooler.dense.bias", [d])
-        case .gptNeoX:
-            add("gpt_neox.embed_in.weight", [v, d])
-            for l in 0..<layers {
-                let p = "gpt_neox.layers.\(l)."
-                add(p + "input_layernorm.weight", [d]); add(p + "input_layernorm.bias", [d])
-                add(p + "post_attention_layernorm.weight", [d]); add(p + "post_attention_layernorm.bias", [d])
-                add(p + "attention.query_key_value.weight", [3 * d, d]); add(p + "attention.query_key_value.bias", [3 * d])
-                add(p + "attention.dense.weight", [d, d]); add(p + "attention.dense.bias", [d])
-                add(p + "mlp.dense_h_to_4h.weight", [ff, d]); add(p + "mlp.dense_h_to_4h.bias", [ff])
-                add(p + "mlp.dense_4h_to_h.weight", [d, ff]); add(p + "mlp.dense_4h_to_h.bias", [d])
-            }
-            add("gpt_neox.final_layer_norm.weight", [d]); add("gpt_neox.final_layer_norm.bias", [d])
-            if !tiedEmbeddings { add("embed_out.weight", [v, d]) }
-        }
-        var offset = 0
-        return specs.map { name, shape in
-            let bytes = shape.reduce(weightDType.bitSize / 8, *)
-            defer { offset += bytes }
-            return TensorInfo(name: name, dtype: weightDType, shape: shape, dataOffsets: offset..<(offset + bytes))
-        }
     }
 }
 

@@ -1,5 +1,5 @@
-// Which ledger category each tensor of a checkpoint belongs to, table-driven per
-// architecture family. Checkpoint quirks live here and nowhere else:
+// Which ledger category each tensor of a checkpoint belongs to, by the rows of its
+// family's tensor table (Families/). How a role is read from a stored tensor:
 // - GPT-2 stores Conv1D weights as [in, out] (the transpose of nn.Linear) and fuses
 //   Query | Key | Value along the output axis of `attn.c_attn`; GPT-NeoX fuses them in
 //   `query_key_value` as a Linear [3·d, d]. Both are split by shape.
@@ -40,68 +40,17 @@ package struct ClassificationRule {
 }
 
 public enum TensorClassifier {
+    /// A layout's rules, from its tensor table (Families/): each row's name after its layer
+    /// number or its layout's prefix, so checkpoints that leave the prefix off are known too.
     package static func rules(for family: ArchitectureFamily) -> [ClassificationRule] {
-        func r(_ s: String, _ role: TensorRole) -> ClassificationRule { ClassificationRule(suffix: s, role: role) }
-        switch family {
-        case .gpt2:
-            return [
-                r("wte.weight", .matrix(.embedding, .linear)),
-                r("wpe.weight", .other),
-                r("attn.c_attn.weight", .fusedQKV(.conv1D)),
-                r("attn.c_proj.weight", .matrix(.output, .conv1D)),
-                r("mlp.c_fc.weight", .matrix(.upProjection, .conv1D)),
-                r("mlp.c_proj.weight", .matrix(.downProjection, .conv1D)),
-                r("lm_head.weight", .matrix(.unembedding, .linear)),
-                r("attn.bias", .buffer),
-                r("attn.masked_bias", .buffer),
-            ]
-        case .llama:
-            return [
-                r("embed_tokens.weight", .matrix(.embedding, .linear)),
-                r("self_attn.q_proj.weight", .matrix(.query, .linear)),
-                r("self_attn.k_proj.weight", .matrix(.key, .linear)),
-                r("self_attn.v_proj.weight", .matrix(.value, .linear)),
-                r("self_attn.o_proj.weight", .matrix(.output, .linear)),
-                r("mlp.gate_proj.weight", .matrix(.upProjection, .linear)),
-                r("mlp.up_proj.weight", .matrix(.upProjection, .linear)),
-                r("mlp.down_proj.weight", .matrix(.downProjection, .linear)),
-                r("lm_head.weight", .matrix(.unembedding, .linear)),
-                r("rotary_emb.inv_freq", .buffer),
-                // llama.cpp's form of Llama 3's rope scaling (a GGUF file's rope_freqs).
-                r(GGUFArchitecture.ropeDivisors, .buffer),
-            ]
-        case .bert:
-            return [
-                r("embeddings.word_embeddings.weight", .matrix(.embedding, .linear)),
-                r("embeddings.position_embeddings.weight", .other),
-                r("embeddings.token_type_embeddings.weight", .other),
-                r("embeddings.position_ids", .buffer),
-                r("embeddings.token_type_ids", .buffer),
-                r("attention.self.query.weight", .matrix(.query, .linear)),
-                r("attention.self.key.weight", .matrix(.key, .linear)),
-                r("attention.self.value.weight", .matrix(.value, .linear)),
-                r("attention.output.dense.weight", .matrix(.output, .linear)),
-                r("intermediate.dense.weight", .matrix(.upProjection, .linear)),
-                r("output.dense.weight", .matrix(.downProjection, .linear)),
-                r("cls.predictions.decoder.weight", .matrix(.unembedding, .linear)),
-                r("pooler.dense.weight", .other),
-                r("cls.predictions.transform.dense.weight", .other),
-            ]
-        case .gptNeoX:
-            return [
-                r("embed_in.weight", .matrix(.embedding, .linear)),
-                r("attention.query_key_value.weight", .fusedQKV(.linear)),
-                r("attention.dense.weight", .matrix(.output, .linear)),
-                r("mlp.dense_h_to_4h.weight", .matrix(.upProjection, .linear)),
-                r("mlp.dense_4h_to_h.weight", .matrix(.downProjection, .linear)),
-                r("embed_out.weight", .matrix(.unembedding, .linear)),
-                r("attention.bias", .buffer),
-                r("attention.masked_bias", .buffer),
-                r("rotary_emb.inv_freq", .buffer),
-                // llama.cpp's form of Llama 3's rope scaling (a GGUF file's rope_freqs).
-                r(GGUFArchitecture.ropeDivisors, .buffer),
-            ]
+        let prefix = family.namePrefix
+        let rows = family.tensors.map { t -> ClassificationRule in
+            var suffix = t.name
+            if let n = suffix.firstRange(of: "{n}.") { suffix = String(suffix[n.upperBound...]) }
+            else if !prefix.isEmpty, suffix.hasPrefix(prefix) { suffix.removeFirst(prefix.count) }
+            return ClassificationRule(suffix: suffix, role: t.role)
         }
+        return rows + family.buffers.map { ClassificationRule(suffix: $0, role: .buffer) }
     }
 
     /// Guesses the family from tensor names when there is no config.json.
@@ -124,7 +73,9 @@ public enum TensorClassifier {
     /// The role of one tensor. Matrix rules apply only to 2-D tensors; what no rule
     /// names is Other, recognised when it looks like a norm or a bias.
     public static func role(of tensor: TensorInfo, family: ArchitectureFamily) -> TensorRole {
-        for rule in rules(for: family) where matches(tensor.name, rule.suffix) {
+        // The longest rule that matches: BERT's attention.output.dense.weight before output.dense.weight.
+        let rule = rules(for: family).filter { matches(tensor.name, $0.suffix) }.max { $0.suffix.utf8.count < $1.suffix.utf8.count }
+        if let rule {
             switch rule.role {
             case .matrix, .fusedQKV: return tensor.rank == 2 ? rule.role : .unmatched
             default: return rule.role

@@ -130,6 +130,10 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
     }
 
+    package func add(_ delta: UnsafeMutablePointer<Float>, to x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] += delta[i] }
+    }
+
     // MARK: Attention
 
 

@@ -29,6 +29,8 @@ package protocol ComputeBackend: AnyObject, Sendable {
     /// RMSNorm of T rows of width d.
     func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ d: Int, _ weight: [Float], epsilon: Float,
                  into out: UnsafeMutablePointer<Float>)
+    /// x += delta over `count` floats.
+    func add(_ delta: UnsafeMutablePointer<Float>, to x: UnsafeMutablePointer<Float>, count: Int)
     /// Causal attention of T new tokens at state.position…, their keys and values cached.
     func attend(layer: Int, T: Int, _ input: AttentionInput, state: InferenceState)
 }

@@ -75,7 +75,7 @@ public enum ModelLoader {
     public static func checkRunnable(_ config: ModelConfig, tensors: [TensorInfo], source: String) throws {
         try config.checkLayers(tensorNames: tensors.map(\.name), source: source)
         let byName = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
-        let runs = config.family == .gpt2 || config.family == .llama
+        let runs = config.record.runs
         let implied = runs ? config.syntheticTensors() : []
         // Every parameter is read: one the forward pass would skip makes it silently wrong.
         let impliedNames = Set(implied.map(\.name))

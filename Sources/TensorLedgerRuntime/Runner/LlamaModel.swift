@@ -1,7 +1,9 @@
-// The LLaMA family (Llama 2 and 3, Mistral, Qwen2, SmolLM2, TinyLlama): the weights and
-// the forward pass, read top to bottom as the data flows:
+// The LLaMA family (Llama 2 and 3, Mistral, Qwen2 and 3, OLMo 2, SmolLM2, TinyLlama): the
+// weights and the forward pass, read top to bottom as the data flows:
 // tokens → embeddings → blocks (RMSNorm, attention with rotary positions, RMSNorm,
 // SwiGLU MLP, each added back to the residual stream) → final RMSNorm → logits.
+// Qwen3 and OLMo 2 normalise queries and keys before the rotation (per head, or all heads
+// at once); OLMo 2 normalises each sublayer's output instead of its input.
 //
 // Grouped-query attention: `heads / kvHeads` query heads share each cached key/value
 // head, so the cache holds kvHeads · headDim per layer and position. The shared steps
@@ -14,13 +16,14 @@ import TensorLedgerModels
 
 public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package struct Block {
-        package var inputNorm: [Float]                    // (d)
+        package var attentionNorm: [Float]                // (d): before attention, or after it (OLMo 2)
         package var query: WeightMatrix                   // (heads · dh, d)
         package var key: WeightMatrix                     // (kvHeads · dh, d)
         package var value: WeightMatrix                   // (kvHeads · dh, d)
         package var queryBias: [Float]?, keyBias: [Float]?, valueBias: [Float]?  // Qwen2 only
+        package var queryNorm: [Float]?, keyNorm: [Float]?  // (dh) Qwen3, (heads · dh) OLMo 2
         package var output: WeightMatrix                  // (d, heads · dh)
-        package var postAttentionNorm: [Float]            // (d)
+        package var mlpNorm: [Float]                      // (d): before the MLP, or after it (OLMo 2)
         package var gate: WeightMatrix                    // (ff, d)
         package var up: WeightMatrix                      // (ff, d)
         package var down: WeightMatrix                    // (d, ff)
@@ -36,6 +39,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package let finalNorm: [Float]                        // (d)
     package let unembedding: WeightMatrix                 // (vocab, d): lm_head, or the embedding when tied
     package let rope: RotaryEmbedding
+    /// Each sublayer's output is normalised before it is added back (OLMo 2).
+    package let postNorms: Bool
     package let ops: any ComputeBackend
 
     public var threads: Int { ops.threads }
@@ -70,25 +75,30 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         self.chat = chat
         ops = CPUBackend(threads: threads, kernels: kernels)
         // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
-        let divisors = source.has(GGUFArchitecture.ropeDivisors) ? try source.vector(GGUFArchitecture.ropeDivisors, count: c.headDim / 2) : nil
+        let divisors = source.has(FamilyTensor.ropeDivisors) ? try source.vector(FamilyTensor.ropeDivisors, count: c.headDim / 2) : nil
         rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
         let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         func bias(_ n: String, _ count: Int) throws -> [Float]? {
             source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil
         }
         tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
+        let family = c.record
+        postNorms = family.postNorms
+        let qkNormWidth = family.qkNorm == .whole ? (q, kv) : (c.headDim, c.headDim)
         blocks = try (0..<c.layers).map { l in
             let p = "model.layers.\(l)."
             return Block(
-                inputNorm: try source.vector(p + "input_layernorm.weight", count: d),
+                attentionNorm: try source.vector(p + (family.postNorms ? "post_attention_layernorm.weight" : "input_layernorm.weight"), count: d),
                 query: try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
                 key: try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
                 value: try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false),
                 queryBias: try bias(p + "self_attn.q_proj.bias", q),
                 keyBias: try bias(p + "self_attn.k_proj.bias", kv),
                 valueBias: try bias(p + "self_attn.v_proj.bias", kv),
+                queryNorm: family.qkNorm == nil ? nil : try source.vector(p + "self_attn.q_norm.weight", count: qkNormWidth.0),
+                keyNorm: family.qkNorm == nil ? nil : try source.vector(p + "self_attn.k_norm.weight", count: qkNormWidth.1),
                 output: try source.matrix(p + "self_attn.o_proj.weight", rows: d, cols: q, conv1D: false),
-                postAttentionNorm: try source.vector(p + "post_attention_layernorm.weight", count: d),
+                mlpNorm: try source.vector(p + (family.postNorms ? "post_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), count: d),
                 gate: try source.matrix(p + "mlp.gate_proj.weight", rows: ff, cols: d, conv1D: false),
                 up: try source.matrix(p + "mlp.up_proj.weight", rows: ff, cols: d, conv1D: false),
                 down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
@@ -120,24 +130,26 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         observer?.embedded(tokens: tokens, x: x, d: d)
 
         for (l, block) in blocks.enumerated() {
-            // Attention: RMSNorm, Query/Key/Value, rotary positions on Q and K, causal
-            // softmax over the cache, Output added back to the residual stream.
-            ops.rmsNorm(x, T, d, block.inputNorm, epsilon: epsilon, into: normed)
+            // Attention: RMSNorm, Query/Key/Value (Qwen3 and OLMo 2 normalise Q and K), rotary
+            // positions on Q and K, causal softmax over the cache, Output added back.
+            let input = sublayerInput(x, block.attentionNorm, T, state: state)
             ops.multiply([.init(weights: block.query, bias: block.queryBias, output: query),
                           .init(weights: block.key, bias: block.keyBias, output: key),
-                          .init(weights: block.value, bias: block.valueBias, output: value)], normed, T, state: state)
+                          .init(weights: block.value, bias: block.valueBias, output: value)], input, T, state: state)
+            if let n = block.queryNorm { ops.rmsNorm(query, T * qWidth / n.count, n.count, n, epsilon: epsilon, into: query) }
+            if let n = block.keyNorm { ops.rmsNorm(key, T * kvWidth / n.count, n.count, n, epsilon: epsilon, into: key) }
             rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: state.ropeCos, sin: state.ropeSin)
             rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: state.ropeCos, sin: state.ropeSin)
             ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
                                              values: value, valueStride: kvWidth), state: state)
-            ops.multiply(block.output, state.attention, T, nil, into: state.projected, state: state, then: .addTo(x))
+            addBack(block.output, state.attention, T, block.attentionNorm, to: x, state: state)
             observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
 
             // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back.
-            ops.rmsNorm(x, T, d, block.postAttentionNorm, epsilon: epsilon, into: normed)
-            ops.multiply([.init(weights: block.gate, output: state.gate), .init(weights: block.up, output: state.hidden)], normed, T, state: state)
+            let mlpInput = sublayerInput(x, block.mlpNorm, T, state: state)
+            ops.multiply([.init(weights: block.gate, output: state.gate), .init(weights: block.up, output: state.hidden)], mlpInput, T, state: state)
             ops.swiGLU(state.hidden, gate: state.gate, T, width: c.intermediateSize)
-            ops.multiply(block.down, state.hidden, T, nil, into: state.projected, state: state, then: .addTo(x))
+            addBack(block.down, state.hidden, T, block.mlpNorm, to: x, state: state)
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
         }
 
@@ -150,15 +162,38 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 
+    /// What a sublayer reads: the residual stream normalised, or as it is when the norm
+    /// comes after the sublayer (OLMo 2).
+    private func sublayerInput(_ x: UnsafeMutablePointer<Float>, _ norm: [Float], _ T: Int, state: InferenceState) -> UnsafeMutablePointer<Float> {
+        guard !postNorms else { return x }
+        ops.rmsNorm(x, T, config.hiddenSize, norm, epsilon: Float(config.layerNormEpsilon), into: state.normed)
+        return state.normed
+    }
+
+    /// W · input added back to the residual stream x, normalised first when the norm comes
+    /// after the sublayer (OLMo 2). Leaves the added rows in state.projected.
+    private func addBack(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, _ T: Int, _ norm: [Float], to x: UnsafeMutablePointer<Float>,
+                         state: InferenceState) {
+        guard postNorms else { return ops.multiply(w, input, T, nil, into: state.projected, state: state, then: .addTo(x)) }
+        let d = config.hiddenSize
+        ops.multiply(w, input, T, nil, into: state.projected, state: state)
+        ops.rmsNorm(state.projected, T, d, norm, epsilon: Float(config.layerNormEpsilon), into: state.projected)
+        ops.add(state.projected, to: x, count: T * d)
+    }
+
     public func describe(_ stage: ForwardStage) -> [TraceStep] {
         let c = config
         let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         switch stage {
         case .embedding: return [.lookup(rows: c.vocabSize, width: d)]
         case .attention:
-            return [.norm("RMSNorm"), .matrix("query", in: d, out: q), .matrix("key", in: d, out: kv), .matrix("value", in: d, out: kv), .rope,
-                    .attention(heads: c.heads, kvHeads: c.kvHeads), .matrix("output", in: q, out: d)]
-        case .mlp: return [.norm("RMSNorm"), .matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation("SwiGLU"), .matrix("down", in: ff, out: d)]
+            let qkNorm: [TraceStep] = blocks.first?.queryNorm == nil ? [] : [.norm("RMSNorm of queries and keys")]
+            let steps: [TraceStep] = [.matrix("query", in: d, out: q), .matrix("key", in: d, out: kv), .matrix("value", in: d, out: kv)] + qkNorm
+                + [.rope, .attention(heads: c.heads, kvHeads: c.kvHeads), .matrix("output", in: q, out: d)]
+            return postNorms ? steps + [.norm("RMSNorm")] : [.norm("RMSNorm")] + steps
+        case .mlp:
+            let steps: [TraceStep] = [.matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation("SwiGLU"), .matrix("down", in: ff, out: d)]
+            return postNorms ? steps + [.norm("RMSNorm")] : [.norm("RMSNorm")] + steps
         case .finalNorm: return [.norm("RMSNorm")]
         case .unembedding: return [.matrix("unembedding", in: d, out: c.vocabSize)]
         }

@@ -1,0 +1,201 @@
+// The tensor tables: each tensor a layout's checkpoints hold, once, with its Hugging Face
+// name, llama.cpp's name for it, its ledger role, its shape from the configuration and
+// when a checkpoint has it. The rows follow transformers' modeling files and gguf-py's
+// TENSOR_NAMES.
+
+import TensorLedgerCore
+
+public struct FamilyTensor: Sendable {
+    /// When a checkpoint holds the tensor.
+    public enum Condition: Sendable {
+        case always
+        /// Q, K and V biases (`attention_bias`, Qwen2).
+        case attentionBias
+        /// The head, unless tied to the embedding.
+        case untied
+        case qkNorm
+        /// The norm before each sublayer (most families) or after it (OLMo 2).
+        case preNorm, postNorm
+        /// Only some checkpoints (a masked-LM head): known, never in a configuration's list.
+        case optional
+
+        /// Whether a family's checkpoints can hold it at all.
+        func fits(_ f: ModelFamily) -> Bool {
+            switch self {
+            case .qkNorm: return f.qkNorm != nil
+            case .preNorm: return !f.postNorms
+            case .postNorm: return f.postNorms
+            default: return true
+            }
+        }
+
+        /// Whether a checkpoint of this configuration holds it.
+        func holds(_ c: ModelConfig) -> Bool {
+            switch self {
+            case .always: return true
+            case .attentionBias: return c.attentionBias
+            case .untied: return !c.tiedEmbeddings
+            case .optional: return false
+            default: return fits(c.record)
+            }
+        }
+    }
+
+    /// Hugging Face's name; "{n}" stands for the layer.
+    public let name: String
+    /// llama.cpp's name, nil where this tool writes none.
+    public let gguf: String?
+    public let role: TensorRole
+    public let when: Condition
+    /// The shape as the checkpoint stores it (GPT-2's Conv1D matrices [in, out]).
+    let shape: @Sendable (ModelConfig) -> [Int]
+
+    init(_ name: String, _ gguf: String?, _ role: TensorRole, _ when: Condition = .always, _ shape: @escaping @Sendable (ModelConfig) -> [Int]) {
+        (self.name, self.gguf, self.role, self.when, self.shape) = (name, gguf, role, when, shape)
+    }
+
+    public var perLayer: Bool { name.contains("{n}") }
+    public var conv1D: Bool {
+        switch role {
+        case .matrix(_, .conv1D), .fusedQKV(.conv1D): return true
+        default: return false
+        }
+    }
+
+    /// The name of layer `l`'s copy.
+    public func name(layer l: Int) -> String { name.replacing("{n}", with: String(l)) }
+    public func ggufName(layer l: Int) -> String? { gguf?.replacing("{n}", with: String(l)) }
+
+    /// llama.cpp's form of Llama 3's rope scaling: divisors of the inverse frequencies,
+    /// stored under the same name in both namings.
+    public static let ropeDivisors = "rope_freqs.weight"
+
+    // MARK: The tables
+
+    static let gpt2: [FamilyTensor] = {
+        let h = "transformer.h.{n}.", b = "blk.{n}."
+        return [
+            .init("transformer.wte.weight", "token_embd.weight", .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
+            .init("transformer.wpe.weight", "position_embd.weight", .other) { [$0.contextLength, $0.hiddenSize] },
+            .init(h + "ln_1.weight", b + "attn_norm.weight", .other) { [$0.hiddenSize] },
+            .init(h + "ln_1.bias", b + "attn_norm.bias", .other) { [$0.hiddenSize] },
+            .init(h + "attn.c_attn.weight", b + "attn_qkv.weight", .fusedQKV(.conv1D)) { [$0.hiddenSize, 3 * $0.hiddenSize] },
+            .init(h + "attn.c_attn.bias", b + "attn_qkv.bias", .other) { [3 * $0.hiddenSize] },
+            .init(h + "attn.c_proj.weight", b + "attn_output.weight", .matrix(.output, .conv1D)) { [$0.hiddenSize, $0.hiddenSize] },
+            .init(h + "attn.c_proj.bias", b + "attn_output.bias", .other) { [$0.hiddenSize] },
+            .init(h + "ln_2.weight", b + "ffn_norm.weight", .other) { [$0.hiddenSize] },
+            .init(h + "ln_2.bias", b + "ffn_norm.bias", .other) { [$0.hiddenSize] },
+            .init(h + "mlp.c_fc.weight", b + "ffn_up.weight", .matrix(.upProjection, .conv1D)) { [$0.hiddenSize, $0.intermediateSize] },
+            .init(h + "mlp.c_fc.bias", b + "ffn_up.bias", .other) { [$0.intermediateSize] },
+            .init(h + "mlp.c_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .conv1D)) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(h + "mlp.c_proj.bias", b + "ffn_down.bias", .other) { [$0.hiddenSize] },
+            .init("transformer.ln_f.weight", "output_norm.weight", .other) { [$0.hiddenSize] },
+            .init("transformer.ln_f.bias", "output_norm.bias", .other) { [$0.hiddenSize] },
+            .init("lm_head.weight", "output.weight", .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
+        ]
+    }()
+
+    static let llama: [FamilyTensor] = {
+        let l = "model.layers.{n}.", b = "blk.{n}."
+        return [
+            .init("model.embed_tokens.weight", "token_embd.weight", .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
+            .init(l + "input_layernorm.weight", b + "attn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
+            .init(l + "self_attn.q_proj.weight", b + "attn_q.weight", .matrix(.query, .linear)) { [$0.queryWidth, $0.hiddenSize] },
+            .init(l + "self_attn.k_proj.weight", b + "attn_k.weight", .matrix(.key, .linear)) { [$0.kvWidth, $0.hiddenSize] },
+            .init(l + "self_attn.v_proj.weight", b + "attn_v.weight", .matrix(.value, .linear)) { [$0.kvWidth, $0.hiddenSize] },
+            .init(l + "self_attn.q_proj.bias", b + "attn_q.bias", .other, .attentionBias) { [$0.queryWidth] },
+            .init(l + "self_attn.k_proj.bias", b + "attn_k.bias", .other, .attentionBias) { [$0.kvWidth] },
+            .init(l + "self_attn.v_proj.bias", b + "attn_v.bias", .other, .attentionBias) { [$0.kvWidth] },
+            .init(l + "self_attn.q_norm.weight", b + "attn_q_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.queryWidth : $0.headDim] },
+            .init(l + "self_attn.k_norm.weight", b + "attn_k_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.kvWidth : $0.headDim] },
+            .init(l + "self_attn.o_proj.weight", b + "attn_output.weight", .matrix(.output, .linear)) { [$0.hiddenSize, $0.queryWidth] },
+            .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
+            .init(l + "post_attention_layernorm.weight", b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
+            .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear)) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear)) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.down_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .linear)) { [$0.hiddenSize, $0.intermediateSize] },
+            .init(l + "post_feedforward_layernorm.weight", b + "post_ffw_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
+            .init("model.norm.weight", "output_norm.weight", .other) { [$0.hiddenSize] },
+            .init("lm_head.weight", "output.weight", .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
+        ]
+    }()
+
+    static let bert: [FamilyTensor] = {
+        let l = "encoder.layer.{n}."
+        var rows: [FamilyTensor] = [
+            .init("embeddings.word_embeddings.weight", nil, .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
+            .init("embeddings.position_embeddings.weight", nil, .other) { [$0.contextLength, $0.hiddenSize] },
+            .init("embeddings.token_type_embeddings.weight", nil, .other) { [$0.typeVocabSize, $0.hiddenSize] },
+            .init("embeddings.LayerNorm.weight", nil, .other) { [$0.hiddenSize] },
+            .init("embeddings.LayerNorm.bias", nil, .other) { [$0.hiddenSize] },
+        ]
+        for (m, category) in [("query", LedgerCategory.query), ("key", .key), ("value", .value)] {
+            rows.append(.init(l + "attention.self.\(m).weight", nil, .matrix(category, .linear)) { [$0.hiddenSize, $0.hiddenSize] })
+            rows.append(.init(l + "attention.self.\(m).bias", nil, .other) { [$0.hiddenSize] })
+        }
+        rows += [
+            .init(l + "attention.output.dense.weight", nil, .matrix(.output, .linear)) { [$0.hiddenSize, $0.hiddenSize] },
+            .init(l + "attention.output.dense.bias", nil, .other) { [$0.hiddenSize] },
+            .init(l + "attention.output.LayerNorm.weight", nil, .other) { [$0.hiddenSize] },
+            .init(l + "attention.output.LayerNorm.bias", nil, .other) { [$0.hiddenSize] },
+            .init(l + "intermediate.dense.weight", nil, .matrix(.upProjection, .linear)) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "intermediate.dense.bias", nil, .other) { [$0.intermediateSize] },
+            .init(l + "output.dense.weight", nil, .matrix(.downProjection, .linear)) { [$0.hiddenSize, $0.intermediateSize] },
+            .init(l + "output.dense.bias", nil, .other) { [$0.hiddenSize] },
+            .init(l + "output.LayerNorm.weight", nil, .other) { [$0.hiddenSize] },
+            .init(l + "output.LayerNorm.bias", nil, .other) { [$0.hiddenSize] },
+            .init("pooler.dense.weight", nil, .other) { [$0.hiddenSize, $0.hiddenSize] },
+            .init("pooler.dense.bias", nil, .other) { [$0.hiddenSize] },
+            // A masked-LM checkpoint's head.
+            .init("cls.predictions.transform.dense.weight", nil, .other, .optional) { [$0.hiddenSize, $0.hiddenSize] },
+            .init("cls.predictions.decoder.weight", nil, .matrix(.unembedding, .linear), .optional) { [$0.vocabSize, $0.hiddenSize] },
+        ]
+        return rows
+    }()
+
+    static let gptNeoX: [FamilyTensor] = {
+        let l = "gpt_neox.layers.{n}."
+        return [
+            .init("gpt_neox.embed_in.weight", nil, .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
+            .init(l + "input_layernorm.weight", nil, .other) { [$0.hiddenSize] },
+            .init(l + "input_layernorm.bias", nil, .other) { [$0.hiddenSize] },
+            .init(l + "post_attention_layernorm.weight", nil, .other) { [$0.hiddenSize] },
+            .init(l + "post_attention_layernorm.bias", nil, .other) { [$0.hiddenSize] },
+            .init(l + "attention.query_key_value.weight", nil, .fusedQKV(.linear)) { [3 * $0.hiddenSize, $0.hiddenSize] },
+            .init(l + "attention.query_key_value.bias", nil, .other) { [3 * $0.hiddenSize] },
+            .init(l + "attention.dense.weight", nil, .matrix(.output, .linear)) { [$0.hiddenSize, $0.hiddenSize] },
+            .init(l + "attention.dense.bias", nil, .other) { [$0.hiddenSize] },
+            .init(l + "mlp.dense_h_to_4h.weight", nil, .matrix(.upProjection, .linear)) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.dense_h_to_4h.bias", nil, .other) { [$0.intermediateSize] },
+            .init(l + "mlp.dense_4h_to_h.weight", nil, .matrix(.downProjection, .linear)) { [$0.hiddenSize, $0.intermediateSize] },
+            .init(l + "mlp.dense_4h_to_h.bias", nil, .other) { [$0.hiddenSize] },
+            .init("gpt_neox.final_layer_norm.weight", nil, .other) { [$0.hiddenSize] },
+            .init("gpt_neox.final_layer_norm.bias", nil, .other) { [$0.hiddenSize] },
+            .init("embed_out.weight", nil, .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
+        ]
+    }()
+}
+
+extension ModelConfig {
+    /// Widths of all the query heads, and of all the key (or value) heads.
+    public var queryWidth: Int { heads * headDim }
+    public var kvWidth: Int { kvHeads * headDim }
+
+    /// The (name, shape) list a Hugging Face checkpoint of this configuration holds, laid
+    /// end to end in `weightDType`: the family's table, each layer's rows in turn.
+    public func syntheticTensors() -> [TensorInfo] {
+        let rows = record.tensors.filter { $0.when.holds(self) }
+        // Rows before the first per-layer row come before the layers, the rest after (the
+        // embedding first, the final norm and head last, as checkpoints order them).
+        let firstLayerRow = rows.firstIndex(where: \.perLayer) ?? rows.count
+        var specs = rows[..<firstLayerRow].map { ($0.name, $0.shape(self)) }
+        for l in 0..<layers { for t in rows where t.perLayer { specs.append((t.name(layer: l), t.shape(self))) } }
+        for t in rows[firstLayerRow...] where !t.perLayer { specs.append((t.name, t.shape(self))) }
+        var offset = 0
+        return specs.map { name, shape in
+            let bytes = shape.reduce(weightDType.bitSize / 8, *)
+            defer { offset += bytes }
+            return TensorInfo(name: name, dtype: weightDType, shape: shape, dataOffsets: offset..<(offset + bytes))
+        }
+    }
+}

@@ -1,0 +1,123 @@
+// The registry of model families: one record per config.json `model_type` (and per GGUF
+// `general.architecture`), saying which tensor layout it uses, how it differs from its
+// layout's plain form (Qwen3's per-head q/k norms, OLMo 2's norms after each sublayer),
+// what llama.cpp calls it, and whether the runner runs it. The layouts' tensor tables
+// (FamilyTensor) are in the files beside this one; everything that names a tensor (the
+// ledger's classifier, a configuration's tensor list, the GGUF reader and writer, the
+// check that every stored parameter is used) reads them from here.
+
+import TensorLedgerCore
+
+/// How a family normalises the queries and keys before rotary positions.
+public enum QKNorm: String, Sendable {
+    /// One RMSNorm over each head's `head_dim` values, the weight shared by the heads (Qwen3, Gemma 3).
+    case perHead
+    /// One RMSNorm over all the heads' values together (OLMo 2).
+    case whole
+}
+
+public struct ModelFamily: Sendable {
+    /// config.json's `model_type`, and the other names it goes by.
+    public let modelType: String
+    public var aliases: [String] = []
+    /// The naming convention and forward pass it shares with its relatives.
+    public let layout: ArchitectureFamily
+    /// llama.cpp's `general.architecture`; nil when llama.cpp has none this tool writes.
+    public var gguf: String?
+    /// RMSNorm on queries and keys before rotary positions.
+    public var qkNorm: QKNorm?
+    /// The norms come after the attention and MLP, on their outputs, before each is added
+    /// back (OLMo 2); otherwise before, on their inputs.
+    public var postNorms = false
+    /// Q, K and V have biases unless config.json says otherwise (Qwen2).
+    public var attentionBiasByDefault = false
+    /// The sliding window applies unless config.json says `use_sliding_window: false` (Mistral).
+    public var slidingWindowByDefault = false
+    /// llama.cpp's converter reorders Q and K rows for ggml's interleaved RoPE (its llama
+    /// architecture); the others it stores as they are and rotates in NeoX order.
+    public var ggufPermutesQK = false
+    /// The runner runs it (a ledger is made of any family).
+    public var runs = true
+
+    init(_ modelType: String, _ layout: ArchitectureFamily, gguf: String? = nil) {
+        self.modelType = modelType
+        self.layout = layout
+        self.gguf = gguf
+    }
+
+    public static let all: [ModelFamily] = {
+        func with(_ f: ModelFamily, _ change: (inout ModelFamily) -> Void) -> ModelFamily {
+            var f = f
+            change(&f)
+            return f
+        }
+        return [
+            ModelFamily("gpt2", .gpt2, gguf: "gpt2"),
+            with(ModelFamily("llama", .llama, gguf: "llama")) { $0.ggufPermutesQK = true },
+            with(ModelFamily("mistral", .llama, gguf: "llama")) { $0.ggufPermutesQK = true; $0.slidingWindowByDefault = true },
+            with(ModelFamily("qwen2", .llama, gguf: "qwen2")) { $0.attentionBiasByDefault = true },
+            with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
+            with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.postNorms = true },
+            with(ModelFamily("bert", .bert)) { $0.aliases = ["roberta", "distilroberta", "xlm-roberta", "camembert"]; $0.runs = false },
+            with(ModelFamily("gpt_neox", .gptNeoX)) { $0.runs = false },
+        ]
+    }()
+
+    /// The family of a config.json `model_type`.
+    public static func named(_ modelType: String) -> ModelFamily? {
+        all.first { $0.modelType == modelType || $0.aliases.contains(modelType) }
+    }
+
+    /// The family llama.cpp writes under this `general.architecture` (its first, for llama).
+    public static func gguf(_ architecture: String) -> ModelFamily? {
+        all.first { $0.gguf == architecture }
+    }
+
+    /// The names TensorLedger reads, for messages.
+    public static var knownTypes: String { all.map(\.modelType).joined(separator: ", ") }
+    public static var knownGGUF: String { all.compactMap(\.gguf).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.joined(separator: ", ") }
+
+    /// The layout's tensors this family's checkpoints can hold (Qwen3's q/k norms, not
+    /// OLMo 2's; biases and the head whatever the configuration says).
+    public var tensors: [FamilyTensor] { layout.tensors.filter { $0.when.fits(self) } }
+}
+
+extension ArchitectureFamily {
+    /// The one tensor table of a layout; each family picks its rows (ModelFamily.tensors).
+    public var tensors: [FamilyTensor] {
+        switch self {
+        case .gpt2: return FamilyTensor.gpt2
+        case .llama: return FamilyTensor.llama
+        case .bert: return FamilyTensor.bert
+        case .gptNeoX: return FamilyTensor.gptNeoX
+        }
+    }
+
+    /// Names that are stored buffers, not parameters (a causal mask, a rotary table).
+    public var buffers: [String] {
+        switch self {
+        case .gpt2: return ["attn.bias", "attn.masked_bias"]
+        case .llama: return ["rotary_emb.inv_freq", FamilyTensor.ropeDivisors]
+        case .bert: return ["embeddings.position_ids", "embeddings.token_type_ids"]
+        case .gptNeoX: return ["attention.bias", "attention.masked_bias", "rotary_emb.inv_freq", FamilyTensor.ropeDivisors]
+        }
+    }
+
+    /// The prefix a layout's top-level names carry ("model.embed_tokens.weight"), which
+    /// some checkpoints leave off.
+    var namePrefix: String {
+        switch self {
+        case .gpt2: return "transformer."
+        case .llama: return "model."
+        case .bert: return ""
+        case .gptNeoX: return "gpt_neox."
+        }
+    }
+}
+
+extension ModelConfig {
+    /// This configuration's family record (its model_type's, or its layout's plain form).
+    public var record: ModelFamily {
+        ModelFamily.named(modelType) ?? ModelFamily.named(family.rawValue)!
+    }
+}

@@ -1,0 +1,135 @@
+// The families beyond Llama, Mistral and Qwen2, against `transformers` (references recorded by
+// fixtures/scripts/make_family_fixtures.py from checkpoints transformers built itself, every
+// weight drawn so that it shows in the logits): Qwen3 (per-head RMSNorm of queries and keys)
+// and OLMo 2 (RMSNorm of all queries and keys, norms after each sublayer). Each one runs from
+// its safetensors, from .tlm and from the GGUF we write, and its ledger counts what
+// transformers counts.
+
+import Testing
+@testable import TensorLedger
+
+@Suite(.serialized) struct FamilyTests {
+    static var reference: JSONObject { get throws { try referenceStorage.get() } }
+    private static let referenceStorage = Loaded { try Fixtures.json("expected/families.json") }
+    static let models = ["tiny-qwen3", "tiny-olmo2"]
+    static let prompts = ["one-token", "mid", "long"]
+
+    static func facts(_ model: String) throws -> JSONObject { try #require(reference[model]?.object) }
+    static func ints(_ v: JSONValue?) -> [Int] { v!.array!.map { $0.int! } }
+    static func numbers(_ v: JSONValue?) -> [Double] { v!.array!.map { $0.number! } }
+
+    /// `model` converted to `output` (a .tlm or .gguf file) in `scheme`, loaded from it.
+    static func converted(_ model: String, _ output: String, _ scheme: WeightScheme, in dir: TemporaryDirectory) throws -> any LanguageModel {
+        var options = ConversionOptions()
+        options.scheme = scheme
+        options.format = output.hasSuffix(".gguf") ? .gguf : .tlm
+        _ = try Converter.convert(input: Fixtures.model(model), output: dir.file(output), options: options)
+        return try ModelLoader.load(dir.file(output))
+    }
+
+    static func maxDifference(_ model: any LanguageModel, _ name: String, _ prompt: String) throws -> Double {
+        let ref = try facts(name)[prompt]!.object!
+        let logits = try Generator(model: model).lastLogits(ints(ref["input_ids"]))
+        let expected = numbers(ref["last_logits"])
+        guard logits.count == expected.count else { return .infinity }
+        return zip(logits, expected).map { abs(Double($0) - $1) }.max()!
+    }
+
+    @Test(arguments: models)
+    func f32LogitsMatchTransformersFromEveryFormat(_ name: String) throws {
+        let dir = TemporaryDirectory()
+        let models = [try ModelLoader.load(Fixtures.model(name)), try Self.converted(name, "m.tlm", .f32, in: dir),
+                      try Self.converted(name, "m.gguf", .f32, in: dir)]
+        for model in models {
+            #expect(model is LlamaModel && model.config.modelType == String(name.dropFirst(5)), "\(model.source): \(model.config.modelType)")
+            for prompt in Self.prompts {
+                let diff = try Self.maxDifference(model, name, prompt)
+                #expect(diff < 1e-4, "\(name) \(prompt) from \(model.source): max |Δlogit| = \(diff)")
+            }
+        }
+    }
+
+    @Test(arguments: models, [(WeightScheme.f16, 0.02), (.q8, 0.3)])
+    func reducedPrecisionStaysClose(_ name: String, _ case_: (WeightScheme, Double)) throws {
+        let (scheme, tolerance) = case_
+        let dir = TemporaryDirectory()
+        for output in ["m.tlm", "m.gguf"] {
+            let model = try Self.converted(name, output, scheme, in: dir)
+            #expect(model.weightScheme == scheme)
+            for prompt in Self.prompts {
+                let diff = try Self.maxDifference(model, name, prompt)
+                #expect(diff < tolerance, "\(name) \(scheme.rawValue) \(output) \(prompt): max |Δlogit| = \(diff)")
+            }
+        }
+    }
+
+    @Test(arguments: models)
+    func greedyContinuationMatchesTransformers(_ name: String) throws {
+        let greedy = try Self.facts(name)["greedy"]!.object!
+        let expected = Self.ints(greedy["generated_ids"])
+        let reliable = Self.numbers(greedy["top2_margins"]).firstIndex { $0 < 1e-3 } ?? expected.count
+        #expect(reliable >= 12)
+        var options = SamplingOptions()
+        options.temperature = 0
+        let model = try ModelLoader.load(Fixtures.model(name))
+        let result = try Generator(model: model).generate(promptIDs: Self.ints(greedy["prompt_ids"]), maxTokens: expected.count, sampling: options)
+        #expect(Array(result.generatedIDs.prefix(reliable)) == Array(expected.prefix(reliable)))
+    }
+
+    @Test(arguments: models)
+    func batchedPromptEqualsTokenByToken(_ name: String) throws {
+        let ids = Self.ints(try Self.facts(name)["long"]!.object!["input_ids"])
+        let model = try ModelLoader.load(Fixtures.model(name))
+        let batched = try Generator(model: model).lastLogits(ids)
+        let state = model.makeState()
+        for id in ids { try model.forward([id], state: state) }
+        let diff = zip(batched, state.logits()).map { abs($0 - $1) }.max()!
+        #expect(diff < 1e-4, "\(name): \(diff)")
+    }
+
+    /// The ledger counts what transformers counts, the q/k norms under Other, and a
+    /// configuration alone lists the same tensors the checkpoint holds.
+    @Test(arguments: models)
+    func theLedgerCountsWhatTransformersCounts(_ name: String) throws {
+        let path = Fixtures.model(name)
+        let file = try ModelFile.open(path)
+        let config = try #require(try file.config())
+        let ledger = Ledger(tensors: file.tensors, config: config, source: path)
+        #expect(ledger.uniqueParameters == (try Self.facts(name)["num_parameters"]!.int!))
+        #expect(ledger.unmatched.isEmpty)
+        let synthetic = config.syntheticTensors()
+        #expect(Set(synthetic.map(\.name)) == Set(file.tensors.map(\.name)))
+        for t in synthetic { #expect(file.tensors.first { $0.name == t.name }?.shape == t.shape, "\(t.name)") }
+        #expect(Ledger(config: config, source: name).uniqueParameters == ledger.uniqueParameters)
+    }
+
+    /// The GGUF we write names the architecture and tensors as llama.cpp's converter does.
+    @Test(arguments: models)
+    func theGGUFWeWriteUsesLlamaCppsNames(_ name: String) throws {
+        let dir = TemporaryDirectory()
+        var options = ConversionOptions()
+        options.scheme = .q8
+        options.format = .gguf
+        _ = try Converter.convert(input: Fixtures.model(name), output: dir.file("m.gguf"), options: options)
+        let file = try GGUFFile.open(dir.file("m.gguf"))
+        let arch = String(name.dropFirst(5))
+        #expect(file.string(GGUFKey.architecture) == arch)
+        let names = Set(file.tensors.map(\.name))
+        #expect(names.isSuperset(of: ["blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight", "blk.1.attn_q.weight", "output.weight"]))
+        if arch == "olmo2" {
+            #expect(names.isSuperset(of: ["blk.0.post_attention_norm.weight", "blk.0.post_ffw_norm.weight"]))
+            #expect(!names.contains("blk.0.attn_norm.weight") && !names.contains("blk.0.ffn_norm.weight"))
+        } else {
+            #expect(names.isSuperset(of: ["blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"]))
+        }
+        #expect(file.value(GGUFKey.Model.keyLength.key(arch))?.int == (arch == "qwen3" ? 24 : nil))
+    }
+
+    /// A checkpoint missing a tensor its family needs is refused by name, never run without it.
+    @Test func aMissingQueryNormIsRefusedByName() throws {
+        let dir = TemporaryDirectory()
+        let model = try editedModel("tiny-qwen3", in: dir) { tensors in tensors.removeAll { $0.spec.name == "model.layers.1.self_attn.q_norm.weight" } }
+        let r = CLI.run(["run", model, "-p", "And", "-n", "1"])
+        #expect(r.isOneErrorLine(containing: "the model has no tensor \"model.layers.1.self_attn.q_norm.weight\""), "\(r.status) \(r.stderr)")
+    }
+}
