@@ -2,8 +2,8 @@
 // fixtures/scripts/make_family_fixtures.py from checkpoints transformers built itself, every
 // weight drawn so that it shows in the logits): Qwen3 (per-head RMSNorm of queries and keys)
 // and OLMo 2 (RMSNorm of all queries and keys, norms after each sublayer). Each one runs from
-// its safetensors, from .tlm and from the GGUF we write, and its ledger counts what
-// transformers counts.
+// its safetensors, from .tlm, from the GGUF we write and from the GGUF llama.cpp's converter
+// writes, and its ledger counts what transformers counts.
 
 import Testing
 @testable import TensorLedger
@@ -47,6 +47,19 @@ import Testing
                 #expect(diff < 1e-4, "\(name) \(prompt) from \(model.source): max |Δlogit| = \(diff)")
             }
         }
+    }
+
+    /// llama.cpp's own converter's GGUF (fixtures/scripts/make_family_gguf.py) runs as the checkpoint.
+    @Test(arguments: models)
+    func llamaCppsGGUFRunsAsTransformers(_ name: String) throws {
+        let model = try ModelLoader.load(Fixtures.path("gguf/\(name)-f32.gguf"))
+        for prompt in Self.prompts {
+            let diff = try Self.maxDifference(model, name, prompt)
+            #expect(diff < 1e-4, "\(name) \(prompt) from llama.cpp's GGUF: max |Δlogit| = \(diff)")
+        }
+        // Its ledger is the checkpoint's.
+        let file = try ModelFile.open(model.source)
+        #expect(Ledger(tensors: file.tensors, config: try file.config(), source: name).uniqueParameters == (try Self.facts(name)["num_parameters"]!.int!))
     }
 
     @Test(arguments: models, [(WeightScheme.f16, 0.02), (.q8, 0.3)])

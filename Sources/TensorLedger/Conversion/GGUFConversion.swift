@@ -135,7 +135,10 @@ extension Converter {
             m.append((key(.headCountKV), .u32(UInt32(c.kvHeads))))
             m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
             m.append((key(.ropeFreqBase), .f32(Float(c.ropeTheta))))
-            if c.headDim != c.hiddenSize / c.heads { m.append((key(.keyLength), .u32(UInt32(c.headDim)))) }
+            if c.headDim != c.hiddenSize / c.heads {
+                m.append((key(.keyLength), .u32(UInt32(c.headDim))))
+                m.append((key(.valueLength), .u32(UInt32(c.headDim))))
+            }
             if let s = c.ropeScaling, s.type != "llama3" {  // llama3's is the rope_freqs tensor
                 guard s.type == "linear" else {
                     throw GGUFConversionError.unsupported(file: source, reason: "rope scaling \(s.type) is not written to GGUF yet")

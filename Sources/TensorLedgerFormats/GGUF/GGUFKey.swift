@@ -19,6 +19,7 @@ public enum GGUFKey {
         case headCount = "attention.head_count"
         case headCountKV = "attention.head_count_kv"
         case keyLength = "attention.key_length"
+        case valueLength = "attention.value_length"
         case layerNormEpsilon = "attention.layer_norm_epsilon"
         case layerNormRMSEpsilon = "attention.layer_norm_rms_epsilon"
         case ropeDimensionCount = "rope.dimension_count"

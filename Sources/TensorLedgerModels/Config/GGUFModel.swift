@@ -80,6 +80,9 @@ extension GGUFFile {
                             intermediateSize: int(.feedForwardLength), contextLength: try required(.contextLength),
                             tiedEmbeddings: known.layout == .gpt2 || tensor(named: "output.weight") == nil,
                             layerNormEpsilon: number(.layerNormRMSEpsilon) ?? number(.layerNormEpsilon) ?? 1e-5)
+        if let v = int(.valueLength), v != c.headDim {
+            throw .invalid(file: path, reason: "\(GGUFKey.Model.valueLength.key(arch)) \(v) differs from the key length \(c.headDim), which the runner does not support")
+        }
         if let theta = number(.ropeFreqBase) { c.ropeTheta = theta }
         c.attentionBias = tensor(named: "blk.0.attn_q.bias") != nil
         if let type = string(GGUFKey.Model.ropeScalingType.key(arch)), type != "none" {
