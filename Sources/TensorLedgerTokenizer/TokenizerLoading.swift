@@ -107,16 +107,12 @@ extension BPETokenizer {
                 merges.append((String(parts[0]), String(parts[1])))
             }
             let pre = gguf.string(GGUFKey.Tokenizer.pre.key) ?? "gpt-2"
-            let splits: [TokenizerPipeline.Split]
-            switch pre {
-            case "gpt-2", "default": splits = [.gpt2]
-            case "llama-bpe", "llama3", "llama-v3": splits = [.llama3(maxDigits: 3)]
-            case "qwen2": splits = [.llama3(maxDigits: 1)]
-            case "smollm": splits = [.digits(individual: true), .gpt2]
-            default: throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.pre \(pre) (known: gpt-2, llama-bpe, qwen2, smollm)")
+            guard let splits = TokenizerPipeline.ggufPreTokenizers[pre] else {
+                throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.pre \(pre), whose split TensorLedger does not implement yet (it knows \(TokenizerPipeline.ggufPreTokenizers.keys.sorted().joined(separator: ", ")))")
             }
             pipeline.preTokenizer = .byteLevel(splits: splits, addPrefixSpace: false)
-            if pre == "qwen2" { pipeline.normalizer = [.nfc] }
+            // Qwen2's tokenizer.json normalizes to NFC; llama.cpp does not, and is wrong on decomposed text.
+            if ["qwen2", "deepseek-r1-qwen"].contains(pre) { pipeline.normalizer = [.nfc] }
             for i in tokens.indices where type(i) == 3 || type(i) == 4 {
                 added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
             }
@@ -220,4 +216,27 @@ extension BPETokenizer {
         root["model"] = .object(model)
         return Array(JSONValue.object(root).serialized(pretty: false).utf8)
     }
+}
+
+extension TokenizerPipeline {
+    /// llama.cpp's `tokenizer.ggml.pre` names (llama-vocab.cpp) whose regular expressions
+    /// are splits implemented here; a GGUF naming another is refused by that name.
+    package static let ggufPreTokenizers: [String: [Split]] = {
+        var table: [String: [Split]] = [:]
+        let gpt2 = ["default", "gpt-2", "phi-2", "mpt", "olmo", "jais", "trillion", "granite-docling", "jina-es", "jina-de",
+                    "gigachat", "jina-v2-es", "jina-v2-de", "jina-v1-en", "jina-v2-code", "roberta-bpe", "a.x-4.0", "mellum",
+                    "modern-bert", "exaone4"]
+        // Llama 3's regex: digits in runs of up to three.
+        let llama3 = ["llama3", "llama-v3", "llama-bpe", "smaug-bpe", "dbrx", "falcon3", "falcon-h1", "pixtral", "midm-2.0",
+                      "lfm2", "jina-v5-nano"]
+        // The same with single digits.
+        let qwen2 = ["qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "solar-open", "kormo", "f2llmv2"]
+        // Single digits first, then GPT-2's regex.
+        let digitsThenGPT2 = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b", "mellum2"]
+        for name in gpt2 { table[name] = [.gpt2] }
+        for name in llama3 { table[name] = [.llama3(maxDigits: 3)] }
+        for name in qwen2 { table[name] = [.llama3(maxDigits: 1)] }
+        for name in digitsThenGPT2 { table[name] = [.digits(individual: true), .gpt2] }
+        return table
+    }()
 }

@@ -201,6 +201,30 @@ import Testing
             #expect("\(error)".contains(reason), "\(name): \(error)")
         }
     }
+
+    /// Every `tokenizer.ggml.pre` name llama.cpp gives a regex implemented here loads with
+    /// that split (smaug-bpe, which llama.cpp's converter writes for many Llama 3
+    /// derivatives, is Llama 3's); another name is refused by that name.
+    @Test func preTokenizerNamesAreLlamaCpps() throws {
+        let dir = TemporaryDirectory()
+        func pipeline(_ pre: String) throws -> TokenizerPipeline {
+            var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))
+            gguf["tokenizer.ggml.pre"] = .string(pre)
+            gguf.write(to: dir.file("\(pre).gguf"))
+            return try BPETokenizer.fromGGUF(try GGUFFile.open(dir.file("\(pre).gguf")), source: pre).pipeline
+        }
+        let llama3 = try pipeline("llama-bpe").preTokenizer
+        for (name, same) in [("smaug-bpe", "llama-bpe"), ("dbrx", "llama-bpe"), ("olmo", "gpt-2"), ("command-r", "smollm"),
+                             ("stablelm2", "qwen2"), ("deepseek-r1-qwen", "qwen2")] {
+            #expect(try pipeline(name).preTokenizer == pipeline(same).preTokenizer, "\(name)")
+        }
+        #expect(try pipeline("smaug-bpe").preTokenizer == llama3)
+        #expect(try pipeline("qwen2").preTokenizer != llama3)
+        #expect(throws: TokenizerError.self) { try pipeline("tekken") }
+        do { _ = try pipeline("tekken"); Issue.record("tekken loaded") } catch {
+            #expect("\(error)".contains("tokenizer.ggml.pre tekken"))
+        }
+    }
 }
 
 @Suite struct GGMLDequantizeTests {
