@@ -52,6 +52,9 @@ import Testing
         let expected = try #require(counted?.int, "no reference count for preset \(name)")
         let ledger = Ledger(config: try ModelConfig.preset(name), source: name)
         #expect(ledger.uniqueParameters == expected)
+        // A mixture's active parameters, as counted beside transformers' (Mixtral 8x7B: 12.9B of 46.7B).
+        let active = try FamilyTests.reference["published_parameters"]?.object?[name + " active"]?.int
+        #expect(ledger.activeParameters == active)
     }
 
     @Test func gpt3_175bMatchesTheWalkthrough() throws {

@@ -44,7 +44,7 @@ import Darwin
     /// What `plan` says a prompt's state takes is what the runner allocates, to the byte:
     /// the cache of keys, values and scores, the activation buffers, the int8 activations
     /// and the logits. (The weights are the file's, checked above.)
-    @Test(arguments: ["tiny-llama", "tiny-genesis"])
+    @Test(arguments: ["tiny-llama", "tiny-genesis", "tiny-qwen3-moe"])
     func theStateTakesWhatThePlanSays(_ name: String) throws {
         let model = try ModelLoader.load(Fixtures.model(name), threads: 1)
         let (tensors, stored, _, _) = try ModelSource.tensors(Fixtures.model(name))

@@ -70,6 +70,12 @@ public enum SyntheticCheckpoint {
             o["rms_norm_eps"] = .double(c.layerNormEpsilon); o["rope_theta"] = .double(c.ropeTheta)
             if let r = c.ropeScaling { o["rope_scaling"] = r.json }
             if let w = c.slidingWindow { o["sliding_window"] = .int(w); o["use_sliding_window"] = .bool(true) }
+            if c.experts > 0 {
+                o[c.record.experts == .mixtral ? "num_local_experts" : "num_experts"] = .int(c.experts)
+                o["num_experts_per_tok"] = .int(c.expertsPerToken)
+                o["moe_intermediate_size"] = .int(c.expertIntermediateSize)
+                o["norm_topk_prob"] = .bool(c.normalizesTopK)
+            }
         }
         if c.family == .bert { o["type_vocab_size"] = .int(c.typeVocabSize) }
         o["tie_word_embeddings"] = .bool(c.tiedEmbeddings)

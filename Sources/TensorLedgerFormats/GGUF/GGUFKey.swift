@@ -20,6 +20,7 @@ public enum GGUFKey {
         case headCountKV = "attention.head_count_kv"
         case keyLength = "attention.key_length"
         case valueLength = "attention.value_length"
+        case expertCount = "expert_count"
         case layerNormEpsilon = "attention.layer_norm_epsilon"
         case layerNormRMSEpsilon = "attention.layer_norm_rms_epsilon"
         case ropeDimensionCount = "rope.dimension_count"

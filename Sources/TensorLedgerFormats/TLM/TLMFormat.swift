@@ -166,22 +166,22 @@ public struct TLMQuality: Sendable, Equatable {
         self.snrDecibels = snrDecibels
     }
 
-    /// Stored to four significant digits: the last bits of an error sum differ between
+    /// Stored to six significant digits: the last bits of an error sum differ between
     /// kernel variants, and a file should not (its bytes and size are the same on every machine).
     public var json: JSONValue {
         .object(JSONObject([
-            "rmse": .double(Self.fourDigits(rmse)), "max_abs_error": .double(Self.fourDigits(maxAbsoluteError)),
-            "snr_db": snrDecibels.map { .double(Self.fourDigits($0)) } ?? .null,
+            "rmse": .double(Self.sixDigits(rmse)), "max_abs_error": .double(Self.sixDigits(maxAbsoluteError)),
+            "snr_db": snrDecibels.map { .double(Self.sixDigits($0)) } ?? .null,
         ]))
     }
 
-    static func fourDigits(_ x: Double) -> Double {
+    static func sixDigits(_ x: Double) -> Double {
         guard x.isFinite, x != 0 else { return x }
         var exponent = 0, m = abs(x)
-        while m >= 10_000 { m /= 10; exponent += 1 }
-        while m < 1_000 { m *= 10; exponent -= 1 }
+        while m >= 1_000_000 { m /= 10; exponent += 1 }
+        while m < 100_000 { m *= 10; exponent -= 1 }
         // One correctly rounded product or quotient by an exact power of ten, so the value
-        // prints as its four digits.
+        // prints as its six digits.
         var power = 1.0
         for _ in 0..<abs(exponent) { power *= 10 }
         let digits = (exponent < 0 ? abs(x) * power : abs(x) / power).rounded()

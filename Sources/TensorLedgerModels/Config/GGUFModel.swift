@@ -80,6 +80,9 @@ extension GGUFFile {
                             intermediateSize: int(.feedForwardLength), contextLength: try required(.contextLength),
                             tiedEmbeddings: known.layout == .gpt2 || tensor(named: "output.weight") == nil,
                             layerNormEpsilon: number(.layerNormRMSEpsilon) ?? number(.layerNormEpsilon) ?? 1e-5)
+        if let experts = int(.expertCount), experts > 0 {
+            throw .invalid(file: path, reason: "a mixture of \(experts) experts (\(GGUFKey.Model.expertCount.key(arch))): llama.cpp stacks the experts into one tensor per matrix, which TensorLedger does not read yet; its safetensors checkpoint runs")
+        }
         if let v = int(.valueLength), v != c.headDim {
             throw .invalid(file: path, reason: "\(GGUFKey.Model.valueLength.key(arch)) \(v) differs from the key length \(c.headDim), which the runner does not support")
         }

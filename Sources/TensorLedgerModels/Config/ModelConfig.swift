@@ -114,6 +114,13 @@ public struct ModelConfig: Sendable, Equatable {
     /// Settings the configuration makes that the runner cannot honour ("scale_attn_weights
     /// false"): counting works, running and converting are refused.
     public var unsupportedByRunner: [String] = []
+    /// A mixture of experts: experts per layer (0 for a dense MLP), how many each token
+    /// uses, each expert's MLP width, and whether the chosen experts' weights are scaled
+    /// to sum to one (Mixtral always; Qwen3-MoE and OLMoE as `norm_topk_prob` says).
+    public var experts: Int = 0
+    public var expertsPerToken: Int = 0
+    public var expertIntermediateSize: Int = 0
+    public var normalizesTopK = false
 
     public init(family: ArchitectureFamily, modelType: String? = nil, vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
                 kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int? = nil, contextLength: Int,
@@ -198,6 +205,16 @@ public struct ModelConfig: Sendable, Equatable {
             tiedEmbeddings: tie,
             layerNormEpsilon: o["layer_norm_epsilon"]?.number ?? o["layer_norm_eps"]?.number ?? o["rms_norm_eps"]?.number ?? 1e-5)
         if let t = try int("type_vocab_size") { config.typeVocabSize = t }
+        if record.experts != nil {
+            config.experts = try required("num_local_experts", "num_experts")
+            config.expertsPerToken = try required("num_experts_per_tok")
+            config.expertIntermediateSize = try int("moe_intermediate_size") ?? config.intermediateSize
+            config.normalizesTopK = record.experts == .mixtral || o["norm_topk_prob"]?.bool == true
+            // Dense layers among the sparse ones (Qwen3-MoE's options), or clipped Q/K/V (OLMoE's).
+            if let dense = o["mlp_only_layers"]?.array, !dense.isEmpty { config.unsupportedByRunner.append("mlp_only_layers \(dense.count) dense layers") }
+            if let step = try int("decoder_sparse_step"), step != 1 { config.unsupportedByRunner.append("decoder_sparse_step \(step)") }
+        }
+        if let clip = o["clip_qkv"], clip != .null { config.unsupportedByRunner.append("clip_qkv \(clip.number.map { "\($0)" } ?? "set")") }
         config.attentionBias = o["attention_bias"]?.bool ?? record.attentionBiasByDefault
         // GPT-2 options that change the attention's arithmetic, which the runner does not do.
         if family == .gpt2 {
@@ -276,10 +293,16 @@ public struct ModelConfig: Sendable, Equatable {
                 throw .invalid(file: file, reason: "\(name) \(id) is not a token of the \(formatCount(vocabSize))-token vocabulary")
             }
         }
+        if experts > 0 || expertsPerToken > 0 {
+            guard experts <= 1 << 12, expertsPerToken >= 1, expertsPerToken <= experts else {
+                throw .invalid(file: file, reason: "\(expertsPerToken) experts per token of \(experts) is not a mixture TensorLedger runs (1 to all of at most 4,096)")
+            }
+        }
         let limits: [(String, Int, Int)] = [
             ("layers", layers, 1 << 16), ("hidden size", hiddenSize, 1 << 20), ("intermediate size", intermediateSize, 1 << 22),
             ("vocabulary size", vocabSize, 1 << 24), ("context length", contextLength, 1 << 24), ("heads", heads, 1 << 16),
             ("head size", headDim, 1 << 16), ("token type vocabulary", typeVocabSize, 1 << 16),
+            ("expert intermediate size", expertIntermediateSize, 1 << 22),
         ]
         for (name, value, max) in limits where value > max {
             throw .invalid(file: file, reason: "\(name) \(value) is above TensorLedger's limit of \(formatCount(max))")
@@ -287,7 +310,8 @@ public struct ModelConfig: Sendable, Equatable {
         // Each size within its limit, their products may still not be: count in floating
         // point, where nothing wraps, before any tensor is laid out.
         let d = Double(hiddenSize), width = Double(heads) * Double(headDim), kv = Double(kvHeads) * Double(headDim)
-        let perLayer = d * (2 * width + 2 * kv + 3 * d) + 3 * d * Double(intermediateSize) + 16 * (d + width + Double(intermediateSize))
+        let mlp = 3 * d * Double(intermediateSize) + 3 * d * Double(experts) * Double(expertIntermediateSize) + d * Double(experts)
+        let perLayer = d * (2 * width + 2 * kv + 3 * d) + mlp + 16 * (d + width + Double(intermediateSize) + Double(expertIntermediateSize))
         let total = Double(layers) * perLayer + d * (2 * Double(vocabSize) + Double(contextLength) + Double(typeVocabSize) + 2 * d)
         guard total * 4 < 0x1p60 else {
             throw .invalid(file: file, reason: "these sizes make about \(formatFixed(total / 1e18, 1))e18 parameters, beyond what TensorLedger counts (1.4e17 bytes in f32)")
@@ -312,6 +336,11 @@ public struct ModelConfig: Sendable, Equatable {
             c.ropeScaling = scaling
             return c
         }
+        func moe(_ base: ModelConfig, experts: Int, perToken: Int, width: Int, normalizes: Bool) -> ModelConfig {
+            var c = base
+            (c.experts, c.expertsPerToken, c.expertIntermediateSize, c.normalizesTopK) = (experts, perToken, width, normalizes)
+            return c
+        }
         var llama3 = RopeScaling(type: "llama3")
         llama3.factor = 32
         return [
@@ -331,6 +360,12 @@ public struct ModelConfig: Sendable, Equatable {
                                tied: true, theta: 1_000_000, eps: 1e-6)),
             ("qwen3-8b", llama("qwen3", vocab: 151_936, d: 4096, layers: 36, heads: 32, kv: 8, headDim: 128, ff: 12288, ctx: 40960,
                                tied: false, theta: 1_000_000, eps: 1e-6)),
+            ("mixtral-8x7b", moe(llama("mixtral", vocab: 32000, d: 4096, layers: 32, heads: 32, kv: 8, ff: 14336, ctx: 32768,
+                                       tied: false, theta: 1_000_000, eps: 1e-5), experts: 8, perToken: 2, width: 14336, normalizes: true)),
+            ("qwen3-30b-a3b", moe(llama("qwen3_moe", vocab: 151_936, d: 2048, layers: 48, heads: 32, kv: 4, headDim: 128, ff: 6144,
+                                        ctx: 40960, tied: false, theta: 1_000_000, eps: 1e-6), experts: 128, perToken: 8, width: 768, normalizes: true)),
+            ("olmoe-1b-7b", moe(llama("olmoe", vocab: 50304, d: 2048, layers: 16, heads: 16, kv: 16, ff: 1024, ctx: 4096,
+                                      tied: false, theta: 10_000, eps: 1e-5), experts: 64, perToken: 8, width: 1024, normalizes: false)),
             ("olmo-2-1b", llama("olmo2", vocab: 100_352, d: 2048, layers: 16, heads: 16, kv: 16, ff: 8192, ctx: 4096,
                                 tied: false, theta: 500_000, eps: 1e-6)),
             ("gpt2", gpt(12, 768, 12, 64, ctx: 1024)),
@@ -361,7 +396,8 @@ extension ModelConfig: JSONRepresentable {
     /// and how it is read back. `storedFields` lists each field once for both directions.
     struct StoredField: Sendable {
         let key: String
-        let write: @Sendable (ModelConfig) -> JSONValue
+        /// nil leaves the field out (a mixture's fields, in a dense model's header).
+        let write: @Sendable (ModelConfig) -> JSONValue?
         let read: @Sendable (inout ModelConfig, JSONValue?, String) throws(ConfigError) -> Void
 
         /// A size: a non-negative integer, required unless it has a default.
@@ -377,6 +413,11 @@ extension ModelConfig: JSONRepresentable {
 
         static func bool(_ key: String, _ path: WritableKeyPath<ModelConfig, Bool> & Sendable) -> StoredField {
             StoredField(key: key, write: { .bool($0[keyPath: path]) }, read: { c, v, _ in c[keyPath: path] = v?.bool ?? false })
+        }
+
+        /// A field only a mixture of experts writes.
+        static func mixture(_ field: StoredField) -> StoredField {
+            StoredField(key: field.key, write: { $0.experts > 0 ? field.write($0) : nil }, read: field.read)
         }
 
         /// A number kept as it is when absent (the initializer's default).
@@ -398,6 +439,8 @@ extension ModelConfig: JSONRepresentable {
         .number("layer_norm_epsilon", \.layerNormEpsilon),
         .int("type_vocab_size", \.typeVocabSize, default: 2),
         .bool("attention_bias", \.attentionBias),
+        .mixture(.int("experts", \.experts, default: 0)), .mixture(.int("experts_per_token", \.expertsPerToken, default: 0)),
+        .mixture(.int("expert_intermediate_size", \.expertIntermediateSize, default: 0)), .mixture(.bool("normalizes_top_k", \.normalizesTopK)),
         StoredField(key: "activation", write: { .string($0.activation) }, read: { c, v, _ in
             c.activation = v?.string ?? ModelConfig.defaultActivation(c.family)
         }),
@@ -415,7 +458,7 @@ extension ModelConfig: JSONRepresentable {
     ]
 
     public var json: JSONValue {
-        .object(JSONObject(uniqueKeysWithValues: Self.storedFields.map { ($0.key, $0.write(self)) }))
+        .object(JSONObject(uniqueKeysWithValues: Self.storedFields.compactMap { f in f.write(self).map { (f.key, $0) } }))
     }
 
     /// Reads back what `json` wrote (the configuration stored in a .tlm header).

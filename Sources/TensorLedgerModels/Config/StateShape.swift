@@ -17,6 +17,8 @@ public struct StateShape: Sendable, Equatable {
     package var contextLength: Int
     /// The MLP has a gate (SwiGLU) beside its up-projection.
     package var gated: Bool
+    /// Experts per layer of a mixture (0 for a dense MLP).
+    package var experts = 0
     package var queryWidth: Int { heads * headDim }
     package var kvWidth: Int { kvHeads * headDim }
 
@@ -25,8 +27,9 @@ public struct StateShape: Sendable, Equatable {
     public init(config c: ModelConfig, contextLength: Int) {
         let llama = c.family == .llama
         self.init(width: c.hiddenSize, heads: c.heads, kvHeads: llama ? c.kvHeads : c.heads,
-                  headDim: llama ? c.headDim : c.hiddenSize / max(c.heads, 1), intermediate: c.intermediateSize,
+                  headDim: llama ? c.headDim : c.hiddenSize / max(c.heads, 1), intermediate: c.experts > 0 ? c.expertIntermediateSize : c.intermediateSize,
                   vocabulary: c.vocabSize, layers: c.layers, contextLength: contextLength, gated: llama)
+        experts = c.experts
     }
 
     package init(width: Int, heads: Int, kvHeads: Int, headDim: Int, intermediate: Int, vocabulary: Int, layers: Int, contextLength: Int, gated: Bool) {
@@ -40,14 +43,16 @@ public struct StateShape: Sendable, Equatable {
     /// Floats of each buffer a batch of T tokens needs, as InferenceState allocates them.
     package struct BatchBuffers {
         package var residual, normed, qkv, attention, projected, hidden, gate, rope: Int
+        package var routerLogits, expertRows: Int
         package var quantizedWidth: Int
-        package var all: [Int] { [residual, normed, qkv, attention, projected, hidden, gate, rope, rope] }
+        package var all: [Int] { [residual, normed, qkv, attention, projected, hidden, gate, routerLogits, expertRows, expertRows, rope, rope] }
     }
 
     package func batchBuffers(tokens T: Int) -> BatchBuffers {
         BatchBuffers(residual: T * width, normed: T * width, qkv: T * (queryWidth + 2 * kvWidth), attention: T * queryWidth,
                      projected: T * width, hidden: T * intermediate, gate: gated ? T * intermediate : 1,
-                     rope: T * max(headDim / 2, 1), quantizedWidth: max(width, queryWidth, intermediate))
+                     rope: T * max(headDim / 2, 1), routerLogits: experts > 0 ? T * experts : 1, expertRows: experts > 0 ? T * width : 1,
+                     quantizedWidth: max(width, queryWidth, intermediate))
     }
 
     /// Bytes of the activation buffers for a prompt of T tokens (logits of the last only, or

@@ -18,6 +18,9 @@ public struct FamilyTensor: Sendable {
         case preNorm, postNorm
         /// Only some checkpoints (a masked-LM head): known, never in a configuration's list.
         case optional
+        /// The dense MLP, or a mixture of experts named this way.
+        case denseMLP
+        case experts(ExpertNaming)
 
         /// Whether a family's checkpoints can hold it at all.
         func fits(_ f: ModelFamily) -> Bool {
@@ -25,6 +28,8 @@ public struct FamilyTensor: Sendable {
             case .qkNorm: return f.qkNorm != nil
             case .preNorm: return !f.postNorms
             case .postNorm: return f.postNorms
+            case .denseMLP: return f.experts == nil
+            case .experts(let naming): return f.experts == naming
             default: return true
             }
         }
@@ -41,7 +46,7 @@ public struct FamilyTensor: Sendable {
         }
     }
 
-    /// Hugging Face's name; "{n}" stands for the layer.
+    /// Hugging Face's name; "{n}" stands for the layer, "{e}" for the expert.
     public let name: String
     /// llama.cpp's name, nil where this tool writes none.
     public let gguf: String?
@@ -55,6 +60,7 @@ public struct FamilyTensor: Sendable {
     }
 
     public var perLayer: Bool { name.contains("{n}") }
+    public var perExpert: Bool { name.contains("{e}") }
     public var conv1D: Bool {
         switch role {
         case .matrix(_, .conv1D), .fusedQKV(.conv1D): return true
@@ -62,8 +68,10 @@ public struct FamilyTensor: Sendable {
         }
     }
 
-    /// The name of layer `l`'s copy.
-    public func name(layer l: Int) -> String { name.replacing("{n}", with: String(l)) }
+    /// The name of layer `l`'s copy (expert `e`'s, for an expert's).
+    public func name(layer l: Int, expert e: Int = 0) -> String {
+        name.replacing("{n}", with: String(l)).replacing("{e}", with: String(e))
+    }
     public func ggufName(layer l: Int) -> String? { gguf?.replacing("{n}", with: String(l)) }
 
     /// llama.cpp's form of Llama 3's rope scaling: divisors of the inverse frequencies,
@@ -111,9 +119,19 @@ public struct FamilyTensor: Sendable {
             .init(l + "self_attn.o_proj.weight", b + "attn_output.weight", .matrix(.output, .linear)) { [$0.hiddenSize, $0.queryWidth] },
             .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
             .init(l + "post_attention_layernorm.weight", b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
-            .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear)) { [$0.intermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear)) { [$0.intermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.down_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .linear)) { [$0.hiddenSize, $0.intermediateSize] },
+            .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear), .denseMLP) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .denseMLP) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.down_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .linear), .denseMLP) { [$0.hiddenSize, $0.intermediateSize] },
+            // A mixture of experts: the router, then each expert's SwiGLU MLP. llama.cpp
+            // stacks the experts into one tensor per matrix, which this tool does not read yet.
+            .init(l + "block_sparse_moe.gate.weight", nil, .other, .experts(.mixtral)) { [$0.experts, $0.hiddenSize] },
+            .init(l + "block_sparse_moe.experts.{e}.w1.weight", nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(l + "block_sparse_moe.experts.{e}.w3.weight", nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(l + "block_sparse_moe.experts.{e}.w2.weight", nil, .matrix(.downProjection, .linear), .experts(.mixtral)) { [$0.hiddenSize, $0.expertIntermediateSize] },
+            .init(l + "mlp.gate.weight", nil, .other, .experts(.qwen)) { [$0.experts, $0.hiddenSize] },
+            .init(l + "mlp.experts.{e}.gate_proj.weight", nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.experts.{e}.up_proj.weight", nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.experts.{e}.down_proj.weight", nil, .matrix(.downProjection, .linear), .experts(.qwen)) { [$0.hiddenSize, $0.expertIntermediateSize] },
             .init(l + "post_feedforward_layernorm.weight", b + "post_ffw_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
             .init("model.norm.weight", "output_norm.weight", .other) { [$0.hiddenSize] },
             .init("lm_head.weight", "output.weight", .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
@@ -189,7 +207,11 @@ extension ModelConfig {
         // embedding first, the final norm and head last, as checkpoints order them).
         let firstLayerRow = rows.firstIndex(where: \.perLayer) ?? rows.count
         var specs = rows[..<firstLayerRow].map { ($0.name, $0.shape(self)) }
-        for l in 0..<layers { for t in rows where t.perLayer { specs.append((t.name(layer: l), t.shape(self))) } }
+        for l in 0..<layers {
+            for t in rows where t.perLayer {
+                for e in 0..<(t.perExpert ? experts : 1) { specs.append((t.name(layer: l, expert: e), t.shape(self))) }
+            }
+        }
         for t in rows[firstLayerRow...] where !t.perLayer { specs.append((t.name, t.shape(self))) }
         var offset = 0
         return specs.map { name, shape in

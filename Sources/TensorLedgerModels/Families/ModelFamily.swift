@@ -16,6 +16,14 @@ public enum QKNorm: String, Sendable {
     case whole
 }
 
+/// How a mixture of experts names its tensors.
+public enum ExpertNaming: String, Sendable {
+    /// `block_sparse_moe.gate` and `block_sparse_moe.experts.E.w1/w2/w3`; the chosen weights always sum to one.
+    case mixtral
+    /// `mlp.gate` and `mlp.experts.E.gate_proj/up_proj/down_proj` (Qwen3-MoE, OLMoE).
+    case qwen
+}
+
 public struct ModelFamily: Sendable {
     /// config.json's `model_type`, and the other names it goes by.
     public let modelType: String
@@ -36,6 +44,8 @@ public struct ModelFamily: Sendable {
     /// llama.cpp's converter reorders Q and K rows for ggml's interleaved RoPE (its llama
     /// architecture); the others it stores as they are and rotates in NeoX order.
     public var ggufPermutesQK = false
+    /// A mixture of experts in place of the dense MLP.
+    public var experts: ExpertNaming?
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
 
@@ -58,6 +68,9 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("qwen2", .llama, gguf: "qwen2")) { $0.attentionBiasByDefault = true },
             with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
             with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.postNorms = true },
+            with(ModelFamily("mixtral", .llama)) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
+            with(ModelFamily("qwen3_moe", .llama)) { $0.experts = .qwen; $0.qkNorm = .perHead },
+            with(ModelFamily("olmoe", .llama)) { $0.experts = .qwen; $0.qkNorm = .whole },
             with(ModelFamily("bert", .bert)) { $0.aliases = ["roberta", "distilroberta", "xlm-roberta", "camembert"]; $0.runs = false },
             with(ModelFamily("gpt_neox", .gptNeoX)) { $0.runs = false },
         ]

@@ -46,7 +46,7 @@ public enum TensorClassifier {
         let prefix = family.namePrefix
         let rows = family.tensors.map { t -> ClassificationRule in
             var suffix = t.name
-            if let n = suffix.firstRange(of: "{n}.") { suffix = String(suffix[n.upperBound...]) }
+            if let n = suffix.firstRange(of: "{e}.") ?? suffix.firstRange(of: "{n}.") { suffix = String(suffix[n.upperBound...]) }
             else if !prefix.isEmpty, suffix.hasPrefix(prefix) { suffix.removeFirst(prefix.count) }
             return ClassificationRule(suffix: suffix, role: t.role)
         }

@@ -37,6 +37,9 @@ extension Ledger {
             }
         }
         table.add(["Total", formatCount(matrixCount), "", formatCount(total), formatPercent(total, of: total)])
+        if let active = activeParameters, let c = config {
+            table.add(["Active per token", "", "\(c.expertsPerToken) of \(c.experts) experts", formatCount(active), formatPercent(active, of: total)])
+        }
         out.append(table.render())
         out.append("")
         out.append("Eight categories: \(formatCount(eightCategoryTotal)) weights in \(formatCount(matrixCount)) matrices" +
@@ -93,14 +96,16 @@ extension Ledger {
                 "tensors": .array(r.tensors.map { .string($0) }),
             ]))
         })
-        o["totals"] = .object(JSONObject([
+        var totals = JSONObject([
             "unique_parameters": .int(uniqueParameters),
             "eight_category_parameters": .int(eightCategoryTotal),
             "gpt3_style_parameters": .int(gpt3StyleTotal),
             "matrices": .int(matrixCount),
             "per_head_counts": .bool(perHeadCounts),
             "tied_embeddings": .bool(tiedEmbeddings),
-        ]))
+        ])
+        if let active = activeParameters { totals["active_parameters"] = .int(active) }
+        o["totals"] = .object(totals)
         o["bytes_by_dtype"] = .object(JSONObject(uniqueKeysWithValues: bytesByDType.map { ($0.dtype, .int($0.bytes)) }))
         o["buffers"] = .array(buffers.map { $0.json })
         o["unmatched"] = .array(unmatched.map { .string($0) })

@@ -18,7 +18,16 @@ public struct MemoryPlan: Sendable {
         public var weightBytes: [LedgerCategory: Int]
         /// The .tlm file `convert` would write (uncompressed, without header and embedded files).
         public var fileBytes: Int?
+        /// Bytes of a mixture's experts.
+        public var expertBytes = 0
         public var totalWeightBytes: Int { weightBytes.values.reduce(0, +) }
+    }
+
+    /// The weight bytes one decoded token reads, what bounds decoding speed: a mixture's
+    /// token reads only its chosen experts. nil for a dense model (all of them).
+    public func activeWeightBytes(_ column: Column) -> Int? {
+        guard config.experts > 0, column.expertBytes > 0 else { return nil }
+        return column.totalWeightBytes - column.expertBytes + column.expertBytes / config.experts * config.expertsPerToken
     }
 
     public var source: String
@@ -49,11 +58,13 @@ public struct MemoryPlan: Sendable {
         var columns: [Column] = []
         if stored {
             var bytes: [LedgerCategory: Int] = [:]
+            var experts = 0
             for t in tensors {
                 guard let s = try? StoragePlan.storage(of: t, family: family, options: ConversionOptions()) else { continue }
                 MemoryPlan.add(t.byteCount, s, config: config, to: &bytes)
+                if t.name.contains(".experts.") { experts += t.byteCount }
             }
-            columns.append(Column(name: "as stored", weightBytes: bytes, fileBytes: nil))
+            columns.append(Column(name: "as stored", weightBytes: bytes, fileBytes: nil, expertBytes: experts))
         }
         for scheme in schemes {
             var options = ConversionOptions()
@@ -61,12 +72,14 @@ public struct MemoryPlan: Sendable {
             options.keep = keep
             var bytes: [LedgerCategory: Int] = [:]
             var raw: [Int] = []
+            var experts = 0
             for t in tensors {
                 guard let s = try StoragePlan.storage(of: t, family: family, options: options) else { continue }
                 MemoryPlan.add(s.rawBytes, s, config: config, to: &bytes)
                 raw.append(s.rawBytes)
+                if t.name.contains(".experts.") { experts += s.rawBytes }
             }
-            columns.append(Column(name: scheme.rawValue, weightBytes: bytes, fileBytes: StoragePlan.estimatedFileBytes(rawBytes: raw)))
+            columns.append(Column(name: scheme.rawValue, weightBytes: bytes, fileBytes: StoragePlan.estimatedFileBytes(rawBytes: raw), expertBytes: experts))
         }
         self.columns = columns
         let shape = StateShape(config: config, contextLength: context)
@@ -99,6 +112,9 @@ public struct MemoryPlan: Sendable {
             table.add([category.rawValue] + columns.map { formatBytes($0.weightBytes[category] ?? 0) })
         }
         table.add(["Weights"] + columns.map { formatBytes($0.totalWeightBytes) })
+        if c.experts > 0 {
+            table.add(["Read per token, \(c.expertsPerToken) of \(c.experts) experts"] + columns.map { activeWeightBytes($0).map(formatBytes) ?? "" })
+        }
         table.add(["KV cache, \(formatCount(context)) tokens"] + columns.map { _ in formatBytes(cacheBytes) })
         table.add(["Activations, prompt of \(formatCount(context))"] + columns.map { _ in formatBytes(scratchBytes) })
         table.add(["Total"] + columns.map { formatBytes(totalBytes($0)) })
@@ -126,7 +142,7 @@ public struct MemoryPlan: Sendable {
             "kv_cache_bytes": .int(cacheBytes),
             "activation_bytes": .int(scratchBytes),
             "schemes": .array(columns.map { col in
-                .object(JSONObject([
+                var o = JSONObject([
                     "name": .string(col.name),
                     "weight_bytes": .int(col.totalWeightBytes),
                     "weight_bytes_by_category": .object(JSONObject(uniqueKeysWithValues: LedgerCategory.allCases.compactMap { cat in
@@ -134,7 +150,9 @@ public struct MemoryPlan: Sendable {
                     })),
                     "total_bytes": .int(totalBytes(col)),
                     "file_bytes": col.fileBytes.map { .int($0) } ?? .null,
-                ]))
+                ])
+                if let active = activeWeightBytes(col) { o["active_weight_bytes"] = .int(active) }
+                return .object(o)
             }),
         ]))
     }

@@ -36,6 +36,9 @@ public final class InferenceState {
     package var projected: UnsafeMutablePointer<Float>  // (T, d)
     package var hidden: UnsafeMutablePointer<Float>     // (T, ff)
     package var gate: UnsafeMutablePointer<Float>       // (T, ff): SwiGLU's gate
+    package var routerLogits: UnsafeMutablePointer<Float>  // (T, experts): a mixture's router
+    package var expertInput: UnsafeMutablePointer<Float>   // (T, d): the tokens one expert takes
+    package var expertOutput: UnsafeMutablePointer<Float>  // (T, d): what that expert gives them
     package var ropeCos: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     package var ropeSin: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     package var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
@@ -54,6 +57,7 @@ public final class InferenceState {
         (residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin, logits) =
             (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
              .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
+        (routerLogits, expertInput, expertOutput) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
         quantized = QuantizedActivations(tokens: 1, width: 32)
         reserve(tokens: 1, allLogits: false)
     }
@@ -105,6 +109,9 @@ public final class InferenceState {
             projected = .allocate(capacity: b.projected)
             hidden = .allocate(capacity: b.hidden)
             gate = .allocate(capacity: b.gate)
+            routerLogits = .allocate(capacity: b.routerLogits)
+            expertInput = .allocate(capacity: b.expertRows)
+            expertOutput = .allocate(capacity: b.expertRows)
             ropeCos = .allocate(capacity: b.rope)
             ropeSin = .allocate(capacity: b.rope)
             quantized = QuantizedActivations(tokens: T, width: b.quantizedWidth)
@@ -132,7 +139,9 @@ public final class InferenceState {
     public func reset() { position = 0 }
 
     private func freeBatchBuffers() {
-        for p in [residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin] { p.deallocate() }
+        for p in [residual, normed, qkv, attention, projected, hidden, gate, routerLogits, expertInput, expertOutput, ropeCos, ropeSin] {
+            p.deallocate()
+        }
     }
 
     deinit {

@@ -13,6 +13,11 @@ import TensorLedgerCore
 import TensorLedgerFormats
 import TensorLedgerTokenizer
 import TensorLedgerModels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package struct Block {
@@ -24,9 +29,19 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         package var queryNorm: [Float]?, keyNorm: [Float]?  // (dh) Qwen3, (heads · dh) OLMo 2
         package var output: WeightMatrix                  // (d, heads · dh)
         package var mlpNorm: [Float]                      // (d): before the MLP, or after it (OLMo 2)
+        package var mlp: MLP                              // one, or a mixture of experts
+    }
+
+    /// A SwiGLU MLP: down(silu(gate · x) ⊙ (up · x)).
+    package struct MLP {
         package var gate: WeightMatrix                    // (ff, d)
         package var up: WeightMatrix                      // (ff, d)
         package var down: WeightMatrix                    // (d, ff)
+        /// A mixture (Mixtral, Qwen3-MoE, OLMoE): the router (experts, d) and the experts;
+        /// then `gate`, `up` and `down` are the first expert's.
+        package var router: WeightMatrix?
+        package var experts: [MLP] = []
+        package var bytes: Int { [gate, up, down].reduce(0) { $0 + $1.byteCount } }
     }
 
     public let config: ModelConfig
@@ -47,10 +62,13 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     /// Mistral attends within a sliding window: longer contexts are refused rather than
     /// run with an attention pattern the model was not trained on.
     public var contextLength: Int { min(config.contextLength, config.slidingWindow ?? Int.max) }
-    public var weightScheme: WeightScheme { blocks.first?.up.scheme ?? tokenEmbedding.scheme }
+    public var weightScheme: WeightScheme { blocks.first?.mlp.up.scheme ?? tokenEmbedding.scheme }
+    /// A mixture reads its router and the experts a token chooses (counted at the average
+    /// expert's size).
     public var weightBytesPerToken: Int {
         blocks.reduce(0) { total, b in
-            total + [b.query, b.key, b.value, b.output, b.gate, b.up, b.down].reduce(0) { $0 + $1.byteCount }
+            let mlp = b.mlp.router.map { $0.byteCount + b.mlp.experts.reduce(0) { $0 + $1.bytes } * config.expertsPerToken / config.experts } ?? b.mlp.bytes
+            return total + [b.query, b.key, b.value, b.output].reduce(0) { $0 + $1.byteCount } + mlp
         } + unembedding.byteCount
     }
 
@@ -81,6 +99,29 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         func bias(_ n: String, _ count: Int) throws -> [Float]? {
             source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil
         }
+        func mlp(_ gate: String, _ up: String, _ down: String, width: Int) throws -> MLP {
+            MLP(gate: try source.matrix(gate, rows: width, cols: d, conv1D: false), up: try source.matrix(up, rows: width, cols: d, conv1D: false),
+                down: try source.matrix(down, rows: d, cols: width, conv1D: false))
+        }
+        // Each checkpoint names a mixture's router and experts its own way.
+        func mixture(_ p: String) throws -> MLP {
+            let (router, names): (String, (Int) -> (String, String, String))
+            switch family.experts {
+            case .mixtral?:
+                router = p + "block_sparse_moe.gate.weight"
+                names = { e in (p + "block_sparse_moe.experts.\(e).w1.weight", p + "block_sparse_moe.experts.\(e).w3.weight", p + "block_sparse_moe.experts.\(e).w2.weight") }
+            case .qwen?:
+                router = p + "mlp.gate.weight"
+                names = { e in (p + "mlp.experts.\(e).gate_proj.weight", p + "mlp.experts.\(e).up_proj.weight", p + "mlp.experts.\(e).down_proj.weight") }
+            case nil:
+                return try mlp(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight", width: ff)
+            }
+            let experts = try (0..<c.experts).map { e in let n = names(e); return try mlp(n.0, n.1, n.2, width: c.expertIntermediateSize) }
+            var m = experts[0]
+            m.router = try source.matrix(router, rows: c.experts, cols: d, conv1D: false)
+            m.experts = experts
+            return m
+        }
         tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
         let family = c.record
         postNorms = family.postNorms
@@ -99,9 +140,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 keyNorm: family.qkNorm == nil ? nil : try source.vector(p + "self_attn.k_norm.weight", count: qkNormWidth.1),
                 output: try source.matrix(p + "self_attn.o_proj.weight", rows: d, cols: q, conv1D: false),
                 mlpNorm: try source.vector(p + (family.postNorms ? "post_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), count: d),
-                gate: try source.matrix(p + "mlp.gate_proj.weight", rows: ff, cols: d, conv1D: false),
-                up: try source.matrix(p + "mlp.up_proj.weight", rows: ff, cols: d, conv1D: false),
-                down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
+                mlp: try mixture(p))
         }
         finalNorm = try source.vector("model.norm.weight", count: d)
         let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
@@ -145,11 +184,16 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             addBack(block.output, state.attention, T, block.attentionNorm, to: x, state: state)
             observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
 
-            // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back.
+            // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back; a mixture sends
+            // each token to its chosen experts and adds their outputs, weighted by the router.
             let mlpInput = sublayerInput(x, block.mlpNorm, T, state: state)
-            ops.multiply([.init(weights: block.gate, output: state.gate), .init(weights: block.up, output: state.hidden)], mlpInput, T, state: state)
-            ops.swiGLU(state.hidden, gate: state.gate, T, width: c.intermediateSize)
-            addBack(block.down, state.hidden, T, block.mlpNorm, to: x, state: state)
+            if let router = block.mlp.router {
+                mixture(block.mlp.experts, router: router, mlpInput, T, state: state)
+                ops.add(state.projected, to: x, count: T * d)
+            } else {
+                swiGLU(block.mlp, mlpInput, T, state: state)
+                addBack(block.mlp.down, state.hidden, T, block.mlpNorm, to: x, state: state)
+            }
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
         }
 
@@ -160,6 +204,44 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         state.position += T
         state.logitRows = T - first
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
+    }
+
+    /// silu(gate · x) ⊙ (up · x) for T rows of x, into state.hidden.
+    private func swiGLU(_ mlp: MLP, _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
+        ops.multiply([.init(weights: mlp.gate, output: state.gate), .init(weights: mlp.up, output: state.hidden)], x, T, state: state)
+        ops.swiGLU(state.hidden, gate: state.gate, T, width: mlp.gate.rows)
+    }
+
+    /// A mixture of experts over T rows of x, into state.projected: the router's softmax
+    /// over experts, each token's top k (their weights scaled to sum to one where the family
+    /// does), then each expert run once on the tokens that chose it.
+    private func mixture(_ experts: [MLP], router: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
+        let d = config.hiddenSize, E = experts.count, k = config.expertsPerToken
+        ops.multiply(router, x, T, nil, into: state.routerLogits, state: state)
+        var chosen = [[(token: Int, weight: Float)]](repeating: [], count: E)
+        var p = [Float](repeating: 0, count: E)
+        for t in 0..<T {
+            let logits = UnsafeBufferPointer(start: state.routerLogits + t * E, count: E)
+            let top = logits.max()!
+            for e in 0..<E { p[e] = expf(logits[e] - top) }
+            let total = p.reduce(0, +)
+            for e in 0..<E { p[e] /= total }
+            // Ties go to the lower expert, as torch.topk's do.
+            let picks = (0..<E).sorted { (a: Int, b: Int) -> Bool in p[a] > p[b] || (p[a] == p[b] && a < b) }.prefix(k)
+            var sum: Float = 1
+            if config.normalizesTopK { sum = picks.reduce(0) { $0 + p[$1] } }
+            for e in picks { chosen[e].append((t, p[e] / sum)) }
+        }
+        state.projected.update(repeating: 0, count: T * d)
+        for (e, tokens) in chosen.enumerated() where !tokens.isEmpty {
+            for (i, t) in tokens.enumerated() { (state.expertInput + i * d).update(from: x + t.token * d, count: d) }
+            swiGLU(experts[e], state.expertInput, tokens.count, state: state)
+            ops.multiply(experts[e].down, state.hidden, tokens.count, nil, into: state.expertOutput, state: state)
+            for (i, t) in tokens.enumerated() {
+                let out = state.projected + t.token * d, y = state.expertOutput + i * d
+                for j in 0..<d { out[j] += t.weight * y[j] }
+            }
+        }
     }
 
     /// What a sublayer reads: the residual stream normalised, or as it is when the norm
@@ -191,6 +273,10 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             let steps: [TraceStep] = [.matrix("query", in: d, out: q), .matrix("key", in: d, out: kv), .matrix("value", in: d, out: kv)] + qkNorm
                 + [.rope, .attention(heads: c.heads, kvHeads: c.kvHeads), .matrix("output", in: q, out: d)]
             return postNorms ? steps + [.norm("RMSNorm")] : [.norm("RMSNorm")] + steps
+        case .mlp where c.experts > 0:
+            let e = c.expertIntermediateSize
+            return [.norm("RMSNorm"), .matrix("router", in: d, out: c.experts), .activation("top \(c.expertsPerToken) of \(c.experts) experts"),
+                    .matrix("gate", in: d, out: e), .matrix("up", in: d, out: e), .activation("SwiGLU"), .matrix("down", in: e, out: d)]
         case .mlp:
             let steps: [TraceStep] = [.matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation("SwiGLU"), .matrix("down", in: ff, out: d)]
             return postNorms ? steps + [.norm("RMSNorm")] : [.norm("RMSNorm")] + steps
