@@ -1,17 +1,25 @@
 // The families beyond Llama, Mistral and Qwen2, against `transformers` (references recorded by
 // fixtures/scripts/make_family_fixtures.py from checkpoints transformers built itself, every
-// weight drawn so that it shows in the logits): Qwen3 (per-head RMSNorm of queries and keys)
-// and OLMo 2 (RMSNorm of all queries and keys, norms after each sublayer). Each one runs from
+// weight drawn so that it shows in the logits): Qwen3 (per-head RMSNorm of queries and keys),
+// OLMo 2 (RMSNorm of all queries and keys, norms after each sublayer), Gemma 3 (norms by
+// 1 + w before and after each sublayer, scaled embeddings, GeGLU, sliding layers with their
+// own rope base, a window the prompts reach past) and the mixtures of experts Mixtral,
+// Qwen3-MoE and OLMoE. Each one runs from
 // its safetensors, from .tlm, from the GGUF we write and from the GGUF llama.cpp's converter
 // writes, and its ledger counts what transformers counts.
 
 import Testing
 @testable import TensorLedger
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @Suite(.serialized) struct FamilyTests {
     static var reference: JSONObject { get throws { try referenceStorage.get() } }
     private static let referenceStorage = Loaded { try Fixtures.json("expected/families.json") }
-    static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
+    static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-gemma3", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
     /// The families llama.cpp has a GGUF architecture for that this tool writes.
     static let ggufModels = ["tiny-qwen3", "tiny-olmo2"]
     static func outputs(_ name: String) -> [String] { ggufModels.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
@@ -65,18 +73,42 @@ import Testing
         #expect(Ledger(tensors: file.tensors, config: try file.config(), source: name).uniqueParameters == (try Self.facts(name)["num_parameters"]!.int!))
     }
 
-    @Test(arguments: models, [(WeightScheme.f16, 0.02), (.q8, 0.3)])
-    func reducedPrecisionStaysClose(_ name: String, _ case_: (WeightScheme, Double)) throws {
-        let (scheme, tolerance) = case_
+    /// Reduced precision is judged by what it does to the next-token distribution: KL from
+    /// transformers' f32 distribution, and the same top token where the reference's top two
+    /// are more than 0.1 apart. (A logit's absolute error says little where logits are
+    /// large.) A mixture gets a looser bound in q8: an expert choice that was nearly a tie
+    /// can go the other way, and then the token's MLP is another expert's.
+    @Test(arguments: models, [WeightScheme.f16, .q8])
+    func reducedPrecisionStaysClose(_ name: String, _ scheme: WeightScheme) throws {
+        let mixture = name.contains("moe") || name.contains("mixtral")
+        let tolerance = scheme == .f16 ? 1e-4 : (mixture ? 0.2 : 0.02)
         let dir = TemporaryDirectory()
         for output in Self.outputs(name) {
             let model = try Self.converted(name, output, scheme, in: dir)
             #expect(model.weightScheme == scheme)
             for prompt in Self.prompts {
-                let diff = try Self.maxDifference(model, name, prompt)
-                #expect(diff < tolerance, "\(name) \(scheme.rawValue) \(output) \(prompt): max |Δlogit| = \(diff)")
+                let ref = try Self.facts(name)[prompt]!.object!
+                let logits = try Generator(model: model).lastLogits(Self.ints(ref["input_ids"])).map(Double.init)
+                let expected = Self.numbers(ref["last_logits"])
+                let kl = Self.kl(expected, logits)
+                #expect(kl < tolerance, "\(name) \(scheme.rawValue) \(output) \(prompt): KL \(kl)")
+                let sorted = expected.sorted(by: >)
+                if sorted[0] - sorted[1] > 0.1 && !(mixture && scheme == .q8) {
+                    #expect(logits.indices.max { logits[$0] < logits[$1] } == expected.indices.max { expected[$0] < expected[$1] },
+                            "\(name) \(scheme.rawValue) \(output) \(prompt): top token")
+                }
             }
         }
+    }
+
+    /// KL(p ‖ q) of the softmax distributions of two logit vectors.
+    static func kl(_ p: [Double], _ q: [Double]) -> Double {
+        func logSoftmax(_ x: [Double]) -> [Double] {
+            let m = x.max()!, z = x.reduce(0) { $0 + exp($1 - m) }
+            return x.map { $0 - m - log(z) }
+        }
+        let lp = logSoftmax(p), lq = logSoftmax(q)
+        return zip(lp, lq).reduce(0) { $0 + exp($1.0) * ($1.0 - $1.1) }
     }
 
     @Test(arguments: models)

@@ -70,6 +70,9 @@ public enum SyntheticCheckpoint {
             o["rms_norm_eps"] = .double(c.layerNormEpsilon); o["rope_theta"] = .double(c.ropeTheta)
             if let r = c.ropeScaling { o["rope_scaling"] = r.json }
             if let w = c.slidingWindow { o["sliding_window"] = .int(w); o["use_sliding_window"] = .bool(true) }
+            if !c.slidingLayers.isEmpty { o["layer_types"] = .array(c.slidingLayers.map { .string($0 ? "sliding_attention" : "full_attention") }) }
+            if let theta = c.localRopeTheta { o["rope_local_base_freq"] = .double(theta) }
+            if let q = c.queryPreAttentionScalar { o["query_pre_attn_scalar"] = .double(q) }
             if c.experts > 0 {
                 o[c.record.experts == .mixtral ? "num_local_experts" : "num_experts"] = .int(c.experts)
                 o["num_experts_per_tok"] = .int(c.expertsPerToken)

@@ -103,8 +103,16 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeTheta: Double = 10_000
     /// RoPE's frequency rescaling (`rope_scaling`, or transformers 5's `rope_parameters`), if any.
     public var ropeScaling: RopeScaling?
-    /// Mistral's sliding attention window, when the model uses one.
+    /// Mistral's sliding attention window, when the model uses one (for every layer, unless
+    /// `slidingLayers` names some).
     public var slidingWindow: Int?
+    /// Which layers attend within the sliding window (Gemma 3: five of every six); empty
+    /// when the window, if any, is the whole model's.
+    public var slidingLayers: [Bool] = []
+    /// The rope base of the sliding layers, when it differs (Gemma 3's `rope_local_base_freq`).
+    public var localRopeTheta: Double?
+    /// Attention scores are scaled by this^−½ instead of head_dim^−½ (Gemma's `query_pre_attn_scalar`).
+    public var queryPreAttentionScalar: Double?
     /// config.json's `bos_token_id` and `eos_token_id` (a list for some models).
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int] = []
@@ -221,13 +229,27 @@ public struct ModelConfig: Sendable, Equatable {
             if o["scale_attn_weights"]?.bool == false { config.unsupportedByRunner.append("scale_attn_weights false") }
             if o["scale_attn_by_inverse_layer_idx"]?.bool == true { config.unsupportedByRunner.append("scale_attn_by_inverse_layer_idx true") }
         }
-        if let act = o["hidden_act"]?.string ?? o["activation_function"]?.string { config.activation = act }
-        // transformers 4 wrote top-level rope_theta and rope_scaling; 5 writes rope_parameters.
-        let rope = o["rope_parameters"]?.object
+        if let act = o["hidden_act"]?.string ?? o["hidden_activation"]?.string ?? o["activation_function"]?.string { config.activation = act }
+        // transformers 4 wrote top-level rope_theta and rope_scaling; 5 writes rope_parameters,
+        // one per kind of layer where they differ (Gemma 3's full and sliding layers).
+        var rope = o["rope_parameters"]?.object
+        if let perKind = rope, let full = perKind["full_attention"]?.object {
+            rope = full
+            if let theta = perKind["sliding_attention"]?.object?["rope_theta"]?.number { config.localRopeTheta = theta }
+        }
         if let theta = o["rope_theta"]?.number ?? rope?["rope_theta"]?.number { config.ropeTheta = theta }
+        if let theta = o["rope_local_base_freq"]?.number { config.localRopeTheta = theta }
         if let scaling = o["rope_scaling"]?.object ?? rope {
             config.ropeScaling = try RopeScaling(scaling, file: file)
         }
+        if let types = o["layer_types"]?.array, types.contains(.string("sliding_attention")) {
+            config.slidingLayers = types.map { $0 == .string("sliding_attention") }
+        }
+        if let q = o["query_pre_attn_scalar"]?.number { config.queryPreAttentionScalar = q }
+        for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
+            if let v = o[key], v != .null { config.unsupportedByRunner.append("\(key) \(v.number.map { "\($0)" } ?? "set")") }
+        }
+        if o["use_bidirectional_attention"]?.bool == true { config.unsupportedByRunner.append("use_bidirectional_attention true") }
         switch o["torch_dtype"]?.string ?? o["dtype"]?.string {
         case "float16"?: config.weightDType = .float16
         case "bfloat16"?: config.weightDType = .bfloat16
@@ -293,6 +315,15 @@ public struct ModelConfig: Sendable, Equatable {
                 throw .invalid(file: file, reason: "\(name) \(id) is not a token of the \(formatCount(vocabSize))-token vocabulary")
             }
         }
+        if !slidingLayers.isEmpty {
+            guard slidingLayers.count == layers else {
+                throw .invalid(file: file, reason: "layer_types names \(slidingLayers.count) layers but the model has \(layers)")
+            }
+            guard !slidingLayers.contains(true) || slidingWindow != nil else { throw .invalid(file: file, reason: "sliding layers without a sliding_window") }
+        }
+        for (name, value) in [("local rope base", localRopeTheta), ("query_pre_attn_scalar", queryPreAttentionScalar)] {
+            if let v = value, !(v.isFinite && v > 0) { throw .invalid(file: file, reason: "the \(name) must be a positive number, found \(v)") }
+        }
         if experts > 0 || expertsPerToken > 0 {
             guard experts <= 1 << 12, expertsPerToken >= 1, expertsPerToken <= experts else {
                 throw .invalid(file: file, reason: "\(expertsPerToken) experts per token of \(experts) is not a mixture TensorLedger runs (1 to all of at most 4,096)")
@@ -341,6 +372,17 @@ public struct ModelConfig: Sendable, Equatable {
             (c.experts, c.expertsPerToken, c.expertIntermediateSize, c.normalizesTopK) = (experts, perToken, width, normalizes)
             return c
         }
+        func gemma3(vocab: Int, d: Int, layers: Int, heads: Int, kv: Int, ff: Int, window: Int, scaling: Double?) -> ModelConfig {
+            var c = llama("gemma3_text", vocab: vocab, d: d, layers: layers, heads: heads, kv: kv, headDim: 256, ff: ff, ctx: 131_072,
+                          tied: true, theta: 1_000_000, eps: 1e-6)
+            c.activation = "gelu_pytorch_tanh"
+            c.slidingWindow = window
+            c.slidingLayers = (0..<layers).map { ($0 + 1) % 6 != 0 }
+            c.localRopeTheta = 10_000
+            c.queryPreAttentionScalar = 256
+            if let factor = scaling { c.ropeScaling = RopeScaling(type: "linear"); c.ropeScaling?.factor = factor }
+            return c
+        }
         var llama3 = RopeScaling(type: "llama3")
         llama3.factor = 32
         return [
@@ -360,6 +402,9 @@ public struct ModelConfig: Sendable, Equatable {
                                tied: true, theta: 1_000_000, eps: 1e-6)),
             ("qwen3-8b", llama("qwen3", vocab: 151_936, d: 4096, layers: 36, heads: 32, kv: 8, headDim: 128, ff: 12288, ctx: 40960,
                                tied: false, theta: 1_000_000, eps: 1e-6)),
+            ("gemma-3-1b", { var c = gemma3(vocab: 262_144, d: 1152, layers: 26, heads: 4, kv: 1, ff: 6912, window: 512, scaling: nil)
+                             c.contextLength = 32768; return c }()),
+            ("gemma-3-4b", gemma3(vocab: 262_208, d: 2560, layers: 34, heads: 8, kv: 4, ff: 10240, window: 1024, scaling: 8)),
             ("mixtral-8x7b", moe(llama("mixtral", vocab: 32000, d: 4096, layers: 32, heads: 32, kv: 8, ff: 14336, ctx: 32768,
                                        tied: false, theta: 1_000_000, eps: 1e-5), experts: 8, perToken: 2, width: 14336, normalizes: true)),
             ("qwen3-30b-a3b", moe(llama("qwen3_moe", vocab: 151_936, d: 2048, layers: 48, heads: 32, kv: 4, headDim: 128, ff: 6144,
@@ -450,6 +495,13 @@ extension ModelConfig: JSONRepresentable {
         }),
         StoredField(key: "sliding_window", write: { $0.slidingWindow.map { .int($0) } ?? .null }, read: { c, v, _ in
             if case .int(let w)? = v, w > 0 { c.slidingWindow = w }
+        }),
+        StoredField(key: "sliding_layers", write: { $0.slidingLayers.isEmpty ? nil : .array($0.slidingLayers.map { .bool($0) }) }, read: { c, v, _ in
+            c.slidingLayers = (v?.array ?? []).compactMap(\.bool)
+        }),
+        StoredField(key: "local_rope_theta", write: { $0.localRopeTheta.map { .double($0) } }, read: { c, v, _ in c.localRopeTheta = v?.number }),
+        StoredField(key: "query_pre_attn_scalar", write: { $0.queryPreAttentionScalar.map { .double($0) } }, read: { c, v, _ in
+            c.queryPreAttentionScalar = v?.number
         }),
         StoredField(key: "bos_token_id", write: { $0.bosTokenID.map { .int($0) } ?? .null }, read: { c, v, _ in c.bosTokenID = v?.int }),
         StoredField(key: "eos_token_ids", write: { .array($0.eosTokenIDs.map { .int($0) }) }, read: { c, v, _ in

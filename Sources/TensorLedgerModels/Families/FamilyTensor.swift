@@ -14,8 +14,9 @@ public struct FamilyTensor: Sendable {
         /// The head, unless tied to the embedding.
         case untied
         case qkNorm
-        /// The norm before each sublayer (most families) or after it (OLMo 2).
-        case preNorm, postNorm
+        /// Norms before the sublayers (most families and Gemma), after them (OLMo 2 and
+        /// Gemma), only before (where post_attention_layernorm is the MLP's), or both (Gemma).
+        case preNorm, postNorm, onlyPreNorm, sandwichNorm
         /// Only some checkpoints (a masked-LM head): known, never in a configuration's list.
         case optional
         /// The dense MLP, or a mixture of experts named this way.
@@ -26,8 +27,10 @@ public struct FamilyTensor: Sendable {
         func fits(_ f: ModelFamily) -> Bool {
             switch self {
             case .qkNorm: return f.qkNorm != nil
-            case .preNorm: return !f.postNorms
-            case .postNorm: return f.postNorms
+            case .preNorm: return f.norms != .post
+            case .postNorm: return f.norms != .pre
+            case .onlyPreNorm: return f.norms == .pre
+            case .sandwichNorm: return f.norms == .sandwich
             case .denseMLP: return f.experts == nil
             case .experts(let naming): return f.experts == naming
             default: return true
@@ -117,8 +120,9 @@ public struct FamilyTensor: Sendable {
             .init(l + "self_attn.q_norm.weight", b + "attn_q_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.queryWidth : $0.headDim] },
             .init(l + "self_attn.k_norm.weight", b + "attn_k_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.kvWidth : $0.headDim] },
             .init(l + "self_attn.o_proj.weight", b + "attn_output.weight", .matrix(.output, .linear)) { [$0.hiddenSize, $0.queryWidth] },
-            .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
+            .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .onlyPreNorm) { [$0.hiddenSize] },
             .init(l + "post_attention_layernorm.weight", b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
+            .init(l + "pre_feedforward_layernorm.weight", b + "ffn_norm.weight", .other, .sandwichNorm) { [$0.hiddenSize] },
             .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear), .denseMLP) { [$0.intermediateSize, $0.hiddenSize] },
             .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .denseMLP) { [$0.intermediateSize, $0.hiddenSize] },
             .init(l + "mlp.down_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .linear), .denseMLP) { [$0.hiddenSize, $0.intermediateSize] },

@@ -24,6 +24,16 @@ public enum ExpertNaming: String, Sendable {
     case qwen
 }
 
+/// Where a block's RMSNorms sit around its attention and MLP.
+public enum NormPlacement: String, Sendable {
+    /// Before each sublayer, on its input (Llama and most families).
+    case pre
+    /// After each, on its output, before it is added back (OLMo 2).
+    case post
+    /// Both (Gemma 2 and 3).
+    case sandwich
+}
+
 public struct ModelFamily: Sendable {
     /// config.json's `model_type`, and the other names it goes by.
     public let modelType: String
@@ -34,9 +44,10 @@ public struct ModelFamily: Sendable {
     public var gguf: String?
     /// RMSNorm on queries and keys before rotary positions.
     public var qkNorm: QKNorm?
-    /// The norms come after the attention and MLP, on their outputs, before each is added
-    /// back (OLMo 2); otherwise before, on their inputs.
-    public var postNorms = false
+    public var norms = NormPlacement.pre
+    /// Gemma's conventions: RMSNorm scales by 1 + w (the checkpoint stores w), embeddings
+    /// are multiplied by √d, and the MLP is GeGLU.
+    public var gemma = false
     /// Q, K and V have biases unless config.json says otherwise (Qwen2).
     public var attentionBiasByDefault = false
     /// The sliding window applies unless config.json says `use_sliding_window: false` (Mistral).
@@ -67,7 +78,8 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("mistral", .llama, gguf: "llama")) { $0.ggufPermutesQK = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("qwen2", .llama, gguf: "qwen2")) { $0.attentionBiasByDefault = true },
             with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
-            with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.postNorms = true },
+            with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.norms = .post },
+            with(ModelFamily("gemma3_text", .llama)) { $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("mixtral", .llama)) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
             with(ModelFamily("qwen3_moe", .llama)) { $0.experts = .qwen; $0.qkNorm = .perHead },
             with(ModelFamily("olmoe", .llama)) { $0.experts = .qwen; $0.qkNorm = .whole },

@@ -104,6 +104,14 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
     }
 
+    package func geGLU(_ y: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>, _ T: Int, width: Int) {
+        forEachTokenRange(T) { tokens in
+            let first = tokens.lowerBound * width, n = tokens.count * width
+            tl_gelu(gate + first, n)
+            for i in first..<(first + n) { y[i] *= gate[i] }
+        }
+    }
+
     /// Work done per token is split by tokens across the threads when a batch is large
     /// enough to pay for the hand-off.
     package func forEachTokenRange(_ T: Int, _ body: (Range<Int>) -> Void) {
@@ -155,12 +163,13 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
             }
         }
         let group = shape.heads / kvHeads
-        let scale = 1 / Float(dh).squareRoot()
+        let scale = input.scale ?? 1 / Float(dh).squareRoot()
         let head = { (h: Int) in
             let cacheOffset = (h / group) * state.cacheCapacity * dh
             for t in 0..<T {
-                tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset, values + cacheOffset, dh,
-                              state.position + t + 1, dh, scale, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
+                let end = state.position + t + 1, start = input.window.map { max(0, end - $0) } ?? 0
+                tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset + start * dh, values + cacheOffset + start * dh, dh,
+                              end - start, dh, scale, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
             }
         }
         if threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork {

@@ -21,6 +21,8 @@ package protocol ComputeBackend: AnyObject, Sendable {
                   into y: UnsafeMutablePointer<Float>, state: InferenceState, then epilogue: ProductEpilogue)
     /// Several matrices applied to the same input (Q, K and V; gate and up).
     func multiply(_ products: [MatrixProduct], _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState)
+    /// y = GELU(gate) · y over T rows of `width` (GELU's tanh form).
+    func geGLU(_ y: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>, _ T: Int, width: Int)
     /// y = SiLU(gate) · y over T rows of `width`.
     func swiGLU(_ y: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>, _ T: Int, width: Int)
     /// LayerNorm of T rows of width d.
@@ -65,4 +67,8 @@ package struct AttentionInput {
     package var queries: UnsafeMutablePointer<Float>, queryStride: Int
     package var keys: UnsafeMutablePointer<Float>, keyStride: Int
     package var values: UnsafeMutablePointer<Float>, valueStride: Int
+    /// The scores' scale when it is not head_dim^−½.
+    package var scale: Float? = nil
+    /// Only the last `window` positions, the query's own included, are attended to.
+    package var window: Int? = nil
 }

@@ -21,18 +21,27 @@ import Darwin
 
 public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package struct Block {
-        package var attentionNorm: [Float]                // (d): before attention, or after it (OLMo 2)
+        package var attentionNorms: SublayerNorms         // (d) each
         package var query: WeightMatrix                   // (heads · dh, d)
         package var key: WeightMatrix                     // (kvHeads · dh, d)
         package var value: WeightMatrix                   // (kvHeads · dh, d)
         package var queryBias: [Float]?, keyBias: [Float]?, valueBias: [Float]?  // Qwen2 only
         package var queryNorm: [Float]?, keyNorm: [Float]?  // (dh) Qwen3, (heads · dh) OLMo 2
         package var output: WeightMatrix                  // (d, heads · dh)
-        package var mlpNorm: [Float]                      // (d): before the MLP, or after it (OLMo 2)
+        package var mlpNorms: SublayerNorms               // (d) each
         package var mlp: MLP                              // one, or a mixture of experts
+        /// Attends only to the last `window` positions (Mistral; Gemma 3's sliding layers).
+        package var window: Int?
     }
 
-    /// A SwiGLU MLP: down(silu(gate · x) ⊙ (up · x)).
+    /// The RMSNorms around a sublayer: on its input (most families), on its output before it
+    /// is added back (OLMo 2), or both (Gemma).
+    package struct SublayerNorms {
+        package var before: [Float]?
+        package var after: [Float]?
+    }
+
+    /// A gated MLP: down(act(gate · x) ⊙ (up · x)), SiLU (SwiGLU) or GELU (Gemma's GeGLU).
     package struct MLP {
         package var gate: WeightMatrix                    // (ff, d)
         package var up: WeightMatrix                      // (ff, d)
@@ -54,14 +63,20 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package let finalNorm: [Float]                        // (d)
     package let unembedding: WeightMatrix                 // (vocab, d): lm_head, or the embedding when tied
     package let rope: RotaryEmbedding
-    /// Each sublayer's output is normalised before it is added back (OLMo 2).
-    package let postNorms: Bool
+    /// The sliding layers' rotary positions, when their base differs (Gemma 3).
+    package let localRope: RotaryEmbedding?
+    /// Gemma multiplies the embeddings by √d, and its MLP is GeGLU.
+    package let embeddingScale: Float?
+    package let geluGate: Bool
     package let ops: any ComputeBackend
 
     public var threads: Int { ops.threads }
     /// Mistral attends within a sliding window: longer contexts are refused rather than
-    /// run with an attention pattern the model was not trained on.
-    public var contextLength: Int { min(config.contextLength, config.slidingWindow ?? Int.max) }
+    /// run with an attention pattern the model was not trained on. A model whose window is
+    /// some layers' (Gemma 3) runs its whole context, those layers attending within it.
+    public var contextLength: Int {
+        config.slidingLayers.isEmpty ? min(config.contextLength, config.slidingWindow ?? Int.max) : config.contextLength
+    }
     public var weightScheme: WeightScheme { blocks.first?.mlp.up.scheme ?? tokenEmbedding.scheme }
     /// A mixture reads its router and the experts a token chooses (counted at the average
     /// expert's size).
@@ -78,7 +93,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     package init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, chat: TokenizerConfig = TokenizerConfig(),
                  threads: Int, kernels: KernelISA = .detected) throws {
         let name = source.sourceName
-        guard ["silu", "swish"].contains(c.activation) else {
+        guard ["silu", "swish", "gelu_pytorch_tanh", "gelu_new", "gelu_tanh"].contains(c.activation) else {
             throw ModelLoadError.unsupportedSetting(source: name, field: "hidden_act", value: c.activation)
         }
         if let scaling = c.ropeScaling, !["linear", "llama3"].contains(scaling.type) {
@@ -124,25 +139,37 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         }
         tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
         let family = c.record
-        postNorms = family.postNorms
+        // Gemma's RMSNorm scales by 1 + w: the weights are stored so here.
+        func norm(_ name: String, _ count: Int) throws -> [Float] {
+            let w = try source.vector(name, count: count)
+            return family.gemma ? w.map { 1 + $0 } : w
+        }
+        func norms(_ p: String, _ before: String, _ after: String) throws -> SublayerNorms {
+            SublayerNorms(before: family.norms == .post ? nil : try norm(p + before, d), after: family.norms == .pre ? nil : try norm(p + after, d))
+        }
+        localRope = c.localRopeTheta.map { RotaryEmbedding(headDim: c.headDim, theta: $0, scaling: nil) }
+        embeddingScale = family.gemma ? Float(Double(d).squareRoot()) : nil
+        geluGate = ["gelu_pytorch_tanh", "gelu_new", "gelu_tanh"].contains(c.activation)
         let qkNormWidth = family.qkNorm == .whole ? (q, kv) : (c.headDim, c.headDim)
         blocks = try (0..<c.layers).map { l in
             let p = "model.layers.\(l)."
             return Block(
-                attentionNorm: try source.vector(p + (family.postNorms ? "post_attention_layernorm.weight" : "input_layernorm.weight"), count: d),
+                attentionNorms: try norms(p, "input_layernorm.weight", "post_attention_layernorm.weight"),
                 query: try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
                 key: try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
                 value: try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false),
                 queryBias: try bias(p + "self_attn.q_proj.bias", q),
                 keyBias: try bias(p + "self_attn.k_proj.bias", kv),
                 valueBias: try bias(p + "self_attn.v_proj.bias", kv),
-                queryNorm: family.qkNorm == nil ? nil : try source.vector(p + "self_attn.q_norm.weight", count: qkNormWidth.0),
-                keyNorm: family.qkNorm == nil ? nil : try source.vector(p + "self_attn.k_norm.weight", count: qkNormWidth.1),
+                queryNorm: family.qkNorm == nil ? nil : try norm(p + "self_attn.q_norm.weight", qkNormWidth.0),
+                keyNorm: family.qkNorm == nil ? nil : try norm(p + "self_attn.k_norm.weight", qkNormWidth.1),
                 output: try source.matrix(p + "self_attn.o_proj.weight", rows: d, cols: q, conv1D: false),
-                mlpNorm: try source.vector(p + (family.postNorms ? "post_feedforward_layernorm.weight" : "post_attention_layernorm.weight"), count: d),
-                mlp: try mixture(p))
+                mlpNorms: try norms(p, family.norms == .pre ? "post_attention_layernorm.weight" : "pre_feedforward_layernorm.weight",
+                                    "post_feedforward_layernorm.weight"),
+                mlp: try mixture(p),
+                window: c.slidingLayers.isEmpty || c.slidingLayers[l] ? c.slidingWindow : nil)
         }
-        finalNorm = try source.vector("model.norm.weight", count: d)
+        finalNorm = try norm("model.norm.weight", d)
         let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
         unembedding = head
         notes = source.notes + (headNote.map { [$0] } ?? [])
@@ -165,34 +192,42 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         let query = state.qkv, key = query + T * qWidth, value = key + T * kvWidth
 
         for t in 0..<T { tokenEmbedding.row(tokens[t], into: x + t * d) }
-        rope.angles(start: state.position, count: T, cos: state.ropeCos, sin: state.ropeSin)
+        if let scale = embeddingScale { for i in 0..<(T * d) { x[i] *= scale } }
         observer?.embedded(tokens: tokens, x: x, d: d)
+        var anglesAreLocal: Bool?
 
         for (l, block) in blocks.enumerated() {
-            // Attention: RMSNorm, Query/Key/Value (Qwen3 and OLMo 2 normalise Q and K), rotary
-            // positions on Q and K, causal softmax over the cache, Output added back.
-            let input = sublayerInput(x, block.attentionNorm, T, state: state)
+            // Attention: RMSNorm, Query/Key/Value (Qwen3, OLMo 2 and Gemma 3 normalise Q and K),
+            // rotary positions on Q and K (a sliding layer's own base, Gemma 3's), causal
+            // softmax over the cache (or its last `window` positions), Output added back.
+            let local = localRope != nil && block.window != nil
+            let positions = local ? localRope! : rope
+            if anglesAreLocal != local {
+                positions.angles(start: state.position, count: T, cos: state.ropeCos, sin: state.ropeSin)
+                anglesAreLocal = local
+            }
+            let input = sublayerInput(x, block.attentionNorms, T, state: state)
             ops.multiply([.init(weights: block.query, bias: block.queryBias, output: query),
                           .init(weights: block.key, bias: block.keyBias, output: key),
                           .init(weights: block.value, bias: block.valueBias, output: value)], input, T, state: state)
             if let n = block.queryNorm { ops.rmsNorm(query, T * qWidth / n.count, n.count, n, epsilon: epsilon, into: query) }
             if let n = block.keyNorm { ops.rmsNorm(key, T * kvWidth / n.count, n.count, n, epsilon: epsilon, into: key) }
-            rope.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: state.ropeCos, sin: state.ropeSin)
-            rope.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: state.ropeCos, sin: state.ropeSin)
+            positions.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: state.ropeCos, sin: state.ropeSin)
+            positions.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: state.ropeCos, sin: state.ropeSin)
             ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
-                                             values: value, valueStride: kvWidth), state: state)
-            addBack(block.output, state.attention, T, block.attentionNorm, to: x, state: state)
+                                             values: value, valueStride: kvWidth, scale: attentionScale, window: block.window), state: state)
+            addBack(block.output, state.attention, T, block.attentionNorms, to: x, state: state)
             observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
 
-            // MLP: RMSNorm, then down(silu(gate · x) ⊙ (up · x)) added back; a mixture sends
+            // MLP: RMSNorm, then down(act(gate · x) ⊙ (up · x)) added back; a mixture sends
             // each token to its chosen experts and adds their outputs, weighted by the router.
-            let mlpInput = sublayerInput(x, block.mlpNorm, T, state: state)
+            let mlpInput = sublayerInput(x, block.mlpNorms, T, state: state)
             if let router = block.mlp.router {
                 mixture(block.mlp.experts, router: router, mlpInput, T, state: state)
-                ops.add(state.projected, to: x, count: T * d)
+                finish(T, block.mlpNorms, to: x, state: state)
             } else {
-                swiGLU(block.mlp, mlpInput, T, state: state)
-                addBack(block.mlp.down, state.hidden, T, block.mlpNorm, to: x, state: state)
+                gatedMLP(block.mlp, mlpInput, T, state: state)
+                addBack(block.mlp.down, state.hidden, T, block.mlpNorms, to: x, state: state)
             }
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
         }
@@ -206,10 +241,17 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         observer?.finished(x: normed + (T - first - 1) * d, d: d)
     }
 
-    /// silu(gate · x) ⊙ (up · x) for T rows of x, into state.hidden.
-    private func swiGLU(_ mlp: MLP, _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
+    /// Scores scaled by query_pre_attn_scalar^−½ where the configuration says (Gemma), else head_dim^−½.
+    private var attentionScale: Float? { config.queryPreAttentionScalar.map { Float(1 / $0.squareRoot()) } }
+
+    /// act(gate · x) ⊙ (up · x) for T rows of x, into state.hidden.
+    private func gatedMLP(_ mlp: MLP, _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
         ops.multiply([.init(weights: mlp.gate, output: state.gate), .init(weights: mlp.up, output: state.hidden)], x, T, state: state)
-        ops.swiGLU(state.hidden, gate: state.gate, T, width: mlp.gate.rows)
+        if geluGate {
+            ops.geGLU(state.hidden, gate: state.gate, T, width: mlp.gate.rows)
+        } else {
+            ops.swiGLU(state.hidden, gate: state.gate, T, width: mlp.gate.rows)
+        }
     }
 
     /// A mixture of experts over T rows of x, into state.projected: the router's softmax
@@ -235,7 +277,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         state.projected.update(repeating: 0, count: T * d)
         for (e, tokens) in chosen.enumerated() where !tokens.isEmpty {
             for (i, t) in tokens.enumerated() { (state.expertInput + i * d).update(from: x + t.token * d, count: d) }
-            swiGLU(experts[e], state.expertInput, tokens.count, state: state)
+            gatedMLP(experts[e], state.expertInput, tokens.count, state: state)
             ops.multiply(experts[e].down, state.hidden, tokens.count, nil, into: state.expertOutput, state: state)
             for (i, t) in tokens.enumerated() {
                 let out = state.projected + t.token * d, y = state.expertOutput + i * d
@@ -245,22 +287,31 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     }
 
     /// What a sublayer reads: the residual stream normalised, or as it is when the norm
-    /// comes after the sublayer (OLMo 2).
-    private func sublayerInput(_ x: UnsafeMutablePointer<Float>, _ norm: [Float], _ T: Int, state: InferenceState) -> UnsafeMutablePointer<Float> {
-        guard !postNorms else { return x }
-        ops.rmsNorm(x, T, config.hiddenSize, norm, epsilon: Float(config.layerNormEpsilon), into: state.normed)
+    /// comes only after the sublayer (OLMo 2).
+    private func sublayerInput(_ x: UnsafeMutablePointer<Float>, _ norms: SublayerNorms, _ T: Int, state: InferenceState) -> UnsafeMutablePointer<Float> {
+        guard let before = norms.before else { return x }
+        ops.rmsNorm(x, T, config.hiddenSize, before, epsilon: Float(config.layerNormEpsilon), into: state.normed)
         return state.normed
     }
 
-    /// W · input added back to the residual stream x, normalised first when the norm comes
-    /// after the sublayer (OLMo 2). Leaves the added rows in state.projected.
-    private func addBack(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, _ T: Int, _ norm: [Float], to x: UnsafeMutablePointer<Float>,
+    /// W · input added back to the residual stream x (normalised first where a norm follows
+    /// the sublayer). Leaves the added rows in state.projected.
+    private func addBack(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, _ T: Int, _ norms: SublayerNorms, to x: UnsafeMutablePointer<Float>,
                          state: InferenceState) {
-        guard postNorms else { return ops.multiply(w, input, T, nil, into: state.projected, state: state, then: .addTo(x)) }
-        let d = config.hiddenSize
+        guard norms.after != nil else { return ops.multiply(w, input, T, nil, into: state.projected, state: state, then: .addTo(x)) }
         ops.multiply(w, input, T, nil, into: state.projected, state: state)
-        ops.rmsNorm(state.projected, T, d, norm, epsilon: Float(config.layerNormEpsilon), into: state.projected)
+        finish(T, norms, to: x, state: state)
+    }
+
+    /// state.projected added back to x, normalised first where a norm follows the sublayer.
+    private func finish(_ T: Int, _ norms: SublayerNorms, to x: UnsafeMutablePointer<Float>, state: InferenceState) {
+        let d = config.hiddenSize
+        if let after = norms.after { ops.rmsNorm(state.projected, T, d, after, epsilon: Float(config.layerNormEpsilon), into: state.projected) }
         ops.add(state.projected, to: x, count: T * d)
+    }
+
+    private func around(_ steps: [TraceStep], _ norms: SublayerNorms?) -> [TraceStep] {
+        (norms?.before == nil ? [] : [.norm("RMSNorm")]) + steps + (norms?.after == nil ? [] : [.norm("RMSNorm")])
     }
 
     public func describe(_ stage: ForwardStage) -> [TraceStep] {
@@ -272,14 +323,15 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             let qkNorm: [TraceStep] = blocks.first?.queryNorm == nil ? [] : [.norm("RMSNorm of queries and keys")]
             let steps: [TraceStep] = [.matrix("query", in: d, out: q), .matrix("key", in: d, out: kv), .matrix("value", in: d, out: kv)] + qkNorm
                 + [.rope, .attention(heads: c.heads, kvHeads: c.kvHeads), .matrix("output", in: q, out: d)]
-            return postNorms ? steps + [.norm("RMSNorm")] : [.norm("RMSNorm")] + steps
+            return around(steps, blocks.first?.attentionNorms)
         case .mlp where c.experts > 0:
             let e = c.expertIntermediateSize
             return [.norm("RMSNorm"), .matrix("router", in: d, out: c.experts), .activation("top \(c.expertsPerToken) of \(c.experts) experts"),
                     .matrix("gate", in: d, out: e), .matrix("up", in: d, out: e), .activation("SwiGLU"), .matrix("down", in: e, out: d)]
         case .mlp:
-            let steps: [TraceStep] = [.matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation("SwiGLU"), .matrix("down", in: ff, out: d)]
-            return postNorms ? steps + [.norm("RMSNorm")] : [.norm("RMSNorm")] + steps
+            let steps: [TraceStep] = [.matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation(geluGate ? "GeGLU" : "SwiGLU"),
+                                      .matrix("down", in: ff, out: d)]
+            return around(steps, blocks.first?.mlpNorms)
         case .finalNorm: return [.norm("RMSNorm")]
         case .unembedding: return [.matrix("unembedding", in: d, out: c.vocabSize)]
         }
