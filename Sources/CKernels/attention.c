@@ -1,9 +1,20 @@
 // One attention head for one query: scores against every cached key, softmax, and the
 // values weighted by it. A fifth of prompt processing when done a dot product at a time.
+// Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0.
 #include "internal.h"
 
+// The soft cap on scores[0..<count], and their new maximum.
+static float soft_cap(float *scores, size_t count, float cap) {
+    float top = -INFINITY;
+    for (size_t p = 0; p < count; p++) {
+        scores[p] = cap * tanhf(scores[p] / cap);
+        top = scores[p] > top ? scores[p] : top;
+    }
+    return top;
+}
+
 static void attend_portable(const float *q, const float *keys, const float *values, size_t stride, size_t count,
-                            size_t dh, float scale, float *scores, float *out) {
+                            size_t dh, float scale, float cap, float *scores, float *out) {
     float top = -INFINITY;
     for (size_t p = 0; p < count; p++) {
         float s = 0;
@@ -11,6 +22,7 @@ static void attend_portable(const float *q, const float *keys, const float *valu
         scores[p] = s * scale;
         top = scores[p] > top ? scores[p] : top;
     }
+    if (cap > 0) top = soft_cap(scores, count, cap);
     float sum = 0;
     for (size_t p = 0; p < count; p++) {
         scores[p] = expf(scores[p] - top);
@@ -37,7 +49,7 @@ TL_TARGET_AVX2 static inline __m256 sum_each_avx2(const __m256 v[8]) {
 // Eight positions at a time: their scores come out together in one register, so the
 // exponentials run eight wide too.
 TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const float *values, size_t stride, size_t count,
-                                       size_t dh, float scale, float *scores, float *out) {
+                                       size_t dh, float scale, float cap, float *scores, float *out) {
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 top8 = _mm256_set1_ps(-INFINITY);
     size_t p = 0;
@@ -67,6 +79,7 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const 
         scores[p] = s * scale;
         top = scores[p] > top ? scores[p] : top;
     }
+    if (cap > 0) top = soft_cap(scores, count, cap);
 
     const __m256 vtop = _mm256_set1_ps(top);
     __m256 sum8 = _mm256_setzero_ps();
@@ -102,16 +115,16 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const 
 #endif
 
 void tl_attend_f32(const float *q, const float *keys, const float *values, size_t stride, size_t count, size_t dh,
-                   float scale, float *scores, float *out) {
+                   float scale, float cap, float *scores, float *out) {
     if (count == 0) {
         for (size_t i = 0; i < dh; i++) out[i] = 0;
         return;
     }
 #if TL_X86
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
-        attend_avx2(q, keys, values, stride, count, dh, scale, scores, out);
+        attend_avx2(q, keys, values, stride, count, dh, scale, cap, scores, out);
         return;
     }
 #endif
-    attend_portable(q, keys, values, stride, count, dh, scale, scores, out);
+    attend_portable(q, keys, values, stride, count, dh, scale, cap, scores, out);
 }

@@ -179,7 +179,8 @@ import Testing
     }
 
     /// Head widths with and without a vector tail, position counts around the 8-wide
-    /// groups, and scores far apart (a softmax that is nearly one-hot).
+    /// groups, scores far apart (a softmax that is nearly one-hot), and Gemma 2's soft cap
+    /// (which must change the result: the far-apart scores are well past the cap).
     @Test(arguments: KernelISA.available)
     func attentionMatchesTheTwin(_ isa: KernelISA) {
         KernelISA.with(isa) {
@@ -188,10 +189,17 @@ import Testing
                 let keys = (0..<count).map { Self.vector(dh, seed: 100 + UInt64($0), std: spread) }
                 let values = (0..<count).map { Self.vector(dh, seed: 500 + UInt64($0)) }
                 let scale = 1 / Float(dh).squareRoot()
-                let got = Kernels.attend(q, keys: keys, values: values, scale: scale)
-                let ref = ReferenceKernels.attend(q, keys: keys, values: values, scale: scale)
-                let worst = zip(got, ref).map { abs(Double($0) - $1) }.max() ?? 0
-                #expect(worst < 2e-5, "\(isa.name) dh=\(dh) count=\(count): worst error \(worst)")
+                for cap: Float in [0, 5] {
+                    let got = Kernels.attend(q, keys: keys, values: values, scale: scale, cap: cap)
+                    let ref = ReferenceKernels.attend(q, keys: keys, values: values, scale: scale, cap: cap)
+                    let worst = zip(got, ref).map { abs(Double($0) - $1) }.max() ?? 0
+                    #expect(worst < 2e-5, "\(isa.name) dh=\(dh) count=\(count) cap=\(cap): worst error \(worst)")
+                }
+                if spread > 1 {
+                    let uncapped = Kernels.attend(q, keys: keys, values: values, scale: scale)
+                    let capped = Kernels.attend(q, keys: keys, values: values, scale: scale, cap: 5)
+                    #expect(zip(uncapped, capped).map { abs($0 - $1) }.max()! > 1e-3)
+                }
             }
         }
     }

@@ -113,6 +113,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var localRopeTheta: Double?
     /// Attention scores are scaled by this^−½ instead of head_dim^−½ (Gemma's `query_pre_attn_scalar`).
     public var queryPreAttentionScalar: Double?
+    /// Gemma 2 caps attention scores and the final logits softly: cap · tanh(x / cap).
+    public var attentionSoftCap: Double?
+    public var finalSoftCap: Double?
     /// config.json's `bos_token_id` and `eos_token_id` (a list for some models).
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int] = []
@@ -246,9 +249,8 @@ public struct ModelConfig: Sendable, Equatable {
             config.slidingLayers = types.map { $0 == .string("sliding_attention") }
         }
         if let q = o["query_pre_attn_scalar"]?.number { config.queryPreAttentionScalar = q }
-        for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
-            if let v = o[key], v != .null { config.unsupportedByRunner.append("\(key) \(v.number.map { "\($0)" } ?? "set")") }
-        }
+        config.attentionSoftCap = o["attn_logit_softcapping"]?.number
+        config.finalSoftCap = o["final_logit_softcapping"]?.number
         if o["use_bidirectional_attention"]?.bool == true { config.unsupportedByRunner.append("use_bidirectional_attention true") }
         switch o["torch_dtype"]?.string ?? o["dtype"]?.string {
         case "float16"?: config.weightDType = .float16
@@ -321,7 +323,8 @@ public struct ModelConfig: Sendable, Equatable {
             }
             guard !slidingLayers.contains(true) || slidingWindow != nil else { throw .invalid(file: file, reason: "sliding layers without a sliding_window") }
         }
-        for (name, value) in [("local rope base", localRopeTheta), ("query_pre_attn_scalar", queryPreAttentionScalar)] {
+        for (name, value) in [("local rope base", localRopeTheta), ("query_pre_attn_scalar", queryPreAttentionScalar),
+                              ("attention soft cap", attentionSoftCap), ("final soft cap", finalSoftCap)] {
             if let v = value, !(v.isFinite && v > 0) { throw .invalid(file: file, reason: "the \(name) must be a positive number, found \(v)") }
         }
         if experts > 0 || expertsPerToken > 0 {
@@ -402,6 +405,14 @@ public struct ModelConfig: Sendable, Equatable {
                                tied: true, theta: 1_000_000, eps: 1e-6)),
             ("qwen3-8b", llama("qwen3", vocab: 151_936, d: 4096, layers: 36, heads: 32, kv: 8, headDim: 128, ff: 12288, ctx: 40960,
                                tied: false, theta: 1_000_000, eps: 1e-6)),
+            ("gemma-2-2b", {
+                var c = llama("gemma2", vocab: 256_000, d: 2304, layers: 26, heads: 8, kv: 4, headDim: 256, ff: 9216, ctx: 8192, tied: true,
+                              theta: 10_000, eps: 1e-6)
+                (c.activation, c.slidingWindow, c.queryPreAttentionScalar) = ("gelu_pytorch_tanh", 4096, 256)
+                c.slidingLayers = (0..<26).map { $0 % 2 == 0 }
+                (c.attentionSoftCap, c.finalSoftCap) = (50, 30)
+                return c
+            }()),
             ("gemma-3-1b", { var c = gemma3(vocab: 262_144, d: 1152, layers: 26, heads: 4, kv: 1, ff: 6912, window: 512, scaling: nil)
                              c.contextLength = 32768; return c }()),
             ("gemma-3-4b", gemma3(vocab: 262_208, d: 2560, layers: 34, heads: 8, kv: 4, ff: 10240, window: 1024, scaling: 8)),
@@ -503,6 +514,8 @@ extension ModelConfig: JSONRepresentable {
         StoredField(key: "query_pre_attn_scalar", write: { $0.queryPreAttentionScalar.map { .double($0) } }, read: { c, v, _ in
             c.queryPreAttentionScalar = v?.number
         }),
+        StoredField(key: "attn_logit_softcapping", write: { $0.attentionSoftCap.map { .double($0) } }, read: { c, v, _ in c.attentionSoftCap = v?.number }),
+        StoredField(key: "final_logit_softcapping", write: { $0.finalSoftCap.map { .double($0) } }, read: { c, v, _ in c.finalSoftCap = v?.number }),
         StoredField(key: "bos_token_id", write: { $0.bosTokenID.map { .int($0) } ?? .null }, read: { c, v, _ in c.bosTokenID = v?.int }),
         StoredField(key: "eos_token_ids", write: { .array($0.eosTokenIDs.map { .int($0) }) }, read: { c, v, _ in
             c.eosTokenIDs = (v?.array ?? []).compactMap(\.int)

@@ -79,6 +79,8 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("qwen2", .llama, gguf: "qwen2")) { $0.attentionBiasByDefault = true },
             with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
             with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.norms = .post },
+            with(ModelFamily("gemma", .llama)) { $0.gemma = true },
+            with(ModelFamily("gemma2", .llama)) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("gemma3_text", .llama)) { $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("mixtral", .llama)) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
             with(ModelFamily("qwen3_moe", .llama)) { $0.experts = .qwen; $0.qkNorm = .perHead },

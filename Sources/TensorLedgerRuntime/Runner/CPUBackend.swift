@@ -169,7 +169,7 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
             for t in 0..<T {
                 let end = state.position + t + 1, start = input.window.map { max(0, end - $0) } ?? 0
                 tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset + start * dh, values + cacheOffset + start * dh, dh,
-                              end - start, dh, scale, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
+                              end - start, dh, scale, input.softCap ?? 0, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
             }
         }
         if threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork {

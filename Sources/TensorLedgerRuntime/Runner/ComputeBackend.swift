@@ -71,4 +71,6 @@ package struct AttentionInput {
     package var scale: Float? = nil
     /// Only the last `window` positions, the query's own included, are attended to.
     package var window: Int? = nil
+    /// Scores are capped softly to cap · tanh(score / cap) before the softmax (Gemma 2).
+    package var softCap: Float? = nil
 }

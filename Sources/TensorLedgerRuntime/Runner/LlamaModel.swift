@@ -215,7 +215,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             positions.apply(query, rows: T, stride: qWidth, heads: c.heads, cos: state.ropeCos, sin: state.ropeSin)
             positions.apply(key, rows: T, stride: kvWidth, heads: c.kvHeads, cos: state.ropeCos, sin: state.ropeSin)
             ops.attend(layer: l, T: T, .init(queries: query, queryStride: qWidth, keys: key, keyStride: kvWidth,
-                                             values: value, valueStride: kvWidth, scale: attentionScale, window: block.window), state: state)
+                                             values: value, valueStride: kvWidth, scale: attentionScale, window: block.window,
+                                             softCap: c.attentionSoftCap.map(Float.init)), state: state)
             addBack(block.output, state.attention, T, block.attentionNorms, to: x, state: state)
             observer?.attended(layer: l, x: x, T: T, d: d, delta: state.projected)
 
@@ -236,6 +237,10 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         let first = allLogits ? 0 : T - 1
         ops.rmsNorm(x + first * d, T - first, d, finalNorm, epsilon: epsilon, into: normed)
         ops.multiply(unembedding, normed, T - first, nil, into: state.logits, state: state)
+        // Gemma 2 caps the logits softly.
+        if let cap = c.finalSoftCap.map(Float.init) {
+            for i in 0..<((T - first) * c.vocabSize) { state.logits[i] = cap * tanhf(state.logits[i] / cap) }
+        }
         state.position += T
         state.logitRows = T - first
         observer?.finished(x: normed + (T - first - 1) * d, d: d)

@@ -71,9 +71,10 @@ public enum ReferenceKernels {
         (0..<(rows * cols)).map { i in x[(i % rows) * cols + i / rows] }
     }
 
-    /// One head, one query: softmax over scale·(q · k_p), then Σ softmax_p · v_p.
-    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Double] {
-        let scores = keys.map { Double(scale) * dotF32(q, $0) }
+    /// One head, one query: softmax over scale·(q · k_p) (capped softly to cap·tanh(s/cap)
+    /// when cap > 0), then Σ softmax_p · v_p.
+    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float, cap: Float = 0) -> [Double] {
+        let scores = keys.map { Double(scale) * dotF32(q, $0) }.map { cap > 0 ? Double(cap) * tanh($0 / Double(cap)) : $0 }
         let top = scores.max() ?? 0
         let e = scores.map { exp($0 - top) }
         let sum = e.reduce(0, +)
@@ -124,10 +125,10 @@ public enum Kernels {
         tl_dot_q8_rows(w, ws, x.count, 0, out.count, x, xs, &out)
         return out
     }
-    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float) -> [Float] {
+    public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float, cap: Float = 0) -> [Float] {
         let dh = q.count, count = keys.count
         var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
-        tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, &scores, &out)
+        tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, cap, &scores, &out)
         return out
     }
 
