@@ -73,6 +73,7 @@ public enum SyntheticCheckpoint {
             if !c.slidingLayers.isEmpty { o["layer_types"] = .array(c.slidingLayers.map { .string($0 ? "sliding_attention" : "full_attention") }) }
             if let theta = c.localRopeTheta { o["rope_local_base_freq"] = .double(theta) }
             if let q = c.queryPreAttentionScalar { o["query_pre_attn_scalar"] = .double(q) }
+            if c.partialRotaryFactor != 1 { o["partial_rotary_factor"] = .double(c.partialRotaryFactor) }
             if let cap = c.attentionSoftCap { o["attn_logit_softcapping"] = .double(cap) }
             if let cap = c.finalSoftCap { o["final_logit_softcapping"] = .double(cap) }
             if c.experts > 0 {

@@ -101,6 +101,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var activation: String
     /// RoPE's base (`rope_theta`); LLaMA family only.
     public var ropeTheta: Double = 10_000
+    /// The share of each head's dimensions that rotary positions turn (Phi-4-mini's 0.75,
+    /// StableLM's 0.25); the rest pass through.
+    public var partialRotaryFactor: Double = 1
     /// RoPE's frequency rescaling (`rope_scaling`, or transformers 5's `rope_parameters`), if any.
     public var ropeScaling: RopeScaling?
     /// Mistral's sliding attention window, when the model uses one (for every layer, unless
@@ -242,6 +245,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         if let theta = o["rope_theta"]?.number ?? rope?["rope_theta"]?.number { config.ropeTheta = theta }
         if let theta = o["rope_local_base_freq"]?.number { config.localRopeTheta = theta }
+        if let f = o["partial_rotary_factor"]?.number ?? rope?["partial_rotary_factor"]?.number { config.partialRotaryFactor = f }
         if let scaling = o["rope_scaling"]?.object ?? rope {
             config.ropeScaling = try RopeScaling(scaling, file: file)
         }
@@ -322,6 +326,9 @@ public struct ModelConfig: Sendable, Equatable {
                 throw .invalid(file: file, reason: "layer_types names \(slidingLayers.count) layers but the model has \(layers)")
             }
             guard !slidingLayers.contains(true) || slidingWindow != nil else { throw .invalid(file: file, reason: "sliding layers without a sliding_window") }
+        }
+        guard partialRotaryFactor > 0, partialRotaryFactor <= 1 else {
+            throw .invalid(file: file, reason: "partial_rotary_factor must be above 0 and at most 1, found \(partialRotaryFactor)")
         }
         for (name, value) in [("local rope base", localRopeTheta), ("query_pre_attn_scalar", queryPreAttentionScalar),
                               ("attention soft cap", attentionSoftCap), ("final soft cap", finalSoftCap)] {
@@ -405,6 +412,8 @@ public struct ModelConfig: Sendable, Equatable {
                                tied: true, theta: 1_000_000, eps: 1e-6)),
             ("qwen3-8b", llama("qwen3", vocab: 151_936, d: 4096, layers: 36, heads: 32, kv: 8, headDim: 128, ff: 12288, ctx: 40960,
                                tied: false, theta: 1_000_000, eps: 1e-6)),
+            ("phi-3-mini", llama("phi3", vocab: 32064, d: 3072, layers: 32, heads: 32, kv: 32, ff: 8192, ctx: 4096, tied: false,
+                                 theta: 10_000, eps: 1e-5)),
             ("gemma-2-2b", {
                 var c = llama("gemma2", vocab: 256_000, d: 2304, layers: 26, heads: 8, kv: 4, headDim: 256, ff: 9216, ctx: 8192, tied: true,
                               theta: 10_000, eps: 1e-6)
@@ -509,6 +518,9 @@ extension ModelConfig: JSONRepresentable {
         }),
         StoredField(key: "sliding_layers", write: { $0.slidingLayers.isEmpty ? nil : .array($0.slidingLayers.map { .bool($0) }) }, read: { c, v, _ in
             c.slidingLayers = (v?.array ?? []).compactMap(\.bool)
+        }),
+        StoredField(key: "partial_rotary_factor", write: { $0.partialRotaryFactor == 1 ? nil : .double($0.partialRotaryFactor) }, read: { c, v, _ in
+            c.partialRotaryFactor = v?.number ?? 1
         }),
         StoredField(key: "local_rope_theta", write: { $0.localRopeTheta.map { .double($0) } }, read: { c, v, _ in c.localRopeTheta = v?.number }),
         StoredField(key: "query_pre_attn_scalar", write: { $0.queryPreAttentionScalar.map { .double($0) } }, read: { c, v, _ in

@@ -19,6 +19,8 @@ public struct FamilyTensor: Sendable {
         case preNorm, postNorm, onlyPreNorm, sandwichNorm
         /// Only some checkpoints (a masked-LM head): known, never in a configuration's list.
         case optional
+        /// Q, K and V as three matrices or one; a dense MLP's gate and up as two or one (Phi-3).
+        case separateQKV, fusedQKV, separateGateUp, fusedGateUp
         /// The dense MLP, or a mixture of experts named this way.
         case denseMLP
         case experts(ExpertNaming)
@@ -31,6 +33,10 @@ public struct FamilyTensor: Sendable {
             case .postNorm: return f.norms != .pre
             case .onlyPreNorm: return f.norms == .pre
             case .sandwichNorm: return f.norms == .sandwich
+            case .separateQKV: return !f.fusedProjections
+            case .fusedQKV: return f.fusedProjections
+            case .separateGateUp: return f.experts == nil && !f.fusedProjections
+            case .fusedGateUp: return f.experts == nil && f.fusedProjections
             case .denseMLP: return f.experts == nil
             case .experts(let naming): return f.experts == naming
             default: return true
@@ -111,9 +117,10 @@ public struct FamilyTensor: Sendable {
         return [
             .init("model.embed_tokens.weight", "token_embd.weight", .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
             .init(l + "input_layernorm.weight", b + "attn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
-            .init(l + "self_attn.q_proj.weight", b + "attn_q.weight", .matrix(.query, .linear)) { [$0.queryWidth, $0.hiddenSize] },
-            .init(l + "self_attn.k_proj.weight", b + "attn_k.weight", .matrix(.key, .linear)) { [$0.kvWidth, $0.hiddenSize] },
-            .init(l + "self_attn.v_proj.weight", b + "attn_v.weight", .matrix(.value, .linear)) { [$0.kvWidth, $0.hiddenSize] },
+            .init(l + "self_attn.q_proj.weight", b + "attn_q.weight", .matrix(.query, .linear), .separateQKV) { [$0.queryWidth, $0.hiddenSize] },
+            .init(l + "self_attn.k_proj.weight", b + "attn_k.weight", .matrix(.key, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
+            .init(l + "self_attn.v_proj.weight", b + "attn_v.weight", .matrix(.value, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
+            .init(l + "self_attn.qkv_proj.weight", b + "attn_qkv.weight", .fusedQKV(.linear), .fusedQKV) { [$0.queryWidth + 2 * $0.kvWidth, $0.hiddenSize] },
             .init(l + "self_attn.q_proj.bias", b + "attn_q.bias", .other, .attentionBias) { [$0.queryWidth] },
             .init(l + "self_attn.k_proj.bias", b + "attn_k.bias", .other, .attentionBias) { [$0.kvWidth] },
             .init(l + "self_attn.v_proj.bias", b + "attn_v.bias", .other, .attentionBias) { [$0.kvWidth] },
@@ -123,8 +130,9 @@ public struct FamilyTensor: Sendable {
             .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .onlyPreNorm) { [$0.hiddenSize] },
             .init(l + "post_attention_layernorm.weight", b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
             .init(l + "pre_feedforward_layernorm.weight", b + "ffn_norm.weight", .other, .sandwichNorm) { [$0.hiddenSize] },
-            .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear), .denseMLP) { [$0.intermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .denseMLP) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(l + "mlp.gate_up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .fusedGateUp) { [2 * $0.intermediateSize, $0.hiddenSize] },
             .init(l + "mlp.down_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .linear), .denseMLP) { [$0.hiddenSize, $0.intermediateSize] },
             // A mixture of experts: the router, then each expert's SwiGLU MLP. llama.cpp
             // stacks the experts into one tensor per matrix, which this tool does not read yet.
@@ -202,6 +210,8 @@ extension ModelConfig {
     /// Widths of all the query heads, and of all the key (or value) heads.
     public var queryWidth: Int { heads * headDim }
     public var kvWidth: Int { kvHeads * headDim }
+    /// The dimensions of each head that rotary positions turn.
+    public var rotaryDim: Int { Int(Double(headDim) * partialRotaryFactor) }
 
     /// The (name, shape) list a Hugging Face checkpoint of this configuration holds, laid
     /// end to end in `weightDType`: the family's table, each layer's rows in turn.

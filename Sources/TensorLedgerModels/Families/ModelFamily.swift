@@ -57,6 +57,8 @@ public struct ModelFamily: Sendable {
     public var ggufPermutesQK = false
     /// A mixture of experts in place of the dense MLP.
     public var experts: ExpertNaming?
+    /// Q, K and V in one matrix, and the MLP's gate and up in another (Phi-3).
+    public var fusedProjections = false
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
 
@@ -79,6 +81,7 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("qwen2", .llama, gguf: "qwen2")) { $0.attentionBiasByDefault = true },
             with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
             with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.norms = .post },
+            with(ModelFamily("phi3", .llama)) { $0.fusedProjections = true },
             with(ModelFamily("gemma", .llama)) { $0.gemma = true },
             with(ModelFamily("gemma2", .llama)) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("gemma3_text", .llama)) { $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },

@@ -206,13 +206,18 @@ package func rmsNormRow(_ x: UnsafeMutablePointer<Float>, _ d: Int, _ weight: [F
 /// head pairs with i + headDim/2, and the pair is turned by position · inverseFrequency[i].
 package struct RotaryEmbedding {
     package let headDim: Int
-    /// θ^(−2i/headDim), rescaled as the checkpoint's rope_scaling says (i < headDim/2).
+    /// The first `rotaryDim` dimensions of each head turn; the rest pass through (Phi-4-mini,
+    /// StableLM).
+    package let rotaryDim: Int
+    /// θ^(−2i/rotaryDim), rescaled as the checkpoint's rope_scaling says (i < rotaryDim/2).
     package let inverseFrequencies: [Double]
 
-    package init(headDim: Int, theta: Double, scaling: RopeScaling?, divisors: [Float]? = nil) {
+    package init(headDim: Int, rotaryDim: Int? = nil, theta: Double, scaling: RopeScaling?, divisors: [Float]? = nil) {
         self.headDim = headDim
-        let half = headDim / 2
-        var inv = (0..<half).map { i in 1 / pow(theta, Double(2 * i) / Double(headDim)) }
+        let rotaryDim = rotaryDim ?? headDim
+        self.rotaryDim = rotaryDim
+        let half = rotaryDim / 2
+        var inv = (0..<half).map { i in 1 / pow(theta, Double(2 * i) / Double(rotaryDim)) }
         switch scaling?.type {
         case "linear":
             inv = inv.map { $0 / scaling!.factor }
@@ -235,10 +240,10 @@ package struct RotaryEmbedding {
         inverseFrequencies = inv
     }
 
-    /// The cosines and sines of T positions from `start`, (T, headDim/2) each, computed once
-    /// per forward pass and used by every layer.
+    /// The cosines and sines of T positions from `start`, (T, rotaryDim/2) each, computed
+    /// once per forward pass and used by every layer.
     package func angles(start: Int, count T: Int, cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
-        let half = headDim / 2
+        let half = rotaryDim / 2
         for t in 0..<T {
             // As transformers does: the angle in f32 (position · inverse frequency), then cos and sin.
             let position = Float(start + t)
@@ -253,7 +258,7 @@ package struct RotaryEmbedding {
     /// Rotates `heads` heads of each of T rows (`stride` floats apart) in place.
     package func apply(_ x: UnsafeMutablePointer<Float>, rows T: Int, stride: Int, heads: Int,
                cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
-        let half = headDim / 2
+        let half = rotaryDim / 2
         for t in 0..<T {
             let ct = c + t * half, st = s + t * half
             for h in 0..<heads {

@@ -99,8 +99,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         if let scaling = c.ropeScaling, !["linear", "llama3"].contains(scaling.type) {
             throw ModelLoadError.unsupportedSetting(source: name, field: "rope_scaling type", value: scaling.type)
         }
-        guard c.headDim > 0, c.headDim % 2 == 0 else {
-            throw ModelLoadError.unsupportedSetting(source: name, field: "head_dim", value: "\(c.headDim) (rotary embeddings need an even head width)")
+        guard c.headDim > 0, c.headDim % 2 == 0, c.rotaryDim > 0, c.rotaryDim % 2 == 0 else {
+            throw ModelLoadError.unsupportedSetting(source: name, field: "head_dim", value: "\(c.headDim) with \(c.rotaryDim) rotated (rotary embeddings need an even width)")
         }
         config = c
         self.source = name
@@ -109,7 +109,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         ops = CPUBackend(threads: threads, kernels: kernels)
         // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
         let divisors = source.has(FamilyTensor.ropeDivisors) ? try source.vector(FamilyTensor.ropeDivisors, count: c.headDim / 2) : nil
-        rope = RotaryEmbedding(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
+        rope = RotaryEmbedding(headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
         let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
         func bias(_ n: String, _ count: Int) throws -> [Float]? {
             source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil
@@ -117,6 +117,17 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         func mlp(_ gate: String, _ up: String, _ down: String, width: Int) throws -> MLP {
             MLP(gate: try source.matrix(gate, rows: width, cols: d, conv1D: false), up: try source.matrix(up, rows: width, cols: d, conv1D: false),
                 down: try source.matrix(down, rows: d, cols: width, conv1D: false))
+        }
+        // Phi-3 stores Q, K and V as one matrix's rows, and the gate and up likewise: each
+        // part is used where it lies.
+        func projections(_ p: String) throws -> (WeightMatrix, WeightMatrix, WeightMatrix) {
+            guard family.fusedProjections else {
+                return (try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
+                        try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
+                        try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false))
+            }
+            let qkv = try source.matrix(p + "self_attn.qkv_proj.weight", rows: q + 2 * kv, cols: d, conv1D: false)
+            return (qkv.rows(0..<q), qkv.rows(q..<(q + kv)), qkv.rows((q + kv)..<(q + 2 * kv)))
         }
         // Each checkpoint names a mixture's router and experts its own way.
         func mixture(_ p: String) throws -> MLP {
@@ -128,6 +139,10 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             case .qwen?:
                 router = p + "mlp.gate.weight"
                 names = { e in (p + "mlp.experts.\(e).gate_proj.weight", p + "mlp.experts.\(e).up_proj.weight", p + "mlp.experts.\(e).down_proj.weight") }
+            case nil where family.fusedProjections:
+                let gateUp = try source.matrix(p + "mlp.gate_up_proj.weight", rows: 2 * ff, cols: d, conv1D: false)
+                return MLP(gate: gateUp.rows(0..<ff), up: gateUp.rows(ff..<(2 * ff)),
+                           down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
             case nil:
                 return try mlp(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight", width: ff)
             }
@@ -147,17 +162,16 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         func norms(_ p: String, _ before: String, _ after: String) throws -> SublayerNorms {
             SublayerNorms(before: family.norms == .post ? nil : try norm(p + before, d), after: family.norms == .pre ? nil : try norm(p + after, d))
         }
-        localRope = c.localRopeTheta.map { RotaryEmbedding(headDim: c.headDim, theta: $0, scaling: nil) }
+        localRope = c.localRopeTheta.map { RotaryEmbedding(headDim: c.headDim, rotaryDim: c.rotaryDim, theta: $0, scaling: nil) }
         embeddingScale = family.gemma ? Float(Double(d).squareRoot()) : nil
         geluGate = ["gelu_pytorch_tanh", "gelu_new", "gelu_tanh"].contains(c.activation)
         let qkNormWidth = family.qkNorm == .whole ? (q, kv) : (c.headDim, c.headDim)
         blocks = try (0..<c.layers).map { l in
             let p = "model.layers.\(l)."
+            let (query, key, value) = try projections(p)
             return Block(
                 attentionNorms: try norms(p, "input_layernorm.weight", "post_attention_layernorm.weight"),
-                query: try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
-                key: try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
-                value: try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false),
+                query: query, key: key, value: value,
                 queryBias: try bias(p + "self_attn.q_proj.bias", q),
                 keyBias: try bias(p + "self_attn.k_proj.bias", kv),
                 valueBias: try bias(p + "self_attn.v_proj.bias", kv),

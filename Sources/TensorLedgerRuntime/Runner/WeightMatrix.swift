@@ -55,6 +55,25 @@ public struct WeightMatrix: @unchecked Sendable {
         }
     }
 
+    private init(rows: Int, cols: Int, storage: Storage, owner: AnyObject) {
+        (self.rows, self.cols, self.storage, self.owner) = (rows, cols, storage, owner)
+    }
+
+    /// Rows `range` of the matrix, read where they lie (the Q, K and V of a fused
+    /// projection). A slice's `bytes` are not one run: it is for the runner only.
+    package func rows(_ range: Range<Int>) -> WeightMatrix {
+        let first = range.lowerBound * cols
+        let sliced: Storage
+        switch storage {
+        case .f32(let p): sliced = .f32(p + first)
+        case .f16(let p): sliced = .f16(p + first)
+        case .bf16(let p): sliced = .bf16(p + first)
+        case .q8(let q, let scales): sliced = .q8(q + first, scales: scales + first / WeightScheme.blockSize)
+        case .q8Row(let q, let scales): sliced = .q8Row(q + first, scales: scales + range.lowerBound)
+        }
+        return WeightMatrix(rows: range.count, cols: cols, storage: sliced, owner: owner)
+    }
+
     /// The matrix's bytes in the .tlm layout of its scheme.
     package var bytes: UnsafeRawBufferPointer {
         let base: UnsafeRawPointer
