@@ -2,7 +2,8 @@
 // fixtures/scripts/make_family_fixtures.py from checkpoints transformers built itself, every
 // weight drawn so that it shows in the logits): Qwen3 (per-head RMSNorm of queries and keys),
 // OLMo 2 (RMSNorm of all queries and keys, norms after each sublayer), Phi-3 (fused Q/K/V and
-// gate/up matrices, rotary positions on half of each head), Gemma (norms by 1 + w,
+// gate/up matrices, rotary positions on half of each head), StableLM (LayerNorm with biases,
+// rotary positions on a quarter of each head), Gemma (norms by 1 + w,
 // scaled embeddings, GeGLU), Gemma 2 (norms before and after each sublayer, sliding layers,
 // soft caps on scores and logits), Gemma 3 (per-head q/k norms, sliding layers with their
 // own rope base, a window the prompts reach past) and the mixtures of experts Mixtral,
@@ -21,7 +22,7 @@ import Darwin
 @Suite(.serialized) struct FamilyTests {
     static var reference: JSONObject { get throws { try referenceStorage.get() } }
     private static let referenceStorage = Loaded { try Fixtures.json("expected/families.json") }
-    static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-gemma", "tiny-gemma2", "tiny-gemma3", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
+    static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma2", "tiny-gemma3", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
     /// The families llama.cpp has a GGUF architecture for that this tool writes.
     static let ggufModels = ["tiny-qwen3", "tiny-olmo2"]
     static func outputs(_ name: String) -> [String] { ggufModels.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }

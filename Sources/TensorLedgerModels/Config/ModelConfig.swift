@@ -229,7 +229,12 @@ public struct ModelConfig: Sendable, Equatable {
             if let step = try int("decoder_sparse_step"), step != 1 { config.unsupportedByRunner.append("decoder_sparse_step \(step)") }
         }
         if let clip = o["clip_qkv"], clip != .null { config.unsupportedByRunner.append("clip_qkv \(clip.number.map { "\($0)" } ?? "set")") }
-        config.attentionBias = o["attention_bias"]?.bool ?? record.attentionBiasByDefault
+        config.attentionBias = o["attention_bias"]?.bool ?? o["use_qkv_bias"]?.bool ?? record.attentionBiasByDefault
+        // StableLM's options the runner does not do yet.
+        if record.layerNorms {
+            if o["qk_layernorm"]?.bool == true { config.unsupportedByRunner.append("qk_layernorm true") }
+            if o["use_parallel_residual"]?.bool == true { config.unsupportedByRunner.append("use_parallel_residual true") }
+        }
         // GPT-2 options that change the attention's arithmetic, which the runner does not do.
         if family == .gpt2 {
             if o["scale_attn_weights"]?.bool == false { config.unsupportedByRunner.append("scale_attn_weights false") }
@@ -414,6 +419,12 @@ public struct ModelConfig: Sendable, Equatable {
                                tied: false, theta: 1_000_000, eps: 1e-6)),
             ("phi-3-mini", llama("phi3", vocab: 32064, d: 3072, layers: 32, heads: 32, kv: 32, ff: 8192, ctx: 4096, tied: false,
                                  theta: 10_000, eps: 1e-5)),
+            ("stablelm-2-1.6b", {
+                var c = llama("stablelm", vocab: 100_352, d: 2048, layers: 24, heads: 32, kv: 32, ff: 5632, ctx: 4096, tied: false,
+                              theta: 10_000, eps: 1e-5, bias: true)
+                c.partialRotaryFactor = 0.25
+                return c
+            }()),
             ("gemma-2-2b", {
                 var c = llama("gemma2", vocab: 256_000, d: 2304, layers: 26, heads: 8, kv: 4, headDim: 256, ff: 9216, ctx: 8192, tied: true,
                               theta: 10_000, eps: 1e-6)

@@ -19,6 +19,8 @@ public struct FamilyTensor: Sendable {
         case preNorm, postNorm, onlyPreNorm, sandwichNorm
         /// Only some checkpoints (a masked-LM head): known, never in a configuration's list.
         case optional
+        /// The biases of LayerNorms (StableLM).
+        case layerNormBias
         /// Q, K and V as three matrices or one; a dense MLP's gate and up as two or one (Phi-3).
         case separateQKV, fusedQKV, separateGateUp, fusedGateUp
         /// The dense MLP, or a mixture of experts named this way.
@@ -33,6 +35,7 @@ public struct FamilyTensor: Sendable {
             case .postNorm: return f.norms != .pre
             case .onlyPreNorm: return f.norms == .pre
             case .sandwichNorm: return f.norms == .sandwich
+            case .layerNormBias: return f.layerNorms
             case .separateQKV: return !f.fusedProjections
             case .fusedQKV: return f.fusedProjections
             case .separateGateUp: return f.experts == nil && !f.fusedProjections
@@ -117,6 +120,7 @@ public struct FamilyTensor: Sendable {
         return [
             .init("model.embed_tokens.weight", "token_embd.weight", .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
             .init(l + "input_layernorm.weight", b + "attn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
+            .init(l + "input_layernorm.bias", b + "attn_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
             .init(l + "self_attn.q_proj.weight", b + "attn_q.weight", .matrix(.query, .linear), .separateQKV) { [$0.queryWidth, $0.hiddenSize] },
             .init(l + "self_attn.k_proj.weight", b + "attn_k.weight", .matrix(.key, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
             .init(l + "self_attn.v_proj.weight", b + "attn_v.weight", .matrix(.value, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
@@ -128,6 +132,7 @@ public struct FamilyTensor: Sendable {
             .init(l + "self_attn.k_norm.weight", b + "attn_k_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.kvWidth : $0.headDim] },
             .init(l + "self_attn.o_proj.weight", b + "attn_output.weight", .matrix(.output, .linear)) { [$0.hiddenSize, $0.queryWidth] },
             .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .onlyPreNorm) { [$0.hiddenSize] },
+            .init(l + "post_attention_layernorm.bias", b + "ffn_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
             .init(l + "post_attention_layernorm.weight", b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
             .init(l + "pre_feedforward_layernorm.weight", b + "ffn_norm.weight", .other, .sandwichNorm) { [$0.hiddenSize] },
             .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
@@ -146,6 +151,7 @@ public struct FamilyTensor: Sendable {
             .init(l + "mlp.experts.{e}.down_proj.weight", nil, .matrix(.downProjection, .linear), .experts(.qwen)) { [$0.hiddenSize, $0.expertIntermediateSize] },
             .init(l + "post_feedforward_layernorm.weight", b + "post_ffw_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
             .init("model.norm.weight", "output_norm.weight", .other) { [$0.hiddenSize] },
+            .init("model.norm.bias", "output_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
             .init("lm_head.weight", "output.weight", .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
         ]
     }()

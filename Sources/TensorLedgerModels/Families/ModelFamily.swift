@@ -59,6 +59,8 @@ public struct ModelFamily: Sendable {
     public var experts: ExpertNaming?
     /// Q, K and V in one matrix, and the MLP's gate and up in another (Phi-3).
     public var fusedProjections = false
+    /// LayerNorm, with a bias, where the others have RMSNorm (StableLM).
+    public var layerNorms = false
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
 
@@ -82,6 +84,7 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
             with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.norms = .post },
             with(ModelFamily("phi3", .llama)) { $0.fusedProjections = true },
+            with(ModelFamily("stablelm", .llama, gguf: nil)) { $0.layerNorms = true },
             with(ModelFamily("gemma", .llama)) { $0.gemma = true },
             with(ModelFamily("gemma2", .llama)) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("gemma3_text", .llama)) { $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },

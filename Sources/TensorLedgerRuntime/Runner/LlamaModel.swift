@@ -37,8 +37,14 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     /// The RMSNorms around a sublayer: on its input (most families), on its output before it
     /// is added back (OLMo 2), or both (Gemma).
     package struct SublayerNorms {
-        package var before: [Float]?
-        package var after: [Float]?
+        package var before: Norm?
+        package var after: Norm?
+    }
+
+    /// RMSNorm, or LayerNorm where it has a bias (StableLM).
+    package struct Norm {
+        package var weight: [Float]
+        package var bias: [Float]?
     }
 
     /// A gated MLP: down(act(gate · x) ⊙ (up · x)), SiLU (SwiGLU) or GELU (Gemma's GeGLU).
@@ -60,7 +66,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     public let notes: [String]
     package let tokenEmbedding: WeightMatrix              // (vocab, d)
     package let blocks: [Block]
-    package let finalNorm: [Float]                        // (d)
+    package let finalNorm: Norm                           // (d)
     package let unembedding: WeightMatrix                 // (vocab, d): lm_head, or the embedding when tied
     package let rope: RotaryEmbedding
     /// The sliding layers' rotary positions, when their base differs (Gemma 3).
@@ -159,8 +165,11 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             let w = try source.vector(name, count: count)
             return family.gemma ? w.map { 1 + $0 } : w
         }
+        func sublayerNorm(_ name: String) throws -> Norm {
+            Norm(weight: try norm(name, d), bias: family.layerNorms ? try source.vector(name.replacing(".weight", with: ".bias"), count: d) : nil)
+        }
         func norms(_ p: String, _ before: String, _ after: String) throws -> SublayerNorms {
-            SublayerNorms(before: family.norms == .post ? nil : try norm(p + before, d), after: family.norms == .pre ? nil : try norm(p + after, d))
+            SublayerNorms(before: family.norms == .post ? nil : try sublayerNorm(p + before), after: family.norms == .pre ? nil : try sublayerNorm(p + after))
         }
         localRope = c.localRopeTheta.map { RotaryEmbedding(headDim: c.headDim, rotaryDim: c.rotaryDim, theta: $0, scaling: nil) }
         embeddingScale = family.gemma ? Float(Double(d).squareRoot()) : nil
@@ -183,7 +192,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
                 mlp: try mixture(p),
                 window: c.slidingLayers.isEmpty || c.slidingLayers[l] ? c.slidingWindow : nil)
         }
-        finalNorm = try norm("model.norm.weight", d)
+        finalNorm = try sublayerNorm("model.norm.weight")
         let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
         unembedding = head
         notes = source.notes + (headNote.map { [$0] } ?? [])
@@ -249,7 +258,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
         // Final RMSNorm and the unembedding: logits for the last token, or all of them.
         let first = allLogits ? 0 : T - 1
-        ops.rmsNorm(x + first * d, T - first, d, finalNorm, epsilon: epsilon, into: normed)
+        normalize(x + first * d, T - first, finalNorm, into: normed)
         ops.multiply(unembedding, normed, T - first, nil, into: state.logits, state: state)
         // Gemma 2 caps the logits softly.
         if let cap = c.finalSoftCap.map(Float.init) {
@@ -309,7 +318,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     /// comes only after the sublayer (OLMo 2).
     private func sublayerInput(_ x: UnsafeMutablePointer<Float>, _ norms: SublayerNorms, _ T: Int, state: InferenceState) -> UnsafeMutablePointer<Float> {
         guard let before = norms.before else { return x }
-        ops.rmsNorm(x, T, config.hiddenSize, before, epsilon: Float(config.layerNormEpsilon), into: state.normed)
+        normalize(x, T, before, into: state.normed)
         return state.normed
     }
 
@@ -322,15 +331,26 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         finish(T, norms, to: x, state: state)
     }
 
+    /// T rows of width d normalised.
+    private func normalize(_ x: UnsafeMutablePointer<Float>, _ T: Int, _ norm: Norm, into out: UnsafeMutablePointer<Float>) {
+        let d = config.hiddenSize, epsilon = Float(config.layerNormEpsilon)
+        if let bias = norm.bias {
+            ops.layerNorm(x, T, d, norm.weight, bias, epsilon: epsilon, into: out)
+        } else {
+            ops.rmsNorm(x, T, d, norm.weight, epsilon: epsilon, into: out)
+        }
+    }
+
     /// state.projected added back to x, normalised first where a norm follows the sublayer.
     private func finish(_ T: Int, _ norms: SublayerNorms, to x: UnsafeMutablePointer<Float>, state: InferenceState) {
         let d = config.hiddenSize
-        if let after = norms.after { ops.rmsNorm(state.projected, T, d, after, epsilon: Float(config.layerNormEpsilon), into: state.projected) }
+        if let after = norms.after { normalize(state.projected, T, after, into: state.projected) }
         ops.add(state.projected, to: x, count: T * d)
     }
 
     private func around(_ steps: [TraceStep], _ norms: SublayerNorms?) -> [TraceStep] {
-        (norms?.before == nil ? [] : [.norm("RMSNorm")]) + steps + (norms?.after == nil ? [] : [.norm("RMSNorm")])
+        let name = config.record.layerNorms ? "LayerNorm" : "RMSNorm"
+        return (norms?.before == nil ? [] : [.norm(name)]) + steps + (norms?.after == nil ? [] : [.norm(name)])
     }
 
     public func describe(_ stage: ForwardStage) -> [TraceStep] {
@@ -351,7 +371,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             let steps: [TraceStep] = [.matrix("gate", in: d, out: ff), .matrix("up", in: d, out: ff), .activation(geluGate ? "GeGLU" : "SwiGLU"),
                                       .matrix("down", in: ff, out: d)]
             return around(steps, blocks.first?.mlpNorms)
-        case .finalNorm: return [.norm("RMSNorm")]
+        case .finalNorm: return [.norm(config.record.layerNorms ? "LayerNorm" : "RMSNorm")]
         case .unembedding: return [.matrix("unembedding", in: d, out: c.vocabSize)]
         }
     }
