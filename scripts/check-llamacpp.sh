@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does llama.cpp run the GGUF files `tensorledger convert` writes, and agree with us?
-# Converts the fixture models (a Llama, a Qwen2, a Qwen3, an OLMo 2, a GPT-2) to GGUF Q8_0 and F32, loads each
+# Converts the fixture models (a Llama, a Qwen2, a Qwen3, an OLMo 2, a StableLM, a GPT-2) to GGUF Q8_0 and F32, loads each
 # with llama.cpp (through llama-cpp-python, installed from PyPI when missing: it compiles
 # llama.cpp from source, which takes minutes), and compares on several prompts:
 # llama.cpp's tokens with ours, and its last-position logits with `tensorledger next`
@@ -16,7 +16,7 @@ swift build -c release --product tensorledger >&2
 tl=.build/release/tensorledger
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for model in tiny-llama tiny-qwen2 tiny-qwen3 tiny-olmo2 tiny-genesis; do
+for model in tiny-llama tiny-qwen2 tiny-qwen3 tiny-olmo2 tiny-stablelm tiny-genesis; do
   for weights in q8 f32; do
     "$tl" convert "fixtures/models/$model" "$work/$model-$weights.gguf" --weights "$weights" >/dev/null
   done
@@ -32,7 +32,7 @@ prompts = ["And God said", "In the beginning God created the heaven and the eart
 print(f"llama-cpp-python {__import__('llama_cpp').__version__}")
 print(f"{'file':28} {'prompt':10} {'tokens':>7} {'top-1':>6} {'max |Δ| top 10':>15}")
 failures = 0
-for model in ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-olmo2", "tiny-genesis"]:
+for model in ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-olmo2", "tiny-stablelm", "tiny-genesis"]:
     for weights in ["q8", "f32"]:
         path = f"{work}/{model}-{weights}.gguf"
         llm = Llama(model_path=path, n_ctx=128, logits_all=True, verbose=False, n_threads=2)

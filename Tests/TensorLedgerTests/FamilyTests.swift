@@ -23,8 +23,8 @@ import Darwin
     static var reference: JSONObject { get throws { try referenceStorage.get() } }
     private static let referenceStorage = Loaded { try Fixtures.json("expected/families.json") }
     static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma2", "tiny-gemma3", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
-    /// The families llama.cpp has a GGUF architecture for that this tool writes.
-    static let ggufModels = ["tiny-qwen3", "tiny-olmo2"]
+    /// The families llama.cpp has a GGUF architecture for that this tool reads and writes.
+    static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm"]
     static func outputs(_ name: String) -> [String] { ggufModels.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
     static let prompts = ["one-token", "mid", "long"]
 
@@ -178,26 +178,29 @@ import Darwin
         #expect(run.isOneErrorLine(containing: "a mixture of 8 experts (llama.expert_count)"), "\(run.status) \(run.stderr)")
     }
 
-    /// The GGUF we write names the architecture and tensors as llama.cpp's converter does.
+    /// The GGUF we write is the one llama.cpp's converter writes: the same architecture, the
+    /// same tensors in the same shapes and types (F32 here), and the same model settings.
     @Test(arguments: ggufModels)
-    func theGGUFWeWriteUsesLlamaCppsNames(_ name: String) throws {
+    func theGGUFWeWriteIsLlamaCppsConvertersGGUF(_ name: String) throws {
         let dir = TemporaryDirectory()
         var options = ConversionOptions()
-        options.scheme = .q8
+        options.scheme = .f32
         options.format = .gguf
         _ = try Converter.convert(input: Fixtures.model(name), output: dir.file("m.gguf"), options: options)
-        let file = try GGUFFile.open(dir.file("m.gguf"))
-        let arch = String(name.dropFirst(5))
-        #expect(file.string(GGUFKey.architecture) == arch)
-        let names = Set(file.tensors.map(\.name))
-        #expect(names.isSuperset(of: ["blk.0.attn_q_norm.weight", "blk.0.attn_k_norm.weight", "blk.1.attn_q.weight", "output.weight"]))
-        if arch == "olmo2" {
-            #expect(names.isSuperset(of: ["blk.0.post_attention_norm.weight", "blk.0.post_ffw_norm.weight"]))
-            #expect(!names.contains("blk.0.attn_norm.weight") && !names.contains("blk.0.ffn_norm.weight"))
-        } else {
-            #expect(names.isSuperset(of: ["blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"]))
+        let ours = try GGUFFile.open(dir.file("m.gguf")), theirs = try GGUFFile.open(Fixtures.path("gguf/\(name)-f32.gguf"))
+        let arch = try #require(theirs.string(GGUFKey.architecture))
+        #expect(ours.string(GGUFKey.architecture) == arch)
+        func tensors(_ f: GGUFFile) -> [String: [Int]] { Dictionary(uniqueKeysWithValues: f.tensors.map { ($0.name, $0.dimensions) }) }
+        #expect(tensors(ours) == tensors(theirs))
+        for t in ours.tensors { #expect(t.type == theirs.tensor(named: t.name)?.type, "\(t.name)") }
+        // Every setting of the model llama.cpp reads, as its converter wrote it.
+        for key in GGUFKey.Model.allCases.map({ $0.key(arch) }) where theirs.value(key) != nil {
+            if let number = theirs.value(key)?.number {
+                #expect(ours.value(key)?.number == number, "\(key)")
+            } else {
+                #expect(ours.value(key) == theirs.value(key), "\(key)")
+            }
         }
-        #expect(file.value(GGUFKey.Model.keyLength.key(arch))?.int == (arch == "qwen3" ? 24 : nil))
     }
 
     /// A checkpoint missing a tensor its family needs is refused by name, never run without it.

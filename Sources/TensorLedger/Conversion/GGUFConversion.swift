@@ -133,7 +133,13 @@ extension Converter {
             m.append((key(.layerNormEpsilon), .f32(Float(c.layerNormEpsilon))))
         } else {
             m.append((key(.headCountKV), .u32(UInt32(c.kvHeads))))
-            m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
+            if c.record.layerNorms {
+                m.append((key(.layerNormEpsilon), .f32(Float(c.layerNormEpsilon))))
+                m.append((key(.parallelResidual), .bool(false)))
+            } else {
+                m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
+            }
+            if c.rotaryDim != c.headDim { m.append((key(.ropeDimensionCount), .u32(UInt32(c.rotaryDim)))) }
             m.append((key(.ropeFreqBase), .f32(Float(c.ropeTheta))))
             if c.headDim != c.hiddenSize / c.heads {
                 m.append((key(.keyLength), .u32(UInt32(c.headDim))))

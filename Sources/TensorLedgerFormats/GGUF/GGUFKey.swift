@@ -10,7 +10,7 @@ public enum GGUFKey {
     public static let chatTemplate = "tokenizer.chat_template"
 
     /// A model's settings, under its architecture's name ("llama.embedding_length").
-    public enum Model: String, Sendable {
+    public enum Model: String, Sendable, CaseIterable {
         case vocabularySize = "vocab_size"
         case contextLength = "context_length"
         case embeddingLength = "embedding_length"
@@ -21,6 +21,7 @@ public enum GGUFKey {
         case keyLength = "attention.key_length"
         case valueLength = "attention.value_length"
         case expertCount = "expert_count"
+        case parallelResidual = "use_parallel_residual"
         case layerNormEpsilon = "attention.layer_norm_epsilon"
         case layerNormRMSEpsilon = "attention.layer_norm_rms_epsilon"
         case ropeDimensionCount = "rope.dimension_count"

@@ -76,10 +76,18 @@ extension GGUFFile {
         let embedding = tensor(named: "token_embd.weight")
         let vocab = int(.vocabularySize) ?? embedding?.dimensions.last ?? strings(GGUFKey.Tokenizer.tokens.key)?.count ?? 0
         var c = ModelConfig(family: known.layout, modelType: known.modelType, vocabSize: vocab, hiddenSize: d, layers: try required(.blockCount), heads: heads,
-                            kvHeads: int(.headCountKV), headDim: int(.keyLength) ?? int(.ropeDimensionCount),
+                            kvHeads: int(.headCountKV), headDim: int(.keyLength),
                             intermediateSize: int(.feedForwardLength), contextLength: try required(.contextLength),
                             tiedEmbeddings: known.layout == .gpt2 || tensor(named: "output.weight") == nil,
                             layerNormEpsilon: number(.layerNormRMSEpsilon) ?? number(.layerNormEpsilon) ?? 1e-5)
+        // As llama.cpp reads them: the rotated dimensions default to the head width, and fewer
+        // (Phi-4-mini, StableLM) leave the rest of each head unturned.
+        if let rotated = int(.ropeDimensionCount), rotated != c.headDim, c.headDim > 0 {
+            c.partialRotaryFactor = Double(rotated) / Double(c.headDim)
+        }
+        if known.layerNorms, value(GGUFKey.Model.parallelResidual.key(arch)) != .bool(false) {
+            throw .invalid(file: path, reason: "\(GGUFKey.Model.parallelResidual.key(arch)) is not false: the runner does not do parallel residual blocks yet")
+        }
         if let experts = int(.expertCount), experts > 0 {
             throw .invalid(file: path, reason: "a mixture of \(experts) experts (\(GGUFKey.Model.expertCount.key(arch))): llama.cpp stacks the experts into one tensor per matrix, which TensorLedger does not read yet; its safetensors checkpoint runs")
         }
