@@ -1,6 +1,7 @@
 // One attention head for one query: scores against every cached key, softmax, and the
 // values weighted by it. A fifth of prompt processing when done a dot product at a time.
-// Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0.
+// Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0. The cached
+// keys and values are f32 or f16 (tl_weight_type), widened as they are read.
 #include "internal.h"
 
 // The soft cap on scores[0..<count], and their new maximum.
@@ -13,12 +14,12 @@ static float soft_cap(float *scores, size_t count, float cap) {
     return top;
 }
 
-static void attend_portable(const float *q, const float *keys, const float *values, size_t stride, size_t count,
+static void attend_portable(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count,
                             size_t dh, float scale, float cap, float *scores, float *out) {
     float top = -INFINITY;
     for (size_t p = 0; p < count; p++) {
         float s = 0;
-        for (size_t i = 0; i < dh; i++) s += q[i] * keys[p * stride + i];
+        for (size_t i = 0; i < dh; i++) s += q[i] * tl_weight_at(keys, type, p * stride + i);
         scores[p] = s * scale;
         top = scores[p] > top ? scores[p] : top;
     }
@@ -31,7 +32,7 @@ static void attend_portable(const float *q, const float *keys, const float *valu
     for (size_t i = 0; i < dh; i++) out[i] = 0;
     for (size_t p = 0; p < count; p++) {
         const float w = scores[p] / sum;
-        for (size_t i = 0; i < dh; i++) out[i] += w * values[p * stride + i];
+        for (size_t i = 0; i < dh; i++) out[i] += w * tl_weight_at(values, type, p * stride + i);
     }
 }
 
@@ -48,17 +49,17 @@ TL_TARGET_AVX2 static inline __m256 sum_each_avx2(const __m256 v[8]) {
 
 // Eight positions at a time: their scores come out together in one register, so the
 // exponentials run eight wide too.
-TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const float *values, size_t stride, size_t count,
-                                       size_t dh, float scale, float cap, float *scores, float *out) {
+TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride,
+                                       size_t count, size_t dh, float scale, float cap, float *scores, float *out) {
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 top8 = _mm256_set1_ps(-INFINITY);
     size_t p = 0;
     for (; p + 8 <= count; p += 8) {
         __m256 acc[8];
         for (int j = 0; j < 8; j++) {
-            const float *k = keys + (p + (size_t)j) * stride;
-            __m256 a = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
-            for (size_t i = 8; i < dh; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a);
+            const size_t k = (p + (size_t)j) * stride;
+            __m256 a = _mm256_mul_ps(_mm256_loadu_ps(q), tl_weights8(keys, type, k));
+            for (size_t i = 8; i < dh; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), tl_weights8(keys, type, k + i), a);
             acc[j] = a;
         }
         const __m256 s = _mm256_mul_ps(sum_each_avx2(acc), vscale);
@@ -71,7 +72,7 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const 
     for (int j = 0; j < 8; j++) top = top_lanes[j] > top ? top_lanes[j] : top;
     for (; p < count; p++) {
         __m256 a = _mm256_setzero_ps();
-        for (size_t i = 0; i < dh; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(keys + p * stride + i), a);
+        for (size_t i = 0; i < dh; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), tl_weights8(keys, type, p * stride + i), a);
         float lanes[8];
         _mm256_storeu_ps(lanes, a);
         float s = 0;
@@ -104,27 +105,27 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const float *keys, const 
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         size_t r = 0;
         for (; r + 2 <= count; r += 2) {
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r]), _mm256_loadu_ps(values + r * stride + i), a0);
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r + 1]), _mm256_loadu_ps(values + (r + 1) * stride + i), a1);
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r]), tl_weights8(values, type, r * stride + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r + 1]), tl_weights8(values, type, (r + 1) * stride + i), a1);
         }
-        if (r < count) a0 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r]), _mm256_loadu_ps(values + r * stride + i), a0);
+        if (r < count) a0 = _mm256_fmadd_ps(_mm256_set1_ps(scores[r]), tl_weights8(values, type, r * stride + i), a0);
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_add_ps(a0, a1), inverse));
     }
 }
 
 #endif
 
-void tl_attend_f32(const float *q, const float *keys, const float *values, size_t stride, size_t count, size_t dh,
-                   float scale, float cap, float *scores, float *out) {
+void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
+               float scale, float cap, float *scores, float *out) {
     if (count == 0) {
         for (size_t i = 0; i < dh; i++) out[i] = 0;
         return;
     }
 #if TL_X86
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
-        attend_avx2(q, keys, values, stride, count, dh, scale, cap, scores, out);
+        attend_avx2(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
         return;
     }
 #endif
-    attend_portable(q, keys, values, stride, count, dh, scale, cap, scores, out);
+    attend_portable(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
 }

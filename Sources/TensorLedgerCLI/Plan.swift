@@ -26,6 +26,9 @@ struct Plan: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sequences run at once: the KV cache and activations are per sequence.")
     var batch: Int = 1
 
+    @Option(help: "How the KV cache keeps keys and values, as the runner's --kv: f16 (the default) or f32.")
+    var kv: KVCacheType = .f16
+
     @Option(parsing: .upToNextOption, help: "As convert's --keep: tensors to leave in float, a category (embedding, unembedding, ...) or a name glob ('*wte*').")
     var keep: [String] = []
 
@@ -56,7 +59,7 @@ struct Plan: ParsableCommand {
             if model != nil { try ModelLoader.checkRunnable(modelConfig, tensors: tensors, source: source) }
             let schemes = weights.map { [$0] } ?? WeightScheme.allCases
             let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
-                                      batch: batch, schemes: schemes, stored: model != nil, keep: keep)
+                                      batch: batch, schemes: schemes, stored: model != nil, keep: keep, cache: kv)
             warnings.forEach(printWarning)
             if output.json { print(plan.json.serialized()) } else { printReport(plan.textReport()) }
         }

@@ -19,6 +19,9 @@ struct ModelArguments: ParsableArguments {
     @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Threads for the matrix products (default: the cores this process may use).")
     var threads: Int?
 
+    @Option(help: "How the KV cache keeps keys and values: f16 (half the memory; the default) or f32.")
+    var kv: KVCacheType = .f16
+
     func validate() throws {
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64.") }
     }
@@ -26,11 +29,11 @@ struct ModelArguments: ParsableArguments {
     /// The threads asked for, or the cores the process may run on (its CPU affinity).
     var threadCount: Int { threads ?? min(availableCores(), 64) }
 
-    func load() throws -> any LanguageModel { try Self.load(model, threads: threadCount) }
+    func load() throws -> any LanguageModel { try Self.load(model, threads: threadCount, cache: kv) }
 
     /// Loads a model, saying on stderr what loading changed about its weights.
-    static func load(_ path: String, threads: Int) throws -> any LanguageModel {
-        let m = try ModelLoader.load(path, threads: threads)
+    static func load(_ path: String, threads: Int, cache: KVCacheType) throws -> any LanguageModel {
+        let m = try ModelLoader.load(path, threads: threads, cache: cache)
         m.notes.forEach(printWarning)
         return m
     }
@@ -110,6 +113,10 @@ struct SamplingArguments: ParsableArguments {
 }
 
 extension WeightScheme: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
+extension KVCacheType: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 

@@ -252,11 +252,25 @@ static void test_attention_gelu_transpose(tl_isa isa) {
     for (size_t i = 0; i < COUNT * DH; i++) { keys[i] = uniform(); values[i] = uniform(); }
     for (size_t count = 1; count <= COUNT; count += 6) {
         const float cap = count % 2 ? 0.0f : 1.5f;
-        WITH(TL_ISA_PORTABLE, tl_attend_f32(q, keys, values, DH, count, DH, 0.125f, cap, scores, ro));
-        WITH(isa, tl_attend_f32(q, keys, values, DH, count, DH, 0.125f, cap, scores, go));
+        WITH(TL_ISA_PORTABLE, tl_attend(q, keys, values, TL_WEIGHTS_F32, DH, count, DH, 0.125f, cap, scores, ro));
+        WITH(isa, tl_attend(q, keys, values, TL_WEIGHTS_F32, DH, count, DH, 0.125f, cap, scores, go));
         int ok = 1;
         for (size_t i = 0; i < DH; i++) ok &= close_to(go[i], ro[i], 10);
         check(ok, "attention", count, DH);
+    }
+    // An f16 cache: the same keys and values narrowed, widened as they are read.
+    static uint16_t keys16[COUNT * DH], values16[COUNT * DH];
+    // Finite f16 bit patterns of both signs below 1 (exponent field under 15).
+    for (size_t i = 0; i < COUNT * DH; i++) {
+        keys16[i] = (uint16_t)(((i * 2654435761u) >> 9) & 0xbbff);
+        values16[i] = (uint16_t)(((i * 40503u + 7) >> 3) & 0xbbff);
+    }
+    for (size_t count = 1; count <= COUNT; count += 6) {
+        WITH(TL_ISA_PORTABLE, tl_attend(q, keys16, values16, TL_WEIGHTS_F16, DH, count, DH, 0.125f, 0, scores, ro));
+        WITH(isa, tl_attend(q, keys16, values16, TL_WEIGHTS_F16, DH, count, DH, 0.125f, 0, scores, go));
+        int ok = 1;
+        for (size_t i = 0; i < DH; i++) ok &= close_to(go[i], ro[i], 10);
+        check(ok, "attention f16", count, DH);
     }
     static float rg[101], gg[101];
     for (size_t i = 0; i < 101; i++) rg[i] = gg[i] = (float)((int)i - 50) * 0.17f;

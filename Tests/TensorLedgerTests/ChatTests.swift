@@ -88,7 +88,7 @@ import Darwin
     static func session(_ model: String, system: String? = nil, maxReply: Int = 16) throws -> ChatSession {
         var greedy = SamplingOptions()
         greedy.temperature = 0
-        return try ChatSession(model: try ModelLoader.load(Fixtures.model(model)), config: try TokenizerConfig.load(forModel: Fixtures.model(model)),
+        return try ChatSession(model: try ModelLoader.load(Fixtures.model(model), cache: .f32), config: try TokenizerConfig.load(forModel: Fixtures.model(model)),
                                template: nil, system: system, sampling: greedy, maxReplyTokens: maxReply, source: model)
     }
 

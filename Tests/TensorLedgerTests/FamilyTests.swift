@@ -38,7 +38,7 @@ import Darwin
         options.scheme = scheme
         options.format = output.hasSuffix(".gguf") ? .gguf : .tlm
         _ = try Converter.convert(input: Fixtures.model(model), output: dir.file(output), options: options)
-        return try ModelLoader.load(dir.file(output))
+        return try ModelLoader.load(dir.file(output), cache: .f32)
     }
 
     static func maxDifference(_ model: any LanguageModel, _ name: String, _ prompt: String) throws -> Double {
@@ -52,7 +52,7 @@ import Darwin
     @Test(arguments: models)
     func f32LogitsMatchTransformersFromEveryFormat(_ name: String) throws {
         let dir = TemporaryDirectory()
-        let models = try [ModelLoader.load(Fixtures.model(name))] + Self.outputs(name).map { try Self.converted(name, $0, .f32, in: dir) }
+        let models = try [ModelLoader.load(Fixtures.model(name), cache: .f32)] + Self.outputs(name).map { try Self.converted(name, $0, .f32, in: dir) }
         let modelType = try ModelFile.open(Fixtures.model(name)).config()!.modelType
         for model in models {
             #expect(model is LlamaModel && model.config.modelType == modelType, "\(model.source): \(model.config.modelType)")
@@ -66,7 +66,7 @@ import Darwin
     /// llama.cpp's own converter's GGUF (fixtures/scripts/make_family_gguf.py) runs as the checkpoint.
     @Test(arguments: ggufModels)
     func llamaCppsGGUFRunsAsTransformers(_ name: String) throws {
-        let model = try ModelLoader.load(Fixtures.path("gguf/\(name)-f32.gguf"))
+        let model = try ModelLoader.load(Fixtures.path("gguf/\(name)-f32.gguf"), cache: .f32)
         for prompt in Self.prompts {
             let diff = try Self.maxDifference(model, name, prompt)
             #expect(diff < 1e-4, "\(name) \(prompt) from llama.cpp's GGUF: max |Δlogit| = \(diff)")
@@ -130,7 +130,7 @@ import Darwin
     @Test(arguments: models)
     func batchedPromptEqualsTokenByToken(_ name: String) throws {
         let ids = Self.ints(try Self.facts(name)["long"]!.object!["input_ids"])
-        let model = try ModelLoader.load(Fixtures.model(name))
+        let model = try ModelLoader.load(Fixtures.model(name), cache: .f32)
         let batched = try Generator(model: model).lastLogits(ids)
         let state = model.makeState()
         for id in ids { try model.forward([id], state: state) }

@@ -62,7 +62,7 @@ import Testing
 
     @Test(arguments: ["tiny-llama-f32.gguf", "tiny-qwen2-f32.gguf", "tiny-llama-q8_0.gguf", "tiny-qwen2-q8_0.gguf"])
     func runsAsTheCheckpointDoes(_ name: String) throws {
-        let model = try ModelLoader.load(Self.path(name))
+        let model = try ModelLoader.load(Self.path(name), cache: .f32)
         let facts = try LlamaFamilyTests.facts(Self.model(name))
         let tolerance = name.contains("f32") ? 1e-4 : 0.25
         for prompt in LlamaFamilyTests.prompts {

@@ -204,6 +204,24 @@ import Testing
         }
     }
 
+    /// Keys and values kept as f16 (the KV cache's default) give what the twin gives for
+    /// their widened values.
+    @Test(arguments: KernelISA.available)
+    func f16AttentionMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (dh, count) in [(64, 1), (64, 9), (64, 131), (128, 20), (12, 9)] {
+                let q = Self.vector(dh, seed: 31)
+                let keys = (0..<count).map { Self.vector(dh, seed: 200 + UInt64($0)).map(halfBitsFromFloat) }
+                let values = (0..<count).map { Self.vector(dh, seed: 700 + UInt64($0)).map(halfBitsFromFloat) }
+                let scale = 1 / Float(dh).squareRoot()
+                let got = Kernels.attendF16(q, keys: keys, values: values, scale: scale)
+                let ref = ReferenceKernels.attend(q, keys: keys.map { $0.map(floatFromHalfBits) }, values: values.map { $0.map(floatFromHalfBits) }, scale: scale)
+                let worst = zip(got, ref).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worst < 2e-5, "\(isa.name) dh=\(dh) count=\(count): worst error \(worst)")
+            }
+        }
+    }
+
     /// Shapes with whole 16 × 16 tiles, ragged edges on either side, and a single row.
     @Test(arguments: KernelISA.available)
     func transposeMatchesTheTwin(_ isa: KernelISA) {

@@ -23,7 +23,7 @@ import Testing
         var options = ConversionOptions()
         options.scheme = scheme
         _ = try Converter.convert(input: Fixtures.model(model), output: dir.file("m.tlm"), options: options)
-        return try ModelLoader.load(dir.file("m.tlm"))
+        return try ModelLoader.load(dir.file("m.tlm"), cache: .f32)
     }
 
     static func maxDifference(_ a: [Float], _ b: [Double]) -> Double {
@@ -43,7 +43,7 @@ import Testing
 
     @Test(arguments: models)
     func f32LogitsMatchTransformers(_ name: String) throws {
-        for model in [try ModelLoader.load(Fixtures.model(name)), try Self.converted(name, .f32)] {
+        for model in [try ModelLoader.load(Fixtures.model(name), cache: .f32), try Self.converted(name, .f32)] {
             for prompt in Self.prompts {
                 let ref = try Self.facts(name)[prompt]!.object!
                 let logits = try Generator(model: model).lastLogits(Self.ints(ref["input_ids"]))
@@ -101,7 +101,7 @@ import Testing
     @Test(arguments: models)
     func batchedPromptEqualsTokenByToken(_ name: String) throws {
         let ids = Self.ints(try Self.facts(name)["mid"]!.object!["input_ids"])
-        for model in [try ModelLoader.load(Fixtures.model(name)), try Self.converted(name, .q8)] {
+        for model in [try ModelLoader.load(Fixtures.model(name), cache: .f32), try Self.converted(name, .q8)] {
             let batched = try Generator(model: model).lastLogits(ids)
             let state = model.makeState()
             for id in ids { try model.forward([id], state: state) }

@@ -33,27 +33,31 @@ import Darwin
         }
     }
 
+    /// Keys and values of 30 layers × 3 key/value heads × 64, in f16 (the default) or f32.
     @Test func gqaShrinksTheCacheByHeadsOverKeyValueHeads() throws {
         let smol = try ModelConfig.preset("smollm2-135m")
-        let plan = try MemoryPlan(tensors: smol.syntheticTensors(), config: smol, source: "smol", context: 2048, batch: 2, schemes: [.q8], stored: false)
-        #expect(plan.cacheBytesPerToken == 2 * 30 * 3 * 64 * 4)
-        #expect(plan.multiHeadCacheBytesPerToken == 3 * plan.cacheBytesPerToken)
-        #expect(plan.cacheBytes == plan.cacheBytesPerToken * 2048 * 2)
+        for (cache, bytes) in [(KVCacheType.f16, 2), (.f32, 4)] {
+            let plan = try MemoryPlan(tensors: smol.syntheticTensors(), config: smol, source: "smol", context: 2048, batch: 2, schemes: [.q8],
+                                      stored: false, cache: cache)
+            #expect(plan.cacheBytesPerToken == 2 * 30 * 3 * 64 * bytes)
+            #expect(plan.multiHeadCacheBytesPerToken == 3 * plan.cacheBytesPerToken)
+            #expect(plan.cacheBytes == plan.cacheBytesPerToken * 2048 * 2)
+        }
     }
 
     /// What `plan` says a prompt's state takes is what the runner allocates, to the byte:
     /// the cache of keys, values and scores, the activation buffers, the int8 activations
     /// and the logits. (The weights are the file's, checked above.)
-    @Test(arguments: ["tiny-llama", "tiny-genesis", "tiny-qwen3-moe"])
-    func theStateTakesWhatThePlanSays(_ name: String) throws {
-        let model = try ModelLoader.load(Fixtures.model(name), threads: 1)
+    @Test(arguments: ["tiny-llama", "tiny-genesis", "tiny-qwen3-moe"], KVCacheType.allCases)
+    func theStateTakesWhatThePlanSays(_ name: String, _ cache: KVCacheType) throws {
+        let model = try ModelLoader.load(Fixtures.model(name), threads: 1, cache: cache)
         let (tensors, stored, _, _) = try ModelSource.tensors(Fixtures.model(name))
         for tokens in [64, 100] {
             let ids = (0..<tokens).map { $0 % model.vocabularySize }
             let state = model.makeState()
             try model.forward(ids, state: state)
             let plan = try MemoryPlan(tensors: tensors, config: try #require(stored), source: name, context: tokens, batch: 1,
-                                      schemes: [.q8], stored: false)
+                                      schemes: [.q8], stored: false, cache: cache)
             #expect(state.cacheBytes == plan.cacheBytes, "\(name), \(tokens) tokens")
             #expect(state.allocatedBytes == plan.cacheBytes + plan.scratchBytes, "\(name), \(tokens) tokens")
         }

@@ -14,7 +14,7 @@ import Darwin
     private static let referenceStorage = Loaded { try Fixtures.json("expected/tiny-genesis.json") }
     static let modelDir = Fixtures.model("tiny-genesis")
     static var f32: any LanguageModel { get throws { try f32Storage.get() } }
-    private static let f32Storage = Loaded { try ModelLoader.load(modelDir) }
+    private static let f32Storage = Loaded { try ModelLoader.load(modelDir, cache: .f32) }
 
     /// The demo model converted to `scheme`, loaded from a .tlm file.
     static func converted(_ scheme: WeightScheme) throws -> any LanguageModel {
@@ -22,7 +22,7 @@ import Darwin
         var options = ConversionOptions()
         options.scheme = scheme
         _ = try Converter.convert(input: modelDir, output: dir.file("m.tlm"), options: options)
-        return try ModelLoader.load(dir.file("m.tlm"))
+        return try ModelLoader.load(dir.file("m.tlm"), cache: .f32)
     }
 
     static func maxDifference(_ a: [Float], _ b: [Double]) -> Double {

@@ -112,10 +112,11 @@ void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size
 
 /// One attention head for one query: scores s_p = scale·(q · k_p) for the `count` keys
 /// k_p = keys + p·stride, softmax over them, out = Σ softmax_p · v_p with v_p = values +
-/// p·stride; vectors of dh floats. With cap > 0 the scores are first capped softly,
-/// cap · tanh(s_p / cap) (Gemma 2). `scores` is scratch for count floats.
-void tl_attend_f32(const float *q, const float *keys, const float *values, size_t stride, size_t count, size_t dh,
-                   float scale, float cap, float *scores, float *out);
+/// p·stride; vectors of dh values, the cached keys and values f32 or f16 (`type`). With
+/// cap > 0 the scores are first capped softly, cap · tanh(s_p / cap) (Gemma 2). `scores`
+/// is scratch for count floats.
+void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
+               float scale, float cap, float *scores, float *out);
 
 /// GPT-2's GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
 void tl_gelu(float *x, size_t n);

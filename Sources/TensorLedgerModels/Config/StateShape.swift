@@ -19,17 +19,20 @@ public struct StateShape: Sendable, Equatable {
     package var gated: Bool
     /// Experts per layer of a mixture (0 for a dense MLP).
     package var experts = 0
+    /// How the cache stores keys and values.
+    package var cache = KVCacheType.f16
     package var queryWidth: Int { heads * headDim }
     package var kvWidth: Int { kvHeads * headDim }
 
     /// The runner's shape for a configuration: GPT-2 has a key/value head per head and no
     /// gate; the LLaMA family has its own key/value heads, head width and SwiGLU gate.
-    public init(config c: ModelConfig, contextLength: Int) {
+    public init(config c: ModelConfig, contextLength: Int, cache: KVCacheType = .f16) {
         let llama = c.family == .llama
         self.init(width: c.hiddenSize, heads: c.heads, kvHeads: llama ? c.kvHeads : c.heads,
                   headDim: llama ? c.headDim : c.hiddenSize / max(c.heads, 1), intermediate: c.experts > 0 ? c.expertIntermediateSize : c.intermediateSize,
                   vocabulary: c.vocabSize, layers: c.layers, contextLength: contextLength, gated: llama)
         experts = c.experts
+        self.cache = cache
     }
 
     package init(width: Int, heads: Int, kvHeads: Int, headDim: Int, intermediate: Int, vocabulary: Int, layers: Int, contextLength: Int, gated: Bool) {
@@ -37,8 +40,8 @@ public struct StateShape: Sendable, Equatable {
         (self.vocabulary, self.layers, self.contextLength, self.gated) = (vocabulary, layers, contextLength, gated)
     }
 
-    /// Bytes of keys and values one token adds to the cache (f32, every layer).
-    public var cacheBytesPerToken: Int { 2 * layers * kvWidth * MemoryLayout<Float>.size }
+    /// Bytes of keys and values one token adds to the cache (every layer).
+    public var cacheBytesPerToken: Int { 2 * layers * kvWidth * cache.bytes }
 
     /// Floats of each buffer a batch of T tokens needs, as InferenceState allocates them.
     package struct BatchBuffers {

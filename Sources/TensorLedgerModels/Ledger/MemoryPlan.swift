@@ -35,6 +35,8 @@ public struct MemoryPlan: Sendable {
     public var context: Int
     public var batch: Int
     public var columns: [Column]
+    /// How the cache keeps keys and values.
+    public var cache: KVCacheType
     public var cacheBytesPerToken: Int
     /// Per token with one key/value head per query head (what grouped-query attention saves).
     public var multiHeadCacheBytesPerToken: Int
@@ -48,7 +50,7 @@ public struct MemoryPlan: Sendable {
     /// `stored` adds the file's own bytes as the first column; `keep` is convert's `--keep`
     /// (tensors or categories left in float).
     public init(tensors: [TensorInfo], config: ModelConfig, source: String, context: Int, batch: Int, schemes: [WeightScheme], stored: Bool,
-                keep: [String] = []) throws {
+                keep: [String] = [], cache: KVCacheType = .f16) throws {
         self.source = source
         self.config = config
         self.context = context
@@ -82,11 +84,12 @@ public struct MemoryPlan: Sendable {
             columns.append(Column(name: scheme.rawValue, weightBytes: bytes, fileBytes: StoragePlan.estimatedFileBytes(rawBytes: raw), expertBytes: experts))
         }
         self.columns = columns
-        let shape = StateShape(config: config, contextLength: context)
+        self.cache = cache
+        let shape = StateShape(config: config, contextLength: context, cache: cache)
         cacheBytesPerToken = shape.cacheBytesPerToken
         var mha = config
         mha.kvHeads = config.heads
-        multiHeadCacheBytesPerToken = StateShape(config: mha, contextLength: context).cacheBytesPerToken
+        multiHeadCacheBytesPerToken = StateShape(config: mha, contextLength: context, cache: cache).cacheBytesPerToken
         scratchBytes = shape.scratchBytes(tokens: context, allLogits: false) * batch
     }
 
@@ -121,7 +124,7 @@ public struct MemoryPlan: Sendable {
         table.add([".tlm file"] + columns.map { $0.fileBytes.map(formatBytes) ?? "" })
         out.append(table.render())
         out.append("")
-        var cache = "KV cache: \(formatCount(cacheBytesPerToken)) bytes per token (keys and values in f32, \(c.layers) layers"
+        var cache = "KV cache: \(formatCount(cacheBytesPerToken)) bytes per token (keys and values in \(self.cache.rawValue), \(c.layers) layers"
         if multiHeadCacheBytesPerToken > cacheBytesPerToken {
             cache += "; grouped-query attention keeps \(StateShape(config: c, contextLength: context).kvHeads) key/value heads for \(c.heads) query heads, "
                 + "\(formatFixed(Double(multiHeadCacheBytesPerToken) / Double(cacheBytesPerToken), 1))× less than one per head"
@@ -137,6 +140,7 @@ public struct MemoryPlan: Sendable {
             "source": .string(source),
             "context": .int(context),
             "batch": .int(batch),
+            "kv_cache_type": .string(cache.rawValue),
             "kv_cache_bytes_per_token": .int(cacheBytesPerToken),
             "kv_cache_bytes_per_token_multi_head": .int(multiHeadCacheBytesPerToken),
             "kv_cache_bytes": .int(cacheBytes),

@@ -152,24 +152,35 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// over the threads.
     package func attend(layer: Int, T: Int, _ input: AttentionInput, state: InferenceState) {
         let shape = state.shape
-        let dh = shape.headDim, kvHeads = shape.kvHeads
-        let keys = state.keys + layer * kvHeads * state.cacheCapacity * dh
-        let values = state.values + layer * kvHeads * state.cacheCapacity * dh
+        let dh = shape.headDim, kvHeads = shape.kvHeads, size = shape.cache.bytes
+        let layerOffset = layer * kvHeads * state.cacheCapacity * dh * size
+        let keys = state.keys + layerOffset, values = state.values + layerOffset
+        // The new keys and values into the cache, narrowed to f16 where it is kept so.
         for t in 0..<T {
             let slot = (state.position + t) * dh
             for kh in 0..<kvHeads {
-                (keys + kh * state.cacheCapacity * dh + slot).update(from: input.keys + t * input.keyStride + kh * dh, count: dh)
-                (values + kh * state.cacheCapacity * dh + slot).update(from: input.values + t * input.valueStride + kh * dh, count: dh)
+                let offset = (kh * state.cacheCapacity * dh + slot) * size
+                let k = input.keys + t * input.keyStride + kh * dh, v = input.values + t * input.valueStride + kh * dh
+                switch shape.cache {
+                case .f32:
+                    (keys + offset).copyMemory(from: k, byteCount: dh * 4)
+                    (values + offset).copyMemory(from: v, byteCount: dh * 4)
+                case .f16:
+                    let kh16 = (keys + offset).assumingMemoryBound(to: UInt16.self), vh16 = (values + offset).assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<dh { kh16[i] = halfBitsFromFloat(k[i]); vh16[i] = halfBitsFromFloat(v[i]) }
+                }
             }
         }
+        let type = shape.cache == .f32 ? TL_WEIGHTS_F32 : TL_WEIGHTS_F16
         let group = shape.heads / kvHeads
         let scale = input.scale ?? 1 / Float(dh).squareRoot()
         let head = { (h: Int) in
             let cacheOffset = (h / group) * state.cacheCapacity * dh
             for t in 0..<T {
                 let end = state.position + t + 1, start = input.window.map { max(0, end - $0) } ?? 0
-                tl_attend_f32(input.queries + t * input.queryStride + h * dh, keys + cacheOffset + start * dh, values + cacheOffset + start * dh, dh,
-                              end - start, dh, scale, input.softCap ?? 0, state.scores + h * state.cacheCapacity, state.attention + t * shape.queryWidth + h * dh)
+                tl_attend(input.queries + t * input.queryStride + h * dh, keys + (cacheOffset + start * dh) * size, values + (cacheOffset + start * dh) * size,
+                          type, dh, end - start, dh, scale, input.softCap ?? 0, state.scores + h * state.cacheCapacity,
+                          state.attention + t * shape.queryWidth + h * dh)
             }
         }
         if threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork {

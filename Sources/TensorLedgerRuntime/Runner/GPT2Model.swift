@@ -56,7 +56,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     /// "transformer." prefix, Conv1D matrices stored [in, out], Query·Key·Value fused in
     /// c_attn, the unembedding tied to wte unless lm_head.weight is present.
     package init(source: some WeightSource, config: ModelConfig, tokenizer: BPETokenizer, chat: TokenizerConfig = TokenizerConfig(),
-                 threads: Int, kernels: KernelISA = .detected) throws {
+                 threads: Int, kernels: KernelISA = .detected, cache: KVCacheType = .f16) throws {
         // Heads split the width evenly, or part of every attention output would go unwritten.
         guard config.hiddenSize % config.heads == 0 else {
             throw ModelLoadError.headsDoNotDivideWidth(source: source.sourceName, width: config.hiddenSize, heads: config.heads)
@@ -68,6 +68,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         self.source = source.sourceName
         self.tokenizer = tokenizer
         self.chat = chat
+        self.cache = cache
         ops = CPUBackend(threads: threads, kernels: kernels)
         let d = config.hiddenSize, ff = config.intermediateSize, v = config.vocabSize
         let p = source.has("transformer.wte.weight") || !source.has("wte.weight") ? "transformer." : ""
@@ -101,6 +102,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     }
 
     public var kernels: KernelISA { ops.kernels }
+    public let cache: KVCacheType
 
     private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count

@@ -23,8 +23,9 @@ public final class InferenceState {
     /// text does, so a model that claims a long context costs only what is used.
     package private(set) var cacheCapacity = 0
 
-    package private(set) var keys: UnsafeMutablePointer<Float>    // (layers, kvHeads, cacheCapacity, headDim)
-    package private(set) var values: UnsafeMutablePointer<Float>  // (layers, kvHeads, cacheCapacity, headDim)
+    /// (layers, kvHeads, cacheCapacity, headDim) values each, f32 or f16 as shape.cache says.
+    package private(set) var keys: UnsafeMutableRawPointer
+    package private(set) var values: UnsafeMutableRawPointer
     package private(set) var scores: UnsafeMutablePointer<Float>  // (heads, cacheCapacity)
     package let scratch: UnsafeMutablePointer<Float>    // (d)
     package private(set) var capacity = 0               // tokens the buffers below hold
@@ -52,7 +53,7 @@ public final class InferenceState {
 
     package init(shape: StateShape) {
         self.shape = shape
-        (keys, values, scores) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
+        (keys, values, scores) = (.allocate(byteCount: 4, alignment: 64), .allocate(byteCount: 4, alignment: 64), .allocate(capacity: 1))
         scratch = .allocate(capacity: shape.width)
         (residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin, logits) =
             (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
@@ -67,23 +68,22 @@ public final class InferenceState {
     package func reserveCache(positions: Int) throws {
         guard positions > cacheCapacity else { return }
         let capacity = min(shape.contextLength, max(positions, 2 * cacheCapacity, 64))
-        let slabs = shape.layers * shape.kvHeads, dh = shape.headDim
+        let slabs = shape.layers * shape.kvHeads, dh = shape.headDim, size = shape.cache.bytes
         let (count, overflow) = (slabs * dh).multipliedReportingOverflow(by: capacity)
-        let bytes = Double(slabs * dh) * Double(capacity) * 8 + Double(shape.heads * capacity) * 4
+        let bytes = Double(slabs * dh) * Double(capacity) * Double(2 * size) + Double(shape.heads * capacity) * 4
         guard !overflow, count < Int.max / 16,
-              let k = malloc(max(count, 1) * MemoryLayout<Float>.size), let v = malloc(max(count, 1) * MemoryLayout<Float>.size),
+              let k = malloc(max(count, 1) * size), let v = malloc(max(count, 1) * size),
               let sc = malloc(max(shape.heads * capacity, 1) * MemoryLayout<Float>.size) else {
             throw GenerationError.cannotRun("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
         }
-        let newKeys = k.assumingMemoryBound(to: Float.self), newValues = v.assumingMemoryBound(to: Float.self)
         for slab in 0..<slabs where position > 0 {
-            (newKeys + slab * capacity * dh).update(from: keys + slab * cacheCapacity * dh, count: position * dh)
-            (newValues + slab * capacity * dh).update(from: values + slab * cacheCapacity * dh, count: position * dh)
+            (k + slab * capacity * dh * size).copyMemory(from: keys + slab * cacheCapacity * dh * size, byteCount: position * dh * size)
+            (v + slab * capacity * dh * size).copyMemory(from: values + slab * cacheCapacity * dh * size, byteCount: position * dh * size)
         }
         freeCache()
-        (keys, values, scores) = (newKeys, newValues, sc.assumingMemoryBound(to: Float.self))
+        (keys, values, scores) = (k, v, sc.assumingMemoryBound(to: Float.self))
         cacheCapacity = capacity
-        cacheBytes = 2 * count * MemoryLayout<Float>.size
+        cacheBytes = 2 * count * size
         scoreBytes = shape.heads * capacity * MemoryLayout<Float>.size
     }
 

@@ -25,6 +25,8 @@ public protocol LanguageModel: AnyObject, Sendable {
     var notes: [String] { get }
     /// The C kernels' variant this model's products run, on every thread that works on them.
     var kernels: KernelISA { get }
+    /// How its states keep keys and values.
+    var cache: KVCacheType { get }
 
     /// A KV cache and activation buffers for this model.
     func makeState() -> InferenceState
@@ -47,7 +49,7 @@ extension LanguageModel {
 
     /// Every family's state has the same shape, from the config and the context.
     public func makeState() -> InferenceState {
-        InferenceState(shape: StateShape(config: config, contextLength: contextLength))
+        InferenceState(shape: StateShape(config: config, contextLength: contextLength, cache: cache))
     }
 
     public func forward(_ tokens: [Int], state: InferenceState, allLogits: Bool = false) throws {
@@ -100,7 +102,7 @@ public enum ModelLoader {
 
     /// Loads a .tlm file, a GGUF file or a safetensors checkpoint (file, index or
     /// directory) as the family its configuration names.
-    public static func load(_ path: String, threads: Int = 2, kernels: KernelISA = .detected) throws -> any LanguageModel {
+    public static func load(_ path: String, threads: Int = 2, kernels: KernelISA = .detected, cache: KVCacheType = .f16) throws -> any LanguageModel {
         let file = try ModelFile.open(path)
         // Every checksum and every padding byte of a .tlm file, before any weight is used.
         if case .tlm(let t) = file { try t.verify(threads: threads) }
@@ -112,8 +114,8 @@ public enum ModelLoader {
         let chat = try file.tokenizerConfig()
         let threads = max(1, threads)
         switch config.family {
-        case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels)
-        case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels)
+        case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels, cache: cache)
+        case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels, cache: cache)
         case .bert, .gptNeoX:
             throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName)
         }

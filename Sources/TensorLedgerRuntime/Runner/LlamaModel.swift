@@ -97,7 +97,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     /// matrices stored [out, in], separate Q/K/V and gate/up projections, biases only
     /// where the checkpoint has them, the head tied to the embedding when `lm_head` is absent.
     package init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, chat: TokenizerConfig = TokenizerConfig(),
-                 threads: Int, kernels: KernelISA = .detected) throws {
+                 threads: Int, kernels: KernelISA = .detected, cache: KVCacheType = .f16) throws {
         let name = source.sourceName
         guard ["silu", "swish", "gelu_pytorch_tanh", "gelu_new", "gelu_tanh"].contains(c.activation) else {
             throw ModelLoadError.unsupportedSetting(source: name, field: "hidden_act", value: c.activation)
@@ -112,6 +112,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         self.source = name
         self.tokenizer = tokenizer
         self.chat = chat
+        self.cache = cache
         ops = CPUBackend(threads: threads, kernels: kernels)
         // A GGUF file gives Llama 3's rope scaling as divisors of the inverse frequencies.
         let divisors = source.has(FamilyTensor.ropeDivisors) ? try source.vector(FamilyTensor.ropeDivisors, count: c.headDim / 2) : nil
@@ -205,6 +206,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     }
 
     public var kernels: KernelISA { ops.kernels }
+    public let cache: KVCacheType
 
     private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count

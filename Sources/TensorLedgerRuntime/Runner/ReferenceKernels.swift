@@ -128,7 +128,15 @@ public enum Kernels {
     public static func attend(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float, cap: Float = 0) -> [Float] {
         let dh = q.count, count = keys.count
         var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
-        tl_attend_f32(q, keys.flatMap { $0 }, values.flatMap { $0 }, dh, count, dh, scale, cap, &scores, &out)
+        tl_attend(q, keys.flatMap { $0 }, values.flatMap { $0 }, TL_WEIGHTS_F32, dh, count, dh, scale, cap, &scores, &out)
+        return out
+    }
+
+    /// The same over keys and values kept as f16 bits.
+    public static func attendF16(_ q: [Float], keys: [[UInt16]], values: [[UInt16]], scale: Float) -> [Float] {
+        let dh = q.count, count = keys.count
+        var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
+        tl_attend(q, keys.flatMap { $0 }, values.flatMap { $0 }, TL_WEIGHTS_F16, dh, count, dh, scale, 0, &scores, &out)
         return out
     }
 
