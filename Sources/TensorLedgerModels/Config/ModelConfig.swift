@@ -353,6 +353,11 @@ public struct ModelConfig: Sendable, Equatable {
         for (name, value, max) in limits where value > max {
             throw .invalid(file: file, reason: "\(name) \(value) is above TensorLedger's limit of \(formatCount(max))")
         }
+        // A configuration lists a tensor per layer, and per expert: as many as that are laid out.
+        let tensorCount = Double(layers) * (24 + 3 * Double(experts))
+        guard tensorCount <= Double(1 << 22) else {
+            throw .invalid(file: file, reason: "\(formatCount(layers)) layers of \(formatCount(experts)) experts make about \(formatCount(Int(tensorCount))) tensors, beyond TensorLedger's limit of 4,194,304")
+        }
         // Each size within its limit, their products may still not be: count in floating
         // point, where nothing wraps, before any tensor is laid out.
         let d = Double(hiddenSize), width = Double(heads) * Double(headDim), kv = Double(kvHeads) * Double(headDim)

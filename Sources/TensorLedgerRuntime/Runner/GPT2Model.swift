@@ -38,6 +38,8 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     public let chat: TokenizerConfig
     public let source: String
     public let notes: [String]
+    /// How its states keep keys and values.
+    public let cache: KVCacheType
     package let tokenEmbedding: WeightMatrix              // (vocab, d): wte, also the tied unembedding
     package let positionEmbedding: WeightMatrix           // (n_ctx, d): wpe
     package let blocks: [Block]
@@ -102,7 +104,6 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
     }
 
     public var kernels: KernelISA { ops.kernels }
-    public let cache: KVCacheType
 
     private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count

@@ -64,6 +64,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     public let chat: TokenizerConfig
     public let source: String
     public let notes: [String]
+    /// How its states keep keys and values.
+    public let cache: KVCacheType
     package let tokenEmbedding: WeightMatrix              // (vocab, d)
     package let blocks: [Block]
     package let finalNorm: Norm                           // (d)
@@ -206,7 +208,6 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     }
 
     public var kernels: KernelISA { ops.kernels }
-    public let cache: KVCacheType
 
     private func compute(_ tokens: [Int], state: InferenceState, allLogits: Bool, observer: ForwardObserver?) throws {
         let T = tokens.count
@@ -258,7 +259,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             observer?.mlp(layer: l, x: x, T: T, d: d, delta: state.projected)
         }
 
-        // Final RMSNorm and the unembedding: logits for the last token, or all of them.
+        // Final norm and the unembedding: logits for the last token, or all of them.
         let first = allLogits ? 0 : T - 1
         normalize(x + first * d, T - first, finalNorm, into: normed)
         ops.multiply(unembedding, normed, T - first, nil, into: state.logits, state: state)
