@@ -23,9 +23,11 @@ import Darwin
     static var reference: JSONObject { get throws { try referenceStorage.get() } }
     private static let referenceStorage = Loaded { try Fixtures.json("expected/families.json") }
     static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma2", "tiny-gemma3", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
-    /// The families llama.cpp has a GGUF architecture for that this tool reads and writes.
-    static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm"]
-    static func outputs(_ name: String) -> [String] { ggufModels.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
+    /// The families whose GGUF files (llama.cpp's converter's, in fixtures/gguf) this tool
+    /// reads, and those it also writes.
+    static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma3"]
+    static let ggufWritten = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm"]
+    static func outputs(_ name: String) -> [String] { ggufWritten.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
     static let prompts = ["one-token", "mid", "long"]
 
     static func facts(_ model: String) throws -> JSONObject { try #require(reference[model]?.object) }
@@ -180,7 +182,7 @@ import Darwin
 
     /// The GGUF we write is the one llama.cpp's converter writes: the same architecture, the
     /// same tensors in the same shapes and types (F32 here), and the same model settings.
-    @Test(arguments: ggufModels)
+    @Test(arguments: ggufWritten)
     func theGGUFWeWriteIsLlamaCppsConvertersGGUF(_ name: String) throws {
         let dir = TemporaryDirectory()
         var options = ConversionOptions()
@@ -196,11 +198,23 @@ import Darwin
         // Every setting of the model llama.cpp reads, as its converter wrote it.
         for key in GGUFKey.Model.allCases.map({ $0.key(arch) }) where theirs.value(key) != nil {
             if let number = theirs.value(key)?.number {
-                #expect(ours.value(key)?.number == number, "\(key)")
+                // A 0 llama.cpp writes for "none" (Phi-3's sliding window) is the key's absence.
+                #expect(ours.value(key)?.number == number || (number == 0 && ours.value(key) == nil), "\(key)")
             } else {
                 #expect(ours.value(key) == theirs.value(key), "\(key)")
             }
         }
+    }
+
+    /// Gemma 3's GGUF is read, not written yet (llama.cpp stores its norm weights as 1 + w),
+    /// nor turned into a .tlm file (which keeps a checkpoint's own values): both refused.
+    @Test func gemmaGGUFIsReadButNotWritten() throws {
+        let dir = TemporaryDirectory()
+        let write = CLI.run(["convert", Fixtures.model("tiny-gemma3"), dir.file("m.gguf")])
+        #expect(write.isOneErrorLine(containing: "gemma3 files are read here, not written yet"), "\(write.status) \(write.stderr)")
+        let tlm = CLI.run(["convert", Fixtures.path("gguf/tiny-gemma3-f32.gguf"), dir.file("m.tlm")])
+        #expect(tlm.isOneErrorLine(containing: "is not converted to .tlm yet"), "\(tlm.status) \(tlm.stderr)")
+        #expect(!fileExists(dir.file("m.gguf")) && !fileExists(dir.file("m.tlm")))
     }
 
     /// A checkpoint missing a tensor its family needs is refused by name, never run without it.

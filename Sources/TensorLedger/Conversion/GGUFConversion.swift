@@ -44,6 +44,9 @@ extension Converter {
         guard let arch = family.gguf else {
             throw GGUFConversionError.unsupported(file: input, reason: "\(config.modelType) models have no GGUF architecture here (\(ModelFamily.knownGGUF))")
         }
+        guard family.writesGGUF else {
+            throw GGUFConversionError.unsupported(file: input, reason: "\(arch) files are read here, not written yet (llama.cpp's converter stores Gemma's norm weights as 1 + w)")
+        }
         var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options)
         func ggufName(_ hf: String) throws -> String {
             guard let g = family.ggufName(of: hf) else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }

@@ -15,6 +15,10 @@ import TensorLedgerRuntime
 extension Converter {
     static func ggufToTLMPlan(_ gguf: GGUFFile, options: ConversionOptions) throws -> Plan {
         let config = try gguf.modelConfig()
+        // A .tlm file keeps a checkpoint's own values; Gemma's GGUF norms are 1 + w.
+        guard !config.record.gemma else {
+            throw GGUFConversionError.unsupported(file: gguf.path, reason: "a \(config.modelType) GGUF is not converted to .tlm yet: llama.cpp stores its norm weights as 1 + w; run the GGUF, or convert the checkpoint")
+        }
         let weights = GGUFWeights(file: gguf, config: config)
         var warnings: [String] = []
         if options.scheme != .q8 || !options.keep.isEmpty {

@@ -88,6 +88,25 @@ extension GGUFFile {
         if known.layerNorms, value(GGUFKey.Model.parallelResidual.key(arch)) != .bool(false) {
             throw .invalid(file: path, reason: "\(GGUFKey.Model.parallelResidual.key(arch)) is not false: the runner does not do parallel residual blocks yet")
         }
+        // Gemma 3 as llama.cpp reads it: GeGLU; sliding layers five of every six (or as the
+        // pattern key says) with their own rope base; scores scaled by head_dim^-1/2, but by
+        // (d / heads)^-1/2 for the 62-layer 27B, which is what its query_pre_attn_scalar says.
+        if known.gemma {
+            c.activation = "gelu_pytorch_tanh"
+            if let window = int(.slidingWindow), window > 0 {
+                c.slidingWindow = window
+                if case .array(.bool, let flags)? = value(GGUFKey.Model.slidingWindowPattern.key(arch)) {
+                    c.slidingLayers = flags.map { $0 == .bool(true) }
+                } else {
+                    let n = int(.slidingWindowPattern) ?? 6
+                    c.slidingLayers = (0..<c.layers).map { n == 0 || $0 % n < n - 1 }
+                }
+                c.localRopeTheta = number(.ropeFreqBaseSWA) ?? 10_000
+            }
+            c.queryPreAttentionScalar = Double(c.layers == 62 ? d / heads : c.headDim)
+            if let cap = number(.finalSoftCap), cap > 0 { c.finalSoftCap = cap }
+            if let cap = number(.attentionSoftCap), cap > 0 { c.attentionSoftCap = cap }
+        }
         if let experts = int(.expertCount), experts > 0 {
             throw .invalid(file: path, reason: "a mixture of \(experts) experts (\(GGUFKey.Model.expertCount.key(arch))): llama.cpp stacks the experts into one tensor per matrix, which TensorLedger does not read yet; its safetensors checkpoint runs")
         }

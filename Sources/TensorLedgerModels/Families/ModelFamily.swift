@@ -61,6 +61,9 @@ public struct ModelFamily: Sendable {
     public var fusedProjections = false
     /// LayerNorm, with a bias, where the others have RMSNorm (StableLM).
     public var layerNorms = false
+    /// This tool writes its GGUF files (Gemma's it reads only: llama.cpp's converter stores
+    /// its norm weights as 1 + w, which the writer does not do yet).
+    public var writesGGUF = true
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
 
@@ -87,7 +90,9 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("stablelm", .llama, gguf: "stablelm")) { $0.layerNorms = true },
             with(ModelFamily("gemma", .llama)) { $0.gemma = true },
             with(ModelFamily("gemma2", .llama)) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
-            with(ModelFamily("gemma3_text", .llama)) { $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
+            with(ModelFamily("gemma3_text", .llama, gguf: "gemma3")) {
+                $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true; $0.writesGGUF = false
+            },
             with(ModelFamily("mixtral", .llama)) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
             with(ModelFamily("qwen3_moe", .llama)) { $0.experts = .qwen; $0.qkNorm = .perHead },
             with(ModelFamily("olmoe", .llama)) { $0.experts = .qwen; $0.qkNorm = .whole },

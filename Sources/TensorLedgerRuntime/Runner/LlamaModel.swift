@@ -163,10 +163,10 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         }
         tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
         let family = c.record
-        // Gemma's RMSNorm scales by 1 + w: the weights are stored so here.
+        // Gemma's RMSNorm scales by 1 + w: the weights are kept so here (a GGUF has them so).
         func norm(_ name: String, _ count: Int) throws -> [Float] {
             let w = try source.vector(name, count: count)
-            return family.gemma ? w.map { 1 + $0 } : w
+            return family.gemma && !source.gemmaNormsIncludeOne ? w.map { 1 + $0 } : w
         }
         func sublayerNorm(_ name: String) throws -> Norm {
             Norm(weight: try norm(name, d), bias: family.layerNorms ? try source.vector(name.replacing(".weight", with: ".bias"), count: d) : nil)

@@ -51,11 +51,14 @@ package protocol WeightSource {
     /// A GGUF's head is output.weight whenever it has one, as llama.cpp loads it; elsewhere
     /// the configuration's tie_word_embeddings decides, as transformers loads it.
     var headIsOutputWeightWhenPresent: Bool { get }
+    /// Gemma's norm weights are stored as 1 + w (llama.cpp's converter adds the one).
+    var gemmaNormsIncludeOne: Bool { get }
 }
 
 extension WeightSource {
     package var notes: [String] { [] }
     package var headIsOutputWeightWhenPresent: Bool { false }
+    package var gemmaNormsIncludeOne: Bool { false }
 
     /// The unembedding: lm_head.weight, or the embedding when the model ties them; with the
     /// notice that a tied configuration leaves the file's own head unused.
@@ -173,6 +176,7 @@ package struct GGUFWeights: WeightSource {
     package func tokenizer() throws -> BPETokenizer { try BPETokenizer.fromGGUF(file, source: file.path) }
 
     package var headIsOutputWeightWhenPresent: Bool { true }
+    package var gemmaNormsIncludeOne: Bool { true }
 
     package func has(_ name: String) -> Bool { byName[name] != nil }
 
