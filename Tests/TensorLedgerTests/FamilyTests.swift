@@ -25,7 +25,7 @@ import Darwin
     static let models = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma2", "tiny-gemma3", "tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe"]
     /// The families whose GGUF files (llama.cpp's converter's, in fixtures/gguf) this tool
     /// reads, and those it also writes.
-    static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma3"]
+    static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma3"]
     static let ggufWritten = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm"]
     static func outputs(_ name: String) -> [String] { ggufWritten.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
     static let prompts = ["one-token", "mid", "long"]

@@ -88,7 +88,7 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.norms = .post },
             with(ModelFamily("phi3", .llama, gguf: "phi3")) { $0.fusedProjections = true },
             with(ModelFamily("stablelm", .llama, gguf: "stablelm")) { $0.layerNorms = true },
-            with(ModelFamily("gemma", .llama)) { $0.gemma = true },
+            with(ModelFamily("gemma", .llama, gguf: "gemma")) { $0.gemma = true; $0.writesGGUF = false },
             with(ModelFamily("gemma2", .llama)) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("gemma3_text", .llama, gguf: "gemma3")) {
                 $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true; $0.writesGGUF = false
