@@ -170,7 +170,7 @@ import Darwin
         }
         for args in [["run", model, "-p", "And", "-n", "1"], ["plan", model], ["convert", model, dir.file("o.tlm")]] {
             let r = CLI.run(args)
-            #expect(r.isOneErrorLine(containing: "tensor \"model.layers.0.self_attn.q_norm.weight\" is not used by the LLaMA"), "\(args[0]): \(r.status) \(r.stderr)")
+            #expect(r.isOneErrorLine(containing: "tensor \"model.layers.0.self_attn.q_norm.weight\" is not used by the Llama runner"), "\(args[0]): \(r.status) \(r.stderr)")
         }
         // Buffers are not parameters: a rotary table beside the weights is fine.
         let buffers = TemporaryDirectory()

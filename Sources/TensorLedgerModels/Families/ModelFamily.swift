@@ -67,10 +67,14 @@ public struct ModelFamily: Sendable {
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
 
-    init(_ modelType: String, _ layout: ArchitectureFamily, gguf: String? = nil) {
+    /// The name people know it by.
+    public let displayName: String
+
+    init(_ modelType: String, _ layout: ArchitectureFamily, gguf: String? = nil, _ displayName: String) {
         self.modelType = modelType
         self.layout = layout
         self.gguf = gguf
+        self.displayName = displayName
     }
 
     public static let all: [ModelFamily] = {
@@ -80,24 +84,24 @@ public struct ModelFamily: Sendable {
             return f
         }
         return [
-            ModelFamily("gpt2", .gpt2, gguf: "gpt2"),
-            with(ModelFamily("llama", .llama, gguf: "llama")) { $0.ggufPermutesQK = true },
-            with(ModelFamily("mistral", .llama, gguf: "llama")) { $0.ggufPermutesQK = true; $0.slidingWindowByDefault = true },
-            with(ModelFamily("qwen2", .llama, gguf: "qwen2")) { $0.attentionBiasByDefault = true },
-            with(ModelFamily("qwen3", .llama, gguf: "qwen3")) { $0.qkNorm = .perHead },
-            with(ModelFamily("olmo2", .llama, gguf: "olmo2")) { $0.qkNorm = .whole; $0.norms = .post },
-            with(ModelFamily("phi3", .llama, gguf: "phi3")) { $0.fusedProjections = true },
-            with(ModelFamily("stablelm", .llama, gguf: "stablelm")) { $0.layerNorms = true },
-            with(ModelFamily("gemma", .llama, gguf: "gemma")) { $0.gemma = true; $0.writesGGUF = false },
-            with(ModelFamily("gemma2", .llama)) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
-            with(ModelFamily("gemma3_text", .llama, gguf: "gemma3")) {
+            ModelFamily("gpt2", .gpt2, gguf: "gpt2", "GPT-2"),
+            with(ModelFamily("llama", .llama, gguf: "llama", "Llama")) { $0.ggufPermutesQK = true },
+            with(ModelFamily("mistral", .llama, gguf: "llama", "Mistral")) { $0.ggufPermutesQK = true; $0.slidingWindowByDefault = true },
+            with(ModelFamily("qwen2", .llama, gguf: "qwen2", "Qwen2")) { $0.attentionBiasByDefault = true },
+            with(ModelFamily("qwen3", .llama, gguf: "qwen3", "Qwen3")) { $0.qkNorm = .perHead },
+            with(ModelFamily("olmo2", .llama, gguf: "olmo2", "OLMo 2")) { $0.qkNorm = .whole; $0.norms = .post },
+            with(ModelFamily("phi3", .llama, gguf: "phi3", "Phi-3")) { $0.fusedProjections = true },
+            with(ModelFamily("stablelm", .llama, gguf: "stablelm", "StableLM")) { $0.layerNorms = true },
+            with(ModelFamily("gemma", .llama, gguf: "gemma", "Gemma")) { $0.gemma = true; $0.writesGGUF = false },
+            with(ModelFamily("gemma2", .llama, "Gemma 2")) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
+            with(ModelFamily("gemma3_text", .llama, gguf: "gemma3", "Gemma 3")) {
                 $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true; $0.writesGGUF = false
             },
-            with(ModelFamily("mixtral", .llama)) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
-            with(ModelFamily("qwen3_moe", .llama)) { $0.experts = .qwen; $0.qkNorm = .perHead },
-            with(ModelFamily("olmoe", .llama)) { $0.experts = .qwen; $0.qkNorm = .whole },
-            with(ModelFamily("bert", .bert)) { $0.aliases = ["roberta", "distilroberta", "xlm-roberta", "camembert"]; $0.runs = false },
-            with(ModelFamily("gpt_neox", .gptNeoX)) { $0.runs = false },
+            with(ModelFamily("mixtral", .llama, "Mixtral")) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
+            with(ModelFamily("qwen3_moe", .llama, "Qwen3-MoE")) { $0.experts = .qwen; $0.qkNorm = .perHead },
+            with(ModelFamily("olmoe", .llama, "OLMoE")) { $0.experts = .qwen; $0.qkNorm = .whole },
+            with(ModelFamily("bert", .bert, "BERT-style")) { $0.aliases = ["roberta", "distilroberta", "xlm-roberta", "camembert"]; $0.runs = false },
+            with(ModelFamily("gpt_neox", .gptNeoX, "GPT-NeoX")) { $0.runs = false },
         ]
     }()
 

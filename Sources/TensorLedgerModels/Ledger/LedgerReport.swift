@@ -10,7 +10,7 @@ extension Ledger {
 
     public var summaryLine: String {
         var parts: [String] = []
-        if let family { parts.append(family.displayName) }
+        if let name = config?.record.displayName ?? family?.displayName { parts.append(name) }
         if let c = config {
             parts.append("\(c.layers) layers, d_model \(formatCount(c.hiddenSize)), \(c.heads) heads")
             if c.kvHeads != c.heads { parts.append("\(c.kvHeads) key/value heads") }

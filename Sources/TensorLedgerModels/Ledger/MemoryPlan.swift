@@ -107,7 +107,7 @@ public struct MemoryPlan: Sendable {
 
     public func textReport() -> String {
         let c = config
-        var out = ["Plan for \(source) (\(c.family.displayName), \(c.layers) layers, d_model \(formatCount(c.hiddenSize)), "
+        var out = ["Plan for \(source) (\(c.record.displayName), \(c.layers) layers, d_model \(formatCount(c.hiddenSize)), "
                    + "\(c.heads) heads\(c.kvHeads != c.heads ? " over \(c.kvHeads) key/value heads" : ""), vocabulary \(formatCount(c.vocabSize))) "
                    + "at \(formatCount(context)) tokens\(batch > 1 ? ", batch \(batch)" : "")", ""]
         var table = TextTable(headers: ["Bytes"] + columns.map(\.name), alignments: [.left] + columns.map { _ in .right })

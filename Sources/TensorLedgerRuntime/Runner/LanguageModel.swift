@@ -83,7 +83,7 @@ public enum ModelLoader {
         let impliedNames = Set(implied.map(\.name))
         for t in runs ? tensors : [] where !impliedNames.contains(t.name) && t.name != "lm_head.weight" {
             guard TensorClassifier.role(of: t, family: config.family) != .buffer else { continue }
-            throw ModelLoadError.unusedTensor(source: source, name: t.name, family: config.family.displayName)
+            throw ModelLoadError.unusedTensor(source: source, name: t.name, family: config.record.displayName)
         }
         for expected in implied {
             guard let shape = byName[expected.name] else {
@@ -117,7 +117,7 @@ public enum ModelLoader {
         case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels, cache: cache)
         case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels, cache: cache)
         case .bert, .gptNeoX:
-            throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.family.displayName)
+            throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.record.displayName)
         }
     }
 }
