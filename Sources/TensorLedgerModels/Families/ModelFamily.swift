@@ -40,7 +40,7 @@ public struct ModelFamily: Sendable {
     public var aliases: [String] = []
     /// The naming convention and forward pass it shares with its relatives.
     public let layout: ArchitectureFamily
-    /// llama.cpp's `general.architecture`; nil when llama.cpp has none this tool writes.
+    /// llama.cpp's `general.architecture`; nil when this tool reads no GGUF of the family.
     public var gguf: String?
     /// RMSNorm on queries and keys before rotary positions.
     public var qkNorm: QKNorm?
