@@ -305,7 +305,7 @@ public final class BPETokenizer: @unchecked Sendable {
         switch pipeline.decoder {
         case .byteLevel:
             return ByteLevel.decode(tokens[id])
-        case .sentencePiece(let replacement):
+        case .sentencePiece(let replacement, _):
             let t = tokens[id]
             if pipeline.byteFallback, let b = BPETokenizer.fallbackByte(t) { return [b] }
             return Array(t.replacing(replacement, with: " ").utf8)
@@ -326,7 +326,7 @@ public final class BPETokenizer: @unchecked Sendable {
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) throws(TokenizerError) -> String {
         var bytes: [UInt8] = []
         for id in ids where !(skipSpecialTokens && isSpecial(id)) { bytes += try self.bytes(of: id) }
-        if case .sentencePiece = pipeline.decoder, bytes.first == 0x20 { bytes.removeFirst() }
+        if case .sentencePiece(_, true) = pipeline.decoder, bytes.first == 0x20 { bytes.removeFirst() }
         return String(decoding: bytes, as: UTF8.self)
     }
 

@@ -125,7 +125,8 @@ extension BPETokenizer {
             let prefix = gguf.value(GGUFKey.Tokenizer.addSpacePrefix.key).map { $0 == .bool(true) } ?? true
             pipeline.normalizer = (prefix ? [.prepend("▁")] : []) + [.replace(" ", "▁")]
             pipeline.preTokenizer = .none
-            pipeline.decoder = .sentencePiece(replacement: "▁")
+            // llama.cpp drops the leading space when it added one.
+            pipeline.decoder = .sentencePiece(replacement: "▁", stripsLeadingSpace: prefix)
             pipeline.byteFallback = true
             pipeline.fuseUnknown = true
             pipeline.unknownToken = tokens.indices.first { type($0) == 2 }.map { tokens[$0] }

@@ -50,8 +50,9 @@ public struct TokenizerPipeline: Sendable, Equatable {
     public enum Decoder: Sendable, Equatable {
         /// Byte-level characters back to bytes.
         case byteLevel
-        /// "▁" back to spaces, <0xNN> tokens to bytes, one leading space dropped.
-        case sentencePiece(replacement: String)
+        /// "▁" back to spaces, <0xNN> tokens to bytes, and one leading space dropped where
+        /// the decoder says so (Llama 2's Strip, a Metaspace that prepends; not Gemma's).
+        case sentencePiece(replacement: String, stripsLeadingSpace: Bool)
     }
 
     public var normalizer: [NormalizerStep] = []
@@ -185,33 +186,44 @@ public struct TokenizerPipeline: Sendable, Equatable {
         // Decoder.
         switch o["decoder"] ?? .null {
         case .null:
-            decoder = isByteLevel ? .byteLevel : .sentencePiece(replacement: "▁")
+            decoder = isByteLevel ? .byteLevel : .sentencePiece(replacement: "▁", stripsLeadingSpace: true)
         case let d where type(d) == "ByteLevel":
             decoder = .byteLevel
         case let d where type(d) == "Metaspace":
-            decoder = .sentencePiece(replacement: d.object?["replacement"]?.string ?? "▁")
+            decoder = .sentencePiece(replacement: d.object?["replacement"]?.string ?? "▁", stripsLeadingSpace: Self.metaspacePrepends(d))
         case let d where type(d) == "Sequence":
             // Llama 2's: Replace("▁", " "), ByteFallback, Fuse, Strip(" ", 1, 0); newer files
             // spell the first step as a Metaspace decoder.
             var replacement: String?
+            var strips = false
             for step in d.object?["decoders"]?.array ?? [] {
                 switch type(step) {
                 case "Replace": replacement = string(step.object?["pattern"])
-                case "Metaspace": replacement = step.object?["replacement"]?.string
+                case "Metaspace":
+                    replacement = step.object?["replacement"]?.string
+                    strips = strips || Self.metaspacePrepends(step)
                 case "ByteFallback", "Fuse": break
                 case "Strip":
                     guard step.object?["start"]?.int == 1, step.object?["stop"]?.int == 0 else { throw unsupported("decoder Strip other than one leading space") }
+                    strips = true
                 default: throw unsupported("decoder \(type(step))")
                 }
             }
             guard let replacement else { throw unsupported("a decoder Sequence without the ▁ replacement") }
-            decoder = .sentencePiece(replacement: replacement)
+            decoder = .sentencePiece(replacement: replacement, stripsLeadingSpace: strips)
         case let d:
             throw unsupported("decoder \(type(d))")
         }
         if isByteLevel != (decoder == .byteLevel) {
             throw unsupported("a byte-level pre-tokenizer with a non-byte-level decoder, or the reverse")
         }
+    }
+
+    /// A Metaspace decoder drops the space its encoder put first, unless it never puts one.
+    static func metaspacePrepends(_ d: JSONValue) -> Bool {
+        guard let o = d.object else { return true }
+        if let scheme = o["prepend_scheme"]?.string { return scheme != "never" }
+        return o["add_prefix_space"]?.bool ?? true
     }
 
     /// The patterns of `Split` pre-tokenizers that real tokenizer.json files carry.
@@ -274,11 +286,11 @@ public struct TokenizerPipeline: Sendable, Equatable {
         switch decoder {
         case .byteLevel:
             root["decoder"] = typed("ByteLevel", ["add_prefix_space": .bool(true), "trim_offsets": .bool(true), "use_regex": .bool(true)])
-        case .sentencePiece(let r):
+        case .sentencePiece(let r, let strips):
             root["decoder"] = typed("Sequence", ["decoders": .array([
                 typed("Replace", ["pattern": .object(JSONObject(["String": .string(r)])), "content": .string(" ")]),
-                typed("ByteFallback"), typed("Fuse"), typed("Strip", ["content": .string(" "), "start": .int(1), "stop": .int(0)]),
-            ])])
+                typed("ByteFallback"), typed("Fuse"),
+            ] + (strips ? [typed("Strip", ["content": .string(" "), "start": .int(1), "stop": .int(0)])] : []))])
         }
         let flags = JSONObject([
             "byte_fallback": .bool(byteFallback), "fuse_unk": .bool(fuseUnknown), "ignore_merges": .bool(ignoreMerges),

@@ -189,6 +189,8 @@ extension Converter {
             m.append((GGUFKey.Tokenizer.scores.key, .f32s((0..<(tok.vocabularySize + padding.count)).map { -Float($0) })))
             m.append((GGUFKey.Tokenizer.tokenType.key, .i32s(types)))
             if let unk = tok.pipeline.unknownToken, let u = tok.id(ofToken: unk) { m.append((GGUFKey.Tokenizer.unknownTokenID.key, .u32(UInt32(u)))) }
+            // llama.cpp puts a space before the text unless told not to (Gemma's vocabularies).
+            if !tok.pipeline.normalizer.contains(.prepend("▁")) { m.append((GGUFKey.Tokenizer.addSpacePrefix.key, .bool(false))) }
         }
         if let bos = id(chat.bosToken) ?? tok.prefixIDs.first ?? c.bosTokenID { m.append((GGUFKey.Tokenizer.bosTokenID.key, .u32(UInt32(bos)))) }
         if let eos = id(chat.eosToken) ?? c.eosTokenIDs.first { m.append((GGUFKey.Tokenizer.eosTokenID.key, .u32(UInt32(eos)))) }
