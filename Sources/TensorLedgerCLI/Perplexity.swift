@@ -22,10 +22,18 @@ struct PerplexityCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Window length in tokens (default: 512, or the model's context when shorter).")
     var context: Int?
 
+    @Option(parsing: .unconditional,
+            help: "llama-perplexity's method, to compare with its figures: whole chunks of the window, BOS first, second halves scored; at most N chunks (0: all).")
+    var chunks: Int?
+
     @Option(help: "A second model to compare with the first (for example its q8 .tlm).", completion: .file())
     var compare: String?
 
     @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let chunks, chunks < 0 { throw ValidationError("--chunks must be 0 (all) or a number of chunks.") }
+    }
 
     func run() throws {
         try reportingErrors(json: output.json) {
@@ -36,7 +44,8 @@ struct PerplexityCommand: ParsableCommand {
             let other = try compare.map { try ModelArguments.load($0, threads: model.threadCount, cache: model.kv) }
             let ids = m.tokenizer.encode(String(decoding: textBytes, as: UTF8.self))
             let bar = Console.stderrIsTerminal && !output.json ? ProgressBar(label: "perplexity", unit: .tokens) : nil
-            let r = try Perplexity.evaluate(m, ids: ids, context: context, compareWith: other,
+            let r = try Perplexity.evaluate(m, ids: ids, context: context, method: chunks.map { .chunks(limit: $0 == 0 ? nil : $0) } ?? .windows,
+                                            compareWith: other,
                                             progress: bar.map { b in { b.update($0, of: $1) } }, interrupted: { Interrupts.isRequested })
             bar?.finish()
             if output.json { print(r.json.serialized()) } else { printReport(r.textReport(model: model.model, compare: compare)) }

@@ -168,4 +168,36 @@ import Testing
         // A model whose context is shorter uses its context.
         #expect(try Perplexity.evaluate(try RunnerTests.f32, ids: Array(ids.prefix(300))).context == 128)
     }
+
+    /// `--chunks` is llama-perplexity's method, worked out here by hand from the model's own
+    /// logits: whole chunks only, BOS in place of each chunk's first token (Llama's tokenizer
+    /// adds one), positions n/2 + 1 ..< n scored.
+    @Test func chunksAreLlamaPerplexitysMethod() throws {
+        let model = try ModelLoader.load(Fixtures.model("tiny-llama"), threads: 1, cache: .f32)
+        let bos = try #require(model.tokenizer.prefixIDs.first)
+        let ids = model.tokenizer.encode(String(repeating: "And God said, Let there be light: and there was light. ", count: 12))
+        let n = 32
+        #expect(ids.count > 3 * n && ids.count % n != 0)
+        let r = try Perplexity.evaluate(model, ids: ids, context: n, method: .chunks(limit: nil))
+        var nll = 0.0, scored = 0
+        var logProbabilities = [Double](repeating: 0, count: model.vocabularySize)
+        for c in 0..<(ids.count / n) {
+            var chunk = Array(ids[(c * n)..<((c + 1) * n)])
+            chunk[0] = bos
+            let state = model.makeState()
+            try model.forward(chunk, state: state, allLogits: true)
+            for i in (n / 2)..<(n - 1) {
+                Perplexity.logSoftmax(state.logits(row: i), into: &logProbabilities)
+                nll -= logProbabilities[chunk[i + 1]]
+                scored += 1
+            }
+        }
+        #expect(r.predicted == scored && scored == (ids.count / n) * (n - n / 2 - 1))
+        #expect(r.meanNLL == nll / Double(scored))
+        #expect(r.json.object?["method"] == .string("chunks"))
+        #expect(r.textReport(model: "m", compare: nil).contains("llama-perplexity's chunks of 32"))
+        // A limit, and a text too short for two chunks.
+        #expect(try Perplexity.evaluate(model, ids: ids, context: n, method: .chunks(limit: 2)).predicted == 2 * (n - n / 2 - 1))
+        #expect(throws: GenerationError.self) { try Perplexity.evaluate(model, ids: Array(ids.prefix(2 * n - 1)), context: n, method: .chunks(limit: nil)) }
+    }
 }

@@ -8,6 +8,11 @@
 // 512 tokens unless asked otherwise (or the model's context, when shorter), as
 // llama-perplexity's default: a window of the model's whole context costs attention
 // quadratic in it and makes figures that no other tool reports.
+//
+// `.chunks` is llama-perplexity's own method, so the two tools' figures can be set side by
+// side: whole chunks of `context` tokens only (the text must hold two), each chunk's first
+// token replaced by BOS where the tokenizer adds one, and only the second half of each
+// chunk scored (positions context/2 + 1 …< context).
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -29,6 +34,7 @@ public struct PerplexityResult: Sendable {
     public var perplexity: Double { exp(meanNLL) }
     /// Against the comparison model, when there is one.
     public var comparison: Comparison?
+    public var method: Perplexity.Method = .windows
     public var seconds: Double
     /// Ctrl-C ended the evaluation early: the figures cover the windows done by then.
     public var interrupted = false
@@ -46,7 +52,7 @@ public struct PerplexityResult: Sendable {
         var o = JSONObject([
             "tokens": .int(tokens), "predicted": .int(predicted), "context": .int(context),
             "mean_nll": .double(meanNLL), "perplexity": .double(perplexity), "seconds": .double(seconds),
-            "complete": .bool(!interrupted),
+            "complete": .bool(!interrupted), "method": .string(method == .windows ? "windows" : "chunks"),
         ])
         if let c = comparison {
             o["compare"] = .object(JSONObject([
@@ -60,7 +66,8 @@ public struct PerplexityResult: Sendable {
 
 extension PerplexityResult {
     public func textReport(model: String, compare: String?) -> String {
-        var out = ["\(model): perplexity \(formatFixed(perplexity, 3)) over \(formatCount(predicted)) predicted tokens (\(formatCount(tokens)) tokens, windows of \(context)), \(formatFixed(seconds, 2)) s"
+        let how = method == .windows ? "windows of \(context)" : "llama-perplexity's chunks of \(context), their second halves scored"
+        var out = ["\(model): perplexity \(formatFixed(perplexity, 3)) over \(formatCount(predicted)) predicted tokens (\(formatCount(tokens)) tokens, \(how)), \(formatFixed(seconds, 2)) s"
                    + (interrupted ? "; interrupted, so over the first windows only" : "")]
         if let c = comparison, let compare {
             out.append("\(compare): perplexity \(formatFixed(c.perplexity, 3)) (\(c.perplexity >= perplexity ? "+" : "")\(formatFixed((c.perplexity / perplexity - 1) * 100, 2))%)")
@@ -76,7 +83,16 @@ public enum Perplexity {
     /// The window when none is asked for (at most the models' context).
     public static let defaultWindow = 512
 
-    public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, compareWith other: (any LanguageModel)? = nil,
+    /// Which positions are scored.
+    public enum Method: Sendable, Equatable {
+        /// Consecutive windows, every token but each window's first.
+        case windows
+        /// llama-perplexity's: at most `limit` whole chunks (all when nil), second halves only.
+        case chunks(limit: Int?)
+    }
+
+    public static func evaluate(_ model: any LanguageModel, ids: [Int], context: Int? = nil, method: Method = .windows,
+                                compareWith other: (any LanguageModel)? = nil,
                                 progress: ((Int, Int) -> Void)? = nil, interrupted: () -> Bool = { false }) throws -> PerplexityResult {
         let limit = min(model.contextLength, other?.contextLength ?? Int.max)
         if let context, context > limit {
@@ -106,9 +122,25 @@ public enum Perplexity {
         var logA = [Double](repeating: 0, count: model.vocabularySize)
         var logB = [Double](repeating: 0, count: model.vocabularySize)
         var stopped = false
-        for windowStart in stride(from: 0, to: ids.count, by: n) {
-            let window = Array(ids[windowStart..<min(windowStart + n, ids.count)])
-            guard window.count >= 2 else { continue }
+        // Each pass: the tokens run, and the first position whose token is scored.
+        var passes: [(start: Int, tokens: [Int], scoredFrom: Int)] = []
+        switch method {
+        case .windows:
+            for start in stride(from: 0, to: ids.count, by: n) where ids.count - start >= 2 {
+                passes.append((start, Array(ids[start..<min(start + n, ids.count)]), 1))
+            }
+        case .chunks(let limit):
+            guard ids.count >= 2 * n else {
+                throw GenerationError.cannotRun("llama-perplexity's method needs at least 2 × \(n) tokens; the text has \(ids.count)")
+            }
+            let bos = model.tokenizer.prefixIDs.first
+            for c in 0..<min(ids.count / n, limit ?? Int.max) {
+                var chunk = Array(ids[(c * n)..<((c + 1) * n)])
+                if let bos { chunk[0] = bos }
+                passes.append((c * n, chunk, n / 2 + 1))
+            }
+        }
+        for (windowStart, window, scoredFrom) in passes {
             if interrupted() { stopped = true; break }
             state.reset()
             try model.forward(window, state: state, allLogits: true)
@@ -116,7 +148,7 @@ public enum Perplexity {
                 otherState.reset()
                 try other.forward(window, state: otherState, allLogits: true)
             }
-            for i in 1..<window.count {
+            for i in scoredFrom..<window.count {
                 // A NaN or infinity among the logits leaves the log-softmax non-finite: only
                 // then are the logits searched, and the stage where it began found.
                 logSoftmax(state.logits(row: i - 1), into: &logA)
@@ -139,7 +171,7 @@ public enum Perplexity {
         if stopped && predicted == 0 { throw InterruptedError(progress: "no window of \(n) tokens was finished") }
         guard predicted > 0 else { throw GenerationError.cannotRun("the text is too short: it needs at least 2 tokens") }
         var result = PerplexityResult(tokens: ids.count, predicted: predicted, context: n, meanNLL: nll / Double(predicted), comparison: nil,
-                                      seconds: clock.seconds, interrupted: stopped)
+                                      method: method, seconds: clock.seconds, interrupted: stopped)
         if other != nil {
             result.comparison = .init(perplexity: exp(otherNLL / Double(predicted)), meanKL: kl / Double(predicted), maxKL: maxKL,
                                       top1Agreement: Double(agree) / Double(predicted))
