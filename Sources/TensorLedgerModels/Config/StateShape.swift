@@ -19,6 +19,7 @@ public struct StateShape: Sendable, Equatable {
     package var gated: Bool
     /// Experts per layer of a mixture (0 for a dense MLP).
     package var experts = 0
+    package var expertsPerToken = 0
     /// How the cache stores keys and values.
     package var cache = KVCacheType.f16
     package var queryWidth: Int { heads * headDim }
@@ -32,6 +33,7 @@ public struct StateShape: Sendable, Equatable {
                   headDim: llama ? c.headDim : c.hiddenSize / max(c.heads, 1), intermediate: c.experts > 0 ? c.expertIntermediateSize : c.intermediateSize,
                   vocabulary: c.vocabSize, layers: c.layers, contextLength: contextLength, gated: llama)
         experts = c.experts
+        expertsPerToken = c.expertsPerToken
         self.cache = cache
     }
 
@@ -47,14 +49,17 @@ public struct StateShape: Sendable, Equatable {
     package struct BatchBuffers {
         package var residual, normed, qkv, attention, projected, hidden, gate, rope: Int
         package var routerLogits, expertRows: Int
+        /// Each token's chosen experts and their weights (4-byte values each).
+        package var routes: Int
         package var quantizedWidth: Int
-        package var all: [Int] { [residual, normed, qkv, attention, projected, hidden, gate, routerLogits, expertRows, expertRows, rope, rope] }
+        package var all: [Int] { [residual, normed, qkv, attention, projected, hidden, gate, routerLogits, expertRows, expertRows, routes, routes, rope, rope] }
     }
 
     package func batchBuffers(tokens T: Int) -> BatchBuffers {
         BatchBuffers(residual: T * width, normed: T * width, qkv: T * (queryWidth + 2 * kvWidth), attention: T * queryWidth,
                      projected: T * width, hidden: T * intermediate, gate: gated ? T * intermediate : 1,
                      rope: T * max(headDim / 2, 1), routerLogits: experts > 0 ? T * experts : 1, expertRows: experts > 0 ? T * width : 1,
+                     routes: experts > 0 ? T * expertsPerToken : 1,
                      quantizedWidth: max(width, queryWidth, intermediate))
     }
 

@@ -40,6 +40,8 @@ public final class InferenceState {
     package var routerLogits: UnsafeMutablePointer<Float>  // (T, experts): a mixture's router
     package var expertInput: UnsafeMutablePointer<Float>   // (T, d): the tokens one expert takes
     package var expertOutput: UnsafeMutablePointer<Float>  // (T, d): what that expert gives them
+    package var routeExperts: UnsafeMutablePointer<Int32>  // (T, k): each token's chosen experts
+    package var routeWeights: UnsafeMutablePointer<Float>  // (T, k): and their weights
     package var ropeCos: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     package var ropeSin: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     package var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
@@ -59,6 +61,7 @@ public final class InferenceState {
             (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
              .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
         (routerLogits, expertInput, expertOutput) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
+        (routeExperts, routeWeights) = (.allocate(capacity: 1), .allocate(capacity: 1))
         quantized = QuantizedActivations(tokens: 1, width: 32)
         reserve(tokens: 1, allLogits: false)
     }
@@ -112,6 +115,8 @@ public final class InferenceState {
             routerLogits = .allocate(capacity: b.routerLogits)
             expertInput = .allocate(capacity: b.expertRows)
             expertOutput = .allocate(capacity: b.expertRows)
+            routeExperts = .allocate(capacity: b.routes)
+            routeWeights = .allocate(capacity: b.routes)
             ropeCos = .allocate(capacity: b.rope)
             ropeSin = .allocate(capacity: b.rope)
             quantized = QuantizedActivations(tokens: T, width: b.quantizedWidth)
@@ -139,9 +144,10 @@ public final class InferenceState {
     public func reset() { position = 0 }
 
     private func freeBatchBuffers() {
-        for p in [residual, normed, qkv, attention, projected, hidden, gate, routerLogits, expertInput, expertOutput, ropeCos, ropeSin] {
+        for p in [residual, normed, qkv, attention, projected, hidden, gate, routerLogits, expertInput, expertOutput, routeWeights, ropeCos, ropeSin] {
             p.deallocate()
         }
+        routeExperts.deallocate()
     }
 
     deinit {

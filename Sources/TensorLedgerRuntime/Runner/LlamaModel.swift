@@ -287,32 +287,46 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
     /// A mixture of experts over T rows of x, into state.projected: the router's softmax
     /// over experts, each token's top k (their weights scaled to sum to one where the family
-    /// does), then each expert run once on the tokens that chose it.
+    /// does), then each expert run once on the tokens that chose it. Nothing is allocated:
+    /// the routes and the gathered rows live in the state.
     private func mixture(_ experts: [MLP], router: WeightMatrix, _ x: UnsafeMutablePointer<Float>, _ T: Int, state: InferenceState) {
         let d = config.hiddenSize, E = experts.count, k = config.expertsPerToken
         ops.multiply(router, x, T, nil, into: state.routerLogits, state: state)
-        var chosen = [[(token: Int, weight: Float)]](repeating: [], count: E)
-        var p = [Float](repeating: 0, count: E)
         for t in 0..<T {
-            let logits = UnsafeBufferPointer(start: state.routerLogits + t * E, count: E)
-            let top = logits.max()!
-            for e in 0..<E { p[e] = expf(logits[e] - top) }
-            let total = p.reduce(0, +)
-            for e in 0..<E { p[e] /= total }
-            // Ties go to the lower expert, as torch.topk's do.
-            let picks = (0..<E).sorted { (a: Int, b: Int) -> Bool in p[a] > p[b] || (p[a] == p[b] && a < b) }.prefix(k)
-            var sum: Float = 1
-            if config.normalizesTopK { sum = picks.reduce(0) { $0 + p[$1] } }
-            for e in picks { chosen[e].append((t, p[e] / sum)) }
+            // Softmax in place, then the k largest (ties to the lower expert, as torch.topk).
+            let p = state.routerLogits + t * E
+            var top = p[0], total: Float = 0
+            for e in 1..<E { top = max(top, p[e]) }
+            for e in 0..<E { p[e] = expf(p[e] - top); total += p[e] }
+            var chosen: Float = 0
+            for j in 0..<k {
+                var best = 0
+                for e in 1..<E where p[e] > p[best] { best = e }
+                state.routeExperts[t * k + j] = Int32(best)
+                state.routeWeights[t * k + j] = p[best] / total
+                chosen += p[best] / total
+                p[best] = -1
+            }
+            if config.normalizesTopK { for j in 0..<k { state.routeWeights[t * k + j] /= chosen } }
         }
         state.projected.update(repeating: 0, count: T * d)
-        for (e, tokens) in chosen.enumerated() where !tokens.isEmpty {
-            for (i, t) in tokens.enumerated() { (state.expertInput + i * d).update(from: x + t.token * d, count: d) }
-            gatedMLP(experts[e], state.expertInput, tokens.count, state: state)
-            ops.multiply(experts[e].down, state.hidden, tokens.count, nil, into: state.expertOutput, state: state)
-            for (i, t) in tokens.enumerated() {
-                let out = state.projected + t.token * d, y = state.expertOutput + i * d
-                for j in 0..<d { out[j] += t.weight * y[j] }
+        for e in 0..<E {
+            // The tokens that chose expert e, gathered into rows; each of their routes is marked
+            // with its row (negative), then, once added back, as done (E).
+            var n = 0
+            for r in 0..<(T * k) where state.routeExperts[r] == Int32(e) {
+                (state.expertInput + n * d).update(from: x + (r / k) * d, count: d)
+                state.routeExperts[r] = Int32(-1 - n)
+                n += 1
+            }
+            guard n > 0 else { continue }
+            gatedMLP(experts[e], state.expertInput, n, state: state)
+            ops.multiply(experts[e].down, state.hidden, n, nil, into: state.expertOutput, state: state)
+            for r in 0..<(T * k) where state.routeExperts[r] < 0 {
+                let row = Int(-1 - state.routeExperts[r]), out = state.projected + (r / k) * d, y = state.expertOutput + row * d
+                let w = state.routeWeights[r]
+                for j in 0..<d { out[j] += w * y[j] }
+                state.routeExperts[r] = Int32(E)  // done: matches no expert again
             }
         }
     }
