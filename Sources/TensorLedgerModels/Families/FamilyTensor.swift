@@ -81,8 +81,11 @@ public struct FamilyTensor: Sendable {
     }
 
     /// The name of layer `l`'s copy (expert `e`'s, for an expert's).
-    public func name(layer l: Int, expert e: Int = 0) -> String {
-        name.replacing("{n}", with: String(l)).replacing("{e}", with: String(e))
+    public func name(layer l: Int, expert e: Int = 0) -> String { Self.name(name, layer: l, expert: e) }
+
+    /// A name with its layer (and expert) filled in.
+    public static func name(_ template: String, layer l: Int, expert e: Int = 0) -> String {
+        template.replacing("{n}", with: String(l)).replacing("{e}", with: String(e))
     }
     public func ggufName(layer l: Int) -> String? { gguf?.replacing("{n}", with: String(l)) }
 
@@ -116,43 +119,44 @@ public struct FamilyTensor: Sendable {
     }()
 
     static let llama: [FamilyTensor] = {
-        let l = "model.layers.{n}.", b = "blk.{n}."
+        typealias N = LlamaNames
+        let b = "blk.{n}."
         return [
-            .init("model.embed_tokens.weight", "token_embd.weight", .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
-            .init(l + "input_layernorm.weight", b + "attn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
-            .init(l + "input_layernorm.bias", b + "attn_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
-            .init(l + "self_attn.q_proj.weight", b + "attn_q.weight", .matrix(.query, .linear), .separateQKV) { [$0.queryWidth, $0.hiddenSize] },
-            .init(l + "self_attn.k_proj.weight", b + "attn_k.weight", .matrix(.key, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
-            .init(l + "self_attn.v_proj.weight", b + "attn_v.weight", .matrix(.value, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
-            .init(l + "self_attn.qkv_proj.weight", b + "attn_qkv.weight", .fusedQKV(.linear), .fusedQKV) { [$0.queryWidth + 2 * $0.kvWidth, $0.hiddenSize] },
-            .init(l + "self_attn.q_proj.bias", b + "attn_q.bias", .other, .attentionBias) { [$0.queryWidth] },
-            .init(l + "self_attn.k_proj.bias", b + "attn_k.bias", .other, .attentionBias) { [$0.kvWidth] },
-            .init(l + "self_attn.v_proj.bias", b + "attn_v.bias", .other, .attentionBias) { [$0.kvWidth] },
-            .init(l + "self_attn.q_norm.weight", b + "attn_q_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.queryWidth : $0.headDim] },
-            .init(l + "self_attn.k_norm.weight", b + "attn_k_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.kvWidth : $0.headDim] },
-            .init(l + "self_attn.o_proj.weight", b + "attn_output.weight", .matrix(.output, .linear)) { [$0.hiddenSize, $0.queryWidth] },
-            .init(l + "post_attention_layernorm.weight", b + "ffn_norm.weight", .other, .onlyPreNorm) { [$0.hiddenSize] },
-            .init(l + "post_attention_layernorm.bias", b + "ffn_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
-            .init(l + "post_attention_layernorm.weight", b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
-            .init(l + "pre_feedforward_layernorm.weight", b + "ffn_norm.weight", .other, .sandwichNorm) { [$0.hiddenSize] },
-            .init(l + "mlp.gate_proj.weight", b + "ffn_gate.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.gate_up_proj.weight", b + "ffn_up.weight", .matrix(.upProjection, .linear), .fusedGateUp) { [2 * $0.intermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.down_proj.weight", b + "ffn_down.weight", .matrix(.downProjection, .linear), .denseMLP) { [$0.hiddenSize, $0.intermediateSize] },
+            .init(N.embedding, "token_embd.weight", .matrix(.embedding, .linear)) { [$0.vocabSize, $0.hiddenSize] },
+            .init(N.inputNorm, b + "attn_norm.weight", .other, .preNorm) { [$0.hiddenSize] },
+            .init(N.bias(N.inputNorm), b + "attn_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
+            .init(N.query, b + "attn_q.weight", .matrix(.query, .linear), .separateQKV) { [$0.queryWidth, $0.hiddenSize] },
+            .init(N.key, b + "attn_k.weight", .matrix(.key, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
+            .init(N.value, b + "attn_v.weight", .matrix(.value, .linear), .separateQKV) { [$0.kvWidth, $0.hiddenSize] },
+            .init(N.fusedQKV, b + "attn_qkv.weight", .fusedQKV(.linear), .fusedQKV) { [$0.queryWidth + 2 * $0.kvWidth, $0.hiddenSize] },
+            .init(N.bias(N.query), b + "attn_q.bias", .other, .attentionBias) { [$0.queryWidth] },
+            .init(N.bias(N.key), b + "attn_k.bias", .other, .attentionBias) { [$0.kvWidth] },
+            .init(N.bias(N.value), b + "attn_v.bias", .other, .attentionBias) { [$0.kvWidth] },
+            .init(N.queryNorm, b + "attn_q_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.queryWidth : $0.headDim] },
+            .init(N.keyNorm, b + "attn_k_norm.weight", .other, .qkNorm) { [$0.record.qkNorm == .whole ? $0.kvWidth : $0.headDim] },
+            .init(N.output, b + "attn_output.weight", .matrix(.output, .linear)) { [$0.hiddenSize, $0.queryWidth] },
+            .init(N.postAttentionNorm, b + "ffn_norm.weight", .other, .onlyPreNorm) { [$0.hiddenSize] },
+            .init(N.bias(N.postAttentionNorm), b + "ffn_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
+            .init(N.postAttentionNorm, b + "post_attention_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
+            .init(N.preFeedForwardNorm, b + "ffn_norm.weight", .other, .sandwichNorm) { [$0.hiddenSize] },
+            .init(N.gate, b + "ffn_gate.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(N.up, b + "ffn_up.weight", .matrix(.upProjection, .linear), .separateGateUp) { [$0.intermediateSize, $0.hiddenSize] },
+            .init(N.fusedGateUp, b + "ffn_up.weight", .matrix(.upProjection, .linear), .fusedGateUp) { [2 * $0.intermediateSize, $0.hiddenSize] },
+            .init(N.down, b + "ffn_down.weight", .matrix(.downProjection, .linear), .denseMLP) { [$0.hiddenSize, $0.intermediateSize] },
             // A mixture of experts: the router, then each expert's SwiGLU MLP. llama.cpp
             // stacks the experts into one tensor per matrix, which this tool does not read yet.
-            .init(l + "block_sparse_moe.gate.weight", nil, .other, .experts(.mixtral)) { [$0.experts, $0.hiddenSize] },
-            .init(l + "block_sparse_moe.experts.{e}.w1.weight", nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(l + "block_sparse_moe.experts.{e}.w3.weight", nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(l + "block_sparse_moe.experts.{e}.w2.weight", nil, .matrix(.downProjection, .linear), .experts(.mixtral)) { [$0.hiddenSize, $0.expertIntermediateSize] },
-            .init(l + "mlp.gate.weight", nil, .other, .experts(.qwen)) { [$0.experts, $0.hiddenSize] },
-            .init(l + "mlp.experts.{e}.gate_proj.weight", nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.experts.{e}.up_proj.weight", nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(l + "mlp.experts.{e}.down_proj.weight", nil, .matrix(.downProjection, .linear), .experts(.qwen)) { [$0.hiddenSize, $0.expertIntermediateSize] },
-            .init(l + "post_feedforward_layernorm.weight", b + "post_ffw_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
-            .init("model.norm.weight", "output_norm.weight", .other) { [$0.hiddenSize] },
-            .init("model.norm.bias", "output_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
-            .init("lm_head.weight", "output.weight", .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
+            .init(N.router(.mixtral), nil, .other, .experts(.mixtral)) { [$0.experts, $0.hiddenSize] },
+            .init(N.expertGate(.mixtral), nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertUp(.mixtral), nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertDown(.mixtral), nil, .matrix(.downProjection, .linear), .experts(.mixtral)) { [$0.hiddenSize, $0.expertIntermediateSize] },
+            .init(N.router(.qwen), nil, .other, .experts(.qwen)) { [$0.experts, $0.hiddenSize] },
+            .init(N.expertGate(.qwen), nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertUp(.qwen), nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertDown(.qwen), nil, .matrix(.downProjection, .linear), .experts(.qwen)) { [$0.hiddenSize, $0.expertIntermediateSize] },
+            .init(N.postFeedForwardNorm, b + "post_ffw_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
+            .init(N.finalNorm, "output_norm.weight", .other) { [$0.hiddenSize] },
+            .init(N.bias(N.finalNorm), "output_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },
+            .init(N.head, "output.weight", .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
         ]
     }()
 
@@ -210,6 +214,47 @@ public struct FamilyTensor: Sendable {
             .init("embed_out.weight", nil, .matrix(.unembedding, .linear), .untied) { [$0.vocabSize, $0.hiddenSize] },
         ]
     }()
+}
+
+/// The LLaMA layout's Hugging Face names, each declared once: the table above and the
+/// runner's loader both spell them from here. "{n}" is the layer, "{e}" the expert
+/// (`FamilyTensor.name(_:layer:expert:)` fills them in).
+public enum LlamaNames {
+    static let layer = "model.layers.{n}."
+    public static let embedding = "model.embed_tokens.weight"
+    public static let inputNorm = layer + "input_layernorm.weight"
+    public static let query = layer + "self_attn.q_proj.weight"
+    public static let key = layer + "self_attn.k_proj.weight"
+    public static let value = layer + "self_attn.v_proj.weight"
+    /// Phi-3's Q, K and V rows in one matrix.
+    public static let fusedQKV = layer + "self_attn.qkv_proj.weight"
+    public static let queryNorm = layer + "self_attn.q_norm.weight"
+    public static let keyNorm = layer + "self_attn.k_norm.weight"
+    public static let output = layer + "self_attn.o_proj.weight"
+    /// The MLP's input norm in most families; the attention's output norm in OLMo 2 and Gemma 2/3.
+    public static let postAttentionNorm = layer + "post_attention_layernorm.weight"
+    public static let preFeedForwardNorm = layer + "pre_feedforward_layernorm.weight"
+    public static let postFeedForwardNorm = layer + "post_feedforward_layernorm.weight"
+    public static let gate = layer + "mlp.gate_proj.weight"
+    public static let up = layer + "mlp.up_proj.weight"
+    /// Phi-3's gate rows, then up rows, in one matrix.
+    public static let fusedGateUp = layer + "mlp.gate_up_proj.weight"
+    public static let down = layer + "mlp.down_proj.weight"
+    public static let finalNorm = "model.norm.weight"
+    public static let head = "lm_head.weight"
+
+    /// A weight's bias (a projection's, a LayerNorm's).
+    public static func bias(_ weight: String) -> String { String(weight.dropLast("weight".count)) + "bias" }
+
+    public static func router(_ naming: ExpertNaming) -> String {
+        naming == .mixtral ? layer + "block_sparse_moe.gate.weight" : layer + "mlp.gate.weight"
+    }
+    public static func expertGate(_ naming: ExpertNaming) -> String { expert(naming, "w1", "gate_proj") }
+    public static func expertUp(_ naming: ExpertNaming) -> String { expert(naming, "w3", "up_proj") }
+    public static func expertDown(_ naming: ExpertNaming) -> String { expert(naming, "w2", "down_proj") }
+    static func expert(_ naming: ExpertNaming, _ mixtral: String, _ qwen: String) -> String {
+        naming == .mixtral ? layer + "block_sparse_moe.experts.{e}.\(mixtral).weight" : layer + "mlp.experts.{e}.\(qwen).weight"
+    }
 }
 
 extension ModelConfig {

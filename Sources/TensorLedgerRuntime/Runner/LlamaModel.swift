@@ -95,9 +95,10 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         } + unembedding.byteCount
     }
 
-    /// The family's checkpoint layout, all here: `model.`-prefixed names, nn.Linear
-    /// matrices stored [out, in], separate Q/K/V and gate/up projections, biases only
-    /// where the checkpoint has them, the head tied to the embedding when `lm_head` is absent.
+    /// The family's checkpoint layout: the names of the layout's table (LlamaNames),
+    /// nn.Linear matrices stored [out, in], biases only where the checkpoint has them, the
+    /// head tied to the embedding when `lm_head` is absent, and each family's departures
+    /// from the plain form as its record (ModelFamily) states them.
     package init(source: some WeightSource, config c: ModelConfig, tokenizer: BPETokenizer, chat: TokenizerConfig = TokenizerConfig(),
                  threads: Int, kernels: KernelISA = .detected, cache: KVCacheType = .f16) throws {
         let name = source.sourceName
@@ -120,6 +121,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         let divisors = source.has(FamilyTensor.ropeDivisors) ? try source.vector(FamilyTensor.ropeDivisors, count: c.headDim / 2) : nil
         rope = RotaryEmbedding(headDim: c.headDim, rotaryDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, divisors: divisors)
         let d = c.hiddenSize, ff = c.intermediateSize, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        let family = c.record
+        typealias N = LlamaNames
         func bias(_ n: String, _ count: Int) throws -> [Float]? {
             source.has(n) || c.attentionBias ? try source.vector(n, count: count) : nil
         }
@@ -127,75 +130,69 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
             MLP(gate: try source.matrix(gate, rows: width, cols: d, conv1D: false), up: try source.matrix(up, rows: width, cols: d, conv1D: false),
                 down: try source.matrix(down, rows: d, cols: width, conv1D: false))
         }
-        // Phi-3 stores Q, K and V as one matrix's rows, and the gate and up likewise: each
-        // part is used where it lies.
-        func projections(_ p: String) throws -> (WeightMatrix, WeightMatrix, WeightMatrix) {
-            guard family.fusedProjections else {
-                return (try source.matrix(p + "self_attn.q_proj.weight", rows: q, cols: d, conv1D: false),
-                        try source.matrix(p + "self_attn.k_proj.weight", rows: kv, cols: d, conv1D: false),
-                        try source.matrix(p + "self_attn.v_proj.weight", rows: kv, cols: d, conv1D: false))
-            }
-            let qkv = try source.matrix(p + "self_attn.qkv_proj.weight", rows: q + 2 * kv, cols: d, conv1D: false)
-            return (qkv.rows(0..<q), qkv.rows(q..<(q + kv)), qkv.rows((q + kv)..<(q + 2 * kv)))
-        }
-        // Each checkpoint names a mixture's router and experts its own way.
-        func mixture(_ p: String) throws -> MLP {
-            let (router, names): (String, (Int) -> (String, String, String))
-            switch family.experts {
-            case .mixtral?:
-                router = p + "block_sparse_moe.gate.weight"
-                names = { e in (p + "block_sparse_moe.experts.\(e).w1.weight", p + "block_sparse_moe.experts.\(e).w3.weight", p + "block_sparse_moe.experts.\(e).w2.weight") }
-            case .qwen?:
-                router = p + "mlp.gate.weight"
-                names = { e in (p + "mlp.experts.\(e).gate_proj.weight", p + "mlp.experts.\(e).up_proj.weight", p + "mlp.experts.\(e).down_proj.weight") }
-            case nil where family.fusedProjections:
-                let gateUp = try source.matrix(p + "mlp.gate_up_proj.weight", rows: 2 * ff, cols: d, conv1D: false)
-                return MLP(gate: gateUp.rows(0..<ff), up: gateUp.rows(ff..<(2 * ff)),
-                           down: try source.matrix(p + "mlp.down_proj.weight", rows: d, cols: ff, conv1D: false))
-            case nil:
-                return try mlp(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", p + "mlp.down_proj.weight", width: ff)
-            }
-            let experts = try (0..<c.experts).map { e in let n = names(e); return try mlp(n.0, n.1, n.2, width: c.expertIntermediateSize) }
-            var m = experts[0]
-            m.router = try source.matrix(router, rows: c.experts, cols: d, conv1D: false)
-            m.experts = experts
-            return m
-        }
-        tokenEmbedding = try source.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: d, conv1D: false)
-        let family = c.record
         // Gemma's RMSNorm scales by 1 + w: the weights are kept so here (a GGUF has them so).
         func norm(_ name: String, _ count: Int) throws -> [Float] {
             let w = try source.vector(name, count: count)
             return family.gemma && !source.gemmaNormsIncludeOne ? w.map { 1 + $0 } : w
         }
         func sublayerNorm(_ name: String) throws -> Norm {
-            Norm(weight: try norm(name, d), bias: family.layerNorms ? try source.vector(name.replacing(".weight", with: ".bias"), count: d) : nil)
-        }
-        func norms(_ p: String, _ before: String, _ after: String) throws -> SublayerNorms {
-            SublayerNorms(before: family.norms == .post ? nil : try sublayerNorm(p + before), after: family.norms == .pre ? nil : try sublayerNorm(p + after))
+            Norm(weight: try norm(name, d), bias: family.layerNorms ? try source.vector(N.bias(name), count: d) : nil)
         }
         localRope = c.localRopeTheta.map { RotaryEmbedding(headDim: c.headDim, rotaryDim: c.rotaryDim, theta: $0, scaling: nil) }
         embeddingScale = family.gemma ? Float(Double(d).squareRoot()) : nil
         geluGate = ["gelu_pytorch_tanh", "gelu_new", "gelu_tanh"].contains(c.activation)
         let qkNormWidth = family.qkNorm == .whole ? (q, kv) : (c.headDim, c.headDim)
+        tokenEmbedding = try source.matrix(N.embedding, rows: c.vocabSize, cols: d, conv1D: false)
         blocks = try (0..<c.layers).map { l in
-            let p = "model.layers.\(l)."
-            let (query, key, value) = try projections(p)
+            func at(_ template: String, expert e: Int = 0) -> String { FamilyTensor.name(template, layer: l, expert: e) }
+            func norms(_ before: String, _ after: String) throws -> SublayerNorms {
+                SublayerNorms(before: family.norms == .post ? nil : try sublayerNorm(at(before)),
+                              after: family.norms == .pre ? nil : try sublayerNorm(at(after)))
+            }
+            // Phi-3 stores Q, K and V as one matrix's rows, and the gate and up likewise:
+            // each part is used where it lies.
+            let query: WeightMatrix, key: WeightMatrix, value: WeightMatrix
+            if family.fusedProjections {
+                let qkv = try source.matrix(at(N.fusedQKV), rows: q + 2 * kv, cols: d, conv1D: false)
+                (query, key, value) = (qkv.rows(0..<q), qkv.rows(q..<(q + kv)), qkv.rows((q + kv)..<(q + 2 * kv)))
+            } else {
+                (query, key, value) = (try source.matrix(at(N.query), rows: q, cols: d, conv1D: false),
+                                       try source.matrix(at(N.key), rows: kv, cols: d, conv1D: false),
+                                       try source.matrix(at(N.value), rows: kv, cols: d, conv1D: false))
+            }
+            let ffn: MLP
+            if let naming = family.experts {
+                // A mixture: the router, and each expert's MLP.
+                let experts = try (0..<c.experts).map { e in
+                    try mlp(at(N.expertGate(naming), expert: e), at(N.expertUp(naming), expert: e), at(N.expertDown(naming), expert: e),
+                            width: c.expertIntermediateSize)
+                }
+                var m = experts[0]
+                m.router = try source.matrix(at(N.router(naming)), rows: c.experts, cols: d, conv1D: false)
+                m.experts = experts
+                ffn = m
+            } else if family.fusedProjections {
+                let gateUp = try source.matrix(at(N.fusedGateUp), rows: 2 * ff, cols: d, conv1D: false)
+                ffn = MLP(gate: gateUp.rows(0..<ff), up: gateUp.rows(ff..<(2 * ff)), down: try source.matrix(at(N.down), rows: d, cols: ff, conv1D: false))
+            } else {
+                ffn = try mlp(at(N.gate), at(N.up), at(N.down), width: ff)
+            }
             return Block(
-                attentionNorms: try norms(p, "input_layernorm.weight", "post_attention_layernorm.weight"),
+                attentionNorms: try norms(N.inputNorm, N.postAttentionNorm),
                 query: query, key: key, value: value,
-                queryBias: try bias(p + "self_attn.q_proj.bias", q),
-                keyBias: try bias(p + "self_attn.k_proj.bias", kv),
-                valueBias: try bias(p + "self_attn.v_proj.bias", kv),
-                queryNorm: family.qkNorm == nil ? nil : try norm(p + "self_attn.q_norm.weight", qkNormWidth.0),
-                keyNorm: family.qkNorm == nil ? nil : try norm(p + "self_attn.k_norm.weight", qkNormWidth.1),
-                output: try source.matrix(p + "self_attn.o_proj.weight", rows: d, cols: q, conv1D: false),
-                mlpNorms: try norms(p, family.norms == .pre ? "post_attention_layernorm.weight" : "pre_feedforward_layernorm.weight",
-                                    "post_feedforward_layernorm.weight"),
-                mlp: try mixture(p),
+                queryBias: try bias(at(N.bias(N.query)), q),
+                keyBias: try bias(at(N.bias(N.key)), kv),
+                valueBias: try bias(at(N.bias(N.value)), kv),
+                queryNorm: family.qkNorm == nil ? nil : try norm(at(N.queryNorm), qkNormWidth.0),
+                keyNorm: family.qkNorm == nil ? nil : try norm(at(N.keyNorm), qkNormWidth.1),
+                output: try source.matrix(at(N.output), rows: d, cols: q, conv1D: false),
+                // The MLP's norms: before it (post_attention_layernorm in most families, Gemma's
+                // pre_feedforward_layernorm), after it (OLMo 2, Gemma 2 and 3).
+                mlpNorms: try norms(family.norms == .pre ? N.postAttentionNorm : N.preFeedForwardNorm, N.postFeedForwardNorm),
+                mlp: ffn,
                 window: c.slidingLayers.isEmpty || c.slidingLayers[l] ? c.slidingWindow : nil)
         }
-        finalNorm = try sublayerNorm("model.norm.weight")
+        finalNorm = try sublayerNorm(N.finalNorm)
         let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
         unembedding = head
         notes = source.notes + (headNote.map { [$0] } ?? [])
