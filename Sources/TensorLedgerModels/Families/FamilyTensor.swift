@@ -72,6 +72,8 @@ public struct FamilyTensor: Sendable {
     }
 
     public var perLayer: Bool { name.contains("{n}") }
+    /// A mixture's expert's tensor: both namings put its number after "experts.".
+    public static func isExpert(_ name: String) -> Bool { name.contains(".experts.") }
     public var perExpert: Bool { name.contains("{e}") }
     public var conv1D: Bool {
         switch role {
@@ -258,6 +260,12 @@ public enum LlamaNames {
 }
 
 extension ModelConfig {
+    /// Of `total` (parameters or bytes), `experts` being a mixture's experts: what one token
+    /// uses, its k of E experts (all of it for a dense model).
+    public func perToken(total: Int, experts part: Int) -> Int {
+        experts > 0 ? total - part + part / experts * expertsPerToken : total
+    }
+
     /// Widths of all the query heads, and of all the key (or value) heads.
     public var queryWidth: Int { heads * headDim }
     public var kvWidth: Int { kvHeads * headDim }

@@ -42,7 +42,12 @@ package struct ClassificationRule {
 public enum TensorClassifier {
     /// A layout's rules, from its tensor table (Families/): each row's name after its layer
     /// number or its layout's prefix, so checkpoints that leave the prefix off are known too.
-    package static func rules(for family: ArchitectureFamily) -> [ClassificationRule] {
+    package static func rules(for family: ArchitectureFamily) -> [ClassificationRule] { ruleTables[family]! }
+
+    /// Each layout's rules, worked out once.
+    private static let ruleTables = Dictionary(uniqueKeysWithValues: ArchitectureFamily.allCases.map { ($0, makeRules($0)) })
+
+    private static func makeRules(_ family: ArchitectureFamily) -> [ClassificationRule] {
         let prefix = family.namePrefix
         let rows = family.tensors.map { t -> ClassificationRule in
             var suffix = t.name

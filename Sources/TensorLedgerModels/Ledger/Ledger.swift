@@ -73,7 +73,7 @@ public struct Ledger: Sendable {
     /// left out); nil for a dense model.
     public var activeParameters: Int? {
         guard let c = config, c.experts > 0, expertParameters > 0 else { return nil }
-        return uniqueParameters - expertParameters + expertParameters / c.experts * c.expertsPerToken
+        return c.perToken(total: uniqueParameters, experts: expertParameters)
     }
     /// The eight categories with a tied unembedding counted again, as GPT-3's table does.
     public var eightCategoryTotal: Int {
@@ -109,7 +109,7 @@ public struct Ledger: Sendable {
         var experts = 0
         func add(_ c: LedgerCategory, _ tensor: TensorInfo, count: Int, matrices m: Int, shape: LedgerShape?) {
             params[c, default: 0] += count
-            if tensor.name.contains(".experts.") { experts += count }
+            if FamilyTensor.isExpert(tensor.name) { experts += count }
             matrices[c, default: 0] += m
             if let shape { shapes[c, default: []].insert(shape) }
             if names[c]?.last != tensor.name { names[c, default: []].append(tensor.name) }

@@ -27,7 +27,7 @@ public struct MemoryPlan: Sendable {
     /// token reads only its chosen experts. nil for a dense model (all of them).
     public func activeWeightBytes(_ column: Column) -> Int? {
         guard config.experts > 0, column.expertBytes > 0 else { return nil }
-        return column.totalWeightBytes - column.expertBytes + column.expertBytes / config.experts * config.expertsPerToken
+        return config.perToken(total: column.totalWeightBytes, experts: column.expertBytes)
     }
 
     public var source: String
@@ -64,7 +64,7 @@ public struct MemoryPlan: Sendable {
             for t in tensors {
                 guard let s = try? StoragePlan.storage(of: t, family: family, options: ConversionOptions()) else { continue }
                 MemoryPlan.add(t.byteCount, s, config: config, to: &bytes)
-                if t.name.contains(".experts.") { experts += t.byteCount }
+                if FamilyTensor.isExpert(t.name) { experts += t.byteCount }
             }
             columns.append(Column(name: "as stored", weightBytes: bytes, fileBytes: nil, expertBytes: experts))
         }
@@ -79,7 +79,7 @@ public struct MemoryPlan: Sendable {
                 guard let s = try StoragePlan.storage(of: t, family: family, options: options) else { continue }
                 MemoryPlan.add(s.rawBytes, s, config: config, to: &bytes)
                 raw.append(s.rawBytes)
-                if t.name.contains(".experts.") { experts += s.rawBytes }
+                if FamilyTensor.isExpert(t.name) { experts += s.rawBytes }
             }
             columns.append(Column(name: scheme.rawValue, weightBytes: bytes, fileBytes: StoragePlan.estimatedFileBytes(rawBytes: raw), expertBytes: experts))
         }

@@ -89,10 +89,14 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     /// A mixture reads its router and the experts a token chooses (counted at the average
     /// expert's size).
     public var weightBytesPerToken: Int {
-        blocks.reduce(0) { total, b in
-            let mlp = b.mlp.router.map { $0.byteCount + b.mlp.experts.reduce(0) { $0 + $1.bytes } * config.expertsPerToken / config.experts } ?? b.mlp.bytes
-            return total + [b.query, b.key, b.value, b.output].reduce(0) { $0 + $1.byteCount } + mlp
-        } + unembedding.byteCount
+        var total = unembedding.byteCount, experts = 0
+        for b in blocks {
+            total += [b.query, b.key, b.value, b.output].reduce(0) { $0 + $1.byteCount } + (b.mlp.router?.byteCount ?? 0)
+            let mlp = b.mlp.router == nil ? b.mlp.bytes : b.mlp.experts.reduce(0) { $0 + $1.bytes }
+            total += mlp
+            if b.mlp.router != nil { experts += mlp }
+        }
+        return config.perToken(total: total, experts: experts)
     }
 
     /// The family's checkpoint layout: the names of the layout's table (LlamaNames),
