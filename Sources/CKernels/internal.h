@@ -24,6 +24,16 @@
 #endif
 #define TL_INLINE static inline __attribute__((always_inline))
 
+#if TL_X86
+/// The sum of a vector's 8 floats.
+TL_TARGET_AVX2 static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif
+
 /// The active variant is one of these (tests lower it; the detected one bounds it).
 #define TL_USES_AVX2() (tl_active_isa() == TL_ISA_AVX2 || tl_active_isa() == TL_ISA_AVX512VNNI)
 #define TL_USES_AVX512() (tl_active_isa() == TL_ISA_AVX512VNNI)
@@ -170,3 +180,18 @@ TL_TARGET_AVX512 static inline __m512 tl_weights16(const void *w, tl_weight_type
     }
 }
 #endif
+
+/// One row of n values in a ggml block type · activations quantized in blocks of 32 (the
+/// thread's variant; blocks.c).
+typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum);
+tl_block_dot tl_block_dot_for(tl_block_type type);
+
+/// Unpacks one stored block (32 or 256 values) into unsigned bytes u and, per 16 values, a
+/// and c such that each value is a·(u − z) − c, z the type's zero point (blocks.c): how the
+/// prompt kernels read a row. c is 0 but for Q4_K and Q5_K, whose blocks have minimums.
+typedef void (*tl_block_unpack)(const uint8_t *block, uint8_t *u, float *a, float *c);
+tl_block_unpack tl_block_unpacker(tl_block_type type);
+/// Values and bytes of one stored block.
+size_t tl_block_values(tl_block_type type);
+size_t tl_block_bytes(tl_block_type type);
+int32_t tl_block_zero_point(tl_block_type type);

@@ -294,6 +294,44 @@ static void test_attention_gelu_transpose(tl_isa isa) {
     check(memcmp(rt, gt, sizeof rt) == 0, "transpose", R, C);
 }
 
+// ggml block rows (random bytes with finite scales of a real file's size) against the
+// portable definitions, for decoding (rows · x) and prompts (rows × tokens).
+static void test_blocks(tl_isa isa) {
+    enum { N = 768, ROWS = 19, T = 5 };
+    static uint8_t w[ROWS * 34 * (N / 32)];  // Q8_0 takes the most bytes per value
+    static int8_t x[T * N];
+    static float xf[T * N], xs[T * N / 32], ry[T * ROWS], gy[T * ROWS];
+    static int32_t sums[T * N / 32];
+    static const char *names[TL_BLOCK_TYPE_COUNT] = {"Q8_0 rows", "Q4_0 rows", "Q4_K rows", "Q5_K rows", "Q6_K rows"};
+    for (size_t i = 0; i < T * N; i++) xf[i] = uniform();
+    for (size_t i = 0; i < N; i++) xf[i] = i % 2 ? 1.0f : -1.0f;  // token 0 at the ±127 extremes
+    WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, T * N, x, xs, sums));
+    for (int type = 0; type < TL_BLOCK_TYPE_COUNT; type++) {
+        const size_t row = tl_block_row_bytes((tl_block_type)type, N), per = type < 2 ? 32 : 256, bytes = row / (N / per);
+        for (size_t i = 0; i < ROWS * row; i++) w[i] = (uint8_t)next();
+        if (type == TL_BLOCKS_Q8_0) for (size_t i = 0; i < ROWS * row; i++) if (w[i] == 0x80) w[i] = 0x81;  // ggml's range is ±127
+        for (size_t b = 0; b < ROWS * row / bytes; b++) {
+            uint8_t *block = w + b * bytes;
+            const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
+            memcpy(block + (type == TL_BLOCKS_Q6_K ? 208 : 0), &d, 2);
+            if (type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K) memcpy(block + 2, &dmin, 2);
+        }
+        const double mag = 100;  // Σ|w·x| of a row is about 20 here
+        WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x, xs, sums, ry));
+        WITH(isa, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x, xs, sums, gy));
+        int ok = 1;
+        for (size_t r = 2; r < ROWS; r++) ok &= close_to(gy[r], ry[r], mag);
+        check(ok, names[type], N, ROWS);
+        for (size_t t = 1; t <= T; t += 2) {
+            WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, ry, ROWS));
+            WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, gy, ROWS));
+            ok = 1;
+            for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
+            check(ok, names[type], t, ROWS);
+        }
+    }
+}
+
 int main(void) {
     const tl_isa all[] = {TL_ISA_PORTABLE, TL_ISA_AVX2, TL_ISA_AVX512VNNI, TL_ISA_NEON, TL_ISA_NEON_DOTPROD};
     printf("kernel tests: detected %s\n", tl_isa_name(tl_detect_isa()));
@@ -307,6 +345,7 @@ int main(void) {
         test_activation_quantizer(all[i]);
         test_weight_quantizers(all[i]);
         test_gemms(all[i]);
+        test_blocks(all[i]);
         test_attention_gelu_transpose(all[i]);
         test_compare(all[i]);
         printf("  %s: %d checks\n", variant, passed + failed - before);

@@ -83,18 +83,6 @@ import Testing
         }
     }
 
-    /// Q4_0 has no kernel: it runs requantized to q8, and the model says so.
-    @Test func otherTypesAreRequantizedWithANotice() throws {
-        let model = try ModelLoader.load(Self.path("tiny-qwen2-q4_0.gguf"))
-        #expect(model.weightScheme == .q8)
-        #expect(model.notes.count == 1 && model.notes[0].contains("Q4_0"), "\(model.notes)")
-        let ref = try LlamaFamilyTests.facts("tiny-qwen2")["mid"]!.object!
-        let logits = try Generator(model: model).lastLogits(LlamaFamilyTests.ints(ref["input_ids"]))
-        let diff = LlamaFamilyTests.maxDifference(logits, LlamaFamilyTests.numbers(ref["last_logits"]))
-        #expect(diff < 1.5, "max |Δlogit| = \(diff)")
-        #expect(try ModelLoader.load(Self.path("tiny-qwen2-q8_0.gguf")).notes.isEmpty)
-    }
-
     @Test func theChatTemplateComesFromTheFile() throws {
         let config = try TokenizerConfig.load(forModel: Self.path("tiny-qwen2-q8_0.gguf"))
         #expect(config.chatTemplate.map(ChatTemplate.detect) == .chatml)
@@ -307,11 +295,14 @@ import Testing
         #expect(report.items.count >= 20)
         try TLMFile(path: dir.file("m.tlm")).verify()
         let a = try ModelLoader.load(gguf), b = try ModelLoader.load(dir.file("m.tlm"))
-        #expect(a.weightScheme == b.weightScheme && a.config.layers == b.config.layers)
+        #expect(b.weightFormat == (name.hasSuffix("f32.gguf") ? "f32" : "q8") && a.config.layers == b.config.layers)
         let ids = a.tokenizer.encode("And God said, Let there be light")
         #expect(b.tokenizer.encode("And God said, Let there be light") == ids)
+        // The runner reads Q8_0 and Q4_0 as stored, the .tlm holds q8: the same numbers for
+        // Q8_0 (summed in another order), Q4_0's requantized.
+        let tolerance: Float = name.hasSuffix("f32.gguf") ? 0 : name.contains("q4_0") ? 0.1 : 1e-4
         let x = try Generator(model: a).lastLogits(ids), y = try Generator(model: b).lastLogits(ids)
-        #expect(zip(x, y).allSatisfy { $0 == $1 }, "\(name): \(zip(x, y).map { abs($0 - $1) }.max() ?? 0)")
+        #expect(zip(x, y).allSatisfy { abs($0 - $1) <= tolerance }, "\(name): \(zip(x, y).map { abs($0 - $1) }.max() ?? 0)")
         #expect(try TokenizerConfig.load(forModel: dir.file("m.tlm")) == (try TokenizerConfig.load(forModel: gguf)))
         // The ledger reads the .tlm as the model it is.
         let (ledger, _) = try ModelSource.ledger(dir.file("m.tlm"))

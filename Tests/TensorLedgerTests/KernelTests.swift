@@ -116,6 +116,40 @@ import Testing
     /// The prompt kernel against the twin, row by row and token by token: row counts that
     /// leave partial tiles of 16 and 32 rows, token counts that leave partial tiles of 6,
     /// both scale layouts, and the ±127 extremes where the +128 offset trick could overflow.
+    /// Rows in each ggml block type with a kernel, as a GGUF stores them: the blocks gguf-py
+    /// wrote in quant-types.gguf, and random blocks (finite scales) three super-blocks wide,
+    /// against the dequantized values; decoding (one token) and prompts (several).
+    @Test(arguments: KernelISA.available)
+    func blockRowsMatchTheTwin(_ isa: KernelISA) throws {
+        let file = try GGUFFile.open(Fixtures.path("gguf/quant-types.gguf"))
+        var rng = SplitMix64(seed: 21)
+        for type in GGMLType.allCases where type.blockKernel != nil {
+            let fixture = try #require(file.tensors.first { $0.type == type }, "quant-types.gguf has no \(type.name) tensor")
+            let (block, bytes) = type.blockLayout
+            var random = (0..<(7 * 768 / block * bytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            for b in 0..<(random.count / bytes) {
+                let d = halfBitsFromFloat(0.001 + Float(rng.next() % 1000) * 1e-5), dmin = halfBitsFromFloat(Float(rng.next() % 1000) * 1e-5)
+                let at = b * bytes + (type == .q6_K ? 208 : 0)
+                (random[at], random[at + 1]) = (UInt8(d & 0xFF), UInt8(d >> 8))
+                if type == .q4_K || type == .q5_K { (random[at + 2], random[at + 3]) = (UInt8(dmin & 0xFF), UInt8(dmin >> 8)) }
+                if type == .q8_0 { for i in (b * bytes + 2)..<(b * bytes + 34) where random[i] == 0x80 { random[i] = 0x81 } }
+            }
+            for (w, n) in [(Array(file.data(for: fixture)), fixture.dimensions[0]), (random, 768)] {
+                let rows = w.count / (n / block * bytes), rowBytes = w.count / rows
+                for T in [1, 3] {
+                    let x = (0..<T).map { t in Kernels.quantizeActivations(Self.vector(n, seed: 30 + UInt64(t), std: 1.5)) }
+                    let got = KernelISA.with(isa) { Kernels.productBlocks(w, type: type, rows: rows, x) }
+                    for t in 0..<T {
+                        for r in 0..<rows {
+                            let ref = ReferenceKernels.dotBlocks(Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), type: type, x[t].q, scales: x[t].scales)
+                            #expect(abs(Double(got[t][r]) - ref) <= 2e-5 * max(1, abs(ref)), "\(isa.name) \(type.name) n=\(n) T=\(T) t=\(t) r=\(r): \(got[t][r]) vs \(ref)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: KernelISA.available)
     func matrixProductsMatchTheTwin(_ isa: KernelISA) throws {
         try KernelISA.with(isa) {

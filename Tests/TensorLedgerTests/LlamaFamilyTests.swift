@@ -74,7 +74,7 @@ import Testing
     func reducedPrecisionStaysClose(_ name: String, _ case_: (WeightScheme, Double)) throws {
         let (scheme, tolerance) = case_
         let model = try Self.converted(name, scheme)
-        #expect(model.weightScheme == scheme)
+        #expect(model.weightFormat == scheme.rawValue)
         for prompt in Self.prompts {
             let ref = try Self.facts(name)[prompt]!.object!
             let logits = try Generator(model: model).lastLogits(Self.ints(ref["input_ids"]))
@@ -106,7 +106,7 @@ import Testing
             let state = model.makeState()
             for id in ids { try model.forward([id], state: state) }
             let diff = zip(batched, state.logits()).map { abs($0 - $1) }.max()!
-            #expect(diff < 1e-4, "\(name) \(model.weightScheme): \(diff)")
+            #expect(diff < 1e-4, "\(name) \(model.weightFormat): \(diff)")
         }
     }
 

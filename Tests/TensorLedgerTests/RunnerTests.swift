@@ -217,7 +217,7 @@ import Darwin
             for id in ids { try model.forward([id], state: state) }
             let stepwise = Array(state.logits())
             let diff = zip(batched, stepwise).map { abs($0 - $1) }.max()!
-            #expect(diff < 1e-4, "\(model.weightScheme): \(diff)")
+            #expect(diff < 1e-4, "\(model.weightFormat): \(diff)")
         }
     }
 }

@@ -135,6 +135,31 @@ void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales,
 void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
                 const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride);
 
+// --- ggml's block types, used as stored (GGUF weights) ---------------------------------
+
+/// The block types with kernels. Their layouts are ggml's (blocks.c lists them).
+typedef enum {
+    TL_BLOCKS_Q8_0 = 0,
+    TL_BLOCKS_Q4_0 = 1,
+    TL_BLOCKS_Q4_K = 2,
+    TL_BLOCKS_Q5_K = 3,
+    TL_BLOCKS_Q6_K = 4,
+    TL_BLOCK_TYPE_COUNT = 5
+} tl_block_type;
+
+/// Bytes of a row of n values (a multiple of the type's block: 32, or 256 for the K types).
+size_t tl_block_row_bytes(tl_block_type type, size_t n);
+
+/// out[r] = row r · x for r0 ≤ r < r1, the rows of n values stored back to back in `type`'s
+/// blocks, x quantized by tl_quantize_activations (its scales and block sums).
+void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                        const int32_t *xsums, float *out);
+
+/// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T, W as for
+/// tl_dot_blocks_rows and X T rows of n from tl_quantize_activations.
+void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                    const int32_t *xsums, size_t T, float *y, size_t ystride);
+
 // --- Comparing (diff) ---------------------------------------------------------------
 
 /// out = {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} over n floats (f32 within blocks of 1,024, f64 across).

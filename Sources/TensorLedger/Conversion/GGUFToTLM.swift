@@ -19,7 +19,7 @@ extension Converter {
         guard !config.record.gemma else {
             throw GGUFConversionError.unsupported(file: gguf.path, reason: "a \(config.modelType) GGUF is not converted to .tlm yet: llama.cpp stores its norm weights as 1 + w; run the GGUF, or convert the checkpoint")
         }
-        let weights = GGUFWeights(file: gguf, config: config)
+        let weights = GGUFWeights(file: gguf, config: config, asStored: false)
         var warnings: [String] = []
         if options.scheme != .q8 || !options.keep.isEmpty {
             warnings.append("from GGUF, tensors keep the file's types (those .tlm lacks become q8): the weight scheme and keep patterns asked for do not apply")

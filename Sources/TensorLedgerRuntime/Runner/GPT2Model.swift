@@ -49,7 +49,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
 
     public var threads: Int { ops.threads }
     public var contextLength: Int { config.contextLength }
-    public var weightScheme: WeightScheme { blocks.first?.up.scheme ?? tokenEmbedding.scheme }
+    public var weightFormat: String { Self.formatSummary(blocks.flatMap { [$0.qkv, $0.proj, $0.up, $0.down] } + [unembedding]) }
     public var weightBytesPerToken: Int {
         blocks.reduce(0) { $0 + $1.qkv.byteCount + $1.proj.byteCount + $1.up.byteCount + $1.down.byteCount } + unembedding.byteCount
     }

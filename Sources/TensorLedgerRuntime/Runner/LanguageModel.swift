@@ -17,8 +17,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     var threads: Int { get }
     /// Positions the model attends over (for Mistral, no longer than its sliding window).
     var contextLength: Int { get }
-    /// The scheme of the big matrices (for reports).
-    var weightScheme: WeightScheme { get }
+    /// How the big matrices are stored, for reports: "q8", "f16", or a GGUF's types by the
+    /// bytes they hold ("Q4_K+Q6_K").
+    var weightFormat: String { get }
     /// Bytes of weights one decoded token reads: what bounds decoding speed.
     var weightBytesPerToken: Int { get }
     /// What loading changed about the weights (a GGUF type requantized to q8), for a notice.
@@ -119,5 +120,14 @@ public enum ModelLoader {
         case .bert, .gptNeoX:
             throw ModelLoadError.unsupportedArchitecture(source: source.sourceName, family: config.record.displayName)
         }
+    }
+}
+
+extension LanguageModel {
+    /// The formats of `matrices`, the one holding most bytes first, joined by "+".
+    package static func formatSummary(_ matrices: [WeightMatrix]) -> String {
+        var bytes: [String: Int] = [:]
+        for m in matrices { bytes[m.format, default: 0] += m.byteCount }
+        return bytes.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map(\.key).joined(separator: "+")
     }
 }

@@ -85,7 +85,11 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
     public var contextLength: Int {
         config.slidingLayers.isEmpty ? min(config.contextLength, config.slidingWindow ?? Int.max) : config.contextLength
     }
-    public var weightScheme: WeightScheme { blocks.first?.mlp.up.scheme ?? tokenEmbedding.scheme }
+    public var weightFormat: String {
+        Self.formatSummary(blocks.flatMap { b in
+            [b.query, b.key, b.value, b.output] + (b.mlp.router == nil ? [b.mlp] : b.mlp.experts).flatMap { [$0.gate, $0.up, $0.down] }
+        } + [unembedding])
+    }
     /// A mixture reads its router and the experts a token chooses (counted at the average
     /// expert's size).
     public var weightBytesPerToken: Int {

@@ -66,6 +66,14 @@ public enum ReferenceKernels {
         return s * Double(scale)
     }
 
+    /// A row of ggml blocks against quantized activations: the row's values as
+    /// GGMLDequantize gives them (as gguf-py does), times each activation, in f64.
+    public static func dotBlocks(_ row: [UInt8], type: GGMLType, _ x: [Int8], scales xs: [Float]) -> Double {
+        var w = [Float](repeating: 0, count: x.count)
+        row.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(raw, type: type, count: x.count, into: $0.baseAddress!) } }
+        return x.indices.reduce(0.0) { $0 + Double(w[$1]) * Double(xs[$1 / 32]) * Double(x[$1]) }
+    }
+
     /// A (rows, cols) matrix as (cols, rows).
     public static func transpose(_ x: [Float], rows: Int, cols: Int) -> [Float] {
         (0..<(rows * cols)).map { i in x[(i % rows) * cols + i / rows] }
@@ -196,6 +204,17 @@ public enum Kernels {
                 tl_gemm_q8(w, blockScales == nil ? nil : bp.baseAddress, rowScales == nil ? nil : rp.baseAddress, n, 0, rows, q, s, sums, T, &y, rows)
             }
         }
+        return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
+    /// W (rows of ggml blocks, back to back) times T quantized tokens: out[t][r], through
+    /// the decoding kernel when T is 1 and the prompt kernel otherwise.
+    public static func productBlocks(_ w: [UInt8], type: GGMLType, rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
+        let n = x[0].q.count, T = x.count, kernel = type.blockKernel!
+        let q = x.flatMap(\.q), s = x.flatMap(\.scales)
+        let sums = (0..<(q.count / 32)).map { b in q[(32 * b)..<(32 * b + 32)].reduce(Int32(0)) { $0 + Int32($1) } }
+        var y = [Float](repeating: 0, count: T * rows)
+        if T == 1 { tl_dot_blocks_rows(kernel, w, n, 0, rows, q, s, sums, &y) } else { tl_gemm_blocks(kernel, w, n, 0, rows, q, s, sums, T, &y, rows) }
         return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
     }
 

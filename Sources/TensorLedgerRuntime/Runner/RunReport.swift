@@ -11,7 +11,7 @@ public struct RunReport: Sendable {
     public static let jsonSchema = "tensorledger.run/1"
     public var result: GenerationResult
     public var loadSeconds: Double
-    public var scheme: WeightScheme
+    public var scheme: String
     public var weightBytesPerToken: Int
     public var threads: Int
     /// The process's resident memory when the report was made, the model, its cache and
@@ -24,7 +24,7 @@ public struct RunReport: Sendable {
         self.result = result
         self.seed = seed
         self.loadSeconds = loadSeconds
-        scheme = model.weightScheme
+        scheme = model.weightFormat
         weightBytesPerToken = model.weightBytesPerToken
         threads = model.threads
         residentBytes = TensorLedgerCore.residentBytes()
@@ -34,13 +34,13 @@ public struct RunReport: Sendable {
     public var statsLine: String {
         "load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(result.promptIDs.count) tokens, \(formatFixed(result.promptTokensPerSecond, 1)) tokens/s; "
             + "generation \(result.generatedIDs.count) tokens, \(formatFixed(result.generationTokensPerSecond, 1)) tokens/s "
-            + "(\(scheme.rawValue), \(threads) thread\(threads == 1 ? "" : "s")); stopped: \(result.stopReason.words); seed \(seed)"
+            + "(\(scheme), \(threads) thread\(threads == 1 ? "" : "s")); stopped: \(result.stopReason.words); seed \(seed)"
     }
 
     public var json: JSONValue {
         var o = result.json.object!
         o["load_seconds"] = .double(loadSeconds)
-        o["weight_scheme"] = .string(scheme.rawValue)
+        o["weight_scheme"] = .string(scheme)
         o["weight_bytes_per_token"] = .int(weightBytesPerToken)
         o["threads"] = .int(threads)
         o["resident_bytes"] = .int(residentBytes)

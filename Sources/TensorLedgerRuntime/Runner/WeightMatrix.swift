@@ -1,6 +1,7 @@
 // A weight matrix as the runner uses it: rows × cols, row-major (rows = output
 // features), in one of the stored schemes, read in place from the file mapping when
-// stored raw. `multiply` is the one hot spot of decoding: each row is streamed once,
+// stored raw; a GGUF's block types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) are read as stored.
+// `multiply` is the one hot spot of decoding: each row is streamed once,
 // the rows split across threads in large contiguous chunks.
 
 import TensorLedgerCore
@@ -17,6 +18,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case q8(UnsafePointer<Int8>, scales: UnsafePointer<UInt16>)
         /// int8 rows and one f32 scale per row.
         case q8Row(UnsafePointer<Int8>, scales: UnsafePointer<Float>)
+        /// Rows of ggml blocks, back to back, as a GGUF stores them.
+        case blocks(UnsafeRawPointer, type: GGMLType, kernel: tl_block_type)
     }
 
     public let rows: Int
@@ -25,20 +28,40 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Keeps the bytes alive (a file mapping or a decoded buffer).
     package let owner: AnyObject
 
-    public var scheme: WeightScheme {
+    /// The .tlm scheme of the storage; nil for ggml blocks, which .tlm does not hold.
+    public var scheme: WeightScheme? {
         switch storage {
         case .f32: return .f32
         case .f16: return .f16
         case .bf16: return .bf16
         case .q8: return .q8
         case .q8Row: return .q8Row
+        case .blocks: return nil
         }
     }
 
-    public var needsQuantizedInput: Bool { scheme.isQuantized }
+    /// How the weights are stored, as reports name it: a .tlm scheme ("q8") or a ggml type ("Q4_K").
+    public var format: String {
+        if case .blocks(_, let type, _) = storage { return type.name }
+        return scheme!.rawValue
+    }
+
+    public var needsQuantizedInput: Bool { scheme?.isQuantized ?? true }
 
     /// Bytes read per full pass over the matrix (what a token costs in bandwidth).
-    public var byteCount: Int { TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: scheme) ?? 0 }
+    public var byteCount: Int {
+        switch storage {
+        case .blocks(_, _, let kernel): return rows * tl_block_row_bytes(kernel, cols)
+        default: return TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: scheme!) ?? 0
+        }
+    }
+
+    /// Rows of `type` blocks used where they lie in `bytes` (a mapping, or a copy with rows reordered).
+    package init?(rows: Int, cols: Int, type: GGMLType, bytes: TensorBytes) {
+        guard let kernel = type.blockKernel, cols % type.blockLayout.size == 0,
+              bytes.bytes.count == rows * tl_block_row_bytes(kernel, cols) else { return nil }
+        self.init(rows: rows, cols: cols, storage: .blocks(bytes.bytes.baseAddress!, type: type, kernel: kernel), owner: bytes)
+    }
 
     package init(rows: Int, cols: Int, scheme: WeightScheme, bytes: TensorBytes) {
         self.rows = rows
@@ -70,11 +93,12 @@ public struct WeightMatrix: @unchecked Sendable {
         case .bf16(let p): sliced = .bf16(p + first)
         case .q8(let q, let scales): sliced = .q8(q + first, scales: scales + first / WeightScheme.blockSize)
         case .q8Row(let q, let scales): sliced = .q8Row(q + first, scales: scales + range.lowerBound)
+        case .blocks(let p, let type, let kernel): sliced = .blocks(p + range.lowerBound * tl_block_row_bytes(kernel, cols), type: type, kernel: kernel)
         }
         return WeightMatrix(rows: range.count, cols: cols, storage: sliced, owner: owner)
     }
 
-    /// The matrix's bytes in the .tlm layout of its scheme.
+    /// The matrix's bytes in the .tlm layout of its scheme (or ggml's, for blocks).
     package var bytes: UnsafeRawBufferPointer {
         let base: UnsafeRawPointer
         switch storage {
@@ -82,6 +106,7 @@ public struct WeightMatrix: @unchecked Sendable {
         case .f16(let p), .bf16(let p): base = UnsafeRawPointer(p)
         case .q8(let q, _): base = UnsafeRawPointer(q)
         case .q8Row(let q, _): base = UnsafeRawPointer(q)
+        case .blocks(let p, _, _): base = p
         }
         return UnsafeRawBufferPointer(start: base, count: byteCount)
     }
@@ -100,6 +125,9 @@ public struct WeightMatrix: @unchecked Sendable {
             }
         case .q8Row(let q, let s):
             for c in 0..<cols { out[c] = Float(q[r * cols + c]) * s[r] }
+        case .blocks(let p, let type, let kernel):
+            let rowBytes = tl_block_row_bytes(kernel, cols)
+            GGMLDequantize.dequantize(UnsafeRawBufferPointer(start: p + r * rowBytes, count: rowBytes), type: type, count: cols, into: out)
         }
     }
 
@@ -117,6 +145,9 @@ public struct WeightMatrix: @unchecked Sendable {
         case .q8Row(let q, let s):
             let xv = xq!
             for r in range { out[r] = tl_dot_q8row_q8(q + r * n, s[r], xv.values, xv.scales, n) }
+        case .blocks(let p, _, let kernel):
+            let xv = xq!
+            tl_dot_blocks_rows(kernel, p, n, range.lowerBound, range.upperBound, xv.values, xv.scales, xv.sums, out)
         }
     }
 }
@@ -136,6 +167,9 @@ extension WeightMatrix {
         case .q8Row(let q, let s):
             let a = xq!
             tl_gemm_q8(q, nil, s, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
+        case .blocks(let p, _, let kernel):
+            let a = xq!
+            tl_gemm_blocks(kernel, p, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
         }
     }
 }
@@ -171,5 +205,19 @@ package final class QuantizedActivations {
         values.deallocate()
         scales.deallocate()
         sums.deallocate()
+    }
+}
+
+extension GGMLType {
+    /// The kernel that multiplies rows of this type as stored; nil where there is none.
+    package var blockKernel: tl_block_type? {
+        switch self {
+        case .q8_0: return TL_BLOCKS_Q8_0
+        case .q4_0: return TL_BLOCKS_Q4_0
+        case .q4_K: return TL_BLOCKS_Q4_K
+        case .q5_K: return TL_BLOCKS_Q5_K
+        case .q6_K: return TL_BLOCKS_Q6_K
+        default: return nil
+        }
     }
 }

@@ -33,7 +33,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
         case .unusedTensor(let s, let n, let f):
             return "\(s): tensor \"\(n)\" is not used by the \(f) runner: this is a variant it does not run yet, and without that tensor it would compute wrong"
         case .nonFinite(let s, let n, let i): return "\(s): tensor \"\(n)\" holds a value that is not finite (NaN or infinity) at element \(i); the model cannot compute with it"
-        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16 and Q8_0 run)"
+        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K run as stored; Q4_1, Q5_0 and Q5_1 requantized to q8)"
         }
     }
 }
@@ -148,14 +148,20 @@ package struct CheckpointWeights: WeightSource {
     }
 }
 
-/// A GGUF file: tensors found by their Hugging Face names (GGUFModel.swift maps them),
-/// F32, F16 and BF16 used in place from the mapping, Q8_0 repacked into the q8 layout
-/// (the same numbers: int8 values and one f16 scale per block of 32). The llama
-/// architecture's Q and K rows are put back in Hugging Face's order.
+/// A GGUF file: tensors found by their Hugging Face names (GGUFModel.swift maps them).
+/// For the runner, F32, F16, BF16 and every block type with a kernel (Q8_0, Q4_0, Q4_K,
+/// Q5_K, Q6_K) are used in place from the mapping, so a model takes the file's size;
+/// other block types are dequantized and requantized to q8, with a notice. For a .tlm
+/// conversion (`asStored` false) Q8_0 is repacked into the q8 layout (the same numbers)
+/// and the other block types requantized. The llama architecture's Q and K rows are put
+/// back in Hugging Face's order, those matrices copied.
 package struct GGUFWeights: WeightSource {
     package let file: GGUFFile
     package let config: ModelConfig
     package let byName: [String: GGUFTensorMapping]
+    /// Whether block types with kernels stay in their ggml blocks (the runner), or become
+    /// .tlm schemes (a conversion).
+    package let asStored: Bool
     package var sourceName: String { file.path }
     /// The types dequantized and requantized to q8 while loading.
     private let requantized = Requantized()
@@ -167,9 +173,10 @@ package struct GGUFWeights: WeightSource {
         package var types: Set<String> = []
     }
 
-    package init(file: GGUFFile, config: ModelConfig) {
+    package init(file: GGUFFile, config: ModelConfig, asStored: Bool = true) {
         self.file = file
         self.config = config
+        self.asStored = asStored
         byName = Dictionary(file.huggingFaceTensors().map { ($0.info.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -189,6 +196,20 @@ package struct GGUFWeights: WeightSource {
         let raw = try file.checkedData(for: m.gguf)
         let permutation = try file.rowPermutation(name, rows: rows, config: config)
         func sourceRow(_ r: Int) -> Int { permutation?.storedRow(r) ?? r }
+        if asStored, let type = Optional(m.gguf.type), type.blockKernel != nil, cols % type.blockLayout.size == 0 {
+            let bytes: TensorBytes
+            if let permutation {
+                let rowBytes = raw.count / rows
+                guard let out = TensorBytes(capacity: raw.count) else { throw allocationError(raw.count, name) }
+                for r in 0..<rows {
+                    (out.mutableBytes.baseAddress! + r * rowBytes).copyMemory(from: raw.baseAddress! + permutation.storedRow(r) * rowBytes, byteCount: rowBytes)
+                }
+                bytes = out
+            } else {
+                bytes = TensorBytes(mapped: raw, owner: file.owner)
+            }
+            return WeightMatrix(rows: rows, cols: cols, type: type, bytes: bytes)!
+        }
         switch m.gguf.type {
         case .f32, .f16, .bf16:
             let scheme = WeightScheme(ggmlType: m.gguf.type)!

@@ -1,0 +1,574 @@
+// Weights in ggml's block types (a GGUF's Q8_0, Q4_0, Q4_K, Q5_K and Q6_K) used as they
+// lie in the file, against activations quantized in blocks of 32 (int8, an f32 scale and
+// the block's Σq each): a row is read at its stored 4.5–8.5 bits per weight, which is what
+// decoding, bound by memory bandwidth, pays for.
+//
+// Every type's row reduces to integer sums over one activation block. With weights
+// w = a·q − b per block of 32 (q unsigned: Q4_K, Q5_K) the block contributes
+// xs·(a·Σq·x − b·Σx), and Σx is the block sum the quantizer kept. Q6_K's scales change
+// every 16 values, so its kernels multiply pairs of 16 by their own scale in integers.
+//
+// Each type has a portable definition and AVX2, AVX-512 VNNI (256-bit VPDPBUSD), NEON and
+// NEON+SDOT variants; one table per variant, picked by the thread's variant on each call.
+// A prompt's products are gemm_blocks.c's.
+#include "internal.h"
+
+// ---- Layouts ------------------------------------------------------------------------
+//   Q8_0  34 bytes / 32:  f16 d, 32 int8:                      w = d·q
+//   Q4_0  18 bytes / 32:  f16 d, 16 bytes of nibbles:           w = d·(q − 8); low nibbles 0–15
+//   Q4_K 144 bytes / 256: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles:
+//                         w = d·sc_j·q − dmin·m_j per block j of 32; bytes 32c..32c+31
+//                         hold block 2c in their low nibbles and block 2c+1 in the high
+//   Q5_K 176 bytes / 256: as Q4_K with 32 bytes of fifth bits (bit 2c and 2c+1 of byte l
+//                         for element l of blocks 2c and 2c+1) before the nibbles
+//   Q6_K 210 bytes / 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales
+//                         (one per 16), f16 d: w = d·sc·(q − 32)
+
+static const size_t block_bytes[TL_BLOCK_TYPE_COUNT] = {34, 18, 144, 176, 210};
+static const size_t block_values[TL_BLOCK_TYPE_COUNT] = {32, 32, 256, 256, 256};
+
+size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / block_values[type] * block_bytes[type]; }
+
+TL_INLINE float f16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return tl_f16_to_f32(h);
+}
+
+/// The 6-bit scales and minimums of a Q4_K or Q5_K super-block's eight blocks.
+TL_INLINE void k4_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0F) | ((s[j] >> 6) << 4));
+        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+/// The same scales and minimums as 8 bytes each (byte j for block j), from 32-bit words.
+__attribute__((unused)) TL_INLINE void k4_scale_words(const uint8_t *s, uint64_t *sc, uint64_t *m) {
+    uint32_t w[3];
+    memcpy(w, s, 12);
+    *sc = (w[0] & 0x3f3f3f3fu) | (uint64_t)((w[2] & 0x0f0f0f0fu) | ((w[0] >> 6) & 0x03030303u) << 4) << 32;
+    *m = (w[1] & 0x3f3f3f3fu) | (uint64_t)(((w[2] >> 4) & 0x0f0f0f0fu) | ((w[1] >> 6) & 0x03030303u) << 4) << 32;
+}
+
+/// Σ over a super-block's 8 blocks of dmin·m_j·xs_j·Σx_j: the minimums' share of a Q4_K/Q5_K dot.
+TL_INLINE float k4_mins(float dmin, const uint8_t m[8], const float *xs, const int32_t *xsum) {
+    float s = 0;
+    for (int j = 0; j < 8; j++) s += (float)m[j] * xs[j] * (float)xsum[j];
+    return dmin * s;
+}
+
+// ---- Portable: the definitions ---------------------------------------------------------
+
+static float dot_q8_0_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    (void)xsum;
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++, w += 34, x += 32) {
+        int32_t isum = 0;
+        for (int i = 0; i < 32; i++) isum += (int8_t)w[2 + i] * x[i];
+        s += f16_at(w) * xs[b] * (float)isum;
+    }
+    return s;
+}
+
+static float dot_q4_0_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {
+        int32_t isum = 0;
+        for (int i = 0; i < 16; i++) isum += (w[2 + i] & 0x0F) * x[i] + (w[2 + i] >> 4) * x[i + 16];
+        s += f16_at(w) * xs[b] * (float)(isum - 8 * xsum[b]);
+    }
+    return s;
+}
+
+static float dot_q45k_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum, int five) {
+    const size_t bytes = five ? 176 : 144;
+    float s = 0;
+    for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {
+        uint8_t sc[8], m[8];
+        k4_scales(w + 4, sc, m);
+        const uint8_t *qh = w + 16, *ql = w + (five ? 48 : 16);
+        const float d = f16_at(w);
+        for (int c = 0; c < 4; c++) {
+            int32_t lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                int a = ql[32 * c + l] & 0x0F, b = ql[32 * c + l] >> 4;
+                if (five) {
+                    a |= ((qh[l] >> (2 * c)) & 1) << 4;
+                    b |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
+                }
+                lo += a * x[64 * c + l];
+                hi += b * x[64 * c + 32 + l];
+            }
+            s += d * (float)sc[2 * c] * xs[2 * c] * (float)lo + d * (float)sc[2 * c + 1] * xs[2 * c + 1] * (float)hi;
+        }
+        s -= k4_mins(f16_at(w + 2), m, xs, xsum);
+    }
+    return s;
+}
+
+static float dot_q4_k_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_q45k_portable(w, n, x, xs, xsum, 0);
+}
+
+static float dot_q5_k_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_q45k_portable(w, n, x, xs, xsum, 1);
+}
+
+static float dot_q6_k_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    (void)xsum;
+    float s = 0;
+    for (size_t sb = 0; sb < n / 256; sb++, w += 210) {
+        const float d = f16_at(w + 208);
+        for (int h = 0; h < 2; h++, x += 128, xs += 4) {
+            const uint8_t *ql = w + 64 * h, *qh = w + 128 + 32 * h;
+            const int8_t *sc = (const int8_t *)(w + 192 + 8 * h);
+            for (int g = 0; g < 4; g++) {  // the blocks of 32 at 32g within this half
+                int32_t part[2] = {0, 0};
+                for (int l = 0; l < 32; l++) {
+                    const uint8_t low = g & 1 ? ql[l + 32] : ql[l];
+                    const int q = ((g < 2 ? low & 0x0F : low >> 4) | (((qh[l] >> (2 * g)) & 3) << 4)) - 32;
+                    part[l / 16] += q * x[32 * g + l];
+                }
+                s += d * xs[g] * (float)(sc[2 * g] * part[0] + sc[2 * g + 1] * part[1]);
+            }
+        }
+    }
+    return s;
+}
+
+// ---- Unpacking, for the prompt kernels (gemm_blocks.c) -----------------------------------
+
+// One stored block as unsigned bytes u and, per 16 values, a and c with w = a·(u − z) − c,
+// z the type's zero point (tl_block_zero_point).
+static void unpack_q8_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const float d = f16_at(p);
+    for (int i = 0; i < 32; i++) u[i] = p[2 + i] ^ 0x80u;  // q + 128
+    a[0] = a[1] = d;
+    c[0] = c[1] = 0;
+}
+
+static void unpack_q4_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const float d = f16_at(p);
+    for (int i = 0; i < 16; i++) { u[i] = p[2 + i] & 0x0F; u[i + 16] = p[2 + i] >> 4; }
+    a[0] = a[1] = d;
+    c[0] = c[1] = 0;
+}
+
+static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+    uint8_t sc[8], m[8];
+    k4_scales(p + 4, sc, m);
+    const float d = f16_at(p), dmin = f16_at(p + 2);
+    const uint8_t *qh = p + 16, *ql = p + (five ? 48 : 16);
+    for (int k = 0; k < 4; k++) {
+        for (int l = 0; l < 32; l++) {
+            u[64 * k + l] = (uint8_t)((ql[32 * k + l] & 0x0F) | (five ? ((qh[l] >> (2 * k)) & 1) << 4 : 0));
+            u[64 * k + 32 + l] = (uint8_t)((ql[32 * k + l] >> 4) | (five ? ((qh[l] >> (2 * k + 1)) & 1) << 4 : 0));
+        }
+    }
+    for (int j = 0; j < 8; j++) {
+        a[2 * j] = a[2 * j + 1] = d * sc[j];
+        c[2 * j] = c[2 * j + 1] = dmin * m[j];
+    }
+}
+
+static void unpack_q4_k(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k(p, u, a, c, 0); }
+static void unpack_q5_k(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k(p, u, a, c, 1); }
+
+static void unpack_q6_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const float d = f16_at(p + 208);
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = p + 64 * h, *qh = p + 128 + 32 * h;
+        for (int l = 0; l < 32; l++) {
+            u[128 * h + l] = (uint8_t)((ql[l] & 0x0F) | ((qh[l] & 3) << 4));
+            u[128 * h + 32 + l] = (uint8_t)((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4));
+            u[128 * h + 64 + l] = (uint8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+            u[128 * h + 96 + l] = (uint8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+        }
+    }
+    for (int g = 0; g < 16; g++) {
+        a[g] = d * (float)(int8_t)p[192 + g];
+        c[g] = 0;
+    }
+}
+
+static const tl_block_unpack unpackers[TL_BLOCK_TYPE_COUNT] = {unpack_q8_0, unpack_q4_0, unpack_q4_k, unpack_q5_k, unpack_q6_k};
+
+tl_block_unpack tl_block_unpacker(tl_block_type type) { return unpackers[type]; }
+size_t tl_block_values(tl_block_type type) { return block_values[type]; }
+int32_t tl_block_zero_point(tl_block_type type) {
+    static const int32_t zero[TL_BLOCK_TYPE_COUNT] = {128, 8, 0, 0, 32};
+    return zero[type];
+}
+size_t tl_block_bytes(tl_block_type type) { return block_bytes[type]; }
+
+// Q4_K and Q5_K share a variant's kernel, told apart by `five`.
+#define K45_KERNELS(V, TARGET)                                                                                             \
+    TARGET static float dot_q4_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {   \
+        return dot_q45k_##V(w, n, x, xs, xsum, 0);                                                                         \
+    }                                                                                                                      \
+    TARGET static float dot_q5_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {   \
+        return dot_q45k_##V(w, n, x, xs, xsum, 1);                                                                         \
+    }
+
+// ---- x86-64 ---------------------------------------------------------------------------
+#if TL_X86
+
+// The int32 sums of 4 adjacent products of unsigned u and signed s bytes (AVX2: VPMADDUBSW,
+// whose int16 pairs cannot saturate for u < 64, then VPMADDWD; VNNI: one VPDPBUSD).
+TL_TARGET_AVX2 static inline __m256i dot4_avx2(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+
+#define LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+
+// Each x86 kernel is written once, for the dot4 of its variant.
+#define DEFINE_X86_KERNELS(V, TARGET, DOT4)                                                                                    \
+    TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        for (size_t b = 0; b < n / 32; b++, w += 34, x += 32) {                                                                \
+            const __m256i q = LOAD(w + 2), xv = LOAD(x);                                                                       \
+            /* |q| against x with q's sign moved onto x: an unsigned × signed product */                                       \
+            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(f16_at(w) * xs[b]), acc);                             \
+        }                                                                                                                      \
+        return hsum256(acc);                                                                                                     \
+    }                                                                                                                          \
+    TARGET static float dot_q4_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        const __m256i low = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);                                               \
+        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
+            const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(w + 2));                                      \
+            const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low), eight);    \
+            const __m256i xv = LOAD(x);                                                                                        \
+            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(f16_at(w) * xs[b]), acc);                             \
+        }                                                                                                                      \
+        return hsum256(acc);                                                                                                     \
+    }                                                                                                                          \
+    TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
+                                            const int32_t *xsum, int five) {                                                   \
+        const size_t bytes = five ? 176 : 144;                                                                                 \
+        const __m256i low = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(0x10);                                             \
+        __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();                                                         \
+        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
+            _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
+            /* The 8 blocks' factors d·sc_j·xs_j in one vector; each block takes its lane. */                                  \
+            uint64_t scb, mb;                                                                                                  \
+            k4_scale_words(w + 4, &scb, &mb);                                                                                  \
+            const __m256 xsv = _mm256_loadu_ps(xs);                                                                            \
+            const __m256 scale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),   \
+                                               _mm256_mul_ps(xsv, _mm256_set1_ps(f16_at(w))));                                \
+            const __m256 mv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb))), xsv); \
+            mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(f16_at(w + 2))), mins);   \
+            const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
+            const __m256i qh = five ? LOAD(w + 16) : _mm256_setzero_si256();                                                   \
+            for (int c = 0; c < 4; c++) {                                                                                      \
+                const __m256i q = LOAD(ql + 32 * c);                                                                           \
+                __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);                    \
+                if (five) {                                                                                                    \
+                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c), 4), bit));      \
+                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c + 1), 4), bit));  \
+                }                                                                                                              \
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(lo, LOAD(x + 64 * c))),                                          \
+                                      _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c)), acc);                         \
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(hi, LOAD(x + 64 * c + 32))),                                     \
+                                      _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c + 1)), acc);                     \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return hsum256(_mm256_sub_ps(acc, mins));                                                                                \
+    }                                                                                                                          \
+    K45_KERNELS(V, TARGET)                                                                                                     \
+    TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);                    \
+        const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
+        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
+            _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
+            const __m256 d = _mm256_set1_ps(f16_at(w + 208));                                                                  \
+            for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
+                const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);                    \
+                /* Lane k: d·sc_k·xs_(k/2), the factor of the k-th run of 16 in this half. */                                  \
+                int64_t sc8;                                                                                                   \
+                memcpy(&sc8, w + 192 + 8 * h, 8);                                                                              \
+                const __m256 xs2 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs)), pairs);                \
+                const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8))), d), xs2); \
+                const __m256i q[4] = {                                                                                         \
+                    _mm256_or_si256(_mm256_and_si256(a, low), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),               \
+                    _mm256_or_si256(_mm256_and_si256(b, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)), \
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low),                                           \
+                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),                    \
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low),                                           \
+                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),                    \
+                };                                                                                                             \
+                for (int g = 0; g < 4; g++) {                                                                                  \
+                    const __m256i xv = LOAD(x + 32 * g);                                                                       \
+                    /* Σ(q − 32)·x per 4 values, exact in integers: lanes 0–3 are the first 16, 4–7 the next */               \
+                    const __m256i p = _mm256_sub_epi32(DOT4(q[g], xv), DOT4(off, xv));                                         \
+                    const __m256i pick = _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1); \
+                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc);                     \
+                }                                                                                                              \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return hsum256(acc);                                                                                                     \
+    }
+
+DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
+// (The AVX-512 table below takes Q4_K, Q6_K and Q8_0 from 512-bit kernels instead.)
+DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
+
+// AVX-512 for the types most files hold (Q8_0, and Q4_K_M's Q4_K and Q6_K): two blocks of
+// 32 per 512-bit VPDPBUSD, each block's factor placed on its lanes by one permute, and
+// the prefetches of the q8 kernels (dot.c): 16 KiB ahead into L2, 1 KiB into L1.
+#define PREFETCH(p, bytes)                                                                                             \
+    for (int line = 0; line < (bytes); line += 64) {                                                                   \
+        _mm_prefetch((const char *)(p) + 16384 + line, _MM_HINT_T1);                                                   \
+        _mm_prefetch((const char *)(p) + 1024 + line, _MM_HINT_T0);                                                    \
+    }
+
+/// An f16 at p, converted by F16C.
+TL_TARGET_AVX2 static inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/// Lanes 0–7 a, 8–15 b.
+TL_TARGET_AVX512 static inline __m512i lanes_of(int a, int b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(a)), _mm256_set1_epi32(b), 1);
+}
+
+TL_TARGET_AVX512 static float dot_q8_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    const size_t blocks = n / 32;
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    size_t b = 0;
+    for (; b + 8 <= blocks; b += 8, w += 8 * 34, x += 256) {
+        PREFETCH(w, 8 * 34)
+        uint16_t d[8];
+        for (int k = 0; k < 8; k++) memcpy(&d[k], w + 34 * k, 2);
+        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), _mm256_loadu_ps(xs + b)));
+        for (int k = 0; k < 8; k += 2) {
+            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(LOAD(w + 34 * k + 2)), LOAD(w + 34 * k + 36), 1);
+            const __m512i xv = _mm512_loadu_si512((const void *)(x + 32 * k));
+            const __m512i sx = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), xv);
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sx);
+            acc[k / 2 % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lanes_of(k, k + 1), f), acc[k / 2 % 2]);
+        }
+    }
+    float tail = blocks > b ? dot_q8_0_vnni(w, n - 32 * b, x, xs + b, xsum) : 0;
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
+}
+
+TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i i02 = lanes_of(0, 2), i13 = lanes_of(1, 3), i46 = lanes_of(4, 6), i57 = lanes_of(5, 7);
+    // Four accumulators, so that the FMAs of a super-block do not wait on each other.
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    __m256 mins = _mm256_setzero_ps();
+    for (size_t sb = 0; sb < n / 256; sb++, w += 144, x += 256, xs += 8, xsum += 8) {
+        PREFETCH(w, 144)
+        uint64_t scb, mb;
+        k4_scale_words(w + 4, &scb, &mb);
+        const __m256 xsv = _mm256_loadu_ps(xs);
+        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),
+                                                              _mm256_mul_ps(xsv, _mm256_set1_ps(half_at(w)))));
+        const __m256 mv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb))), xsv);
+        mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(half_at(w + 2))), mins);
+        // Bytes 0–63 hold blocks 0 and 2 (low nibbles) and 1 and 3 (high); bytes 64–127 blocks 4–7.
+        const __m512i q0 = _mm512_loadu_si512((const void *)(w + 16)), q1 = _mm512_loadu_si512((const void *)(w + 80));
+        const __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
+        const __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
+        const __m512i p02 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q0, low), _mm512_shuffle_i64x2(x0, x1, 0x44));
+        const __m512i p13 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q0, 4), low), _mm512_shuffle_i64x2(x0, x1, 0xEE));
+        const __m512i p46 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q1, low), _mm512_shuffle_i64x2(x2, x3, 0x44));
+        const __m512i p57 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q1, 4), low), _mm512_shuffle_i64x2(x2, x3, 0xEE));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p02), _mm512_permutexvar_ps(i02, f), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p13), _mm512_permutexvar_ps(i13, f), acc1);
+        acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p46), _mm512_permutexvar_ps(i46, f), acc2);
+        acc3 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p57), _mm512_permutexvar_ps(i57, f), acc3);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) - hsum256(mins);
+}
+
+TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    (void)xsum;
+    const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3), off = _mm512_set1_epi8(32);
+    // Groups 0 and 1 take the high bits at shifts 0 and 2 of the same bytes, groups 2 and 3 at 4 and 6.
+    const __m512i shift01 = lanes_of(0, 0x00020002), shift23 = lanes_of(0x00040004, 0x00060006);  // per 16-bit lane
+    const __m512i i0123 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i i4567 = _mm512_add_epi32(i0123, _mm512_set1_epi32(4));
+    const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    for (size_t sb = 0; sb < n / 256; sb++, w += 210) {
+        PREFETCH(w, 210)
+        const __m256 d = _mm256_set1_ps(half_at(w + 208));
+        for (int h = 0; h < 2; h++, x += 128, xs += 4) {
+            const __m512i l = _mm512_loadu_si512((const void *)(w + 64 * h));  // groups 0 and 1's low nibbles, 2 and 3's high
+            const __m512i qh = _mm512_broadcast_i64x4(LOAD(w + 128 + 32 * h));
+            // (qh >> s) & 3 for 16-bit lanes is the same per byte: the bits shifted in from the next byte are masked off.
+            const __m512i q01 = _mm512_or_si512(_mm512_and_si512(l, low), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift01), two), 4));
+            const __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low),
+                                                _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift23), two), 4));
+            int64_t sc8;
+            memcpy(&sc8, w + 192 + 8 * h, 8);
+            const __m256 xs2 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs)), pairs);
+            const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8))), d), xs2));
+            const __m512i x01 = _mm512_loadu_si512((const void *)x), x23 = _mm512_loadu_si512((const void *)(x + 64));
+            const __m512i p01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, x01), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x01));
+            const __m512i p23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, x23), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x23));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_permutexvar_ps(i0123, f), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_permutexvar_ps(i4567, f), acc1);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+#undef PREFETCH
+#undef LOAD
+
+#endif
+
+// ---- aarch64 ----------------------------------------------------------------------------
+#if TL_ARM64
+
+// The int32 sums of 4 adjacent products of two signed byte vectors: SDOT, or without it
+// widening multiplies and pairwise adds (the same sums in the same lanes).
+TL_TARGET_DOTPROD static inline int32x4_t dot4_sdot(int8x16_t a, int8x16_t b) { return vdotq_s32(vdupq_n_s32(0), a, b); }
+static inline int32x4_t dot4_neon(int8x16_t a, int8x16_t b) {
+    const int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b)), hi = vmull_high_s8(a, b);
+    // Lanes of 4 products: pairs, then pairs of pairs.
+    return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
+}
+
+#define DEFINE_ARM_KERNELS(V, TARGET, DOT4)                                                                                    \
+    TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        for (size_t b = 0; b < n / 32; b++, w += 34, x += 32) {                                                                \
+            const int8_t *q = (const int8_t *)(w + 2);                                                                         \
+            const int32x4_t p = vaddq_s32(DOT4(vld1q_s8(q), vld1q_s8(x)), DOT4(vld1q_s8(q + 16), vld1q_s8(x + 16)));         \
+            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
+        }                                                                                                                      \
+        return vaddvq_f32(acc);                                                                                                \
+    }                                                                                                                          \
+    TARGET static float dot_q4_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        const uint8x16_t low = vdupq_n_u8(0x0F);                                                                               \
+        const int8x16_t eight = vdupq_n_s8(8);                                                                                 \
+        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
+            const uint8x16_t raw = vld1q_u8(w + 2);                                                                            \
+            const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, low)), eight);                                     \
+            const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), eight);                                     \
+            const int32x4_t p = vaddq_s32(DOT4(lo, vld1q_s8(x)), DOT4(hi, vld1q_s8(x + 16)));                                 \
+            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
+        }                                                                                                                      \
+        return vaddvq_f32(acc);                                                                                                \
+    }                                                                                                                          \
+    TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
+                                            const int32_t *xsum, int five) {                                                   \
+        const size_t bytes = five ? 176 : 144;                                                                                 \
+        const uint8x16_t low = vdupq_n_u8(0x0F), bit = vdupq_n_u8(0x10);                                                       \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        float mins = 0;                                                                                                        \
+        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
+            uint8_t sc[8], m[8];                                                                                               \
+            k4_scales(w + 4, sc, m);                                                                                           \
+            const float d = f16_at(w);                                                                                         \
+            const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
+            const uint8x16_t qh0 = vld1q_u8(w + 16), qh1 = vld1q_u8(w + 32);                                                  \
+            for (int c = 0; c < 4; c++) {                                                                                      \
+                const uint8x16_t q0 = vld1q_u8(ql + 32 * c), q1 = vld1q_u8(ql + 32 * c + 16);                                  \
+                uint8x16_t lo0 = vandq_u8(q0, low), lo1 = vandq_u8(q1, low), hi0 = vshrq_n_u8(q0, 4), hi1 = vshrq_n_u8(q1, 4);  \
+                if (five) {                                                                                                    \
+                    const int8x16_t sl = vdupq_n_s8((int8_t)(4 - 2 * c)), sh = vdupq_n_s8((int8_t)(3 - 2 * c));               \
+                    lo0 = vorrq_u8(lo0, vandq_u8(vshlq_u8(qh0, sl), bit));                                                     \
+                    lo1 = vorrq_u8(lo1, vandq_u8(vshlq_u8(qh1, sl), bit));                                                     \
+                    hi0 = vorrq_u8(hi0, vandq_u8(vshlq_u8(qh0, sh), bit));                                                     \
+                    hi1 = vorrq_u8(hi1, vandq_u8(vshlq_u8(qh1, sh), bit));                                                     \
+                }                                                                                                              \
+                const int8_t *xc = x + 64 * c;                                                                                 \
+                const int32x4_t plo = vaddq_s32(DOT4(vreinterpretq_s8_u8(lo0), vld1q_s8(xc)),                                  \
+                                                DOT4(vreinterpretq_s8_u8(lo1), vld1q_s8(xc + 16)));                            \
+                const int32x4_t phi = vaddq_s32(DOT4(vreinterpretq_s8_u8(hi0), vld1q_s8(xc + 32)),                             \
+                                                DOT4(vreinterpretq_s8_u8(hi1), vld1q_s8(xc + 48)));                            \
+                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(plo), d * sc[2 * c] * xs[2 * c]);                                          \
+                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(phi), d * sc[2 * c + 1] * xs[2 * c + 1]);                                  \
+            }                                                                                                                  \
+            mins += k4_mins(f16_at(w + 2), m, xs, xsum);                                                                       \
+        }                                                                                                                      \
+        return vaddvq_f32(acc) - mins;                                                                                         \
+    }                                                                                                                          \
+    K45_KERNELS(V, TARGET)                                                                                                     \
+    TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        const uint8x16_t low = vdupq_n_u8(0x0F), two = vdupq_n_u8(3);                                                          \
+        const int8x16_t off = vdupq_n_s8(32);                                                                                  \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
+            const float d = f16_at(w + 208);                                                                                   \
+            for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
+                const uint8_t *ql = w + 64 * h, *qhp = w + 128 + 32 * h;                                                       \
+                const int8_t *sc = (const int8_t *)(w + 192 + 8 * h);                                                          \
+                for (int g = 0; g < 4; g++) {                                                                                  \
+                    int32x4_t part[2];                                                                                         \
+                    for (int k = 0; k < 2; k++) { /* the two runs of 16, each with its own scale */                            \
+                        const uint8x16_t raw = vld1q_u8(ql + (g & 1 ? 32 : 0) + 16 * k);                                       \
+                        const uint8x16_t lo4 = g < 2 ? vandq_u8(raw, low) : vshrq_n_u8(raw, 4);                                \
+                        const uint8x16_t hi2 = vandq_u8(vshlq_u8(vld1q_u8(qhp + 16 * k), vdupq_n_s8((int8_t)(-2 * g))), two);  \
+                        const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4))), off);            \
+                        part[k] = vmulq_n_s32(DOT4(q, vld1q_s8(x + 32 * g + 16 * k)), sc[2 * g + k]);                          \
+                    }                                                                                                          \
+                    acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vaddq_s32(part[0], part[1])), d * xs[g]);                             \
+                }                                                                                                              \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return vaddvq_f32(acc);                                                                                                \
+    }
+
+DEFINE_ARM_KERNELS(neon, , dot4_neon)
+DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
+
+#endif
+
+// ---- The tables ---------------------------------------------------------------------------
+
+// Indexed by tl_block_type.
+static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_portable, dot_q4_0_portable, dot_q4_k_portable,
+                                                              dot_q5_k_portable, dot_q6_k_portable};
+#if TL_X86
+static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_avx2, dot_q4_0_avx2, dot_q4_k_avx2, dot_q5_k_avx2, dot_q6_k_avx2};
+static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_avx512, dot_q4_0_vnni, dot_q4_k_avx512, dot_q5_k_vnni, dot_q6_k_avx512};
+#endif
+#if TL_ARM64
+static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_neon, dot_q4_0_neon, dot_q4_k_neon, dot_q5_k_neon, dot_q6_k_neon};
+static const tl_block_dot sdot_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_sdot, dot_q4_0_sdot, dot_q4_k_sdot, dot_q5_k_sdot, dot_q6_k_sdot};
+#endif
+
+static const tl_block_dot *table_for(tl_isa isa) {
+    switch (isa) {
+#if TL_X86
+    case TL_ISA_AVX2: return avx2_table;
+    case TL_ISA_AVX512VNNI: return vnni_table;
+#endif
+#if TL_ARM64
+    case TL_ISA_NEON: return neon_table;
+    case TL_ISA_NEON_DOTPROD: return sdot_table;
+#endif
+    default: return portable_table;
+    }
+}
+
+tl_block_dot tl_block_dot_for(tl_block_type type) { return table_for(tl_active_isa())[type]; }
+
+void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                        const int32_t *xsums, float *out) {
+    const tl_block_dot dot = tl_block_dot_for(type);
+    const size_t row_bytes = tl_block_row_bytes(type, n);
+    for (size_t r = r0; r < r1; r++) out[r] = dot((const uint8_t *)w + r * row_bytes, n, x, xscales, xsums);
+}

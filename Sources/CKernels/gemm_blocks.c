@@ -1,0 +1,197 @@
+// Matrix × several tokens for weights in ggml's block types (a prompt over a GGUF's Q8_0,
+// Q4_0, Q4_K, Q5_K or Q6_K matrices, read as stored).
+//
+// AVX-512 VNNI: 32 rows at a time are unpacked (blocks.c) into unsigned bytes u with, per
+// 16 values, a scale a and a minimum c (w = a·(u − z) − c, z the type's zero point), and
+// laid out as gemm.c lays out int8 rows: one 512-bit register holds four consecutive bytes
+// of 16 rows, so one VPDPBUSD advances 16 rows × 4 columns for a token. A block of 32 then
+// adds, per row and token, xs·(a·(Σu·x − z·Σx) − c·Σx), with Σx the activation block's sum;
+// the zero point is taken off in integers, exactly, before the sum meets a float. Q6_K's
+// scales change every 16 values, so its blocks keep two sums, one per half, and need Σx
+// per 16, counted here once per call.
+//
+// Elsewhere each row meets each token through the decoding kernel (blocks.c), a band of
+// rows at a time so that the band stays in cache while the tokens pass.
+#include "internal.h"
+#include <stdlib.h>
+
+static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                         const int32_t *xsums, size_t T, float *y, size_t ystride) {
+    const tl_block_dot dot = tl_block_dot_for(type);
+    const size_t row_bytes = tl_block_row_bytes(type, n), blocks = n / 32;
+    const size_t band = row_bytes * 16 <= 65536 ? 16 : 4;
+    for (size_t rb = r0; rb < r1; rb += band) {
+        const size_t re = rb + band < r1 ? rb + band : r1;
+        for (size_t t = 0; t < T; t++) {
+            for (size_t r = rb; r < re; r++)
+                y[t * ystride + r] = dot((const uint8_t *)w + r * row_bytes, n, x + t * n, xscales + t * blocks, xsums + t * blocks);
+        }
+    }
+}
+
+#if TL_X86
+
+enum { PANEL = 16, PANELS = 2, ROWS = PANEL * PANELS };
+// Per block of 32 and panel, 16 rows' scales (one per half) and minimum: [b][kind][panel][row].
+enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, KINDS = 3 };
+
+/// Rows [r, r + 32) (the last one repeated past r1) unpacked into the packed layout:
+/// bytes [b][k4][panel][row][4], factors [b][kind][panel][row].
+static void pack_block_rows(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
+                            uint8_t *packed, float *factors) {
+    const tl_block_unpack unpack = tl_block_unpacker(type);
+    const size_t per = tl_block_values(type), bytes = tl_block_bytes(type);
+    uint8_t u[256];
+    float a[16], c[16];
+    for (size_t i = 0; i < ROWS; i++) {
+        const size_t row = r + i < r1 ? r + i : r1 - 1, p = i / PANEL, lane = i % PANEL;
+        const uint8_t *src = w + row * row_bytes;
+        for (size_t s = 0; s < n / per; s++) {
+            unpack(src + s * bytes, u, a, c);
+            for (size_t j = 0; j < per / 32; j++) {
+                const size_t b = s * (per / 32) + j;
+                for (size_t k4 = 0; k4 < 8; k4++) memcpy(packed + ((b * 8 + k4) * PANELS + p) * 64 + 4 * lane, u + 32 * j + 4 * k4, 4);
+                float *f = factors + (b * KINDS * PANELS + p) * PANEL + lane;
+                f[A_LOW * PANELS * PANEL] = a[2 * j];
+                f[A_HIGH * PANELS * PANEL] = a[2 * j + 1];
+                f[C_LOW * PANELS * PANEL] = c[2 * j];  // Q4_K and Q5_K: the same for both halves
+            }
+        }
+    }
+}
+
+/// 32 packed rows × N tokens. HALVES: the halves of a block have their own scales (Q6_K),
+/// and xsum16 holds Σx per 16 values; otherwise xsum holds it per 32. MINS: the blocks have
+/// minimums (Q4_K, Q5_K).
+TL_TARGET_AVX512 TL_INLINE void block_tile(const uint8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
+                                           const int32_t *xsum, const int32_t *xsum16, int32_t zero, int N, int HALVES, int MINS,
+                                           float *y, size_t ystride, __mmask16 mask0, __mmask16 mask1) {
+    const size_t blocks = n / 32;
+    __m512 acc[PANELS][6];
+    for (int p = 0; p < PANELS; p++)
+        for (int t = 0; t < N; t++) acc[p][t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < blocks; b++) {
+        __m512i lo[PANELS][6], hi[PANELS][6];
+        for (int t = 0; t < N; t++) {
+            const __m512i low = _mm512_set1_epi32(-zero * (HALVES ? xsum16[(size_t)t * 2 * blocks + 2 * b] : xsum[(size_t)t * blocks + b]));
+            const __m512i high = _mm512_set1_epi32(HALVES ? -zero * xsum16[(size_t)t * 2 * blocks + 2 * b + 1] : 0);
+            for (int p = 0; p < PANELS; p++) (lo[p][t] = low, hi[p][t] = high);
+        }
+        const uint8_t *pb = packed + b * 8 * PANELS * 64;
+        for (int k4 = 0; k4 < 8; k4++) {
+            __m512i wv[PANELS];
+            for (int p = 0; p < PANELS; p++) wv[p] = _mm512_load_si512(pb + ((size_t)k4 * PANELS + (size_t)p) * 64);
+            for (int t = 0; t < N; t++) {
+                int32_t four;
+                memcpy(&four, x + (size_t)t * n + 32 * b + 4 * (size_t)k4, 4);
+                const __m512i xv = _mm512_set1_epi32(four);
+                for (int p = 0; p < PANELS; p++) {
+                    if (HALVES && k4 >= 4) hi[p][t] = _mm512_dpbusd_epi32(hi[p][t], wv[p], xv);
+                    else lo[p][t] = _mm512_dpbusd_epi32(lo[p][t], wv[p], xv);
+                }
+            }
+        }
+        const float *f = factors + b * KINDS * PANELS * PANEL;
+        for (int t = 0; t < N; t++) {
+            const float s = xs[(size_t)t * blocks + b];
+            const __m512 xsv = _mm512_set1_ps(s);
+            for (int p = 0; p < PANELS; p++) {
+                const float *fp = f + (size_t)p * PANEL;
+                const __m512 aLow = _mm512_mul_ps(_mm512_load_ps(fp + A_LOW * PANELS * PANEL), xsv);
+                acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[p][t]), aLow, acc[p][t]);
+                if (HALVES) {
+                    const __m512 aHigh = _mm512_mul_ps(_mm512_load_ps(fp + A_HIGH * PANELS * PANEL), xsv);
+                    acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[p][t]), aHigh, acc[p][t]);
+                }
+                if (MINS) {
+                    const __m512 cx = _mm512_set1_ps(s * (float)xsum[(size_t)t * blocks + b]);
+                    acc[p][t] = _mm512_fnmadd_ps(_mm512_load_ps(fp + C_LOW * PANELS * PANEL), cx, acc[p][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < N; t++) {
+        _mm512_mask_storeu_ps(y + (size_t)t * ystride, mask0, acc[0][t]);
+        _mm512_mask_storeu_ps(y + (size_t)t * ystride + PANEL, mask1, acc[1][t]);
+    }
+}
+
+// N is a constant at each call (and HALVES and MINS too), so the accumulators stay in registers.
+#define TILE(N, H, M)                                                                                                      \
+    block_tile(packed, factors, n, x + t * n, xscales + t * blocks, xsums + t * blocks, xsum16 ? xsum16 + t * 2 * blocks : NULL, \
+               zero, N, H, M, y + t * ystride + r, ystride, mask0, mask1)
+
+TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
+                                      const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
+    const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
+    const int halves = type == TL_BLOCKS_Q6_K, mins = type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K;
+    const int32_t zero = tl_block_zero_point(type);
+    uint8_t *packed = aligned_alloc(64, blocks * 8 * PANELS * 64);
+    float *factors = aligned_alloc(64, blocks * KINDS * PANELS * PANEL * sizeof(float));
+    int32_t *xsum16 = halves ? malloc(T * 2 * blocks * sizeof(int32_t)) : NULL;
+    if (!packed || !factors || (halves && !xsum16)) {
+        free(packed);
+        free(factors);
+        free(xsum16);
+        return 0;
+    }
+    if (halves) {
+        for (size_t i = 0; i < T * 2 * blocks; i++) {
+            int32_t s = 0;
+            for (int j = 0; j < 16; j++) s += x[16 * i + (size_t)j];
+            xsum16[i] = s;
+        }
+    }
+    for (size_t r = r0; r < r1; r += ROWS) {
+        pack_block_rows(type, (const uint8_t *)w, row_bytes, n, r, r1, packed, factors);
+        const size_t valid = r1 - r;
+        const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
+        const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+        size_t t = 0;
+        if (halves) {
+            for (; t + 4 <= T; t += 4) TILE(4, 1, 0);
+            switch (T - t) {
+            case 3: TILE(3, 1, 0); break;
+            case 2: TILE(2, 1, 0); break;
+            case 1: TILE(1, 1, 0); break;
+            default: break;
+            }
+        } else if (mins) {
+            for (; t + 6 <= T; t += 6) TILE(6, 0, 1);
+            switch (T - t) {
+            case 5: TILE(5, 0, 1); break;
+            case 4: TILE(4, 0, 1); break;
+            case 3: TILE(3, 0, 1); break;
+            case 2: TILE(2, 0, 1); break;
+            case 1: TILE(1, 0, 1); break;
+            default: break;
+            }
+        } else {
+            for (; t + 6 <= T; t += 6) TILE(6, 0, 0);
+            switch (T - t) {
+            case 5: TILE(5, 0, 0); break;
+            case 4: TILE(4, 0, 0); break;
+            case 3: TILE(3, 0, 0); break;
+            case 2: TILE(2, 0, 0); break;
+            case 1: TILE(1, 0, 0); break;
+            default: break;
+            }
+        }
+    }
+    free(packed);
+    free(factors);
+    free(xsum16);
+    return 1;
+}
+#undef TILE
+
+#endif
+
+void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                    const int32_t *xsums, size_t T, float *y, size_t ystride) {
+    if (r0 >= r1 || T == 0) return;
+#if TL_X86
+    if (TL_USES_AVX512() && gemm_vnni(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
+#endif
+    gemm_by_dots(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride);
+}

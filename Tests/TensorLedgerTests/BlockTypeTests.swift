@@ -1,0 +1,109 @@
+// GGUF files in ggml's block types run as stored: K-quant files made by llama.cpp's own
+// quantizer (fixtures/scripts/make_kquant_fixtures.py) against llama.cpp's logits and
+// against the same model with its weights dequantized to f32; Q4_0 and Q8_0 in place;
+// a type without a kernel requantized to q8, with a notice.
+
+import Testing
+@testable import TensorLedger
+
+@Suite struct BlockTypeTests {
+    static var reference: JSONObject { get throws { try referenceStorage.get() } }
+    private static let referenceStorage = Loaded { try Fixtures.json("expected/kquants.json") }
+    static var prompt: [Int] { get throws { LlamaFamilyTests.ints(try reference["prompt"]) } }
+
+    /// The file with every quantized matrix replaced by its f32 values, as GGMLDequantize
+    /// (bit for bit gguf-py's dequantize) gives them.
+    static func dequantized(_ path: String, in dir: TemporaryDirectory) throws -> String {
+        var edit = try GGUFEdit(path)
+        for i in edit.tensors.indices where edit.tensors[i].plan.type.blockKernel != nil {
+            let plan = edit.tensors[i].plan, count = plan.dimensions.reduce(1, *)
+            var values = [Float](repeating: 0, count: count)
+            edit.tensors[i].data.withUnsafeBytes { raw in
+                values.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(raw, type: plan.type, count: count, into: $0.baseAddress!) }
+            }
+            edit.tensors[i].plan.type = .f32
+            edit.tensors[i].data = values.withUnsafeBytes { Array($0) }
+        }
+        let out = dir.file("dequantized.gguf")
+        edit.write(to: out)
+        return out
+    }
+
+    @Test(arguments: [("q4_k_m", "Q4_K+Q6_K"), ("q5_k_m", "Q5_K+Q6_K")])
+    func kQuantsRunAsStored(_ name: String, _ format: String) throws {
+        let path = GGUFTests.path("tiny-wide-\(name).gguf")
+        let model = try ModelLoader.load(path, cache: .f32)
+        #expect(model.weightFormat == format)
+        #expect(model.notes.isEmpty, "\(model.notes)")
+
+        // llama.cpp quantizes activations in blocks of 256 for these types, we in blocks of
+        // 32: the logits differ by that rounding (1.6% of the largest logit when this was
+        // written), and the greedy token does not.
+        let prompt = try Self.prompt, expected = try #require(try Self.reference[name]?.object)
+        let ours = try Generator(model: model).lastLogits(prompt)
+        let theirs = LlamaFamilyTests.numbers(expected["last_logits"])
+        let spread = theirs.map(abs).max()!
+        let diff = LlamaFamilyTests.maxDifference(ours, theirs)
+        #expect(diff < 0.03 * spread, "\(name): max |Δlogit| \(diff) against llama.cpp, logits up to \(spread)")
+        let greedy = try (1...prompt.count).map { n in
+            let logits = try Generator(model: model).lastLogits(Array(prompt.prefix(n)))
+            return logits.indices.max { logits[$0] < logits[$1] }!
+        }
+        #expect(greedy == LlamaFamilyTests.ints(expected["greedy"]), "\(name)")
+
+        // Against the same weights in f32, only our activations' rounding remains (1–1.2%).
+        let dir = TemporaryDirectory()
+        let exact = try Generator(model: ModelLoader.load(try Self.dequantized(path, in: dir), cache: .f32)).lastLogits(prompt)
+        let exactDiff = zip(ours, exact).map { abs($0 - $1) }.max()!
+        #expect(Double(exactDiff) < 0.02 * spread, "\(name): max |Δlogit| \(exactDiff) against its dequantized weights")
+    }
+
+    /// The matrices are the file's bytes where they lie: no copy beyond the llama
+    /// layout's Q and K (whose rows GGUF stores in another order).
+    @Test func weightsAreReadWhereTheyLie() throws {
+        let file = try GGUFFile.open(GGUFTests.path("tiny-wide-q4_k_m.gguf"))
+        let weights = GGUFWeights(file: file, config: try file.modelConfig())
+        let mapped = try #require(file.tensors.first { $0.name == "blk.0.ffn_down.weight" })
+        let down = try weights.matrix("model.layers.0.mlp.down_proj.weight", rows: 256, cols: 512, conv1D: false)
+        #expect(down.bytes.baseAddress == file.data(for: mapped).baseAddress)
+        #expect(down.byteCount == mapped.byteCount && down.format == mapped.type.name)
+        let query = try weights.matrix("model.layers.0.self_attn.q_proj.weight", rows: 256, cols: 256, conv1D: false)
+        #expect(query.format == "Q4_K" && query.byteCount == 256 * 144)
+    }
+
+    @Test func q4_0AndQ8_0RunAsStored() throws {
+        let q4 = try ModelLoader.load(GGUFTests.path("tiny-qwen2-q4_0.gguf"))
+        #expect(q4.weightFormat.hasPrefix("Q4_0") && q4.notes.isEmpty, "\(q4.weightFormat) \(q4.notes)")
+        let ref = try LlamaFamilyTests.facts("tiny-qwen2")["mid"]!.object!
+        let logits = try Generator(model: q4).lastLogits(LlamaFamilyTests.ints(ref["input_ids"]))
+        #expect(LlamaFamilyTests.maxDifference(logits, LlamaFamilyTests.numbers(ref["last_logits"])) < 1.5)
+        let q8 = try ModelLoader.load(GGUFTests.path("tiny-qwen2-q8_0.gguf"))
+        #expect(q8.weightFormat == "Q8_0" && q8.notes.isEmpty, "\(q8.weightFormat)")
+    }
+
+    /// Q4_1 has no kernel: made here from the Q4_0 file (a Q4_1 block with m = −8·d holds
+    /// a Q4_0 block's values exactly), it runs requantized to q8 and says so, close to the
+    /// Q4_0 file run as stored.
+    @Test func otherTypesAreRequantizedWithANotice() throws {
+        let source = GGUFTests.path("tiny-qwen2-q4_0.gguf")
+        var edit = try GGUFEdit(source)
+        for i in edit.tensors.indices where edit.tensors[i].plan.type == .q4_0 {
+            let q4 = edit.tensors[i].data
+            var q41: [UInt8] = []
+            for b in 0..<(q4.count / 18) {
+                let d = floatFromHalfBits(UInt16(q4[18 * b]) | UInt16(q4[18 * b + 1]) << 8), m = halfBitsFromFloat(-8 * d)
+                q41 += q4[(18 * b)..<(18 * b + 2)] + [UInt8(m & 0xFF), UInt8(m >> 8)] + q4[(18 * b + 2)..<(18 * b + 18)]
+            }
+            edit.tensors[i].plan.type = .q4_1
+            edit.tensors[i].data = q41
+        }
+        let dir = TemporaryDirectory()
+        edit.write(to: dir.file("q4_1.gguf"))
+        let model = try ModelLoader.load(dir.file("q4_1.gguf"))
+        #expect(model.notes.count == 1 && model.notes[0].contains("Q4_1") && model.notes[0].contains("requantized"), "\(model.notes)")
+        #expect(!model.weightFormat.contains("Q4_1"))
+        let ids = LlamaFamilyTests.ints(try LlamaFamilyTests.facts("tiny-qwen2")["mid"]!.object!["input_ids"])
+        let a = try Generator(model: model).lastLogits(ids), b = try Generator(model: ModelLoader.load(source)).lastLogits(ids)
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! < 0.1)
+    }
+}
