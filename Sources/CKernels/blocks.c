@@ -162,10 +162,14 @@ static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int f
     k4_scales(p + 4, sc, m);
     const float d = f16_at(p), dmin = f16_at(p + 2);
     const uint8_t *qh = p + 16, *ql = p + (five ? 48 : 16);
-    for (int k = 0; k < 4; k++) {
-        for (int l = 0; l < 32; l++) {
-            u[64 * k + l] = (uint8_t)((ql[32 * k + l] & 0x0F) | (five ? ((qh[l] >> (2 * k)) & 1) << 4 : 0));
-            u[64 * k + 32 + l] = (uint8_t)((ql[32 * k + l] >> 4) | (five ? ((qh[l] >> (2 * k + 1)) & 1) << 4 : 0));
+    for (int k = 0; k < 4; k++) {  // simple loops, which compilers vectorize
+        uint8_t *lo = u + 64 * k, *hi = lo + 32;
+        for (int l = 0; l < 32; l++) { lo[l] = ql[32 * k + l] & 0x0F; hi[l] = ql[32 * k + l] >> 4; }
+        if (five) {
+            for (int l = 0; l < 32; l++) {
+                lo[l] |= (uint8_t)(((qh[l] >> (2 * k)) & 1) << 4);
+                hi[l] |= (uint8_t)(((qh[l] >> (2 * k + 1)) & 1) << 4);
+            }
         }
     }
     for (int j = 0; j < 8; j++) {

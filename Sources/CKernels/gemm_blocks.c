@@ -35,27 +35,40 @@ enum { PANEL = 16, PANELS = 2, ROWS = PANEL * PANELS };
 // Per block of 32 and panel, 16 rows' scales (one per half) and minimum: [b][kind][panel][row].
 enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, KINDS = 3 };
 
-/// Rows [r, r + 32) (the last one repeated past r1) unpacked into the packed layout:
-/// bytes [b][k4][panel][row][4], factors [b][kind][panel][row].
-static void pack_block_rows(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
-                            uint8_t *packed, float *factors) {
+/// Rows [r, r + 32) (the last one repeated past r1) unpacked, row by row, into `rows`
+/// (32 × n bytes), then laid out as bytes [b][k4][panel][row][4] (16 × 16 register
+/// transposes of 4-byte groups, as gemm.c packs int8 rows), with the factors
+/// [b][kind][panel][row].
+TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
+                                             uint8_t *rows, uint8_t *packed, float *factors) {
     const tl_block_unpack unpack = tl_block_unpacker(type);
-    const size_t per = tl_block_values(type), bytes = tl_block_bytes(type);
-    uint8_t u[256];
+    const size_t per = tl_block_values(type), bytes = tl_block_bytes(type), blocks = n / 32;
     float a[16], c[16];
     for (size_t i = 0; i < ROWS; i++) {
         const size_t row = r + i < r1 ? r + i : r1 - 1, p = i / PANEL, lane = i % PANEL;
         const uint8_t *src = w + row * row_bytes;
         for (size_t s = 0; s < n / per; s++) {
-            unpack(src + s * bytes, u, a, c);
+            unpack(src + s * bytes, rows + i * n + s * per, a, c);
             for (size_t j = 0; j < per / 32; j++) {
-                const size_t b = s * (per / 32) + j;
-                for (size_t k4 = 0; k4 < 8; k4++) memcpy(packed + ((b * 8 + k4) * PANELS + p) * 64 + 4 * lane, u + 32 * j + 4 * k4, 4);
-                float *f = factors + (b * KINDS * PANELS + p) * PANEL + lane;
+                float *f = factors + ((s * (per / 32) + j) * KINDS * PANELS + p) * PANEL + lane;
                 f[A_LOW * PANELS * PANEL] = a[2 * j];
                 f[A_HIGH * PANELS * PANEL] = a[2 * j + 1];
                 f[C_LOW * PANELS * PANEL] = c[2 * j];  // Q4_K and Q5_K: the same for both halves
             }
+        }
+    }
+    for (size_t p = 0; p < PANELS; p++) {
+        const uint8_t *panel = rows + p * PANEL * n;
+        size_t b = 0;
+        for (; b + 2 <= blocks; b += 2) {  // two blocks: 16 rows × 16 four-byte groups
+            __m512 v[16];
+            for (int i = 0; i < PANEL; i++) v[i] = _mm512_loadu_ps((const void *)(panel + (size_t)i * n + 32 * b));
+            tl_transpose16(v);
+            for (int j = 0; j < 16; j++) _mm512_store_ps((void *)(packed + ((b * 8 + (size_t)j) * PANELS + p) * 64), v[j]);
+        }
+        for (; b < blocks; b++) {  // an odd last block
+            for (size_t k4 = 0; k4 < 8; k4++)
+                for (int i = 0; i < PANEL; i++) memcpy(packed + ((b * 8 + k4) * PANELS + p) * 64 + 4 * i, panel + (size_t)i * n + 32 * b + 4 * k4, 4);
         }
     }
 }
@@ -126,11 +139,12 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const int halves = type == TL_BLOCKS_Q6_K, mins = type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K;
     const int32_t zero = tl_block_zero_point(type);
-    uint8_t *packed = aligned_alloc(64, blocks * 8 * PANELS * 64);
+    uint8_t *packed = aligned_alloc(64, blocks * 8 * PANELS * 64), *rows = malloc(ROWS * n);
     float *factors = aligned_alloc(64, blocks * KINDS * PANELS * PANEL * sizeof(float));
     int32_t *xsum16 = halves ? malloc(T * 2 * blocks * sizeof(int32_t)) : NULL;
-    if (!packed || !factors || (halves && !xsum16)) {
+    if (!packed || !rows || !factors || (halves && !xsum16)) {
         free(packed);
+        free(rows);
         free(factors);
         free(xsum16);
         return 0;
@@ -143,7 +157,7 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
         }
     }
     for (size_t r = r0; r < r1; r += ROWS) {
-        pack_block_rows(type, (const uint8_t *)w, row_bytes, n, r, r1, packed, factors);
+        pack_block_rows(type, (const uint8_t *)w, row_bytes, n, r, r1, rows, packed, factors);
         const size_t valid = r1 - r;
         const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
         const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
@@ -179,6 +193,7 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
         }
     }
     free(packed);
+    free(rows);
     free(factors);
     free(xsum16);
     return 1;
