@@ -1,12 +1,14 @@
-// Weights in ggml's block types (a GGUF's Q8_0, Q4_0, Q4_K, Q5_K and Q6_K) used as they
+// Weights in ggml's block types (a GGUF's Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and
+// Q6_K) used as they
 // lie in the file, against activations quantized in blocks of 32 (int8, an f32 scale and
 // the block's Σq each): a row is read at its stored 4.5–8.5 bits per weight, which is what
 // decoding, bound by memory bandwidth, pays for.
 //
 // Every type's row reduces to integer sums over one activation block. With weights
-// w = a·q − b per block of 32 (q unsigned: Q4_K, Q5_K) the block contributes
+// w = a·q − b per block of 32 (q unsigned: Q4_1, Q5_1, Q4_K, Q5_K) the block contributes
 // xs·(a·Σq·x − b·Σx), and Σx is the block sum the quantizer kept. Q6_K's scales change
 // every 16 values, so its kernels multiply pairs of 16 by their own scale in integers.
+// Zero points (Q4_0's 8, Q5_0's 16, Q6_K's 32) are taken off in integers, exactly.
 //
 // Each type has a portable definition and AVX2, AVX-512 VNNI (256-bit VPDPBUSD), NEON and
 // NEON+SDOT variants; one table per variant, picked by the thread's variant on each call.
@@ -16,6 +18,9 @@
 // ---- Layouts ------------------------------------------------------------------------
 //   Q8_0  34 bytes / 32:  f16 d, 32 int8:                      w = d·q
 //   Q4_0  18 bytes / 32:  f16 d, 16 bytes of nibbles:           w = d·(q − 8); low nibbles 0–15
+//   Q4_1  20 bytes / 32:  f16 d, f16 m, 16 bytes of nibbles:    w = d·q + m
+//   Q5_0  22 bytes / 32:  f16 d, 32 fifth bits (bit i for value i), nibbles: w = d·(q − 16)
+//   Q5_1  24 bytes / 32:  f16 d, f16 m, 32 fifth bits, nibbles: w = d·q + m
 //   Q4_K 144 bytes / 256: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 of nibbles:
 //                         w = d·sc_j·q − dmin·m_j per block j of 32; bytes 32c..32c+31
 //                         hold block 2c in their low nibbles and block 2c+1 in the high
@@ -24,10 +29,6 @@
 //   Q6_K 210 bytes / 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales
 //                         (one per 16), f16 d: w = d·sc·(q − 32)
 
-static const size_t block_bytes[TL_BLOCK_TYPE_COUNT] = {34, 18, 144, 176, 210};
-static const size_t block_values[TL_BLOCK_TYPE_COUNT] = {32, 32, 256, 256, 256};
-
-size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / block_values[type] * block_bytes[type]; }
 
 TL_INLINE float f16_at(const uint8_t *p) {
     uint16_t h;
@@ -80,6 +81,45 @@ static float dot_q4_0_portable(const uint8_t *w, size_t n, const int8_t *x, cons
         for (int i = 0; i < 16; i++) isum += (w[2 + i] & 0x0F) * x[i] + (w[2 + i] >> 4) * x[i + 16];
         s += f16_at(w) * xs[b] * (float)(isum - 8 * xsum[b]);
     }
+    return s;
+}
+
+/// Σq·x over a block of 32 stored as nibbles (low 0–15, high 16–31), with the fifth bits of
+/// qh when `five`.
+TL_INLINE int32_t nibble_dot(const uint8_t *qs, uint32_t qh, int five, const int8_t *x) {
+    int32_t s = 0;
+    for (int i = 0; i < 16; i++) {
+        int lo = qs[i] & 0x0F, hi = qs[i] >> 4;
+        if (five) {
+            lo |= (int)((qh >> i) & 1) << 4;
+            hi |= (int)((qh >> (i + 16)) & 1) << 4;
+        }
+        s += lo * x[i] + hi * x[i + 16];
+    }
+    return s;
+}
+
+TL_INLINE uint32_t bits_at(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static float dot_q4_1_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++, w += 20, x += 32) s += xs[b] * (f16_at(w) * (float)nibble_dot(w + 4, 0, 0, x) + f16_at(w + 2) * (float)xsum[b]);
+    return s;
+}
+
+static float dot_q5_0_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++, w += 22, x += 32) s += f16_at(w) * xs[b] * (float)(nibble_dot(w + 6, bits_at(w + 2), 1, x) - 16 * xsum[b]);
+    return s;
+}
+
+static float dot_q5_1_portable(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float s = 0;
+    for (size_t b = 0; b < n / 32; b++, w += 24, x += 32) s += xs[b] * (f16_at(w) * (float)nibble_dot(w + 8, bits_at(w + 4), 1, x) + f16_at(w + 2) * (float)xsum[b]);
     return s;
 }
 
@@ -142,7 +182,7 @@ static float dot_q6_k_portable(const uint8_t *w, size_t n, const int8_t *x, cons
 // ---- Unpacking, for the prompt kernels (gemm_blocks.c) -----------------------------------
 
 // One stored block as unsigned bytes u and, per 16 values, a and c with w = a·(u − z) − c,
-// z the type's zero point (tl_block_zero_point).
+// z the type's zero point (the layouts' table below).
 static void unpack_q8_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
     const float d = f16_at(p);
     for (int i = 0; i < 32; i++) u[i] = p[2 + i] ^ 0x80u;  // q + 128
@@ -155,6 +195,32 @@ static void unpack_q4_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
     for (int i = 0; i < 16; i++) { u[i] = p[2 + i] & 0x0F; u[i + 16] = p[2 + i] >> 4; }
     a[0] = a[1] = d;
     c[0] = c[1] = 0;
+}
+
+/// A block of 32 nibbles (and fifth bits) as bytes in value order.
+TL_INLINE void unpack_nibbles(const uint8_t *qs, uint32_t qh, int five, uint8_t *u) {
+    for (int i = 0; i < 16; i++) {
+        u[i] = (uint8_t)((qs[i] & 0x0F) | (five ? ((qh >> i) & 1) << 4 : 0));
+        u[i + 16] = (uint8_t)((qs[i] >> 4) | (five ? ((qh >> (i + 16)) & 1) << 4 : 0));
+    }
+}
+
+static void unpack_q4_1(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    unpack_nibbles(p + 4, 0, 0, u);
+    a[0] = a[1] = f16_at(p);
+    c[0] = c[1] = -f16_at(p + 2);
+}
+
+static void unpack_q5_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    unpack_nibbles(p + 6, bits_at(p + 2), 1, u);
+    a[0] = a[1] = f16_at(p);
+    c[0] = c[1] = 0;
+}
+
+static void unpack_q5_1(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    unpack_nibbles(p + 8, bits_at(p + 4), 1, u);
+    a[0] = a[1] = f16_at(p);
+    c[0] = c[1] = -f16_at(p + 2);
 }
 
 static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
@@ -198,15 +264,23 @@ static void unpack_q6_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
     }
 }
 
-static const tl_block_unpack unpackers[TL_BLOCK_TYPE_COUNT] = {unpack_q8_0, unpack_q4_0, unpack_q4_k, unpack_q5_k, unpack_q6_k};
+// ---- The layouts' table: one row per type ---------------------------------------------------
 
-tl_block_unpack tl_block_unpacker(tl_block_type type) { return unpackers[type]; }
-size_t tl_block_values(tl_block_type type) { return block_values[type]; }
-int32_t tl_block_zero_point(tl_block_type type) {
-    static const int32_t zero[TL_BLOCK_TYPE_COUNT] = {128, 8, 0, 0, 32};
-    return zero[type];
-}
-size_t tl_block_bytes(tl_block_type type) { return block_bytes[type]; }
+static const tl_block_layout layouts[TL_BLOCK_TYPE_COUNT] = {
+    //                  values bytes zero  minimums  scales per 16  unpack
+    [TL_BLOCKS_Q8_0] = {32,    34,   128,  0,        0,             unpack_q8_0},
+    [TL_BLOCKS_Q4_0] = {32,    18,   8,    0,        0,             unpack_q4_0},
+    [TL_BLOCKS_Q4_1] = {32,    20,   0,    1,        0,             unpack_q4_1},
+    [TL_BLOCKS_Q5_0] = {32,    22,   16,   0,        0,             unpack_q5_0},
+    [TL_BLOCKS_Q5_1] = {32,    24,   0,    1,        0,             unpack_q5_1},
+    [TL_BLOCKS_Q4_K] = {256,   144,  0,    1,        0,             unpack_q4_k},
+    [TL_BLOCKS_Q5_K] = {256,   176,  0,    1,        0,             unpack_q5_k},
+    [TL_BLOCKS_Q6_K] = {256,   210,  32,   0,        1,             unpack_q6_k},
+};
+
+const tl_block_layout *tl_block_layout_of(tl_block_type type) { return &layouts[type]; }
+
+size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / layouts[type].values * layouts[type].bytes; }
 
 // Q4_K and Q5_K share a variant's kernel, told apart by `five`.
 #define K45_KERNELS(V, TARGET)                                                                                             \
@@ -219,6 +293,28 @@ size_t tl_block_bytes(tl_block_type type) { return block_bytes[type]; }
 
 // ---- x86-64 ---------------------------------------------------------------------------
 #if TL_X86
+
+/// An f16 at p, converted by F16C.
+TL_TARGET_AVX2 static inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/// A block's 16 bytes of nibbles as 32 bytes in value order (low nibbles, then high).
+TL_TARGET_AVX2 static inline __m256i nibbles_avx2(const uint8_t *qs) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
+}
+
+/// 32 fifth bits (bit i for value i) as bytes 0x10 or 0: byte i takes byte i/8 of the word,
+/// and is all ones after OR-ing every other bit in.
+TL_TARGET_AVX2 static inline __m256i fifth_bits_avx2(const uint8_t *p) {
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits_at(p)),
+                                               _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)), _mm256_set1_epi64x(-1));
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
 
 // The int32 sums of 4 adjacent products of unsigned u and signed s bytes (AVX2: VPMADDUBSW,
 // whose int16 pairs cannot saturate for u < 64, then VPMADDWD; VNNI: one VPDPBUSD).
@@ -238,7 +334,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             const __m256i q = LOAD(w + 2), xv = LOAD(x);                                                                       \
             /* |q| against x with q's sign moved onto x: an unsigned × signed product */                                       \
             const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(f16_at(w) * xs[b]), acc);                             \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
         }                                                                                                                      \
         return hsum256(acc);                                                                                                     \
     }                                                                                                                          \
@@ -251,9 +347,40 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low), eight);    \
             const __m256i xv = LOAD(x);                                                                                        \
             const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(f16_at(w) * xs[b]), acc);                             \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
         }                                                                                                                      \
         return hsum256(acc);                                                                                                     \
+    }                                                                                                                          \
+    /* Q4_1 and Q5_1: d·Σq·x, then the minimum's m·Σx (five: with the fifth bits at w + 4) */                                 \
+    TARGET static inline float dot_q451_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum, \
+                                            int five) {                                                                        \
+        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        float mins = 0;                                                                                                        \
+        const size_t bytes = five ? 24 : 20;                                                                                   \
+        for (size_t b = 0; b < n / 32; b++, w += bytes, x += 32) {                                                             \
+            __m256i q = nibbles_avx2(w + (five ? 8 : 4));                                                                      \
+            if (five) q = _mm256_or_si256(q, fifth_bits_avx2(w + 4));                                                          \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q, LOAD(x))), _mm256_set1_ps(half_at(w) * xs[b]), acc);             \
+            mins += half_at(w + 2) * xs[b] * (float)xsum[b];                                                                   \
+        }                                                                                                                      \
+        return hsum256(acc) + mins;                                                                                            \
+    }                                                                                                                          \
+    TARGET static float dot_q4_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        return dot_q451_##V(w, n, x, xs, xsum, 0);                                                                             \
+    }                                                                                                                          \
+    TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        return dot_q451_##V(w, n, x, xs, xsum, 1);                                                                             \
+    }                                                                                                                          \
+    TARGET static float dot_q5_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        for (size_t b = 0; b < n / 32; b++, w += 22, x += 32) {                                                                \
+            const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles_avx2(w + 6), fifth_bits_avx2(w + 2)), _mm256_set1_epi8(16)); \
+            const __m256i xv = LOAD(x);                                                                                        \
+            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
+        }                                                                                                                      \
+        return hsum256(acc);                                                                                                   \
     }                                                                                                                          \
     TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
                                             const int32_t *xsum, int five) {                                                   \
@@ -267,9 +394,9 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             k4_scale_words(w + 4, &scb, &mb);                                                                                  \
             const __m256 xsv = _mm256_loadu_ps(xs);                                                                            \
             const __m256 scale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),   \
-                                               _mm256_mul_ps(xsv, _mm256_set1_ps(f16_at(w))));                                \
+                                               _mm256_mul_ps(xsv, _mm256_set1_ps(half_at(w))));                                \
             const __m256 mv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb))), xsv); \
-            mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(f16_at(w + 2))), mins);   \
+            mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(half_at(w + 2))), mins);   \
             const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
             const __m256i qh = five ? LOAD(w + 16) : _mm256_setzero_si256();                                                   \
             for (int c = 0; c < 4; c++) {                                                                                      \
@@ -295,7 +422,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         __m256 acc = _mm256_setzero_ps();                                                                                      \
         for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
-            const __m256 d = _mm256_set1_ps(f16_at(w + 208));                                                                  \
+            const __m256 d = _mm256_set1_ps(half_at(w + 208));                                                                  \
             for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
                 const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);                    \
                 /* Lane k: d·sc_k·xs_(k/2), the factor of the k-th run of 16 in this half. */                                  \
@@ -335,13 +462,6 @@ DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
         _mm_prefetch((const char *)(p) + 16384 + line, _MM_HINT_T1);                                                   \
         _mm_prefetch((const char *)(p) + 1024 + line, _MM_HINT_T0);                                                    \
     }
-
-/// An f16 at p, converted by F16C.
-TL_TARGET_AVX2 static inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 /// Lanes 0–7 a, 8–15 b.
 TL_TARGET_AVX512 static inline __m512i lanes_of(int a, int b) {
@@ -449,6 +569,15 @@ static inline int32x4_t dot4_neon(int8x16_t a, int8x16_t b) {
     return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
 }
 
+/// 32 fifth bits (bit i for value i) as bytes 0x10 or 0, values 0–15 and 16–31.
+static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t *hi) {
+    const uint8x8_t word = vcreate_u8(bits_at(p));
+    const uint8x16_t table = vcombine_u8(word, word), bit = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t first = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, second = vaddq_u8(first, vdupq_n_u8(2));
+    *lo = vandq_u8(vtstq_u8(vqtbl1q_u8(table, first), bit), vdupq_n_u8(0x10));
+    *hi = vandq_u8(vtstq_u8(vqtbl1q_u8(table, second), bit), vdupq_n_u8(0x10));
+}
+
 #define DEFINE_ARM_KERNELS(V, TARGET, DOT4)                                                                                    \
     TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         (void)xsum;                                                                                                            \
@@ -473,6 +602,37 @@ static inline int32x4_t dot4_neon(int8x16_t a, int8x16_t b) {
             acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
         }                                                                                                                      \
         return vaddvq_f32(acc);                                                                                                \
+    }                                                                                                                          \
+    /* Q4_1, Q5_0, Q5_1: the nibbles (and fifth bits) of a block of 32, the zero point taken off */                          \
+    TARGET static inline float dot_q5x_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum,  \
+                                           size_t bytes, size_t nibbles, int five, int zero, int minimum) {                    \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        float mins = 0;                                                                                                        \
+        for (size_t b = 0; b < n / 32; b++, w += bytes, x += 32) {                                                             \
+            const uint8x16_t raw = vld1q_u8(w + nibbles);                                                                      \
+            uint8x16_t lo = vandq_u8(raw, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(raw, 4);                                          \
+            if (five) {                                                                                                        \
+                uint8x16_t flo, fhi;                                                                                           \
+                fifth_bits_neon(w + nibbles - 4, &flo, &fhi);                                                                  \
+                lo = vorrq_u8(lo, flo);                                                                                        \
+                hi = vorrq_u8(hi, fhi);                                                                                        \
+            }                                                                                                                  \
+            const int8x16_t z = vdupq_n_s8((int8_t)zero);                                                                      \
+            const int32x4_t p = vaddq_s32(DOT4(vsubq_s8(vreinterpretq_s8_u8(lo), z), vld1q_s8(x)),                            \
+                                          DOT4(vsubq_s8(vreinterpretq_s8_u8(hi), z), vld1q_s8(x + 16)));                      \
+            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
+            if (minimum) mins += f16_at(w + 2) * xs[b] * (float)xsum[b];                                                       \
+        }                                                                                                                      \
+        return vaddvq_f32(acc) + mins;                                                                                         \
+    }                                                                                                                          \
+    TARGET static float dot_q4_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        return dot_q5x_##V(w, n, x, xs, xsum, 20, 4, 0, 0, 1);                                                                 \
+    }                                                                                                                          \
+    TARGET static float dot_q5_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        return dot_q5x_##V(w, n, x, xs, xsum, 22, 6, 1, 16, 0);                                                                \
+    }                                                                                                                          \
+    TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        return dot_q5x_##V(w, n, x, xs, xsum, 24, 8, 1, 0, 1);                                                                 \
     }                                                                                                                          \
     TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
                                             const int32_t *xsum, int five) {                                                   \
@@ -542,16 +702,27 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
 
 // ---- The tables ---------------------------------------------------------------------------
 
-// Indexed by tl_block_type.
-static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_portable, dot_q4_0_portable, dot_q4_k_portable,
-                                                              dot_q5_k_portable, dot_q6_k_portable};
+#define DOT_TABLE(V)                                                                                                   \
+    {[TL_BLOCKS_Q8_0] = dot_q8_0_##V, [TL_BLOCKS_Q4_0] = dot_q4_0_##V, [TL_BLOCKS_Q4_1] = dot_q4_1_##V,              \
+     [TL_BLOCKS_Q5_0] = dot_q5_0_##V, [TL_BLOCKS_Q5_1] = dot_q5_1_##V, [TL_BLOCKS_Q4_K] = dot_q4_k_##V,              \
+     [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V}
+static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
-static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_avx2, dot_q4_0_avx2, dot_q4_k_avx2, dot_q5_k_avx2, dot_q6_k_avx2};
-static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_avx512, dot_q4_0_vnni, dot_q4_k_avx512, dot_q5_k_vnni, dot_q6_k_avx512};
+static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
+// AVX-512: the 512-bit kernels where there are some, the 256-bit VNNI ones elsewhere.
+#define dot_q8_0_vnni512 dot_q8_0_avx512
+#define dot_q4_k_vnni512 dot_q4_k_avx512
+#define dot_q6_k_vnni512 dot_q6_k_avx512
+#define dot_q4_0_vnni512 dot_q4_0_vnni
+#define dot_q4_1_vnni512 dot_q4_1_vnni
+#define dot_q5_0_vnni512 dot_q5_0_vnni
+#define dot_q5_1_vnni512 dot_q5_1_vnni
+#define dot_q5_k_vnni512 dot_q5_k_vnni
+static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(vnni512);
 #endif
 #if TL_ARM64
-static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_neon, dot_q4_0_neon, dot_q4_k_neon, dot_q5_k_neon, dot_q6_k_neon};
-static const tl_block_dot sdot_table[TL_BLOCK_TYPE_COUNT] = {dot_q8_0_sdot, dot_q4_0_sdot, dot_q4_k_sdot, dot_q5_k_sdot, dot_q6_k_sdot};
+static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
+static const tl_block_dot sdot_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(sdot);
 #endif
 
 static const tl_block_dot *table_for(tl_isa isa) {

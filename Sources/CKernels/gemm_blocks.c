@@ -41,8 +41,9 @@ enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, KINDS = 3 };
 /// [b][kind][panel][row].
 TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
                                              uint8_t *rows, uint8_t *packed, float *factors) {
-    const tl_block_unpack unpack = tl_block_unpacker(type);
-    const size_t per = tl_block_values(type), bytes = tl_block_bytes(type), blocks = n / 32;
+    const tl_block_layout *layout = tl_block_layout_of(type);
+    const tl_block_unpack unpack = layout->unpack;
+    const size_t per = layout->values, bytes = layout->bytes, blocks = n / 32;
     float a[16], c[16];
     for (size_t i = 0; i < ROWS; i++) {
         const size_t row = r + i < r1 ? r + i : r1 - 1, p = i / PANEL, lane = i % PANEL;
@@ -53,7 +54,7 @@ TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *
                 float *f = factors + ((s * (per / 32) + j) * KINDS * PANELS + p) * PANEL + lane;
                 f[A_LOW * PANELS * PANEL] = a[2 * j];
                 f[A_HIGH * PANELS * PANEL] = a[2 * j + 1];
-                f[C_LOW * PANELS * PANEL] = c[2 * j];  // Q4_K and Q5_K: the same for both halves
+                f[C_LOW * PANELS * PANEL] = c[2 * j];  // the same for both halves
             }
         }
     }
@@ -137,8 +138,9 @@ TL_TARGET_AVX512 TL_INLINE void block_tile(const uint8_t *packed, const float *f
 TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                       const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
-    const int halves = type == TL_BLOCKS_Q6_K, mins = type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K;
-    const int32_t zero = tl_block_zero_point(type);
+    const tl_block_layout *layout = tl_block_layout_of(type);
+    const int halves = layout->halves, mins = layout->minimums;
+    const int32_t zero = layout->zero;
     uint8_t *packed = aligned_alloc(64, blocks * 8 * PANELS * 64), *rows = malloc(ROWS * n);
     float *factors = aligned_alloc(64, blocks * KINDS * PANELS * PANEL * sizeof(float));
     int32_t *xsum16 = halves ? malloc(T * 2 * blocks * sizeof(int32_t)) : NULL;

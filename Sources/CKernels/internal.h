@@ -187,11 +187,15 @@ typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const
 tl_block_dot tl_block_dot_for(tl_block_type type);
 
 /// Unpacks one stored block (32 or 256 values) into unsigned bytes u and, per 16 values, a
-/// and c such that each value is a·(u − z) − c, z the type's zero point (blocks.c): how the
-/// prompt kernels read a row. c is 0 but for Q4_K and Q5_K, whose blocks have minimums.
+/// and c such that each value is a·(u − zero) − c: how the prompt kernels read a row.
 typedef void (*tl_block_unpack)(const uint8_t *block, uint8_t *u, float *a, float *c);
-tl_block_unpack tl_block_unpacker(tl_block_type type);
-/// Values and bytes of one stored block.
-size_t tl_block_values(tl_block_type type);
-size_t tl_block_bytes(tl_block_type type);
-int32_t tl_block_zero_point(tl_block_type type);
+
+/// A block type's row in blocks.c's table.
+typedef struct {
+    size_t values, bytes;  // per stored block
+    int32_t zero;          // the zero point taken off every unpacked byte
+    int minimums;          // c is not 0 (Q4_1, Q5_1, Q4_K, Q5_K)
+    int halves;            // a changes every 16 values (Q6_K)
+    tl_block_unpack unpack;
+} tl_block_layout;
+const tl_block_layout *tl_block_layout_of(tl_block_type type);

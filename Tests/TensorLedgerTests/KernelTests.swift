@@ -131,7 +131,7 @@ import Testing
                 let d = halfBitsFromFloat(0.001 + Float(rng.next() % 1000) * 1e-5), dmin = halfBitsFromFloat(Float(rng.next() % 1000) * 1e-5)
                 let at = b * bytes + (type == .q6_K ? 208 : 0)
                 (random[at], random[at + 1]) = (UInt8(d & 0xFF), UInt8(d >> 8))
-                if type == .q4_K || type == .q5_K { (random[at + 2], random[at + 3]) = (UInt8(dmin & 0xFF), UInt8(dmin >> 8)) }
+                if [.q4_K, .q5_K, .q4_1, .q5_1].contains(type) { (random[at + 2], random[at + 3]) = (UInt8(dmin & 0xFF), UInt8(dmin >> 8)) }
                 if type == .q8_0 { for i in (b * bytes + 2)..<(b * bytes + 34) where random[i] == 0x80 { random[i] = 0x81 } }
             }
             for (w, n) in [(Array(file.data(for: fixture)), fixture.dimensions[0]), (random, 768)] {
@@ -142,7 +142,8 @@ import Testing
                     for t in 0..<T {
                         for r in 0..<rows {
                             let ref = ReferenceKernels.dotBlocks(Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), type: type, x[t].q, scales: x[t].scales)
-                            #expect(abs(Double(got[t][r]) - ref) <= 2e-5 * max(1, abs(ref)), "\(isa.name) \(type.name) n=\(n) T=\(T) t=\(t) r=\(r): \(got[t][r]) vs \(ref)")
+                            #expect(abs(Double(got[t][r]) - ref.value) <= 1e-5 * ref.magnitude,
+                                    "\(isa.name) \(type.name) n=\(n) T=\(T) t=\(t) r=\(r): \(got[t][r]) vs \(ref.value), Σ|w·x| \(ref.magnitude)")
                         }
                     }
                 }

@@ -144,7 +144,10 @@ typedef enum {
     TL_BLOCKS_Q4_K = 2,
     TL_BLOCKS_Q5_K = 3,
     TL_BLOCKS_Q6_K = 4,
-    TL_BLOCK_TYPE_COUNT = 5
+    TL_BLOCKS_Q4_1 = 5,
+    TL_BLOCKS_Q5_0 = 6,
+    TL_BLOCKS_Q5_1 = 7,
+    TL_BLOCK_TYPE_COUNT = 8
 } tl_block_type;
 
 /// Bytes of a row of n values (a multiple of the type's block: 32, or 256 for the K types).

@@ -94,7 +94,7 @@ public final class GPT2Model: LanguageModel, @unchecked Sendable {
         lnFBias = try source.vector(p + "ln_f.bias", count: d)
         let (head, headNote) = try source.unembedding(config, embedding: tokenEmbedding)
         unembedding = head
-        notes = source.notes + (headNote.map { [$0] } ?? [])
+        notes = headNote.map { [$0] } ?? []
     }
 
     // MARK: The forward pass

@@ -22,7 +22,7 @@ public protocol LanguageModel: AnyObject, Sendable {
     var weightFormat: String { get }
     /// Bytes of weights one decoded token reads: what bounds decoding speed.
     var weightBytesPerToken: Int { get }
-    /// What loading changed about the weights (a GGUF type requantized to q8), for a notice.
+    /// What loading found worth a notice (a tied head the file also stores).
     var notes: [String] { get }
     /// The C kernels' variant this model's products run, on every thread that works on them.
     var kernels: KernelISA { get }

@@ -203,7 +203,7 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
         finalNorm = try sublayerNorm(N.finalNorm)
         let (head, headNote) = try source.unembedding(c, embedding: tokenEmbedding)
         unembedding = head
-        notes = source.notes + (headNote.map { [$0] } ?? [])
+        notes = headNote.map { [$0] } ?? []
     }
 
     // MARK: The forward pass

@@ -67,11 +67,13 @@ public enum ReferenceKernels {
     }
 
     /// A row of ggml blocks against quantized activations: the row's values as
-    /// GGMLDequantize gives them (as gguf-py does), times each activation, in f64.
-    public static func dotBlocks(_ row: [UInt8], type: GGMLType, _ x: [Int8], scales xs: [Float]) -> Double {
+    /// GGMLDequantize gives them (as gguf-py does), times each activation, in f64; with
+    /// Σ|w·x|, the scale of the rounding a float kernel may add.
+    public static func dotBlocks(_ row: [UInt8], type: GGMLType, _ x: [Int8], scales xs: [Float]) -> (value: Double, magnitude: Double) {
         var w = [Float](repeating: 0, count: x.count)
         row.withUnsafeBytes { raw in w.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(raw, type: type, count: x.count, into: $0.baseAddress!) } }
-        return x.indices.reduce(0.0) { $0 + Double(w[$1]) * Double(xs[$1 / 32]) * Double(x[$1]) }
+        let terms = x.indices.map { Double(w[$0]) * Double(xs[$0 / 32]) * Double(x[$0]) }
+        return (terms.reduce(0, +), terms.reduce(0) { $0 + abs($1) })
     }
 
     /// A (rows, cols) matrix as (cols, rows).

@@ -1,6 +1,7 @@
 // A weight matrix as the runner uses it: rows × cols, row-major (rows = output
 // features), in one of the stored schemes, read in place from the file mapping when
-// stored raw; a GGUF's block types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) are read as stored.
+// stored raw; a GGUF's block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) are
+// read as stored.
 // `multiply` is the one hot spot of decoding: each row is streamed once,
 // the rows split across threads in large contiguous chunks.
 
@@ -214,6 +215,9 @@ extension GGMLType {
         switch self {
         case .q8_0: return TL_BLOCKS_Q8_0
         case .q4_0: return TL_BLOCKS_Q4_0
+        case .q4_1: return TL_BLOCKS_Q4_1
+        case .q5_0: return TL_BLOCKS_Q5_0
+        case .q5_1: return TL_BLOCKS_Q5_1
         case .q4_K: return TL_BLOCKS_Q4_K
         case .q5_K: return TL_BLOCKS_Q5_K
         case .q6_K: return TL_BLOCKS_Q6_K

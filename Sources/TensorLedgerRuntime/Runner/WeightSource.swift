@@ -33,7 +33,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
         case .unusedTensor(let s, let n, let f):
             return "\(s): tensor \"\(n)\" is not used by the \(f) runner: this is a variant it does not run yet, and without that tensor it would compute wrong"
         case .nonFinite(let s, let n, let i): return "\(s): tensor \"\(n)\" holds a value that is not finite (NaN or infinity) at element \(i); the model cannot compute with it"
-        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner cannot use yet (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K run as stored; Q4_1, Q5_0 and Q5_1 requantized to q8)"
+        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner has no kernel for (it runs F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K)"
         }
     }
 }
@@ -46,8 +46,6 @@ package protocol WeightSource {
     func matrix(_ name: String, rows: Int, cols: Int, conv1D: Bool) throws -> WeightMatrix
     func loadVector(_ name: String, count: Int) throws -> [Float]
     func has(_ name: String) -> Bool
-    /// What loading changed about the weights, for a notice (GGUF types requantized).
-    var notes: [String] { get }
     /// A GGUF's head is output.weight whenever it has one, as llama.cpp loads it; elsewhere
     /// the configuration's tie_word_embeddings decides, as transformers loads it.
     var headIsOutputWeightWhenPresent: Bool { get }
@@ -56,7 +54,6 @@ package protocol WeightSource {
 }
 
 extension WeightSource {
-    package var notes: [String] { [] }
     package var headIsOutputWeightWhenPresent: Bool { false }
     package var gemmaNormsIncludeOne: Bool { false }
 
@@ -149,12 +146,12 @@ package struct CheckpointWeights: WeightSource {
 }
 
 /// A GGUF file: tensors found by their Hugging Face names (GGUFModel.swift maps them).
-/// For the runner, F32, F16, BF16 and every block type with a kernel (Q8_0, Q4_0, Q4_K,
-/// Q5_K, Q6_K) are used in place from the mapping, so a model takes the file's size;
-/// other block types are dequantized and requantized to q8, with a notice. For a .tlm
-/// conversion (`asStored` false) Q8_0 is repacked into the q8 layout (the same numbers)
-/// and the other block types requantized. The llama architecture's Q and K rows are put
-/// back in Hugging Face's order, those matrices copied.
+/// For the runner, F32, F16, BF16 and every block type with a kernel are used in place
+/// from the mapping, so a model takes the file's size; a type without one is refused by
+/// name, never widened. For a .tlm conversion (`asStored` false) Q8_0 is repacked into the
+/// q8 layout (the same numbers) and the other block types, which .tlm has no scheme for,
+/// dequantized and requantized to q8. The llama architecture's Q and K rows are put back
+/// in Hugging Face's order, those matrices copied.
 package struct GGUFWeights: WeightSource {
     package let file: GGUFFile
     package let config: ModelConfig
@@ -163,15 +160,6 @@ package struct GGUFWeights: WeightSource {
     /// .tlm schemes (a conversion).
     package let asStored: Bool
     package var sourceName: String { file.path }
-    /// The types dequantized and requantized to q8 while loading.
-    private let requantized = Requantized()
-    package var notes: [String] {
-        requantized.types.isEmpty ? [] : ["\(file.path): \(requantized.types.sorted().joined(separator: ", ")) weights were dequantized and requantized to q8 at load"]
-    }
-
-    package final class Requantized: @unchecked Sendable {
-        package var types: Set<String> = []
-    }
 
     package init(file: GGUFFile, config: ModelConfig, asStored: Bool = true) {
         self.file = file
@@ -236,8 +224,8 @@ package struct GGUFWeights: WeightSource {
                 }
             }
             return WeightMatrix(rows: rows, cols: cols, scheme: .q8, bytes: out)
-        case let type where GGMLDequantize.supported.contains(type) && cols % 32 == 0:
-            // No kernel for this type: its exact values, requantized to q8 (blocks of 32).
+        case let type where !asStored && GGMLDequantize.supported.contains(type) && cols % 32 == 0:
+            // A type .tlm has no scheme for: its exact values, requantized to q8 (blocks of 32).
             let n = rows * cols
             guard let floats = TensorValues(count: n) else { throw allocationError(4 * n, name) }
             let rowBytes = raw.count / rows
@@ -252,7 +240,6 @@ package struct GGUFWeights: WeightSource {
             let bad = tl_quantize_q8_blocks(floats.values.baseAddress, n, values.assumingMemoryBound(to: Int8.self),
                                             (values + TLMFormat.align(n)).assumingMemoryBound(to: UInt16.self), nil)
             if let failure = QuantizationFailure(bad, in: floats.values.baseAddress!) { throw failure.error(tensor: m.gguf.name) }
-            requantized.types.insert(type.name)
             return WeightMatrix(rows: rows, cols: cols, scheme: .q8, bytes: out)
         default:
             throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
