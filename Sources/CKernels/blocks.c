@@ -451,14 +451,15 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     }
 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
-// (The AVX-512 table below takes Q4_K, Q6_K and Q8_0 from 512-bit kernels instead.)
+// (The AVX-512 table below takes all but Q5_K from 512-bit kernels, these for the last blocks of a row.)
 DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
 
-// AVX-512 for the types most files hold (Q8_0, and Q4_K_M's Q4_K and Q6_K): two blocks of
-// 32 per 512-bit VPDPBUSD, each block's factor placed on its lanes by one permute, and
+// AVX-512 for the types most files hold (Q8_0, the blocks of 32 that llama.cpp's mixes use
+// where rows are not a multiple of 256, and Q4_K_M's Q4_K and Q6_K): two blocks of 32 per
+// 512-bit VPDPBUSD, each block's factor placed on its lanes by one permute, and
 // the prefetches of the q8 kernels (dot.c): 16 KiB ahead into L2, 1 KiB into L1.
 #define PREFETCH(p, bytes)                                                                                             \
-    for (int line = 0; line < (bytes); line += 64) {                                                                   \
+    for (size_t line = 0; line < (size_t)(bytes); line += 64) {                                                        \
         _mm_prefetch((const char *)(p) + 16384 + line, _MM_HINT_T1);                                                   \
         _mm_prefetch((const char *)(p) + 1024 + line, _MM_HINT_T0);                                                    \
     }
@@ -487,6 +488,63 @@ TL_TARGET_AVX512 static float dot_q8_0_avx512(const uint8_t *w, size_t n, const 
     }
     float tail = blocks > b ? dot_q8_0_vnni(w, n - 32 * b, x, xs + b, xsum) : 0;
     return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
+}
+
+/// The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1) eight at a time: `bytes` per block, nibbles at
+/// `nib`, fifth bits at `fifth` (or none, 0), the zero point taken off in integers, and
+/// Q4_1's and Q5_1's minimum (`minimum`: at byte 2) as m·xs·Σx. The last blocks, fewer
+/// than eight, go to `tail`, the 256-bit kernel of the type.
+TL_TARGET_AVX512 TL_INLINE float dot_small_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum,
+                                                  size_t bytes, size_t nib, size_t fifth, int zero, int minimum, tl_block_dot tail) {
+    const size_t blocks = n / 32;
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m256 mins = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 8 <= blocks; b += 8, w += 8 * bytes, x += 256) {
+        PREFETCH(w, 8 * bytes)
+        uint16_t d[8], m[8];
+        for (int k = 0; k < 8; k++) {
+            memcpy(&d[k], w + bytes * (size_t)k, 2);
+            if (minimum) memcpy(&m[k], w + bytes * (size_t)k + 2, 2);
+        }
+        const __m256 xsv = _mm256_loadu_ps(xs + b);
+        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv));
+        if (minimum)
+            mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv),
+                                   _mm256_cvtepi32_ps(LOAD(xsum + b)), mins);
+        for (int k = 0; k < 8; k += 2) {
+            const uint8_t *b0 = w + bytes * (size_t)k, *b1 = b0 + bytes;
+            __m256i q0 = nibbles_avx2(b0 + nib), q1 = nibbles_avx2(b1 + nib);
+            if (fifth) {
+                q0 = _mm256_or_si256(q0, fifth_bits_avx2(b0 + fifth));
+                q1 = _mm256_or_si256(q1, fifth_bits_avx2(b1 + fifth));
+            }
+            __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+            __m512i xv = _mm512_loadu_si512((const void *)(x + 32 * k));
+            if (zero) {  // signed values: |q| against x with q's sign moved onto x
+                q = _mm512_sub_epi8(q, _mm512_set1_epi8((char)zero));
+                xv = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), xv);
+                q = _mm512_abs_epi8(q);
+            }
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
+            acc[k / 2 % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lanes_of(k, k + 1), f), acc[k / 2 % 2]);
+        }
+    }
+    const float rest = blocks > b ? tail(w, n - 32 * b, x, xs + b, xsum + b) : 0;
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + hsum256(mins) + rest;
+}
+
+TL_TARGET_AVX512 static float dot_q4_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_small_avx512(w, n, x, xs, xsum, 18, 2, 0, 8, 0, dot_q4_0_vnni);
+}
+TL_TARGET_AVX512 static float dot_q4_1_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_small_avx512(w, n, x, xs, xsum, 20, 4, 0, 0, 1, dot_q4_1_vnni);
+}
+TL_TARGET_AVX512 static float dot_q5_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_small_avx512(w, n, x, xs, xsum, 22, 6, 2, 16, 0, dot_q5_0_vnni);
+}
+TL_TARGET_AVX512 static float dot_q5_1_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_small_avx512(w, n, x, xs, xsum, 24, 8, 4, 0, 1, dot_q5_1_vnni);
 }
 
 TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
@@ -713,10 +771,10 @@ static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 #define dot_q8_0_vnni512 dot_q8_0_avx512
 #define dot_q4_k_vnni512 dot_q4_k_avx512
 #define dot_q6_k_vnni512 dot_q6_k_avx512
-#define dot_q4_0_vnni512 dot_q4_0_vnni
-#define dot_q4_1_vnni512 dot_q4_1_vnni
-#define dot_q5_0_vnni512 dot_q5_0_vnni
-#define dot_q5_1_vnni512 dot_q5_1_vnni
+#define dot_q4_0_vnni512 dot_q4_0_avx512
+#define dot_q4_1_vnni512 dot_q4_1_avx512
+#define dot_q5_0_vnni512 dot_q5_0_avx512
+#define dot_q5_1_vnni512 dot_q5_1_avx512
 #define dot_q5_k_vnni512 dot_q5_k_vnni
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(vnni512);
 #endif
