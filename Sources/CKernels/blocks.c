@@ -28,6 +28,18 @@
 //                         for element l of blocks 2c and 2c+1) before the nibbles
 //   Q6_K 210 bytes / 256: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales
 //                         (one per 16), f16 d: w = d·sc·(q − 32)
+//   Q2_K  84 bytes / 256: 16 bytes of 4-bit scale (low) and minimum (high), one pair per 16;
+//                         64 bytes of 2-bit values (value i: byte 32·(i/128) + i%32, bits
+//                         2·((i%128)/32)); f16 d, f16 dmin: w = d·sc·q − dmin·m
+//   Q3_K 110 bytes / 256: 32 bytes of high bits (value i: bit i/32 of byte i%32), 64 of
+//                         2-bit values as Q2_K's, 12 bytes of 6-bit scales − 32, f16 d:
+//                         w = d·sc·(q + 4·high − 4)
+//   IQ4_NL 18 bytes / 32: f16 d, 16 bytes of nibbles (as Q4_0's) indexing 16 fixed values
+//   IQ4_XS 136 bytes / 256: f16 d, 16 high scale bits, 4 bytes of low scale nibbles (a 6-bit
+//                         scale − 32 per 32), 128 bytes of nibbles as IQ4_NL's
+//
+// The last four have no kernels of their own yet: every variant runs them through their
+// unpacking (below), which the compiler vectorizes, at some cost in decoding speed.
 
 
 TL_INLINE float f16_at(const uint8_t *p) {
@@ -264,6 +276,59 @@ static void unpack_q6_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
     }
 }
 
+static void unpack_q2_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const float d = f16_at(p + 80), dmin = f16_at(p + 82);
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) u[128 * h + 32 * j + l] = (p[16 + 32 * h + l] >> (2 * j)) & 3;
+    for (int g = 0; g < 16; g++) {
+        a[g] = d * (float)(p[g] & 0x0F);
+        c[g] = dmin * (float)(p[g] >> 4);
+    }
+}
+
+static void unpack_q3_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const float d = f16_at(p + 108);
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) {
+                const int i = 128 * h + 32 * j + l;
+                u[i] = (uint8_t)(((p[32 + 32 * h + l] >> (2 * j)) & 3) | (((p[l] >> (i / 32)) & 1) << 2));
+            }
+    for (int g = 0; g < 16; g++) {
+        const int scale = (((p[96 + g % 8] >> (4 * (g / 8))) & 0x0F) | (((p[104 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
+        a[g] = d * (float)scale;
+        c[g] = 0;
+    }
+}
+
+static const int8_t iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/// 16 bytes of IQ4 nibbles as 32 table values + 128.
+TL_INLINE void unpack_iq4_nibbles(const uint8_t *qs, uint8_t *u) {
+    for (int i = 0; i < 16; i++) {
+        u[i] = (uint8_t)(iq4_values[qs[i] & 0x0F] + 128);
+        u[i + 16] = (uint8_t)(iq4_values[qs[i] >> 4] + 128);
+    }
+}
+
+static void unpack_iq4_nl(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    unpack_iq4_nibbles(p + 2, u);
+    a[0] = a[1] = f16_at(p);
+    c[0] = c[1] = 0;
+}
+
+static void unpack_iq4_xs(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const float d = f16_at(p);
+    const int high = p[2] | p[3] << 8;
+    for (int j = 0; j < 8; j++) {
+        unpack_iq4_nibbles(p + 8 + 16 * j, u + 32 * j);
+        const int scale = (((p[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;
+        a[2 * j] = a[2 * j + 1] = d * (float)scale;
+        c[2 * j] = c[2 * j + 1] = 0;
+    }
+}
+
 // ---- The layouts' table: one row per type ---------------------------------------------------
 
 static const tl_block_layout layouts[TL_BLOCK_TYPE_COUNT] = {
@@ -276,7 +341,38 @@ static const tl_block_layout layouts[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_K] = {256,   144,  0,    1,        0,             unpack_q4_k},
     [TL_BLOCKS_Q5_K] = {256,   176,  0,    1,        0,             unpack_q5_k},
     [TL_BLOCKS_Q6_K] = {256,   210,  32,   0,        1,             unpack_q6_k},
+    [TL_BLOCKS_Q2_K] = {256,   84,   0,    1,        1,             unpack_q2_k},
+    [TL_BLOCKS_Q3_K] = {256,   110,  4,    0,        1,             unpack_q3_k},
+    [TL_BLOCKS_IQ4_NL] = {32,  18,   128,  0,        0,             unpack_iq4_nl},
+    [TL_BLOCKS_IQ4_XS] = {256, 136,  128,  0,        0,             unpack_iq4_xs},
 };
+
+/// Any type through its unpacking: per 16 values, xs·(a·(Σu·x − zero·Σx) − c·Σx).
+TL_INLINE float dot_unpacked(tl_block_type type, const uint8_t *w, size_t n, const int8_t *x, const float *xs) {
+    const tl_block_layout *layout = &layouts[type];
+    uint8_t u[256];
+    float a[16], c[16], s = 0;
+    for (size_t b = 0; b < n / layout->values; b++, w += layout->bytes) {
+        layout->unpack(w, u, a, c);
+        for (size_t g = 0; g < layout->values / 16; g++, x += 16) {
+            int32_t dot = 0, sum = 0;
+            for (int i = 0; i < 16; i++) { dot += u[16 * g + (size_t)i] * x[i]; sum += x[i]; }
+            s += xs[g / 2] * (a[g] * (float)(dot - layout->zero * sum) - c[g] * (float)sum);
+        }
+        xs += layout->values / 32;
+    }
+    return s;
+}
+
+#define UNPACKED_DOT(name, TYPE)                                                                                       \
+    static float name(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {             \
+        (void)xsum;                                                                                                    \
+        return dot_unpacked(TYPE, w, n, x, xs);                                                                        \
+    }
+UNPACKED_DOT(dot_q2_k_unpacked, TL_BLOCKS_Q2_K)
+UNPACKED_DOT(dot_q3_k_unpacked, TL_BLOCKS_Q3_K)
+UNPACKED_DOT(dot_iq4_nl_unpacked, TL_BLOCKS_IQ4_NL)
+UNPACKED_DOT(dot_iq4_xs_unpacked, TL_BLOCKS_IQ4_XS)
 
 const tl_block_layout *tl_block_layout_of(tl_block_type type) { return &layouts[type]; }
 
@@ -763,7 +859,8 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
 #define DOT_TABLE(V)                                                                                                   \
     {[TL_BLOCKS_Q8_0] = dot_q8_0_##V, [TL_BLOCKS_Q4_0] = dot_q4_0_##V, [TL_BLOCKS_Q4_1] = dot_q4_1_##V,              \
      [TL_BLOCKS_Q5_0] = dot_q5_0_##V, [TL_BLOCKS_Q5_1] = dot_q5_1_##V, [TL_BLOCKS_Q4_K] = dot_q4_k_##V,              \
-     [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V}
+     [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V, [TL_BLOCKS_Q2_K] = dot_q2_k_unpacked,          \
+     [TL_BLOCKS_Q3_K] = dot_q3_k_unpacked, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_unpacked, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_unpacked}
 static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);

@@ -33,7 +33,7 @@ static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0,
 
 enum { PANEL = 16, PANELS = 2, ROWS = PANEL * PANELS };
 // Per block of 32 and panel, 16 rows' scales (one per half) and minimum: [b][kind][panel][row].
-enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, KINDS = 3 };
+enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, C_HIGH = 3, KINDS = 4 };
 
 /// Rows [r, r + 32) (the last one repeated past r1) unpacked, row by row, into `rows`
 /// (32 × n bytes), then laid out as bytes [b][k4][panel][row][4] (16 × 16 register
@@ -54,7 +54,8 @@ TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *
                 float *f = factors + ((s * (per / 32) + j) * KINDS * PANELS + p) * PANEL + lane;
                 f[A_LOW * PANELS * PANEL] = a[2 * j];
                 f[A_HIGH * PANELS * PANEL] = a[2 * j + 1];
-                f[C_LOW * PANELS * PANEL] = c[2 * j];  // the same for both halves
+                f[C_LOW * PANELS * PANEL] = c[2 * j];
+                f[C_HIGH * PANELS * PANEL] = c[2 * j + 1];
             }
         }
     }
@@ -74,9 +75,8 @@ TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *
     }
 }
 
-/// 32 packed rows × N tokens. HALVES: the halves of a block have their own scales (Q6_K),
-/// and xsum16 holds Σx per 16 values; otherwise xsum holds it per 32. MINS: the blocks have
-/// minimums (Q4_K, Q5_K).
+/// 32 packed rows × N tokens. HALVES: the halves of a block have their own scales (and
+/// minimums), and xsum16 holds Σx per 16 values. MINS: the blocks have minimums.
 TL_TARGET_AVX512 TL_INLINE void block_tile(const uint8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
                                            const int32_t *xsum, const int32_t *xsum16, int32_t zero, int N, int HALVES, int MINS,
                                            float *y, size_t ystride, __mmask16 mask0, __mmask16 mask1) {
@@ -117,7 +117,11 @@ TL_TARGET_AVX512 TL_INLINE void block_tile(const uint8_t *packed, const float *f
                     const __m512 aHigh = _mm512_mul_ps(_mm512_load_ps(fp + A_HIGH * PANELS * PANEL), xsv);
                     acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[p][t]), aHigh, acc[p][t]);
                 }
-                if (MINS) {
+                if (MINS && HALVES) {  // Q2_K: a minimum per 16
+                    const int32_t *sums = xsum16 + (size_t)t * 2 * blocks + 2 * b;
+                    acc[p][t] = _mm512_fnmadd_ps(_mm512_load_ps(fp + C_LOW * PANELS * PANEL), _mm512_set1_ps(s * (float)sums[0]), acc[p][t]);
+                    acc[p][t] = _mm512_fnmadd_ps(_mm512_load_ps(fp + C_HIGH * PANELS * PANEL), _mm512_set1_ps(s * (float)sums[1]), acc[p][t]);
+                } else if (MINS) {
                     const __m512 cx = _mm512_set1_ps(s * (float)xsum[(size_t)t * blocks + b]);
                     acc[p][t] = _mm512_fnmadd_ps(_mm512_load_ps(fp + C_LOW * PANELS * PANEL), cx, acc[p][t]);
                 }
@@ -164,7 +168,15 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
         const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
         const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
         size_t t = 0;
-        if (halves) {
+        if (halves && mins) {
+            for (; t + 4 <= T; t += 4) TILE(4, 1, 1);
+            switch (T - t) {
+            case 3: TILE(3, 1, 1); break;
+            case 2: TILE(2, 1, 1); break;
+            case 1: TILE(1, 1, 1); break;
+            default: break;
+            }
+        } else if (halves) {
             for (; t + 4 <= T; t += 4) TILE(4, 1, 0);
             switch (T - t) {
             case 3: TILE(3, 1, 0); break;

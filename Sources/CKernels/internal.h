@@ -194,8 +194,8 @@ typedef void (*tl_block_unpack)(const uint8_t *block, uint8_t *u, float *a, floa
 typedef struct {
     size_t values, bytes;  // per stored block
     int32_t zero;          // the zero point taken off every unpacked byte
-    int minimums;          // c is not 0 (Q4_1, Q5_1, Q4_K, Q5_K)
-    int halves;            // a changes every 16 values (Q6_K)
+    int minimums;          // c is not 0 (Q4_1, Q5_1, Q4_K, Q5_K, Q2_K)
+    int halves;            // a (and c) change every 16 values (Q6_K, Q2_K, Q3_K)
     tl_block_unpack unpack;
 } tl_block_layout;
 const tl_block_layout *tl_block_layout_of(tl_block_type type);

@@ -302,9 +302,12 @@ static void test_blocks(tl_isa isa) {
     static int8_t x[T * N];
     static float xf[T * N], xs[T * N / 32], ry[T * ROWS], gy[T * ROWS];
     static int32_t sums[T * N / 32];
-    static const char *names[TL_BLOCK_TYPE_COUNT] = {"Q8_0 rows", "Q4_0 rows", "Q4_K rows", "Q5_K rows", "Q6_K rows",
-                                                     "Q4_1 rows", "Q5_0 rows", "Q5_1 rows"};
-    static const size_t per[TL_BLOCK_TYPE_COUNT] = {32, 32, 256, 256, 256, 32, 32, 32};
+    static const char *names[TL_BLOCK_TYPE_COUNT] = {"Q8_0 rows", "Q4_0 rows", "Q4_K rows", "Q5_K rows", "Q6_K rows", "Q4_1 rows",
+                                                     "Q5_0 rows", "Q5_1 rows", "Q2_K rows", "Q3_K rows", "IQ4_NL rows", "IQ4_XS rows"};
+    static const size_t per[TL_BLOCK_TYPE_COUNT] = {32, 32, 256, 256, 256, 32, 32, 32, 256, 256, 32, 256};
+    // Where each type's f16 d (and a second f16, dmin or m, right after it) lies in a block.
+    static const size_t d_at[TL_BLOCK_TYPE_COUNT] = {0, 0, 0, 0, 208, 0, 0, 0, 80, 108, 0, 0};
+    static const int two[TL_BLOCK_TYPE_COUNT] = {0, 0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0};
     for (size_t i = 0; i < T * N; i++) xf[i] = uniform();
     for (size_t i = 0; i < N; i++) xf[i] = i % 2 ? 1.0f : -1.0f;  // token 0 at the ±127 extremes
     WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, T * N, x, xs, sums));
@@ -315,8 +318,8 @@ static void test_blocks(tl_isa isa) {
         for (size_t b = 0; b < ROWS * row / bytes; b++) {
             uint8_t *block = w + b * bytes;
             const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
-            memcpy(block + (type == TL_BLOCKS_Q6_K ? 208 : 0), &d, 2);
-            if (type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K || type == TL_BLOCKS_Q4_1 || type == TL_BLOCKS_Q5_1) memcpy(block + 2, &dmin, 2);
+            memcpy(block + d_at[type], &d, 2);
+            if (two[type]) memcpy(block + d_at[type] + 2, &dmin, 2);
         }
         const double mag = 100;  // Σ|w·x| of a row is about 20 here
         WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x, xs, sums, ry));

@@ -217,7 +217,7 @@ import Testing
 
 @Suite struct GGMLDequantizeTests {
     /// Every type the runner dequantizes, value for value against `gguf.quants.dequantize`.
-    @Test(arguments: ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k"])
+    @Test(arguments: ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k", "q2_k", "q3_k", "iq4_xs", "iq4_nl"])
     func dequantizesAsTheGGUFPackageDoes(_ name: String) throws {
         let expected = try #require(Fixtures.json("expected/gguf.json")["quant_types"]?.object?[name]?.object)
         let file = try GGUFFile.open(Fixtures.path("gguf/quant-types.gguf"))

@@ -129,9 +129,9 @@ import Testing
             var random = (0..<(7 * 768 / block * bytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             for b in 0..<(random.count / bytes) {
                 let d = halfBitsFromFloat(0.001 + Float(rng.next() % 1000) * 1e-5), dmin = halfBitsFromFloat(Float(rng.next() % 1000) * 1e-5)
-                let at = b * bytes + (type == .q6_K ? 208 : 0)
+                let at = b * bytes + ([.q6_K: 208, .q2_K: 80, .q3_K: 108] as [GGMLType: Int])[type, default: 0]
                 (random[at], random[at + 1]) = (UInt8(d & 0xFF), UInt8(d >> 8))
-                if [.q4_K, .q5_K, .q4_1, .q5_1].contains(type) { (random[at + 2], random[at + 3]) = (UInt8(dmin & 0xFF), UInt8(dmin >> 8)) }
+                if [.q4_K, .q5_K, .q4_1, .q5_1, .q2_K].contains(type) { (random[at + 2], random[at + 3]) = (UInt8(dmin & 0xFF), UInt8(dmin >> 8)) }
                 if type == .q8_0 { for i in (b * bytes + 2)..<(b * bytes + 34) where random[i] == 0x80 { random[i] = 0x81 } }
             }
             for (w, n) in [(Array(file.data(for: fixture)), fixture.dimensions[0]), (random, 768)] {

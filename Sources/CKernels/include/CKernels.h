@@ -147,7 +147,11 @@ typedef enum {
     TL_BLOCKS_Q4_1 = 5,
     TL_BLOCKS_Q5_0 = 6,
     TL_BLOCKS_Q5_1 = 7,
-    TL_BLOCK_TYPE_COUNT = 8
+    TL_BLOCKS_Q2_K = 8,
+    TL_BLOCKS_Q3_K = 9,
+    TL_BLOCKS_IQ4_NL = 10,
+    TL_BLOCKS_IQ4_XS = 11,
+    TL_BLOCK_TYPE_COUNT = 12
 } tl_block_type;
 
 /// Bytes of a row of n values (a multiple of the type's block: 32, or 256 for the K types).

@@ -10,11 +10,19 @@
 //   Q4_K  super-block of 256: d, dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles
 //   Q5_K  as Q4_K with 32 bytes of fifth bits before the nibbles
 //   Q6_K  128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, then d
+//   Q2_K  16 bytes of 4-bit scale and min pairs (one per 16), 64 bytes of 2-bit values, d, dmin
+//   Q3_K  32 bytes of high bits, 64 of 2-bit values, 12 of 6-bit scales (one per 16), d
+//   IQ4_NL  d, 16 bytes of nibbles indexing a table of 16 values (IQ4_NL's kvalues)
+//   IQ4_XS  super-block of 256: d, 2 + 4 bytes of 6-bit scales (one per 32), 128 of nibbles
 
 import TensorLedgerCore
 
 package enum GGMLDequantize {
-    package static let supported: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
+    package static let supported: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K,
+                                                   .q2_K, .q3_K, .iq4_NL, .iq4_XS]
+
+    /// IQ4_NL's and IQ4_XS's 16 values, which their nibbles index.
+    package static let iq4Values: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
 
     /// `count` values (whole blocks) from `raw` into `out`.
     package static func dequantize(_ raw: UnsafeRawBufferPointer, type: GGMLType, count: Int, into out: UnsafeMutablePointer<Float>) {
@@ -90,6 +98,41 @@ package enum GGMLDequantize {
                         y0[l + 32] = scale(s + 2) * Float(q2)
                         y0[l + 64] = scale(s + 4) * Float(q3)
                         y0[l + 96] = scale(s + 6) * Float(q4)
+                    }
+                }
+            case .q2_K:
+                let d = half(p, 80), dmin = half(p, 82)
+                for i in 0..<256 {
+                    let sc = p.load(fromByteOffset: i / 16, as: UInt8.self)
+                    let q = (p.load(fromByteOffset: 16 + 32 * (i / 128) + i % 32, as: UInt8.self) >> UInt8(2 * (i % 128 / 32))) & 3
+                    y[i] = d * Float(sc & 0x0F) * Float(q) - dmin * Float(sc >> 4)
+                }
+            case .q3_K:
+                let d = half(p, 108)
+                func byte(_ o: Int) -> Int { Int(p.load(fromByteOffset: o, as: UInt8.self)) }
+                for i in 0..<256 {
+                    let g = i / 16
+                    let scale = ((byte(96 + g % 8) >> (4 * (g / 8))) & 0x0F | ((byte(104 + g % 4) >> (2 * (g / 4))) & 3) << 4) - 32
+                    let low = (byte(32 + 32 * (i / 128) + i % 32) >> (2 * (i % 128 / 32))) & 3
+                    let high = (byte(i % 32) >> (i / 32)) & 1
+                    y[i] = d * Float(scale) * Float(low - 4 * (1 - high))
+                }
+            case .iq4_NL:
+                let d = half(p, 0)
+                for j in 0..<16 {
+                    let q = p.load(fromByteOffset: 2 + j, as: UInt8.self)
+                    y[j] = d * Float(iq4Values[Int(q & 0x0F)])
+                    y[j + 16] = d * Float(iq4Values[Int(q >> 4)])
+                }
+            case .iq4_XS:
+                let d = half(p, 0), high = Int(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self).littleEndian)
+                for j in 0..<8 {
+                    let low = Int(p.load(fromByteOffset: 4 + j / 2, as: UInt8.self) >> UInt8(4 * (j % 2))) & 0x0F
+                    let dl = d * Float((low | ((high >> (2 * j)) & 3) << 4) - 32)
+                    for l in 0..<16 {
+                        let q = p.load(fromByteOffset: 8 + 16 * j + l, as: UInt8.self)
+                        y[32 * j + l] = dl * Float(iq4Values[Int(q & 0x0F)])
+                        y[32 * j + 16 + l] = dl * Float(iq4Values[Int(q >> 4)])
                     }
                 }
             default:

@@ -1,7 +1,7 @@
 // A weight matrix as the runner uses it: rows × cols, row-major (rows = output
 // features), in one of the stored schemes, read in place from the file mapping when
-// stored raw; a GGUF's block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) are
-// read as stored.
+// stored raw; a GGUF's block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K to Q6_K, IQ4_NL,
+// IQ4_XS) are read as stored.
 // `multiply` is the one hot spot of decoding: each row is streamed once,
 // the rows split across threads in large contiguous chunks.
 
@@ -221,6 +221,10 @@ extension GGMLType {
         case .q4_K: return TL_BLOCKS_Q4_K
         case .q5_K: return TL_BLOCKS_Q5_K
         case .q6_K: return TL_BLOCKS_Q6_K
+        case .q2_K: return TL_BLOCKS_Q2_K
+        case .q3_K: return TL_BLOCKS_Q3_K
+        case .iq4_NL: return TL_BLOCKS_IQ4_NL
+        case .iq4_XS: return TL_BLOCKS_IQ4_XS
         default: return nil
         }
     }

@@ -33,7 +33,7 @@ public enum ModelLoadError: TensorLedgerError, Equatable {
         case .unusedTensor(let s, let n, let f):
             return "\(s): tensor \"\(n)\" is not used by the \(f) runner: this is a variant it does not run yet, and without that tensor it would compute wrong"
         case .nonFinite(let s, let n, let i): return "\(s): tensor \"\(n)\" holds a value that is not finite (NaN or infinity) at element \(i); the model cannot compute with it"
-        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner has no kernel for (it runs F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K)"
+        case .unsupportedTensorType(let s, let n, let t): return "\(s): tensor \"\(n)\" is \(t), which the runner has no kernel for (it runs F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS)"
         }
     }
 }
