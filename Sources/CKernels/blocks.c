@@ -38,8 +38,9 @@
 //   IQ4_XS 136 bytes / 256: f16 d, 16 high scale bits, 4 bytes of low scale nibbles (a 6-bit
 //                         scale − 32 per 32), 128 bytes of nibbles as IQ4_NL's
 //
-// The last four have no kernels of their own yet: every variant runs them through their
-// unpacking (below), which the compiler vectorizes, at some cost in decoding speed.
+// Q2_K and Q3_K have no kernels of their own yet, nor IQ4_NL and IQ4_XS but on AVX-512:
+// those run through their unpacking (below), which the compiler vectorizes, at some cost in
+// decoding speed.
 
 
 TL_INLINE float f16_at(const uint8_t *p) {
@@ -586,12 +587,24 @@ TL_TARGET_AVX512 static float dot_q8_0_avx512(const uint8_t *w, size_t n, const 
     return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + tail;
 }
 
-/// The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1) eight at a time: `bytes` per block, nibbles at
-/// `nib`, fifth bits at `fifth` (or none, 0), the zero point taken off in integers, and
-/// Q4_1's and Q5_1's minimum (`minimum`: at byte 2) as m·xs·Σx. The last blocks, fewer
-/// than eight, go to `tail`, the 256-bit kernel of the type.
+/// The 16 values IQ4_NL's and IQ4_XS's nibbles index, in each 128-bit lane (for VPSHUFB).
+TL_TARGET_AVX512 static inline __m512i iq4_table(void) {
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));
+}
+
+/// Σ q·x over 64 values of signed q: |q| against x with q's sign moved onto x.
+TL_TARGET_AVX512 static inline __m512i signed_dot(__m512i q, __m512i x) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(q), _mm512_setzero_si512(), x));
+}
+
+/// The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) eight at a time: `bytes` per block,
+/// nibbles at `nib`, fifth bits at `fifth` (or none, 0), the zero point taken off in
+/// integers, or the nibbles looked up in IQ4's table (`lookup`), and Q4_1's and Q5_1's
+/// minimum (`minimum`: at byte 2) as m·xs·Σx. The last blocks, fewer than eight, go to
+/// `tail`, the type's 256-bit or generic kernel.
 TL_TARGET_AVX512 TL_INLINE float dot_small_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum,
-                                                  size_t bytes, size_t nib, size_t fifth, int zero, int minimum, tl_block_dot tail) {
+                                                  size_t bytes, size_t nib, size_t fifth, int zero, int lookup, int minimum,
+                                                  tl_block_dot tail) {
     const size_t blocks = n / 32;
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     __m256 mins = _mm256_setzero_ps();
@@ -615,14 +628,11 @@ TL_TARGET_AVX512 TL_INLINE float dot_small_avx512(const uint8_t *w, size_t n, co
                 q0 = _mm256_or_si256(q0, fifth_bits_avx2(b0 + fifth));
                 q1 = _mm256_or_si256(q1, fifth_bits_avx2(b1 + fifth));
             }
-            __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-            __m512i xv = _mm512_loadu_si512((const void *)(x + 32 * k));
-            if (zero) {  // signed values: |q| against x with q's sign moved onto x
-                q = _mm512_sub_epi8(q, _mm512_set1_epi8((char)zero));
-                xv = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), xv);
-                q = _mm512_abs_epi8(q);
-            }
-            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
+            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+            const __m512i xv = _mm512_loadu_si512((const void *)(x + 32 * k));
+            const __m512i p = lookup ? signed_dot(_mm512_shuffle_epi8(iq4_table(), q), xv)
+                              : zero ? signed_dot(_mm512_sub_epi8(q, _mm512_set1_epi8((char)zero)), xv)
+                                     : _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
             acc[k / 2 % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lanes_of(k, k + 1), f), acc[k / 2 % 2]);
         }
     }
@@ -631,16 +641,37 @@ TL_TARGET_AVX512 TL_INLINE float dot_small_avx512(const uint8_t *w, size_t n, co
 }
 
 TL_TARGET_AVX512 static float dot_q4_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 18, 2, 0, 8, 0, dot_q4_0_vnni);
+    return dot_small_avx512(w, n, x, xs, xsum, 18, 2, 0, 8, 0, 0, dot_q4_0_vnni);
 }
 TL_TARGET_AVX512 static float dot_q4_1_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 20, 4, 0, 0, 1, dot_q4_1_vnni);
+    return dot_small_avx512(w, n, x, xs, xsum, 20, 4, 0, 0, 0, 1, dot_q4_1_vnni);
 }
 TL_TARGET_AVX512 static float dot_q5_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 22, 6, 2, 16, 0, dot_q5_0_vnni);
+    return dot_small_avx512(w, n, x, xs, xsum, 22, 6, 2, 16, 0, 0, dot_q5_0_vnni);
 }
 TL_TARGET_AVX512 static float dot_q5_1_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 24, 8, 4, 0, 1, dot_q5_1_vnni);
+    return dot_small_avx512(w, n, x, xs, xsum, 24, 8, 4, 0, 0, 1, dot_q5_1_vnni);
+}
+TL_TARGET_AVX512 static float dot_iq4_nl_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    return dot_small_avx512(w, n, x, xs, xsum, 18, 2, 0, 0, 1, 0, dot_iq4_nl_unpacked);
+}
+
+TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    (void)xsum;
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {
+        PREFETCH(w, 136)
+        const int high = w[2] | w[3] << 8;
+        int32_t ls[8];
+        for (int j = 0; j < 8; j++) ls[j] = (((w[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;
+        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(half_at(w)))));
+        for (int k = 0; k < 8; k += 2) {
+            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(nibbles_avx2(w + 8 + 16 * k)), nibbles_avx2(w + 24 + 16 * k), 1);
+            const __m512i p = signed_dot(_mm512_shuffle_epi8(iq4_table(), q), _mm512_loadu_si512((const void *)(x + 32 * k)));
+            acc[k / 2 % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lanes_of(k, k + 1), f), acc[k / 2 % 2]);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
 TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
@@ -860,7 +891,16 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
     {[TL_BLOCKS_Q8_0] = dot_q8_0_##V, [TL_BLOCKS_Q4_0] = dot_q4_0_##V, [TL_BLOCKS_Q4_1] = dot_q4_1_##V,              \
      [TL_BLOCKS_Q5_0] = dot_q5_0_##V, [TL_BLOCKS_Q5_1] = dot_q5_1_##V, [TL_BLOCKS_Q4_K] = dot_q4_k_##V,              \
      [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V, [TL_BLOCKS_Q2_K] = dot_q2_k_unpacked,          \
-     [TL_BLOCKS_Q3_K] = dot_q3_k_unpacked, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_unpacked, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_unpacked}
+     [TL_BLOCKS_Q3_K] = dot_q3_k_unpacked, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_##V, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_##V}
+// Only AVX-512 has IQ4 kernels of its own so far.
+#define dot_iq4_nl_portable dot_iq4_nl_unpacked
+#define dot_iq4_xs_portable dot_iq4_xs_unpacked
+#define dot_iq4_nl_avx2 dot_iq4_nl_unpacked
+#define dot_iq4_xs_avx2 dot_iq4_xs_unpacked
+#define dot_iq4_nl_neon dot_iq4_nl_unpacked
+#define dot_iq4_xs_neon dot_iq4_xs_unpacked
+#define dot_iq4_nl_sdot dot_iq4_nl_unpacked
+#define dot_iq4_xs_sdot dot_iq4_xs_unpacked
 static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
@@ -873,6 +913,8 @@ static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 #define dot_q5_0_vnni512 dot_q5_0_avx512
 #define dot_q5_1_vnni512 dot_q5_1_avx512
 #define dot_q5_k_vnni512 dot_q5_k_vnni
+#define dot_iq4_nl_vnni512 dot_iq4_nl_avx512
+#define dot_iq4_xs_vnni512 dot_iq4_xs_avx512
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(vnni512);
 #endif
 #if TL_ARM64

@@ -275,7 +275,10 @@ for (scheme, file, prompt) in [("q8", q8, promptText), ("f16", f16, promptText),
     }
 }
 // llama.cpp beside us, when llama-cpp-python is installed (scripts/check-llamacpp.sh installs
-// it): the same SmolLM2-shaped model as a GGUF Q8_0 file, run by both in this run.
+// it): the same GGUF files run by both in this run, runs interleaved. SmolLM2-135M's shape in
+// Q8_0 (written by us) and in llama.cpp's Q4_K_M (made by its own quantizer from our F16
+// file; rows of 576 are not a multiple of 256, so it is mostly Q5_0); in the full run also
+// Llama-3.2-1B's shape in Q8_0 and Q4_K_M, where decoding is bound by memory bandwidth.
 let llamaCppScript = """
 import sys, time
 import numpy as np
@@ -291,29 +294,59 @@ for _ in range(128):
 t3 = time.perf_counter()
 print(len(ids) / (t1 - t0), 128 / (t3 - t2))
 """
+let llamaQuantizeScript = """
+import ctypes, sys, llama_cpp
+p = llama_cpp.llama_model_quantize_default_params(); p.ftype = int(sys.argv[3]); p.nthread = 2
+sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p)))
+"""
 func python(_ args: [String]) -> ChildProcess.Result { spawn(["python3"] + args, executable: "/usr/bin/env") }
+/// `checkpoint` as a GGUF file: Q8_0 written by us, or (a llama_ftype) quantized by
+/// llama.cpp from our F16 file; kept in benchmarks/work/ once made.
+func ggufFile(_ checkpoint: String, _ name: String, llamaFtype: Int? = nil) -> String? {
+    let out = joinPath(work, name)
+    if pathKind(out) == .file { return out }
+    guard let ftype = llamaFtype else {
+        _ = mustRun(["convert", checkpoint, out, "--force"])
+        return out
+    }
+    let f16 = joinPath(work, lastPathComponent(checkpoint) + "-f16.gguf")
+    if pathKind(f16) != .file { _ = mustRun(["convert", checkpoint, f16, "--weights", "f16", "--no-compress", "--force"]) }
+    Console.writeErr("making \(out) with llama.cpp's quantizer\n")
+    return python(["-c", llamaQuantizeScript, f16, out, String(ftype)]).status == 0 ? out : nil
+}
 if python(["-c", "import llama_cpp"]).status == 0 {
-    let smolGGUF = joinPath(work, "smollm2-135m-q8_0.gguf")
-    _ = mustRun(["convert", smol, smolGGUF, "--force"])
-    for threads in [1, 2] {
-        var theirs: (pp: [Double], gen: [Double]) = ([], []), ours: (pp: [Double], gen: [Double]) = ([], [])
-        for _ in 0..<runs {
-            let r = python(["-c", llamaCppScript, smolGGUF, String(threads), smolPromptText])
-            let figures = r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
-            if figures.count == 2 { theirs.pp.append(figures[0]); theirs.gen.append(figures[1]) }
-            let g = jsonOf(mustRun(["run", smolGGUF, "--prompt", "Hello", "-n", "128", "--temperature", "0", "--threads", String(threads), "--json"]))
-            ours.gen.append(g["generation_tokens_per_second"]!.number!)
-            let p = jsonOf(mustRun(["run", smolGGUF, "--prompt", smolPromptText, "-n", "1", "--threads", String(threads), "--json"]))
-            ours.pp.append(p["prompt_tokens_per_second"]!.number!)
+    let q4km = 15  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+    var files: [(label: String, path: String?, prompt: String, threads: [Int])] = [
+        ("SmolLM2-135M Q8_0", ggufFile(smol, "smollm2-135m-q8_0.gguf"), smolPromptText, [1, 2]),
+        ("SmolLM2-135M Q4_K_M", ggufFile(smol, "smollm2-135m-q4_k_m.gguf", llamaFtype: q4km), smolPromptText, [2]),
+    ]
+    if !quick {
+        let billion = ensureModel("llama-3.2-1b", preset: "llama-3.2-1b", tokenizer: "fixtures/tokenizers/smollm-style.json")
+        files += [("Llama-3.2-1B shape Q8_0", ggufFile(billion, "llama-3.2-1b-q8_0.gguf"), smolPromptText, [2]),
+                  ("Llama-3.2-1B shape Q4_K_M", ggufFile(billion, "llama-3.2-1b-q4_k_m.gguf", llamaFtype: q4km), smolPromptText, [2])]
+    }
+    for (label, path, prompt, threadCounts) in files {
+        guard let path else { continue }
+        for threads in threadCounts {
+            var theirs: (pp: [Double], gen: [Double]) = ([], []), ours: (pp: [Double], gen: [Double]) = ([], [])
+            for _ in 0..<runs {
+                let r = python(["-c", llamaCppScript, path, String(threads), prompt])
+                let figures = r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+                if figures.count == 2 { theirs.pp.append(figures[0]); theirs.gen.append(figures[1]) }
+                let g = jsonOf(mustRun(["run", path, "--prompt", "Hello", "-n", "128", "--temperature", "0", "--threads", String(threads), "--json"]))
+                ours.gen.append(g["generation_tokens_per_second"]!.number!)
+                let p = jsonOf(mustRun(["run", path, "--prompt", prompt, "-n", "1", "--threads", String(threads), "--json"]))
+                ours.pp.append(p["prompt_tokens_per_second"]!.number!)
+            }
+            let t = "\(threads) thread\(threads > 1 ? "s" : "")"
+            guard !theirs.gen.isEmpty else { break }
+            record("\(label) GGUF prompt, \(t): llama.cpp", theirs.pp, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
+            record("\(label) GGUF prompt, \(t): TensorLedger", ours.pp, unit: "tokens/s", higherIsBetter: true,
+                   notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
+            record("\(label) GGUF generation, \(t): llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
+            record("\(label) GGUF generation, \(t): TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
+                   notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
         }
-        let t = "\(threads) thread\(threads > 1 ? "s" : "")"
-        guard !theirs.gen.isEmpty else { break }
-        record("SmolLM2-135M Q8_0 GGUF prompt, \(t): llama.cpp", theirs.pp, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
-        record("SmolLM2-135M Q8_0 GGUF prompt, \(t): TensorLedger", ours.pp, unit: "tokens/s", higherIsBetter: true,
-               notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
-        record("SmolLM2-135M Q8_0 GGUF generation, \(t): llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
-        record("SmolLM2-135M Q8_0 GGUF generation, \(t): TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
-               notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
     }
 }
 
