@@ -38,9 +38,9 @@
 //   IQ4_XS 136 bytes / 256: f16 d, 16 high scale bits, 4 bytes of low scale nibbles (a 6-bit
 //                         scale − 32 per 32), 128 bytes of nibbles as IQ4_NL's
 //
-// Q2_K and Q3_K have no kernels of their own yet, nor IQ4_NL and IQ4_XS but on AVX-512:
-// those run through their unpacking (below), which the compiler vectorizes, at some cost in
-// decoding speed.
+// Q2_K, Q3_K, IQ4_NL and IQ4_XS have kernels of their own on AVX-512 only so far; other
+// variants run them through their unpacking (below), which the compiler vectorizes, at a
+// cost in decoding speed (Q3_K ten times slower).
 
 
 TL_INLINE float f16_at(const uint8_t *p) {
@@ -737,6 +737,77 @@ TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const 
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
+/// Q2_K and Q3_K: 2-bit values (value 128h + 32j + l in bits 2j of byte 32h + l of qs),
+/// Q3_K's third bit (bit 4h + j of byte l of its high mask), scales per 16 in `f` (d·sc·xs
+/// per group of 16, in a 16-float vector), Q2_K's minimums in `m` (dmin·m·xs, likewise).
+/// Each half of 128 values makes two vectors of 64: groups 8h..8h+3 and 8h+4..8h+7.
+TL_TARGET_AVX512 TL_INLINE void k23_half(const uint8_t *qs, const uint8_t *hmask, int h, const int8_t *x, __m512 f, __m512 m,
+                                         int three, __m512 *acc, __m512 *mins) {
+    const __m512i three_bits = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+    const __m512i q = _mm512_broadcast_i64x4(LOAD(qs + 32 * h));
+    const __m512i i0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    for (int k = 0; k < 2; k++) {  // groups of 32 j = 2k and 2k + 1
+        // Per 16-bit lane shift counts: 2j for the first 32 bytes, 2j + 2 for the next.
+        const __m512i shifts = lanes_of(0x00010001 * (4 * k), 0x00010001 * (4 * k + 2));
+        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(q, shifts), three_bits);
+        const __m512i xv = _mm512_loadu_si512((const void *)(x + 64 * k));
+        const __m512i idx = _mm512_add_epi32(i0, _mm512_set1_epi32(8 * h + 4 * k));
+        __m512i p;
+        if (three) {
+            const __m512i hm = _mm512_broadcast_i64x4(LOAD(hmask));
+            const __m512i hshift = lanes_of(0x00010001 * (4 * h + 2 * k), 0x00010001 * (4 * h + 2 * k + 1));
+            u = _mm512_or_si512(u, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hm, hshift), one), 2));
+            p = signed_dot(_mm512_sub_epi8(u, _mm512_set1_epi8(4)), xv);
+        } else {
+            p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, xv);
+            const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one, xv);
+            *mins = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_permutexvar_ps(idx, m), *mins);
+        }
+        acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(idx, f), acc[k]);
+    }
+}
+
+/// The activation scale of each group of 16 (xs of its block of 32), as 16 floats.
+TL_TARGET_AVX512 static inline __m512 xs_per_16(const float *xs) {
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), _mm512_castps256_ps512(_mm256_loadu_ps(xs)));
+}
+
+TL_TARGET_AVX512 static float dot_q2_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    (void)xsum;
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, mins = _mm512_setzero_ps();
+    for (size_t sb = 0; sb < n / 256; sb++, w += 84, x += 256, xs += 8) {
+        PREFETCH(w, 84)
+        const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)w);
+        const __m512 x16 = xs_per_16(xs);
+        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(sc, _mm_set1_epi8(0x0F)))),
+                                       _mm512_mul_ps(x16, _mm512_set1_ps(half_at(w + 80))));
+        const __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)))),
+                                       _mm512_mul_ps(x16, _mm512_set1_ps(half_at(w + 82))));
+        for (int h = 0; h < 2; h++) k23_half(w + 16, NULL, h, x + 128 * h, f, m, 0, acc, &mins);
+    }
+    return _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(acc[0], acc[1]), mins));
+}
+
+TL_TARGET_AVX512 static float dot_q3_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    (void)xsum;
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, unused = _mm512_setzero_ps();
+    for (size_t sb = 0; sb < n / 256; sb++, w += 110, x += 256, xs += 8) {
+        PREFETCH(w, 110)
+        // The 16 scales as bytes, from words: group g's low nibble is nibble g / 8 of byte
+        // 96 + g % 8, its high two bits bits 2·(g / 4) of byte 104 + g % 4.
+        uint64_t low;
+        uint32_t high;
+        memcpy(&low, w + 96, 8);
+        memcpy(&high, w + 104, 4);
+        const uint64_t m2 = 0x03030303u, m4 = 0x0F0F0F0F0F0F0F0Full;
+        const uint64_t first = (low & m4) | (((high & m2) | ((high >> 2) & m2) << 32) << 4);
+        const uint64_t second = ((low >> 4) & m4) | ((((high >> 4) & m2) | ((uint64_t)((high >> 6) & m2)) << 32) << 4);
+        const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)second, (long long)first)), _mm512_set1_epi32(32));
+        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_mul_ps(xs_per_16(xs), _mm512_set1_ps(half_at(w + 108))));
+        for (int h = 0; h < 2; h++) k23_half(w + 32, w, h, x + 128 * h, f, f, 1, acc, &unused);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
 #undef PREFETCH
 #undef LOAD
 
@@ -890,9 +961,17 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
 #define DOT_TABLE(V)                                                                                                   \
     {[TL_BLOCKS_Q8_0] = dot_q8_0_##V, [TL_BLOCKS_Q4_0] = dot_q4_0_##V, [TL_BLOCKS_Q4_1] = dot_q4_1_##V,              \
      [TL_BLOCKS_Q5_0] = dot_q5_0_##V, [TL_BLOCKS_Q5_1] = dot_q5_1_##V, [TL_BLOCKS_Q4_K] = dot_q4_k_##V,              \
-     [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V, [TL_BLOCKS_Q2_K] = dot_q2_k_unpacked,          \
-     [TL_BLOCKS_Q3_K] = dot_q3_k_unpacked, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_##V, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_##V}
-// Only AVX-512 has IQ4 kernels of its own so far.
+     [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V, [TL_BLOCKS_Q2_K] = dot_q2_k_##V,               \
+     [TL_BLOCKS_Q3_K] = dot_q3_k_##V, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_##V, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_##V}
+// Only AVX-512 has Q2_K, Q3_K and IQ4 kernels of their own so far.
+#define dot_q2_k_portable dot_q2_k_unpacked
+#define dot_q3_k_portable dot_q3_k_unpacked
+#define dot_q2_k_avx2 dot_q2_k_unpacked
+#define dot_q3_k_avx2 dot_q3_k_unpacked
+#define dot_q2_k_neon dot_q2_k_unpacked
+#define dot_q3_k_neon dot_q3_k_unpacked
+#define dot_q2_k_sdot dot_q2_k_unpacked
+#define dot_q3_k_sdot dot_q3_k_unpacked
 #define dot_iq4_nl_portable dot_iq4_nl_unpacked
 #define dot_iq4_xs_portable dot_iq4_xs_unpacked
 #define dot_iq4_nl_avx2 dot_iq4_nl_unpacked
@@ -913,6 +992,8 @@ static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 #define dot_q5_0_vnni512 dot_q5_0_avx512
 #define dot_q5_1_vnni512 dot_q5_1_avx512
 #define dot_q5_k_vnni512 dot_q5_k_vnni
+#define dot_q2_k_vnni512 dot_q2_k_avx512
+#define dot_q3_k_vnni512 dot_q3_k_avx512
 #define dot_iq4_nl_vnni512 dot_iq4_nl_avx512
 #define dot_iq4_xs_vnni512 dot_iq4_xs_avx512
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(vnni512);
