@@ -1,5 +1,5 @@
-// `convert MODEL.gguf OUT.tlm`: a GGUF file's weights into a .tlm file, each tensor in the
-// form the runner loads it in from the GGUF (GGUFWeights): F32, F16, BF16 and Q8_0 as they
+// `convert MODEL.gguf OUT.tlm`: a GGUF file's weights into a .tlm file, each tensor as
+// GGUFWeights gives it for a conversion: F32, F16, BF16 and Q8_0 as they
 // are (Q8_0 is the q8 layout's numbers), the types .tlm has no scheme for dequantized and
 // requantized to q8, llama's permuted Q and K rows put back. Names, shapes and
 // categories are Hugging Face's, so the .tlm file reads as if made from the checkpoint.
@@ -37,7 +37,7 @@ extension Converter {
             default: break
             }
             let shape = m.gguf.dimensions.count == 2 ? [m.gguf.dimensions[1], m.gguf.dimensions[0]] : [m.gguf.elementCount]
-            // Vectors in f32; Q8_0 as it is; the types .tlm lacks requantized to q8, as at load.
+            // Vectors in f32; Q8_0 as it is; the types .tlm lacks requantized to q8.
             let scheme = shape.count == 1 ? .f32 : WeightScheme(ggmlType: m.gguf.type) ?? .q8
             guard let rawBytes = TLMTensorEntry.expectedRawBytes(shape: shape, scheme: scheme) else {
                 throw ModelLoadError.unsupportedTensorType(source: gguf.path, name: m.gguf.name, type: m.gguf.type.name)

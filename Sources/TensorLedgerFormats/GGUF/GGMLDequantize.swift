@@ -1,7 +1,7 @@
 // ggml's block formats back to f32, as ggml (and the `gguf` package's dequantize, which
-// the tests compare with value for value) defines them. Used at load, to run a GGUF file
-// whose weights are in a type the runner has no kernel for: the values are then
-// requantized to q8. Layouts, per block (f16 values little-endian):
+// the tests compare with value for value) defines them: the definition the runner's block
+// kernels are tested against, the embedding rows it looks up, and a GGUF's values when it
+// becomes a .tlm file (requantized to q8). Layouts, per block (f16 values little-endian):
 //   Q4_0  d, 16 bytes of nibbles: x = (q − 8)·d; low nibbles are elements 0–15, high 16–31
 //   Q4_1  d, m, 16 bytes of nibbles: x = q·d + m
 //   Q5_0  d, 32 high bits, 16 bytes of nibbles: x = (q | high << 4 − 16)·d

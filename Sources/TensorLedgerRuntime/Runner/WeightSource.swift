@@ -196,7 +196,11 @@ package struct GGUFWeights: WeightSource {
             } else {
                 bytes = TensorBytes(mapped: raw, owner: file.owner)
             }
-            return WeightMatrix(rows: rows, cols: cols, type: type, bytes: bytes)!
+            // The bytes are the shape's by the reader's checks; a mismatch is refused, never trusted.
+            guard let matrix = WeightMatrix(rows: rows, cols: cols, type: type, bytes: bytes) else {
+                throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: type.name)
+            }
+            return matrix
         }
         switch m.gguf.type {
         case .f32, .f16, .bf16:
