@@ -38,9 +38,8 @@
 //   IQ4_XS 136 bytes / 256: f16 d, 16 high scale bits, 4 bytes of low scale nibbles (a 6-bit
 //                         scale − 32 per 32), 128 bytes of nibbles as IQ4_NL's
 //
-// Q2_K, Q3_K, IQ4_NL and IQ4_XS have kernels of their own on AVX-512 only so far; other
-// variants run them through their unpacking (below), which the compiler vectorizes, at a
-// cost in decoding speed (Q3_K ten times slower).
+// The portable variant runs Q2_K, Q3_K, IQ4_NL and IQ4_XS through their unpacking (below),
+// which the compiler vectorizes.
 
 
 TL_INLINE float f16_at(const uint8_t *p) {
@@ -479,6 +478,90 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         }                                                                                                                      \
         return hsum256(acc);                                                                                                   \
     }                                                                                                                          \
+    /* Q2_K and Q3_K, a block of 32 at a time: 2-bit values (bits 2j of byte 32h + l), Q3_K's third bit      */          \
+    /* (bit 4h + j of byte l of the mask); factors per 16 in f[2] (groups 0–7, 8–15), Q2_K's minimums in m[2] */          \
+    TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
+        const size_t bytes = three ? 110 : 84;                                                                                 \
+        const __m256i two_bits = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);                                               \
+        const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
+        __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();                                                         \
+        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
+            __m256 f[2], m[2];                                                                                                 \
+            for (int h = 0; h < 2; h++) {                                                                                      \
+                int32_t sc[8], mn[8];                                                                                          \
+                for (int k = 0; k < 8; k++) {                                                                                  \
+                    const int g = 8 * h + k;                                                                                   \
+                    sc[k] = three ? ((((w[96 + g % 8] >> (4 * (g / 8))) & 0x0F) | (((w[104 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32) \
+                                  : (w[g] & 0x0F);                                                                             \
+                    mn[k] = three ? 0 : (w[g] >> 4);                                                                           \
+                }                                                                                                              \
+                const __m256 x16 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs + 4 * h)), pairs);          \
+                f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(sc)), _mm256_mul_ps(x16, _mm256_set1_ps(half_at(w + (three ? 108 : 80))))); \
+                m[h] = three ? x16 : _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(mn)), _mm256_mul_ps(x16, _mm256_set1_ps(half_at(w + 82)))); \
+            }                                                                                                                  \
+            const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
+            const __m256i hm = LOAD(w);                                                                                        \
+            for (int h = 0; h < 2; h++) {                                                                                      \
+                const __m256i q = LOAD(qs + 32 * h);                                                                           \
+                for (int j = 0; j < 4; j++) {                                                                                  \
+                    __m256i u = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), two_bits);                     \
+                    const __m256i xv = LOAD(x + 128 * h + 32 * j);                                                             \
+                    const __m256i pick = _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1); \
+                    __m256i p;                                                                                                 \
+                    if (three) {                                                                                               \
+                        u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one), 2)); \
+                        const __m256i v = _mm256_sub_epi8(u, _mm256_set1_epi8(4));                                             \
+                        p = DOT4(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xv, v));                                             \
+                    } else {                                                                                                   \
+                        p = DOT4(u, xv);                                                                                       \
+                        mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(one, xv)), _mm256_permutevar8x32_ps(m[h], pick), mins);  \
+                    }                                                                                                          \
+                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f[h], pick), acc);                   \
+                }                                                                                                              \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return hsum256(_mm256_sub_ps(acc, mins));                                                                              \
+    }                                                                                                                          \
+    TARGET static float dot_q2_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        return dot_k23_##V(w, n, x, xs, 0);                                                                                    \
+    }                                                                                                                          \
+    TARGET static float dot_q3_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        return dot_k23_##V(w, n, x, xs, 1);                                                                                    \
+    }                                                                                                                          \
+    /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */                                  \
+    TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
+        (void)xsum;                                                                                                            \
+        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));       \
+        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
+            const __m256i q = _mm256_shuffle_epi8(table, nibbles_avx2(w + 2)), xv = LOAD(x);                                   \
+            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
+        }                                                                                                                      \
+        return hsum256(acc);                                                                                                   \
+    }                                                                                                                          \
+    TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
+        (void)xsum;                                                                                                            \
+        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));       \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;                                                                        \
+        for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
+            const int high = w[2] | w[3] << 8;                                                                                 \
+            int32_t ls[8];                                                                                                     \
+            for (int j = 0; j < 8; j++) ls[j] = (((w[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32; \
+            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(half_at(w)))); \
+            for (int j = 0; j < 8; j += 2) {                                                                                   \
+                const __m256i q0 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), x0 = LOAD(x + 32 * j);            \
+                const __m256i q1 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 24 + 16 * j)), x1 = LOAD(x + 32 * j + 32);      \
+                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x0, q0))),          \
+                                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j)), acc0);                               \
+                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x1, q1))),          \
+                                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j + 1)), acc1);                           \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return hsum256(_mm256_add_ps(acc0, acc1));                                                                             \
+    }                                                                                                                          \
     TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
                                             const int32_t *xsum, int five) {                                                   \
         const size_t bytes = five ? 176 : 144;                                                                                 \
@@ -890,6 +973,68 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
     TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         return dot_q5x_##V(w, n, x, xs, xsum, 24, 8, 1, 0, 1);                                                                 \
     }                                                                                                                          \
+    /* Q2_K and Q3_K, 16 values at a time (one scale each): 2-bit values (bits 2j of byte 32h + l), Q3_K's third */       \
+    /* bit (bit 4h + j of byte l of the mask) */                                                                               \
+    TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
+        const size_t bytes = three ? 110 : 84;                                                                                 \
+        float32x4_t acc = vdupq_n_f32(0), mins = vdupq_n_f32(0);                                                               \
+        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
+            const float d = f16_at(w + (three ? 108 : 80)), dmin = three ? 0 : f16_at(w + 82);                                 \
+            const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
+            for (int i = 0; i < 16; i++) { /* group i: values 16i..16i+15 */                                                   \
+                const int h = i / 8, j = i % 8 / 2, half = i % 2;                                                              \
+                uint8x16_t u = vandq_u8(vshlq_u8(vld1q_u8(qs + 32 * h + 16 * half), vdupq_n_s8((int8_t)(-2 * j))), vdupq_n_u8(3)); \
+                const int8x16_t xv = vld1q_s8(x + 16 * i);                                                                     \
+                int sc;                                                                                                        \
+                if (three) {                                                                                                   \
+                    const uint8x16_t bit = vandq_u8(vshlq_u8(vld1q_u8(w + 16 * half), vdupq_n_s8((int8_t)(-(4 * h + j)))), vdupq_n_u8(1)); \
+                    u = vorrq_u8(u, vshlq_n_u8(bit, 2));                                                                       \
+                    sc = (((w[96 + i % 8] >> (4 * (i / 8))) & 0x0F) | (((w[104 + i % 4] >> (2 * (i / 4))) & 3) << 4)) - 32;    \
+                    const int32x4_t p = DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(4)), xv);                             \
+                    acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d * (float)sc * xs[i / 2]);                                       \
+                } else {                                                                                                       \
+                    sc = w[i] & 0x0F;                                                                                          \
+                    acc = vfmaq_n_f32(acc, vcvtq_f32_s32(DOT4(vreinterpretq_s8_u8(u), xv)), d * (float)sc * xs[i / 2]);         \
+                    mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT4(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]);     \
+                }                                                                                                              \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return vaddvq_f32(vsubq_f32(acc, mins));                                                                               \
+    }                                                                                                                          \
+    TARGET static float dot_q2_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        return dot_k23_##V(w, n, x, xs, 0);                                                                                    \
+    }                                                                                                                          \
+    TARGET static float dot_q3_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        return dot_k23_##V(w, n, x, xs, 1);                                                                                    \
+    }                                                                                                                          \
+    /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (TBL), signed values */                                      \
+    TARGET static inline int32x4_t iq4_dot_##V(const uint8_t *qs, const int8_t *x) {                                           \
+        const int8x16_t table = vld1q_s8(iq4_values);                                                                          \
+        const uint8x16_t raw = vld1q_u8(qs);                                                                                   \
+        return vaddq_s32(DOT4(vqtbl1q_s8(table, vandq_u8(raw, vdupq_n_u8(0x0F))), vld1q_s8(x)),                                \
+                         DOT4(vqtbl1q_s8(table, vshrq_n_u8(raw, 4)), vld1q_s8(x + 16)));                                       \
+    }                                                                                                                          \
+    TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
+        (void)xsum;                                                                                                            \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) acc = vfmaq_n_f32(acc, vcvtq_f32_s32(iq4_dot_##V(w + 2, x)), f16_at(w) * xs[b]); \
+        return vaddvq_f32(acc);                                                                                                \
+    }                                                                                                                          \
+    TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
+        (void)xsum;                                                                                                            \
+        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
+            const float d = f16_at(w);                                                                                         \
+            const int high = w[2] | w[3] << 8;                                                                                 \
+            for (int j = 0; j < 8; j++) {                                                                                      \
+                const int ls = (((w[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;              \
+                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(iq4_dot_##V(w + 8 + 16 * j, x + 32 * j)), d * (float)ls * xs[j]);        \
+            }                                                                                                                  \
+        }                                                                                                                      \
+        return vaddvq_f32(acc);                                                                                                \
+    }                                                                                                                          \
     TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
                                             const int32_t *xsum, int five) {                                                   \
         const size_t bytes = five ? 176 : 144;                                                                                 \
@@ -963,23 +1108,11 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
      [TL_BLOCKS_Q5_0] = dot_q5_0_##V, [TL_BLOCKS_Q5_1] = dot_q5_1_##V, [TL_BLOCKS_Q4_K] = dot_q4_k_##V,              \
      [TL_BLOCKS_Q5_K] = dot_q5_k_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_##V, [TL_BLOCKS_Q2_K] = dot_q2_k_##V,               \
      [TL_BLOCKS_Q3_K] = dot_q3_k_##V, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_##V, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_##V}
-// Only AVX-512 has Q2_K, Q3_K and IQ4 kernels of their own so far.
+// The portable table's Q2_K, Q3_K and IQ4 go through the unpacking.
 #define dot_q2_k_portable dot_q2_k_unpacked
 #define dot_q3_k_portable dot_q3_k_unpacked
-#define dot_q2_k_avx2 dot_q2_k_unpacked
-#define dot_q3_k_avx2 dot_q3_k_unpacked
-#define dot_q2_k_neon dot_q2_k_unpacked
-#define dot_q3_k_neon dot_q3_k_unpacked
-#define dot_q2_k_sdot dot_q2_k_unpacked
-#define dot_q3_k_sdot dot_q3_k_unpacked
 #define dot_iq4_nl_portable dot_iq4_nl_unpacked
 #define dot_iq4_xs_portable dot_iq4_xs_unpacked
-#define dot_iq4_nl_avx2 dot_iq4_nl_unpacked
-#define dot_iq4_xs_avx2 dot_iq4_xs_unpacked
-#define dot_iq4_nl_neon dot_iq4_nl_unpacked
-#define dot_iq4_xs_neon dot_iq4_xs_unpacked
-#define dot_iq4_nl_sdot dot_iq4_nl_unpacked
-#define dot_iq4_xs_sdot dot_iq4_xs_unpacked
 static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
