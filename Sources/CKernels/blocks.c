@@ -304,8 +304,25 @@ static void unpack_q3_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
 
 static const int8_t iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+#if TL_X86
+/// The same with PSHUFB (every AVX2 CPU has it): the table lookup the compiler cannot make
+/// of the loop below at the baseline it compiles for.
+__attribute__((target("ssse3"))) static void iq4_nibbles_ssse3(const uint8_t *qs, uint8_t *u) {
+    const __m128i table = _mm_add_epi8(_mm_loadu_si128((const __m128i *)(const void *)iq4_values), _mm_set1_epi8((char)128));
+    const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs), low = _mm_set1_epi8(0x0F);
+    _mm_storeu_si128((__m128i *)(void *)u, _mm_shuffle_epi8(table, _mm_and_si128(raw, low)));
+    _mm_storeu_si128((__m128i *)(void *)(u + 16), _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(raw, 4), low)));
+}
+#endif
+
 /// 16 bytes of IQ4 nibbles as 32 table values + 128.
 TL_INLINE void unpack_iq4_nibbles(const uint8_t *qs, uint8_t *u) {
+#if TL_X86
+    if (TL_USES_AVX2()) {
+        iq4_nibbles_ssse3(qs, u);
+        return;
+    }
+#endif
     for (int i = 0; i < 16; i++) {
         u[i] = (uint8_t)(iq4_values[qs[i] & 0x0F] + 128);
         u[i + 16] = (uint8_t)(iq4_values[qs[i] >> 4] + 128);
