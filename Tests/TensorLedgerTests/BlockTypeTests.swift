@@ -64,6 +64,21 @@ import Testing
         #expect(Double(exactDiff) < 0.02 * spread, "\(name): max |Δlogit| \(exactDiff) against its dequantized weights")
     }
 
+    /// A K-quant GGUF becomes a .tlm file whose report names each tensor's own type and
+    /// bytes, and which runs as the GGUF does up to q8's rounding of the K-quant values.
+    @Test func aKQuantFileConvertsToTLM() throws {
+        let dir = TemporaryDirectory(), gguf = GGUFTests.path("tiny-wide-q4_k_m.gguf")
+        let report = try Converter.convert(input: gguf, output: dir.file("m.tlm"), options: ConversionOptions())
+        let tensors = try #require(report.json.object?["tensors"]?.array).compactMap { $0.object }
+        let types = Dictionary(tensors.map { ($0["name"]!.string!, ($0["source_dtype"]!.string!, $0["source_bytes"]!.int!)) }, uniquingKeysWith: { a, _ in a })
+        #expect(types["model.embed_tokens.weight"]?.0 == "Q4_K" && types["model.embed_tokens.weight"]?.1 == 896 * 256 / 256 * 144)
+        #expect(types["lm_head.weight"]?.0 == "Q6_K" && types["model.norm.weight"]?.0 == "F32")
+        let prompt = try Self.prompt
+        let a = try Generator(model: ModelLoader.load(gguf)).lastLogits(prompt), b = try Generator(model: ModelLoader.load(dir.file("m.tlm"))).lastLogits(prompt)
+        let spread = a.map(abs).max()!
+        #expect(zip(a, b).map { abs($0 - $1) }.max()! < 0.03 * spread)
+    }
+
     /// The matrices are the file's bytes where they lie: no copy beyond the llama
     /// layout's Q and K (whose rows GGUF stores in another order).
     @Test func weightsAreReadWhereTheyLie() throws {

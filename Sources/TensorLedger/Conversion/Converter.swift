@@ -79,7 +79,7 @@ public struct ConversionReport: Sendable {
         for (i, again) in zip(items, repeats) {
             var row = [i.source.name + (again ? " (again)" : ""), i.categoryName, i.scheme.rawValue + (i.transposed ? " (T)" : ""),
                        ConversionReport.inByOut(i),
-                       formatCount(i.source.info.byteCount), formatCount(dryRun ? i.rawBytes : i.storedBytes), i.encoding.rawValue]
+                       formatCount(i.sourceBytes), formatCount(dryRun ? i.rawBytes : i.storedBytes), i.encoding.rawValue]
             if quality {
                 if let q = i.quality {
                     row += [ConversionReport.scientific(q.rmse), ConversionReport.scientific(Double(q.maxAbsoluteError)),
@@ -124,7 +124,7 @@ public struct ConversionReport: Sendable {
                 var o = JSONObject([
                     "name": .string(i.source.name), "category": .string(i.categoryName), "scheme": .string(i.scheme.rawValue),
                     "transposed": .bool(i.transposed), "shape": .array(i.shape.map { .int($0) }),
-                    "source_dtype": .string(i.source.info.dtype.rawValue), "source_bytes": .int(i.source.info.byteCount),
+                    "source_dtype": .string(i.sourceTypeName), "source_bytes": .int(i.sourceBytes),
                     "raw_bytes": .int(i.rawBytes), "stored_bytes": .int(i.storedBytes), "encoding": .string(i.encoding.rawValue),
                 ])
                 if let q = i.quality { o["quality"] = q.json }

@@ -46,8 +46,10 @@ extension Converter {
             // The .tlm header records the source's element type: the values' own for the
             // quantized types (as dequantized).
             if m.gguf.type.plainDType == nil { source.info.dtype = .float32 }
-            items.append(ConversionItem(source: source, storage: TensorStorage(category: category, scheme: scheme, transposed: m.conv1D, fusedQKV: fused,
-                                                                          shape: shape, rawBytes: rawBytes, note: nil)))
+            var item = ConversionItem(source: source, storage: TensorStorage(category: category, scheme: scheme, transposed: m.conv1D, fusedQKV: fused,
+                                                                           shape: shape, rawBytes: rawBytes, note: nil))
+            if m.gguf.type.plainDType == nil { item.sourceBlocks = (m.gguf.type.name, m.gguf.byteCount) }
+            items.append(item)
         }
         let tokenizer = try BPETokenizer.fromGGUF(gguf, source: gguf.path)
         let chat = try ModelFile.gguf(gguf).tokenizerConfig()

@@ -78,6 +78,9 @@ public struct ConversionItem: Sendable {
     public var source: CheckpointTensor
     /// How it is stored (scheme, layout, shape, raw size): StoragePlan.storage's decision.
     public var storage: TensorStorage
+    /// The source's own type and bytes where DType has no name for it (a GGUF block type:
+    /// "Q4_K"); the .tlm header then records the values' type, f32.
+    public var sourceBlocks: (type: String, bytes: Int)?
 
     package init(source: CheckpointTensor, storage: TensorStorage) {
         self.source = source
@@ -93,6 +96,9 @@ public struct ConversionItem: Sendable {
         set { storage.rawBytes = newValue }
     }
     public var note: String? { storage.note }
+    /// The source's element type and bytes, as reports name them.
+    public var sourceTypeName: String { sourceBlocks?.type ?? source.info.dtype.rawValue }
+    public var sourceBytes: Int { sourceBlocks?.bytes ?? source.info.byteCount }
 
     /// The category as reports name it: a fused attention weight is query+key+value.
     public var categoryName: String { fusedQKV ? "query+key+value" : category.identifier }
