@@ -276,6 +276,19 @@ static void unpack_q6_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
     }
 }
 
+/// Q3_K's scale of group g (of 16 values): 4 low bits in the nibbles of bytes 96–103, 2
+/// high bits in bytes 104–107, minus 32.
+TL_INLINE int q3k_scale(const uint8_t *p, int g) {
+    return (((p[96 + g % 8] >> (4 * (g / 8))) & 0x0F) | (((p[104 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
+}
+
+/// IQ4_XS's scale of block j (of 32 values): 4 low bits in the nibbles of bytes 4–7, 2 high
+/// bits in the 16-bit word at byte 2, minus 32.
+TL_INLINE int iq4xs_scale(const uint8_t *p, int j) {
+    const int high = p[2] | p[3] << 8;
+    return (((p[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;
+}
+
 static void unpack_q2_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
     const float d = f16_at(p + 80), dmin = f16_at(p + 82);
     for (int h = 0; h < 2; h++)
@@ -296,8 +309,7 @@ static void unpack_q3_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
                 u[i] = (uint8_t)(((p[32 + 32 * h + l] >> (2 * j)) & 3) | (((p[l] >> (i / 32)) & 1) << 2));
             }
     for (int g = 0; g < 16; g++) {
-        const int scale = (((p[96 + g % 8] >> (4 * (g / 8))) & 0x0F) | (((p[104 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32;
-        a[g] = d * (float)scale;
+        a[g] = d * (float)q3k_scale(p, g);
         c[g] = 0;
     }
 }
@@ -337,11 +349,9 @@ static void unpack_iq4_nl(const uint8_t *p, uint8_t *u, float *a, float *c) {
 
 static void unpack_iq4_xs(const uint8_t *p, uint8_t *u, float *a, float *c) {
     const float d = f16_at(p);
-    const int high = p[2] | p[3] << 8;
     for (int j = 0; j < 8; j++) {
         unpack_iq4_nibbles(p + 8 + 16 * j, u + 32 * j);
-        const int scale = (((p[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;
-        a[2 * j] = a[2 * j + 1] = d * (float)scale;
+        a[2 * j] = a[2 * j + 1] = d * (float)iq4xs_scale(p, j);
         c[2 * j] = c[2 * j + 1] = 0;
     }
 }
@@ -402,6 +412,17 @@ size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / layouts[typ
     }                                                                                                                      \
     TARGET static float dot_q5_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {   \
         return dot_q45k_##V(w, n, x, xs, xsum, 1);                                                                         \
+    }
+
+// Q2_K and Q3_K share a variant's kernel, told apart by `three`.
+#define K23_KERNELS(V, TARGET)                                                                                             \
+    TARGET static float dot_q2_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {   \
+        (void)xsum;                                                                                                        \
+        return dot_k23_##V(w, n, x, xs, 0);                                                                                \
+    }                                                                                                                      \
+    TARGET static float dot_q3_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {   \
+        (void)xsum;                                                                                                        \
+        return dot_k23_##V(w, n, x, xs, 1);                                                                                \
     }
 
 // ---- x86-64 ---------------------------------------------------------------------------
@@ -508,8 +529,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                 int32_t sc[8], mn[8];                                                                                          \
                 for (int k = 0; k < 8; k++) {                                                                                  \
                     const int g = 8 * h + k;                                                                                   \
-                    sc[k] = three ? ((((w[96 + g % 8] >> (4 * (g / 8))) & 0x0F) | (((w[104 + g % 4] >> (2 * (g / 4))) & 3) << 4)) - 32) \
-                                  : (w[g] & 0x0F);                                                                             \
+                    sc[k] = three ? q3k_scale(w, g) : (w[g] & 0x0F);                                                           \
                     mn[k] = three ? 0 : (w[g] >> 4);                                                                           \
                 }                                                                                                              \
                 const __m256 x16 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs + 4 * h)), pairs);          \
@@ -539,14 +559,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         }                                                                                                                      \
         return hsum256(_mm256_sub_ps(acc, mins));                                                                              \
     }                                                                                                                          \
-    TARGET static float dot_q2_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        return dot_k23_##V(w, n, x, xs, 0);                                                                                    \
-    }                                                                                                                          \
-    TARGET static float dot_q3_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        return dot_k23_##V(w, n, x, xs, 1);                                                                                    \
-    }                                                                                                                          \
+    K23_KERNELS(V, TARGET)                                                                                                     \
     /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */                                  \
     TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
@@ -564,9 +577,8 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));       \
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;                                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
-            const int high = w[2] | w[3] << 8;                                                                                 \
             int32_t ls[8];                                                                                                     \
-            for (int j = 0; j < 8; j++) ls[j] = (((w[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32; \
+            for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);                                                             \
             const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(half_at(w)))); \
             for (int j = 0; j < 8; j += 2) {                                                                                   \
                 const __m256i q0 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), x0 = LOAD(x + 32 * j);            \
@@ -761,9 +773,8 @@ TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, cons
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {
         PREFETCH(w, 136)
-        const int high = w[2] | w[3] << 8;
         int32_t ls[8];
-        for (int j = 0; j < 8; j++) ls[j] = (((w[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;
+        for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);
         const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(half_at(w)))));
         for (int k = 0; k < 8; k += 2) {
             const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(nibbles_avx2(w + 8 + 16 * k)), nibbles_avx2(w + 24 + 16 * k), 1);
@@ -1006,7 +1017,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
                 if (three) {                                                                                                   \
                     const uint8x16_t bit = vandq_u8(vshlq_u8(vld1q_u8(w + 16 * half), vdupq_n_s8((int8_t)(-(4 * h + j)))), vdupq_n_u8(1)); \
                     u = vorrq_u8(u, vshlq_n_u8(bit, 2));                                                                       \
-                    sc = (((w[96 + i % 8] >> (4 * (i / 8))) & 0x0F) | (((w[104 + i % 4] >> (2 * (i / 4))) & 3) << 4)) - 32;    \
+                    sc = q3k_scale(w, i);                                                                                      \
                     const int32x4_t p = DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(4)), xv);                             \
                     acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d * (float)sc * xs[i / 2]);                                       \
                 } else {                                                                                                       \
@@ -1018,14 +1029,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         }                                                                                                                      \
         return vaddvq_f32(vsubq_f32(acc, mins));                                                                               \
     }                                                                                                                          \
-    TARGET static float dot_q2_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        return dot_k23_##V(w, n, x, xs, 0);                                                                                    \
-    }                                                                                                                          \
-    TARGET static float dot_q3_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        return dot_k23_##V(w, n, x, xs, 1);                                                                                    \
-    }                                                                                                                          \
+    K23_KERNELS(V, TARGET)                                                                                                     \
     /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (TBL), signed values */                                      \
     TARGET static inline int32x4_t iq4_dot_##V(const uint8_t *qs, const int8_t *x) {                                           \
         const int8x16_t table = vld1q_s8(iq4_values);                                                                          \
@@ -1044,10 +1048,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         float32x4_t acc = vdupq_n_f32(0);                                                                                      \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             const float d = f16_at(w);                                                                                         \
-            const int high = w[2] | w[3] << 8;                                                                                 \
             for (int j = 0; j < 8; j++) {                                                                                      \
-                const int ls = (((w[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;              \
-                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(iq4_dot_##V(w + 8 + 16 * j, x + 32 * j)), d * (float)ls * xs[j]);        \
+                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(iq4_dot_##V(w + 8 + 16 * j, x + 32 * j)), d * (float)iq4xs_scale(w, j) * xs[j]); \
             }                                                                                                                  \
         }                                                                                                                      \
         return vaddvq_f32(acc);                                                                                                \
