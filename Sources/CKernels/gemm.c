@@ -1,6 +1,6 @@
 // Matrix × several tokens (prompt processing): where a prompt spends its time.
 //
-// int8: the VNNI variant packs 16 weight rows at a time so that one 512-bit register holds
+// int8: the VNNI variant (its tile is gemm_tile.h's, shared with the block types) packs 16 weight rows at a time so that one 512-bit register holds
 // four consecutive bytes of each of the 16 rows; a token's four matching bytes are
 // broadcast, and one VPDPBUSD advances 16 rows × 4 columns. Lanes are rows, so a block of 32 ends in
 // 16 finished int32 dot products: no horizontal sums, no permutes. VPDPBUSD wants one
@@ -10,7 +10,7 @@
 // f32, f16, bf16: the AVX-512 variant packs 16 rows as f32 with the same lanes-are-rows
 // layout (16 × 16 register transposes); each column step is one load of 16 weights and,
 // per token, one broadcast and one FMA.
-#include "internal.h"
+#include "gemm_tile.h"
 #include <stdlib.h>
 
 // ---- the definition (and the variant for CPUs without VNNI) --------------------------
@@ -30,12 +30,13 @@ static void gemm_by_dots(const int8_t *w, const uint16_t *block_scales, const fl
 // ---- AVX-512 VNNI ---------------------------------------------------------------------
 #if TL_X86
 
-enum { PANEL = 16, PANELS = 2, TILE_TOKENS = 6 };
+enum { TILE_TOKENS = 6 };
 
 // Packs rows [r, r + 32) (the last ones repeated past r1) for every block b:
-// bytes [b][k4][panel][row][4] (+128) and scales [b][panel][row] in f32.
+// bytes [b][k4][panel][row][4] (+128: gemm_tile.h's layout, with a zero point of 128) and
+// the scales in f32 as the tile's factors [b][A_LOW][panel][row].
 TL_TARGET_AVX512 static void pack_rows(const int8_t *w, const uint16_t *block_scales, const float *row_scales,
-                                       size_t n, size_t r, size_t r1, uint8_t *packed, float *scales) {
+                                       size_t n, size_t r, size_t r1, uint8_t *packed, float *factors) {
     const size_t blocks = n / 32;
     size_t rows[PANELS][PANEL];
     for (int p = 0; p < PANELS; p++) {
@@ -66,49 +67,10 @@ TL_TARGET_AVX512 static void pack_rows(const int8_t *w, const uint16_t *block_sc
         for (b = 0; b < blocks; b++) {
             for (int i = 0; i < PANEL; i++) {
                 size_t row = rows[p][i];
-                scales[(b * PANELS + (size_t)p) * PANEL + (size_t)i] =
+                factors[((b * KINDS + A_LOW) * PANELS + (size_t)p) * PANEL + (size_t)i] =
                     block_scales ? tl_f16_to_f32(block_scales[row * blocks + b]) : row_scales[row];
             }
         }
-    }
-}
-
-// 32 packed rows × N tokens: N is a constant at each call, so the accumulators stay in registers.
-TL_TARGET_AVX512 TL_INLINE void tile(const uint8_t *packed, const float *scales, size_t n, const int8_t *x,
-                                     const float *xscales, const int32_t *xsums, int N, float *y, size_t ystride,
-                                     __mmask16 mask0, __mmask16 mask1) {
-    const size_t blocks = n / 32;
-    __m512 acc[PANELS][TILE_TOKENS];
-    for (int p = 0; p < PANELS; p++)
-        for (int t = 0; t < N; t++) acc[p][t] = _mm512_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m512i dot[PANELS][TILE_TOKENS];
-        for (int t = 0; t < N; t++) {
-            const __m512i correction = _mm512_set1_epi32(xsums[(size_t)t * blocks + b] * -128);
-            for (int p = 0; p < PANELS; p++) dot[p][t] = correction;
-        }
-        const uint8_t *pb = packed + b * 8 * PANELS * 64;
-        for (int k4 = 0; k4 < 8; k4++) {
-            __m512i wv[PANELS];
-            for (int p = 0; p < PANELS; p++) wv[p] = _mm512_load_si512(pb + ((size_t)k4 * PANELS + (size_t)p) * 64);
-            for (int t = 0; t < N; t++) {
-                int32_t four;
-                memcpy(&four, x + (size_t)t * n + 32 * b + 4 * (size_t)k4, 4);
-                const __m512i xv = _mm512_set1_epi32(four);
-                for (int p = 0; p < PANELS; p++) dot[p][t] = _mm512_dpbusd_epi32(dot[p][t], wv[p], xv);
-            }
-        }
-        for (int t = 0; t < N; t++) {
-            const __m512 xs = _mm512_set1_ps(xscales[(size_t)t * blocks + b]);
-            for (int p = 0; p < PANELS; p++) {
-                const __m512 d = _mm512_mul_ps(_mm512_load_ps(scales + (b * PANELS + (size_t)p) * PANEL), xs);
-                acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[p][t]), d, acc[p][t]);
-            }
-        }
-    }
-    for (int t = 0; t < N; t++) {
-        _mm512_mask_storeu_ps(y + (size_t)t * ystride, mask0, acc[0][t]);
-        _mm512_mask_storeu_ps(y + (size_t)t * ystride + PANEL, mask1, acc[1][t]);
     }
 }
 
@@ -117,32 +79,33 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
                                        size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32;
     uint8_t *packed = aligned_alloc(64, blocks * 8 * PANELS * 64);
-    float *scales = aligned_alloc(64, blocks * PANELS * PANEL * sizeof(float));
-    if (!packed || !scales) {  // no memory for 32 rows: the row-at-a-time kernels need none
+    float *factors = aligned_alloc(64, blocks * KINDS * PANELS * PANEL * sizeof(float));
+    if (!packed || !factors) {  // no memory for 32 rows: the row-at-a-time kernels need none
         free(packed);
-        free(scales);
+        free(factors);
         gemm_by_dots(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);
         return;
     }
     for (size_t r = r0; r < r1; r += PANELS * PANEL) {
-        pack_rows(w, block_scales, row_scales, n, r, r1, packed, scales);
-        const size_t valid = r1 - r;
-        const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
-        const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+        pack_rows(w, block_scales, row_scales, n, r, r1, packed, factors);
+        __mmask16 mask0, mask1;
+        tl_panel_masks(r1 - r, &mask0, &mask1);
         size_t t = 0;
-        for (; t + TILE_TOKENS <= T; t += TILE_TOKENS)
-            tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);
+// The tile of int8 rows: a zero point of 128, one scale per block, no minimums; N constant at each call.
+#define TILE(N) block_tile(packed, factors, n, x + t * n, xscales + t * blocks, xsums + t * blocks, NULL, 128, N, 0, 0, y + t * ystride + r, ystride, mask0, mask1)
+        for (; t + TILE_TOKENS <= T; t += TILE_TOKENS) TILE(TILE_TOKENS);
         switch (T - t) {
-        case 5: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 5, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 4: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 4, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 3: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 3, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 2: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 2, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 1: tile(packed, scales, n, x + t * n, xscales + t * blocks, xsums + t * blocks, 1, y + t * ystride + r, ystride, mask0, mask1); break;
+        case 5: TILE(5); break;
+        case 4: TILE(4); break;
+        case 3: TILE(3); break;
+        case 2: TILE(2); break;
+        case 1: TILE(1); break;
         default: break;
         }
+#undef TILE
     }
     free(packed);
-    free(scales);
+    free(factors);
 }
 
 #endif
@@ -267,8 +230,8 @@ TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type
     for (size_t r = r0; r < r1; r += PANELS * PANEL) {
         pack_float_rows(w, type, n, r, r1, packed);
         const size_t valid = r1 - r;
-        const __mmask16 mask0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
-        const __mmask16 mask1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+        __mmask16 mask0, mask1;
+        tl_panel_masks(valid, &mask0, &mask1);
         size_t t = 0;
         for (; t + TILE_TOKENS <= T; t += TILE_TOKENS)
             float_tile(packed, n, x + t * n, TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);

@@ -43,12 +43,13 @@ extension Converter {
                 throw ModelLoadError.unsupportedTensorType(source: gguf.path, name: m.gguf.name, type: m.gguf.type.name)
             }
             var source = CheckpointTensor(info: m.info, shard: 0)
-            // The .tlm header records the source's element type: the values' own for the
-            // quantized types (as dequantized).
-            if m.gguf.type.plainDType == nil { source.info.dtype = .float32 }
+            let blocks = m.gguf.type.plainDType == nil
+            // The .tlm header records the values' element type (f32, as dequantized, for a
+            // block type); the report names the block type and its bytes.
+            if blocks { source.info.dtype = .float32 }
             var item = ConversionItem(source: source, storage: TensorStorage(category: category, scheme: scheme, transposed: m.conv1D, fusedQKV: fused,
                                                                            shape: shape, rawBytes: rawBytes, note: nil))
-            if m.gguf.type.plainDType == nil { item.sourceBlocks = (m.gguf.type.name, m.gguf.byteCount) }
+            if blocks { item.sourceBlocks = (m.gguf.type.name, m.gguf.byteCount) }
             items.append(item)
         }
         let tokenizer = try BPETokenizer.fromGGUF(gguf, source: gguf.path)

@@ -196,9 +196,7 @@ public enum Kernels {
 
     private static func gemm(_ w: [Int8], blockScales: [UInt16]?, rowScales: [Float]?, rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
         let n = w.count / rows, T = x.count
-        let q = x.flatMap(\.q), s = x.flatMap(\.scales)
-        var sums = [Int32](repeating: 0, count: q.count / 32)
-        for b in sums.indices { sums[b] = q[(32 * b)..<(32 * b + 32)].reduce(0) { $0 + Int32($1) } }
+        let q = x.flatMap(\.q), s = x.flatMap(\.scales), sums = blockSums(q)
         var y = [Float](repeating: 0, count: T * rows)
         let bs = blockScales ?? [], rs = rowScales ?? []
         bs.withUnsafeBufferPointer { bp in
@@ -213,11 +211,15 @@ public enum Kernels {
     /// the decoding kernel when T is 1 and the prompt kernel otherwise.
     public static func productBlocks(_ w: [UInt8], type: GGMLType, rows: Int, _ x: [(q: [Int8], scales: [Float])]) -> [[Float]] {
         let n = x[0].q.count, T = x.count, kernel = type.blockKernel!
-        let q = x.flatMap(\.q), s = x.flatMap(\.scales)
-        let sums = (0..<(q.count / 32)).map { b in q[(32 * b)..<(32 * b + 32)].reduce(Int32(0)) { $0 + Int32($1) } }
+        let q = x.flatMap(\.q), s = x.flatMap(\.scales), sums = blockSums(q)
         var y = [Float](repeating: 0, count: T * rows)
         if T == 1 { tl_dot_blocks_rows(kernel, w, n, 0, rows, q, s, sums, &y) } else { tl_gemm_blocks(kernel, w, n, 0, rows, q, s, sums, T, &y, rows) }
         return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
+    }
+
+    /// Σq of each block of 32: what tl_quantize_activations keeps beside the values.
+    private static func blockSums(_ q: [Int8]) -> [Int32] {
+        (0..<(q.count / 32)).map { b in q[(32 * b)..<(32 * b + 32)].reduce(Int32(0)) { $0 + Int32($1) } }
     }
 
     /// W (rows × n) in f32, f16 or bf16 bits times T f32 tokens: out[t][r].

@@ -184,36 +184,30 @@ package struct GGUFWeights: WeightSource {
         let raw = try file.checkedData(for: m.gguf)
         let permutation = try file.rowPermutation(name, rows: rows, config: config)
         func sourceRow(_ r: Int) -> Int { permutation?.storedRow(r) ?? r }
-        if asStored, let type = Optional(m.gguf.type), type.blockKernel != nil, cols % type.blockLayout.size == 0 {
-            let bytes: TensorBytes
-            if let permutation {
-                let rowBytes = raw.count / rows
-                guard let out = TensorBytes(capacity: raw.count) else { throw allocationError(raw.count, name) }
-                for r in 0..<rows {
-                    (out.mutableBytes.baseAddress! + r * rowBytes).copyMemory(from: raw.baseAddress! + permutation.storedRow(r) * rowBytes, byteCount: rowBytes)
-                }
-                bytes = out
-            } else {
-                bytes = TensorBytes(mapped: raw, owner: file.owner)
-            }
-            // The bytes are the shape's by the reader's checks; a mismatch is refused, never trusted.
-            guard let matrix = WeightMatrix(rows: rows, cols: cols, type: type, bytes: bytes) else {
-                throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: type.name)
-            }
-            return matrix
-        }
-        switch m.gguf.type {
-        case .f32, .f16, .bf16:
-            let scheme = WeightScheme(ggmlType: m.gguf.type)!
-            if permutation == nil { return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: TensorBytes(mapped: raw, owner: file.owner)) }
+        /// The stored rows in Hugging Face's order: the mapping itself, or a copy with the
+        /// permuted rows put back.
+        func rowsInOrder() throws -> TensorBytes {
+            guard permutation != nil else { return TensorBytes(mapped: raw, owner: file.owner) }
             let rowBytes = raw.count / rows
             guard let out = TensorBytes(capacity: raw.count) else { throw allocationError(raw.count, name) }
             for r in 0..<rows {
                 (out.mutableBytes.baseAddress! + r * rowBytes).copyMemory(from: raw.baseAddress! + sourceRow(r) * rowBytes, byteCount: rowBytes)
             }
-            return WeightMatrix(rows: rows, cols: cols, scheme: scheme, bytes: out)
+            return out
+        }
+        let type = m.gguf.type
+        if asStored, type.blockKernel != nil {
+            // The bytes are the shape's by the reader's checks; a mismatch is refused, never trusted.
+            guard let matrix = WeightMatrix(rows: rows, cols: cols, type: type, bytes: try rowsInOrder()) else {
+                throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: type.name)
+            }
+            return matrix
+        }
+        switch type {
+        case .f32, .f16, .bf16:
+            return WeightMatrix(rows: rows, cols: cols, scheme: WeightScheme(ggmlType: type)!, bytes: try rowsInOrder())
         case .q8_0:
-            // Blocks of {f16 scale, 32 int8} become the q8 layout: all int8 values, then the scales.
+            // (A conversion.) Blocks of {f16 scale, 32 int8} become the q8 layout: all int8 values, then the scales.
             let blocksPerRow = cols / 32
             let bytes = TLMTensorEntry.expectedRawBytes(shape: [rows, cols], scheme: .q8)!
             guard let out = TensorBytes(capacity: bytes) else { throw allocationError(bytes, name) }
@@ -228,7 +222,7 @@ package struct GGUFWeights: WeightSource {
                 }
             }
             return WeightMatrix(rows: rows, cols: cols, scheme: .q8, bytes: out)
-        case let type where !asStored && GGMLDequantize.supported.contains(type) && cols % 32 == 0:
+        case _ where !asStored && GGMLDequantize.supported.contains(type) && cols % 32 == 0:
             // A type .tlm has no scheme for: its exact values, requantized to q8 (blocks of 32).
             let n = rows * cols
             guard let floats = TensorValues(count: n) else { throw allocationError(4 * n, name) }
