@@ -20,8 +20,8 @@ struct Plan: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens in the context (default: the model's).")
     var context: Int?
 
-    @Option(help: "One weight scheme (\(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))) instead of all.")
-    var weights: WeightScheme?
+    @Option(help: "One weight scheme or mix (\(WeightChoice.allNames.joined(separator: ", "))) instead of the usual columns.")
+    var weights: WeightChoice?
 
     @Option(parsing: .unconditional, help: "Sequences run at once: the KV cache and activations are per sequence.")
     var batch: Int = 1
@@ -57,7 +57,7 @@ struct Plan: ParsableCommand {
             guard let modelConfig else { throw ModelLoadError.noConfig(source: source) }
             // Plans only what the runner would run.
             if model != nil { try ModelLoader.checkRunnable(modelConfig, tensors: tensors, source: source) }
-            let schemes = weights.map { [$0] } ?? WeightScheme.allCases
+            let schemes = weights.map { [$0] } ?? MemoryPlan.defaultSchemes
             let plan = try MemoryPlan(tensors: tensors, config: modelConfig, source: source, context: context ?? modelConfig.contextLength,
                                       batch: batch, schemes: schemes, stored: model != nil, keep: keep, cache: kv)
             warnings.forEach(printWarning)

@@ -112,8 +112,10 @@ struct SamplingArguments: ParsableArguments {
     }
 }
 
-extension WeightScheme: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+extension WeightChoice: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allNames }
+    public static var defaultCompletionKind: CompletionKind { .list(allNames) }
 }
 
 extension KVCacheType: ExpressibleByArgument {

@@ -11,6 +11,20 @@ import Testing
     private static let referenceStorage = Loaded { try Fixtures.json("expected/kquants.json") }
     static var prompt: [Int] { get throws { LlamaFamilyTests.ints(try reference["prompt"]) } }
 
+    /// The checkpoint the tiny-wide files were quantized from, made as make_kquant_fixtures.py
+    /// makes it: tiny-llama's shape at width 256, random weights from seed 7.
+    static func wideCheckpoint(in dir: TemporaryDirectory) throws -> String {
+        var config = try Fixtures.json("models/tiny-llama/config.json")
+        for (k, v) in [("hidden_size", 256), ("intermediate_size", 512), ("head_dim", 64), ("num_attention_heads", 4), ("num_key_value_heads", 2)] {
+            config[k] = .int(v)
+        }
+        writeFile(dir.file("wide.json"), Array(JSONValue.object(config).serialized().utf8))
+        let tokenizer = try TokenizerSource.load(Fixtures.model("tiny-llama") + "/tokenizer.json")
+        try makeDirectory(dir.file("wide"))
+        try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("wide.json")), directory: dir.file("wide"), seed: 7, tokenizer: tokenizer)
+        return dir.file("wide")
+    }
+
     /// The file with every quantized matrix replaced by its f32 values, as GGMLDequantize
     /// (bit for bit gguf-py's dequantize) gives them.
     static func dequantized(_ path: String, in dir: TemporaryDirectory) throws -> String {

@@ -13,12 +13,12 @@ import Darwin
     func weightBytesAreWhatConvertWrites(_ name: String) throws {
         let (tensors, config, source, _) = try ModelSource.tensors(Fixtures.model(name))
         let plan = try MemoryPlan(tensors: tensors, config: try #require(config), source: source, context: 128, batch: 1,
-                                  schemes: WeightScheme.allCases, stored: true)
+                                  schemes: MemoryPlan.defaultSchemes, stored: true)
         #expect(plan.columns.first?.totalWeightBytes == tensors.reduce(0) { $0 + $1.byteCount })
         let dir = TemporaryDirectory()
         for column in plan.columns.dropFirst() {
             var options = ConversionOptions()
-            options.scheme = try #require(WeightScheme(rawValue: column.name))
+            options.weights = try #require(WeightChoice(name: column.name))
             options.zstdLevel = nil
             _ = try Converter.convert(input: Fixtures.model(name), output: dir.file("m.tlm"), options: options)
             let tlm = try TLMFile(path: dir.file("m.tlm"))
@@ -37,7 +37,7 @@ import Darwin
     @Test func gqaShrinksTheCacheByHeadsOverKeyValueHeads() throws {
         let smol = try ModelConfig.preset("smollm2-135m")
         for (cache, bytes) in [(KVCacheType.f16, 2), (.f32, 4)] {
-            let plan = try MemoryPlan(tensors: smol.syntheticTensors(), config: smol, source: "smol", context: 2048, batch: 2, schemes: [.q8],
+            let plan = try MemoryPlan(tensors: smol.syntheticTensors(), config: smol, source: "smol", context: 2048, batch: 2, schemes: [.scheme(.q8)],
                                       stored: false, cache: cache)
             #expect(plan.cacheBytesPerToken == 2 * 30 * 3 * 64 * bytes)
             #expect(plan.multiHeadCacheBytesPerToken == 3 * plan.cacheBytesPerToken)
@@ -57,7 +57,7 @@ import Darwin
             let state = model.makeState()
             try model.forward(ids, state: state)
             let plan = try MemoryPlan(tensors: tensors, config: try #require(stored), source: name, context: tokens, batch: 1,
-                                      schemes: [.q8], stored: false, cache: cache)
+                                      schemes: [.scheme(.q8)], stored: false, cache: cache)
             #expect(state.cacheBytes == plan.cacheBytes, "\(name), \(tokens) tokens")
             #expect(state.allocatedBytes == plan.cacheBytes + plan.scratchBytes, "\(name), \(tokens) tokens")
         }

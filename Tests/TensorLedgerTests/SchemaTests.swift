@@ -62,9 +62,9 @@ import Testing
             #expect(CLI.run(["synth", out, "--config", config, "--dtype", dtype]).status == 0)
             models.append(out)
         }
-        for scheme in WeightScheme.allCases {
-            let out = dir.file("m-\(scheme.rawValue).tlm")
-            #expect(CLI.run(["convert", Fixtures.model("tiny-llama"), out, "--weights", scheme.rawValue]).status == 0)
+        for scheme in WeightScheme.plain.map(\.rawValue) + ["Q4_0", "Q4_K_M"] {
+            let out = dir.file("m-\(scheme).tlm")
+            #expect(CLI.run(["convert", Fixtures.model("tiny-llama"), out, "--weights", scheme]).status == 0)
             models.append(out)
         }
         models += ["tiny-genesis-q8_0", "tiny-llama-f32", "tiny-qwen2-q4_0", "tiny-qwen2-q8_0"].map { Fixtures.path("gguf/\($0).gguf") }

@@ -167,6 +167,12 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
 void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                     const int32_t *xsums, size_t T, float *y, size_t ystride);
 
+/// Quantizes n values (whole blocks of `type`) into its blocks by ggml's reference
+/// quantizer, the bytes llama-quantize writes without an importance matrix (Q4_0 … Q6_K;
+/// not the IQ4 types). Returns -1, or the index of a value that is not finite or of the
+/// first value of a block whose scale overflows f16 (nothing after it is written).
+long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out);
+
 // --- Comparing (diff) ---------------------------------------------------------------
 
 /// out = {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} over n floats (f32 within blocks of 1,024, f64 across).

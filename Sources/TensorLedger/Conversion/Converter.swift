@@ -25,7 +25,8 @@ public struct ConversionReport: Sendable {
     public static let jsonSchema = "tensorledger.convert/2"
     public var input: String
     public var output: String
-    public var scheme: WeightScheme
+    /// What `--weights` asked for (a mix names each tensor's scheme in `items`).
+    public var weights: WeightChoice
     public var items: [ConversionItem]
     public var droppedBuffers: [String]
     public var warnings: [String]
@@ -115,7 +116,7 @@ public struct ConversionReport: Sendable {
     public var json: JSONValue {
         .object(JSONObject([
             "schema": .string(Self.jsonSchema),
-            "input": .string(input), "output": .string(output), "scheme": .string(scheme.rawValue),
+            "input": .string(input), "output": .string(output), "scheme": .string(weights.name),
             "dry_run": .bool(dryRun),
             "input_bytes": .int(inputBytes), "output_bytes": .int(outputBytes),
             "ratio": .double(ratio), "seconds": .double(seconds), "mb_per_second": .double(megabytesPerSecond),
@@ -143,7 +144,7 @@ public enum Converter {
 
 
     /// Decides, for every tensor, how it will be stored.
-    public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions)
+    public static func plan(_ checkpoint: Checkpoint, config: ModelConfig?, options: ConversionOptions, mixModel: QuantMix.Model? = nil)
         throws -> (items: [ConversionItem], dropped: [String], warnings: [String]) {
         let family = config?.family ?? TensorClassifier.detectFamily(checkpoint.tensors.map(\.name))
         // What would not run is not converted: the file would hold a model that computes wrong.
@@ -157,8 +158,9 @@ public enum Converter {
         var items: [ConversionItem] = []
         var dropped: [String] = []
         let ignoredHead = config?.ignoredTiedHead(in: checkpoint.tensors.map(\.name))
+        let mixModel = mixModel ?? config.map { QuantMix.Model(config: $0, tensors: checkpoint.tensors.map(\.info)) }
         for t in checkpoint.tensors where t.name != ignoredHead {
-            guard let s = try StoragePlan.storage(of: t.info, family: family, options: options) else { dropped.append(t.name); continue }
+            guard let s = try StoragePlan.storage(of: t.info, family: family, options: options, mixModel: mixModel) else { dropped.append(t.name); continue }
             items.append(ConversionItem(source: t, storage: s))
         }
         return (items, dropped, ignoredHead.map { [ModelConfig.ignoredTiedHeadNote($0)] } ?? [])
@@ -216,7 +218,7 @@ public enum Converter {
         case .gguf(let g): inputPath = g.file.path
         }
         func report(_ outputBytes: Int) -> ConversionReport {
-            ConversionReport(input: inputPath, output: output, scheme: options.scheme, items: plan.items, droppedBuffers: plan.dropped,
+            ConversionReport(input: inputPath, output: output, weights: options.weights, items: plan.items, droppedBuffers: plan.dropped,
                              warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: outputBytes, seconds: clock.seconds, dryRun: dryRun)
         }
         if dryRun { return report(try plan.fileBytes()) }
@@ -280,7 +282,8 @@ public enum Converter {
                     throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors in \(formatFixed(Double(done) / 1e6, 0)) MB; nothing was written")
                 }
                 let encoder: TensorEncoder
-                if i > 0 && plan.items[i].source.name == plan.items[i - 1].source.name && plan.permutations[i] == plan.permutations[i - 1] {
+                if i > 0 && plan.items[i].source.name == plan.items[i - 1].source.name && plan.permutations[i] == plan.permutations[i - 1]
+                    && plan.items[i].scheme == plan.items[i - 1].scheme {
                     // The same tensor again (GPT-2's tied head, which llama.cpp wants written
                     // twice): the bytes just encoded, written once more.
                     encoder = encoders[1 - next]

@@ -47,7 +47,11 @@ extension Converter {
         guard family.writesGGUF else {
             throw GGUFConversionError.unsupported(file: input, reason: "\(arch) files are read here, not written yet (llama.cpp's converter stores Gemma's norm weights as 1 + w)")
         }
-        var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options)
+        // GPT-2's tied head is written again as output.weight (below), so a mix's rules see
+        // an output matrix, as llama.cpp's do in the file.
+        var mixModel = QuantMix.Model(config: config, tensors: checkpoint.tensors.map(\.info))
+        if family.layout == .gpt2 { mixModel.hasOutput = true }
+        var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options, mixModel: mixModel)
         func ggufName(_ hf: String) throws -> String {
             guard let g = family.ggufName(of: hf) else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
             return g
@@ -67,8 +71,15 @@ extension Converter {
             items.insert(item, at: 0)
             tensors.insert(tensor, at: 0)
             if family.layout == .gpt2 && !items.contains(where: { $0.category == .unembedding }) {
-                tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensor.dimensions, type: tensor.type), at: 1)
-                items.insert(item, at: 1)
+                // A mix quantizes it as the output matrix it is here (llama.cpp sees output.weight).
+                var head = item
+                if let mix = options.mix, let type = mix.type(of: .output, layer: nil, cols: item.shape[1], model: mixModel),
+                   let scheme = WeightScheme(ggmlType: type) {
+                    head.storage.scheme = scheme
+                    head.rawBytes = TLMTensorEntry.expectedRawBytes(shape: item.shape, scheme: scheme)!
+                }
+                tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensor.dimensions, type: head.scheme.ggmlType!), at: 1)
+                items.insert(head, at: 1)
             }
         }
         // Llama 3's rope scaling, as llama.cpp writes it: divisors of the inverse frequencies.
@@ -92,7 +103,7 @@ extension Converter {
             let tokenizer = try tokenizerPath.map { try BPETokenizer.load($0) }
             try tokenizer?.checkFits(config, source: tokenizerPath ?? input)
             let chat = try TokenizerConfig.load(forModel: input)
-            var metadata = try ggufMetadata(config: config, arch: arch, name: name, scheme: options.scheme, tokenizer: tokenizer, chat: chat, source: input)
+            var metadata = try ggufMetadata(config: config, arch: arch, name: name, weights: options.weights, tokenizer: tokenizer, chat: chat, source: input)
             metadata.sort { $0.0.hasPrefix("general.") && !$1.0.hasPrefix("general.") }
             let bytes = GGUFWriter.header(metadata: metadata, tensors: table)
             try checkReadable(bytes, source: input)
@@ -118,20 +129,20 @@ extension Converter {
     }
 
     /// The keys llama.cpp's converter writes for these architectures and their tokenizers.
-    static func ggufMetadata(config c: ModelConfig, arch a: String, name: String, scheme: WeightScheme,
+    static func ggufMetadata(config c: ModelConfig, arch a: String, name: String, weights: WeightChoice,
                              tokenizer: BPETokenizer?, chat: TokenizerConfig, source: String) throws -> [(String, GGUFValue)] {
         func key(_ k: GGUFKey.Model) -> String { k.key(a) }
         var m: [(String, GGUFValue)] = [
             (GGUFKey.architecture, .string(a)),
             (GGUFKey.name, .string(name)),
-            (GGUFKey.fileType, .u32(scheme.ggufFileType)),
+            (GGUFKey.fileType, .u32(weights.ggufFileType)),
             (key(.contextLength), .u32(UInt32(c.contextLength))),
             (key(.embeddingLength), .u32(UInt32(c.hiddenSize))),
             (key(.blockCount), .u32(UInt32(c.layers))),
             (key(.feedForwardLength), .u32(UInt32(c.intermediateSize))),
             (key(.headCount), .u32(UInt32(c.heads))),
         ]
-        if scheme == .q8 { m.append((GGUFKey.quantizationVersion, .u32(2))) }
+        if weights.isQuantized { m.append((GGUFKey.quantizationVersion, .u32(2))) }
         if c.family == .gpt2 {
             m.append((key(.layerNormEpsilon), .f32(Float(c.layerNormEpsilon))))
         } else {

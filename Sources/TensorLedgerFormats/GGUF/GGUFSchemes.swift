@@ -13,6 +13,7 @@ extension WeightScheme {
         case .bf16: return .bf16
         case .f32: return .f32
         case .q8Row: return nil
+        case .blocks(let t): return t
         }
     }
 
@@ -30,6 +31,7 @@ extension WeightScheme {
         case .f16: return 1
         case .q8: return 7
         case .bf16: return 32
+        case .blocks(let t): return QuantMix.allCases.first { $0.baseType == t }?.fileType ?? 0
         }
     }
 }

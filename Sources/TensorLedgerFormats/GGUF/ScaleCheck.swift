@@ -2,7 +2,7 @@
 // values into NaN, or, once requantized, into finite garbage that runs with exit status 0.
 // Checksums cannot catch it (the writer may have put it there), so every quantized tensor's
 // scales are checked before its values are used: GGUF blocks at load and conversion, .tlm's
-// q8 scales by verify (which every load runs).
+// q8 scales and blocks by verify (which every load runs).
 
 import TensorLedgerCore
 
@@ -20,9 +20,11 @@ package enum ScaleCheck {
     }
 
     /// The first scale of a .tlm q8 (f16 per block of 32) or q8-row (f32 per row) tensor
-    /// whose value is NaN or infinite, counted in blocks or rows.
+    /// whose value is NaN or infinite, counted in blocks or rows; for ggml's blocks, the first
+    /// such block.
     package static func firstNonFiniteScale(_ raw: UnsafeRawBufferPointer, shape: [Int], scheme: WeightScheme) -> Int? {
         guard scheme.isQuantized, shape.count == 2 else { return nil }
+        if case .blocks(let type) = scheme { return firstNonFiniteBlock(raw, type: type) }
         let scales = UnsafeRawBufferPointer(rebasing: raw[TLMFormat.align(shape[0] * shape[1])...])
         switch scheme {
         case .q8:
@@ -37,6 +39,13 @@ package enum ScaleCheck {
     /// Clears the top bit of every scale's exponent, so that none is NaN or infinite (the
     /// fuzzer's forged files, whose scales are the fuzzer's bytes).
     package static func makeFinite(_ raw: UnsafeMutableRawBufferPointer, shape: [Int], scheme: WeightScheme) {
+        if case .blocks(let type) = scheme {
+            let blockBytes = type.blockLayout.bytes
+            for b in 0..<(raw.count / blockBytes) {
+                for o in type.f16ScaleOffsets { raw[b * blockBytes + o + 1] &= 0b1011_1111 }
+            }
+            return
+        }
         let start = TLMFormat.align(shape[0] * shape[1])
         guard scheme.isQuantized, start <= raw.count else { return }
         let width = scheme == .q8 ? 2 : 4

@@ -127,6 +127,11 @@ public struct TLMTensorEntry: Sendable, Equatable {
         case .q8, .q8Row:
             guard shape.count == 2, n < Int.max / 2 else { return nil }
             return TLMFormat.align(n) + scheme.scaleBytes(rows: shape[0], cols: shape[1])
+        case .blocks(let type):
+            // ggml's blocks as a GGUF holds them: a row is a whole number of blocks.
+            let (size, bytes) = type.blockLayout
+            guard shape.count == 2, shape[1] % size == 0 else { return nil }
+            return (n / size).multipliedReportingOverflow(by: bytes).overflow ? nil : n / size * bytes
         }
     }
 

@@ -2,8 +2,8 @@
 // .tlm file would be, per weight scheme, from headers and the configuration alone.
 //
 // Weights are counted as `convert` would store them (the same per-tensor decision:
-// matrices in the scheme, norms and biases in f32, a q8 matrix whose columns are not a
-// multiple of 32 left in float); the KV cache and the activation buffers as the runner
+// matrices in the scheme or as a mix's rules say, norms and biases in f32, a matrix whose
+// rows are not a whole number of the scheme's blocks left in float); the KV cache and the activation buffers as the runner
 // allocates them (StateShape says how, for both). The runner widens a safetensors
 // checkpoint's matrices to f32 when it runs one directly: its memory is the f32 column.
 
@@ -44,12 +44,16 @@ public struct MemoryPlan: Sendable {
 
     public static let jsonSchema = "tensorledger.plan/1"
 
+    /// The columns `plan` shows unless asked for one: every plain scheme, and the mix most
+    /// downloaded files are.
+    public static let defaultSchemes: [WeightChoice] = WeightScheme.plain.map { .scheme($0) } + [.mix(.q4_k_m)]
+
     public var cacheBytes: Int { cacheBytesPerToken * context * batch }
     public func totalBytes(_ c: Column) -> Int { c.totalWeightBytes + cacheBytes + scratchBytes }
 
     /// `stored` adds the file's own bytes as the first column; `keep` is convert's `--keep`
     /// (tensors or categories left in float).
-    public init(tensors: [TensorInfo], config: ModelConfig, source: String, context: Int, batch: Int, schemes: [WeightScheme], stored: Bool,
+    public init(tensors: [TensorInfo], config: ModelConfig, source: String, context: Int, batch: Int, schemes: [WeightChoice], stored: Bool,
                 keep: [String] = [], cache: KVCacheType = .f16) throws {
         self.source = source
         self.config = config
@@ -68,20 +72,21 @@ public struct MemoryPlan: Sendable {
             }
             columns.append(Column(name: "as stored", weightBytes: bytes, fileBytes: nil, expertBytes: experts))
         }
-        for scheme in schemes {
+        let mixModel = QuantMix.Model(config: config, tensors: tensors)
+        for choice in schemes {
             var options = ConversionOptions()
-            options.scheme = scheme
+            options.weights = choice
             options.keep = keep
             var bytes: [LedgerCategory: Int] = [:]
             var raw: [Int] = []
             var experts = 0
             for t in tensors {
-                guard let s = try StoragePlan.storage(of: t, family: family, options: options) else { continue }
+                guard let s = try StoragePlan.storage(of: t, family: family, options: options, mixModel: mixModel) else { continue }
                 MemoryPlan.add(s.rawBytes, s, config: config, to: &bytes)
                 raw.append(s.rawBytes)
                 if FamilyTensor.isExpert(t.name) { experts += s.rawBytes }
             }
-            columns.append(Column(name: scheme.rawValue, weightBytes: bytes, fileBytes: StoragePlan.estimatedFileBytes(rawBytes: raw), expertBytes: experts))
+            columns.append(Column(name: choice.name, weightBytes: bytes, fileBytes: StoragePlan.estimatedFileBytes(rawBytes: raw), expertBytes: experts))
         }
         self.columns = columns
         self.cache = cache

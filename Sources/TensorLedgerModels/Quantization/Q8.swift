@@ -27,7 +27,7 @@ public enum QuantizationError: TensorLedgerError, Equatable {
 
 /// Where quantizing a tensor failed: a non-finite value, or (at a finite one) a block whose
 /// scale overflows f16.
-package struct QuantizationFailure: Equatable {
+package struct QuantizationFailure: Equatable, Error {
     package var index: Int
     package var overflow: Bool
 

@@ -14,10 +14,14 @@ import Darwin
 public enum ConversionError: TensorLedgerError, Equatable {
     case keepMatchesNothing(pattern: String)
     case alreadyQuantized(file: String, tensor: String, scheme: String)
+    /// A mix's rules give a tensor a type TensorLedger does not write (IQ4_NL).
+    case typeNotWritten(tensor: String, type: String, mix: String, cols: Int)
 
     public var category: ErrorCategory {
-        if case .alreadyQuantized = self { return .badInput }
-        return .usage
+        switch self {
+        case .alreadyQuantized, .typeNotWritten: return .badInput
+        case .keepMatchesNothing: return .usage
+        }
     }
 
     public var description: String {
@@ -27,12 +31,17 @@ public enum ConversionError: TensorLedgerError, Equatable {
             return "keep pattern \"\(p)\" is no category (\(categories)) and matches no tensor name"
         case .alreadyQuantized(let f, let t, let scheme):
             return "\(f): tensor \"\(t)\" shows the checkpoint is already quantized (\(scheme)); convert needs the float weights it was made from"
+        case .typeNotWritten(let t, let type, let mix, let cols):
+            return "tensor \"\(t)\": its rows of \(formatCount(cols)) are no whole number of 256-value blocks, and \(mix)'s rules then store it as \(type), which TensorLedger does not write yet; choose a mix of Q4_K or above (they fall back to Q5_0, Q5_1 or Q8_0), or keep it in float (--keep)"
         }
     }
 }
 
 public struct ConversionOptions: Sendable {
+    /// The scheme of the weight matrices; with a mix, the mix's base type.
     public var scheme: WeightScheme = .q8
+    /// llama-quantize's per-tensor rules (Q4_K_M …), when a mix was asked for.
+    public private(set) var mix: QuantMix?
     /// Tensor-name globs (`*wte*`) or category names (`embedding`) to keep in float.
     public var keep: [String] = []
     /// zstd level for float tensors and blobs; nil stores everything uncompressed.
@@ -49,6 +58,58 @@ public struct ConversionOptions: Sendable {
     }
 
     public init() {}
+
+    /// What `--weights` asked for: a scheme, or a mix and its base type.
+    public var weights: WeightChoice {
+        get { mix.map { .mix($0) } ?? .scheme(scheme) }
+        set {
+            switch newValue {
+            case .scheme(let s): (scheme, mix) = (s, nil)
+            case .mix(let m): (scheme, mix) = (WeightScheme(ggmlType: m.baseType)!, m)
+            }
+        }
+    }
+}
+
+/// `--weights`: one scheme for every matrix (q8, f16, …), or one of llama-quantize's
+/// mixes (Q4_K_M …), whose rules choose each matrix's type.
+public enum WeightChoice: Sendable, Equatable {
+    case scheme(WeightScheme)
+    case mix(QuantMix)
+
+    /// q8, q8-row, f16, bf16, f32, or a mix as llama-quantize names it (any case); Q8_0
+    /// is q8 (the same bytes in a GGUF).
+    public init?(name: String) {
+        if let s = WeightScheme.plain.first(where: { $0.rawValue == name.lowercased() }) {
+            self = .scheme(s)
+        } else if let m = QuantMix(name: name) {
+            self = m == .q8_0 ? .scheme(.q8) : .mix(m)
+        } else {
+            return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .scheme(let s): return s.rawValue
+        case .mix(let m): return m.name
+        }
+    }
+
+    public var isQuantized: Bool {
+        if case .scheme(let s) = self { return s.isQuantized }
+        return true
+    }
+
+    /// `general.file_type` of a GGUF file written so.
+    public var ggufFileType: UInt32 {
+        switch self {
+        case .scheme(let s): return s.ggufFileType
+        case .mix(let m): return m.fileType
+        }
+    }
+
+    public static var allNames: [String] { WeightScheme.plain.map(\.rawValue) + QuantMix.allCases.filter { $0 != .q8_0 }.map(\.name) }
 }
 
 /// How `convert` stores one tensor: the decision `convert`, its dry run and `plan` share.
@@ -117,8 +178,10 @@ public struct ConversionItem: Sendable {
 }
 
 public enum StoragePlan {
-    /// nil for a buffer that is not a parameter (dropped).
-    public static func storage(of info: TensorInfo, family: ArchitectureFamily?, options: ConversionOptions) throws -> TensorStorage? {
+    /// nil for a buffer that is not a parameter (dropped). A mix's rules look at `mixModel`
+    /// (QuantMix.Model(config:names:)).
+    public static func storage(of info: TensorInfo, family: ArchitectureFamily?, options: ConversionOptions,
+                               mixModel: QuantMix.Model? = nil) throws -> TensorStorage? {
         let role = family.map { TensorClassifier.role(of: info, family: $0) } ?? .unmatched
         if role == .buffer { return nil }
         guard info.dtype.isConvertibleToFloat else { throw TensorDataError.notConvertible(tensor: info.name, dtype: info.dtype) }
@@ -141,9 +204,32 @@ public enum StoragePlan {
         } else if keeps(info.name, category: category, patterns: options.keep) {
             scheme = options.scheme.isQuantized ? floatScheme : options.scheme
             note = "kept in float as asked"
-        } else if options.scheme == .q8 && shape[1] % WeightScheme.blockSize != 0 {
+        } else if let mix = options.mix {
+            let layer = TensorClassifier.layerIndex(of: info.name)
+            let mixRole: QuantMix.Role
+            switch category {
+            case _ where fused: mixRole = .attnQKV
+            case .unembedding: mixRole = .output
+            case .embedding: mixRole = .tokenEmbedding
+            case .value: mixRole = .attnV
+            case .output: mixRole = .attnOutput
+            case .downProjection: mixRole = .ffnDown
+            default: mixRole = .other
+            }
+            let model = mixModel ?? QuantMix.Model(layers: 0, gqa: 1, hasOutput: true)
+            if let type = mix.type(of: mixRole, layer: layer, cols: shape[1], model: model) {
+                guard let s = WeightScheme(ggmlType: type) else {
+                    throw ConversionError.typeNotWritten(tensor: info.name, type: type.name, mix: mix.name, cols: shape[1])
+                }
+                scheme = s
+            } else {
+                // llama.cpp's last resort, F16, where no block type divides the rows.
+                scheme = .f16
+                note = "\(shape[1]) columns are not a multiple of 32"
+            }
+        } else if shape[1] % options.scheme.rowMultiple != 0 {
             scheme = floatScheme
-            note = "\(shape[1]) columns are not a multiple of 32"
+            note = "\(shape[1]) columns are not a multiple of \(options.scheme.rowMultiple)"
         } else {
             scheme = options.scheme
         }
@@ -166,5 +252,20 @@ public enum StoragePlan {
         for p in patterns where !LedgerCategory.allCases.contains(where: { p == $0.identifier || p == $0.rawValue.lowercased() }) {
             if !names.contains(where: { fnmatch(p, $0, 0) == 0 }) { throw .keepMatchesNothing(pattern: p) }
         }
+    }
+}
+
+extension QuantMix.Model {
+    /// What a mix's rules look at, from a model's configuration and tensors: the output
+    /// matrix is the model's own unless the head is tied to the embedding.
+    public init(config: ModelConfig, tensors: [TensorInfo]) {
+        let ignored = config.ignoredTiedHead(in: tensors.map(\.name))
+        let hasOutput = tensors.contains { t in
+            guard t.name != ignored, case .matrix(.unembedding, _) = TensorClassifier.role(of: t, family: config.family) else { return false }
+            return true
+        }
+        // llama.cpp's 70B: a Llama of 80 layers with grouped queries.
+        let is70B = config.family == .llama && config.layers == 80 && config.kvHeads != config.heads
+        self.init(layers: config.layers, gqa: config.heads / max(config.kvHeads, 1), hasOutput: hasOutput, is70B: is70B, experts: config.experts)
     }
 }

@@ -72,7 +72,7 @@ package final class TensorEncoder: @unchecked Sendable {
         let name = info.name
         let base = output.baseAddress!
         let scalesOffset = TLMFormat.align(info.elementCount)
-        if item.scheme.isQuantized && format == .tlm {
+        if (item.scheme == .q8 || item.scheme == .q8Row) && format == .tlm {
             // Zero the alignment padding between the int8 plane and the scales.
             UnsafeMutableRawBufferPointer(rebasing: output[info.elementCount..<scalesOffset]).initializeMemory(as: UInt8.self, repeating: 0)
         }
@@ -133,6 +133,29 @@ package final class TensorEncoder: @unchecked Sendable {
                             return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
                         }
                         if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
+                    }
+                    return nil
+                }
+            case .blocks(let type):
+                // ggml's reference quantizer row by row; the error is measured on the
+                // values read back, as the runner will see them.
+                let kernel = type.blockKernel!, rowBytes = tl_block_row_bytes(kernel, cols)
+                return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
+                    var back = [Float](repeating: 0, count: cols)
+                    var sums = [Double](repeating: 0, count: 5)
+                    for r in range {
+                        if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
+                            releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
+                        }
+                        let row = x + r * cols, out = base + r * rowBytes
+                        if let failure = BlockQuantizer.quantize(row, count: cols, type: type, into: out) {
+                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
+                        }
+                        back.withUnsafeMutableBufferPointer { b in
+                            GGMLDequantize.dequantize(UnsafeRawBufferPointer(start: out, count: rowBytes), type: type, count: cols, into: b.baseAddress!)
+                            tl_compare_f32(row, b.baseAddress!, cols, &sums)
+                        }
+                        quality.add(tl_quant_stats(sum_sq_err: sums[3], sum_sq: sums[0], max_abs_err: Float(sums[4])), count: cols)
                     }
                     return nil
                 }

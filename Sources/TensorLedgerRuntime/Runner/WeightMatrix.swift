@@ -29,7 +29,7 @@ public struct WeightMatrix: @unchecked Sendable {
     /// Keeps the bytes alive (a file mapping or a decoded buffer).
     package let owner: AnyObject
 
-    /// The .tlm scheme of the storage; nil for ggml blocks, which .tlm does not hold.
+    /// The .tlm scheme of the storage; nil for the ggml blocks .tlm does not hold (IQ4).
     public var scheme: WeightScheme? {
         switch storage {
         case .f32: return .f32
@@ -37,7 +37,7 @@ public struct WeightMatrix: @unchecked Sendable {
         case .bf16: return .bf16
         case .q8: return .q8
         case .q8Row: return .q8Row
-        case .blocks: return nil
+        case .blocks(_, let type, _): return WeightScheme.blockTypes.contains(type) ? .blocks(type) : nil
         }
     }
 
@@ -76,6 +76,7 @@ public struct WeightMatrix: @unchecked Sendable {
         case .bf16: storage = .bf16(base.assumingMemoryBound(to: UInt16.self))
         case .q8: storage = .q8(base.assumingMemoryBound(to: Int8.self), scales: scales.assumingMemoryBound(to: UInt16.self))
         case .q8Row: storage = .q8Row(base.assumingMemoryBound(to: Int8.self), scales: scales.assumingMemoryBound(to: Float.self))
+        case .blocks(let type): storage = .blocks(UnsafeRawPointer(base), type: type, kernel: type.blockKernel!)
         }
     }
 
@@ -206,26 +207,5 @@ package final class QuantizedActivations {
         values.deallocate()
         scales.deallocate()
         sums.deallocate()
-    }
-}
-
-extension GGMLType {
-    /// The kernel that multiplies rows of this type as stored; nil where there is none.
-    package var blockKernel: tl_block_type? {
-        switch self {
-        case .q8_0: return TL_BLOCKS_Q8_0
-        case .q4_0: return TL_BLOCKS_Q4_0
-        case .q4_1: return TL_BLOCKS_Q4_1
-        case .q5_0: return TL_BLOCKS_Q5_0
-        case .q5_1: return TL_BLOCKS_Q5_1
-        case .q4_K: return TL_BLOCKS_Q4_K
-        case .q5_K: return TL_BLOCKS_Q5_K
-        case .q6_K: return TL_BLOCKS_Q6_K
-        case .q2_K: return TL_BLOCKS_Q2_K
-        case .q3_K: return TL_BLOCKS_Q3_K
-        case .iq4_NL: return TL_BLOCKS_IQ4_NL
-        case .iq4_XS: return TL_BLOCKS_IQ4_XS
-        default: return nil
-        }
     }
 }

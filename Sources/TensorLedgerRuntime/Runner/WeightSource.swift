@@ -149,8 +149,8 @@ package struct CheckpointWeights: WeightSource {
 /// For the runner, F32, F16, BF16 and every block type with a kernel are used in place
 /// from the mapping, so a model takes the file's size; a type without one is refused by
 /// name, never widened. For a .tlm conversion (`asStored` false) Q8_0 is repacked into the
-/// q8 layout (the same numbers) and the other block types, which .tlm has no scheme for,
-/// dequantized and requantized to q8. The llama architecture's Q and K rows are put back
+/// q8 layout (the same numbers), the block types .tlm holds (Q4_0 … Q6_K) are kept, and
+/// the others (IQ4_NL, IQ4_XS) dequantized and requantized to q8. The llama architecture's Q and K rows are put back
 /// in Hugging Face's order, those matrices copied.
 package struct GGUFWeights: WeightSource {
     package let file: GGUFFile
@@ -196,7 +196,8 @@ package struct GGUFWeights: WeightSource {
             return out
         }
         let type = m.gguf.type
-        if asStored, type.blockKernel != nil {
+        // Block types with a .tlm scheme stay as they are for a conversion too.
+        if asStored ? type.blockKernel != nil : WeightScheme(ggmlType: type)?.blockType != nil {
             // The bytes are the shape's by the reader's checks; a mismatch is refused, never trusted.
             guard let matrix = WeightMatrix(rows: rows, cols: cols, type: type, bytes: try rowsInOrder()) else {
                 throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: type.name)

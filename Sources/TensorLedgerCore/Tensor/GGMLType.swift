@@ -2,7 +2,7 @@
 // block as the `gguf` package's GGML_QUANT_SIZES gives them: a tensor's rows are a whole
 // number of blocks, and its bytes are (elements / block size) × bytes per block.
 
-import TensorLedgerCore
+import CKernels
 
 public enum GGMLType: UInt32, CaseIterable, Sendable {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
@@ -73,6 +73,27 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         case .i16: return .int16
         case .i32: return .int32
         case .i64: return .int64
+        default: return nil
+        }
+    }
+}
+
+extension GGMLType {
+    /// The kernel that multiplies rows of this type as stored; nil where there is none.
+    public var blockKernel: tl_block_type? {
+        switch self {
+        case .q8_0: return TL_BLOCKS_Q8_0
+        case .q4_0: return TL_BLOCKS_Q4_0
+        case .q4_1: return TL_BLOCKS_Q4_1
+        case .q5_0: return TL_BLOCKS_Q5_0
+        case .q5_1: return TL_BLOCKS_Q5_1
+        case .q4_K: return TL_BLOCKS_Q4_K
+        case .q5_K: return TL_BLOCKS_Q5_K
+        case .q6_K: return TL_BLOCKS_Q6_K
+        case .q2_K: return TL_BLOCKS_Q2_K
+        case .q3_K: return TL_BLOCKS_Q3_K
+        case .iq4_NL: return TL_BLOCKS_IQ4_NL
+        case .iq4_XS: return TL_BLOCKS_IQ4_XS
         default: return nil
         }
     }
