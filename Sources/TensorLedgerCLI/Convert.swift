@@ -1,13 +1,13 @@
-// `tensorledger convert`: quantize a checkpoint into one .tlm file.
+// `tensorledger convert`: a checkpoint or a GGUF into one .tlm or GGUF file.
 
 import ArgumentParser
 import TensorLedger
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a checkpoint (with config.json and tokenizer.json beside it) into one .tlm or GGUF file, or a GGUF file into a .tlm file.")
+        abstract: "Convert a checkpoint (with config.json and tokenizer.json beside it) into one .tlm or GGUF file, or a GGUF file into a .tlm file or another GGUF (as llama-quantize).")
 
-    @Argument(help: "A .safetensors file, a sharded index, a directory holding either, or a GGUF file (to .tlm).", completion: .file())
+    @Argument(help: "A .safetensors file, a sharded index, a directory holding either, or a GGUF file.", completion: .file())
     var input: String
 
     @Argument(help: "The file to write: .tlm, or .gguf for llama.cpp (see --format).", completion: .file())
@@ -30,6 +30,9 @@ struct Convert: ParsableCommand {
 
     @Flag(help: "Replace OUTPUT if it exists.")
     var force = false
+
+    @Flag(help: "From a GGUF, quantize matrices that are already quantized again (rounded twice; as llama-quantize's flag).")
+    var allowRequantize = false
 
     @Flag(help: "Print what would be written, tensor by tensor, without writing anything.")
     var dryRun = false
@@ -55,6 +58,7 @@ struct Convert: ParsableCommand {
         options.keep = keep
         options.zstdLevel = noCompress ? nil : zstd ?? ConversionOptions().zstdLevel
         options.overwrite = force
+        options.allowRequantize = allowRequantize
         options.threads = threads ?? min(availableCores(), 64)
         let bar = Console.stderrIsTerminal && !output_.json ? ProgressBar(label: "converting") : nil
         options.format = format.map { $0.lowercased() == "gguf" } ?? output.lowercased().hasSuffix(".gguf") ? .gguf : .tlm

@@ -275,9 +275,17 @@ import Testing
     @Test func convertingAConvertedFileSaysSoAndWritesNothing() throws {
         let dir = TemporaryDirectory()
         let gguf = Fixtures.path("gguf/tiny-qwen2-q8_0.gguf")
-        let again = CLI.run(["convert", gguf, dir.file("m.gguf")])
-        #expect(again.status == 1 && !fileExists(dir.file("m.gguf")), "\(again.stderr)")
-        #expect(again.stderr.contains("this is already a GGUF file"), "\(again.stderr)")
+        // GGUF to GGUF is llama-quantize: Q8_0 matrices asked to stay Q8_0 are copied; made
+        // Q4_0, they would be rounded twice, which takes --allow-requantize.
+        #expect(CLI.run(["convert", gguf, dir.file("m.gguf")]).status == 0)
+        let copy = try GGUFFile.open(dir.file("m.gguf")), source = try GGUFFile.open(gguf)
+        #expect(copy.tensors.map(\.type) == source.tensors.map(\.type))
+        #expect(zip(copy.tensors, source.tensors).allSatisfy { copy.data(for: $0).elementsEqual(source.data(for: $1)) })
+        let again = CLI.run(["convert", gguf, dir.file("q4.gguf"), "--weights", "q4_0"])
+        #expect(again.status == 1 && !fileExists(dir.file("q4.gguf")), "\(again.stderr)")
+        #expect(again.stderr.contains("is already Q8_0") && again.stderr.contains("--allow-requantize"), "\(again.stderr)")
+        #expect(CLI.run(["convert", gguf, dir.file("q4.gguf"), "--weights", "q4_0", "--allow-requantize"]).status == 0)
+        #expect(try ModelLoader.load(dir.file("q4.gguf")).weightFormat.contains("Q4_0"))
         #expect(CLI.run(["convert", gguf, dir.file("m.tlm")]).status == 0)
         let tlm = CLI.run(["convert", dir.file("m.tlm"), dir.file("n.tlm")])
         #expect(tlm.status == 1 && !fileExists(dir.file("n.tlm")) && tlm.stderr.contains("this is a TensorLedger .tlm file"), "\(tlm.stderr)")
@@ -310,13 +318,17 @@ import Testing
         #expect(ledger.row(.query).parameters > 0 && ledger.row(.unembedding).parameters > 0)
     }
 
-    @Test func aGGUFIsNotConvertedToGGUFAndADryRunWritesNothing() throws {
+    @Test func aGGUFIsRequantizedOnlyWhenAskedAndADryRunWritesNothing() throws {
         let dir = TemporaryDirectory()
         var gguf = ConversionOptions()
         gguf.format = .gguf
-        #expect(throws: CheckpointError.self) {
+        gguf.weights = .mix(.q4_0)
+        #expect(throws: ConversionError.self) {
             _ = try Converter.convert(input: GGUFTests.path("tiny-llama-q8_0.gguf"), output: dir.file("m.gguf"), options: gguf)
         }
+        gguf.allowRequantize = true
+        let q4 = try Converter.convert(input: GGUFTests.path("tiny-llama-q8_0.gguf"), output: dir.file("m.gguf"), options: gguf, dryRun: true)
+        #expect(q4.dryRun && !fileExists(dir.file("m.gguf")) && q4.items.contains { $0.scheme == .blocks(.q4_0) })
         let r = try Converter.convert(input: GGUFTests.path("tiny-llama-q8_0.gguf"), output: dir.file("m.tlm"), options: ConversionOptions(), dryRun: true)
         #expect(r.dryRun && !fileExists(dir.file("m.tlm")))
         let cli = CLI.run(["convert", GGUFTests.path("tiny-qwen2-q4_0.gguf"), dir.file("q.tlm"), "--weights", "f16"])

@@ -94,6 +94,33 @@ import Testing
         }
     }
 
+    /// GGUF to GGUF is llama-quantize: from the F32 GGUF llama.cpp quantized, the same
+    /// file's tensors, and every key of the source kept but the file type.
+    @Test(arguments: ["q4_k_m", "q3_k_m"])
+    func aGGUFQuantizesAsLlamaQuantizeDoes(_ mix: String) throws {
+        let dir = TemporaryDirectory()
+        var f32 = ConversionOptions()
+        f32.weights = .scheme(.f32)
+        f32.format = .gguf
+        _ = try Converter.convert(input: try BlockTypeTests.wideCheckpoint(in: dir), output: dir.file("f32.gguf"), options: f32)
+        var options = ConversionOptions()
+        options.weights = try #require(WeightChoice(name: mix))
+        options.format = .gguf
+        let report = try Converter.convert(input: dir.file("f32.gguf"), output: dir.file("ours.gguf"), options: options)
+        #expect(report.items.contains { ($0.quality?.snrDecibels ?? 0) > 10 })
+        let ours = try GGUFFile.open(dir.file("ours.gguf")), theirs = try GGUFFile.open(GGUFTests.path("tiny-wide-\(mix).gguf"))
+        let source = try GGUFFile.open(dir.file("f32.gguf"))
+        #expect(ours.tensors.map(\.name) == source.tensors.map(\.name))
+        for t in theirs.tensors {
+            let o = try #require(ours.tensor(named: t.name))
+            #expect(o.type == t.type && ours.data(for: o).elementsEqual(theirs.data(for: t)), "\(mix) \(t.name)")
+        }
+        for (key, value) in source.metadata where key != GGUFKey.fileType {
+            #expect(ours.value(key) == value, "\(key)")
+        }
+        #expect(ours.value(GGUFKey.fileType) == theirs.value(GGUFKey.fileType))
+    }
+
     /// A .tlm file holds the same blocks, runs them as stored, and gives the GGUF's logits;
     /// a K-quant GGUF becomes a .tlm file without requantizing.
     @Test func tlmFilesHoldTheBlocks() throws {

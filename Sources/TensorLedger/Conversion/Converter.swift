@@ -199,14 +199,15 @@ public enum Converter {
         case gguf(GGUFWeights)
     }
 
-    /// Converts `input` (a checkpoint file, index or directory, or a GGUF file to .tlm) to
-    /// `output` in `options.format`.
+    /// Converts `input` (a checkpoint file, index or directory, or a GGUF file) to `output`
+    /// in `options.format`.
     public static func convert(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
         let clock = Stopwatch()
         var plan: Plan
-        if pathKind(input) == .file && ModelSource.isGGUF(input) && options.format == .tlm {
-            plan = try ggufToTLMPlan(try GGUFFile.open(input), options: options)
+        if pathKind(input) == .file && ModelSource.isGGUF(input) {
+            let gguf = try GGUFFile.open(input)
+            plan = options.format == .tlm ? try ggufToTLMPlan(gguf, options: options) : try ggufToGGUFPlan(gguf, options: options)
         } else {
             let checkpoint = try Checkpoint.openForConversion(input)
             checkpoint.shards.forEach { $0.adviseSequential() }
@@ -227,6 +228,8 @@ public enum Converter {
             switch plan.source {
             case .checkpoint(let checkpoint):
                 try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+            case .gguf(let weights) where plan.format == .gguf:
+                try requantizeGGUF(&plan, from: weights.file, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
             case .gguf(let weights):
                 try copyGGUF(&plan, from: weights, to: writer, progress: progress, interrupted: options.interrupted)
             }

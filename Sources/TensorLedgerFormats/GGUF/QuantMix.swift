@@ -81,6 +81,24 @@ public enum QuantMix: String, CaseIterable, Sendable {
         case output, tokenEmbedding, attnV, attnQKV, attnOutput, ffnDown, other
     }
 
+    /// A GGUF tensor's role, by the names llama.cpp's rules look for.
+    public static func role(ofGGUF name: String) -> Role {
+        if name == "output.weight" { return .output }
+        if name == "token_embd.weight" { return .tokenEmbedding }
+        if name.contains("attn_v.weight") { return .attnV }
+        if name.contains("attn_qkv.weight") { return .attnQKV }
+        if name.contains("ffn_down") { return .ffnDown }
+        if name.contains("attn_output.weight") { return .attnOutput }
+        return .other
+    }
+
+    /// Whether llama-quantize quantizes a GGUF tensor at all: matrices named …weight, but
+    /// not norms, routers (ffn_gate_inp), position or token-type embeddings.
+    public static func quantizes(ggufName name: String, dimensions: Int) -> Bool {
+        dimensions >= 2 && name.hasSuffix("weight") && !name.contains("_norm.weight") && !name.contains("ffn_gate_inp.weight")
+            && name != "position_embd.weight" && name != "token_types.weight"
+    }
+
     /// The type llama-quantize gives a matrix of `role` in `layer` with rows of `cols`
     /// values; nil when it stays in float (F16: no block type divides its rows).
     public func type(of role: Role, layer: Int?, cols: Int, model m: Model) -> GGMLType? {
@@ -89,10 +107,10 @@ public enum QuantMix: String, CaseIterable, Sendable {
         // llama.cpp's use_more_bits: the first and last eighth of the layers, and every third between.
         let moreBits = i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2
         switch role {
-        case .output, .tokenEmbedding where !m.hasOutput:
-            if cols % t.blockLayout.size != 0 { t = .q8_0 } else if t != .q8_0 { t = .q6_K }
-        case .tokenEmbedding:
+        case .tokenEmbedding where m.hasOutput:
             break
+        case .output, .tokenEmbedding:
+            if cols % t.blockLayout.size != 0 { t = .q8_0 } else if t != .q8_0 { t = .q6_K }
         case .attnV, .attnQKV:
             // A fused Q·K·V matrix is ruled as attn_v is (what llama-quantize does today).
             switch self {

@@ -16,10 +16,12 @@ public enum ConversionError: TensorLedgerError, Equatable {
     case alreadyQuantized(file: String, tensor: String, scheme: String)
     /// A mix's rules give a tensor a type TensorLedger does not write (IQ4_NL).
     case typeNotWritten(tensor: String, type: String, mix: String, cols: Int)
+    /// A GGUF tensor already in a quantized type, to be quantized again without --allow-requantize.
+    case requantizing(file: String, tensor: String, from: String, to: String)
 
     public var category: ErrorCategory {
         switch self {
-        case .alreadyQuantized, .typeNotWritten: return .badInput
+        case .alreadyQuantized, .typeNotWritten, .requantizing: return .badInput
         case .keepMatchesNothing: return .usage
         }
     }
@@ -31,6 +33,8 @@ public enum ConversionError: TensorLedgerError, Equatable {
             return "keep pattern \"\(p)\" is no category (\(categories)) and matches no tensor name"
         case .alreadyQuantized(let f, let t, let scheme):
             return "\(f): tensor \"\(t)\" shows the checkpoint is already quantized (\(scheme)); convert needs the float weights it was made from"
+        case .requantizing(let f, let t, let from, let to):
+            return "\(f): tensor \"\(t)\" is already \(from); making it \(to) would round it twice and lose more than quantizing the float weights once. Convert the float model, or pass --allow-requantize to do it anyway"
         case .typeNotWritten(let t, let type, let mix, let cols):
             return "tensor \"\(t)\": its rows of \(formatCount(cols)) are no whole number of 256-value blocks, and \(mix)'s rules then store it as \(type), which TensorLedger does not write yet; choose a mix of Q4_K or above (they fall back to Q5_0, Q5_1 or Q8_0), or keep it in float (--keep)"
         }
@@ -47,6 +51,9 @@ public struct ConversionOptions: Sendable {
     /// zstd level for float tensors and blobs; nil stores everything uncompressed.
     public var zstdLevel: Int32? = 3
     public var overwrite = false
+    /// Quantize a GGUF's already quantized matrices again (llama-quantize's --allow-requantize):
+    /// the result carries both roundings.
+    public var allowRequantize = false
     public var threads = 2
     /// The file written: .tlm, or GGUF for llama.cpp.
     public var format: OutputFormat = .tlm

@@ -108,76 +108,104 @@ package final class TensorEncoder: @unchecked Sendable {
             }
         }
 
-        let scheme = item.scheme
         return try scratch.withUnsafeBufferPointer { scratchBuf in
             let x: UnsafePointer<Float> = direct ? src.baseAddress!.assumingMemoryBound(to: Float.self) : scratchBuf.baseAddress!
-            switch scheme {
-            case .f32:
-                base.copyMemory(from: x, byteCount: info.elementCount * 4)
-                return nil
-            case .f16:
-                let o = base.assumingMemoryBound(to: UInt16.self)
-                for i in 0..<info.elementCount { o[i] = halfBitsFromFloat(x[i]).littleEndian }
-                return nil
-            case .bf16:
-                let o = base.assumingMemoryBound(to: UInt16.self)
-                for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
-                return nil
-            case .q8 where format == .gguf:
-                let blocks = base.assumingMemoryBound(to: UInt8.self)
-                return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
-                    for start in stride(from: range.lowerBound, to: range.upperBound, by: 1024) {
-                        let count = min(1024, range.upperBound - start)
-                        let failure = Q8.quantizeGGML(x + start * cols, count: count * cols, into: blocks + start * cols / 32 * 34, quality: &quality)
-                        if let failure {
-                            return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
-                        }
-                        if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
+            return try encodeRows(x, releasing: direct, item, format: format, permuting: permutation)
+        }
+    }
+
+    /// Encodes `item` from its values as f32 rows in output layout (a GGUF tensor dequantized:
+    /// the values its report measures against); as `encode`, with nothing transposed or reordered.
+    package func encode(values x: UnsafePointer<Float>, _ item: ConversionItem, format: ConversionOptions.OutputFormat) throws -> QuantizationQuality? {
+        if output.count < item.rawBytes || output.baseAddress == nil {
+            output.deallocate()
+            output = .allocate(byteCount: max(item.rawBytes, 64), alignment: 64)
+        }
+        let quality = try encodeRows(x, releasing: false, item, format: format, permuting: nil)
+        if !item.scheme.isQuantized,
+           let bad = firstNonFinite(UnsafeRawBufferPointer(rebasing: output[0..<item.rawBytes]), dtype: item.scheme.storageDType) {
+            throw QuantizationError.nonFinite(tensor: item.source.name, index: bad)
+        }
+        return quality
+    }
+
+    /// The encoding proper: f32 rows (read from the mapping when `releasing`, whose pages
+    /// are let go as they are done) into `output` in the item's scheme.
+    private func encodeRows(_ x: UnsafePointer<Float>, releasing direct: Bool, _ item: ConversionItem, format: ConversionOptions.OutputFormat,
+                            permuting permutation: GGUFRowPermutation?) throws -> QuantizationQuality? {
+        let info = item.source.info, name = info.name
+        let rows = item.shape.count == 2 ? item.shape[0] : 1
+        let cols = rows > 0 ? info.elementCount / max(rows, 1) : 0
+        let threads = info.elementCount >= 1 << 16 ? self.threads : 1
+        let base = output.baseAddress!
+        let scalesOffset = TLMFormat.align(info.elementCount)
+        let q = base.assumingMemoryBound(to: Int8.self)
+        switch item.scheme {
+        case .f32:
+            base.copyMemory(from: x, byteCount: info.elementCount * 4)
+            return nil
+        case .f16:
+            let o = base.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<info.elementCount { o[i] = halfBitsFromFloat(x[i]).littleEndian }
+            return nil
+        case .bf16:
+            let o = base.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<info.elementCount { o[i] = bfloat16BitsFromFloat(x[i]).littleEndian }
+            return nil
+        case .q8 where format == .gguf:
+            let blocks = base.assumingMemoryBound(to: UInt8.self)
+            return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
+                for start in stride(from: range.lowerBound, to: range.upperBound, by: 1024) {
+                    let count = min(1024, range.upperBound - start)
+                    let failure = Q8.quantizeGGML(x + start * cols, count: count * cols, into: blocks + start * cols / 32 * 34, quality: &quality)
+                    if let failure {
+                        return QuantizationFailure(index: Self.sourceIndex(start * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
                     }
-                    return nil
+                    if direct { releasePages(x + start * cols, byteCount: count * cols * 4) }
                 }
-            case .blocks(let type):
-                // ggml's reference quantizer row by row; the error is measured on the
-                // values read back, as the runner will see them.
-                let kernel = type.blockKernel!, rowBytes = tl_block_row_bytes(kernel, cols)
-                return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
-                    var back = [Float](repeating: 0, count: cols)
-                    var sums = [Double](repeating: 0, count: 5)
-                    for r in range {
-                        if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
-                            releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
-                        }
-                        let row = x + r * cols, out = base + r * rowBytes
-                        if let failure = BlockQuantizer.quantize(row, count: cols, type: type, into: out) {
-                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
-                        }
-                        back.withUnsafeMutableBufferPointer { b in
-                            GGMLDequantize.dequantize(UnsafeRawBufferPointer(start: out, count: rowBytes), type: type, count: cols, into: b.baseAddress!)
-                            tl_compare_f32(row, b.baseAddress!, cols, &sums)
-                        }
-                        quality.add(tl_quant_stats(sum_sq_err: sums[3], sum_sq: sums[0], max_abs_err: Float(sums[4])), count: cols)
+                return nil
+            }
+        case .blocks(let type):
+            // ggml's reference quantizer row by row; the error is measured on the
+            // values read back, as the runner will see them.
+            let kernel = type.blockKernel!, rowBytes = tl_block_row_bytes(kernel, cols)
+            return try Self.quantizeInParallel(rows, threads: threads, tensor: name, rowScales: false) { range, quality in
+                var back = [Float](repeating: 0, count: cols)
+                var sums = [Double](repeating: 0, count: 5)
+                for r in range {
+                    if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
+                        releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
                     }
-                    return nil
-                }
-            case .q8, .q8Row:
-                return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in
-                    for r in range {
-                        // Rows read straight from the mapping are let go every 1024 rows,
-                        // so the largest tensor is never resident whole.
-                        if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
-                            releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
-                        }
-                        let failure = scheme == .q8
-                            ? Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols,
-                                                scales: (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize), quality: &quality)
-                            : Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols,
-                                             scale: (base + scalesOffset).assumingMemoryBound(to: Float.self) + r, quality: &quality)
-                        if let failure {
-                            return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
-                        }
+                    let row = x + r * cols, out = base + r * rowBytes
+                    if let failure = BlockQuantizer.quantize(row, count: cols, type: type, into: out) {
+                        return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
                     }
-                    return nil
+                    back.withUnsafeMutableBufferPointer { b in
+                        GGMLDequantize.dequantize(UnsafeRawBufferPointer(start: out, count: rowBytes), type: type, count: cols, into: b.baseAddress!)
+                        tl_compare_f32(row, b.baseAddress!, cols, &sums)
+                    }
+                    quality.add(tl_quant_stats(sum_sq_err: sums[3], sum_sq: sums[0], max_abs_err: Float(sums[4])), count: cols)
                 }
+                return nil
+            }
+        case .q8, .q8Row:
+            return try Self.quantizeInParallel(rows, threads: threads, tensor: name) { range, quality in
+                for r in range {
+                    // Rows read straight from the mapping are let go every 1024 rows,
+                    // so the largest tensor is never resident whole.
+                    if direct && r > range.lowerBound && (r - range.lowerBound) % 1024 == 0 {
+                        releasePages(x + (r - 1024) * cols, byteCount: 1024 * cols * 4)
+                    }
+                    let failure = item.scheme == .q8
+                        ? Q8.quantizeBlocks(x + r * cols, count: cols, into: q + r * cols,
+                                            scales: (base + scalesOffset).assumingMemoryBound(to: UInt16.self) + r * (cols / WeightScheme.blockSize), quality: &quality)
+                        : Q8.quantizeRow(x + r * cols, count: cols, into: q + r * cols,
+                                         scale: (base + scalesOffset).assumingMemoryBound(to: Float.self) + r, quality: &quality)
+                    if let failure {
+                        return QuantizationFailure(index: Self.sourceIndex(r * cols + failure.index, of: item, permuting: permutation), overflow: failure.overflow)
+                    }
+                }
+                return nil
             }
         }
     }
