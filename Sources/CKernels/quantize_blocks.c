@@ -12,6 +12,9 @@
 #pragma STDC FP_CONTRACT OFF
 #if defined(__clang__)
 #pragma clang fp contract(off)
+// The eight-lane vectors below never cross a call (everything is inlined into the
+// per-ISA entry points), so their calling convention does not matter.
+#pragma clang diagnostic ignored "-Wpsabi"
 #endif
 
 // Below this a group is all zeros (ggml's GROUP_MAX_EPS).
@@ -47,24 +50,53 @@ static inline float get_f16(const uint8_t *p) {
     return tl_f16_to_f32(b);
 }
 
-// The value of largest magnitude, its sign kept; 0 for a group that is all but zero.
-static float signed_max(int n, const float *x) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) { amax = ax; max = x[i]; }
-    }
-    return amax < TINY_GROUP ? 0.0f : max;
+// --- The searches, eight groups at a time -------------------------------------------
+//
+// Each search runs on eight groups at once, one group per lane: lane g does, operation
+// for operation and in the same order, what ggml's scalar search does on group g, and no
+// sum crosses lanes, so the results are ggml's bit for bit. Values come transposed: x[i]
+// holds value i of each of the eight groups.
+
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8v __attribute__((vector_size(32)));
+
+TL_INLINE f8 splat(float v) { return (f8){v, v, v, v, v, v, v, v}; }
+TL_INLINE i8v isplat(int v) { return (i8v){v, v, v, v, v, v, v, v}; }
+TL_INLINE f8 sel(i8v m, f8 a, f8 b) { return (f8)(((i8v)a & m) | ((i8v)b & ~m)); }
+TL_INLINE i8v isel(i8v m, i8v a, i8v b) { return (a & m) | (b & ~m); }
+TL_INLINE f8 vabs(f8 v) { return (f8)((i8v)v & isplat(0x7fffffff)); }
+TL_INLINE f8 tofloat(i8v v) { return __builtin_convertvector(v, f8); }
+// nearest, lane by lane.
+TL_INLINE i8v vnearest(f8 v) { return ((i8v)(v + splat(12582912.0f)) & isplat(0x007fffff)) - isplat(0x00400000); }
+TL_INLINE i8v vclamp(i8v v, int lo, int hi) {
+    v = isel(v < isplat(lo), isplat(lo), v);
+    return isel(v > isplat(hi), isplat(hi), v);
+}
+TL_INLINE int any(i8v m) {
+    int r = 0;
+    for (int g = 0; g < 8; g++) r |= m[g];
+    return r;
 }
 
-// Levels round(iscale·x) in −nmax … nmax−1, stored in L (when given) plus `offset`, and
-// the sums Σw·x·l and Σw·l² weighted by w = x².
-static void signed_levels(int n, int nmax, float iscale, const float *x, int8_t *L, int offset, float *sumlx, float *suml2) {
-    float slx = 0, sl2 = 0;
+// The value of largest magnitude, its sign kept; 0 for a group that is all but zero.
+TL_INLINE f8 signed_max8(int n, const f8 *x) {
+    f8 max = splat(0), amax = splat(0);
     for (int i = 0; i < n; i++) {
-        int l = clampi(nearest(iscale * x[i]), -nmax, nmax - 1);
-        if (L) L[i] = (int8_t)(l + offset);
-        float w = x[i] * x[i];
+        const f8 ax = vabs(x[i]);
+        const i8v larger = ax > amax;
+        amax = sel(larger, ax, amax);
+        max = sel(larger, x[i], max);
+    }
+    return sel(amax < splat(TINY_GROUP), splat(0), max);
+}
+
+// Levels round(iscale·x) in −nmax … nmax−1 into L, and the sums Σw·x·l and Σw·l²
+// weighted by w = x².
+TL_INLINE void signed_levels8(int n, int nmax, f8 iscale, const f8 *x, i8v *L, f8 *sumlx, f8 *suml2) {
+    f8 slx = splat(0), sl2 = splat(0);
+    for (int i = 0; i < n; i++) {
+        L[i] = vclamp(vnearest(iscale * x[i]), -nmax, nmax - 1);
+        const f8 l = tofloat(L[i]), w = x[i] * x[i];
         slx += w * x[i] * l;
         sl2 += w * l * l;
     }
@@ -72,139 +104,136 @@ static void signed_levels(int n, int nmax, float iscale, const float *x, int8_t 
     *suml2 = sl2;
 }
 
-// Symmetric levels −nmax … nmax−1 for n values, weighted by x² (Q6_K's search): the scale
-// from −nmax/max, then 18 nearby scales, keeping the one with the best weighted fit.
-// L receives level + nmax.
-static float best_scale_signed(int n, int nmax, const float *x, int8_t *L) {
-    const float max = signed_max(n, x);
-    if (max == 0) {
-        for (int i = 0; i < n; i++) L[i] = 0;
-        return 0.0f;
-    }
-    float sumlx, suml2;
-    signed_levels(n, nmax, -nmax / max, x, L, nmax, &sumlx, &suml2);
-    float scale = suml2 ? sumlx / suml2 : 0.0f;
-    float best = scale * sumlx;
+// Symmetric levels −nmax … nmax−1 weighted by x² (Q6_K's search): the scale from −nmax/max,
+// then 18 nearby scales, keeping the one with the best weighted fit. L receives level +
+// nmax (0 for an all-zero group, whose scale is 0).
+TL_INLINE f8 best_scale_signed8(int n, int nmax, const f8 *x, i8v *L) {
+    const f8 max = signed_max8(n, x);
+    const i8v zero = max == splat(0);
+    f8 sumlx, suml2;
+    signed_levels8(n, nmax, splat((float)-nmax) / max, x, L, &sumlx, &suml2);
+    f8 scale = sel(suml2 != splat(0), sumlx / suml2, splat(0));
+    f8 best = scale * sumlx;
+    i8v trial[32];
     for (int is = -9; is <= 9; is++) {
         if (is == 0) continue;
-        const float iscale = -(nmax + 0.1f * is) / max;
-        signed_levels(n, nmax, iscale, x, NULL, 0, &sumlx, &suml2);
-        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            signed_levels(n, nmax, iscale, x, L, nmax, &sumlx, &suml2);
-            scale = sumlx / suml2;
-            best = scale * sumlx;
-        }
+        signed_levels8(n, nmax, splat(-(nmax + 0.1f * is)) / max, x, trial, &sumlx, &suml2);
+        const i8v better = (suml2 > splat(0)) & (sumlx * sumlx > best * suml2);
+        for (int i = 0; i < n; i++) L[i] = isel(better, trial[i], L[i]);
+        scale = sel(better, sumlx / suml2, scale);
+        best = sel(better, scale * sumlx, best);
     }
-    return scale;
+    for (int i = 0; i < n; i++) L[i] = isel(zero, isplat(0), L[i] + isplat(nmax));
+    return sel(zero, splat(0), scale);
 }
 
 // Levels 0 … nmax with a scale and a minimum (the K types with minimums): starting from
 // (max − min)/nmax, nstep + 1 trial scales each fitted by weighted least squares for scale
 // and minimum, keeping the smallest weighted error (|e| with mad, else e²). Returns the
 // scale; *neg_min receives −minimum (≥ 0).
-static float best_scale_and_min(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *neg_min,
-                                uint8_t *Laux, float rmin, float rdelta, int nstep, int mad) {
-    float min = x[0], max = x[0];
-    float sum_w = weights[0], sum_x = sum_w * x[0];
+TL_INLINE f8 best_scale_and_min8(int n, int nmax, const f8 *x, const f8 *w, i8v *L, f8 *neg_min, float rmin, float rdelta,
+                                 int nstep, int mad) {
+    f8 min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
     for (int i = 1; i < n; i++) {
-        if (x[i] < min) min = x[i];
-        if (x[i] > max) max = x[i];
-        float w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
+        min = sel(x[i] < min, x[i], min);
+        max = sel(x[i] > max, x[i], max);
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
     }
-    if (min > 0) min = 0;
-    if (max == min) {
-        for (int i = 0; i < n; i++) L[i] = 0;
-        *neg_min = -min;
-        return 0.0f;
-    }
-    float iscale = nmax / (max - min), scale = 1 / iscale;
-    float best_error = 0;
+    min = sel(min > splat(0), splat(0), min);
+    const i8v flat = max == min;
+    f8 iscale = splat((float)nmax) / (max - min), scale = splat(1) / iscale, best = splat(0);
     for (int i = 0; i < n; i++) {
-        int l = nearest(iscale * (x[i] - min));
-        L[i] = (uint8_t)clampi(l, 0, nmax);
-        float diff = scale * L[i] + min - x[i];
-        diff = mad ? fabsf(diff) : diff * diff;
-        best_error += weights[i] * diff;
+        L[i] = vclamp(vnearest(iscale * (x[i] - min)), 0, nmax);
+        f8 diff = scale * tofloat(L[i]) + min - x[i];
+        diff = mad ? vabs(diff) : diff * diff;
+        best += w[i] * diff;
     }
+    i8v trial[32];
     for (int is = 0; is <= nstep; is++) {
-        iscale = (rmin + rdelta * is + nmax) / (max - min);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        // (max − min) with the minimum of the best fit so far, as ggml's loop has it.
+        iscale = splat(rmin + rdelta * is + nmax) / (max - min);
+        f8 sum_l = splat(0), sum_l2 = splat(0), sum_xl = splat(0);
         for (int i = 0; i < n; i++) {
-            int l = clampi(nearest(iscale * (x[i] - min)), 0, nmax);
-            Laux[i] = (uint8_t)l;
-            float w = weights[i];
-            sum_l += w * l;
-            sum_l2 += w * l * l;
-            sum_xl += w * l * x[i];
+            trial[i] = vclamp(vnearest(iscale * (x[i] - min)), 0, nmax);
+            const f8 l = tofloat(trial[i]);
+            sum_l += w[i] * l;
+            sum_l2 += w[i] * l * l;
+            sum_xl += w[i] * l * x[i];
         }
-        float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-            if (this_min > 0) {
-                this_min = 0;
-                this_scale = sum_xl / sum_l2;
-            }
-            float error = 0;
-            for (int i = 0; i < n; i++) {
-                float diff = this_scale * Laux[i] + this_min - x[i];
-                diff = mad ? fabsf(diff) : diff * diff;
-                error += weights[i] * diff;
-            }
-            if (error < best_error) {
-                for (int i = 0; i < n; i++) L[i] = Laux[i];
-                best_error = error;
-                scale = this_scale;
-                min = this_min;
-            }
+        const f8 D = sum_w * sum_l2 - sum_l * sum_l;
+        f8 this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+        f8 this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+        const i8v positive = this_min > splat(0);
+        this_scale = sel(positive, sum_xl / sum_l2, this_scale);
+        this_min = sel(positive, splat(0), this_min);
+        f8 error = splat(0);
+        for (int i = 0; i < n; i++) {
+            f8 diff = this_scale * tofloat(trial[i]) + this_min - x[i];
+            diff = mad ? vabs(diff) : diff * diff;
+            error += w[i] * diff;
         }
+        const i8v better = (D > splat(0)) & (error < best) & ~flat;
+        for (int i = 0; i < n; i++) L[i] = isel(better, trial[i], L[i]);
+        best = sel(better, error, best);
+        scale = sel(better, this_scale, scale);
+        min = sel(better, this_min, min);
     }
+    for (int i = 0; i < n; i++) L[i] = isel(flat, isplat(0), L[i]);
     *neg_min = -min;
-    return scale;
+    return sel(flat, splat(0), scale);
 }
 
 // Q3_K's search: symmetric levels −nmax … nmax−1 weighted by x², then up to five passes
-// moving single values to the level that improves the fit. L receives level + nmax.
-static float q3_scale(int n, int nmax, const float *x, int8_t *L) {
-    const float max = signed_max(n, x);
-    if (max == 0) {
-        for (int i = 0; i < n; i++) L[i] = 0;
-        return 0.0f;
-    }
-    float sumlx, suml2;
-    signed_levels(n, nmax, -nmax / max, x, L, 0, &sumlx, &suml2);
+// moving single values to the level that improves the fit (a group whose pass changed
+// nothing would change nothing again, so lanes need not stop alone). L receives level +
+// nmax (0 for an all-zero group, whose scale is 0).
+TL_INLINE f8 q3_scale8(int n, int nmax, const f8 *x, i8v *L) {
+    const f8 max = signed_max8(n, x);
+    const i8v zero = max == splat(0);
+    f8 sumlx, suml2;
+    signed_levels8(n, nmax, splat((float)-nmax) / max, x, L, &sumlx, &suml2);
     for (int pass = 0; pass < 5; pass++) {
-        int changed = 0;
+        i8v changed = isplat(0);
         for (int i = 0; i < n; i++) {
-            float w = x[i] * x[i];
-            float slx = sumlx - w * x[i] * L[i];
-            if (slx > 0) {
-                float sl2 = suml2 - w * L[i] * L[i];
-                int new_l = clampi(nearest(x[i] * sl2 / slx), -nmax, nmax - 1);
-                if (new_l != L[i]) {
-                    slx += w * x[i] * new_l;
-                    sl2 += w * new_l * new_l;
-                    if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-                        L[i] = (int8_t)new_l;
-                        sumlx = slx;
-                        suml2 = sl2;
-                        changed++;
-                    }
-                }
-            }
+            const f8 w = x[i] * x[i], l = tofloat(L[i]);
+            f8 slx = sumlx - w * x[i] * l;
+            f8 sl2 = suml2 - w * l * l;
+            const i8v new_l = vclamp(vnearest(x[i] * sl2 / slx), -nmax, nmax - 1);
+            const f8 nl = tofloat(new_l);
+            const i8v moves = (slx > splat(0)) & (new_l != L[i]) & ~zero;
+            slx += w * x[i] * nl;
+            sl2 += w * nl * nl;
+            const i8v better = moves & (sl2 > splat(0)) & (slx * slx * suml2 > sumlx * sumlx * sl2);
+            L[i] = isel(better, new_l, L[i]);
+            sumlx = sel(better, slx, sumlx);
+            suml2 = sel(better, sl2, suml2);
+            changed |= better;
         }
-        if (!changed) break;
+        if (!any(changed)) break;
     }
-    for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
-    return sumlx / suml2;
+    for (int i = 0; i < n; i++) L[i] = isel(zero, isplat(0), L[i] + isplat(nmax));
+    return sel(zero, splat(0), sumlx / suml2);
+}
+
+// Eight groups of n values, group g at x + stride·g, transposed into lanes.
+TL_INLINE void to_lanes(const float *x, int n, int stride, f8 *out) {
+    for (int i = 0; i < n; i++) {
+        for (int g = 0; g < 8; g++) out[i][g] = x[stride * g + i];
+    }
+}
+
+// Levels from lanes back to each group's place.
+TL_INLINE void from_lanes(const i8v *L, int n, int stride, uint8_t *out) {
+    for (int i = 0; i < n; i++) {
+        for (int g = 0; g < 8; g++) out[stride * g + i] = (uint8_t)L[i][g];
+    }
 }
 
 // --- 32-value blocks -----------------------------------------------------------------
 
 // Q4_0 / Q5_0: d = (the value of largest magnitude) / −2^(bits−1); levels offset by 2^(bits−1).
-static void q4_0_block(const float *x, uint8_t *y) {
+TL_INLINE void q4_0_block(const float *x, uint8_t *y) {
     float amax = 0, max = 0;
     for (int j = 0; j < 32; j++) {
         if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
@@ -219,7 +248,7 @@ static void q4_0_block(const float *x, uint8_t *y) {
     }
 }
 
-static void q5_0_block(const float *x, uint8_t *y) {
+TL_INLINE void q5_0_block(const float *x, uint8_t *y) {
     float amax = 0, max = 0;
     for (int j = 0; j < 32; j++) {
         if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
@@ -239,7 +268,7 @@ static void q5_0_block(const float *x, uint8_t *y) {
 }
 
 // Q4_1 / Q5_1: d = (max − min) / (2^bits − 1) and the minimum; levels round half up.
-static void q4_1_block(const float *x, uint8_t *y) {
+TL_INLINE void q4_1_block(const float *x, uint8_t *y) {
     float min = x[0], max = x[0];
     for (int j = 1; j < 32; j++) {
         if (x[j] < min) min = x[j];
@@ -256,7 +285,7 @@ static void q4_1_block(const float *x, uint8_t *y) {
     }
 }
 
-static void q5_1_block(const float *x, uint8_t *y) {
+TL_INLINE void q5_1_block(const float *x, uint8_t *y) {
     float min = x[0], max = x[0];
     for (int j = 1; j < 32; j++) {
         if (x[j] < min) min = x[j];
@@ -275,7 +304,7 @@ static void q5_1_block(const float *x, uint8_t *y) {
     memcpy(y + 4, &high, 4);
 }
 
-static void q8_0_block(const float *x, uint8_t *y) {
+TL_INLINE void q8_0_block(const float *x, uint8_t *y) {
     float amax = 0;
     for (int j = 0; j < 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
     const float d = amax / 127, id = d ? 1.0f / d : 0.0f;
@@ -312,16 +341,23 @@ static void scale_min_at(int j, const uint8_t *s, int *sc, int *m) {
 // Q4_K (nmax 15) and Q5_K (31): eight groups of 32, each a scale and minimum found by
 // best_scale_and_min weighted by rms + |x|, then both quantized to 6 bits against the
 // block's largest, and the values requantized to the stored scales. L receives levels.
-static void k_scale_min_block(const float *x, int nmax, float rmin, int nstep, uint8_t *dm, uint8_t *scales, uint8_t *L) {
-    float mins[8], sc[8], weights[32];
-    uint8_t Laux[32];
-    float max_scale = 0, max_min = 0;
+TL_INLINE void k_scale_min_block(const float *x, int nmax, float rmin, int nstep, uint8_t *dm, uint8_t *scales, uint8_t *L) {
+    f8 xs[32], ws[32], neg_mins;
+    i8v levels[32];
+    to_lanes(x, 32, 32, xs);
     for (int j = 0; j < 8; j++) {
         float sum_x2 = 0;
         for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
         const float av_x = sqrtf(sum_x2 / 32);
-        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
-        sc[j] = best_scale_and_min(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep, 0);
+        for (int l = 0; l < 32; l++) ws[l][j] = av_x + fabsf(x[32 * j + l]);
+    }
+    const f8 scale8 = best_scale_and_min8(32, nmax, xs, ws, levels, &neg_mins, rmin, 0.1f, nstep, 0);
+    from_lanes(levels, 32, 32, L);
+    float mins[8], sc[8];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; j++) {
+        sc[j] = scale8[j];
+        mins[j] = neg_mins[j];
         if (sc[j] > max_scale) max_scale = sc[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -349,7 +385,7 @@ static void k_scale_min_block(const float *x, int nmax, float rmin, int nstep, u
     }
 }
 
-static void q4_K_block(const float *x, uint8_t *y) {
+TL_INLINE void q4_K_block(const float *x, uint8_t *y) {
     uint8_t L[256];
     k_scale_min_block(x, 15, -1.0f, 20, y, y + 4, L);
     uint8_t *q = y + 16;
@@ -358,7 +394,7 @@ static void q4_K_block(const float *x, uint8_t *y) {
     }
 }
 
-static void q5_K_block(const float *x, uint8_t *y) {
+TL_INLINE void q5_K_block(const float *x, uint8_t *y) {
     uint8_t L[256];
     k_scale_min_block(x, 31, -0.5f, 15, y, y + 4, L);
     uint8_t *qh = y + 16, *ql = y + 48;
@@ -378,12 +414,19 @@ static void q5_K_block(const float *x, uint8_t *y) {
 
 // Q6_K: sixteen groups of 16, each scale from best_scale_signed, quantized to int8 against
 // the block's largest; layout ql[128], qh[64], scales[16], d.
-static void q6_K_block(const float *x, uint8_t *y) {
+TL_INLINE void q6_K_block(const float *x, uint8_t *y) {
     int8_t L[256];
     float sc[16];
     float max_scale = 0, max_abs_scale = 0;
+    for (int h = 0; h < 2; h++) {
+        f8 xs[16];
+        i8v levels[16];
+        to_lanes(x + 128 * h, 16, 16, xs);
+        const f8 scale8 = best_scale_signed8(16, 32, xs, levels);
+        from_lanes(levels, 16, 16, (uint8_t *)L + 128 * h);
+        for (int g = 0; g < 8; g++) sc[8 * h + g] = scale8[g];
+    }
     for (int ib = 0; ib < 16; ib++) {
-        sc[ib] = best_scale_signed(16, 32, x + 16 * ib, L + 16 * ib);
         if (fabsf(sc[ib]) > max_abs_scale) { max_abs_scale = fabsf(sc[ib]); max_scale = sc[ib]; }
     }
     uint8_t *ql = y, *qh = y + 128;
@@ -425,13 +468,23 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs) {
 
 // Q2_K: sixteen groups of 16, scale and minimum by best_scale_and_min weighted by |x| with
 // absolute error, each quantized to 4 bits; layout scales[16], qs[64], d, dmin.
-static void q2_K_block(const float *x, uint8_t *y) {
-    uint8_t L[256], Laux[16];
-    float weights[16], mins[16], sc[16];
+TL_INLINE void q2_K_block(const float *x, uint8_t *y) {
+    uint8_t L[256];
+    float mins[16], sc[16];
+    for (int h = 0; h < 2; h++) {
+        f8 xs[16], ws[16], neg_mins;
+        i8v levels[16];
+        to_lanes(x + 128 * h, 16, 16, xs);
+        for (int l = 0; l < 16; l++) ws[l] = vabs(xs[l]);
+        const f8 scale8 = best_scale_and_min8(16, 3, xs, ws, levels, &neg_mins, -0.5f, 0.1f, 15, 1);
+        from_lanes(levels, 16, 16, L + 128 * h);
+        for (int g = 0; g < 8; g++) {
+            sc[8 * h + g] = scale8[g];
+            mins[8 * h + g] = neg_mins[g];
+        }
+    }
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 16; j++) {
-        for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
-        sc[j] = best_scale_and_min(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, 1);
         if (sc[j] > max_scale) max_scale = sc[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -463,12 +516,19 @@ static void q2_K_block(const float *x, uint8_t *y) {
 
 // Q3_K: sixteen groups of 16 by q3_scale, scales to 6 bits against the block's largest;
 // layout hmask[32], qs[64], scales[12], d.
-static void q3_K_block(const float *x, uint8_t *y) {
+TL_INLINE void q3_K_block(const float *x, uint8_t *y) {
     int8_t L[256];
     float sc[16];
     float max_scale = 0, amax = 0;
+    for (int h = 0; h < 2; h++) {
+        f8 xs[16];
+        i8v levels[16];
+        to_lanes(x + 128 * h, 16, 16, xs);
+        const f8 scale8 = q3_scale8(16, 4, xs, levels);
+        from_lanes(levels, 16, 16, (uint8_t *)L + 128 * h);
+        for (int g = 0; g < 8; g++) sc[8 * h + g] = scale8[g];
+    }
     for (int j = 0; j < 16; j++) {
-        sc[j] = q3_scale(16, 4, x + 16 * j, L + 16 * j);
         if (fabsf(sc[j]) > amax) { amax = fabsf(sc[j]); max_scale = sc[j]; }
     }
     uint8_t *hmask = y, *qs = y + 32, *scales = y + 96;
@@ -507,8 +567,6 @@ static void q3_K_block(const float *x, uint8_t *y) {
     pack_2bit((const uint8_t *)L, qs);
 }
 
-typedef void (*block_quantizer)(const float *x, uint8_t *y);
-
 // Whether a block's f16 scales (and minimums) are finite: where each type keeps them.
 static int scales_finite(tl_block_type type, const uint8_t *y) {
     int at[2] = {0, -1};
@@ -525,24 +583,25 @@ static int scales_finite(tl_block_type type, const uint8_t *y) {
     return 1;
 }
 
-long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out) {
-    block_quantizer q;
+TL_INLINE void quantize_block(tl_block_type type, const float *x, uint8_t *y) {
     switch (type) {
-    case TL_BLOCKS_Q8_0: q = q8_0_block; break;
-    case TL_BLOCKS_Q4_0: q = q4_0_block; break;
-    case TL_BLOCKS_Q4_1: q = q4_1_block; break;
-    case TL_BLOCKS_Q5_0: q = q5_0_block; break;
-    case TL_BLOCKS_Q5_1: q = q5_1_block; break;
-    case TL_BLOCKS_Q2_K: q = q2_K_block; break;
-    case TL_BLOCKS_Q3_K: q = q3_K_block; break;
-    case TL_BLOCKS_Q4_K: q = q4_K_block; break;
-    case TL_BLOCKS_Q5_K: q = q5_K_block; break;
-    case TL_BLOCKS_Q6_K: q = q6_K_block; break;
-    default: return 0;  // IQ4 types are read, not written
+    case TL_BLOCKS_Q8_0: q8_0_block(x, y); break;
+    case TL_BLOCKS_Q4_0: q4_0_block(x, y); break;
+    case TL_BLOCKS_Q4_1: q4_1_block(x, y); break;
+    case TL_BLOCKS_Q5_0: q5_0_block(x, y); break;
+    case TL_BLOCKS_Q5_1: q5_1_block(x, y); break;
+    case TL_BLOCKS_Q2_K: q2_K_block(x, y); break;
+    case TL_BLOCKS_Q3_K: q3_K_block(x, y); break;
+    case TL_BLOCKS_Q4_K: q4_K_block(x, y); break;
+    case TL_BLOCKS_Q5_K: q5_K_block(x, y); break;
+    case TL_BLOCKS_Q6_K: q6_K_block(x, y); break;
+    default: break;  // the IQ4 types are read, not written (tl_quantize_blocks refuses them)
     }
+}
+
+TL_INLINE long quantize_body(tl_block_type type, const float *x, size_t n, uint8_t *y) {
     const tl_block_layout *layout = tl_block_layout_of(type);
     const size_t values = layout->values, bytes = layout->bytes;
-    uint8_t *y = out;
     for (size_t b = 0; b < n / values; b++) {
         const float *xb = x + values * b;
         // ggml would write garbage from a NaN or infinity, or from values whose scale
@@ -550,8 +609,22 @@ long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out)
         for (size_t i = 0; i < values; i++) {
             if (!isfinite(xb[i])) return (long)(values * b + i);
         }
-        q(xb, y + bytes * b);
+        quantize_block(type, xb, y + bytes * b);
         if (!scales_finite(type, y + bytes * b)) return (long)(values * b);
     }
     return -1;
+}
+
+static long quantize_portable(tl_block_type type, const float *x, size_t n, uint8_t *y) { return quantize_body(type, x, n, y); }
+#if TL_X86
+// The same operations in AVX2's eight lanes (no fused multiply-adds: see the pragma above).
+TL_TARGET_AVX2 static long quantize_avx2(tl_block_type type, const float *x, size_t n, uint8_t *y) { return quantize_body(type, x, n, y); }
+#endif
+
+long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out) {
+    if (type == TL_BLOCKS_IQ4_NL || type == TL_BLOCKS_IQ4_XS) return 0;
+#if TL_X86
+    if (TL_USES_AVX2()) return quantize_avx2(type, x, n, out);
+#endif
+    return quantize_portable(type, x, n, out);
 }

@@ -4,8 +4,8 @@
 // variants and cross-compiled for aarch64 (run under qemu with and without SDOT) by
 // scripts/test-kernels.sh, so the ARM kernels are checked on every test run.
 //
-// Quantizers must give the portable variant's bytes exactly; products may differ only in
-// the order of float additions.
+// Quantizers must give the portable variant's bytes exactly (the block quantizers, ggml's
+// own bytes); products may differ only in the order of float additions.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +337,67 @@ static void test_blocks(tl_isa isa) {
     }
 }
 
+// ggml's own bytes for the block quantizers (fixtures/gguf/quantizer-goldens.gguf, made by
+// fixtures/scripts/make_quant_writer_goldens.py with ggml_quantize_chunk): a minimal GGUF
+// reading, enough for that file (string keys only), then every type compared byte for byte.
+static unsigned char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc(*size);
+    if (fread(bytes, 1, *size, f) != *size) { free(bytes); bytes = NULL; }
+    fclose(f);
+    return bytes;
+}
+
+static uint64_t u64_at(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t u32_at(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static void test_block_quantizers(tl_isa isa) {
+    static const struct { const char *name; tl_block_type type; } types[] = {
+        {"Q4_0", TL_BLOCKS_Q4_0}, {"Q4_1", TL_BLOCKS_Q4_1}, {"Q5_0", TL_BLOCKS_Q5_0}, {"Q5_1", TL_BLOCKS_Q5_1}, {"Q8_0", TL_BLOCKS_Q8_0},
+        {"Q2_K", TL_BLOCKS_Q2_K}, {"Q3_K", TL_BLOCKS_Q3_K}, {"Q4_K", TL_BLOCKS_Q4_K}, {"Q5_K", TL_BLOCKS_Q5_K}, {"Q6_K", TL_BLOCKS_Q6_K}};
+    size_t size = 0;
+    unsigned char *file = read_file("fixtures/gguf/quantizer-goldens.gguf", &size);
+    check(file != NULL && size > 24 && memcmp(file, "GGUF", 4) == 0, "quantizer goldens readable", size, 0);
+    if (!file || size <= 24) return;
+    const uint64_t tensors = u64_at(file + 8), keys = u64_at(file + 16);
+    size_t at = 24;
+    for (uint64_t k = 0; k < keys; k++) {  // key, type 8 (string), value
+        at += 8 + u64_at(file + at);
+        check(u32_at(file + at) == 8, "goldens: string keys only", k, 0);
+        at += 4;
+        at += 8 + u64_at(file + at);
+    }
+    const char *names[16];
+    size_t name_lengths[16], offsets[16];
+    for (uint64_t t = 0; t < tensors && t < 16; t++) {
+        name_lengths[t] = (size_t)u64_at(file + at);
+        names[t] = (const char *)file + at + 8;
+        at += 8 + name_lengths[t];
+        const uint32_t dims = u32_at(file + at);
+        at += 4 + 8 * dims + 4;
+        offsets[t] = (size_t)u64_at(file + at);
+        at += 8;
+    }
+    const size_t data = (at + 31) / 32 * 32;
+    enum { COUNT = 16 * 512 };
+    const float *source = (const float *)(file + data + offsets[0]);  // "source" comes first
+    static uint8_t out[COUNT * 2];
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        size_t t = 1;
+        while (t < tensors && !(name_lengths[t] == strlen(types[i].name) && memcmp(names[t], types[i].name, name_lengths[t]) == 0)) t++;
+        if (t >= tensors) { check(0, types[i].name, i, 0); continue; }
+        const size_t bytes = tl_block_row_bytes(types[i].type, COUNT);
+        long bad;
+        WITH(isa, bad = tl_quantize_blocks(types[i].type, source, COUNT, out));
+        check(bad == -1 && memcmp(out, file + data + offsets[t], bytes) == 0, types[i].name, bytes, (size_t)bad);
+    }
+    free(file);
+}
+
 int main(void) {
     const tl_isa all[] = {TL_ISA_PORTABLE, TL_ISA_AVX2, TL_ISA_AVX512VNNI, TL_ISA_NEON, TL_ISA_NEON_DOTPROD};
     printf("kernel tests: detected %s\n", tl_isa_name(tl_detect_isa()));
@@ -351,6 +412,7 @@ int main(void) {
         test_weight_quantizers(all[i]);
         test_gemms(all[i]);
         test_blocks(all[i]);
+        test_block_quantizers(all[i]);
         test_attention_gelu_transpose(all[i]);
         test_compare(all[i]);
         printf("  %s: %d checks\n", variant, passed + failed - before);

@@ -173,6 +173,9 @@ void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size
 /// first value of a block whose scale overflows f16 (nothing after it is written).
 long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out);
 
+/// out[i] = h[i] for n f16 values (h need not be aligned); exact.
+void tl_widen_f16(const uint16_t *h, size_t n, float *out);
+
 // --- Comparing (diff) ---------------------------------------------------------------
 
 /// out = {Σa², Σb², Σa·b, Σ(b−a)², max |b−a|} over n floats (f32 within blocks of 1,024, f64 across).

@@ -92,7 +92,11 @@ extension Converter {
             } else {
                 if values.count < t.elementCount { values = [Float](repeating: 0, count: t.elementCount) }
                 try values.withUnsafeMutableBufferPointer { v in
-                    GGMLDequantize.dequantize(raw, type: t.type, count: t.elementCount, into: v.baseAddress!)
+                    if let dtype = t.type.plainDType {
+                        try TensorEncoder.widen(raw, dtype: dtype, into: UnsafeMutableBufferPointer(rebasing: v[0..<t.elementCount]), threads: threads, tensor: t.name)
+                    } else {
+                        GGMLDequantize.dequantize(raw, type: t.type, count: t.elementCount, into: v.baseAddress!)
+                    }
                     plan.items[i].quality = try encoder.encode(values: v.baseAddress!, plan.items[i], format: .gguf)
                 }
                 let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<plan.items[i].rawBytes])

@@ -1,6 +1,8 @@
 // Widening tensor elements to Float, and narrowing Float to the half formats.
 // Narrowing rounds to nearest, ties to even, as PyTorch's `.half()` and `.bfloat16()` do.
 
+import CKernels
+
 @inline(__always) public func floatFromHalfBits(_ h: UInt16) -> Float {
     Float(Float16(bitPattern: h))
 }
@@ -41,7 +43,9 @@ public func convertToFloat(_ raw: UnsafeRawBufferPointer, dtype: DType, into out
     switch dtype {
     case .float32:
         UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(n * 4)]))
-    case .float16: load(UInt16.self) { floatFromHalfBits(UInt16(littleEndian: $0)) }
+    case .float16:
+        // In C: Swift widens each f16 through a library call on x86.
+        tl_widen_f16(raw.baseAddress?.assumingMemoryBound(to: UInt16.self), n, out.baseAddress)
     case .bfloat16: load(UInt16.self) { floatFromBFloat16Bits(UInt16(littleEndian: $0)) }
     case .float64: load(UInt64.self) { Float(Double(bitPattern: UInt64(littleEndian: $0))) }
     case .int8: load(Int8.self) { Float($0) }

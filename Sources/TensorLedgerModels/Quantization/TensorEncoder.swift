@@ -102,7 +102,7 @@ package final class TensorEncoder: @unchecked Sendable {
                 if item.transposed {
                     try Self.transposeToFloat(src, dtype: info.dtype, inRows: info.shape[0], inCols: info.shape[1], into: dst.baseAddress!, threads: threads, tensor: name)
                 } else {
-                    try convertToFloat(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), tensor: name)
+                    try Self.widen(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), threads: threads, tensor: name)
                 }
                 permutation?.apply(to: dst.baseAddress!, cols: cols)
             }
@@ -228,6 +228,22 @@ package final class TensorEncoder: @unchecked Sendable {
         var total = QuantizationQuality()
         for q in perThread { total.merge(q) }
         return total
+    }
+
+    /// convertToFloat split across threads in contiguous ranges.
+    package static func widen(_ src: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>, threads: Int, tensor: String) throws {
+        let width = dtype.bitSize / 8, n = out.count
+        guard threads > 1, width > 0, n >= 1 << 16 else { return try convertToFloat(src, dtype: dtype, into: out, tensor: tensor) }
+        let failed = UnsafeMutableBufferPointer<TensorDataError?>.allocate(capacity: threads)
+        failed.initialize(repeating: nil)
+        defer { failed.deallocate() }
+        parallelRows(n, threads: threads) { t, range in
+            do {
+                try convertToFloat(UnsafeRawBufferPointer(rebasing: src[(range.lowerBound * width)..<(range.upperBound * width)]), dtype: dtype,
+                                   into: UnsafeMutableBufferPointer(rebasing: out[range]), tensor: tensor)
+            } catch let error as TensorDataError { failed[t] = error } catch {}
+        }
+        if let error = failed.compactMap({ $0 }).first { throw error }
     }
 
     /// Widens and transposes a [inRows, inCols] tensor into [inCols, inRows] f32; output
