@@ -412,23 +412,32 @@ TL_INLINE void q5_K_block(const float *x, uint8_t *y) {
     }
 }
 
-// Q6_K: sixteen groups of 16, each scale from best_scale_signed, quantized to int8 against
-// the block's largest; layout ql[128], qh[64], scales[16], d.
-TL_INLINE void q6_K_block(const float *x, uint8_t *y) {
-    int8_t L[256];
-    float sc[16];
-    float max_scale = 0, max_abs_scale = 0;
+// A super-block's sixteen groups of 16 through a signed search, eight at a time: Q6_K's
+// (nmax 32) or, with q3, Q3_K's (nmax 4). Fills L and each group's scale; returns the
+// scale of largest magnitude, and that magnitude in *amax.
+TL_INLINE float signed_groups16(const float *x, int nmax, int q3, int8_t *L, float *sc, float *amax) {
     for (int h = 0; h < 2; h++) {
         f8 xs[16];
         i8v levels[16];
         to_lanes(x + 128 * h, 16, 16, xs);
-        const f8 scale8 = best_scale_signed8(16, 32, xs, levels);
+        const f8 scale8 = q3 ? q3_scale8(16, nmax, xs, levels) : best_scale_signed8(16, nmax, xs, levels);
         from_lanes(levels, 16, 16, (uint8_t *)L + 128 * h);
         for (int g = 0; g < 8; g++) sc[8 * h + g] = scale8[g];
     }
-    for (int ib = 0; ib < 16; ib++) {
-        if (fabsf(sc[ib]) > max_abs_scale) { max_abs_scale = fabsf(sc[ib]); max_scale = sc[ib]; }
+    float max_scale = 0, max_abs = 0;
+    for (int j = 0; j < 16; j++) {
+        if (fabsf(sc[j]) > max_abs) { max_abs = fabsf(sc[j]); max_scale = sc[j]; }
     }
+    *amax = max_abs;
+    return max_scale;
+}
+
+// Q6_K: sixteen groups of 16, each scale from best_scale_signed, quantized to int8 against
+// the block's largest; layout ql[128], qh[64], scales[16], d.
+TL_INLINE void q6_K_block(const float *x, uint8_t *y) {
+    int8_t L[256];
+    float sc[16], max_abs_scale;
+    const float max_scale = signed_groups16(x, 32, 0, L, sc, &max_abs_scale);
     uint8_t *ql = y, *qh = y + 128;
     int8_t *scales = (int8_t *)(y + 192);
     if (max_abs_scale < TINY_GROUP) {
@@ -518,19 +527,8 @@ TL_INLINE void q2_K_block(const float *x, uint8_t *y) {
 // layout hmask[32], qs[64], scales[12], d.
 TL_INLINE void q3_K_block(const float *x, uint8_t *y) {
     int8_t L[256];
-    float sc[16];
-    float max_scale = 0, amax = 0;
-    for (int h = 0; h < 2; h++) {
-        f8 xs[16];
-        i8v levels[16];
-        to_lanes(x + 128 * h, 16, 16, xs);
-        const f8 scale8 = q3_scale8(16, 4, xs, levels);
-        from_lanes(levels, 16, 16, (uint8_t *)L + 128 * h);
-        for (int g = 0; g < 8; g++) sc[8 * h + g] = scale8[g];
-    }
-    for (int j = 0; j < 16; j++) {
-        if (fabsf(sc[j]) > amax) { amax = fabsf(sc[j]); max_scale = sc[j]; }
-    }
+    float sc[16], amax;
+    const float max_scale = signed_groups16(x, 4, 1, L, sc, &amax);
     uint8_t *hmask = y, *qs = y + 32, *scales = y + 96;
     memset(scales, 0, 12);
     if (max_scale) {

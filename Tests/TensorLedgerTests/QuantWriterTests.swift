@@ -143,6 +143,32 @@ import Testing
         }
     }
 
+    /// An f16 matrix is widened and quantized a band of rows at a time; a NaN in a late
+    /// band is still named where the checkpoint has it.
+    @Test func aBadValueInALaterBandIsNamedWhereItIs() throws {
+        let dir = TemporaryDirectory()
+        var config = try Fixtures.json("models/tiny-llama/config.json")
+        config["vocab_size"] = .int(40_000)  // the embedding: 40,000 rows of 64, three bands
+        writeFile(dir.file("config.json"), Array(JSONValue.object(config).serialized().utf8))
+        try makeDirectory(dir.file("m"))
+        try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("config.json")), directory: dir.file("m"), dtype: .float16, seed: 5)
+        let file = try SafetensorsFile(path: dir.file("m/model.safetensors"))
+        let tensor = "model.embed_tokens.weight", index = 30_000 * 64 + 7
+        let at = try #require(file.tensor(named: tensor)).dataOffsets.lowerBound + file.header.dataStart + 2 * index
+        var bytes = try readWholeFile(dir.file("m/model.safetensors"), limit: 1 << 30)
+        bytes[at] = 0x00
+        bytes[at + 1] = 0x7E  // an f16 NaN
+        writeFile(dir.file("m/model.safetensors"), bytes)
+        for weights in [WeightChoice.mix(.q4_k_m), .scheme(.q8)] {
+            var options = ConversionOptions()
+            options.weights = weights
+            options.format = .gguf
+            #expect(throws: QuantizationError.nonFinite(tensor: tensor, index: index), "\(weights)") {
+                _ = try Converter.convert(input: dir.file("m"), output: dir.file("m.gguf"), options: options)
+            }
+        }
+    }
+
     /// Where llama.cpp would fall back to IQ4_NL (Q2_K and Q3_K on short rows), which we do
     /// not write, the conversion stops before writing and names the tensor.
     @Test func aTypeWeDoNotWriteIsRefusedByName() throws {

@@ -78,33 +78,43 @@ extension Converter {
     }
 
     /// Each tensor in turn: its bytes as they are when its type stays, else its values
-    /// (dequantized exactly) encoded in the new type; the error is measured against them.
+    /// (dequantized exactly, a band of rows at a time) encoded in the new type; the error
+    /// is measured against them.
     static func requantizeGGUF(_ plan: inout Plan, from file: GGUFFile, to writer: any ConvertedModelWriter, threads: Int,
                                progress: ((Int, Int) -> Void)?, interrupted: () -> Bool) throws {
         let encoder = TensorEncoder(threads: max(1, threads))
-        var values: [Float] = []
         var done = 0
         for (i, t) in file.tensors.enumerated() {
             if interrupted() { throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors; nothing was written") }
             let raw = try file.checkedData(for: t)
-            if plan.items[i].scheme.ggmlType == t.type {
-                plan.items[i].record(try writer.write(plan.items[i], encoded: raw))
+            let item = plan.items[i]
+            if item.scheme.ggmlType == t.type {
+                plan.items[i].record(try writer.write(item, encoded: raw))
             } else {
-                if values.count < t.elementCount { values = [Float](repeating: 0, count: t.elementCount) }
-                try values.withUnsafeMutableBufferPointer { v in
+                // Row by row in both types: a GGUF row is whole blocks of either.
+                let cols = t.dimensions.first ?? 1, rows = t.elementCount / max(cols, 1), sourceRow = t.byteCount / max(rows, 1)
+                let rowBytes = TensorEncoder.rowBytes(item, format: .gguf) ?? item.rawBytes
+                plan.items[i].quality = try encoder.encodeInBands(item.shape.count == 2 ? item : Self.asOneRow(item), rowBytes: rowBytes, format: .gguf, fill: { r0, n, x in
+                    let part = UnsafeRawBufferPointer(rebasing: raw[(r0 * sourceRow)..<((r0 + n) * sourceRow)])
                     if let dtype = t.type.plainDType {
-                        try TensorEncoder.widen(raw, dtype: dtype, into: UnsafeMutableBufferPointer(rebasing: v[0..<t.elementCount]), threads: threads, tensor: t.name)
+                        try TensorEncoder.widen(part, dtype: dtype, into: x, threads: threads, tensor: t.name)
                     } else {
-                        GGMLDequantize.dequantize(raw, type: t.type, count: t.elementCount, into: v.baseAddress!)
+                        GGMLDequantize.dequantize(part, type: t.type, count: n * cols, into: x.baseAddress!)
                     }
-                    plan.items[i].quality = try encoder.encode(values: v.baseAddress!, plan.items[i], format: .gguf)
-                }
-                let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<plan.items[i].rawBytes])
-                plan.items[i].record(try writer.write(plan.items[i], encoded: bytes))
+                }, done: { r0, n in releasePages(raw.baseAddress! + r0 * sourceRow, byteCount: n * sourceRow) })
+                let bytes = UnsafeRawBufferPointer(rebasing: encoder.output[0..<item.rawBytes])
+                plan.items[i].record(try writer.write(item, encoded: bytes))
             }
             releasePages(raw.baseAddress!, byteCount: raw.count)
             done += t.byteCount
             progress?(done, plan.inputBytes)
         }
+    }
+
+    /// A vector as one row, for the band encoder.
+    private static func asOneRow(_ item: ConversionItem) -> ConversionItem {
+        var one = item
+        one.storage.shape = [1, item.shape.reduce(1, *)]
+        return one
     }
 }

@@ -96,6 +96,13 @@ package final class TensorEncoder: @unchecked Sendable {
 
         // f32 rows in output layout: straight from the mapping when possible.
         let direct = info.dtype == .float32 && !item.transposed && permutation == nil && Int(bitPattern: src.baseAddress) % 4 == 0
+        if !direct && !item.transposed && permutation == nil, let rowBytes = Self.rowBytes(item, format: format), rows > 1 {
+            let width = info.dtype.bitSize / 8
+            return try encodeInBands(item, rowBytes: rowBytes, format: format, fill: { r0, n, x in
+                try Self.widen(UnsafeRawBufferPointer(rebasing: src[(r0 * cols * width)..<((r0 + n) * cols * width)]), dtype: info.dtype, into: x,
+                               threads: threads, tensor: name)
+            }, done: { r0, n in checkpoint.releasePages(of: item.source, bytes: (r0 * cols * width)..<((r0 + n) * cols * width)) })
+        }
         if !direct {
             if scratch.count < info.elementCount { scratch = [Float](repeating: 0, count: info.elementCount) }
             try scratch.withUnsafeMutableBufferPointer { dst in
@@ -114,30 +121,72 @@ package final class TensorEncoder: @unchecked Sendable {
         }
     }
 
-    /// Encodes `item` from its values as f32 rows in output layout (a GGUF tensor dequantized:
-    /// the values its report measures against); as `encode`, with nothing transposed or reordered.
-    package func encode(values x: UnsafePointer<Float>, _ item: ConversionItem, format: ConversionOptions.OutputFormat) throws -> QuantizationQuality? {
+    /// Bytes of one encoded row where the layout is rows back to back (ggml's blocks, GGUF's
+    /// Q8_0, the float schemes); nil for .tlm's q8 planes.
+    package static func rowBytes(_ item: ConversionItem, format: ConversionOptions.OutputFormat) -> Int? {
+        guard item.shape.count == 2 else { return nil }
+        let cols = item.shape[1]
+        switch item.scheme {
+        case .q8 where format == .gguf: return cols / 32 * 34
+        case .q8, .q8Row: return nil
+        default: return TLMTensorEntry.expectedRawBytes(shape: [1, cols], scheme: item.scheme)
+        }
+    }
+
+    /// Encodes a matrix a band of rows at a time (about 4 MB of f32): `fill` gives rows
+    /// r0 ..< r0 + n as f32, `done` is told when they are encoded (to let their source pages
+    /// go), so memory stays near the encoded tensor, whatever its size. Rows of `rowBytes`.
+    package func encodeInBands(_ item: ConversionItem, rowBytes: Int, format: ConversionOptions.OutputFormat,
+                               fill: (_ r0: Int, _ n: Int, UnsafeMutableBufferPointer<Float>) throws -> Void,
+                               done: (_ r0: Int, _ n: Int) -> Void) throws -> QuantizationQuality? {
+        let info = item.source.info, rows = item.shape[0], cols = item.shape[1]
         if output.count < item.rawBytes || output.baseAddress == nil {
             output.deallocate()
             output = .allocate(byteCount: max(item.rawBytes, 64), alignment: 64)
         }
-        let quality = try encodeRows(x, releasing: false, item, format: format, permuting: nil)
+        let band = max(1, min(rows, (1 << 20) / max(cols, 1)))
+        if scratch.count < band * cols { scratch = [Float](repeating: 0, count: band * cols) }
+        var total: QuantizationQuality?
+        for r0 in stride(from: 0, to: rows, by: band) {
+            let n = min(band, rows - r0)
+            var part = item
+            part.source.info.shape = [n, cols]
+            part.storage.shape = [n, cols]
+            part.rawBytes = n * rowBytes
+            let quality: QuantizationQuality?
+            do {
+                quality = try scratch.withUnsafeMutableBufferPointer { x in
+                    try fill(r0, n, UnsafeMutableBufferPointer(rebasing: x[0..<(n * cols)]))
+                    return try encodeRows(x.baseAddress!, releasing: false, part, format: format, permuting: nil, into: output.baseAddress! + r0 * rowBytes)
+                }
+            } catch QuantizationError.nonFinite(let t, let i) {
+                throw QuantizationError.nonFinite(tensor: t, index: r0 * cols + i)
+            } catch QuantizationError.scaleOverflow(let t, let i, let rowScales) {
+                throw QuantizationError.scaleOverflow(tensor: t, index: r0 * cols + i, rowScales: rowScales)
+            }
+            if let quality {
+                var sum = total ?? QuantizationQuality()
+                sum.merge(quality)
+                total = sum
+            }
+            done(r0, n)
+        }
         if !item.scheme.isQuantized,
            let bad = firstNonFinite(UnsafeRawBufferPointer(rebasing: output[0..<item.rawBytes]), dtype: item.scheme.storageDType) {
-            throw QuantizationError.nonFinite(tensor: item.source.name, index: bad)
+            throw QuantizationError.nonFinite(tensor: info.name, index: bad)
         }
-        return quality
+        return total
     }
 
     /// The encoding proper: f32 rows (read from the mapping when `releasing`, whose pages
     /// are let go as they are done) into `output` in the item's scheme.
     private func encodeRows(_ x: UnsafePointer<Float>, releasing direct: Bool, _ item: ConversionItem, format: ConversionOptions.OutputFormat,
-                            permuting permutation: GGUFRowPermutation?) throws -> QuantizationQuality? {
+                            permuting permutation: GGUFRowPermutation?, into out: UnsafeMutableRawPointer? = nil) throws -> QuantizationQuality? {
         let info = item.source.info, name = info.name
         let rows = item.shape.count == 2 ? item.shape[0] : 1
         let cols = rows > 0 ? info.elementCount / max(rows, 1) : 0
         let threads = info.elementCount >= 1 << 16 ? self.threads : 1
-        let base = output.baseAddress!
+        let base = out ?? output.baseAddress!
         let scalesOffset = TLMFormat.align(info.elementCount)
         let q = base.assumingMemoryBound(to: Int8.self)
         switch item.scheme {
