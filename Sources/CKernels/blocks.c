@@ -314,13 +314,13 @@ static void unpack_q3_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
     }
 }
 
-static const int8_t iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const int8_t tl_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 #if TL_X86
 /// The same with PSHUFB (every AVX2 CPU has it): the table lookup the compiler cannot make
 /// of the loop below at the baseline it compiles for.
 __attribute__((target("ssse3"))) static void iq4_nibbles_ssse3(const uint8_t *qs, uint8_t *u) {
-    const __m128i table = _mm_add_epi8(_mm_loadu_si128((const __m128i *)(const void *)iq4_values), _mm_set1_epi8((char)128));
+    const __m128i table = _mm_add_epi8(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values), _mm_set1_epi8((char)128));
     const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs), low = _mm_set1_epi8(0x0F);
     _mm_storeu_si128((__m128i *)(void *)u, _mm_shuffle_epi8(table, _mm_and_si128(raw, low)));
     _mm_storeu_si128((__m128i *)(void *)(u + 16), _mm_shuffle_epi8(table, _mm_and_si128(_mm_srli_epi16(raw, 4), low)));
@@ -336,8 +336,8 @@ TL_INLINE void unpack_iq4_nibbles(const uint8_t *qs, uint8_t *u) {
     }
 #endif
     for (int i = 0; i < 16; i++) {
-        u[i] = (uint8_t)(iq4_values[qs[i] & 0x0F] + 128);
-        u[i + 16] = (uint8_t)(iq4_values[qs[i] >> 4] + 128);
+        u[i] = (uint8_t)(tl_iq4_values[qs[i] & 0x0F] + 128);
+        u[i + 16] = (uint8_t)(tl_iq4_values[qs[i] >> 4] + 128);
     }
 }
 
@@ -563,7 +563,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */                                  \
     TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
-        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));       \
+        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
         __m256 acc = _mm256_setzero_ps();                                                                                      \
         for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
             const __m256i q = _mm256_shuffle_epi8(table, nibbles_avx2(w + 2)), xv = LOAD(x);                                   \
@@ -574,7 +574,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     }                                                                                                                          \
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
-        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));       \
+        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;                                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             int32_t ls[8];                                                                                                     \
@@ -701,7 +701,7 @@ TL_TARGET_AVX512 static float dot_q8_0_avx512(const uint8_t *w, size_t n, const 
 
 /// The 16 values IQ4_NL's and IQ4_XS's nibbles index, in each 128-bit lane (for VPSHUFB).
 TL_TARGET_AVX512 static inline __m512i iq4_table(void) {
-    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)iq4_values));
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
 }
 
 /// Σ q·x over 64 values of signed q: |q| against x with q's sign moved onto x.
@@ -1032,7 +1032,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
     K23_KERNELS(V, TARGET)                                                                                                     \
     /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (TBL), signed values */                                      \
     TARGET static inline int32x4_t iq4_dot_##V(const uint8_t *qs, const int8_t *x) {                                           \
-        const int8x16_t table = vld1q_s8(iq4_values);                                                                          \
+        const int8x16_t table = vld1q_s8(tl_iq4_values);                                                                          \
         const uint8x16_t raw = vld1q_u8(qs);                                                                                   \
         return vaddq_s32(DOT4(vqtbl1q_s8(table, vandq_u8(raw, vdupq_n_u8(0x0F))), vld1q_s8(x)),                                \
                          DOT4(vqtbl1q_s8(table, vshrq_n_u8(raw, 4)), vld1q_s8(x + 16)));                                       \

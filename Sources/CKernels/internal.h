@@ -199,3 +199,6 @@ typedef struct {
     tl_block_unpack unpack;
 } tl_block_layout;
 const tl_block_layout *tl_block_layout_of(tl_block_type type);
+
+/// The sixteen values IQ4_NL's and IQ4_XS's nibbles index (ggml's kvalues_iq4nl).
+extern const int8_t tl_iq4_values[16];

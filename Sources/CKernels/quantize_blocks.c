@@ -1,4 +1,4 @@
-// Float rows → ggml's block types (Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K), by the reference
+// Float rows → ggml's block types (Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K, IQ4_NL), by the reference
 // algorithms of ggml's quantizer (what llama-quantize runs without an importance matrix),
 // so a file we write has the bytes llama.cpp's would. The searches for a block's scale
 // (best_scale_signed, best_scale_and_min, q3_scale) are ggml's; every product and sum is
@@ -312,6 +312,60 @@ TL_INLINE void q8_0_block(const float *x, uint8_t *y) {
     for (int j = 0; j < 32; j++) y[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
 }
 
+// IQ4_NL: the nearest of the sixteen table values (ties to the upper), by bisection.
+TL_INLINE int iq4_index(float x) {
+    const int8_t *v = tl_iq4_values;
+    if (x <= v[0]) return 0;
+    if (x >= v[15]) return 15;
+    int lo = 0, hi = 15;
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        if (x < v[mid]) hi = mid; else lo = mid;
+    }
+    return x - v[hi - 1] < v[hi] - x ? hi - 1 : hi;
+}
+
+// IQ4_NL (ggml's search for a block of 32 without an importance matrix, weights x²): the
+// scale from the value of largest magnitude over −127, then fifteen nearby scales, keeping
+// the best weighted fit; the values are then indexed against that scale.
+TL_INLINE void iq4_nl_block(const float *x, uint8_t *y) {
+    const int8_t *values = tl_iq4_values;
+    uint8_t L[32];
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; j++) {
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    float d = 0;
+    if (amax >= TINY_GROUP) {
+        d = -max / values[0];
+        float id = 1 / d, sumqx = 0, sumq2 = 0;
+        for (int j = 0; j < 32; j++) {
+            const float q = values[iq4_index(id * x[j])], w = x[j] * x[j];
+            sumqx += w * q * x[j];
+            sumq2 += w * q * q;
+        }
+        d = sumqx / sumq2;
+        float best = d * sumqx;
+        for (int t = -7; t <= 7; t++) {
+            id = (t + values[0]) / max;
+            sumqx = sumq2 = 0;
+            for (int j = 0; j < 32; j++) {
+                const float q = values[iq4_index(id * x[j])], w = x[j] * x[j];
+                sumqx += w * q * x[j];
+                sumq2 += w * q * q;
+            }
+            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                d = sumqx / sumq2;
+                best = d * sumqx;
+            }
+        }
+    }
+    put_f16(y, d);
+    const float id = d ? 1 / d : 0;
+    for (int j = 0; j < 32; j++) L[j] = (uint8_t)iq4_index(id * x[j]);
+    for (int j = 0; j < 16; j++) y[2 + j] = (uint8_t)(L[j] | (L[16 + j] << 4));
+}
+
 // --- 256-value super-blocks ----------------------------------------------------------
 
 // Q4_K and Q5_K's twelve bytes: eight 6-bit scales and eight 6-bit minimums.
@@ -593,7 +647,8 @@ TL_INLINE void quantize_block(tl_block_type type, const float *x, uint8_t *y) {
     case TL_BLOCKS_Q4_K: q4_K_block(x, y); break;
     case TL_BLOCKS_Q5_K: q5_K_block(x, y); break;
     case TL_BLOCKS_Q6_K: q6_K_block(x, y); break;
-    default: break;  // the IQ4 types are read, not written (tl_quantize_blocks refuses them)
+    case TL_BLOCKS_IQ4_NL: iq4_nl_block(x, y); break;
+    default: break;  // IQ4_XS is read, not written (tl_quantize_blocks refuses it)
     }
 }
 
@@ -620,7 +675,7 @@ TL_TARGET_AVX2 static long quantize_avx2(tl_block_type type, const float *x, siz
 #endif
 
 long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out) {
-    if (type == TL_BLOCKS_IQ4_NL || type == TL_BLOCKS_IQ4_XS) return 0;
+    if (type == TL_BLOCKS_IQ4_XS) return 0;
 #if TL_X86
     if (TL_USES_AVX2()) return quantize_avx2(type, x, n, out);
 #endif

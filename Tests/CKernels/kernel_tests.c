@@ -358,7 +358,8 @@ static uint32_t u32_at(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); r
 static void test_block_quantizers(tl_isa isa) {
     static const struct { const char *name; tl_block_type type; } types[] = {
         {"Q4_0", TL_BLOCKS_Q4_0}, {"Q4_1", TL_BLOCKS_Q4_1}, {"Q5_0", TL_BLOCKS_Q5_0}, {"Q5_1", TL_BLOCKS_Q5_1}, {"Q8_0", TL_BLOCKS_Q8_0},
-        {"Q2_K", TL_BLOCKS_Q2_K}, {"Q3_K", TL_BLOCKS_Q3_K}, {"Q4_K", TL_BLOCKS_Q4_K}, {"Q5_K", TL_BLOCKS_Q5_K}, {"Q6_K", TL_BLOCKS_Q6_K}};
+        {"Q2_K", TL_BLOCKS_Q2_K}, {"Q3_K", TL_BLOCKS_Q3_K}, {"Q4_K", TL_BLOCKS_Q4_K}, {"Q5_K", TL_BLOCKS_Q5_K}, {"Q6_K", TL_BLOCKS_Q6_K},
+        {"IQ4_NL", TL_BLOCKS_IQ4_NL}};
     size_t size = 0;
     unsigned char *file = read_file("fixtures/gguf/quantizer-goldens.gguf", &size);
     check(file != NULL && size > 24 && memcmp(file, "GGUF", 4) == 0, "quantizer goldens readable", size, 0);

@@ -11,7 +11,7 @@ import Testing
 
     /// Each type's blocks of edge-case rows (zeros, one sign, outliers, tiny values,
     /// constants) are ggml_quantize_chunk's, byte for byte.
-    @Test(arguments: ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
+    @Test(arguments: ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"])
     func quantizersWriteGGMLsBytes(_ name: String) throws {
         let file = try GGUFFile.open(Fixtures.path("gguf/quantizer-goldens.gguf"))
         let source = try #require(file.tensor(named: "source")), golden = try #require(file.tensor(named: name))
@@ -169,21 +169,14 @@ import Testing
         }
     }
 
-    /// Where llama.cpp would fall back to IQ4_NL (Q2_K and Q3_K on short rows), which we do
-    /// not write, the conversion stops before writing and names the tensor.
-    @Test func aTypeWeDoNotWriteIsRefusedByName() throws {
+    /// --weights takes llama-quantize's names in any case, and nothing else.
+    @Test func mixesAreNamedAsLlamaQuantizeNamesThem() throws {
+        #expect(WeightChoice(name: "Q4_K_M") == .mix(.q4_k_m) && WeightChoice(name: "q4_k") == .mix(.q4_k_m))
+        #expect(WeightChoice(name: "Q8_0") == .scheme(.q8) && WeightChoice(name: "Q3_K") == .mix(.q3_k_m))
+        #expect(WeightChoice(name: "q4_k_x") == nil && WeightChoice(name: "q4_k") != .scheme(.blocks(.q4_K)))
         let dir = TemporaryDirectory()
-        var options = ConversionOptions()
-        options.weights = .mix(.q3_k_m)
-        options.format = .gguf
-        #expect {
-            try Converter.convert(input: Fixtures.model("tiny-llama"), output: dir.file("m.gguf"), options: options)
-        } throws: { error in
-            "\(error)".contains("model.embed_tokens.weight") && "\(error)".contains("IQ4_NL")
-        }
-        #expect(!fileExists(dir.file("m.gguf")))
-        let r = CLI.run(["convert", Fixtures.model("tiny-llama"), dir.file("m.gguf"), "--weights", "Q3_K_M"])
-        #expect(r.status == 1 && r.stderr.contains("IQ4_NL"), "\(r.stderr)")
         #expect(CLI.run(["convert", Fixtures.model("tiny-llama"), dir.file("m.gguf"), "--weights", "q4_k_x"]).status == 64)
+        #expect(!fileExists(dir.file("m.gguf")))
     }
+
 }

@@ -10,13 +10,13 @@ public enum WeightScheme: Hashable, Sendable, CaseIterable, RawRepresentable {
     case f16
     case bf16
     case f32
-    /// Rows of ggml blocks (Q4_0 … Q6_K), as a GGUF stores them.
+    /// Rows of ggml blocks (Q4_0 … Q6_K, IQ4_NL), as a GGUF stores them.
     case blocks(GGMLType)
 
     public static let blockSize = 32
 
     /// The ggml block types written as schemes (Q8_0 is q8's numbers and is written as q8).
-    public static let blockTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
+    public static let blockTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL]
 
     /// The schemes of a whole model that `plan` and `convert` offer without a mix.
     public static let plain: [WeightScheme] = [.q8, .q8Row, .f16, .bf16, .f32]

@@ -10,6 +10,7 @@ import TensorLedgerCore
 public enum QuantMix: String, CaseIterable, Sendable {
     case q4_0, q4_1, q5_0, q5_1, q8_0
     case q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k
+    case iq4_nl
 
     /// A name as llama-quantize spells it, in any case; Q3_K, Q4_K and Q5_K are its
     /// aliases of the _M mixes.
@@ -36,6 +37,7 @@ public enum QuantMix: String, CaseIterable, Sendable {
         case .q4_k_s, .q4_k_m: return .q4_K
         case .q5_k_s, .q5_k_m: return .q5_K
         case .q6_k: return .q6_K
+        case .iq4_nl: return .iq4_NL
         }
     }
 
@@ -56,6 +58,7 @@ public enum QuantMix: String, CaseIterable, Sendable {
         case .q5_k_s: return 16
         case .q5_k_m: return 17
         case .q6_k: return 18
+        case .iq4_nl: return 25
         }
     }
 
@@ -119,6 +122,7 @@ public enum QuantMix: String, CaseIterable, Sendable {
             case .q3_k_l: t = .q5_K
             case .q4_k_m, .q5_k_m: if moreBits { t = .q6_K }
             case .q4_k_s: if i < 4 { t = .q5_K }
+            case .iq4_nl: if m.gqa >= 4 { t = .q5_K }
             default: break
             }
             if m.is70B && (t == .q3_K || t == .q4_K) { t = .q5_K }
@@ -131,11 +135,12 @@ public enum QuantMix: String, CaseIterable, Sendable {
             case .q4_k_m: if moreBits { t = .q6_K }
             case .q5_k_m: if moreBits { t = .q6_K }
             case .q4_k_s: if i < n / 8 { t = .q5_K }
+            case .iq4_nl: if i < n / 8 { t = .q5_K }
             default: break
             }
         case .attnOutput:
             if m.experts == 8 {
-                if [.q2_k, .q3_k_s, .q3_k_m, .q4_k_s, .q4_k_m].contains(self) { t = .q5_K }
+                if [.q2_k, .q3_k_s, .q3_k_m, .q4_k_s, .q4_k_m, .iq4_nl].contains(self) { t = .q5_K }
             } else {
                 switch self {
                 case .q2_k: t = .q3_K
@@ -153,7 +158,7 @@ public enum QuantMix: String, CaseIterable, Sendable {
         case .q4_K: t = .q5_0
         case .q5_K: t = .q5_1
         case .q6_K: t = .q8_0
-        case .q2_K, .q3_K: t = .iq4_NL
+        case .q2_K, .q3_K: t = .q4_0
         default: break
         }
         return cols % t.blockLayout.size == 0 ? t : nil

@@ -14,14 +14,12 @@ import Darwin
 public enum ConversionError: TensorLedgerError, Equatable {
     case keepMatchesNothing(pattern: String)
     case alreadyQuantized(file: String, tensor: String, scheme: String)
-    /// A mix's rules give a tensor a type TensorLedger does not write (IQ4_NL).
-    case typeNotWritten(tensor: String, type: String, mix: String, cols: Int)
     /// A GGUF tensor already in a quantized type, to be quantized again without --allow-requantize.
     case requantizing(file: String, tensor: String, from: String, to: String)
 
     public var category: ErrorCategory {
         switch self {
-        case .alreadyQuantized, .typeNotWritten, .requantizing: return .badInput
+        case .alreadyQuantized, .requantizing: return .badInput
         case .keepMatchesNothing: return .usage
         }
     }
@@ -35,8 +33,6 @@ public enum ConversionError: TensorLedgerError, Equatable {
             return "\(f): tensor \"\(t)\" shows the checkpoint is already quantized (\(scheme)); convert needs the float weights it was made from"
         case .requantizing(let f, let t, let from, let to):
             return "\(f): tensor \"\(t)\" is already \(from); making it \(to) would round it twice and lose more than quantizing the float weights once. Convert the float model, or pass --allow-requantize to do it anyway"
-        case .typeNotWritten(let t, let type, let mix, let cols):
-            return "tensor \"\(t)\": its rows of \(formatCount(cols)) are no whole number of 256-value blocks, and \(mix)'s rules then store it as \(type), which TensorLedger does not write yet; choose a mix of Q4_K or above (they fall back to Q5_0, Q5_1 or Q8_0), or keep it in float (--keep)"
         }
     }
 }
@@ -225,10 +221,7 @@ public enum StoragePlan {
             }
             let model = mixModel ?? QuantMix.Model(layers: 0, gqa: 1, hasOutput: true)
             if let type = mix.type(of: mixRole, layer: layer, cols: shape[1], model: model) {
-                guard let s = WeightScheme(ggmlType: type) else {
-                    throw ConversionError.typeNotWritten(tensor: info.name, type: type.name, mix: mix.name, cols: shape[1])
-                }
-                scheme = s
+                scheme = WeightScheme(ggmlType: type)!  // every type a mix gives is written
             } else {
                 // llama.cpp's last resort, F16, where no block type divides the rows.
                 scheme = .f16
