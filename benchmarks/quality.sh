@@ -19,14 +19,14 @@ python3 -c "import llama_cpp, gguf" 2>/dev/null && llamacpp=1
 [ "$llamacpp" = 1 ] && "$bin" convert "$model" "$work/f32.gguf" --weights f32 >/dev/null
 
 ftype() {  # llama_ftype of a mix
-  case $1 in Q4_0) echo 2;; Q4_1) echo 3;; Q8_0) echo 7;; Q5_0) echo 8;; Q5_1) echo 9;; Q2_K) echo 10;; Q3_K_S) echo 11;;
+  case $1 in IQ4_NL) echo 25;; Q4_0) echo 2;; Q4_1) echo 3;; Q8_0) echo 7;; Q5_0) echo 8;; Q5_1) echo 9;; Q2_K) echo 10;; Q3_K_S) echo 11;;
     Q3_K_M) echo 12;; Q3_K_L) echo 13;; Q4_K_S) echo 14;; Q4_K_M) echo 15;; Q5_K_S) echo 16;; Q5_K_M) echo 17;; Q6_K) echo 18;; esac
 }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 printf '| %-7s | %12s | %10s | %7s | %10s | %s |\n' scheme "file bytes" "mean KL" "top-1" perplexity "llama.cpp's file"
 printf '|%s|%s|%s|%s|%s|%s|\n' --------- -------------- ------------ --------- ------------ ------------------
-for scheme in f16 Q8_0 Q6_K Q5_K_M Q5_K_S Q5_1 Q5_0 Q4_K_M Q4_K_S Q4_1 Q4_0 Q3_K_L Q3_K_M Q3_K_S Q2_K; do
+for scheme in f16 Q8_0 Q6_K Q5_K_M Q5_K_S Q5_1 Q5_0 Q4_K_M Q4_K_S Q4_1 IQ4_NL Q4_0 Q3_K_L Q3_K_M Q3_K_S Q2_K; do
   out="$work/$scheme.gguf"
   if ! "$bin" convert "$model" "$out" --weights "$scheme" >/dev/null 2>"$work/err"; then
     printf '| %-7s | %s |\n' "$scheme" "not written: $(cut -c1-90 "$work/err")"

@@ -348,6 +348,28 @@ if python(["-c", "import llama_cpp"]).status == 0 {
                    notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
         }
     }
+    // Quantizing an F16 GGUF to Q4_K_M, as llama-quantize does (the same bytes), taking turns.
+    var sources = [("SmolLM2-135M", joinPath(work, lastPathComponent(smol) + "-f16.gguf"))]
+    if !quick { sources.append(("Llama-3.2-1B shape", joinPath(work, "llama-3.2-1b-f16.gguf"))) }
+    for (label, f16) in sources where pathKind(f16) == .file {
+        var st = stat()
+        let out = joinPath(work, "quantized.gguf"), bytes = stat(f16, &st) == 0 ? Double(st.st_size) : 0
+        var theirs: [Double] = [], ours: [Double] = [], theirRSS = 0, ourRSS = 0
+        for _ in 0..<max(runs, 2) {
+            unlink(out)
+            let t = python(["-c", llamaQuantizeScript, f16, out, "15"])
+            if t.status == 0 { theirs.append(bytes / t.seconds / 1e6); theirRSS = max(theirRSS, t.peakRSSKiB) }
+            unlink(out)
+            let r = mustRun(["convert", f16, out, "--weights", "Q4_K_M"])
+            ours.append(bytes / r.seconds / 1e6)
+            ourRSS = max(ourRSS, r.peakRSSKiB)
+        }
+        unlink(out)
+        guard !theirs.isEmpty else { continue }
+        record("\(label) F16 GGUF to Q4_K_M: llama_model_quantize", theirs, unit: "MB/s", higherIsBetter: true, rssKiB: theirRSS, notes: "2 threads, whole process")
+        record("\(label) F16 GGUF to Q4_K_M: convert", ours, unit: "MB/s", higherIsBetter: true, rssKiB: ourRSS,
+               notes: "\(formatFixed(median(ours) / median(theirs), 2))× llama.cpp, the same bytes")
+    }
 }
 
 // diff of the checkpoint against its q8 file: both files' bytes per second, whole process.

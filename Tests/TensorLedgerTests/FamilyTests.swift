@@ -26,7 +26,7 @@ import Darwin
     /// The families whose GGUF files (llama.cpp's converter's, in fixtures/gguf) this tool
     /// reads, and those it also writes.
     static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma3"]
-    static let ggufWritten = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm"]
+    static let ggufWritten = ggufModels
     static func outputs(_ name: String) -> [String] { ggufWritten.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
     static let prompts = ["one-token", "mid", "long"]
 
@@ -195,7 +195,11 @@ import Darwin
         #expect(ours.string(GGUFKey.architecture) == arch)
         func tensors(_ f: GGUFFile) -> [String: [Int]] { Dictionary(uniqueKeysWithValues: f.tensors.map { ($0.name, $0.dimensions) }) }
         #expect(tensors(ours) == tensors(theirs))
-        for t in ours.tensors { #expect(t.type == theirs.tensor(named: t.name)?.type, "\(t.name)") }
+        for t in ours.tensors {
+            // The same values too (Gemma's norm weights as the 1 + w llama.cpp keeps).
+            let other = try #require(theirs.tensor(named: t.name))
+            #expect(t.type == other.type && ours.data(for: t).elementsEqual(theirs.data(for: other)), "\(t.name)")
+        }
         // Every setting of the model llama.cpp reads, as its converter wrote it.
         for key in GGUFKey.Model.allCases.map({ $0.key(arch) }) where theirs.value(key) != nil {
             if let number = theirs.value(key)?.number {
@@ -207,15 +211,24 @@ import Darwin
         }
     }
 
-    /// Gemma 3's GGUF is read, not written yet (llama.cpp stores its norm weights as 1 + w),
-    /// nor turned into a .tlm file (which keeps a checkpoint's own values): both refused.
-    @Test func gemmaGGUFIsReadButNotWritten() throws {
+    /// llama.cpp's Gemma GGUF (norm weights stored as 1 + w) becomes a .tlm file with the
+    /// checkpoint's own w, and runs as the GGUF does.
+    @Test(arguments: ["tiny-gemma", "tiny-gemma3"])
+    func aGemmaGGUFBecomesATLMFileWithTheCheckpointsNorms(_ name: String) throws {
         let dir = TemporaryDirectory()
-        let write = CLI.run(["convert", Fixtures.model("tiny-gemma3"), dir.file("m.gguf")])
-        #expect(write.isOneErrorLine(containing: "gemma3 files are read here, not written yet"), "\(write.status) \(write.stderr)")
-        let tlm = CLI.run(["convert", Fixtures.path("gguf/tiny-gemma3-f32.gguf"), dir.file("m.tlm")])
-        #expect(tlm.isOneErrorLine(containing: "is not converted to .tlm yet"), "\(tlm.status) \(tlm.stderr)")
-        #expect(!fileExists(dir.file("m.gguf")) && !fileExists(dir.file("m.tlm")))
+        let gguf = Fixtures.path("gguf/\(name)-f32.gguf")
+        _ = try Converter.convert(input: gguf, output: dir.file("m.tlm"), options: ConversionOptions())
+        let tlm = try TLMFile(path: dir.file("m.tlm")), checkpoint = try SafetensorsFile(path: Fixtures.model(name) + "/model.safetensors")
+        let norm = try #require(tlm.tensors.first { $0.name.hasSuffix("input_layernorm.weight") })
+        let stored = try #require(checkpoint.tensor(named: norm.name))
+        let raw = try tlm.rawBytes(of: norm)
+        let ours = try floatValues(raw.bytes, info: TensorInfo(name: norm.name, dtype: .float32, shape: norm.shape, dataOffsets: 0..<norm.rawBytes))
+        let theirs = try floatValues(checkpoint.data(for: stored), info: stored)
+        #expect(zip(ours, theirs).allSatisfy { abs($0 - $1) <= 1e-6 }, "\(zip(ours, theirs).map { abs($0 - $1) }.max() ?? 0)")
+        let ids = [5, 17, 29, 41, 3, 8]
+        let a = try Generator(model: ModelLoader.load(gguf, cache: .f32)).lastLogits(ids)
+        let b = try Generator(model: ModelLoader.load(dir.file("m.tlm"), cache: .f32)).lastLogits(ids)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 }, "\(zip(a, b).map { abs($0 - $1) }.max() ?? 0)")
     }
 
     /// A checkpoint missing a tensor its family needs is refused by name, never run without it.

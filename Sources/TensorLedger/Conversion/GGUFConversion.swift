@@ -44,14 +44,13 @@ extension Converter {
         guard let arch = family.gguf else {
             throw GGUFConversionError.unsupported(file: input, reason: "\(config.modelType) models have no GGUF architecture here (\(ModelFamily.knownGGUF))")
         }
-        guard family.writesGGUF else {
-            throw GGUFConversionError.unsupported(file: input, reason: "\(arch) files are read here, not written yet (llama.cpp's converter stores Gemma's norm weights as 1 + w)")
-        }
         // GPT-2's tied head is written again as output.weight (below), so a mix's rules see
         // an output matrix, as llama.cpp's do in the file.
         var mixModel = QuantMix.Model(config: config, tensors: checkpoint.tensors.map(\.info))
         if family.layout == .gpt2 { mixModel.hasOutput = true }
         var (items, dropped, planWarnings) = try plan(checkpoint, config: config, options: options, mixModel: mixModel)
+        // llama.cpp keeps Gemma's RMSNorm weights as the 1 + w they scale by.
+        for i in items.indices where family.gemma && ModelFamily.isGemmaNorm(items[i].source.info) { items[i].valueShift = 1 }
         func ggufName(_ hf: String) throws -> String {
             guard let g = family.ggufName(of: hf) else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
             return g
@@ -142,7 +141,8 @@ extension Converter {
             (key(.feedForwardLength), .u32(UInt32(c.intermediateSize))),
             (key(.headCount), .u32(UInt32(c.heads))),
         ]
-        if weights.isQuantized { m.append((GGUFKey.quantizationVersion, .u32(2))) }
+        // llama.cpp's converter writes the quantization version whatever the types.
+        m.append((GGUFKey.quantizationVersion, .u32(2)))
         if c.family == .gpt2 {
             m.append((key(.layerNormEpsilon), .f32(Float(c.layerNormEpsilon))))
         } else {
@@ -154,8 +154,19 @@ extension Converter {
                 m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
             }
             if c.rotaryDim != c.headDim { m.append((key(.ropeDimensionCount), .u32(UInt32(c.rotaryDim)))) }
+            if c.record.gemma, let window = c.slidingWindow {
+                // llama.cpp's reader takes five sliding layers in six unless told otherwise.
+                m.append((key(.slidingWindow), .u32(UInt32(window))))
+                if let local = c.localRopeTheta { m.append((key(.ropeFreqBaseSWA), .f32(Float(local)))) }
+                if c.slidingLayers != (0..<c.layers).map({ $0 % 6 < 5 }) {
+                    throw GGUFConversionError.unsupported(file: source, reason: "its sliding-window layers are not Gemma 3's five in six, which is all llama.cpp's gemma3 reads")
+                }
+            }
+            if let cap = c.finalSoftCap { m.append((key(.finalSoftCap), .f32(Float(cap)))) }
+            if let cap = c.attentionSoftCap { m.append((key(.attentionSoftCap), .f32(Float(cap)))) }
             m.append((key(.ropeFreqBase), .f32(Float(c.ropeTheta))))
-            if c.headDim != c.hiddenSize / c.heads {
+            // Gemma's converter states the head width always; the others where it is not d / heads.
+            if c.headDim != c.hiddenSize / c.heads || c.record.gemma {
                 m.append((key(.keyLength), .u32(UInt32(c.headDim))))
                 m.append((key(.valueLength), .u32(UInt32(c.headDim))))
             }
@@ -205,7 +216,9 @@ extension Converter {
         }
         if let bos = id(chat.bosToken) ?? tok.prefixIDs.first ?? c.bosTokenID { m.append((GGUFKey.Tokenizer.bosTokenID.key, .u32(UInt32(bos)))) }
         if let eos = id(chat.eosToken) ?? c.eosTokenIDs.first { m.append((GGUFKey.Tokenizer.eosTokenID.key, .u32(UInt32(eos)))) }
+        if let pad = c.padTokenID { m.append((GGUFKey.Tokenizer.paddingTokenID.key, .u32(UInt32(pad)))) }
         m.append((GGUFKey.Tokenizer.addBOSToken.key, .bool(!tok.prefixIDs.isEmpty)))
+        m.append((GGUFKey.Tokenizer.addEOSToken.key, .bool(!tok.suffixIDs.isEmpty)))
         if let template = chat.chatTemplate { m.append((GGUFKey.chatTemplate, .string(template))) }
         return m
     }

@@ -15,10 +15,6 @@ import TensorLedgerRuntime
 extension Converter {
     static func ggufToTLMPlan(_ gguf: GGUFFile, options: ConversionOptions) throws -> Plan {
         let config = try gguf.modelConfig()
-        // A .tlm file keeps a checkpoint's own values; Gemma's GGUF norms are 1 + w.
-        guard !config.record.gemma else {
-            throw GGUFConversionError.unsupported(file: gguf.path, reason: "a \(config.modelType) GGUF is not converted to .tlm yet: llama.cpp stores its norm weights as 1 + w; run the GGUF, or convert the checkpoint")
-        }
         let weights = GGUFWeights(file: gguf, config: config, asStored: false)
         var warnings: [String] = []
         if options.scheme != .q8 || !options.keep.isEmpty {
@@ -50,6 +46,8 @@ extension Converter {
             var item = ConversionItem(source: source, storage: TensorStorage(category: category, scheme: scheme, transposed: m.conv1D, fusedQKV: fused,
                                                                            shape: shape, rawBytes: rawBytes, note: nil))
             if blocks { item.sourceBlocks = (m.gguf.type.name, m.gguf.byteCount) }
+            // A .tlm file keeps a checkpoint's own values: Gemma's GGUF norms are 1 + w.
+            if config.record.gemma && ModelFamily.isGemmaNorm(m.info) { item.valueShift = -1 }
             items.append(item)
         }
         let tokenizer = try BPETokenizer.fromGGUF(gguf, source: gguf.path)
@@ -76,7 +74,7 @@ extension Converter {
     /// One tensor of a GGUF file in its .tlm form, as the runner would load it, handed to `body`.
     static func withGGUFStoredBytes<T>(_ item: ConversionItem, from weights: GGUFWeights, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         if item.shape.count == 1 {
-            return try weights.vector(item.source.name, count: item.shape[0]).withUnsafeBytes(body)
+            return try weights.vector(item.source.name, count: item.shape[0]).map { $0 + item.valueShift }.withUnsafeBytes(body)
         }
         let matrix = try weights.matrix(item.source.name, rows: item.shape[0], cols: item.shape[1], conv1D: item.transposed)
         return try withExtendedLifetime(matrix.owner) { try body(matrix.bytes) }

@@ -86,6 +86,7 @@ public enum SyntheticCheckpoint {
         if c.family == .bert { o["type_vocab_size"] = .int(c.typeVocabSize) }
         o["tie_word_embeddings"] = .bool(c.tiedEmbeddings)
         if let bos = c.bosTokenID { o["bos_token_id"] = .int(bos) }
+        if let pad = c.padTokenID { o["pad_token_id"] = .int(pad) }
         switch c.eosTokenIDs.count {
         case 0: break
         case 1: o["eos_token_id"] = .int(c.eosTokenIDs[0])

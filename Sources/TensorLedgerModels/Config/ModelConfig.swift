@@ -121,6 +121,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var finalSoftCap: Double?
     /// config.json's `bos_token_id` and `eos_token_id` (a list for some models).
     public var bosTokenID: Int?
+    /// config.json's `pad_token_id`, which GGUF carries as the padding token.
+    public var padTokenID: Int?
     public var eosTokenIDs: [Int] = []
     /// The element type the weights were saved in (config.json's torch_dtype, or dtype
     /// since transformers 5): what a ledger or plan from the configuration alone counts bytes in.
@@ -267,6 +269,7 @@ public struct ModelConfig: Sendable, Equatable {
         default: break  // float32, "auto" or absent
         }
         config.bosTokenID = try tokenID(o["bos_token_id"], "bos_token_id")
+        config.padTokenID = try tokenID(o["pad_token_id"], "pad_token_id")
         for v in o["eos_token_id"]?.array ?? o["eos_token_id"].map({ [$0] }) ?? [] {
             if let id = try tokenID(v, "eos_token_id") { config.eosTokenIDs.append(id) }
         }
@@ -321,7 +324,7 @@ public struct ModelConfig: Sendable, Equatable {
             }
         }
         // Token ids a file names must be tokens: -1 or 5,000,000,000 is no token of any vocabulary.
-        for (name, id) in [("bos_token_id", bosTokenID)] + eosTokenIDs.map({ ("eos_token_id", Optional($0)) }) {
+        for (name, id) in [("bos_token_id", bosTokenID), ("pad_token_id", padTokenID)] + eosTokenIDs.map({ ("eos_token_id", Optional($0)) }) {
             if let id, id < 0 || (vocabSize > 0 && id >= vocabSize) {
                 throw .invalid(file: file, reason: "\(name) \(id) is not a token of the \(formatCount(vocabSize))-token vocabulary")
             }
@@ -545,6 +548,7 @@ extension ModelConfig: JSONRepresentable {
         StoredField(key: "attn_logit_softcapping", write: { $0.attentionSoftCap.map { .double($0) } }, read: { c, v, _ in c.attentionSoftCap = v?.number }),
         StoredField(key: "final_logit_softcapping", write: { $0.finalSoftCap.map { .double($0) } }, read: { c, v, _ in c.finalSoftCap = v?.number }),
         StoredField(key: "bos_token_id", write: { $0.bosTokenID.map { .int($0) } ?? .null }, read: { c, v, _ in c.bosTokenID = v?.int }),
+        StoredField(key: "pad_token_id", write: { $0.padTokenID.map { .int($0) } }, read: { c, v, _ in c.padTokenID = v?.int }),
         StoredField(key: "eos_token_ids", write: { .array($0.eosTokenIDs.map { .int($0) }) }, read: { c, v, _ in
             c.eosTokenIDs = (v?.array ?? []).compactMap(\.int)
         }),

@@ -61,9 +61,10 @@ public struct ModelFamily: Sendable {
     public var fusedProjections = false
     /// LayerNorm, with a bias, where the others have RMSNorm (StableLM).
     public var layerNorms = false
-    /// This tool writes its GGUF files (Gemma's it reads only: llama.cpp's converter stores
-    /// its norm weights as 1 + w, which the writer does not do yet).
-    public var writesGGUF = true
+    /// Whether a tensor is one of the RMSNorm weights Gemma scales by 1 + w (which llama.cpp
+    /// stores as 1 + w).
+    public static func isGemmaNorm(_ t: TensorInfo) -> Bool { t.rank == 1 && t.name.hasSuffix("norm.weight") }
+
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
 
@@ -92,10 +93,10 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("olmo2", .llama, gguf: "olmo2", "OLMo 2")) { $0.qkNorm = .whole; $0.norms = .post },
             with(ModelFamily("phi3", .llama, gguf: "phi3", "Phi-3")) { $0.fusedProjections = true },
             with(ModelFamily("stablelm", .llama, gguf: "stablelm", "StableLM")) { $0.layerNorms = true },
-            with(ModelFamily("gemma", .llama, gguf: "gemma", "Gemma")) { $0.gemma = true; $0.writesGGUF = false },
+            with(ModelFamily("gemma", .llama, gguf: "gemma", "Gemma")) { $0.gemma = true },
             with(ModelFamily("gemma2", .llama, "Gemma 2")) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
             with(ModelFamily("gemma3_text", .llama, gguf: "gemma3", "Gemma 3")) {
-                $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true; $0.writesGGUF = false
+                $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true
             },
             with(ModelFamily("mixtral", .llama, "Mixtral")) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
             with(ModelFamily("qwen3_moe", .llama, "Qwen3-MoE")) { $0.experts = .qwen; $0.qkNorm = .perHead },

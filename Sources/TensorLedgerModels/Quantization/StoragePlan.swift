@@ -160,6 +160,9 @@ public struct ConversionItem: Sendable {
         set { storage.rawBytes = newValue }
     }
     public var note: String? { storage.note }
+    /// Added to every value on the way out: Gemma's norm weights are 1 + w in GGUF and w in
+    /// a checkpoint or a .tlm file.
+    public var valueShift: Float = 0
     /// The source's element type and bytes, as reports name them.
     public var sourceTypeName: String { sourceBlocks?.type ?? source.info.dtype.rawValue }
     public var sourceBytes: Int { sourceBlocks?.bytes ?? source.info.byteCount }

@@ -61,7 +61,8 @@ package final class TensorEncoder: @unchecked Sendable {
         }
 
         // Same element type, same layout: the bytes go through untouched (bit-exact).
-        if !item.transposed && permutation == nil && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype {
+        let shift = item.valueShift
+        if !item.transposed && permutation == nil && !item.scheme.isQuantized && item.scheme.storageDType == info.dtype && shift == 0 {
             UnsafeMutableRawBufferPointer(rebasing: output[0..<src.count]).copyMemory(from: src)
             return nil
         }
@@ -95,8 +96,8 @@ package final class TensorEncoder: @unchecked Sendable {
         }
 
         // f32 rows in output layout: straight from the mapping when possible.
-        let direct = info.dtype == .float32 && !item.transposed && permutation == nil && Int(bitPattern: src.baseAddress) % 4 == 0
-        if !direct && !item.transposed && permutation == nil, let rowBytes = Self.rowBytes(item, format: format), rows > 1 {
+        let direct = info.dtype == .float32 && !item.transposed && permutation == nil && Int(bitPattern: src.baseAddress) % 4 == 0 && shift == 0
+        if !direct && !item.transposed && permutation == nil && shift == 0, let rowBytes = Self.rowBytes(item, format: format), rows > 1 {
             let width = info.dtype.bitSize / 8
             return try encodeInBands(item, rowBytes: rowBytes, format: format, fill: { r0, n, x in
                 try Self.widen(UnsafeRawBufferPointer(rebasing: src[(r0 * cols * width)..<((r0 + n) * cols * width)]), dtype: info.dtype, into: x,
@@ -112,6 +113,7 @@ package final class TensorEncoder: @unchecked Sendable {
                     try Self.widen(src, dtype: info.dtype, into: UnsafeMutableBufferPointer(rebasing: dst[0..<info.elementCount]), threads: threads, tensor: name)
                 }
                 permutation?.apply(to: dst.baseAddress!, cols: cols)
+                if shift != 0 { for i in 0..<info.elementCount { dst[i] += shift } }
             }
         }
 
