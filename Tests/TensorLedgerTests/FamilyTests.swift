@@ -211,6 +211,36 @@ import Darwin
         }
     }
 
+    /// Gemma 2 in GGUF: the keys llama.cpp's gemma2 reads (sliding window, both soft caps),
+    /// what it derives (every other layer sliding, scores by head_dim^-1/2) checked before
+    /// writing, and the file runs as the checkpoint does. (llama.cpp's own run of such a file
+    /// gave the same top logits, 1.118, 0.917, 0.891, when this was written.)
+    @Test func gemma2IsWrittenAsLlamaCppReadsIt() throws {
+        let dir = TemporaryDirectory()
+        let refused = CLI.run(["convert", Fixtures.model("tiny-gemma2"), dir.file("r.gguf")])
+        #expect(refused.isOneErrorLine(containing: "its query_pre_attn_scalar is 32, and llama.cpp's gemma2 scales scores by 16^-1/2"), "\(refused.stderr)")
+        var config = try Fixtures.json("models/tiny-gemma2/config.json")
+        config["query_pre_attn_scalar"] = .int(16)
+        writeFile(dir.file("config.json"), Array(JSONValue.object(config).serialized().utf8))
+        try makeDirectory(dir.file("m"))
+        try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("config.json")), directory: dir.file("m"), seed: 4,
+                                      tokenizer: TokenizerSource.load(Fixtures.model("tiny-gemma2") + "/tokenizer.json"))
+        var options = ConversionOptions()
+        options.weights = .scheme(.f32)
+        options.format = .gguf
+        _ = try Converter.convert(input: dir.file("m"), output: dir.file("m.gguf"), options: options)
+        let file = try GGUFFile.open(dir.file("m.gguf"))
+        #expect(file.string(GGUFKey.architecture) == "gemma2")
+        #expect(file.value("gemma2.attention.sliding_window") == .u32(8) && file.value("gemma2.attn_logit_softcapping") == .f32(2)
+                && file.value("gemma2.final_logit_softcapping") == .f32(5))
+        let read = try file.modelConfig(), written = try ModelConfig.load(dir.file("config.json"))
+        #expect(read.slidingLayers == written.slidingLayers && read.queryPreAttentionScalar == written.queryPreAttentionScalar)
+        let ids = [5, 17, 29, 41, 3, 8]
+        let a = try Generator(model: ModelLoader.load(dir.file("m"), cache: .f32)).lastLogits(ids)
+        let b = try Generator(model: ModelLoader.load(dir.file("m.gguf"), cache: .f32)).lastLogits(ids)
+        #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 }, "\(zip(a, b).map { abs($0 - $1) }.max() ?? 0)")
+    }
+
     /// llama.cpp's Gemma GGUF (norm weights stored as 1 + w) becomes a .tlm file with the
     /// checkpoint's own w, and runs as the GGUF does.
     @Test(arguments: ["tiny-gemma", "tiny-gemma3"])

@@ -154,12 +154,21 @@ extension Converter {
                 m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
             }
             if c.rotaryDim != c.headDim { m.append((key(.ropeDimensionCount), .u32(UInt32(c.rotaryDim)))) }
-            if c.record.gemma, let window = c.slidingWindow {
-                // llama.cpp's reader takes five sliding layers in six unless told otherwise.
-                m.append((key(.slidingWindow), .u32(UInt32(window))))
-                if let local = c.localRopeTheta { m.append((key(.ropeFreqBaseSWA), .f32(Float(local)))) }
-                if c.slidingLayers != (0..<c.layers).map({ $0 % 6 < 5 }) {
-                    throw GGUFConversionError.unsupported(file: source, reason: "its sliding-window layers are not Gemma 3's five in six, which is all llama.cpp's gemma3 reads")
+            if let layout = c.record.ggufGemma {
+                // What llama.cpp derives rather than reads must be what the model has.
+                let scalar = Double(c.layers == layout.widthScaledLayers ? c.hiddenSize / c.heads : c.headDim)
+                if let q = c.queryPreAttentionScalar, q != scalar {
+                    throw GGUFConversionError.unsupported(file: source, reason: "its query_pre_attn_scalar is \(formatFixed(q, 0)), and llama.cpp's \(a) scales scores by \(formatFixed(scalar, 0))^-1/2 for this shape")
+                }
+                if let window = c.slidingWindow {
+                    m.append((key(.slidingWindow), .u32(UInt32(window))))
+                    if let local = c.localRopeTheta, local != c.ropeTheta || layout.slidingRopeBase != nil {
+                        m.append((key(.ropeFreqBaseSWA), .f32(Float(local))))
+                    }
+                    let n = layout.slidingPattern
+                    if !c.slidingLayers.isEmpty && c.slidingLayers != (0..<c.layers).map({ $0 % n < n - 1 }) {
+                        throw GGUFConversionError.unsupported(file: source, reason: "its sliding-window layers are not every \(n == 2 ? "other" : "\(n - 1) in \(n)") layer, which is all llama.cpp's \(a) reads")
+                    }
                 }
             }
             if let cap = c.finalSoftCap { m.append((key(.finalSoftCap), .f32(Float(cap)))) }

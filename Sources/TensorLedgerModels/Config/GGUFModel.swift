@@ -88,22 +88,24 @@ extension GGUFFile {
         if known.layerNorms, value(GGUFKey.Model.parallelResidual.key(arch)) != .bool(false) {
             throw .invalid(file: path, reason: "\(GGUFKey.Model.parallelResidual.key(arch)) is not false: the runner does not do parallel residual blocks yet")
         }
-        // Gemma 3 as llama.cpp reads it: GeGLU; sliding layers five of every six (or as the
-        // pattern key says) with their own rope base; scores scaled by head_dim^-1/2, but by
-        // (d / heads)^-1/2 for the 62-layer 27B, which is what its query_pre_attn_scalar says.
+        // Gemma 2 and 3 as llama.cpp reads them: GeGLU; sliding layers as the family lays them
+        // out (Gemma 2 every other one, Gemma 3 five of every six) unless the pattern key says,
+        // Gemma 3's with their own rope base; scores scaled by head_dim^-1/2, but by
+        // (d / heads)^-1/2 for each family's 27B, which is what its query_pre_attn_scalar says.
         if known.gemma {
+            let layout = known.ggufGemma ?? (slidingPattern: 6, slidingRopeBase: 10_000, widthScaledLayers: 62)
             c.activation = "gelu_pytorch_tanh"
             if let window = int(.slidingWindow), window > 0 {
                 c.slidingWindow = window
                 if case .array(.bool, let flags)? = value(GGUFKey.Model.slidingWindowPattern.key(arch)) {
                     c.slidingLayers = flags.map { $0 == .bool(true) }
                 } else {
-                    let n = int(.slidingWindowPattern) ?? 6
+                    let n = int(.slidingWindowPattern) ?? layout.slidingPattern
                     c.slidingLayers = (0..<c.layers).map { n == 0 || $0 % n < n - 1 }
                 }
-                c.localRopeTheta = number(.ropeFreqBaseSWA) ?? 10_000
+                c.localRopeTheta = number(.ropeFreqBaseSWA) ?? layout.slidingRopeBase
             }
-            c.queryPreAttentionScalar = Double(c.layers == 62 ? d / heads : c.headDim)
+            c.queryPreAttentionScalar = Double(c.layers == layout.widthScaledLayers ? d / heads : c.headDim)
             if let cap = number(.finalSoftCap), cap > 0 { c.finalSoftCap = cap }
             if let cap = number(.attentionSoftCap), cap > 0 { c.attentionSoftCap = cap }
         }

@@ -64,6 +64,12 @@ public struct ModelFamily: Sendable {
     /// Whether a tensor is one of the RMSNorm weights Gemma scales by 1 + w (which llama.cpp
     /// stores as 1 + w).
     public static func isGemmaNorm(_ t: TensorInfo) -> Bool { t.rank == 1 && t.name.hasSuffix("norm.weight") }
+    /// How llama.cpp's GGUF architecture for a Gemma lays out what its keys leave unsaid:
+    /// which layers slide (all but the last of every `slidingPattern`), the sliding layers'
+    /// rope base when no key gives one (nil: the global base), and the layer count of the
+    /// one model whose scores are scaled by (d / heads)^-1/2 rather than head_dim^-1/2
+    /// (its query_pre_attn_scalar).
+    public var ggufGemma: (slidingPattern: Int, slidingRopeBase: Double?, widthScaledLayers: Int)?
 
     /// The runner runs it (a ledger is made of any family).
     public var runs = true
@@ -94,9 +100,13 @@ public struct ModelFamily: Sendable {
             with(ModelFamily("phi3", .llama, gguf: "phi3", "Phi-3")) { $0.fusedProjections = true },
             with(ModelFamily("stablelm", .llama, gguf: "stablelm", "StableLM")) { $0.layerNorms = true },
             with(ModelFamily("gemma", .llama, gguf: "gemma", "Gemma")) { $0.gemma = true },
-            with(ModelFamily("gemma2", .llama, "Gemma 2")) { $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true },
+            with(ModelFamily("gemma2", .llama, gguf: "gemma2", "Gemma 2")) {
+                $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true
+                $0.ggufGemma = (slidingPattern: 2, slidingRopeBase: nil, widthScaledLayers: 46)  // Gemma 2 27B
+            },
             with(ModelFamily("gemma3_text", .llama, gguf: "gemma3", "Gemma 3")) {
                 $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true
+                $0.ggufGemma = (slidingPattern: 6, slidingRopeBase: 10_000, widthScaledLayers: 62)  // Gemma 3 27B
             },
             with(ModelFamily("mixtral", .llama, "Mixtral")) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
             with(ModelFamily("qwen3_moe", .llama, "Qwen3-MoE")) { $0.experts = .qwen; $0.qkNorm = .perHead },
