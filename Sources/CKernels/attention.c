@@ -1,5 +1,6 @@
-// One attention head for one query: scores against every cached key, softmax, and the
-// values weighted by it. A fifth of prompt processing when done a dot product at a time.
+// Attention of one head: for one query (decoding), scores against every cached key,
+// softmax, and the values weighted by it; for a prompt's queries, eight at a time over
+// tiles of keys with an online softmax, each key widened once for the eight.
 // Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0. The cached
 // keys and values are f32 or f16 (tl_weight_type), widened as they are read.
 #include "internal.h"
@@ -113,7 +114,105 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
     }
 }
 
+// Up to eight queries of one head at once (a prompt's consecutive tokens), lane i for
+// query i: each cached key and value is read and widened once for all of them, and the
+// softmax runs online over tiles of keys (a running maximum and sum per query, the
+// partial results rescaled when the maximum grows), so no score matrix is kept.
+#define KEY_TILE 64
+TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                               tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
+                                               float scale, float cap, float *out, size_t ostride) {
+    float acc[8][256] __attribute__((aligned(32)));
+    int32_t first[8], last[8];
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < 8; i++) {
+        first[i] = i < nq ? (int32_t)start[i] : 0;
+        last[i] = i < nq ? (int32_t)end[i] : 0;  // an unused lane sees no key
+        if (i < nq) {
+            lo = start[i] < lo ? start[i] : lo;
+            hi = end[i] > hi ? end[i] : hi;
+        }
+        for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
+    }
+    const __m256i vfirst = _mm256_loadu_si256((const __m256i *)(const void *)first), vlast = _mm256_loadu_si256((const __m256i *)(const void *)last);
+    const __m256 vscale = _mm256_set1_ps(scale), minus_inf = _mm256_set1_ps(-INFINITY);
+    __m256 running_max = minus_inf, running_sum = _mm256_setzero_ps();
+    for (size_t t0 = lo; t0 < hi; t0 += KEY_TILE) {
+        const size_t n = hi - t0 < KEY_TILE ? hi - t0 : KEY_TILE;
+        __m256 s[KEY_TILE], valid[KEY_TILE];
+        __m256 tile_max = minus_inf;
+        for (size_t j = 0; j < n; j++) {
+            const size_t k = (t0 + j) * stride;
+            __m256 a[8];
+            const __m256 k0 = tl_weights8(keys, type, k);
+            for (size_t i = 0; i < 8; i++) a[i] = i < nq ? _mm256_mul_ps(_mm256_loadu_ps(q + i * qstride), k0) : _mm256_setzero_ps();
+            for (size_t c = 8; c < dh; c += 8) {
+                const __m256 kc = tl_weights8(keys, type, k + c);
+                for (size_t i = 0; i < nq; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qstride + c), kc, a[i]);
+            }
+            __m256 score = _mm256_mul_ps(sum_each_avx2(a), vscale);
+            if (cap > 0) {
+                float lanes[8];
+                _mm256_storeu_ps(lanes, score);
+                for (int i = 0; i < 8; i++) lanes[i] = cap * tanhf(lanes[i] / cap);
+                score = _mm256_loadu_ps(lanes);
+            }
+            const __m256i position = _mm256_set1_epi32((int32_t)(t0 + j));
+            valid[j] = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpgt_epi32(vfirst, position), _mm256_cmpgt_epi32(vlast, position)));
+            s[j] = _mm256_blendv_ps(minus_inf, score, valid[j]);
+            tile_max = _mm256_max_ps(tile_max, s[j]);
+        }
+        const __m256 new_max = _mm256_max_ps(running_max, tile_max);
+        // A lane that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
+        const __m256 safe_max = _mm256_blendv_ps(new_max, _mm256_setzero_ps(), _mm256_cmp_ps(new_max, minus_inf, _CMP_EQ_OQ));
+        const __m256 rescale = exp_nonpositive_avx2(_mm256_sub_ps(running_max, safe_max));
+        running_sum = _mm256_mul_ps(running_sum, rescale);
+        float factor[8];
+        _mm256_storeu_ps(factor, rescale);
+        for (size_t i = 0; i < nq; i++) {
+            const __m256 f = _mm256_set1_ps(factor[i]);
+            for (size_t c = 0; c < dh; c += 8) _mm256_store_ps(acc[i] + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), f));
+        }
+        for (size_t j = 0; j < n; j++) {
+            const __m256 e = _mm256_and_ps(exp_nonpositive_avx2(_mm256_sub_ps(s[j], safe_max)), valid[j]);
+            running_sum = _mm256_add_ps(running_sum, e);
+            float w[8];
+            _mm256_storeu_ps(w, e);
+            const size_t v = (t0 + j) * stride;
+            for (size_t c = 0; c < dh; c += 8) {
+                const __m256 vc = tl_weights8(values, type, v + c);
+                for (size_t i = 0; i < nq; i++) {
+                    _mm256_store_ps(acc[i] + c, _mm256_fmadd_ps(_mm256_set1_ps(w[i]), vc, _mm256_load_ps(acc[i] + c)));
+                }
+            }
+        }
+        running_max = new_max;
+    }
+    float sums[8];
+    _mm256_storeu_ps(sums, running_sum);
+    for (size_t i = 0; i < nq; i++) {
+        const __m256 inverse = _mm256_set1_ps(sums[i] > 0 ? 1.0f / sums[i] : 0.0f);
+        for (size_t c = 0; c < dh; c += 8) _mm256_storeu_ps(out + i * ostride + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), inverse));
+    }
+}
+
 #endif
+
+void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
+                       float *out, size_t ostride) {
+#if TL_X86
+    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
+        attend_queries_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride);
+        return;
+    }
+#endif
+    const size_t size = type == TL_WEIGHTS_F32 ? 4 : 2;
+    for (size_t i = 0; i < nq; i++) {
+        tl_attend(q + i * qstride, (const char *)keys + start[i] * stride * size, (const char *)values + start[i] * stride * size, type, stride,
+                  end[i] - start[i], dh, scale, cap, scores, out + i * ostride);
+    }
+}
 
 void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
                float scale, float cap, float *scores, float *out) {

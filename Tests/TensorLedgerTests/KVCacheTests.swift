@@ -32,4 +32,29 @@ import Testing
         #expect(worst > 0, "\(name): the f16 cache changed nothing; is it used?")
         #expect(b.cacheBytes * 2 == a.cacheBytes)
     }
+
+    /// Past 256 cached positions, the query heads that share a key/value head attend
+    /// together, reading the cache once; a prompt's tokens attend eight at a time. Both
+    /// give what the other gives: the last token's logits from the whole prompt at once,
+    /// and from decoding it a token at a time (Gemma 3's with sliding-window layers).
+    @Test(arguments: ["tiny-llama", "tiny-qwen2", "tiny-gemma3"])
+    func longCachesAttendAsShortOnesDo(_ name: String) throws {
+        let dir = TemporaryDirectory()
+        var config = try Fixtures.json("models/\(name)/config.json")
+        config["max_position_embeddings"] = .int(400)
+        writeFile(dir.file("config.json"), Array(JSONValue.object(config).serialized().utf8))
+        try makeDirectory(dir.file("m"))
+        try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("config.json")), directory: dir.file("m"), seed: 9,
+                                      tokenizer: TokenizerSource.load(Fixtures.model(name) + "/tokenizer.json"))
+        let model = try ModelLoader.load(dir.file("m"), cache: .f32)
+        #expect(model.config.heads > model.config.kvHeads)
+        let ids = (0..<300).map { ($0 * 37 + 11) % 200 + 3 }
+        let whole = try Generator(model: model).lastLogits(ids)
+        let state = model.makeState()
+        try model.forward(Array(ids.prefix(250)), state: state)
+        for id in ids.dropFirst(250) { try model.forward([id], state: state) }
+        let stepped = Array(state.logits())
+        let worst = zip(whole, stepped).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-4, "\(name): max |Δlogit| \(worst)")
+    }
 }

@@ -239,6 +239,37 @@ import Testing
         }
     }
 
+    /// A prompt's queries at once (each key read once for up to eight of them, the softmax
+    /// online over tiles of 64 keys) give what the twin gives for each query alone: causal
+    /// ranges that grow by one, sliding windows, more than a tile of keys, widths with and
+    /// without a tail, a soft cap, f32 and f16 caches.
+    @Test(arguments: KernelISA.available)
+    func promptAttentionMatchesTheTwinPerQuery(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (dh, first, n, window, spread) in [(64, 0, 8, Int?.none, Float(1)), (64, 130, 8, nil, 1), (16, 60, 5, 8, 1), (128, 0, 3, nil, 1),
+                                                   (64, 200, 8, 70, 30), (12, 3, 2, nil, 1)] {
+                let total = first + n
+                let keys = (0..<total).map { Self.vector(dh, seed: 900 + UInt64($0), std: spread) }
+                let values = (0..<total).map { Self.vector(dh, seed: 1900 + UInt64($0)) }
+                let queries = (0..<n).map { Self.vector(dh, seed: 40 + UInt64($0), std: spread) }
+                let ranges = (0..<n).map { i -> Range<Int> in
+                    let end = first + i + 1
+                    return (window.map { max(0, end - $0) } ?? 0)..<end
+                }
+                let scale = 1 / Float(dh).squareRoot()
+                for (cap, f16): (Float, Bool) in [(0, false), (5, false), (0, true)] {
+                    let got = Kernels.attendQueries(queries, keys: keys, values: values, ranges: ranges, scale: scale, cap: cap, f16: f16)
+                    for i in 0..<n {
+                        let widen = { (v: [Float]) in f16 ? v.map { floatFromHalfBits(halfBitsFromFloat($0)) } : v }
+                        let ref = ReferenceKernels.attend(queries[i], keys: keys[ranges[i]].map(widen), values: values[ranges[i]].map(widen), scale: scale, cap: cap)
+                        let worst = zip(got[i], ref).map { abs(Double($0) - $1) }.max() ?? 0
+                        #expect(worst < 2e-5, "\(isa.name) dh=\(dh) query \(i) of \(n) at \(ranges[i]) cap=\(cap) f16=\(f16): worst error \(worst)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Keys and values kept as f16 (the KV cache's default) give what the twin gives for
     /// their widened values.
     @Test(arguments: KernelISA.available)

@@ -174,19 +174,50 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         let type = shape.cache == .f32 ? TL_WEIGHTS_F32 : TL_WEIGHTS_F16
         let group = shape.heads / kvHeads
         let scale = input.scale ?? 1 / Float(dh).squareRoot()
+        // A prompt's queries eight at a time, each key read once for the eight.
         let head = { (h: Int) in
             let cacheOffset = (h / group) * state.cacheCapacity * dh
-            for t in 0..<T {
-                let end = state.position + t + 1, start = input.window.map { max(0, end - $0) } ?? 0
-                tl_attend(input.queries + t * input.queryStride + h * dh, keys + (cacheOffset + start * dh) * size, values + (cacheOffset + start * dh) * size,
-                          type, dh, end - start, dh, scale, input.softCap ?? 0, state.scores + h * state.cacheCapacity,
-                          state.attention + t * shape.queryWidth + h * dh)
+            var starts = (0, 0, 0, 0, 0, 0, 0, 0), ends = starts
+            withUnsafeMutableBytes(of: &starts) { s in
+                withUnsafeMutableBytes(of: &ends) { e in
+                    let start = s.bindMemory(to: Int.self), end = e.bindMemory(to: Int.self)
+                    for t0 in stride(from: 0, to: T, by: 8) {
+                        let n = min(8, T - t0)
+                        for i in 0..<n {
+                            end[i] = state.position + t0 + i + 1
+                            start[i] = input.window.map { max(0, end[i] - $0) } ?? 0
+                        }
+                        tl_attend_queries(input.queries + t0 * input.queryStride + h * dh, input.queryStride, n, keys + cacheOffset * size,
+                                          values + cacheOffset * size, type, dh, start.baseAddress, end.baseAddress, dh, scale, input.softCap ?? 0,
+                                          state.scores + h * state.cacheCapacity, state.attention + t0 * shape.queryWidth + h * dh, shape.queryWidth)
+                    }
+                }
             }
         }
-        if threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork {
-            pool.run(chunks: shape.heads, head)
-        } else {
-            for h in 0..<shape.heads { head(h) }
+        // Decoding: the query heads that share a key/value head read its cache together, once.
+        let shared = { (kh: Int) in
+            let cacheOffset = kh * state.cacheCapacity * dh
+            let end = state.position + 1, start = input.window.map { max(0, end - $0) } ?? 0
+            var starts = (start, start, start, start, start, start, start, start), ends = (end, end, end, end, end, end, end, end)
+            withUnsafePointer(to: &starts) { s in
+                withUnsafePointer(to: &ends) { e in
+                    for h0 in stride(from: kh * group, to: (kh + 1) * group, by: 8) {
+                        let n = min(8, (kh + 1) * group - h0)
+                        tl_attend_queries(input.queries + h0 * dh, dh, n, keys + cacheOffset * size, values + cacheOffset * size, type, dh,
+                                          UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
+                                          dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity, state.attention + h0 * dh, dh)
+                    }
+                }
+            }
+        }
+        let parallel = threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork
+        // (Over a short cache, one query at a time is as quick, and the heads spread wider.)
+        let together = T == 1 && group > 1 && state.position >= 256
+        switch (together, parallel) {
+        case (true, true): pool.run(chunks: kvHeads, shared)
+        case (true, false): for kh in 0..<kvHeads { shared(kh) }
+        case (_, true): pool.run(chunks: shape.heads, head)
+        case (_, false): for h in 0..<shape.heads { head(h) }
         }
     }
 }

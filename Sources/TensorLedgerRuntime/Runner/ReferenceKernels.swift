@@ -142,6 +142,23 @@ public enum Kernels {
         return out
     }
 
+    /// Queries at once (tl_attend_queries): query i sees positions ranges[i] of keys and
+    /// values (f16 bits when `f16`, else f32 values in `keys`/`values`).
+    public static func attendQueries(_ queries: [[Float]], keys: [[Float]], values: [[Float]], ranges: [Range<Int>], scale: Float,
+                                     cap: Float = 0, f16: Bool = false) -> [[Float]] {
+        let dh = queries[0].count, n = queries.count
+        var out = [Float](repeating: 0, count: n * dh), scores = [Float](repeating: 0, count: keys.count)
+        let starts = ranges.map(\.lowerBound), ends = ranges.map(\.upperBound)
+        if f16 {
+            let k = keys.flatMap { $0.map(halfBitsFromFloat) }, v = values.flatMap { $0.map(halfBitsFromFloat) }
+            tl_attend_queries(queries.flatMap { $0 }, dh, n, k, v, TL_WEIGHTS_F16, dh, starts, ends, dh, scale, cap, &scores, &out, dh)
+        } else {
+            tl_attend_queries(queries.flatMap { $0 }, dh, n, keys.flatMap { $0 }, values.flatMap { $0 }, TL_WEIGHTS_F32, dh, starts, ends, dh, scale,
+                              cap, &scores, &out, dh)
+        }
+        return (0..<n).map { Array(out[($0 * dh)..<(($0 + 1) * dh)]) }
+    }
+
     /// The same over keys and values kept as f16 bits.
     public static func attendF16(_ q: [Float], keys: [[UInt16]], values: [[UInt16]], scale: Float) -> [Float] {
         let dh = q.count, count = keys.count
