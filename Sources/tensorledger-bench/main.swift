@@ -294,6 +294,20 @@ for _ in range(128):
 t3 = time.perf_counter()
 print(len(ids) / (t1 - t0), 128 / (t3 - t2))
 """
+/// llama.cpp's prompt of n ids, then 32 tokens decoded after it: both in tokens/s.
+let llamaDepthScript = """
+import sys, time
+import numpy as np
+from llama_cpp import Llama
+path, n = sys.argv[1], int(sys.argv[2])
+llm = Llama(model_path=path, n_ctx=n + 64, n_batch=512, n_threads=2, n_threads_batch=2, verbose=False)
+ids = [(i * 37 + 11) % 800 + 3 for i in range(n)]
+t0 = time.perf_counter(); llm.eval(ids); t1 = time.perf_counter()
+for _ in range(32):
+    llm.eval([int(np.argmax(llm.scores[(llm.n_tokens - 1) % len(llm.scores)]))])
+t2 = time.perf_counter()
+print(n / (t1 - t0), 32 / (t2 - t1))
+"""
 let llamaQuantizeScript = """
 import ctypes, sys, llama_cpp
 p = llama_cpp.llama_model_quantize_default_params(); p.ftype = int(sys.argv[3]); p.nthread = 2
@@ -345,6 +359,38 @@ if python(["-c", "import llama_cpp"]).status == 0 {
                    notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
             record("\(label) GGUF generation, \(t): llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
             record("\(label) GGUF generation, \(t): TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
+                   notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
+        }
+    }
+    // Depth: prompts of about 512, 2,048 and 4,096 tokens, and decoding after them, beside
+    // llama.cpp on SmolLM2's Q8_0 file (the same token count for both; our prompt is text,
+    // llama.cpp's the same number of ids).
+    if let smolGGUF = files.first?.path {
+        let sentence = "The quick brown fox jumps over the lazy dog. "
+        let perSentence = Double(jsonOf(mustRun(["tokenize", smolGGUF, "--text", String(repeating: sentence, count: 10), "--json"]))["ids"]!.array!.count) / 10
+        for target in [512, 2048, 4096] {
+            let text = joinPath(work, "depth-\(target).txt")
+            if let f = fopen(text, "w") {
+                fputs(String(repeating: sentence, count: Int(Double(target) / perSentence)), f)
+                fclose(f)
+            }
+            var theirs: (pp: [Double], gen: [Double]) = ([], []), ours: (pp: [Double], gen: [Double]) = ([], [])
+            var tokens = 0
+            for _ in 0..<max(2, runs / 2) {
+                let o = jsonOf(mustRun(["run", smolGGUF, "-f", text, "-n", "32", "--temperature", "0", "--ignore-eos", "--threads", "2", "--json"]))
+                tokens = o["prompt_ids"]!.array!.count
+                ours.pp.append(o["prompt_tokens_per_second"]!.number!)
+                ours.gen.append(o["generation_tokens_per_second"]!.number!)
+                let r = python(["-c", llamaDepthScript, smolGGUF, String(tokens)])
+                let figures = r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+                if figures.count == 2 { theirs.pp.append(figures[0]); theirs.gen.append(figures[1]) }
+            }
+            guard !theirs.pp.isEmpty else { continue }
+            record("SmolLM2-135M Q8_0 prompt of \(tokens) tokens: llama.cpp", theirs.pp, unit: "tokens/s", higherIsBetter: true, notes: "2 threads")
+            record("SmolLM2-135M Q8_0 prompt of \(tokens) tokens: TensorLedger", ours.pp, unit: "tokens/s", higherIsBetter: true,
+                   notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
+            record("SmolLM2-135M Q8_0 decode after \(tokens) tokens: llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "2 threads")
+            record("SmolLM2-135M Q8_0 decode after \(tokens) tokens: TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
                    notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
         }
     }
