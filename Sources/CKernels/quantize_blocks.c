@@ -232,14 +232,20 @@ TL_INLINE void from_lanes(const i8v *L, int n, int stride, uint8_t *out) {
 
 // --- 32-value blocks -----------------------------------------------------------------
 
-// Q4_0 / Q5_0: d = (the value of largest magnitude) / −2^(bits−1); levels offset by 2^(bits−1).
-TL_INLINE void q4_0_block(const float *x, uint8_t *y) {
+// Q4_0 / Q5_0: d = (the value of largest magnitude) / −2^(bits−1), stored first; returns
+// 1/d (0 for a block of zeros). Levels are offset by 2^(bits−1).
+TL_INLINE float signed_header(const float *x, float half_range, uint8_t *y) {
     float amax = 0, max = 0;
     for (int j = 0; j < 32; j++) {
         if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
     }
-    const float d = max / -8, id = d ? 1.0f / d : 0.0f;
+    const float d = max / -half_range;
     put_f16(y, d);
+    return d ? 1.0f / d : 0.0f;
+}
+
+TL_INLINE void q4_0_block(const float *x, uint8_t *y) {
+    const float id = signed_header(x, 8, y);
     for (int j = 0; j < 16; j++) {
         int lo = (int8_t)(x[j] * id + 8.5f), hi = (int8_t)(x[16 + j] * id + 8.5f);
         lo = lo < 15 ? lo : 15;
@@ -249,12 +255,7 @@ TL_INLINE void q4_0_block(const float *x, uint8_t *y) {
 }
 
 TL_INLINE void q5_0_block(const float *x, uint8_t *y) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < 32; j++) {
-        if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
-    }
-    const float d = max / -16, id = d ? 1.0f / d : 0.0f;
-    put_f16(y, d);
+    const float id = signed_header(x, 16, y);
     uint32_t high = 0;
     for (int j = 0; j < 16; j++) {
         int lo = (int8_t)(x[j] * id + 16.5f), hi = (int8_t)(x[16 + j] * id + 16.5f);
@@ -267,16 +268,24 @@ TL_INLINE void q5_0_block(const float *x, uint8_t *y) {
     memcpy(y + 2, &high, 4);
 }
 
-// Q4_1 / Q5_1: d = (max − min) / (2^bits − 1) and the minimum; levels round half up.
-TL_INLINE void q4_1_block(const float *x, uint8_t *y) {
+// Q4_1 / Q5_1: d = (max − min) / (2^bits − 1) and the minimum, stored first; returns 1/d
+// (0 for a flat block) and the minimum. Levels round half up.
+TL_INLINE float range_header(const float *x, float levels, uint8_t *y, float *minimum) {
     float min = x[0], max = x[0];
     for (int j = 1; j < 32; j++) {
         if (x[j] < min) min = x[j];
         if (x[j] > max) max = x[j];
     }
-    const float d = (max - min) / 15, id = d ? 1.0f / d : 0.0f;
+    const float d = (max - min) / levels;
     put_f16(y, d);
     put_f16(y + 2, min);
+    *minimum = min;
+    return d ? 1.0f / d : 0.0f;
+}
+
+TL_INLINE void q4_1_block(const float *x, uint8_t *y) {
+    float min;
+    const float id = range_header(x, 15, y, &min);
     for (int j = 0; j < 16; j++) {
         int lo = (int8_t)((x[j] - min) * id + 0.5f), hi = (int8_t)((x[16 + j] - min) * id + 0.5f);
         lo = lo < 15 ? lo : 15;
@@ -286,14 +295,8 @@ TL_INLINE void q4_1_block(const float *x, uint8_t *y) {
 }
 
 TL_INLINE void q5_1_block(const float *x, uint8_t *y) {
-    float min = x[0], max = x[0];
-    for (int j = 1; j < 32; j++) {
-        if (x[j] < min) min = x[j];
-        if (x[j] > max) max = x[j];
-    }
-    const float d = (max - min) / 31, id = d ? 1.0f / d : 0.0f;
-    put_f16(y, d);
-    put_f16(y + 2, min);
+    float min;
+    const float id = range_header(x, 31, y, &min);
     uint32_t high = 0;
     for (int j = 0; j < 16; j++) {
         const uint8_t lo = (uint8_t)((x[j] - min) * id + 0.5f), hi = (uint8_t)((x[16 + j] - min) * id + 0.5f);

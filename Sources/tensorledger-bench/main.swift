@@ -279,6 +279,11 @@ for (scheme, file, prompt) in [("q8", q8, promptText), ("f16", f16, promptText),
 // Q8_0 (written by us) and in llama.cpp's Q4_K_M (made by its own quantizer from our F16
 // file; rows of 576 are not a multiple of 256, so it is mostly Q5_0); in the full run also
 // Llama-3.2-1B's shape in Q8_0 and Q4_K_M, where decoding is bound by memory bandwidth.
+/// Ours beside llama.cpp's: two rows in tokens/s, ours with the ratio of the medians.
+func recordBeside(_ label: String, ours: [Double], theirs: [Double], notes: String) {
+    record("\(label): llama.cpp", theirs, unit: "tokens/s", higherIsBetter: true, notes: notes)
+    record("\(label): TensorLedger", ours, unit: "tokens/s", higherIsBetter: true, notes: "\(formatFixed(median(ours) / median(theirs), 2))× llama.cpp")
+}
 let llamaCppScript = """
 import sys, time
 import numpy as np
@@ -354,12 +359,8 @@ if python(["-c", "import llama_cpp"]).status == 0 {
             }
             let t = "\(threads) thread\(threads > 1 ? "s" : "")"
             guard !theirs.gen.isEmpty else { break }
-            record("\(label) GGUF prompt, \(t): llama.cpp", theirs.pp, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
-            record("\(label) GGUF prompt, \(t): TensorLedger", ours.pp, unit: "tokens/s", higherIsBetter: true,
-                   notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
-            record("\(label) GGUF generation, \(t): llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "llama-cpp-python")
-            record("\(label) GGUF generation, \(t): TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
-                   notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
+            recordBeside("\(label) GGUF prompt, \(t)", ours: ours.pp, theirs: theirs.pp, notes: "llama-cpp-python")
+            recordBeside("\(label) GGUF generation, \(t)", ours: ours.gen, theirs: theirs.gen, notes: "llama-cpp-python")
         }
     }
     // Depth: prompts of about 512, 2,048 and 4,096 tokens, and decoding after them, beside
@@ -386,12 +387,8 @@ if python(["-c", "import llama_cpp"]).status == 0 {
                 if figures.count == 2 { theirs.pp.append(figures[0]); theirs.gen.append(figures[1]) }
             }
             guard !theirs.pp.isEmpty else { continue }
-            record("SmolLM2-135M Q8_0 prompt of \(tokens) tokens: llama.cpp", theirs.pp, unit: "tokens/s", higherIsBetter: true, notes: "2 threads")
-            record("SmolLM2-135M Q8_0 prompt of \(tokens) tokens: TensorLedger", ours.pp, unit: "tokens/s", higherIsBetter: true,
-                   notes: "\(formatFixed(median(ours.pp) / median(theirs.pp), 2))× llama.cpp")
-            record("SmolLM2-135M Q8_0 decode after \(tokens) tokens: llama.cpp", theirs.gen, unit: "tokens/s", higherIsBetter: true, notes: "2 threads")
-            record("SmolLM2-135M Q8_0 decode after \(tokens) tokens: TensorLedger", ours.gen, unit: "tokens/s", higherIsBetter: true,
-                   notes: "\(formatFixed(median(ours.gen) / median(theirs.gen), 2))× llama.cpp")
+            recordBeside("SmolLM2-135M Q8_0 prompt of \(tokens) tokens", ours: ours.pp, theirs: theirs.pp, notes: "2 threads")
+            recordBeside("SmolLM2-135M Q8_0 decode after \(tokens) tokens", ours: ours.gen, theirs: theirs.gen, notes: "2 threads")
         }
     }
     // Quantizing an F16 GGUF to Q4_K_M, as llama-quantize does (the same bytes), taking turns.

@@ -17,8 +17,7 @@ extension Converter {
         guard options.keep.isEmpty else {
             throw GGUFConversionError.unsupported(file: gguf.path, reason: "--keep applies to checkpoints; a GGUF's matrices are chosen by the mix's rules")
         }
-        let model = QuantMix.Model(layers: config.layers, gqa: config.heads / max(config.kvHeads, 1), hasOutput: gguf.tensor(named: "output.weight") != nil,
-                                   is70B: config.family == .llama && config.layers == 80 && config.kvHeads != config.heads, experts: config.experts)
+        let model = QuantMix.Model(config: config, hasOutput: gguf.tensor(named: "output.weight") != nil)
         var items: [ConversionItem] = []
         var tensors: [GGUFTensorPlan] = []
         for m in gguf.huggingFaceTensors() {

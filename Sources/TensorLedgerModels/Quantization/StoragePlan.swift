@@ -267,6 +267,12 @@ extension QuantMix.Model {
             guard t.name != ignored, case .matrix(.unembedding, _) = TensorClassifier.role(of: t, family: config.family) else { return false }
             return true
         }
+        self.init(config: config, hasOutput: hasOutput)
+    }
+
+    /// From a configuration, given whether the file has an output matrix of its own (a GGUF's
+    /// output.weight, which llama.cpp's rules look for).
+    public init(config: ModelConfig, hasOutput: Bool) {
         // llama.cpp's 70B: a Llama of 80 layers with grouped queries.
         let is70B = config.family == .llama && config.layers == 80 && config.kvHeads != config.heads
         self.init(layers: config.layers, gqa: config.heads / max(config.kvHeads, 1), hasOutput: hasOutput, is70B: is70B, experts: config.experts)
