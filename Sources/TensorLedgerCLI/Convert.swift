@@ -13,7 +13,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The file to write: .tlm, or .gguf for llama.cpp (see --format).", completion: .file())
     var output: String
 
-    @Option(help: ArgumentHelp("How to store the weight matrices: q8 (int8, blocks of 32; Q8_0 in GGUF), q8-row (int8, a scale per row), f16, bf16, f32, or a llama-quantize mix: Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (any case).", valueName: "scheme"))
+    @Option(help: ArgumentHelp("How to store the weight matrices: q8 (int8, blocks of 32; Q8_0 in GGUF), q8-row (int8, a scale per row), f16, bf16, f32, or a llama-quantize mix: Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ4_NL (any case; chosen per tensor as llama-quantize does).", valueName: "scheme"))
     var weights: WeightChoice = .scheme(.q8)
 
     @Option(parsing: .upToNextOption, help: "Keep matching tensors in float: a category (embedding, unembedding, ...) or a name glob ('*wte*').")
