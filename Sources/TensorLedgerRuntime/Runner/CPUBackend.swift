@@ -211,8 +211,9 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
             }
         }
         let parallel = threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork
-        // (Over a short cache, one query at a time is as quick, and the heads spread wider.)
-        let together = T == 1 && group > 1 && state.position >= 256
+        // (Over a short cache, one query at a time is as quick; and with fewer key/value heads
+        // than threads, the query heads spread wider.)
+        let together = T == 1 && group > 1 && state.position >= 256 && kvHeads >= threads
         switch (together, parallel) {
         case (true, true): pool.run(chunks: kvHeads, shared)
         case (true, false): for kh in 0..<kvHeads { shared(kh) }
