@@ -50,7 +50,7 @@ public enum ChatError: TensorLedgerError, Equatable {
     public var description: String {
         switch self {
         case .unknownTemplate(let s):
-            return "\(s): the chat template is not one TensorLedger recognises (ChatML, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma)"
+            return "\(s): the chat template is not one TensorLedger recognises (ChatML, Qwen3, Llama 2 or 3, Mistral, Zephyr, Phi-3, Gemma)"
         case .missingMarker(let t, let m): return "the \(t) template needs the token \"\(m)\", which is not in this model's vocabulary"
         case .emptyMessage: return "the message is empty"
         case .saveWouldReplace(let p): return "\(p) exists: /save writes only a new file; choose another name"
@@ -61,11 +61,11 @@ public enum ChatError: TensorLedgerError, Equatable {
 }
 
 public enum ChatTemplate: String, CaseIterable, Sendable {
-    case chatml, llama3, llama2, mistral, zephyr, phi3, gemma, plain
+    case chatml, qwen3, llama3, llama2, mistral, zephyr, phi3, gemma, plain
 
     /// The family of a Jinja chat template, by its markers (llama.cpp's order of tests).
     public static func detect(_ jinja: String) -> ChatTemplate? {
-        if jinja.contains("<|im_start|>") { return .chatml }
+        if jinja.contains("<|im_start|>") { return jinja.contains("</think>") ? .qwen3 : .chatml }
         if jinja.contains("<|start_header_id|>") { return .llama3 }
         if jinja.contains("[INST]") { return jinja.contains("<<SYS>>") ? .llama2 : .mistral }
         if jinja.contains("<|user|>") { return jinja.contains("<|end|>") ? .phi3 : .zephyr }
@@ -76,7 +76,7 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
     /// The special tokens the template writes, which the vocabulary must hold.
     package func markers(bos: String, eos: String) -> [String] {
         switch self {
-        case .chatml: return ["<|im_start|>", "<|im_end|>"]
+        case .chatml, .qwen3: return ["<|im_start|>", "<|im_end|>"]
         case .llama3: return ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", bos]
         case .llama2, .mistral: return [bos, eos]
         case .zephyr: return ["<|user|>", "<|assistant|>", eos]
@@ -90,7 +90,7 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
     /// text that starts the next user line.
     package func endOfTurn(eos: String) -> (tokens: [String], text: String?) {
         switch self {
-        case .chatml: return (["<|im_end|>"], nil)
+        case .chatml, .qwen3: return (["<|im_end|>"], nil)
         case .llama3: return (["<|eot_id|>"], nil)
         case .llama2, .mistral, .zephyr: return ([eos], nil)
         case .phi3: return (["<|end|>"], nil)
@@ -107,6 +107,18 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
         case .chatml:
             if let s = system ?? defaultSystem { out += "<|im_start|>system\n\(s)<|im_end|>\n" }
             for m in turns { out += "<|im_start|>\(m.role.rawValue)\n\(m.content)<|im_end|>\n" }
+            out += "<|im_start|>assistant\n"
+        case .qwen3:
+            // ChatML, with no default system prompt; a reply in the history keeps only what
+            // follows its reasoning (after the last </think>, leading newlines off).
+            if let s = system { out += "<|im_start|>system\n\(s)<|im_end|>\n" }
+            for m in turns {
+                var content = Substring(m.content)
+                if m.role == .assistant, let end = content.ranges(of: "</think>").last {
+                    content = content[end.upperBound...].drop { $0 == "\n" }
+                }
+                out += "<|im_start|>\(m.role.rawValue)\n\(content)<|im_end|>\n"
+            }
             out += "<|im_start|>assistant\n"
         case .llama3:
             out += bos
