@@ -11,9 +11,33 @@ import Testing
     private static let referenceStorage = Loaded { try Fixtures.json("expected/kquants.json") }
     static var prompt: [Int] { get throws { LlamaFamilyTests.ints(try reference["prompt"]) } }
 
+    /// The K-quant files of the wide checkpoint: llama.cpp's own IQ4_XS file (a type convert
+    /// does not write); the Q4_K_M and Q3_K_M files as `convert` writes them into `dir`,
+    /// checked first against the types and bytes of llama.cpp's (expected/kquants.json).
+    static func wide(_ name: String, in dir: TemporaryDirectory) throws -> String {
+        if name == "iq4_xs" { return GGUFTests.path("tiny-wide-iq4_xs.gguf") }
+        var options = ConversionOptions()
+        options.weights = try #require(WeightChoice(name: name))
+        options.format = .gguf
+        let path = dir.file("tiny-wide-\(name).gguf")
+        if fileExists(path) { return path }
+        _ = try Converter.convert(input: try wideCheckpoint(in: dir), output: path, options: options)
+        let file = try GGUFFile.open(path)
+        let golden = try #require(try reference[name]?.object?["tensors"]?.object)
+        guard file.tensors.map(\.name).sorted() == golden.keys.sorted() else { throw FixtureError.mismatch("\(name): not llama.cpp's tensors") }
+        for t in file.tensors {
+            let sum = String(TLMFormat.checksum(file.data(for: t)), radix: 16), entry = golden[t.name]?.array
+            guard entry?.first?.string == t.type.name, entry?.last?.string == String(repeating: "0", count: 16 - sum.count) + sum else {
+                throw FixtureError.mismatch("\(name) \(t.name): not llama.cpp's type and bytes")
+            }
+        }
+        return path
+    }
+
     /// The checkpoint the tiny-wide files were quantized from, made as make_kquant_fixtures.py
     /// makes it: tiny-llama's shape at width 256, random weights from seed 7.
     static func wideCheckpoint(in dir: TemporaryDirectory) throws -> String {
+        if fileExists(dir.file("wide/model.safetensors")) { return dir.file("wide") }
         var config = try Fixtures.json("models/tiny-llama/config.json")
         for (k, v) in [("hidden_size", 256), ("intermediate_size", 512), ("head_dim", 64), ("num_attention_heads", 4), ("num_key_value_heads", 2)] {
             config[k] = .int(v)
@@ -45,7 +69,7 @@ import Testing
 
     @Test(arguments: [("q4_k_m", "Q4_K+Q6_K"), ("q3_k_m", "Q3_K+Q4_K+Q6_K+Q5_K"), ("iq4_xs", "IQ4_XS+Q6_K")])
     func kQuantsRunAsStored(_ name: String, _ format: String) throws {
-        let path = GGUFTests.path("tiny-wide-\(name).gguf")
+        let dir = TemporaryDirectory(), path = try Self.wide(name, in: dir)
         let model = try ModelLoader.load(path, cache: .f32)
         #expect(model.weightFormat == format)
         #expect(model.notes.isEmpty, "\(model.notes)")
@@ -72,7 +96,6 @@ import Testing
         #expect(margins.filter { $0 > 0.03 * spread }.count >= margins.count / 2, "\(name): too few clear choices to compare")
 
         // Against the same weights in f32, only our activations' rounding remains (1–1.2%).
-        let dir = TemporaryDirectory()
         let exact = try Generator(model: ModelLoader.load(try Self.dequantized(path, in: dir), cache: .f32)).lastLogits(prompt)
         let exactDiff = zip(ours, exact).map { abs($0 - $1) }.max()!
         #expect(Double(exactDiff) < 0.02 * spread, "\(name): max |Δlogit| \(exactDiff) against its dequantized weights")
@@ -81,7 +104,7 @@ import Testing
     /// A K-quant GGUF becomes a .tlm file whose report names each tensor's own type and
     /// bytes, and which runs as the GGUF does up to q8's rounding of the K-quant values.
     @Test func aKQuantFileConvertsToTLM() throws {
-        let dir = TemporaryDirectory(), gguf = GGUFTests.path("tiny-wide-q4_k_m.gguf")
+        let dir = TemporaryDirectory(), gguf = try Self.wide("q4_k_m", in: dir)
         let report = try Converter.convert(input: gguf, output: dir.file("m.tlm"), options: ConversionOptions())
         let tensors = try #require(report.json.object?["tensors"]?.array).compactMap { $0.object }
         let types = Dictionary(tensors.map { ($0["name"]!.string!, ($0["source_dtype"]!.string!, $0["source_bytes"]!.int!)) }, uniquingKeysWith: { a, _ in a })
@@ -96,7 +119,7 @@ import Testing
     /// The matrices are the file's bytes where they lie: no copy beyond the llama
     /// layout's Q and K (whose rows GGUF stores in another order).
     @Test func weightsAreReadWhereTheyLie() throws {
-        let file = try GGUFFile.open(GGUFTests.path("tiny-wide-q4_k_m.gguf"))
+        let dir = TemporaryDirectory(), file = try GGUFFile.open(try Self.wide("q4_k_m", in: dir))
         let weights = GGUFWeights(file: file, config: try file.modelConfig())
         let mapped = try #require(file.tensors.first { $0.name == "blk.0.ffn_down.weight" })
         let down = try weights.matrix("model.layers.0.mlp.down_proj.weight", rows: 256, cols: 512, conv1D: false)

@@ -27,7 +27,7 @@ enum Fixtures {
     private static let checkpointFactsStorage = Loaded { try json("expected/checkpoints.json") }
 }
 
-enum FixtureError: Error { case notAnObject(String) }
+enum FixtureError: Error { case notAnObject(String), mismatch(String) }
 
 /// Something a suite loads once (a model, a table of goldens). Loading errors are kept
 /// and thrown to each test that asks, so one broken fixture cannot trap the run.
