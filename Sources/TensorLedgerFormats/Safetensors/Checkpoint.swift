@@ -40,8 +40,6 @@ public enum CheckpointError: TensorLedgerError, Equatable {
             return "\(d): the weights here are PyTorch files (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", …" : "")); convert them to safetensors first"
         case .ambiguousDirectory(let d, let files):
             return "\(d): several .safetensors files (\(files.joined(separator: ", "))) and no model.safetensors.index.json to say how they fit together"
-        case .notConvertible(let f, let found) where found == .gguf:
-            return "\(f): this is already a GGUF file; convert writes GGUF from safetensors checkpoints, and .tlm from either"
         case .notConvertible(let f, let found):
             return "\(f): convert reads safetensors checkpoints and GGUF files, and this is \(found.rawValue); run, next, trace, chat, inspect, ledger, plan and diff read it as it is"
         }
@@ -102,10 +100,10 @@ public final class Checkpoint: @unchecked Sendable {
         }
     }
 
-    /// Opens the input of `convert`, which takes safetensors only: a model file that is
-    /// already converted gets an error saying so rather than "not a safetensors file".
+    /// Opens a checkpoint for `convert` (which takes GGUF files before they come here): a
+    /// .tlm file gets an error saying it is already converted rather than "not a safetensors file".
     public static func openForConversion(_ path: String) throws -> Checkpoint {
-        do { return try open(path) } catch SafetensorsError.notSafetensors(let file, let found) where found == .gguf || found == .tlm {
+        do { return try open(path) } catch SafetensorsError.notSafetensors(let file, let found) where found == .tlm {
             throw CheckpointError.notConvertible(file: file, found: found)
         }
     }
