@@ -195,6 +195,10 @@ void tl_compare_f32(const float *a, const float *b, size_t n, double out[5]);
 /// Starts writeback of a file range without waiting (Linux sync_file_range); 0 elsewhere.
 int tl_start_writeback(int fd, long long offset, long long length);
 
+/// pipe(2) with both ends closed on exec (atomically on Linux, pipe2): a program spawned
+/// on another thread does not inherit them. 0, or -1 with errno set.
+int tl_pipe_cloexec(int fds[2]);
+
 /// Opens a new file with no name in `directory` (Linux O_TMPFILE), or returns -1.
 /// If the process dies before it is linked, the file vanishes with it.
 int tl_open_unnamed(const char *directory);

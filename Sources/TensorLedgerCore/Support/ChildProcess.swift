@@ -1,6 +1,7 @@
 // Running another program and collecting what it printed: how the tests drive the
 // `tensorledger` binary and how the benchmark times it (and llama.cpp).
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,7 +24,7 @@ public struct ChildProcess {
     /// can block the other however much it writes. Nil if the program cannot be started.
     public static func run(_ executable: String, _ arguments: [String], input: [UInt8]? = nil) -> Result? {
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0, input == nil || pipe(&inPipe) == 0 else { return nil }
+        guard closedOnExec(&outPipe), closedOnExec(&errPipe), input == nil || closedOnExec(&inPipe) else { return nil }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -88,6 +89,11 @@ public struct ChildProcess {
                       stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
                       seconds: clock.seconds, peakRSSKiB: Int(usage.ru_maxrss))
     }
+
+    /// A pipe whose ends a spawned program does not inherit (its dup2'd copies it does):
+    /// otherwise a program started at the same moment on another thread would hold this
+    /// one's write end open, and the reader here would never see the end of its input.
+    private static func closedOnExec(_ fds: inout [Int32]) -> Bool { tl_pipe_cloexec(&fds) == 0 }
 
     /// Starts `executable` without waiting for it; the caller signals it or waits for it
     /// with `waitpid`. Its standard streams are /dev/null, or, given `terminal`, that

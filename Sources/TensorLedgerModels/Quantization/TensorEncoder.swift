@@ -55,10 +55,7 @@ package final class TensorEncoder: @unchecked Sendable {
                               permuting permutation: GGUFRowPermutation?) throws -> QuantizationQuality? {
         let info = item.source.info
         let src = checkpoint.data(for: item.source)
-        if output.count < item.rawBytes || output.baseAddress == nil {
-            output.deallocate()
-            output = .allocate(byteCount: max(item.rawBytes, 64), alignment: 64)
-        }
+        reserve(item.rawBytes)
 
         // Same element type, same layout: the bytes go through untouched (bit-exact).
         let shift = item.valueShift
@@ -123,6 +120,13 @@ package final class TensorEncoder: @unchecked Sendable {
         }
     }
 
+    /// Grows `output` to hold `bytes`.
+    private func reserve(_ bytes: Int) {
+        guard output.count < bytes || output.baseAddress == nil else { return }
+        output.deallocate()
+        output = .allocate(byteCount: max(bytes, 64), alignment: 64)
+    }
+
     /// Bytes of one encoded row where the layout is rows back to back (ggml's blocks, GGUF's
     /// Q8_0, the float schemes); nil for .tlm's q8 planes.
     package static func rowBytes(_ item: ConversionItem, format: ConversionOptions.OutputFormat) -> Int? {
@@ -142,10 +146,7 @@ package final class TensorEncoder: @unchecked Sendable {
                                fill: (_ r0: Int, _ n: Int, UnsafeMutableBufferPointer<Float>) throws -> Void,
                                done: (_ r0: Int, _ n: Int) -> Void) throws -> QuantizationQuality? {
         let info = item.source.info, rows = item.shape[0], cols = item.shape[1]
-        if output.count < item.rawBytes || output.baseAddress == nil {
-            output.deallocate()
-            output = .allocate(byteCount: max(item.rawBytes, 64), alignment: 64)
-        }
+        reserve(item.rawBytes)
         let band = max(1, min(rows, (1 << 20) / max(cols, 1)))
         if scratch.count < band * cols { scratch = [Float](repeating: 0, count: band * cols) }
         var total: QuantizationQuality?
