@@ -90,19 +90,8 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
         pack_rows(w, block_scales, row_scales, n, r, r1, packed, factors);
         __mmask16 mask0, mask1;
         tl_panel_masks(r1 - r, &mask0, &mask1);
-        size_t t = 0;
-// The tile of int8 rows: a zero point of 128, one scale per block, no minimums; N constant at each call.
-#define TILE(N) block_tile(packed, factors, n, x + t * n, xscales + t * blocks, xsums + t * blocks, NULL, 128, N, 0, 0, y + t * ystride + r, ystride, mask0, mask1)
-        for (; t + TILE_TOKENS <= T; t += TILE_TOKENS) TILE(TILE_TOKENS);
-        switch (T - t) {
-        case 5: TILE(5); break;
-        case 4: TILE(4); break;
-        case 3: TILE(3); break;
-        case 2: TILE(2); break;
-        case 1: TILE(1); break;
-        default: break;
-        }
-#undef TILE
+        // The tile of int8 rows: a zero point of 128, one scale per block, no minimums.
+        panel_tokens(packed, factors, n, x, xscales, xsums, NULL, 128, T, TILE_TOKENS, 0, 0, y + r, ystride, mask0, mask1);
     }
     free(packed);
     free(factors);

@@ -71,11 +71,6 @@ TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *
     }
 }
 
-// N is a constant at each call (and HALVES and MINS too), so the accumulators stay in registers.
-#define TILE(N, H, M)                                                                                                      \
-    block_tile(packed, factors, n, x + t * n, xscales + t * blocks, xsums + t * blocks, xsum16 ? xsum16 + t * 2 * blocks : NULL, \
-               zero, N, H, M, y + t * ystride + r, ystride, mask0, mask1)
-
 TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                       const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
@@ -103,44 +98,11 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
         pack_block_rows(type, (const uint8_t *)w, row_bytes, n, r, r1, rows, packed, factors);
         __mmask16 mask0, mask1;
         tl_panel_masks(r1 - r, &mask0, &mask1);
-        size_t t = 0;
-        if (halves && mins) {
-            for (; t + 4 <= T; t += 4) TILE(4, 1, 1);
-            switch (T - t) {
-            case 3: TILE(3, 1, 1); break;
-            case 2: TILE(2, 1, 1); break;
-            case 1: TILE(1, 1, 1); break;
-            default: break;
-            }
-        } else if (halves) {
-            for (; t + 4 <= T; t += 4) TILE(4, 1, 0);
-            switch (T - t) {
-            case 3: TILE(3, 1, 0); break;
-            case 2: TILE(2, 1, 0); break;
-            case 1: TILE(1, 1, 0); break;
-            default: break;
-            }
-        } else if (mins) {
-            for (; t + 6 <= T; t += 6) TILE(6, 0, 1);
-            switch (T - t) {
-            case 5: TILE(5, 0, 1); break;
-            case 4: TILE(4, 0, 1); break;
-            case 3: TILE(3, 0, 1); break;
-            case 2: TILE(2, 0, 1); break;
-            case 1: TILE(1, 0, 1); break;
-            default: break;
-            }
-        } else {
-            for (; t + 6 <= T; t += 6) TILE(6, 0, 0);
-            switch (T - t) {
-            case 5: TILE(5, 0, 0); break;
-            case 4: TILE(4, 0, 0); break;
-            case 3: TILE(3, 0, 0); break;
-            case 2: TILE(2, 0, 0); break;
-            case 1: TILE(1, 0, 0); break;
-            default: break;
-            }
-        }
+        // The kinds of block as constants, so that each gets a tile of its own.
+        if (halves && mins) panel_tokens(packed, factors, n, x, xscales, xsums, xsum16, zero, T, 4, 1, 1, y + r, ystride, mask0, mask1);
+        else if (halves) panel_tokens(packed, factors, n, x, xscales, xsums, xsum16, zero, T, 4, 1, 0, y + r, ystride, mask0, mask1);
+        else if (mins) panel_tokens(packed, factors, n, x, xscales, xsums, NULL, zero, T, 6, 0, 1, y + r, ystride, mask0, mask1);
+        else panel_tokens(packed, factors, n, x, xscales, xsums, NULL, zero, T, 6, 0, 0, y + r, ystride, mask0, mask1);
     }
     free(packed);
     free(rows);

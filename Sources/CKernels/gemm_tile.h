@@ -75,4 +75,29 @@ TL_TARGET_AVX512 TL_INLINE void block_tile(const uint8_t *packed, const float *f
     }
 }
 
+/// A panel pair against all T tokens: tiles of W tokens (4 where the halves' scales take
+/// more registers, else 6), then the rest as one tile of its own size. W, HALVES and MINS
+/// are constants at each call, so each tile's accumulators stay in registers.
+TL_TARGET_AVX512 TL_INLINE void panel_tokens(const uint8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
+                                             const int32_t *xsum, const int32_t *xsum16, int32_t zero, size_t T, int W, int HALVES,
+                                             int MINS, float *y, size_t ystride, __mmask16 mask0, __mmask16 mask1) {
+    const size_t blocks = n / 32;
+    size_t t = 0;
+#define TOKENS(N)                                                                                                          \
+    block_tile(packed, factors, n, x + t * n, xs + t * blocks, xsum + t * blocks, xsum16 ? xsum16 + t * 2 * blocks : NULL, \
+               zero, N, HALVES, MINS, y + t * ystride, ystride, mask0, mask1)
+    for (; t + (size_t)W <= T; t += (size_t)W) {
+        if (W == 6) TOKENS(6); else TOKENS(4);
+    }
+    switch (T - t) {
+    case 5: if (W > 5) TOKENS(5); break;
+    case 4: if (W > 4) TOKENS(4); break;
+    case 3: TOKENS(3); break;
+    case 2: TOKENS(2); break;
+    case 1: TOKENS(1); break;
+    default: break;
+    }
+#undef TOKENS
+}
+
 #endif
