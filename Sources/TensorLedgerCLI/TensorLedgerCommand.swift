@@ -90,7 +90,7 @@ func commandLineWording(_ error: any TensorLedgerError) -> String {
         case .chooseTemplate?: return error.description + "; choose one with --template"
         case .keepInFloatOrScalePerRow?: return error.description + "; keep it in float (--keep) or use --weights q8-row"
         case .keepInFloat?: return error.description + "; keep it in float (--keep)"
-        case .otherScheme?: return error.description + "; use --weights q8, f16, bf16 or f32"
+        case .otherScheme?: return error.description + "; use --weights q8, f16, bf16 or f32, or a mix such as Q4_K_M"
         }
     }
 }
