@@ -55,7 +55,7 @@ struct TensorLedgerCommand: ParsableCommand {
             behind), 64 a malformed command line.
             """,
         version: TensorLedgerVersion.string,
-        subcommands: [Inspect.self, LedgerCommand.self, Plan.self, Diff.self, Convert.self, Verify.self, Run.self, Chat.self, Next.self, TraceCommand.self, PerplexityCommand.self, Tokenize.self, Synth.self])
+        subcommands: [Inspect.self, LedgerCommand.self, Plan.self, Diff.self, Report.self, Convert.self, Verify.self, Run.self, Chat.self, Next.self, TraceCommand.self, PerplexityCommand.self, Tokenize.self, Synth.self])
 }
 
 /// Runs a command body, turning library errors into one line on stderr (one JSON object

@@ -194,10 +194,12 @@ let huge = ensureModel("gpt3-175b-header", preset: "gpt3-175b", sparse: true)
 let smol = ensureModel("smollm2-135m", preset: "smollm2-135m", tokenizer: "fixtures/tokenizers/smollm-style.json")
 let sharded = ensureSharded(small, count: 4)
 
-// Header-only commands, whole process.
+// Header-only commands (and report, with and without its quantization pass), whole process.
 for (label, args) in [("ledger, GPT-2 124M", ["ledger", small]), ("inspect, GPT-2 124M", ["inspect", small]),
                       ("ledger, GPT-2 124M in 4 shards", ["ledger", sharded]), ("inspect, GPT-2 124M in 4 shards", ["inspect", sharded]),
-                      ("ledger, GPT-3 175B header", ["ledger", huge])] {
+                      ("ledger, GPT-3 175B header", ["ledger", huge]),
+                      ("report, GPT-2 124M, without the quantization pass", ["report", small, "--weights", "none", "--json"]),
+                      ("report, GPT-2 124M, with the Q4_K_M pass", ["report", small, "--json"])] {
     var times: [Double] = []
     var rss = 0
     for _ in 0..<max(runs, 5) {

@@ -21,6 +21,18 @@ import Testing
         let schema = try #require(value.object?["schema"]?.string, "\(command): no schema field")
         let failures = try validator(for: schema).failures(value)
         #expect(failures.isEmpty, "\(command.joined(separator: " ")): \(failures.prefix(5))")
+        // A report holding another command's output (report's ledger, conversion, diff)
+        // holds it as that command writes it.
+        for nested in value.object!.values.flatMap(Self.nestedReports) {
+            let failures = try validator(for: nested.object!["schema"]!.string!).failures(nested)
+            #expect(failures.isEmpty, "\(command.joined(separator: " ")), its \(nested.object!["schema"]!): \(failures.prefix(5))")
+        }
+    }
+
+    static func nestedReports(_ value: JSONValue) -> [JSONValue] {
+        guard let o = value.object else { return value.array?.flatMap(nestedReports) ?? [] }
+        if o["schema"]?.string?.hasPrefix("tensorledger.") == true { return [value] }
+        return o.values.flatMap(nestedReports)
     }
 
     @Test func everyOutputMatchesItsSchema() throws {
@@ -30,7 +42,7 @@ import Testing
         writeFile(dir.file("short.txt"), Array(String(decoding: try readWholeFile(Fixtures.path("text/genesis.txt")), as: UTF8.self).prefix(1500).utf8))
         let commands: [[String]] = [
             ["convert", genesis, tlm, "--json"], ["convert", genesis, gguf, "--json"], ["convert", llama, dir.file("l.tlm"), "--keep", "embedding", "--report", "--json"],
-            ["convert", genesis, dir.file("x.tlm"), "--dry-run", "--json"],
+            ["convert", genesis, dir.file("x.tlm"), "--dry-run", "--json"], ["convert", genesis, dir.file("k.gguf"), "--weights", "q4_k_m", "--json"],
             ["inspect", genesis, "--json"], ["inspect", tlm, "--json"], ["inspect", gguf, "--json"], ["inspect", Fixtures.model("gpt2-tiny-sharded"), "--json"],
             ["inspect", Fixtures.path("gguf/tiny-qwen2-q4_0.gguf"), "--json"],
             ["ledger", genesis, "--json"], ["ledger", llama, "--json"], ["ledger", "--preset", "gpt3-175b", "--json"],
@@ -42,6 +54,9 @@ import Testing
             ["perplexity", genesis, "--file", dir.file("short.txt"), "--compare", tlm, "--json"],
             ["tokenize", genesis, "--text", "And God", "--json"], ["tokenize", genesis, "--decode", "1", "2", "3", "--json"],
             ["chat", qwen, "--system", "Be brief.", "--message", "hi", "--message", "again", "-n", "4", "--json"],
+            ["report", genesis, "--compare", Fixtures.model("tiny-genesis-finetuned"), "--json"], ["report", tlm, "--json"],
+            ["report", Fixtures.path("gguf/tiny-qwen2-q4_0.gguf"), "--weights", "q8", "--json"],
+            ["report", Fixtures.model("tiny-mixtral"), "--weights", "none", "--json"],
         ]
         for command in commands {
             let r = CLI.run(command)
@@ -123,11 +138,20 @@ import Testing
         }
     }
 
+    /// convert's schema names the schemes and mixes the tool has, no more and no fewer.
+    @Test func convertsSchemaNamesEveryScheme() throws {
+        let root = try #require(try JSON.parse(try readWholeFile("\(Self.schemaDirectory)/convert.schema.json")).object)
+        let asked = root["properties"]!.object!["scheme"]!.object!["enum"]!.array!.map { $0.string! }
+        let stored = root["properties"]!.object!["tensors"]!.object!["items"]!.object!["properties"]!.object!["scheme"]!.object!["enum"]!.array!.map { $0.string! }
+        #expect(asked == WeightChoice.allNames)
+        #expect(stored == WeightScheme.allCases.map(\.rawValue))
+    }
+
     /// Every schema a report declares has its file, and every file a report.
     @Test func everySchemaIsDocumented() throws {
         let declared = [InspectReport.jsonSchema, Ledger.jsonSchema, ConversionReport.jsonSchema, VerifyReport.jsonSchema,
                         RunReport.jsonSchema, NextTokenReport.jsonSchema, ForwardTrace.jsonSchema, PerplexityResult.jsonSchema,
-                        TokenizationReport.jsonSchema, MemoryPlan.jsonSchema, ModelDiff.jsonSchema, ChatSession.jsonSchema, FileError.jsonSchema]
+                        TokenizationReport.jsonSchema, MemoryPlan.jsonSchema, ModelDiff.jsonSchema, ChatSession.jsonSchema, FileError.jsonSchema, ModelReport.jsonSchema]
         let files = try directoryEntries(Self.schemaDirectory).filter { $0.hasSuffix(".schema.json") }
         #expect(files.count == declared.count, "\(files)")
         for schema in declared { _ = try Self.validator(for: schema) }

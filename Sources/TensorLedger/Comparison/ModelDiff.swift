@@ -93,7 +93,7 @@ public struct ModelDiff: Sendable {
             let group: String
             switch role {
             case .matrix(let c, _): group = c.rawValue
-            case .fusedQKV: group = "Query+Key+Value"
+            case .fusedQKV: group = ModelDiff.fusedGroup
             default: group = LedgerCategory.other.rawValue
             }
             diff.tensors.append(TensorChange(name: t.name, shape: t.shape, storageA: ra.storage[t.name] ?? "", storageB: rb.storage[t.name] ?? "",
@@ -116,9 +116,14 @@ public struct ModelDiff: Sendable {
         return s
     }
 
+    /// The group of a fused attention matrix, which no one ledger row holds.
+    public static let fusedGroup = "Query+Key+Value"
+    /// Groups in the ledger's order, a fused attention matrix beside the three it holds.
+    public static let groupOrder = LedgerCategory.allCases.flatMap { $0 == .value ? [$0.rawValue, fusedGroup] : [$0.rawValue] }
+
     /// The sums per ledger row, in ledger order, then per layer.
     public var byGroup: [(group: String, tensors: Int, sums: Sums)] {
-        let order = ["Query+Key+Value"] + LedgerCategory.allCases.map(\.rawValue)
+        let order = Self.groupOrder
         var out: [String: (Int, Sums)] = [:]
         for t in tensors { var e = out[t.group] ?? (0, Sums()); e.0 += 1; e.1.merge(t.sums); out[t.group] = e }
         return out.sorted { (order.firstIndex(of: $0.key) ?? 99) < (order.firstIndex(of: $1.key) ?? 99) }.map { ($0.key, $0.value.0, $0.value.1) }

@@ -35,3 +35,17 @@ extension ConversionItem {
         (storedBytes, encoding, checksum, offset) = (stored.storedBytes, stored.encoding, stored.checksum, stored.offset)
     }
 }
+
+/// A writer that keeps nothing: what `Converter.measure` encodes into, for the error alone.
+final class DiscardingWriter: ConvertedModelWriter {
+    private var offset = 0
+
+    func write(_ item: ConversionItem, encoded: UnsafeRawBufferPointer) throws -> StoredTensor {
+        defer { offset += encoded.count }
+        return StoredTensor(offset: offset, storedBytes: encoded.count, encoding: .raw, checksum: 0)
+    }
+
+    func finish(_ items: [ConversionItem]) throws -> Int { offset }
+
+    func abandon() {}
+}

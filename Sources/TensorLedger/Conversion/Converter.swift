@@ -240,6 +240,32 @@ public enum Converter {
         }
     }
 
+    /// What `convert --report` measures, without a file: every tensor encoded as `convert`
+    /// would (a checkpoint's as for .tlm, a GGUF's as for GGUF, already-quantized matrices
+    /// measured against their dequantized values) and the bytes dropped. Streams as convert
+    /// does, so memory stays near the largest tensor.
+    public static func measure(input: String, options: ConversionOptions, progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
+        let clock = Stopwatch()
+        var plan: Plan
+        let writer = DiscardingWriter()
+        if ModelFile.kind(of: input) == .gguf {
+            let gguf = try GGUFFile.open(input)
+            var requantizing = options
+            requantizing.allowRequantize = true
+            plan = try ggufToGGUFPlan(gguf, options: requantizing)
+            try requantizeGGUF(&plan, from: gguf, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+        } else {
+            // A .tlm file is refused here as by convert: its float weights are gone.
+            let checkpoint = try Checkpoint.openForConversion(input)
+            checkpoint.shards.forEach { $0.adviseSequential() }
+            plan = try tlmPlan(checkpoint, options: options)
+            try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+        }
+        return ConversionReport(input: input, output: "", weights: options.weights, items: plan.items, droppedBuffers: plan.dropped,
+                                warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: try writer.finish(plan.items),
+                                seconds: clock.seconds, dryRun: false)
+    }
+
     /// The .tlm plan: every tensor, and the config, tokenizer and chat files embedded.
     static func tlmPlan(_ checkpoint: Checkpoint, options: ConversionOptions) throws -> Plan {
         let configPath = checkpoint.sidecar("config.json")

@@ -1,4 +1,4 @@
-// How much memory this process holds, for the reports that print it.
+// How much memory this process holds, and the machine has, for the reports that print it.
 
 #if canImport(Glibc)
 import Glibc
@@ -26,4 +26,20 @@ public func residentBytes() -> Int {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Int(usage.ru_maxrss) * 1024
     #endif
+}
+
+/// The memory this process may use: the machine's physical memory, or its control group's
+/// limit where that is lower (a container's). nil where the system does not say.
+public func machineMemoryBytes() -> Int? {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0, pageSize > 0 else { return nil }
+    var bytes = pages.multipliedReportingOverflow(by: pageSize).overflow ? Int.max : pages * pageSize
+    #if os(Linux)
+    // cgroup v2 writes "max" when there is no limit.
+    if let text = try? readWholeFile("/sys/fs/cgroup/memory.max", limit: 64),
+       let limit = Int(String(decoding: text, as: UTF8.self).split(separator: "\n").first ?? ""), limit > 0 {
+        bytes = min(bytes, limit)
+    }
+    #endif
+    return bytes
 }

@@ -67,13 +67,22 @@ public struct Ledger: Sendable {
 
     /// Parameters stored, each counted once: the file's total (buffers excluded).
     public var uniqueParameters: Int { rows.filter { !$0.tied }.reduce(0) { $0 + $1.parameters } }
-    /// Parameters of a mixture's experts (each expert's MLP matrices).
-    public var expertParameters = 0
+    /// Parameters of a mixture's experts (each expert's MLP matrices), per category.
+    public var expertParametersByCategory: [LedgerCategory: Int] = [:]
+    /// Parameters of a mixture's experts, all categories.
+    public var expertParameters: Int { expertParametersByCategory.values.reduce(0, +) }
     /// A mixture of experts: the parameters one token uses (the experts it does not choose
     /// left out); nil for a dense model.
     public var activeParameters: Int? {
         guard let c = config, c.experts > 0, expertParameters > 0 else { return nil }
         return c.perToken(total: uniqueParameters, experts: expertParameters)
+    }
+    /// What one token uses of a category's parameters: a mixture's Up- and Down-projection
+    /// rows count only the experts chosen.
+    public func activeParameters(_ c: LedgerCategory) -> Int {
+        let row = self.row(c)
+        guard let config, let experts = expertParametersByCategory[c] else { return row.parameters }
+        return config.perToken(total: row.parameters, experts: experts)
     }
     /// The eight categories with a tied unembedding counted again, as GPT-3's table does.
     public var eightCategoryTotal: Int {
@@ -106,10 +115,10 @@ public struct Ledger: Sendable {
         var unmatched: [String] = []
         var bytes: [String: Int] = [:]
 
-        var experts = 0
+        var experts: [LedgerCategory: Int] = [:]
         func add(_ c: LedgerCategory, _ tensor: TensorInfo, count: Int, matrices m: Int, shape: LedgerShape?) {
             params[c, default: 0] += count
-            if FamilyTensor.isExpert(tensor.name) { experts += count }
+            if FamilyTensor.isExpert(tensor.name) { experts[c, default: 0] += count }
             matrices[c, default: 0] += m
             if let shape { shapes[c, default: []].insert(shape) }
             if names[c]?.last != tensor.name { names[c, default: []].append(tensor.name) }
@@ -178,7 +187,7 @@ public struct Ledger: Sendable {
         let order = { (name: String) in DType(rawValue: name).map { DType.allCases.firstIndex(of: $0)! } ?? -1 }
         self.bytesByDType = bytes.sorted { (order($0.key), $0.key) < (order($1.key), $1.key) }.map { ($0.key, $0.value) }
         self.layers = perLayer.keys.sorted().map { LayerLedger(layer: $0, parameters: perLayer[$0]!) }
-        expertParameters = experts
+        expertParametersByCategory = experts
     }
 
     /// The ledger of a model described by a configuration alone.

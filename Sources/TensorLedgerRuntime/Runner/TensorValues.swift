@@ -131,6 +131,16 @@ public final class TensorValueReader {
             let rowBytes = t.info.byteCount / max(t.info.shape.first ?? 1, 1)
             checkpoint.releasePages(of: t, bytes: rows.map { ($0.lowerBound * rowBytes)..<($0.upperBound * rowBytes) })
         }
+        if let gguf, let m = ggufTensors[name], let raw = try? gguf.checkedData(for: m.gguf), let base = raw.baseAddress {
+            let storedRows = m.gguf.elementCount / max(m.gguf.dimensions.first ?? 1, 1), rowBytes = raw.count / max(storedRows, 1)
+            // Rows read in another order (llama's Q and K) or whole go once the last is read.
+            let permuted = (try? config.flatMap { try gguf.rowPermutation(name, rows: storedRows, config: $0) }) != nil
+            if let rows, !permuted, !m.conv1D, m.info.shape.count == 2, rows.upperBound <= storedRows {
+                releasePages(base + rows.lowerBound * rowBytes, byteCount: rows.count * rowBytes)
+            } else if rows == nil || rows!.upperBound >= storedRows || m.conv1D || m.info.shape.count != 2 {
+                releasePages(base, byteCount: raw.count)
+            }
+        }
         if let tlm, let e = tlm.tensor(named: name), rows == nil || rows!.upperBound >= e.shape.first ?? 1 || e.transposed {
             tlm.releasePages(of: e)
             lastRaw = nil
