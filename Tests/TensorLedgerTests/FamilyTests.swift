@@ -26,7 +26,11 @@ import Darwin
     /// The families whose GGUF files (llama.cpp's converter's, in fixtures/gguf) this tool
     /// reads, and those it also writes.
     static let ggufModels = ["tiny-qwen3", "tiny-olmo2", "tiny-phi3", "tiny-stablelm", "tiny-gemma", "tiny-gemma3"]
-    static let ggufWritten = ggufModels
+    /// Mixtral and Qwen3-MoE too: llama.cpp's converter needs torch, which the fixture
+    /// scripts here lack, so llama.cpp's own run of what we write is the reference for them
+    /// (`mixturesInGGUFRunAsLlamaCppRunsThem`). OLMoE's GQA fixture is refused (llama.cpp's
+    /// olmoe has as many key/value heads as query heads).
+    static let ggufWritten = ggufModels + ["tiny-mixtral", "tiny-qwen3-moe"]
     static func outputs(_ name: String) -> [String] { ggufWritten.contains(name) ? ["m.tlm", "m.gguf"] : ["m.tlm"] }
     static let prompts = ["one-token", "mid", "long"]
 
@@ -167,23 +171,70 @@ import Darwin
         }
     }
 
-    /// llama.cpp stacks a mixture's experts, which this tool neither reads nor writes yet:
-    /// both are refused, naming why.
-    @Test func aMixtureIsNotWrittenAsGGUF() throws {
+    /// What llama.cpp would not load or would run otherwise is not written: an OLMoE with
+    /// fewer key/value heads than query heads; and a GGUF that says it has experts but not
+    /// how many a token uses is refused by the key's name.
+    @Test func aMixtureLlamaCppWouldNotRunIsRefused() throws {
         let dir = TemporaryDirectory()
-        let r = CLI.run(["convert", Fixtures.model("tiny-mixtral"), dir.file("m.gguf")])
-        #expect(r.isOneErrorLine(containing: "mixtral models have no GGUF architecture here"), "\(r.status) \(r.stderr)")
+        let r = CLI.run(["convert", Fixtures.model("tiny-olmoe"), dir.file("m.gguf")])
+        #expect(r.isOneErrorLine(containing: "it has 2 key/value heads for 4 query heads, and llama.cpp's olmoe loads only as many as query heads"), "\(r.status) \(r.stderr)")
         #expect(!fileExists(dir.file("m.gguf")))
         var gguf = try GGUFEdit(Fixtures.path("gguf/tiny-llama-f32.gguf"))
         gguf["llama.expert_count"] = .u32(8)
         gguf.write(to: dir.file("experts.gguf"))
         let run = CLI.run(["run", dir.file("experts.gguf"), "-p", "And", "-n", "1"])
-        #expect(run.isOneErrorLine(containing: "a mixture of 8 experts (llama.expert_count)"), "\(run.status) \(run.stderr)")
+        #expect(run.isOneErrorLine(containing: "missing or invalid llama.expert_used_count"), "\(run.status) \(run.stderr)")
+        // With the count, the file is a Mixtral holding a dense MLP, which is named.
+        gguf["llama.expert_used_count"] = .u32(2)
+        gguf.write(to: dir.file("experts.gguf"))
+        let dense = CLI.run(["run", dir.file("experts.gguf"), "-p", "And", "-n", "1"])
+        #expect(dense.isOneErrorLine(containing: "tensor \"blk.0.ffn_down.weight\" is not used by the Mixtral runner"), "\(dense.status) \(dense.stderr)")
+    }
+
+    /// llama.cpp runs the mixtures we write as GGUF (each layer's experts stacked into one
+    /// tensor per matrix) as we run them: its logits, recorded on the very bytes this test
+    /// writes (fixtures/scripts/make_moe_gguf_goldens.py), against ours from the same file.
+    /// OLMoE as an MHA checkpoint of tiny-olmoe's shape, since llama.cpp's olmoe loads no other.
+    @Test func mixturesInGGUFRunAsLlamaCppRunsThem() throws {
+        let golden = try Fixtures.json("expected/moe-gguf.json")
+        let dir = TemporaryDirectory()
+        var config = try Fixtures.json("models/tiny-olmoe/config.json")
+        config["num_key_value_heads"] = config["num_attention_heads"]
+        writeFile(dir.file("config.json"), Array(JSONValue.object(config).serialized().utf8))
+        let mha = dir.file("tiny-olmoe-mha")
+        try makeDirectory(mha)
+        try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("config.json")), directory: mha, seed: 4,
+                                      tokenizer: TokenizerSource.load(Fixtures.model("tiny-olmoe") + "/tokenizer.json"))
+        var checked: Set<String> = []
+        for c in golden["cases"]!.array!.map({ $0.object! }) {
+            let name = c["model"]!.string!, weights = c["weights"]!.string!
+            let path = dir.file("\(name)-\(weights).gguf")
+            if !fileExists(path) {
+                var options = ConversionOptions()
+                options.weights = .scheme(try #require(WeightScheme(rawValue: weights)))
+                options.format = .gguf
+                _ = try Converter.convert(input: name == "tiny-olmoe-mha" ? mha : Fixtures.model(name), output: path, options: options)
+            }
+            let file = try GGUFFile.open(path)
+            let data = try MappedFile(path: path)
+            let hash = xxh64(UnsafeRawBufferPointer(rebasing: data.bytes[file.dataStart...]))
+            #expect(String(hash, radix: 16) == c["data_xxh64"]!.string!.drop { $0 == "0" }, "\(path): not the tensors llama.cpp ran")
+            let logits = try Generator(model: ModelLoader.load(path, cache: .f32)).lastLogits(Self.ints(c["input_ids"])).map(Double.init)
+            let theirs = Self.numbers(c["last_logits"])
+            let spread = theirs.max()! - theirs.min()!
+            let worst = zip(logits, theirs).map { abs($0 - $1) }.max()!
+            // Both in f32 (ggml's own order of sums); Q8_0 quantizes the activations too.
+            #expect(worst < (weights == "f32" ? 2e-3 : 2e-2) * spread, "\(name) \(weights) \(c["prompt"]!): max |Δ| \(worst) of a spread of \(spread)")
+            #expect(Self.kl(theirs, logits) < (weights == "f32" ? 1e-5 : 1e-3), "\(name) \(weights) \(c["prompt"]!): KL")
+            #expect(logits.indices.max { logits[$0] < logits[$1] } == theirs.indices.max { theirs[$0] < theirs[$1] }, "\(name) \(weights) \(c["prompt"]!): top token")
+            checked.insert(name)
+        }
+        #expect(checked == ["tiny-mixtral", "tiny-qwen3-moe", "tiny-olmoe-mha"])
     }
 
     /// The GGUF we write is the one llama.cpp's converter writes: the same architecture, the
     /// same tensors in the same shapes and types (F32 here), and the same model settings.
-    @Test(arguments: ggufWritten)
+    @Test(arguments: ggufModels)
     func theGGUFWeWriteIsLlamaCppsConvertersGGUF(_ name: String) throws {
         let dir = TemporaryDirectory()
         var options = ConversionOptions()

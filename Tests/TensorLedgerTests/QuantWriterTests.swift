@@ -51,7 +51,7 @@ import Testing
     /// Every mix, on models whose rows are not whole 256-value blocks (llama.cpp's fallback
     /// types), GPT-2's fused Q·K·V and tied head, and a 9-layer model (which layers get
     /// more bits): the same tensors, types and bytes as llama_model_quantize's file.
-    @Test(arguments: ["gpt2-tiny", "tiny-llama", "tiny-phi3", "tiny-genesis", "phi3-wide"])
+    @Test(arguments: ["gpt2-tiny", "tiny-llama", "tiny-phi3", "tiny-genesis", "tiny-mixtral", "tiny-qwen3-moe", "phi3-wide"])
     func mixesAreLlamaQuantizes(_ name: String) throws {
         let dir = TemporaryDirectory()
         let expected = try #require(try Self.mixes["models"]?.object?[name]?.object)

@@ -55,10 +55,20 @@ extension Converter {
             guard let g = family.ggufName(of: hf) else { throw GGUFConversionError.unsupported(file: input, reason: "no GGUF name for tensor \"\(hf)\"") }
             return g
         }
-        var tensors: [GGUFTensorPlan] = []
-        for item in items {
-            // GGUF shapes are the stored rows: ggml's order reverses them.
-            tensors.append(GGUFTensorPlan(name: try ggufName(item.source.name), dimensions: item.shape.reversed(), type: item.scheme.ggmlType!))
+        // llama.cpp stacks a layer's experts into one tensor per matrix: each stack's
+        // experts in order, one after another, where its first expert was.
+        var names = try items.map { try ggufName($0.source.name) }
+        let stacks = Dictionary(grouping: items.indices.filter { FamilyTensor.isExpert(items[$0].source.name) }, by: { names[$0] })
+        if !stacks.isEmpty {
+            var order: [Int] = []
+            var placed = Set<String>()
+            for i in items.indices {
+                guard let stack = stacks[names[i]] else { order.append(i); continue }
+                if placed.insert(names[i]).inserted {
+                    order += stack.sorted { FamilyTensor.expertIndex(of: items[$0].source.name)! < FamilyTensor.expertIndex(of: items[$1].source.name)! }
+                }
+            }
+            (items, names) = (order.map { items[$0] }, order.map { names[$0] })
         }
         let inputBytes = items.reduce(0) { $0 + $1.source.info.byteCount }
         // The embedding first: usually the largest tensor, it is encoded while the header is
@@ -66,9 +76,9 @@ extension Converter {
         // architecture reads token_embd when output is absent): right after the embedding,
         // so its encoded bytes are written twice.
         if let e = items.firstIndex(where: { $0.category == .embedding }) {
-            let (item, tensor) = (items.remove(at: e), tensors.remove(at: e))
+            let (item, name) = (items.remove(at: e), names.remove(at: e))
             items.insert(item, at: 0)
-            tensors.insert(tensor, at: 0)
+            names.insert(name, at: 0)
             if family.layout == .gpt2 && !items.contains(where: { $0.category == .unembedding }) {
                 // A mix quantizes it as the output matrix it is here (llama.cpp sees output.weight).
                 var head = item
@@ -77,8 +87,26 @@ extension Converter {
                     head.storage.scheme = scheme
                     head.rawBytes = TLMTensorEntry.expectedRawBytes(shape: item.shape, scheme: scheme)!
                 }
-                tensors.insert(GGUFTensorPlan(name: "output.weight", dimensions: tensor.dimensions, type: head.scheme.ggmlType!), at: 1)
                 items.insert(head, at: 1)
+                names.insert("output.weight", at: 1)
+            }
+        }
+        // GGUF shapes are the stored rows: ggml's order reverses them. An expert after the
+        // first of its stack adds a layer to the stack's tensor and follows its bytes.
+        var tensors: [GGUFTensorPlan] = []
+        for i in items.indices {
+            let plan = GGUFTensorPlan(name: names[i], dimensions: items[i].shape.reversed(), type: items[i].scheme.ggmlType!)
+            (items[i].storedBytes, items[i].rawBytes) = (plan.byteCount, plan.byteCount)
+            if stacks[names[i]] == nil {
+                tensors.append(plan)
+            } else if i > 0 && names[i - 1] == names[i] {
+                guard tensors[tensors.count - 1].type == plan.type else {
+                    throw GGUFConversionError.unsupported(file: input, reason: "the experts of \(names[i]) would be stored in different types")
+                }
+                tensors[tensors.count - 1].dimensions[2] += 1
+                items[i].continuesPrevious = true
+            } else {
+                tensors.append(GGUFTensorPlan(name: names[i], dimensions: plan.dimensions + [1], type: plan.type))
             }
         }
         // Llama 3's rope scaling, as llama.cpp writes it: divisors of the inverse frequencies.
@@ -91,7 +119,6 @@ extension Converter {
         }
         tensors = leading.map(\.plan) + tensors
         let dataBytes = GGUFWriter.layOut(&tensors)
-        for (i, t) in tensors.dropFirst(leading.count).enumerated() { items[i].storedBytes = t.byteCount; items[i].rawBytes = t.byteCount }
         var warnings = checkpoint.warnings + planWarnings
         let tokenizerPath = checkpoint.sidecar("tokenizer.json")
         if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
@@ -170,6 +197,22 @@ extension Converter {
                         throw GGUFConversionError.unsupported(file: source, reason: "its sliding-window layers are not every \(n == 2 ? "other" : "\(n - 1) in \(n)") layer, which is all llama.cpp's \(a) reads")
                     }
                 }
+            }
+            if c.experts > 0 {
+                // llama.cpp's architectures renormalise the chosen experts' weights as the family
+                // does (OLMoE not, the others yes); a model that differs would run differently there.
+                let renormalises = c.record.modelType != "olmoe"
+                if c.normalizesTopK != renormalises {
+                    throw GGUFConversionError.unsupported(file: source, reason: "its norm_topk_prob is \(c.normalizesTopK), and llama.cpp's \(a) \(renormalises ? "renormalises" : "does not renormalise") the chosen experts' weights")
+                }
+                // llama.cpp's olmoe sizes the key norm by d_model: it loads no model with fewer
+                // key/value heads than query heads.
+                if a == "olmoe" && c.kvHeads != c.heads {
+                    throw GGUFConversionError.unsupported(file: source, reason: "it has \(c.kvHeads) key/value heads for \(c.heads) query heads, and llama.cpp's olmoe loads only as many as query heads")
+                }
+                m.append((key(.expertCount), .u32(UInt32(c.experts))))
+                m.append((key(.expertUsedCount), .u32(UInt32(c.expertsPerToken))))
+                if c.expertIntermediateSize != c.intermediateSize { m.append((key(.expertFeedForwardLength), .u32(UInt32(c.expertIntermediateSize)))) }
             }
             if let cap = c.finalSoftCap { m.append((key(.finalSoftCap), .f32(Float(cap)))) }
             if let cap = c.attentionSoftCap { m.append((key(.attentionSoftCap), .f32(Float(cap)))) }

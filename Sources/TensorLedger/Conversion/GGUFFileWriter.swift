@@ -39,7 +39,7 @@ final class GGUFFileWriter: ConvertedModelWriter {
 
     func write(_ item: ConversionItem, encoded: UnsafeRawBufferPointer) throws -> StoredTensor {
         try writeHeader()
-        try file.pad(toMultipleOf: GGUFWriter.alignment)
+        if !item.continuesPrevious { try file.pad(toMultipleOf: GGUFWriter.alignment) }
         let offset = file.offset - dataStart
         try file.write(encoded)
         return StoredTensor(offset: offset, storedBytes: encoded.count, encoding: .raw, checksum: 0)

@@ -20,7 +20,7 @@ extension Converter {
         let model = QuantMix.Model(config: config, hasOutput: gguf.tensor(named: "output.weight") != nil)
         var items: [ConversionItem] = []
         var tensors: [GGUFTensorPlan] = []
-        for m in gguf.huggingFaceTensors() {
+        for m in gguf.huggingFaceTensors(splittingExperts: false) {
             let t = m.gguf, cols = t.dimensions.first ?? 1
             let type = try targetType(t, cols: cols, options: options, model: model, file: gguf.path)
             guard let scheme = WeightScheme(ggmlType: type) else {
@@ -32,8 +32,9 @@ extension Converter {
             case .fusedQKV: category = .query
             default: break
             }
-            // Rows as the GGUF stores them, whatever the checkpoint's layout was.
-            let shape = t.dimensions.count == 2 ? [t.dimensions[1], t.dimensions[0]] : [t.elementCount]
+            // Rows as the GGUF stores them, whatever the checkpoint's layout was (a stack of
+            // experts' matrices: all their rows).
+            let shape = t.dimensions.count >= 2 ? [t.elementCount / max(cols, 1), cols] : [t.elementCount]
             var info = m.info
             info.dtype = t.type.plainDType ?? .float32
             var item = ConversionItem(source: CheckpointTensor(info: info, shard: 0),

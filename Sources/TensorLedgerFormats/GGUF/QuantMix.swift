@@ -81,7 +81,7 @@ public enum QuantMix: String, CaseIterable, Sendable {
 
     /// A matrix as the rules see it: its role (GGUF's name for it) and layer.
     public enum Role: Sendable, Equatable {
-        case output, tokenEmbedding, attnV, attnQKV, attnOutput, ffnDown, other
+        case output, tokenEmbedding, attnV, attnK, attnQKV, attnOutput, ffnDown, other
     }
 
     /// A GGUF tensor's role, by the names llama.cpp's rules look for.
@@ -89,6 +89,7 @@ public enum QuantMix: String, CaseIterable, Sendable {
         if name == "output.weight" { return .output }
         if name == "token_embd.weight" { return .tokenEmbedding }
         if name.contains("attn_v.weight") { return .attnV }
+        if name.contains("attn_k.weight") { return .attnK }
         if name.contains("attn_qkv.weight") { return .attnQKV }
         if name.contains("ffn_down") { return .ffnDown }
         if name.contains("attn_output.weight") { return .attnOutput }
@@ -126,6 +127,8 @@ public enum QuantMix: String, CaseIterable, Sendable {
             default: break
             }
             if m.is70B && (t == .q3_K || t == .q4_K) { t = .q5_K }
+            if m.experts == 8 { t = .q8_0 }
+        case .attnK:
             if m.experts == 8 { t = .q8_0 }
         case .ffnDown:
             switch self {

@@ -12,20 +12,21 @@ import TensorLedgerTokenizer
 extension ModelFamily {
     /// llama.cpp's name for a tensor of this family (Hugging Face name), if it has one.
     package func ggufName(of name: String) -> String? {
-        let layer = TensorClassifier.layerIndex(of: name)
+        let layer = TensorClassifier.layerIndex(of: name), expert = FamilyTensor.expertIndex(of: name) ?? 0
         for t in tensors {
-            if t.perLayer, let layer, t.name(layer: layer) == name { return t.ggufName(layer: layer) }
+            // Every expert's matrix goes into the layer's one stacked tensor.
+            if t.perLayer, let layer, t.name(layer: layer, expert: expert) == name { return t.ggufName(layer: layer) }
             if !t.perLayer, t.name == name { return t.gguf }
         }
         return nil
     }
 
-    /// The Hugging Face name of a GGUF tensor, and whether that tensor is stored [in, out] there.
-    package func huggingFaceName(ofGGUF name: String) -> (name: String, conv1D: Bool)? {
+    /// The table row of a GGUF tensor and its layer, if any.
+    package func row(ofGGUF name: String) -> (row: FamilyTensor, layer: Int)? {
         let layer = name.hasPrefix("blk.") ? TensorClassifier.layerIndex(of: name) : nil
         for t in tensors where t.gguf != nil {
-            if t.perLayer, let layer, t.ggufName(layer: layer) == name { return (t.name(layer: layer), t.conv1D) }
-            if !t.perLayer, t.gguf == name { return (t.name, t.conv1D) }
+            if t.perLayer, let layer, t.ggufName(layer: layer) == name { return (t, layer) }
+            if !t.perLayer, t.gguf == name { return (t, 0) }
         }
         return nil
     }
@@ -42,27 +43,49 @@ public struct GGUFTensorMapping: Sendable {
 }
 
 extension GGUFFile {
-    /// The family llama.cpp's `general.architecture` names, if this tool knows it.
-    public var family: ModelFamily? { string(GGUFKey.architecture).flatMap(ModelFamily.gguf) }
+    /// The family llama.cpp's `general.architecture` names, if this tool knows it (its
+    /// llama architecture with `expert_count` is Mixtral's).
+    public var family: ModelFamily? {
+        guard let arch = string(GGUFKey.architecture) else { return nil }
+        return ModelFamily.gguf(arch, experts: (value(GGUFKey.Model.expertCount.key(arch))?.int ?? 0) > 0)
+    }
 
     /// The tensors under Hugging Face's names; tensors no table names keep their GGUF names.
     /// `parametersOnly` leaves out GPT-2's head, which llama.cpp writes again as
-    /// output.weight although the checkpoint ties it to the embedding.
-    public func huggingFaceTensors(parametersOnly: Bool = false) -> [GGUFTensorMapping] {
+    /// output.weight although the checkpoint ties it to the embedding. A mixture's stacked
+    /// experts (`blk.N.ffn_up_exps.weight`, [in, out, experts]) become one matrix per expert
+    /// under its checkpoint name, each its slice of the stack, unless `splittingExperts` is
+    /// false (llama-quantize's view: a GGUF tensor for each of the file's).
+    public func huggingFaceTensors(parametersOnly: Bool = false, splittingExperts: Bool = true) -> [GGUFTensorMapping] {
         let family = family
-        return tensors.filter { !(parametersOnly && family?.layout == .gpt2 && $0.name == "output.weight") }.map { t in
-            let mapped = family?.huggingFaceName(ofGGUF: t.name)
-            let shape = mapped?.conv1D == true ? t.dimensions : t.dimensions.reversed()
-            return GGUFTensorMapping(info: TensorInfo(name: mapped?.name ?? t.name, dtype: t.type.plainDType ?? .uint8, shape: Array(shape),
-                                                      dataOffsets: t.offset..<(t.offset + t.byteCount)),
-                                     gguf: t, conv1D: mapped?.conv1D == true)
+        return tensors.filter { !(parametersOnly && family?.layout == .gpt2 && $0.name == "output.weight") }.flatMap { t -> [GGUFTensorMapping] in
+            let mapped = family?.row(ofGGUF: t.name)
+            // At most as many experts as a configuration may have (ModelConfig.validate): a
+            // header cannot make this list as long as it likes.
+            if let (row, layer) = mapped, row.perExpert, splittingExperts, t.dimensions.count == 3,
+               t.dimensions[0] > 0, t.dimensions[1] > 0, (1...ModelConfig.maxExperts).contains(t.dimensions[2]) {
+                let slice = t.byteCount / t.dimensions[2]
+                return (0..<t.dimensions[2]).map { e in
+                    var part = t
+                    (part.name, part.dimensions, part.offset, part.byteCount) = ("\(t.name)[\(e)]", Array(t.dimensions.prefix(2)), t.offset + e * slice, slice)
+                    return GGUFTensorMapping(info: TensorInfo(name: row.name(layer: layer, expert: e), dtype: t.type.plainDType ?? .uint8,
+                                                              shape: part.dimensions.reversed(), dataOffsets: part.offset..<(part.offset + slice)),
+                                             gguf: part, conv1D: false)
+                }
+            }
+            let name = mapped.flatMap { $0.row.perExpert ? nil : $0.row.perLayer ? $0.row.name(layer: $0.layer) : $0.row.name }
+            let conv1D = mapped?.row.conv1D == true
+            let shape = conv1D ? t.dimensions : t.dimensions.reversed()
+            return [GGUFTensorMapping(info: TensorInfo(name: name ?? t.name, dtype: t.type.plainDType ?? .uint8, shape: Array(shape),
+                                                       dataOffsets: t.offset..<(t.offset + t.byteCount)),
+                                      gguf: t, conv1D: conv1D)]
         }
     }
 
     /// The model's configuration from `<architecture>.*` keys.
     public func modelConfig() throws(ConfigError) -> ModelConfig {
         guard let arch = string(GGUFKey.architecture) else { throw .invalid(file: path, reason: "no general.architecture") }
-        guard let known = ModelFamily.gguf(arch) else {
+        guard let known = family else {
             throw .invalid(file: path, reason: "GGUF architecture \"\(arch)\" is not one TensorLedger knows (\(ModelFamily.knownGGUF))")
         }
         func int(_ key: GGUFKey.Model) -> Int? { value(key.key(arch))?.int }
@@ -109,8 +132,15 @@ extension GGUFFile {
             if let cap = number(.finalSoftCap), cap > 0 { c.finalSoftCap = cap }
             if let cap = number(.attentionSoftCap), cap > 0 { c.attentionSoftCap = cap }
         }
+        // A mixture as llama.cpp reads it: its experts' width from their own key (Qwen3-MoE)
+        // or the MLP's; the chosen experts' weights renormalised where the key says, else as
+        // the family does (Mixtral and Qwen3-MoE do, OLMoE does not).
         if let experts = int(.expertCount), experts > 0 {
-            throw .invalid(file: path, reason: "a mixture of \(experts) experts (\(GGUFKey.Model.expertCount.key(arch))): llama.cpp stacks the experts into one tensor per matrix, which TensorLedger does not read yet; its safetensors checkpoint runs")
+            c.experts = experts
+            c.expertsPerToken = try required(.expertUsedCount)
+            c.expertIntermediateSize = int(.expertFeedForwardLength) ?? c.intermediateSize
+            if case .bool(let norm)? = value(GGUFKey.Model.expertWeightsNorm.key(arch)) { c.normalizesTopK = norm }
+            else { c.normalizesTopK = known.modelType != "olmoe" }
         }
         if let v = int(.valueLength), v != c.headDim {
             throw .invalid(file: path, reason: "\(GGUFKey.Model.valueLength.key(arch)) \(v) differs from the key length \(c.headDim), which the runner does not support")

@@ -134,6 +134,8 @@ public struct ModelConfig: Sendable, Equatable {
     /// uses, each expert's MLP width, and whether the chosen experts' weights are scaled
     /// to sum to one (Mixtral always; Qwen3-MoE and OLMoE as `norm_topk_prob` says).
     public var experts: Int = 0
+    /// The most experts a layer may have here.
+    public static let maxExperts = 4096
     public var expertsPerToken: Int = 0
     public var expertIntermediateSize: Int = 0
     public var normalizesTopK = false
@@ -343,8 +345,8 @@ public struct ModelConfig: Sendable, Equatable {
             if let v = value, !(v.isFinite && v > 0) { throw .invalid(file: file, reason: "the \(name) must be a positive number, found \(v)") }
         }
         if experts > 0 || expertsPerToken > 0 {
-            guard experts <= 1 << 12, expertsPerToken >= 1, expertsPerToken <= experts else {
-                throw .invalid(file: file, reason: "\(expertsPerToken) experts per token of \(experts) is not a mixture TensorLedger runs (1 to all of at most 4,096)")
+            guard experts <= Self.maxExperts, expertsPerToken >= 1, expertsPerToken <= experts else {
+                throw .invalid(file: file, reason: "\(expertsPerToken) experts per token of \(experts) is not a mixture TensorLedger runs (1 to all of at most \(formatCount(Self.maxExperts)))")
             }
         }
         let limits: [(String, Int, Int)] = [

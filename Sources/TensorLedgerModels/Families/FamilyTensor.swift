@@ -75,6 +75,11 @@ public struct FamilyTensor: Sendable {
     /// A mixture's expert's tensor: both namings put its number after "experts.".
     public static func isExpert(_ name: String) -> Bool { name.contains(".experts.") }
     public var perExpert: Bool { name.contains("{e}") }
+    /// The expert number in a mixture's tensor name (`…experts.5.w1.weight` is 5).
+    public static func expertIndex(of name: String) -> Int? {
+        guard let r = name.firstRange(of: ".experts.") else { return nil }
+        return Int(name[r.upperBound...].prefix { $0.isNumber })
+    }
     public var conv1D: Bool {
         switch role {
         case .matrix(_, .conv1D), .fusedQKV(.conv1D): return true
@@ -146,15 +151,16 @@ public struct FamilyTensor: Sendable {
             .init(N.fusedGateUp, b + "ffn_up.weight", .matrix(.upProjection, .linear), .fusedGateUp) { [2 * $0.intermediateSize, $0.hiddenSize] },
             .init(N.down, b + "ffn_down.weight", .matrix(.downProjection, .linear), .denseMLP) { [$0.hiddenSize, $0.intermediateSize] },
             // A mixture of experts: the router, then each expert's SwiGLU MLP. llama.cpp
-            // stacks the experts into one tensor per matrix, which this tool does not read yet.
-            .init(N.router(.mixtral), nil, .other, .experts(.mixtral)) { [$0.experts, $0.hiddenSize] },
-            .init(N.expertGate(.mixtral), nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(N.expertUp(.mixtral), nil, .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(N.expertDown(.mixtral), nil, .matrix(.downProjection, .linear), .experts(.mixtral)) { [$0.hiddenSize, $0.expertIntermediateSize] },
-            .init(N.router(.qwen), nil, .other, .experts(.qwen)) { [$0.experts, $0.hiddenSize] },
-            .init(N.expertGate(.qwen), nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(N.expertUp(.qwen), nil, .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
-            .init(N.expertDown(.qwen), nil, .matrix(.downProjection, .linear), .experts(.qwen)) { [$0.hiddenSize, $0.expertIntermediateSize] },
+            // stacks the experts of a layer into one tensor per matrix ([in, out, experts] in
+            // ggml's order); each expert's slice is a matrix of its own here.
+            .init(N.router(.mixtral), b + "ffn_gate_inp.weight", .other, .experts(.mixtral)) { [$0.experts, $0.hiddenSize] },
+            .init(N.expertGate(.mixtral), b + "ffn_gate_exps.weight", .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertUp(.mixtral), b + "ffn_up_exps.weight", .matrix(.upProjection, .linear), .experts(.mixtral)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertDown(.mixtral), b + "ffn_down_exps.weight", .matrix(.downProjection, .linear), .experts(.mixtral)) { [$0.hiddenSize, $0.expertIntermediateSize] },
+            .init(N.router(.qwen), b + "ffn_gate_inp.weight", .other, .experts(.qwen)) { [$0.experts, $0.hiddenSize] },
+            .init(N.expertGate(.qwen), b + "ffn_gate_exps.weight", .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertUp(.qwen), b + "ffn_up_exps.weight", .matrix(.upProjection, .linear), .experts(.qwen)) { [$0.expertIntermediateSize, $0.hiddenSize] },
+            .init(N.expertDown(.qwen), b + "ffn_down_exps.weight", .matrix(.downProjection, .linear), .experts(.qwen)) { [$0.hiddenSize, $0.expertIntermediateSize] },
             .init(N.postFeedForwardNorm, b + "post_ffw_norm.weight", .other, .postNorm) { [$0.hiddenSize] },
             .init(N.finalNorm, "output_norm.weight", .other) { [$0.hiddenSize] },
             .init(N.bias(N.finalNorm), "output_norm.bias", .other, .layerNormBias) { [$0.hiddenSize] },

@@ -108,9 +108,10 @@ public struct ModelFamily: Sendable {
                 $0.qkNorm = .perHead; $0.norms = .sandwich; $0.gemma = true; $0.slidingWindowByDefault = true
                 $0.ggufGemma = (slidingPattern: 6, slidingRopeBase: 10_000, widthScaledLayers: 62)  // Gemma 3 27B
             },
-            with(ModelFamily("mixtral", .llama, "Mixtral")) { $0.experts = .mixtral; $0.slidingWindowByDefault = true },
-            with(ModelFamily("qwen3_moe", .llama, "Qwen3-MoE")) { $0.experts = .qwen; $0.qkNorm = .perHead },
-            with(ModelFamily("olmoe", .llama, "OLMoE")) { $0.experts = .qwen; $0.qkNorm = .whole },
+            // llama.cpp writes Mixtral as its llama architecture with experts.
+            with(ModelFamily("mixtral", .llama, gguf: "llama", "Mixtral")) { $0.experts = .mixtral; $0.slidingWindowByDefault = true; $0.ggufPermutesQK = true },
+            with(ModelFamily("qwen3_moe", .llama, gguf: "qwen3moe", "Qwen3-MoE")) { $0.experts = .qwen; $0.qkNorm = .perHead },
+            with(ModelFamily("olmoe", .llama, gguf: "olmoe", "OLMoE")) { $0.experts = .qwen; $0.qkNorm = .whole },
             with(ModelFamily("bert", .bert, "BERT-style")) { $0.aliases = ["roberta", "distilroberta", "xlm-roberta", "camembert"]; $0.runs = false },
             with(ModelFamily("gpt_neox", .gptNeoX, "GPT-NeoX")) { $0.runs = false },
         ]
@@ -121,9 +122,10 @@ public struct ModelFamily: Sendable {
         all.first { $0.modelType == modelType || $0.aliases.contains(modelType) }
     }
 
-    /// The family llama.cpp writes under this `general.architecture` (its first, for llama).
-    public static func gguf(_ architecture: String) -> ModelFamily? {
-        all.first { $0.gguf == architecture }
+    /// The family llama.cpp writes under this `general.architecture` (its first, for llama;
+    /// the first with experts, for a llama with `experts`).
+    public static func gguf(_ architecture: String, experts: Bool = false) -> ModelFamily? {
+        all.first { $0.gguf == architecture && ($0.experts != nil) == experts } ?? all.first { $0.gguf == architecture }
     }
 
     /// The names TensorLedger reads, for messages.

@@ -163,6 +163,9 @@ public struct ConversionItem: Sendable {
     /// Added to every value on the way out: Gemma's norm weights are 1 + w in GGUF and w in
     /// a checkpoint or a .tlm file.
     public var valueShift: Float = 0
+    /// Its bytes follow the previous item's with no padding: an expert after the first of a
+    /// GGUF tensor that stacks a layer's experts.
+    public var continuesPrevious = false
     /// The source's element type and bytes, as reports name them.
     public var sourceTypeName: String { sourceBlocks?.type ?? source.info.dtype.rawValue }
     public var sourceBytes: Int { sourceBlocks?.bytes ?? source.info.byteCount }
@@ -218,6 +221,7 @@ public enum StoragePlan {
             case .unembedding: mixRole = .output
             case .embedding: mixRole = .tokenEmbedding
             case .value: mixRole = .attnV
+            case .key: mixRole = .attnK
             case .output: mixRole = .attnOutput
             case .downProjection: mixRole = .ffnDown
             default: mixRole = .other
