@@ -211,6 +211,18 @@ enum CLI {
         }
         #expect(CLI.run(["ledger", cache]).status == 0)
         #expect(CLI.run(["tokenize", cache, "--text", "And God"]).status == 0)
+        // The model's name is the hub's, not the snapshot's commit hash; config.json's
+        // _name_or_path first where it has one.
+        #expect(CLI.run(["convert", cache, dir.file("m.gguf")]).status == 0 && CLI.run(["convert", cache, dir.file("m.tlm")]).status == 0)
+        #expect(try GGUFFile.open(dir.file("m.gguf")).string(GGUFKey.name) == "tiny-genesis")
+        #expect(try TLMFile(path: dir.file("m.tlm")).header.source == "tiny-genesis")
+        var config = try Fixtures.json("models/tiny-genesis/config.json")
+        config["_name_or_path"] = .string("acme/Genesis-0.9M-Instruct")
+        try makeDirectory(dir.file("named"))
+        writeFile(dir.file("named/config.json"), Array(JSONValue.object(config).serialized().utf8))
+        for name in ["model.safetensors", "tokenizer.json"] { copyFile(model + "/" + name, dir.file("named/" + name)) }
+        #expect(CLI.run(["convert", dir.file("named"), dir.file("n.gguf")]).status == 0)
+        #expect(try GGUFFile.open(dir.file("n.gguf")).string(GGUFKey.name) == "Genesis-0.9M-Instruct")
         writeFile(cache + "/refs/main", Array("../../../etc".utf8))
         #expect(CLI.run(["ledger", cache]).status != 0)
     }

@@ -168,6 +168,16 @@ public enum Converter {
 
 
 
+    /// The model's own name, as llama.cpp's converter looks for it: the last part of
+    /// config.json's `_name_or_path` (a hub id or a folder), the model of a hub cache
+    /// snapshot, else the checkpoint's folder (never a snapshot's commit hash).
+    static func modelName(_ checkpoint: Checkpoint, config: ModelConfig?) -> String {
+        if let named = config?.nameOrPath.map({ lastPathComponent(String($0.reversed().drop { $0 == "/" }.reversed())) }), !named.isEmpty {
+            return named
+        }
+        return HuggingFaceCache.modelName(ofSnapshot: checkpoint.directory) ?? lastPathComponent(checkpoint.directory)
+    }
+
     /// Tensor-name endings that only quantized checkpoints have, and the scheme each shows.
     static let quantizedMarkers: [(suffix: String, scheme: String)] = [
         (".qweight", "GPTQ or AWQ"), (".qzeros", "GPTQ or AWQ"), (".weight_packed", "compressed-tensors"),
@@ -285,7 +295,7 @@ public enum Converter {
                             (f.name, try readWholeFile(f.path, limit: f.name == "tokenizer.json" ? 256 << 20 : 16 << 20))
                         }
                         return try TLMWriter(path: output, overwrite: overwrite, protecting: inputs, config: config, embedding: contents,
-                                             zstdLevel: options.zstdLevel, source: lastPathComponent(checkpoint.directory))
+                                             zstdLevel: options.zstdLevel, source: modelName(checkpoint, config: config))
                     })
     }
 

@@ -124,7 +124,7 @@ extension Converter {
         if tokenizerPath == nil { warnings.append("no tokenizer.json beside the weights: the GGUF file carries no tokenizer, and llama.cpp will not load it") }
         // The metadata holds the vocabulary: the tokenizer is read and the header laid out
         // while the first tensors are encoded (the writer waits for it before writing them).
-        let name = lastPathComponent(checkpoint.directory), table = tensors
+        let name = modelName(checkpoint, config: config), table = tensors
         let header = { () throws -> [UInt8] in
             let tokenizer = try tokenizerPath.map { try BPETokenizer.load($0) }
             try tokenizer?.checkFits(config, source: tokenizerPath ?? input)

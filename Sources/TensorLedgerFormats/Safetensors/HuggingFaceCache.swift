@@ -25,3 +25,14 @@ public enum HuggingFaceCache {
         return path
     }
 }
+
+extension HuggingFaceCache {
+    /// The model's name when `directory` is a snapshot of a hub cache folder
+    /// (…/models--org--name/snapshots/<commit> is "name"), else nil.
+    public static func modelName(ofSnapshot directory: String) -> String? {
+        let parts = directory.split(separator: "/")
+        guard parts.count >= 3, parts[parts.count - 2] == "snapshots", parts[parts.count - 3].hasPrefix("models--") else { return nil }
+        let name = parts[parts.count - 3].split(separator: "--", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+        return name.isEmpty ? nil : name
+    }
+}

@@ -123,6 +123,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var bosTokenID: Int?
     /// config.json's `pad_token_id`, which GGUF carries as the padding token.
     public var padTokenID: Int?
+    /// config.json's `_name_or_path`: the hub id or folder the model was saved from.
+    public var nameOrPath: String?
     public var eosTokenIDs: [Int] = []
     /// The element type the weights were saved in (config.json's torch_dtype, or dtype
     /// since transformers 5): what a ledger or plan from the configuration alone counts bytes in.
@@ -272,6 +274,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         config.bosTokenID = try tokenID(o["bos_token_id"], "bos_token_id")
         config.padTokenID = try tokenID(o["pad_token_id"], "pad_token_id")
+        config.nameOrPath = o["_name_or_path"]?.string
         for v in o["eos_token_id"]?.array ?? o["eos_token_id"].map({ [$0] }) ?? [] {
             if let id = try tokenID(v, "eos_token_id") { config.eosTokenIDs.append(id) }
         }
