@@ -113,11 +113,12 @@ func readBandwidth(threads: Int, bytes: Int = 512 << 20) -> Double {
 
 // MARK: Inputs
 
-func ensureModel(_ name: String, preset: String, sparse: Bool = false, tokenizer: String = anchor) -> String {
+/// `preset` names a preset, or a config.json when it ends in .json; `dtype` the weights' type.
+func ensureModel(_ name: String, preset: String, sparse: Bool = false, tokenizer: String = anchor, dtype: String = "f32") -> String {
     let dir = joinPath(work, name)
     if pathKind(joinPath(dir, "model.safetensors")) != .file {
         Console.writeErr("making \(dir) (\(preset), seed 42)\n")
-        var args = ["synth", dir, "--preset", preset, "--force"]
+        var args = ["synth", dir, preset.hasSuffix(".json") ? "--config" : "--preset", preset, "--dtype", dtype, "--force"]
         if sparse { args.append("--sparse") } else { args += ["--tokenizer", tokenizer] }
         _ = mustRun(args)
     }
@@ -345,6 +346,17 @@ if python(["-c", "import llama_cpp"]).status == 0 {
         let billion = ensureModel("llama-3.2-1b", preset: "llama-3.2-1b", tokenizer: "fixtures/tokenizers/smollm-style.json")
         files += [("Llama-3.2-1B shape Q8_0", ggufFile(billion, "llama-3.2-1b-q8_0.gguf"), smolPromptText, [2]),
                   ("Llama-3.2-1B shape Q4_K_M", ggufFile(billion, "llama-3.2-1b-q4_k_m.gguf", llamaFtype: q4km), smolPromptText, [2])]
+        // Each family at a real model's shape (a mixture at a small one of its own), Q8_0
+        // written by us (llama.cpp's converter needs torch); random f16 weights, seed 42.
+        // Not Phi-3: llama.cpp's phi3 refuses the bench's small vocabulary ("unordered_map::at"
+        // loading it), as it refuses its own converter's tiny-phi3 fixture.
+        for (label, preset) in [("Qwen3-0.6B", "qwen3-0.6b"), ("Gemma-3-1B", "gemma-3-1b"), ("Gemma-2-2B", "gemma-2-2b"),
+                                ("OLMo-2-1B", "olmo-2-1b"), ("StableLM-2-1.6B", "stablelm-2-1.6b"),
+                                ("Qwen3-MoE 32 experts, 4 per token", "benchmarks/shapes/qwen3-moe-small.json")] {
+            let name = lastPathComponent(preset).replacing(".json", with: "")
+            let checkpoint = ensureModel(name, preset: preset, tokenizer: "fixtures/tokenizers/smollm-style.json", dtype: "f16")
+            files.append(("\(label) shape Q8_0", ggufFile(checkpoint, "\(name)-q8_0.gguf"), smolPromptText, [2]))
+        }
     }
     for (label, path, prompt, threadCounts) in files {
         guard let path else { continue }
