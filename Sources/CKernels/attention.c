@@ -1,9 +1,13 @@
 // Attention of one head: for one query (decoding), scores against every cached key,
 // softmax, and the values weighted by it; for a prompt's queries, eight at a time over
-// tiles of keys with an online softmax, each key widened once for the eight.
+// tiles of keys with an online softmax, each key widened once for the eight. AVX2 and
+// NEON variants, each against the portable one in the kernel tests.
 // Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0. The cached
 // keys and values are f32 or f16 (tl_weight_type), widened as they are read.
 #include "internal.h"
+
+// Keys per tile of the prompt kernels' online softmax.
+#define KEY_TILE 64
 
 // The soft cap on scores[0..<count], and their new maximum.
 static float soft_cap(float *scores, size_t count, float cap) {
@@ -118,7 +122,6 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
 // query i: each cached key and value is read and widened once for all of them, and the
 // softmax runs online over tiles of keys (a running maximum and sum per query, the
 // partial results rescaled when the maximum grows), so no score matrix is kept.
-#define KEY_TILE 64
 TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
                                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
                                                float scale, float cap, float *out, size_t ostride) {
@@ -198,12 +201,129 @@ TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, s
 
 #endif
 
+#if TL_ARM64
+// attend_avx2's plan four lanes wide: the scores first, the exponentials four at a time,
+// then Σ e_p·v_p divided by Σ e_p once.
+static void attend_neon(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count,
+                        size_t dh, float scale, float cap, float *scores, float *out) {
+    float top = -INFINITY;
+    for (size_t p = 0; p < count; p++) {
+        const size_t k = p * stride;
+        float32x4_t a0 = vmulq_f32(vld1q_f32(q), tl_weights4(keys, type, k)), a1 = vdupq_n_f32(0);
+        size_t i = 4;
+        for (; i + 8 <= dh; i += 8) {
+            a0 = vfmaq_f32(a0, vld1q_f32(q + i), tl_weights4(keys, type, k + i));
+            a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), tl_weights4(keys, type, k + i + 4));
+        }
+        if (i < dh) a0 = vfmaq_f32(a0, vld1q_f32(q + i), tl_weights4(keys, type, k + i));
+        scores[p] = vaddvq_f32(vaddq_f32(a0, a1)) * scale;
+        top = scores[p] > top ? scores[p] : top;
+    }
+    if (cap > 0) top = soft_cap(scores, count, cap);
+    const float32x4_t vtop = vdupq_n_f32(top);
+    float32x4_t sum4 = vdupq_n_f32(0);
+    size_t p = 0;
+    for (; p + 4 <= count; p += 4) {
+        const float32x4_t e = exp_nonpositive_neon(vsubq_f32(vld1q_f32(scores + p), vtop));
+        vst1q_f32(scores + p, e);
+        sum4 = vaddq_f32(sum4, e);
+    }
+    float sum = vaddvq_f32(sum4);
+    for (; p < count; p++) {
+        scores[p] = expf(scores[p] - top);
+        sum += scores[p];
+    }
+    const float inverse = 1.0f / sum;
+    for (size_t i = 0; i < dh; i += 4) {
+        float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
+        size_t r = 0;
+        for (; r + 2 <= count; r += 2) {
+            a0 = vfmaq_n_f32(a0, tl_weights4(values, type, r * stride + i), scores[r]);
+            a1 = vfmaq_n_f32(a1, tl_weights4(values, type, (r + 1) * stride + i), scores[r + 1]);
+        }
+        if (r < count) a0 = vfmaq_n_f32(a0, tl_weights4(values, type, r * stride + i), scores[r]);
+        vst1q_f32(out + i, vmulq_n_f32(vaddq_f32(a0, a1), inverse));
+    }
+}
+
+// attend_queries_avx2's online softmax over tiles of keys for up to eight queries, each key
+// and value widened once for all of them; the per-query bookkeeping is scalar.
+static void attend_queries_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
+                                float scale, float cap, float *out, size_t ostride) {
+    float acc[8][256] __attribute__((aligned(16)));
+    float running_max[8], running_sum[8];
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < nq; i++) {
+        lo = start[i] < lo ? start[i] : lo;
+        hi = end[i] > hi ? end[i] : hi;
+        running_max[i] = -INFINITY;
+        running_sum[i] = 0;
+        for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
+    }
+    for (size_t t0 = lo; t0 < hi; t0 += KEY_TILE) {
+        const size_t n = hi - t0 < KEY_TILE ? hi - t0 : KEY_TILE;
+        float s[KEY_TILE][8];
+        float tile_max[8];
+        for (size_t i = 0; i < nq; i++) tile_max[i] = -INFINITY;
+        for (size_t j = 0; j < n; j++) {
+            const size_t k = (t0 + j) * stride, position = t0 + j;
+            float32x4_t a[8];
+            const float32x4_t k0 = tl_weights4(keys, type, k);
+            for (size_t i = 0; i < nq; i++) a[i] = vmulq_f32(vld1q_f32(q + i * qstride), k0);
+            for (size_t c = 4; c < dh; c += 4) {
+                const float32x4_t kc = tl_weights4(keys, type, k + c);
+                for (size_t i = 0; i < nq; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(q + i * qstride + c), kc);
+            }
+            for (size_t i = 0; i < nq; i++) {
+                float score = vaddvq_f32(a[i]) * scale;
+                if (cap > 0) score = cap * tanhf(score / cap);
+                s[j][i] = position >= start[i] && position < end[i] ? score : -INFINITY;
+                tile_max[i] = s[j][i] > tile_max[i] ? s[j][i] : tile_max[i];
+            }
+        }
+        float safe_max[8];
+        for (size_t i = 0; i < nq; i++) {
+            const float new_max = running_max[i] > tile_max[i] ? running_max[i] : tile_max[i];
+            // A query that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
+            safe_max[i] = new_max == -INFINITY ? 0 : new_max;
+            const float rescale = expf(running_max[i] - safe_max[i]);
+            running_sum[i] *= rescale;
+            const float32x4_t f = vdupq_n_f32(rescale);
+            for (size_t c = 0; c < dh; c += 4) vst1q_f32(acc[i] + c, vmulq_f32(vld1q_f32(acc[i] + c), f));
+            running_max[i] = new_max;
+        }
+        for (size_t j = 0; j < n; j++) {
+            float w[8];
+            for (size_t i = 0; i < nq; i++) {
+                w[i] = s[j][i] == -INFINITY ? 0 : expf(s[j][i] - safe_max[i]);
+                running_sum[i] += w[i];
+            }
+            const size_t v = (t0 + j) * stride;
+            for (size_t c = 0; c < dh; c += 4) {
+                const float32x4_t vc = tl_weights4(values, type, v + c);
+                for (size_t i = 0; i < nq; i++) vst1q_f32(acc[i] + c, vfmaq_n_f32(vld1q_f32(acc[i] + c), vc, w[i]));
+            }
+        }
+    }
+    for (size_t i = 0; i < nq; i++) {
+        const float inverse = running_sum[i] > 0 ? 1.0f / running_sum[i] : 0.0f;
+        for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
+    }
+}
+#endif
+
 void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
                        size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
                        float *out, size_t ostride) {
 #if TL_X86
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
         attend_queries_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride);
+        return;
+    }
+#elif TL_ARM64
+    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
+        attend_queries_neon(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride);
         return;
     }
 #endif
@@ -223,6 +343,11 @@ void tl_attend(const float *q, const void *keys, const void *values, tl_weight_t
 #if TL_X86
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
         attend_avx2(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
+        return;
+    }
+#elif TL_ARM64
+    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0) {
+        attend_neon(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
         return;
     }
 #endif

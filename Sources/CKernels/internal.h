@@ -181,6 +181,34 @@ TL_TARGET_AVX512 static inline __m512 tl_weights16(const void *w, tl_weight_type
 }
 #endif
 
+#if TL_ARM64
+/// Weights i ..< i + 4 of w as f32.
+TL_INLINE float32x4_t tl_weights4(const void *w, tl_weight_type type, size_t i) {
+    switch (type) {
+    case TL_WEIGHTS_F16: return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)w + i)));
+    case TL_WEIGHTS_BF16: return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)w + i), 16));
+    default: return vld1q_f32((const float *)w + i);
+    }
+}
+
+/// e^x for x ≤ 0, four at a time: exp_nonpositive_avx2's reduction and polynomial.
+static inline float32x4_t exp_nonpositive_neon(float32x4_t x) {
+    x = vmaxq_f32(x, vdupq_n_f32(-87.0f));  // keeps 2^n a normal number
+    const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+#endif
+
 /// One row of n values in a ggml block type · activations quantized in blocks of 32 (the
 /// thread's variant; blocks.c).
 typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum);

@@ -272,6 +272,32 @@ static void test_attention_gelu_transpose(tl_isa isa) {
         for (size_t i = 0; i < DH; i++) ok &= close_to(go[i], ro[i], 10);
         check(ok, "attention f16", count, DH);
     }
+    // A prompt's queries at once (the tiled online softmax): up to 8 queries, each over its
+    // own range of positions (one starting late, one seeing a single key), across tiles of
+    // keys, f32 and f16, with and without the soft cap.
+    enum { P = 150, NQ = 8 };
+    static float pk[P * DH], pv[P * DH], pq[NQ * DH], pr[NQ * DH], pg[NQ * DH], pscores[P];
+    static uint16_t pk16[P * DH], pv16[P * DH];
+    for (size_t i = 0; i < P * DH; i++) {
+        pk[i] = uniform(); pv[i] = uniform();
+        pk16[i] = (uint16_t)(((i * 2654435761u) >> 9) & 0xbbff);
+        pv16[i] = (uint16_t)(((i * 40503u + 7) >> 3) & 0xbbff);
+    }
+    for (size_t i = 0; i < NQ * DH; i++) pq[i] = uniform();
+    for (size_t nq = 2; nq <= NQ; nq += 3) {
+        for (int f16 = 0; f16 <= 1; f16++) {
+            size_t starts[NQ], ends[NQ];
+            for (size_t i = 0; i < nq; i++) { starts[i] = i == 1 ? 70 : 0; ends[i] = i == 2 ? 1 : P - nq + i + 1; }
+            const void *k = f16 ? (const void *)pk16 : (const void *)pk, *v = f16 ? (const void *)pv16 : (const void *)pv;
+            const tl_weight_type type = f16 ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32;
+            const float cap = nq == 5 ? 1.5f : 0.0f;
+            WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pr, DH));
+            WITH(isa, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pg, DH));
+            int same = 1;
+            for (size_t i = 0; i < nq * DH; i++) same &= close_to(pg[i], pr[i], 10);
+            check(same, f16 ? "prompt attention f16" : "prompt attention", nq, DH);
+        }
+    }
     static float rg[101], gg[101];
     for (size_t i = 0; i < 101; i++) rg[i] = gg[i] = (float)((int)i - 50) * 0.17f;
     WITH(TL_ISA_PORTABLE, tl_gelu(rg, 101));

@@ -120,9 +120,9 @@ void tl_attend(const float *q, const void *keys, const void *values, tl_weight_t
 
 /// tl_attend for nq queries of one head at once (a prompt's tokens): query i, at q +
 /// i·qstride, attends to cache positions start[i] ..< end[i] (keys and values at p·stride,
-/// as tl_attend's), its result to out + i·ostride. With AVX2 (dh a multiple of 8, at most
-/// 256; nq ≤ 8) each key is read once for all the queries and the softmax runs online over
-/// tiles of keys; otherwise tl_attend per query, with `scores` its scratch.
+/// as tl_attend's), its result to out + i·ostride. With AVX2 or NEON (dh a multiple of 8
+/// or 4, at most 256; nq ≤ 8) each key is read once for all the queries and the softmax
+/// runs online over tiles of keys; otherwise tl_attend per query, with `scores` its scratch.
 void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
                        size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
                        float *out, size_t ostride);
