@@ -3,7 +3,7 @@
 // tiles of keys with an online softmax, each key widened once for the eight. AVX2 and
 // NEON variants, each against the portable one in the kernel tests.
 // Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0. The cached
-// keys and values are f32 or f16 (tl_weight_type), widened as they are read.
+// keys and values are f32, f16 or Q8_0 (tl_weight_type), widened as they are read.
 #include "internal.h"
 
 // Keys per tile of the prompt kernels' online softmax.
@@ -327,10 +327,10 @@ void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *ke
         return;
     }
 #endif
-    const size_t size = type == TL_WEIGHTS_F32 ? 4 : 2;
     for (size_t i = 0; i < nq; i++) {
-        tl_attend(q + i * qstride, (const char *)keys + start[i] * stride * size, (const char *)values + start[i] * stride * size, type, stride,
-                  end[i] - start[i], dh, scale, cap, scores, out + i * ostride);
+        const size_t skip = tl_stored_bytes(type, start[i] * stride);
+        tl_attend(q + i * qstride, (const char *)keys + skip, (const char *)values + skip, type, stride, end[i] - start[i], dh, scale, cap,
+                  scores, out + i * ostride);
     }
 }
 

@@ -150,11 +150,34 @@ TL_TARGET_AVX512 static inline void tl_transpose16(__m512 v[16]) {
 // Weights stored as f32, f16 or bf16, widened to f32: shared by the dot products and the
 // float GEMM. `type` is the same for a whole row, so the branch is always predicted.
 
+/// The Q8_0 block holding value i, and its scale.
+TL_INLINE const uint8_t *tl_q8_0_block(const void *w, size_t i, float *scale) {
+    const uint8_t *block = (const uint8_t *)w + (i / 32) * 34;
+    uint16_t bits;
+    memcpy(&bits, block, 2);
+    *scale = tl_f16_to_f32(bits);
+    return block + 2 + i % 32;
+}
+
+/// Bytes that n values take in `type` (n a multiple of 32 for Q8_0).
+TL_INLINE size_t tl_stored_bytes(tl_weight_type type, size_t n) {
+    switch (type) {
+    case TL_WEIGHTS_F32: return 4 * n;
+    case TL_WEIGHTS_Q8_0: return n / 32 * 34;
+    default: return 2 * n;
+    }
+}
+
 /// Weight i of w as f32.
 TL_INLINE float tl_weight_at(const void *w, tl_weight_type type, size_t i) {
     switch (type) {
     case TL_WEIGHTS_F16: return tl_f16_to_f32(((const uint16_t *)w)[i]);
     case TL_WEIGHTS_BF16: return tl_bf16_to_f32(((const uint16_t *)w)[i]);
+    case TL_WEIGHTS_Q8_0: {
+        float scale;
+        const uint8_t *q = tl_q8_0_block(w, i, &scale);
+        return (float)(int8_t)*q * scale;
+    }
     default: return ((const float *)w)[i];
     }
 }
@@ -166,6 +189,16 @@ TL_TARGET_AVX2 static inline __m256 tl_weights8(const void *w, tl_weight_type ty
     case TL_WEIGHTS_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
     case TL_WEIGHTS_BF16:
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i))), 16));
+    case TL_WEIGHTS_Q8_0: {
+        // The scale widened by F16C, in every lane: tl_f16_to_f32 in software costs more
+        // than the eight values.
+        const uint8_t *block = (const uint8_t *)w + (i / 32) * 34;
+        uint16_t bits;
+        memcpy(&bits, block, 2);
+        const __m256 scale = _mm256_cvtph_ps(_mm_set1_epi16((short)bits));
+        const __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(block + 2 + i % 32));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), scale);
+    }
     default: return _mm256_loadu_ps((const float *)w + i);
     }
 }
@@ -176,6 +209,11 @@ TL_TARGET_AVX512 static inline __m512 tl_weights16(const void *w, tl_weight_type
     case TL_WEIGHTS_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i)));
     case TL_WEIGHTS_BF16:
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)w + i))), 16));
+    case TL_WEIGHTS_Q8_0: {
+        float scale;
+        const uint8_t *q = tl_q8_0_block(w, i, &scale);
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)q))), _mm512_set1_ps(scale));
+    }
     default: return _mm512_loadu_ps((const float *)w + i);
     }
 }
@@ -187,6 +225,16 @@ TL_INLINE float32x4_t tl_weights4(const void *w, tl_weight_type type, size_t i) 
     switch (type) {
     case TL_WEIGHTS_F16: return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)w + i)));
     case TL_WEIGHTS_BF16: return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)w + i), 16));
+    case TL_WEIGHTS_Q8_0: {
+        const uint8_t *block = (const uint8_t *)w + (i / 32) * 34;
+        uint16_t bits;
+        int32_t packed;  // the four values, the upper lanes' copies unused
+        memcpy(&bits, block, 2);
+        memcpy(&packed, block + 2 + i % 32, 4);
+        const float32x4_t scale = vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(bits)));
+        const int16x8_t wide = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(packed)));
+        return vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide))), scale);
+    }
     default: return vld1q_f32((const float *)w + i);
     }
 }

@@ -26,13 +26,17 @@ struct PerplexityCommand: ParsableCommand {
             help: "llama-perplexity's method, to compare with its figures: whole chunks of the window, BOS first, second halves scored; at most N chunks (0: all).")
     var chunks: Int?
 
-    @Option(help: "A second model to compare with the first (for example its q8 .tlm).", completion: .file())
+    @Option(help: "A second model to compare with the first (for example its q8 .tlm, or the same model with another --compare-kv).", completion: .file())
     var compare: String?
+
+    @Option(help: "How the second model's KV cache keeps keys and values (default: as --kv), to measure what a cache type costs.")
+    var compareKv: KVCacheType?
 
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if let chunks, chunks < 0 { throw ValidationError("--chunks must be 0 (all) or a number of chunks.") }
+        if compareKv != nil && compare == nil { throw ValidationError("--compare-kv needs --compare (the model to run with that cache).") }
     }
 
     func run() throws {
@@ -41,7 +45,7 @@ struct PerplexityCommand: ParsableCommand {
             // After reading the text: a Ctrl-C while standard input is read ends at once.
             Interrupts.stopGracefully()
             let m = try model.load()
-            let other = try compare.map { try ModelArguments.load($0, threads: model.threadCount, cache: model.kv) }
+            let other = try compare.map { try ModelArguments.load($0, threads: model.threadCount, cache: compareKv ?? model.kv) }
             let ids = m.tokenizer.encode(String(decoding: textBytes, as: UTF8.self))
             let bar = Console.stderrIsTerminal && !output.json ? ProgressBar(label: "perplexity", unit: .tokens) : nil
             let r = try Perplexity.evaluate(m, ids: ids, context: context, method: chunks.map { .chunks(limit: $0 == 0 ? nil : $0) } ?? .windows,

@@ -26,7 +26,7 @@ struct Plan: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sequences run at once: the KV cache and activations are per sequence.")
     var batch: Int = 1
 
-    @Option(help: "How the KV cache keeps keys and values, as the runner's --kv: f16 (the default) or f32.")
+    @Option(help: "How the KV cache keeps keys and values, as the runner's --kv: f16 (the default), f32 or q8.")
     var kv: KVCacheType = .f16
 
     @Option(parsing: .upToNextOption, help: "As convert's --keep: tensors to leave in float, a category (embedding, unembedding, ...) or a name glob ('*wte*').")

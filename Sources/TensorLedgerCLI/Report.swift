@@ -24,7 +24,7 @@ struct Report: ParsableCommand {
     @Option(parsing: .unconditional, help: "The longest context in the memory chart (default: the model's).")
     var context: Int?
 
-    @Option(help: "How the KV cache keeps keys and values in the memory chart: f16 (the default) or f32.")
+    @Option(help: "How the KV cache keeps keys and values in the memory chart: f16 (the default), f32 or q8.")
     var kv: KVCacheType = .f16
 
     @Option(parsing: .unconditional, help: "How many of the most-changed tensors to list with --compare.")

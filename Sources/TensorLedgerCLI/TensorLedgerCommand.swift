@@ -78,6 +78,7 @@ func commandLineWording(_ error: any TensorLedgerError) -> String {
         switch setting {
         case .maxTokens: option = "-n"
         case .context: option = "--context"
+        case .cache: option = "--kv"
         default: option = "--" + setting.rawValue
         }
         return "\(option) \(reason)"

@@ -245,19 +245,28 @@ static void test_compare(tl_isa isa) {
     }
 }
 
-static void test_attention_gelu_transpose(tl_isa isa) {
-    enum { DH = 64, COUNT = 37 };
-    static float q[DH], keys[COUNT * DH], values[COUNT * DH], scores[COUNT], ro[DH], go[DH];
-    for (size_t i = 0; i < DH; i++) q[i] = uniform();
-    for (size_t i = 0; i < COUNT * DH; i++) { keys[i] = uniform(); values[i] = uniform(); }
+enum { DH = 64, COUNT = 37 };
+
+// One query against 1, 7, … 37 cached positions of keys and values in `type`; with a soft
+// cap on every other count when cap > 0.
+static void check_attention(tl_isa isa, const float *q, const void *keys, const void *values, tl_weight_type type, float cap,
+                            const char *label) {
+    static float scores[COUNT], ro[DH], go[DH];
     for (size_t count = 1; count <= COUNT; count += 6) {
-        const float cap = count % 2 ? 0.0f : 1.5f;
-        WITH(TL_ISA_PORTABLE, tl_attend(q, keys, values, TL_WEIGHTS_F32, DH, count, DH, 0.125f, cap, scores, ro));
-        WITH(isa, tl_attend(q, keys, values, TL_WEIGHTS_F32, DH, count, DH, 0.125f, cap, scores, go));
+        const float c = count % 2 ? 0.0f : cap;
+        WITH(TL_ISA_PORTABLE, tl_attend(q, keys, values, type, DH, count, DH, 0.125f, c, scores, ro));
+        WITH(isa, tl_attend(q, keys, values, type, DH, count, DH, 0.125f, c, scores, go));
         int ok = 1;
         for (size_t i = 0; i < DH; i++) ok &= close_to(go[i], ro[i], 10);
-        check(ok, "attention", count, DH);
+        check(ok, label, count, DH);
     }
+}
+
+static void test_attention_gelu_transpose(tl_isa isa) {
+    static float q[DH], keys[COUNT * DH], values[COUNT * DH], scores[COUNT];
+    for (size_t i = 0; i < DH; i++) q[i] = uniform();
+    for (size_t i = 0; i < COUNT * DH; i++) { keys[i] = uniform(); values[i] = uniform(); }
+    check_attention(isa, q, keys, values, TL_WEIGHTS_F32, 1.5f, "attention");
     // An f16 cache: the same keys and values narrowed, widened as they are read.
     static uint16_t keys16[COUNT * DH], values16[COUNT * DH];
     // Finite f16 bit patterns of both signs below 1 (exponent field under 15).
@@ -265,12 +274,28 @@ static void test_attention_gelu_transpose(tl_isa isa) {
         keys16[i] = (uint16_t)(((i * 2654435761u) >> 9) & 0xbbff);
         values16[i] = (uint16_t)(((i * 40503u + 7) >> 3) & 0xbbff);
     }
-    for (size_t count = 1; count <= COUNT; count += 6) {
-        WITH(TL_ISA_PORTABLE, tl_attend(q, keys16, values16, TL_WEIGHTS_F16, DH, count, DH, 0.125f, 0, scores, ro));
-        WITH(isa, tl_attend(q, keys16, values16, TL_WEIGHTS_F16, DH, count, DH, 0.125f, 0, scores, go));
+    check_attention(isa, q, keys16, values16, TL_WEIGHTS_F16, 0, "attention f16");
+    // A q8 cache: ggml's Q8_0 blocks (an f16 scale, 32 int8), two per position of 64.
+    static uint8_t keys8[COUNT * DH / 32 * 34], values8[COUNT * DH / 32 * 34];
+    for (size_t b = 0; b < COUNT * DH / 32; b++) {
+        const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);  // 2^-7 … 2^-4
+        memcpy(keys8 + b * 34, &ks, 2);
+        memcpy(values8 + b * 34, &vs, 2);
+        for (size_t j = 0; j < 32; j++) {
+            keys8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
+            values8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
+        }
+    }
+    check_attention(isa, q, keys8, values8, TL_WEIGHTS_Q8_0, 0, "attention q8");
+    {
+        size_t starts[4] = {0, 9, 0, 30}, ends[4] = {COUNT, COUNT - 2, 1, COUNT};
+        static float qs[4 * DH], r4[4 * DH], g4[4 * DH];
+        for (size_t i = 0; i < 4 * DH; i++) qs[i] = uniform();
+        WITH(TL_ISA_PORTABLE, tl_attend_queries(qs, DH, 4, keys8, values8, TL_WEIGHTS_Q8_0, DH, starts, ends, DH, 0.125f, 0, scores, r4, DH));
+        WITH(isa, tl_attend_queries(qs, DH, 4, keys8, values8, TL_WEIGHTS_Q8_0, DH, starts, ends, DH, 0.125f, 0, scores, g4, DH));
         int ok = 1;
-        for (size_t i = 0; i < DH; i++) ok &= close_to(go[i], ro[i], 10);
-        check(ok, "attention f16", count, DH);
+        for (size_t i = 0; i < 4 * DH; i++) ok &= close_to(g4[i], r4[i], 10);
+        check(ok, "prompt attention q8", 4, DH);
     }
     // A prompt's queries at once (the tiled online softmax): up to 8 queries, each over its
     // own range of positions (one starting late, one seeing a single key), across tiles of

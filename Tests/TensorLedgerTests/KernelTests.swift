@@ -288,6 +288,26 @@ import Testing
         }
     }
 
+    /// Keys and values kept as Q8_0 blocks (the q8 KV cache) give what the twin gives for
+    /// the values the blocks hold (gguf-py's dequantization, done in Swift).
+    @Test(arguments: KernelISA.available)
+    func q8AttentionMatchesTheTwin(_ isa: KernelISA) {
+        KernelISA.with(isa) {
+            for (dh, count) in [(64, 1), (64, 9), (64, 131), (128, 20), (32, 40)] {
+                let q = Self.vector(dh, seed: 32)
+                let keys = (0..<count).map { Self.vector(dh, seed: 300 + UInt64($0)) }, values = (0..<count).map { Self.vector(dh, seed: 800 + UInt64($0)) }
+                let scale = 1 / Float(dh).squareRoot()
+                let got = Kernels.attendQ8(q, keys: keys, values: values, scale: scale)
+                let ref = ReferenceKernels.attend(q, keys: got.keys, values: got.values, scale: scale)
+                let worst = zip(got.out, ref).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worst < 2e-5, "\(isa.name) dh=\(dh) count=\(count): worst error \(worst)")
+                // The blocks hold the values within a step of max/127 each.
+                let step = keys[0].map(abs).max()! / 127
+                #expect(zip(got.keys[0], keys[0]).allSatisfy { abs($0 - $1) <= step * 0.51 })
+            }
+        }
+    }
+
     /// Shapes with whole 16 × 16 tiles, ragged edges on either side, and a single row.
     @Test(arguments: KernelISA.available)
     func transposeMatchesTheTwin(_ isa: KernelISA) {

@@ -50,8 +50,13 @@ import Darwin
     /// and the logits. (The weights are the file's, checked above.)
     @Test(arguments: ["tiny-llama", "tiny-genesis", "tiny-qwen3-moe"], KVCacheType.allCases)
     func theStateTakesWhatThePlanSays(_ name: String, _ cache: KVCacheType) throws {
-        let model = try ModelLoader.load(Fixtures.model(name), threads: 1, cache: cache)
         let (tensors, stored, _, _) = try ModelSource.tensors(Fixtures.model(name))
+        // A q8 cache needs heads of whole 32-value blocks (tiny-genesis's); the others refuse it.
+        guard cache.fits(headDim: StateShape(config: try #require(stored), contextLength: 1).headDim) else {
+            #expect(throws: GenerationError.self) { try ModelLoader.load(Fixtures.model(name), threads: 1, cache: cache) }
+            return
+        }
+        let model = try ModelLoader.load(Fixtures.model(name), threads: 1, cache: cache)
         for tokens in [64, 100] {
             let ids = (0..<tokens).map { $0 % model.vocabularySize }
             let state = model.makeState()

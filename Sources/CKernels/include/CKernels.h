@@ -103,7 +103,9 @@ void tl_dot_q8_rows(const int8_t *w, const uint16_t *wscales, size_t n, size_t r
 /// q8-row row · q8 activations: wscale · Σ over blocks of xscale[k]·Σ w·x.
 float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const float *xscales, size_t n);
 
-typedef enum { TL_WEIGHTS_F32 = 0, TL_WEIGHTS_F16 = 1, TL_WEIGHTS_BF16 = 2 } tl_weight_type;
+/// How stored values are kept: f32, f16 or bf16, or (the KV cache's q8 only: the attention
+/// kernels) ggml's Q8_0 blocks, value i in block i / 32 of 34 bytes (an f16 scale, then 32 int8).
+typedef enum { TL_WEIGHTS_F32 = 0, TL_WEIGHTS_F16 = 1, TL_WEIGHTS_BF16 = 2, TL_WEIGHTS_Q8_0 = 3 } tl_weight_type;
 
 /// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T (prompt
 /// processing) with f32, f16 or bf16 weights W (rows of n) and f32 activations X (T rows of n).
@@ -112,7 +114,8 @@ void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size
 
 /// One attention head for one query: scores s_p = scale·(q · k_p) for the `count` keys
 /// k_p = keys + p·stride, softmax over them, out = Σ softmax_p · v_p with v_p = values +
-/// p·stride; vectors of dh values, the cached keys and values f32 or f16 (`type`). With
+/// p·stride; vectors of dh values, the cached keys and values f32, f16 or Q8_0 (`type`;
+/// Q8_0 needs dh and stride multiples of 32, so that no block straddles two positions). With
 /// cap > 0 the scores are first capped softly, cap · tanh(s_p / cap) (Gemma 2). `scores`
 /// is scratch for count floats.
 void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,

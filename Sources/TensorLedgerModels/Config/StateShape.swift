@@ -43,7 +43,9 @@ public struct StateShape: Sendable, Equatable {
     }
 
     /// Bytes of keys and values one token adds to the cache (every layer).
-    public var cacheBytesPerToken: Int { 2 * layers * kvWidth * cache.bytes }
+    public var cacheBytesPerToken: Int { 2 * layers * kvHeads * cacheRowBytes }
+    /// Bytes of one head's keys (or values) at one position.
+    public var cacheRowBytes: Int { cache.bytes(values: headDim) }
 
     /// Floats of each buffer a batch of T tokens needs, as InferenceState allocates them.
     package struct BatchBuffers {

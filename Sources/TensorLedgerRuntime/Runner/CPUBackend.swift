@@ -152,14 +152,14 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
     /// over the threads.
     package func attend(layer: Int, T: Int, _ input: AttentionInput, state: InferenceState) {
         let shape = state.shape
-        let dh = shape.headDim, kvHeads = shape.kvHeads, size = shape.cache.bytes
-        let layerOffset = layer * kvHeads * state.cacheCapacity * dh * size
+        let dh = shape.headDim, kvHeads = shape.kvHeads, row = shape.cacheRowBytes
+        let layerOffset = layer * kvHeads * state.cacheCapacity * row
         let keys = state.keys + layerOffset, values = state.values + layerOffset
-        // The new keys and values into the cache, narrowed to f16 where it is kept so.
+        // The new keys and values into the cache, narrowed to f16 or quantized to Q8_0 blocks
+        // (ggml's rounding) where it is kept so.
         for t in 0..<T {
-            let slot = (state.position + t) * dh
             for kh in 0..<kvHeads {
-                let offset = (kh * state.cacheCapacity * dh + slot) * size
+                let offset = (kh * state.cacheCapacity + state.position + t) * row
                 let k = input.keys + t * input.keyStride + kh * dh, v = input.values + t * input.valueStride + kh * dh
                 switch shape.cache {
                 case .f32:
@@ -168,15 +168,25 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
                 case .f16:
                     let kh16 = (keys + offset).assumingMemoryBound(to: UInt16.self), vh16 = (values + offset).assumingMemoryBound(to: UInt16.self)
                     for i in 0..<dh { kh16[i] = halfBitsFromFloat(k[i]); vh16[i] = halfBitsFromFloat(v[i]) }
+                case .q8:
+                    // (What no block's f16 scale holds, a value beyond 65,504 × 127, is beyond
+                    // an f16 cache too.)
+                    _ = tl_quantize_q8_0_ggml(k, dh, (keys + offset).assumingMemoryBound(to: UInt8.self), nil)
+                    _ = tl_quantize_q8_0_ggml(v, dh, (values + offset).assumingMemoryBound(to: UInt8.self), nil)
                 }
             }
         }
-        let type = shape.cache == .f32 ? TL_WEIGHTS_F32 : TL_WEIGHTS_F16
+        let type: tl_weight_type
+        switch shape.cache {
+        case .f32: type = TL_WEIGHTS_F32
+        case .f16: type = TL_WEIGHTS_F16
+        case .q8: type = TL_WEIGHTS_Q8_0
+        }
         let group = shape.heads / kvHeads
         let scale = input.scale ?? 1 / Float(dh).squareRoot()
         // A prompt's queries eight at a time, each key read once for the eight.
         let head = { (h: Int) in
-            let cacheOffset = (h / group) * state.cacheCapacity * dh
+            let cacheOffset = (h / group) * state.cacheCapacity * row
             var starts = (0, 0, 0, 0, 0, 0, 0, 0), ends = starts
             withUnsafeMutableBytes(of: &starts) { s in
                 withUnsafeMutableBytes(of: &ends) { e in
@@ -187,8 +197,8 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
                             end[i] = state.position + t0 + i + 1
                             start[i] = input.window.map { max(0, end[i] - $0) } ?? 0
                         }
-                        tl_attend_queries(input.queries + t0 * input.queryStride + h * dh, input.queryStride, n, keys + cacheOffset * size,
-                                          values + cacheOffset * size, type, dh, start.baseAddress, end.baseAddress, dh, scale, input.softCap ?? 0,
+                        tl_attend_queries(input.queries + t0 * input.queryStride + h * dh, input.queryStride, n, keys + cacheOffset,
+                                          values + cacheOffset, type, dh, start.baseAddress, end.baseAddress, dh, scale, input.softCap ?? 0,
                                           state.scores + h * state.cacheCapacity, state.attention + t0 * shape.queryWidth + h * dh, shape.queryWidth)
                     }
                 }
@@ -196,14 +206,14 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
         // Decoding: the query heads that share a key/value head read its cache together, once.
         let shared = { (kh: Int) in
-            let cacheOffset = kh * state.cacheCapacity * dh
+            let cacheOffset = kh * state.cacheCapacity * row
             let end = state.position + 1, start = input.window.map { max(0, end - $0) } ?? 0
             var starts = (start, start, start, start, start, start, start, start), ends = (end, end, end, end, end, end, end, end)
             withUnsafePointer(to: &starts) { s in
                 withUnsafePointer(to: &ends) { e in
                     for h0 in stride(from: kh * group, to: (kh + 1) * group, by: 8) {
                         let n = min(8, (kh + 1) * group - h0)
-                        tl_attend_queries(input.queries + h0 * dh, dh, n, keys + cacheOffset * size, values + cacheOffset * size, type, dh,
+                        tl_attend_queries(input.queries + h0 * dh, dh, n, keys + cacheOffset, values + cacheOffset, type, dh,
                                           UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
                                           dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity, state.attention + h0 * dh, dh)
                     }

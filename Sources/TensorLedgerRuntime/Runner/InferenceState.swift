@@ -23,7 +23,8 @@ public final class InferenceState {
     /// text does, so a model that claims a long context costs only what is used.
     package private(set) var cacheCapacity = 0
 
-    /// (layers, kvHeads, cacheCapacity, headDim) values each, f32 or f16 as shape.cache says.
+    /// (layers, kvHeads, cacheCapacity) rows of one head's headDim values each, f32, f16 or
+    /// q8 blocks as shape.cache says (shape.cacheRowBytes a row).
     package private(set) var keys: UnsafeMutableRawPointer
     package private(set) var values: UnsafeMutableRawPointer
     package private(set) var scores: UnsafeMutablePointer<Float>  // (heads, cacheCapacity)
@@ -71,22 +72,22 @@ public final class InferenceState {
     package func reserveCache(positions: Int) throws {
         guard positions > cacheCapacity else { return }
         let capacity = min(shape.contextLength, max(positions, 2 * cacheCapacity, 64))
-        let slabs = shape.layers * shape.kvHeads, dh = shape.headDim, size = shape.cache.bytes
-        let (count, overflow) = (slabs * dh).multipliedReportingOverflow(by: capacity)
-        let bytes = Double(slabs * dh) * Double(capacity) * Double(2 * size) + Double(shape.heads * capacity) * 4
+        let slabs = shape.layers * shape.kvHeads, row = shape.cacheRowBytes
+        let (count, overflow) = (slabs * row).multipliedReportingOverflow(by: capacity)
+        let bytes = Double(slabs * row) * Double(capacity) * 2 + Double(shape.heads * capacity) * 4
         guard !overflow, count < Int.max / 16,
-              let k = malloc(max(count, 1) * size), let v = malloc(max(count, 1) * size),
+              let k = malloc(max(count, 1)), let v = malloc(max(count, 1)),
               let sc = malloc(max(shape.heads * capacity, 1) * MemoryLayout<Float>.size) else {
             throw GenerationError.cannotRun("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
         }
         for slab in 0..<slabs where position > 0 {
-            (k + slab * capacity * dh * size).copyMemory(from: keys + slab * cacheCapacity * dh * size, byteCount: position * dh * size)
-            (v + slab * capacity * dh * size).copyMemory(from: values + slab * cacheCapacity * dh * size, byteCount: position * dh * size)
+            (k + slab * capacity * row).copyMemory(from: keys + slab * cacheCapacity * row, byteCount: position * row)
+            (v + slab * capacity * row).copyMemory(from: values + slab * cacheCapacity * row, byteCount: position * row)
         }
         freeCache()
         (keys, values, scores) = (k, v, sc.assumingMemoryBound(to: Float.self))
         cacheCapacity = capacity
-        cacheBytes = 2 * count * size
+        cacheBytes = 2 * count
         scoreBytes = shape.heads * capacity * MemoryLayout<Float>.size
     }
 
@@ -181,7 +182,7 @@ public enum GenerationError: TensorLedgerError, Equatable {
     /// The settings a caller gives generation and evaluation.
     public enum Setting: String, Sendable {
         case temperature, topK = "top-k", topP = "top-p", minP = "min-p", repeatPenalty = "repeat-penalty"
-        case maxTokens = "token count", context = "window length"
+        case maxTokens = "token count", context = "window length", cache = "the KV cache type"
     }
 
     public var category: ErrorCategory {

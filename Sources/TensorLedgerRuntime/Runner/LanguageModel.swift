@@ -109,6 +109,10 @@ public enum ModelLoader {
         if case .tlm(let t) = file { try t.verify(threads: threads) }
         guard let config = try file.config() else { throw ModelLoadError.noConfig(source: file.path) }
         try checkRunnable(config, tensors: file.tensors, source: file.path)
+        let headDim = StateShape(config: config, contextLength: 1).headDim
+        guard cache.fits(headDim: headDim) else {
+            throw GenerationError.invalidSetting(.cache, reason: "\(cache.rawValue) keeps keys and values in blocks of 32, and this model's heads are \(headDim) wide: use f16 or f32")
+        }
         let source = file.weights(config: config)
         let tokenizer = try source.tokenizer()
         try tokenizer.checkFits(config, source: source.sourceName)

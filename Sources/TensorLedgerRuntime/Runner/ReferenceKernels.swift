@@ -159,6 +159,33 @@ public enum Kernels {
         return (0..<n).map { Array(out[($0 * dh)..<(($0 + 1) * dh)]) }
     }
 
+    /// The same over keys and values kept as ggml's Q8_0 blocks (the q8 KV cache), each
+    /// position's vector quantized as the runner does; also the values the blocks hold.
+    public static func attendQ8(_ q: [Float], keys: [[Float]], values: [[Float]], scale: Float)
+        -> (out: [Float], keys: [[Float]], values: [[Float]]) {
+        let dh = q.count, count = keys.count, row = dh / 32 * 34
+        func blocks(_ rows: [[Float]]) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: rows.count * row)
+            out.withUnsafeMutableBufferPointer { o in
+                for (p, x) in rows.enumerated() { _ = tl_quantize_q8_0_ggml(x, dh, o.baseAddress! + p * row, nil) }
+            }
+            return out
+        }
+        func widened(_ bytes: [UInt8]) -> [[Float]] {
+            (0..<count).map { p in
+                var x = [Float](repeating: 0, count: dh)
+                bytes.withUnsafeBytes { b in
+                    GGMLDequantize.dequantize(UnsafeRawBufferPointer(rebasing: b[(p * row)..<((p + 1) * row)]), type: .q8_0, count: dh, into: &x)
+                }
+                return x
+            }
+        }
+        let k = blocks(keys), v = blocks(values)
+        var out = [Float](repeating: 0, count: dh), scores = [Float](repeating: 0, count: count)
+        tl_attend(q, k, v, TL_WEIGHTS_Q8_0, dh, count, dh, scale, 0, &scores, &out)
+        return (out, widened(k), widened(v))
+    }
+
     /// The same over keys and values kept as f16 bits.
     public static func attendF16(_ q: [Float], keys: [[UInt16]], values: [[UInt16]], scale: Float) -> [Float] {
         let dh = q.count, count = keys.count
