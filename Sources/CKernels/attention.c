@@ -9,6 +9,18 @@
 // Keys per tile of the prompt kernels' online softmax.
 #define KEY_TILE 64
 
+// call(N) with N the query count, 2 … 8, as a constant: each kernel copy unrolls its loops.
+#define FOR_QUERY_COUNT(nq, call) \
+    switch (nq) { \
+    case 2: call(2); break; \
+    case 3: call(3); break; \
+    case 4: call(4); break; \
+    case 5: call(5); break; \
+    case 6: call(6); break; \
+    case 7: call(7); break; \
+    default: call(8); break; \
+    }
+
 // The soft cap on scores[0..<count], and their new maximum.
 static float soft_cap(float *scores, size_t count, float cap) {
     float top = -INFINITY;
@@ -118,24 +130,27 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
     }
 }
 
-// Up to eight queries of one head at once (a prompt's consecutive tokens), lane i for
-// query i: each cached key and value is read and widened once for all of them, and the
-// softmax runs online over tiles of keys (a running maximum and sum per query, the
-// partial results rescaled when the maximum grows), so no score matrix is kept.
-TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
-                                               tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
-                                               float scale, float cap, float *out, size_t ostride) {
+// Up to eight queries of one head at once (a prompt's consecutive tokens, or the query
+// heads that share a key/value head), lane i for query i: each cached key and value is
+// read and widened once for all of them, and the softmax runs online over tiles of keys
+// (a running maximum and sum per query, the partial results rescaled when the maximum
+// grows), so no score matrix is kept. NQ is a constant in each copy (see the switch
+// below), so the per-query loops unroll and the sums stay in registers: the values are
+// summed a chunk of eight at a time over the whole tile, not key by key through memory.
+TL_TARGET_AVX2 static inline __attribute__((always_inline)) void
+attend_queries_avx2_n(const size_t NQ, const float *q, size_t qstride, const void *keys, const void *values, tl_weight_type type,
+                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride) {
     float acc[8][256] __attribute__((aligned(32)));
     int32_t first[8], last[8];
     size_t lo = SIZE_MAX, hi = 0;
     for (size_t i = 0; i < 8; i++) {
-        first[i] = i < nq ? (int32_t)start[i] : 0;
-        last[i] = i < nq ? (int32_t)end[i] : 0;  // an unused lane sees no key
-        if (i < nq) {
+        first[i] = i < NQ ? (int32_t)start[i] : 0;
+        last[i] = i < NQ ? (int32_t)end[i] : 0;  // an unused lane sees no key
+        if (i < NQ) {
             lo = start[i] < lo ? start[i] : lo;
             hi = end[i] > hi ? end[i] : hi;
+            for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
         }
-        for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
     }
     const __m256i vfirst = _mm256_loadu_si256((const __m256i *)(const void *)first), vlast = _mm256_loadu_si256((const __m256i *)(const void *)last);
     const __m256 vscale = _mm256_set1_ps(scale), minus_inf = _mm256_set1_ps(-INFINITY);
@@ -148,10 +163,10 @@ TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, s
             const size_t k = (t0 + j) * stride;
             __m256 a[8];
             const __m256 k0 = tl_weights8(keys, type, k);
-            for (size_t i = 0; i < 8; i++) a[i] = i < nq ? _mm256_mul_ps(_mm256_loadu_ps(q + i * qstride), k0) : _mm256_setzero_ps();
+            for (size_t i = 0; i < 8; i++) a[i] = i < NQ ? _mm256_mul_ps(_mm256_loadu_ps(q + i * qstride), k0) : _mm256_setzero_ps();
             for (size_t c = 8; c < dh; c += 8) {
                 const __m256 kc = tl_weights8(keys, type, k + c);
-                for (size_t i = 0; i < nq; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qstride + c), kc, a[i]);
+                for (size_t i = 0; i < NQ; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qstride + c), kc, a[i]);
             }
             __m256 score = _mm256_mul_ps(sum_each_avx2(a), vscale);
             if (cap > 0) {
@@ -170,33 +185,38 @@ TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, s
         const __m256 safe_max = _mm256_blendv_ps(new_max, _mm256_setzero_ps(), _mm256_cmp_ps(new_max, minus_inf, _CMP_EQ_OQ));
         const __m256 rescale = exp_nonpositive_avx2(_mm256_sub_ps(running_max, safe_max));
         running_sum = _mm256_mul_ps(running_sum, rescale);
-        float factor[8];
+        float factor[8], w[KEY_TILE][8] __attribute__((aligned(32)));
         _mm256_storeu_ps(factor, rescale);
-        for (size_t i = 0; i < nq; i++) {
-            const __m256 f = _mm256_set1_ps(factor[i]);
-            for (size_t c = 0; c < dh; c += 8) _mm256_store_ps(acc[i] + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), f));
-        }
         for (size_t j = 0; j < n; j++) {
             const __m256 e = _mm256_and_ps(exp_nonpositive_avx2(_mm256_sub_ps(s[j], safe_max)), valid[j]);
             running_sum = _mm256_add_ps(running_sum, e);
-            float w[8];
-            _mm256_storeu_ps(w, e);
-            const size_t v = (t0 + j) * stride;
-            for (size_t c = 0; c < dh; c += 8) {
-                const __m256 vc = tl_weights8(values, type, v + c);
-                for (size_t i = 0; i < nq; i++) {
-                    _mm256_store_ps(acc[i] + c, _mm256_fmadd_ps(_mm256_set1_ps(w[i]), vc, _mm256_load_ps(acc[i] + c)));
-                }
+            _mm256_store_ps(w[j], e);
+        }
+        for (size_t c = 0; c < dh; c += 8) {
+            __m256 a[8];
+            for (size_t i = 0; i < NQ; i++) a[i] = _mm256_mul_ps(_mm256_load_ps(acc[i] + c), _mm256_set1_ps(factor[i]));
+            for (size_t j = 0; j < n; j++) {
+                const __m256 vc = tl_weights8(values, type, (t0 + j) * stride + c);
+                for (size_t i = 0; i < NQ; i++) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&w[j][i]), vc, a[i]);
             }
+            for (size_t i = 0; i < NQ; i++) _mm256_store_ps(acc[i] + c, a[i]);
         }
         running_max = new_max;
     }
     float sums[8];
     _mm256_storeu_ps(sums, running_sum);
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < NQ; i++) {
         const __m256 inverse = _mm256_set1_ps(sums[i] > 0 ? 1.0f / sums[i] : 0.0f);
         for (size_t c = 0; c < dh; c += 8) _mm256_storeu_ps(out + i * ostride + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), inverse));
     }
+}
+
+TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                               tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
+                                               float scale, float cap, float *out, size_t ostride) {
+#define ATTEND_N(N) attend_queries_avx2_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride)
+    FOR_QUERY_COUNT(nq, ATTEND_N);
+#undef ATTEND_N
 }
 
 #endif
@@ -247,14 +267,15 @@ static void attend_neon(const float *q, const void *keys, const void *values, tl
 }
 
 // attend_queries_avx2's online softmax over tiles of keys for up to eight queries, each key
-// and value widened once for all of them; the per-query bookkeeping is scalar.
-static void attend_queries_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
-                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
-                                float scale, float cap, float *out, size_t ostride) {
+// and value widened once for all of them; the per-query bookkeeping is scalar. NQ is a
+// constant in each copy, so the sums of a chunk of four values stay in registers over a tile.
+static inline __attribute__((always_inline)) void
+attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const void *keys, const void *values, tl_weight_type type,
+                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride) {
     float acc[8][256] __attribute__((aligned(16)));
     float running_max[8], running_sum[8];
     size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < NQ; i++) {
         lo = start[i] < lo ? start[i] : lo;
         hi = end[i] > hi ? end[i] : hi;
         running_max[i] = -INFINITY;
@@ -265,51 +286,60 @@ static void attend_queries_neon(const float *q, size_t qstride, size_t nq, const
         const size_t n = hi - t0 < KEY_TILE ? hi - t0 : KEY_TILE;
         float s[KEY_TILE][8];
         float tile_max[8];
-        for (size_t i = 0; i < nq; i++) tile_max[i] = -INFINITY;
+        for (size_t i = 0; i < NQ; i++) tile_max[i] = -INFINITY;
         for (size_t j = 0; j < n; j++) {
             const size_t k = (t0 + j) * stride, position = t0 + j;
             float32x4_t a[8];
             const float32x4_t k0 = tl_weights4(keys, type, k);
-            for (size_t i = 0; i < nq; i++) a[i] = vmulq_f32(vld1q_f32(q + i * qstride), k0);
+            for (size_t i = 0; i < NQ; i++) a[i] = vmulq_f32(vld1q_f32(q + i * qstride), k0);
             for (size_t c = 4; c < dh; c += 4) {
                 const float32x4_t kc = tl_weights4(keys, type, k + c);
-                for (size_t i = 0; i < nq; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(q + i * qstride + c), kc);
+                for (size_t i = 0; i < NQ; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(q + i * qstride + c), kc);
             }
-            for (size_t i = 0; i < nq; i++) {
+            for (size_t i = 0; i < NQ; i++) {
                 float score = vaddvq_f32(a[i]) * scale;
                 if (cap > 0) score = cap * tanhf(score / cap);
                 s[j][i] = position >= start[i] && position < end[i] ? score : -INFINITY;
                 tile_max[i] = s[j][i] > tile_max[i] ? s[j][i] : tile_max[i];
             }
         }
-        float safe_max[8];
-        for (size_t i = 0; i < nq; i++) {
+        float safe_max[8], factor[8], w[KEY_TILE][8];
+        for (size_t i = 0; i < NQ; i++) {
             const float new_max = running_max[i] > tile_max[i] ? running_max[i] : tile_max[i];
             // A query that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
             safe_max[i] = new_max == -INFINITY ? 0 : new_max;
-            const float rescale = expf(running_max[i] - safe_max[i]);
-            running_sum[i] *= rescale;
-            const float32x4_t f = vdupq_n_f32(rescale);
-            for (size_t c = 0; c < dh; c += 4) vst1q_f32(acc[i] + c, vmulq_f32(vld1q_f32(acc[i] + c), f));
+            factor[i] = expf(running_max[i] - safe_max[i]);
+            running_sum[i] *= factor[i];
             running_max[i] = new_max;
         }
         for (size_t j = 0; j < n; j++) {
-            float w[8];
-            for (size_t i = 0; i < nq; i++) {
-                w[i] = s[j][i] == -INFINITY ? 0 : expf(s[j][i] - safe_max[i]);
-                running_sum[i] += w[i];
-            }
-            const size_t v = (t0 + j) * stride;
-            for (size_t c = 0; c < dh; c += 4) {
-                const float32x4_t vc = tl_weights4(values, type, v + c);
-                for (size_t i = 0; i < nq; i++) vst1q_f32(acc[i] + c, vfmaq_n_f32(vld1q_f32(acc[i] + c), vc, w[i]));
+            for (size_t i = 0; i < NQ; i++) {
+                w[j][i] = s[j][i] == -INFINITY ? 0 : expf(s[j][i] - safe_max[i]);
+                running_sum[i] += w[j][i];
             }
         }
+        for (size_t c = 0; c < dh; c += 4) {
+            float32x4_t a[8];
+            for (size_t i = 0; i < NQ; i++) a[i] = vmulq_n_f32(vld1q_f32(acc[i] + c), factor[i]);
+            for (size_t j = 0; j < n; j++) {
+                const float32x4_t vc = tl_weights4(values, type, (t0 + j) * stride + c);
+                for (size_t i = 0; i < NQ; i++) a[i] = vfmaq_n_f32(a[i], vc, w[j][i]);
+            }
+            for (size_t i = 0; i < NQ; i++) vst1q_f32(acc[i] + c, a[i]);
+        }
     }
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < NQ; i++) {
         const float inverse = running_sum[i] > 0 ? 1.0f / running_sum[i] : 0.0f;
         for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
     }
+}
+
+static void attend_queries_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
+                                float scale, float cap, float *out, size_t ostride) {
+#define ATTEND_N(N) attend_queries_neon_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride)
+    FOR_QUERY_COUNT(nq, ATTEND_N);
+#undef ATTEND_N
 }
 #endif
 
