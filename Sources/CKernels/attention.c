@@ -21,6 +21,12 @@
     default: call(8); break; \
     }
 
+// What merging partial results needs (tl_attend_queries_partial): the largest score and
+// Σ e^(score − largest), when stats is not NULL.
+static inline void put_stats(float *stats, float top, float sum) {
+    if (stats) { stats[0] = top; stats[1] = sum; }
+}
+
 // The soft cap on scores[0..<count], and their new maximum.
 static float soft_cap(float *scores, size_t count, float cap) {
     float top = -INFINITY;
@@ -32,7 +38,7 @@ static float soft_cap(float *scores, size_t count, float cap) {
 }
 
 static void attend_portable(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count,
-                            size_t dh, float scale, float cap, float *scores, float *out) {
+                            size_t dh, float scale, float cap, float *scores, float *out, float *stats) {
     float top = -INFINITY;
     for (size_t p = 0; p < count; p++) {
         float s = 0;
@@ -46,6 +52,7 @@ static void attend_portable(const float *q, const void *keys, const void *values
         scores[p] = expf(scores[p] - top);
         sum += scores[p];
     }
+    put_stats(stats, top, sum);
     for (size_t i = 0; i < dh; i++) out[i] = 0;
     for (size_t p = 0; p < count; p++) {
         const float w = scores[p] / sum;
@@ -67,7 +74,7 @@ TL_TARGET_AVX2 static inline __m256 sum_each_avx2(const __m256 v[8]) {
 // Eight positions at a time: their scores come out together in one register, so the
 // exponentials run eight wide too.
 TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride,
-                                       size_t count, size_t dh, float scale, float cap, float *scores, float *out) {
+                                       size_t count, size_t dh, float scale, float cap, float *scores, float *out, float *stats) {
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 top8 = _mm256_set1_ps(-INFINITY);
     size_t p = 0;
@@ -115,6 +122,7 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
         scores[p] = expf(scores[p] - top);
         sum += scores[p];
     }
+    put_stats(stats, top, sum);
 
     // Σ e_p·v_p, divided by Σ e_p once at the end.
     const __m256 inverse = _mm256_set1_ps(1.0f / sum);
@@ -139,7 +147,8 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
 // summed a chunk of eight at a time over the whole tile, not key by key through memory.
 TL_TARGET_AVX2 static inline __attribute__((always_inline)) void
 attend_queries_avx2_n(const size_t NQ, const float *q, size_t qstride, const void *keys, const void *values, tl_weight_type type,
-                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride) {
+                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride,
+                      float *stats) {
     float acc[8][256] __attribute__((aligned(32)));
     int32_t first[8], last[8];
     size_t lo = SIZE_MAX, hi = 0;
@@ -203,9 +212,11 @@ attend_queries_avx2_n(const size_t NQ, const float *q, size_t qstride, const voi
         }
         running_max = new_max;
     }
-    float sums[8];
+    float sums[8], maxima[8];
     _mm256_storeu_ps(sums, running_sum);
+    _mm256_storeu_ps(maxima, running_max);
     for (size_t i = 0; i < NQ; i++) {
+        put_stats(stats ? stats + 2 * i : NULL, maxima[i], sums[i]);
         const __m256 inverse = _mm256_set1_ps(sums[i] > 0 ? 1.0f / sums[i] : 0.0f);
         for (size_t c = 0; c < dh; c += 8) _mm256_storeu_ps(out + i * ostride + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), inverse));
     }
@@ -213,8 +224,8 @@ attend_queries_avx2_n(const size_t NQ, const float *q, size_t qstride, const voi
 
 TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
                                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
-                                               float scale, float cap, float *out, size_t ostride) {
-#define ATTEND_N(N) attend_queries_avx2_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride)
+                                               float scale, float cap, float *out, size_t ostride, float *stats) {
+#define ATTEND_N(N) attend_queries_avx2_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats)
     FOR_QUERY_COUNT(nq, ATTEND_N);
 #undef ATTEND_N
 }
@@ -225,7 +236,7 @@ TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, s
 // attend_avx2's plan four lanes wide: the scores first, the exponentials four at a time,
 // then Σ e_p·v_p divided by Σ e_p once.
 static void attend_neon(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count,
-                        size_t dh, float scale, float cap, float *scores, float *out) {
+                        size_t dh, float scale, float cap, float *scores, float *out, float *stats) {
     float top = -INFINITY;
     for (size_t p = 0; p < count; p++) {
         const size_t k = p * stride;
@@ -253,6 +264,7 @@ static void attend_neon(const float *q, const void *keys, const void *values, tl
         scores[p] = expf(scores[p] - top);
         sum += scores[p];
     }
+    put_stats(stats, top, sum);
     const float inverse = 1.0f / sum;
     for (size_t i = 0; i < dh; i += 4) {
         float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
@@ -271,7 +283,8 @@ static void attend_neon(const float *q, const void *keys, const void *values, tl
 // constant in each copy, so the sums of a chunk of four values stay in registers over a tile.
 static inline __attribute__((always_inline)) void
 attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const void *keys, const void *values, tl_weight_type type,
-                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride) {
+                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride,
+                      float *stats) {
     float acc[8][256] __attribute__((aligned(16)));
     float running_max[8], running_sum[8];
     size_t lo = SIZE_MAX, hi = 0;
@@ -329,6 +342,7 @@ attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const voi
         }
     }
     for (size_t i = 0; i < NQ; i++) {
+        put_stats(stats ? stats + 2 * i : NULL, running_max[i], running_sum[i]);
         const float inverse = running_sum[i] > 0 ? 1.0f / running_sum[i] : 0.0f;
         for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
     }
@@ -336,50 +350,70 @@ attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const voi
 
 static void attend_queries_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
                                 tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
-                                float scale, float cap, float *out, size_t ostride) {
-#define ATTEND_N(N) attend_queries_neon_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride)
+                                float scale, float cap, float *out, size_t ostride, float *stats) {
+#define ATTEND_N(N) attend_queries_neon_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats)
     FOR_QUERY_COUNT(nq, ATTEND_N);
 #undef ATTEND_N
 }
 #endif
 
-void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
-                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
-                       float *out, size_t ostride) {
+// One query, any variant; stats (may be NULL) as put_stats writes them.
+static void attend_one(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
+                       float scale, float cap, float *scores, float *out, float *stats) {
+    if (count == 0) {
+        for (size_t i = 0; i < dh; i++) out[i] = 0;
+        put_stats(stats, -INFINITY, 0);
+        return;
+    }
+#if TL_X86
+    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
+        attend_avx2(q, keys, values, type, stride, count, dh, scale, cap, scores, out, stats);
+        return;
+    }
+#elif TL_ARM64
+    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0) {
+        attend_neon(q, keys, values, type, stride, count, dh, scale, cap, scores, out, stats);
+        return;
+    }
+#endif
+    attend_portable(q, keys, values, type, stride, count, dh, scale, cap, scores, out, stats);
+}
+
+// Queries at once, any variant; stats (may be NULL) two floats a query.
+static void attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                           size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
+                           float *out, size_t ostride, float *stats) {
 #if TL_X86
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
-        attend_queries_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride);
+        attend_queries_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
         return;
     }
 #elif TL_ARM64
     if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
-        attend_queries_neon(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride);
+        attend_queries_neon(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
         return;
     }
 #endif
     for (size_t i = 0; i < nq; i++) {
         const size_t skip = tl_stored_bytes(type, start[i] * stride);
-        tl_attend(q + i * qstride, (const char *)keys + skip, (const char *)values + skip, type, stride, end[i] - start[i], dh, scale, cap,
-                  scores, out + i * ostride);
+        attend_one(q + i * qstride, (const char *)keys + skip, (const char *)values + skip, type, stride, end[i] - start[i], dh, scale, cap,
+                   scores, out + i * ostride, stats ? stats + 2 * i : NULL);
     }
+}
+
+void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
+                       float *out, size_t ostride) {
+    attend_queries(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, scores, out, ostride, NULL);
+}
+
+void tl_attend_queries_partial(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                               size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
+                               float *out, size_t ostride, float *stats) {
+    attend_queries(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, scores, out, ostride, stats);
 }
 
 void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
                float scale, float cap, float *scores, float *out) {
-    if (count == 0) {
-        for (size_t i = 0; i < dh; i++) out[i] = 0;
-        return;
-    }
-#if TL_X86
-    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
-        attend_avx2(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
-        return;
-    }
-#elif TL_ARM64
-    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0) {
-        attend_neon(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
-        return;
-    }
-#endif
-    attend_portable(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
+    attend_one(q, keys, values, type, stride, count, dh, scale, cap, scores, out, NULL);
 }

@@ -323,6 +323,23 @@ static void test_attention_gelu_transpose(tl_isa isa) {
             check(same, f16 ? "prompt attention f16" : "prompt attention", nq, DH);
         }
     }
+    // A head's positions in two parts, merged from the partial results' maxima and sums,
+    // give what the whole range gives (on each variant, the per-query path included).
+    for (size_t nq = 1; nq <= NQ; nq += 3) {
+        size_t starts[NQ], mids[NQ], ends[NQ];
+        for (size_t i = 0; i < nq; i++) { starts[i] = i; mids[i] = 61 + 7 * i; ends[i] = P - i; }
+        static float part1[NQ * DH], part2[NQ * DH], stats1[2 * NQ], stats2[2 * NQ];
+        WITH(isa, tl_attend_queries(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, ends, DH, 0.125f, 0, pscores, pr, DH));
+        WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, mids, DH, 0.125f, 0, pscores, part1, DH, stats1));
+        WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, mids, ends, DH, 0.125f, 0, pscores, part2, DH, stats2));
+        int same = 1;
+        for (size_t i = 0; i < nq; i++) {
+            const float top = stats1[2 * i] > stats2[2 * i] ? stats1[2 * i] : stats2[2 * i];
+            const float w1 = stats1[2 * i + 1] * expf(stats1[2 * i] - top), w2 = stats2[2 * i + 1] * expf(stats2[2 * i] - top);
+            for (size_t c = 0; c < DH; c++) same &= close_to((w1 * part1[i * DH + c] + w2 * part2[i * DH + c]) / (w1 + w2), pr[i * DH + c], 10);
+        }
+        check(same, "prompt attention in parts", nq, DH);
+    }
     static float rg[101], gg[101];
     for (size_t i = 0; i < 101; i++) rg[i] = gg[i] = (float)((int)i - 50) * 0.17f;
     WITH(TL_ISA_PORTABLE, tl_gelu(rg, 101));

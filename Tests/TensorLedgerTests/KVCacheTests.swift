@@ -38,11 +38,16 @@ import Testing
     /// together, reading the cache once; a prompt's tokens attend eight at a time. Both
     /// give what the other gives: the last token's logits from the whole prompt at once,
     /// and from decoding it a token at a time (Gemma 3's with sliding-window layers).
-    @Test(arguments: ["tiny-llama", "tiny-qwen2", "tiny-gemma3"])
-    func longCachesAttendAsShortOnesDo(_ name: String) throws {
+    /// With three key/value heads on two threads, each head's positions are split in two
+    /// and the halves merged (tiny-llama reshaped to 6 query heads of 128 over 3, wide enough
+    /// for the threads to take the work).
+    @Test(arguments: ["tiny-llama", "tiny-qwen2", "tiny-gemma3", "tiny-llama-3kv"])
+    func longCachesAttendAsShortOnesDo(_ variant: String) throws {
         let dir = TemporaryDirectory()
+        let name = variant.replacing("-3kv", with: "")
         var config = try Fixtures.json("models/\(name)/config.json")
         config["max_position_embeddings"] = .int(400)
+        if variant.hasSuffix("-3kv") { (config["num_attention_heads"], config["num_key_value_heads"], config["head_dim"]) = (.int(6), .int(3), .int(128)) }
         writeFile(dir.file("config.json"), Array(JSONValue.object(config).serialized().utf8))
         try makeDirectory(dir.file("m"))
         try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("config.json")), directory: dir.file("m"), seed: 9,

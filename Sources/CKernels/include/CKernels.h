@@ -130,6 +130,14 @@ void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *ke
                        size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
                        float *out, size_t ostride);
 
+/// tl_attend_queries over part of each query's positions, for threads that share one head's
+/// positions: out as tl_attend_queries writes it, and per query i stats[2i] its largest
+/// score and stats[2i + 1] Σ e^(score − largest) (−∞ and 0 for a query that saw no key), so
+/// that parts merge as Σ_p w_p·out_p / Σ_p w_p with w_p = sum_p · e^(max_p − max over parts).
+void tl_attend_queries_partial(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                               size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
+                               float *out, size_t ostride, float *stats);
+
 /// GPT-2's GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
 void tl_gelu(float *x, size_t n);
 

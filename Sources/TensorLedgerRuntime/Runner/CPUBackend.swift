@@ -204,31 +204,66 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
                 }
             }
         }
-        // Decoding: the query heads that share a key/value head read its cache together, once.
-        let shared = { (kh: Int) in
-            let cacheOffset = kh * state.cacheCapacity * row
-            let end = state.position + 1, start = input.window.map { max(0, end - $0) } ?? 0
-            var starts = (start, start, start, start, start, start, start, start), ends = (end, end, end, end, end, end, end, end)
-            withUnsafePointer(to: &starts) { s in
-                withUnsafePointer(to: &ends) { e in
-                    for h0 in stride(from: kh * group, to: (kh + 1) * group, by: 8) {
-                        let n = min(8, (kh + 1) * group - h0)
-                        tl_attend_queries(input.queries + h0 * dh, dh, n, keys + cacheOffset, values + cacheOffset, type, dh,
-                                          UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
-                                          dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity, state.attention + h0 * dh, dh)
-                    }
-                }
-            }
-        }
         let parallel = threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork
         // (Over a short cache, one query at a time is as quick; and with fewer key/value heads
         // than threads, the query heads spread wider.)
         let together = T == 1 && group > 1 && state.position >= 256 && kvHeads >= threads
+        // Decoding: the query heads that share a key/value head read its cache together, once.
+        // Where the heads do not share out evenly among the threads (SmolLM2's 3 on 2), each
+        // head's positions go in `parts` pieces, one chunk each, merged by their maxima and sums.
+        let parts = together && parallel && kvHeads % threads != 0 ? threads : 1
+        let pieces = UnsafeMutablePointer<Float>.allocate(capacity: parts > 1 ? parts * (shape.queryWidth + 2 * shape.heads) : 1)
+        defer { pieces.deallocate() }
+        let shared = { (chunk: Int) in
+            let kh = chunk / parts, part = chunk % parts
+            let cacheOffset = kh * state.cacheCapacity * row
+            let end = state.position + 1, first = input.window.map { max(0, end - $0) } ?? 0
+            let lo = first + (end - first) * part / parts, hi = first + (end - first) * (part + 1) / parts
+            var starts = (lo, lo, lo, lo, lo, lo, lo, lo), ends = (hi, hi, hi, hi, hi, hi, hi, hi)
+            withUnsafePointer(to: &starts) { s in
+                withUnsafePointer(to: &ends) { e in
+                    for h0 in stride(from: kh * group, to: (kh + 1) * group, by: 8) {
+                        let n = min(8, (kh + 1) * group - h0)
+                        let out = parts > 1 ? pieces + part * shape.queryWidth + h0 * dh : state.attention + h0 * dh
+                        let stats = parts > 1 ? pieces + parts * shape.queryWidth + (part * shape.heads + h0) * 2 : nil
+                        tl_attend_queries_partial(input.queries + h0 * dh, dh, n, keys + cacheOffset, values + cacheOffset, type, dh,
+                                                  UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
+                                                  dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity + lo, out, dh, stats)
+                    }
+                }
+            }
+        }
         switch (together, parallel) {
-        case (true, true): pool.run(chunks: kvHeads, shared)
+        case (true, true): pool.run(chunks: kvHeads * parts, shared)
         case (true, false): for kh in 0..<kvHeads { shared(kh) }
         case (_, true): pool.run(chunks: shape.heads, head)
         case (_, false): for h in 0..<shape.heads { head(h) }
+        }
+        if parts > 1 {
+            CPUBackend.merge(parts: parts, pieces, stats: pieces + parts * shape.queryWidth, heads: shape.heads, dh: dh, into: state.attention)
+        }
+    }
+
+    /// Each head's result from `parts` pieces of its positions (piece p's outputs at
+    /// pieces + p · heads · dh, its largest score and Σ e^(score − largest) at stats + (p ·
+    /// heads + h) · 2): Σ_p w_p · out_p / Σ_p w_p, w_p = sum_p · e^(max_p − the largest max).
+    static func merge(parts: Int, _ pieces: UnsafePointer<Float>, stats: UnsafePointer<Float>, heads: Int, dh: Int,
+                      into out: UnsafeMutablePointer<Float>) {
+        for h in 0..<heads {
+            var top = -Float.infinity
+            for p in 0..<parts { top = max(top, stats[(p * heads + h) * 2]) }
+            var total: Float = 0
+            for i in 0..<dh { out[h * dh + i] = 0 }
+            for p in 0..<parts {
+                let m = stats[(p * heads + h) * 2], sum = stats[(p * heads + h) * 2 + 1]
+                guard sum > 0 else { continue }  // a piece that saw no position
+                let w = sum * exp(m - top)
+                total += w
+                let piece = pieces + p * heads * dh + h * dh
+                for i in 0..<dh { out[h * dh + i] += w * piece[i] }
+            }
+            let inverse = total > 0 ? 1 / total : 0
+            for i in 0..<dh { out[h * dh + i] *= inverse }
         }
     }
 }
