@@ -26,9 +26,9 @@ public struct ModelReport: Sendable {
     public struct Quantization: Sendable {
         public var scheme: String
         public var cells: [Cell]
-        public var total: QuantizationQuality
         /// The conversion measured: every tensor's scheme and error.
         public var conversion: ConversionReport
+        public var total: QuantizationQuality { conversion.totalQuality }
     }
 
     public struct Comparison: Sendable {
@@ -72,8 +72,10 @@ public struct ModelReport: Sendable {
     /// quantization pass and the comparison read tensor data; both stream.
     public static func make(_ model: String, options: Options, progress: ((Int, Int) -> Void)? = nil) throws -> ModelReport {
         let clock = Stopwatch()
-        let (ledger, warnings) = try ModelSource.ledger(model)
-        var report = ModelReport(source: model, ledger: ledger, warnings: warnings, seconds: 0)
+        let file = try ModelFile.open(model)
+        let tensors = file.tensors, config = try file.config()
+        let ledger = Ledger(tensors: tensors, config: config, source: file.path, typeNames: file.typeNames)
+        var report = ModelReport(source: model, ledger: ledger, warnings: file.warnings, seconds: 0)
         if let weights = options.weights {
             if ModelFile.kind(of: model) == .tlm {
                 report.quantizationSkipped = "a .tlm file holds its weights already converted; the error of a scheme is measured from a checkpoint or a GGUF file"
@@ -83,8 +85,7 @@ public struct ModelReport: Sendable {
                 o.threads = options.threads
                 o.interrupted = options.interrupted
                 let conversion = try Converter.measure(input: model, options: o, progress: progress)
-                report.quantization = Quantization(scheme: weights.name, cells: quantizationCells(conversion), total: conversion.totalQuality,
-                                                   conversion: conversion)
+                report.quantization = Quantization(scheme: weights.name, cells: quantizationCells(conversion), conversion: conversion)
             }
         } else {
             report.quantizationSkipped = "not asked for"
@@ -93,8 +94,7 @@ public struct ModelReport: Sendable {
             let diff = try ModelDiff.compare(model, other)
             report.comparison = Comparison(diff: diff, cells: changeCells(diff), top: options.top)
         }
-        if let config = ledger.config {
-            let (tensors, _, _, _) = try ModelSource.tensors(model)
+        if let config {
             report.memory = try memory(tensors: tensors, config: config, source: model, context: options.context ?? config.contextLength,
                                        cache: options.cache)
         }
