@@ -212,35 +212,37 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         // Where the heads do not share out evenly among the threads (SmolLM2's 3 on 2), each
         // head's positions go in `parts` pieces, one chunk each, merged by their maxima and sums.
         let parts = together && parallel && kvHeads % threads != 0 ? threads : 1
-        let pieces = UnsafeMutablePointer<Float>.allocate(capacity: parts > 1 ? parts * (shape.queryWidth + 2 * shape.heads) : 1)
-        defer { pieces.deallocate() }
-        let shared = { (chunk: Int) in
-            let kh = chunk / parts, part = chunk % parts
-            let cacheOffset = kh * state.cacheCapacity * row
-            let end = state.position + 1, first = input.window.map { max(0, end - $0) } ?? 0
-            let lo = first + (end - first) * part / parts, hi = first + (end - first) * (part + 1) / parts
-            var starts = (lo, lo, lo, lo, lo, lo, lo, lo), ends = (hi, hi, hi, hi, hi, hi, hi, hi)
-            withUnsafePointer(to: &starts) { s in
-                withUnsafePointer(to: &ends) { e in
-                    for h0 in stride(from: kh * group, to: (kh + 1) * group, by: 8) {
-                        let n = min(8, (kh + 1) * group - h0)
-                        let out = parts > 1 ? pieces + part * shape.queryWidth + h0 * dh : state.attention + h0 * dh
-                        let stats = parts > 1 ? pieces + parts * shape.queryWidth + (part * shape.heads + h0) * 2 : nil
-                        tl_attend_queries_partial(input.queries + h0 * dh, dh, n, keys + cacheOffset, values + cacheOffset, type, dh,
-                                                  UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
-                                                  dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity + lo, out, dh, stats)
+        // The pieces' results and statistics on the stack: nothing allocated per token.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: parts > 1 ? parts * (shape.queryWidth + 2 * shape.heads) : 1) { buffer in
+            let pieces = buffer.baseAddress!
+            let shared = { (chunk: Int) in
+                let kh = chunk / parts, part = chunk % parts
+                let cacheOffset = kh * state.cacheCapacity * row
+                let end = state.position + 1, first = input.window.map { max(0, end - $0) } ?? 0
+                let lo = first + (end - first) * part / parts, hi = first + (end - first) * (part + 1) / parts
+                var starts = (lo, lo, lo, lo, lo, lo, lo, lo), ends = (hi, hi, hi, hi, hi, hi, hi, hi)
+                withUnsafePointer(to: &starts) { s in
+                    withUnsafePointer(to: &ends) { e in
+                        for h0 in stride(from: kh * group, to: (kh + 1) * group, by: 8) {
+                            let n = min(8, (kh + 1) * group - h0)
+                            let out = parts > 1 ? pieces + part * shape.queryWidth + h0 * dh : state.attention + h0 * dh
+                            let stats = parts > 1 ? pieces + parts * shape.queryWidth + (part * shape.heads + h0) * 2 : nil
+                            tl_attend_queries_partial(input.queries + h0 * dh, dh, n, keys + cacheOffset, values + cacheOffset, type, dh,
+                                                      UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
+                                                      dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity + lo, out, dh, stats)
+                        }
                     }
                 }
             }
-        }
-        switch (together, parallel) {
-        case (true, true): pool.run(chunks: kvHeads * parts, shared)
-        case (true, false): for kh in 0..<kvHeads { shared(kh) }
-        case (_, true): pool.run(chunks: shape.heads, head)
-        case (_, false): for h in 0..<shape.heads { head(h) }
-        }
-        if parts > 1 {
-            CPUBackend.merge(parts: parts, pieces, stats: pieces + parts * shape.queryWidth, heads: shape.heads, dh: dh, into: state.attention)
+            switch (together, parallel) {
+            case (true, true): pool.run(chunks: kvHeads * parts, shared)
+            case (true, false): for kh in 0..<kvHeads { shared(kh) }
+            case (_, true): pool.run(chunks: shape.heads, head)
+            case (_, false): for h in 0..<shape.heads { head(h) }
+            }
+            if parts > 1 {
+                CPUBackend.merge(parts: parts, pieces, stats: pieces + parts * shape.queryWidth, heads: shape.heads, dh: dh, into: state.attention)
+            }
         }
     }
 
