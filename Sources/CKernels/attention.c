@@ -9,6 +9,9 @@
 // Keys per tile of the prompt kernels' online softmax.
 #define KEY_TILE 64
 
+// The prompt kernels' arguments after the query count, by their names in every caller.
+#define QUERY_ARGUMENTS q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats
+
 // call(N) with N the query count, 2 … 8, as a constant: each kernel copy unrolls its loops.
 #define FOR_QUERY_COUNT(nq, call) \
     switch (nq) { \
@@ -222,10 +225,12 @@ attend_queries_avx2_n(const size_t NQ, const float *q, size_t qstride, const voi
     }
 }
 
+// The copies for each query count, under AVX2's target (which an always-inline function
+// can only be inlined into).
 TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
                                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
                                                float scale, float cap, float *out, size_t ostride, float *stats) {
-#define ATTEND_N(N) attend_queries_avx2_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats)
+#define ATTEND_N(N) attend_queries_avx2_n(N, QUERY_ARGUMENTS)
     FOR_QUERY_COUNT(nq, ATTEND_N);
 #undef ATTEND_N
 }
@@ -347,14 +352,6 @@ attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const voi
         for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
     }
 }
-
-static void attend_queries_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
-                                tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
-                                float scale, float cap, float *out, size_t ostride, float *stats) {
-#define ATTEND_N(N) attend_queries_neon_n(N, q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats)
-    FOR_QUERY_COUNT(nq, ATTEND_N);
-#undef ATTEND_N
-}
 #endif
 
 // One query, any variant; stats (may be NULL) as put_stats writes them.
@@ -390,7 +387,9 @@ static void attend_queries(const float *q, size_t qstride, size_t nq, const void
     }
 #elif TL_ARM64
     if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
-        attend_queries_neon(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
+#define ATTEND_N(N) attend_queries_neon_n(N, QUERY_ARGUMENTS)
+        FOR_QUERY_COUNT(nq, ATTEND_N);
+#undef ATTEND_N
         return;
     }
 #endif

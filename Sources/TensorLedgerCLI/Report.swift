@@ -18,8 +18,18 @@ struct Report: ParsableCommand {
     @Option(help: "A second model of the same architecture (a fine-tune, a converted file): map what changed.", completion: .file())
     var compare: String?
 
-    @Option(help: ArgumentHelp("The scheme or mix whose quantization error is mapped, measured as convert --report does without writing a file (default Q4_K_M), or none.", valueName: "scheme"))
-    var weights: String = "Q4_K_M"
+    @Option(help: ArgumentHelp("The scheme or mix whose quantization error is mapped, measured as convert --report does without writing a file (default Q4_K_M), or none.", valueName: "scheme"),
+            transform: Report.weights)
+    var weights: WeightChoice? = .mix(.q4_k_m)
+
+    /// A scheme or mix by its name, or nil for "none".
+    static func weights(_ name: String) throws -> WeightChoice? {
+        if name.lowercased() == "none" { return nil }
+        guard let choice = WeightChoice(argument: name) else {
+            throw ValidationError("--weights must be none or one of \(WeightChoice.allNames.joined(separator: ", ")).")
+        }
+        return choice
+    }
 
     @Option(parsing: .unconditional, help: "The longest context in the memory chart (default: the model's).")
     var context: Int?
@@ -39,9 +49,6 @@ struct Report: ParsableCommand {
     @OptionGroup var output_: OutputOptions
 
     func validate() throws {
-        if weights.lowercased() != "none" && WeightChoice(argument: weights) == nil {
-            throw ValidationError("--weights must be none or one of \(WeightChoice.allNames.joined(separator: ", ")).")
-        }
         if let context, context < 1 || context > 1 << 24 { throw ValidationError("--context must be between 1 and 16,777,216.") }
         guard top >= 0 else { throw ValidationError("--top must not be negative.") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64.") }
@@ -49,7 +56,7 @@ struct Report: ParsableCommand {
 
     func run() throws {
         var options = ModelReport.Options()
-        options.weights = WeightChoice(argument: weights)
+        options.weights = weights
         options.compare = compare
         options.top = top
         options.context = context
@@ -62,7 +69,7 @@ struct Report: ParsableCommand {
         try reportingErrors(json: output_.json) {
             // Checked before the work: a page that could not be written is known at once.
             if let path { try ReportPage.checkTarget(path, force: force, protecting: inputs) }
-            let bar = Console.stderrIsTerminal && !output_.json && options.weights != nil ? ProgressBar(label: "measuring " + weights) : nil
+            let bar = Console.stderrIsTerminal && !output_.json && options.weights != nil ? ProgressBar(label: "measuring " + (weights?.name ?? "")) : nil
             let report = try ModelReport.make(model, options: options, progress: bar.map { b in { b.update($0, of: $1) } })
             bar?.finish()
             if let path { try ReportPage.write(report, to: path, force: force, protecting: inputs) }

@@ -202,6 +202,17 @@ public enum Converter {
         /// Where the tensors come from: a checkpoint's mapped shards, or a GGUF file's weights.
         var source: Source
         var makeWriter: (_ output: String, _ overwrite: Bool) throws -> any ConvertedModelWriter
+
+        /// The report of this plan carried out (or, for a dry run, planned).
+        func report(output: String, weights: WeightChoice, outputBytes: Int, seconds: Double, dryRun: Bool) -> ConversionReport {
+            let input: String
+            switch source {
+            case .checkpoint(let c): input = c.path
+            case .gguf(let g): input = g.file.path
+            }
+            return ConversionReport(input: input, output: output, weights: weights, items: items, droppedBuffers: dropped, warnings: warnings,
+                                    inputBytes: inputBytes, outputBytes: outputBytes, seconds: seconds, dryRun: dryRun)
+        }
     }
 
     enum Source {
@@ -214,36 +225,12 @@ public enum Converter {
     public static func convert(input: String, output: String, options: ConversionOptions, dryRun: Bool = false,
                                progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
         let clock = Stopwatch()
-        var plan: Plan
-        if pathKind(input) == .file && ModelSource.isGGUF(input) {
-            let gguf = try GGUFFile.open(input)
-            plan = options.format == .tlm ? try ggufToTLMPlan(gguf, options: options) : try ggufToGGUFPlan(gguf, options: options)
-        } else {
-            let checkpoint = try Checkpoint.openForConversion(input)
-            checkpoint.shards.forEach { $0.adviseSequential() }
-            plan = options.format == .gguf ? try ggufPlan(checkpoint, input: input, options: options) : try tlmPlan(checkpoint, options: options)
-        }
-        let inputPath: String
-        switch plan.source {
-        case .checkpoint(let c): inputPath = c.path
-        case .gguf(let g): inputPath = g.file.path
-        }
-        func report(_ outputBytes: Int) -> ConversionReport {
-            ConversionReport(input: inputPath, output: output, weights: options.weights, items: plan.items, droppedBuffers: plan.dropped,
-                             warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: outputBytes, seconds: clock.seconds, dryRun: dryRun)
-        }
-        if dryRun { return report(try plan.fileBytes()) }
+        var plan = try plan(input: input, options: options)
+        if dryRun { return plan.report(output: output, weights: options.weights, outputBytes: try plan.fileBytes(), seconds: clock.seconds, dryRun: true) }
         let writer = try plan.makeWriter(output, options.overwrite)
         do {
-            switch plan.source {
-            case .checkpoint(let checkpoint):
-                try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
-            case .gguf(let weights) where plan.format == .gguf:
-                try requantizeGGUF(&plan, from: weights.file, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
-            case .gguf(let weights):
-                try copyGGUF(&plan, from: weights, to: writer, progress: progress, interrupted: options.interrupted)
-            }
-            return report(try writer.finish(plan.items))
+            try encode(&plan, into: writer, options: options, progress: progress)
+            return plan.report(output: output, weights: options.weights, outputBytes: try writer.finish(plan.items), seconds: clock.seconds, dryRun: false)
         } catch {
             writer.abandon()
             throw error
@@ -253,27 +240,41 @@ public enum Converter {
     /// What `convert --report` measures, without a file: every tensor encoded as `convert`
     /// would (a checkpoint's as for .tlm, a GGUF's as for GGUF, already-quantized matrices
     /// measured against their dequantized values) and the bytes dropped. Streams as convert
-    /// does, so memory stays near the largest tensor.
+    /// does, so memory stays near the largest tensor. A .tlm file is refused as by convert:
+    /// its float weights are gone.
     public static func measure(input: String, options: ConversionOptions, progress: ((Int, Int) -> Void)? = nil) throws -> ConversionReport {
         let clock = Stopwatch()
-        var plan: Plan
+        var measuring = options
+        measuring.allowRequantize = true
+        measuring.format = ModelFile.kind(of: input) == .gguf ? .gguf : .tlm
+        var plan = try plan(input: input, options: measuring)
         let writer = DiscardingWriter()
-        if ModelFile.kind(of: input) == .gguf {
+        try encode(&plan, into: writer, options: measuring, progress: progress)
+        return plan.report(output: "", weights: options.weights, outputBytes: try writer.finish(plan.items), seconds: clock.seconds, dryRun: false)
+    }
+
+    /// How `input` (a GGUF file, or a checkpoint) becomes `options.format`.
+    static func plan(input: String, options: ConversionOptions) throws -> Plan {
+        if pathKind(input) == .file && ModelSource.isGGUF(input) {
             let gguf = try GGUFFile.open(input)
-            var requantizing = options
-            requantizing.allowRequantize = true
-            plan = try ggufToGGUFPlan(gguf, options: requantizing)
-            try requantizeGGUF(&plan, from: gguf, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
-        } else {
-            // A .tlm file is refused here as by convert: its float weights are gone.
-            let checkpoint = try Checkpoint.openForConversion(input)
-            checkpoint.shards.forEach { $0.adviseSequential() }
-            plan = try tlmPlan(checkpoint, options: options)
-            try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+            return options.format == .tlm ? try ggufToTLMPlan(gguf, options: options) : try ggufToGGUFPlan(gguf, options: options)
         }
-        return ConversionReport(input: input, output: "", weights: options.weights, items: plan.items, droppedBuffers: plan.dropped,
-                                warnings: plan.warnings, inputBytes: plan.inputBytes, outputBytes: try writer.finish(plan.items),
-                                seconds: clock.seconds, dryRun: false)
+        let checkpoint = try Checkpoint.openForConversion(input)
+        checkpoint.shards.forEach { $0.adviseSequential() }
+        return options.format == .gguf ? try ggufPlan(checkpoint, input: input, options: options) : try tlmPlan(checkpoint, options: options)
+    }
+
+    /// Every tensor of the plan from its source into `writer`, in plan order.
+    static func encode(_ plan: inout Plan, into writer: any ConvertedModelWriter, options: ConversionOptions,
+                       progress: ((Int, Int) -> Void)?) throws {
+        switch plan.source {
+        case .checkpoint(let checkpoint):
+            try encodeAndWrite(&plan, from: checkpoint, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+        case .gguf(let weights) where plan.format == .gguf:
+            try requantizeGGUF(&plan, from: weights.file, to: writer, threads: options.threads, progress: progress, interrupted: options.interrupted)
+        case .gguf(let weights):
+            try copyGGUF(&plan, from: weights, to: writer, progress: progress, interrupted: options.interrupted)
+        }
     }
 
     /// The .tlm plan: every tensor, and the config, tokenizer and chat files embedded.
