@@ -8,6 +8,9 @@
 
 // Keys per tile of the prompt kernels' online softmax.
 #define KEY_TILE 64
+// Keys per tile of the decoding kernels: the tile's keys (then values) widened to f32, 32 KB
+// at dh = 256, stay in the L1 cache.
+#define GROUP_TILE 32
 
 // The prompt kernels' arguments after the query count, by their names in every caller.
 #define QUERY_ARGUMENTS q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats
@@ -61,6 +64,15 @@ static void attend_portable(const float *q, const void *keys, const void *values
         const float w = scores[p] / sum;
         for (size_t i = 0; i < dh; i++) out[i] += w * tl_weight_at(values, type, p * stride + i);
     }
+}
+
+// Asks for row p + GROUP_TILE (if below hi), the next tile's counterpart of row p: a tile's
+// work is short, and with the hardware's prefetcher alone the decoding kernels waited on
+// memory half their time once the cache outgrew L2.
+static inline void prefetch_next_tile(const void *src, tl_weight_type type, size_t stride, size_t p, size_t hi, size_t dh) {
+    if (p + GROUP_TILE >= hi) return;
+    const char *row = (const char *)src + tl_stored_bytes(type, (p + GROUP_TILE) * stride);
+    for (size_t b = 0; b < tl_stored_bytes(type, dh); b += 64) __builtin_prefetch(row + b);
 }
 
 #if TL_X86
@@ -235,6 +247,132 @@ TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, s
 #undef ATTEND_N
 }
 
+
+// Rows first ..< first + n of a cache (row p at p·stride) widened to f32 into dst (rows of
+// dh), the type's switch outside the loops so each loop widens one way, each row asking for
+// the next tile's.
+TL_TARGET_AVX2 static inline void widen_rows_avx2(const void *src, tl_weight_type type, size_t stride, size_t first, size_t n, size_t hi,
+                                                  size_t dh, float *dst) {
+#define WIDEN(T) \
+    for (size_t j = 0; j < n; j++) { \
+        prefetch_next_tile(src, type, stride, first + j, hi, dh); \
+        for (size_t c = 0; c < dh; c += 8) _mm256_store_ps(dst + j * dh + c, tl_weights8(src, T, (first + j) * stride + c)); \
+    }
+    switch (type) {
+    case TL_WEIGHTS_F16: WIDEN(TL_WEIGHTS_F16); break;
+    case TL_WEIGHTS_BF16: WIDEN(TL_WEIGHTS_BF16); break;
+    case TL_WEIGHTS_Q8_0:
+        // A block's scale widened once for its 32 values (rows are whole blocks: see tl_attend).
+        for (size_t j = 0; j < n; j++) {
+            prefetch_next_tile(src, type, stride, first + j, hi, dh);
+            const uint8_t *block = (const uint8_t *)src + tl_stored_bytes(TL_WEIGHTS_Q8_0, (first + j) * stride);
+            for (size_t c = 0; c < dh; c += 32, block += 34) {
+                uint16_t bits;
+                memcpy(&bits, block, 2);
+                const __m256 scale = _mm256_cvtph_ps(_mm_set1_epi16((short)bits));
+                for (size_t k = 0; k < 32; k += 8) {
+                    const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(block + 2 + k));
+                    _mm256_store_ps(dst + j * dh + c + k, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)), scale));
+                }
+            }
+        }
+        break;
+    default: WIDEN(TL_WEIGHTS_F32); break;
+    }
+#undef WIDEN
+}
+
+// acc[0 ..< 8K] = acc · factor + Σ_j w[j] · rows[j] over a block of 8K columns (rows of dh),
+// the block's sums in K registers for the whole tile.
+TL_TARGET_AVX2 static inline __attribute__((always_inline)) void
+weighted_rows_avx2(const size_t K, float *acc, float factor, const float *w, const float *rows, size_t n, size_t dh) {
+    __m256 a[8];
+    for (size_t k = 0; k < K; k++) a[k] = _mm256_mul_ps(_mm256_load_ps(acc + 8 * k), _mm256_set1_ps(factor));
+    for (size_t j = 0; j < n; j++) {
+        const __m256 wj = _mm256_broadcast_ss(w + j);
+        for (size_t k = 0; k < K; k++) a[k] = _mm256_fmadd_ps(wj, _mm256_load_ps(rows + j * dh + 8 * k), a[k]);
+    }
+    for (size_t k = 0; k < K; k++) _mm256_store_ps(acc + 8 * k, a[k]);
+}
+
+// Decoding: up to eight queries that see the same positions lo ..< hi (the query heads that
+// share a key/value head). attend_queries_avx2 keeps a query per lane, so with two to four
+// queries most lanes idle and each chunk's sums wait on the one before. Here each tile of
+// keys and values is widened once into f32 rows; then, per query, eight keys' scores come
+// out of eight independent sums in one register (the exponentials eight wide), and each
+// query's weighted values are summed over the tile in eight registers.
+TL_TARGET_AVX2 static void attend_group_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                             tl_weight_type type, size_t stride, size_t lo, size_t hi, size_t dh, float scale, float cap,
+                                             float *out, size_t ostride, float *stats) {
+    float rows[GROUP_TILE * 256] __attribute__((aligned(32)));
+    float acc[8][256] __attribute__((aligned(32)));
+    float w[8][GROUP_TILE] __attribute__((aligned(32)));
+    float running_max[8], running_sum[8], factor[8];
+    for (size_t i = 0; i < nq; i++) {
+        running_max[i] = -INFINITY;
+        running_sum[i] = 0;
+        for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
+    }
+    const __m256 vscale = _mm256_set1_ps(scale), minus_inf = _mm256_set1_ps(-INFINITY);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (size_t t0 = lo; t0 < hi; t0 += GROUP_TILE) {
+        const size_t n = hi - t0 < GROUP_TILE ? hi - t0 : GROUP_TILE;
+        widen_rows_avx2(keys, type, stride, t0, n, hi, dh, rows);
+        for (size_t j = n; j < (n + 7) / 8 * 8; j++)
+            for (size_t c = 0; c < dh; c++) rows[j * dh + c] = 0;
+        for (size_t i = 0; i < nq; i++) {
+            const float *qi = q + i * qstride;
+            __m256 tile_max = minus_inf;
+            for (size_t j = 0; j < n; j += 8) {
+                __m256 a[8];
+                const __m256 q0 = _mm256_loadu_ps(qi);
+                for (size_t r = 0; r < 8; r++) a[r] = _mm256_mul_ps(q0, _mm256_load_ps(rows + (j + r) * dh));
+                for (size_t c = 8; c < dh; c += 8) {
+                    const __m256 qc = _mm256_loadu_ps(qi + c);
+                    for (size_t r = 0; r < 8; r++) a[r] = _mm256_fmadd_ps(qc, _mm256_load_ps(rows + (j + r) * dh + c), a[r]);
+                }
+                __m256 s = _mm256_mul_ps(sum_each_avx2(a), vscale);
+                if (cap > 0) {
+                    float capped[8];
+                    _mm256_storeu_ps(capped, s);
+                    for (int r = 0; r < 8; r++) capped[r] = cap * tanhf(capped[r] / cap);
+                    s = _mm256_loadu_ps(capped);
+                }
+                const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)), lanes));
+                s = _mm256_blendv_ps(minus_inf, s, valid);
+                _mm256_store_ps(w[i] + j, s);
+                tile_max = _mm256_max_ps(tile_max, s);
+            }
+            float m[8];
+            _mm256_storeu_ps(m, tile_max);
+            float top = running_max[i];
+            for (int r = 0; r < 8; r++) top = m[r] > top ? m[r] : top;
+            factor[i] = expf(running_max[i] - top);  // 0 on the first tile (running_max −∞)
+            const __m256 vtop = _mm256_set1_ps(top);
+            __m256 sum = _mm256_setzero_ps();
+            for (size_t j = 0; j < n; j += 8) {
+                const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j)), lanes));
+                const __m256 e = _mm256_and_ps(exp_nonpositive_avx2(_mm256_sub_ps(_mm256_load_ps(w[i] + j), vtop)), valid);
+                _mm256_store_ps(w[i] + j, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            running_sum[i] = running_sum[i] * factor[i] + hsum256(sum);
+            running_max[i] = top;
+        }
+        widen_rows_avx2(values, type, stride, t0, n, hi, dh, rows);
+        for (size_t i = 0; i < nq; i++) {
+            size_t c = 0;
+            for (; c + 64 <= dh; c += 64) weighted_rows_avx2(8, acc[i] + c, factor[i], w[i], rows + c, n, dh);
+            for (; c + 32 <= dh; c += 32) weighted_rows_avx2(4, acc[i] + c, factor[i], w[i], rows + c, n, dh);
+            for (; c < dh; c += 8) weighted_rows_avx2(1, acc[i] + c, factor[i], w[i], rows + c, n, dh);
+        }
+    }
+    for (size_t i = 0; i < nq; i++) {
+        put_stats(stats ? stats + 2 * i : NULL, running_max[i], running_sum[i]);
+        const __m256 inverse = _mm256_set1_ps(running_sum[i] > 0 ? 1.0f / running_sum[i] : 0.0f);
+        for (size_t c = 0; c < dh; c += 8) _mm256_storeu_ps(out + i * ostride + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), inverse));
+    }
+}
 #endif
 
 #if TL_ARM64
@@ -352,6 +490,117 @@ attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const voi
         for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
     }
 }
+
+// widen_rows_avx2 four values at a time.
+static inline void widen_rows_neon(const void *src, tl_weight_type type, size_t stride, size_t first, size_t n, size_t hi, size_t dh,
+                                   float *dst) {
+#define WIDEN(T) \
+    for (size_t j = 0; j < n; j++) { \
+        prefetch_next_tile(src, type, stride, first + j, hi, dh); \
+        for (size_t c = 0; c < dh; c += 4) vst1q_f32(dst + j * dh + c, tl_weights4(src, T, (first + j) * stride + c)); \
+    }
+    switch (type) {
+    case TL_WEIGHTS_F16: WIDEN(TL_WEIGHTS_F16); break;
+    case TL_WEIGHTS_BF16: WIDEN(TL_WEIGHTS_BF16); break;
+    case TL_WEIGHTS_Q8_0:
+        // A block's scale widened once for its 32 values.
+        for (size_t j = 0; j < n; j++) {
+            prefetch_next_tile(src, type, stride, first + j, hi, dh);
+            const uint8_t *block = (const uint8_t *)src + tl_stored_bytes(TL_WEIGHTS_Q8_0, (first + j) * stride);
+            for (size_t c = 0; c < dh; c += 32, block += 34) {
+                uint16_t bits;
+                memcpy(&bits, block, 2);
+                const float scale = vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(bits))), 0);
+                for (size_t k = 0; k < 32; k += 8) {
+                    const int16x8_t v = vmovl_s8(vld1_s8((const int8_t *)block + 2 + k));
+                    vst1q_f32(dst + j * dh + c + k, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(v))), scale));
+                    vst1q_f32(dst + j * dh + c + k + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_high_s16(v))), scale));
+                }
+            }
+        }
+        break;
+    default: WIDEN(TL_WEIGHTS_F32); break;
+    }
+#undef WIDEN
+}
+
+// weighted_rows_avx2 over a block of 4K columns.
+static inline __attribute__((always_inline)) void weighted_rows_neon(const size_t K, float *acc, float factor, const float *w,
+                                                                     const float *rows, size_t n, size_t dh) {
+    float32x4_t a[16];
+    for (size_t k = 0; k < K; k++) a[k] = vmulq_n_f32(vld1q_f32(acc + 4 * k), factor);
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < K; k++) a[k] = vfmaq_n_f32(a[k], vld1q_f32(rows + j * dh + 4 * k), w[j]);
+    for (size_t k = 0; k < K; k++) vst1q_f32(acc + 4 * k, a[k]);
+}
+
+// attend_group_avx2's plan four lanes wide: per query, eight keys' scores from eight
+// independent sums, paired down into two registers.
+static void attend_group_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                              size_t stride, size_t lo, size_t hi, size_t dh, float scale, float cap, float *out, size_t ostride,
+                              float *stats) {
+    float rows[GROUP_TILE * 256] __attribute__((aligned(16)));
+    float acc[8][256] __attribute__((aligned(16)));
+    float w[8][GROUP_TILE] __attribute__((aligned(16)));
+    float running_max[8], running_sum[8], factor[8];
+    for (size_t i = 0; i < nq; i++) {
+        running_max[i] = -INFINITY;
+        running_sum[i] = 0;
+        for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
+    }
+    for (size_t t0 = lo; t0 < hi; t0 += GROUP_TILE) {
+        const size_t n = hi - t0 < GROUP_TILE ? hi - t0 : GROUP_TILE;
+        widen_rows_neon(keys, type, stride, t0, n, hi, dh, rows);
+        for (size_t j = n; j < (n + 7) / 8 * 8; j++)
+            for (size_t c = 0; c < dh; c++) rows[j * dh + c] = 0;
+        for (size_t i = 0; i < nq; i++) {
+            const float *qi = q + i * qstride;
+            float top = running_max[i];
+            for (size_t j = 0; j < n; j += 8) {
+                float32x4_t a[8];
+                const float32x4_t q0 = vld1q_f32(qi);
+                for (size_t r = 0; r < 8; r++) a[r] = vmulq_f32(q0, vld1q_f32(rows + (j + r) * dh));
+                for (size_t c = 4; c < dh; c += 4) {
+                    const float32x4_t qc = vld1q_f32(qi + c);
+                    for (size_t r = 0; r < 8; r++) a[r] = vfmaq_f32(a[r], qc, vld1q_f32(rows + (j + r) * dh + c));
+                }
+                const float32x4_t s0 = vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3]));
+                const float32x4_t s1 = vpaddq_f32(vpaddq_f32(a[4], a[5]), vpaddq_f32(a[6], a[7]));
+                vst1q_f32(w[i] + j, vmulq_n_f32(s0, scale));
+                vst1q_f32(w[i] + j + 4, vmulq_n_f32(s1, scale));
+                for (size_t r = 0; r < 8; r++) {
+                    float score = w[i][j + r];
+                    if (cap > 0) score = cap * tanhf(score / cap);
+                    w[i][j + r] = j + r < n ? score : -INFINITY;
+                    top = w[i][j + r] > top ? w[i][j + r] : top;
+                }
+            }
+            factor[i] = expf(running_max[i] - top);  // 0 on the first tile (running_max −∞)
+            const float32x4_t vtop = vdupq_n_f32(top);
+            float32x4_t sum = vdupq_n_f32(0);
+            for (size_t j = 0; j < n; j += 4) {
+                const uint32x4_t valid = vcltq_u32(vaddq_u32(vdupq_n_u32((uint32_t)j), (uint32x4_t){0, 1, 2, 3}), vdupq_n_u32((uint32_t)n));
+                const float32x4_t e = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(exp_nonpositive_neon(vsubq_f32(vld1q_f32(w[i] + j), vtop))), valid));
+                vst1q_f32(w[i] + j, e);
+                sum = vaddq_f32(sum, e);
+            }
+            running_sum[i] = running_sum[i] * factor[i] + vaddvq_f32(sum);
+            running_max[i] = top;
+        }
+        widen_rows_neon(values, type, stride, t0, n, hi, dh, rows);
+        for (size_t i = 0; i < nq; i++) {
+            size_t c = 0;
+            for (; c + 64 <= dh; c += 64) weighted_rows_neon(16, acc[i] + c, factor[i], w[i], rows + c, n, dh);
+            for (; c + 32 <= dh; c += 32) weighted_rows_neon(8, acc[i] + c, factor[i], w[i], rows + c, n, dh);
+            for (; c < dh; c += 4) weighted_rows_neon(1, acc[i] + c, factor[i], w[i], rows + c, n, dh);
+        }
+    }
+    for (size_t i = 0; i < nq; i++) {
+        put_stats(stats ? stats + 2 * i : NULL, running_max[i], running_sum[i]);
+        const float inverse = running_sum[i] > 0 ? 1.0f / running_sum[i] : 0.0f;
+        for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
+    }
+}
 #endif
 
 // One query, any variant; stats (may be NULL) as put_stats writes them.
@@ -380,12 +629,22 @@ static void attend_one(const float *q, const void *keys, const void *values, tl_
 static void attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
                            size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
                            float *out, size_t ostride, float *stats) {
+    int shared = 1;  // every query sees the same positions (decoding)
+    for (size_t i = 1; i < nq; i++) shared &= start[i] == start[0] && end[i] == end[0];
 #if TL_X86
+    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 1 && nq <= 8 && shared && end[0] > start[0]) {
+        attend_group_avx2(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
+        return;
+    }
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
         attend_queries_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
         return;
     }
 #elif TL_ARM64
+    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 1 && nq <= 8 && shared && end[0] > start[0]) {
+        attend_group_neon(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
+        return;
+    }
     if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
 #define ATTEND_N(N) attend_queries_neon_n(N, QUERY_ARGUMENTS)
         FOR_QUERY_COUNT(nq, ATTEND_N);

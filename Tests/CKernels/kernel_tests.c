@@ -340,6 +340,53 @@ static void test_attention_gelu_transpose(tl_isa isa) {
         }
         check(same, "prompt attention in parts", nq, DH);
     }
+    // Decoding: the query heads that share a key/value head see the same positions (the
+    // group kernel: tiles widened to f32, eight keys' scores a register), for every query
+    // count, cache type and a range within one tile, across tiles and not tile-aligned,
+    // with and without the soft cap; and in two parts merged from their maxima and sums.
+    {
+        static uint8_t gk8[P * DH / 32 * 34], gv8[P * DH / 32 * 34];
+        for (size_t b = 0; b < P * DH / 32; b++) {
+            const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);
+            memcpy(gk8 + b * 34, &ks, 2);
+            memcpy(gv8 + b * 34, &vs, 2);
+            for (size_t j = 0; j < 32; j++) {
+                gk8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
+                gv8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
+            }
+        }
+        const size_t ranges[][2] = {{0, 1}, {3, 10}, {0, 32}, {5, 150}, {64, 97}};
+        for (size_t nq = 1; nq <= NQ; nq++) {
+            for (int t = 0; t < 3; t++) {
+                for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++) {
+                    size_t starts[NQ], ends[NQ];
+                    for (size_t i = 0; i < nq; i++) { starts[i] = ranges[r][0]; ends[i] = ranges[r][1]; }
+                    const tl_weight_type type = t == 0 ? TL_WEIGHTS_F32 : t == 1 ? TL_WEIGHTS_F16 : TL_WEIGHTS_Q8_0;
+                    const void *k = t == 0 ? (const void *)pk : t == 1 ? (const void *)pk16 : (const void *)gk8;
+                    const void *v = t == 0 ? (const void *)pv : t == 1 ? (const void *)pv16 : (const void *)gv8;
+                    const float cap = (nq + r) % 3 == 0 ? 1.5f : 0.0f;
+                    WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pr, DH));
+                    WITH(isa, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pg, DH));
+                    int same = 1;
+                    for (size_t i = 0; i < nq * DH; i++) same &= close_to(pg[i], pr[i], 10);
+                    check(same, t == 0 ? "decode attention f32" : t == 1 ? "decode attention f16" : "decode attention q8", nq, DH);
+                }
+            }
+            size_t starts[NQ], mids[NQ], ends[NQ];
+            for (size_t i = 0; i < nq; i++) { starts[i] = 2; mids[i] = 77; ends[i] = P; }
+            static float part1[NQ * DH], part2[NQ * DH], stats1[2 * NQ], stats2[2 * NQ];
+            WITH(isa, tl_attend_queries(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, ends, DH, 0.125f, 0, pscores, pr, DH));
+            WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, mids, DH, 0.125f, 0, pscores, part1, DH, stats1));
+            WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, mids, ends, DH, 0.125f, 0, pscores, part2, DH, stats2));
+            int same = 1;
+            for (size_t i = 0; i < nq; i++) {
+                const float top = stats1[2 * i] > stats2[2 * i] ? stats1[2 * i] : stats2[2 * i];
+                const float w1 = stats1[2 * i + 1] * expf(stats1[2 * i] - top), w2 = stats2[2 * i + 1] * expf(stats2[2 * i] - top);
+                for (size_t c = 0; c < DH; c++) same &= close_to((w1 * part1[i * DH + c] + w2 * part2[i * DH + c]) / (w1 + w2), pr[i * DH + c], 10);
+            }
+            check(same, "decode attention in parts", nq, DH);
+        }
+    }
     static float rg[101], gg[101];
     for (size_t i = 0; i < 101; i++) rg[i] = gg[i] = (float)((int)i - 50) * 0.17f;
     WITH(TL_ISA_PORTABLE, tl_gelu(rg, 101));

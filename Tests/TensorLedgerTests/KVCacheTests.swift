@@ -34,8 +34,8 @@ import Testing
         #expect(b.cacheBytes * 2 == a.cacheBytes)
     }
 
-    /// Past 256 cached positions, the query heads that share a key/value head attend
-    /// together, reading the cache once; a prompt's tokens attend eight at a time. Both
+    /// Decoding, the query heads that share a key/value head attend together, reading the
+    /// cache once; a prompt's tokens attend eight at a time. Both
     /// give what the other gives: the last token's logits from the whole prompt at once,
     /// and from decoding it a token at a time (Gemma 3's with sliding-window layers).
     /// With three key/value heads on two threads, each head's positions are split in two
@@ -52,7 +52,8 @@ import Testing
         try makeDirectory(dir.file("m"))
         try SyntheticCheckpoint.write(config: ModelConfig.load(dir.file("config.json")), directory: dir.file("m"), seed: 9,
                                       tokenizer: TokenizerSource.load(Fixtures.model(name) + "/tokenizer.json"))
-        // Two threads: the shared reads are taken when the key/value heads are at least as many.
+        // Two threads: tiny-gemma3's one key/value head, and the 3kv variant's three, are split
+        // by positions.
         let model = try ModelLoader.load(dir.file("m"), threads: 2, cache: .f32)
         #expect(model.config.heads > model.config.kvHeads)
         let ids = (0..<300).map { ($0 * 37 + 11) % 200 + 3 }

@@ -205,12 +205,11 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
             }
         }
         let parallel = threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork
-        // (Over a short cache, one query at a time is as quick; and with fewer key/value heads
-        // than threads, the query heads spread wider.)
-        let together = T == 1 && group > 1 && state.position >= 256 && kvHeads >= threads
         // Decoding: the query heads that share a key/value head read its cache together, once.
-        // Where the heads do not share out evenly among the threads (SmolLM2's 3 on 2), each
-        // head's positions go in `parts` pieces, one chunk each, merged by their maxima and sums.
+        // Where the heads do not share out evenly among the threads (SmolLM2's 3 on 2, Gemma 3
+        // 1B's 1), each head's positions go in `parts` pieces, one chunk each, merged by their
+        // maxima and sums.
+        let together = T == 1 && group > 1
         let parts = together && parallel && kvHeads % threads != 0 ? threads : 1
         // The pieces' results and statistics on the stack: nothing allocated per token.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: parts > 1 ? parts * (shape.queryWidth + 2 * shape.heads) : 1) { buffer in
