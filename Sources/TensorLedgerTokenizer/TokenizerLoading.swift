@@ -111,6 +111,7 @@ extension BPETokenizer {
                 throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.pre \(pre), whose split TensorLedger does not implement yet (it knows \(TokenizerPipeline.ggufPreTokenizers.keys.sorted().joined(separator: ", ")))")
             }
             pipeline.preTokenizer = .byteLevel(splits: splits, addPrefixSpace: false)
+            pipeline.ignoreMerges = TokenizerPipeline.ggufIgnoringMerges.contains(pre)
             // Qwen2's tokenizer.json normalizes to NFC; llama.cpp does not, and is wrong on decomposed text.
             if ["qwen2", "deepseek-r1-qwen"].contains(pre) { pipeline.normalizer = [.nfc] }
             for i in tokens.indices where type(i) == 3 || type(i) == 4 {
@@ -240,4 +241,10 @@ extension TokenizerPipeline {
         for name in digitsThenGPT2 { table[name] = [.digits(individual: true), .gpt2] }
         return table
     }()
+
+    /// The names whose pieces are looked up whole before any merge (tokenizers' `ignore_merges`,
+    /// which Llama 3's tokenizer.json sets): as llama.cpp's llama-vocab.cpp sets it, so not
+    /// smaug-bpe or dbrx. Without it "ĠViệt" comes out as three tokens where Llama 3 has one.
+    package static let ggufIgnoringMerges: Set<String> = ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
+                                                          "midm-2.0", "lfm2", "jina-v5-nano"]
 }

@@ -208,10 +208,39 @@ import Testing
         }
         #expect(try pipeline("smaug-bpe").preTokenizer == llama3)
         #expect(try pipeline("qwen2").preTokenizer != llama3)
+        // Llama 3's names look a piece up whole before merging, as llama.cpp does; smaug-bpe
+        // and dbrx, whose splits are Llama 3's, do not (nor in llama.cpp).
+        for name in ["llama-bpe", "llama3", "falcon3", "pixtral"] { #expect(try pipeline(name).ignoreMerges, "\(name)") }
+        for name in ["smaug-bpe", "dbrx", "qwen2", "gpt-2", "smollm"] { #expect(try !pipeline(name).ignoreMerges, "\(name)") }
         #expect(throws: TokenizerError.self) { try pipeline("tekken") }
         do { _ = try pipeline("tekken"); Issue.record("tekken loaded") } catch {
             #expect("\(error)".contains("tokenizer.ggml.pre tekken"))
         }
+    }
+}
+
+extension GGUFTests {
+    /// A piece that is a token but that the merges do not reach (Llama 3's "ĠViệt", from
+    /// llama.cpp's vectors): one token under llama-bpe, where the piece is looked up whole,
+    /// the merges' tokens under smaug-bpe. Here " zq" is added to tiny-qwen2's vocabulary
+    /// with no merge that makes it.
+    @Test func llama3LooksUpWholePiecesBeforeMerging() throws {
+        let dir = TemporaryDirectory()
+        var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))
+        guard case .array(_, let tokens)? = gguf["tokenizer.ggml.tokens"], case .array(_, let types)? = gguf["tokenizer.ggml.token_type"] else {
+            Issue.record("no vocabulary"); return
+        }
+        let whole = tokens.count
+        gguf["tokenizer.ggml.tokens"] = .array(.string, tokens + [.string("Ġzq")])
+        gguf["tokenizer.ggml.token_type"] = .array(.i32, types + [.i32(1)])
+        func encode(_ pre: String) throws -> [Int] {
+            gguf["tokenizer.ggml.pre"] = .string(pre)
+            gguf.write(to: dir.file("\(pre).gguf"))
+            return try BPETokenizer.fromGGUF(try GGUFFile.open(dir.file("\(pre).gguf")), source: pre).encode("a zq").map { Int($0) }
+        }
+        let merged = try encode("smaug-bpe")
+        #expect(!merged.contains(whole) && merged.count > 2, "\(merged)")
+        #expect(try encode("llama-bpe") == [merged[0], whole])
     }
 }
 

@@ -30,15 +30,21 @@ import Testing
         }
     }
 
-    @Test func matchesLlamaCppVectorsForGPT2() throws {
-        let inputs = String(decoding: try readWholeFile(Fixtures.anchor("ggml-vocab-gpt-2.gguf.inp")), as: UTF8.self)
+    /// llama.cpp's tokenizer vectors (ids from Hugging Face's tokenizers, without the BOS):
+    /// GPT-2's byte-level BPE, and Phi-3's SentencePiece vocabulary (Llama 2's 32,000 tokens
+    /// and Phi-3's added ones), read from their GGUF vocabulary files.
+    @Test(arguments: ["gpt-2", "phi-3"])
+    func matchesLlamaCppVectors(_ name: String) throws {
+        let file = "ggml-vocab-\(name).gguf"
+        let tokenizer = name == "gpt-2" ? try Self.gpt2Tokenizer : try TokenizerSource.load(Fixtures.anchor(file))
+        let inputs = String(decoding: try readWholeFile(Fixtures.anchor(file + ".inp")), as: UTF8.self)
             .components(separatedBy: "\n__ggml_vocab_test__\n").dropLast()
-        let outputs = String(decoding: try readWholeFile(Fixtures.anchor("ggml-vocab-gpt-2.gguf.out")), as: UTF8.self)
+        let outputs = String(decoding: try readWholeFile(Fixtures.anchor(file + ".out")), as: UTF8.self)
             .split(separator: "\n", omittingEmptySubsequences: false)
         #expect(inputs.count == 46)
         for (text, expected) in zip(inputs, outputs) {
             let ids = expected.split(separator: " ").map { Int($0)! }
-            #expect(try Self.gpt2Tokenizer.encode(text) == ids, "\(text.debugDescription)")
+            #expect(tokenizer.encode(text, addSpecialTokens: false) == ids, "\(name): \(text.debugDescription)")
         }
     }
 
