@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Does llama.cpp run the GGUF files `tensorledger convert` writes, and agree with us?
-# Converts the fixture models (a Llama, a Qwen2, a Qwen3, an OLMo 2, a StableLM, a GPT-2) to GGUF Q8_0 and F32, loads each
+# Converts the fixture models (a Llama, a Qwen2, a Qwen3, an OLMo 2, a StableLM, a GPT-2,
+# Gemma 1 and 3, a Mixtral and a Qwen3-MoE, and a Phi-3 with Phi-3's own vocabulary) to GGUF Q8_0 and F32, loads each
 # with llama.cpp (through llama-cpp-python, installed from PyPI when missing: it compiles
 # llama.cpp from source, which takes minutes), and compares on several prompts:
 # llama.cpp's tokens with ours, and its last-position logits with `tensorledger next`
@@ -16,23 +17,30 @@ swift build -c release --product tensorledger >&2
 tl=.build/release/tensorledger
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for model in tiny-llama tiny-qwen2 tiny-qwen3 tiny-olmo2 tiny-stablelm tiny-genesis; do
+# tiny-phi3's vocabulary is too small for llama.cpp's SentencePiece loader (it looks up the
+# byte token <0x0A>), so Phi-3 is its shape with Phi-3's real vocabulary and random weights.
+python3 -c "import json, sys; c = json.load(open('fixtures/models/tiny-phi3/config.json')); c['vocab_size'] = 32064; json.dump(c, open(sys.argv[1], 'w'))" "$work/phi3.json"
+"$tl" synth "$work/tiny-phi3-vocab" --config "$work/phi3.json" --tokenizer fixtures/vocab/ggml-vocab-phi-3.gguf >/dev/null
+models=(tiny-llama tiny-qwen2 tiny-qwen3 tiny-olmo2 tiny-stablelm tiny-genesis tiny-gemma tiny-gemma3 tiny-mixtral tiny-qwen3-moe tiny-phi3-vocab)
+for model in "${models[@]}"; do
+  source="fixtures/models/$model"
+  [ -d "$source" ] || source="$work/$model"
   for weights in q8 f32; do
-    "$tl" convert "fixtures/models/$model" "$work/$model-$weights.gguf" --weights "$weights" >/dev/null
+    "$tl" convert "$source" "$work/$model-$weights.gguf" --weights "$weights" >/dev/null
   done
 done
-python3 - "$tl" "$work" <<'EOF'
+python3 - "$tl" "$work" "${models[@]}" <<'EOF'
 import json, subprocess, sys
 import numpy as np
 from llama_cpp import Llama, llama_cpp
 
-tl, work = sys.argv[1], sys.argv[2]
+tl, work, models = sys.argv[1], sys.argv[2], sys.argv[3:]
 prompts = ["And God said", "In the beginning God created the heaven and the earth.",
            "And Abraham said unto his servant, Put thy hand under my thigh:", "Joseph"]
 print(f"llama-cpp-python {__import__('llama_cpp').__version__}")
 print(f"{'file':28} {'prompt':10} {'tokens':>7} {'top-1':>6} {'max |Δ| top 10':>15}")
 failures = 0
-for model in ["tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-olmo2", "tiny-stablelm", "tiny-genesis"]:
+for model in models:
     for weights in ["q8", "f32"]:
         path = f"{work}/{model}-{weights}.gguf"
         llm = Llama(model_path=path, n_ctx=128, logits_all=True, verbose=False, n_threads=2)

@@ -348,13 +348,16 @@ if python(["-c", "import llama_cpp"]).status == 0 {
                   ("Llama-3.2-1B shape Q4_K_M", ggufFile(billion, "llama-3.2-1b-q4_k_m.gguf", llamaFtype: q4km), smolPromptText, [2])]
         // Each family at a real model's shape (a mixture at a small one of its own), Q8_0
         // written by us (llama.cpp's converter needs torch); random f16 weights, seed 42.
-        // Not Phi-3: llama.cpp's phi3 refuses the bench's small vocabulary ("unordered_map::at"
-        // loading it), as it refuses its own converter's tiny-phi3 fixture.
-        for (label, preset) in [("Qwen3-0.6B", "qwen3-0.6b"), ("Gemma-3-1B", "gemma-3-1b"), ("Gemma-2-2B", "gemma-2-2b"),
-                                ("OLMo-2-1B", "olmo-2-1b"), ("StableLM-2-1.6B", "stablelm-2-1.6b"),
-                                ("Qwen3-MoE 32 experts, 4 per token", "benchmarks/shapes/qwen3-moe-small.json")] {
+        // Phi-3 with its own vocabulary: llama.cpp's SentencePiece loader needs the byte
+        // tokens ("<0x0A>") the bench's small vocabulary lacks.
+        let small = "fixtures/tokenizers/smollm-style.json"
+        for (label, preset, tokenizer) in [("Qwen3-0.6B", "qwen3-0.6b", small), ("Gemma-3-1B", "gemma-3-1b", small),
+                                           ("Gemma-2-2B", "gemma-2-2b", small), ("OLMo-2-1B", "olmo-2-1b", small),
+                                           ("StableLM-2-1.6B", "stablelm-2-1.6b", small),
+                                           ("Phi-3-mini", "phi-3-mini", "fixtures/vocab/ggml-vocab-phi-3.gguf"),
+                                           ("Qwen3-MoE 32 experts, 4 per token", "benchmarks/shapes/qwen3-moe-small.json", small)] {
             let name = lastPathComponent(preset).replacing(".json", with: "")
-            let checkpoint = ensureModel(name, preset: preset, tokenizer: "fixtures/tokenizers/smollm-style.json", dtype: "f16")
+            let checkpoint = ensureModel(name, preset: preset, tokenizer: tokenizer, dtype: "f16")
             files.append(("\(label) shape Q8_0", ggufFile(checkpoint, "\(name)-q8_0.gguf"), smolPromptText, [2]))
         }
     }
