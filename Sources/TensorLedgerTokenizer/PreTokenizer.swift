@@ -5,7 +5,10 @@
 //   GPT-2    's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //   Llama 3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   Qwen2    the same with \p{N} (one digit) for \p{N}{1,3}
-// and `Digits`, which isolates each digit (or each run of digits).
+//   Qwen3.5  Qwen2's with [\p{L}\p{M}]+ for \p{L}+ and \p{M} left out of the symbols
+// and `Digits`, which isolates each digit (or each run of digits); Falcon's punctuation
+// runs ([\p{P}$+<=>^~|`]+) and digit triples ([0-9][0-9][0-9]), each match a piece and the
+// text between matches kept as it is.
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -40,9 +43,18 @@ package struct ScalarScanner {
     package var pieces: [String] = []
     package var n: Int { scalars.count }
 
-    package init(_ text: String) {
+    /// With `marksAsLetters`, combining marks are letters (Qwen3.5's `[\p{L}\p{M}]`).
+    package init(_ text: String, marksAsLetters: Bool = false) {
         scalars = Array(text.unicodeScalars)
-        classes = scalars.map(scalarClass)
+        classes = scalars.map { s in
+            if marksAsLetters && s.value >= 0x300 {
+                switch s.properties.generalCategory {
+                case .nonspacingMark, .spacingMark, .enclosingMark: return .letter
+                default: break
+                }
+            }
+            return scalarClass(s)
+        }
     }
 
     /// Scalars [a, b) become a piece.
@@ -109,13 +121,57 @@ public enum PreTokenizer {
     public static func split(_ text: String, _ kind: TokenizerPipeline.Split) -> [String] {
         switch kind {
         case .gpt2: return GPT2PreTokenizer.split(text)
-        case .llama3(let maxDigits): return llama3(text, maxDigits: maxDigits)
+        case .llama3(let maxDigits, let marks): return llama3(text, maxDigits: maxDigits, marks: marks)
         case .digits(let individual): return digits(text, individual: individual)
+        case .punctuation:
+            return isolating(text) { s, i in
+                var end = i
+                while end < s.endIndex && isPunctuation(s[end]) { end = s.index(after: end) }
+                return end > i ? end : nil
+            }
+        case .digitTriples:
+            return isolating(text) { s, i in
+                var end = i
+                for _ in 0..<3 {
+                    guard end < s.endIndex, (0x30...0x39).contains(s[end].value) else { return nil }
+                    end = s.index(after: end)
+                }
+                return end
+            }
         }
     }
 
-    package static func llama3(_ text: String, maxDigits: Int) -> [String] {
-        var scanner = ScalarScanner(text)
+    /// Punctuation as tokenizers' `Punctuation` has it: `\p{P}`, and all of ASCII's
+    /// punctuation and symbols (so $+<=>^~|` too).
+    package static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
+        if s.value < 0x80 { return (0x21...0x7E).contains(s.value) && scalarClass(s) == .other }
+        switch s.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation, .finalPunctuation,
+             .otherPunctuation: return true
+        default: return false
+        }
+    }
+
+    /// A regex split that isolates its matches, as llama.cpp applies one of its list: `match`
+    /// gives where the match starting at an index ends (nil: none there); the text between
+    /// matches stays one piece.
+    static func isolating(_ text: String, match: (String.UnicodeScalarView, String.UnicodeScalarView.Index) -> String.UnicodeScalarView.Index?) -> [String] {
+        let scalars = text.unicodeScalars
+        var pieces: [String] = []
+        var gapStart = scalars.startIndex, i = scalars.startIndex
+        while i < scalars.endIndex {
+            guard let end = match(scalars, i) else { i = scalars.index(after: i); continue }
+            if gapStart < i { pieces.append(String(scalars[gapStart..<i])) }
+            pieces.append(String(scalars[i..<end]))
+            gapStart = end
+            i = end
+        }
+        if gapStart < scalars.endIndex { pieces.append(String(scalars[gapStart...])) }
+        return pieces
+    }
+
+    package static func llama3(_ text: String, maxDigits: Int, marks: Bool = false) -> [String] {
+        var scanner = ScalarScanner(text, marksAsLetters: marks)
         let (scalars, classes, n) = (scanner.scalars, scanner.classes, scanner.n)
         func emit(_ a: Int, _ b: Int) { scanner.emit(a, b) }
         func run(from start: Int, _ c: ScalarClass) -> Int { scanner.run(from: start, c) }

@@ -112,7 +112,8 @@ extension BPETokenizer {
             }
             pipeline.preTokenizer = .byteLevel(splits: splits, addPrefixSpace: false)
             pipeline.ignoreMerges = TokenizerPipeline.ggufIgnoringMerges.contains(pre)
-            // Qwen2's tokenizer.json normalizes to NFC; llama.cpp does not, and is wrong on decomposed text.
+            // Qwen2's tokenizer.json normalizes to NFC; llama.cpp does not, and is wrong on decomposed
+            // text. Qwen3.5's does not (its vectors, from tokenizers, keep "e\u{301}" as two tokens).
             if ["qwen2", "deepseek-r1-qwen"].contains(pre) { pipeline.normalizer = [.nfc] }
             for i in tokens.indices where type(i) == 3 || type(i) == 4 {
                 added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
@@ -239,6 +240,8 @@ extension TokenizerPipeline {
         for name in llama3 { table[name] = [.llama3(maxDigits: 3)] }
         for name in qwen2 { table[name] = [.llama3(maxDigits: 1)] }
         for name in digitsThenGPT2 { table[name] = [.digits(individual: true), .gpt2] }
+        table["qwen35"] = [.llama3(maxDigits: 1, marks: true)]
+        table["falcon"] = [.punctuation, .gpt2, .digitTriples]
         return table
     }()
 

@@ -8,6 +8,8 @@
 //   GPT-2        ByteLevel (its regex)
 //   Llama 3      Split(Llama 3's regex) + ByteLevel without regex, ignore_merges
 //   Qwen2        NFC + Split(Qwen2's regex) + ByteLevel without regex
+//   Qwen3.5      the same with Qwen3.5's regex (combining marks join letter runs)
+//   Falcon       Punctuation(contiguous) + GPT-2's regex + Split(three digits), from GGUF
 //   SmolLM       Digits(individual) + ByteLevel
 //   Llama 2, TinyLlama, Mistral   Prepend("▁") + Replace(" ", "▁") normalizer, or a
 //                Metaspace pre-tokenizer; byte_fallback; BOS from TemplateProcessing
@@ -27,10 +29,15 @@ public struct TokenizerPipeline: Sendable, Equatable {
         /// GPT-2's regex (contractions, letters, digits, symbols, whitespace).
         case gpt2
         /// Llama 3's and Qwen2's regex: case-insensitive contractions, a letter run with one
-        /// leading non-letter, digit runs of at most `maxDigits`, symbols with trailing newlines.
-        case llama3(maxDigits: Int)
+        /// leading non-letter, digit runs of at most `maxDigits`, symbols with trailing newlines;
+        /// with `marks`, combining marks count as letters (Qwen3.5's `[\p{L}\p{M}]+`).
+        case llama3(maxDigits: Int, marks: Bool = false)
         /// `Digits`: each digit alone, or runs of digits.
         case digits(individual: Bool)
+        /// `Punctuation` (contiguous): each run of punctuation a piece (Falcon's first split).
+        case punctuation
+        /// Each three ASCII digits in a row a piece, the rest left as it is (Falcon's last).
+        case digitTriples
     }
 
     public enum PrependScheme: String, Sendable, Equatable {
@@ -128,11 +135,14 @@ public struct TokenizerPipeline: Sendable, Equatable {
                 }
                 guard let regex = po["pattern"]?.object?["Regex"]?.string else { throw unsupported("Split on a plain string") }
                 guard let split = TokenizerPipeline.knownPatterns[regex] else {
-                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's and Qwen2's)")
+                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's, Qwen3.5's and Falcon's digit triples)")
                 }
                 splits.append(split)
             case "Digits":
                 splits.append(.digits(individual: po["individual_digits"]?.bool ?? false))
+            case "Punctuation":
+                guard po["behavior"]?.string == "Contiguous" else { throw unsupported("Punctuation with behavior \(po["behavior"]?.string ?? "Isolated")") }
+                splits.append(.punctuation)
             case "ByteLevel":
                 byteLevel = (po["use_regex"]?.bool ?? true, po["add_prefix_space"]?.bool ?? false)
             case "Metaspace":
@@ -230,6 +240,8 @@ public struct TokenizerPipeline: Sendable, Equatable {
     package static let knownPatterns: [String: Split] = [
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 3),
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1),
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1, marks: true),
+        "[0-9][0-9][0-9]": .digitTriples,
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .gpt2,
     ]
 
@@ -259,7 +271,8 @@ public struct TokenizerPipeline: Sendable, Equatable {
             var steps: [JSONValue] = (useRegex ? splits.dropLast() : splits[...]).map { s in
                 switch s {
                 case .digits(let individual): return typed("Digits", ["individual_digits": .bool(individual)])
-                case .gpt2, .llama3:
+                case .punctuation: return typed("Punctuation", ["behavior": .string("Contiguous")])
+                case .gpt2, .llama3, .digitTriples:
                     let pattern = TokenizerPipeline.knownPatterns.first { $0.value == s }!.key
                     return typed("Split", ["pattern": .object(JSONObject(["Regex": .string(pattern)])), "behavior": .string("Isolated"), "invert": .bool(false)])
                 }

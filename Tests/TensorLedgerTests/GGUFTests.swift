@@ -244,6 +244,32 @@ extension GGUFTests {
     }
 }
 
+extension GGUFTests {
+    /// Falcon's and Qwen3.5's splits survive the tokenizer.json that .tlm files and synth
+    /// write (Falcon's punctuation as tokenizers' `Punctuation`, the others as `Split`
+    /// regexes), and the GGUF written from it names the same pre-tokenizer.
+    @Test(arguments: ["falcon", "qwen35"])
+    func splitsSurviveTokenizerJSON(_ pre: String) throws {
+        let dir = TemporaryDirectory()
+        var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))
+        gguf["tokenizer.ggml.pre"] = .string(pre)
+        gguf.write(to: dir.file("in.gguf"))
+        let tokenizer = try BPETokenizer.fromGGUF(try GGUFFile.open(dir.file("in.gguf")), source: pre)
+        let reread = try BPETokenizer.fromTokenizerJSON(tokenizer.tokenizerJSON(), source: pre)
+        #expect(reread.pipeline.preTokenizer == tokenizer.pipeline.preTokenizer)
+        let text = "Cafe\u{301} $1234.5!! «ok» x"
+        #expect(reread.encode(text) == tokenizer.encode(text))
+        let model = dir.file("model")
+        try makeDirectory(model)
+        for name in ["model.safetensors", "config.json", "tokenizer_config.json"] { copyFile(Fixtures.model("tiny-qwen2") + "/" + name, model + "/" + name) }
+        writeFile(model + "/tokenizer.json", tokenizer.tokenizerJSON())
+        var options = ConversionOptions()
+        options.format = .gguf
+        _ = try Converter.convert(input: model, output: dir.file("out.gguf"), options: options)
+        #expect(try GGUFEdit(dir.file("out.gguf"))["tokenizer.ggml.pre"] == .string(pre))
+    }
+}
+
 @Suite struct GGMLDequantizeTests {
     /// Every type the runner dequantizes, value for value against `gguf.quants.dequantize`.
     @Test(arguments: ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k", "q2_k", "q3_k", "iq4_xs", "iq4_nl"])

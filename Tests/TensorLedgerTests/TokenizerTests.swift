@@ -127,6 +127,23 @@ import Testing
         #expect(GPT2PreTokenizer.split("   ") == ["   "])
     }
 
+    /// Each of llama.cpp's pre-tokenizer names that has a split here cuts text as `tokenizers`
+    /// does with that name's regexes (fixtures/scripts/make_split_goldens.py): letters with
+    /// combining marks, digits, punctuation and whitespace of every kind.
+    @Test(arguments: ["gpt-2", "llama-bpe", "qwen2", "qwen35", "smollm", "falcon"])
+    func splitsAsTokenizersDoes(_ name: String) throws {
+        let splits = try #require(TokenizerPipeline.ggufPreTokenizers[name])
+        let cases = try #require(try Fixtures.json("expected/split-goldens.json")[name]?.array)
+        #expect(cases.count > 20)
+        for c in cases {
+            let text = try #require(c.object?["text"]?.string)
+            let expected = try #require(c.object?["pieces"]?.array).compactMap { $0.string }
+            var pieces = text.isEmpty ? [] : [text]
+            for split in splits { pieces = pieces.flatMap { PreTokenizer.split($0, split) } }
+            #expect(pieces == expected, "\(name): \(text.debugDescription)")
+        }
+    }
+
     @Test func refusesTokenizersItCannotRun() {
         let wordPiece = #"{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": null}"#
         #expect(throws: TokenizerError.self) { try BPETokenizer.fromTokenizerJSON(Array(wordPiece.utf8), source: "x") }

@@ -243,6 +243,8 @@ extension Converter {
             case [.gpt2]: pre = "gpt-2"
             case [.llama3(maxDigits: 3)]: pre = "llama-bpe"
             case [.llama3(maxDigits: 1)]: pre = "qwen2"
+            case [.llama3(maxDigits: 1, marks: true)]: pre = "qwen35"
+            case [.punctuation, .gpt2, .digitTriples]: pre = "falcon"
             case [.digits(individual: true), .gpt2]: pre = "smollm"
             default: throw GGUFConversionError.unsupported(file: source, reason: "llama.cpp names no pre-tokenizer for this tokenizer's splits")
             }
