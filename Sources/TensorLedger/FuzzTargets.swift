@@ -85,6 +85,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .tokenize:
             let tok = FuzzTarget.gpt2Tokenizer
             let text = String(decoding: bytes, as: UTF8.self)
+            // Every pre-tokenizer name's split gives back the text, piece by piece.
+            for (name, splits) in TokenizerPipeline.ggufPreTokenizers {
+                var pieces = [text]
+                for split in splits { pieces = pieces.flatMap { PreTokenizer.split($0, split) } }
+                precondition(pieces.joined().unicodeScalars.elementsEqual(text.unicodeScalars), "the \(name) split changed the text")
+                precondition(!pieces.contains(""), "the \(name) split made an empty piece")
+            }
             let ids = tok.encode(text)
             _ = v.attempt { try tok.decode(ids) }
             var stream = StreamingDecoder()

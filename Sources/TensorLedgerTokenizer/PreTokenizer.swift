@@ -6,9 +6,8 @@
 //   Llama 3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   Qwen2    the same with \p{N} (one digit) for \p{N}{1,3}
 //   Qwen3.5  Qwen2's with [\p{L}\p{M}]+ for \p{L}+ and \p{M} left out of the symbols
-// and `Digits`, which isolates each digit (or each run of digits); Falcon's punctuation
-// runs ([\p{P}$+<=>^~|`]+) and digit triples ([0-9][0-9][0-9]), each match a piece and the
-// text between matches kept as it is.
+// and `Digits`, which isolates each digit (or each run of digits), and `Punctuation`, which
+// isolates each run of punctuation. Other patterns are in RegexSplits.swift.
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -123,21 +122,8 @@ public enum PreTokenizer {
         case .gpt2: return GPT2PreTokenizer.split(text)
         case .llama3(let maxDigits, let marks): return llama3(text, maxDigits: maxDigits, marks: marks)
         case .digits(let individual): return digits(text, individual: individual)
-        case .punctuation:
-            return isolating(text) { s, i in
-                var end = i
-                while end < s.endIndex && isPunctuation(s[end]) { end = s.index(after: end) }
-                return end > i ? end : nil
-            }
-        case .digitTriples:
-            return isolating(text) { s, i in
-                var end = i
-                for _ in 0..<3 {
-                    guard end < s.endIndex, (0x30...0x39).contains(s[end].value) else { return nil }
-                    end = s.index(after: end)
-                }
-                return end
-            }
+        case .punctuation: return punctuationRuns(text)
+        case .regex(let pattern): return RegexSplits.split(text, pattern: pattern)
         }
     }
 
@@ -152,21 +138,21 @@ public enum PreTokenizer {
         }
     }
 
-    /// A regex split that isolates its matches, as llama.cpp applies one of its list: `match`
-    /// gives where the match starting at an index ends (nil: none there); the text between
-    /// matches stays one piece.
-    static func isolating(_ text: String, match: (String.UnicodeScalarView, String.UnicodeScalarView.Index) -> String.UnicodeScalarView.Index?) -> [String] {
-        let scalars = text.unicodeScalars
+    /// Each run of punctuation a piece, and each run between them.
+    static func punctuationRuns(_ text: String) -> [String] {
         var pieces: [String] = []
-        var gapStart = scalars.startIndex, i = scalars.startIndex
-        while i < scalars.endIndex {
-            guard let end = match(scalars, i) else { i = scalars.index(after: i); continue }
-            if gapStart < i { pieces.append(String(scalars[gapStart..<i])) }
-            pieces.append(String(scalars[i..<end]))
-            gapStart = end
-            i = end
+        var current = String.UnicodeScalarView()
+        var currentIsPunctuation = false
+        for u in text.unicodeScalars {
+            let p = isPunctuation(u)
+            if !current.isEmpty && p != currentIsPunctuation {
+                pieces.append(String(current))
+                current = String.UnicodeScalarView()
+            }
+            current.append(u)
+            currentIsPunctuation = p
         }
-        if gapStart < scalars.endIndex { pieces.append(String(scalars[gapStart...])) }
+        if !current.isEmpty { pieces.append(String(current)) }
         return pieces
     }
 

@@ -96,6 +96,7 @@ extension BPETokenizer {
         var merges: [(String, String)] = []
         var scoreMerges: [UInt64: (rank: Int32, id: Int32)]?
         var added: [AddedToken] = []
+        let pre = gguf.string(GGUFKey.Tokenizer.pre.key) ?? "gpt-2"
         switch model {
         case "gpt2":
             guard let mergeList = gguf.strings(GGUFKey.Tokenizer.merges.key) else {
@@ -106,7 +107,6 @@ extension BPETokenizer {
                 guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
                 merges.append((String(parts[0]), String(parts[1])))
             }
-            let pre = gguf.string(GGUFKey.Tokenizer.pre.key) ?? "gpt-2"
             guard let splits = TokenizerPipeline.ggufPreTokenizers[pre] else {
                 throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.pre \(pre), whose split TensorLedger does not implement yet (it knows \(TokenizerPipeline.ggufPreTokenizers.keys.sorted().joined(separator: ", ")))")
             }
@@ -144,7 +144,8 @@ extension BPETokenizer {
             return addedContent[id] ?? tokens[id]
         }
         let addBOS = gguf.value(GGUFKey.Tokenizer.addBOSToken.key).map { $0 == .bool(true) } ?? (model == "llama")
-        if addBOS, let bos = special(.bosTokenID) { pipeline.prefixTokens = [bos] }
+        // GLM's vocabularies have a BOS token that llama.cpp never adds, whatever the keys say.
+        if addBOS, model != "gpt2" || !TokenizerPipeline.ggufWithoutBOS.contains(pre), let bos = special(.bosTokenID) { pipeline.prefixTokens = [bos] }
         if gguf.value(GGUFKey.Tokenizer.addEOSToken.key) == .bool(true), let eos = special(.eosTokenID) { pipeline.suffixTokens = [eos] }
         if let scoreMerges { return try BPETokenizer(tokens: tokens, merges: scoreMerges, addedTokens: added, pipeline: pipeline, source: source) }
         return try BPETokenizer(tokens: tokens, merges: merges, addedTokens: added, pipeline: pipeline, source: source)
@@ -231,9 +232,9 @@ extension TokenizerPipeline {
                     "modern-bert", "exaone4"]
         // Llama 3's regex: digits in runs of up to three.
         let llama3 = ["llama3", "llama-v3", "llama-bpe", "smaug-bpe", "dbrx", "falcon3", "falcon-h1", "pixtral", "midm-2.0",
-                      "lfm2", "jina-v5-nano"]
+                      "lfm2", "jina-v5-nano", "chatglm-bpe", "glm4", "glm5"]
         // The same with single digits.
-        let qwen2 = ["qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "solar-open", "kormo", "f2llmv2"]
+        let qwen2 = ["qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "solar-open", "kormo", "f2llmv2", "grok-2"]
         // Single digits first, then GPT-2's regex.
         let digitsThenGPT2 = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b", "mellum2"]
         for name in gpt2 { table[name] = [.gpt2] }
@@ -241,7 +242,14 @@ extension TokenizerPipeline {
         for name in qwen2 { table[name] = [.llama3(maxDigits: 1)] }
         for name in digitsThenGPT2 { table[name] = [.digits(individual: true), .gpt2] }
         table["qwen35"] = [.llama3(maxDigits: 1, marks: true)]
-        table["falcon"] = [.punctuation, .gpt2, .digitTriples]
+        table["falcon"] = [.punctuation, .gpt2, .regex("[0-9][0-9][0-9]")]
+        // DeepSeek's lists, regex by regex as llama-vocab.cpp has them.
+        table["deepseek-llm"] = ["[\r\n]", RegexSplits.deepseekLetters, #"\s?[!-/:-~！-／：-～‘-‟　-。]+"#, #"\s+$"#, RegexSplits.deepseekCJK,
+                                 #"\p{N}+"#].map { .regex($0) }
+        table["deepseek-coder"] = ["[\r\n]", #"\s?\p{L}+"#, #"\s?\p{P}+"#, RegexSplits.deepseekCJK, #"\p{N}"#].map { .regex($0) }
+        for name in ["deepseek-v3", "hunyuan-dense", "joyai-llm", "hy_v4"] {
+            table[name] = [#"\p{N}{1,3}"#, "[一-龥぀-ゟ゠-ヿ]+", RegexSplits.deepseekV3Words].map { .regex($0) }
+        }
         return table
     }()
 
@@ -249,5 +257,8 @@ extension TokenizerPipeline {
     /// which Llama 3's tokenizer.json sets): as llama.cpp's llama-vocab.cpp sets it, so not
     /// smaug-bpe or dbrx. Without it "ĠViệt" comes out as three tokens where Llama 3 has one.
     package static let ggufIgnoringMerges: Set<String> = ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-                                                          "midm-2.0", "lfm2", "jina-v5-nano"]
+                                                          "midm-2.0", "lfm2", "jina-v5-nano", "glm4", "glm5"]
+
+    /// The names whose BOS token llama.cpp never adds (GLM's).
+    package static let ggufWithoutBOS: Set<String> = ["chatglm-bpe", "glm4", "glm5"]
 }

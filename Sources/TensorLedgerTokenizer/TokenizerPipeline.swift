@@ -9,7 +9,8 @@
 //   Llama 3      Split(Llama 3's regex) + ByteLevel without regex, ignore_merges
 //   Qwen2        NFC + Split(Qwen2's regex) + ByteLevel without regex
 //   Qwen3.5      the same with Qwen3.5's regex (combining marks join letter runs)
-//   Falcon       Punctuation(contiguous) + GPT-2's regex + Split(three digits), from GGUF
+//   Falcon       Punctuation(contiguous) + GPT-2's regex + Split(three digits)
+//   DeepSeek     LLM's, Coder's and V3's lists of Split regexes (RegexSplits.swift)
 //   SmolLM       Digits(individual) + ByteLevel
 //   Llama 2, TinyLlama, Mistral   Prepend("▁") + Replace(" ", "▁") normalizer, or a
 //                Metaspace pre-tokenizer; byte_fallback; BOS from TemplateProcessing
@@ -36,8 +37,9 @@ public struct TokenizerPipeline: Sendable, Equatable {
         case digits(individual: Bool)
         /// `Punctuation` (contiguous): each run of punctuation a piece (Falcon's first split).
         case punctuation
-        /// Each three ASCII digits in a row a piece, the rest left as it is (Falcon's last).
-        case digitTriples
+        /// `Split(regex, isolated)` with one of the patterns `RegexSplits` scans (Falcon's digit
+        /// triples, DeepSeek's lists): each match a piece, the text between kept whole.
+        case regex(String)
     }
 
     public enum PrependScheme: String, Sendable, Equatable {
@@ -135,7 +137,7 @@ public struct TokenizerPipeline: Sendable, Equatable {
                 }
                 guard let regex = po["pattern"]?.object?["Regex"]?.string else { throw unsupported("Split on a plain string") }
                 guard let split = TokenizerPipeline.knownPatterns[regex] else {
-                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's, Qwen3.5's and Falcon's digit triples)")
+                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's, Qwen3.5's, Falcon's and DeepSeek's)")
                 }
                 splits.append(split)
             case "Digits":
@@ -241,9 +243,8 @@ public struct TokenizerPipeline: Sendable, Equatable {
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 3),
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1),
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1, marks: true),
-        "[0-9][0-9][0-9]": .digitTriples,
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .gpt2,
-    ]
+    ].merging(RegexSplits.matchers.keys.map { ($0, Split.regex($0)) }) { a, _ in a }
 
     // MARK: Writing it back
 
@@ -272,7 +273,7 @@ public struct TokenizerPipeline: Sendable, Equatable {
                 switch s {
                 case .digits(let individual): return typed("Digits", ["individual_digits": .bool(individual)])
                 case .punctuation: return typed("Punctuation", ["behavior": .string("Contiguous")])
-                case .gpt2, .llama3, .digitTriples:
+                case .gpt2, .llama3, .regex:
                     let pattern = TokenizerPipeline.knownPatterns.first { $0.value == s }!.key
                     return typed("Split", ["pattern": .object(JSONObject(["Regex": .string(pattern)])), "behavior": .string("Isolated"), "invert": .bool(false)])
                 }

@@ -203,7 +203,8 @@ import Testing
         }
         let llama3 = try pipeline("llama-bpe").preTokenizer
         for (name, same) in [("smaug-bpe", "llama-bpe"), ("dbrx", "llama-bpe"), ("olmo", "gpt-2"), ("command-r", "smollm"),
-                             ("stablelm2", "qwen2"), ("deepseek-r1-qwen", "qwen2")] {
+                             ("stablelm2", "qwen2"), ("deepseek-r1-qwen", "qwen2"), ("grok-2", "qwen2"), ("glm4", "llama-bpe"),
+                             ("hunyuan-dense", "deepseek-v3")] {
             #expect(try pipeline(name).preTokenizer == pipeline(same).preTokenizer, "\(name)")
         }
         #expect(try pipeline("smaug-bpe").preTokenizer == llama3)
@@ -211,7 +212,17 @@ import Testing
         // Llama 3's names look a piece up whole before merging, as llama.cpp does; smaug-bpe
         // and dbrx, whose splits are Llama 3's, do not (nor in llama.cpp).
         for name in ["llama-bpe", "llama3", "falcon3", "pixtral"] { #expect(try pipeline(name).ignoreMerges, "\(name)") }
-        for name in ["smaug-bpe", "dbrx", "qwen2", "gpt-2", "smollm"] { #expect(try !pipeline(name).ignoreMerges, "\(name)") }
+        for name in ["smaug-bpe", "dbrx", "qwen2", "gpt-2", "smollm", "chatglm-bpe"] { #expect(try !pipeline(name).ignoreMerges, "\(name)") }
+        #expect(try pipeline("glm4").ignoreMerges)
+        // GLM's BOS is never added, as in llama.cpp, even where the file asks for it.
+        var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))
+        gguf["tokenizer.ggml.add_bos_token"] = .bool(true)
+        gguf["tokenizer.ggml.bos_token_id"] = .u32(0)
+        for (pre, bos) in [("glm4", false), ("qwen2", true)] {
+            gguf["tokenizer.ggml.pre"] = .string(pre)
+            gguf.write(to: dir.file("bos.gguf"))
+            #expect(try BPETokenizer.fromGGUF(try GGUFFile.open(dir.file("bos.gguf")), source: pre).pipeline.prefixTokens.isEmpty == !bos, "\(pre)")
+        }
         #expect(throws: TokenizerError.self) { try pipeline("tekken") }
         do { _ = try pipeline("tekken"); Issue.record("tekken loaded") } catch {
             #expect("\(error)".contains("tokenizer.ggml.pre tekken"))
@@ -245,10 +256,11 @@ extension GGUFTests {
 }
 
 extension GGUFTests {
-    /// Falcon's and Qwen3.5's splits survive the tokenizer.json that .tlm files and synth
-    /// write (Falcon's punctuation as tokenizers' `Punctuation`, the others as `Split`
-    /// regexes), and the GGUF written from it names the same pre-tokenizer.
-    @Test(arguments: ["falcon", "qwen35"])
+    /// Falcon's, Qwen3.5's and DeepSeek's splits survive the tokenizer.json that .tlm files
+    /// and synth write (Falcon's punctuation as tokenizers' `Punctuation`, the others as `Split`
+    /// regexes), and the GGUF written from it names the same pre-tokenizer (smaug-bpe stays
+    /// smaug-bpe: as llama-bpe, llama.cpp would look its pieces up whole).
+    @Test(arguments: ["falcon", "qwen35", "deepseek-llm", "deepseek-coder", "deepseek-v3", "llama-bpe", "smaug-bpe"])
     func splitsSurviveTokenizerJSON(_ pre: String) throws {
         let dir = TemporaryDirectory()
         var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))

@@ -241,10 +241,14 @@ extension Converter {
             let pre: String
             switch splits {
             case [.gpt2]: pre = "gpt-2"
-            case [.llama3(maxDigits: 3)]: pre = "llama-bpe"
+            // llama.cpp looks pieces up whole under llama-bpe, not under smaug-bpe (same split).
+            case [.llama3(maxDigits: 3)]: pre = tok.pipeline.ignoreMerges ? "llama-bpe" : "smaug-bpe"
             case [.llama3(maxDigits: 1)]: pre = "qwen2"
             case [.llama3(maxDigits: 1, marks: true)]: pre = "qwen35"
-            case [.punctuation, .gpt2, .digitTriples]: pre = "falcon"
+            case TokenizerPipeline.ggufPreTokenizers["falcon"]: pre = "falcon"
+            case TokenizerPipeline.ggufPreTokenizers["deepseek-llm"]: pre = "deepseek-llm"
+            case TokenizerPipeline.ggufPreTokenizers["deepseek-coder"]: pre = "deepseek-coder"
+            case TokenizerPipeline.ggufPreTokenizers["deepseek-v3"]: pre = "deepseek-v3"
             case [.digits(individual: true), .gpt2]: pre = "smollm"
             default: throw GGUFConversionError.unsupported(file: source, reason: "llama.cpp names no pre-tokenizer for this tokenizer's splits")
             }

@@ -1,0 +1,148 @@
+// The `Split` regexes of llama.cpp's other pre-tokenizer names (llama-vocab.cpp: Falcon's
+// digit triples, DeepSeek's LLM, Coder and V3 lists), each a scanner keyed by its pattern text
+// as tokenizer.json and llama.cpp spell it. Each is applied as `Split(…, isolated)`: every
+// match a piece, the text between matches kept as one piece. A pattern not here is refused
+// by name, never approximated.
+
+/// Scalars in a regex class: some general categories, and ranges written as in the pattern.
+struct ScalarSet: Sendable {
+    var categories: Set<Unicode.GeneralCategory> = []
+    var ranges: [ClosedRange<UInt32>] = []
+    var whitespace = false
+
+    static let letters: Set<Unicode.GeneralCategory> = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter]
+    static let marks: Set<Unicode.GeneralCategory> = [.nonspacingMark, .spacingMark, .enclosingMark]
+    static let numbers: Set<Unicode.GeneralCategory> = [.decimalNumber, .letterNumber, .otherNumber]
+    static let punctuation: Set<Unicode.GeneralCategory> = [.connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+                                                            .initialPunctuation, .finalPunctuation, .otherPunctuation]
+    static let symbols: Set<Unicode.GeneralCategory> = [.mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol]
+
+    /// A bracket class's body of single scalars and `a-b` ranges, no escapes.
+    init(ranges body: String) {
+        let s = Array(body.unicodeScalars)
+        var i = 0
+        while i < s.count {
+            if i + 2 < s.count && s[i + 1] == "-" { ranges.append(s[i].value...s[i + 2].value); i += 3 } else { ranges.append(s[i].value...s[i].value); i += 1 }
+        }
+    }
+
+    init(_ categories: Set<Unicode.GeneralCategory>) { self.categories = categories }
+
+    static let space: ScalarSet = { var s = ScalarSet([]); s.whitespace = true; return s }()
+
+    func contains(_ u: Unicode.Scalar) -> Bool {
+        if whitespace && scalarClass(u) == .space { return true }
+        if ranges.contains(where: { $0.contains(u.value) }) { return true }
+        return !categories.isEmpty && categories.contains(u.properties.generalCategory)
+    }
+}
+
+enum RegexSplits {
+    /// Where a match starting at `i` ends, or nil; given the fragment's scalars.
+    typealias Matcher = @Sendable (_ s: [Unicode.Scalar], _ i: Int) -> Int?
+
+    /// `[set]+` (at most `max` scalars), with `\s?` before it when `optionalSpace`.
+    static func run(_ set: ScalarSet, optionalSpace: Bool = false, max: Int = .max) -> Matcher {
+        { s, i in
+            var start = i
+            if optionalSpace && scalarClass(s[i]) == .space && i + 1 < s.count && set.contains(s[i + 1]) { start = i + 1 }
+            var end = start
+            while end < s.count && end - start < max && set.contains(s[end]) { end += 1 }
+            return end > start ? end : nil
+        }
+    }
+
+    /// DeepSeek LLM's and Coder's CJK (and more: U+0800–U+4E00 is most of the BMP's scripts).
+    static let deepseekCJK = "[一-龥ࠀ-一가-퟿]+"
+
+    /// The patterns with a scanner, by their text.
+    static let matchers: [String: Matcher] = [
+        "[0-9][0-9][0-9]": { s, i in i + 3 <= s.count && s[i..<i + 3].allSatisfy { (0x30...0x39).contains($0.value) } ? i + 3 : nil },
+        "[\r\n]": { s, i in s[i] == "\r" || s[i] == "\n" ? i + 1 : nil },
+        #"\s?\p{L}+"#: run(ScalarSet(ScalarSet.letters), optionalSpace: true),
+        #"\s?\p{P}+"#: run(ScalarSet(ScalarSet.punctuation), optionalSpace: true),
+        deepseekCJK: run(ScalarSet(ranges: String(deepseekCJK.dropFirst().dropLast(2)))),
+        #"\p{N}"#: run(ScalarSet(ScalarSet.numbers), max: 1),
+        #"\p{N}+"#: run(ScalarSet(ScalarSet.numbers)),
+        #"\p{N}{1,3}"#: run(ScalarSet(ScalarSet.numbers), max: 3),
+        deepseekLetters: run(ScalarSet(ranges: String(deepseekLetters.dropFirst(4).dropLast(2))), optionalSpace: true),
+        #"\s?[!-/:-~！-／：-～‘-‟　-。]+"#: run(ScalarSet(ranges: "!-/:-~！-／：-～‘-‟　-。"), optionalSpace: true),
+        #"\s+$"#: { s, i in
+            // Only at the start of the fragment's trailing whitespace (a scan that gives up at
+            // the first non-space, so a fragment costs linear time overall).
+            guard scalarClass(s[i]) == .space, i == 0 || scalarClass(s[i - 1]) != .space else { return nil }
+            var end = i
+            while end < s.count && scalarClass(s[end]) == .space { end += 1 }
+            return end == s.count ? end : nil
+        },
+        "[一-龥぀-ゟ゠-ヿ]+": run(ScalarSet(ranges: "一-龥぀-ゟ゠-ヿ")),
+        deepseekV3Words: deepseekV3,
+    ]
+
+    /// DeepSeek LLM's cased letters (llama-vocab.cpp's second regex for deepseek-llm); the
+    /// escaped scalars are the ones Unicode normalization would replace in a source file.
+    static let deepseekLetters = #"\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\#u{1F7D}ᾀ-ᾴᾶ-ᾼ\#u{1FBE}ῂ-ῄῆ-ῌῐ-\#u{1FD3}ῖ-\#u{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\#u{2126}ℨ\#u{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+"#
+
+    /// DeepSeek V3's word regex, whose alternatives `deepseekV3` tries in order.
+    static let deepseekV3Words = ##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"##
+
+    static func deepseekV3(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
+        let n = s.count
+        func category(_ j: Int) -> Unicode.GeneralCategory { s[j].properties.generalCategory }
+        func isWord(_ j: Int) -> Bool { ScalarSet.letters.contains(category(j)) || ScalarSet.marks.contains(category(j)) }
+        func isSymbol(_ j: Int) -> Bool { ScalarSet.punctuation.contains(category(j)) || ScalarSet.symbols.contains(category(j)) }
+        func isASCIILetter(_ j: Int) -> Bool { let v = s[j].value | 0x20; return v >= 0x61 && v <= 0x7A }
+        func isNewline(_ j: Int) -> Bool { s[j] == "\r" || s[j] == "\n" }
+        func isSpace(_ j: Int) -> Bool { scalarClass(s[j]) == .space }
+        // An ASCII punctuation mark and the ASCII letters after it.
+        if s[i].value < 0x80 && scalarClass(s[i]) == .other && s[i].value > 0x20 && s[i].value < 0x7F && i + 1 < n && isASCIILetter(i + 1) {
+            var end = i + 1
+            while end < n && isASCIILetter(end) { end += 1 }
+            return end
+        }
+        // A run of letters and marks, after at most one scalar that is none of newline, letter, punctuation or symbol.
+        let first = !isNewline(i) && !ScalarSet.letters.contains(category(i)) && !isSymbol(i) && i + 1 < n && isWord(i + 1) ? i + 1 : i
+        if isWord(first) {
+            var end = first
+            while end < n && isWord(end) { end += 1 }
+            return end
+        }
+        // Punctuation and symbols, after an optional space, with the newlines after them.
+        let start = s[i] == " " && i + 1 < n && isSymbol(i + 1) ? i + 1 : i
+        if isSymbol(start) {
+            var end = start
+            while end < n && isSymbol(end) { end += 1 }
+            while end < n && isNewline(end) { end += 1 }
+            return end
+        }
+        // Whitespace: through its last newline; else the run, less its last scalar when a
+        // non-space follows.
+        guard isSpace(i) else { return nil }
+        var end = i
+        while end < n && isSpace(end) { end += 1 }
+        if let lastNewline = (i..<end).last(where: isNewline) { return lastNewline + 1 }
+        return end < n && end - i >= 2 ? end - 1 : end
+    }
+
+    /// `text` cut by the pattern's matches, as tokenizers' `Split(pattern, isolated)` does.
+    static func split(_ text: String, pattern: String) -> [String] {
+        guard let match = matchers[pattern] else { return [text] }
+        let s = Array(text.unicodeScalars)
+        var pieces: [String] = []
+        func piece(_ a: Int, _ b: Int) {
+            var v = String.UnicodeScalarView()
+            v.append(contentsOf: s[a..<b])
+            pieces.append(String(v))
+        }
+        var gapStart = 0, i = 0
+        while i < s.count {
+            guard let end = match(s, i) else { i += 1; continue }
+            if gapStart < i { piece(gapStart, i) }
+            piece(i, end)
+            gapStart = end
+            i = end
+        }
+        if gapStart < s.count { piece(gapStart, s.count) }
+        return pieces
+    }
+}
