@@ -180,7 +180,10 @@ extension Converter {
             } else {
                 m.append((key(.layerNormRMSEpsilon), .f32(Float(c.layerNormEpsilon))))
             }
-            if c.rotaryDim != c.headDim { m.append((key(.ropeDimensionCount), .u32(UInt32(c.rotaryDim)))) }
+            // llama.cpp's converter states the vocabulary and the rotary width for every llama
+            // architecture model (Llama, Mistral, Mixtral); for the others, a partial rotary width.
+            if a == "llama" { m.append((key(.vocabularySize), .u32(UInt32(c.vocabSize)))) }
+            if c.rotaryDim != c.headDim || a == "llama" { m.append((key(.ropeDimensionCount), .u32(UInt32(c.rotaryDim)))) }
             if let layout = c.record.ggufGemma {
                 // What llama.cpp derives rather than reads must be what the model has.
                 let scalar = Double(c.layers == layout.widthScaledLayers ? c.hiddenSize / c.heads : c.headDim)
@@ -217,8 +220,9 @@ extension Converter {
             if let cap = c.finalSoftCap { m.append((key(.finalSoftCap), .f32(Float(cap)))) }
             if let cap = c.attentionSoftCap { m.append((key(.attentionSoftCap), .f32(Float(cap)))) }
             m.append((key(.ropeFreqBase), .f32(Float(c.ropeTheta))))
-            // Gemma's converter states the head width always; the others where it is not d / heads.
-            if c.headDim != c.hiddenSize / c.heads || c.record.gemma {
+            // The converter states the head width where config.json does: always for Gemma and
+            // Qwen3 (their configs carry head_dim), else where it is not d / heads.
+            if c.headDim != c.hiddenSize / c.heads || c.record.gemma || ["qwen3", "qwen3_moe"].contains(c.record.modelType) {
                 m.append((key(.keyLength), .u32(UInt32(c.headDim))))
                 m.append((key(.valueLength), .u32(UInt32(c.headDim))))
             }
