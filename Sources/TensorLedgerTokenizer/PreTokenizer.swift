@@ -46,13 +46,7 @@ package struct ScalarScanner {
     package init(_ text: String, marksAsLetters: Bool = false) {
         scalars = Array(text.unicodeScalars)
         classes = scalars.map { s in
-            if marksAsLetters && s.value >= 0x300 {
-                switch s.properties.generalCategory {
-                case .nonspacingMark, .spacingMark, .enclosingMark: return .letter
-                default: break
-                }
-            }
-            return scalarClass(s)
+            marksAsLetters && s.value >= 0x300 && ScalarSet.marks.contains(s.properties.generalCategory) ? .letter : scalarClass(s)
         }
     }
 
@@ -131,11 +125,7 @@ public enum PreTokenizer {
     /// punctuation and symbols (so $+<=>^~|` too).
     package static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         if s.value < 0x80 { return (0x21...0x7E).contains(s.value) && scalarClass(s) == .other }
-        switch s.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation, .finalPunctuation,
-             .otherPunctuation: return true
-        default: return false
-        }
+        return ScalarSet.punctuation.contains(s.properties.generalCategory)
     }
 
     /// Each run of punctuation a piece, and each run between them.

@@ -8,7 +8,6 @@
 struct ScalarSet: Sendable {
     var categories: Set<Unicode.GeneralCategory> = []
     var ranges: [ClosedRange<UInt32>] = []
-    var whitespace = false
 
     static let letters: Set<Unicode.GeneralCategory> = [.uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter]
     static let marks: Set<Unicode.GeneralCategory> = [.nonspacingMark, .spacingMark, .enclosingMark]
@@ -28,10 +27,7 @@ struct ScalarSet: Sendable {
 
     init(_ categories: Set<Unicode.GeneralCategory>) { self.categories = categories }
 
-    static let space: ScalarSet = { var s = ScalarSet([]); s.whitespace = true; return s }()
-
     func contains(_ u: Unicode.Scalar) -> Bool {
-        if whitespace && scalarClass(u) == .space { return true }
         if ranges.contains(where: { $0.contains(u.value) }) { return true }
         return !categories.isEmpty && categories.contains(u.properties.generalCategory)
     }
