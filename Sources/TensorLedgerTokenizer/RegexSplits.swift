@@ -1,5 +1,6 @@
 // The `Split` regexes of llama.cpp's other pre-tokenizer names (llama-vocab.cpp: Falcon's
-// digit triples, DeepSeek's LLM, Coder and V3 lists), each a scanner keyed by its pattern text
+// digit triples, DeepSeek's LLM, Coder and V3 lists, Tekken's and GPT-4o's words by letter
+// case), each a scanner keyed by its pattern text
 // as tokenizer.json and llama.cpp spell it. Each is applied as `Split(…, isolated)`: every
 // match a piece, the text between matches kept as one piece. A pattern not here is refused
 // by name, never approximated.
@@ -73,6 +74,8 @@ enum RegexSplits {
         },
         "[一-龥぀-ゟ゠-ヿ]+": run(ScalarSet(ranges: "一-龥぀-ゟ゠-ヿ")),
         deepseekV3Words: deepseekV3,
+        tekkenWords: { s, i in o200k(s, i, maxDigits: 1, contractions: false) },
+        gpt4oWords: { s, i in o200k(s, i, maxDigits: 3, contractions: true) },
     ]
 
     /// DeepSeek LLM's cased letters (llama-vocab.cpp's second regex for deepseek-llm); the
@@ -116,6 +119,73 @@ enum RegexSplits {
         guard isSpace(i) else { return nil }
         var end = i
         while end < n && isSpace(end) { end += 1 }
+        if let lastNewline = (i..<end).last(where: isNewline) { return lastNewline + 1 }
+        return end < n && end - i >= 2 ? end - 1 : end
+    }
+
+    /// Mistral's Tekken regex (tokenizer.json's, as llama-vocab.cpp quotes it): words by case.
+    static let tekkenWords = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    /// GPT-4o's (o200k; gpt-oss, Llama 4, MiniMax M2): Tekken's with contractions after a
+    /// word and digits in threes.
+    static let gpt4oWords = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+
+    /// The o200k family's alternatives in order at `i`: a word (upper-case-ish scalars then
+    /// lower-case-ish ones, or the reverse, after at most one scalar that is no newline, letter
+    /// or digit; with a contraction after it), digits, symbols with newlines and slashes after
+    /// them, then whitespace as Llama 3's.
+    static func o200k(_ s: [Unicode.Scalar], _ i: Int, maxDigits: Int, contractions: Bool) -> Int? {
+        let n = s.count
+        func category(_ j: Int) -> Unicode.GeneralCategory { s[j].properties.generalCategory }
+        func isUpper(_ j: Int) -> Bool {  // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
+            let c = category(j)
+            return c == .uppercaseLetter || c == .titlecaseLetter || c == .modifierLetter || c == .otherLetter || ScalarSet.marks.contains(c)
+        }
+        func isLower(_ j: Int) -> Bool {  // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
+            let c = category(j)
+            return c == .lowercaseLetter || c == .modifierLetter || c == .otherLetter || ScalarSet.marks.contains(c)
+        }
+        func isNewline(_ j: Int) -> Bool { s[j] == "\r" || s[j] == "\n" }
+        func isSpace(_ j: Int) -> Bool { scalarClass(s[j]) == .space }
+        func run(_ from: Int, _ test: (Int) -> Bool) -> Int {
+            var end = from
+            while end < n && test(end) { end += 1 }
+            return end
+        }
+        func withContraction(_ end: Int) -> Int {
+            guard contractions, end + 1 < n, s[end] == "'" else { return end }
+            func folded(_ j: Int) -> Unicode.Scalar {
+                let v = s[j].value
+                if v >= 0x41 && v <= 0x5A { return Unicode.Scalar(v + 32)! }
+                return v == 0x17F ? "s" : s[j]
+            }
+            let a = folded(end + 1)
+            if a == "s" || a == "t" || a == "m" || a == "d" { return end + 2 }
+            if end + 2 < n {
+                let b = folded(end + 2)
+                if (a == "r" && b == "e") || (a == "v" && b == "e") || (a == "l" && b == "l") { return end + 3 }
+            }
+            return end
+        }
+        // The optional leading scalar, taken first and given back if the word fails.
+        let c = category(i)
+        let canLead = !isNewline(i) && !ScalarSet.letters.contains(c) && !ScalarSet.numbers.contains(c)
+        let starts = canLead && i + 1 < n ? [i + 1, i] : [i]
+        // Upper* lower+: the upper run given back one scalar at a time until a lower one follows.
+        for j in starts {
+            let u = run(j, isUpper)
+            if let p = ([u] + (j..<u).reversed()).first(where: { $0 < n && isLower($0) }) { return withContraction(run(p, isLower)) }
+        }
+        // Upper+ lower*.
+        for j in starts {
+            let u = run(j, isUpper)
+            if u > j { return withContraction(run(u, isLower)) }
+        }
+        if ScalarSet.numbers.contains(c) { return min(run(i) { ScalarSet.numbers.contains(category($0)) }, i + maxDigits) }
+        func isSymbol(_ j: Int) -> Bool { !isSpace(j) && !ScalarSet.letters.contains(category(j)) && !ScalarSet.numbers.contains(category(j)) }
+        let start = s[i] == " " && i + 1 < n && isSymbol(i + 1) ? i + 1 : i
+        if isSymbol(start) { return run(run(start, isSymbol)) { isNewline($0) || s[$0] == "/" } }
+        guard isSpace(i) else { return nil }
+        let end = run(i, isSpace)
         if let lastNewline = (i..<end).last(where: isNewline) { return lastNewline + 1 }
         return end < n && end - i >= 2 ? end - 1 : end
     }

@@ -247,6 +247,8 @@ extension TokenizerPipeline {
         table["deepseek-llm"] = ["[\r\n]", RegexSplits.deepseekLetters, #"\s?[!-/:-~！-／：-～‘-‟　-。]+"#, #"\s+$"#, RegexSplits.deepseekCJK,
                                  #"\p{N}+"#].map { .regex($0) }
         table["deepseek-coder"] = ["[\r\n]", #"\s?\p{L}+"#, #"\s?\p{P}+"#, RegexSplits.deepseekCJK, #"\p{N}"#].map { .regex($0) }
+        table["tekken"] = [.regex(RegexSplits.tekkenWords)]
+        for name in ["gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"] { table[name] = [.regex(RegexSplits.gpt4oWords)] }
         for name in ["deepseek-v3", "hunyuan-dense", "joyai-llm", "hy_v4"] {
             table[name] = [#"\p{N}{1,3}"#, "[一-龥぀-ゟ゠-ヿ]+", RegexSplits.deepseekV3Words].map { .regex($0) }
         }
@@ -257,7 +259,7 @@ extension TokenizerPipeline {
     /// which Llama 3's tokenizer.json sets): as llama.cpp's llama-vocab.cpp sets it, so not
     /// smaug-bpe or dbrx. Without it "ĠViệt" comes out as three tokens where Llama 3 has one.
     package static let ggufIgnoringMerges: Set<String> = ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-                                                          "midm-2.0", "lfm2", "jina-v5-nano", "glm4", "glm5"]
+                                                          "midm-2.0", "lfm2", "jina-v5-nano", "glm4", "glm5", "tekken"]
 
     /// The names whose BOS token llama.cpp never adds (GLM's).
     package static let ggufWithoutBOS: Set<String> = ["chatglm-bpe", "glm4", "glm5"]

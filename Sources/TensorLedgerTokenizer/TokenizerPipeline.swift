@@ -11,6 +11,7 @@
 //   Qwen3.5      the same with Qwen3.5's regex (combining marks join letter runs)
 //   Falcon       Punctuation(contiguous) + GPT-2's regex + Split(three digits)
 //   DeepSeek     LLM's, Coder's and V3's lists of Split regexes (RegexSplits.swift)
+//   Tekken, GPT-4o   one Split regex each, words by letter case (RegexSplits.swift)
 //   SmolLM       Digits(individual) + ByteLevel
 //   Llama 2, TinyLlama, Mistral   Prepend("▁") + Replace(" ", "▁") normalizer, or a
 //                Metaspace pre-tokenizer; byte_fallback; BOS from TemplateProcessing
@@ -137,7 +138,7 @@ public struct TokenizerPipeline: Sendable, Equatable {
                 }
                 guard let regex = po["pattern"]?.object?["Regex"]?.string else { throw unsupported("Split on a plain string") }
                 guard let split = TokenizerPipeline.knownPatterns[regex] else {
-                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's, Qwen3.5's, Falcon's and DeepSeek's)")
+                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's, Qwen3.5's, Falcon's, DeepSeek's, Tekken's and GPT-4o's)")
                 }
                 splits.append(split)
             case "Digits":

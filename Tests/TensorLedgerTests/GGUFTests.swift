@@ -223,10 +223,11 @@ import Testing
             gguf.write(to: dir.file("bos.gguf"))
             #expect(try BPETokenizer.fromGGUF(try GGUFFile.open(dir.file("bos.gguf")), source: pre).pipeline.prefixTokens.isEmpty == !bos, "\(pre)")
         }
-        #expect(throws: TokenizerError.self) { try pipeline("tekken") }
-        do { _ = try pipeline("tekken"); Issue.record("tekken loaded") } catch {
-            #expect("\(error)".contains("tokenizer.ggml.pre tekken"))
+        #expect(throws: TokenizerError.self) { try pipeline("kimi-k2") }
+        do { _ = try pipeline("kimi-k2"); Issue.record("kimi-k2 loaded") } catch {
+            #expect("\(error)".contains("tokenizer.ggml.pre kimi-k2"))
         }
+        #expect(try pipeline("tekken").ignoreMerges && !pipeline("gpt-4o").ignoreMerges)
     }
 }
 
@@ -260,7 +261,7 @@ extension GGUFTests {
     /// and synth write (Falcon's punctuation as tokenizers' `Punctuation`, the others as `Split`
     /// regexes), and the GGUF written from it names the same pre-tokenizer (smaug-bpe stays
     /// smaug-bpe: as llama-bpe, llama.cpp would look its pieces up whole).
-    @Test(arguments: ["falcon", "qwen35", "deepseek-llm", "deepseek-coder", "deepseek-v3", "llama-bpe", "smaug-bpe"])
+    @Test(arguments: ["falcon", "qwen35", "deepseek-llm", "deepseek-coder", "deepseek-v3", "llama-bpe", "smaug-bpe", "tekken", "gpt-4o"])
     func splitsSurviveTokenizerJSON(_ pre: String) throws {
         let dir = TemporaryDirectory()
         var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))

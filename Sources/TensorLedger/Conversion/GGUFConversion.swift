@@ -253,6 +253,8 @@ extension Converter {
             case TokenizerPipeline.ggufPreTokenizers["deepseek-llm"]: pre = "deepseek-llm"
             case TokenizerPipeline.ggufPreTokenizers["deepseek-coder"]: pre = "deepseek-coder"
             case TokenizerPipeline.ggufPreTokenizers["deepseek-v3"]: pre = "deepseek-v3"
+            case TokenizerPipeline.ggufPreTokenizers["tekken"]: pre = "tekken"
+            case TokenizerPipeline.ggufPreTokenizers["gpt-4o"]: pre = "gpt-4o"
             case [.digits(individual: true), .gpt2]: pre = "smollm"
             default: throw GGUFConversionError.unsupported(file: source, reason: "llama.cpp names no pre-tokenizer for this tokenizer's splits")
             }
