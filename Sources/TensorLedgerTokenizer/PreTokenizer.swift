@@ -116,7 +116,7 @@ public enum PreTokenizer {
         case .gpt2: return GPT2PreTokenizer.split(text)
         case .llama3(let maxDigits, let marks): return llama3(text, maxDigits: maxDigits, marks: marks)
         case .digits(let individual): return digits(text, individual: individual)
-        case .punctuation: return punctuationRuns(text)
+        case .punctuation: return runs(text, where: isPunctuation)
         case .regex(let pattern): return RegexSplits.split(text, pattern: pattern)
         }
     }
@@ -126,24 +126,6 @@ public enum PreTokenizer {
     package static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         if s.value < 0x80 { return (0x21...0x7E).contains(s.value) && scalarClass(s) == .other }
         return ScalarSet.punctuation.contains(s.properties.generalCategory)
-    }
-
-    /// Each run of punctuation a piece, and each run between them.
-    static func punctuationRuns(_ text: String) -> [String] {
-        var pieces: [String] = []
-        var current = String.UnicodeScalarView()
-        var currentIsPunctuation = false
-        for u in text.unicodeScalars {
-            let p = isPunctuation(u)
-            if !current.isEmpty && p != currentIsPunctuation {
-                pieces.append(String(current))
-                current = String.UnicodeScalarView()
-            }
-            current.append(u)
-            currentIsPunctuation = p
-        }
-        if !current.isEmpty { pieces.append(String(current)) }
-        return pieces
     }
 
     package static func llama3(_ text: String, maxDigits: Int, marks: Bool = false) -> [String] {
@@ -197,17 +179,23 @@ public enum PreTokenizer {
 
     /// `Digits`: each digit isolated (or each run of digits), the rest left whole.
     package static func digits(_ text: String, individual: Bool) -> [String] {
+        runs(text, individual: individual) { scalarClass($0) == .number }
+    }
+
+    /// Each run of the scalars `test` accepts a piece (each such scalar, if `individual`), and
+    /// each run of the others.
+    static func runs(_ text: String, individual: Bool = false, where test: (Unicode.Scalar) -> Bool) -> [String] {
         var pieces: [String] = []
         var current = String.UnicodeScalarView()
-        var currentIsDigits = false
+        var currentPasses = false
         for u in text.unicodeScalars {
-            let isDigit = scalarClass(u) == .number
-            if !current.isEmpty && (isDigit != currentIsDigits || (isDigit && individual)) {
+            let passes = test(u)
+            if !current.isEmpty && (passes != currentPasses || (passes && individual)) {
                 pieces.append(String(current))
                 current = String.UnicodeScalarView()
             }
             current.append(u)
-            currentIsDigits = isDigit
+            currentPasses = passes
         }
         if !current.isEmpty { pieces.append(String(current)) }
         return pieces
