@@ -234,7 +234,9 @@ extension TokenizerPipeline {
         let llama3 = ["llama3", "llama-v3", "llama-bpe", "smaug-bpe", "dbrx", "falcon3", "falcon-h1", "pixtral", "midm-2.0",
                       "lfm2", "jina-v5-nano", "chatglm-bpe", "glm4", "glm5"]
         // The same with single digits.
-        let qwen2 = ["qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "solar-open", "kormo", "f2llmv2", "grok-2"]
+        let qwen2 = ["qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "solar-open", "kormo", "f2llmv2", "grok-2",
+                     // BailingMoE's regex is Qwen2's written with possessive quantifiers, which change no match.
+                     "bailingmoe", "bailingmoe2", "llada-moe"]
         // Single digits first, then GPT-2's regex.
         let digitsThenGPT2 = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b", "mellum2"]
         for name in gpt2 { table[name] = [.gpt2] }
