@@ -6,6 +6,7 @@
 //   Llama 3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   Qwen2    the same with \p{N} (one digit) for \p{N}{1,3}
 //   Qwen3.5  Qwen2's with [\p{L}\p{M}]+ for \p{L}+ and \p{M} left out of the symbols
+//   Seed-Coder  Qwen2's with no newlines after symbols; Ufakzeka's, Qwen2's without contractions
 // and `Digits`, which isolates each digit (or each run of digits), and `Punctuation`, which
 // isolates each run of punctuation. Other patterns are in RegexSplits.swift.
 
@@ -114,7 +115,8 @@ public enum PreTokenizer {
     public static func split(_ text: String, _ kind: TokenizerPipeline.Split) -> [String] {
         switch kind {
         case .gpt2: return GPT2PreTokenizer.split(text)
-        case .llama3(let maxDigits, let marks): return llama3(text, maxDigits: maxDigits, marks: marks)
+        case .llama3(let maxDigits, let marks, let contractions, let symbolNewlines):
+            return llama3(text, maxDigits: maxDigits, marks: marks, contractions: contractions, symbolNewlines: symbolNewlines)
         case .digits(let individual): return digits(text, individual: individual)
         case .punctuation: return runs(text, where: isPunctuation)
         case .regex(let pattern): return RegexSplits.split(text, pattern: pattern)
@@ -128,7 +130,7 @@ public enum PreTokenizer {
         return ScalarSet.punctuation.contains(s.properties.generalCategory)
     }
 
-    package static func llama3(_ text: String, maxDigits: Int, marks: Bool = false) -> [String] {
+    package static func llama3(_ text: String, maxDigits: Int, marks: Bool = false, contractions: Bool = true, symbolNewlines: Bool = true) -> [String] {
         var scanner = ScalarScanner(text, marksAsLetters: marks)
         let (scalars, classes, n) = (scanner.scalars, scanner.classes, scanner.n)
         func emit(_ a: Int, _ b: Int) { scanner.emit(a, b) }
@@ -143,7 +145,7 @@ public enum PreTokenizer {
         var i = 0
         while i < n {
             // Contractions, in any case.
-            if scalars[i] == "'" && i + 1 < n {
+            if contractions && scalars[i] == "'" && i + 1 < n {
                 let a = folded(i + 1)
                 if a == "s" || a == "t" || a == "m" || a == "d" { emit(i, i + 2); i += 2; continue }
                 if i + 2 < n {
@@ -163,7 +165,7 @@ public enum PreTokenizer {
             let start = scalars[i] == " " && i + 1 < n && classes[i + 1] == .other ? i + 1 : i
             if classes[start] == .other {
                 var end = run(from: start, .other)
-                while end < n && isNewline(end) { end += 1 }
+                while symbolNewlines && end < n && isNewline(end) { end += 1 }
                 emit(i, end); i = end; continue
             }
             // Whitespace: up to and including its last newline; else the run, less its last

@@ -244,6 +244,8 @@ extension TokenizerPipeline {
         for name in qwen2 { table[name] = [.llama3(maxDigits: 1)] }
         for name in digitsThenGPT2 { table[name] = [.digits(individual: true), .gpt2] }
         table["qwen35"] = [.llama3(maxDigits: 1, marks: true)]
+        table["seed-coder"] = [.llama3(maxDigits: 1, symbolNewlines: false)]
+        table["ufakzeka"] = [.llama3(maxDigits: 1, contractions: false)]
         table["falcon"] = [.punctuation, .gpt2, .regex("[0-9][0-9][0-9]")]
         // DeepSeek's lists, regex by regex as llama-vocab.cpp has them.
         table["deepseek-llm"] = ["[\r\n]", RegexSplits.deepseekLetters, #"\s?[!-/:-~！-／：-～‘-‟　-。]+"#, #"\s+$"#, RegexSplits.deepseekCJK,

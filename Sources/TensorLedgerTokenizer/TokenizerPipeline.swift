@@ -32,8 +32,9 @@ public struct TokenizerPipeline: Sendable, Equatable {
         case gpt2
         /// Llama 3's and Qwen2's regex: case-insensitive contractions, a letter run with one
         /// leading non-letter, digit runs of at most `maxDigits`, symbols with trailing newlines;
-        /// with `marks`, combining marks count as letters (Qwen3.5's `[\p{L}\p{M}]+`).
-        case llama3(maxDigits: Int, marks: Bool = false)
+        /// with `marks`, combining marks count as letters (Qwen3.5's `[\p{L}\p{M}]+`); without
+        /// `contractions` (Ufakzeka's) or the newlines after symbols (Seed-Coder's).
+        case llama3(maxDigits: Int, marks: Bool = false, contractions: Bool = true, symbolNewlines: Bool = true)
         /// `Digits`: each digit alone, or runs of digits.
         case digits(individual: Bool)
         /// `Punctuation` (contiguous): each run of punctuation a piece (Falcon's first split).
@@ -138,7 +139,7 @@ public struct TokenizerPipeline: Sendable, Equatable {
                 }
                 guard let regex = po["pattern"]?.object?["Regex"]?.string else { throw unsupported("Split on a plain string") }
                 guard let split = TokenizerPipeline.knownPatterns[regex] else {
-                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's, Qwen3.5's, Falcon's, DeepSeek's, Tekken's and GPT-4o's)")
+                    throw unsupported("Split pattern \(regex) (known: GPT-2's, Llama 3's, Qwen2's and its variants, Falcon's, DeepSeek's, Tekken's and GPT-4o's)")
                 }
                 splits.append(split)
             case "Digits":
@@ -244,6 +245,8 @@ public struct TokenizerPipeline: Sendable, Equatable {
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 3),
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1),
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1, marks: true),
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1, symbolNewlines: false),
+        #"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#: .llama3(maxDigits: 1, contractions: false),
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .gpt2,
     ].merging(RegexSplits.matchers.keys.map { ($0, Split.regex($0)) }) { a, _ in a }
 

@@ -261,7 +261,7 @@ extension GGUFTests {
     /// and synth write (Falcon's punctuation as tokenizers' `Punctuation`, the others as `Split`
     /// regexes), and the GGUF written from it names the same pre-tokenizer (smaug-bpe stays
     /// smaug-bpe: as llama-bpe, llama.cpp would look its pieces up whole).
-    @Test(arguments: ["falcon", "qwen35", "deepseek-llm", "deepseek-coder", "deepseek-v3", "llama-bpe", "smaug-bpe", "tekken", "gpt-4o"])
+    @Test(arguments: ["falcon", "qwen35", "deepseek-llm", "deepseek-coder", "deepseek-v3", "llama-bpe", "smaug-bpe", "tekken", "gpt-4o", "seed-coder", "ufakzeka"])
     func splitsSurviveTokenizerJSON(_ pre: String) throws {
         let dir = TemporaryDirectory()
         var gguf = try GGUFEdit(Self.path("tiny-qwen2-f32.gguf"))

@@ -249,6 +249,8 @@ extension Converter {
             case [.llama3(maxDigits: 3)]: pre = tok.pipeline.ignoreMerges ? "llama-bpe" : "smaug-bpe"
             case [.llama3(maxDigits: 1)]: pre = "qwen2"
             case [.llama3(maxDigits: 1, marks: true)]: pre = "qwen35"
+            case [.llama3(maxDigits: 1, symbolNewlines: false)]: pre = "seed-coder"
+            case [.llama3(maxDigits: 1, contractions: false)]: pre = "ufakzeka"
             case TokenizerPipeline.ggufPreTokenizers["falcon"]: pre = "falcon"
             case TokenizerPipeline.ggufPreTokenizers["deepseek-llm"]: pre = "deepseek-llm"
             case TokenizerPipeline.ggufPreTokenizers["deepseek-coder"]: pre = "deepseek-coder"
