@@ -118,6 +118,27 @@ extension BPETokenizer {
             for i in tokens.indices where type(i) == 3 || type(i) == 4 {
                 added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
             }
+        case "gemma4":
+            // SentencePiece-style BPE with its merges written out: spaces as "▁", raw UTF-8
+            // tokens, byte fallback; no pre-tokenizer, no prefix space (llama-vocab.cpp's gemma4).
+            guard let mergeList = gguf.strings(GGUFKey.Tokenizer.merges.key) else {
+                throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.merges")
+            }
+            for (i, m) in mergeList.enumerated() {
+                // Split at the first space after the first character, as llama.cpp does.
+                guard let space = m.unicodeScalars.dropFirst().firstIndex(of: " ") else {
+                    throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens")
+                }
+                merges.append((String(m.unicodeScalars[..<space]), String(m.unicodeScalars[m.unicodeScalars.index(after: space)...])))
+            }
+            pipeline.normalizer = [.replace(" ", "▁")]
+            pipeline.preTokenizer = .none
+            pipeline.decoder = .sentencePiece(replacement: "▁", stripsLeadingSpace: false)
+            pipeline.byteFallback = true
+            pipeline.unknownToken = tokens.indices.first { type($0) == 2 }.map { tokens[$0] }
+            for i in tokens.indices where type(i) == 3 || type(i) == 4 {
+                added.append(AddedToken(id: i, content: tokens[i], special: type(i) == 3))
+            }
         case "llama":
             let scores = Array((gguf.numbers(GGUFKey.Tokenizer.scores.key) ?? []).prefix(tokens.count))
             guard scores.count == tokens.count else {

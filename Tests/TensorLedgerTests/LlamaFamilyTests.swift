@@ -226,6 +226,29 @@ import Testing
         try Self.check(try BPETokenizer.fromTokenizerJSON(tok.tokenizerJSON(), source: "written"), name)
     }
 
+    /// Gemma 4's GGUF vocabulary (`tokenizer.ggml.model` gemma4: its merges written out, "▁"
+    /// for spaces, byte fallback) encodes and decodes as tokenizers does Gemma's tokenizer.json:
+    /// gemma-style.json's vocabulary and merges written in that form. (Gemma 4's own vocabulary,
+    /// 16 MB, gives llama.cpp's ids for all 45 of its vectors: scripts/check-vocab-vectors.sh.)
+    @Test func aGemma4VocabularyIsGemmasTokenizer() throws {
+        let tok = try BPETokenizer.load(Self.files["gemma-style"]!)
+        let special = Set(tok.addedTokens.filter(\.special).map(\.id))
+        let ranked = tok.merges.sorted { $0.value.rank < $1.value.rank }
+        var gguf = try GGUFEdit(Fixtures.path("gguf/tiny-qwen2-f32.gguf"))
+        gguf["tokenizer.ggml.model"] = .string("gemma4")
+        gguf["tokenizer.ggml.pre"] = nil
+        gguf["tokenizer.ggml.tokens"] = .array(.string, tok.tokens.map { .string($0) })
+        gguf["tokenizer.ggml.token_type"] = .array(.i32, tok.tokens.indices.map { i in
+            .i32(special.contains(i) ? 3 : (BPETokenizer.fallbackByte(tok.tokens[i]) != nil ? 6 : (tok.tokens[i] == "<unk>" ? 2 : 1)))
+        })
+        gguf["tokenizer.ggml.merges"] = .array(.string, ranked.map { .string(tok.tokens[Int($0.key >> 32)] + " " + tok.tokens[Int($0.key & 0xFFFF_FFFF)]) })
+        gguf["tokenizer.ggml.bos_token_id"] = .u32(UInt32(try #require(tok.id(ofToken: "<bos>"))))
+        gguf["tokenizer.ggml.add_bos_token"] = .bool(true)
+        let dir = TemporaryDirectory()
+        gguf.write(to: dir.file("gemma4.gguf"))
+        try Self.check(try BPETokenizer.fromGGUF(try GGUFFile.open(dir.file("gemma4.gguf")), source: "gemma4"), "gemma-style")
+    }
+
     @Test func theLlamaFixturesTokenizerIsSentencePieceStyle() throws {
         let tok = try BPETokenizer.load(Self.files["tiny-llama"]!)
         #expect(tok.prefixIDs == [1])
