@@ -97,16 +97,22 @@ extension BPETokenizer {
         var scoreMerges: [UInt64: (rank: Int32, id: Int32)]?
         var added: [AddedToken] = []
         let pre = gguf.string(GGUFKey.Tokenizer.pre.key) ?? "gpt-2"
-        switch model {
-        case "gpt2":
-            guard let mergeList = gguf.strings(GGUFKey.Tokenizer.merges.key) else {
+        /// The merges as written ("left right"), split at the first space after the first
+        /// character as llama.cpp does.
+        func writtenMerges() throws(TokenizerError) -> [(String, String)] {
+            guard let list = gguf.strings(GGUFKey.Tokenizer.merges.key) else {
                 throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.merges")
             }
-            for (i, m) in mergeList.enumerated() {
-                let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens") }
-                merges.append((String(parts[0]), String(parts[1])))
+            return try list.enumerated().map { (i, m) throws(TokenizerError) in
+                guard let space = m.unicodeScalars.dropFirst().firstIndex(of: " ") else {
+                    throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens")
+                }
+                return (String(m.unicodeScalars[..<space]), String(m.unicodeScalars[m.unicodeScalars.index(after: space)...]))
             }
+        }
+        switch model {
+        case "gpt2":
+            merges = try writtenMerges()
             guard let splits = TokenizerPipeline.ggufPreTokenizers[pre] else {
                 throw TokenizerError.unsupported(source: source, feature: "tokenizer.ggml.pre \(pre), whose split TensorLedger does not implement yet (it knows \(TokenizerPipeline.ggufPreTokenizers.keys.sorted().joined(separator: ", ")))")
             }
@@ -118,34 +124,19 @@ extension BPETokenizer {
             for i in tokens.indices where type(i) == 3 || type(i) == 4 {
                 added.append(AddedToken(id: i, content: String(decoding: ByteLevel.decode(tokens[i]), as: UTF8.self), special: type(i) == 3))
             }
-        case "gemma4":
-            // SentencePiece-style BPE with its merges written out: spaces as "▁", raw UTF-8
-            // tokens, byte fallback; no pre-tokenizer, no prefix space (llama-vocab.cpp's gemma4).
-            guard let mergeList = gguf.strings(GGUFKey.Tokenizer.merges.key) else {
-                throw TokenizerError.invalid(source: source, reason: "missing tokenizer.ggml.merges")
-            }
-            for (i, m) in mergeList.enumerated() {
-                // Split at the first space after the first character, as llama.cpp does.
-                guard let space = m.unicodeScalars.dropFirst().firstIndex(of: " ") else {
-                    throw TokenizerError.invalid(source: source, reason: "merge \(i) \"\(m)\" is not two tokens")
+        case "llama", "gemma4":
+            // SentencePiece-style: "▁" for spaces, byte fallback. Llama's merges are derived from
+            // the scores; Gemma 4's are written out, and it puts no space in front.
+            if model == "gemma4" {
+                merges = try writtenMerges()
+            } else {
+                let scores = Array((gguf.numbers(GGUFKey.Tokenizer.scores.key) ?? []).prefix(tokens.count))
+                guard scores.count == tokens.count else {
+                    throw TokenizerError.invalid(source: source, reason: "\(scores.count) scores for \(tokens.count) tokens")
                 }
-                merges.append((String(m.unicodeScalars[..<space]), String(m.unicodeScalars[m.unicodeScalars.index(after: space)...])))
+                scoreMerges = BPETokenizer.mergesFromScores(tokens: tokens, scores: scores, isNormal: { type($0) == 1 })
             }
-            pipeline.normalizer = [.replace(" ", "▁")]
-            pipeline.preTokenizer = .none
-            pipeline.decoder = .sentencePiece(replacement: "▁", stripsLeadingSpace: false)
-            pipeline.byteFallback = true
-            pipeline.unknownToken = tokens.indices.first { type($0) == 2 }.map { tokens[$0] }
-            for i in tokens.indices where type(i) == 3 || type(i) == 4 {
-                added.append(AddedToken(id: i, content: tokens[i], special: type(i) == 3))
-            }
-        case "llama":
-            let scores = Array((gguf.numbers(GGUFKey.Tokenizer.scores.key) ?? []).prefix(tokens.count))
-            guard scores.count == tokens.count else {
-                throw TokenizerError.invalid(source: source, reason: "\(scores.count) scores for \(tokens.count) tokens")
-            }
-            scoreMerges = BPETokenizer.mergesFromScores(tokens: tokens, scores: scores, isNormal: { type($0) == 1 })
-            let prefix = gguf.value(GGUFKey.Tokenizer.addSpacePrefix.key).map { $0 == .bool(true) } ?? true
+            let prefix = gguf.value(GGUFKey.Tokenizer.addSpacePrefix.key).map { $0 == .bool(true) } ?? (model == "llama")
             pipeline.normalizer = (prefix ? [.prepend("▁")] : []) + [.replace(" ", "▁")]
             pipeline.preTokenizer = .none
             // llama.cpp drops the leading space when it added one.
