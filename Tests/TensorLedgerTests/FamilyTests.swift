@@ -249,12 +249,16 @@ import Darwin
     /// model settings.
     @Test(arguments: ggufWritten)
     func theGGUFWeWriteIsLlamaCppsConvertersGGUF(_ name: String) throws {
+        try Self.expectWrittenAsLlamaCppsConverter(Fixtures.model(name), Self.isMixture(name) ? .f16 : .f32, Self.llamaCppGGUF(name))
+    }
+
+    static func expectWrittenAsLlamaCppsConverter(_ model: String, _ scheme: WeightScheme, _ converters: String) throws {
         let dir = TemporaryDirectory()
         var options = ConversionOptions()
-        options.scheme = Self.isMixture(name) ? .f16 : .f32
+        options.scheme = scheme
         options.format = .gguf
-        _ = try Converter.convert(input: Fixtures.model(name), output: dir.file("m.gguf"), options: options)
-        let ours = try GGUFFile.open(dir.file("m.gguf")), theirs = try GGUFFile.open(Self.llamaCppGGUF(name))
+        _ = try Converter.convert(input: model, output: dir.file("m.gguf"), options: options)
+        let ours = try GGUFFile.open(dir.file("m.gguf")), theirs = try GGUFFile.open(converters)
         let arch = try #require(theirs.string(GGUFKey.architecture))
         #expect(ours.string(GGUFKey.architecture) == arch)
         func tensors(_ f: GGUFFile) -> [String: [Int]] { Dictionary(uniqueKeysWithValues: f.tensors.map { ($0.name, $0.dimensions) }) }
@@ -273,6 +277,29 @@ import Darwin
                 #expect(ours.value(key) == theirs.value(key), "\(key)")
             }
         }
+    }
+
+    /// llama.cpp's converter's Gemma 2 (fixtures/scripts/make_family_gguf.py, F16): its gemma2
+    /// has no key for query_pre_attn_scalar and scales scores by head_dim^-1/2, so the file is
+    /// made from tiny-gemma2 with that scalar set to its head_dim, and runs as transformers runs
+    /// that checkpoint (KL under 1e-4, the same top token). The GGUF we write from the same
+    /// checkpoint is the converter's, tensor for tensor and key for key.
+    @Test func llamaCppsGemma2GGUFRunsAsTransformers() throws {
+        let converters = Fixtures.path("gguf/tiny-gemma2-f16.gguf")
+        let reference = try Fixtures.json("expected/gemma2-gguf.json")
+        let model = try ModelLoader.load(converters, cache: .f32)
+        #expect(model.config.modelType == "gemma2" && model.config.queryPreAttentionScalar == 16)
+        for prompt in Self.prompts {
+            let ref = try #require(reference[prompt]?.object)
+            let logits = try Generator(model: model).lastLogits(Self.ints(ref["input_ids"])).map(Double.init)
+            let expected = Self.numbers(ref["last_logits"])
+            #expect(Self.kl(expected, logits) < 1e-4, "\(prompt): KL \(Self.kl(expected, logits))")
+            #expect(logits.indices.max { logits[$0] < logits[$1] } == expected.indices.max { expected[$0] < expected[$1] }, "\(prompt): top token")
+        }
+        let dir = TemporaryDirectory()
+        let checkpoint = try editedModel("tiny-gemma2", in: dir, files: ["config.json": try editedText(
+            Fixtures.model("tiny-gemma2") + "/config.json", [("\"query_pre_attn_scalar\": 32", "\"query_pre_attn_scalar\": 16")])])
+        try Self.expectWrittenAsLlamaCppsConverter(checkpoint, .f16, converters)
     }
 
     /// Gemma 2 in GGUF: the keys llama.cpp's gemma2 reads (sliding window, both soft caps),
