@@ -11,6 +11,9 @@
 // Keys per tile of the decoding kernels: the tile's keys (then values) widened to f32, 32 KB
 // at dh = 256, stay in the L1 cache.
 #define GROUP_TILE 32
+// Queries per block of the AVX-512 prompt kernel (two registers of lanes), and its keys per tile.
+#define BLOCK_QUERIES 32
+#define BLOCK_KEYS 32
 
 // The prompt kernels' arguments after the query count, by their names in every caller.
 #define QUERY_ARGUMENTS q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats
@@ -64,6 +67,38 @@ static void attend_portable(const float *q, const void *keys, const void *values
         const float w = scores[p] / sum;
         for (size_t i = 0; i < dh; i++) out[i] += w * tl_weight_at(values, type, p * stride + i);
     }
+}
+
+// One query over positions start ..< end in tiles of KEY_TILE scores with the online softmax:
+// no scratch the length of the context, so a head's blocks of queries can run on several
+// threads at once (tl_attend_queries' path where no kernel below applies).
+static void attend_online(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t start,
+                          size_t end, size_t dh, float scale, float cap, float *out, float *stats) {
+    float s[KEY_TILE];
+    float top = -INFINITY, sum = 0;
+    for (size_t i = 0; i < dh; i++) out[i] = 0;
+    for (size_t t0 = start; t0 < end; t0 += KEY_TILE) {
+        const size_t n = end - t0 < KEY_TILE ? end - t0 : KEY_TILE;
+        float tile_top = -INFINITY;
+        for (size_t j = 0; j < n; j++) {
+            float d = 0;
+            for (size_t i = 0; i < dh; i++) d += q[i] * tl_weight_at(keys, type, (t0 + j) * stride + i);
+            s[j] = cap > 0 ? cap * tanhf(d * scale / cap) : d * scale;
+            tile_top = s[j] > tile_top ? s[j] : tile_top;
+        }
+        const float new_top = tile_top > top ? tile_top : top;
+        const float factor = expf(top - new_top);  // 0 on the first tile
+        sum *= factor;
+        for (size_t i = 0; i < dh; i++) out[i] *= factor;
+        for (size_t j = 0; j < n; j++) {
+            const float e = expf(s[j] - new_top);
+            sum += e;
+            for (size_t i = 0; i < dh; i++) out[i] += e * tl_weight_at(values, type, (t0 + j) * stride + i);
+        }
+        top = new_top;
+    }
+    put_stats(stats, top, sum);
+    for (size_t i = 0; i < dh; i++) out[i] = sum > 0 ? out[i] / sum : 0;
 }
 
 // Asks for row p + GROUP_TILE (if below hi), the next tile's counterpart of row p: a tile's
@@ -373,6 +408,143 @@ TL_TARGET_AVX2 static void attend_group_avx2(const float *q, size_t qstride, siz
         for (size_t c = 0; c < dh; c += 8) _mm256_storeu_ps(out + i * ostride + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), inverse));
     }
 }
+
+// A tile's scores as a matrix product, the queries in lanes: p[j][i] = Σ_c qt[c][i] · rows[j][c]
+// for eight keys at a time, each key's value broadcast against NV registers of queries, so
+// no sum runs across lanes. (n a multiple of 8; rows past the tile's keys are zeros.)
+TL_TARGET_AVX512 static inline __attribute__((always_inline)) void
+block_scores_avx512(const size_t NV, const float *qt, const float *rows, size_t n, size_t dh, float *p) {
+    for (size_t j = 0; j < n; j += 8) {
+        __m512 a[2][8];
+        for (size_t v = 0; v < NV; v++)
+            for (size_t r = 0; r < 8; r++) a[v][r] = _mm512_setzero_ps();
+        for (size_t c = 0; c < dh; c++) {
+            __m512 qv[2];
+            for (size_t v = 0; v < NV; v++) qv[v] = _mm512_load_ps(qt + c * BLOCK_QUERIES + 16 * v);
+            for (size_t r = 0; r < 8; r++) {
+                const __m512 k = _mm512_set1_ps(rows[(j + r) * dh + c]);
+                for (size_t v = 0; v < NV; v++) a[v][r] = _mm512_fmadd_ps(qv[v], k, a[v][r]);
+            }
+        }
+        for (size_t r = 0; r < 8; r++)
+            for (size_t v = 0; v < NV; v++) _mm512_store_ps(p + (j + r) * BLOCK_QUERIES + 16 * v, a[v][r]);
+    }
+}
+
+// acc[i][c0 ..< c0 + 16K] = acc · factor[i] + Σ_j p[j][i] · rows[j][c0 …] for four queries
+// i0 … i0 + 3, their sums in 4K registers over the whole tile.
+TL_TARGET_AVX512 static inline __attribute__((always_inline)) void
+block_values_avx512(const size_t K, float *acc, size_t i0, size_t c0, const float *factor, const float *p, const float *rows, size_t n,
+                    size_t dh) {
+    __m512 a[4][4];
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < K; k++) a[i][k] = _mm512_mul_ps(_mm512_load_ps(acc + (i0 + i) * dh + c0 + 16 * k), _mm512_set1_ps(factor[i0 + i]));
+    for (size_t j = 0; j < n; j++) {
+        __m512 v[4];
+        for (size_t k = 0; k < K; k++) v[k] = _mm512_load_ps(rows + j * dh + c0 + 16 * k);
+        for (size_t i = 0; i < 4; i++) {
+            const __m512 w = _mm512_set1_ps(p[j * BLOCK_QUERIES + i0 + i]);
+            for (size_t k = 0; k < K; k++) a[i][k] = _mm512_fmadd_ps(w, v[k], a[i][k]);
+        }
+    }
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < K; k++) _mm512_store_ps(acc + (i0 + i) * dh + c0 + 16 * k, a[i][k]);
+}
+
+// A prompt's queries, up to 32 of one head, each over its own positions, as two matrix
+// products per tile of keys (flash attention's plan): the queries transposed once, a lane
+// per query; each tile's keys widened to f32 rows and multiplied against them
+// (block_scores_avx512); the online softmax a lane per query, sixteen wide; then the tile's
+// values widened into the same rows and weighted four queries by up to 64 columns at a time.
+// attend_queries_avx2 sums each key's products across lanes, a shuffle ladder per key that
+// cost as much as the products; here the inner loops hold only products and their loads.
+TL_TARGET_AVX512 static void attend_block_avx512(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                                 tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
+                                                 float scale, float cap, float *out, size_t ostride, float *stats) {
+    float qt[256 * BLOCK_QUERIES] __attribute__((aligned(64)));
+    float rows[BLOCK_KEYS * 256] __attribute__((aligned(64)));
+    float p[BLOCK_KEYS * BLOCK_QUERIES] __attribute__((aligned(64)));
+    float acc[BLOCK_QUERIES * 256] __attribute__((aligned(64)));
+    float factor[BLOCK_QUERIES] __attribute__((aligned(64)));
+    int32_t first[BLOCK_QUERIES], last[BLOCK_QUERIES];
+    const size_t NV = nq > 16 ? 2 : 1, used = (nq + 3) / 4 * 4;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < BLOCK_QUERIES; i++) {
+        first[i] = i < nq ? (int32_t)start[i] : 0;
+        last[i] = i < nq ? (int32_t)end[i] : 0;  // an unused lane sees no key
+        if (i < nq) {
+            lo = start[i] < lo ? start[i] : lo;
+            hi = end[i] > hi ? end[i] : hi;
+        }
+        for (size_t c = 0; c < dh; c++) qt[c * BLOCK_QUERIES + i] = i < nq ? q[i * qstride + c] : 0;
+    }
+    for (size_t i = 0; i < used * dh; i++) acc[i] = 0;
+    // Scores are scaled after the products, as the other kernels scale them (the capped
+    // ones before their cap): a query's scores then round alike whichever kernel runs it.
+    const __m512 minus_inf = _mm512_set1_ps(-INFINITY), vscale = _mm512_set1_ps(cap > 0 ? 1.0f : scale);
+    __m512 running_max[2] = {minus_inf, minus_inf}, running_sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512i vfirst[2], vlast[2];
+    for (size_t v = 0; v < 2; v++) {
+        vfirst[v] = _mm512_loadu_si512((const void *)(first + 16 * v));
+        vlast[v] = _mm512_loadu_si512((const void *)(last + 16 * v));
+    }
+    for (size_t t0 = lo; t0 < hi; t0 += BLOCK_KEYS) {
+        const size_t n = hi - t0 < BLOCK_KEYS ? hi - t0 : BLOCK_KEYS, padded = (n + 7) / 8 * 8;
+        widen_rows_avx2(keys, type, stride, t0, n, hi, dh, rows);
+        for (size_t c = n * dh; c < padded * dh; c++) rows[c] = 0;
+        if (NV == 2) block_scores_avx512(2, qt, rows, padded, dh, p);
+        else block_scores_avx512(1, qt, rows, padded, dh, p);
+        if (cap > 0)
+            for (size_t j = 0; j < n; j++)
+                for (size_t i = 0; i < nq; i++) p[j * BLOCK_QUERIES + i] = cap * tanhf(p[j * BLOCK_QUERIES + i] * scale / cap);
+        for (size_t v = 0; v < NV; v++) {
+            __m512 tile_max = minus_inf;
+            for (size_t j = 0; j < n; j++) {
+                const __m512i position = _mm512_set1_epi32((int32_t)(t0 + j));
+                const __mmask16 valid = _mm512_cmple_epi32_mask(vfirst[v], position) & _mm512_cmpgt_epi32_mask(vlast[v], position);
+                const __m512 s = _mm512_mask_blend_ps(valid, minus_inf, _mm512_mul_ps(_mm512_load_ps(p + j * BLOCK_QUERIES + 16 * v), vscale));
+                _mm512_store_ps(p + j * BLOCK_QUERIES + 16 * v, s);
+                tile_max = _mm512_max_ps(tile_max, s);
+            }
+            const __m512 new_max = _mm512_max_ps(running_max[v], tile_max);
+            // A lane that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
+            const __m512 safe_max = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(new_max, minus_inf, _CMP_EQ_OQ), new_max, _mm512_setzero_ps());
+            const __m512 rescale = exp_nonpositive_avx512(_mm512_sub_ps(running_max[v], safe_max));
+            __m512 sum = _mm512_mul_ps(running_sum[v], rescale);
+            for (size_t j = 0; j < n; j++) {
+                const __m512 s = _mm512_load_ps(p + j * BLOCK_QUERIES + 16 * v);
+                const __mmask16 valid = _mm512_cmp_ps_mask(s, minus_inf, _CMP_NEQ_OQ);
+                const __m512 e = _mm512_maskz_mov_ps(valid, exp_nonpositive_avx512(_mm512_sub_ps(s, safe_max)));
+                _mm512_store_ps(p + j * BLOCK_QUERIES + 16 * v, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            _mm512_store_ps(factor + 16 * v, rescale);
+            running_sum[v] = sum;
+            running_max[v] = new_max;
+        }
+        widen_rows_avx2(values, type, stride, t0, n, hi, dh, rows);
+        for (size_t i0 = 0; i0 < used; i0 += 4) {
+            size_t c = 0;
+            for (; c + 64 <= dh; c += 64) block_values_avx512(4, acc, i0, c, factor, p, rows, n, dh);
+            switch ((dh - c) / 16) {
+            case 3: block_values_avx512(3, acc, i0, c, factor, p, rows, n, dh); break;
+            case 2: block_values_avx512(2, acc, i0, c, factor, p, rows, n, dh); break;
+            case 1: block_values_avx512(1, acc, i0, c, factor, p, rows, n, dh); break;
+            default: break;
+            }
+        }
+    }
+    float sums[BLOCK_QUERIES], maxima[BLOCK_QUERIES];
+    for (size_t v = 0; v < 2; v++) {
+        _mm512_storeu_ps(sums + 16 * v, running_sum[v]);
+        _mm512_storeu_ps(maxima + 16 * v, running_max[v]);
+    }
+    for (size_t i = 0; i < nq; i++) {
+        put_stats(stats ? stats + 2 * i : NULL, maxima[i], sums[i]);
+        const __m512 inverse = _mm512_set1_ps(sums[i] > 0 ? 1.0f / sums[i] : 0.0f);
+        for (size_t c = 0; c < dh; c += 16) _mm512_storeu_ps(out + i * ostride + c, _mm512_mul_ps(_mm512_load_ps(acc + i * dh + c), inverse));
+    }
+}
 #endif
 
 #if TL_ARM64
@@ -627,10 +799,31 @@ static void attend_one(const float *q, const void *keys, const void *values, tl_
 
 // Queries at once, any variant; stats (may be NULL) two floats a query.
 static void attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
-                           size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
-                           float *out, size_t ostride, float *stats) {
+                           size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
+                           size_t ostride, float *stats) {
+#if TL_X86
+    const int blocks = TL_USES_AVX512() && dh >= 16 && dh % 16 == 0 && dh <= 256;
+#else
+    const int blocks = 0;
+#endif
+    // The block kernel takes up to 32 queries, the others up to eight.
+    const size_t most = blocks ? BLOCK_QUERIES : 8;
+    if (nq > most) {
+        for (size_t i = 0; i < nq; i += most) {
+            const size_t m = nq - i < most ? nq - i : most;
+            attend_queries(q + i * qstride, qstride, m, keys, values, type, stride, start + i, end + i, dh, scale, cap, out + i * ostride,
+                           ostride, stats ? stats + 2 * i : NULL);
+        }
+        return;
+    }
     int shared = 1;  // every query sees the same positions (decoding)
     for (size_t i = 1; i < nq; i++) shared &= start[i] == start[0] && end[i] == end[0];
+#if TL_X86
+    if (blocks && nq >= 2 && !shared) {
+        attend_block_avx512(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
+        return;
+    }
+#endif
 #if TL_X86
     if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 1 && nq <= 8 && shared && end[0] > start[0]) {
         attend_group_avx2(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
@@ -652,23 +845,20 @@ static void attend_queries(const float *q, size_t qstride, size_t nq, const void
         return;
     }
 #endif
-    for (size_t i = 0; i < nq; i++) {
-        const size_t skip = tl_stored_bytes(type, start[i] * stride);
-        attend_one(q + i * qstride, (const char *)keys + skip, (const char *)values + skip, type, stride, end[i] - start[i], dh, scale, cap,
-                   scores, out + i * ostride, stats ? stats + 2 * i : NULL);
-    }
+    for (size_t i = 0; i < nq; i++)
+        attend_online(q + i * qstride, keys, values, type, stride, start[i], end[i], dh, scale, cap, out + i * ostride, stats ? stats + 2 * i : NULL);
 }
 
 void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
-                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
-                       float *out, size_t ostride) {
-    attend_queries(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, scores, out, ostride, NULL);
+                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
+                       size_t ostride) {
+    attend_queries(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, NULL);
 }
 
 void tl_attend_queries_partial(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
-                               size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
-                               float *out, size_t ostride, float *stats) {
-    attend_queries(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, scores, out, ostride, stats);
+                               size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
+                               size_t ostride, float *stats) {
+    attend_queries(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
 }
 
 void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,

@@ -262,8 +262,38 @@ static void check_attention(tl_isa isa, const float *q, const void *keys, const 
     }
 }
 
+// f32 → f16 (the KV cache's rows): every f16 value and the midpoints between neighbours,
+// against the portable rounding.
+static void test_narrowing(tl_isa isa) {
+    enum { N = 3 * 0x7c00 + 4 };
+    static float x[N];
+    static uint16_t r[N], g[N];
+    static uint16_t all[0x7c01];
+    static float widened[0x7c01];
+    for (uint16_t b = 0; b <= 0x7c00; b++) all[b] = b;
+    tl_widen_f16(all, 0x7c01, widened);
+    size_t n = 0;
+    for (uint16_t b = 0; b < 0x7c00; b++) {
+        const float a = widened[b], c = widened[b + 1];
+        x[n++] = a;
+        x[n++] = -(a + c) / 2;
+        x[n++] = (a + c) / 2;
+    }
+    x[n++] = 65519.996f;
+    x[n++] = 65520.0f;
+    x[n++] = 1e30f;
+    x[n++] = -INFINITY;
+    WITH(TL_ISA_PORTABLE, tl_narrow_f16(x, n, r));
+    WITH(isa, tl_narrow_f16(x, n, g));
+    int same = 1;
+    for (size_t i = 0; i < n; i++) same &= g[i] == r[i];
+    check(same, "f32 to f16", n, 0);
+    check(r[3 * 0x3c00] == 0x3c00 && r[3 * 0x3c00 + 2] == 0x3c00 && r[3 * 0x3c01 + 2] == 0x3c02 && r[n - 3] == 0x7c00 && r[n - 4] == 0x7bff,
+          "f32 to f16, ties to even", 0, 0);
+}
+
 static void test_attention_gelu_transpose(tl_isa isa) {
-    static float q[DH], keys[COUNT * DH], values[COUNT * DH], scores[COUNT];
+    static float q[DH], keys[COUNT * DH], values[COUNT * DH];
     for (size_t i = 0; i < DH; i++) q[i] = uniform();
     for (size_t i = 0; i < COUNT * DH; i++) { keys[i] = uniform(); values[i] = uniform(); }
     check_attention(isa, q, keys, values, TL_WEIGHTS_F32, 1.5f, "attention");
@@ -291,8 +321,8 @@ static void test_attention_gelu_transpose(tl_isa isa) {
         size_t starts[4] = {0, 9, 0, 30}, ends[4] = {COUNT, COUNT - 2, 1, COUNT};
         static float qs[4 * DH], r4[4 * DH], g4[4 * DH];
         for (size_t i = 0; i < 4 * DH; i++) qs[i] = uniform();
-        WITH(TL_ISA_PORTABLE, tl_attend_queries(qs, DH, 4, keys8, values8, TL_WEIGHTS_Q8_0, DH, starts, ends, DH, 0.125f, 0, scores, r4, DH));
-        WITH(isa, tl_attend_queries(qs, DH, 4, keys8, values8, TL_WEIGHTS_Q8_0, DH, starts, ends, DH, 0.125f, 0, scores, g4, DH));
+        WITH(TL_ISA_PORTABLE, tl_attend_queries(qs, DH, 4, keys8, values8, TL_WEIGHTS_Q8_0, DH, starts, ends, DH, 0.125f, 0, r4, DH));
+        WITH(isa, tl_attend_queries(qs, DH, 4, keys8, values8, TL_WEIGHTS_Q8_0, DH, starts, ends, DH, 0.125f, 0, g4, DH));
         int ok = 1;
         for (size_t i = 0; i < 4 * DH; i++) ok &= close_to(g4[i], r4[i], 10);
         check(ok, "prompt attention q8", 4, DH);
@@ -301,7 +331,7 @@ static void test_attention_gelu_transpose(tl_isa isa) {
     // own range of positions (one starting late, one seeing a single key), across tiles of
     // keys, f32 and f16, with and without the soft cap.
     enum { P = 150, NQ = 8 };
-    static float pk[P * DH], pv[P * DH], pq[NQ * DH], pr[NQ * DH], pg[NQ * DH], pscores[P];
+    static float pk[P * DH], pv[P * DH], pq[NQ * DH], pr[NQ * DH], pg[NQ * DH];
     static uint16_t pk16[P * DH], pv16[P * DH];
     for (size_t i = 0; i < P * DH; i++) {
         pk[i] = uniform(); pv[i] = uniform();
@@ -316,11 +346,50 @@ static void test_attention_gelu_transpose(tl_isa isa) {
             const void *k = f16 ? (const void *)pk16 : (const void *)pk, *v = f16 ? (const void *)pv16 : (const void *)pv;
             const tl_weight_type type = f16 ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32;
             const float cap = nq == 5 ? 1.5f : 0.0f;
-            WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pr, DH));
-            WITH(isa, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pg, DH));
+            WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pr, DH));
+            WITH(isa, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pg, DH));
             int same = 1;
             for (size_t i = 0; i < nq * DH; i++) same &= close_to(pg[i], pr[i], 10);
             check(same, f16 ? "prompt attention f16" : "prompt attention", nq, DH);
+        }
+    }
+    // More queries than a kernel takes (eight; 32 for the AVX-512 block kernel), split and
+    // each group attending causally over tiles of keys, with a sliding window and the soft
+    // cap on some, the three cache types.
+    {
+        enum { MQ = 41 };
+        static float mq[MQ * DH], mr[MQ * DH], mg[MQ * DH];
+        static uint8_t mk8[P * DH / 32 * 34], mv8[P * DH / 32 * 34];
+        for (size_t i = 0; i < MQ * DH; i++) mq[i] = uniform();
+        for (size_t b = 0; b < P * DH / 32; b++) {
+            const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);
+            memcpy(mk8 + b * 34, &ks, 2);
+            memcpy(mv8 + b * 34, &vs, 2);
+            for (size_t j = 0; j < 32; j++) {
+                mk8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
+                mv8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
+            }
+        }
+        const size_t counts[] = {9, 16, 17, 31, 32, 33, MQ};
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            const size_t nq = counts[c];
+            for (int t = 0; t < 3; t++) {
+                size_t starts[MQ], ends[MQ];
+                for (size_t i = 0; i < nq; i++) {
+                    ends[i] = P - nq + i + 1;
+                    starts[i] = t == 1 && ends[i] > 45 ? ends[i] - 45 : 0;  // a window of 45 on the f16 cache
+                }
+                const tl_weight_type type = t == 0 ? TL_WEIGHTS_F32 : t == 1 ? TL_WEIGHTS_F16 : TL_WEIGHTS_Q8_0;
+                const void *k = t == 0 ? (const void *)pk : t == 1 ? (const void *)pk16 : (const void *)mk8;
+                const void *v = t == 0 ? (const void *)pv : t == 1 ? (const void *)pv16 : (const void *)mv8;
+                const float cap = (nq + t) % 2 == 0 ? 1.5f : 0.0f;
+                WITH(TL_ISA_PORTABLE, tl_attend_queries(mq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, mr, DH));
+                WITH(isa, tl_attend_queries(mq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, mg, DH));
+                int same = 1;
+                for (size_t i = 0; i < nq * DH; i++) same &= close_to(mg[i], mr[i], 10);
+                check(same, t == 0 ? "prompt attention, many queries, f32" : t == 1 ? "prompt attention, many queries, f16 window"
+                                                                                   : "prompt attention, many queries, q8", nq, DH);
+            }
         }
     }
     // A head's positions in two parts, merged from the partial results' maxima and sums,
@@ -329,9 +398,9 @@ static void test_attention_gelu_transpose(tl_isa isa) {
         size_t starts[NQ], mids[NQ], ends[NQ];
         for (size_t i = 0; i < nq; i++) { starts[i] = i; mids[i] = 61 + 7 * i; ends[i] = P - i; }
         static float part1[NQ * DH], part2[NQ * DH], stats1[2 * NQ], stats2[2 * NQ];
-        WITH(isa, tl_attend_queries(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, ends, DH, 0.125f, 0, pscores, pr, DH));
-        WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, mids, DH, 0.125f, 0, pscores, part1, DH, stats1));
-        WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, mids, ends, DH, 0.125f, 0, pscores, part2, DH, stats2));
+        WITH(isa, tl_attend_queries(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, ends, DH, 0.125f, 0, pr, DH));
+        WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, mids, DH, 0.125f, 0, part1, DH, stats1));
+        WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, mids, ends, DH, 0.125f, 0, part2, DH, stats2));
         int same = 1;
         for (size_t i = 0; i < nq; i++) {
             const float top = stats1[2 * i] > stats2[2 * i] ? stats1[2 * i] : stats2[2 * i];
@@ -365,8 +434,8 @@ static void test_attention_gelu_transpose(tl_isa isa) {
                     const void *k = t == 0 ? (const void *)pk : t == 1 ? (const void *)pk16 : (const void *)gk8;
                     const void *v = t == 0 ? (const void *)pv : t == 1 ? (const void *)pv16 : (const void *)gv8;
                     const float cap = (nq + r) % 3 == 0 ? 1.5f : 0.0f;
-                    WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pr, DH));
-                    WITH(isa, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pscores, pg, DH));
+                    WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pr, DH));
+                    WITH(isa, tl_attend_queries(pq, DH, nq, k, v, type, DH, starts, ends, DH, 0.125f, cap, pg, DH));
                     int same = 1;
                     for (size_t i = 0; i < nq * DH; i++) same &= close_to(pg[i], pr[i], 10);
                     check(same, t == 0 ? "decode attention f32" : t == 1 ? "decode attention f16" : "decode attention q8", nq, DH);
@@ -375,9 +444,9 @@ static void test_attention_gelu_transpose(tl_isa isa) {
             size_t starts[NQ], mids[NQ], ends[NQ];
             for (size_t i = 0; i < nq; i++) { starts[i] = 2; mids[i] = 77; ends[i] = P; }
             static float part1[NQ * DH], part2[NQ * DH], stats1[2 * NQ], stats2[2 * NQ];
-            WITH(isa, tl_attend_queries(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, ends, DH, 0.125f, 0, pscores, pr, DH));
-            WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, mids, DH, 0.125f, 0, pscores, part1, DH, stats1));
-            WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, mids, ends, DH, 0.125f, 0, pscores, part2, DH, stats2));
+            WITH(isa, tl_attend_queries(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, ends, DH, 0.125f, 0, pr, DH));
+            WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, starts, mids, DH, 0.125f, 0, part1, DH, stats1));
+            WITH(isa, tl_attend_queries_partial(pq, DH, nq, pk16, pv16, TL_WEIGHTS_F16, DH, mids, ends, DH, 0.125f, 0, part2, DH, stats2));
             int same = 1;
             for (size_t i = 0; i < nq; i++) {
                 const float top = stats1[2 * i] > stats2[2 * i] ? stats1[2 * i] : stats2[2 * i];
@@ -531,6 +600,7 @@ int main(void) {
         test_block_quantizers(all[i]);
         test_attention_gelu_transpose(all[i]);
         test_compare(all[i]);
+        test_narrowing(all[i]);
         printf("  %s: %d checks\n", variant, passed + failed - before);
     }
     printf("kernel tests: %d passed, %d failed\n", passed, failed);

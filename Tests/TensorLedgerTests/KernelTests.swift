@@ -13,6 +13,25 @@ import Testing
     /// Lengths that exercise the vector bodies and their tails.
     static let lengths = [32, 64, 96, 768, 3072 + 32]
 
+    /// f32 → f16 for the KV cache rounds as Swift's Float16 does: every f16 value, the
+    /// midpoints between neighbours (ties go to the even one) and just either side of them,
+    /// subnormals, what overflows to infinity, infinities and NaN.
+    @Test(arguments: KernelISA.available)
+    func narrowingToF16MatchesFloat16(_ isa: KernelISA) {
+        var values: [Float] = [65_504, 65_519.996, 65_520, 1e6, .infinity, -.infinity, .nan, 1e-10, -1e-10, 0, -0.0]
+        for bits in UInt16(0)..<0x7c00 {
+            let a = floatFromHalfBits(bits), b = floatFromHalfBits(bits + 1), mid = (a + b) / 2
+            values += [a, -a, mid, -mid, mid.nextUp, mid.nextDown]
+        }
+        let got = KernelISA.with(isa) { Kernels.narrowF16(values) }
+        let mismatches = zip(values, got).filter { x, h in
+            let want = halfBitsFromFloat(x)
+            return x.isNaN ? !floatFromHalfBits(h).isNaN : h != want
+        }
+        let wrong = mismatches.count, examples = mismatches.prefix(5).map { "\($0.0) → \($0.1)" }
+        #expect(wrong == 0, "\(isa.name): \(examples)")
+    }
+
     @Test(arguments: KernelISA.available)
     func floatDotsMatchTheTwins(_ isa: KernelISA) {
         KernelISA.with(isa) {
@@ -239,15 +258,16 @@ import Testing
         }
     }
 
-    /// A prompt's queries at once (each key read once for up to eight of them, the softmax
-    /// online over tiles of 64 keys) give what the twin gives for each query alone: causal
-    /// ranges that grow by one, sliding windows, more than a tile of keys, widths with and
-    /// without a tail, a soft cap, f32 and f16 caches.
+    /// A prompt's queries at once (each key read once for up to 32 of them, the softmax
+    /// online over tiles of keys) give what the twin gives for each query alone: causal
+    /// ranges that grow by one, sliding windows, more than a tile of keys, more queries than
+    /// a kernel takes, widths with and without a tail, a soft cap, f32 and f16 caches.
     @Test(arguments: KernelISA.available)
     func promptAttentionMatchesTheTwinPerQuery(_ isa: KernelISA) {
         KernelISA.with(isa) {
             for (dh, first, n, window, spread) in [(64, 0, 8, Int?.none, Float(1)), (64, 130, 8, nil, 1), (16, 60, 5, 8, 1), (128, 0, 3, nil, 1),
-                                                   (64, 200, 8, 70, 30), (12, 3, 2, nil, 1)] {
+                                                   (64, 200, 8, 70, 30), (12, 3, 2, nil, 1), (64, 20, 45, nil, 1), (80, 90, 33, 50, 1),
+                                                   (256, 0, 17, nil, 1), (48, 5, 32, nil, 4)] {
                 let total = first + n
                 let keys = (0..<total).map { Self.vector(dh, seed: 900 + UInt64($0), std: spread) }
                 let values = (0..<total).map { Self.vector(dh, seed: 1900 + UInt64($0)) }

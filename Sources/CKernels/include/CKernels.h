@@ -123,20 +123,22 @@ void tl_attend(const float *q, const void *keys, const void *values, tl_weight_t
 
 /// tl_attend for nq queries of one head at once (a prompt's tokens): query i, at q +
 /// i·qstride, attends to cache positions start[i] ..< end[i] (keys and values at p·stride,
-/// as tl_attend's), its result to out + i·ostride. With AVX2 or NEON (dh a multiple of 8
-/// or 4, at most 256; nq ≤ 8) each key is read once for all the queries and the softmax
-/// runs online over tiles of keys; otherwise tl_attend per query, with `scores` its scratch.
+/// as tl_attend's), its result to out + i·ostride. The softmax runs online over tiles of
+/// keys, so no scratch is needed and calls for the same head may run at once. With AVX-512
+/// (dh a multiple of 16, at most 256) 32 queries at a time as two matrix products per tile;
+/// with AVX2 or NEON (dh a multiple of 8 or 4, at most 256) eight, each key read once for
+/// them; otherwise one at a time.
 void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
-                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
-                       float *out, size_t ostride);
+                       size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
+                       size_t ostride);
 
 /// tl_attend_queries over part of each query's positions, for threads that share one head's
 /// positions: out as tl_attend_queries writes it, and per query i stats[2i] its largest
 /// score and stats[2i + 1] Σ e^(score − largest) (−∞ and 0 for a query that saw no key), so
 /// that parts merge as Σ_p w_p·out_p / Σ_p w_p with w_p = sum_p · e^(max_p − max over parts).
 void tl_attend_queries_partial(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
-                               size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *scores,
-                               float *out, size_t ostride, float *stats);
+                               size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
+                               size_t ostride, float *stats);
 
 /// GPT-2's GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place.
 void tl_gelu(float *x, size_t n);
@@ -195,6 +197,10 @@ long tl_quantize_blocks(tl_block_type type, const float *x, size_t n, void *out)
 
 /// out[i] = h[i] for n f16 values (h need not be aligned); exact.
 void tl_widen_f16(const uint16_t *h, size_t n, float *out);
+
+/// out[i] = x[i] as f16, rounded to nearest, ties to even (beyond 65,504 infinity; a NaN a
+/// quiet NaN) for n values.
+void tl_narrow_f16(const float *x, size_t n, uint16_t *out);
 
 // --- Comparing (diff) ---------------------------------------------------------------
 

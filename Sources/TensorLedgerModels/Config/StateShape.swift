@@ -66,10 +66,10 @@ public struct StateShape: Sendable, Equatable {
     }
 
     /// Bytes of the activation buffers for a prompt of T tokens (logits of the last only, or
-    /// of every token), the scores and the int8 activations: everything but the cache.
+    /// of every token) and the int8 activations: everything but the cache.
     public func scratchBytes(tokens T: Int, allLogits: Bool) -> Int {
         let b = batchBuffers(tokens: T)
-        let floats = b.all.reduce(0, +) + (allLogits ? T : 1) * vocabulary + heads * contextLength + width
+        let floats = b.all.reduce(0, +) + (allLogits ? T : 1) * vocabulary + width
         // int8 values, and per block of 32 an f32 scale and an i32 sum
         let quantized = T * b.quantizedWidth + (T * b.quantizedWidth / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size)
         return floats * MemoryLayout<Float>.size + quantized

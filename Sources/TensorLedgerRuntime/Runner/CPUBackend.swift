@@ -166,8 +166,8 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
                     (keys + offset).copyMemory(from: k, byteCount: dh * 4)
                     (values + offset).copyMemory(from: v, byteCount: dh * 4)
                 case .f16:
-                    let kh16 = (keys + offset).assumingMemoryBound(to: UInt16.self), vh16 = (values + offset).assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<dh { kh16[i] = halfBitsFromFloat(k[i]); vh16[i] = halfBitsFromFloat(v[i]) }
+                    tl_narrow_f16(k, dh, (keys + offset).assumingMemoryBound(to: UInt16.self))
+                    tl_narrow_f16(v, dh, (values + offset).assumingMemoryBound(to: UInt16.self))
                 case .q8:
                     // (What no block's f16 scale holds, a value beyond 65,504 × 127, is beyond
                     // an f16 cache too.)
@@ -184,24 +184,22 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
         let group = shape.heads / kvHeads
         let scale = input.scale ?? 1 / Float(dh).squareRoot()
-        // A prompt's queries eight at a time, each key read once for the eight.
-        let head = { (h: Int) in
+        // A prompt's queries in blocks of 32 (the kernels read each key once per block), a
+        // block of a head to a chunk, the blocks that see the most positions first so that
+        // the threads finish together.
+        let blockSize = 32, blocks = (T + blockSize - 1) / blockSize
+        let block = { (chunk: Int) in
+            let h = chunk % shape.heads, t0 = (blocks - 1 - chunk / shape.heads) * blockSize, n = min(blockSize, T - t0)
             let cacheOffset = (h / group) * state.cacheCapacity * row
-            var starts = (0, 0, 0, 0, 0, 0, 0, 0), ends = starts
-            withUnsafeMutableBytes(of: &starts) { s in
-                withUnsafeMutableBytes(of: &ends) { e in
-                    let start = s.bindMemory(to: Int.self), end = e.bindMemory(to: Int.self)
-                    for t0 in stride(from: 0, to: T, by: 8) {
-                        let n = min(8, T - t0)
-                        for i in 0..<n {
-                            end[i] = state.position + t0 + i + 1
-                            start[i] = input.window.map { max(0, end[i] - $0) } ?? 0
-                        }
-                        tl_attend_queries(input.queries + t0 * input.queryStride + h * dh, input.queryStride, n, keys + cacheOffset,
-                                          values + cacheOffset, type, dh, start.baseAddress, end.baseAddress, dh, scale, input.softCap ?? 0,
-                                          state.scores + h * state.cacheCapacity, state.attention + t0 * shape.queryWidth + h * dh, shape.queryWidth)
-                    }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * blockSize) { ranges in
+                let start = ranges.baseAddress!, end = start + blockSize
+                for i in 0..<n {
+                    end[i] = state.position + t0 + i + 1
+                    start[i] = input.window.map { max(0, end[i] - $0) } ?? 0
                 }
+                tl_attend_queries(input.queries + t0 * input.queryStride + h * dh, input.queryStride, n, keys + cacheOffset,
+                                  values + cacheOffset, type, dh, start, end, dh, scale, input.softCap ?? 0,
+                                  state.attention + t0 * shape.queryWidth + h * dh, shape.queryWidth)
             }
         }
         let parallel = threads > 1 && T * (state.position + T) * shape.queryWidth >= CPUBackend.threadedProductWork
@@ -228,7 +226,7 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
                             let stats = parts > 1 ? pieces + parts * shape.queryWidth + (part * shape.heads + h0) * 2 : nil
                             tl_attend_queries_partial(input.queries + h0 * dh, dh, n, keys + cacheOffset, values + cacheOffset, type, dh,
                                                       UnsafeRawPointer(s).assumingMemoryBound(to: Int.self), UnsafeRawPointer(e).assumingMemoryBound(to: Int.self),
-                                                      dh, scale, input.softCap ?? 0, state.scores + h0 * state.cacheCapacity + lo, out, dh, stats)
+                                                      dh, scale, input.softCap ?? 0, out, dh, stats)
                         }
                     }
                 }
@@ -236,8 +234,8 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
             switch (together, parallel) {
             case (true, true): pool.run(chunks: kvHeads * parts, shared)
             case (true, false): for kh in 0..<kvHeads { shared(kh) }
-            case (_, true): pool.run(chunks: shape.heads, head)
-            case (_, false): for h in 0..<shape.heads { head(h) }
+            case (_, true): pool.run(chunks: shape.heads * blocks, block)
+            case (_, false): for chunk in 0..<shape.heads * blocks { block(chunk) }
             }
             if parts > 1 {
                 CPUBackend.merge(parts: parts, pieces, stats: pieces + parts * shape.queryWidth, heads: shape.heads, dh: dh, into: state.attention)

@@ -153,6 +153,8 @@ public final class ChatSession {
         while keep < min(cached.count, ids.count - 1) && cached[keep] == ids[keep] { keep += 1 }
         state.position = keep
         cached.removeSubrange(keep...)
+        // The cache for the turn and its reply at once, so the reply never waits on a copy.
+        try state.reserveCache(positions: min(context, ids.count + maxReplyTokens))
         let clock = Stopwatch()
         try model.forward(Array(ids[keep...]), state: state)
         cached += ids[keep...]

@@ -84,6 +84,9 @@ public final class Generator {
         // Each token but the last is run to make the next, so a full context ends one past it.
         onStart(model.contextLength - promptIDs.count + 1)
         state.reset()
+        // The cache for the whole run at once: growing it mid-run would copy it, and a run
+        // that cannot have it is refused before any work.
+        try state.reserveCache(positions: min(model.contextLength, promptIDs.count + maxTokens))
         var sampler = Sampler(sampling)
         var decoder = StreamingDecoder()
         var filter = StopTextFilter(stops: stopStrings)

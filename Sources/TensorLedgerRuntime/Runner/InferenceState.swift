@@ -27,7 +27,6 @@ public final class InferenceState {
     /// q8 blocks as shape.cache says (shape.cacheRowBytes a row).
     package private(set) var keys: UnsafeMutableRawPointer
     package private(set) var values: UnsafeMutableRawPointer
-    package private(set) var scores: UnsafeMutablePointer<Float>  // (heads, cacheCapacity)
     package let scratch: UnsafeMutablePointer<Float>    // (d)
     package private(set) var capacity = 0               // tokens the buffers below hold
     package private(set) var logitCapacity = 0
@@ -47,16 +46,15 @@ public final class InferenceState {
     package var ropeSin: UnsafeMutablePointer<Float>    // (T, headDim / 2)
     package var logits: UnsafeMutablePointer<Float>     // (T or 1, vocab)
     package var quantized: QuantizedActivations         // (T, max(d, q, ff)) activations in int8
-    /// Bytes allocated for the cache (keys and values), the attention scores beside it and
-    /// everything else, as each allocation was made: what `plan` must predict.
+    /// Bytes allocated for the cache (keys and values) and everything else, as each
+    /// allocation was made: what `plan` must predict.
     package private(set) var cacheBytes = 0
-    package private(set) var scoreBytes = 0
     package private(set) var bufferBytes = 0
     package private(set) var logitBytes = 0
 
     package init(shape: StateShape) {
         self.shape = shape
-        (keys, values, scores) = (.allocate(byteCount: 4, alignment: 64), .allocate(byteCount: 4, alignment: 64), .allocate(capacity: 1))
+        (keys, values) = (.allocate(byteCount: 4, alignment: 64), .allocate(byteCount: 4, alignment: 64))
         scratch = .allocate(capacity: shape.width)
         (residual, normed, qkv, attention, projected, hidden, gate, ropeCos, ropeSin, logits) =
             (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1),
@@ -74,28 +72,28 @@ public final class InferenceState {
         let capacity = min(shape.contextLength, max(positions, 2 * cacheCapacity, 64))
         let slabs = shape.layers * shape.kvHeads, row = shape.cacheRowBytes
         let (count, overflow) = (slabs * row).multipliedReportingOverflow(by: capacity)
-        let bytes = Double(slabs * row) * Double(capacity) * 2 + Double(shape.heads * capacity) * 4
-        guard !overflow, count < Int.max / 16,
-              let k = malloc(max(count, 1)), let v = malloc(max(count, 1)),
-              let sc = malloc(max(shape.heads * capacity, 1) * MemoryLayout<Float>.size) else {
-            throw GenerationError.cannotRun("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
+        let bytes = Double(slabs * row) * Double(capacity) * 2
+        let refusal = GenerationError.cannotRun("cannot allocate \(formatFixed(bytes / 1_073_741_824, 1)) GiB for a KV cache of \(formatCount(capacity)) positions")
+        guard !overflow, count < Int.max / 16, let k = malloc(max(count, 1)) else { throw refusal }
+        guard let v = malloc(max(count, 1)) else {
+            free(k)
+            throw refusal
         }
         for slab in 0..<slabs where position > 0 {
             (k + slab * capacity * row).copyMemory(from: keys + slab * cacheCapacity * row, byteCount: position * row)
             (v + slab * capacity * row).copyMemory(from: values + slab * cacheCapacity * row, byteCount: position * row)
         }
         freeCache()
-        (keys, values, scores) = (k, v, sc.assumingMemoryBound(to: Float.self))
+        (keys, values) = (k, v)
         cacheCapacity = capacity
         cacheBytes = 2 * count
-        scoreBytes = shape.heads * capacity * MemoryLayout<Float>.size
     }
 
     private func freeCache() {
         if cacheCapacity == 0 {
-            keys.deallocate(); values.deallocate(); scores.deallocate()
+            keys.deallocate(); values.deallocate()
         } else {
-            free(keys); free(values); free(scores)
+            free(keys); free(values)
         }
     }
 
@@ -133,7 +131,7 @@ public final class InferenceState {
     }
 
     /// Every byte the state holds now.
-    package var allocatedBytes: Int { cacheBytes + scoreBytes + bufferBytes + logitBytes }
+    package var allocatedBytes: Int { cacheBytes + bufferBytes + logitBytes }
 
     /// Logits of row `r` of the last forward pass (the last token when r is omitted).
     public func logits(row r: Int? = nil) -> UnsafeBufferPointer<Float> {

@@ -122,6 +122,12 @@ public enum Kernels {
         return out
     }
     public static func dotF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_f16_f32(a, b, a.count) }
+    /// f32 → f16 bits as the f16 KV cache keeps them.
+    public static func narrowF16(_ x: [Float]) -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: x.count)
+        tl_narrow_f16(x, x.count, &out)
+        return out
+    }
     public static func dotBF16(_ a: [UInt16], _ b: [Float]) -> Float { tl_dot_bf16_f32(a, b, a.count) }
     public static func dotQ8(_ w: [Int8], scales ws: [UInt16], _ x: [Int8], scales xs: [Float]) -> Float {
         tl_dot_q8_q8(w, ws, x, xs, w.count)
@@ -147,14 +153,14 @@ public enum Kernels {
     public static func attendQueries(_ queries: [[Float]], keys: [[Float]], values: [[Float]], ranges: [Range<Int>], scale: Float,
                                      cap: Float = 0, f16: Bool = false) -> [[Float]] {
         let dh = queries[0].count, n = queries.count
-        var out = [Float](repeating: 0, count: n * dh), scores = [Float](repeating: 0, count: keys.count)
+        var out = [Float](repeating: 0, count: n * dh)
         let starts = ranges.map(\.lowerBound), ends = ranges.map(\.upperBound)
         if f16 {
             let k = keys.flatMap { $0.map(halfBitsFromFloat) }, v = values.flatMap { $0.map(halfBitsFromFloat) }
-            tl_attend_queries(queries.flatMap { $0 }, dh, n, k, v, TL_WEIGHTS_F16, dh, starts, ends, dh, scale, cap, &scores, &out, dh)
+            tl_attend_queries(queries.flatMap { $0 }, dh, n, k, v, TL_WEIGHTS_F16, dh, starts, ends, dh, scale, cap, &out, dh)
         } else {
             tl_attend_queries(queries.flatMap { $0 }, dh, n, keys.flatMap { $0 }, values.flatMap { $0 }, TL_WEIGHTS_F32, dh, starts, ends, dh, scale,
-                              cap, &scores, &out, dh)
+                              cap, &out, dh)
         }
         return (0..<n).map { Array(out[($0 * dh)..<(($0 + 1) * dh)]) }
     }
