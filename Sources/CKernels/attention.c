@@ -1,34 +1,21 @@
 // Attention of one head: for one query (decoding), scores against every cached key,
-// softmax, and the values weighted by it; for a prompt's queries, eight at a time over
-// tiles of keys with an online softmax, each key widened once for the eight. AVX2 and
-// NEON variants, each against the portable one in the kernel tests.
+// softmax, and the values weighted by it; for a prompt's queries, a block at a time as two
+// matrix products per tile of keys with an online softmax. AVX-512, AVX2 and NEON variants,
+// each against the portable one in the kernel tests.
 // Gemma 2 caps the scores softly first: cap · tanh(score / cap), when cap > 0. The cached
 // keys and values are f32, f16 or Q8_0 (tl_weight_type), widened as they are read.
 #include "internal.h"
 
-// Keys per tile of the prompt kernels' online softmax.
+// Keys per tile of the portable prompt path's online softmax.
 #define KEY_TILE 64
 // Keys per tile of the decoding kernels: the tile's keys (then values) widened to f32, 32 KB
 // at dh = 256, stay in the L1 cache.
 #define GROUP_TILE 32
-// Queries per block of the AVX-512 prompt kernel (two registers of lanes), and its keys per tile.
-#define BLOCK_QUERIES 32
+// Queries per block of the prompt kernels (two AVX2 registers of lanes, four NEON ones; two
+// AVX-512 ones), and their keys per tile.
+#define BLOCK_QUERIES 16
+#define BLOCK_QUERIES_AVX512 32
 #define BLOCK_KEYS 32
-
-// The prompt kernels' arguments after the query count, by their names in every caller.
-#define QUERY_ARGUMENTS q, qstride, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats
-
-// call(N) with N the query count, 2 … 8, as a constant: each kernel copy unrolls its loops.
-#define FOR_QUERY_COUNT(nq, call) \
-    switch (nq) { \
-    case 2: call(2); break; \
-    case 3: call(3); break; \
-    case 4: call(4); break; \
-    case 5: call(5); break; \
-    case 6: call(6); break; \
-    case 7: call(7); break; \
-    default: call(8); break; \
-    }
 
 // What merging partial results needs (tl_attend_queries_partial): the largest score and
 // Σ e^(score − largest), when stats is not NULL.
@@ -47,7 +34,7 @@ static float soft_cap(float *scores, size_t count, float cap) {
 }
 
 static void attend_portable(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count,
-                            size_t dh, float scale, float cap, float *scores, float *out, float *stats) {
+                            size_t dh, float scale, float cap, float *scores, float *out) {
     float top = -INFINITY;
     for (size_t p = 0; p < count; p++) {
         float s = 0;
@@ -61,7 +48,6 @@ static void attend_portable(const float *q, const void *keys, const void *values
         scores[p] = expf(scores[p] - top);
         sum += scores[p];
     }
-    put_stats(stats, top, sum);
     for (size_t i = 0; i < dh; i++) out[i] = 0;
     for (size_t p = 0; p < count; p++) {
         const float w = scores[p] / sum;
@@ -101,6 +87,43 @@ static void attend_online(const float *q, const void *keys, const void *values, 
     for (size_t i = 0; i < dh; i++) out[i] = sum > 0 ? out[i] / sum : 0;
 }
 
+// The block kernels' shared steps. A block of nq queries (at most qb, the lanes it has) keeps
+// each query's positions as its lane compares them (first ≤ p < last; an unused lane sees
+// none) and the queries transposed, qt[c·qb + i] (zeros past nq); returns the span lo ..< hi
+// of all their positions.
+static size_t block_setup(size_t qb, const float *q, size_t qstride, size_t nq, const size_t *start, const size_t *end, size_t dh,
+                          float *qt, int32_t *first, int32_t *last, size_t *lo) {
+    size_t low = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < qb; i++) {
+        first[i] = i < nq ? (int32_t)start[i] : 0;
+        last[i] = i < nq ? (int32_t)end[i] : 0;
+        if (i < nq) {
+            low = start[i] < low ? start[i] : low;
+            hi = end[i] > hi ? end[i] : hi;
+        }
+        for (size_t c = 0; c < dh; c++) qt[c * qb + i] = i < nq ? q[i * qstride + c] : 0;
+    }
+    *lo = low;
+    return hi;
+}
+
+// The soft cap on a tile's scores p[j·qb + i], scaled first (the kernels scale the others
+// with their mask).
+static void block_cap(float *p, size_t qb, size_t n, size_t nq, float scale, float cap) {
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < nq; i++) p[j * qb + i] = cap * tanhf(p[j * qb + i] * scale / cap);
+}
+
+// Each query's weighted sum (acc, rows of dh) divided by its Σ e, and its statistics.
+static void block_finish(const float *acc, const float *sums, const float *maxima, size_t nq, size_t dh, float *out, size_t ostride,
+                         float *stats) {
+    for (size_t i = 0; i < nq; i++) {
+        put_stats(stats ? stats + 2 * i : NULL, maxima[i], sums[i]);
+        const float inverse = sums[i] > 0 ? 1.0f / sums[i] : 0.0f;
+        for (size_t c = 0; c < dh; c++) out[i * ostride + c] = acc[i * dh + c] * inverse;
+    }
+}
+
 // Asks for row p + GROUP_TILE (if below hi), the next tile's counterpart of row p: a tile's
 // work is short, and with the hardware's prefetcher alone the decoding kernels waited on
 // memory half their time once the cache outgrew L2.
@@ -124,7 +147,7 @@ TL_TARGET_AVX2 static inline __m256 sum_each_avx2(const __m256 v[8]) {
 // Eight positions at a time: their scores come out together in one register, so the
 // exponentials run eight wide too.
 TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride,
-                                       size_t count, size_t dh, float scale, float cap, float *scores, float *out, float *stats) {
+                                       size_t count, size_t dh, float scale, float cap, float *scores, float *out) {
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 top8 = _mm256_set1_ps(-INFINITY);
     size_t p = 0;
@@ -172,7 +195,6 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
         scores[p] = expf(scores[p] - top);
         sum += scores[p];
     }
-    put_stats(stats, top, sum);
 
     // Σ e_p·v_p, divided by Σ e_p once at the end.
     const __m256 inverse = _mm256_set1_ps(1.0f / sum);
@@ -187,101 +209,6 @@ TL_TARGET_AVX2 static void attend_avx2(const float *q, const void *keys, const v
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_add_ps(a0, a1), inverse));
     }
 }
-
-// Up to eight queries of one head at once (a prompt's consecutive tokens, or the query
-// heads that share a key/value head), lane i for query i: each cached key and value is
-// read and widened once for all of them, and the softmax runs online over tiles of keys
-// (a running maximum and sum per query, the partial results rescaled when the maximum
-// grows), so no score matrix is kept. NQ is a constant in each copy (see the switch
-// below), so the per-query loops unroll and the sums stay in registers: the values are
-// summed a chunk of eight at a time over the whole tile, not key by key through memory.
-TL_TARGET_AVX2 static inline __attribute__((always_inline)) void
-attend_queries_avx2_n(const size_t NQ, const float *q, size_t qstride, const void *keys, const void *values, tl_weight_type type,
-                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride,
-                      float *stats) {
-    float acc[8][256] __attribute__((aligned(32)));
-    int32_t first[8], last[8];
-    size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 0; i < 8; i++) {
-        first[i] = i < NQ ? (int32_t)start[i] : 0;
-        last[i] = i < NQ ? (int32_t)end[i] : 0;  // an unused lane sees no key
-        if (i < NQ) {
-            lo = start[i] < lo ? start[i] : lo;
-            hi = end[i] > hi ? end[i] : hi;
-            for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
-        }
-    }
-    const __m256i vfirst = _mm256_loadu_si256((const __m256i *)(const void *)first), vlast = _mm256_loadu_si256((const __m256i *)(const void *)last);
-    const __m256 vscale = _mm256_set1_ps(scale), minus_inf = _mm256_set1_ps(-INFINITY);
-    __m256 running_max = minus_inf, running_sum = _mm256_setzero_ps();
-    for (size_t t0 = lo; t0 < hi; t0 += KEY_TILE) {
-        const size_t n = hi - t0 < KEY_TILE ? hi - t0 : KEY_TILE;
-        __m256 s[KEY_TILE], valid[KEY_TILE];
-        __m256 tile_max = minus_inf;
-        for (size_t j = 0; j < n; j++) {
-            const size_t k = (t0 + j) * stride;
-            __m256 a[8];
-            const __m256 k0 = tl_weights8(keys, type, k);
-            for (size_t i = 0; i < 8; i++) a[i] = i < NQ ? _mm256_mul_ps(_mm256_loadu_ps(q + i * qstride), k0) : _mm256_setzero_ps();
-            for (size_t c = 8; c < dh; c += 8) {
-                const __m256 kc = tl_weights8(keys, type, k + c);
-                for (size_t i = 0; i < NQ; i++) a[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i * qstride + c), kc, a[i]);
-            }
-            __m256 score = _mm256_mul_ps(sum_each_avx2(a), vscale);
-            if (cap > 0) {
-                float lanes[8];
-                _mm256_storeu_ps(lanes, score);
-                for (int i = 0; i < 8; i++) lanes[i] = cap * tanhf(lanes[i] / cap);
-                score = _mm256_loadu_ps(lanes);
-            }
-            const __m256i position = _mm256_set1_epi32((int32_t)(t0 + j));
-            valid[j] = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpgt_epi32(vfirst, position), _mm256_cmpgt_epi32(vlast, position)));
-            s[j] = _mm256_blendv_ps(minus_inf, score, valid[j]);
-            tile_max = _mm256_max_ps(tile_max, s[j]);
-        }
-        const __m256 new_max = _mm256_max_ps(running_max, tile_max);
-        // A lane that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
-        const __m256 safe_max = _mm256_blendv_ps(new_max, _mm256_setzero_ps(), _mm256_cmp_ps(new_max, minus_inf, _CMP_EQ_OQ));
-        const __m256 rescale = exp_nonpositive_avx2(_mm256_sub_ps(running_max, safe_max));
-        running_sum = _mm256_mul_ps(running_sum, rescale);
-        float factor[8], w[KEY_TILE][8] __attribute__((aligned(32)));
-        _mm256_storeu_ps(factor, rescale);
-        for (size_t j = 0; j < n; j++) {
-            const __m256 e = _mm256_and_ps(exp_nonpositive_avx2(_mm256_sub_ps(s[j], safe_max)), valid[j]);
-            running_sum = _mm256_add_ps(running_sum, e);
-            _mm256_store_ps(w[j], e);
-        }
-        for (size_t c = 0; c < dh; c += 8) {
-            __m256 a[8];
-            for (size_t i = 0; i < NQ; i++) a[i] = _mm256_mul_ps(_mm256_load_ps(acc[i] + c), _mm256_set1_ps(factor[i]));
-            for (size_t j = 0; j < n; j++) {
-                const __m256 vc = tl_weights8(values, type, (t0 + j) * stride + c);
-                for (size_t i = 0; i < NQ; i++) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&w[j][i]), vc, a[i]);
-            }
-            for (size_t i = 0; i < NQ; i++) _mm256_store_ps(acc[i] + c, a[i]);
-        }
-        running_max = new_max;
-    }
-    float sums[8], maxima[8];
-    _mm256_storeu_ps(sums, running_sum);
-    _mm256_storeu_ps(maxima, running_max);
-    for (size_t i = 0; i < NQ; i++) {
-        put_stats(stats ? stats + 2 * i : NULL, maxima[i], sums[i]);
-        const __m256 inverse = _mm256_set1_ps(sums[i] > 0 ? 1.0f / sums[i] : 0.0f);
-        for (size_t c = 0; c < dh; c += 8) _mm256_storeu_ps(out + i * ostride + c, _mm256_mul_ps(_mm256_load_ps(acc[i] + c), inverse));
-    }
-}
-
-// The copies for each query count, under AVX2's target (which an always-inline function
-// can only be inlined into).
-TL_TARGET_AVX2 static void attend_queries_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
-                                               tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
-                                               float scale, float cap, float *out, size_t ostride, float *stats) {
-#define ATTEND_N(N) attend_queries_avx2_n(N, QUERY_ARGUMENTS)
-    FOR_QUERY_COUNT(nq, ATTEND_N);
-#undef ATTEND_N
-}
-
 
 // Rows first ..< first + n of a cache (row p at p·stride) widened to f32 into dst (rows of
 // dh), the type's switch outside the loops so each loop widens one way, each row asking for
@@ -331,11 +258,10 @@ weighted_rows_avx2(const size_t K, float *acc, float factor, const float *w, con
 }
 
 // Decoding: up to eight queries that see the same positions lo ..< hi (the query heads that
-// share a key/value head). attend_queries_avx2 keeps a query per lane, so with two to four
-// queries most lanes idle and each chunk's sums wait on the one before. Here each tile of
-// keys and values is widened once into f32 rows; then, per query, eight keys' scores come
-// out of eight independent sums in one register (the exponentials eight wide), and each
-// query's weighted values are summed over the tile in eight registers.
+// share a key/value head; two to four of them, too few to fill a block kernel's lanes). Each
+// tile of keys and values is widened once into f32 rows; then, per query, eight keys' scores
+// come out of eight independent sums in one register (the exponentials eight wide), and
+// each query's weighted values are summed over the tile in eight registers.
 TL_TARGET_AVX2 static void attend_group_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
                                              tl_weight_type type, size_t stride, size_t lo, size_t hi, size_t dh, float scale, float cap,
                                              float *out, size_t ostride, float *stats) {
@@ -410,8 +336,122 @@ TL_TARGET_AVX2 static void attend_group_avx2(const float *q, size_t qstride, siz
 }
 
 // A tile's scores as a matrix product, the queries in lanes: p[j][i] = Σ_c qt[c][i] · rows[j][c]
-// for eight keys at a time, each key's value broadcast against NV registers of queries, so
-// no sum runs across lanes. (n a multiple of 8; rows past the tile's keys are zeros.)
+// for four keys at a time, each key's value broadcast against NV registers of queries, so
+// no sum runs across lanes. (n a multiple of 4; rows past the tile's keys are zeros.)
+TL_TARGET_AVX2 static inline __attribute__((always_inline)) void
+block_scores_avx2(const size_t NV, const float *qt, const float *rows, size_t n, size_t dh, float *p) {
+    for (size_t j = 0; j < n; j += 4) {
+        __m256 a[2][4];
+        for (size_t v = 0; v < NV; v++)
+            for (size_t r = 0; r < 4; r++) a[v][r] = _mm256_setzero_ps();
+        for (size_t c = 0; c < dh; c++) {
+            __m256 qv[2];
+            for (size_t v = 0; v < NV; v++) qv[v] = _mm256_load_ps(qt + c * BLOCK_QUERIES + 8 * v);
+            for (size_t r = 0; r < 4; r++) {
+                const __m256 k = _mm256_broadcast_ss(rows + (j + r) * dh + c);
+                for (size_t v = 0; v < NV; v++) a[v][r] = _mm256_fmadd_ps(qv[v], k, a[v][r]);
+            }
+        }
+        for (size_t r = 0; r < 4; r++)
+            for (size_t v = 0; v < NV; v++) _mm256_store_ps(p + (j + r) * BLOCK_QUERIES + 8 * v, a[v][r]);
+    }
+}
+
+// acc[i][c0 ..< c0 + 8K] = acc · factor[i] + Σ_j p[j][i] · rows[j][c0 …] for four queries
+// i0 … i0 + 3, their sums in 4K registers over the whole tile.
+TL_TARGET_AVX2 static inline __attribute__((always_inline)) void
+block_values_avx2(const size_t K, float *acc, size_t i0, size_t c0, const float *factor, const float *p, const float *rows, size_t n,
+                  size_t dh) {
+    __m256 a[4][2];
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < K; k++) a[i][k] = _mm256_mul_ps(_mm256_load_ps(acc + (i0 + i) * dh + c0 + 8 * k), _mm256_set1_ps(factor[i0 + i]));
+    for (size_t j = 0; j < n; j++) {
+        __m256 v[2];
+        for (size_t k = 0; k < K; k++) v[k] = _mm256_load_ps(rows + j * dh + c0 + 8 * k);
+        for (size_t i = 0; i < 4; i++) {
+            const __m256 w = _mm256_broadcast_ss(p + j * BLOCK_QUERIES + i0 + i);
+            for (size_t k = 0; k < K; k++) a[i][k] = _mm256_fmadd_ps(w, v[k], a[i][k]);
+        }
+    }
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < K; k++) _mm256_store_ps(acc + (i0 + i) * dh + c0 + 8 * k, a[i][k]);
+}
+
+// A prompt's queries, up to 16 of one head, each over its own positions, as two matrix
+// products per tile of keys (flash attention's plan): the queries transposed once, a lane
+// per query; each tile's keys widened to f32 rows and multiplied against them
+// (block_scores_avx2); the online softmax a lane per query; then the tile's values widened
+// into the same rows and weighted four queries by sixteen columns at a time. The inner
+// loops hold only products and their loads: no sum runs across lanes.
+TL_TARGET_AVX2 static void attend_block_avx2(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
+                                             tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
+                                             float scale, float cap, float *out, size_t ostride, float *stats) {
+    float qt[256 * BLOCK_QUERIES] __attribute__((aligned(32)));
+    float rows[BLOCK_KEYS * 256] __attribute__((aligned(32)));
+    float p[BLOCK_KEYS * BLOCK_QUERIES] __attribute__((aligned(32)));
+    float acc[BLOCK_QUERIES * 256] __attribute__((aligned(32)));
+    float factor[BLOCK_QUERIES] __attribute__((aligned(32)));
+    int32_t first[BLOCK_QUERIES], last[BLOCK_QUERIES];
+    size_t lo;
+    const size_t hi = block_setup(BLOCK_QUERIES, q, qstride, nq, start, end, dh, qt, first, last, &lo);
+    const size_t NV = nq > 8 ? 2 : 1, used = (nq + 3) / 4 * 4;
+    for (size_t i = 0; i < used * dh; i++) acc[i] = 0;
+    // Scores are scaled after the products, as the decoding kernels scale them (the capped
+    // ones before their cap): a query's scores then round alike whichever kernel runs it.
+    const __m256 minus_inf = _mm256_set1_ps(-INFINITY), vscale = _mm256_set1_ps(cap > 0 ? 1.0f : scale);
+    __m256 running_max[2] = {minus_inf, minus_inf}, running_sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256i vfirst[2], vlast[2];
+    for (size_t v = 0; v < 2; v++) {
+        vfirst[v] = _mm256_loadu_si256((const __m256i *)(const void *)(first + 8 * v));
+        vlast[v] = _mm256_loadu_si256((const __m256i *)(const void *)(last + 8 * v));
+    }
+    for (size_t t0 = lo; t0 < hi; t0 += BLOCK_KEYS) {
+        const size_t n = hi - t0 < BLOCK_KEYS ? hi - t0 : BLOCK_KEYS, padded = (n + 3) / 4 * 4;
+        widen_rows_avx2(keys, type, stride, t0, n, hi, dh, rows);
+        for (size_t c = n * dh; c < padded * dh; c++) rows[c] = 0;
+        if (NV == 2) block_scores_avx2(2, qt, rows, padded, dh, p);
+        else block_scores_avx2(1, qt, rows, padded, dh, p);
+        if (cap > 0) block_cap(p, BLOCK_QUERIES, n, nq, scale, cap);
+        for (size_t v = 0; v < NV; v++) {
+            __m256 tile_max = minus_inf;
+            for (size_t j = 0; j < n; j++) {
+                const __m256i position = _mm256_set1_epi32((int32_t)(t0 + j));
+                const __m256 valid = _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpgt_epi32(vfirst[v], position), _mm256_cmpgt_epi32(vlast[v], position)));
+                const __m256 s = _mm256_blendv_ps(minus_inf, _mm256_mul_ps(_mm256_load_ps(p + j * BLOCK_QUERIES + 8 * v), vscale), valid);
+                _mm256_store_ps(p + j * BLOCK_QUERIES + 8 * v, s);
+                tile_max = _mm256_max_ps(tile_max, s);
+            }
+            const __m256 new_max = _mm256_max_ps(running_max[v], tile_max);
+            // A lane that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
+            const __m256 safe_max = _mm256_blendv_ps(new_max, _mm256_setzero_ps(), _mm256_cmp_ps(new_max, minus_inf, _CMP_EQ_OQ));
+            const __m256 rescale = exp_nonpositive_avx2(_mm256_sub_ps(running_max[v], safe_max));
+            __m256 sum = _mm256_mul_ps(running_sum[v], rescale);
+            for (size_t j = 0; j < n; j++) {
+                const __m256 s = _mm256_load_ps(p + j * BLOCK_QUERIES + 8 * v);
+                const __m256 e = _mm256_and_ps(exp_nonpositive_avx2(_mm256_sub_ps(s, safe_max)), _mm256_cmp_ps(s, minus_inf, _CMP_NEQ_OQ));
+                _mm256_store_ps(p + j * BLOCK_QUERIES + 8 * v, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            _mm256_store_ps(factor + 8 * v, rescale);
+            running_sum[v] = sum;
+            running_max[v] = new_max;
+        }
+        widen_rows_avx2(values, type, stride, t0, n, hi, dh, rows);
+        for (size_t i0 = 0; i0 < used; i0 += 4) {
+            size_t c = 0;
+            for (; c + 16 <= dh; c += 16) block_values_avx2(2, acc, i0, c, factor, p, rows, n, dh);
+            if (c < dh) block_values_avx2(1, acc, i0, c, factor, p, rows, n, dh);
+        }
+    }
+    float sums[BLOCK_QUERIES], maxima[BLOCK_QUERIES];
+    for (size_t v = 0; v < 2; v++) {
+        _mm256_storeu_ps(sums + 8 * v, running_sum[v]);
+        _mm256_storeu_ps(maxima + 8 * v, running_max[v]);
+    }
+    block_finish(acc, sums, maxima, nq, dh, out, ostride, stats);
+}
+
+// block_scores_avx2 sixteen lanes wide, eight keys at a time.
 TL_TARGET_AVX512 static inline __attribute__((always_inline)) void
 block_scores_avx512(const size_t NV, const float *qt, const float *rows, size_t n, size_t dh, float *p) {
     for (size_t j = 0; j < n; j += 8) {
@@ -420,19 +460,18 @@ block_scores_avx512(const size_t NV, const float *qt, const float *rows, size_t 
             for (size_t r = 0; r < 8; r++) a[v][r] = _mm512_setzero_ps();
         for (size_t c = 0; c < dh; c++) {
             __m512 qv[2];
-            for (size_t v = 0; v < NV; v++) qv[v] = _mm512_load_ps(qt + c * BLOCK_QUERIES + 16 * v);
+            for (size_t v = 0; v < NV; v++) qv[v] = _mm512_load_ps(qt + c * BLOCK_QUERIES_AVX512 + 16 * v);
             for (size_t r = 0; r < 8; r++) {
                 const __m512 k = _mm512_set1_ps(rows[(j + r) * dh + c]);
                 for (size_t v = 0; v < NV; v++) a[v][r] = _mm512_fmadd_ps(qv[v], k, a[v][r]);
             }
         }
         for (size_t r = 0; r < 8; r++)
-            for (size_t v = 0; v < NV; v++) _mm512_store_ps(p + (j + r) * BLOCK_QUERIES + 16 * v, a[v][r]);
+            for (size_t v = 0; v < NV; v++) _mm512_store_ps(p + (j + r) * BLOCK_QUERIES_AVX512 + 16 * v, a[v][r]);
     }
 }
 
-// acc[i][c0 ..< c0 + 16K] = acc · factor[i] + Σ_j p[j][i] · rows[j][c0 …] for four queries
-// i0 … i0 + 3, their sums in 4K registers over the whole tile.
+// block_values_avx2 sixteen columns a register, up to 64 at a time.
 TL_TARGET_AVX512 static inline __attribute__((always_inline)) void
 block_values_avx512(const size_t K, float *acc, size_t i0, size_t c0, const float *factor, const float *p, const float *rows, size_t n,
                     size_t dh) {
@@ -443,7 +482,7 @@ block_values_avx512(const size_t K, float *acc, size_t i0, size_t c0, const floa
         __m512 v[4];
         for (size_t k = 0; k < K; k++) v[k] = _mm512_load_ps(rows + j * dh + c0 + 16 * k);
         for (size_t i = 0; i < 4; i++) {
-            const __m512 w = _mm512_set1_ps(p[j * BLOCK_QUERIES + i0 + i]);
+            const __m512 w = _mm512_set1_ps(p[j * BLOCK_QUERIES_AVX512 + i0 + i]);
             for (size_t k = 0; k < K; k++) a[i][k] = _mm512_fmadd_ps(w, v[k], a[i][k]);
         }
     }
@@ -451,36 +490,20 @@ block_values_avx512(const size_t K, float *acc, size_t i0, size_t c0, const floa
         for (size_t k = 0; k < K; k++) _mm512_store_ps(acc + (i0 + i) * dh + c0 + 16 * k, a[i][k]);
 }
 
-// A prompt's queries, up to 32 of one head, each over its own positions, as two matrix
-// products per tile of keys (flash attention's plan): the queries transposed once, a lane
-// per query; each tile's keys widened to f32 rows and multiplied against them
-// (block_scores_avx512); the online softmax a lane per query, sixteen wide; then the tile's
-// values widened into the same rows and weighted four queries by up to 64 columns at a time.
-// attend_queries_avx2 sums each key's products across lanes, a shuffle ladder per key that
-// cost as much as the products; here the inner loops hold only products and their loads.
+// attend_block_avx2 with 32 queries in two registers of sixteen lanes (dh a multiple of 16).
 TL_TARGET_AVX512 static void attend_block_avx512(const float *q, size_t qstride, size_t nq, const void *keys, const void *values,
                                                  tl_weight_type type, size_t stride, const size_t *start, const size_t *end, size_t dh,
                                                  float scale, float cap, float *out, size_t ostride, float *stats) {
-    float qt[256 * BLOCK_QUERIES] __attribute__((aligned(64)));
+    float qt[256 * BLOCK_QUERIES_AVX512] __attribute__((aligned(64)));
     float rows[BLOCK_KEYS * 256] __attribute__((aligned(64)));
-    float p[BLOCK_KEYS * BLOCK_QUERIES] __attribute__((aligned(64)));
-    float acc[BLOCK_QUERIES * 256] __attribute__((aligned(64)));
-    float factor[BLOCK_QUERIES] __attribute__((aligned(64)));
-    int32_t first[BLOCK_QUERIES], last[BLOCK_QUERIES];
+    float p[BLOCK_KEYS * BLOCK_QUERIES_AVX512] __attribute__((aligned(64)));
+    float acc[BLOCK_QUERIES_AVX512 * 256] __attribute__((aligned(64)));
+    float factor[BLOCK_QUERIES_AVX512] __attribute__((aligned(64)));
+    int32_t first[BLOCK_QUERIES_AVX512], last[BLOCK_QUERIES_AVX512];
+    size_t lo;
+    const size_t hi = block_setup(BLOCK_QUERIES_AVX512, q, qstride, nq, start, end, dh, qt, first, last, &lo);
     const size_t NV = nq > 16 ? 2 : 1, used = (nq + 3) / 4 * 4;
-    size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 0; i < BLOCK_QUERIES; i++) {
-        first[i] = i < nq ? (int32_t)start[i] : 0;
-        last[i] = i < nq ? (int32_t)end[i] : 0;  // an unused lane sees no key
-        if (i < nq) {
-            lo = start[i] < lo ? start[i] : lo;
-            hi = end[i] > hi ? end[i] : hi;
-        }
-        for (size_t c = 0; c < dh; c++) qt[c * BLOCK_QUERIES + i] = i < nq ? q[i * qstride + c] : 0;
-    }
     for (size_t i = 0; i < used * dh; i++) acc[i] = 0;
-    // Scores are scaled after the products, as the other kernels scale them (the capped
-    // ones before their cap): a query's scores then round alike whichever kernel runs it.
     const __m512 minus_inf = _mm512_set1_ps(-INFINITY), vscale = _mm512_set1_ps(cap > 0 ? 1.0f : scale);
     __m512 running_max[2] = {minus_inf, minus_inf}, running_sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     __m512i vfirst[2], vlast[2];
@@ -494,28 +517,24 @@ TL_TARGET_AVX512 static void attend_block_avx512(const float *q, size_t qstride,
         for (size_t c = n * dh; c < padded * dh; c++) rows[c] = 0;
         if (NV == 2) block_scores_avx512(2, qt, rows, padded, dh, p);
         else block_scores_avx512(1, qt, rows, padded, dh, p);
-        if (cap > 0)
-            for (size_t j = 0; j < n; j++)
-                for (size_t i = 0; i < nq; i++) p[j * BLOCK_QUERIES + i] = cap * tanhf(p[j * BLOCK_QUERIES + i] * scale / cap);
+        if (cap > 0) block_cap(p, BLOCK_QUERIES_AVX512, n, nq, scale, cap);
         for (size_t v = 0; v < NV; v++) {
             __m512 tile_max = minus_inf;
             for (size_t j = 0; j < n; j++) {
                 const __m512i position = _mm512_set1_epi32((int32_t)(t0 + j));
                 const __mmask16 valid = _mm512_cmple_epi32_mask(vfirst[v], position) & _mm512_cmpgt_epi32_mask(vlast[v], position);
-                const __m512 s = _mm512_mask_blend_ps(valid, minus_inf, _mm512_mul_ps(_mm512_load_ps(p + j * BLOCK_QUERIES + 16 * v), vscale));
-                _mm512_store_ps(p + j * BLOCK_QUERIES + 16 * v, s);
+                const __m512 s = _mm512_mask_blend_ps(valid, minus_inf, _mm512_mul_ps(_mm512_load_ps(p + j * BLOCK_QUERIES_AVX512 + 16 * v), vscale));
+                _mm512_store_ps(p + j * BLOCK_QUERIES_AVX512 + 16 * v, s);
                 tile_max = _mm512_max_ps(tile_max, s);
             }
             const __m512 new_max = _mm512_max_ps(running_max[v], tile_max);
-            // A lane that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
             const __m512 safe_max = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(new_max, minus_inf, _CMP_EQ_OQ), new_max, _mm512_setzero_ps());
             const __m512 rescale = exp_nonpositive_avx512(_mm512_sub_ps(running_max[v], safe_max));
             __m512 sum = _mm512_mul_ps(running_sum[v], rescale);
             for (size_t j = 0; j < n; j++) {
-                const __m512 s = _mm512_load_ps(p + j * BLOCK_QUERIES + 16 * v);
-                const __mmask16 valid = _mm512_cmp_ps_mask(s, minus_inf, _CMP_NEQ_OQ);
-                const __m512 e = _mm512_maskz_mov_ps(valid, exp_nonpositive_avx512(_mm512_sub_ps(s, safe_max)));
-                _mm512_store_ps(p + j * BLOCK_QUERIES + 16 * v, e);
+                const __m512 s = _mm512_load_ps(p + j * BLOCK_QUERIES_AVX512 + 16 * v);
+                const __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, minus_inf, _CMP_NEQ_OQ), exp_nonpositive_avx512(_mm512_sub_ps(s, safe_max)));
+                _mm512_store_ps(p + j * BLOCK_QUERIES_AVX512 + 16 * v, e);
                 sum = _mm512_add_ps(sum, e);
             }
             _mm512_store_ps(factor + 16 * v, rescale);
@@ -534,16 +553,12 @@ TL_TARGET_AVX512 static void attend_block_avx512(const float *q, size_t qstride,
             }
         }
     }
-    float sums[BLOCK_QUERIES], maxima[BLOCK_QUERIES];
+    float sums[BLOCK_QUERIES_AVX512], maxima[BLOCK_QUERIES_AVX512];
     for (size_t v = 0; v < 2; v++) {
         _mm512_storeu_ps(sums + 16 * v, running_sum[v]);
         _mm512_storeu_ps(maxima + 16 * v, running_max[v]);
     }
-    for (size_t i = 0; i < nq; i++) {
-        put_stats(stats ? stats + 2 * i : NULL, maxima[i], sums[i]);
-        const __m512 inverse = _mm512_set1_ps(sums[i] > 0 ? 1.0f / sums[i] : 0.0f);
-        for (size_t c = 0; c < dh; c += 16) _mm512_storeu_ps(out + i * ostride + c, _mm512_mul_ps(_mm512_load_ps(acc + i * dh + c), inverse));
-    }
+    block_finish(acc, sums, maxima, nq, dh, out, ostride, stats);
 }
 #endif
 
@@ -551,7 +566,7 @@ TL_TARGET_AVX512 static void attend_block_avx512(const float *q, size_t qstride,
 // attend_avx2's plan four lanes wide: the scores first, the exponentials four at a time,
 // then Σ e_p·v_p divided by Σ e_p once.
 static void attend_neon(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count,
-                        size_t dh, float scale, float cap, float *scores, float *out, float *stats) {
+                        size_t dh, float scale, float cap, float *scores, float *out) {
     float top = -INFINITY;
     for (size_t p = 0; p < count; p++) {
         const size_t k = p * stride;
@@ -579,7 +594,6 @@ static void attend_neon(const float *q, const void *keys, const void *values, tl
         scores[p] = expf(scores[p] - top);
         sum += scores[p];
     }
-    put_stats(stats, top, sum);
     const float inverse = 1.0f / sum;
     for (size_t i = 0; i < dh; i += 4) {
         float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
@@ -590,76 +604,6 @@ static void attend_neon(const float *q, const void *keys, const void *values, tl
         }
         if (r < count) a0 = vfmaq_n_f32(a0, tl_weights4(values, type, r * stride + i), scores[r]);
         vst1q_f32(out + i, vmulq_n_f32(vaddq_f32(a0, a1), inverse));
-    }
-}
-
-// attend_queries_avx2's online softmax over tiles of keys for up to eight queries, each key
-// and value widened once for all of them; the per-query bookkeeping is scalar. NQ is a
-// constant in each copy, so the sums of a chunk of four values stay in registers over a tile.
-static inline __attribute__((always_inline)) void
-attend_queries_neon_n(const size_t NQ, const float *q, size_t qstride, const void *keys, const void *values, tl_weight_type type,
-                      size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out, size_t ostride,
-                      float *stats) {
-    float acc[8][256] __attribute__((aligned(16)));
-    float running_max[8], running_sum[8];
-    size_t lo = SIZE_MAX, hi = 0;
-    for (size_t i = 0; i < NQ; i++) {
-        lo = start[i] < lo ? start[i] : lo;
-        hi = end[i] > hi ? end[i] : hi;
-        running_max[i] = -INFINITY;
-        running_sum[i] = 0;
-        for (size_t c = 0; c < dh; c++) acc[i][c] = 0;
-    }
-    for (size_t t0 = lo; t0 < hi; t0 += KEY_TILE) {
-        const size_t n = hi - t0 < KEY_TILE ? hi - t0 : KEY_TILE;
-        float s[KEY_TILE][8];
-        float tile_max[8];
-        for (size_t i = 0; i < NQ; i++) tile_max[i] = -INFINITY;
-        for (size_t j = 0; j < n; j++) {
-            const size_t k = (t0 + j) * stride, position = t0 + j;
-            float32x4_t a[8];
-            const float32x4_t k0 = tl_weights4(keys, type, k);
-            for (size_t i = 0; i < NQ; i++) a[i] = vmulq_f32(vld1q_f32(q + i * qstride), k0);
-            for (size_t c = 4; c < dh; c += 4) {
-                const float32x4_t kc = tl_weights4(keys, type, k + c);
-                for (size_t i = 0; i < NQ; i++) a[i] = vfmaq_f32(a[i], vld1q_f32(q + i * qstride + c), kc);
-            }
-            for (size_t i = 0; i < NQ; i++) {
-                float score = vaddvq_f32(a[i]) * scale;
-                if (cap > 0) score = cap * tanhf(score / cap);
-                s[j][i] = position >= start[i] && position < end[i] ? score : -INFINITY;
-                tile_max[i] = s[j][i] > tile_max[i] ? s[j][i] : tile_max[i];
-            }
-        }
-        float safe_max[8], factor[8], w[KEY_TILE][8];
-        for (size_t i = 0; i < NQ; i++) {
-            const float new_max = running_max[i] > tile_max[i] ? running_max[i] : tile_max[i];
-            // A query that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
-            safe_max[i] = new_max == -INFINITY ? 0 : new_max;
-            factor[i] = expf(running_max[i] - safe_max[i]);
-            running_sum[i] *= factor[i];
-            running_max[i] = new_max;
-        }
-        for (size_t j = 0; j < n; j++) {
-            for (size_t i = 0; i < NQ; i++) {
-                w[j][i] = s[j][i] == -INFINITY ? 0 : expf(s[j][i] - safe_max[i]);
-                running_sum[i] += w[j][i];
-            }
-        }
-        for (size_t c = 0; c < dh; c += 4) {
-            float32x4_t a[8];
-            for (size_t i = 0; i < NQ; i++) a[i] = vmulq_n_f32(vld1q_f32(acc[i] + c), factor[i]);
-            for (size_t j = 0; j < n; j++) {
-                const float32x4_t vc = tl_weights4(values, type, (t0 + j) * stride + c);
-                for (size_t i = 0; i < NQ; i++) a[i] = vfmaq_n_f32(a[i], vc, w[j][i]);
-            }
-            for (size_t i = 0; i < NQ; i++) vst1q_f32(acc[i] + c, a[i]);
-        }
-    }
-    for (size_t i = 0; i < NQ; i++) {
-        put_stats(stats ? stats + 2 * i : NULL, running_max[i], running_sum[i]);
-        const float inverse = running_sum[i] > 0 ? 1.0f / running_sum[i] : 0.0f;
-        for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
     }
 }
 
@@ -773,41 +717,140 @@ static void attend_group_neon(const float *q, size_t qstride, size_t nq, const v
         for (size_t c = 0; c < dh; c += 4) vst1q_f32(out + i * ostride + c, vmulq_n_f32(vld1q_f32(acc[i] + c), inverse));
     }
 }
-#endif
 
-// One query, any variant; stats (may be NULL) as put_stats writes them.
-static void attend_one(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
-                       float scale, float cap, float *scores, float *out, float *stats) {
-    if (count == 0) {
-        for (size_t i = 0; i < dh; i++) out[i] = 0;
-        put_stats(stats, -INFINITY, 0);
-        return;
+// block_scores_avx2 four lanes wide: four keys at a time against NV registers of four
+// queries, each key's four values of a step loaded once and multiplied by lane.
+static inline __attribute__((always_inline)) void block_scores_neon(const size_t NV, const float *qt, const float *rows, size_t n, size_t dh,
+                                                                    float *p) {
+    for (size_t j = 0; j < n; j += 4) {
+        float32x4_t a[4][4];
+        for (size_t v = 0; v < NV; v++)
+            for (size_t r = 0; r < 4; r++) a[v][r] = vdupq_n_f32(0);
+        for (size_t c = 0; c < dh; c += 4) {
+            float32x4_t k[4];
+            for (size_t r = 0; r < 4; r++) k[r] = vld1q_f32(rows + (j + r) * dh + c);
+#define STEP(L) \
+            for (size_t v = 0; v < NV; v++) { \
+                const float32x4_t qv = vld1q_f32(qt + (c + L) * BLOCK_QUERIES + 4 * v); \
+                for (size_t r = 0; r < 4; r++) a[v][r] = vfmaq_laneq_f32(a[v][r], qv, k[r], L); \
+            }
+            STEP(0) STEP(1) STEP(2) STEP(3)
+#undef STEP
+        }
+        for (size_t r = 0; r < 4; r++)
+            for (size_t v = 0; v < NV; v++) vst1q_f32(p + (j + r) * BLOCK_QUERIES + 4 * v, a[v][r]);
     }
-#if TL_X86
-    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
-        attend_avx2(q, keys, values, type, stride, count, dh, scale, cap, scores, out, stats);
-        return;
-    }
-#elif TL_ARM64
-    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0) {
-        attend_neon(q, keys, values, type, stride, count, dh, scale, cap, scores, out, stats);
-        return;
-    }
-#endif
-    attend_portable(q, keys, values, type, stride, count, dh, scale, cap, scores, out, stats);
 }
+
+// block_values_avx2 four lanes wide: four queries' weights of a key in one register, by lane.
+static inline __attribute__((always_inline)) void block_values_neon(const size_t K, float *acc, size_t i0, size_t c0, const float *factor,
+                                                                    const float *p, const float *rows, size_t n, size_t dh) {
+    float32x4_t a[4][4];
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < K; k++) a[i][k] = vmulq_n_f32(vld1q_f32(acc + (i0 + i) * dh + c0 + 4 * k), factor[i0 + i]);
+    for (size_t j = 0; j < n; j++) {
+        const float32x4_t w = vld1q_f32(p + j * BLOCK_QUERIES + i0);
+        for (size_t k = 0; k < K; k++) {
+            const float32x4_t v = vld1q_f32(rows + j * dh + c0 + 4 * k);
+            a[0][k] = vfmaq_laneq_f32(a[0][k], v, w, 0);
+            a[1][k] = vfmaq_laneq_f32(a[1][k], v, w, 1);
+            a[2][k] = vfmaq_laneq_f32(a[2][k], v, w, 2);
+            a[3][k] = vfmaq_laneq_f32(a[3][k], v, w, 3);
+        }
+    }
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < K; k++) vst1q_f32(acc + (i0 + i) * dh + c0 + 4 * k, a[i][k]);
+}
+
+// attend_block_avx2 with 16 queries in four registers of four lanes.
+static void attend_block_neon(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
+                              size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
+                              size_t ostride, float *stats) {
+    float qt[256 * BLOCK_QUERIES] __attribute__((aligned(16)));
+    float rows[BLOCK_KEYS * 256] __attribute__((aligned(16)));
+    float p[BLOCK_KEYS * BLOCK_QUERIES] __attribute__((aligned(16)));
+    float acc[BLOCK_QUERIES * 256] __attribute__((aligned(16)));
+    float factor[BLOCK_QUERIES] __attribute__((aligned(16)));
+    int32_t first[BLOCK_QUERIES], last[BLOCK_QUERIES];
+    size_t lo;
+    const size_t hi = block_setup(BLOCK_QUERIES, q, qstride, nq, start, end, dh, qt, first, last, &lo);
+    const size_t NV = (nq + 3) / 4, used = NV * 4;
+    for (size_t i = 0; i < used * dh; i++) acc[i] = 0;
+    const float32x4_t minus_inf = vdupq_n_f32(-INFINITY), zero = vdupq_n_f32(0), vscale = vdupq_n_f32(cap > 0 ? 1.0f : scale);
+    float32x4_t running_max[4], running_sum[4];
+    int32x4_t vfirst[4], vlast[4];
+    for (size_t v = 0; v < 4; v++) {
+        running_max[v] = minus_inf;
+        running_sum[v] = zero;
+        vfirst[v] = vld1q_s32(first + 4 * v);
+        vlast[v] = vld1q_s32(last + 4 * v);
+    }
+    for (size_t t0 = lo; t0 < hi; t0 += BLOCK_KEYS) {
+        const size_t n = hi - t0 < BLOCK_KEYS ? hi - t0 : BLOCK_KEYS, padded = (n + 3) / 4 * 4;
+        widen_rows_neon(keys, type, stride, t0, n, hi, dh, rows);
+        for (size_t c = n * dh; c < padded * dh; c++) rows[c] = 0;
+        switch (NV) {
+        case 1: block_scores_neon(1, qt, rows, padded, dh, p); break;
+        case 2: block_scores_neon(2, qt, rows, padded, dh, p); break;
+        case 3: block_scores_neon(3, qt, rows, padded, dh, p); break;
+        default: block_scores_neon(4, qt, rows, padded, dh, p); break;
+        }
+        if (cap > 0) block_cap(p, BLOCK_QUERIES, n, nq, scale, cap);
+        for (size_t v = 0; v < NV; v++) {
+            float32x4_t tile_max = minus_inf;
+            for (size_t j = 0; j < n; j++) {
+                const int32x4_t position = vdupq_n_s32((int32_t)(t0 + j));
+                const uint32x4_t valid = vandq_u32(vcleq_s32(vfirst[v], position), vcgtq_s32(vlast[v], position));
+                const float32x4_t s = vbslq_f32(valid, vmulq_f32(vld1q_f32(p + j * BLOCK_QUERIES + 4 * v), vscale), minus_inf);
+                vst1q_f32(p + j * BLOCK_QUERIES + 4 * v, s);
+                tile_max = vmaxq_f32(tile_max, s);
+            }
+            const float32x4_t new_max = vmaxq_f32(running_max[v], tile_max);
+            // A lane that has seen no key yet keeps a maximum of 0, so that nothing is −∞ − −∞.
+            const float32x4_t safe_max = vbslq_f32(vceqq_f32(new_max, minus_inf), zero, new_max);
+            const float32x4_t rescale = exp_nonpositive_neon(vsubq_f32(running_max[v], safe_max));
+            float32x4_t sum = vmulq_f32(running_sum[v], rescale);
+            for (size_t j = 0; j < n; j++) {
+                const float32x4_t s = vld1q_f32(p + j * BLOCK_QUERIES + 4 * v);
+                const float32x4_t e = vbslq_f32(vceqq_f32(s, minus_inf), zero, exp_nonpositive_neon(vsubq_f32(s, safe_max)));
+                vst1q_f32(p + j * BLOCK_QUERIES + 4 * v, e);
+                sum = vaddq_f32(sum, e);
+            }
+            vst1q_f32(factor + 4 * v, rescale);
+            running_sum[v] = sum;
+            running_max[v] = new_max;
+        }
+        widen_rows_neon(values, type, stride, t0, n, hi, dh, rows);
+        for (size_t i0 = 0; i0 < used; i0 += 4) {
+            size_t c = 0;
+            for (; c + 16 <= dh; c += 16) block_values_neon(4, acc, i0, c, factor, p, rows, n, dh);
+            switch ((dh - c) / 4) {
+            case 3: block_values_neon(3, acc, i0, c, factor, p, rows, n, dh); break;
+            case 2: block_values_neon(2, acc, i0, c, factor, p, rows, n, dh); break;
+            case 1: block_values_neon(1, acc, i0, c, factor, p, rows, n, dh); break;
+            default: break;
+            }
+        }
+    }
+    float sums[BLOCK_QUERIES], maxima[BLOCK_QUERIES];
+    for (size_t v = 0; v < 4; v++) {
+        vst1q_f32(sums + 4 * v, running_sum[v]);
+        vst1q_f32(maxima + 4 * v, running_max[v]);
+    }
+    block_finish(acc, sums, maxima, nq, dh, out, ostride, stats);
+}
+#endif
 
 // Queries at once, any variant; stats (may be NULL) two floats a query.
 static void attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
                            size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
                            size_t ostride, float *stats) {
 #if TL_X86
-    const int blocks = TL_USES_AVX512() && dh >= 16 && dh % 16 == 0 && dh <= 256;
+    const int wide = TL_USES_AVX512() && dh >= 16 && dh % 16 == 0 && dh <= 256;
 #else
-    const int blocks = 0;
+    const int wide = 0;
 #endif
-    // The block kernel takes up to 32 queries, the others up to eight.
-    const size_t most = blocks ? BLOCK_QUERIES : 8;
+    const size_t most = wide ? BLOCK_QUERIES_AVX512 : BLOCK_QUERIES;
     if (nq > most) {
         for (size_t i = 0; i < nq; i += most) {
             const size_t m = nq - i < most ? nq - i : most;
@@ -818,30 +861,18 @@ static void attend_queries(const float *q, size_t qstride, size_t nq, const void
     }
     int shared = 1;  // every query sees the same positions (decoding)
     for (size_t i = 1; i < nq; i++) shared &= start[i] == start[0] && end[i] == end[0];
+    const int decoding = shared && nq <= 8 && end[0] > start[0];
 #if TL_X86
-    if (blocks && nq >= 2 && !shared) {
-        attend_block_avx512(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
-        return;
-    }
-#endif
-#if TL_X86
-    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 1 && nq <= 8 && shared && end[0] > start[0]) {
-        attend_group_avx2(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
-        return;
-    }
-    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
-        attend_queries_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
+    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0 && dh <= 256) {
+        if (decoding) attend_group_avx2(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
+        else if (wide) attend_block_avx512(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
+        else attend_block_avx2(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
         return;
     }
 #elif TL_ARM64
-    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 1 && nq <= 8 && shared && end[0] > start[0]) {
-        attend_group_neon(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
-        return;
-    }
-    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256 && nq >= 2 && nq <= 8) {
-#define ATTEND_N(N) attend_queries_neon_n(N, QUERY_ARGUMENTS)
-        FOR_QUERY_COUNT(nq, ATTEND_N);
-#undef ATTEND_N
+    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0 && dh <= 256) {
+        if (decoding) attend_group_neon(q, qstride, nq, keys, values, type, stride, start[0], end[0], dh, scale, cap, out, ostride, stats);
+        else attend_block_neon(q, qstride, nq, keys, values, type, stride, start, end, dh, scale, cap, out, ostride, stats);
         return;
     }
 #endif
@@ -863,5 +894,20 @@ void tl_attend_queries_partial(const float *q, size_t qstride, size_t nq, const 
 
 void tl_attend(const float *q, const void *keys, const void *values, tl_weight_type type, size_t stride, size_t count, size_t dh,
                float scale, float cap, float *scores, float *out) {
-    attend_one(q, keys, values, type, stride, count, dh, scale, cap, scores, out, NULL);
+    if (count == 0) {
+        for (size_t i = 0; i < dh; i++) out[i] = 0;
+        return;
+    }
+#if TL_X86
+    if (TL_USES_AVX2() && dh >= 8 && dh % 8 == 0) {
+        attend_avx2(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
+        return;
+    }
+#elif TL_ARM64
+    if (TL_USES_NEON() && dh >= 4 && dh % 4 == 0) {
+        attend_neon(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
+        return;
+    }
+#endif
+    attend_portable(q, keys, values, type, stride, count, dh, scale, cap, scores, out);
 }

@@ -392,6 +392,23 @@ static void test_attention_gelu_transpose(tl_isa isa) {
             }
         }
     }
+    // Widths whose last columns take a narrower register block (AVX2: 8 of 16; NEON: 4, 8
+    // or 12 of 16), and one no kernel takes (12 on x86, the per-query path).
+    {
+        const size_t widths[] = {12, 20, 24, 40};
+        static float wq[19 * 40], wr[19 * 40], wg[19 * 40];
+        for (size_t i = 0; i < 19 * 40; i++) wq[i] = uniform();
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            const size_t dh = widths[w], nq = 19;
+            size_t starts[19], ends[19];
+            for (size_t i = 0; i < nq; i++) { starts[i] = i == 3 ? 60 : 0; ends[i] = P - nq + i + 1; }
+            WITH(TL_ISA_PORTABLE, tl_attend_queries(wq, dh, nq, pk, pv, TL_WEIGHTS_F32, dh, starts, ends, dh, 0.125f, 0, wr, dh));
+            WITH(isa, tl_attend_queries(wq, dh, nq, pk, pv, TL_WEIGHTS_F32, dh, starts, ends, dh, 0.125f, 0, wg, dh));
+            int same = 1;
+            for (size_t i = 0; i < nq * dh; i++) same &= close_to(wg[i], wr[i], 10);
+            check(same, "prompt attention, narrow widths", nq, dh);
+        }
+    }
     // A head's positions in two parts, merged from the partial results' maxima and sums,
     // give what the whole range gives (on each variant, the per-query path included).
     for (size_t nq = 1; nq <= NQ; nq += 3) {

@@ -267,7 +267,8 @@ import Testing
         KernelISA.with(isa) {
             for (dh, first, n, window, spread) in [(64, 0, 8, Int?.none, Float(1)), (64, 130, 8, nil, 1), (16, 60, 5, 8, 1), (128, 0, 3, nil, 1),
                                                    (64, 200, 8, 70, 30), (12, 3, 2, nil, 1), (64, 20, 45, nil, 1), (80, 90, 33, 50, 1),
-                                                   (256, 0, 17, nil, 1), (48, 5, 32, nil, 4)] {
+                                                   (256, 0, 17, nil, 1), (48, 5, 32, nil, 4), (40, 33, 20, nil, 1),
+                                                   (24, 0, 9, 6, 1)] {
                 let total = first + n
                 let keys = (0..<total).map { Self.vector(dh, seed: 900 + UInt64($0), std: spread) }
                 let values = (0..<total).map { Self.vector(dh, seed: 1900 + UInt64($0)) }
