@@ -35,7 +35,7 @@ import Testing
     }
 
     /// Decoding, the query heads that share a key/value head attend together, reading the
-    /// cache once; a prompt's tokens attend eight at a time. Both
+    /// cache once; a prompt's tokens attend in blocks. Both
     /// give what the other gives: the last token's logits from the whole prompt at once,
     /// and from decoding it a token at a time (Gemma 3's with sliding-window layers).
     /// With three key/value heads on two threads, each head's positions are split in two
