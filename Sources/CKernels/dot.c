@@ -389,7 +389,8 @@ static void quantize_activations_portable(const float *x, size_t n, int8_t *q, f
         scales[b] = d;
         int32_t sum = 0;
         for (int i = 0; i < 32; i++) {
-            int8_t v = d == 0.0f ? 0 : (int8_t)(int32_t)tl_round_away(xb[i] / d);
+            // A NaN lane (which amax passed over) is 0, as the vector variants' conversions make it.
+            int8_t v = d == 0.0f || isnan(xb[i]) ? 0 : (int8_t)(int32_t)tl_round_away(xb[i] / d);
             q[32 * b + i] = v;
             sum += v;
         }
