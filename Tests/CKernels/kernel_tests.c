@@ -262,6 +262,20 @@ static void check_attention(tl_isa isa, const float *q, const void *keys, const 
     }
 }
 
+// Keys and values as a q8 cache holds them: ggml's Q8_0 blocks (an f16 scale of 2^-7 …
+// 2^-4, then 32 int8), `blocks` of each.
+static void make_q8_cache(uint8_t *keys, uint8_t *values, size_t blocks) {
+    for (size_t b = 0; b < blocks; b++) {
+        const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);
+        memcpy(keys + b * 34, &ks, 2);
+        memcpy(values + b * 34, &vs, 2);
+        for (size_t j = 0; j < 32; j++) {
+            keys[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
+            values[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
+        }
+    }
+}
+
 // f32 → f16 (the KV cache's rows): every f16 value and the midpoints between neighbours,
 // against the portable rounding.
 static void test_narrowing(tl_isa isa) {
@@ -307,15 +321,7 @@ static void test_attention_gelu_transpose(tl_isa isa) {
     check_attention(isa, q, keys16, values16, TL_WEIGHTS_F16, 0, "attention f16");
     // A q8 cache: ggml's Q8_0 blocks (an f16 scale, 32 int8), two per position of 64.
     static uint8_t keys8[COUNT * DH / 32 * 34], values8[COUNT * DH / 32 * 34];
-    for (size_t b = 0; b < COUNT * DH / 32; b++) {
-        const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);  // 2^-7 … 2^-4
-        memcpy(keys8 + b * 34, &ks, 2);
-        memcpy(values8 + b * 34, &vs, 2);
-        for (size_t j = 0; j < 32; j++) {
-            keys8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
-            values8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
-        }
-    }
+    make_q8_cache(keys8, values8, COUNT * DH / 32);
     check_attention(isa, q, keys8, values8, TL_WEIGHTS_Q8_0, 0, "attention q8");
     {
         size_t starts[4] = {0, 9, 0, 30}, ends[4] = {COUNT, COUNT - 2, 1, COUNT};
@@ -361,15 +367,7 @@ static void test_attention_gelu_transpose(tl_isa isa) {
         static float mq[MQ * DH], mr[MQ * DH], mg[MQ * DH];
         static uint8_t mk8[P * DH / 32 * 34], mv8[P * DH / 32 * 34];
         for (size_t i = 0; i < MQ * DH; i++) mq[i] = uniform();
-        for (size_t b = 0; b < P * DH / 32; b++) {
-            const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);
-            memcpy(mk8 + b * 34, &ks, 2);
-            memcpy(mv8 + b * 34, &vs, 2);
-            for (size_t j = 0; j < 32; j++) {
-                mk8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
-                mv8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
-            }
-        }
+        make_q8_cache(mk8, mv8, P * DH / 32);
         const size_t counts[] = {9, 16, 17, 31, 32, 33, MQ};
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             const size_t nq = counts[c];
@@ -432,15 +430,7 @@ static void test_attention_gelu_transpose(tl_isa isa) {
     // with and without the soft cap; and in two parts merged from their maxima and sums.
     {
         static uint8_t gk8[P * DH / 32 * 34], gv8[P * DH / 32 * 34];
-        for (size_t b = 0; b < P * DH / 32; b++) {
-            const uint16_t ks = (uint16_t)(0x2000 + (b * 37) % 0x0c00), vs = (uint16_t)(0x2400 + (b * 53) % 0x0800);
-            memcpy(gk8 + b * 34, &ks, 2);
-            memcpy(gv8 + b * 34, &vs, 2);
-            for (size_t j = 0; j < 32; j++) {
-                gk8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 2654435761u >> 24) - 128);
-                gv8[b * 34 + 2 + j] = (uint8_t)(int8_t)((int)((b * 32 + j) * 40503u >> 8 & 255) - 128);
-            }
-        }
+        make_q8_cache(gk8, gv8, P * DH / 32);
         const size_t ranges[][2] = {{0, 1}, {3, 10}, {0, 32}, {5, 150}, {64, 97}};
         for (size_t nq = 1; nq <= NQ; nq++) {
             for (int t = 0; t < 3; t++) {
