@@ -1,6 +1,6 @@
 // The `Split` regexes of llama.cpp's other pre-tokenizer names (llama-vocab.cpp: Falcon's
 // digit triples, DeepSeek's LLM, Coder and V3 lists, Tekken's and GPT-4o's words by letter
-// case), each a scanner keyed by its pattern text
+// case, BLOOM's words, Laguna's lines), each a scanner keyed by its pattern text
 // as tokenizer.json and llama.cpp spell it. Each is applied as `Split(…, isolated)`: every
 // match a piece, the text between matches kept as one piece. A pattern not here is refused
 // by name, never approximated.
@@ -76,7 +76,27 @@ enum RegexSplits {
         deepseekV3Words: deepseekV3,
         tekkenWords: { s, i in o200k(s, i, maxDigits: 1, contractions: false) },
         gpt4oWords: { s, i in o200k(s, i, maxDigits: 3, contractions: true) },
+        // Lines, and the runs of newlines between them (Laguna's first split).
+        #"[^\n]+|[\n]+"#: { s, i in
+            let newline = s[i] == "\n"
+            var end = i
+            while end < s.count && (s[end] == "\n") == newline { end += 1 }
+            return end
+        },
+        bloomWords: { s, i in
+            func word(_ j: Int) -> Bool { j < s.count && scalarClass(s[j]) != .space && !bloomStops.contains(s[j]) }
+            let start = s[i] == " " && word(i + 1) ? i + 1 : i
+            guard word(start) else { return nil }
+            var end = start
+            while word(end) { end += 1 }
+            return end
+        },
     ]
+
+    /// BLOOM's (and Poro's, GPT3-Finnish's, Viking's): an optional space and a run of anything
+    /// but whitespace, brackets, "|" and sentence punctuation.
+    static let bloomWords = #" ?[^(\s|.,!?…。，、।۔،)]+"#
+    static let bloomStops: Set<Unicode.Scalar> = ["(", "|", ".", ",", "!", "?", "…", "。", "，", "、", "।", "۔", "،", ")"]
 
     /// DeepSeek LLM's cased letters (llama-vocab.cpp's second regex for deepseek-llm); the
     /// escaped scalars are the ones Unicode normalization would replace in a source file.

@@ -265,6 +265,12 @@ extension TokenizerPipeline {
         table["deepseek-coder"] = ["[\r\n]", #"\s?\p{L}+"#, #"\s?\p{P}+"#, RegexSplits.deepseekCJK, #"\p{N}"#].map { .regex($0) }
         table["tekken"] = [.regex(RegexSplits.tekkenWords)]
         for name in ["gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"] { table[name] = [.regex(RegexSplits.gpt4oWords)] }
+        // MiniCPM 5: digits in threes, then Qwen2's regex with digit runs whole, which on
+        // pieces of at most three digits is Llama 3's.
+        table["minicpm5"] = [.regex(#"\p{N}{1,3}"#), .llama3(maxDigits: 3)]
+        table["laguna"] = [.regex(#"[^\n]+|[\n]+"#), .llama3(maxDigits: 1)]
+        for name in ["bloom", "poro-chat", "gpt3-finnish"] { table[name] = [.regex(RegexSplits.bloomWords)] }
+        table["viking"] = [.regex(RegexSplits.bloomWords), .regex(#"\p{N}"#)]
         for name in ["deepseek-v3", "hunyuan-dense", "joyai-llm", "hy_v4"] {
             table[name] = [#"\p{N}{1,3}"#, "[一-龥぀-ゟ゠-ヿ]+", RegexSplits.deepseekV3Words].map { .regex($0) }
         }
@@ -275,7 +281,7 @@ extension TokenizerPipeline {
     /// which Llama 3's tokenizer.json sets): as llama.cpp's llama-vocab.cpp sets it, so not
     /// smaug-bpe or dbrx. Without it "ĠViệt" comes out as three tokens where Llama 3 has one.
     package static let ggufIgnoringMerges: Set<String> = ["llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-                                                          "midm-2.0", "lfm2", "jina-v5-nano", "glm4", "glm5", "tekken"]
+                                                          "midm-2.0", "lfm2", "jina-v5-nano", "glm4", "glm5", "tekken", "minicpm5"]
 
     /// The names whose BOS token llama.cpp never adds (GLM's).
     package static let ggufWithoutBOS: Set<String> = ["chatglm-bpe", "glm4", "glm5"]

@@ -131,7 +131,7 @@ import Testing
     /// does with that name's regexes (fixtures/scripts/make_split_goldens.py): letters with
     /// combining marks, digits, punctuation and whitespace of every kind.
     @Test(arguments: ["gpt-2", "llama-bpe", "qwen2", "qwen35", "smollm", "falcon", "deepseek-llm", "deepseek-coder", "deepseek-v3",
-                      "tekken", "gpt-4o", "bailingmoe", "seed-coder", "ufakzeka"])
+                      "tekken", "gpt-4o", "bailingmoe", "seed-coder", "ufakzeka", "minicpm5", "laguna", "bloom", "viking"])
     func splitsAsTokenizersDoes(_ name: String) throws {
         let splits = try #require(TokenizerPipeline.ggufPreTokenizers[name])
         let cases = try #require(try Fixtures.json("expected/split-goldens.json")[name]?.array)
