@@ -254,6 +254,25 @@ import Darwin
         #expect(first?.count == 512)
     }
 
+    /// A product's rows go to the threads in chunks that cover them once, in order, each a
+    /// whole number of 32-row tiles but the last, shrinking toward the end: the last few are
+    /// one tile, so the threads finish within a tile of each other.
+    @Test(arguments: [1, 31, 32, 576, 2048, 8192, 128_256])
+    func guidedChunksCoverTheRowsAndShrink(_ rows: Int) {
+        for threads in [2, 3, 8] {
+            let chunks = CPUBackend.GuidedChunks(rows: rows, threads: threads)
+            let ranges: [Range<Int>] = (0..<chunks.count).map { chunks.rows($0) }
+            let label = "\(rows) rows, \(threads) threads: \(ranges)"
+            #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == rows, "\(label)")
+            for (a, b) in zip(ranges, ranges.dropFirst()) {
+                #expect(a.upperBound == b.lowerBound && (a.count >= b.count || b.upperBound == rows), "\(label)")
+            }
+            #expect(ranges.dropLast().allSatisfy { $0.count % 32 == 0 && $0.lowerBound % 32 == 0 }, "\(label)")
+            #expect(chunks.count <= 24 * threads, "\(label)")
+            if rows >= 64 * threads { #expect(ranges.suffix(2).allSatisfy { $0.count <= 32 }) }
+        }
+    }
+
     @Test func everyChunkRunsExactlyOnce() {
         let pool = WorkerPool(threads: 2)
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1000)

@@ -87,12 +87,36 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         if totalRows * cols * T < CPUBackend.threadedProductWork || threads == 1 {
             span(0, totalRows)
         } else {
-            // A few large chunks, cut at multiples of 32 rows: whole tiles of the GEMM kernel,
-            // and no two chunks share a cache line of output.
-            let chunks = 4 * pool.threads
-            pool.run(chunks: chunks) { c in
-                span(totalRows * c / chunks / 32 * 32, c == chunks - 1 ? totalRows : totalRows * (c + 1) / chunks / 32 * 32)
+            let chunks = GuidedChunks(rows: totalRows, threads: pool.threads)
+            pool.run(chunks: chunks.count) { c in
+                let rows = chunks.rows(c)
+                span(rows.lowerBound, rows.upperBound)
             }
+        }
+    }
+
+    /// The chunks of a product's rows that the threads claim in order, each a share of what is
+    /// left (a half of it split among the threads), cut at multiples of 32 rows (whole tiles
+    /// of the GEMM kernel, and no two chunks share a cache line of output). They shrink toward
+    /// the end, so the threads finish within a small chunk of each other; equal chunks left
+    /// one waiting up to a whole one, an eighth of the matrix.
+    package struct GuidedChunks {
+        let total: Int, threads: Int
+
+        package init(rows: Int, threads: Int) { (total, self.threads) = (rows, threads) }
+
+        func end(after start: Int) -> Int { min(total, start + max(32, (total - start) / (2 * threads) / 32 * 32)) }
+
+        package var count: Int {
+            var n = 0, start = 0
+            while start < total { start = end(after: start); n += 1 }
+            return n
+        }
+
+        package func rows(_ chunk: Int) -> Range<Int> {
+            var start = 0
+            for _ in 0..<chunk { start = end(after: start) }
+            return start..<end(after: start)
         }
     }
 
