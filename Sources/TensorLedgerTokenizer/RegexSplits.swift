@@ -96,7 +96,8 @@ enum RegexSplits {
     /// BLOOM's (and Poro's, GPT3-Finnish's, Viking's): an optional space and a run of anything
     /// but whitespace, brackets, "|" and sentence punctuation.
     static let bloomWords = #" ?[^(\s|.,!?…。，、।۔،)]+"#
-    static let bloomStops: Set<Unicode.Scalar> = ["(", "|", ".", ",", "!", "?", "…", "。", "，", "、", "।", "۔", "،", ")"]
+    /// What ends a BLOOM word besides whitespace: the pattern's class, less its `\s`.
+    static let bloomStops = ScalarSet(ranges: String(bloomWords.dropFirst(4).dropLast(2)).replacing(#"\s"#, with: ""))
 
     /// DeepSeek LLM's cased letters (llama-vocab.cpp's second regex for deepseek-llm); the
     /// escaped scalars are the ones Unicode normalization would replace in a source file.

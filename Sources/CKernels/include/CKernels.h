@@ -124,10 +124,11 @@ void tl_attend(const float *q, const void *keys, const void *values, tl_weight_t
 /// tl_attend for nq queries of one head at once (a prompt's tokens): query i, at q +
 /// i·qstride, attends to cache positions start[i] ..< end[i] (keys and values at p·stride,
 /// as tl_attend's), its result to out + i·ostride. The softmax runs online over tiles of
-/// keys, so no scratch is needed and calls for the same head may run at once. With AVX-512
-/// (dh a multiple of 16, at most 256) 32 queries at a time as two matrix products per tile;
-/// with AVX2 or NEON (dh a multiple of 8 or 4, at most 256) eight, each key read once for
-/// them; otherwise one at a time.
+/// keys, so no scratch is needed and calls for the same head may run at once. Queries that
+/// see different positions go as blocks, two matrix products per tile of keys: 32 at a time
+/// with AVX-512 (dh a multiple of 16), 16 with AVX2 or NEON (dh a multiple of 8 or 4; at
+/// most 256 for all); up to eight that see the same ones (decoding's query heads sharing a
+/// key/value head) each tile widened once for all; otherwise one query at a time.
 void tl_attend_queries(const float *q, size_t qstride, size_t nq, const void *keys, const void *values, tl_weight_type type,
                        size_t stride, const size_t *start, const size_t *end, size_t dh, float scale, float cap, float *out,
                        size_t ostride);

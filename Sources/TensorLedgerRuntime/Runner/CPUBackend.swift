@@ -208,9 +208,9 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         }
         let group = shape.heads / kvHeads
         let scale = input.scale ?? 1 / Float(dh).squareRoot()
-        // A prompt's queries in blocks of 32 (the kernels read each key once per block), a
-        // block of a head to a chunk, the blocks that see the most positions first so that
-        // the threads finish together.
+        // A prompt's queries in blocks of 32 (the kernels take 32 or 16 at once and read each
+        // key once for them), a block of a head to a chunk, the blocks that see the most
+        // positions first so that the threads finish together.
         let blockSize = 32, blocks = (T + blockSize - 1) / blockSize
         let block = { (chunk: Int) in
             let h = chunk % shape.heads, t0 = (blocks - 1 - chunk / shape.heads) * blockSize, n = min(blockSize, T - t0)
