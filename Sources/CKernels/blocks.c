@@ -15,6 +15,9 @@
 // A prompt's products are gemm_blocks.c's.
 #include "internal.h"
 
+/// One row of n values in a block type · activations quantized in blocks of 32.
+typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum);
+
 // ---- Layouts ------------------------------------------------------------------------
 //   Q8_0  34 bytes / 32:  f16 d, 32 int8:                      w = d·q
 //   Q4_0  18 bytes / 32:  f16 d, 16 bytes of nibbles:           w = d·(q − 8); low nibbles 0–15
@@ -785,35 +788,95 @@ TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, cons
     return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
-TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    const __m512i low = _mm512_set1_epi8(0x0F);
-    const __m512i i02 = lanes_of(0, 2), i13 = lanes_of(1, 3), i46 = lanes_of(4, 6), i57 = lanes_of(5, 7);
-    // Four accumulators, so that the FMAs of a super-block do not wait on each other.
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    __m256 mins = _mm256_setzero_ps();
-    for (size_t sb = 0; sb < n / 256; sb++, w += 144, x += 256, xs += 8, xsum += 8) {
-        PREFETCH(w, 144)
-        uint64_t scb, mb;
-        k4_scale_words(w + 4, &scb, &mb);
-        const __m256 xsv = _mm256_loadu_ps(xs);
-        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),
-                                                              _mm256_mul_ps(xsv, _mm256_set1_ps(half_at(w)))));
-        const __m256 mv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb))), xsv);
-        mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(half_at(w + 2))), mins);
-        // Bytes 0–63 hold blocks 0 and 2 (low nibbles) and 1 and 3 (high); bytes 64–127 blocks 4–7.
-        const __m512i q0 = _mm512_loadu_si512((const void *)(w + 16)), q1 = _mm512_loadu_si512((const void *)(w + 80));
+/// Lanes 0–7 a, 8–15 b.
+TL_TARGET_AVX512 static inline __m512 halves(__m256 a, __m256 b) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
+}
+
+/// A Q4_K/Q5_K super-block's 6-bit scales (bytes 0–7) and minimums (bytes 8–15) from its
+/// twelve bytes at `s` (16 are read: the nibbles follow), by two byte shuffles instead of
+/// scalar shifts: per block j < 4 the low six bits of byte j (scales) and j + 4
+/// (minimums); per block j ≥ 4 a nibble of byte j + 4 below the top two bits of byte j − 4
+/// (scales) or j (minimums).
+TL_TARGET_AVX512 static inline __m128i k4_scales_sse(const uint8_t *s) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    const __m128i low = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    const __m128i top = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    // Lanes 0–3 and 8–11 keep six bits, 4–7 the low nibble, 12–15 the high nibble.
+    const __m128i six_or_nibble = _mm_and_si128(low, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i lows = _mm_blend_epi32(six_or_nibble, _mm_and_si128(_mm_srli_epi16(low, 4), _mm_set1_epi8(0x0F)), 8);
+    // (b >> 6) << 4 of each byte is (b >> 2) & 0x30; the bits a 16-bit shift brings in from the next byte are masked off.
+    return _mm_or_si128(lows, _mm_and_si128(_mm_srli_epi16(top, 2), _mm_set1_epi8(0x30)));
+}
+
+// Q4_K's AVX-512 kernel is bound by port 5 (shuffles and permutes), so what can be done once
+// per product rather than once per row is: the activations come arranged as each super-block's
+// nibbles lie (blocks 0 and 2, 1 and 3, 4 and 6, 5 and 7, 64 bytes each) with, per
+// super-block, [xs_j | xs_j·Σx_j] as 16 floats. A product arranges them a segment of up to
+// Q4K_SEGMENT values at a time, on the stack.
+enum { Q4K_SEGMENT = 16384 };
+
+TL_TARGET_AVX512 static void arrange_q4_k(const int8_t *x, const float *xs, const int32_t *xsum, size_t superblocks, int8_t *xa, float *act) {
+    for (size_t sb = 0; sb < superblocks; sb++, x += 256, xs += 8, xsum += 8, xa += 256, act += 16) {
         const __m512i x0 = _mm512_loadu_si512((const void *)x), x1 = _mm512_loadu_si512((const void *)(x + 64));
         const __m512i x2 = _mm512_loadu_si512((const void *)(x + 128)), x3 = _mm512_loadu_si512((const void *)(x + 192));
-        const __m512i p02 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q0, low), _mm512_shuffle_i64x2(x0, x1, 0x44));
-        const __m512i p13 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q0, 4), low), _mm512_shuffle_i64x2(x0, x1, 0xEE));
-        const __m512i p46 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q1, low), _mm512_shuffle_i64x2(x2, x3, 0x44));
-        const __m512i p57 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q1, 4), low), _mm512_shuffle_i64x2(x2, x3, 0xEE));
+        _mm512_storeu_si512((void *)xa, _mm512_shuffle_i64x2(x0, x1, 0x44));
+        _mm512_storeu_si512((void *)(xa + 64), _mm512_shuffle_i64x2(x0, x1, 0xEE));
+        _mm512_storeu_si512((void *)(xa + 128), _mm512_shuffle_i64x2(x2, x3, 0x44));
+        _mm512_storeu_si512((void *)(xa + 192), _mm512_shuffle_i64x2(x2, x3, 0xEE));
+        const __m256 xsv = _mm256_loadu_ps(xs);
+        _mm512_storeu_ps(act, halves(xsv, _mm256_mul_ps(xsv, _mm256_cvtepi32_ps(LOAD(xsum)))));
+    }
+}
+
+/// One row's super-blocks against arranged activations.
+TL_TARGET_AVX512 static float dot_q4_k_arranged(const uint8_t *w, size_t superblocks, const int8_t *xa, const float *act) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i i02 = lanes_of(0, 2), i13 = lanes_of(1, 3), i46 = lanes_of(4, 6), i57 = lanes_of(5, 7), dmins = lanes_of(0, 1);
+    // Four accumulators, so that the FMAs of a super-block do not wait on each other.
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, mins = acc0;
+    for (size_t sb = 0; sb < superblocks; sb++, w += 144, xa += 256, act += 16) {
+        PREFETCH(w, 144)
+        // Lanes 0–7: d·sc_j·xs_j, the factor of block j's products; lanes 8–15: dmin·m_j·xs_j·Σx_j, its minimum's share.
+        int32_t dm;
+        memcpy(&dm, w, 4);
+        const __m512 d = _mm512_permutexvar_ps(dmins, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(dm))));
+        const __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(k4_scales_sse(w + 4))), d), _mm512_loadu_ps(act));
+        mins = _mm512_add_ps(mins, f);
+        // Bytes 0–63 hold blocks 0 and 2 (low nibbles) and 1 and 3 (high); bytes 64–127 blocks 4–7.
+        const __m512i q0 = _mm512_loadu_si512((const void *)(w + 16)), q1 = _mm512_loadu_si512((const void *)(w + 80));
+        const __m512i p02 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q0, low), _mm512_loadu_si512((const void *)xa));
+        const __m512i p13 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q0, 4), low), _mm512_loadu_si512((const void *)(xa + 64)));
+        const __m512i p46 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q1, low), _mm512_loadu_si512((const void *)(xa + 128)));
+        const __m512i p57 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q1, 4), low), _mm512_loadu_si512((const void *)(xa + 192)));
         acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p02), _mm512_permutexvar_ps(i02, f), acc0);
         acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p13), _mm512_permutexvar_ps(i13, f), acc1);
         acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p46), _mm512_permutexvar_ps(i46, f), acc2);
         acc3 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p57), _mm512_permutexvar_ps(i57, f), acc3);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) - hsum256(mins);
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) -
+           hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(mins), 1)));
+}
+
+TL_TARGET_AVX512 static void rows_q4_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              const int32_t *xsum, float *out) {
+    int8_t xa[Q4K_SEGMENT];
+    float act[Q4K_SEGMENT / 256 * 16];
+    const size_t row_bytes = n / 256 * 144;
+    for (size_t v = 0; v < n; v += Q4K_SEGMENT) {
+        const size_t superblocks = (n - v < Q4K_SEGMENT ? n - v : Q4K_SEGMENT) / 256;
+        arrange_q4_k(x + v, xs + v / 32, xsum + v / 32, superblocks, xa, act);
+        for (size_t r = r0; r < r1; r++) {
+            const float part = dot_q4_k_arranged(w + r * row_bytes + v / 256 * 144, superblocks, xa, act);
+            out[r] = v ? out[r] + part : part;
+        }
+    }
+}
+
+TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float out;
+    rows_q4_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
+    return out;
 }
 
 TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
@@ -1169,11 +1232,16 @@ static const tl_block_dot *table_for(tl_isa isa) {
     }
 }
 
-tl_block_dot tl_block_dot_for(tl_block_type type) { return table_for(tl_active_isa())[type]; }
-
 void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                         const int32_t *xsums, float *out) {
-    const tl_block_dot dot = tl_block_dot_for(type);
+#if TL_X86
+    // The one kernel that arranges the activations once for all its rows.
+    if (type == TL_BLOCKS_Q4_K && tl_active_isa() == TL_ISA_AVX512VNNI) {
+        rows_q4_k_avx512(w, n, r0, r1, x, xscales, xsums, out);
+        return;
+    }
+#endif
+    const tl_block_dot dot = table_for(tl_active_isa())[type];
     const size_t row_bytes = tl_block_row_bytes(type, n);
     for (size_t r = r0; r < r1; r++) out[r] = dot((const uint8_t *)w + r * row_bytes, n, x, xscales, xsums);
 }

@@ -17,15 +17,12 @@
 
 static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                          const int32_t *xsums, size_t T, float *y, size_t ystride) {
-    const tl_block_dot dot = tl_block_dot_for(type);
     const size_t row_bytes = tl_block_row_bytes(type, n), blocks = n / 32;
     const size_t band = row_bytes * 16 <= 65536 ? 16 : 4;
     for (size_t rb = r0; rb < r1; rb += band) {
         const size_t re = rb + band < r1 ? rb + band : r1;
-        for (size_t t = 0; t < T; t++) {
-            for (size_t r = rb; r < re; r++)
-                y[t * ystride + r] = dot((const uint8_t *)w + r * row_bytes, n, x + t * n, xscales + t * blocks, xsums + t * blocks);
-        }
+        for (size_t t = 0; t < T; t++)
+            tl_dot_blocks_rows(type, w, n, rb, re, x + t * n, xscales + t * blocks, xsums + t * blocks, y + t * ystride);
     }
 }
 

@@ -274,10 +274,6 @@ static inline float32x4_t exp_nonpositive_neon(float32x4_t x) {
 }
 #endif
 
-/// One row of n values in a ggml block type · activations quantized in blocks of 32 (the
-/// thread's variant; blocks.c).
-typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum);
-tl_block_dot tl_block_dot_for(tl_block_type type);
 
 /// Unpacks one stored block (32 or 256 values) into unsigned bytes u and, per 16 values, a
 /// and c such that each value is a·(u − zero) − c: how the prompt kernels read a row.
