@@ -879,6 +879,27 @@ TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const 
     return out;
 }
 
+/// Q4_K's unpacking for the prompt kernels (the portable one's bytes and factors): each
+/// 32 bytes of nibbles are two blocks, low nibbles first; a and c come from the scales'
+/// vector, each block's factor on its two halves.
+TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    for (int k = 0; k < 4; k++) {
+        const __m256i q = LOAD(p + 16 + 32 * k);
+        _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k), _mm256_and_si256(q, low));
+        _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k + 32), _mm256_and_si256(_mm256_srli_epi16(q, 4), low));
+    }
+    int32_t dm;
+    memcpy(&dm, p, 4);
+    const __m512 d = _mm512_permutexvar_ps(lanes_of(0, 1), _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(dm))));
+    const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(k4_scales_sse(p + 4))), d);  // d·sc_j, then dmin·m_j
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    _mm512_storeu_ps(a, _mm512_permutexvar_ps(pairs, f));
+    _mm512_storeu_ps(c, _mm512_permutexvar_ps(_mm512_add_epi32(pairs, _mm512_set1_epi32(8)), f));
+}
+
+tl_block_unpack tl_block_unpack_avx512(tl_block_type type) { return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx512 : layouts[type].unpack; }
+
 TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
     (void)xsum;
     const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3), off = _mm512_set1_epi8(32);

@@ -288,6 +288,10 @@ typedef struct {
     tl_block_unpack unpack;
 } tl_block_layout;
 const tl_block_layout *tl_block_layout_of(tl_block_type type);
+#if TL_X86
+/// The unpacking the AVX-512 prompt kernel uses: the layout's, or a vector one (Q4_K).
+tl_block_unpack tl_block_unpack_avx512(tl_block_type type);
+#endif
 
 /// The sixteen values IQ4_NL's and IQ4_XS's nibbles index (ggml's kvalues_iq4nl).
 extern const int8_t tl_iq4_values[16];
