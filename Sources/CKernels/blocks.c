@@ -900,19 +900,45 @@ TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *p, uint8_t *u, fl
 
 tl_block_unpack tl_block_unpack_avx512(tl_block_type type) { return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx512 : layouts[type].unpack; }
 
-TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    (void)xsum;
-    const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3), off = _mm512_set1_epi8(32);
+/// out[i] = Σ x[16i .. 16i + 15] for count values (a multiple of 64): per 64 bytes, sums of
+/// 4 by one VPDPBUSD against ones, then of 16 by two shifted adds.
+TL_TARGET_AVX512 void tl_sums_of_16_avx512(const int8_t *x, size_t count, int32_t *out) {
+    const __m512i ones = _mm512_set1_epi8(1), firsts = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (size_t i = 0; i + 64 <= count; i += 64, out += 4) {
+        const __m512i fours = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, _mm512_loadu_si512((const void *)(x + i)));
+        const __m512i eights = _mm512_add_epi32(fours, _mm512_srli_epi64(fours, 32));
+        const __m512i sixteens = _mm512_add_epi32(eights, _mm512_bsrli_epi128(eights, 8));
+        _mm_storeu_si128((__m128i *)(void *)out, _mm512_castsi512_si128(_mm512_permutexvar_epi32(firsts, sixteens)));
+    }
+}
+
+// Q6_K's values are q − 32: rather than a second VPDPBUSD per product for 32·Σx, a product
+// arranges, per group of 16, the activation scale and 32·Σx once for all its rows, and a
+// row's offset is then one FMA per half super-block.
+enum { Q6K_SEGMENT = 16384 };
+
+TL_TARGET_AVX512 static void arrange_q6_k(const int8_t *x, const float *xs, size_t groups, float *xs16, float *offsets) {
+    int32_t sums[Q6K_SEGMENT / 16];
+    tl_sums_of_16_avx512(x, 16 * groups, sums);
+    for (size_t g = 0; g < groups; g++) {
+        xs16[g] = xs[g / 2];
+        offsets[g] = 32.0f * (float)sums[g];
+    }
+}
+
+/// One row's super-blocks against arranged activations.
+TL_TARGET_AVX512 static float dot_q6_k_arranged(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs16, const float *offsets) {
+    const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3);
     // Groups 0 and 1 take the high bits at shifts 0 and 2 of the same bytes, groups 2 and 3 at 4 and 6.
     const __m512i shift01 = lanes_of(0, 0x00020002), shift23 = lanes_of(0x00040004, 0x00060006);  // per 16-bit lane
     const __m512i i0123 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512i i4567 = _mm512_add_epi32(i0123, _mm512_set1_epi32(4));
-    const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    for (size_t sb = 0; sb < n / 256; sb++, w += 210) {
+    __m256 off = _mm256_setzero_ps();
+    for (size_t sb = 0; sb < superblocks; sb++, w += 210) {
         PREFETCH(w, 210)
         const __m256 d = _mm256_set1_ps(half_at(w + 208));
-        for (int h = 0; h < 2; h++, x += 128, xs += 4) {
+        for (int h = 0; h < 2; h++, x += 128, xs16 += 8, offsets += 8) {
             const __m512i l = _mm512_loadu_si512((const void *)(w + 64 * h));  // groups 0 and 1's low nibbles, 2 and 3's high
             const __m512i qh = _mm512_broadcast_i64x4(LOAD(w + 128 + 32 * h));
             // (qh >> s) & 3 for 16-bit lanes is the same per byte: the bits shifted in from the next byte are masked off.
@@ -921,17 +947,39 @@ TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const 
                                                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift23), two), 4));
             int64_t sc8;
             memcpy(&sc8, w + 192 + 8 * h, 8);
-            const __m256 xs2 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs)), pairs);
-            const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8))), d), xs2));
-            const __m512i x01 = _mm512_loadu_si512((const void *)x), x23 = _mm512_loadu_si512((const void *)(x + 64));
-            const __m512i p01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, x01), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x01));
-            const __m512i p23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, x23), _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x23));
+            const __m256 f8 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8))), d), _mm256_loadu_ps(xs16));
+            off = _mm256_fmadd_ps(f8, _mm256_loadu_ps(offsets), off);
+            const __m512 f = _mm512_castps256_ps512(f8);
+            const __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512((const void *)x));
+            const __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512((const void *)(x + 64)));
             acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_permutexvar_ps(i0123, f), acc0);
             acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_permutexvar_ps(i4567, f), acc1);
         }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - hsum256(off);
 }
+
+TL_TARGET_AVX512 static void rows_q6_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              const int32_t *xsum, float *out) {
+    (void)xsum;
+    float xs16[Q6K_SEGMENT / 16], offsets[Q6K_SEGMENT / 16];
+    const size_t row_bytes = n / 256 * 210;
+    for (size_t v = 0; v < n; v += Q6K_SEGMENT) {
+        const size_t values = n - v < Q6K_SEGMENT ? n - v : Q6K_SEGMENT;
+        arrange_q6_k(x + v, xs + v / 32, values / 16, xs16, offsets);
+        for (size_t r = r0; r < r1; r++) {
+            const float part = dot_q6_k_arranged(w + r * row_bytes + v / 256 * 210, values / 256, x + v, xs16, offsets);
+            out[r] = v ? out[r] + part : part;
+        }
+    }
+}
+
+TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float out;
+    rows_q6_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
+    return out;
+}
+
 /// Q2_K and Q3_K: 2-bit values (value 128h + 32j + l in bits 2j of byte 32h + l of qs),
 /// Q3_K's third bit (bit 4h + j of byte l of its high mask), scales per 16 in `f` (d·sc·xs
 /// per group of 16, in a 16-float vector), Q2_K's minimums in `m` (dmin·m·xs, likewise).
@@ -1256,9 +1304,9 @@ static const tl_block_dot *table_for(tl_isa isa) {
 void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                         const int32_t *xsums, float *out) {
 #if TL_X86
-    // The one kernel that arranges the activations once for all its rows.
-    if (type == TL_BLOCKS_Q4_K && tl_active_isa() == TL_ISA_AVX512VNNI) {
-        rows_q4_k_avx512(w, n, r0, r1, x, xscales, xsums, out);
+    // The kernels that arrange the activations once for all their rows.
+    if (tl_active_isa() == TL_ISA_AVX512VNNI && (type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q6_K)) {
+        (type == TL_BLOCKS_Q4_K ? rows_q4_k_avx512 : rows_q6_k_avx512)(w, n, r0, r1, x, xscales, xsums, out);
         return;
     }
 #endif

@@ -68,24 +68,6 @@ TL_TARGET_AVX512 static void pack_block_rows(tl_block_type type, const uint8_t *
     }
 }
 
-/// out[i] = Σ x[16i .. 16i + 15] for count values (a multiple of 32): per 64 bytes, sums of
-/// 4 by one VPDPBUSD against ones, then of 16 by two shifted adds.
-TL_TARGET_AVX512 static void sums_of_16(const int8_t *x, size_t count, int32_t *out) {
-    const __m512i ones = _mm512_set1_epi8(1), firsts = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    size_t i = 0;
-    for (; i + 64 <= count; i += 64, out += 4) {
-        const __m512i fours = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, _mm512_loadu_si512((const void *)(x + i)));
-        const __m512i eights = _mm512_add_epi32(fours, _mm512_srli_epi64(fours, 32));
-        const __m512i sixteens = _mm512_add_epi32(eights, _mm512_bsrli_epi128(eights, 8));
-        _mm_storeu_si128((__m128i *)(void *)out, _mm512_castsi512_si128(_mm512_permutexvar_epi32(firsts, sixteens)));
-    }
-    for (; i < count; i += 16, out++) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; j++) s += x[i + (size_t)j];
-        *out = s;
-    }
-}
-
 TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                       const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
@@ -102,7 +84,7 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
         free(xsum16);
         return 0;
     }
-    if (halves) sums_of_16(x, T * n, xsum16);
+    if (halves) tl_sums_of_16_avx512(x, T * n, xsum16);
     for (size_t r = r0; r < r1; r += ROWS) {
         pack_block_rows(type, (const uint8_t *)w, row_bytes, n, r, r1, rows, packed, factors);
         __mmask16 mask0, mask1;
