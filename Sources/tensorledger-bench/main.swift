@@ -3,7 +3,7 @@
 // it, whole process, several runs each, and prints one table. Figures in
 // docs/PERFORMANCE.md come from it. Run through benchmarks/run.sh (release build).
 //
-// Usage: tensorledger-bench [--quick] [--work DIR] [--runs N]
+// Usage: tensorledger-bench [--quick] [--work DIR] [--runs N] [--vocab GGUF]
 //        (and, for its own use, tensorledger-bench --make-sharded SOURCE DIR COUNT)
 
 import CKernels
@@ -18,6 +18,20 @@ import Darwin
 // MARK: Arguments
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+let usage = "usage: tensorledger-bench [--quick] [--work DIR] [--runs N] [--vocab GGUF]\n"
+// Anything else is refused before a model is made: the full run writes gigabytes.
+do {
+    var i = 0
+    while i < arguments.count {
+        switch arguments[i] {
+        case "--help", "-h": Console.writeOut(usage); exit(0)
+        case "--quick": i += 1
+        case let name where ["--work", "--runs", "--vocab"].contains(name) && i + 1 < arguments.count: i += 2
+        case "--make-sharded" where i + 3 < arguments.count: i += 4
+        default: Console.writeErr("tensorledger-bench: unexpected argument '\(arguments[i])'\n" + usage); exit(2)
+        }
+    }
+}
 let quick = arguments.contains("--quick")
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
@@ -26,7 +40,11 @@ func option(_ name: String) -> String? {
 let binDir = parentDirectory(CommandLine.arguments[0])
 let tl = joinPath(binDir, "tensorledger")
 let work = option("--work") ?? "benchmarks/work"
-let runs = Int(option("--runs") ?? "") ?? (quick ? 3 : 7)
+let runs: Int = {
+    guard let text = option("--runs") else { return quick ? 3 : 7 }
+    guard let n = Int(text), n > 0 else { Console.writeErr("tensorledger-bench: --runs takes a positive count, not '\(text)'\n"); exit(2) }
+    return n
+}()
 let anchor = option("--vocab") ?? "fixtures/vocab/ggml-vocab-gpt-2.gguf"
 
 // MARK: Processes
