@@ -663,11 +663,11 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     }
 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
-// (The AVX-512 table below takes all but Q5_K from 512-bit kernels, these for the last blocks of a row.)
+// (The AVX-512 table below takes its kernels from 512-bit ones, these for the last blocks of a row.)
 DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
 
 // AVX-512 for the types most files hold (Q8_0, the blocks of 32 that llama.cpp's mixes use
-// where rows are not a multiple of 256, and Q4_K_M's Q4_K and Q6_K): two blocks of 32 per
+// where rows are not a multiple of 256, and the K types): two blocks of 32 per
 // 512-bit VPDPBUSD, each block's factor placed on its lanes by one permute, and
 // the prefetches of the q8 kernels (dot.c): 16 KiB ahead into L2, 1 KiB into L1.
 #define PREFETCH(p, bytes)                                                                                             \
@@ -829,14 +829,18 @@ TL_TARGET_AVX512 static void arrange_q4_k(const int8_t *x, const float *xs, cons
     }
 }
 
-/// One row's super-blocks against arranged activations.
-TL_TARGET_AVX512 static float dot_q4_k_arranged(const uint8_t *w, size_t superblocks, const int8_t *xa, const float *act) {
-    const __m512i low = _mm512_set1_epi8(0x0F);
+/// One row's super-blocks against arranged activations: Q4_K, or Q5_K (`five`, a constant
+/// at each call), whose fifth bits (bit j of byte l for value l of block j) are shifted to
+/// bit 4 of each byte, from the bits moved up by 4 for blocks 0–3 and as they lie for 4–7.
+TL_TARGET_AVX512 TL_INLINE float q45_k_arranged(const uint8_t *w, size_t superblocks, const int8_t *xa, const float *act, int five) {
+    const size_t bytes = five ? 176 : 144, nibbles = five ? 48 : 16;
+    const __m512i low = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     const __m512i i02 = lanes_of(0, 2), i13 = lanes_of(1, 3), i46 = lanes_of(4, 6), i57 = lanes_of(5, 7), dmins = lanes_of(0, 1);
+    const __m512i by02 = lanes_of(0, 0x00020002), by13 = lanes_of(0x00010001, 0x00030003);  // per 16-bit lane
     // Four accumulators, so that the FMAs of a super-block do not wait on each other.
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, mins = acc0;
-    for (size_t sb = 0; sb < superblocks; sb++, w += 144, xa += 256, act += 16) {
-        PREFETCH(w, 144)
+    for (size_t sb = 0; sb < superblocks; sb++, w += bytes, xa += 256, act += 16) {
+        PREFETCH(w, bytes)
         // Lanes 0–7: d·sc_j·xs_j, the factor of block j's products; lanes 8–15: dmin·m_j·xs_j·Σx_j, its minimum's share.
         int32_t dm;
         memcpy(&dm, w, 4);
@@ -844,11 +848,20 @@ TL_TARGET_AVX512 static float dot_q4_k_arranged(const uint8_t *w, size_t superbl
         const __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(k4_scales_sse(w + 4))), d), _mm512_loadu_ps(act));
         mins = _mm512_add_ps(mins, f);
         // Bytes 0–63 hold blocks 0 and 2 (low nibbles) and 1 and 3 (high); bytes 64–127 blocks 4–7.
-        const __m512i q0 = _mm512_loadu_si512((const void *)(w + 16)), q1 = _mm512_loadu_si512((const void *)(w + 80));
-        const __m512i p02 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q0, low), _mm512_loadu_si512((const void *)xa));
-        const __m512i p13 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q0, 4), low), _mm512_loadu_si512((const void *)(xa + 64)));
-        const __m512i p46 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q1, low), _mm512_loadu_si512((const void *)(xa + 128)));
-        const __m512i p57 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q1, 4), low), _mm512_loadu_si512((const void *)(xa + 192)));
+        const __m512i q0 = _mm512_loadu_si512((const void *)(w + nibbles)), q1 = _mm512_loadu_si512((const void *)(w + nibbles + 64));
+        __m512i u02 = _mm512_and_si512(q0, low), u13 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), low);
+        __m512i u46 = _mm512_and_si512(q1, low), u57 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), low);
+        if (five) {
+            const __m512i h = _mm512_broadcast_i64x4(LOAD(w + 16)), h4 = _mm512_slli_epi16(h, 4);
+            u02 = _mm512_or_si512(u02, _mm512_and_si512(_mm512_srlv_epi16(h4, by02), bit4));
+            u13 = _mm512_or_si512(u13, _mm512_and_si512(_mm512_srlv_epi16(h4, by13), bit4));
+            u46 = _mm512_or_si512(u46, _mm512_and_si512(_mm512_srlv_epi16(h, by02), bit4));
+            u57 = _mm512_or_si512(u57, _mm512_and_si512(_mm512_srlv_epi16(h, by13), bit4));
+        }
+        const __m512i p02 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u02, _mm512_loadu_si512((const void *)xa));
+        const __m512i p13 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u13, _mm512_loadu_si512((const void *)(xa + 64)));
+        const __m512i p46 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u46, _mm512_loadu_si512((const void *)(xa + 128)));
+        const __m512i p57 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u57, _mm512_loadu_si512((const void *)(xa + 192)));
         acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p02), _mm512_permutexvar_ps(i02, f), acc0);
         acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p13), _mm512_permutexvar_ps(i13, f), acc1);
         acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p46), _mm512_permutexvar_ps(i46, f), acc2);
@@ -858,19 +871,28 @@ TL_TARGET_AVX512 static float dot_q4_k_arranged(const uint8_t *w, size_t superbl
            hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(mins), 1)));
 }
 
-TL_TARGET_AVX512 static void rows_q4_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                              const int32_t *xsum, float *out) {
+TL_TARGET_AVX512 TL_INLINE void rows_q45_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                                 const int32_t *xsum, float *out, int five) {
     int8_t xa[Q4K_SEGMENT];
     float act[Q4K_SEGMENT / 256 * 16];
-    const size_t row_bytes = n / 256 * 144;
+    const size_t bytes = five ? 176 : 144, row_bytes = n / 256 * bytes;
     for (size_t v = 0; v < n; v += Q4K_SEGMENT) {
         const size_t superblocks = (n - v < Q4K_SEGMENT ? n - v : Q4K_SEGMENT) / 256;
         arrange_q4_k(x + v, xs + v / 32, xsum + v / 32, superblocks, xa, act);
         for (size_t r = r0; r < r1; r++) {
-            const float part = dot_q4_k_arranged(w + r * row_bytes + v / 256 * 144, superblocks, xa, act);
+            const float part = q45_k_arranged(w + r * row_bytes + v / 256 * bytes, superblocks, xa, act, five);
             out[r] = v ? out[r] + part : part;
         }
     }
+}
+
+TL_TARGET_AVX512 static void rows_q4_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              const int32_t *xsum, float *out) {
+    rows_q45_k_avx512(w, n, r0, r1, x, xs, xsum, out, 0);
+}
+TL_TARGET_AVX512 static void rows_q5_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              const int32_t *xsum, float *out) {
+    rows_q45_k_avx512(w, n, r0, r1, x, xs, xsum, out, 1);
 }
 
 TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
@@ -878,16 +900,30 @@ TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const 
     rows_q4_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
     return out;
 }
+TL_TARGET_AVX512 static float dot_q5_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float out;
+    rows_q5_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
+    return out;
+}
 
-/// Q4_K's unpacking for the prompt kernels (the portable one's bytes and factors): each
-/// 32 bytes of nibbles are two blocks, low nibbles first; a and c come from the scales'
-/// vector, each block's factor on its two halves.
-TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c) {
-    const __m256i low = _mm256_set1_epi8(0x0F);
+/// Q4_K's and Q5_K's unpacking for the prompt kernels (the portable one's bytes and
+/// factors): each 32 bytes of nibbles are two blocks, low nibbles first, with Q5_K's fifth
+/// bits (bit j of byte l for block j) moved to bit 4; a and c come from the scales' vector,
+/// each block's factor on its two halves.
+TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+    const __m256i low = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    const __m256i h = LOAD(p + 16), h4 = _mm256_slli_epi16(h, 4);
     for (int k = 0; k < 4; k++) {
-        const __m256i q = LOAD(p + 16 + 32 * k);
-        _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k), _mm256_and_si256(q, low));
-        _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k + 32), _mm256_and_si256(_mm256_srli_epi16(q, 4), low));
+        const __m256i q = LOAD(p + (five ? 48 : 16) + 32 * k);
+        __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+        if (five) {  // bit j = 2k (and 2k + 1) of each byte to bit 4: from h4 for j < 4, from h for j ≥ 4
+            const __m256i from = k < 2 ? h4 : h;
+            const int shift = k < 2 ? 2 * k : 2 * k - 4;
+            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_srl_epi16(from, _mm_cvtsi32_si128(shift)), bit4));
+            hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_srl_epi16(from, _mm_cvtsi32_si128(shift + 1)), bit4));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k), lo);
+        _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k + 32), hi);
     }
     int32_t dm;
     memcpy(&dm, p, 4);
@@ -897,8 +933,12 @@ TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *p, uint8_t *u, fl
     _mm512_storeu_ps(a, _mm512_permutexvar_ps(pairs, f));
     _mm512_storeu_ps(c, _mm512_permutexvar_ps(_mm512_add_epi32(pairs, _mm512_set1_epi32(8)), f));
 }
+TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx512(p, u, a, c, 0); }
+TL_TARGET_AVX512 static void unpack_q5_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx512(p, u, a, c, 1); }
 
-tl_block_unpack tl_block_unpack_avx512(tl_block_type type) { return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx512 : layouts[type].unpack; }
+tl_block_unpack tl_block_unpack_avx512(tl_block_type type) {
+    return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx512 : type == TL_BLOCKS_Q5_K ? unpack_q5_k_avx512 : layouts[type].unpack;
+}
 
 /// out[i] = Σ x[16i .. 16i + 15] for count values (a multiple of 64): per 64 bytes, sums of
 /// 4 by one VPDPBUSD against ones, then of 16 by two shifted adds.
@@ -1275,7 +1315,7 @@ static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 #define dot_q4_1_vnni512 dot_q4_1_avx512
 #define dot_q5_0_vnni512 dot_q5_0_avx512
 #define dot_q5_1_vnni512 dot_q5_1_avx512
-#define dot_q5_k_vnni512 dot_q5_k_vnni
+#define dot_q5_k_vnni512 dot_q5_k_avx512
 #define dot_q2_k_vnni512 dot_q2_k_avx512
 #define dot_q3_k_vnni512 dot_q3_k_avx512
 #define dot_iq4_nl_vnni512 dot_iq4_nl_avx512
@@ -1305,8 +1345,8 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
                         const int32_t *xsums, float *out) {
 #if TL_X86
     // The kernels that arrange the activations once for all their rows.
-    if (tl_active_isa() == TL_ISA_AVX512VNNI && (type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q6_K)) {
-        (type == TL_BLOCKS_Q4_K ? rows_q4_k_avx512 : rows_q6_k_avx512)(w, n, r0, r1, x, xscales, xsums, out);
+    if (tl_active_isa() == TL_ISA_AVX512VNNI && (type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K || type == TL_BLOCKS_Q6_K)) {
+        (type == TL_BLOCKS_Q4_K ? rows_q4_k_avx512 : type == TL_BLOCKS_Q5_K ? rows_q5_k_avx512 : rows_q6_k_avx512)(w, n, r0, r1, x, xscales, xsums, out);
         return;
     }
 #endif

@@ -289,7 +289,7 @@ typedef struct {
 } tl_block_layout;
 const tl_block_layout *tl_block_layout_of(tl_block_type type);
 #if TL_X86
-/// The unpacking the AVX-512 prompt kernel uses: the layout's, or a vector one (Q4_K).
+/// The unpacking the AVX-512 prompt kernel uses: the layout's, or a vector one (Q4_K, Q5_K).
 tl_block_unpack tl_block_unpack_avx512(tl_block_type type);
 /// out[i] = Σ x[16i .. 16i + 15] for count values, a multiple of 64 (AVX-512 VNNI).
 void tl_sums_of_16_avx512(const int8_t *x, size_t count, int32_t *out);
