@@ -1,0 +1,66 @@
+// The row·vector kernels' pace, one core, for each block type: from cache (a matrix of
+// 512 rows, read again and again) and from memory (a matrix of ~300 MB, read once per
+// pass). Decoding is bound by the second; a kernel whose first is not well above the
+// second cannot keep up with the memory. Built and run by benchmarks/kernel-rates.sh.
+#define _GNU_SOURCE
+#include "CKernels.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/// GB/s of weights read by tl_dot_blocks_rows over `rows` rows of n, the best of `passes`.
+static double rate(tl_block_type type, size_t n, size_t rows, int passes, const int8_t *x, const float *xs, const int32_t *sums) {
+    const size_t row = tl_block_row_bytes(type, n);
+    uint8_t *w = aligned_alloc(64, (rows * row + 63) / 64 * 64);
+    float *values = malloc(n * sizeof(float)), *out = malloc(rows * sizeof(float));
+    if (!w || !values || !out) { fprintf(stderr, "kernel-rates: out of memory\n"); exit(1); }
+    // 64 distinct rows quantized by the type's own quantizer, repeated: real blocks, cheap to make.
+    for (size_t r = 0; r < rows; r++) {
+        if (r < 64) {
+            for (size_t i = 0; i < n; i++) values[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+            if (tl_quantize_blocks(type, values, n, w + r * row) != -1) memset(w + r * row, 0, row);
+        } else {
+            memcpy(w + r * row, w + (r % 64) * row, row);
+        }
+    }
+    double best = 1e30;
+    for (int p = 0; p < passes; p++) {
+        const double t0 = now();
+        tl_dot_blocks_rows(type, w, n, 0, rows, x, xs, sums, out);
+        const double dt = now() - t0;
+        if (dt < best) best = dt;
+    }
+    free(w);
+    free(values);
+    free(out);
+    return (double)(rows * row) / best / 1e9;
+}
+
+int main(void) {
+    static const struct { tl_block_type type; const char *name; } types[] = {
+        {TL_BLOCKS_Q8_0, "Q8_0"}, {TL_BLOCKS_Q4_0, "Q4_0"}, {TL_BLOCKS_Q4_1, "Q4_1"}, {TL_BLOCKS_Q5_0, "Q5_0"},
+        {TL_BLOCKS_Q5_1, "Q5_1"}, {TL_BLOCKS_Q2_K, "Q2_K"}, {TL_BLOCKS_Q3_K, "Q3_K"}, {TL_BLOCKS_Q4_K, "Q4_K"},
+        {TL_BLOCKS_Q5_K, "Q5_K"}, {TL_BLOCKS_Q6_K, "Q6_K"}, {TL_BLOCKS_IQ4_NL, "IQ4_NL"}, {TL_BLOCKS_IQ4_XS, "IQ4_XS"}};
+    enum { N = 2048 };
+    static int8_t x[N];
+    static float xf[N], xs[N / 32];
+    static int32_t sums[N / 32];
+    for (size_t i = 0; i < N; i++) xf[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    tl_quantize_activations(xf, N, x, xs, sums);
+    printf("kernels: %s; rows of %d values, one core\n", tl_isa_name(tl_detect_isa()), N);
+    printf("%-7s %16s %17s\n", "type", "from cache GB/s", "from memory GB/s");
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        const size_t memory_rows = (size_t)300e6 / tl_block_row_bytes(types[t].type, N);
+        printf("%-7s %16.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, x, xs, sums),
+               rate(types[t].type, N, memory_rows, 3, x, xs, sums));
+        fflush(stdout);
+    }
+    return 0;
+}
