@@ -712,64 +712,122 @@ TL_TARGET_AVX512 static inline __m512i signed_dot(__m512i q, __m512i x) {
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(q), _mm512_setzero_si512(), x));
 }
 
-/// The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) eight at a time: `bytes` per block,
-/// nibbles at `nib`, fifth bits at `fifth` (or none, 0), the zero point taken off in
-/// integers, or the nibbles looked up in IQ4's table (`lookup`), and Q4_1's and Q5_1's
-/// minimum (`minimum`: at byte 2) as m·xs·Σx. The last blocks, fewer than eight, go to
-/// `tail`, the type's 256-bit or generic kernel.
-TL_TARGET_AVX512 TL_INLINE float dot_small_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum,
-                                                  size_t bytes, size_t nib, size_t fifth, int zero, int lookup, int minimum,
-                                                  tl_block_dot tail) {
-    const size_t blocks = n / 32;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    __m256 mins = _mm256_setzero_ps();
-    size_t b = 0;
-    for (; b + 8 <= blocks; b += 8, w += 8 * bytes, x += 256) {
+// The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) four to a 512-bit register: a
+// block's 16 bytes of nibbles fill a 128-bit lane, so its low nibbles (values 0–15) and
+// high nibbles (16–31) are one AND and one shift away, with no shuffle. The activations
+// are arranged to match once per product, eight blocks at a time: the first 16 values of
+// four blocks, then their last 16. The values stay unsigned: a zero point z (IQ4_NL's
+// table lifted by 128) comes off as z·Σx per block, and Q4_1's and Q5_1's minimum m adds
+// m·Σx, each as one FMA per eight blocks.
+enum { SMALL_SEGMENT = 16384 };
+
+TL_TARGET_AVX512 static void arrange_small(const int8_t *x, size_t octets, int8_t *xa) {
+    for (size_t o = 0; o < octets; o++, x += 256, xa += 256) {
+        for (int g = 0; g < 2; g++) {
+            const __m512i a = _mm512_loadu_si512((const void *)(x + 128 * g)), b = _mm512_loadu_si512((const void *)(x + 128 * g + 64));
+            // a holds blocks 0 and 1 (four 16-byte quarters), b blocks 2 and 3.
+            const __m512i firsts = _mm512_permutex2var_epi64(a, _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), b);
+            const __m512i seconds = _mm512_permutex2var_epi64(a, _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15), b);
+            _mm512_storeu_si512((void *)(xa + 128 * g), firsts);
+            _mm512_storeu_si512((void *)(xa + 128 * g + 64), seconds);
+        }
+    }
+}
+
+/// A row of whole octets of blocks against arranged activations: `bytes` per block, f16 d
+/// at 0, nibbles at `nib`, fifth bits at `fifth` (or none, 0), zero point `zero`, IQ4's
+/// table (`lookup`), a minimum at byte 2 (`minimum`). All constants at each call.
+TL_TARGET_AVX512 TL_INLINE float small_arranged(const uint8_t *w, size_t octets, const int8_t *xa, const float *xs, const int32_t *xsum,
+                                               size_t bytes, size_t nib, size_t fifth, int zero, int lookup, int minimum) {
+    const __m512i low = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i quads = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i quads2 = _mm512_add_epi32(quads, _mm512_set1_epi32(4));
+    const __m512i table = _mm512_add_epi8(iq4_table(), _mm512_set1_epi8(-128));  // lifted to 0–255 (as unsigned bytes)
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    __m256 offsets = _mm256_setzero_ps();
+    for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
         PREFETCH(w, 8 * bytes)
         uint16_t d[8], m[8];
         for (int k = 0; k < 8; k++) {
             memcpy(&d[k], w + bytes * (size_t)k, 2);
             if (minimum) memcpy(&m[k], w + bytes * (size_t)k + 2, 2);
         }
-        const __m256 xsv = _mm256_loadu_ps(xs + b);
-        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv));
-        if (minimum)
-            mins = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv),
-                                   _mm256_cvtepi32_ps(LOAD(xsum + b)), mins);
-        for (int k = 0; k < 8; k += 2) {
-            const uint8_t *b0 = w + bytes * (size_t)k, *b1 = b0 + bytes;
-            __m256i q0 = nibbles_avx2(b0 + nib), q1 = nibbles_avx2(b1 + nib);
-            if (fifth) {
-                q0 = _mm256_or_si256(q0, fifth_bits_avx2(b0 + fifth));
-                q1 = _mm256_or_si256(q1, fifth_bits_avx2(b1 + fifth));
+        const __m256 xsv = _mm256_loadu_ps(xs), sums = _mm256_cvtepi32_ps(LOAD(xsum));
+        const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv);
+        // The zero point's (or the minimum's) share of each block: −z·d·xs·Σx, or m·xs·Σx.
+        if (minimum) offsets = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv), sums, offsets);
+        else if (zero || lookup) offsets = _mm256_fmadd_ps(f, sums, offsets);
+        const __m512 fz = _mm512_castps256_ps512(f);
+        for (int g = 0; g < 2; g++) {
+            const uint8_t *b = w + 4 * bytes * (size_t)g;
+            __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(b + nib)));
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(b + bytes + nib)), 1);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(b + 2 * bytes + nib)), 2);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(b + 3 * bytes + nib)), 3);
+            __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+            if (fifth) {  // bit i of a block's word for its value i: 16 bits a lane for the lows, 16 for the highs
+                uint64_t lows = 0, highs = 0;
+                for (int k = 0; k < 4; k++) {
+                    const uint64_t bits = bits_at(b + bytes * (size_t)k + fifth);
+                    lows |= (bits & 0xFFFF) << (16 * k);
+                    highs |= (bits >> 16) << (16 * k);
+                }
+                lo = _mm512_mask_add_epi8(lo, lows, lo, bit4);
+                hi = _mm512_mask_add_epi8(hi, highs, hi, bit4);
             }
-            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
-            const __m512i xv = _mm512_loadu_si512((const void *)(x + 32 * k));
-            const __m512i p = lookup ? signed_dot(_mm512_shuffle_epi8(iq4_table(), q), xv)
-                              : zero ? signed_dot(_mm512_sub_epi8(q, _mm512_set1_epi8((char)zero)), xv)
-                                     : _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, xv);
-            acc[k / 2 % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lanes_of(k, k + 1), f), acc[k / 2 % 2]);
+            if (lookup) {
+                lo = _mm512_shuffle_epi8(table, lo);
+                hi = _mm512_shuffle_epi8(table, hi);
+            }
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512((const void *)(xa + 128 * g))), hi,
+                                                  _mm512_loadu_si512((const void *)(xa + 128 * g + 64)));
+            if (g == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quads, fz), acc0);
+            else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quads2, fz), acc1);
         }
     }
-    const float rest = blocks > b ? tail(w, n - 32 * b, x, xs + b, xsum + b) : 0;
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + hsum256(mins) + rest;
+    const float shift = minimum ? 1.0f : lookup ? -128.0f : (float)-zero;
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + shift * hsum256(offsets);
 }
 
-TL_TARGET_AVX512 static float dot_q4_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 18, 2, 0, 8, 0, 0, dot_q4_0_vnni);
+/// Rows of blocks of 32: whole octets through small_arranged, the last blocks of each row
+/// (fewer than eight) through `tail`, the type's 256-bit or generic kernel.
+TL_TARGET_AVX512 TL_INLINE void rows_small_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                                 const int32_t *xsum, float *out, size_t bytes, size_t nib, size_t fifth, int zero,
+                                                 int lookup, int minimum, tl_block_dot tail) {
+    int8_t xa[SMALL_SEGMENT];
+    const size_t blocks = n / 32, row_bytes = blocks * bytes, whole = blocks / 8 * 8;
+    for (size_t b0 = 0; b0 < whole; b0 += SMALL_SEGMENT / 32) {
+        const size_t octets = (whole - b0 < SMALL_SEGMENT / 32 ? whole - b0 : SMALL_SEGMENT / 32) / 8;
+        arrange_small(x + 32 * b0, octets, xa);
+        for (size_t r = r0; r < r1; r++) {
+            const float part = small_arranged(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, lookup, minimum);
+            out[r] = b0 ? out[r] + part : part;
+        }
+    }
+    if (whole < blocks)
+        for (size_t r = r0; r < r1; r++) {
+            const float rest = tail(w + r * row_bytes + whole * bytes, n - 32 * whole, x + 32 * whole, xs + whole, xsum + whole);
+            out[r] = whole ? out[r] + rest : rest;
+        }
 }
-TL_TARGET_AVX512 static float dot_q4_1_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 20, 4, 0, 0, 0, 1, dot_q4_1_vnni);
-}
-TL_TARGET_AVX512 static float dot_q5_0_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 22, 6, 2, 16, 0, 0, dot_q5_0_vnni);
-}
-TL_TARGET_AVX512 static float dot_q5_1_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 24, 8, 4, 0, 0, 1, dot_q5_1_vnni);
-}
-TL_TARGET_AVX512 static float dot_iq4_nl_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    return dot_small_avx512(w, n, x, xs, xsum, 18, 2, 0, 0, 1, 0, dot_iq4_nl_unpacked);
-}
+
+#define SMALL_KERNELS(T, BYTES, NIB, FIFTH, ZERO, LOOKUP, MINIMUM, TAIL)                                                        \
+    TL_TARGET_AVX512 static void rows_##T##_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,           \
+                                                   const float *xs, const int32_t *xsum, float *out) {                          \
+        rows_small_avx512(w, n, r0, r1, x, xs, xsum, out, BYTES, NIB, FIFTH, ZERO, LOOKUP, MINIMUM, TAIL);                     \
+    }                                                                                                                          \
+    TL_TARGET_AVX512 static float dot_##T##_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                \
+                                                   const int32_t *xsum) {                                                       \
+        float out;                                                                                                             \
+        rows_##T##_avx512(w, n, 0, 1, x, xs, xsum, &out);                                                                      \
+        return out;                                                                                                            \
+    }
+SMALL_KERNELS(q4_0, 18, 2, 0, 8, 0, 0, dot_q4_0_vnni)
+SMALL_KERNELS(q4_1, 20, 4, 0, 0, 0, 1, dot_q4_1_vnni)
+SMALL_KERNELS(q5_0, 22, 6, 2, 16, 0, 0, dot_q5_0_vnni)
+SMALL_KERNELS(q5_1, 24, 8, 4, 0, 0, 1, dot_q5_1_vnni)
+SMALL_KERNELS(iq4_nl, 18, 2, 0, 0, 1, 0, dot_iq4_nl_unpacked)
+#undef SMALL_KERNELS
 
 TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
     (void)xsum;
@@ -1321,6 +1379,13 @@ static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 #define dot_iq4_nl_vnni512 dot_iq4_nl_avx512
 #define dot_iq4_xs_vnni512 dot_iq4_xs_avx512
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(vnni512);
+/// The AVX-512 kernels that arrange a product's activations once for all its rows.
+typedef void (*tl_block_rows)(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, const int32_t *xsum,
+                              float *out);
+static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
+    [TL_BLOCKS_Q4_0] = rows_q4_0_avx512, [TL_BLOCKS_Q4_1] = rows_q4_1_avx512, [TL_BLOCKS_Q5_0] = rows_q5_0_avx512,
+    [TL_BLOCKS_Q5_1] = rows_q5_1_avx512, [TL_BLOCKS_IQ4_NL] = rows_iq4_nl_avx512, [TL_BLOCKS_Q4_K] = rows_q4_k_avx512,
+    [TL_BLOCKS_Q5_K] = rows_q5_k_avx512, [TL_BLOCKS_Q6_K] = rows_q6_k_avx512};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
@@ -1345,8 +1410,8 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
                         const int32_t *xsums, float *out) {
 #if TL_X86
     // The kernels that arrange the activations once for all their rows.
-    if (tl_active_isa() == TL_ISA_AVX512VNNI && (type == TL_BLOCKS_Q4_K || type == TL_BLOCKS_Q5_K || type == TL_BLOCKS_Q6_K)) {
-        (type == TL_BLOCKS_Q4_K ? rows_q4_k_avx512 : type == TL_BLOCKS_Q5_K ? rows_q5_k_avx512 : rows_q6_k_avx512)(w, n, r0, r1, x, xscales, xsums, out);
+    if (tl_active_isa() == TL_ISA_AVX512VNNI && vnni_rows[type]) {
+        vnni_rows[type](w, n, r0, r1, x, xscales, xsums, out);
         return;
     }
 #endif

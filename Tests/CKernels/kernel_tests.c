@@ -487,30 +487,35 @@ static void test_attention_gelu_transpose(tl_isa isa) {
 
 // ggml block rows (random bytes with finite scales of a real file's size) against the
 // portable definitions, for decoding (rows · x) and prompts (rows × tokens).
-// Rows longer than the 16,384 values a Q4_K or Q6_K product arranges at a time (blocks.c):
-// the partial sums of the segments must add up.
-static void test_long_k_rows(tl_isa isa) {
-    enum { N = 16384 + 768, ROWS = 3 };
-    static const struct { tl_block_type type; size_t bytes, d_at; int dmin; const char *name; } kinds[] = {
-        {TL_BLOCKS_Q4_K, 144, 0, 1, "Q4_K rows of 17,152"}, {TL_BLOCKS_Q6_K, 210, 208, 0, "Q6_K rows of 17,152"}};
-    static uint8_t w[ROWS * N / 256 * 210];
-    static int8_t x[N];
-    static float xf[N], xs[N / 32], ry[ROWS], gy[ROWS];
-    static int32_t sums[N / 32];
-    for (size_t i = 0; i < N; i++) xf[i] = uniform();
-    WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, N, x, xs, sums));
+// Rows longer than the 16,384 values a product arranges at a time (blocks.c), whose
+// segments' partial sums must add up; for the blocks of 32, a row's last blocks short of an
+// eight (16,800 values: 525 blocks) take the tail kernel.
+static void test_long_rows(tl_isa isa) {
+    enum { LONGEST = 17152, ROWS = 3 };
+    static const struct { tl_block_type type; size_t n, bytes, d_at; int dmin; const char *name; } kinds[] = {
+        {TL_BLOCKS_Q4_K, 17152, 144, 0, 1, "Q4_K rows of 17,152"}, {TL_BLOCKS_Q5_K, 17152, 176, 0, 1, "Q5_K rows of 17,152"},
+        {TL_BLOCKS_Q6_K, 17152, 210, 208, 0, "Q6_K rows of 17,152"}, {TL_BLOCKS_Q4_0, 16800, 18, 0, 0, "Q4_0 rows of 16,800"},
+        {TL_BLOCKS_Q4_1, 16800, 20, 0, 1, "Q4_1 rows of 16,800"},     {TL_BLOCKS_Q5_0, 16800, 22, 0, 0, "Q5_0 rows of 16,800"},
+        {TL_BLOCKS_Q5_1, 16800, 24, 0, 1, "Q5_1 rows of 16,800"},     {TL_BLOCKS_IQ4_NL, 16800, 18, 0, 0, "IQ4_NL rows of 16,800"}};
+    static uint8_t w[ROWS * LONGEST / 256 * 210];
+    static int8_t x[LONGEST];
+    static float xf[LONGEST], xs[LONGEST / 32], ry[ROWS], gy[ROWS];
+    static int32_t sums[LONGEST / 32];
+    for (size_t i = 0; i < LONGEST; i++) xf[i] = uniform();
+    WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, LONGEST, x, xs, sums));
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const size_t n = kinds[k].n, per = kinds[k].type == TL_BLOCKS_Q4_K || kinds[k].type == TL_BLOCKS_Q5_K || kinds[k].type == TL_BLOCKS_Q6_K ? 256 : 32;
         for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)next();
-        for (size_t b = 0; b < ROWS * N / 256; b++) {
+        for (size_t b = 0; b < ROWS * n / per; b++) {
             const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
             memcpy(w + kinds[k].bytes * b + kinds[k].d_at, &d, 2);
             if (kinds[k].dmin) memcpy(w + kinds[k].bytes * b + kinds[k].d_at + 2, &dmin, 2);
         }
-        WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows(kinds[k].type, w, N, 0, ROWS, x, xs, sums, ry));
-        WITH(isa, tl_dot_blocks_rows(kinds[k].type, w, N, 0, ROWS, x, xs, sums, gy));
+        WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, ry));
+        WITH(isa, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, gy));
         int ok = 1;
         for (size_t r = 0; r < ROWS; r++) ok &= close_to(gy[r], ry[r], 2000);
-        check(ok, kinds[k].name, N, ROWS);
+        check(ok, kinds[k].name, n, ROWS);
     }
 }
 
@@ -631,7 +636,7 @@ int main(void) {
         test_weight_quantizers(all[i]);
         test_gemms(all[i]);
         test_blocks(all[i]);
-        test_long_k_rows(all[i]);
+        test_long_rows(all[i]);
         test_block_quantizers(all[i]);
         test_attention_gelu_transpose(all[i]);
         test_compare(all[i]);
