@@ -712,6 +712,18 @@ TL_TARGET_AVX512 static inline __m512i signed_dot(__m512i q, __m512i x) {
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(q), _mm512_setzero_si512(), x));
 }
 
+/// IQ4_XS's eight scales (6 bits − 32) as floats, from the 16-bit word of high bits at
+/// byte 2 and the nibbles of bytes 4–7, one 16-bit lane per block.
+TL_TARGET_AVX512 static inline __m256 iq4xs_scales(const uint8_t *w) {
+    const __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)w);
+    const __m128i lows = _mm_shuffle_epi8(v, _mm_setr_epi8(4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1));
+    const __m128i highs = _mm_shuffle_epi8(v, _mm_setr_epi8(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi16(lows, _mm_setr_epi16(0, 4, 0, 4, 0, 4, 0, 4)), _mm_set1_epi16(0x0F));
+    const __m128i hi = _mm_and_si128(_mm_srlv_epi16(highs, _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14)), _mm_set1_epi16(3));
+    const __m128i scales = _mm_sub_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi16(32));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(scales));
+}
+
 // The blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) four to a 512-bit register: a
 // block's 16 bytes of nibbles fill a 128-bit lane, so its low nibbles (values 0–15) and
 // high nibbles (16–31) are one AND and one shift away, with no shuffle. The activations
@@ -811,6 +823,53 @@ TL_TARGET_AVX512 TL_INLINE void rows_small_avx512(const uint8_t *w, size_t n, si
         }
 }
 
+/// IQ4_XS against activations arranged as for the blocks of 32: a super-block's eight
+/// blocks of 16 nibble bytes lie four to a register as they are stored; the table lifted
+/// by 128, taken off as 128·d·sc·xs·Σx per block.
+TL_TARGET_AVX512 static void rows_iq4_xs_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                                const int32_t *xsum, float *out) {
+    int8_t xa[SMALL_SEGMENT];
+    const __m512i low = _mm512_set1_epi8(0x0F), table = _mm512_add_epi8(iq4_table(), _mm512_set1_epi8(-128));
+    const __m512i quads = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i quads2 = _mm512_add_epi32(quads, _mm512_set1_epi32(4));
+    const size_t row_bytes = n / 256 * 136;
+    for (size_t v = 0; v < n; v += SMALL_SEGMENT) {
+        const size_t superblocks = (n - v < SMALL_SEGMENT ? n - v : SMALL_SEGMENT) / 256;
+        arrange_small(x + v, superblocks, xa);
+        for (size_t r = r0; r < r1; r++) {
+            const uint8_t *b = w + r * row_bytes + v / 256 * 136;
+            const int8_t *a = xa;
+            const float *s = xs + v / 32;
+            const int32_t *sums = xsum + v / 32;
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+            __m256 offsets = _mm256_setzero_ps();
+            for (size_t sb = 0; sb < superblocks; sb++, b += 136, a += 256, s += 8, sums += 8) {
+                PREFETCH(b, 136)
+                const __m256 f = _mm256_mul_ps(_mm256_mul_ps(iq4xs_scales(b), _mm256_set1_ps(half_at(b))), _mm256_loadu_ps(s));
+                offsets = _mm256_fmadd_ps(f, _mm256_cvtepi32_ps(LOAD(sums)), offsets);
+                const __m512 fz = _mm512_castps256_ps512(f);
+                for (int g = 0; g < 2; g++) {
+                    const __m512i q = _mm512_loadu_si512((const void *)(b + 8 + 64 * g));
+                    const __m512i lo = _mm512_shuffle_epi8(table, _mm512_and_si512(q, low));
+                    const __m512i hi = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q, 4), low));
+                    const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512((const void *)(a + 128 * g))), hi,
+                                                          _mm512_loadu_si512((const void *)(a + 128 * g + 64)));
+                    if (g == 0) acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quads, fz), acc0);
+                    else acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(quads2, fz), acc1);
+                }
+            }
+            const float part = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 128.0f * hsum256(offsets);
+            out[r] = v ? out[r] + part : part;
+        }
+    }
+}
+
+TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
+    float out;
+    rows_iq4_xs_avx512(w, n, 0, 1, x, xs, xsum, &out);
+    return out;
+}
+
 #define SMALL_KERNELS(T, BYTES, NIB, FIFTH, ZERO, LOOKUP, MINIMUM, TAIL)                                                        \
     TL_TARGET_AVX512 static void rows_##T##_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,           \
                                                    const float *xs, const int32_t *xsum, float *out) {                          \
@@ -828,23 +887,6 @@ SMALL_KERNELS(q5_0, 22, 6, 2, 16, 0, 0, dot_q5_0_vnni)
 SMALL_KERNELS(q5_1, 24, 8, 4, 0, 0, 1, dot_q5_1_vnni)
 SMALL_KERNELS(iq4_nl, 18, 2, 0, 0, 1, 0, dot_iq4_nl_unpacked)
 #undef SMALL_KERNELS
-
-TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    (void)xsum;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {
-        PREFETCH(w, 136)
-        int32_t ls[8];
-        for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);
-        const __m512 f = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(half_at(w)))));
-        for (int k = 0; k < 8; k += 2) {
-            const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(nibbles_avx2(w + 8 + 16 * k)), nibbles_avx2(w + 24 + 16 * k), 1);
-            const __m512i p = signed_dot(_mm512_shuffle_epi8(iq4_table(), q), _mm512_loadu_si512((const void *)(x + 32 * k)));
-            acc[k / 2 % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(lanes_of(k, k + 1), f), acc[k / 2 % 2]);
-        }
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
-}
 
 /// Lanes 0–7 a, 8–15 b.
 TL_TARGET_AVX512 static inline __m512 halves(__m256 a, __m256 b) {
@@ -1385,7 +1427,7 @@ typedef void (*tl_block_rows)(const uint8_t *w, size_t n, size_t r0, size_t r1, 
 static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_0] = rows_q4_0_avx512, [TL_BLOCKS_Q4_1] = rows_q4_1_avx512, [TL_BLOCKS_Q5_0] = rows_q5_0_avx512,
     [TL_BLOCKS_Q5_1] = rows_q5_1_avx512, [TL_BLOCKS_IQ4_NL] = rows_iq4_nl_avx512, [TL_BLOCKS_Q4_K] = rows_q4_k_avx512,
-    [TL_BLOCKS_Q5_K] = rows_q5_k_avx512, [TL_BLOCKS_Q6_K] = rows_q6_k_avx512};
+    [TL_BLOCKS_Q5_K] = rows_q5_k_avx512, [TL_BLOCKS_Q6_K] = rows_q6_k_avx512, [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx512};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);

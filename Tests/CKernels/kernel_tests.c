@@ -496,7 +496,8 @@ static void test_long_rows(tl_isa isa) {
         {TL_BLOCKS_Q4_K, 17152, 144, 0, 1, "Q4_K rows of 17,152"}, {TL_BLOCKS_Q5_K, 17152, 176, 0, 1, "Q5_K rows of 17,152"},
         {TL_BLOCKS_Q6_K, 17152, 210, 208, 0, "Q6_K rows of 17,152"}, {TL_BLOCKS_Q4_0, 16800, 18, 0, 0, "Q4_0 rows of 16,800"},
         {TL_BLOCKS_Q4_1, 16800, 20, 0, 1, "Q4_1 rows of 16,800"},     {TL_BLOCKS_Q5_0, 16800, 22, 0, 0, "Q5_0 rows of 16,800"},
-        {TL_BLOCKS_Q5_1, 16800, 24, 0, 1, "Q5_1 rows of 16,800"},     {TL_BLOCKS_IQ4_NL, 16800, 18, 0, 0, "IQ4_NL rows of 16,800"}};
+        {TL_BLOCKS_Q5_1, 16800, 24, 0, 1, "Q5_1 rows of 16,800"},     {TL_BLOCKS_IQ4_NL, 16800, 18, 0, 0, "IQ4_NL rows of 16,800"},
+        {TL_BLOCKS_IQ4_XS, 17152, 136, 0, 0, "IQ4_XS rows of 17,152"}};
     static uint8_t w[ROWS * LONGEST / 256 * 210];
     static int8_t x[LONGEST];
     static float xf[LONGEST], xs[LONGEST / 32], ry[ROWS], gy[ROWS];
@@ -504,7 +505,7 @@ static void test_long_rows(tl_isa isa) {
     for (size_t i = 0; i < LONGEST; i++) xf[i] = uniform();
     WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, LONGEST, x, xs, sums));
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        const size_t n = kinds[k].n, per = kinds[k].type == TL_BLOCKS_Q4_K || kinds[k].type == TL_BLOCKS_Q5_K || kinds[k].type == TL_BLOCKS_Q6_K ? 256 : 32;
+        const size_t n = kinds[k].n, per = kinds[k].n % 256 ? 32 : 256;  // the 256-value types are given 17,152
         for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)next();
         for (size_t b = 0; b < ROWS * n / per; b++) {
             const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
