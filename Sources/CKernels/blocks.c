@@ -707,10 +707,6 @@ TL_TARGET_AVX512 static inline __m512i iq4_table(void) {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
 }
 
-/// Σ q·x over 64 values of signed q: |q| against x with q's sign moved onto x.
-TL_TARGET_AVX512 static inline __m512i signed_dot(__m512i q, __m512i x) {
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(q), _mm512_setzero_si512(), x));
-}
 
 /// IQ4_XS's eight scales (6 bits − 32) as floats, from the 16-bit word of high bits at
 /// byte 2 and the nibbles of bytes 4–7, one 16-bit lane per block.
@@ -1120,76 +1116,109 @@ TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const 
     return out;
 }
 
-/// Q2_K and Q3_K: 2-bit values (value 128h + 32j + l in bits 2j of byte 32h + l of qs),
-/// Q3_K's third bit (bit 4h + j of byte l of its high mask), scales per 16 in `f` (d·sc·xs
-/// per group of 16, in a 16-float vector), Q2_K's minimums in `m` (dmin·m·xs, likewise).
-/// Each half of 128 values makes two vectors of 64: groups 8h..8h+3 and 8h+4..8h+7.
-TL_TARGET_AVX512 TL_INLINE void k23_half(const uint8_t *qs, const uint8_t *hmask, int h, const int8_t *x, __m512 f, __m512 m,
-                                         int three, __m512 *acc, __m512 *mins) {
-    const __m512i three_bits = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-    const __m512i q = _mm512_broadcast_i64x4(LOAD(qs + 32 * h));
+// Q2_K and Q3_K: 2-bit values (value 128h + 32j + l in bits 2j of byte 32h + l of qs),
+// Q3_K's third bit (bit 4h + j of byte l of its high mask), kept unsigned. What depends only
+// on the activations is arranged once per product, per group of 16: its activation scale,
+// and Σx (Q3_K's zero point 4 comes off as 4·d·sc·xs·Σx) or xs·Σx (Q2_K's minimums,
+// dmin·m·xs·Σx), each one FMA per super-block.
+enum { K23_SEGMENT = 16384 };
+
+TL_TARGET_AVX512 static void arrange_k23(const int8_t *x, const float *xs, size_t groups, float *xs16, float *sums16, float *scaled16) {
+    int32_t sums[K23_SEGMENT / 16];
+    tl_sums_of_16_avx512(x, 16 * groups, sums);
+    for (size_t g = 0; g < groups; g++) {
+        xs16[g] = xs[g / 2];
+        sums16[g] = (float)sums[g];
+        scaled16[g] = xs16[g] * sums16[g];
+    }
+}
+
+/// Q3_K's 16 scales − 32, from words: group g's low nibble is nibble g / 8 of byte
+/// 96 + g % 8, its high two bits bits 2·(g / 4) of byte 104 + g % 4.
+TL_TARGET_AVX512 static inline __m512i q3k_scales(const uint8_t *w) {
+    uint64_t low;
+    uint32_t high;
+    memcpy(&low, w + 96, 8);
+    memcpy(&high, w + 104, 4);
+    const uint64_t m2 = 0x03030303u, m4 = 0x0F0F0F0F0F0F0F0Full;
+    const uint64_t first = (low & m4) | (((high & m2) | ((high >> 2) & m2) << 32) << 4);
+    const uint64_t second = ((low >> 4) & m4) | ((((high >> 4) & m2) | ((uint64_t)((high >> 6) & m2)) << 32) << 4);
+    return _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)second, (long long)first)), _mm512_set1_epi32(32));
+}
+
+TL_TARGET_AVX512 TL_INLINE float k23_arranged(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs16, const float *sums16,
+                                             const float *scaled16, int three) {
+    const size_t bytes = three ? 110 : 84;
+    const __m512i two_bits = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
     const __m512i i0 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    for (int k = 0; k < 2; k++) {  // groups of 32 j = 2k and 2k + 1
-        // Per 16-bit lane shift counts: 2j for the first 32 bytes, 2j + 2 for the next.
-        const __m512i shifts = lanes_of(0x00010001 * (4 * k), 0x00010001 * (4 * k + 2));
-        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(q, shifts), three_bits);
-        const __m512i xv = _mm512_loadu_si512((const void *)(x + 64 * k));
-        const __m512i idx = _mm512_add_epi32(i0, _mm512_set1_epi32(8 * h + 4 * k));
-        __m512i p;
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, offsets = _mm512_setzero_ps();
+    for (size_t sb = 0; sb < superblocks; sb++, w += bytes, x += 256, xs16 += 16, sums16 += 16, scaled16 += 16) {
+        PREFETCH(w, bytes)
+        // d·sc·xs per group of 16, in a 16-float vector.
+        __m512 f;
         if (three) {
-            const __m512i hm = _mm512_broadcast_i64x4(LOAD(hmask));
-            const __m512i hshift = lanes_of(0x00010001 * (4 * h + 2 * k), 0x00010001 * (4 * h + 2 * k + 1));
-            u = _mm512_or_si512(u, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hm, hshift), one), 2));
-            p = signed_dot(_mm512_sub_epi8(u, _mm512_set1_epi8(4)), xv);
+            f = _mm512_mul_ps(_mm512_cvtepi32_ps(q3k_scales(w)), _mm512_mul_ps(_mm512_loadu_ps(xs16), _mm512_set1_ps(half_at(w + 108))));
+            offsets = _mm512_fmadd_ps(f, _mm512_loadu_ps(sums16), offsets);
         } else {
-            p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, xv);
-            const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), one, xv);
-            *mins = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_permutexvar_ps(idx, m), *mins);
+            const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)w);
+            f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(sc, _mm_set1_epi8(0x0F)))),
+                              _mm512_mul_ps(_mm512_loadu_ps(xs16), _mm512_set1_ps(half_at(w + 80))));
+            const __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)))),
+                                           _mm512_set1_ps(half_at(w + 82)));
+            offsets = _mm512_fmadd_ps(m, _mm512_loadu_ps(scaled16), offsets);
         }
-        acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(idx, f), acc[k]);
+        const uint8_t *qs = w + (three ? 32 : 16);
+        for (int h = 0; h < 2; h++) {  // each half of 128 values makes two vectors of 64: groups 8h..8h+3 and 8h+4..8h+7
+            const __m512i q = _mm512_broadcast_i64x4(LOAD(qs + 32 * h));
+            for (int k = 0; k < 2; k++) {  // groups of 32 j = 2k and 2k + 1
+                // Per 16-bit lane shift counts: 2j for the first 32 bytes, 2j + 2 for the next.
+                __m512i u = _mm512_and_si512(_mm512_srlv_epi16(q, lanes_of(0x00010001 * (4 * k), 0x00010001 * (4 * k + 2))), two_bits);
+                if (three) {
+                    const __m512i hm = _mm512_broadcast_i64x4(LOAD(w));
+                    const __m512i hshift = lanes_of(0x00010001 * (4 * h + 2 * k), 0x00010001 * (4 * h + 2 * k + 1));
+                    u = _mm512_or_si512(u, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hm, hshift), one), 2));
+                }
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512((const void *)(x + 128 * h + 64 * k)));
+                acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(_mm512_add_epi32(i0, _mm512_set1_epi32(8 * h + 4 * k)), f), acc[k]);
+            }
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) - (three ? 4.0f : 1.0f) * _mm512_reduce_add_ps(offsets);
+}
+
+TL_TARGET_AVX512 TL_INLINE void rows_k23_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                               float *out, int three) {
+    float xs16[K23_SEGMENT / 16], sums16[K23_SEGMENT / 16], scaled16[K23_SEGMENT / 16];
+    const size_t bytes = three ? 110 : 84, row_bytes = n / 256 * bytes;
+    for (size_t v = 0; v < n; v += K23_SEGMENT) {
+        const size_t values = n - v < K23_SEGMENT ? n - v : K23_SEGMENT;
+        arrange_k23(x + v, xs + v / 32, values / 16, xs16, sums16, scaled16);
+        for (size_t r = r0; r < r1; r++) {
+            const float part = k23_arranged(w + r * row_bytes + v / 256 * bytes, values / 256, x + v, xs16, sums16, scaled16, three);
+            out[r] = v ? out[r] + part : part;
+        }
     }
 }
 
-/// The activation scale of each group of 16 (xs of its block of 32), as 16 floats.
-TL_TARGET_AVX512 static inline __m512 xs_per_16(const float *xs) {
-    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), _mm512_castps256_ps512(_mm256_loadu_ps(xs)));
+TL_TARGET_AVX512 static void rows_q2_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              const int32_t *xsum, float *out) {
+    (void)xsum;
+    rows_k23_avx512(w, n, r0, r1, x, xs, out, 0);
 }
-
+TL_TARGET_AVX512 static void rows_q3_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              const int32_t *xsum, float *out) {
+    (void)xsum;
+    rows_k23_avx512(w, n, r0, r1, x, xs, out, 1);
+}
 TL_TARGET_AVX512 static float dot_q2_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    (void)xsum;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, mins = _mm512_setzero_ps();
-    for (size_t sb = 0; sb < n / 256; sb++, w += 84, x += 256, xs += 8) {
-        PREFETCH(w, 84)
-        const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)w);
-        const __m512 x16 = xs_per_16(xs);
-        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(sc, _mm_set1_epi8(0x0F)))),
-                                       _mm512_mul_ps(x16, _mm512_set1_ps(half_at(w + 80))));
-        const __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)))),
-                                       _mm512_mul_ps(x16, _mm512_set1_ps(half_at(w + 82))));
-        for (int h = 0; h < 2; h++) k23_half(w + 16, NULL, h, x + 128 * h, f, m, 0, acc, &mins);
-    }
-    return _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(acc[0], acc[1]), mins));
+    float out;
+    rows_q2_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
+    return out;
 }
-
 TL_TARGET_AVX512 static float dot_q3_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    (void)xsum;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, unused = _mm512_setzero_ps();
-    for (size_t sb = 0; sb < n / 256; sb++, w += 110, x += 256, xs += 8) {
-        PREFETCH(w, 110)
-        // The 16 scales as bytes, from words: group g's low nibble is nibble g / 8 of byte
-        // 96 + g % 8, its high two bits bits 2·(g / 4) of byte 104 + g % 4.
-        uint64_t low;
-        uint32_t high;
-        memcpy(&low, w + 96, 8);
-        memcpy(&high, w + 104, 4);
-        const uint64_t m2 = 0x03030303u, m4 = 0x0F0F0F0F0F0F0F0Full;
-        const uint64_t first = (low & m4) | (((high & m2) | ((high >> 2) & m2) << 32) << 4);
-        const uint64_t second = ((low >> 4) & m4) | ((((high >> 4) & m2) | ((uint64_t)((high >> 6) & m2)) << 32) << 4);
-        const __m512i sc = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_set_epi64x((long long)second, (long long)first)), _mm512_set1_epi32(32));
-        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), _mm512_mul_ps(xs_per_16(xs), _mm512_set1_ps(half_at(w + 108))));
-        for (int h = 0; h < 2; h++) k23_half(w + 32, w, h, x + 128 * h, f, f, 1, acc, &unused);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+    float out;
+    rows_q3_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
+    return out;
 }
 #undef PREFETCH
 #undef LOAD
@@ -1427,7 +1456,8 @@ typedef void (*tl_block_rows)(const uint8_t *w, size_t n, size_t r0, size_t r1, 
 static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_0] = rows_q4_0_avx512, [TL_BLOCKS_Q4_1] = rows_q4_1_avx512, [TL_BLOCKS_Q5_0] = rows_q5_0_avx512,
     [TL_BLOCKS_Q5_1] = rows_q5_1_avx512, [TL_BLOCKS_IQ4_NL] = rows_iq4_nl_avx512, [TL_BLOCKS_Q4_K] = rows_q4_k_avx512,
-    [TL_BLOCKS_Q5_K] = rows_q5_k_avx512, [TL_BLOCKS_Q6_K] = rows_q6_k_avx512, [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx512};
+    [TL_BLOCKS_Q5_K] = rows_q5_k_avx512, [TL_BLOCKS_Q6_K] = rows_q6_k_avx512, [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx512,
+    [TL_BLOCKS_Q2_K] = rows_q2_k_avx512, [TL_BLOCKS_Q3_K] = rows_q3_k_avx512};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);

@@ -497,7 +497,8 @@ static void test_long_rows(tl_isa isa) {
         {TL_BLOCKS_Q6_K, 17152, 210, 208, 0, "Q6_K rows of 17,152"}, {TL_BLOCKS_Q4_0, 16800, 18, 0, 0, "Q4_0 rows of 16,800"},
         {TL_BLOCKS_Q4_1, 16800, 20, 0, 1, "Q4_1 rows of 16,800"},     {TL_BLOCKS_Q5_0, 16800, 22, 0, 0, "Q5_0 rows of 16,800"},
         {TL_BLOCKS_Q5_1, 16800, 24, 0, 1, "Q5_1 rows of 16,800"},     {TL_BLOCKS_IQ4_NL, 16800, 18, 0, 0, "IQ4_NL rows of 16,800"},
-        {TL_BLOCKS_IQ4_XS, 17152, 136, 0, 0, "IQ4_XS rows of 17,152"}};
+        {TL_BLOCKS_IQ4_XS, 17152, 136, 0, 0, "IQ4_XS rows of 17,152"}, {TL_BLOCKS_Q2_K, 17152, 84, 80, 1, "Q2_K rows of 17,152"},
+        {TL_BLOCKS_Q3_K, 17152, 110, 108, 0, "Q3_K rows of 17,152"}};
     static uint8_t w[ROWS * LONGEST / 256 * 210];
     static int8_t x[LONGEST];
     static float xf[LONGEST], xs[LONGEST / 32], ry[ROWS], gy[ROWS];
