@@ -1,17 +1,21 @@
-// Weights in ggml's block types (a GGUF's Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and
-// Q6_K) used as they
-// lie in the file, against activations quantized in blocks of 32 (int8, an f32 scale and
-// the block's Σq each): a row is read at its stored 4.5–8.5 bits per weight, which is what
-// decoding, bound by memory bandwidth, pays for.
+// Weights in ggml's block types (a GGUF's Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K … Q6_K,
+// IQ4_NL and IQ4_XS) used as they lie in the file, against activations quantized in blocks
+// of 32 (int8, an f32 scale and the block's Σq each): a row is read at its stored 2.6–8.5
+// bits per weight, which is what decoding, bound by memory bandwidth, pays for.
 //
 // Every type's row reduces to integer sums over one activation block. With weights
 // w = a·q − b per block of 32 (q unsigned: Q4_1, Q5_1, Q4_K, Q5_K) the block contributes
 // xs·(a·Σq·x − b·Σx), and Σx is the block sum the quantizer kept. Q6_K's scales change
 // every 16 values, so its kernels multiply pairs of 16 by their own scale in integers.
-// Zero points (Q4_0's 8, Q5_0's 16, Q6_K's 32) are taken off in integers, exactly.
+// Zero points (Q4_0's 8, Q5_0's 16, Q6_K's 32, Q3_K's 4) are taken off in integers,
+// exactly, except on AVX-512: there the values stay unsigned and z·Σx comes off in floats,
+// once per block, which spares the per-row loop the work (a rounding of 2⁻²⁴ of z·Σx).
+// The AVX-512 kernels also take all of a product's rows at once, to arrange what depends
+// only on the activations (their order, their per-block or per-16 factors) a single time.
 //
-// Each type has a portable definition and AVX2, AVX-512 VNNI (256-bit VPDPBUSD), NEON and
-// NEON+SDOT variants; one table per variant, picked by the thread's variant on each call.
+// Each type has a portable definition and AVX2, AVX-512 VNNI (512-bit, with 256-bit ones
+// for a row's last blocks), NEON and NEON+SDOT variants; one table per variant, picked by
+// the thread's variant on each call.
 // A prompt's products are gemm_blocks.c's.
 #include "internal.h"
 
@@ -43,7 +47,6 @@ typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const
 //
 // The portable variant runs Q2_K, Q3_K, IQ4_NL and IQ4_XS through their unpacking (below),
 // which the compiler vectorizes.
-
 
 TL_INLINE float f16_at(const uint8_t *p) {
     uint16_t h;
@@ -707,7 +710,6 @@ TL_TARGET_AVX512 static inline __m512i iq4_table(void) {
     return _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
 }
 
-
 /// IQ4_XS's eight scales (6 bits − 32) as floats, from the 16-bit word of high bits at
 /// byte 2 and the nibbles of bytes 4–7, one 16-bit lane per block.
 TL_TARGET_AVX512 static inline __m256 iq4xs_scales(const uint8_t *w) {
@@ -860,22 +862,10 @@ TL_TARGET_AVX512 static void rows_iq4_xs_avx512(const uint8_t *w, size_t n, size
     }
 }
 
-TL_TARGET_AVX512 static float dot_iq4_xs_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    float out;
-    rows_iq4_xs_avx512(w, n, 0, 1, x, xs, xsum, &out);
-    return out;
-}
-
 #define SMALL_KERNELS(T, BYTES, NIB, FIFTH, ZERO, LOOKUP, MINIMUM, TAIL)                                                        \
     TL_TARGET_AVX512 static void rows_##T##_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,           \
                                                    const float *xs, const int32_t *xsum, float *out) {                          \
         rows_small_avx512(w, n, r0, r1, x, xs, xsum, out, BYTES, NIB, FIFTH, ZERO, LOOKUP, MINIMUM, TAIL);                     \
-    }                                                                                                                          \
-    TL_TARGET_AVX512 static float dot_##T##_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                \
-                                                   const int32_t *xsum) {                                                       \
-        float out;                                                                                                             \
-        rows_##T##_avx512(w, n, 0, 1, x, xs, xsum, &out);                                                                      \
-        return out;                                                                                                            \
     }
 SMALL_KERNELS(q4_0, 18, 2, 0, 8, 0, 0, dot_q4_0_vnni)
 SMALL_KERNELS(q4_1, 20, 4, 0, 0, 0, 1, dot_q4_1_vnni)
@@ -991,17 +981,6 @@ TL_TARGET_AVX512 static void rows_q5_k_avx512(const uint8_t *w, size_t n, size_t
     rows_q45_k_avx512(w, n, r0, r1, x, xs, xsum, out, 1);
 }
 
-TL_TARGET_AVX512 static float dot_q4_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    float out;
-    rows_q4_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
-    return out;
-}
-TL_TARGET_AVX512 static float dot_q5_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    float out;
-    rows_q5_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
-    return out;
-}
-
 /// Q4_K's and Q5_K's unpacking for the prompt kernels (the portable one's bytes and
 /// factors): each 32 bytes of nibbles are two blocks, low nibbles first, with Q5_K's fifth
 /// bits (bit j of byte l for block j) moved to bit 4; a and c come from the scales' vector,
@@ -1110,12 +1089,6 @@ TL_TARGET_AVX512 static void rows_q6_k_avx512(const uint8_t *w, size_t n, size_t
     }
 }
 
-TL_TARGET_AVX512 static float dot_q6_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    float out;
-    rows_q6_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
-    return out;
-}
-
 // Q2_K and Q3_K: 2-bit values (value 128h + 32j + l in bits 2j of byte 32h + l of qs),
 // Q3_K's third bit (bit 4h + j of byte l of its high mask), kept unsigned. What depends only
 // on the activations is arranged once per product, per group of 16: its activation scale,
@@ -1209,16 +1182,6 @@ TL_TARGET_AVX512 static void rows_q3_k_avx512(const uint8_t *w, size_t n, size_t
                                               const int32_t *xsum, float *out) {
     (void)xsum;
     rows_k23_avx512(w, n, r0, r1, x, xs, out, 1);
-}
-TL_TARGET_AVX512 static float dot_q2_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    float out;
-    rows_q2_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
-    return out;
-}
-TL_TARGET_AVX512 static float dot_q3_k_avx512(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {
-    float out;
-    rows_q3_k_avx512(w, n, 0, 1, x, xs, xsum, &out);
-    return out;
 }
 #undef PREFETCH
 #undef LOAD
@@ -1436,20 +1399,9 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
 static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
-// AVX-512: the 512-bit kernels where there are some, the 256-bit VNNI ones elsewhere.
-#define dot_q8_0_vnni512 dot_q8_0_avx512
-#define dot_q4_k_vnni512 dot_q4_k_avx512
-#define dot_q6_k_vnni512 dot_q6_k_avx512
-#define dot_q4_0_vnni512 dot_q4_0_avx512
-#define dot_q4_1_vnni512 dot_q4_1_avx512
-#define dot_q5_0_vnni512 dot_q5_0_avx512
-#define dot_q5_1_vnni512 dot_q5_1_avx512
-#define dot_q5_k_vnni512 dot_q5_k_avx512
-#define dot_q2_k_vnni512 dot_q2_k_avx512
-#define dot_q3_k_vnni512 dot_q3_k_avx512
-#define dot_iq4_nl_vnni512 dot_iq4_nl_avx512
-#define dot_iq4_xs_vnni512 dot_iq4_xs_avx512
-static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(vnni512);
+// AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
+// (vnni_rows), arranging its activations once.
+static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_Q8_0] = dot_q8_0_avx512};
 /// The AVX-512 kernels that arrange a product's activations once for all its rows.
 typedef void (*tl_block_rows)(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, const int32_t *xsum,
                               float *out);
