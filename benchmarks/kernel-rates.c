@@ -21,7 +21,8 @@ static double rate(tl_block_type type, size_t n, size_t rows, int passes, const 
     uint8_t *w = aligned_alloc(64, (rows * row + 63) / 64 * 64);
     float *values = malloc(n * sizeof(float)), *out = malloc(rows * sizeof(float));
     if (!w || !values || !out) { fprintf(stderr, "kernel-rates: out of memory\n"); exit(1); }
-    // 64 distinct rows quantized by the type's own quantizer, repeated: real blocks, cheap to make.
+    // 64 distinct rows quantized by the type's own quantizer, repeated: real blocks, cheap to
+    // make (IQ4_XS, which is read but not written, is timed on zeroed blocks: the same work).
     for (size_t r = 0; r < rows; r++) {
         if (r < 64) {
             for (size_t i = 0; i < n; i++) values[i] = (float)rand() / (float)RAND_MAX - 0.5f;
