@@ -434,11 +434,14 @@ size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / layouts[typ
 // ---- x86-64 ---------------------------------------------------------------------------
 #if TL_X86
 
-/// An f16 at p, converted by F16C.
+/// An f16 at p, converted by F16C. The word goes through a general register (a move that
+/// zeroes the vector register's rest): the compiler otherwise inserts it into whatever
+/// vector register is at hand, often an accumulator, which chained each block's scale to
+/// the previous block's sum. The asm keeps the load from being folded into that insert.
 TL_TARGET_AVX2 static inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
+    uint32_t h;
+    __asm__("movzwl %1, %0" : "=r"(h) : "m"(*(const uint16_t *)(const void *)p));
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
 }
 
 /// A block's 16 bytes of nibbles as 32 bytes in value order (low nibbles, then high).
