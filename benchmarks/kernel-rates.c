@@ -1,7 +1,8 @@
 // The row·vector kernels' pace, one core, for each block type: from cache (a matrix of
 // 512 rows, read again and again) and from memory (a matrix of ~300 MB, read once per
 // pass). Decoding is bound by the second; a kernel whose first is not well above the
-// second cannot keep up with the memory. Built and run by benchmarks/kernel-rates.sh.
+// second cannot keep up with the memory. Built and run by benchmarks/kernel-rates.sh
+// [VARIANT]: a variant this machine can run (avx2, portable, …) instead of the detected one.
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include <stdio.h>
@@ -44,7 +45,7 @@ static double rate(tl_block_type type, size_t n, size_t rows, int passes, const 
     return (double)(rows * row) / best / 1e9;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     static const struct { tl_block_type type; const char *name; } types[] = {
         {TL_BLOCKS_Q8_0, "Q8_0"}, {TL_BLOCKS_Q4_0, "Q4_0"}, {TL_BLOCKS_Q4_1, "Q4_1"}, {TL_BLOCKS_Q5_0, "Q5_0"},
         {TL_BLOCKS_Q5_1, "Q5_1"}, {TL_BLOCKS_Q2_K, "Q2_K"}, {TL_BLOCKS_Q3_K, "Q3_K"}, {TL_BLOCKS_Q4_K, "Q4_K"},
@@ -54,8 +55,17 @@ int main(void) {
     static float xf[N], xs[N / 32];
     static int32_t sums[N / 32];
     for (size_t i = 0; i < N; i++) xf[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    if (argc > 1) {
+        int isa = 0;
+        while (isa <= TL_ISA_NEON_DOTPROD && strcmp(argv[1], tl_isa_name((tl_isa)isa)) != 0) isa++;
+        if (isa > TL_ISA_NEON_DOTPROD || !tl_isa_supported((tl_isa)isa)) {
+            fprintf(stderr, "kernel-rates: no variant '%s' on this machine\n", argv[1]);
+            return 2;
+        }
+        tl_force_isa((tl_isa)isa);
+    }
     tl_quantize_activations(xf, N, x, xs, sums);
-    printf("kernels: %s; rows of %d values, one core\n", tl_isa_name(tl_detect_isa()), N);
+    printf("kernels: %s; rows of %d values, one core\n", tl_isa_name(tl_active_isa()), N);
     printf("%-7s %16s %17s\n", "type", "from cache GB/s", "from memory GB/s");
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         const size_t memory_rows = (size_t)300e6 / tl_block_row_bytes(types[t].type, N);

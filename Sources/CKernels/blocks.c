@@ -434,16 +434,6 @@ size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / layouts[typ
 // ---- x86-64 ---------------------------------------------------------------------------
 #if TL_X86
 
-/// An f16 at p, converted by F16C. The word goes through a general register (a move that
-/// zeroes the vector register's rest): the compiler otherwise inserts it into whatever
-/// vector register is at hand, often an accumulator, which chained each block's scale to
-/// the previous block's sum. The asm keeps the load from being folded into that insert.
-TL_TARGET_AVX2 static inline float half_at(const uint8_t *p) {
-    uint32_t h;
-    __asm__("movzwl %1, %0" : "=r"(h) : "m"(*(const uint16_t *)(const void *)p));
-    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
-}
-
 /// A block's 16 bytes of nibbles as 32 bytes in value order (low nibbles, then high).
 TL_TARGET_AVX2 static inline __m256i nibbles_avx2(const uint8_t *qs) {
     const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs);
@@ -477,7 +467,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             const __m256i q = LOAD(w + 2), xv = LOAD(x);                                                                       \
             /* |q| against x with q's sign moved onto x: an unsigned × signed product */                                       \
             const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
         }                                                                                                                      \
         return hsum256(acc);                                                                                                     \
     }                                                                                                                          \
@@ -490,7 +480,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low), eight);    \
             const __m256i xv = LOAD(x);                                                                                        \
             const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
         }                                                                                                                      \
         return hsum256(acc);                                                                                                     \
     }                                                                                                                          \
@@ -503,8 +493,8 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         for (size_t b = 0; b < n / 32; b++, w += bytes, x += 32) {                                                             \
             __m256i q = nibbles_avx2(w + (five ? 8 : 4));                                                                      \
             if (five) q = _mm256_or_si256(q, fifth_bits_avx2(w + 4));                                                          \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q, LOAD(x))), _mm256_set1_ps(half_at(w) * xs[b]), acc);             \
-            mins += half_at(w + 2) * xs[b] * (float)xsum[b];                                                                   \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q, LOAD(x))), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);             \
+            mins += tl_half_at(w + 2) * xs[b] * (float)xsum[b];                                                                   \
         }                                                                                                                      \
         return hsum256(acc) + mins;                                                                                            \
     }                                                                                                                          \
@@ -521,7 +511,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles_avx2(w + 6), fifth_bits_avx2(w + 2)), _mm256_set1_epi8(16)); \
             const __m256i xv = LOAD(x);                                                                                        \
             const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
         }                                                                                                                      \
         return hsum256(acc);                                                                                                   \
     }                                                                                                                          \
@@ -542,8 +532,8 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                     mn[k] = three ? 0 : (w[g] >> 4);                                                                           \
                 }                                                                                                              \
                 const __m256 x16 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs + 4 * h)), pairs);          \
-                f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(sc)), _mm256_mul_ps(x16, _mm256_set1_ps(half_at(w + (three ? 108 : 80))))); \
-                m[h] = three ? x16 : _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(mn)), _mm256_mul_ps(x16, _mm256_set1_ps(half_at(w + 82)))); \
+                f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(sc)), _mm256_mul_ps(x16, _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80))))); \
+                m[h] = three ? x16 : _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(mn)), _mm256_mul_ps(x16, _mm256_set1_ps(tl_half_at(w + 82)))); \
             }                                                                                                                  \
             const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
             const __m256i hm = LOAD(w);                                                                                        \
@@ -577,7 +567,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
             const __m256i q = _mm256_shuffle_epi8(table, nibbles_avx2(w + 2)), xv = LOAD(x);                                   \
             const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_at(w) * xs[b]), acc);                             \
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
         }                                                                                                                      \
         return hsum256(acc);                                                                                                   \
     }                                                                                                                          \
@@ -588,7 +578,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             int32_t ls[8];                                                                                                     \
             for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);                                                             \
-            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(half_at(w)))); \
+            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(tl_half_at(w)))); \
             for (int j = 0; j < 8; j += 2) {                                                                                   \
                 const __m256i q0 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), x0 = LOAD(x + 32 * j);            \
                 const __m256i q1 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 24 + 16 * j)), x1 = LOAD(x + 32 * j + 32);      \
@@ -612,9 +602,9 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             k4_scale_words(w + 4, &scb, &mb);                                                                                  \
             const __m256 xsv = _mm256_loadu_ps(xs);                                                                            \
             const __m256 scale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),   \
-                                               _mm256_mul_ps(xsv, _mm256_set1_ps(half_at(w))));                                \
+                                               _mm256_mul_ps(xsv, _mm256_set1_ps(tl_half_at(w))));                                \
             const __m256 mv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb))), xsv); \
-            mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(half_at(w + 2))), mins);   \
+            mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(tl_half_at(w + 2))), mins);   \
             const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
             const __m256i qh = five ? LOAD(w + 16) : _mm256_setzero_si256();                                                   \
             for (int c = 0; c < 4; c++) {                                                                                      \
@@ -640,7 +630,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         __m256 acc = _mm256_setzero_ps();                                                                                      \
         for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
-            const __m256 d = _mm256_set1_ps(half_at(w + 208));                                                                  \
+            const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));                                                                  \
             for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
                 const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);                    \
                 /* Lane k: d·sc_k·xs_(k/2), the factor of the k-th run of 16 in this half. */                                  \
@@ -846,7 +836,7 @@ TL_TARGET_AVX512 static void rows_iq4_xs_avx512(const uint8_t *w, size_t n, size
             __m256 offsets = _mm256_setzero_ps();
             for (size_t sb = 0; sb < superblocks; sb++, b += 136, a += 256, s += 8, sums += 8) {
                 PREFETCH(b, 136)
-                const __m256 f = _mm256_mul_ps(_mm256_mul_ps(iq4xs_scales(b), _mm256_set1_ps(half_at(b))), _mm256_loadu_ps(s));
+                const __m256 f = _mm256_mul_ps(_mm256_mul_ps(iq4xs_scales(b), _mm256_set1_ps(tl_half_at(b))), _mm256_loadu_ps(s));
                 offsets = _mm256_fmadd_ps(f, _mm256_cvtepi32_ps(LOAD(sums)), offsets);
                 const __m512 fz = _mm512_castps256_ps512(f);
                 for (int g = 0; g < 2; g++) {
@@ -1055,7 +1045,7 @@ TL_TARGET_AVX512 static float dot_q6_k_arranged(const uint8_t *w, size_t superbl
     __m256 off = _mm256_setzero_ps();
     for (size_t sb = 0; sb < superblocks; sb++, w += 210) {
         PREFETCH(w, 210)
-        const __m256 d = _mm256_set1_ps(half_at(w + 208));
+        const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));
         for (int h = 0; h < 2; h++, x += 128, xs16 += 8, offsets += 8) {
             const __m512i l = _mm512_loadu_si512((const void *)(w + 64 * h));  // groups 0 and 1's low nibbles, 2 and 3's high
             const __m512i qh = _mm512_broadcast_i64x4(LOAD(w + 128 + 32 * h));
@@ -1133,14 +1123,14 @@ TL_TARGET_AVX512 TL_INLINE float k23_arranged(const uint8_t *w, size_t superbloc
         // d·sc·xs per group of 16, in a 16-float vector.
         __m512 f;
         if (three) {
-            f = _mm512_mul_ps(_mm512_cvtepi32_ps(q3k_scales(w)), _mm512_mul_ps(_mm512_loadu_ps(xs16), _mm512_set1_ps(half_at(w + 108))));
+            f = _mm512_mul_ps(_mm512_cvtepi32_ps(q3k_scales(w)), _mm512_mul_ps(_mm512_loadu_ps(xs16), _mm512_set1_ps(tl_half_at(w + 108))));
             offsets = _mm512_fmadd_ps(f, _mm512_loadu_ps(sums16), offsets);
         } else {
             const __m128i sc = _mm_loadu_si128((const __m128i *)(const void *)w);
             f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(sc, _mm_set1_epi8(0x0F)))),
-                              _mm512_mul_ps(_mm512_loadu_ps(xs16), _mm512_set1_ps(half_at(w + 80))));
+                              _mm512_mul_ps(_mm512_loadu_ps(xs16), _mm512_set1_ps(tl_half_at(w + 80))));
             const __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F)))),
-                                           _mm512_set1_ps(half_at(w + 82)));
+                                           _mm512_set1_ps(tl_half_at(w + 82)));
             offsets = _mm512_fmadd_ps(m, _mm512_loadu_ps(scaled16), offsets);
         }
         const uint8_t *qs = w + (three ? 32 : 16);
@@ -1444,5 +1434,14 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
 #endif
     const tl_block_dot dot = table_for(tl_active_isa())[type];
     const size_t row_bytes = tl_block_row_bytes(type, n);
-    for (size_t r = r0; r < r1; r++) out[r] = dot((const uint8_t *)w + r * row_bytes, n, x, xscales, xsums);
+    // The row kernels other than AVX-512's prefetch nothing themselves: each row asks for the
+    // one about 16 KiB ahead into L2, which keeps the memory busy while they compute.
+    const size_t ahead = tl_active_isa() == TL_ISA_AVX512VNNI ? r1 : (16384 + row_bytes - 1) / row_bytes;
+    for (size_t r = r0; r < r1; r++) {
+        if (r + ahead < r1) {
+            const char *next = (const char *)w + (r + ahead) * row_bytes;
+            for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(next + line, 0, 2);
+        }
+        out[r] = dot((const uint8_t *)w + r * row_bytes, n, x, xscales, xsums);
+    }
 }

@@ -210,7 +210,7 @@ TL_TARGET_AVX2 static float dot_q8_avx2(const int8_t *w, const uint16_t *ws, con
     __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < n / 32; b++) {
         if ((b & 1) == 0) _mm_prefetch((const char *)(w + 32 * b) + 4096, _MM_HINT_T0);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
+        __m256 d = _mm256_set1_ps(tl_half_at(ws + b) * xs[b]);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_avx2(w + 32 * b, x + 32 * b)), acc);
     }
     return hsum256(acc);
@@ -253,7 +253,7 @@ TL_TARGET_AVX512 static float dot_q8_vnni(const int8_t *w, const uint16_t *ws, c
     }
     __m256 tail = _mm256_setzero_ps();
     for (; b < blocks; b++) {
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(ws[b]) * xs[b]);
+        __m256 d = _mm256_set1_ps(tl_half_at(ws + b) * xs[b]);
         tail = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot_vnni(w + 32 * b, x + 32 * b)), tail);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + hsum256(tail);
