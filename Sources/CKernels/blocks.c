@@ -722,7 +722,10 @@ TL_TARGET_AVX512 static inline __m256 iq4xs_scales(const uint8_t *w) {
 // four blocks, then their last 16. The values stay unsigned: a zero point z (IQ4_NL's
 // table lifted by 128) comes off as z·Σx per block, and Q4_1's and Q5_1's minimum m adds
 // m·Σx, each as one FMA per eight blocks.
-enum { SMALL_SEGMENT = 16384 };
+//
+// Every AVX-512 kernel that arranges a product's activations does it SEGMENT values at a
+// time, on the stack; a longer row adds up its segments' sums.
+enum { SEGMENT = 16384 };
 
 TL_TARGET_AVX512 static void arrange_small(const int8_t *x, size_t octets, int8_t *xa) {
     for (size_t o = 0; o < octets; o++, x += 256, xa += 256) {
@@ -797,10 +800,10 @@ TL_TARGET_AVX512 TL_INLINE float small_arranged(const uint8_t *w, size_t octets,
 TL_TARGET_AVX512 TL_INLINE void rows_small_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                                  const int32_t *xsum, float *out, size_t bytes, size_t nib, size_t fifth, int zero,
                                                  int lookup, int minimum, tl_block_dot tail) {
-    int8_t xa[SMALL_SEGMENT];
+    int8_t xa[SEGMENT];
     const size_t blocks = n / 32, row_bytes = blocks * bytes, whole = blocks / 8 * 8;
-    for (size_t b0 = 0; b0 < whole; b0 += SMALL_SEGMENT / 32) {
-        const size_t octets = (whole - b0 < SMALL_SEGMENT / 32 ? whole - b0 : SMALL_SEGMENT / 32) / 8;
+    for (size_t b0 = 0; b0 < whole; b0 += SEGMENT / 32) {
+        const size_t octets = (whole - b0 < SEGMENT / 32 ? whole - b0 : SEGMENT / 32) / 8;
         arrange_small(x + 32 * b0, octets, xa);
         for (size_t r = r0; r < r1; r++) {
             const float part = small_arranged(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, lookup, minimum);
@@ -819,13 +822,13 @@ TL_TARGET_AVX512 TL_INLINE void rows_small_avx512(const uint8_t *w, size_t n, si
 /// by 128, taken off as 128·d·sc·xs·Σx per block.
 TL_TARGET_AVX512 static void rows_iq4_xs_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                                 const int32_t *xsum, float *out) {
-    int8_t xa[SMALL_SEGMENT];
+    int8_t xa[SEGMENT];
     const __m512i low = _mm512_set1_epi8(0x0F), table = _mm512_add_epi8(iq4_table(), _mm512_set1_epi8(-128));
     const __m512i quads = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512i quads2 = _mm512_add_epi32(quads, _mm512_set1_epi32(4));
     const size_t row_bytes = n / 256 * 136;
-    for (size_t v = 0; v < n; v += SMALL_SEGMENT) {
-        const size_t superblocks = (n - v < SMALL_SEGMENT ? n - v : SMALL_SEGMENT) / 256;
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t superblocks = (n - v < SEGMENT ? n - v : SEGMENT) / 256;
         arrange_small(x + v, superblocks, xa);
         for (size_t r = r0; r < r1; r++) {
             const uint8_t *b = w + r * row_bytes + v / 256 * 136;
@@ -891,9 +894,7 @@ TL_TARGET_AVX512 static inline __m128i k4_scales_sse(const uint8_t *s) {
 // Q4_K's AVX-512 kernel is bound by port 5 (shuffles and permutes), so what can be done once
 // per product rather than once per row is: the activations come arranged as each super-block's
 // nibbles lie (blocks 0 and 2, 1 and 3, 4 and 6, 5 and 7, 64 bytes each) with, per
-// super-block, [xs_j | xs_j·Σx_j] as 16 floats. A product arranges them a segment of up to
-// Q4K_SEGMENT values at a time, on the stack.
-enum { Q4K_SEGMENT = 16384 };
+// super-block, [xs_j | xs_j·Σx_j] as 16 floats.
 
 TL_TARGET_AVX512 static void arrange_q4_k(const int8_t *x, const float *xs, const int32_t *xsum, size_t superblocks, int8_t *xa, float *act) {
     for (size_t sb = 0; sb < superblocks; sb++, x += 256, xs += 8, xsum += 8, xa += 256, act += 16) {
@@ -952,11 +953,11 @@ TL_TARGET_AVX512 TL_INLINE float q45_k_arranged(const uint8_t *w, size_t superbl
 
 TL_TARGET_AVX512 TL_INLINE void rows_q45_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                                  const int32_t *xsum, float *out, int five) {
-    int8_t xa[Q4K_SEGMENT];
-    float act[Q4K_SEGMENT / 256 * 16];
+    int8_t xa[SEGMENT];
+    float act[SEGMENT / 256 * 16];
     const size_t bytes = five ? 176 : 144, row_bytes = n / 256 * bytes;
-    for (size_t v = 0; v < n; v += Q4K_SEGMENT) {
-        const size_t superblocks = (n - v < Q4K_SEGMENT ? n - v : Q4K_SEGMENT) / 256;
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t superblocks = (n - v < SEGMENT ? n - v : SEGMENT) / 256;
         arrange_q4_k(x + v, xs + v / 32, xsum + v / 32, superblocks, xa, act);
         for (size_t r = r0; r < r1; r++) {
             const float part = q45_k_arranged(w + r * row_bytes + v / 256 * bytes, superblocks, xa, act, five);
@@ -1020,22 +1021,26 @@ TL_TARGET_AVX512 void tl_sums_of_16_avx512(const int8_t *x, size_t count, int32_
     }
 }
 
-// Q6_K's values are q − 32: rather than a second VPDPBUSD per product for 32·Σx, a product
-// arranges, per group of 16, the activation scale and 32·Σx once for all its rows, and a
-// row's offset is then one FMA per half super-block.
-enum { Q6K_SEGMENT = 16384 };
+// Q6_K, Q2_K and Q3_K scale each group of 16 values on its own. What depends only on the
+// activations is arranged once per product, per group: its activation scale xs, Σx and
+// xs·Σx. The values stay unsigned, so Q6_K's −32 and Q3_K's −4 come off as z·d·sc·xs·Σx
+// and Q2_K's minimums as dmin·m·xs·Σx, each one FMA per super-block (or half of one).
+typedef struct {
+    float xs[SEGMENT / 16], sums[SEGMENT / 16], scaled[SEGMENT / 16];
+} per_16;
 
-TL_TARGET_AVX512 static void arrange_q6_k(const int8_t *x, const float *xs, size_t groups, float *xs16, float *offsets) {
-    int32_t sums[Q6K_SEGMENT / 16];
+TL_TARGET_AVX512 static void arrange_per_16(const int8_t *x, const float *xs, size_t groups, per_16 *a) {
+    int32_t sums[SEGMENT / 16];
     tl_sums_of_16_avx512(x, 16 * groups, sums);
     for (size_t g = 0; g < groups; g++) {
-        xs16[g] = xs[g / 2];
-        offsets[g] = 32.0f * (float)sums[g];
+        a->xs[g] = xs[g / 2];
+        a->sums[g] = (float)sums[g];
+        a->scaled[g] = a->xs[g] * a->sums[g];
     }
 }
 
 /// One row's super-blocks against arranged activations.
-TL_TARGET_AVX512 static float dot_q6_k_arranged(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs16, const float *offsets) {
+TL_TARGET_AVX512 static float q6_k_arranged(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs16, const float *sums16) {
     const __m512i low = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(3);
     // Groups 0 and 1 take the high bits at shifts 0 and 2 of the same bytes, groups 2 and 3 at 4 and 6.
     const __m512i shift01 = lanes_of(0, 0x00020002), shift23 = lanes_of(0x00040004, 0x00060006);  // per 16-bit lane
@@ -1046,7 +1051,7 @@ TL_TARGET_AVX512 static float dot_q6_k_arranged(const uint8_t *w, size_t superbl
     for (size_t sb = 0; sb < superblocks; sb++, w += 210) {
         PREFETCH(w, 210)
         const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));
-        for (int h = 0; h < 2; h++, x += 128, xs16 += 8, offsets += 8) {
+        for (int h = 0; h < 2; h++, x += 128, xs16 += 8, sums16 += 8) {
             const __m512i l = _mm512_loadu_si512((const void *)(w + 64 * h));  // groups 0 and 1's low nibbles, 2 and 3's high
             const __m512i qh = _mm512_broadcast_i64x4(LOAD(w + 128 + 32 * h));
             // (qh >> s) & 3 for 16-bit lanes is the same per byte: the bits shifted in from the next byte are masked off.
@@ -1056,7 +1061,7 @@ TL_TARGET_AVX512 static float dot_q6_k_arranged(const uint8_t *w, size_t superbl
             int64_t sc8;
             memcpy(&sc8, w + 192 + 8 * h, 8);
             const __m256 f8 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8))), d), _mm256_loadu_ps(xs16));
-            off = _mm256_fmadd_ps(f8, _mm256_loadu_ps(offsets), off);
+            off = _mm256_fmadd_ps(f8, _mm256_loadu_ps(sums16), off);
             const __m512 f = _mm512_castps256_ps512(f8);
             const __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512((const void *)x));
             const __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512((const void *)(x + 64)));
@@ -1064,41 +1069,11 @@ TL_TARGET_AVX512 static float dot_q6_k_arranged(const uint8_t *w, size_t superbl
             acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_permutexvar_ps(i4567, f), acc1);
         }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - hsum256(off);
-}
-
-TL_TARGET_AVX512 static void rows_q6_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                              const int32_t *xsum, float *out) {
-    (void)xsum;
-    float xs16[Q6K_SEGMENT / 16], offsets[Q6K_SEGMENT / 16];
-    const size_t row_bytes = n / 256 * 210;
-    for (size_t v = 0; v < n; v += Q6K_SEGMENT) {
-        const size_t values = n - v < Q6K_SEGMENT ? n - v : Q6K_SEGMENT;
-        arrange_q6_k(x + v, xs + v / 32, values / 16, xs16, offsets);
-        for (size_t r = r0; r < r1; r++) {
-            const float part = dot_q6_k_arranged(w + r * row_bytes + v / 256 * 210, values / 256, x + v, xs16, offsets);
-            out[r] = v ? out[r] + part : part;
-        }
-    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) - 32.0f * hsum256(off);
 }
 
 // Q2_K and Q3_K: 2-bit values (value 128h + 32j + l in bits 2j of byte 32h + l of qs),
-// Q3_K's third bit (bit 4h + j of byte l of its high mask), kept unsigned. What depends only
-// on the activations is arranged once per product, per group of 16: its activation scale,
-// and Σx (Q3_K's zero point 4 comes off as 4·d·sc·xs·Σx) or xs·Σx (Q2_K's minimums,
-// dmin·m·xs·Σx), each one FMA per super-block.
-enum { K23_SEGMENT = 16384 };
-
-TL_TARGET_AVX512 static void arrange_k23(const int8_t *x, const float *xs, size_t groups, float *xs16, float *sums16, float *scaled16) {
-    int32_t sums[K23_SEGMENT / 16];
-    tl_sums_of_16_avx512(x, 16 * groups, sums);
-    for (size_t g = 0; g < groups; g++) {
-        xs16[g] = xs[g / 2];
-        sums16[g] = (float)sums[g];
-        scaled16[g] = xs16[g] * sums16[g];
-    }
-}
-
+// Q3_K's third bit (bit 4h + j of byte l of its high mask), against the per-16 arrangement.
 /// Q3_K's 16 scales − 32, from words: group g's low nibble is nibble g / 8 of byte
 /// 96 + g % 8, its high two bits bits 2·(g / 4) of byte 104 + g % 4.
 TL_TARGET_AVX512 static inline __m512i q3k_scales(const uint8_t *w) {
@@ -1152,30 +1127,33 @@ TL_TARGET_AVX512 TL_INLINE float k23_arranged(const uint8_t *w, size_t superbloc
     return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) - (three ? 4.0f : 1.0f) * _mm512_reduce_add_ps(offsets);
 }
 
-TL_TARGET_AVX512 TL_INLINE void rows_k23_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                               float *out, int three) {
-    float xs16[K23_SEGMENT / 16], sums16[K23_SEGMENT / 16], scaled16[K23_SEGMENT / 16];
-    const size_t bytes = three ? 110 : 84, row_bytes = n / 256 * bytes;
-    for (size_t v = 0; v < n; v += K23_SEGMENT) {
-        const size_t values = n - v < K23_SEGMENT ? n - v : K23_SEGMENT;
-        arrange_k23(x + v, xs + v / 32, values / 16, xs16, sums16, scaled16);
+/// Rows of Q6_K, Q2_K or Q3_K (`type`, a constant at each call) against the per-16 arrangement.
+TL_TARGET_AVX512 TL_INLINE void rows_per_16_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                                  float *out, tl_block_type type) {
+    per_16 a;
+    const size_t bytes = tl_block_row_bytes(type, 256), row_bytes = n / 256 * bytes;
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
+        arrange_per_16(x + v, xs + v / 32, values / 16, &a);
         for (size_t r = r0; r < r1; r++) {
-            const float part = k23_arranged(w + r * row_bytes + v / 256 * bytes, values / 256, x + v, xs16, sums16, scaled16, three);
+            const uint8_t *row = w + r * row_bytes + v / 256 * bytes;
+            const float part = type == TL_BLOCKS_Q6_K ? q6_k_arranged(row, values / 256, x + v, a.xs, a.sums)
+                                                      : k23_arranged(row, values / 256, x + v, a.xs, a.sums, a.scaled, type == TL_BLOCKS_Q3_K);
             out[r] = v ? out[r] + part : part;
         }
     }
 }
 
-TL_TARGET_AVX512 static void rows_q2_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                              const int32_t *xsum, float *out) {
-    (void)xsum;
-    rows_k23_avx512(w, n, r0, r1, x, xs, out, 0);
-}
-TL_TARGET_AVX512 static void rows_q3_k_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                              const int32_t *xsum, float *out) {
-    (void)xsum;
-    rows_k23_avx512(w, n, r0, r1, x, xs, out, 1);
-}
+#define PER_16_ROWS(T, TYPE)                                                                                               \
+    TL_TARGET_AVX512 static void rows_##T##_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,       \
+                                                   const float *xs, const int32_t *xsum, float *out) {                      \
+        (void)xsum;                                                                                                        \
+        rows_per_16_avx512(w, n, r0, r1, x, xs, out, TYPE);                                                                \
+    }
+PER_16_ROWS(q6_k, TL_BLOCKS_Q6_K)
+PER_16_ROWS(q2_k, TL_BLOCKS_Q2_K)
+PER_16_ROWS(q3_k, TL_BLOCKS_Q3_K)
+#undef PER_16_ROWS
 #undef PREFETCH
 #undef LOAD
 
@@ -1425,20 +1403,23 @@ static const tl_block_dot *table_for(tl_isa isa) {
 
 void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                         const int32_t *xsums, float *out) {
+    const tl_isa isa = tl_active_isa();
 #if TL_X86
     // The kernels that arrange the activations once for all their rows.
-    if (tl_active_isa() == TL_ISA_AVX512VNNI && vnni_rows[type]) {
+    if (isa == TL_ISA_AVX512VNNI && vnni_rows[type]) {
         vnni_rows[type](w, n, r0, r1, x, xscales, xsums, out);
         return;
     }
 #endif
-    const tl_block_dot dot = table_for(tl_active_isa())[type];
+    const tl_block_dot dot = table_for(isa)[type];
     const size_t row_bytes = tl_block_row_bytes(type, n);
-    // The row kernels other than AVX-512's prefetch nothing themselves: each row asks for the
-    // one about 16 KiB ahead into L2, which keeps the memory busy while they compute.
-    const size_t ahead = tl_active_isa() == TL_ISA_AVX512VNNI ? r1 : (16384 + row_bytes - 1) / row_bytes;
+    // AVX-512's Q8_0 kernel prefetches for itself; the other variants' kernels prefetch
+    // nothing, so each row asks for the one about 16 KiB ahead into L2, which keeps the
+    // memory busy while they compute.
+    const int prefetch = isa != TL_ISA_AVX512VNNI;
+    const size_t ahead = (16384 + row_bytes - 1) / row_bytes;
     for (size_t r = r0; r < r1; r++) {
-        if (r + ahead < r1) {
+        if (prefetch && r + ahead < r1) {
             const char *next = (const char *)w + (r + ahead) * row_bytes;
             for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(next + line, 0, 2);
         }
