@@ -458,62 +458,77 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
 
 #define LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 
+// The row loop of the kernels with one factor per block of 32. Four accumulators, so that
+// a block's FMA does not wait for the previous block's (its latency is 4 cycles, a block
+// takes about 2; with one accumulator the chain bounded Q4_0 at half its pace); the row's
+// last n/32 mod 4 blocks go to the first. STEP(w, x, xs, xsum, acc) adds one block.
+#define ROW_OF_BLOCKS(BYTES, STEP)                                                                                         \
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                 \
+    const size_t blocks = n / 32;                                                                                          \
+    size_t b = 0;                                                                                                          \
+    for (; b + 4 <= blocks; b += 4)                                                                                        \
+        for (int k = 0; k < 4; k++) acc[k] = STEP(w + (b + k) * (BYTES), x + 32 * (b + k), xs[b + k], xsum[b + k], acc[k]); \
+    for (; b < blocks; b++) acc[0] = STEP(w + b * (BYTES), x + 32 * b, xs[b], xsum[b], acc[0]);                           \
+    return hsum256(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+
+/// The four accumulators of a K-quant kernel, summed.
+#define SUM4(a) _mm256_add_ps(_mm256_add_ps((a)[0], (a)[1]), _mm256_add_ps((a)[2], (a)[3]))
+
 // Each x86 kernel is written once, for the dot4 of its variant.
 #define DEFINE_X86_KERNELS(V, TARGET, DOT4)                                                                                    \
-    TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+    /* acc + f·Σq·x for one block of signed values q: q's sign moved onto x, an unsigned × signed product */                 \
+    TARGET static inline __m256 signed_step_##V(__m256i q, const int8_t *x, float f, __m256 acc) {                            \
+        const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(LOAD(x), q));                                          \
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(f), acc);                                                 \
+    }                                                                                                                          \
+    TARGET static inline __m256 step_q8_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {        \
         (void)xsum;                                                                                                            \
-        __m256 acc = _mm256_setzero_ps();                                                                                      \
-        for (size_t b = 0; b < n / 32; b++, w += 34, x += 32) {                                                                \
-            const __m256i q = LOAD(w + 2), xv = LOAD(x);                                                                       \
-            /* |q| against x with q's sign moved onto x: an unsigned × signed product */                                       \
-            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
-        }                                                                                                                      \
-        return hsum256(acc);                                                                                                     \
+        return signed_step_##V(LOAD(w + 2), x, tl_half_at(w) * xs, acc);                                                       \
+    }                                                                                                                          \
+    TARGET static inline __m256 step_q4_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {        \
+        (void)xsum;                                                                                                            \
+        return signed_step_##V(_mm256_sub_epi8(nibbles_avx2(w + 2), _mm256_set1_epi8(8)), x, tl_half_at(w) * xs, acc);         \
+    }                                                                                                                          \
+    TARGET static inline __m256 step_q5_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {        \
+        (void)xsum;                                                                                                            \
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles_avx2(w + 6), fifth_bits_avx2(w + 2)), _mm256_set1_epi8(16)); \
+        return signed_step_##V(q, x, tl_half_at(w) * xs, acc);                                                                 \
+    }                                                                                                                          \
+    TARGET static inline __m256 step_iq4_nl_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {      \
+        (void)xsum;                                                                                                            \
+        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
+        return signed_step_##V(_mm256_shuffle_epi8(table, nibbles_avx2(w + 2)), x, tl_half_at(w) * xs, acc);                   \
+    }                                                                                                                          \
+    /* Q4_1 and Q5_1: d·Σq·x, and the minimum's m·Σx in the first lane (five: the fifth bits at w + 4) */                      \
+    TARGET static inline __m256 step_q451_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc, int five) { \
+        __m256i q = nibbles_avx2(w + (five ? 8 : 4));                                                                          \
+        if (five) q = _mm256_or_si256(q, fifth_bits_avx2(w + 4));                                                              \
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q, LOAD(x))), _mm256_set1_ps(tl_half_at(w) * xs), acc);                  \
+        return _mm256_add_ps(acc, _mm256_zextps128_ps256(_mm_set_ss(tl_half_at(w + 2) * xs * (float)xsum)));                   \
+    }                                                                                                                          \
+    TARGET static inline __m256 step_q4_1_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {        \
+        return step_q451_##V(w, x, xs, xsum, acc, 0);                                                                          \
+    }                                                                                                                          \
+    TARGET static inline __m256 step_q5_1_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {        \
+        return step_q451_##V(w, x, xs, xsum, acc, 1);                                                                          \
+    }                                                                                                                          \
+    TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        ROW_OF_BLOCKS(34, step_q8_0_##V)                                                                                       \
     }                                                                                                                          \
     TARGET static float dot_q4_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        __m256 acc = _mm256_setzero_ps();                                                                                      \
-        const __m256i low = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);                                               \
-        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
-            const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(w + 2));                                      \
-            const __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low), eight);    \
-            const __m256i xv = LOAD(x);                                                                                        \
-            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
-        }                                                                                                                      \
-        return hsum256(acc);                                                                                                     \
-    }                                                                                                                          \
-    /* Q4_1 and Q5_1: d·Σq·x, then the minimum's m·Σx (five: with the fifth bits at w + 4) */                                 \
-    TARGET static inline float dot_q451_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum, \
-                                            int five) {                                                                        \
-        __m256 acc = _mm256_setzero_ps();                                                                                      \
-        float mins = 0;                                                                                                        \
-        const size_t bytes = five ? 24 : 20;                                                                                   \
-        for (size_t b = 0; b < n / 32; b++, w += bytes, x += 32) {                                                             \
-            __m256i q = nibbles_avx2(w + (five ? 8 : 4));                                                                      \
-            if (five) q = _mm256_or_si256(q, fifth_bits_avx2(w + 4));                                                          \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q, LOAD(x))), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);             \
-            mins += tl_half_at(w + 2) * xs[b] * (float)xsum[b];                                                                   \
-        }                                                                                                                      \
-        return hsum256(acc) + mins;                                                                                            \
+        ROW_OF_BLOCKS(18, step_q4_0_##V)                                                                                       \
     }                                                                                                                          \
     TARGET static float dot_q4_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        return dot_q451_##V(w, n, x, xs, xsum, 0);                                                                             \
-    }                                                                                                                          \
-    TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        return dot_q451_##V(w, n, x, xs, xsum, 1);                                                                             \
+        ROW_OF_BLOCKS(20, step_q4_1_##V)                                                                                       \
     }                                                                                                                          \
     TARGET static float dot_q5_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        __m256 acc = _mm256_setzero_ps();                                                                                      \
-        for (size_t b = 0; b < n / 32; b++, w += 22, x += 32) {                                                                \
-            const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles_avx2(w + 6), fifth_bits_avx2(w + 2)), _mm256_set1_epi8(16)); \
-            const __m256i xv = LOAD(x);                                                                                        \
-            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
-        }                                                                                                                      \
-        return hsum256(acc);                                                                                                   \
+        ROW_OF_BLOCKS(22, step_q5_0_##V)                                                                                       \
+    }                                                                                                                          \
+    TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        ROW_OF_BLOCKS(24, step_q5_1_##V)                                                                                       \
+    }                                                                                                                          \
+    TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
+        ROW_OF_BLOCKS(18, step_iq4_nl_##V)                                                                                     \
     }                                                                                                                          \
     /* Q2_K and Q3_K, a block of 32 at a time: 2-bit values (bits 2j of byte 32h + l), Q3_K's third bit      */          \
     /* (bit 4h + j of byte l of the mask); factors per 16 in f[2] (groups 0–7, 8–15), Q2_K's minimums in m[2] */          \
@@ -521,7 +536,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         const size_t bytes = three ? 110 : 84;                                                                                 \
         const __m256i two_bits = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);                                               \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
-        __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();                                                         \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, mins[4] = {acc[0], acc[1], acc[2], acc[3]}; \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
             __m256 f[2], m[2];                                                                                                 \
             for (int h = 0; h < 2; h++) {                                                                                      \
@@ -550,31 +565,20 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                         p = DOT4(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xv, v));                                             \
                     } else {                                                                                                   \
                         p = DOT4(u, xv);                                                                                       \
-                        mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(one, xv)), _mm256_permutevar8x32_ps(m[h], pick), mins);  \
+                        mins[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(one, xv)), _mm256_permutevar8x32_ps(m[h], pick), mins[j]);  \
                     }                                                                                                          \
-                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f[h], pick), acc);                   \
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f[h], pick), acc[j]);                   \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(acc, mins));                                                                              \
+        return hsum256(_mm256_sub_ps(SUM4(acc), SUM4(mins)));                                                                  \
     }                                                                                                                          \
     K23_KERNELS(V, TARGET)                                                                                                     \
-    /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */                                  \
-    TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
-        (void)xsum;                                                                                                            \
-        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
-        __m256 acc = _mm256_setzero_ps();                                                                                      \
-        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
-            const __m256i q = _mm256_shuffle_epi8(table, nibbles_avx2(w + 2)), xv = LOAD(x);                                   \
-            const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q));                                           \
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(tl_half_at(w) * xs[b]), acc);                             \
-        }                                                                                                                      \
-        return hsum256(acc);                                                                                                   \
-    }                                                                                                                          \
+    /* IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */\
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
         const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;                                                                        \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             int32_t ls[8];                                                                                                     \
             for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);                                                             \
@@ -582,19 +586,19 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             for (int j = 0; j < 8; j += 2) {                                                                                   \
                 const __m256i q0 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), x0 = LOAD(x + 32 * j);            \
                 const __m256i q1 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 24 + 16 * j)), x1 = LOAD(x + 32 * j + 32);      \
-                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x0, q0))),          \
-                                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j)), acc0);                               \
-                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x1, q1))),          \
-                                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j + 1)), acc1);                           \
+                acc[j % 4] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(_mm256_sign_epi8(q0, q0), _mm256_sign_epi8(x0, q0))),     \
+                                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j)), acc[j % 4]);                               \
+                acc[j % 4 + 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(_mm256_sign_epi8(q1, q1), _mm256_sign_epi8(x1, q1))), \
+                                       _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j + 1)), acc[j % 4 + 1]);                           \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_add_ps(acc0, acc1));                                                                             \
+        return hsum256(SUM4(acc));                                                                             \
     }                                                                                                                          \
     TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
                                             const int32_t *xsum, int five) {                                                   \
         const size_t bytes = five ? 176 : 144;                                                                                 \
         const __m256i low = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(0x10);                                             \
-        __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();                                                         \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, mins = acc[0]; \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             /* The 8 blocks' factors d·sc_j·xs_j in one vector; each block takes its lane. */                                  \
@@ -614,20 +618,20 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                     lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c), 4), bit));      \
                     hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c + 1), 4), bit));  \
                 }                                                                                                              \
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(lo, LOAD(x + 64 * c))),                                          \
-                                      _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c)), acc);                         \
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(hi, LOAD(x + 64 * c + 32))),                                     \
-                                      _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c + 1)), acc);                     \
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(lo, LOAD(x + 64 * c))),                                       \
+                                      _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c)), acc[c]);                         \
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(hi, LOAD(x + 64 * c + 32))),                                  \
+                                      _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c + 1)), acc[c]);                     \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(acc, mins));                                                                                \
+        return hsum256(_mm256_sub_ps(SUM4(acc), mins));                                                                        \
     }                                                                                                                          \
     K45_KERNELS(V, TARGET)                                                                                                     \
     TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         (void)xsum;                                                                                                            \
         const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);                    \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
-        __m256 acc = _mm256_setzero_ps();                                                                                      \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                 \
         for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));                                                                  \
@@ -651,11 +655,11 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                     /* Σ(q − 32)·x per 4 values, exact in integers: lanes 0–3 are the first 16, 4–7 the next */               \
                     const __m256i p = _mm256_sub_epi32(DOT4(q[g], xv), DOT4(off, xv));                                         \
                     const __m256i pick = _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1); \
-                    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc);                     \
+                    acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[g]);                     \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(acc);                                                                                                     \
+        return hsum256(SUM4(acc));                                                                                             \
     }
 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
