@@ -365,19 +365,19 @@ static void unpack_iq4_xs(const uint8_t *p, uint8_t *u, float *a, float *c) {
 // ---- The layouts' table: one row per type ---------------------------------------------------
 
 static const tl_block_layout layouts[TL_BLOCK_TYPE_COUNT] = {
-    //                  values bytes zero  minimums  scales per 16  unpack
-    [TL_BLOCKS_Q8_0] = {32,    34,   128,  0,        0,             unpack_q8_0},
-    [TL_BLOCKS_Q4_0] = {32,    18,   8,    0,        0,             unpack_q4_0},
-    [TL_BLOCKS_Q4_1] = {32,    20,   0,    1,        0,             unpack_q4_1},
-    [TL_BLOCKS_Q5_0] = {32,    22,   16,   0,        0,             unpack_q5_0},
-    [TL_BLOCKS_Q5_1] = {32,    24,   0,    1,        0,             unpack_q5_1},
-    [TL_BLOCKS_Q4_K] = {256,   144,  0,    1,        0,             unpack_q4_k},
-    [TL_BLOCKS_Q5_K] = {256,   176,  0,    1,        0,             unpack_q5_k},
-    [TL_BLOCKS_Q6_K] = {256,   210,  32,   0,        1,             unpack_q6_k},
-    [TL_BLOCKS_Q2_K] = {256,   84,   0,    1,        1,             unpack_q2_k},
-    [TL_BLOCKS_Q3_K] = {256,   110,  4,    0,        1,             unpack_q3_k},
-    [TL_BLOCKS_IQ4_NL] = {32,  18,   128,  0,        0,             unpack_iq4_nl},
-    [TL_BLOCKS_IQ4_XS] = {256, 136,  128,  0,        0,             unpack_iq4_xs},
+    //                  values bytes zero  top  minimums  scales per 16  unpack
+    [TL_BLOCKS_Q8_0] = {32,    34,   128,  255, 0,        0,             unpack_q8_0},
+    [TL_BLOCKS_Q4_0] = {32,    18,   8,    15,  0,        0,             unpack_q4_0},
+    [TL_BLOCKS_Q4_1] = {32,    20,   0,    15,  1,        0,             unpack_q4_1},
+    [TL_BLOCKS_Q5_0] = {32,    22,   16,   31,  0,        0,             unpack_q5_0},
+    [TL_BLOCKS_Q5_1] = {32,    24,   0,    31,  1,        0,             unpack_q5_1},
+    [TL_BLOCKS_Q4_K] = {256,   144,  0,    15,  1,        0,             unpack_q4_k},
+    [TL_BLOCKS_Q5_K] = {256,   176,  0,    31,  1,        0,             unpack_q5_k},
+    [TL_BLOCKS_Q6_K] = {256,   210,  32,   63,  0,        1,             unpack_q6_k},
+    [TL_BLOCKS_Q2_K] = {256,   84,   0,    3,   1,        1,             unpack_q2_k},
+    [TL_BLOCKS_Q3_K] = {256,   110,  4,    7,   0,        1,             unpack_q3_k},
+    [TL_BLOCKS_IQ4_NL] = {32,  18,   128,  241, 0,        0,             unpack_iq4_nl},
+    [TL_BLOCKS_IQ4_XS] = {256, 136,  128,  241, 0,        0,             unpack_iq4_xs},
 };
 
 /// Any type through its unpacking: per 16 values, xs·(a·(Σu·x − zero·Σx) − c·Σx).

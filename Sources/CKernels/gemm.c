@@ -7,13 +7,15 @@
 // unsigned operand, so packed weights are stored as w + 128 and the sum is corrected by
 // −128 · Σx over the block, which the activation quantizer has already computed.
 //
+// int8 on AVX2: gemm_tile.h's AVX2 tile, 8 rows × 4 tokens, the bytes multiplied signed.
+//
 // f32, f16, bf16: the AVX-512 variant packs 16 rows as f32 with the same lanes-are-rows
 // layout (16 × 16 register transposes); each column step is one load of 16 weights and,
 // per token, one broadcast and one FMA.
 #include "gemm_tile.h"
 #include <stdlib.h>
 
-// ---- the definition (and the variant for CPUs without VNNI) --------------------------
+// ---- the definition (and the variant for CPUs without a tile below) ------------------
 
 static void gemm_by_dots(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n,
                          size_t r0, size_t r1, const int8_t *x, const float *xscales, size_t T, float *y, size_t ystride) {
@@ -97,6 +99,39 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
     free(factors);
 }
 
+// ---- AVX2: gemm_tile.h's AVX2 tile, the bytes signed ----------------------------------
+
+TL_TARGET_AVX2 static int gemm_avx2(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n,
+                                    size_t r0, size_t r1, const int8_t *x, const float *xscales, const int32_t *xsums,
+                                    size_t T, float *y, size_t ystride) {
+    const size_t blocks = n / 32, tiles = (T + TOKENS_AVX2 - 1) / TOKENS_AVX2;
+    uint8_t *packed = aligned_alloc(32, blocks * 8 * 32);
+    float *factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
+    int8_t *xa = malloc(tiles * blocks * 8 * 4 * TOKENS_AVX2);
+    float *act = malloc(tiles * blocks * 2 * TOKENS_AVX2 * sizeof(float));
+    const int ok = packed && factors && xa && act;
+    if (ok) {
+        tl_arrange_tokens_avx2(x, xscales, xsums, n, T, 0, xa, act);
+        for (size_t r = r0; r < r1; r += ROWS_AVX2) {
+            const uint8_t *rows[ROWS_AVX2];
+            for (size_t i = 0; i < ROWS_AVX2; i++) {
+                const size_t row = r + i < r1 ? r + i : r1 - 1;
+                rows[i] = (const uint8_t *)(w + row * n);
+                for (size_t b = 0; b < blocks; b++)
+                    factors[(b * KINDS + A_LOW) * ROWS_AVX2 + i] = block_scales ? tl_f16_to_f32(block_scales[row * blocks + b]) : row_scales[row];
+            }
+            tl_lay_rows_avx2(rows, n, 0, packed);
+            const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
+            tl_tokens_avx2(packed, factors, blocks, xa, act, T, 0, 0, 1, 1, y + r, ystride, valid);
+        }
+    }
+    free(packed);
+    free(factors);
+    free(xa);
+    free(act);
+    return ok;
+}
+
 #endif
 
 // ---- NEON with SDOT ---------------------------------------------------------------------
@@ -142,6 +177,7 @@ void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_
         gemm_vnni(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, y, ystride);
         return;
     }
+    if (TL_USES_AVX2() && gemm_avx2(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
 #elif TL_ARM64
     if (TL_USES_DOTPROD()) {
         gemm_sdot(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);

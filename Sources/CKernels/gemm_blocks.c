@@ -1,5 +1,5 @@
-// Matrix × several tokens for weights in ggml's block types (a prompt over a GGUF's Q8_0,
-// Q4_0, Q4_K, Q5_K or Q6_K matrices, read as stored).
+// Matrix × several tokens for weights in ggml's block types (a prompt over a GGUF's
+// matrices, read as stored).
 //
 // AVX-512 VNNI: 32 rows at a time are unpacked (blocks.c) into unsigned bytes u with, per
 // 16 values, a scale a and a minimum c (w = a·(u − z) − c, z the type's zero point), and
@@ -9,6 +9,9 @@
 // the zero point is taken off in integers, exactly, before the sum meets a float. Q6_K's
 // scales change every 16 values, so its blocks keep two sums, one per half, and need Σx
 // per 16, counted here once per call.
+//
+// AVX2: 8 rows at a time are unpacked the same way into gemm_tile.h's AVX2 tile (VPMADDUBSW
+// with int16 sums; bytes above 127 stored signed).
 //
 // Elsewhere each row meets each token through the decoding kernel (blocks.c), a band of
 // rows at a time so that the band stays in cache while the tokens pass.
@@ -103,6 +106,68 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
 }
 #undef TILE
 
+// ---- AVX2: gemm_tile.h's tile over rows unpacked to bytes ----------------------------
+
+/// Rows [r, r + 8) (the last one repeated past r1) unpacked into `rows` (8 × n bytes), then
+/// laid out as bytes [b][k4][row][4] (made signed where `flip`), with the factors
+/// [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·zero + c in C_LOW/C_HIGH.
+TL_TARGET_AVX2 static void pack_rows_avx2(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r,
+                                          size_t r1, int flip, uint8_t *rows, uint8_t *packed, float *factors) {
+    const size_t per = layout->values;
+    const float zero = flip ? 0.0f : (float)layout->zero;
+    float a[16], c[16];
+    for (size_t i = 0; i < ROWS_AVX2; i++) {
+        const uint8_t *src = w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
+        for (size_t s = 0; s < n / per; s++) {
+            layout->unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
+            for (size_t j = 0; j < per / 32; j++) {
+                float *f = factors + (s * (per / 32) + j) * KINDS * ROWS_AVX2 + i;
+                f[A_LOW * ROWS_AVX2] = a[2 * j];
+                f[A_HIGH * ROWS_AVX2] = a[2 * j + 1];
+                f[C_LOW * ROWS_AVX2] = a[2 * j] * zero + c[2 * j];
+                f[C_HIGH * ROWS_AVX2] = a[2 * j + 1] * zero + c[2 * j + 1];
+            }
+        }
+    }
+    const uint8_t *unpacked[ROWS_AVX2];
+    for (size_t i = 0; i < ROWS_AVX2; i++) unpacked[i] = rows + i * n;
+    tl_lay_rows_avx2(unpacked, n, flip ? 0x80 : 0, packed);
+}
+
+TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
+                                    const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
+    const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n), tiles = (T + TOKENS_AVX2 - 1) / TOKENS_AVX2;
+    const tl_block_layout *layout = tl_block_layout_of(type);
+    const int halves = layout->halves, flip = layout->top > 127;
+    // int16 steps before a widening: the most that cannot overflow, a power of 2, within a half.
+    int steps = 1;
+    while (!flip && steps < (halves ? 4 : 8) && 2 * steps * 2 * 128 * layout->top <= 32767) steps *= 2;
+    uint8_t *packed = aligned_alloc(32, blocks * 8 * 32), *rows = malloc(ROWS_AVX2 * n);
+    float *factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
+    int8_t *xa = malloc(tiles * blocks * 8 * 16);
+    float *act = malloc(tiles * blocks * (halves ? 2 : 1) * 2 * TOKENS_AVX2 * sizeof(float));
+    const int ok = packed && rows && factors && xa && act;
+    if (ok) {
+        tl_arrange_tokens_avx2(x, xscales, xsums, n, T, halves, xa, act);
+        for (size_t r = r0; r < r1; r += ROWS_AVX2) {
+            pack_rows_avx2(layout, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, packed, factors);
+            const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
+#define KIND(HALVES, SIGNED, STEPS) tl_tokens_avx2(packed, factors, blocks, xa, act, T, HALVES, !(SIGNED), SIGNED, STEPS, y + r, ystride, valid)
+            // Each kind of block a constant, so that each gets a tile of its own.
+            if (flip) KIND(0, 1, 1);
+            else if (halves) { if (steps >= 4) KIND(1, 0, 4); else if (steps >= 2) KIND(1, 0, 2); else KIND(1, 0, 1); }
+            else { if (steps >= 8) KIND(0, 0, 8); else if (steps >= 4) KIND(0, 0, 4); else KIND(0, 0, 1); }
+#undef KIND
+        }
+    }
+    free(packed);
+    free(rows);
+    free(factors);
+    free(xa);
+    free(act);
+    return ok;
+}
+
 #endif
 
 void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
@@ -110,6 +175,7 @@ void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size
     if (r0 >= r1 || T == 0) return;
 #if TL_X86
     if (TL_USES_AVX512() && gemm_vnni(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
+    if (TL_USES_AVX2() && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
 #endif
     gemm_by_dots(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride);
 }

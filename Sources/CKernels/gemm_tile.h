@@ -1,6 +1,7 @@
-// The AVX-512 VNNI tile of the prompt kernels (gemm.c's int8 rows, gemm_blocks.c's block
-// types): 32 packed rows × up to 6 tokens, the packed layout both files make, and the row
-// masks of a last, partial panel. Included by those two files only.
+// The tiles of the prompt kernels (gemm.c's int8 rows, gemm_blocks.c's block types): AVX-512
+// VNNI's, 32 packed rows × up to 6 tokens, with the packed layout both files make and the
+// row masks of a last, partial panel; and AVX2's, 8 rows × up to 4 tokens. Included by
+// those two files only.
 #pragma once
 #include "internal.h"
 
@@ -98,6 +99,146 @@ TL_TARGET_AVX512 TL_INLINE void panel_tokens(const uint8_t *packed, const float 
     default: break;
     }
 #undef TOKENS
+}
+
+
+// ---- AVX2 (no VPDPBUSD) ---------------------------------------------------------------
+// 8 rows at a time are unpacked and laid out so that one 256-bit register holds four
+// consecutive bytes of each of the 8 rows; a token's four matching bytes are broadcast and
+// one VPMADDUBSW leaves each row's two pair sums in int16. Those are added in int16 for as
+// many steps as cannot overflow (a step adds at most 2·128·top), then widened by VPMADDWD,
+// so a 4-bit block of 32 costs per token 8 VPMADDUBSW, 8 adds and one widening. Bytes
+// above 127 (Q8_0 and IQ4 unpacked, zero point 128) are stored signed instead and
+// multiplied by the sign trick (|w| against x with w's sign), widened every step.
+//
+// What depends only on the activations is arranged once per call, per tile of 4 tokens:
+// their bytes as the tile reads them, [b][k4][token][4], and per block (or half) xs and
+// xs·Σx. A row's zero point and minimum are one factor e = a·z + c, so a block (or half)
+// adds xs·a·Σu·x − e·xs·Σx, the second term one FMA (rounded in floats, 2⁻²⁴ of it).
+
+enum { ROWS_AVX2 = 8, TOKENS_AVX2 = 4 };
+
+/// 8 packed rows × N tokens of one arranged tile. HALVES: scales per 16; OFFSET: e counts
+/// (not for signed bytes); SIGNED: bytes stored signed; STEPS: int16 steps between
+/// widenings. All constants.
+TL_TARGET_AVX2 TL_INLINE void tile_avx2(const uint8_t *packed, const float *factors, size_t blocks, const int8_t *xa, const float *act,
+                                        int N, int HALVES, int OFFSET, int SIGNED, int STEPS, float *y, size_t ystride, size_t valid) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[TOKENS_AVX2];
+    for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < blocks; b++, packed += 8 * 32, factors += KINDS * ROWS_AVX2, xa += 8 * 16) {
+        for (int h = 0; h < (HALVES ? 2 : 1); h++, act += 2 * TOKENS_AVX2) {
+            __m256i sum[TOKENS_AVX2], part[TOKENS_AVX2];
+            for (int t = 0; t < N; t++) sum[t] = part[t] = _mm256_setzero_si256();
+            // k counts from the half's start, so that the loop and its widenings unroll.
+            for (int k = 0; k < (HALVES ? 4 : 8); k++) {
+                const int k4 = (HALVES ? 4 * h : 0) + k;
+                const __m256i wv = _mm256_load_si256((const __m256i *)(const void *)(packed + 32 * k4));
+                const __m256i u = SIGNED ? _mm256_sign_epi8(wv, wv) : wv;
+                for (int t = 0; t < N; t++) {
+                    int32_t four;
+                    memcpy(&four, xa + 16 * k4 + 4 * t, 4);
+                    const __m256i xv = SIGNED ? _mm256_sign_epi8(_mm256_set1_epi32(four), wv) : _mm256_set1_epi32(four);
+                    part[t] = _mm256_add_epi16(part[t], _mm256_maddubs_epi16(u, xv));
+                    if ((k + 1) % STEPS == 0) {
+                        sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(part[t], ones));
+                        part[t] = _mm256_setzero_si256();
+                    }
+                }
+            }
+            const __m256 a = _mm256_load_ps(factors + (A_LOW + h) * ROWS_AVX2), e = _mm256_load_ps(factors + (C_LOW + h) * ROWS_AVX2);
+            for (int t = 0; t < N; t++) {
+                acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_broadcast_ss(act + t)), a, acc[t]);
+                if (OFFSET) acc[t] = _mm256_fnmadd_ps(e, _mm256_broadcast_ss(act + TOKENS_AVX2 + t), acc[t]);
+            }
+        }
+    }
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int t = 0; t < N; t++) _mm256_maskstore_ps(y + (size_t)t * ystride, mask, acc[t]);
+}
+
+/// 8 packed rows against all T tokens, one arranged tile at a time (the last one N wide).
+TL_TARGET_AVX2 TL_INLINE void tl_tokens_avx2(const uint8_t *packed, const float *factors, size_t blocks, const int8_t *xa, const float *act,
+                                          size_t T, int HALVES, int OFFSET, int SIGNED, int STEPS, float *y, size_t ystride, size_t valid) {
+    const size_t act_per_tile = blocks * (HALVES ? 2 : 1) * 2 * TOKENS_AVX2;
+    for (size_t t = 0; t < T; t += TOKENS_AVX2, xa += blocks * 8 * 16, act += act_per_tile, y += TOKENS_AVX2 * ystride) {
+#define TOKENS(N) tile_avx2(packed, factors, blocks, xa, act, N, HALVES, OFFSET, SIGNED, STEPS, y, ystride, valid)
+        switch (T - t < TOKENS_AVX2 ? T - t : TOKENS_AVX2) {
+        case 4: TOKENS(4); break;
+        case 3: TOKENS(3); break;
+        case 2: TOKENS(2); break;
+        default: TOKENS(1); break;
+        }
+#undef TOKENS
+    }
+}
+
+/// An 8 × 8 transpose of 32-bit elements.
+TL_TARGET_AVX2 static inline void transpose8(__m256 v[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        s[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+/// Eight rows' next n bytes (rows[i], n a multiple of 32) laid out as the AVX2 tile reads
+/// them, [b][k4][row][4] (8 × 8 transposes of 4-byte groups), each byte XOR `flip`.
+TL_TARGET_AVX2 static inline void tl_lay_rows_avx2(const uint8_t *const rows[ROWS_AVX2], size_t n, uint8_t flip, uint8_t *packed) {
+    const __m256i sign = _mm256_set1_epi8((char)flip);
+    for (size_t b = 0; b < n / 32; b++) {
+        __m256 v[8];
+        for (size_t i = 0; i < ROWS_AVX2; i++) v[i] = _mm256_loadu_ps((const void *)(rows[i] + 32 * b));
+        transpose8(v);
+        for (size_t k4 = 0; k4 < 8; k4++)
+            _mm256_store_si256((__m256i *)(void *)(packed + (b * 8 + k4) * 32), _mm256_xor_si256(_mm256_castps_si256(v[k4]), sign));
+    }
+}
+
+/// The activations as the tiles read them, per tile of 4 tokens (missing tokens zero):
+/// bytes [b][k4][token][4], and per block (or half, `halves`) xs then xs·Σx, 4 tokens each.
+static inline void tl_arrange_tokens_avx2(const int8_t *x, const float *xscales, const int32_t *xsums, size_t n, size_t T, int halves,
+                                int8_t *xa, float *act) {
+    const size_t blocks = n / 32, parts = halves ? 2 : 1;
+    for (size_t t0 = 0; t0 < T; t0 += TOKENS_AVX2) {
+        for (size_t b = 0; b < blocks; b++, xa += 8 * 16) {
+            for (size_t t = 0; t < TOKENS_AVX2; t++) {
+                const int8_t *xt = x + (t0 + t) * n + 32 * b;
+                for (size_t k4 = 0; k4 < 8; k4++) {
+                    if (t0 + t < T) memcpy(xa + 16 * k4 + 4 * t, xt + 4 * k4, 4);
+                    else memset(xa + 16 * k4 + 4 * t, 0, 4);
+                }
+            }
+            for (size_t h = 0; h < parts; h++, act += 2 * TOKENS_AVX2) {
+                for (size_t t = 0; t < TOKENS_AVX2; t++) {
+                    float s = 0, sum = 0;
+                    if (t0 + t < T) {
+                        const int8_t *xt = x + (t0 + t) * n + 32 * b;
+                        s = xscales[(t0 + t) * blocks + b];
+                        if (halves) {
+                            int32_t part = 0;
+                            for (size_t i = 0; i < 16; i++) part += xt[16 * h + i];
+                            sum = (float)part;
+                        } else {
+                            sum = (float)xsums[(t0 + t) * blocks + b];
+                        }
+                    }
+                    act[t] = s;
+                    act[TOKENS_AVX2 + t] = s * sum;
+                }
+            }
+        }
+    }
 }
 
 #endif

@@ -296,6 +296,7 @@ typedef void (*tl_block_unpack)(const uint8_t *block, uint8_t *u, float *a, floa
 typedef struct {
     size_t values, bytes;  // per stored block
     int32_t zero;          // the zero point taken off every unpacked byte
+    int32_t top;           // the largest unpacked byte
     int minimums;          // c is not 0 (Q4_1, Q5_1, Q4_K, Q5_K, Q2_K)
     int halves;            // a (and c) change every 16 values (Q6_K, Q2_K, Q3_K)
     tl_block_unpack unpack;

@@ -535,10 +535,14 @@ static void test_blocks(tl_isa isa) {
     static const int two[TL_BLOCK_TYPE_COUNT] = {0, 0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 0};
     for (size_t i = 0; i < T * N; i++) xf[i] = uniform();
     for (size_t i = 0; i < N; i++) xf[i] = i % 2 ? 1.0f : -1.0f;  // token 0 at the ±127 extremes
+    for (size_t i = N; i < 2 * N; i++) xf[i] = 1.0f;               // token 1 all 127
     WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, T * N, x, xs, sums));
+    // Random bytes, then every bit set: each value the type's largest, against token 1 the
+    // largest sums the int16 steps of the prompt kernels can meet.
+    for (int fill = 0; fill < 2; fill++)
     for (int type = 0; type < TL_BLOCK_TYPE_COUNT; type++) {
         const size_t row = tl_block_row_bytes((tl_block_type)type, N), bytes = row / (N / per[type]);
-        for (size_t i = 0; i < ROWS * row; i++) w[i] = (uint8_t)next();
+        for (size_t i = 0; i < ROWS * row; i++) w[i] = fill ? 0xFF : (uint8_t)next();
         if (type == TL_BLOCKS_Q8_0) for (size_t i = 0; i < ROWS * row; i++) if (w[i] == 0x80) w[i] = 0x81;  // ggml's range is ±127
         for (size_t b = 0; b < ROWS * row / bytes; b++) {
             uint8_t *block = w + b * bytes;
@@ -546,7 +550,7 @@ static void test_blocks(tl_isa isa) {
             memcpy(block + d_at[type], &d, 2);
             if (two[type]) memcpy(block + d_at[type] + 2, &dmin, 2);
         }
-        const double mag = 100;  // Σ|w·x| of a row is about 20 here
+        const double mag = fill ? 1e5 : 100;  // Σ|w·x| of a row is about 20 here, up to 15,000 when filled
         WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x, xs, sums, ry));
         WITH(isa, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x, xs, sums, gy));
         int ok = 1;
