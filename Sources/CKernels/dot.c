@@ -433,6 +433,51 @@ TL_TARGET_AVX512 static void quantize_activations_avx512(const float *x, size_t 
 
 #endif
 
+#if TL_X86
+// The same 8 lanes at a time. MAXPS keeps its second operand when the first is NaN, and a
+// NaN lane is zeroed before the conversion (which would make it −2³¹, saturated to −128).
+TL_TARGET_AVX2 static void quantize_activations_avx2(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < n / 32; b++) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), m);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float d = _mm_cvtss_f32(m4) / 127.0f;
+        if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
+        scales[b] = d;
+        if (d == 0.0f) {
+            memset(q + 32 * b, 0, 32);
+            if (sums) sums[b] = 0;
+            continue;
+        }
+        const __m256 vd = _mm256_set1_ps(d);
+        __m256i r[4];
+        for (int k = 0; k < 4; k++) {
+            const __m256 t = _mm256_div_ps(v[k], vd);
+            __m256 whole = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 f = _mm256_sub_ps(t, whole);
+            whole = _mm256_add_ps(whole, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
+            whole = _mm256_sub_ps(whole, _mm256_and_ps(_mm256_cmp_ps(f, _mm256_sub_ps(_mm256_setzero_ps(), half), _CMP_LE_OQ), one));
+            r[k] = _mm256_cvttps_epi32(_mm256_and_ps(whole, _mm256_cmp_ps(t, t, _CMP_ORD_Q)));
+        }
+        const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+        _mm256_storeu_si256((__m256i *)(void *)(q + 32 * b), _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+        if (sums) {
+            const __m256i s = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), _mm256_add_epi32(r[2], r[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+            sums[b] = _mm_cvtsi128_si32(s4);
+        }
+    }
+}
+#endif
+
 #if TL_ARM64
 // The same arithmetic 4 lanes at a time: FMAXNM ignores a NaN as the portable loop's
 // comparison does, the division is the same IEEE division, and FCVTAS rounds halves away
@@ -468,6 +513,10 @@ void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales,
 #if TL_X86
     if (TL_USES_AVX512()) {
         quantize_activations_avx512(x, n, q, scales, sums);
+        return;
+    }
+    if (TL_USES_AVX2()) {
+        quantize_activations_avx2(x, n, q, scales, sums);
         return;
     }
 #elif TL_ARM64
