@@ -434,6 +434,19 @@ size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / layouts[typ
 // ---- x86-64 ---------------------------------------------------------------------------
 #if TL_X86
 
+// Every kernel that arranges a product's activations (AVX-512's, AVX2's Q6_K) does it
+// SEGMENT values at a time, on the stack; a longer row adds up its segments' sums.
+enum { SEGMENT = 16384 };
+
+/// 32·Σx per run of 16 activations, as floats: Q6_K's −32 for `groups` runs.
+static void q6_k_offsets(const int8_t *x, size_t groups, float *off16) {
+    for (size_t g = 0; g < groups; g++, x += 16) {
+        int32_t s = 0;
+        for (int i = 0; i < 16; i++) s += x[i];
+        off16[g] = 32.0f * (float)s;
+    }
+}
+
 /// A block's 16 bytes of nibbles as 32 bytes in value order (low nibbles, then high).
 TL_TARGET_AVX2 static inline __m256i nibbles_avx2(const uint8_t *qs) {
     const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs);
@@ -627,15 +640,16 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         return hsum256(_mm256_sub_ps(SUM4(acc), mins));                                                                        \
     }                                                                                                                          \
     K45_KERNELS(V, TARGET)                                                                                                     \
-    TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);                    \
+    /* Q6_K with its values unsigned: the −32 comes off as f·(32·Σx) per run of 16, one FMA per half, from off16 */        \
+    /* (q6_k_offsets, made once per product) */                                                                                \
+    TARGET static float q6_k_core_##V(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs, const float *off16) { \
+        const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);                                                \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                 \
-        for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
+        for (size_t sb = 0; sb < superblocks; sb++, w += 210) {                                                                \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));                                                                  \
-            for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
+            for (int h = 0; h < 2; h++, x += 128, xs += 4, off16 += 8) {                                                       \
                 const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);                    \
                 /* Lane k: d·sc_k·xs_(k/2), the factor of the k-th run of 16 in this half. */                                  \
                 int64_t sc8;                                                                                                   \
@@ -652,14 +666,25 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                 };                                                                                                             \
                 for (int g = 0; g < 4; g++) {                                                                                  \
                     const __m256i xv = LOAD(x + 32 * g);                                                                       \
-                    /* Σ(q − 32)·x per 4 values, exact in integers: lanes 0–3 are the first 16, 4–7 the next */               \
-                    const __m256i p = _mm256_sub_epi32(DOT4(q[g], xv), DOT4(off, xv));                                         \
+                    /* Σq·x per 4 values: lanes 0–3 are the first 16, 4–7 the next */                                         \
+                    const __m256i p = DOT4(q[g], xv);                                                                          \
                     const __m256i pick = _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1); \
                     acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[g]);                     \
                 }                                                                                                              \
+                acc[h] = _mm256_fnmadd_ps(f, _mm256_loadu_ps(off16), acc[h]);                                                   \
             }                                                                                                                  \
         }                                                                                                                      \
         return hsum256(SUM4(acc));                                                                                             \
+    }                                                                                                                          \
+    TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        (void)xsum;                                                                                                            \
+        float off16[SEGMENT / 16], s = 0;                                                                                      \
+        for (size_t v = 0; v < n; v += SEGMENT) {                                                                              \
+            const size_t values = n - v < SEGMENT ? n - v : SEGMENT;                                                           \
+            q6_k_offsets(x + v, values / 16, off16);                                                                           \
+            s += q6_k_core_##V(w + v / 256 * 210, values / 256, x + v, xs + v / 32, off16);                                    \
+        }                                                                                                                      \
+        return s;                                                                                                              \
     }
 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
@@ -726,10 +751,6 @@ TL_TARGET_AVX512 static inline __m256 iq4xs_scales(const uint8_t *w) {
 // four blocks, then their last 16. The values stay unsigned: a zero point z (IQ4_NL's
 // table lifted by 128) comes off as z·Σx per block, and Q4_1's and Q5_1's minimum m adds
 // m·Σx, each as one FMA per eight blocks.
-//
-// Every AVX-512 kernel that arranges a product's activations does it SEGMENT values at a
-// time, on the stack; a longer row adds up its segments' sums.
-enum { SEGMENT = 16384 };
 
 TL_TARGET_AVX512 static void arrange_small(const int8_t *x, size_t octets, int8_t *xa) {
     for (size_t o = 0; o < octets; o++, x += 256, xa += 256) {
@@ -1405,6 +1426,32 @@ static const tl_block_dot *table_for(tl_isa isa) {
     }
 }
 
+/// Asks for the row about 16 KiB on into L2: kernels without their own prefetch keep the
+/// memory busy this way while they compute.
+TL_INLINE void prefetch_row_ahead(const uint8_t *w, size_t r, size_t r1, size_t row_bytes) {
+    const size_t ahead = (16384 + row_bytes - 1) / row_bytes;
+    if (r + ahead >= r1) return;
+    const char *next = (const char *)w + (r + ahead) * row_bytes;
+    for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(next + line, 0, 2);
+}
+
+#if TL_X86
+/// AVX2's Q6_K rows: the activations' offsets made once per segment, for all the rows.
+TL_TARGET_AVX2 static void rows_q6_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
+    const size_t row_bytes = tl_block_row_bytes(TL_BLOCKS_Q6_K, n);
+    float off16[SEGMENT / 16];
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
+        q6_k_offsets(x + v, values / 16, off16);
+        for (size_t r = r0; r < r1; r++) {
+            prefetch_row_ahead(w, r, r1, row_bytes);
+            const float part = q6_k_core_avx2(w + r * row_bytes + v / 256 * 210, values / 256, x + v, xs + v / 32, off16);
+            out[r] = v ? out[r] + part : part;
+        }
+    }
+}
+#endif
+
 void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                         const int32_t *xsums, float *out) {
     const tl_isa isa = tl_active_isa();
@@ -1414,19 +1461,17 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
         vnni_rows[type](w, n, r0, r1, x, xscales, xsums, out);
         return;
     }
+    if (isa == TL_ISA_AVX2 && type == TL_BLOCKS_Q6_K) {
+        rows_q6_k_avx2(w, n, r0, r1, x, xscales, out);
+        return;
+    }
 #endif
     const tl_block_dot dot = table_for(isa)[type];
     const size_t row_bytes = tl_block_row_bytes(type, n);
-    // AVX-512's Q8_0 kernel prefetches for itself; the other variants' kernels prefetch
-    // nothing, so each row asks for the one about 16 KiB ahead into L2, which keeps the
-    // memory busy while they compute.
+    // AVX-512's Q8_0 kernel prefetches for itself.
     const int prefetch = isa != TL_ISA_AVX512VNNI;
-    const size_t ahead = (16384 + row_bytes - 1) / row_bytes;
     for (size_t r = r0; r < r1; r++) {
-        if (prefetch && r + ahead < r1) {
-            const char *next = (const char *)w + (r + ahead) * row_bytes;
-            for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(next + line, 0, 2);
-        }
+        if (prefetch) prefetch_row_ahead(w, r, r1, row_bytes);
         out[r] = dot((const uint8_t *)w + r * row_bytes, n, x, xscales, xsums);
     }
 }
