@@ -431,6 +431,15 @@ size_t tl_block_row_bytes(tl_block_type type, size_t n) { return n / layouts[typ
         return dot_k23_##V(w, n, x, xs, 1);                                                                                \
     }
 
+/// Asks for the row about 16 KiB on into L2: kernels without their own prefetch keep the
+/// memory busy this way while they compute.
+TL_INLINE void prefetch_row_ahead(const uint8_t *w, size_t r, size_t r1, size_t row_bytes) {
+    const size_t ahead = (16384 + row_bytes - 1) / row_bytes;
+    if (r + ahead >= r1) return;
+    const char *next = (const char *)w + (r + ahead) * row_bytes;
+    for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(next + line, 0, 2);
+}
+
 // ---- x86-64 ---------------------------------------------------------------------------
 #if TL_X86
 
@@ -453,13 +462,17 @@ TL_TARGET_AVX2 static inline __m256i nibbles_avx2(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
 }
 
-/// 32 fifth bits (bit i for value i) as bytes 0x10 or 0: byte i takes byte i/8 of the word,
-/// and is all ones after OR-ing every other bit in.
-TL_TARGET_AVX2 static inline __m256i fifth_bits_avx2(const uint8_t *p) {
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits_at(p)),
-                                               _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)), _mm256_set1_epi64x(-1));
+/// Bytes 0x10 where a bit is set, else 0: byte i of each 8 takes bit i mod 8 of the byte
+/// `spread` picked for it from `words` (all ones after OR-ing every other bit in).
+TL_TARGET_AVX2 static inline __m256i bits_as_bytes(__m256i words, __m256i spread) {
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_shuffle_epi8(words, spread), _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)),
+                                          _mm256_set1_epi64x(-1));
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+/// A block's 32 fifth bits (bit i for value i) as bytes 0x10 or 0, in value order.
+TL_TARGET_AVX2 static inline __m256i fifth_bits_avx2(const uint8_t *p) {
+    return bits_as_bytes(_mm256_set1_epi32((int)bits_at(p)), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
 }
 
 // The int32 sums of 4 adjacent products of unsigned u and signed s bytes (AVX2: VPMADDUBSW,
@@ -690,6 +703,93 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
 // (The AVX-512 table below takes its kernels from 512-bit ones, these for the last blocks of a row.)
 DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
+
+// AVX2, the blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1) two to a register: a block's 16 bytes of
+// nibbles fill a 128-bit lane, so a pair's low nibbles (values 0–15 of each) and high
+// nibbles (16–31) are one AND and one shift away. The activations are arranged to match
+// once per product, per pair: the first 16 values of both blocks, then their last 16. The
+// values stay unsigned (at most 31, so the two VPMADDUBSW of a pair add up in int16): a
+// zero point z comes off as z·d·xs·Σx, a minimum m adds m·xs·Σx, one FMA per 8 blocks.
+// (IQ4_NL's values need a sign, so it keeps the kernel above.)
+
+TL_TARGET_AVX2 static void arrange_pairs_avx2(const int8_t *x, size_t pairs, int8_t *xa) {
+    for (size_t p = 0; p < pairs; p++, x += 64, xa += 64) {
+        const __m256i a = LOAD(x), b = LOAD(x + 32);
+        _mm256_storeu_si256((__m256i *)(void *)xa, _mm256_permute2x128_si256(a, b, 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(xa + 32), _mm256_permute2x128_si256(a, b, 0x31));
+    }
+}
+
+/// A row's octets of blocks against arranged activations: `bytes` per block, f16 d at 0,
+/// nibbles at `nib`, fifth bits at `fifth` (or none, 0), zero point `zero`, a minimum at
+/// byte 2 (`minimum`). All constants at each call.
+TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octets, const int8_t *xa, const float *xs,
+                                                  const int32_t *xsum, size_t bytes, size_t nib, size_t fifth, int zero, int minimum) {
+    const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0];
+    for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
+        uint16_t d[8], m[8];
+        for (int k = 0; k < 8; k++) {
+            memcpy(&d[k], w + bytes * (size_t)k, 2);
+            if (minimum) memcpy(&m[k], w + bytes * (size_t)k + 2, 2);
+        }
+        const __m256 xsv = _mm256_loadu_ps(xs), sums = _mm256_cvtepi32_ps(LOAD(xsum));
+        const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv);
+        // The zero point's (or the minimum's) share of each block: −z·d·xs·Σx, or m·xs·Σx.
+        if (minimum) offsets = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv), sums, offsets);
+        else offsets = _mm256_fmadd_ps(f, sums, offsets);
+#pragma GCC unroll 4  // so that acc[k] stays in registers
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *b = w + 2 * bytes * (size_t)k;
+            const __m256i v = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + nib), (const __m128i *)(const void *)(b + nib));
+            __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            if (fifth) {  // bit i of a block's word for its value i: each lane its block's word
+                const __m256i words = _mm256_blend_epi32(_mm256_set1_epi32((int)bits_at(b + fifth)), _mm256_set1_epi32((int)bits_at(b + bytes + fifth)), 0xF0);
+                lo = _mm256_or_si256(lo, bits_as_bytes(words, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101)));
+                hi = _mm256_or_si256(hi, bits_as_bytes(words, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
+                                                                                        0x0202020202020202, 0x0303030303030303)));
+            }
+            const __m256i p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, LOAD(xa + 64 * k)), _mm256_maddubs_epi16(hi, LOAD(xa + 64 * k + 32))), ones);
+            const __m256i pick = _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[k]);
+        }
+    }
+    const float shift = minimum ? 1.0f : (float)-zero;
+    return hsum256(SUM4(acc)) + shift * hsum256(offsets);
+}
+
+/// Rows of blocks of 32: whole octets through pairs_arranged_avx2, each row's last blocks
+/// (fewer than eight) through `tail`, the type's kernel above.
+TL_TARGET_AVX2 TL_INLINE void rows_pairs_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                             const int32_t *xsum, float *out, size_t bytes, size_t nib, size_t fifth, int zero,
+                                             int minimum, tl_block_dot tail) {
+    int8_t xa[SEGMENT];
+    const size_t blocks = n / 32, row_bytes = blocks * bytes, whole = blocks / 8 * 8;
+    for (size_t b0 = 0; b0 < whole; b0 += SEGMENT / 32) {
+        const size_t octets = (whole - b0 < SEGMENT / 32 ? whole - b0 : SEGMENT / 32) / 8;
+        arrange_pairs_avx2(x + 32 * b0, 4 * octets, xa);
+        for (size_t r = r0; r < r1; r++) {
+            prefetch_row_ahead(w, r, r1, row_bytes);
+            const float part = pairs_arranged_avx2(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, minimum);
+            out[r] = b0 ? out[r] + part : part;
+        }
+    }
+    if (whole < blocks)
+        for (size_t r = r0; r < r1; r++) {
+            const float rest = tail(w + r * row_bytes + whole * bytes, n - 32 * whole, x + 32 * whole, xs + whole, xsum + whole);
+            out[r] = whole ? out[r] + rest : rest;
+        }
+}
+
+#define PAIRS_ROWS(T, BYTES, NIB, FIFTH, ZERO, MINIMUM)                                                                    \
+    TL_TARGET_AVX2 static void rows_##T##_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,          \
+                                               const float *xs, const int32_t *xsum, float *out) {                         \
+        rows_pairs_avx2(w, n, r0, r1, x, xs, xsum, out, BYTES, NIB, FIFTH, ZERO, MINIMUM, dot_##T##_avx2);                 \
+    }
+PAIRS_ROWS(q4_0, 18, 2, 0, 8, 0)
+PAIRS_ROWS(q4_1, 20, 4, 0, 0, 1)
+PAIRS_ROWS(q5_0, 22, 6, 2, 16, 0)
+PAIRS_ROWS(q5_1, 24, 8, 4, 0, 1)
 
 // AVX-512 for the types most files hold (Q8_0, the blocks of 32 that llama.cpp's mixes use
 // where rows are not a multiple of 256, and the K types): two blocks of 32 per
@@ -1394,11 +1494,28 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
 #define dot_iq4_xs_portable dot_iq4_xs_unpacked
 static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
+/// AVX2's Q6_K rows: the activations' offsets made once per segment, for all the rows.
+TL_TARGET_AVX2 static void rows_q6_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                          const int32_t *xsum, float *out) {
+    (void)xsum;
+    const size_t row_bytes = tl_block_row_bytes(TL_BLOCKS_Q6_K, n);
+    float off16[SEGMENT / 16];
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
+        q6_k_offsets(x + v, values / 16, off16);
+        for (size_t r = r0; r < r1; r++) {
+            prefetch_row_ahead(w, r, r1, row_bytes);
+            const float part = q6_k_core_avx2(w + r * row_bytes + v / 256 * 210, values / 256, x + v, xs + v / 32, off16);
+            out[r] = v ? out[r] + part : part;
+        }
+    }
+}
+
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 // AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
 // (vnni_rows), arranging its activations once.
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_Q8_0] = dot_q8_0_avx512};
-/// The AVX-512 kernels that arrange a product's activations once for all its rows.
+/// The kernels that arrange a product's activations once for all its rows.
 typedef void (*tl_block_rows)(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, const int32_t *xsum,
                               float *out);
 static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
@@ -1406,6 +1523,9 @@ static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q5_1] = rows_q5_1_avx512, [TL_BLOCKS_IQ4_NL] = rows_iq4_nl_avx512, [TL_BLOCKS_Q4_K] = rows_q4_k_avx512,
     [TL_BLOCKS_Q5_K] = rows_q5_k_avx512, [TL_BLOCKS_Q6_K] = rows_q6_k_avx512, [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx512,
     [TL_BLOCKS_Q2_K] = rows_q2_k_avx512, [TL_BLOCKS_Q3_K] = rows_q3_k_avx512};
+static const tl_block_rows avx2_rows[TL_BLOCK_TYPE_COUNT] = {
+    [TL_BLOCKS_Q4_0] = rows_q4_0_avx2, [TL_BLOCKS_Q4_1] = rows_q4_1_avx2, [TL_BLOCKS_Q5_0] = rows_q5_0_avx2,
+    [TL_BLOCKS_Q5_1] = rows_q5_1_avx2, [TL_BLOCKS_Q6_K] = rows_q6_k_avx2};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
@@ -1426,43 +1546,14 @@ static const tl_block_dot *table_for(tl_isa isa) {
     }
 }
 
-/// Asks for the row about 16 KiB on into L2: kernels without their own prefetch keep the
-/// memory busy this way while they compute.
-TL_INLINE void prefetch_row_ahead(const uint8_t *w, size_t r, size_t r1, size_t row_bytes) {
-    const size_t ahead = (16384 + row_bytes - 1) / row_bytes;
-    if (r + ahead >= r1) return;
-    const char *next = (const char *)w + (r + ahead) * row_bytes;
-    for (size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(next + line, 0, 2);
-}
-
-#if TL_X86
-/// AVX2's Q6_K rows: the activations' offsets made once per segment, for all the rows.
-TL_TARGET_AVX2 static void rows_q6_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs, float *out) {
-    const size_t row_bytes = tl_block_row_bytes(TL_BLOCKS_Q6_K, n);
-    float off16[SEGMENT / 16];
-    for (size_t v = 0; v < n; v += SEGMENT) {
-        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
-        q6_k_offsets(x + v, values / 16, off16);
-        for (size_t r = r0; r < r1; r++) {
-            prefetch_row_ahead(w, r, r1, row_bytes);
-            const float part = q6_k_core_avx2(w + r * row_bytes + v / 256 * 210, values / 256, x + v, xs + v / 32, off16);
-            out[r] = v ? out[r] + part : part;
-        }
-    }
-}
-#endif
-
 void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                         const int32_t *xsums, float *out) {
     const tl_isa isa = tl_active_isa();
 #if TL_X86
     // The kernels that arrange the activations once for all their rows.
-    if (isa == TL_ISA_AVX512VNNI && vnni_rows[type]) {
-        vnni_rows[type](w, n, r0, r1, x, xscales, xsums, out);
-        return;
-    }
-    if (isa == TL_ISA_AVX2 && type == TL_BLOCKS_Q6_K) {
-        rows_q6_k_avx2(w, n, r0, r1, x, xscales, out);
+    const tl_block_rows rows = isa == TL_ISA_AVX512VNNI ? vnni_rows[type] : isa == TL_ISA_AVX2 ? avx2_rows[type] : NULL;
+    if (rows) {
+        rows(w, n, r0, r1, x, xscales, xsums, out);
         return;
     }
 #endif
