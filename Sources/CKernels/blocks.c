@@ -447,6 +447,15 @@ TL_INLINE void prefetch_row_ahead(const uint8_t *w, size_t r, size_t r1, size_t 
 // SEGMENT values at a time, on the stack; a longer row adds up its segments' sums.
 enum { SEGMENT = 16384 };
 
+/// xs·Σx per run of 16 activations: what Q2_K's minimums and Q3_K's −4 multiply.
+static void k23_sums(const int8_t *x, const float *xs, size_t groups, float *s16) {
+    for (size_t g = 0; g < groups; g++, x += 16) {
+        int32_t s = 0;
+        for (int i = 0; i < 16; i++) s += x[i];
+        s16[g] = xs[g / 2] * (float)s;
+    }
+}
+
 /// 32·Σx per run of 16 activations, as floats: Q6_K's −32 for `groups` runs.
 static void q6_k_offsets(const int8_t *x, size_t groups, float *off16) {
     for (size_t g = 0; g < groups; g++, x += 16) {
@@ -556,25 +565,38 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         ROW_OF_BLOCKS(18, step_iq4_nl_##V)                                                                                     \
     }                                                                                                                          \
-    /* Q2_K and Q3_K, a block of 32 at a time: 2-bit values (bits 2j of byte 32h + l), Q3_K's third bit      */          \
-    /* (bit 4h + j of byte l of the mask); factors per 16 in f[2] (groups 0–7, 8–15), Q2_K's minimums in m[2] */          \
-    TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
+    /* Q2_K and Q3_K, a block of 32 at a time: 2-bit values (bits 2j of byte 32h + l), Q3_K's third bit (bit 4h + j */  \
+    /* of byte l of the mask), unsigned; factors d·sc·xs per 16 in f[2] (groups 0–7, 8–15). Q3_K's −4 and Q2_K's      */  \
+    /* minimums come off as c·s16 per 16, one FMA per half, against s16 = xs·Σx per 16 (k23_sums, once per product). */  \
+    TARGET static inline __attribute__((always_inline)) float k23_core_##V(const uint8_t *w, size_t superblocks, const int8_t *x, \
+                                                                           const float *xs, const float *s16, int three) {        \
         const size_t bytes = three ? 110 : 84;                                                                                 \
         const __m256i two_bits = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);                                               \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, mins[4] = {acc[0], acc[1], acc[2], acc[3]}; \
-        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
-            __m256 f[2], m[2];                                                                                                 \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0]; \
+        for (size_t sb = 0; sb < superblocks; sb++, w += bytes, x += 256, xs += 8, s16 += 16) {                               \
+            __m256 f[2];                                                                                                       \
+            const __m256 d = _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80)));                                               \
             for (int h = 0; h < 2; h++) {                                                                                      \
-                int32_t sc[8], mn[8];                                                                                          \
-                for (int k = 0; k < 8; k++) {                                                                                  \
-                    const int g = 8 * h + k;                                                                                   \
-                    sc[k] = three ? q3k_scale(w, g) : (w[g] & 0x0F);                                                           \
-                    mn[k] = three ? 0 : (w[g] >> 4);                                                                           \
+                __m256i sc;                                                                                                    \
+                __m256 c;                                                                                                      \
+                if (three) { /* 4 low bits in nibble h of bytes 96–103, 2 high bits in bytes 104–107, minus 32 */            \
+                    const __m256i low = _mm256_and_si256(_mm256_srli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + 96))), 4 * h), _mm256_set1_epi32(15)); \
+                    int32_t hb;                                                                                                \
+                    memcpy(&hb, w + 104, 4);                                                                                   \
+                    const __m256i high = _mm256_and_si256(_mm256_srlv_epi32(_mm256_cvtepu8_epi32(_mm_set1_epi32(hb)),            \
+                                                                            _mm256_setr_epi32(4 * h, 4 * h, 4 * h, 4 * h, 4 * h + 2, 4 * h + 2, 4 * h + 2, 4 * h + 2)), \
+                                                          _mm256_set1_epi32(3));                                               \
+                    sc = _mm256_sub_epi32(_mm256_or_si256(low, _mm256_slli_epi32(high, 4)), _mm256_set1_epi32(32));           \
+                    c = _mm256_mul_ps(_mm256_cvtepi32_ps(sc), _mm256_mul_ps(d, _mm256_set1_ps(4.0f)));                         \
+                } else { /* scale in the low nibble of bytes 0–15, minimum in the high */                                     \
+                    const __m256i both = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(w + 8 * h)));    \
+                    sc = _mm256_and_si256(both, _mm256_set1_epi32(15));                                                        \
+                    c = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(both, 4)), _mm256_set1_ps(tl_half_at(w + 82)));     \
                 }                                                                                                              \
                 const __m256 x16 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs + 4 * h)), pairs);          \
-                f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(sc)), _mm256_mul_ps(x16, _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80))))); \
-                m[h] = three ? x16 : _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(mn)), _mm256_mul_ps(x16, _mm256_set1_ps(tl_half_at(w + 82)))); \
+                f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(sc), _mm256_mul_ps(x16, d));                                           \
+                offsets = _mm256_fmadd_ps(c, _mm256_loadu_ps(s16 + 8 * h), offsets);                                           \
             }                                                                                                                  \
             const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
             const __m256i hm = LOAD(w);                                                                                        \
@@ -582,22 +604,22 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                 const __m256i q = LOAD(qs + 32 * h);                                                                           \
                 for (int j = 0; j < 4; j++) {                                                                                  \
                     __m256i u = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), two_bits);                     \
-                    const __m256i xv = LOAD(x + 128 * h + 32 * j);                                                             \
+                    if (three) u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one), 2)); \
                     const __m256i pick = _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1); \
-                    __m256i p;                                                                                                 \
-                    if (three) {                                                                                               \
-                        u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one), 2)); \
-                        const __m256i v = _mm256_sub_epi8(u, _mm256_set1_epi8(4));                                             \
-                        p = DOT4(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xv, v));                                             \
-                    } else {                                                                                                   \
-                        p = DOT4(u, xv);                                                                                       \
-                        mins[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(one, xv)), _mm256_permutevar8x32_ps(m[h], pick), mins[j]);  \
-                    }                                                                                                          \
-                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f[h], pick), acc[j]);                   \
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(u, LOAD(x + 128 * h + 32 * j))), _mm256_permutevar8x32_ps(f[h], pick), acc[j]); \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(SUM4(acc), SUM4(mins)));                                                                  \
+        return hsum256(_mm256_sub_ps(SUM4(acc), offsets));                                                                     \
+    }                                                                                                                          \
+    TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
+        float s16[SEGMENT / 16], s = 0;                                                                                        \
+        for (size_t v = 0; v < n; v += SEGMENT) {                                                                              \
+            const size_t values = n - v < SEGMENT ? n - v : SEGMENT;                                                           \
+            k23_sums(x + v, xs + v / 32, values / 16, s16);                                                                    \
+            s += k23_core_##V(w + v / 256 * (three ? 110 : 84), values / 256, x + v, xs + v / 32, s16, three);                 \
+        }                                                                                                                      \
+        return s;                                                                                                              \
     }                                                                                                                          \
     K23_KERNELS(V, TARGET)                                                                                                     \
     /* IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */\
@@ -1511,6 +1533,32 @@ TL_TARGET_AVX2 static void rows_q6_k_avx2(const uint8_t *w, size_t n, size_t r0,
     }
 }
 
+/// AVX2's Q2_K and Q3_K rows: xs·Σx per 16 made once per segment, for all the rows.
+TL_TARGET_AVX2 TL_INLINE void rows_k23_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                           float *out, int three) {
+    const size_t bytes = three ? 110 : 84, row_bytes = n / 256 * bytes;
+    float s16[SEGMENT / 16];
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
+        k23_sums(x + v, xs + v / 32, values / 16, s16);
+        for (size_t r = r0; r < r1; r++) {
+            prefetch_row_ahead(w, r, r1, row_bytes);
+            const float part = k23_core_avx2(w + r * row_bytes + v / 256 * bytes, values / 256, x + v, xs + v / 32, s16, three);
+            out[r] = v ? out[r] + part : part;
+        }
+    }
+}
+TL_TARGET_AVX2 static void rows_q2_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                          const int32_t *xsum, float *out) {
+    (void)xsum;
+    rows_k23_avx2(w, n, r0, r1, x, xs, out, 0);
+}
+TL_TARGET_AVX2 static void rows_q3_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                          const int32_t *xsum, float *out) {
+    (void)xsum;
+    rows_k23_avx2(w, n, r0, r1, x, xs, out, 1);
+}
+
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
 // AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
 // (vnni_rows), arranging its activations once.
@@ -1525,7 +1573,8 @@ static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q2_K] = rows_q2_k_avx512, [TL_BLOCKS_Q3_K] = rows_q3_k_avx512};
 static const tl_block_rows avx2_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_0] = rows_q4_0_avx2, [TL_BLOCKS_Q4_1] = rows_q4_1_avx2, [TL_BLOCKS_Q5_0] = rows_q5_0_avx2,
-    [TL_BLOCKS_Q5_1] = rows_q5_1_avx2, [TL_BLOCKS_Q6_K] = rows_q6_k_avx2};
+    [TL_BLOCKS_Q5_1] = rows_q5_1_avx2, [TL_BLOCKS_Q6_K] = rows_q6_k_avx2, [TL_BLOCKS_Q2_K] = rows_q2_k_avx2,
+    [TL_BLOCKS_Q3_K] = rows_q3_k_avx2};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
