@@ -8,14 +8,15 @@
 // xs·(a·Σq·x − b·Σx), and Σx is the block sum the quantizer kept. Q6_K's scales change
 // every 16 values, so its kernels multiply pairs of 16 by their own scale in integers.
 // Zero points (Q4_0's 8, Q5_0's 16, Q6_K's 32, Q3_K's 4) are taken off in integers,
-// exactly, except on AVX-512: there the values stay unsigned and z·Σx comes off in floats,
-// once per block, which spares the per-row loop the work (a rounding of 2⁻²⁴ of z·Σx).
-// The AVX-512 kernels also take all of a product's rows at once, to arrange what depends
-// only on the activations (their order, their per-block or per-16 factors) a single time.
+// exactly, except in the kernels that take all of a product's rows at once (AVX-512's,
+// and AVX2's for the blocks of 32, Q2_K, Q3_K and Q6_K): they arrange what depends only on
+// the activations (their order, their per-block or per-16 factors) a single time, keep the
+// values unsigned and take z·Σx off in floats, once per block or run of 16, which spares
+// the per-row loop the work (a rounding of 2⁻²⁴ of z·Σx).
 //
 // Each type has a portable definition and AVX2, AVX-512 VNNI (512-bit, with 256-bit ones
 // for a row's last blocks), NEON and NEON+SDOT variants; one table per variant, picked by
-// the thread's variant on each call.
+// the thread's variant on each call, and the rows tables beside it.
 // A prompt's products are gemm_blocks.c's.
 #include "internal.h"
 
@@ -734,6 +735,23 @@ DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
 // zero point z comes off as z·d·xs·Σx, a minimum m adds m·xs·Σx, one FMA per 8 blocks.
 // (IQ4_NL's values need a sign, so it keeps the kernel above.)
 
+/// Eight blocks of 32's factors d·xs (an f16 d at the start of each of `bytes`), adding
+/// each block's zero-point share d·xs·Σx (`zero`, to be scaled by −z) or its minimum's
+/// m·xs·Σx (`minimum`, an f16 m at byte 2) to `offsets`: for the arranged kernels.
+TL_TARGET_AVX2 TL_INLINE __m256 octet_factors(const uint8_t *w, size_t bytes, const float *xs, const int32_t *xsum, int zero,
+                                             int minimum, __m256 *offsets) {
+    uint16_t d[8], m[8];
+    for (int k = 0; k < 8; k++) {
+        memcpy(&d[k], w + bytes * (size_t)k, 2);
+        if (minimum) memcpy(&m[k], w + bytes * (size_t)k + 2, 2);
+    }
+    const __m256 xsv = _mm256_loadu_ps(xs), sums = _mm256_cvtepi32_ps(LOAD(xsum));
+    const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv);
+    if (minimum) *offsets = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv), sums, *offsets);
+    else if (zero) *offsets = _mm256_fmadd_ps(f, sums, *offsets);
+    return f;
+}
+
 TL_TARGET_AVX2 static void arrange_pairs_avx2(const int8_t *x, size_t pairs, int8_t *xa) {
     for (size_t p = 0; p < pairs; p++, x += 64, xa += 64) {
         const __m256i a = LOAD(x), b = LOAD(x + 32);
@@ -750,16 +768,7 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0];
     for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
-        uint16_t d[8], m[8];
-        for (int k = 0; k < 8; k++) {
-            memcpy(&d[k], w + bytes * (size_t)k, 2);
-            if (minimum) memcpy(&m[k], w + bytes * (size_t)k + 2, 2);
-        }
-        const __m256 xsv = _mm256_loadu_ps(xs), sums = _mm256_cvtepi32_ps(LOAD(xsum));
-        const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv);
-        // The zero point's (or the minimum's) share of each block: −z·d·xs·Σx, or m·xs·Σx.
-        if (minimum) offsets = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv), sums, offsets);
-        else offsets = _mm256_fmadd_ps(f, sums, offsets);
+        const __m256 f = octet_factors(w, bytes, xs, xsum, zero, minimum, &offsets);
 #pragma GCC unroll 4  // so that acc[k] stays in registers
         for (int k = 0; k < 4; k++) {
             const uint8_t *b = w + 2 * bytes * (size_t)k;
@@ -900,16 +909,7 @@ TL_TARGET_AVX512 TL_INLINE float small_arranged(const uint8_t *w, size_t octets,
     __m256 offsets = _mm256_setzero_ps();
     for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
         PREFETCH(w, 8 * bytes)
-        uint16_t d[8], m[8];
-        for (int k = 0; k < 8; k++) {
-            memcpy(&d[k], w + bytes * (size_t)k, 2);
-            if (minimum) memcpy(&m[k], w + bytes * (size_t)k + 2, 2);
-        }
-        const __m256 xsv = _mm256_loadu_ps(xs), sums = _mm256_cvtepi32_ps(LOAD(xsum));
-        const __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)d)), xsv);
-        // The zero point's (or the minimum's) share of each block: −z·d·xs·Σx, or m·xs·Σx.
-        if (minimum) offsets = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)m)), xsv), sums, offsets);
-        else if (zero || lookup) offsets = _mm256_fmadd_ps(f, sums, offsets);
+        const __m256 f = octet_factors(w, bytes, xs, xsum, zero || lookup, minimum, &offsets);
         const __m512 fz = _mm512_castps256_ps512(f);
         for (int g = 0; g < 2; g++) {
             const uint8_t *b = w + 4 * bytes * (size_t)g;

@@ -398,6 +398,20 @@ static void quantize_activations_portable(const float *x, size_t n, int8_t *q, f
     }
 }
 
+/// Block b's scale from its largest magnitude, stored; 0 for a block of zeros or with a
+/// non-finite value, whose bytes and sum are then written as zeros. The vector variants'
+/// shared step (the portable loop spells it out).
+static inline float activation_scale(float amax, size_t b, int8_t *q, float *scales, int32_t *sums) {
+    float d = amax / 127.0f;
+    if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
+    scales[b] = d;
+    if (d == 0.0f) {
+        memset(q + 32 * b, 0, 32);
+        if (sums) sums[b] = 0;
+    }
+    return d;
+}
+
 #if TL_X86
 // The same arithmetic 16 lanes at a time: the same division, the same rounding of halves
 // away from zero, so the bytes equal the portable variant's.
@@ -407,14 +421,8 @@ TL_TARGET_AVX512 static void quantize_activations_avx512(const float *x, size_t 
         const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
         // MAXPS keeps its second operand when the first is NaN, as the portable loop does.
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_max_ps(_mm512_abs_ps(x1), _mm512_setzero_ps())));
-        float d = amax / 127.0f;
-        if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
-        scales[b] = d;
-        if (d == 0.0f) {
-            memset(q + 32 * b, 0, 32);
-            if (sums) sums[b] = 0;
-            continue;
-        }
+        const float d = activation_scale(amax, b, q, scales, sums);
+        if (d == 0.0f) continue;
         const __m512 vd = _mm512_set1_ps(d);
         __m512i v[2];
         for (int h = 0; h < 2; h++) {
@@ -447,14 +455,8 @@ TL_TARGET_AVX2 static void quantize_activations_avx2(const float *x, size_t n, i
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float d = _mm_cvtss_f32(m4) / 127.0f;
-        if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
-        scales[b] = d;
-        if (d == 0.0f) {
-            memset(q + 32 * b, 0, 32);
-            if (sums) sums[b] = 0;
-            continue;
-        }
+        const float d = activation_scale(_mm_cvtss_f32(m4), b, q, scales, sums);
+        if (d == 0.0f) continue;
         const __m256 vd = _mm256_set1_ps(d);
         __m256i r[4];
         for (int k = 0; k < 4; k++) {
@@ -488,14 +490,8 @@ static void quantize_activations_neon(const float *x, size_t n, int8_t *q, float
         float32x4_t v[8];
         float32x4_t m = vdupq_n_f32(0);
         for (int k = 0; k < 8; k++) { v[k] = vld1q_f32(xb + 4 * k); m = vmaxnmq_f32(m, vabsq_f32(v[k])); }
-        float d = vmaxnmvq_f32(m) / 127.0f;
-        if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
-        scales[b] = d;
-        if (d == 0.0f) {
-            memset(q + 32 * b, 0, 32);
-            if (sums) sums[b] = 0;
-            continue;
-        }
+        const float d = activation_scale(vmaxnmvq_f32(m), b, q, scales, sums);
+        if (d == 0.0f) continue;
         const float32x4_t vd = vdupq_n_f32(d);
         int32x4_t sum = vdupq_n_s32(0);
         int32x4_t r[8];
