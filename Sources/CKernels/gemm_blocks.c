@@ -11,10 +11,12 @@
 // per 16, counted here once per call.
 //
 // AVX2: 8 rows at a time are unpacked the same way into gemm_tile.h's AVX2 tile (VPMADDUBSW
-// with int16 sums; bytes above 127 stored signed).
+// with int16 sums; bytes above 127 stored signed). NEON with SDOT: the same rows into the
+// tile below, SDOT by element.
 //
-// Elsewhere each row meets each token through the decoding kernel (blocks.c), a band of
-// rows at a time so that the band stays in cache while the tokens pass.
+// Elsewhere (portable, NEON without SDOT) each row meets each token through the decoding
+// kernel (blocks.c), a band of rows at a time so that the band stays in cache while the
+// tokens pass.
 #include "gemm_tile.h"
 #include <stdlib.h>
 
@@ -170,12 +172,135 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
 
 #endif
 
+#if TL_ARM64
+// ---- NEON with SDOT: 8 rows × 4 tokens ---------------------------------------------------
+// Rows unpacked to bytes as for the x86 tiles (bytes above 127 stored as u − 128), laid out
+// [b][k4][panel][row][4]: a register holds 4 bytes of each of 4 rows, and SDOT by element
+// multiplies them by one token's 4 bytes picked from a register of 16 (no broadcast); the
+// sums are int32, so nothing is widened. A row's zero point and minimum are one factor
+// e = a·z + c, one FMA per block (or half) and token, against xs·Σx made once per call.
+
+enum { LANES_NEON = 4, PANELS_NEON = 2, ROWS_NEON = LANES_NEON * PANELS_NEON, TOKENS_NEON = 4 };
+
+/// 8 packed rows × N tokens (x, xs and g at the tile's first token). HALVES: scales per
+/// 16; OFFSET: e counts. Constants at each call.
+TL_TARGET_DOTPROD TL_INLINE void tile_neon(const int8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
+                                           const float *g, int N, int HALVES, int OFFSET, float *y, size_t ystride, size_t valid) {
+    const size_t blocks = n / 32, parts = HALVES ? 2 : 1;
+    float32x4_t acc[PANELS_NEON][TOKENS_NEON];
+    for (int p = 0; p < PANELS_NEON; p++)
+        for (int t = 0; t < N; t++) acc[p][t] = vdupq_n_f32(0);
+    for (size_t b = 0; b < blocks; b++) {
+        const int8_t *pb = packed + b * 8 * ROWS_NEON * 4;
+        int8x16_t xv[TOKENS_NEON][2];
+        for (int t = 0; t < N; t++) {
+            xv[t][0] = vld1q_s8(x + (size_t)t * n + 32 * b);
+            xv[t][1] = vld1q_s8(x + (size_t)t * n + 32 * b + 16);
+        }
+        int32x4_t sum[PANELS_NEON][TOKENS_NEON];
+        for (int q = 0; q < 2; q++) {  // the block's values 16q … 16q + 15: its half q
+            if (q == 0 || HALVES)
+                for (int p = 0; p < PANELS_NEON; p++)
+                    for (int t = 0; t < N; t++) sum[p][t] = vdupq_n_s32(0);
+            const int8_t *pq = pb + (size_t)q * 4 * ROWS_NEON * 4;
+#define STEP(L)                                                                                                        \
+    for (int p = 0; p < PANELS_NEON; p++) {                                                                            \
+        const int8x16_t wv = vld1q_s8(pq + ((L) * PANELS_NEON + p) * 16);                                              \
+        for (int t = 0; t < N; t++) sum[p][t] = vdotq_laneq_s32(sum[p][t], wv, xv[t][q], L);                          \
+    }
+            STEP(0) STEP(1) STEP(2) STEP(3)
+#undef STEP
+            if (!HALVES && q == 0) continue;
+            const int h = HALVES ? q : 0;
+            for (int p = 0; p < PANELS_NEON; p++) {
+                const float32x4_t a = vld1q_f32(factors + (b * KINDS + A_LOW + (size_t)h) * ROWS_NEON + LANES_NEON * (size_t)p);
+                const float32x4_t e = vld1q_f32(factors + (b * KINDS + C_LOW + (size_t)h) * ROWS_NEON + LANES_NEON * (size_t)p);
+                for (int t = 0; t < N; t++) {
+                    acc[p][t] = vfmaq_f32(acc[p][t], vmulq_n_f32(vcvtq_f32_s32(sum[p][t]), xs[(size_t)t * blocks + b]), a);
+                    if (OFFSET) acc[p][t] = vfmsq_n_f32(acc[p][t], e, g[((size_t)t * blocks + b) * parts + (size_t)h]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < PANELS_NEON; p++)
+        for (int t = 0; t < N; t++) {
+            float lanes[LANES_NEON];
+            vst1q_f32(lanes, acc[p][t]);
+            for (size_t i = 0; i < LANES_NEON && LANES_NEON * (size_t)p + i < valid; i++) y[(size_t)t * ystride + LANES_NEON * (size_t)p + i] = lanes[i];
+        }
+}
+
+TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
+                                       const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
+    const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
+    const tl_block_layout *layout = tl_block_layout_of(type);
+    const int halves = layout->halves, flip = layout->top > 127;
+    const size_t parts = halves ? 2 : 1, per = layout->values;
+    const float zero = flip ? 0.0f : (float)layout->zero;
+    int8_t *packed = malloc(blocks * 8 * ROWS_NEON * 4);
+    uint8_t *rows = malloc(ROWS_NEON * n);
+    float *factors = malloc(blocks * KINDS * ROWS_NEON * sizeof(float)), *g = malloc(T * blocks * parts * sizeof(float));
+    const int ok = packed && rows && factors && g;
+    if (ok) {
+        for (size_t t = 0; t < T; t++)  // xs·Σx per block, or per half where the scales are per 16
+            for (size_t b = 0; b < blocks; b++)
+                for (size_t h = 0; h < parts; h++) {
+                    int32_t sum = 0;
+                    if (halves) for (size_t i = 0; i < 16; i++) sum += x[t * n + 32 * b + 16 * h + i];
+                    else sum = xsums[t * blocks + b];
+                    g[(t * blocks + b) * parts + h] = xscales[t * blocks + b] * (float)sum;
+                }
+        float a[16], c[16];
+        for (size_t r = r0; r < r1; r += ROWS_NEON) {
+            for (size_t i = 0; i < ROWS_NEON; i++) {
+                const uint8_t *src = (const uint8_t *)w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
+                for (size_t s = 0; s < n / per; s++) {
+                    layout->unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
+                    for (size_t j = 0; j < per / 32; j++) {
+                        float *f = factors + (s * (per / 32) + j) * KINDS * ROWS_NEON + i;
+                        f[A_LOW * ROWS_NEON] = a[2 * j];
+                        f[A_HIGH * ROWS_NEON] = a[2 * j + 1];
+                        f[C_LOW * ROWS_NEON] = a[2 * j] * zero + c[2 * j];
+                        f[C_HIGH * ROWS_NEON] = a[2 * j + 1] * zero + c[2 * j + 1];
+                    }
+                }
+            }
+            for (size_t b = 0; b < blocks; b++)  // [b][k4][panel][row][4]
+                for (size_t k4 = 0; k4 < 8; k4++)
+                    for (size_t i = 0; i < ROWS_NEON; i++)
+                        for (size_t byte = 0; byte < 4; byte++)
+                            packed[((b * 8 + k4) * ROWS_NEON + i) * 4 + byte] = (int8_t)(rows[i * n + 32 * b + 4 * k4 + byte] ^ (flip ? 0x80 : 0));
+            const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
+            for (size_t t = 0; t < T; t += TOKENS_NEON) {
+#define TILE(N, HALVES) tile_neon(packed, factors, n, x + t * n, xscales + t * blocks, g + t * blocks * parts, N, HALVES, !flip, y + t * ystride + r, ystride, valid)
+#define TOKENS(N) do { if (halves) TILE(N, 1); else TILE(N, 0); } while (0)
+                switch (T - t < TOKENS_NEON ? T - t : TOKENS_NEON) {
+                case 4: TOKENS(4); break;
+                case 3: TOKENS(3); break;
+                case 2: TOKENS(2); break;
+                default: TOKENS(1); break;
+                }
+#undef TOKENS
+#undef TILE
+            }
+        }
+    }
+    free(packed);
+    free(rows);
+    free(factors);
+    free(g);
+    return ok;
+}
+#endif
+
 void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                     const int32_t *xsums, size_t T, float *y, size_t ystride) {
     if (r0 >= r1 || T == 0) return;
 #if TL_X86
     if (TL_USES_AVX512() && gemm_vnni(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
     if (TL_USES_AVX2() && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
+#elif TL_ARM64
+    if (TL_USES_DOTPROD() && gemm_neon(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
 #endif
     gemm_by_dots(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride);
 }

@@ -1,15 +1,18 @@
 // The tiles of the prompt kernels (gemm.c's int8 rows, gemm_blocks.c's block types): AVX-512
 // VNNI's, 32 packed rows × up to 6 tokens, with the packed layout both files make and the
-// row masks of a last, partial panel; and AVX2's, 8 rows × up to 4 tokens. Included by
-// those two files only.
+// row masks of a last, partial panel; and AVX2's, 8 rows × up to 4 tokens (NEON's is in
+// gemm_blocks.c). Included by those two files only.
 #pragma once
 #include "internal.h"
+
+// Per block of 32, each packed row's factors by kind: its scale per half (A_LOW, A_HIGH),
+// and its minimum (AVX-512) or zero point and minimum together (AVX2, NEON) per half:
+// [b][kind][row] (AVX-512: [b][kind][panel][row]).
+enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, C_HIGH = 3, KINDS = 4 };
 
 #if TL_X86
 
 enum { PANEL = 16, PANELS = 2, ROWS = PANEL * PANELS };
-// Per block of 32 and panel, 16 rows' scales (one per half) and minimum: [b][kind][panel][row].
-enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, C_HIGH = 3, KINDS = 4 };
 
 /// Which of a panel pair's 32 rows are real: the first and second 16, for r1 − r of them.
 static inline void tl_panel_masks(size_t valid, __mmask16 *mask0, __mmask16 *mask1) {
