@@ -1327,67 +1327,79 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
     *hi = vandq_u8(vtstq_u8(vqtbl1q_u8(table, second), bit), vdupq_n_u8(0x10));
 }
 
+// As on x86: four accumulators, so that a block's FMA does not wait for the previous one's.
+#define ROW_OF_BLOCKS_NEON(BYTES, STEP)                                                                                    \
+    float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
+    const size_t blocks = n / 32;                                                                                          \
+    size_t b = 0;                                                                                                          \
+    for (; b + 4 <= blocks; b += 4)                                                                                        \
+        for (int k = 0; k < 4; k++) acc[k] = STEP(w + (b + k) * (BYTES), x + 32 * (b + k), xs[b + k], xsum[b + k], acc[k]); \
+    for (; b < blocks; b++) acc[0] = STEP(w + b * (BYTES), x + 32 * b, xs[b], xsum[b], acc[0]);                           \
+    return vaddvq_f32(SUM4_NEON(acc));
+#define SUM4_NEON(a) vaddq_f32(vaddq_f32((a)[0], (a)[1]), vaddq_f32((a)[2], (a)[3]))
+
 #define DEFINE_ARM_KERNELS(V, TARGET, DOT4)                                                                                    \
-    TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+    TARGET static inline float32x4_t step_q8_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
         (void)xsum;                                                                                                            \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
-        for (size_t b = 0; b < n / 32; b++, w += 34, x += 32) {                                                                \
-            const int8_t *q = (const int8_t *)(w + 2);                                                                         \
-            const int32x4_t p = vaddq_s32(DOT4(vld1q_s8(q), vld1q_s8(x)), DOT4(vld1q_s8(q + 16), vld1q_s8(x + 16)));         \
-            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
+        const int8_t *q = (const int8_t *)(w + 2);                                                                             \
+        const int32x4_t p = vaddq_s32(DOT4(vld1q_s8(q), vld1q_s8(x)), DOT4(vld1q_s8(q + 16), vld1q_s8(x + 16)));             \
+        return vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs);                                                             \
+    }                                                                                                                          \
+    TARGET static inline float32x4_t step_q4_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
+        (void)xsum;                                                                                                            \
+        const uint8x16_t raw = vld1q_u8(w + 2);                                                                                \
+        const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(0x0F))), vdupq_n_s8(8));                   \
+        const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), vdupq_n_s8(8));                                \
+        const int32x4_t p = vaddq_s32(DOT4(lo, vld1q_s8(x)), DOT4(hi, vld1q_s8(x + 16)));                                     \
+        return vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs);                                                             \
+    }                                                                                                                          \
+    /* Q4_1, Q5_0, Q5_1: the nibbles (and fifth bits) of a block of 32, the zero point taken off; a minimum's m·xs·Σx */     \
+    /* in the first lane */                                                                                                   \
+    TARGET static inline float32x4_t step_q5x_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc,   \
+                                                 size_t nibbles, int five, int zero, int minimum) {                           \
+        const uint8x16_t raw = vld1q_u8(w + nibbles);                                                                          \
+        uint8x16_t lo = vandq_u8(raw, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(raw, 4);                                              \
+        if (five) {                                                                                                            \
+            uint8x16_t flo, fhi;                                                                                               \
+            fifth_bits_neon(w + nibbles - 4, &flo, &fhi);                                                                      \
+            lo = vorrq_u8(lo, flo);                                                                                            \
+            hi = vorrq_u8(hi, fhi);                                                                                            \
         }                                                                                                                      \
-        return vaddvq_f32(acc);                                                                                                \
+        const int8x16_t z = vdupq_n_s8((int8_t)zero);                                                                          \
+        const int32x4_t p = vaddq_s32(DOT4(vsubq_s8(vreinterpretq_s8_u8(lo), z), vld1q_s8(x)),                                \
+                                      DOT4(vsubq_s8(vreinterpretq_s8_u8(hi), z), vld1q_s8(x + 16)));                          \
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs);                                                              \
+        return minimum ? vaddq_f32(acc, vsetq_lane_f32(f16_at(w + 2) * xs * (float)xsum, vdupq_n_f32(0), 0)) : acc;           \
+    }                                                                                                                          \
+    TARGET static inline float32x4_t step_q4_1_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
+        return step_q5x_##V(w, x, xs, xsum, acc, 4, 0, 0, 1);                                                                  \
+    }                                                                                                                          \
+    TARGET static inline float32x4_t step_q5_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
+        return step_q5x_##V(w, x, xs, xsum, acc, 6, 1, 16, 0);                                                                 \
+    }                                                                                                                          \
+    TARGET static inline float32x4_t step_q5_1_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
+        return step_q5x_##V(w, x, xs, xsum, acc, 8, 1, 0, 1);                                                                  \
+    }                                                                                                                          \
+    TARGET static float dot_q8_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
+        ROW_OF_BLOCKS_NEON(34, step_q8_0_##V)                                                                                  \
     }                                                                                                                          \
     TARGET static float dot_q4_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
-        const uint8x16_t low = vdupq_n_u8(0x0F);                                                                               \
-        const int8x16_t eight = vdupq_n_s8(8);                                                                                 \
-        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) {                                                                \
-            const uint8x16_t raw = vld1q_u8(w + 2);                                                                            \
-            const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, low)), eight);                                     \
-            const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), eight);                                     \
-            const int32x4_t p = vaddq_s32(DOT4(lo, vld1q_s8(x)), DOT4(hi, vld1q_s8(x + 16)));                                 \
-            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
-        }                                                                                                                      \
-        return vaddvq_f32(acc);                                                                                                \
-    }                                                                                                                          \
-    /* Q4_1, Q5_0, Q5_1: the nibbles (and fifth bits) of a block of 32, the zero point taken off */                          \
-    TARGET static inline float dot_q5x_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum,  \
-                                           size_t bytes, size_t nibbles, int five, int zero, int minimum) {                    \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
-        float mins = 0;                                                                                                        \
-        for (size_t b = 0; b < n / 32; b++, w += bytes, x += 32) {                                                             \
-            const uint8x16_t raw = vld1q_u8(w + nibbles);                                                                      \
-            uint8x16_t lo = vandq_u8(raw, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(raw, 4);                                          \
-            if (five) {                                                                                                        \
-                uint8x16_t flo, fhi;                                                                                           \
-                fifth_bits_neon(w + nibbles - 4, &flo, &fhi);                                                                  \
-                lo = vorrq_u8(lo, flo);                                                                                        \
-                hi = vorrq_u8(hi, fhi);                                                                                        \
-            }                                                                                                                  \
-            const int8x16_t z = vdupq_n_s8((int8_t)zero);                                                                      \
-            const int32x4_t p = vaddq_s32(DOT4(vsubq_s8(vreinterpretq_s8_u8(lo), z), vld1q_s8(x)),                            \
-                                          DOT4(vsubq_s8(vreinterpretq_s8_u8(hi), z), vld1q_s8(x + 16)));                      \
-            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs[b]);                                                       \
-            if (minimum) mins += f16_at(w + 2) * xs[b] * (float)xsum[b];                                                       \
-        }                                                                                                                      \
-        return vaddvq_f32(acc) + mins;                                                                                         \
+        ROW_OF_BLOCKS_NEON(18, step_q4_0_##V)                                                                                  \
     }                                                                                                                          \
     TARGET static float dot_q4_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        return dot_q5x_##V(w, n, x, xs, xsum, 20, 4, 0, 0, 1);                                                                 \
+        ROW_OF_BLOCKS_NEON(20, step_q4_1_##V)                                                                                  \
     }                                                                                                                          \
     TARGET static float dot_q5_0_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        return dot_q5x_##V(w, n, x, xs, xsum, 22, 6, 1, 16, 0);                                                                \
+        ROW_OF_BLOCKS_NEON(22, step_q5_0_##V)                                                                                  \
     }                                                                                                                          \
     TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        return dot_q5x_##V(w, n, x, xs, xsum, 24, 8, 1, 0, 1);                                                                 \
+        ROW_OF_BLOCKS_NEON(24, step_q5_1_##V)                                                                                  \
     }                                                                                                                          \
     /* Q2_K and Q3_K, 16 values at a time (one scale each): 2-bit values (bits 2j of byte 32h + l), Q3_K's third */       \
     /* bit (bit 4h + j of byte l of the mask) */                                                                               \
     TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
         const size_t bytes = three ? 110 : 84;                                                                                 \
-        float32x4_t acc = vdupq_n_f32(0), mins = vdupq_n_f32(0);                                                               \
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)}, mins = vdupq_n_f32(0);          \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
             const float d = f16_at(w + (three ? 108 : 80)), dmin = three ? 0 : f16_at(w + 82);                                 \
             const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
@@ -1401,15 +1413,15 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
                     u = vorrq_u8(u, vshlq_n_u8(bit, 2));                                                                       \
                     sc = q3k_scale(w, i);                                                                                      \
                     const int32x4_t p = DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(4)), xv);                             \
-                    acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), d * (float)sc * xs[i / 2]);                                       \
+                    acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(p), d * (float)sc * xs[i / 2]);                         \
                 } else {                                                                                                       \
                     sc = w[i] & 0x0F;                                                                                          \
-                    acc = vfmaq_n_f32(acc, vcvtq_f32_s32(DOT4(vreinterpretq_s8_u8(u), xv)), d * (float)sc * xs[i / 2]);         \
+                    acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT4(vreinterpretq_s8_u8(u), xv)), d * (float)sc * xs[i / 2]); \
                     mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT4(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]);     \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return vaddvq_f32(vsubq_f32(acc, mins));                                                                               \
+        return vaddvq_f32(vsubq_f32(SUM4_NEON(acc), mins));                                                                    \
     }                                                                                                                          \
     K23_KERNELS(V, TARGET)                                                                                                     \
     /* IQ4_NL and IQ4_XS: the nibbles looked up in the table (TBL), signed values */                                      \
@@ -1421,26 +1433,27 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
     }                                                                                                                          \
     TARGET static float dot_iq4_nl_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
-        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32) acc = vfmaq_n_f32(acc, vcvtq_f32_s32(iq4_dot_##V(w + 2, x)), f16_at(w) * xs[b]); \
-        return vaddvq_f32(acc);                                                                                                \
+        float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};                                                                \
+        for (size_t b = 0; b < n / 32; b++, w += 18, x += 32)                                                                  \
+            acc[b % 2] = vfmaq_n_f32(acc[b % 2], vcvtq_f32_s32(iq4_dot_##V(w + 2, x)), f16_at(w) * xs[b]);                     \
+        return vaddvq_f32(vaddq_f32(acc[0], acc[1]));                                                                          \
     }                                                                                                                          \
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             const float d = f16_at(w);                                                                                         \
             for (int j = 0; j < 8; j++) {                                                                                      \
-                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(iq4_dot_##V(w + 8 + 16 * j, x + 32 * j)), d * (float)iq4xs_scale(w, j) * xs[j]); \
+                acc[j % 4] = vfmaq_n_f32(acc[j % 4], vcvtq_f32_s32(iq4_dot_##V(w + 8 + 16 * j, x + 32 * j)), d * (float)iq4xs_scale(w, j) * xs[j]); \
             }                                                                                                                  \
         }                                                                                                                      \
-        return vaddvq_f32(acc);                                                                                                \
+        return vaddvq_f32(SUM4_NEON(acc));                                                                                     \
     }                                                                                                                          \
     TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
                                             const int32_t *xsum, int five) {                                                   \
         const size_t bytes = five ? 176 : 144;                                                                                 \
         const uint8x16_t low = vdupq_n_u8(0x0F), bit = vdupq_n_u8(0x10);                                                       \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
         float mins = 0;                                                                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
             uint8_t sc[8], m[8];                                                                                               \
@@ -1463,19 +1476,19 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
                                                 DOT4(vreinterpretq_s8_u8(lo1), vld1q_s8(xc + 16)));                            \
                 const int32x4_t phi = vaddq_s32(DOT4(vreinterpretq_s8_u8(hi0), vld1q_s8(xc + 32)),                             \
                                                 DOT4(vreinterpretq_s8_u8(hi1), vld1q_s8(xc + 48)));                            \
-                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(plo), d * sc[2 * c] * xs[2 * c]);                                          \
-                acc = vfmaq_n_f32(acc, vcvtq_f32_s32(phi), d * sc[2 * c + 1] * xs[2 * c + 1]);                                  \
+                acc[c] = vfmaq_n_f32(acc[c], vcvtq_f32_s32(plo), d * sc[2 * c] * xs[2 * c]);                                    \
+                acc[c] = vfmaq_n_f32(acc[c], vcvtq_f32_s32(phi), d * sc[2 * c + 1] * xs[2 * c + 1]);                            \
             }                                                                                                                  \
             mins += k4_mins(f16_at(w + 2), m, xs, xsum);                                                                       \
         }                                                                                                                      \
-        return vaddvq_f32(acc) - mins;                                                                                         \
+        return vaddvq_f32(SUM4_NEON(acc)) - mins;                                                                              \
     }                                                                                                                          \
     K45_KERNELS(V, TARGET)                                                                                                     \
     TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         (void)xsum;                                                                                                            \
         const uint8x16_t low = vdupq_n_u8(0x0F), two = vdupq_n_u8(3);                                                          \
         const int8x16_t off = vdupq_n_s8(32);                                                                                  \
-        float32x4_t acc = vdupq_n_f32(0);                                                                                      \
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
         for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
             const float d = f16_at(w + 208);                                                                                   \
             for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
@@ -1490,11 +1503,11 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
                         const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4))), off);            \
                         part[k] = vmulq_n_s32(DOT4(q, vld1q_s8(x + 32 * g + 16 * k)), sc[2 * g + k]);                          \
                     }                                                                                                          \
-                    acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vaddq_s32(part[0], part[1])), d * xs[g]);                             \
+                    acc[g] = vfmaq_n_f32(acc[g], vcvtq_f32_s32(vaddq_s32(part[0], part[1])), d * xs[g]);                       \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return vaddvq_f32(acc);                                                                                                \
+        return vaddvq_f32(SUM4_NEON(acc));                                                                                     \
     }
 
 DEFINE_ARM_KERNELS(neon, , dot4_neon)
