@@ -104,32 +104,23 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
 TL_TARGET_AVX2 static int gemm_avx2(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n,
                                     size_t r0, size_t r1, const int8_t *x, const float *xscales, const int32_t *xsums,
                                     size_t T, float *y, size_t ystride) {
-    const size_t blocks = n / 32, tiles = (T + TOKENS_AVX2 - 1) / TOKENS_AVX2;
-    uint8_t *packed = aligned_alloc(32, blocks * 8 * 32);
-    float *factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
-    int8_t *xa = malloc(tiles * blocks * 8 * 4 * TOKENS_AVX2);
-    float *act = malloc(tiles * blocks * 2 * TOKENS_AVX2 * sizeof(float));
-    const int ok = packed && factors && xa && act;
-    if (ok) {
-        tl_arrange_tokens_avx2(x, xscales, xsums, n, T, 0, xa, act);
-        for (size_t r = r0; r < r1; r += ROWS_AVX2) {
-            const uint8_t *rows[ROWS_AVX2];
-            for (size_t i = 0; i < ROWS_AVX2; i++) {
-                const size_t row = r + i < r1 ? r + i : r1 - 1;
-                rows[i] = (const uint8_t *)(w + row * n);
-                for (size_t b = 0; b < blocks; b++)
-                    factors[(b * KINDS + A_LOW) * ROWS_AVX2 + i] = block_scales ? tl_f16_to_f32(block_scales[row * blocks + b]) : row_scales[row];
-            }
-            tl_lay_rows_avx2(rows, n, 0, packed);
-            const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
-            tl_tokens_avx2(packed, factors, blocks, xa, act, T, 0, 0, 1, 1, y + r, ystride, valid);
+    const size_t blocks = n / 32;
+    tl_avx2_work k;
+    if (!tl_avx2_work_begin(&k, x, xscales, xsums, n, T, 0)) return 0;
+    for (size_t r = r0; r < r1; r += ROWS_AVX2) {
+        const uint8_t *rows[ROWS_AVX2];
+        for (size_t i = 0; i < ROWS_AVX2; i++) {
+            const size_t row = r + i < r1 ? r + i : r1 - 1;
+            rows[i] = (const uint8_t *)(w + row * n);
+            for (size_t b = 0; b < blocks; b++)
+                k.factors[(b * KINDS + A_LOW) * ROWS_AVX2 + i] = block_scales ? tl_f16_to_f32(block_scales[row * blocks + b]) : row_scales[row];
         }
+        tl_lay_rows_avx2(rows, n, 0, k.packed);
+        const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
+        tl_tokens_avx2(k.packed, k.factors, blocks, k.xa, k.act, T, 0, 0, 1, 1, y + r, ystride, valid);
     }
-    free(packed);
-    free(factors);
-    free(xa);
-    free(act);
-    return ok;
+    tl_avx2_work_end(&k);
+    return 1;
 }
 
 #endif

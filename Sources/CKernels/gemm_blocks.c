@@ -31,6 +31,30 @@ static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0,
     }
 }
 
+#if TL_X86 || TL_ARM64
+/// Rows [r, r + count) (the last one repeated past r1) unpacked into `rows` (count × n
+/// bytes), with their factors [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·zero + c in
+/// C_LOW/C_HIGH (zero 0 where the bytes are to be stored signed). The AVX2 and NEON tiles'.
+static void unpack_rows(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1, size_t count,
+                        float zero, uint8_t *rows, float *factors) {
+    const size_t per = layout->values;
+    float a[16], c[16];
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *src = w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
+        for (size_t s = 0; s < n / per; s++) {
+            layout->unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
+            for (size_t j = 0; j < per / 32; j++) {
+                float *f = factors + (s * (per / 32) + j) * KINDS * count + i;
+                f[A_LOW * count] = a[2 * j];
+                f[A_HIGH * count] = a[2 * j + 1];
+                f[C_LOW * count] = a[2 * j] * zero + c[2 * j];
+                f[C_HIGH * count] = a[2 * j + 1] * zero + c[2 * j + 1];
+            }
+        }
+    }
+}
+#endif
+
 #if TL_X86
 
 /// Rows [r, r + 32) (the last one repeated past r1) unpacked, row by row, into `rows`
@@ -110,27 +134,11 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
 
 // ---- AVX2: gemm_tile.h's tile over rows unpacked to bytes ----------------------------
 
-/// Rows [r, r + 8) (the last one repeated past r1) unpacked into `rows` (8 × n bytes), then
-/// laid out as bytes [b][k4][row][4] (made signed where `flip`), with the factors
-/// [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·zero + c in C_LOW/C_HIGH.
+/// Rows [r, r + 8) (the last one repeated past r1) unpacked into `rows` and laid out as bytes
+/// [b][k4][row][4] (made signed where `flip`), with their factors.
 TL_TARGET_AVX2 static void pack_rows_avx2(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r,
                                           size_t r1, int flip, uint8_t *rows, uint8_t *packed, float *factors) {
-    const size_t per = layout->values;
-    const float zero = flip ? 0.0f : (float)layout->zero;
-    float a[16], c[16];
-    for (size_t i = 0; i < ROWS_AVX2; i++) {
-        const uint8_t *src = w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
-        for (size_t s = 0; s < n / per; s++) {
-            layout->unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
-            for (size_t j = 0; j < per / 32; j++) {
-                float *f = factors + (s * (per / 32) + j) * KINDS * ROWS_AVX2 + i;
-                f[A_LOW * ROWS_AVX2] = a[2 * j];
-                f[A_HIGH * ROWS_AVX2] = a[2 * j + 1];
-                f[C_LOW * ROWS_AVX2] = a[2 * j] * zero + c[2 * j];
-                f[C_HIGH * ROWS_AVX2] = a[2 * j + 1] * zero + c[2 * j + 1];
-            }
-        }
-    }
+    unpack_rows(layout, w, row_bytes, n, r, r1, ROWS_AVX2, flip ? 0.0f : (float)layout->zero, rows, factors);
     const uint8_t *unpacked[ROWS_AVX2];
     for (size_t i = 0; i < ROWS_AVX2; i++) unpacked[i] = rows + i * n;
     tl_lay_rows_avx2(unpacked, n, flip ? 0x80 : 0, packed);
@@ -138,35 +146,29 @@ TL_TARGET_AVX2 static void pack_rows_avx2(const tl_block_layout *layout, const u
 
 TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                     const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
-    const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n), tiles = (T + TOKENS_AVX2 - 1) / TOKENS_AVX2;
+    const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
     // int16 steps before a widening: the most that cannot overflow, a power of 2, within a half.
     int steps = 1;
     while (!flip && steps < (halves ? 4 : 8) && 2 * steps * 2 * 128 * layout->top <= 32767) steps *= 2;
-    uint8_t *packed = aligned_alloc(32, blocks * 8 * 32), *rows = malloc(ROWS_AVX2 * n);
-    float *factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
-    int8_t *xa = malloc(tiles * blocks * 8 * 16);
-    float *act = malloc(tiles * blocks * (halves ? 2 : 1) * 2 * TOKENS_AVX2 * sizeof(float));
-    const int ok = packed && rows && factors && xa && act;
+    tl_avx2_work k;
+    uint8_t *rows = malloc(ROWS_AVX2 * n);
+    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves);
     if (ok) {
-        tl_arrange_tokens_avx2(x, xscales, xsums, n, T, halves, xa, act);
         for (size_t r = r0; r < r1; r += ROWS_AVX2) {
-            pack_rows_avx2(layout, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, packed, factors);
+            pack_rows_avx2(layout, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, k.packed, k.factors);
             const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
-#define KIND(HALVES, SIGNED, STEPS) tl_tokens_avx2(packed, factors, blocks, xa, act, T, HALVES, !(SIGNED), SIGNED, STEPS, y + r, ystride, valid)
+#define KIND(HALVES, SIGNED, STEPS) tl_tokens_avx2(k.packed, k.factors, blocks, k.xa, k.act, T, HALVES, !(SIGNED), SIGNED, STEPS, y + r, ystride, valid)
             // Each kind of block a constant, so that each gets a tile of its own.
             if (flip) KIND(0, 1, 1);
             else if (halves) { if (steps >= 4) KIND(1, 0, 4); else if (steps >= 2) KIND(1, 0, 2); else KIND(1, 0, 1); }
             else { if (steps >= 8) KIND(0, 0, 8); else if (steps >= 4) KIND(0, 0, 4); else KIND(0, 0, 1); }
 #undef KIND
         }
+        tl_avx2_work_end(&k);
     }
-    free(packed);
     free(rows);
-    free(factors);
-    free(xa);
-    free(act);
     return ok;
 }
 
@@ -235,7 +237,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
-    const size_t parts = halves ? 2 : 1, per = layout->values;
+    const size_t parts = halves ? 2 : 1;
     const float zero = flip ? 0.0f : (float)layout->zero;
     int8_t *packed = malloc(blocks * 8 * ROWS_NEON * 4);
     uint8_t *rows = malloc(ROWS_NEON * n);
@@ -250,21 +252,8 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
                     else sum = xsums[t * blocks + b];
                     g[(t * blocks + b) * parts + h] = xscales[t * blocks + b] * (float)sum;
                 }
-        float a[16], c[16];
         for (size_t r = r0; r < r1; r += ROWS_NEON) {
-            for (size_t i = 0; i < ROWS_NEON; i++) {
-                const uint8_t *src = (const uint8_t *)w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
-                for (size_t s = 0; s < n / per; s++) {
-                    layout->unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
-                    for (size_t j = 0; j < per / 32; j++) {
-                        float *f = factors + (s * (per / 32) + j) * KINDS * ROWS_NEON + i;
-                        f[A_LOW * ROWS_NEON] = a[2 * j];
-                        f[A_HIGH * ROWS_NEON] = a[2 * j + 1];
-                        f[C_LOW * ROWS_NEON] = a[2 * j] * zero + c[2 * j];
-                        f[C_HIGH * ROWS_NEON] = a[2 * j + 1] * zero + c[2 * j + 1];
-                    }
-                }
-            }
+            unpack_rows(layout, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, zero, rows, factors);
             for (size_t b = 0; b < blocks; b++)  // [b][k4][panel][row][4]
                 for (size_t k4 = 0; k4 < 8; k4++)
                     for (size_t i = 0; i < ROWS_NEON; i++)

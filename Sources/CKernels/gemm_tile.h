@@ -4,6 +4,7 @@
 // gemm_blocks.c). Included by those two files only.
 #pragma once
 #include "internal.h"
+#include <stdlib.h>
 
 // Per block of 32, each packed row's factors by kind: its scale per half (A_LOW, A_HIGH),
 // and its minimum (AVX-512) or zero point and minimum together (AVX2, NEON) per half:
@@ -242,6 +243,39 @@ static inline void tl_arrange_tokens_avx2(const int8_t *x, const float *xscales,
             }
         }
     }
+}
+
+/// What an AVX2 product holds besides its rows: 8 rows packed with their factors, and the
+/// activations arranged for every tile of tokens.
+typedef struct {
+    uint8_t *packed;
+    float *factors;
+    int8_t *xa;
+    float *act;
+} tl_avx2_work;
+
+static inline void tl_avx2_work_end(tl_avx2_work *k) {
+    free(k->packed);
+    free(k->factors);
+    free(k->xa);
+    free(k->act);
+}
+
+/// The workspace for rows of n against T tokens, the activations arranged in it; 0, holding
+/// nothing, without the memory.
+static inline int tl_avx2_work_begin(tl_avx2_work *k, const int8_t *x, const float *xscales, const int32_t *xsums, size_t n, size_t T,
+                                     int halves) {
+    const size_t blocks = n / 32, tiles = (T + TOKENS_AVX2 - 1) / TOKENS_AVX2;
+    k->packed = aligned_alloc(32, blocks * 8 * 32);
+    k->factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
+    k->xa = malloc(tiles * blocks * 8 * 4 * TOKENS_AVX2);
+    k->act = malloc(tiles * blocks * (halves ? 2 : 1) * 2 * TOKENS_AVX2 * sizeof(float));
+    if (!k->packed || !k->factors || !k->xa || !k->act) {
+        tl_avx2_work_end(k);
+        return 0;
+    }
+    tl_arrange_tokens_avx2(x, xscales, xsums, n, T, halves, k->xa, k->act);
+    return 1;
 }
 
 #endif
