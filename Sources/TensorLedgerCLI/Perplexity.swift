@@ -45,7 +45,7 @@ struct PerplexityCommand: ParsableCommand {
             // After reading the text: a Ctrl-C while standard input is read ends at once.
             Interrupts.stopGracefully()
             let m = try model.load()
-            let other = try compare.map { try ModelArguments.load($0, threads: model.threadCount, cache: compareKv ?? model.kv) }
+            let other = try compare.map { try ModelArguments.load($0, threads: model.threadCount, kernels: model.kernelChoice, cache: compareKv ?? model.kv) }
             let ids = m.tokenizer.encode(String(decoding: textBytes, as: UTF8.self))
             let bar = Console.stderrIsTerminal && !output.json ? ProgressBar(label: "perplexity", unit: .tokens) : nil
             let r = try Perplexity.evaluate(m, ids: ids, context: context, method: chunks.map { .chunks(limit: $0 == 0 ? nil : $0) } ?? .windows,

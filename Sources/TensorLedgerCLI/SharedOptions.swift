@@ -22,18 +22,28 @@ struct ModelArguments: ParsableArguments {
     @Option(help: "How the KV cache keeps keys and values: f16 (half of f32's memory; the default), f32, or q8 (Q8_0 blocks of 32, 53% of f16's; heads a multiple of 32 wide).")
     var kv: KVCacheType = .f16
 
+    @Option(help: ArgumentHelp("Which variant of the kernels runs (default: the best this CPU has). A lower one shows what a machine without the higher one would run.",
+                               valueName: KernelISA.allCases.map(\.name).joined(separator: "|")))
+    var kernels: KernelISA?
+
     func validate() throws {
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64.") }
+        if let kernels, !KernelISA.available.contains(kernels) {
+            throw ValidationError("--kernels \(kernels.name): this CPU runs \(KernelISA.available.map(\.name).joined(separator: ", ")).")
+        }
     }
 
     /// The threads asked for, or the cores the process may run on (its CPU affinity).
     var threadCount: Int { threads ?? min(availableCores(), 64) }
 
-    func load() throws -> any LanguageModel { try Self.load(model, threads: threadCount, cache: kv) }
+    /// The kernels asked for, or the best the CPU has.
+    var kernelChoice: KernelISA { kernels ?? .detected }
+
+    func load() throws -> any LanguageModel { try Self.load(model, threads: threadCount, kernels: kernelChoice, cache: kv) }
 
     /// Loads a model, saying on stderr what loading changed about its weights.
-    static func load(_ path: String, threads: Int, cache: KVCacheType) throws -> any LanguageModel {
-        let m = try ModelLoader.load(path, threads: threads, cache: cache)
+    static func load(_ path: String, threads: Int, kernels: KernelISA, cache: KVCacheType) throws -> any LanguageModel {
+        let m = try ModelLoader.load(path, threads: threads, kernels: kernels, cache: cache)
         m.notes.forEach(printWarning)
         return m
     }
@@ -116,6 +126,14 @@ extension WeightChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
     public static var allValueStrings: [String] { allNames }
     public static var defaultCompletionKind: CompletionKind { .list(allNames) }
+}
+
+extension KernelISA: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let isa = Self.allCases.first(where: { $0.name == argument.lowercased() }) else { return nil }
+        self = isa
+    }
+    public static var allValueStrings: [String] { allCases.map(\.name) }
 }
 
 extension KVCacheType: ExpressibleByArgument {

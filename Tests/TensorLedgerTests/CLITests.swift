@@ -91,6 +91,24 @@ enum CLI {
         #expect(load > 0 && load < wall, "load \(load) s of a process that took \(wall) s")
     }
 
+    @Test func kernelsAreChosenOnlyAmongWhatTheCPURuns() throws {
+        let model = Fixtures.model("tiny-genesis")
+        // The portable variant runs everywhere, and the report names the variant that ran.
+        let portable = CLI.run(["run", model, "--prompt", "And God said", "-n", "2", "--temperature", "0", "--kernels", "Portable", "--json"])
+        #expect(portable.status == 0, "\(portable.stderr)")
+        #expect(try JSON.parse(Array(portable.stdout.utf8)).object?["kernels"]?.string == "portable")
+        let best = CLI.run(["run", model, "--prompt", "And God said", "-n", "2", "--temperature", "0"])
+        #expect(best.status == 0 && best.stderr.contains(", \(KernelISA.detected.name)); stopped:"), "\(best.stderr)")
+        // The same greedy text from either variant.
+        #expect(best.stdout == CLI.run(["run", model, "--prompt", "And God said", "-n", "2", "--temperature", "0", "--kernels", "portable"]).stdout)
+        if let missing = KernelISA.allCases.first(where: { !KernelISA.available.contains($0) }) {
+            let r = CLI.run(["run", model, "--prompt", "In", "-n", "1", "--kernels", missing.name])
+            #expect(r.status == 64 && r.stderr.contains("--kernels \(missing.name): this CPU runs portable"), "\(r.stderr)")
+        }
+        let unknown = CLI.run(["next", model, "--prompt", "In", "--kernels", "sse9"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("sse9"), "\(unknown.stderr)")
+    }
+
     @Test func withJSONAFailureIsJSONToo() throws {
         let missing = CLI.run(["inspect", "/nonexistent/model.safetensors", "--json"])
         #expect(missing.status == 3 && missing.stdout.isEmpty)

@@ -174,7 +174,8 @@ import Darwin
         #expect(model.weightBytesPerToken == c.layers * perLayer + q8(c.vocabSize, c.hiddenSize))
         #expect(o["threads"]?.int == model.threads)
         #expect(report.statsLine.hasPrefix("load 250.0 ms; prompt \(result.promptIDs.count) tokens, "))
-        #expect(report.statsLine.contains("(q8, \(model.threads) thread\(model.threads == 1 ? "" : "s"))"))
+        #expect(o["kernels"]?.string == model.kernels.name)
+        #expect(report.statsLine.contains("(q8, \(model.threads) thread\(model.threads == 1 ? "" : "s"), \(model.kernels.name))"))
     }
 
     @Test func headsThatDoNotDivideTheWidthAreRefused() throws {

@@ -1,6 +1,6 @@
 // What `run` reports beside the text: the generation's timings, how long loading took,
 // and the facts that make its speed comparable (scheme, weight bytes one token reads,
-// threads), as the stderr line and as JSON.
+// threads, the kernels' variant), as the stderr line and as JSON.
 
 import TensorLedgerCore
 import TensorLedgerFormats
@@ -14,6 +14,8 @@ public struct RunReport: Sendable {
     public var scheme: String
     public var weightBytesPerToken: Int
     public var threads: Int
+    /// The kernels' variant the model ran (avx2, neon-dotprod, …).
+    public var kernels: String
     /// The process's resident memory when the report was made, the model, its cache and
     /// buffers still held.
     public var residentBytes: Int
@@ -27,6 +29,7 @@ public struct RunReport: Sendable {
         scheme = model.weightFormat
         weightBytesPerToken = model.weightBytesPerToken
         threads = model.threads
+        kernels = model.kernels.name
         residentBytes = TensorLedgerCore.residentBytes()
     }
 
@@ -34,7 +37,7 @@ public struct RunReport: Sendable {
     public var statsLine: String {
         "load \(formatFixed(loadSeconds * 1000, 1)) ms; prompt \(result.promptIDs.count) tokens, \(formatFixed(result.promptTokensPerSecond, 1)) tokens/s; "
             + "generation \(result.generatedIDs.count) tokens, \(formatFixed(result.generationTokensPerSecond, 1)) tokens/s "
-            + "(\(scheme), \(threads) thread\(threads == 1 ? "" : "s")); stopped: \(result.stopReason.words); seed \(seed)"
+            + "(\(scheme), \(threads) thread\(threads == 1 ? "" : "s"), \(kernels)); stopped: \(result.stopReason.words); seed \(seed)"
     }
 
     public var json: JSONValue {
@@ -43,6 +46,7 @@ public struct RunReport: Sendable {
         o["weight_scheme"] = .string(scheme)
         o["weight_bytes_per_token"] = .int(weightBytesPerToken)
         o["threads"] = .int(threads)
+        o["kernels"] = .string(kernels)
         o["resident_bytes"] = .int(residentBytes)
         o["seed"] = .int(Int(seed))
         return o.report(schema: Self.jsonSchema)
