@@ -613,16 +613,6 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         }                                                                                                                      \
         return hsum256(_mm256_sub_ps(SUM4(acc), offsets));                                                                     \
     }                                                                                                                          \
-    TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
-        float s16[SEGMENT / 16], s = 0;                                                                                        \
-        for (size_t v = 0; v < n; v += SEGMENT) {                                                                              \
-            const size_t values = n - v < SEGMENT ? n - v : SEGMENT;                                                           \
-            k23_sums(x + v, xs + v / 32, values / 16, s16);                                                                    \
-            s += k23_core_##V(w + v / 256 * (three ? 110 : 84), values / 256, x + v, xs + v / 32, s16, three);                 \
-        }                                                                                                                      \
-        return s;                                                                                                              \
-    }                                                                                                                          \
-    K23_KERNELS(V, TARGET)                                                                                                     \
     /* IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */\
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
@@ -711,16 +701,6 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             }                                                                                                                  \
         }                                                                                                                      \
         return hsum256(SUM4(acc));                                                                                             \
-    }                                                                                                                          \
-    TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
-        (void)xsum;                                                                                                            \
-        float off16[SEGMENT / 16], s = 0;                                                                                      \
-        for (size_t v = 0; v < n; v += SEGMENT) {                                                                              \
-            const size_t values = n - v < SEGMENT ? n - v : SEGMENT;                                                           \
-            q6_k_offsets(x + v, values / 16, off16);                                                                           \
-            s += q6_k_core_##V(w + v / 256 * 210, values / 256, x + v, xs + v / 32, off16);                                    \
-        }                                                                                                                      \
-        return s;                                                                                                              \
     }
 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
@@ -1529,50 +1509,41 @@ DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
 #define dot_iq4_xs_portable dot_iq4_xs_unpacked
 static const tl_block_dot portable_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(portable);
 #if TL_X86
-/// AVX2's Q6_K rows: the activations' offsets made once per segment, for all the rows.
-TL_TARGET_AVX2 static void rows_q6_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                          const int32_t *xsum, float *out) {
-    (void)xsum;
-    const size_t row_bytes = tl_block_row_bytes(TL_BLOCKS_Q6_K, n);
-    float off16[SEGMENT / 16];
+/// AVX2's rows of the types whose scales change every 16 values (Q6_K, Q2_K, Q3_K; `type` a
+/// constant at each call): what their offsets multiply per run of 16 (32·Σx, or xs·Σx) made
+/// once per segment, for all the rows.
+TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                              float *out, tl_block_type type) {
+    const size_t bytes = layouts[type].bytes, row_bytes = n / 256 * bytes;
+    float per16[SEGMENT / 16];
     for (size_t v = 0; v < n; v += SEGMENT) {
         const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
-        q6_k_offsets(x + v, values / 16, off16);
+        if (type == TL_BLOCKS_Q6_K) q6_k_offsets(x + v, values / 16, per16);
+        else k23_sums(x + v, xs + v / 32, values / 16, per16);
         for (size_t r = r0; r < r1; r++) {
             prefetch_row_ahead(w, r, r1, row_bytes);
-            const float part = q6_k_core_avx2(w + r * row_bytes + v / 256 * 210, values / 256, x + v, xs + v / 32, off16);
+            const uint8_t *row = w + r * row_bytes + v / 256 * bytes;
+            const float part = type == TL_BLOCKS_Q6_K ? q6_k_core_avx2(row, values / 256, x + v, xs + v / 32, per16)
+                                                      : k23_core_avx2(row, values / 256, x + v, xs + v / 32, per16, type == TL_BLOCKS_Q3_K);
             out[r] = v ? out[r] + part : part;
         }
     }
 }
-
-/// AVX2's Q2_K and Q3_K rows: xs·Σx per 16 made once per segment, for all the rows.
-TL_TARGET_AVX2 TL_INLINE void rows_k23_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                           float *out, int three) {
-    const size_t bytes = three ? 110 : 84, row_bytes = n / 256 * bytes;
-    float s16[SEGMENT / 16];
-    for (size_t v = 0; v < n; v += SEGMENT) {
-        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
-        k23_sums(x + v, xs + v / 32, values / 16, s16);
-        for (size_t r = r0; r < r1; r++) {
-            prefetch_row_ahead(w, r, r1, row_bytes);
-            const float part = k23_core_avx2(w + r * row_bytes + v / 256 * bytes, values / 256, x + v, xs + v / 32, s16, three);
-            out[r] = v ? out[r] + part : part;
-        }
+#define PER_16_ROWS(T, TYPE)                                                                                               \
+    TL_TARGET_AVX2 static void rows_##T##_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,          \
+                                               const float *xs, const int32_t *xsum, float *out) {                         \
+        (void)xsum;                                                                                                        \
+        rows_per_16_avx2(w, n, r0, r1, x, xs, out, TYPE);                                                                  \
     }
-}
-TL_TARGET_AVX2 static void rows_q2_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                          const int32_t *xsum, float *out) {
-    (void)xsum;
-    rows_k23_avx2(w, n, r0, r1, x, xs, out, 0);
-}
-TL_TARGET_AVX2 static void rows_q3_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
-                                          const int32_t *xsum, float *out) {
-    (void)xsum;
-    rows_k23_avx2(w, n, r0, r1, x, xs, out, 1);
-}
+PER_16_ROWS(q6_k, TL_BLOCKS_Q6_K)
+PER_16_ROWS(q2_k, TL_BLOCKS_Q2_K)
+PER_16_ROWS(q3_k, TL_BLOCKS_Q3_K)
 
-static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(avx2);
+// AVX2: Q6_K, Q2_K and Q3_K go only through their rows functions (avx2_rows).
+static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {
+    [TL_BLOCKS_Q8_0] = dot_q8_0_avx2, [TL_BLOCKS_Q4_0] = dot_q4_0_avx2,   [TL_BLOCKS_Q4_1] = dot_q4_1_avx2,
+    [TL_BLOCKS_Q5_0] = dot_q5_0_avx2, [TL_BLOCKS_Q5_1] = dot_q5_1_avx2,   [TL_BLOCKS_Q4_K] = dot_q4_k_avx2,
+    [TL_BLOCKS_Q5_K] = dot_q5_k_avx2, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_avx2, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_avx2};
 // AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
 // (vnni_rows), arranging its activations once.
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_Q8_0] = dot_q8_0_avx512};

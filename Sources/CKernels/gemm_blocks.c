@@ -33,11 +33,13 @@ static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0,
 
 #if TL_X86 || TL_ARM64
 /// Rows [r, r + count) (the last one repeated past r1) unpacked into `rows` (count × n
-/// bytes), with their factors [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·zero + c in
-/// C_LOW/C_HIGH (zero 0 where the bytes are to be stored signed). The AVX2 and NEON tiles'.
+/// bytes), with their factors [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·z + c in
+/// C_LOW/C_HIGH, z the zero point (0 where the bytes are to be stored signed, `flip`). The
+/// AVX2 and NEON tiles'.
 static void unpack_rows(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1, size_t count,
-                        float zero, uint8_t *rows, float *factors) {
+                        int flip, uint8_t *rows, float *factors) {
     const size_t per = layout->values;
+    const float zero = flip ? 0.0f : (float)layout->zero;
     float a[16], c[16];
     for (size_t i = 0; i < count; i++) {
         const uint8_t *src = w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
@@ -138,7 +140,7 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
 /// [b][k4][row][4] (made signed where `flip`), with their factors.
 TL_TARGET_AVX2 static void pack_rows_avx2(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r,
                                           size_t r1, int flip, uint8_t *rows, uint8_t *packed, float *factors) {
-    unpack_rows(layout, w, row_bytes, n, r, r1, ROWS_AVX2, flip ? 0.0f : (float)layout->zero, rows, factors);
+    unpack_rows(layout, w, row_bytes, n, r, r1, ROWS_AVX2, flip, rows, factors);
     const uint8_t *unpacked[ROWS_AVX2];
     for (size_t i = 0; i < ROWS_AVX2; i++) unpacked[i] = rows + i * n;
     tl_lay_rows_avx2(unpacked, n, flip ? 0x80 : 0, packed);
@@ -238,7 +240,6 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
     const size_t parts = halves ? 2 : 1;
-    const float zero = flip ? 0.0f : (float)layout->zero;
     int8_t *packed = malloc(blocks * 8 * ROWS_NEON * 4);
     uint8_t *rows = malloc(ROWS_NEON * n);
     float *factors = malloc(blocks * KINDS * ROWS_NEON * sizeof(float)), *g = malloc(T * blocks * parts * sizeof(float));
@@ -253,7 +254,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
                     g[(t * blocks + b) * parts + h] = xscales[t * blocks + b] * (float)sum;
                 }
         for (size_t r = r0; r < r1; r += ROWS_NEON) {
-            unpack_rows(layout, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, zero, rows, factors);
+            unpack_rows(layout, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, rows, factors);
             for (size_t b = 0; b < blocks; b++)  // [b][k4][panel][row][4]
                 for (size_t k4 = 0; k4 < 8; k4++)
                     for (size_t i = 0; i < ROWS_NEON; i++)
