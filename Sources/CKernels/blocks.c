@@ -366,19 +366,19 @@ static void unpack_iq4_xs(const uint8_t *p, uint8_t *u, float *a, float *c) {
 // ---- The layouts' table: one row per type ---------------------------------------------------
 
 static const tl_block_layout layouts[TL_BLOCK_TYPE_COUNT] = {
-    //                  values bytes zero  top  minimums  scales per 16  unpack
-    [TL_BLOCKS_Q8_0] = {32,    34,   128,  255, 0,        0,             unpack_q8_0},
-    [TL_BLOCKS_Q4_0] = {32,    18,   8,    15,  0,        0,             unpack_q4_0},
-    [TL_BLOCKS_Q4_1] = {32,    20,   0,    15,  1,        0,             unpack_q4_1},
-    [TL_BLOCKS_Q5_0] = {32,    22,   16,   31,  0,        0,             unpack_q5_0},
-    [TL_BLOCKS_Q5_1] = {32,    24,   0,    31,  1,        0,             unpack_q5_1},
-    [TL_BLOCKS_Q4_K] = {256,   144,  0,    15,  1,        0,             unpack_q4_k},
-    [TL_BLOCKS_Q5_K] = {256,   176,  0,    31,  1,        0,             unpack_q5_k},
-    [TL_BLOCKS_Q6_K] = {256,   210,  32,   63,  0,        1,             unpack_q6_k},
-    [TL_BLOCKS_Q2_K] = {256,   84,   0,    3,   1,        1,             unpack_q2_k},
-    [TL_BLOCKS_Q3_K] = {256,   110,  4,    7,   0,        1,             unpack_q3_k},
-    [TL_BLOCKS_IQ4_NL] = {32,  18,   128,  241, 0,        0,             unpack_iq4_nl},
-    [TL_BLOCKS_IQ4_XS] = {256, 136,  128,  241, 0,        0,             unpack_iq4_xs},
+    //                  values bytes d at  zero  top  minimums  scales per 16  unpack
+    [TL_BLOCKS_Q8_0] = {32,    34,   0,    128,  255, 0,        0,             unpack_q8_0},
+    [TL_BLOCKS_Q4_0] = {32,    18,   0,    8,    15,  0,        0,             unpack_q4_0},
+    [TL_BLOCKS_Q4_1] = {32,    20,   0,    0,    15,  1,        0,             unpack_q4_1},
+    [TL_BLOCKS_Q5_0] = {32,    22,   0,    16,   31,  0,        0,             unpack_q5_0},
+    [TL_BLOCKS_Q5_1] = {32,    24,   0,    0,    31,  1,        0,             unpack_q5_1},
+    [TL_BLOCKS_Q4_K] = {256,   144,  0,    0,    15,  1,        0,             unpack_q4_k},
+    [TL_BLOCKS_Q5_K] = {256,   176,  0,    0,    31,  1,        0,             unpack_q5_k},
+    [TL_BLOCKS_Q6_K] = {256,   210,  208,  32,   63,  0,        1,             unpack_q6_k},
+    [TL_BLOCKS_Q2_K] = {256,   84,   80,   0,    3,   1,        1,             unpack_q2_k},
+    [TL_BLOCKS_Q3_K] = {256,   110,  108,  4,    7,   0,        1,             unpack_q3_k},
+    [TL_BLOCKS_IQ4_NL] = {32,  18,   0,    128,  241, 0,        0,             unpack_iq4_nl},
+    [TL_BLOCKS_IQ4_XS] = {256, 136,  0,    128,  241, 0,        0,             unpack_iq4_xs},
 };
 
 /// Any type through its unpacking: per 16 values, xs·(a·(Σu·x − zero·Σx) − c·Σx).
@@ -1106,7 +1106,8 @@ TL_TARGET_AVX512 static void rows_q5_k_avx512(const uint8_t *w, size_t n, size_t
 /// factors): each 32 bytes of nibbles are two blocks, low nibbles first, with Q5_K's fifth
 /// bits (bit j of byte l for block j) moved to bit 4; a and c come from the scales' vector,
 /// each block's factor on its two halves.
-TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+/// A Q4_K or Q5_K super-block's 256 values as bytes (`unpack`'s u), 64 at a time.
+TL_TARGET_AVX2 TL_INLINE void unpack_q45_k_bytes(const uint8_t *p, uint8_t *u, int five) {
     const __m256i low = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
     const __m256i h = LOAD(p + 16), h4 = _mm256_slli_epi16(h, 4);
     for (int k = 0; k < 4; k++) {
@@ -1121,6 +1122,10 @@ TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *p, uint8_t *u
         _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k), lo);
         _mm256_storeu_si256((__m256i *)(void *)(u + 64 * k + 32), hi);
     }
+}
+
+TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+    unpack_q45_k_bytes(p, u, five);
     int32_t dm;
     memcpy(&dm, p, 4);
     const __m512 d = _mm512_permutexvar_ps(lanes_of(0, 1), _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(dm))));
@@ -1134,6 +1139,24 @@ TL_TARGET_AVX512 static void unpack_q5_k_avx512(const uint8_t *p, uint8_t *u, fl
 
 tl_block_unpack tl_block_unpack_avx512(tl_block_type type) {
     return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx512 : type == TL_BLOCKS_Q5_K ? unpack_q5_k_avx512 : layouts[type].unpack;
+}
+
+/// AVX2's: the bytes as AVX-512's, the factors from the portable scales.
+TL_TARGET_AVX2 TL_INLINE void unpack_q45_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+    unpack_q45_k_bytes(p, u, five);
+    uint8_t sc[8], m[8];
+    k4_scales(p + 4, sc, m);
+    const float d = f16_at(p), dmin = f16_at(p + 2);
+    for (int j = 0; j < 8; j++) {
+        a[2 * j] = a[2 * j + 1] = d * sc[j];
+        c[2 * j] = c[2 * j + 1] = dmin * m[j];
+    }
+}
+TL_TARGET_AVX2 static void unpack_q4_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx2(p, u, a, c, 0); }
+TL_TARGET_AVX2 static void unpack_q5_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx2(p, u, a, c, 1); }
+
+tl_block_unpack tl_block_unpack_avx2(tl_block_type type) {
+    return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx2 : type == TL_BLOCKS_Q5_K ? unpack_q5_k_avx2 : layouts[type].unpack;
 }
 
 /// out[i] = Σ x[16i .. 16i + 15] for count values (a multiple of 64): per 64 bytes, sums of

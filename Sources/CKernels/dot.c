@@ -378,50 +378,57 @@ float tl_dot_q8row_q8(const int8_t *w, float wscale, const int8_t *x, const floa
 }
 
 // ---- activations -------------------------------------------------------------------
+// One scale per `per` values (32, or 256 for the products whose weights come in
+// super-blocks of 256, as llama.cpp's Q8_K), kept per block of 32 all the same: a scale's
+// blocks then need no other layout, and a kernel that finds them equal over a super-block
+// may add its blocks in integers.
 
-static void quantize_activations_portable(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
-    for (size_t b = 0; b < n / 32; b++) {
-        const float *xb = x + 32 * b;
+static void quantize_activations_portable(const float *x, size_t n, size_t per, int8_t *q, float *scales, int32_t *sums) {
+    for (size_t g = 0; g < n / per; g++) {
+        const float *xg = x + per * g;
         float amax = 0;
-        for (int i = 0; i < 32; i++) { float a = fabsf(xb[i]); amax = a > amax ? a : amax; }
+        for (size_t i = 0; i < per; i++) { float a = fabsf(xg[i]); amax = a > amax ? a : amax; }
         float d = amax / 127.0f;
         if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;  // zeros, or a non-finite activation: contribute nothing
-        scales[b] = d;
-        int32_t sum = 0;
-        for (int i = 0; i < 32; i++) {
-            // A NaN lane (which amax passed over) is 0, as the vector variants' conversions make it.
-            int8_t v = d == 0.0f || isnan(xb[i]) ? 0 : (int8_t)(int32_t)tl_round_away(xb[i] / d);
-            q[32 * b + i] = v;
-            sum += v;
+        for (size_t b = per / 32 * g; b < per / 32 * (g + 1); b++) {
+            scales[b] = d;
+            int32_t sum = 0;
+            for (int i = 0; i < 32; i++) {
+                // A NaN lane (which amax passed over) is 0, as the vector variants' conversions make it.
+                int8_t v = d == 0.0f || isnan(x[32 * b + i]) ? 0 : (int8_t)(int32_t)tl_round_away(x[32 * b + i] / d);
+                q[32 * b + i] = v;
+                sum += v;
+            }
+            if (sums) sums[b] = sum;
         }
-        if (sums) sums[b] = sum;
     }
 }
 
-/// Block b's scale from its largest magnitude, stored; 0 for a block of zeros or with a
-/// non-finite value, whose bytes and sum are then written as zeros. The vector variants'
-/// shared step (the portable loop spells it out).
-static inline float activation_scale(float amax, size_t b, int8_t *q, float *scales, int32_t *sums) {
+/// The scale of the `count` blocks from b from their largest magnitude, stored; 0 for
+/// blocks of zeros or with a non-finite value, whose bytes and sums are then written as
+/// zeros. The vector variants' shared step (the portable loop spells it out).
+static inline float activation_scale(float amax, size_t b, size_t count, int8_t *q, float *scales, int32_t *sums) {
     float d = amax / 127.0f;
     if (!(d > 0.0f) || !isfinite(d)) d = 0.0f;
-    scales[b] = d;
+    for (size_t i = b; i < b + count; i++) scales[i] = d;
     if (d == 0.0f) {
-        memset(q + 32 * b, 0, 32);
-        if (sums) sums[b] = 0;
+        memset(q + 32 * b, 0, 32 * count);
+        if (sums) memset(sums + b, 0, count * sizeof(int32_t));
     }
     return d;
 }
 
 #if TL_X86
 // The same arithmetic 16 lanes at a time: the same division, the same rounding of halves
-// away from zero, so the bytes equal the portable variant's.
+// away from zero, so the bytes equal the portable variant's. Scales per 32 only: per 256,
+// AVX-512 machines run the AVX2 loop (a prompt's quantizing is about 1% of it).
 TL_TARGET_AVX512 static void quantize_activations_avx512(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
     for (size_t b = 0; b < n / 32; b++) {
         const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
         // MAXPS keeps its second operand when the first is NaN, as the portable loop does.
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_max_ps(_mm512_abs_ps(x1), _mm512_setzero_ps())));
-        const float d = activation_scale(amax, b, q, scales, sums);
+        const float d = activation_scale(amax, b, 1, q, scales, sums);
         if (d == 0.0f) continue;
         const __m512 vd = _mm512_set1_ps(d);
         __m512i v[2];
@@ -439,42 +446,38 @@ TL_TARGET_AVX512 static void quantize_activations_avx512(const float *x, size_t 
     }
 }
 
-#endif
-
-#if TL_X86
 // The same 8 lanes at a time. MAXPS keeps its second operand when the first is NaN, and a
 // NaN lane is zeroed before the conversion (which would make it −2³¹, saturated to −128).
-TL_TARGET_AVX2 static void quantize_activations_avx2(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+TL_TARGET_AVX2 static void quantize_activations_avx2(const float *x, size_t n, size_t per, int8_t *q, float *scales, int32_t *sums) {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-    for (size_t b = 0; b < n / 32; b++) {
-        __m256 v[4], m = _mm256_setzero_ps();
-        for (int k = 0; k < 4; k++) {
-            v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
-            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[k]), m);
-        }
+    for (size_t g = 0; g < n / per; g++) {
+        __m256 m = _mm256_setzero_ps();
+        for (size_t i = per * g; i < per * (g + 1); i += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m);
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float d = activation_scale(_mm_cvtss_f32(m4), b, q, scales, sums);
+        const float d = activation_scale(_mm_cvtss_f32(m4), per / 32 * g, per / 32, q, scales, sums);
         if (d == 0.0f) continue;
         const __m256 vd = _mm256_set1_ps(d);
-        __m256i r[4];
-        for (int k = 0; k < 4; k++) {
-            const __m256 t = _mm256_div_ps(v[k], vd);
-            __m256 whole = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            const __m256 f = _mm256_sub_ps(t, whole);
-            whole = _mm256_add_ps(whole, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
-            whole = _mm256_sub_ps(whole, _mm256_and_ps(_mm256_cmp_ps(f, _mm256_sub_ps(_mm256_setzero_ps(), half), _CMP_LE_OQ), one));
-            r[k] = _mm256_cvttps_epi32(_mm256_and_ps(whole, _mm256_cmp_ps(t, t, _CMP_ORD_Q)));
-        }
-        const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
-        _mm256_storeu_si256((__m256i *)(void *)(q + 32 * b), _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
-        if (sums) {
-            const __m256i s = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), _mm256_add_epi32(r[2], r[3]));
-            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
-            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
-            sums[b] = _mm_cvtsi128_si32(s4);
+        for (size_t b = per / 32 * g; b < per / 32 * (g + 1); b++) {
+            __m256i r[4];
+            for (int k = 0; k < 4; k++) {
+                const __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + 32 * b + 8 * (size_t)k), vd);
+                __m256 whole = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                const __m256 f = _mm256_sub_ps(t, whole);
+                whole = _mm256_add_ps(whole, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
+                whole = _mm256_sub_ps(whole, _mm256_and_ps(_mm256_cmp_ps(f, _mm256_sub_ps(_mm256_setzero_ps(), half), _CMP_LE_OQ), one));
+                r[k] = _mm256_cvttps_epi32(_mm256_and_ps(whole, _mm256_cmp_ps(t, t, _CMP_ORD_Q)));
+            }
+            const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+            _mm256_storeu_si256((__m256i *)(void *)(q + 32 * b), _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+            if (sums) {
+                const __m256i s = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), _mm256_add_epi32(r[2], r[3]));
+                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+                sums[b] = _mm_cvtsi128_si32(s4);
+            }
         }
     }
 }
@@ -484,42 +487,50 @@ TL_TARGET_AVX2 static void quantize_activations_avx2(const float *x, size_t n, i
 // The same arithmetic 4 lanes at a time: FMAXNM ignores a NaN as the portable loop's
 // comparison does, the division is the same IEEE division, and FCVTAS rounds halves away
 // from zero (a NaN becomes 0, as in the portable byte), so the bytes are equal.
-static void quantize_activations_neon(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
-    for (size_t b = 0; b < n / 32; b++) {
-        const float *xb = x + 32 * b;
-        float32x4_t v[8];
+static void quantize_activations_neon(const float *x, size_t n, size_t per, int8_t *q, float *scales, int32_t *sums) {
+    for (size_t g = 0; g < n / per; g++) {
         float32x4_t m = vdupq_n_f32(0);
-        for (int k = 0; k < 8; k++) { v[k] = vld1q_f32(xb + 4 * k); m = vmaxnmq_f32(m, vabsq_f32(v[k])); }
-        const float d = activation_scale(vmaxnmvq_f32(m), b, q, scales, sums);
+        for (size_t i = per * g; i < per * (g + 1); i += 4) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + i)));
+        const float d = activation_scale(vmaxnmvq_f32(m), per / 32 * g, per / 32, q, scales, sums);
         if (d == 0.0f) continue;
         const float32x4_t vd = vdupq_n_f32(d);
-        int32x4_t sum = vdupq_n_s32(0);
-        int32x4_t r[8];
-        for (int k = 0; k < 8; k++) { r[k] = vcvtaq_s32_f32(vdivq_f32(v[k], vd)); sum = vaddq_s32(sum, r[k]); }
-        for (int k = 0; k < 8; k += 2) {
-            const int16x8_t h = vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]));
-            vst1_s8(q + 32 * b + 4 * k, vmovn_s16(h));
+        for (size_t b = per / 32 * g; b < per / 32 * (g + 1); b++) {
+            int32x4_t sum = vdupq_n_s32(0);
+            int32x4_t r[8];
+            for (int k = 0; k < 8; k++) { r[k] = vcvtaq_s32_f32(vdivq_f32(vld1q_f32(x + 32 * b + 4 * (size_t)k), vd)); sum = vaddq_s32(sum, r[k]); }
+            for (int k = 0; k < 8; k += 2) {
+                const int16x8_t h = vcombine_s16(vmovn_s32(r[k]), vmovn_s32(r[k + 1]));
+                vst1_s8(q + 32 * b + 4 * k, vmovn_s16(h));
+            }
+            if (sums) sums[b] = vaddvq_s32(sum);
         }
-        if (sums) sums[b] = vaddvq_s32(sum);
     }
 }
 #endif
 
-void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+static void quantize_activations(const float *x, size_t n, size_t per, int8_t *q, float *scales, int32_t *sums) {
 #if TL_X86
-    if (TL_USES_AVX512()) {
+    if (TL_USES_AVX512() && per == 32) {
         quantize_activations_avx512(x, n, q, scales, sums);
         return;
     }
     if (TL_USES_AVX2()) {
-        quantize_activations_avx2(x, n, q, scales, sums);
+        quantize_activations_avx2(x, n, per, q, scales, sums);
         return;
     }
 #elif TL_ARM64
     if (TL_USES_NEON()) {
-        quantize_activations_neon(x, n, q, scales, sums);
+        quantize_activations_neon(x, n, per, q, scales, sums);
         return;
     }
 #endif
-    quantize_activations_portable(x, n, q, scales, sums);
+    quantize_activations_portable(x, n, per, q, scales, sums);
+}
+
+void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+    quantize_activations(x, n, 32, q, scales, sums);
+}
+
+void tl_quantize_activations_256(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums) {
+    quantize_activations(x, n, 256, q, scales, sums);
 }

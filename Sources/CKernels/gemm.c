@@ -106,7 +106,7 @@ TL_TARGET_AVX2 static int gemm_avx2(const int8_t *w, const uint16_t *block_scale
                                     size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32;
     tl_avx2_work k;
-    if (!tl_avx2_work_begin(&k, x, xscales, xsums, n, T, 0)) return 0;
+    if (!tl_avx2_work_begin(&k, x, xscales, xsums, n, T, 0, 0)) return 0;
     for (size_t r = r0; r < r1; r += ROWS_AVX2) {
         const uint8_t *rows[ROWS_AVX2];
         for (size_t i = 0; i < ROWS_AVX2; i++) {
@@ -117,7 +117,7 @@ TL_TARGET_AVX2 static int gemm_avx2(const int8_t *w, const uint16_t *block_scale
         }
         tl_lay_rows_avx2(rows, n, 0, k.packed);
         const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
-        tl_tokens_avx2(k.packed, k.factors, blocks, k.xa, k.act, T, 0, 0, 1, 1, y + r, ystride, valid);
+        tl_tokens_avx2(k.packed, k.factors, NULL, NULL, blocks, k.xa, k.act, T, 0, 0, 1, 1, y + r, ystride, valid);
     }
     tl_avx2_work_end(&k);
     return 1;

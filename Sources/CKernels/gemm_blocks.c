@@ -11,8 +11,11 @@
 // per 16, counted here once per call.
 //
 // AVX2: 8 rows at a time are unpacked the same way into gemm_tile.h's AVX2 tile (VPMADDUBSW
-// with int16 sums; bytes above 127 stored signed). NEON with SDOT: the same rows into the
-// tile below, SDOT by element.
+// with int16 sums; bytes above 127 stored signed). Where the activations have one scale per
+// 256 values (tl_quantize_activations_256, which the products over 256-value types are
+// given), those types' rows also get their scales as integers, and a super-block adds up in
+// int32 before it meets a float. NEON with SDOT: the same rows into the tile below, SDOT by
+// element.
 //
 // Elsewhere (portable, NEON without SDOT) each row meets each token through the decoding
 // kernel (blocks.c), a band of rows at a time so that the band stays in cache while the
@@ -35,16 +38,19 @@ static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0,
 /// Rows [r, r + count) (the last one repeated past r1) unpacked into `rows` (count × n
 /// bytes), with their factors [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·z + c in
 /// C_LOW/C_HIGH, z the zero point (0 where the bytes are to be stored signed, `flip`). The
-/// AVX2 and NEON tiles'.
-static void unpack_rows(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1, size_t count,
-                        int flip, uint8_t *rows, float *factors) {
-    const size_t per = layout->values;
+/// AVX2 and NEON tiles', each with its `unpack` of the type. With `scales16` (256-value types), also each a as an integer
+/// s = a / D, D the super-block's f16 d (`units`, [sb][row]): a is D times a small integer
+/// in every type, exactly in f32, so the division is exact; s sits in both halves of a
+/// 32-bit lane, [b][part][row], parts the halves where the scales are per 16.
+static void unpack_rows(const tl_block_layout *layout, tl_block_unpack unpack, const uint8_t *w, size_t row_bytes, size_t n, size_t r,
+                        size_t r1, size_t count, int flip, uint8_t *rows, float *factors, int32_t *scales16, float *units) {
+    const size_t per = layout->values, parts = layout->halves ? 2 : 1;
     const float zero = flip ? 0.0f : (float)layout->zero;
     float a[16], c[16];
     for (size_t i = 0; i < count; i++) {
         const uint8_t *src = w + (r + i < r1 ? r + i : r1 - 1) * row_bytes;
         for (size_t s = 0; s < n / per; s++) {
-            layout->unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
+            unpack(src + s * layout->bytes, rows + i * n + s * per, a, c);
             for (size_t j = 0; j < per / 32; j++) {
                 float *f = factors + (s * (per / 32) + j) * KINDS * count + i;
                 f[A_LOW * count] = a[2 * j];
@@ -52,6 +58,16 @@ static void unpack_rows(const tl_block_layout *layout, const uint8_t *w, size_t 
                 f[C_LOW * count] = a[2 * j] * zero + c[2 * j];
                 f[C_HIGH * count] = a[2 * j + 1] * zero + c[2 * j + 1];
             }
+            if (!scales16) continue;
+            uint16_t bits;
+            memcpy(&bits, src + s * layout->bytes + layout->d_at, 2);
+            const float d = tl_f16_to_f32(bits);
+            units[s * count + i] = d;
+            for (size_t j = 0; j < per / 32; j++)
+                for (size_t h = 0; h < parts; h++) {
+                    const uint16_t v = (uint16_t)(int16_t)(d != 0.0f ? (int32_t)(a[2 * j + h] / d) : 0);
+                    scales16[((s * (per / 32) + j) * parts + h) * count + i] = (int32_t)((uint32_t)v | (uint32_t)v << 16);
+                }
         }
     }
 }
@@ -137,13 +153,23 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
 // ---- AVX2: gemm_tile.h's tile over rows unpacked to bytes ----------------------------
 
 /// Rows [r, r + 8) (the last one repeated past r1) unpacked into `rows` and laid out as bytes
-/// [b][k4][row][4] (made signed where `flip`), with their factors.
-TL_TARGET_AVX2 static void pack_rows_avx2(const tl_block_layout *layout, const uint8_t *w, size_t row_bytes, size_t n, size_t r,
-                                          size_t r1, int flip, uint8_t *rows, uint8_t *packed, float *factors) {
-    unpack_rows(layout, w, row_bytes, n, r, r1, ROWS_AVX2, flip, rows, factors);
+/// [b][k4][row][4] (made signed where `flip`), with their factors (and integer scales).
+TL_TARGET_AVX2 static void pack_rows_avx2(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
+                                          int flip, uint8_t *rows, tl_avx2_work *k) {
+    unpack_rows(tl_block_layout_of(type), tl_block_unpack_avx2(type), w, row_bytes, n, r, r1, ROWS_AVX2, flip, rows, k->factors, k->scales16,
+                k->units);
     const uint8_t *unpacked[ROWS_AVX2];
     for (size_t i = 0; i < ROWS_AVX2; i++) unpacked[i] = rows + i * n;
-    tl_lay_rows_avx2(unpacked, n, flip ? 0x80 : 0, packed);
+    tl_lay_rows_avx2(unpacked, n, flip ? 0x80 : 0, k->packed);
+}
+
+/// Whether each token's scales are one per 256 values (tl_quantize_activations_256).
+static int scales_per_256(const float *xscales, size_t T, size_t blocks) {
+    if (blocks % 8) return 0;
+    for (size_t i = 0; i < T * blocks; i += 8)
+        for (size_t j = 1; j < 8; j++)
+            if (xscales[i + j] != xscales[i]) return 0;
+    return 1;
 }
 
 TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
@@ -151,17 +177,19 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
+    const int per256 = layout->values == 256 && !flip && scales_per_256(xscales, T, blocks);
     // int16 steps before a widening: the most that cannot overflow, a power of 2, within a half.
     int steps = 1;
     while (!flip && steps < (halves ? 4 : 8) && 2 * steps * 2 * 128 * layout->top <= 32767) steps *= 2;
     tl_avx2_work k;
     uint8_t *rows = malloc(ROWS_AVX2 * n);
-    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves);
+    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, per256);
     if (ok) {
         for (size_t r = r0; r < r1; r += ROWS_AVX2) {
-            pack_rows_avx2(layout, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, k.packed, k.factors);
+            pack_rows_avx2(type, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, &k);
             const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
-#define KIND(HALVES, SIGNED, STEPS) tl_tokens_avx2(k.packed, k.factors, blocks, k.xa, k.act, T, HALVES, !(SIGNED), SIGNED, STEPS, y + r, ystride, valid)
+#define KIND(HALVES, SIGNED, STEPS) \
+    tl_tokens_avx2(k.packed, k.factors, k.scales16, k.units, blocks, k.xa, k.act, T, HALVES, !(SIGNED), SIGNED, STEPS, y + r, ystride, valid)
             // Each kind of block a constant, so that each gets a tile of its own.
             if (flip) KIND(0, 1, 1);
             else if (halves) { if (steps >= 4) KIND(1, 0, 4); else if (steps >= 2) KIND(1, 0, 2); else KIND(1, 0, 1); }
@@ -254,7 +282,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
                     g[(t * blocks + b) * parts + h] = xscales[t * blocks + b] * (float)sum;
                 }
         for (size_t r = r0; r < r1; r += ROWS_NEON) {
-            unpack_rows(layout, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, rows, factors);
+            unpack_rows(layout, layout->unpack, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, rows, factors, NULL, NULL);
             for (size_t b = 0; b < blocks; b++)  // [b][k4][panel][row][4]
                 for (size_t k4 = 0; k4 < 8; k4++)
                     for (size_t i = 0; i < ROWS_NEON; i++)

@@ -161,12 +161,67 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2(const uint8_t *packed, const float *fact
     for (int t = 0; t < N; t++) _mm256_maskstore_ps(y + (size_t)t * ystride, mask, acc[t]);
 }
 
-/// 8 packed rows against all T tokens, one arranged tile at a time (the last one N wide).
-TL_TARGET_AVX2 TL_INLINE void tl_tokens_avx2(const uint8_t *packed, const float *factors, size_t blocks, const int8_t *xa, const float *act,
-                                          size_t T, int HALVES, int OFFSET, int SIGNED, int STEPS, float *y, size_t ystride, size_t valid) {
+/// The same where every token's activations have one scale per 256 values (weights in
+/// super-blocks of 256, unsigned bytes): each block's (or half's) int16 pair sums are
+/// widened by VPMADDWD against the rows' integer scales s (a = D·s, `scales16`: s in both
+/// halves of each row's 32-bit lane, [b][part][row]) instead of ones, so a super-block adds
+/// up in int32 and meets floats once, D·xs per row and token (`units`, D per super-block
+/// [sb][row]). What the per-block tile spends per block and token (a conversion, a scaling
+/// and an FMA) is then spent per super-block.
+TL_TARGET_AVX2 TL_INLINE void tile_avx2_256(const uint8_t *packed, const float *factors, const int32_t *scales16, const float *units,
+                                            size_t blocks, const int8_t *xa, const float *act, int N, int HALVES, int STEPS, float *y,
+                                            size_t ystride, size_t valid) {
+    __m256 acc[TOKENS_AVX2];
+    for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t sb = 0; sb < blocks / 8; sb++, units += ROWS_AVX2) {
+        __m256i sum[TOKENS_AVX2];
+        for (int t = 0; t < N; t++) sum[t] = _mm256_setzero_si256();
+        for (int b = 0; b < 8; b++, packed += 8 * 32, xa += 8 * 16) {
+            for (int h = 0; h < (HALVES ? 2 : 1); h++, scales16 += ROWS_AVX2) {
+                const __m256i s = _mm256_load_si256((const __m256i *)(const void *)scales16);
+                __m256i part[TOKENS_AVX2];
+                for (int t = 0; t < N; t++) part[t] = _mm256_setzero_si256();
+                for (int k = 0; k < (HALVES ? 4 : 8); k++) {
+                    const int k4 = (HALVES ? 4 * h : 0) + k;
+                    const __m256i wv = _mm256_load_si256((const __m256i *)(const void *)(packed + 32 * k4));
+                    for (int t = 0; t < N; t++) {
+                        int32_t four;
+                        memcpy(&four, xa + 16 * k4 + 4 * t, 4);
+                        part[t] = _mm256_add_epi16(part[t], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(four)));
+                        if ((k + 1) % STEPS == 0) {
+                            sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(part[t], s));
+                            part[t] = _mm256_setzero_si256();
+                        }
+                    }
+                }
+            }
+        }
+        // The super-block's scale per token is its first block's; then the offsets, e·xs·Σx
+        // per block (or half), kept out of the loop above to leave it the registers.
+        const __m256 unit = _mm256_load_ps(units);
+        for (int t = 0; t < N; t++) acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(unit, _mm256_broadcast_ss(act + t)), acc[t]);
+        for (int p = 0; p < 8 * (HALVES ? 2 : 1); p++, act += 2 * TOKENS_AVX2) {
+            const __m256 e = _mm256_load_ps(factors + (size_t)(p / (HALVES ? 2 : 1) * KINDS + C_LOW + p % (HALVES ? 2 : 1)) * ROWS_AVX2);
+            for (int t = 0; t < N; t++) acc[t] = _mm256_fnmadd_ps(e, _mm256_broadcast_ss(act + TOKENS_AVX2 + t), acc[t]);
+        }
+        factors += 8 * KINDS * ROWS_AVX2;
+    }
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int t = 0; t < N; t++) _mm256_maskstore_ps(y + (size_t)t * ystride, mask, acc[t]);
+}
+
+/// 8 packed rows against all T tokens, one arranged tile at a time (the last one N wide);
+/// with `scales16` and `units`, activations with a scale per 256 through tile_avx2_256.
+TL_TARGET_AVX2 TL_INLINE void tl_tokens_avx2(const uint8_t *packed, const float *factors, const int32_t *scales16, const float *units,
+                                             size_t blocks, const int8_t *xa, const float *act, size_t T, int HALVES, int OFFSET,
+                                             int SIGNED, int STEPS, float *y, size_t ystride, size_t valid) {
     const size_t act_per_tile = blocks * (HALVES ? 2 : 1) * 2 * TOKENS_AVX2;
     for (size_t t = 0; t < T; t += TOKENS_AVX2, xa += blocks * 8 * 16, act += act_per_tile, y += TOKENS_AVX2 * ystride) {
-#define TOKENS(N) tile_avx2(packed, factors, blocks, xa, act, N, HALVES, OFFSET, SIGNED, STEPS, y, ystride, valid)
+#define TOKENS(N)                                                                                                                        \
+    do {                                                                                                                                 \
+        if (scales16) tile_avx2_256(packed, factors, scales16, units, blocks, xa, act, N, HALVES, STEPS, y, ystride, valid);             \
+        else tile_avx2(packed, factors, blocks, xa, act, N, HALVES, OFFSET, SIGNED, STEPS, y, ystride, valid);                           \
+    } while (0)
         switch (T - t < TOKENS_AVX2 ? T - t : TOKENS_AVX2) {
         case 4: TOKENS(4); break;
         case 3: TOKENS(3); break;
@@ -245,11 +300,14 @@ static inline void tl_arrange_tokens_avx2(const int8_t *x, const float *xscales,
     }
 }
 
-/// What an AVX2 product holds besides its rows: 8 rows packed with their factors, and the
+/// What an AVX2 product holds besides its rows: 8 rows packed with their factors (and,
+/// for activations with a scale per 256, their integer scales and units), and the
 /// activations arranged for every tile of tokens.
 typedef struct {
     uint8_t *packed;
     float *factors;
+    int32_t *scales16;
+    float *units;
     int8_t *xa;
     float *act;
 } tl_avx2_work;
@@ -257,20 +315,24 @@ typedef struct {
 static inline void tl_avx2_work_end(tl_avx2_work *k) {
     free(k->packed);
     free(k->factors);
+    free(k->scales16);
+    free(k->units);
     free(k->xa);
     free(k->act);
 }
 
-/// The workspace for rows of n against T tokens, the activations arranged in it; 0, holding
-/// nothing, without the memory.
+/// The workspace for rows of n against T tokens, the activations arranged in it (with
+/// room for integer scales where `per256`); 0, holding nothing, without the memory.
 static inline int tl_avx2_work_begin(tl_avx2_work *k, const int8_t *x, const float *xscales, const int32_t *xsums, size_t n, size_t T,
-                                     int halves) {
+                                     int halves, int per256) {
     const size_t blocks = n / 32, tiles = (T + TOKENS_AVX2 - 1) / TOKENS_AVX2;
     k->packed = aligned_alloc(32, blocks * 8 * 32);
     k->factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
+    k->scales16 = per256 ? aligned_alloc(32, blocks * 2 * ROWS_AVX2 * sizeof(int32_t)) : NULL;
+    k->units = per256 ? aligned_alloc(32, (blocks / 8 + 1) * ROWS_AVX2 * sizeof(float)) : NULL;
     k->xa = malloc(tiles * blocks * 8 * 4 * TOKENS_AVX2);
     k->act = malloc(tiles * blocks * (halves ? 2 : 1) * 2 * TOKENS_AVX2 * sizeof(float));
-    if (!k->packed || !k->factors || !k->xa || !k->act) {
+    if (!k->packed || !k->factors || !k->xa || !k->act || (per256 && (!k->scales16 || !k->units))) {
         tl_avx2_work_end(k);
         return 0;
     }

@@ -295,6 +295,7 @@ typedef void (*tl_block_unpack)(const uint8_t *block, uint8_t *u, float *a, floa
 /// A block type's row in blocks.c's table.
 typedef struct {
     size_t values, bytes;  // per stored block
+    size_t d_at;           // where the block's f16 scale d lies, which every a is an integer times
     int32_t zero;          // the zero point taken off every unpacked byte
     int32_t top;           // the largest unpacked byte
     int minimums;          // c is not 0 (Q4_1, Q5_1, Q4_K, Q5_K, Q2_K)
@@ -305,6 +306,8 @@ const tl_block_layout *tl_block_layout_of(tl_block_type type);
 #if TL_X86
 /// The unpacking the AVX-512 prompt kernel uses: the layout's, or a vector one (Q4_K, Q5_K).
 tl_block_unpack tl_block_unpack_avx512(tl_block_type type);
+/// AVX2's: the layout's, or one with vector byte unpacking (Q4_K, Q5_K).
+tl_block_unpack tl_block_unpack_avx2(tl_block_type type);
 /// out[i] = Σ x[16i .. 16i + 15] for count values, a multiple of 64 (AVX-512 VNNI).
 void tl_sums_of_16_avx512(const int8_t *x, size_t count, int32_t *out);
 #endif

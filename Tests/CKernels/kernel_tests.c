@@ -120,24 +120,35 @@ static void test_q8_rows(tl_isa isa) {
 }
 
 static void test_activation_quantizer(tl_isa isa) {
-    enum { N = 32 * 9 };
+    enum { N = 32 * 16 };
     static float x[N];
     static int8_t rq[N], gq[N];
     static float rs[N / 32], gs[N / 32];
     static int32_t rsum[N / 32], gsum[N / 32];
-    for (int trial = 0; trial < 50; trial++) {
+    for (int trial = 0; trial < 100; trial++) {
+        const int per256 = trial % 2;  // one scale per 32 values, or per 256 (tl_quantize_activations_256)
         for (size_t i = 0; i < N; i++) x[i] = uniform() * (trial + 1);
         for (size_t i = 32; i < 64; i++) x[i] = 0;                                  // a zero block
         for (size_t i = 64; i < 96; i++) x[i] = (float)((int)i - 80) + 0.5f;        // halves: with 127 in the
         x[64] = 127.0f;                                                              // block the scale is 1
-        x[96 + trial % 32] = 127.0f * (trial % 2 ? 1 : -1);                         // an extreme
+        x[96 + trial % 32] = 127.0f * (trial % 4 < 2 ? 1 : -1);                     // an extreme
         if (trial % 5 == 1) x[130] = NAN;                                            // a NaN lane
         if (trial % 5 == 2) x[170] = INFINITY;                                       // an infinite block
-        WITH(TL_ISA_PORTABLE, tl_quantize_activations(x, N, rq, rs, rsum));
-        WITH(isa, tl_quantize_activations(x, N, gq, gs, gsum));
+        if (trial % 5 == 3) for (size_t i = 256; i < N; i++) x[i] = 0;               // zeros per 256
+        WITH(TL_ISA_PORTABLE, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(x, N, rq, rs, rsum));
+        WITH(isa, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(x, N, gq, gs, gsum));
         check(memcmp(rq, gq, N) == 0, "activation bytes", (size_t)trial, 0);
         check(memcmp(rs, gs, sizeof rs) == 0, "activation scales", (size_t)trial, 0);
         check(memcmp(rsum, gsum, sizeof rsum) == 0, "activation block sums", (size_t)trial, 0);
+        if (per256) {  // one scale for each 256 values, their largest magnitude over 127
+            int same = 1;
+            for (size_t g = 0; g < N / 256; g++) {
+                float amax = 0;
+                for (size_t i = 256 * g; i < 256 * (g + 1); i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+                for (size_t b = 8 * g; b < 8 * g + 8; b++) same &= rs[b] == (isfinite(amax) ? amax / 127.0f : 0.0f);
+            }
+            check(same, "activation scales per 256", (size_t)trial, 0);
+        }
     }
 }
 
@@ -536,9 +547,12 @@ static void test_blocks(tl_isa isa) {
     for (size_t i = 0; i < T * N; i++) xf[i] = uniform();
     for (size_t i = 0; i < N; i++) xf[i] = i % 2 ? 1.0f : -1.0f;  // token 0 at the ±127 extremes
     for (size_t i = N; i < 2 * N; i++) xf[i] = 1.0f;               // token 1 all 127
-    WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, T * N, x, xs, sums));
-    // Random bytes, then every bit set: each value the type's largest, against token 1 the
-    // largest sums the int16 steps of the prompt kernels can meet.
+    // Activations with a scale per 32, then per 256, whose super-blocks' blocks the kernels
+    // over 256-value types add in integers. Random bytes, then every bit set: each value the
+    // type's largest, against token 1 the largest sums the int16 steps of the prompt kernels
+    // can meet.
+    for (int per256 = 0; per256 < 2; per256++) {
+    WITH(TL_ISA_PORTABLE, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(xf, T * N, x, xs, sums));
     for (int fill = 0; fill < 2; fill++)
     for (int type = 0; type < TL_BLOCK_TYPE_COUNT; type++) {
         const size_t row = tl_block_row_bytes((tl_block_type)type, N), bytes = row / (N / per[type]);
@@ -558,14 +572,15 @@ static void test_blocks(tl_isa isa) {
             WITH(isa, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, gy));
             for (size_t r = 2; r < ROWS; r++) ok &= close_to(gy[r], ry[r], mag);
         }
-        check(ok, names[type], N, ROWS);
+        check(ok, names[type], N, per256 ? 256 : 32);
         for (size_t t = 1; t <= T; t += 2) {
             WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, ry, ROWS));
             WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, gy, ROWS));
             ok = 1;
             for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
-            check(ok, names[type], t, ROWS);
+            check(ok, names[type], t, per256 ? 256 : 32);
         }
+    }
     }
 }
 

@@ -155,14 +155,16 @@ import Testing
             }
             for (w, n) in [(Array(file.data(for: fixture)), fixture.dimensions[0]), (random, 768)] {
                 let rows = w.count / (n / block * bytes), rowBytes = w.count / rows
-                for T in [1, 3] {
-                    let x = (0..<T).map { t in Kernels.quantizeActivations(Self.vector(n, seed: 30 + UInt64(t), std: 1.5)) }
+                // Activations with a scale per 32, and per 256 where the type's blocks are 256
+                // values (as the products give them): its kernels then add a super-block in integers.
+                for (T, span) in [(1, 32), (3, 32)] + (block == 256 ? [(1, 256), (3, 256)] : []) {
+                    let x = (0..<T).map { t in Kernels.quantizeActivations(Self.vector(n, seed: 30 + UInt64(t), std: 1.5), span: span) }
                     let got = KernelISA.with(isa) { Kernels.productBlocks(w, type: type, rows: rows, x) }
                     for t in 0..<T {
                         for r in 0..<rows {
                             let ref = ReferenceKernels.dotBlocks(Array(w[(r * rowBytes)..<((r + 1) * rowBytes)]), type: type, x[t].q, scales: x[t].scales)
                             #expect(abs(Double(got[t][r]) - ref.value) <= 1e-5 * ref.magnitude,
-                                    "\(isa.name) \(type.name) n=\(n) T=\(T) t=\(t) r=\(r): \(got[t][r]) vs \(ref.value), Σ|w·x| \(ref.magnitude)")
+                                    "\(isa.name) \(type.name) n=\(n) T=\(T) per \(span) t=\(t) r=\(r): \(got[t][r]) vs \(ref.value), Σ|w·x| \(ref.magnitude)")
                         }
                     }
                 }
@@ -409,9 +411,11 @@ import Testing
             for i in stride(from: 0, to: x.count, by: 32) { x[i] = 127; x[i + 1] = 0.5; x[i + 2] = -1.5; x[i + 3] = 2.5 }
             x.replaceSubrange(64..<96, with: [Float](repeating: 0, count: 32))
             x.replaceSubrange(96..<128, with: [Float](repeating: Float(bitPattern: 0x8001_1000), count: 32))  // subnormals
-            let got = Kernels.quantizeActivations(x), twin = ReferenceKernels.quantizeActivations(x)
-            #expect(got.q == twin.q, "\(isa.name)")
-            #expect(got.scales == twin.scales, "\(isa.name)")
+            for span in [32, 256] {  // a scale per 32 values, and per 256 (the K types' products)
+                let got = Kernels.quantizeActivations(x, span: span), twin = ReferenceKernels.quantizeActivations(x, span: span)
+                #expect(got.q == twin.q, "\(isa.name) per \(span)")
+                #expect(got.scales == twin.scales, "\(isa.name) per \(span)")
+            }
         }
     }
 

@@ -151,6 +151,12 @@ void tl_silu_mul(float *y, const float *gate, size_t n);
 /// `sums` (may be NULL) receives Σq of each block, which tl_gemm_q8 needs.
 void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums);
 
+/// The same with one scale per 256 values (n a multiple of 256), written for each of their
+/// blocks of 32: what the products over weights in super-blocks of 256 (Q2_K … Q6_K,
+/// IQ4_XS) take, as llama.cpp's Q8_K. Their kernels add a super-block's blocks in integers
+/// where its scales are equal.
+void tl_quantize_activations_256(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums);
+
 /// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T (prompt
 /// processing). W is int8, rows of n (a multiple of 32), with either f16 scales per block of
 /// 32 (block_scales) or one f32 scale per row (row_scales; block_scales NULL). X holds T

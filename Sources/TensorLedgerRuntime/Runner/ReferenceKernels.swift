@@ -93,15 +93,17 @@ public enum ReferenceKernels {
         return out
     }
 
-    /// Activations in blocks of 32: d = max|x| / 127 in f32, q = round(x / d) halves away.
-    public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
+    /// Activations in blocks of 32: d = max|x| / 127 in f32 over each `span` values (32, or
+    /// 256 for the products over 256-value block types), q = round(x / d) halves away; the
+    /// scale written for each block of 32.
+    public static func quantizeActivations(_ x: [Float], span: Int = 32) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 0, count: x.count)
         var scales: [Float] = []
-        for b in 0..<(x.count / 32) {
-            let block = x[(32 * b)..<(32 * b + 32)]
-            let d = block.reduce(Float(0)) { max($0, abs($1)) } / 127
-            scales.append(d)
-            if d > 0 { for i in block.indices { q[i] = Int8((x[i] / d).rounded(.toNearestOrAwayFromZero)) } }
+        for g in 0..<(x.count / span) {
+            let group = x[(span * g)..<(span * g + span)]
+            let d = group.reduce(Float(0)) { max($0, abs($1)) } / 127
+            scales += [Float](repeating: d, count: span / 32)
+            if d > 0 { for i in group.indices { q[i] = Int8((x[i] / d).rounded(.toNearestOrAwayFromZero)) } }
         }
         return (q, scales)
     }
@@ -290,10 +292,11 @@ public enum Kernels {
         return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
     }
 
-    public static func quantizeActivations(_ x: [Float]) -> (q: [Int8], scales: [Float]) {
+    /// Activations with a scale per `span` values: 32, or 256 (tl_quantize_activations_256).
+    public static func quantizeActivations(_ x: [Float], span: Int = 32) -> (q: [Int8], scales: [Float]) {
         var q = [Int8](repeating: 0, count: x.count)
         var s = [Float](repeating: 0, count: x.count / 32)
-        tl_quantize_activations(x, x.count, &q, &s, nil)
+        if span == 256 { tl_quantize_activations_256(x, x.count, &q, &s, nil) } else { tl_quantize_activations(x, x.count, &q, &s, nil) }
         return (q, s)
     }
 }

@@ -49,6 +49,14 @@ public struct WeightMatrix: @unchecked Sendable {
 
     public var needsQuantizedInput: Bool { scheme?.isQuantized ?? true }
 
+    /// Whether its products take activations with a scale per 256 values: weights in
+    /// super-blocks of 256 (Q2_K … Q6_K, IQ4_XS), as llama.cpp gives them (Q8_K); their
+    /// kernels then add a super-block in integers.
+    package var takesActivationsPer256: Bool {
+        if case .blocks(_, let type, _) = storage { return type.blockLayout.size == 256 }
+        return false
+    }
+
     /// Bytes read per full pass over the matrix (what a token costs in bandwidth).
     public var byteCount: Int {
         switch storage {
@@ -196,11 +204,13 @@ package final class QuantizedActivations {
     /// The int8 values, their scales and their block sums.
     package var bytes: Int { capacity + (capacity / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size) }
 
-    /// Quantizes rows `tokens` of x, each n values (rows n apart in x too).
-    package func set(_ x: UnsafePointer<Float>, tokens: Range<Int>, count n: Int) {
-        precondition(tokens.upperBound * n <= capacity)
+    /// Quantizes rows `tokens` of x, each n values (rows n apart in x too), with a scale per
+    /// 32 values or, `per256`, per 256 (n a multiple of 256).
+    package func set(_ x: UnsafePointer<Float>, tokens: Range<Int>, count n: Int, per256: Bool = false) {
+        precondition(tokens.upperBound * n <= capacity && (!per256 || n % 256 == 0))
         let first = tokens.lowerBound * n
-        tl_quantize_activations(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
+        let quantize = per256 ? tl_quantize_activations_256 : tl_quantize_activations
+        quantize(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
     }
 
     deinit {
