@@ -46,14 +46,16 @@ static double rate(tl_block_type type, size_t n, size_t rows, int passes, const 
 }
 
 int main(int argc, char **argv) {
-    static const struct { tl_block_type type; const char *name; } types[] = {
-        {TL_BLOCKS_Q8_0, "Q8_0"}, {TL_BLOCKS_Q4_0, "Q4_0"}, {TL_BLOCKS_Q4_1, "Q4_1"}, {TL_BLOCKS_Q5_0, "Q5_0"},
-        {TL_BLOCKS_Q5_1, "Q5_1"}, {TL_BLOCKS_Q2_K, "Q2_K"}, {TL_BLOCKS_Q3_K, "Q3_K"}, {TL_BLOCKS_Q4_K, "Q4_K"},
-        {TL_BLOCKS_Q5_K, "Q5_K"}, {TL_BLOCKS_Q6_K, "Q6_K"}, {TL_BLOCKS_IQ4_NL, "IQ4_NL"}, {TL_BLOCKS_IQ4_XS, "IQ4_XS"}};
+    // `per256`: the runner gives the products over 256-value types activations with a scale
+    // per 256 (tl_quantize_activations_256), and so does this.
+    static const struct { tl_block_type type; const char *name; int per256; } types[] = {
+        {TL_BLOCKS_Q8_0, "Q8_0", 0}, {TL_BLOCKS_Q4_0, "Q4_0", 0}, {TL_BLOCKS_Q4_1, "Q4_1", 0}, {TL_BLOCKS_Q5_0, "Q5_0", 0},
+        {TL_BLOCKS_Q5_1, "Q5_1", 0}, {TL_BLOCKS_Q2_K, "Q2_K", 1}, {TL_BLOCKS_Q3_K, "Q3_K", 1}, {TL_BLOCKS_Q4_K, "Q4_K", 1},
+        {TL_BLOCKS_Q5_K, "Q5_K", 1}, {TL_BLOCKS_Q6_K, "Q6_K", 1}, {TL_BLOCKS_IQ4_NL, "IQ4_NL", 0}, {TL_BLOCKS_IQ4_XS, "IQ4_XS", 1}};
     enum { N = 2048 };
-    static int8_t x[N];
-    static float xf[N], xs[N / 32];
-    static int32_t sums[N / 32];
+    static int8_t x[2][N];
+    static float xf[N], xs[2][N / 32];
+    static int32_t sums[2][N / 32];
     for (size_t i = 0; i < N; i++) xf[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     if (argc > 1) {
         int isa = 0;
@@ -64,13 +66,15 @@ int main(int argc, char **argv) {
         }
         tl_force_isa((tl_isa)isa);
     }
-    tl_quantize_activations(xf, N, x, xs, sums);
+    tl_quantize_activations(xf, N, x[0], xs[0], sums[0]);
+    tl_quantize_activations_256(xf, N, x[1], xs[1], sums[1]);
     printf("kernels: %s; rows of %d values, one core\n", tl_isa_name(tl_active_isa()), N);
     printf("%-7s %16s %17s\n", "type", "from cache GB/s", "from memory GB/s");
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         const size_t memory_rows = (size_t)300e6 / tl_block_row_bytes(types[t].type, N);
-        printf("%-7s %16.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, x, xs, sums),
-               rate(types[t].type, N, memory_rows, 3, x, xs, sums));
+        const int g = types[t].per256;
+        printf("%-7s %16.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, x[g], xs[g], sums[g]),
+               rate(types[t].type, N, memory_rows, 3, x[g], xs[g], sums[g]));
         fflush(stdout);
     }
     return 0;

@@ -490,6 +490,44 @@ TL_TARGET_AVX2 static inline __m256i fifth_bits_avx2(const uint8_t *p) {
 TL_TARGET_AVX2 static inline __m256i dot4_avx2(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
+
+// Where a super-block's eight activation scales are one (tl_quantize_activations_256), the
+// 256-value types' kernels widen each block's (or run's) int16 pair sums against its
+// integer scale instead of ones and add the super-block up in int32: one conversion and one
+// FMA per super-block instead of per 32 values.
+
+/// 64 values of a Q4_K or Q5_K super-block as bytes: the 32 bytes of nibbles at q (blocks 2c
+/// and 2c + 1), with Q5_K's fifth bits from qh.
+TL_TARGET_AVX2 static inline void k45_values_avx2(const uint8_t *q, __m256i qh, int c, int five, __m256i *lo, __m256i *hi) {
+    const __m256i low = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(0x10), v = _mm256_loadu_si256((const __m256i *)(const void *)q);
+    *lo = _mm256_and_si256(v, low);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    if (five) {
+        *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c), 4), bit));
+        *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c + 1), 4), bit));
+    }
+}
+
+/// 32 values (run j of half h) of a Q2_K or Q3_K super-block as bytes: 2 bits from q, Q3_K's
+/// third from its high mask hm.
+TL_TARGET_AVX2 static inline __m256i k23_values_avx2(__m256i q, __m256i hm, int h, int j, int three) {
+    const __m256i u = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+    if (!three) return u;
+    return _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), _mm256_set1_epi8(1)), 2));
+}
+
+/// Whether the eight scales of a super-block are one.
+TL_TARGET_AVX2 static inline int one_scale_avx2(__m256 xs8) {
+    return _mm256_movemask_ps(_mm256_cmp_ps(xs8, _mm256_permutevar8x32_ps(xs8, _mm256_setzero_si256()), _CMP_EQ_OQ)) == 0xFF;
+}
+
+/// Eight int32 scales (within int16) as int16 pairs (s in both halves of each lane), for VPMADDWD.
+TL_TARGET_AVX2 static inline __m256i sc16_avx2(__m256i s32) { return _mm256_blend_epi16(s32, _mm256_slli_epi32(s32, 16), 0xAA); }
+
+/// Σu·x per 4 values, each lane times its scale: lane k of `pick` names the scale of lane k.
+TL_TARGET_AVX2 static inline __m256i scaled_dot_avx2(__m256i u, __m256i x, __m256i sc16, __m256i pick) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_permutevar8x32_epi32(sc16, pick));
+}
 TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
 #define LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
@@ -572,11 +610,12 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     TARGET static inline __attribute__((always_inline)) float k23_core_##V(const uint8_t *w, size_t superblocks, const int8_t *x, \
                                                                            const float *xs, const float *s16, int three) {        \
         const size_t bytes = three ? 110 : 84;                                                                                 \
-        const __m256i two_bits = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);                                               \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0]; \
+        __m256 whole = acc[0]; /* the super-blocks added up in int32 */                                                        \
         for (size_t sb = 0; sb < superblocks; sb++, w += bytes, x += 256, xs += 8, s16 += 16) {                               \
             __m256 f[2];                                                                                                       \
+            __m256i sc16[2];                                                                                                   \
             const __m256 d = _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80)));                                               \
             for (int h = 0; h < 2; h++) {                                                                                      \
                 __m256i sc;                                                                                                    \
@@ -597,30 +636,57 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                 }                                                                                                              \
                 const __m256 x16 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs + 4 * h)), pairs);          \
                 f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(sc), _mm256_mul_ps(x16, d));                                           \
+                sc16[h] = sc16_avx2(sc);                                                                                       \
                 offsets = _mm256_fmadd_ps(c, _mm256_loadu_ps(s16 + 8 * h), offsets);                                           \
             }                                                                                                                  \
             const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
             const __m256i hm = LOAD(w);                                                                                        \
+            /* One activation scale for the super-block: its runs add up in int32, each widened against its sc. */            \
+            const int one_scale = one_scale_avx2(_mm256_loadu_ps(xs));                                                         \
+            __m256i sum = _mm256_setzero_si256();                                                                              \
             for (int h = 0; h < 2; h++) {                                                                                      \
                 const __m256i q = LOAD(qs + 32 * h);                                                                           \
                 for (int j = 0; j < 4; j++) {                                                                                  \
-                    __m256i u = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), two_bits);                     \
-                    if (three) u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), one), 2)); \
+                    const __m256i u = k23_values_avx2(q, hm, h, j, three);                                                     \
+                    const __m256i pick = _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1); \
+                    if (one_scale) sum = _mm256_add_epi32(sum, scaled_dot_avx2(u, LOAD(x + 128 * h + 32 * j), sc16[h], pick));  \
+                }                                                                                                              \
+            }                                                                                                                  \
+            if (one_scale) {                                                                                                   \
+                whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xs[0])), whole);              \
+                continue;                                                                                                      \
+            }                                                                                                                  \
+            for (int h = 0; h < 2; h++) {                                                                                      \
+                const __m256i q = LOAD(qs + 32 * h);                                                                           \
+                for (int j = 0; j < 4; j++) {                                                                                  \
+                    const __m256i u = k23_values_avx2(q, hm, h, j, three);                                                     \
                     const __m256i pick = _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1); \
                     acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(u, LOAD(x + 128 * h + 32 * j))), _mm256_permutevar8x32_ps(f[h], pick), acc[j]); \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(SUM4(acc), offsets));                                                                     \
+        return hsum256(_mm256_sub_ps(_mm256_add_ps(SUM4(acc), whole), offsets));                                                                     \
     }                                                                                                                          \
     /* IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */\
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
         const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                                                                        \
+        __m256 whole = acc[0]; /* the super-blocks added up in int32 */                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             int32_t ls[8];                                                                                                     \
             for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);                                                             \
+            /* One activation scale for the super-block: its blocks add up in int32, each widened against its scale. */       \
+            if (one_scale_avx2(_mm256_loadu_ps(xs))) {                                                                         \
+                const __m256i sc16 = sc16_avx2(LOAD(ls));                                                                      \
+                __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};                                            \
+                for (int j = 0; j < 8; j++) {                                                                                  \
+                    const __m256i q = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), xv = LOAD(x + 32 * j);         \
+                    sums[j % 2] = _mm256_add_epi32(sums[j % 2], scaled_dot_avx2(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q), sc16, _mm256_set1_epi32(j))); \
+                }                                                                                                              \
+                whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1])), _mm256_set1_ps(tl_half_at(w) * xs[0]), whole); \
+                continue;                                                                                                      \
+            }                                                                                                                  \
             const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(tl_half_at(w)))); \
             for (int j = 0; j < 8; j += 2) {                                                                                   \
                 const __m256i q0 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), x0 = LOAD(x + 32 * j);            \
@@ -631,39 +697,48 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                                        _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j + 1)), acc[j % 4 + 1]);                           \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(SUM4(acc));                                                                             \
+        return hsum256(_mm256_add_ps(SUM4(acc), whole));                                                                       \
     }                                                                                                                          \
-    TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
-                                            const int32_t *xsum, int five) {                                                   \
+    TARGET static inline __attribute__((always_inline)) float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x,        \
+                                            const float *xs, const int32_t *xsum, int five) {                                  \
         const size_t bytes = five ? 176 : 144;                                                                                 \
-        const __m256i low = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(0x10);                                             \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, mins = acc[0]; \
+        __m256 whole = acc[0]; /* the super-blocks added up in int32 */                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             /* The 8 blocks' factors d·sc_j·xs_j in one vector; each block takes its lane. */                                  \
             uint64_t scb, mb;                                                                                                  \
             k4_scale_words(w + 4, &scb, &mb);                                                                                  \
             const __m256 xsv = _mm256_loadu_ps(xs);                                                                            \
-            const __m256 scale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),   \
-                                               _mm256_mul_ps(xsv, _mm256_set1_ps(tl_half_at(w))));                                \
             const __m256 mv = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb))), xsv); \
             mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(tl_half_at(w + 2))), mins);   \
             const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
             const __m256i qh = five ? LOAD(w + 16) : _mm256_setzero_si256();                                                   \
-            for (int c = 0; c < 4; c++) {                                                                                      \
-                const __m256i q = LOAD(ql + 32 * c);                                                                           \
-                __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);                    \
-                if (five) {                                                                                                    \
-                    lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c), 4), bit));      \
-                    hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * c + 1), 4), bit));  \
+            /* One activation scale for the super-block: its blocks add up in int32, each widened against its sc. */          \
+            if (one_scale_avx2(xsv)) {                                                                                         \
+                const __m256i sc16 = sc16_avx2(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb)));                      \
+                __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};                                            \
+                for (int c = 0; c < 4; c++) {                                                                                  \
+                    __m256i lo, hi;                                                                                            \
+                    k45_values_avx2(ql + 32 * c, qh, c, five, &lo, &hi);                                                       \
+                    sums[0] = _mm256_add_epi32(sums[0], scaled_dot_avx2(lo, LOAD(x + 64 * c), sc16, _mm256_set1_epi32(2 * c)));   \
+                    sums[1] = _mm256_add_epi32(sums[1], scaled_dot_avx2(hi, LOAD(x + 64 * c + 32), sc16, _mm256_set1_epi32(2 * c + 1))); \
                 }                                                                                                              \
+                whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1])), _mm256_set1_ps(tl_half_at(w) * xs[0]), whole); \
+                continue;                                                                                                      \
+            }                                                                                                                  \
+            const __m256 scale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),   \
+                                               _mm256_mul_ps(xsv, _mm256_set1_ps(tl_half_at(w))));                                \
+            for (int c = 0; c < 4; c++) {                                                                                      \
+                __m256i lo, hi;                                                                                                \
+                k45_values_avx2(ql + 32 * c, qh, c, five, &lo, &hi);                                                           \
                 acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(lo, LOAD(x + 64 * c))),                                       \
                                       _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c)), acc[c]);                         \
                 acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(hi, LOAD(x + 64 * c + 32))),                                  \
                                       _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c + 1)), acc[c]);                     \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(SUM4(acc), mins));                                                                        \
+        return hsum256(_mm256_sub_ps(_mm256_add_ps(SUM4(acc), whole), mins));                                                \
     }                                                                                                                          \
     K45_KERNELS(V, TARGET)                                                                                                     \
     /* Q6_K with its values unsigned: the −32 comes off as f·(32·Σx) per run of 16, one FMA per half, from off16 */        \
@@ -671,17 +746,20 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     TARGET static float q6_k_core_##V(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs, const float *off16) { \
         const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);                                                \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                 \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, whole = acc[0]; \
         for (size_t sb = 0; sb < superblocks; sb++, w += 210) {                                                                \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));                                                                  \
+            /* One activation scale for the super-block: its runs add up in int32, each widened against its sc. */            \
+            const int one = one_scale_avx2(_mm256_loadu_ps(xs));                                                               \
             for (int h = 0; h < 2; h++, x += 128, xs += 4, off16 += 8) {                                                       \
                 const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);                    \
                 /* Lane k: d·sc_k·xs_(k/2), the factor of the k-th run of 16 in this half. */                                  \
                 int64_t sc8;                                                                                                   \
                 memcpy(&sc8, w + 192 + 8 * h, 8);                                                                              \
                 const __m256 xs2 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs)), pairs);                \
-                const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8))), d), xs2); \
+                const __m256i sc32 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(sc8));                                           \
+                const __m256 f = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sc32), d), xs2);                               \
                 const __m256i q[4] = {                                                                                         \
                     _mm256_or_si256(_mm256_and_si256(a, low), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),               \
                     _mm256_or_si256(_mm256_and_si256(b, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)), \
@@ -690,17 +768,23 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                     _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low),                                           \
                                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),                    \
                 };                                                                                                             \
+                const __m256i sc16 = sc16_avx2(sc32);                                                                          \
+                __m256i sum = _mm256_setzero_si256();                                                                          \
                 for (int g = 0; g < 4; g++) {                                                                                  \
                     const __m256i xv = LOAD(x + 32 * g);                                                                       \
                     /* Σq·x per 4 values: lanes 0–3 are the first 16, 4–7 the next */                                         \
-                    const __m256i p = DOT4(q[g], xv);                                                                          \
                     const __m256i pick = _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1); \
-                    acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[g]);                     \
+                    if (one) {                                                                                                 \
+                        sum = _mm256_add_epi32(sum, scaled_dot_avx2(q[g], xv, sc16, pick));                                    \
+                        continue;                                                                                              \
+                    }                                                                                                          \
+                    acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q[g], xv)), _mm256_permutevar8x32_ps(f, pick), acc[g]);      \
                 }                                                                                                              \
+                if (one) whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xs[0])), whole);     \
                 acc[h] = _mm256_fnmadd_ps(f, _mm256_loadu_ps(off16), acc[h]);                                                   \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(SUM4(acc));                                                                                             \
+        return hsum256(_mm256_add_ps(SUM4(acc), whole));                                                                       \
     }
 
 DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
@@ -1452,8 +1536,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         }                                                                                                                      \
         return vaddvq_f32(SUM4_NEON(acc));                                                                                     \
     }                                                                                                                          \
-    TARGET static inline float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs,                      \
-                                            const int32_t *xsum, int five) {                                                   \
+    TARGET static inline __attribute__((always_inline)) float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x,        \
+                                            const float *xs, const int32_t *xsum, int five) {                                  \
         const size_t bytes = five ? 176 : 144;                                                                                 \
         const uint8x16_t low = vdupq_n_u8(0x0F), bit = vdupq_n_u8(0x10);                                                       \
         float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
