@@ -14,6 +14,12 @@
 // values unsigned and take z·Σx off in floats, once per block or run of 16, which spares
 // the per-row loop the work (a rounding of 2⁻²⁴ of z·Σx).
 //
+// The products over the 256-value types (Q2_K … Q6_K, IQ4_XS) are given activations with
+// one scale per 256 values (tl_quantize_activations_256, written per block of 32 all the
+// same): AVX2's kernels of those types then widen each block's (or run's) sums against its
+// integer scale and add the super-block up in int32, converting once per super-block. They
+// check that the eight scales are one, and otherwise take the per-block path.
+//
 // Each type has a portable definition and AVX2, AVX-512 VNNI (512-bit, with 256-bit ones
 // for a row's last blocks), NEON and NEON+SDOT variants; one table per variant, picked by
 // the thread's variant on each call, and the rows tables beside it.
