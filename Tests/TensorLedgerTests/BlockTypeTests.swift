@@ -130,6 +130,52 @@ import Testing
         #expect(query.format == "Q4_K" && query.byteCount == 256 * 144)
     }
 
+    /// A product over a 256-value type takes activations with one scale per 256 values
+    /// (llama.cpp's Q8_K), any other one scale per 32: the runner's products, decoding (one
+    /// token) and prompts (three), equal the twin's on activations quantized so, and not on
+    /// the other quantization (which would pass unseen, its error being of the same order).
+    @Test func kTypesTakeActivationsScaledPer256() throws {
+        let dir = TemporaryDirectory(), path = try Self.wide("q4_k_m", in: dir)
+        let model = try ModelLoader.load(path, cache: .f32)
+        let state = model.makeState(), backend = CPUBackend(threads: 1)
+        state.reserve(tokens: 3, allLogits: false)
+        let file = try GGUFFile.open(path)
+        var matrices = try [GGMLType.q4_K, .q6_K].map { type in
+            let t = try #require(file.tensors.first { $0.type == type && $0.dimensions.count == 2 && $0.dimensions[0] <= 512 })
+            return (type, t.dimensions[0], t.dimensions[1], Array(file.data(for: t)))
+        }
+        var rng = SplitMix64(seed: 5)
+        var q8 = (0..<(64 * 8 * 34)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }  // 64 rows of 256 in Q8_0
+        for b in 0..<(q8.count / 34) { (q8[34 * b], q8[34 * b + 1]) = (0x00, 0x1C) }     // d = 2⁻⁸
+        matrices.append((.q8_0, 256, 64, q8))
+        for (type, n, rows, bytes) in matrices {
+            let storage = try #require(TensorBytes(capacity: bytes.count))
+            storage.mutableBytes.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+            let w = try #require(WeightMatrix(rows: rows, cols: n, type: type, bytes: storage))
+            let span = type.blockLayout.size == 256 ? 256 : 32, other = 288 - span
+            for T in [1, 3] {
+                var x = KernelTests.vector(T * n, seed: 40 + UInt64(T), std: 1.5)
+                x[7] = 40  // an outlier, which the scales per 32 and per 256 round differently
+                var y = [Float](repeating: 0, count: T * rows)
+                x.withUnsafeMutableBufferPointer { xp in backend.multiply(w, xp.baseAddress!, T, nil, into: &y, state: state) }
+                var fartherFromOther: Float = 0
+                for t in 0..<T {
+                    let xt = Array(x[(t * n)..<((t + 1) * n)])
+                    let (mine, theirs) = (ReferenceKernels.quantizeActivations(xt, span: span), ReferenceKernels.quantizeActivations(xt, span: other))
+                    for r in 0..<rows {
+                        let row = Array(bytes[(r * bytes.count / rows)..<((r + 1) * bytes.count / rows)])
+                        let ref = ReferenceKernels.dotBlocks(row, type: type, mine.q, scales: mine.scales)
+                        let alt = ReferenceKernels.dotBlocks(row, type: type, theirs.q, scales: theirs.scales)
+                        let got = Double(y[t * rows + r])
+                        #expect(abs(got - ref.value) <= 1e-5 * ref.magnitude, "\(type.name) T=\(T) t=\(t) r=\(r): \(got) vs \(ref.value)")
+                        fartherFromOther = max(fartherFromOther, Float(abs(got - alt.value) / ref.magnitude))
+                    }
+                }
+                #expect(fartherFromOther > 1e-4, "\(type.name) T=\(T): as near the scales per \(other) as per \(span)")
+            }
+        }
+    }
+
     @Test func q4_0AndQ8_0RunAsStored() throws {
         let q4 = try ModelLoader.load(GGUFTests.path("tiny-qwen2-q4_0.gguf"))
         #expect(q4.weightFormat.hasPrefix("Q4_0") && q4.notes.isEmpty, "\(q4.weightFormat) \(q4.notes)")
