@@ -517,9 +517,12 @@ TL_TARGET_AVX2 static inline void k45_values_avx2(const uint8_t *q, __m256i qh, 
 /// 32 values (run j of half h) of a Q2_K or Q3_K super-block as bytes: 2 bits from q, Q3_K's
 /// third from its high mask hm.
 TL_TARGET_AVX2 static inline __m256i k23_values_avx2(__m256i q, __m256i hm, int h, int j, int three) {
-    const __m256i u = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+    const __m256i u = _mm256_and_si256(j ? _mm256_srli_epi16(q, 2 * j) : q, _mm256_set1_epi8(3));
     if (!three) return u;
-    return _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + j)), _mm256_set1_epi8(1)), 2));
+    // Bit 4h + j of each byte of hm to bit 2, by one shift either way (h, j are constants).
+    const int by = 4 * h + j - 2;
+    const __m256i high = by > 0 ? _mm256_srli_epi16(hm, by) : by < 0 ? _mm256_slli_epi16(hm, -by) : hm;
+    return _mm256_or_si256(u, _mm256_and_si256(high, _mm256_set1_epi8(4)));
 }
 
 /// Whether the eight scales of a super-block are one.
