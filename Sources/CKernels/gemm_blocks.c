@@ -65,7 +65,8 @@ static void unpack_rows(const tl_block_layout *layout, tl_block_unpack unpack, c
             units[s * count + i] = d;
             for (size_t j = 0; j < per / 32; j++)
                 for (size_t h = 0; h < parts; h++) {
-                    const uint16_t v = (uint16_t)(int16_t)(d != 0.0f ? (int32_t)(a[2 * j + h] / d) : 0);
+                    const float q = d != 0.0f ? a[2 * j + h] / d : 0.0f;  // an integer; 0 for a scale not finite
+                    const uint16_t v = (uint16_t)(int16_t)(fabsf(q) < 32768.0f ? (int32_t)q : 0);
                     scales16[((s * (per / 32) + j) * parts + h) * count + i] = (int32_t)((uint32_t)v | (uint32_t)v << 16);
                 }
         }
