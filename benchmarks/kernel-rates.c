@@ -1,8 +1,10 @@
 // The row·vector kernels' pace, one core, for each block type: from cache (a matrix of
 // 512 rows, read again and again) and from memory (a matrix of ~300 MB, read once per
 // pass). Decoding is bound by the second; a kernel whose first is not well above the
-// second cannot keep up with the memory. Built and run by benchmarks/kernel-rates.sh
-// [VARIANT]: a variant this machine can run (avx2, portable, …) instead of the detected one.
+// second cannot keep up with the memory. Then the prompt kernel's (tl_gemm_blocks: 256
+// rows × 128 tokens, packing included), in multiply-adds per second. Built and run by
+// benchmarks/kernel-rates.sh [VARIANT]: a variant this machine can run (avx2, portable, …)
+// instead of the detected one.
 #define _GNU_SOURCE
 #include "CKernels.h"
 #include <stdio.h>
@@ -16,11 +18,12 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/// GB/s of weights read by tl_dot_blocks_rows over `rows` rows of n, the best of `passes`.
-static double rate(tl_block_type type, size_t n, size_t rows, int passes, const int8_t *x, const float *xs, const int32_t *sums) {
+/// GB/s of weights read by tl_dot_blocks_rows over `rows` rows of n, the best of `passes`;
+/// with T > 1 tokens, multiply-adds per second (10⁹) of tl_gemm_blocks instead.
+static double rate(tl_block_type type, size_t n, size_t rows, int passes, size_t T, const int8_t *x, const float *xs, const int32_t *sums) {
     const size_t row = tl_block_row_bytes(type, n);
     uint8_t *w = aligned_alloc(64, (rows * row + 63) / 64 * 64);
-    float *values = malloc(n * sizeof(float)), *out = malloc(rows * sizeof(float));
+    float *values = malloc(n * sizeof(float)), *out = malloc(T * rows * sizeof(float));
     if (!w || !values || !out) { fprintf(stderr, "kernel-rates: out of memory\n"); exit(1); }
     // 64 distinct rows quantized by the type's own quantizer, repeated: real blocks, cheap to
     // make (IQ4_XS, which is read but not written, is timed on zeroed blocks: the same work).
@@ -35,14 +38,15 @@ static double rate(tl_block_type type, size_t n, size_t rows, int passes, const 
     double best = 1e30;
     for (int p = 0; p < passes; p++) {
         const double t0 = now();
-        tl_dot_blocks_rows(type, w, n, 0, rows, x, xs, sums, out);
+        if (T > 1) tl_gemm_blocks(type, w, n, 0, rows, x, xs, sums, T, out, rows);
+        else tl_dot_blocks_rows(type, w, n, 0, rows, x, xs, sums, out);
         const double dt = now() - t0;
         if (dt < best) best = dt;
     }
     free(w);
     free(values);
     free(out);
-    return (double)(rows * row) / best / 1e9;
+    return (T > 1 ? (double)(rows * n * T) : (double)(rows * row)) / best / 1e9;
 }
 
 int main(int argc, char **argv) {
@@ -52,11 +56,11 @@ int main(int argc, char **argv) {
         {TL_BLOCKS_Q8_0, "Q8_0", 0}, {TL_BLOCKS_Q4_0, "Q4_0", 0}, {TL_BLOCKS_Q4_1, "Q4_1", 0}, {TL_BLOCKS_Q5_0, "Q5_0", 0},
         {TL_BLOCKS_Q5_1, "Q5_1", 0}, {TL_BLOCKS_Q2_K, "Q2_K", 1}, {TL_BLOCKS_Q3_K, "Q3_K", 1}, {TL_BLOCKS_Q4_K, "Q4_K", 1},
         {TL_BLOCKS_Q5_K, "Q5_K", 1}, {TL_BLOCKS_Q6_K, "Q6_K", 1}, {TL_BLOCKS_IQ4_NL, "IQ4_NL", 0}, {TL_BLOCKS_IQ4_XS, "IQ4_XS", 1}};
-    enum { N = 2048 };
-    static int8_t x[2][N];
-    static float xf[N], xs[2][N / 32];
-    static int32_t sums[2][N / 32];
-    for (size_t i = 0; i < N; i++) xf[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    enum { N = 2048, T = 128 };
+    static int8_t x[2][T * N];
+    static float xf[T * N], xs[2][T * N / 32];
+    static int32_t sums[2][T * N / 32];
+    for (size_t i = 0; i < T * N; i++) xf[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     if (argc > 1) {
         int isa = 0;
         while (isa <= TL_ISA_NEON_DOTPROD && strcmp(argv[1], tl_isa_name((tl_isa)isa)) != 0) isa++;
@@ -66,15 +70,15 @@ int main(int argc, char **argv) {
         }
         tl_force_isa((tl_isa)isa);
     }
-    tl_quantize_activations(xf, N, x[0], xs[0], sums[0]);
-    tl_quantize_activations_256(xf, N, x[1], xs[1], sums[1]);
+    tl_quantize_activations(xf, T * N, x[0], xs[0], sums[0]);
+    tl_quantize_activations_256(xf, T * N, x[1], xs[1], sums[1]);
     printf("kernels: %s; rows of %d values, one core\n", tl_isa_name(tl_active_isa()), N);
-    printf("%-7s %16s %17s\n", "type", "from cache GB/s", "from memory GB/s");
+    printf("%-7s %16s %17s %17s\n", "type", "from cache GB/s", "from memory GB/s", "prompt GMAC/s");
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         const size_t memory_rows = (size_t)300e6 / tl_block_row_bytes(types[t].type, N);
         const int g = types[t].per256;
-        printf("%-7s %16.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, x[g], xs[g], sums[g]),
-               rate(types[t].type, N, memory_rows, 3, x[g], xs[g], sums[g]));
+        printf("%-7s %16.1f %17.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, 1, x[g], xs[g], sums[g]),
+               rate(types[t].type, N, memory_rows, 3, 1, x[g], xs[g], sums[g]), rate(types[t].type, N, 256, 20, T, x[g], xs[g], sums[g]));
         fflush(stdout);
     }
     return 0;
