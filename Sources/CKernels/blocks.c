@@ -248,10 +248,19 @@ static void unpack_q5_1(const uint8_t *p, uint8_t *u, float *a, float *c) {
     c[0] = c[1] = -f16_at(p + 2);
 }
 
-static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+/// A Q4_K or Q5_K super-block's factors as `unpack` gives them: d·sc_j and dmin·m_j on
+/// both halves of block j.
+TL_INLINE void k4_factors(const uint8_t *p, float *a, float *c) {
     uint8_t sc[8], m[8];
     k4_scales(p + 4, sc, m);
     const float d = f16_at(p), dmin = f16_at(p + 2);
+    for (int j = 0; j < 8; j++) {
+        a[2 * j] = a[2 * j + 1] = d * sc[j];
+        c[2 * j] = c[2 * j + 1] = dmin * m[j];
+    }
+}
+
+static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
     const uint8_t *qh = p + 16, *ql = p + (five ? 48 : 16);
     for (int k = 0; k < 4; k++) {  // simple loops, which compilers vectorize
         uint8_t *lo = u + 64 * k, *hi = lo + 32;
@@ -263,10 +272,7 @@ static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int f
             }
         }
     }
-    for (int j = 0; j < 8; j++) {
-        a[2 * j] = a[2 * j + 1] = d * sc[j];
-        c[2 * j] = c[2 * j + 1] = dmin * m[j];
-    }
+    k4_factors(p, a, c);
 }
 
 static void unpack_q4_k(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k(p, u, a, c, 0); }
@@ -1237,13 +1243,7 @@ tl_block_unpack tl_block_unpack_avx512(tl_block_type type) {
 /// AVX2's: the bytes as AVX-512's, the factors from the portable scales.
 TL_TARGET_AVX2 TL_INLINE void unpack_q45_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
     unpack_q45_k_bytes(p, u, five);
-    uint8_t sc[8], m[8];
-    k4_scales(p + 4, sc, m);
-    const float d = f16_at(p), dmin = f16_at(p + 2);
-    for (int j = 0; j < 8; j++) {
-        a[2 * j] = a[2 * j + 1] = d * sc[j];
-        c[2 * j] = c[2 * j + 1] = dmin * m[j];
-    }
+    k4_factors(p, a, c);
 }
 TL_TARGET_AVX2 static void unpack_q4_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx2(p, u, a, c, 0); }
 TL_TARGET_AVX2 static void unpack_q5_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx2(p, u, a, c, 1); }

@@ -122,6 +122,31 @@ TL_TARGET_AVX512 TL_INLINE void panel_tokens(const uint8_t *packed, const float 
 
 enum { ROWS_AVX2 = 8, TOKENS_AVX2 = 4 };
 
+/// One block's (or half's) int16 steps, k4 from `first` for `count` steps, for N tokens:
+/// Σu·x added to sum[t] in int32, each run of STEPS steps widened by VPMADDWD against
+/// `widen` (ones, or the rows' integer scales). SIGNED: bytes stored signed.
+TL_TARGET_AVX2 TL_INLINE void tile_steps_avx2(const uint8_t *packed, const int8_t *xa, int first, int count, int N, int SIGNED, int STEPS,
+                                              __m256i widen, __m256i sum[TOKENS_AVX2]) {
+    __m256i part[TOKENS_AVX2];
+    for (int t = 0; t < N; t++) part[t] = _mm256_setzero_si256();
+    // k counts from the run's start, so that the loop and its widenings unroll.
+    for (int k = 0; k < count; k++) {
+        const int k4 = first + k;
+        const __m256i wv = _mm256_load_si256((const __m256i *)(const void *)(packed + 32 * k4));
+        const __m256i u = SIGNED ? _mm256_sign_epi8(wv, wv) : wv;
+        for (int t = 0; t < N; t++) {
+            int32_t four;
+            memcpy(&four, xa + 16 * k4 + 4 * t, 4);
+            const __m256i xv = SIGNED ? _mm256_sign_epi8(_mm256_set1_epi32(four), wv) : _mm256_set1_epi32(four);
+            part[t] = _mm256_add_epi16(part[t], _mm256_maddubs_epi16(u, xv));
+            if ((k + 1) % STEPS == 0) {
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(part[t], widen));
+                part[t] = _mm256_setzero_si256();
+            }
+        }
+    }
+}
+
 /// 8 packed rows × N tokens of one arranged tile. HALVES: scales per 16; OFFSET: e counts
 /// (not for signed bytes); SIGNED: bytes stored signed; STEPS: int16 steps between
 /// widenings. All constants.
@@ -132,24 +157,9 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2(const uint8_t *packed, const float *fact
     for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
     for (size_t b = 0; b < blocks; b++, packed += 8 * 32, factors += KINDS * ROWS_AVX2, xa += 8 * 16) {
         for (int h = 0; h < (HALVES ? 2 : 1); h++, act += 2 * TOKENS_AVX2) {
-            __m256i sum[TOKENS_AVX2], part[TOKENS_AVX2];
-            for (int t = 0; t < N; t++) sum[t] = part[t] = _mm256_setzero_si256();
-            // k counts from the half's start, so that the loop and its widenings unroll.
-            for (int k = 0; k < (HALVES ? 4 : 8); k++) {
-                const int k4 = (HALVES ? 4 * h : 0) + k;
-                const __m256i wv = _mm256_load_si256((const __m256i *)(const void *)(packed + 32 * k4));
-                const __m256i u = SIGNED ? _mm256_sign_epi8(wv, wv) : wv;
-                for (int t = 0; t < N; t++) {
-                    int32_t four;
-                    memcpy(&four, xa + 16 * k4 + 4 * t, 4);
-                    const __m256i xv = SIGNED ? _mm256_sign_epi8(_mm256_set1_epi32(four), wv) : _mm256_set1_epi32(four);
-                    part[t] = _mm256_add_epi16(part[t], _mm256_maddubs_epi16(u, xv));
-                    if ((k + 1) % STEPS == 0) {
-                        sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(part[t], ones));
-                        part[t] = _mm256_setzero_si256();
-                    }
-                }
-            }
+            __m256i sum[TOKENS_AVX2];
+            for (int t = 0; t < N; t++) sum[t] = _mm256_setzero_si256();
+            tile_steps_avx2(packed, xa, HALVES ? 4 * h : 0, HALVES ? 4 : 8, N, SIGNED, STEPS, ones, sum);
             const __m256 a = _mm256_load_ps(factors + (A_LOW + h) * ROWS_AVX2), e = _mm256_load_ps(factors + (C_LOW + h) * ROWS_AVX2);
             for (int t = 0; t < N; t++) {
                 acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_broadcast_ss(act + t)), a, acc[t]);
@@ -177,24 +187,9 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2_256(const uint8_t *packed, const float *
         __m256i sum[TOKENS_AVX2];
         for (int t = 0; t < N; t++) sum[t] = _mm256_setzero_si256();
         for (int b = 0; b < 8; b++, packed += 8 * 32, xa += 8 * 16) {
-            for (int h = 0; h < (HALVES ? 2 : 1); h++, scales16 += ROWS_AVX2) {
-                const __m256i s = _mm256_load_si256((const __m256i *)(const void *)scales16);
-                __m256i part[TOKENS_AVX2];
-                for (int t = 0; t < N; t++) part[t] = _mm256_setzero_si256();
-                for (int k = 0; k < (HALVES ? 4 : 8); k++) {
-                    const int k4 = (HALVES ? 4 * h : 0) + k;
-                    const __m256i wv = _mm256_load_si256((const __m256i *)(const void *)(packed + 32 * k4));
-                    for (int t = 0; t < N; t++) {
-                        int32_t four;
-                        memcpy(&four, xa + 16 * k4 + 4 * t, 4);
-                        part[t] = _mm256_add_epi16(part[t], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(four)));
-                        if ((k + 1) % STEPS == 0) {
-                            sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(part[t], s));
-                            part[t] = _mm256_setzero_si256();
-                        }
-                    }
-                }
-            }
+            for (int h = 0; h < (HALVES ? 2 : 1); h++, scales16 += ROWS_AVX2)
+                tile_steps_avx2(packed, xa, HALVES ? 4 * h : 0, HALVES ? 4 : 8, N, 0, STEPS,
+                                _mm256_load_si256((const __m256i *)(const void *)scales16), sum);
         }
         // The super-block's scale per token is its first block's; then the offsets, e·xs·Σx
         // per block (or half), kept out of the loop above to leave it the registers.
