@@ -50,12 +50,10 @@ static double rate(tl_block_type type, size_t n, size_t rows, int passes, size_t
 }
 
 int main(int argc, char **argv) {
-    // `per256`: the runner gives the products over 256-value types activations with a scale
-    // per 256 (tl_quantize_activations_256), and so does this.
-    static const struct { tl_block_type type; const char *name; int per256; } types[] = {
-        {TL_BLOCKS_Q8_0, "Q8_0", 0}, {TL_BLOCKS_Q4_0, "Q4_0", 0}, {TL_BLOCKS_Q4_1, "Q4_1", 0}, {TL_BLOCKS_Q5_0, "Q5_0", 0},
-        {TL_BLOCKS_Q5_1, "Q5_1", 0}, {TL_BLOCKS_Q2_K, "Q2_K", 1}, {TL_BLOCKS_Q3_K, "Q3_K", 1}, {TL_BLOCKS_Q4_K, "Q4_K", 1},
-        {TL_BLOCKS_Q5_K, "Q5_K", 1}, {TL_BLOCKS_Q6_K, "Q6_K", 1}, {TL_BLOCKS_IQ4_NL, "IQ4_NL", 0}, {TL_BLOCKS_IQ4_XS, "IQ4_XS", 1}};
+    static const struct { tl_block_type type; const char *name; } types[] = {
+        {TL_BLOCKS_Q8_0, "Q8_0"}, {TL_BLOCKS_Q4_0, "Q4_0"}, {TL_BLOCKS_Q4_1, "Q4_1"}, {TL_BLOCKS_Q5_0, "Q5_0"},
+        {TL_BLOCKS_Q5_1, "Q5_1"}, {TL_BLOCKS_Q2_K, "Q2_K"}, {TL_BLOCKS_Q3_K, "Q3_K"}, {TL_BLOCKS_Q4_K, "Q4_K"},
+        {TL_BLOCKS_Q5_K, "Q5_K"}, {TL_BLOCKS_Q6_K, "Q6_K"}, {TL_BLOCKS_IQ4_NL, "IQ4_NL"}, {TL_BLOCKS_IQ4_XS, "IQ4_XS"}};
     enum { N = 2048, T = 128 };
     static int8_t x[2][T * N];
     static float xf[T * N], xs[2][T * N / 32];
@@ -76,7 +74,9 @@ int main(int argc, char **argv) {
     printf("%-7s %16s %17s %17s\n", "type", "from cache GB/s", "from memory GB/s", "prompt GMAC/s");
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         const size_t memory_rows = (size_t)300e6 / tl_block_row_bytes(types[t].type, N);
-        const int g = types[t].per256;
+        // The runner gives the products over 256-value types (whose blocks 32 values do not
+        // fill) activations with a scale per 256, and so does this.
+        const int g = tl_block_row_bytes(types[t].type, 32) == 0;
         printf("%-7s %16.1f %17.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, 1, x[g], xs[g], sums[g]),
                rate(types[t].type, N, memory_rows, 3, 1, x[g], xs[g], sums[g]), rate(types[t].type, N, 256, 20, T, x[g], xs[g], sums[g]));
         fflush(stdout);

@@ -1387,16 +1387,25 @@ TL_TARGET_AVX512 TL_INLINE void rows_per_16_avx512(const uint8_t *w, size_t n, s
     }
 }
 
-#define PER_16_ROWS(T, TYPE)                                                                                               \
-    TL_TARGET_AVX512 static void rows_##T##_avx512(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,       \
-                                                   const float *xs, const int32_t *xsum, float *out) {                      \
+/// A variant's rows functions of Q6_K, Q2_K and Q3_K (the rows table's signature) over its
+/// rows_per_16_V.
+#define PER_16_ROWS(V, TARGET)                                                                                             \
+    TARGET static void rows_q6_k_##V(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,  \
+                                     const int32_t *xsum, float *out) {                                                    \
         (void)xsum;                                                                                                        \
-        rows_per_16_avx512(w, n, r0, r1, x, xs, out, TYPE);                                                                \
+        rows_per_16_##V(w, n, r0, r1, x, xs, out, TL_BLOCKS_Q6_K);                                                         \
+    }                                                                                                                      \
+    TARGET static void rows_q2_k_##V(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,  \
+                                     const int32_t *xsum, float *out) {                                                    \
+        (void)xsum;                                                                                                        \
+        rows_per_16_##V(w, n, r0, r1, x, xs, out, TL_BLOCKS_Q2_K);                                                         \
+    }                                                                                                                      \
+    TARGET static void rows_q3_k_##V(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,  \
+                                     const int32_t *xsum, float *out) {                                                    \
+        (void)xsum;                                                                                                        \
+        rows_per_16_##V(w, n, r0, r1, x, xs, out, TL_BLOCKS_Q3_K);                                                         \
     }
-PER_16_ROWS(q6_k, TL_BLOCKS_Q6_K)
-PER_16_ROWS(q2_k, TL_BLOCKS_Q2_K)
-PER_16_ROWS(q3_k, TL_BLOCKS_Q3_K)
-#undef PER_16_ROWS
+PER_16_ROWS(avx512, TL_TARGET_AVX512)
 #undef PREFETCH
 #undef LOAD
 
@@ -1645,15 +1654,8 @@ TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_
         }
     }
 }
-#define PER_16_ROWS(T, TYPE)                                                                                               \
-    TL_TARGET_AVX2 static void rows_##T##_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,          \
-                                               const float *xs, const int32_t *xsum, float *out) {                         \
-        (void)xsum;                                                                                                        \
-        rows_per_16_avx2(w, n, r0, r1, x, xs, out, TYPE);                                                                  \
-    }
-PER_16_ROWS(q6_k, TL_BLOCKS_Q6_K)
-PER_16_ROWS(q2_k, TL_BLOCKS_Q2_K)
-PER_16_ROWS(q3_k, TL_BLOCKS_Q3_K)
+PER_16_ROWS(avx2, TL_TARGET_AVX2)
+#undef PER_16_ROWS
 
 // AVX2: Q6_K, Q2_K and Q3_K go only through their rows functions (avx2_rows).
 static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {

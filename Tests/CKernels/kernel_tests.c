@@ -517,22 +517,22 @@ static void test_long_rows(tl_isa isa) {
     for (size_t i = 0; i < LONGEST; i++) xf[i] = uniform();
     // The 256-value types with activations scaled per 256 too, as the runner gives them.
     for (int per256 = 0; per256 < 2; per256++) {
-    WITH(TL_ISA_PORTABLE, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(xf, LONGEST, x, xs, sums));
-    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        const size_t n = kinds[k].n, per = kinds[k].n % 256 ? 32 : 256;  // the 256-value types are given 17,152
-        if (per256 && per == 32) continue;
-        for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)next();
-        for (size_t b = 0; b < ROWS * n / per; b++) {
-            const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
-            memcpy(w + kinds[k].bytes * b + kinds[k].d_at, &d, 2);
-            if (kinds[k].dmin) memcpy(w + kinds[k].bytes * b + kinds[k].d_at + 2, &dmin, 2);
+        WITH(TL_ISA_PORTABLE, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(xf, LONGEST, x, xs, sums));
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+            const size_t n = kinds[k].n, per = kinds[k].n % 256 ? 32 : 256;  // the 256-value types are given 17,152
+            if (per256 && per == 32) continue;
+            for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)next();
+            for (size_t b = 0; b < ROWS * n / per; b++) {
+                const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
+                memcpy(w + kinds[k].bytes * b + kinds[k].d_at, &d, 2);
+                if (kinds[k].dmin) memcpy(w + kinds[k].bytes * b + kinds[k].d_at + 2, &dmin, 2);
+            }
+            WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, ry));
+            WITH(isa, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, gy));
+            int ok = 1;
+            for (size_t r = 0; r < ROWS; r++) ok &= close_to(gy[r], ry[r], 2000);
+            check(ok, kinds[k].name, n, per256 ? 256 : 32);
         }
-        WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, ry));
-        WITH(isa, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, gy));
-        int ok = 1;
-        for (size_t r = 0; r < ROWS; r++) ok &= close_to(gy[r], ry[r], 2000);
-        check(ok, kinds[k].name, n, per256 ? 256 : 32);
-    }
     }
 }
 
@@ -556,35 +556,35 @@ static void test_blocks(tl_isa isa) {
     // type's largest, against token 1 the largest sums the int16 steps of the prompt kernels
     // can meet.
     for (int per256 = 0; per256 < 2; per256++) {
-    WITH(TL_ISA_PORTABLE, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(xf, T * N, x, xs, sums));
-    for (int fill = 0; fill < 2; fill++)
-    for (int type = 0; type < TL_BLOCK_TYPE_COUNT; type++) {
-        const size_t row = tl_block_row_bytes((tl_block_type)type, N), bytes = row / (N / per[type]);
-        for (size_t i = 0; i < ROWS * row; i++) w[i] = fill ? 0xFF : (uint8_t)next();
-        if (type == TL_BLOCKS_Q8_0) for (size_t i = 0; i < ROWS * row; i++) if (w[i] == 0x80) w[i] = 0x81;  // ggml's range is ±127
-        for (size_t b = 0; b < ROWS * row / bytes; b++) {
-            uint8_t *block = w + b * bytes;
-            const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
-            memcpy(block + d_at[type], &d, 2);
-            if (two[type]) memcpy(block + d_at[type] + 2, &dmin, 2);
+        WITH(TL_ISA_PORTABLE, (per256 ? tl_quantize_activations_256 : tl_quantize_activations)(xf, T * N, x, xs, sums));
+        for (int fill = 0; fill < 2; fill++)
+        for (int type = 0; type < TL_BLOCK_TYPE_COUNT; type++) {
+            const size_t row = tl_block_row_bytes((tl_block_type)type, N), bytes = row / (N / per[type]);
+            for (size_t i = 0; i < ROWS * row; i++) w[i] = fill ? 0xFF : (uint8_t)next();
+            if (type == TL_BLOCKS_Q8_0) for (size_t i = 0; i < ROWS * row; i++) if (w[i] == 0x80) w[i] = 0x81;  // ggml's range is ±127
+            for (size_t b = 0; b < ROWS * row / bytes; b++) {
+                uint8_t *block = w + b * bytes;
+                const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), dmin = f16_bits(fabsf(uniform()) * 0.01f);
+                memcpy(block + d_at[type], &d, 2);
+                if (two[type]) memcpy(block + d_at[type] + 2, &dmin, 2);
+            }
+            const double mag = fill ? 1e5 : 100;  // Σ|w·x| of a row is about 20 here, up to 15,000 when filled
+            int ok = 1;
+            for (size_t t = 0; t < T; t += 2) {  // tokens 0 (its runs of 16 sum to 0), 2 and 4 (random)
+                const size_t at = t * N;
+                WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, ry));
+                WITH(isa, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, gy));
+                for (size_t r = 2; r < ROWS; r++) ok &= close_to(gy[r], ry[r], mag);
+            }
+            check(ok, names[type], N, per256 ? 256 : 32);
+            for (size_t t = 1; t <= T; t += 2) {
+                WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, ry, ROWS));
+                WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, gy, ROWS));
+                ok = 1;
+                for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
+                check(ok, names[type], t, per256 ? 256 : 32);
+            }
         }
-        const double mag = fill ? 1e5 : 100;  // Σ|w·x| of a row is about 20 here, up to 15,000 when filled
-        int ok = 1;
-        for (size_t t = 0; t < T; t += 2) {  // tokens 0 (its runs of 16 sum to 0), 2 and 4 (random)
-            const size_t at = t * N;
-            WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, ry));
-            WITH(isa, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, gy));
-            for (size_t r = 2; r < ROWS; r++) ok &= close_to(gy[r], ry[r], mag);
-        }
-        check(ok, names[type], N, per256 ? 256 : 32);
-        for (size_t t = 1; t <= T; t += 2) {
-            WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, ry, ROWS));
-            WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, gy, ROWS));
-            ok = 1;
-            for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
-            check(ok, names[type], t, per256 ? 256 : 32);
-        }
-    }
     }
 }
 
