@@ -7,7 +7,7 @@
 // unsigned operand, so packed weights are stored as w + 128 and the sum is corrected by
 // −128 · Σx over the block, which the activation quantizer has already computed.
 //
-// int8 on AVX2: gemm_tile.h's AVX2 tile, 8 rows × 4 tokens, the bytes multiplied signed.
+// int8 on AVX2: gemm_tile.h's AVX2 tile, 16 rows × 4 tokens, the bytes multiplied signed.
 //
 // f32, f16, bf16: the AVX-512 variant packs 16 rows as f32 with the same lanes-are-rows
 // layout (16 × 16 register transposes); each column step is one load of 16 weights and,

@@ -10,7 +10,7 @@
 // scales change every 16 values, so its blocks keep two sums, one per half, and need Σx
 // per 16, counted here once per call.
 //
-// AVX2: 8 rows at a time are unpacked the same way into gemm_tile.h's AVX2 tile (VPMADDUBSW
+// AVX2: 16 rows at a time are unpacked the same way into gemm_tile.h's AVX2 tile (VPMADDUBSW
 // with int16 sums; bytes above 127 stored signed). Where the activations have one scale per
 // 256 values (tl_quantize_activations_256, which the products over 256-value types are
 // given), those types' rows also get their scales as integers, and a super-block adds up in
@@ -153,8 +153,8 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
 
 // ---- AVX2: gemm_tile.h's tile over rows unpacked to bytes ----------------------------
 
-/// Rows [r, r + 8) (the last one repeated past r1) unpacked into `rows` and laid out as bytes
-/// [b][k4][row][4] (made signed where `flip`), with their factors (and integer scales).
+/// Rows [r, r + ROWS_AVX2) (the last one repeated past r1) unpacked into `rows` and laid out as bytes
+/// [b][k4][group][row][4] (made signed where `flip`), with their factors (and integer scales).
 TL_TARGET_AVX2 static void pack_rows_avx2(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
                                           int flip, uint8_t *rows, tl_avx2_work *k) {
     unpack_rows(tl_block_layout_of(type), tl_block_unpack_avx2(type), w, row_bytes, n, r, r1, ROWS_AVX2, flip, rows, k->factors, k->scales16,

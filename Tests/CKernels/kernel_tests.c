@@ -579,9 +579,12 @@ static void test_blocks(tl_isa isa) {
             check(ok, names[type], N, per256 ? 256 : 32);
             for (size_t t = 1; t <= T; t += 2) {
                 WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, ry, ROWS));
+                for (size_t i = 0; i < T * ROWS; i++) gy[i] = 12345.0f;  // row 0, outside the range, stays
                 WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, gy, ROWS));
                 ok = 1;
                 for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
+                for (size_t j = 0; j < T; j++) ok &= gy[j * ROWS] == 12345.0f;
+                for (size_t i = t * ROWS; i < T * ROWS; i++) ok &= gy[i] == 12345.0f;
                 check(ok, names[type], t, per256 ? 256 : 32);
             }
         }
