@@ -2,7 +2,8 @@
 // 512 rows, read again and again) and from memory (a matrix of ~300 MB, read once per
 // pass). Decoding is bound by the second; a kernel whose first is not well above the
 // second cannot keep up with the memory. Then the prompt kernel's (tl_gemm_blocks: 256
-// rows × 128 tokens, packing included), in multiply-adds per second. Built and run by
+// rows × 128 tokens, the rows' packing included, the tokens arranged once beforehand as the
+// runner does), in multiply-adds per second. Built and run by
 // benchmarks/kernel-rates.sh [VARIANT]: a variant this machine can run (avx2, portable, …)
 // instead of the detected one.
 #define _GNU_SOURCE
@@ -20,7 +21,8 @@ static double now(void) {
 
 /// GB/s of weights read by tl_dot_blocks_rows over `rows` rows of n, the best of `passes`;
 /// with T > 1 tokens, multiply-adds per second (10⁹) of tl_gemm_blocks instead.
-static double rate(tl_block_type type, size_t n, size_t rows, int passes, size_t T, const int8_t *x, const float *xs, const int32_t *sums) {
+static double rate(tl_block_type type, size_t n, size_t rows, int passes, size_t T, const int8_t *x, const float *xs, const int32_t *sums,
+                   const void *arranged) {
     const size_t row = tl_block_row_bytes(type, n);
     uint8_t *w = aligned_alloc(64, (rows * row + 63) / 64 * 64);
     float *values = malloc(n * sizeof(float)), *out = malloc(T * rows * sizeof(float));
@@ -38,7 +40,7 @@ static double rate(tl_block_type type, size_t n, size_t rows, int passes, size_t
     double best = 1e30;
     for (int p = 0; p < passes; p++) {
         const double t0 = now();
-        if (T > 1) tl_gemm_blocks(type, w, n, 0, rows, x, xs, sums, T, out, rows);
+        if (T > 1) tl_gemm_blocks(type, w, n, 0, rows, x, xs, sums, T, arranged, out, rows);
         else tl_dot_blocks_rows(type, w, n, 0, rows, x, xs, sums, out);
         const double dt = now() - t0;
         if (dt < best) best = dt;
@@ -70,6 +72,14 @@ int main(int argc, char **argv) {
     }
     tl_quantize_activations(xf, T * N, x[0], xs[0], sums[0]);
     tl_quantize_activations_256(xf, T * N, x[1], xs[1], sums[1]);
+    // Arranged once for the prompt kernel, as the runner does for each product.
+    void *arranged[2] = {NULL, NULL};
+    const size_t arranged_bytes = tl_arranged_tokens_bytes(N, T);
+    for (int g = 0; g < 2 && arranged_bytes; g++) {
+        arranged[g] = aligned_alloc(64, (arranged_bytes + 63) / 64 * 64);
+        if (!arranged[g]) { fprintf(stderr, "kernel-rates: out of memory\n"); return 1; }
+        tl_arrange_tokens(x[g], xs[g], sums[g], N, T, arranged[g]);
+    }
     printf("kernels: %s; rows of %d values, one core\n", tl_isa_name(tl_active_isa()), N);
     printf("%-7s %16s %17s %17s\n", "type", "from cache GB/s", "from memory GB/s", "prompt GMAC/s");
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
@@ -77,8 +87,9 @@ int main(int argc, char **argv) {
         // The runner gives the products over 256-value types (whose blocks 32 values do not
         // fill) activations with a scale per 256, and so does this.
         const int g = tl_block_row_bytes(types[t].type, 32) == 0;
-        printf("%-7s %16.1f %17.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, 1, x[g], xs[g], sums[g]),
-               rate(types[t].type, N, memory_rows, 3, 1, x[g], xs[g], sums[g]), rate(types[t].type, N, 256, 20, T, x[g], xs[g], sums[g]));
+        printf("%-7s %16.1f %17.1f %17.1f\n", types[t].name, rate(types[t].type, N, 512, 200, 1, x[g], xs[g], sums[g], NULL),
+               rate(types[t].type, N, memory_rows, 3, 1, x[g], xs[g], sums[g], NULL),
+               rate(types[t].type, N, 256, 20, T, x[g], xs[g], sums[g], arranged[g]));
         fflush(stdout);
     }
     return 0;

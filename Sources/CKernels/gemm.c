@@ -103,10 +103,10 @@ TL_TARGET_AVX512 static void gemm_vnni(const int8_t *w, const uint16_t *block_sc
 
 TL_TARGET_AVX2 static int gemm_avx2(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n,
                                     size_t r0, size_t r1, const int8_t *x, const float *xscales, const int32_t *xsums,
-                                    size_t T, float *y, size_t ystride) {
+                                    size_t T, const void *arranged, float *y, size_t ystride) {
     const size_t blocks = n / 32;
     tl_avx2_work k;
-    if (!tl_avx2_work_begin(&k, x, xscales, xsums, n, T, 0, 0)) return 0;
+    if (!tl_avx2_work_begin(&k, x, xscales, xsums, n, T, 0, 0, arranged)) return 0;
     for (size_t r = r0; r < r1; r += ROWS_AVX2) {
         const uint8_t *rows[ROWS_AVX2];
         for (size_t i = 0; i < ROWS_AVX2; i++) {
@@ -161,14 +161,15 @@ TL_TARGET_DOTPROD static void gemm_sdot(const int8_t *w, const uint16_t *block_s
 #endif
 
 void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
-                const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
+                const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, const void *arranged, float *y, size_t ystride) {
+    (void)arranged;  // read by the AVX2 kernels only
     if (r0 >= r1 || T == 0) return;
 #if TL_X86
     if (TL_USES_AVX512()) {
         gemm_vnni(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, y, ystride);
         return;
     }
-    if (TL_USES_AVX2() && gemm_avx2(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
+    if (TL_USES_AVX2() && gemm_avx2(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, arranged, y, ystride)) return;
 #elif TL_ARM64
     if (TL_USES_DOTPROD()) {
         gemm_sdot(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);

@@ -174,7 +174,7 @@ static int scales_per_256(const float *xscales, size_t T, size_t blocks) {
 }
 
 TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
-                                    const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
+                                    const float *xscales, const int32_t *xsums, size_t T, const void *arranged, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
@@ -184,7 +184,7 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
     while (!flip && steps < (halves ? 4 : 8) && 2 * steps * 2 * 128 * layout->top <= 32767) steps *= 2;
     tl_avx2_work k;
     uint8_t *rows = malloc(ROWS_AVX2 * n);
-    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, per256);
+    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, per256, arranged);
     if (ok) {
         for (size_t r = r0; r < r1; r += ROWS_AVX2) {
             pack_rows_avx2(type, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, &k);
@@ -312,12 +312,29 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
 }
 #endif
 
+size_t tl_arranged_tokens_bytes(size_t n, size_t T) {
+#if TL_X86
+    if (!TL_USES_AVX512() && TL_USES_AVX2() && n % 32 == 0 && T > 0) return tl_arranged_bytes(n, T);
+#endif
+    (void)n, (void)T;
+    return 0;
+}
+
+void tl_arrange_tokens(const int8_t *x, const float *xscales, const int32_t *xsums, size_t n, size_t T, void *buffer) {
+#if TL_X86
+    if (tl_arranged_tokens_bytes(n, T)) tl_arrange_tokens_avx2(x, xscales, xsums, n, T, buffer);
+#else
+    (void)x, (void)xscales, (void)xsums, (void)n, (void)T, (void)buffer;
+#endif
+}
+
 void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
-                    const int32_t *xsums, size_t T, float *y, size_t ystride) {
+                    const int32_t *xsums, size_t T, const void *arranged, float *y, size_t ystride) {
+    (void)arranged;  // read by the AVX2 kernels only
     if (r0 >= r1 || T == 0) return;
 #if TL_X86
     if (TL_USES_AVX512() && gemm_vnni(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
-    if (TL_USES_AVX2() && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
+    if (TL_USES_AVX2() && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, arranged, y, ystride)) return;
 #elif TL_ARM64
     if (TL_USES_DOTPROD() && gemm_neon(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
 #endif

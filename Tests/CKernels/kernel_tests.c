@@ -38,6 +38,20 @@ static int close_to(double got, double want, double scale) { return fabs(got - w
 // The reference values come from the portable variant, computed first.
 #define WITH(isa, body) do { tl_force_isa(isa); body; } while (0)
 
+/// T tokens arranged by `isa`'s tl_arrange_tokens (NULL where it arranges none), in a buffer
+/// kept until the next call.
+static const void *arranged_tokens(tl_isa isa, const int8_t *x, const float *xs, const int32_t *sums, size_t n, size_t T) {
+    static void *buffer;
+    free(buffer);
+    buffer = NULL;
+    tl_force_isa(isa);
+    const size_t bytes = tl_arranged_tokens_bytes(n, T);
+    if (bytes == 0) return NULL;
+    buffer = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (buffer) tl_arrange_tokens(x, xs, sums, n, T, buffer);
+    return buffer;
+}
+
 static void test_float_dots(tl_isa isa) {
     enum { MAX = 1100 };
     static float a[MAX + 1], b[MAX + 1];
@@ -224,8 +238,9 @@ static void test_gemms(tl_isa isa) {
     for (size_t k = 0; k < sizeof tokens / sizeof *tokens; k++) {
         const size_t t = tokens[k];
         for (int rowwise = 0; rowwise < 2; rowwise++) {
-            WITH(TL_ISA_PORTABLE, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, ry, ROWS));
-            WITH(isa, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, gy, ROWS));
+            WITH(TL_ISA_PORTABLE, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, NULL, ry, ROWS));
+            const void *given = rowwise ? arranged_tokens(isa, x, xs, sums, N, t) : NULL;
+            WITH(isa, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, given, gy, ROWS));
             int ok = 1;
             for (size_t j = 0; j < t; j++) for (size_t r = 3; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
             check(ok, rowwise ? "q8-row GEMM" : "q8 GEMM", t, ROWS);
@@ -578,14 +593,19 @@ static void test_blocks(tl_isa isa) {
             }
             check(ok, names[type], N, per256 ? 256 : 32);
             for (size_t t = 1; t <= T; t += 2) {
-                WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, ry, ROWS));
-                for (size_t i = 0; i < T * ROWS; i++) gy[i] = 12345.0f;  // row 0, outside the range, stays
-                WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, gy, ROWS));
-                ok = 1;
-                for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
-                for (size_t j = 0; j < T; j++) ok &= gy[j * ROWS] == 12345.0f;
-                for (size_t i = t * ROWS; i < T * ROWS; i++) ok &= gy[i] == 12345.0f;
-                check(ok, names[type], t, per256 ? 256 : 32);
+                WITH(TL_ISA_PORTABLE, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, NULL, ry, ROWS));
+                // Activations arranged per call, arranged once (tl_arrange_tokens), and arranged
+                // for other tokens (one fewer: not to be used).
+                for (int way = 0; way < 3; way++) {
+                    const void *given = way == 0 ? NULL : arranged_tokens(isa, x, xs, sums, N, way == 1 ? t : t - 1);
+                    for (size_t i = 0; i < T * ROWS; i++) gy[i] = 12345.0f;  // row 0, outside the range, stays
+                    WITH(isa, tl_gemm_blocks((tl_block_type)type, w, N, 1, ROWS, x, xs, sums, t, given, gy, ROWS));
+                    ok = 1;
+                    for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
+                    for (size_t j = 0; j < T; j++) ok &= gy[j * ROWS] == 12345.0f;
+                    for (size_t i = t * ROWS; i < T * ROWS; i++) ok &= gy[i] == 12345.0f;
+                    check(ok, names[type], t, per256 ? 256 : 32);
+                }
             }
         }
     }

@@ -157,12 +157,23 @@ void tl_quantize_activations(const float *x, size_t n, int8_t *q, float *scales,
 /// where its scales are equal.
 void tl_quantize_activations_256(const float *x, size_t n, int8_t *q, float *scales, int32_t *sums);
 
+/// The prompt kernels' activations arranged once for every call over them (a product's rows
+/// go to the kernels a chunk at a time, each call arranging them again if not): the bytes
+/// tl_arrange_tokens needs for T tokens of n, or 0 where the active kernels read none (every
+/// variant but AVX2's). Pass the arranged buffer as `arranged` to tl_gemm_q8 and
+/// tl_gemm_blocks with the same x, n and T (or NULL: arranged per call).
+size_t tl_arranged_tokens_bytes(size_t n, size_t T);
+
+/// Arranges X (T rows of n, with their scales and block sums) into `buffer`, that many
+/// bytes, 64-byte aligned.
+void tl_arrange_tokens(const int8_t *x, const float *xscales, const int32_t *xsums, size_t n, size_t T, void *buffer);
+
 /// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T (prompt
 /// processing). W is int8, rows of n (a multiple of 32), with either f16 scales per block of
 /// 32 (block_scales) or one f32 scale per row (row_scales; block_scales NULL). X holds T
 /// rows of n from tl_quantize_activations, with their scales and block sums.
 void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
-                const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride);
+                const int8_t *x, const float *xscales, const int32_t *xsums, size_t T, const void *arranged, float *y, size_t ystride);
 
 // --- ggml's block types, used as stored (GGUF weights) ---------------------------------
 
@@ -194,7 +205,7 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
 /// Y[t·ystride + r] = W[r] · X[t] for rows r0 ≤ r < r1 and tokens t < T, W as for
 /// tl_dot_blocks_rows and X T rows of n from tl_quantize_activations.
 void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
-                    const int32_t *xsums, size_t T, float *y, size_t ystride);
+                    const int32_t *xsums, size_t T, const void *arranged, float *y, size_t ystride);
 
 /// Quantizes n values (whole blocks of `type`) into its blocks by ggml's reference
 /// quantizer, the bytes llama-quantize writes without an importance matrix (Q4_0 … Q6_K;

@@ -57,7 +57,7 @@ package final class CPUBackend: ComputeBackend, @unchecked Sendable {
         let quantize = products.contains { $0.weights.needsQuantizedInput }
         let xq = quantize ? state.quantized : nil
         let per256 = cols % 256 == 0 && products.allSatisfy { $0.weights.takesActivationsPer256 }
-        if let xq { forEachTokenRange(T) { xq.set(x, tokens: $0, count: cols, per256: per256) } }
+        xq?.set(x, tokens: T, count: cols, per256: per256, split: forEachTokenRange)
         let body = { (p: MatrixProduct, range: Range<Int>) in
             let w = p.weights, rows = w.rows, y = p.output
             if T == 1 {

@@ -253,7 +253,7 @@ public enum Kernels {
         let bs = blockScales ?? [], rs = rowScales ?? []
         bs.withUnsafeBufferPointer { bp in
             rs.withUnsafeBufferPointer { rp in
-                tl_gemm_q8(w, blockScales == nil ? nil : bp.baseAddress, rowScales == nil ? nil : rp.baseAddress, n, 0, rows, q, s, sums, T, &y, rows)
+                tl_gemm_q8(w, blockScales == nil ? nil : bp.baseAddress, rowScales == nil ? nil : rp.baseAddress, n, 0, rows, q, s, sums, T, nil, &y, rows)
             }
         }
         return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
@@ -265,7 +265,7 @@ public enum Kernels {
         let n = x[0].q.count, T = x.count, kernel = type.blockKernel!
         let q = x.flatMap(\.q), s = x.flatMap(\.scales), sums = blockSums(q)
         var y = [Float](repeating: 0, count: T * rows)
-        if T == 1 { tl_dot_blocks_rows(kernel, w, n, 0, rows, q, s, sums, &y) } else { tl_gemm_blocks(kernel, w, n, 0, rows, q, s, sums, T, &y, rows) }
+        if T == 1 { tl_dot_blocks_rows(kernel, w, n, 0, rows, q, s, sums, &y) } else { tl_gemm_blocks(kernel, w, n, 0, rows, q, s, sums, T, nil, &y, rows) }
         return (0..<T).map { Array(y[($0 * rows)..<($0 * rows + rows)]) }
     }
 

@@ -173,13 +173,13 @@ extension WeightMatrix {
         case .bf16(let p): tl_gemm_float(p, TL_WEIGHTS_BF16, cols, r0, r1, x, T, out, rows)
         case .q8(let q, let s):
             let a = xq!
-            tl_gemm_q8(q, s, nil, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
+            tl_gemm_q8(q, s, nil, cols, r0, r1, a.values, a.scales, a.sums, T, a.arranged, out, rows)
         case .q8Row(let q, let s):
             let a = xq!
-            tl_gemm_q8(q, nil, s, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
+            tl_gemm_q8(q, nil, s, cols, r0, r1, a.values, a.scales, a.sums, T, a.arranged, out, rows)
         case .blocks(let p, _, let kernel):
             let a = xq!
-            tl_gemm_blocks(kernel, p, cols, r0, r1, a.values, a.scales, a.sums, T, out, rows)
+            tl_gemm_blocks(kernel, p, cols, r0, r1, a.values, a.scales, a.sums, T, a.arranged, out, rows)
         }
     }
 }
@@ -192,6 +192,11 @@ package final class QuantizedActivations {
     package let scales: UnsafeMutablePointer<Float>
     package let sums: UnsafeMutablePointer<Int32>
     package let capacity: Int
+    /// The values as the prompt kernels read them (tl_arrange_tokens), arranged once for all
+    /// the chunks of a product's rows; nil where the kernels arrange none, and after `set`.
+    package private(set) var arranged: UnsafeMutableRawPointer?
+    private var arrangement: UnsafeMutableRawPointer?
+    private var arrangementBytes = 0
 
     /// Room for `tokens` rows of up to `width` values.
     package init(tokens: Int, width: Int) {
@@ -204,18 +209,34 @@ package final class QuantizedActivations {
     /// The int8 values, their scales and their block sums.
     package var bytes: Int { capacity + (capacity / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size) }
 
-    /// Quantizes rows `tokens` of x, each n values (rows n apart in x too), with a scale per
-    /// 32 values or, `per256`, per 256 (n a multiple of 256).
-    package func set(_ x: UnsafePointer<Float>, tokens: Range<Int>, count n: Int, per256: Bool = false) {
-        precondition(tokens.upperBound * n <= capacity && (!per256 || n % 256 == 0))
-        let first = tokens.lowerBound * n
+    /// Quantizes the first T rows of x, each n values (rows n apart in x too), with a scale
+    /// per 32 values or, `per256`, per 256 (n a multiple of 256): `split` hands ranges of the
+    /// tokens to `body`, on as many threads as it likes. Then, for more than one token,
+    /// arranges them for the prompt kernels.
+    package func set(_ x: UnsafePointer<Float>, tokens T: Int, count n: Int, per256: Bool = false,
+                     split: (Int, (Range<Int>) -> Void) -> Void = { $1(0..<$0) }) {
+        precondition(T * n <= capacity && (!per256 || n % 256 == 0))
         let quantize = per256 ? tl_quantize_activations_256 : tl_quantize_activations
-        quantize(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
+        arranged = nil
+        split(T) { tokens in
+            let first = tokens.lowerBound * n
+            quantize(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
+        }
+        let bytes = T > 1 ? tl_arranged_tokens_bytes(n, T) : 0
+        guard bytes > 0 else { return }
+        if bytes > arrangementBytes {
+            arrangement?.deallocate()
+            arrangement = .allocate(byteCount: bytes, alignment: 64)
+            arrangementBytes = bytes
+        }
+        tl_arrange_tokens(values, scales, sums, n, T, arrangement)
+        arranged = arrangement
     }
 
     deinit {
         values.deallocate()
         scales.deallocate()
         sums.deallocate()
+        arrangement?.deallocate()
     }
 }
