@@ -314,7 +314,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
 
 size_t tl_arranged_tokens_bytes(size_t n, size_t T) {
 #if TL_X86
-    if (!TL_USES_AVX512() && TL_USES_AVX2() && n % 32 == 0 && T > 0) return tl_arranged_bytes(n, T);
+    if (!TL_USES_AVX512() && TL_USES_AVX2() && n % 32 == 0 && T >= TILE_TOKENS_AVX2) return tl_arranged_bytes(n, T);
 #endif
     (void)n, (void)T;
     return 0;
@@ -334,7 +334,7 @@ void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size
     if (r0 >= r1 || T == 0) return;
 #if TL_X86
     if (TL_USES_AVX512() && gemm_vnni(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
-    if (TL_USES_AVX2() && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, arranged, y, ystride)) return;
+    if (TL_USES_AVX2() && T >= TILE_TOKENS_AVX2 && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, arranged, y, ystride)) return;
 #elif TL_ARM64
     if (TL_USES_DOTPROD() && gemm_neon(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
 #endif

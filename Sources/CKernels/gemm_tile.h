@@ -124,6 +124,12 @@ TL_TARGET_AVX512 TL_INLINE void panel_tokens(const uint8_t *packed, const float 
 
 enum { GROUP_AVX2 = 8, GROUPS_AVX2 = 2, ROWS_AVX2 = GROUP_AVX2 * GROUPS_AVX2, TOKENS_AVX2 = 4, XA_STEP = 4 * TOKENS_AVX2 };
 
+// Block types' products over fewer tokens than this take the row·vector kernels instead, a
+// band of rows read once from memory and then from cache for each token: unpacking every
+// row for the tile costs more than the tile saves until about then (rows of 2,048, one
+// core: Q4_K T = 2 2.2 against 6.4 ms, T = 4 4.1 against 6.9; Q6_K crosses at 5–6).
+enum { TILE_TOKENS_AVX2 = 5 };
+
 /// One block's (or half's) int16 steps, k4 from `first` for `count` steps, for N tokens:
 /// Σu·x added to sum[group][t] in int32, each run of STEPS steps widened by VPMADDWD
 /// against `widen` (ones, or the rows' integer scales). SIGNED: bytes stored signed.
