@@ -2,6 +2,7 @@
 // every family's forward pass writes. `plan` and the runner both size memory by it.
 
 /// The sizes a state is allocated from: what any family's forward pass writes.
+import CKernels
 import TensorLedgerCore
 import TensorLedgerFormats
 import TensorLedgerTokenizer
@@ -70,8 +71,9 @@ public struct StateShape: Sendable, Equatable {
     public func scratchBytes(tokens T: Int, allLogits: Bool) -> Int {
         let b = batchBuffers(tokens: T)
         let floats = b.all.reduce(0, +) + (allLogits ? T : 1) * vocabulary + width
-        // int8 values, and per block of 32 an f32 scale and an i32 sum
+        // int8 values, and per block of 32 an f32 scale and an i32 sum; then their arrangement
+        // for the prompt kernels, where this machine's kernels read one
         let quantized = T * b.quantizedWidth + (T * b.quantizedWidth / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size)
-        return floats * MemoryLayout<Float>.size + quantized
+        return floats * MemoryLayout<Float>.size + quantized + tl_arranged_tokens_bytes(b.quantizedWidth, T)
     }
 }

@@ -204,15 +204,23 @@ package final class QuantizedActivations {
         values = .allocate(capacity: capacity)
         scales = .allocate(capacity: capacity / 32)
         sums = .allocate(capacity: capacity / 32)
+        reserveArrangement(tl_arranged_tokens_bytes(width, tokens))
     }
 
-    /// The int8 values, their scales and their block sums.
-    package var bytes: Int { capacity + (capacity / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size) }
+    /// The int8 values, their scales and their block sums, and their arrangement.
+    package var bytes: Int { capacity + (capacity / 32) * (MemoryLayout<Float>.size + MemoryLayout<Int32>.size) + arrangementBytes }
+
+    private func reserveArrangement(_ bytes: Int) {
+        guard bytes > arrangementBytes else { return }
+        arrangement?.deallocate()
+        arrangement = .allocate(byteCount: bytes, alignment: 64)
+        arrangementBytes = bytes
+    }
 
     /// Quantizes the first T rows of x, each n values (rows n apart in x too), with a scale
     /// per 32 values or, `per256`, per 256 (n a multiple of 256): `split` hands ranges of the
-    /// tokens to `body`, on as many threads as it likes. Then, for more than one token,
-    /// arranges them for the prompt kernels.
+    /// tokens to `body`, on as many threads as it likes. Then arranges them where the prompt
+    /// kernels read them arranged (AVX2, from 5 tokens).
     package func set(_ x: UnsafePointer<Float>, tokens T: Int, count n: Int, per256: Bool = false,
                      split: (Int, (Range<Int>) -> Void) -> Void = { $1(0..<$0) }) {
         precondition(T * n <= capacity && (!per256 || n % 256 == 0))
@@ -222,13 +230,9 @@ package final class QuantizedActivations {
             let first = tokens.lowerBound * n
             quantize(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
         }
-        let bytes = T > 1 ? tl_arranged_tokens_bytes(n, T) : 0
+        let bytes = tl_arranged_tokens_bytes(n, T)
         guard bytes > 0 else { return }
-        if bytes > arrangementBytes {
-            arrangement?.deallocate()
-            arrangement = .allocate(byteCount: bytes, alignment: 64)
-            arrangementBytes = bytes
-        }
+        reserveArrangement(bytes)  // made at init for the most tokens, unless on another kernel variant
         tl_arrange_tokens(values, scales, sums, n, T, arrangement)
         arranged = arrangement
     }
