@@ -17,9 +17,9 @@
 // int32 before it meets a float. NEON with SDOT: the same rows into the tile below, SDOT by
 // element.
 //
-// Elsewhere (portable, NEON without SDOT) each row meets each token through the decoding
-// kernel (blocks.c), a band of rows at a time so that the band stays in cache while the
-// tokens pass.
+// Elsewhere (portable, NEON without SDOT), and on AVX2 for fewer than TILE_TOKENS_AVX2
+// tokens, each row meets each token through the decoding kernel (blocks.c), a band of rows
+// at a time so that the band stays in cache while the tokens pass.
 #include "gemm_tile.h"
 #include <stdlib.h>
 
@@ -153,8 +153,9 @@ TL_TARGET_AVX512 static int gemm_vnni(tl_block_type type, const void *w, size_t 
 
 // ---- AVX2: gemm_tile.h's tile over rows unpacked to bytes ----------------------------
 
-/// Rows [r, r + ROWS_AVX2) (the last one repeated past r1) unpacked into `rows` and laid out as bytes
-/// [b][k4][group][row][4] (made signed where `flip`), with their factors (and integer scales).
+/// Rows [r, r + ROWS_AVX2) (the last one repeated past r1) unpacked into `rows` and laid out
+/// as bytes [b][k4][group][row][4] (made signed where `flip`), with their factors (and
+/// integer scales).
 TL_TARGET_AVX2 static void pack_rows_avx2(tl_block_type type, const uint8_t *w, size_t row_bytes, size_t n, size_t r, size_t r1,
                                           int flip, uint8_t *rows, tl_avx2_work *k) {
     unpack_rows(tl_block_layout_of(type), tl_block_unpack_avx2(type), w, row_bytes, n, r, r1, ROWS_AVX2, flip, rows, k->factors, k->scales16,

@@ -109,25 +109,27 @@ TL_TARGET_AVX512 TL_INLINE void panel_tokens(const uint8_t *packed, const float 
 // ---- AVX2 (no VPDPBUSD) ---------------------------------------------------------------
 // 16 rows at a time are unpacked and laid out in two groups of 8 so that one 256-bit
 // register holds four consecutive bytes of each of a group's rows; a token's four matching
-// bytes are broadcast once for both groups (16 rows × 4 tokens: the broadcasts, which
-// share the vector pipes with the multiplies, half of what 8 rows need; 5–10% faster) and
-// one VPMADDUBSW per group leaves each row's two pair sums in int16. Those are added in int16 for as
-// many steps as cannot overflow (a step adds at most 2·128·top), then widened by VPMADDWD,
-// so a 4-bit block of 32 costs per token 8 VPMADDUBSW, 8 adds and one widening. Bytes
-// above 127 (Q8_0 and IQ4 unpacked, zero point 128) are stored signed instead and
-// multiplied by the sign trick (|w| against x with w's sign), widened every step.
+// bytes are broadcast once for both groups (the broadcasts share the vector pipes with the
+// multiplies: 16 rows need half of what 8 did, 5–10% faster), and one VPMADDUBSW per group
+// leaves each row's two pair sums in int16. Those are added in int16 for as many steps as
+// cannot overflow (a step adds at most 2·128·top), then widened by VPMADDWD, so a 4-bit
+// block of 32 costs per token 8 VPMADDUBSW, 8 adds and one widening. Bytes above 127 (Q8_0
+// and IQ4 unpacked, zero point 128) are stored signed instead and multiplied by the sign
+// trick (|w| against x with w's sign), widened every step.
 //
-// What depends only on the activations is arranged once per call, per tile of 4 tokens:
-// their bytes as the tile reads them, [b][k4][token][4], and per block (or half) xs and
-// xs·Σx. A row's zero point and minimum are one factor e = a·z + c, so a block (or half)
-// adds xs·a·Σu·x − e·xs·Σx, the second term one FMA (rounded in floats, 2⁻²⁴ of it).
+// What depends only on the activations is arranged once per product (tl_arrange_tokens,
+// which the runner calls; per call where a caller gives none), per tile of 4 tokens: their
+// bytes as the tile reads them, [b][k4][token][4], and per block (or half) xs and xs·Σx. A
+// row's zero point and minimum are one factor e = a·z + c, so a block (or half) adds
+// xs·a·Σu·x − e·xs·Σx, the second term one FMA (rounded in floats, 2⁻²⁴ of it).
 
 enum { GROUP_AVX2 = 8, GROUPS_AVX2 = 2, ROWS_AVX2 = GROUP_AVX2 * GROUPS_AVX2, TOKENS_AVX2 = 4, XA_STEP = 4 * TOKENS_AVX2 };
 
 // Block types' products over fewer tokens than this take the row·vector kernels instead, a
 // band of rows read once from memory and then from cache for each token: unpacking every
-// row for the tile costs more than the tile saves until about then (rows of 2,048, one
-// core: Q4_K T = 2 2.2 against 6.4 ms, T = 4 4.1 against 6.9; Q6_K crosses at 5–6).
+// row for the tile costs more than the tile saves until about then (8,192 rows of 2,048,
+// one core, Q4_K: 2 tokens 2.2 ms against the tile's 6.4, 4 tokens 4.1 against 6.9; Q6_K
+// crosses at 5–6 tokens).
 enum { TILE_TOKENS_AVX2 = 5 };
 
 /// One block's (or half's) int16 steps, k4 from `first` for `count` steps, for N tokens:
