@@ -38,10 +38,11 @@ static void gemm_by_dots(tl_block_type type, const void *w, size_t n, size_t r0,
 /// Rows [r, r + count) (the last one repeated past r1) unpacked into `rows` (count × n
 /// bytes), with their factors [b][kind][row]: a per half in A_LOW/A_HIGH, e = a·z + c in
 /// C_LOW/C_HIGH, z the zero point (0 where the bytes are to be stored signed, `flip`). The
-/// AVX2 and NEON tiles', each with its `unpack` of the type. With `scales16` (256-value types), also each a as an integer
-/// s = a / D, D the super-block's f16 d (`units`, [sb][row]): a is D times a small integer
-/// in every type, exactly in f32, so the division is exact; s sits in both halves of a
-/// 32-bit lane, [b][part][row], parts the halves where the scales are per 16.
+/// AVX2 and NEON tiles', each with its `unpack` of the type. With `scales16` (256-value
+/// types), also each a as an integer s = a / D, D the super-block's f16 d (`units`,
+/// [sb][row]): a is D times a small integer in every type, exactly in f32, so the division
+/// is exact; s sits in both halves of a 32-bit lane, [b][part][row], parts the halves where
+/// the scales are per 16.
 static void unpack_rows(const tl_block_layout *layout, tl_block_unpack unpack, const uint8_t *w, size_t row_bytes, size_t n, size_t r,
                         size_t r1, size_t count, int flip, uint8_t *rows, float *factors, int32_t *scales16, float *units) {
     const size_t per = layout->values, parts = layout->halves ? 2 : 1;
@@ -165,27 +166,17 @@ TL_TARGET_AVX2 static void pack_rows_avx2(tl_block_type type, const uint8_t *w, 
     tl_lay_rows_avx2(unpacked, n, flip ? 0x80 : 0, k->packed);
 }
 
-/// Whether each token's scales are one per 256 values (tl_quantize_activations_256).
-static int scales_per_256(const float *xscales, size_t T, size_t blocks) {
-    if (blocks % 8) return 0;
-    for (size_t i = 0; i < T * blocks; i += 8)
-        for (size_t j = 1; j < 8; j++)
-            if (xscales[i + j] != xscales[i]) return 0;
-    return 1;
-}
-
 TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                     const float *xscales, const int32_t *xsums, size_t T, const void *arranged, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
-    const int per256 = layout->values == 256 && !flip && scales_per_256(xscales, T, blocks);
     // int16 steps before a widening: the most that cannot overflow, a power of 2, within a half.
     int steps = 1;
     while (!flip && steps < (halves ? 4 : 8) && 2 * steps * 2 * 128 * layout->top <= 32767) steps *= 2;
     tl_avx2_work k;
     uint8_t *rows = malloc(ROWS_AVX2 * n);
-    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, per256, arranged);
+    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, layout->values == 256 && !flip, arranged);
     if (ok) {
         for (size_t r = r0; r < r1; r += ROWS_AVX2) {
             pack_rows_avx2(type, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, &k);

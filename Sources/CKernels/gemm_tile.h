@@ -315,6 +315,7 @@ TL_TARGET_AVX2 static inline void tl_lay_rows_avx2(const uint8_t *const rows[ROW
 typedef struct {
     const int8_t *x;  // which activations: a buffer is used only with these
     size_t n, T;
+    int per256;       // every token's scales are one per 256 values (tl_quantize_activations_256)
 } tl_arranged_header;
 
 enum { ARRANGED_AT = 64 };
@@ -343,6 +344,9 @@ TL_TARGET_AVX2 static inline void tl_arrange_tokens_avx2(const int8_t *x, const 
     const size_t blocks = n / 32;
     tl_arranged_header *header = (tl_arranged_header *)buffer;
     header->x = x, header->n = n, header->T = T;
+    header->per256 = n % 256 == 0;
+    for (size_t i = 0; i < T * blocks && header->per256; i += 8)
+        for (size_t j = 1; j < 8; j++) header->per256 &= xscales[i + j] == xscales[i];
     int8_t *xa = (int8_t *)buffer + ARRANGED_AT;
     float *act1 = (float *)(void *)(xa + tl_arranged_xa_bytes(n, T)), *act2 = act1 + tl_arranged_act_count(n, T, 1);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
@@ -399,26 +403,31 @@ static inline void tl_avx2_work_end(tl_avx2_work *k) {
     free(k->own);
 }
 
-/// The workspace for rows of n against T tokens (with room for integer scales where
-/// `per256`), and the activations: `arranged` where it holds these (tl_arrange_tokens), else
-/// arranged here. 0, holding nothing, without the memory.
+/// The workspace for rows of n against T tokens, and the activations: `arranged` where it
+/// holds these (tl_arrange_tokens), else arranged here. For weights in super-blocks of 256
+/// (`weights256`) whose activations have a scale per 256, also room for the rows' integer
+/// scales (k->scales16 then not NULL). 0, holding nothing, without the memory.
 TL_TARGET_AVX2 static inline int tl_avx2_work_begin(tl_avx2_work *k, const int8_t *x, const float *xscales, const int32_t *xsums, size_t n,
-                                                    size_t T, int halves, int per256, const void *arranged) {
+                                                    size_t T, int halves, int weights256, const void *arranged) {
     const size_t blocks = n / 32;
     const tl_arranged_header *given = (const tl_arranged_header *)arranged;
     const int reuse = given && given->x == x && given->n == n && given->T == T;
+    *k = (tl_avx2_work){0};
+    k->own = reuse ? NULL : aligned_alloc(64, (tl_arranged_bytes(n, T) + 63) / 64 * 64);
+    if (!reuse && !k->own) return 0;
+    if (!reuse) tl_arrange_tokens_avx2(x, xscales, xsums, n, T, k->own);
+    const void *tokens = reuse ? arranged : k->own;
+    const int per256 = weights256 && ((const tl_arranged_header *)tokens)->per256;
+    k->xa = tl_arranged_xa(tokens);
+    k->act = tl_arranged_act(tokens, halves);
     k->packed = aligned_alloc(32, blocks * 8 * 4 * ROWS_AVX2);
     k->factors = aligned_alloc(32, blocks * KINDS * ROWS_AVX2 * sizeof(float));
     k->scales16 = per256 ? aligned_alloc(32, blocks * 2 * ROWS_AVX2 * sizeof(int32_t)) : NULL;
     k->units = per256 ? aligned_alloc(32, (blocks / 8 + 1) * ROWS_AVX2 * sizeof(float)) : NULL;
-    k->own = reuse ? NULL : aligned_alloc(64, (tl_arranged_bytes(n, T) + 63) / 64 * 64);
-    if (!k->packed || !k->factors || (!reuse && !k->own) || (per256 && (!k->scales16 || !k->units))) {
+    if (!k->packed || !k->factors || (per256 && (!k->scales16 || !k->units))) {
         tl_avx2_work_end(k);
         return 0;
     }
-    if (!reuse) tl_arrange_tokens_avx2(x, xscales, xsums, n, T, k->own);
-    k->xa = tl_arranged_xa(reuse ? arranged : k->own);
-    k->act = tl_arranged_act(reuse ? arranged : k->own, halves);
     return 1;
 }
 

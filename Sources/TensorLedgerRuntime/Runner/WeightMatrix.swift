@@ -194,7 +194,8 @@ package final class QuantizedActivations {
     package let capacity: Int
     /// The values as the prompt kernels read them (tl_arrange_tokens), arranged once for all
     /// the chunks of a product's rows; nil where the kernels arrange none, and after `set`.
-    package private(set) var arranged: UnsafeMutableRawPointer?
+    package var arranged: UnsafeMutableRawPointer? { isArranged ? arrangement : nil }
+    private var isArranged = false
     private var arrangement: UnsafeMutableRawPointer?
     private var arrangementBytes = 0
 
@@ -225,7 +226,7 @@ package final class QuantizedActivations {
                      split: (Int, (Range<Int>) -> Void) -> Void = { $1(0..<$0) }) {
         precondition(T * n <= capacity && (!per256 || n % 256 == 0))
         let quantize = per256 ? tl_quantize_activations_256 : tl_quantize_activations
-        arranged = nil
+        isArranged = false
         split(T) { tokens in
             let first = tokens.lowerBound * n
             quantize(x + first, tokens.count * n, values + first, scales + first / 32, sums + first / 32)
@@ -234,7 +235,7 @@ package final class QuantizedActivations {
         guard bytes > 0 else { return }
         reserveArrangement(bytes)  // made at init for the most tokens, unless on another kernel variant
         tl_arrange_tokens(values, scales, sums, n, T, arrangement)
-        arranged = arrangement
+        isArranged = true
     }
 
     deinit {
