@@ -546,6 +546,14 @@ TL_TARGET_AVX2 static inline __m256i scaled_dot_avx2(__m256i u, __m256i x, __m25
 TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
 #define LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+// The row kernels' prefetches, as the q8 kernels' (dot.c): 16 KiB ahead into L2, 1 KiB into
+// L1, a few lines at a time as the loop goes. Prefetching a whole row ahead at each row's
+// start (prefetch_row_ahead) stalled the AVX2 loops on the burst: 10–18% of decoding.
+#define PREFETCH(p, bytes)                                                                                             \
+    for (size_t line = 0; line < (size_t)(bytes); line += 64) {                                                        \
+        _mm_prefetch((const char *)(p) + 16384 + line, _MM_HINT_T1);                                                   \
+        _mm_prefetch((const char *)(p) + 1024 + line, _MM_HINT_T0);                                                    \
+    }
 
 // The row loop of the kernels with one factor per block of 32. Four accumulators, so that
 // a block's FMA does not wait for the previous block's (its latency is 4 cycles, a block
@@ -627,10 +635,8 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
         const size_t bytes = three ? 110 : 84;                                                                                 \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0]; \
-        __m256 whole = acc[0]; /* the super-blocks added up in int32 */                                                        \
         for (size_t sb = 0; sb < superblocks; sb++, w += bytes, x += 256, xs += 8, s16 += 16) {                               \
             __m256 f[2];                                                                                                       \
-            __m256i sc16[2];                                                                                                   \
             const __m256 d = _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80)));                                               \
             for (int h = 0; h < 2; h++) {                                                                                      \
                 __m256i sc;                                                                                                    \
@@ -651,26 +657,10 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                 }                                                                                                              \
                 const __m256 x16 = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(xs + 4 * h)), pairs);          \
                 f[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(sc), _mm256_mul_ps(x16, d));                                           \
-                sc16[h] = sc16_avx2(sc);                                                                                       \
                 offsets = _mm256_fmadd_ps(c, _mm256_loadu_ps(s16 + 8 * h), offsets);                                           \
             }                                                                                                                  \
             const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
             const __m256i hm = LOAD(w);                                                                                        \
-            /* One activation scale for the super-block: its runs add up in int32, each widened against its sc. */            \
-            const int one_scale = one_scale_avx2(_mm256_loadu_ps(xs));                                                         \
-            __m256i sum = _mm256_setzero_si256();                                                                              \
-            for (int h = 0; h < 2; h++) {                                                                                      \
-                const __m256i q = LOAD(qs + 32 * h);                                                                           \
-                for (int j = 0; j < 4; j++) {                                                                                  \
-                    const __m256i u = k23_values_avx2(q, hm, h, j, three);                                                     \
-                    const __m256i pick = _mm256_setr_epi32(2 * j, 2 * j, 2 * j, 2 * j, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1); \
-                    if (one_scale) sum = _mm256_add_epi32(sum, scaled_dot_avx2(u, LOAD(x + 128 * h + 32 * j), sc16[h], pick));  \
-                }                                                                                                              \
-            }                                                                                                                  \
-            if (one_scale) {                                                                                                   \
-                whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xs[0])), whole);              \
-                continue;                                                                                                      \
-            }                                                                                                                  \
             for (int h = 0; h < 2; h++) {                                                                                      \
                 const __m256i q = LOAD(qs + 32 * h);                                                                           \
                 for (int j = 0; j < 4; j++) {                                                                                  \
@@ -680,7 +670,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(_mm256_add_ps(SUM4(acc), whole), offsets));                                                                     \
+        return hsum256(_mm256_sub_ps(SUM4(acc), offsets));                                                                     \
     }                                                                                                                          \
     /* IQ4_XS: the nibbles looked up in the table (VPSHUFB), signed values */\
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
@@ -718,7 +708,6 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                                             const float *xs, const int32_t *xsum, int five) {                                  \
         const size_t bytes = five ? 176 : 144;                                                                                 \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, mins = acc[0]; \
-        __m256 whole = acc[0]; /* the super-blocks added up in int32 */                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             /* The 8 blocks' factors d·sc_j·xs_j in one vector; each block takes its lane. */                                  \
@@ -729,19 +718,6 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
             mins = _mm256_fmadd_ps(mv, _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(xsum)), _mm256_set1_ps(tl_half_at(w + 2))), mins);   \
             const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
             const __m256i qh = five ? LOAD(w + 16) : _mm256_setzero_si256();                                                   \
-            /* One activation scale for the super-block: its blocks add up in int32, each widened against its sc. */          \
-            if (one_scale_avx2(xsv)) {                                                                                         \
-                const __m256i sc16 = sc16_avx2(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb)));                      \
-                __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};                                            \
-                for (int c = 0; c < 4; c++) {                                                                                  \
-                    __m256i lo, hi;                                                                                            \
-                    k45_values_avx2(ql + 32 * c, qh, c, five, &lo, &hi);                                                       \
-                    sums[0] = _mm256_add_epi32(sums[0], scaled_dot_avx2(lo, LOAD(x + 64 * c), sc16, _mm256_set1_epi32(2 * c)));   \
-                    sums[1] = _mm256_add_epi32(sums[1], scaled_dot_avx2(hi, LOAD(x + 64 * c + 32), sc16, _mm256_set1_epi32(2 * c + 1))); \
-                }                                                                                                              \
-                whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1])), _mm256_set1_ps(tl_half_at(w) * xs[0]), whole); \
-                continue;                                                                                                      \
-            }                                                                                                                  \
             const __m256 scale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scb))),   \
                                                _mm256_mul_ps(xsv, _mm256_set1_ps(tl_half_at(w))));                                \
             for (int c = 0; c < 4; c++) {                                                                                      \
@@ -753,7 +729,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                                       _mm256_permutevar8x32_ps(scale, _mm256_set1_epi32(2 * c + 1)), acc[c]);                     \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_sub_ps(_mm256_add_ps(SUM4(acc), whole), mins));                                                \
+        return hsum256(_mm256_sub_ps(SUM4(acc), mins));                                                                        \
     }                                                                                                                          \
     K45_KERNELS(V, TARGET)                                                                                                     \
     /* Q6_K with its values unsigned: the −32 comes off as f·(32·Σx) per run of 16, one FMA per half, from off16 */        \
@@ -761,12 +737,10 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     TARGET static float q6_k_core_##V(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs, const float *off16) { \
         const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);                                                \
         const __m256i pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                                                       \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, whole = acc[0]; \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                 \
         for (size_t sb = 0; sb < superblocks; sb++, w += 210) {                                                                \
             _mm_prefetch((const char *)w + 1024, _MM_HINT_T0);                                                                 \
             const __m256 d = _mm256_set1_ps(tl_half_at(w + 208));                                                                  \
-            /* One activation scale for the super-block: its runs add up in int32, each widened against its sc. */            \
-            const int one = one_scale_avx2(_mm256_loadu_ps(xs));                                                               \
             for (int h = 0; h < 2; h++, x += 128, xs += 4, off16 += 8) {                                                       \
                 const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);                    \
                 /* Lane k: d·sc_k·xs_(k/2), the factor of the k-th run of 16 in this half. */                                  \
@@ -783,27 +757,19 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                     _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low),                                           \
                                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),                    \
                 };                                                                                                             \
-                const __m256i sc16 = sc16_avx2(sc32);                                                                          \
-                __m256i sum = _mm256_setzero_si256();                                                                          \
                 for (int g = 0; g < 4; g++) {                                                                                  \
-                    const __m256i xv = LOAD(x + 32 * g);                                                                       \
                     /* Σq·x per 4 values: lanes 0–3 are the first 16, 4–7 the next */                                         \
                     const __m256i pick = _mm256_setr_epi32(2 * g, 2 * g, 2 * g, 2 * g, 2 * g + 1, 2 * g + 1, 2 * g + 1, 2 * g + 1); \
-                    if (one) {                                                                                                 \
-                        sum = _mm256_add_epi32(sum, scaled_dot_avx2(q[g], xv, sc16, pick));                                    \
-                        continue;                                                                                              \
-                    }                                                                                                          \
-                    acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q[g], xv)), _mm256_permutevar8x32_ps(f, pick), acc[g]);      \
+                    acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT4(q[g], LOAD(x + 32 * g))), _mm256_permutevar8x32_ps(f, pick), acc[g]); \
                 }                                                                                                              \
-                if (one) whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, _mm256_set1_ps(xs[0])), whole);     \
                 acc[h] = _mm256_fnmadd_ps(f, _mm256_loadu_ps(off16), acc[h]);                                                   \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_add_ps(SUM4(acc), whole));                                                                       \
+        return hsum256(SUM4(acc));                                                                                             \
     }
 
-DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2, dot4_avx2)
-// (The AVX-512 table below takes its kernels from 512-bit ones, these for the last blocks of a row.)
+// (Some of each set are only the last blocks of a row, or the activations with a scale per 32, for the rows functions.)
+DEFINE_X86_KERNELS(avx2, TL_TARGET_AVX2 __attribute__((unused)), dot4_avx2)
 DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
 
 // AVX2, the blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1) two to a register: a block's 16 bytes of
@@ -847,6 +813,7 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0];
     for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
+        PREFETCH(w, 8 * bytes)
         const __m256 f = octet_factors(w, bytes, xs, xsum, zero, minimum, &offsets);
 #pragma GCC unroll 4  // so that acc[k] stays in registers
         for (int k = 0; k < 4; k++) {
@@ -879,7 +846,6 @@ TL_TARGET_AVX2 TL_INLINE void rows_pairs_avx2(const uint8_t *w, size_t n, size_t
         const size_t octets = (whole - b0 < SEGMENT / 32 ? whole - b0 : SEGMENT / 32) / 8;
         arrange_pairs_avx2(x + 32 * b0, 4 * octets, xa);
         for (size_t r = r0; r < r1; r++) {
-            prefetch_row_ahead(w, r, r1, row_bytes);
             const float part = pairs_arranged_avx2(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, minimum);
             out[r] = b0 ? out[r] + part : part;
         }
@@ -903,13 +869,7 @@ PAIRS_ROWS(q5_1, 24, 8, 4, 0, 1)
 
 // AVX-512 for the types most files hold (Q8_0, the blocks of 32 that llama.cpp's mixes use
 // where rows are not a multiple of 256, and the K types): two blocks of 32 per
-// 512-bit VPDPBUSD, each block's factor placed on its lanes by one permute, and
-// the prefetches of the q8 kernels (dot.c): 16 KiB ahead into L2, 1 KiB into L1.
-#define PREFETCH(p, bytes)                                                                                             \
-    for (size_t line = 0; line < (size_t)(bytes); line += 64) {                                                        \
-        _mm_prefetch((const char *)(p) + 16384 + line, _MM_HINT_T1);                                                   \
-        _mm_prefetch((const char *)(p) + 1024 + line, _MM_HINT_T0);                                                    \
-    }
+// 512-bit VPDPBUSD, each block's factor placed on its lanes by one permute.
 
 /// Lanes 0–7 a, 8–15 b.
 TL_TARGET_AVX512 static inline __m512i lanes_of(int a, int b) {
@@ -1406,6 +1366,182 @@ TL_TARGET_AVX512 TL_INLINE void rows_per_16_avx512(const uint8_t *w, size_t n, s
         rows_per_16_##V(w, n, r0, r1, x, xs, out, TL_BLOCKS_Q3_K);                                                         \
     }
 PER_16_ROWS(avx512, TL_TARGET_AVX512)
+
+// AVX2's row kernels for decoding, the K types against activations with one scale per
+// super-block (what the runner gives them): the scales picked by VPSHUFB, the offsets and
+// minimums in int32, and prefetches as the loop goes. The kernels above (a factor per 32
+// values in floats, a row prefetched at a time) computed at about the memory's pace on one
+// core, so on two they kept Q4_K_M decoding at q8's speed.
+
+/// Q4_K or Q5_K rows: each block's int16 pair sums widened against its 6-bit scale, picked
+/// from the super-block's eight by one VPSHUFB; the minimums Σm·Σx in int32.
+TL_TARGET_AVX2 static inline float k45_core_avx2(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs,
+                                                 const int32_t *xsum, int five) {
+    const size_t bytes = five ? 176 : 144;
+    __m256 whole = _mm256_setzero_ps(), mins = whole;
+    for (size_t sb = 0; sb < superblocks; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {
+        PREFETCH(w, bytes)
+        uint64_t scb, mb;
+        k4_scale_words(w + 4, &scb, &mb);
+        const __m256i sc8 = _mm256_set1_epi64x((long long)scb);
+        const uint8_t *ql = w + (five ? 48 : 16);
+        const __m256i qh = five ? LOAD(w + 16) : _mm256_setzero_si256();
+        __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int c = 0; c < 4; c++) {
+            __m256i lo, hi;
+            k45_values_avx2(ql + 32 * c, qh, c, five, &lo, &hi);
+            // Scale byte j of the eight, zero-extended into every int16 lane.
+            const __m256i s_lo = _mm256_shuffle_epi8(sc8, _mm256_set1_epi16((short)(0x8000 | (2 * c))));
+            const __m256i s_hi = _mm256_shuffle_epi8(sc8, _mm256_set1_epi16((short)(0x8000 | (2 * c + 1))));
+            sums[0] = _mm256_add_epi32(sums[0], _mm256_madd_epi16(_mm256_maddubs_epi16(lo, LOAD(x + 64 * c)), s_lo));
+            sums[1] = _mm256_add_epi32(sums[1], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, LOAD(x + 64 * c + 32)), s_hi));
+        }
+        // [d·xs, dmin·xs] from the two halves at w.
+        uint32_t halves;
+        memcpy(&halves, w, 4);
+        const __m128 f = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)halves)), _mm_set1_ps(xs[0]));
+        const __m256i msum = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mb)), LOAD(xsum));
+        whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1])), _mm256_broadcastss_ps(f), whole);
+        mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_broadcastss_ps(_mm_movehdup_ps(f)), mins);
+    }
+    return hsum256(_mm256_sub_ps(whole, mins));
+}
+
+/// The eight int16 scales of half h of a super-block's sixteen (one per run of 16), in both lanes.
+TL_TARGET_AVX2 static inline __m256i half_scales_avx2(__m256i sc16, int h) {
+    return h ? _mm256_permute4x64_epi64(sc16, 0xEE) : _mm256_permute4x64_epi64(sc16, 0x44);
+}
+
+/// For values 32g … 32g + 31 of a half (run 2g in the low lane, 2g + 1 in the high), each
+/// lane's run scale in every int16, from half_scales_avx2, for VPMADDWD.
+TL_TARGET_AVX2 static inline __m256i run_scales_avx2(__m256i half, int g) {
+    const short lo = (short)(0x0100 * (4 * g + 1) + 4 * g), hi = (short)(0x0100 * (4 * g + 3) + 4 * g + 2);
+    return _mm256_shuffle_epi8(half, _mm256_setr_epi16(lo, lo, lo, lo, lo, lo, lo, lo, hi, hi, hi, hi, hi, hi, hi, hi));
+}
+
+/// Q6_K rows against activations with one scale per super-block: its values unsigned, each
+/// run of 16's int16 pair sums widened against the run's scale (VPSHUFB from the half's
+/// eight, as int16), and the −32 as 32·Σ s·Σx per super-block in int32 against the int16 sums
+/// per run of 16 (sums16_of, once per product).
+TL_TARGET_AVX2 static inline float q6_k_core_256_avx2(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs,
+                                                      const int16_t *sums16) {
+    const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
+    __m256 whole = _mm256_setzero_ps();
+    for (size_t sb = 0; sb < superblocks; sb++, w += 210, x += 256, xs += 8, sums16 += 16) {
+        PREFETCH(w, 210)
+        const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 192)));
+        __m256i sum = _mm256_slli_epi32(_mm256_madd_epi16(sc, LOAD(sums16)), 5);
+        sum = _mm256_sub_epi32(_mm256_setzero_si256(), sum);
+        for (int h = 0; h < 2; h++) {
+            const __m256i a = LOAD(w + 64 * h), b = LOAD(w + 64 * h + 32), qh = LOAD(w + 128 + 32 * h);
+            const __m256i sch = half_scales_avx2(sc, h);
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(a, low), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),
+                _mm256_or_si256(_mm256_and_si256(b, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),
+            };
+            for (int g = 0; g < 4; g++)
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], LOAD(x + 128 * h + 32 * g)), run_scales_avx2(sch, g)));
+        }
+        whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(tl_half_at(w + 208) * xs[0]), whole);
+    }
+    return hsum256(whole);
+}
+
+/// Q2_K or Q3_K rows against activations with one scale per super-block: the unsigned
+/// values' int16 pair sums widened against their run's scale and added up in int32; Q3_K's −4
+/// (4·Σ sc·Σx) and Q2_K's minimums (Σ m·Σx) in int32 against the int16 sums per run of 16.
+TL_TARGET_AVX2 static inline float k23_core_256_avx2(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs,
+                                                     const int16_t *sums16, int three) {
+    const size_t bytes = three ? 110 : 84;
+    __m256 whole = _mm256_setzero_ps(), mins = whole;
+    for (size_t sb = 0; sb < superblocks; sb++, w += bytes, x += 256, xs += 8, sums16 += 16) {
+        PREFETCH(w, bytes)
+        __m256i sc, sum;
+        if (three) {
+            // Scale j: the low nibble of byte 96 + j (j < 8) or the high of byte 88 + j, under
+            // bits 2(j/4) of byte 104 + j mod 4, minus 32. One 32-bit shift per four scales.
+            const __m128i lows = _mm_loadl_epi64((const __m128i *)(const void *)(w + 96)), m4 = _mm_set1_epi8(0x0F);
+            const __m128i low = _mm_unpacklo_epi64(_mm_and_si128(lows, m4), _mm_and_si128(_mm_srli_epi16(lows, 4), m4));
+            int32_t hb;
+            memcpy(&hb, w + 104, 4);
+            const __m128i high = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(hb), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+            sc = _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32)));
+            sum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc, LOAD(sums16)), 2));
+        } else {
+            // Scale j in the low nibble of byte j, minimum j in the high.
+            const __m256i both = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
+            sc = _mm256_and_si256(both, _mm256_set1_epi16(15));
+            const __m256i msum = _mm256_madd_epi16(_mm256_srli_epi16(both, 4), LOAD(sums16));
+            mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(tl_half_at(w + 82) * xs[0]), mins);
+            sum = _mm256_setzero_si256();
+        }
+        const uint8_t *qs = w + (three ? 32 : 16);
+        const __m256i hm = LOAD(w);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = LOAD(qs + 32 * h), sch = half_scales_avx2(sc, h);
+            for (int j = 0; j < 4; j++) {
+                const __m256i u = k23_values_avx2(q, hm, h, j, three);
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(u, LOAD(x + 128 * h + 32 * j)), run_scales_avx2(sch, j)));
+            }
+        }
+        whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80)) * xs[0]), whole);
+    }
+    return hsum256(_mm256_sub_ps(whole, mins));
+}
+
+/// Σx per run of 16 activations as int16 (|Σ| ≤ 16·128), for the per-16 types' one-scale cores.
+static void sums16_of(const int8_t *x, size_t groups, int16_t *sums16) {
+    for (size_t g = 0; g < groups; g++, x += 16) {
+        int32_t s = 0;
+        for (int i = 0; i < 16; i++) s += x[i];
+        sums16[g] = (int16_t)s;
+    }
+}
+
+/// Whether every super-block of n activations has one scale.
+TL_TARGET_AVX2 static inline int scales_per_256_avx2(const float *xs, size_t n) {
+    for (size_t sb = 0; sb < n / 256; sb++)
+        if (!one_scale_avx2(_mm256_loadu_ps(xs + 8 * sb))) return 0;
+    return 1;
+}
+
+TL_TARGET_AVX2 TL_INLINE void rows_k45_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                           const int32_t *xsum, float *out, int five) {
+    const size_t row_bytes = n / 256 * (five ? 176 : 144);
+    const int per256 = scales_per_256_avx2(xs, n);
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        out[r] = per256 ? k45_core_avx2(row, n / 256, x, xs, xsum, five) : dot_q45k_avx2(row, n, x, xs, xsum, five);
+    }
+}
+TL_TARGET_AVX2 static void rows_q4_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                          const int32_t *xsum, float *out) {
+    rows_k45_avx2(w, n, r0, r1, x, xs, xsum, out, 0);
+}
+TL_TARGET_AVX2 static void rows_q5_k_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                          const int32_t *xsum, float *out) {
+    rows_k45_avx2(w, n, r0, r1, x, xs, xsum, out, 1);
+}
+
+/// Q8_0 rows, eight blocks at a time, each group prefetching as it goes.
+TL_TARGET_AVX2 static void rows_q8_0_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                          const int32_t *xsum, float *out) {
+    const size_t blocks = n / 32, row_bytes = blocks * 34;
+    for (size_t r = r0; r < r1; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        size_t b = 0;
+        for (; b + 8 <= blocks; b += 8) {
+            PREFETCH(row + 34 * b, 8 * 34)
+            for (int k = 0; k < 8; k++) acc[k % 4] = step_q8_0_avx2(row + 34 * (b + k), x + 32 * (b + k), xs[b + k], xsum[b + k], acc[k % 4]);
+        }
+        for (; b < blocks; b++) acc[0] = step_q8_0_avx2(row + 34 * b, x + 32 * b, xs[b], xsum[b], acc[0]);
+        out[r] = hsum256(SUM4(acc));
+    }
+}
+
 #undef PREFETCH
 #undef LOAD
 
@@ -1641,6 +1777,20 @@ TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_
                                               float *out, tl_block_type type) {
     const size_t bytes = layouts[type].bytes, row_bytes = n / 256 * bytes;
     float per16[SEGMENT / 16];
+    if (scales_per_256_avx2(xs, n)) {
+        int16_t sums16[SEGMENT / 16];
+        for (size_t v = 0; v < n; v += SEGMENT) {
+            const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
+            sums16_of(x + v, values / 16, sums16);
+            for (size_t r = r0; r < r1; r++) {
+                const uint8_t *row = w + r * row_bytes + v / 256 * bytes;
+                const float part = type == TL_BLOCKS_Q6_K ? q6_k_core_256_avx2(row, values / 256, x + v, xs + v / 32, sums16)
+                                                          : k23_core_256_avx2(row, values / 256, x + v, xs + v / 32, sums16, type == TL_BLOCKS_Q3_K);
+                out[r] = v ? out[r] + part : part;
+            }
+        }
+        return;
+    }
     for (size_t v = 0; v < n; v += SEGMENT) {
         const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
         if (type == TL_BLOCKS_Q6_K) q6_k_offsets(x + v, values / 16, per16);
@@ -1657,11 +1807,8 @@ TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_
 PER_16_ROWS(avx2, TL_TARGET_AVX2)
 #undef PER_16_ROWS
 
-// AVX2: Q6_K, Q2_K and Q3_K go only through their rows functions (avx2_rows).
-static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {
-    [TL_BLOCKS_Q8_0] = dot_q8_0_avx2, [TL_BLOCKS_Q4_0] = dot_q4_0_avx2,   [TL_BLOCKS_Q4_1] = dot_q4_1_avx2,
-    [TL_BLOCKS_Q5_0] = dot_q5_0_avx2, [TL_BLOCKS_Q5_1] = dot_q5_1_avx2,   [TL_BLOCKS_Q4_K] = dot_q4_k_avx2,
-    [TL_BLOCKS_Q5_K] = dot_q5_k_avx2, [TL_BLOCKS_IQ4_NL] = dot_iq4_nl_avx2, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_avx2};
+// AVX2: the IQ4 types' row kernels; every other type goes through its rows function (avx2_rows).
+static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_IQ4_NL] = dot_iq4_nl_avx2, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_avx2};
 // AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
 // (vnni_rows), arranging its activations once.
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_Q8_0] = dot_q8_0_avx512};
@@ -1676,7 +1823,7 @@ static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
 static const tl_block_rows avx2_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_0] = rows_q4_0_avx2, [TL_BLOCKS_Q4_1] = rows_q4_1_avx2, [TL_BLOCKS_Q5_0] = rows_q5_0_avx2,
     [TL_BLOCKS_Q5_1] = rows_q5_1_avx2, [TL_BLOCKS_Q6_K] = rows_q6_k_avx2, [TL_BLOCKS_Q2_K] = rows_q2_k_avx2,
-    [TL_BLOCKS_Q3_K] = rows_q3_k_avx2};
+    [TL_BLOCKS_Q3_K] = rows_q3_k_avx2, [TL_BLOCKS_Q4_K] = rows_q4_k_avx2, [TL_BLOCKS_Q5_K] = rows_q5_k_avx2, [TL_BLOCKS_Q8_0] = rows_q8_0_avx2};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
