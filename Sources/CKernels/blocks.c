@@ -1412,8 +1412,9 @@ TL_TARGET_AVX2 static inline __m256i half_scales_avx2(__m256i sc16, int h) {
     return h ? _mm256_permute4x64_epi64(sc16, 0xEE) : _mm256_permute4x64_epi64(sc16, 0x44);
 }
 
-/// For values 32g … 32g + 31 of a half (run 2g in the low lane, 2g + 1 in the high), each
-/// lane's run scale in every int16, from half_scales_avx2, for VPMADDWD.
+/// Of eight int16 scales held in both lanes, scale 2g in every int16 of the low lane and
+/// 2g + 1 in the high, for VPMADDWD: values 32g … 32g + 31 of a half (from
+/// half_scales_avx2), whose runs 2g and 2g + 1 lie in the two lanes, or IQ4_XS's pair g.
 TL_TARGET_AVX2 static inline __m256i run_scales_avx2(__m256i half, int g) {
     const short lo = (short)(0x0100 * (4 * g + 1) + 4 * g), hi = (short)(0x0100 * (4 * g + 3) + 4 * g + 2);
     return _mm256_shuffle_epi8(half, _mm256_setr_epi16(lo, lo, lo, lo, lo, lo, lo, lo, hi, hi, hi, hi, hi, hi, hi, hi));
@@ -1539,6 +1540,65 @@ TL_TARGET_AVX2 static void rows_q8_0_avx2(const uint8_t *w, size_t n, size_t r0,
         }
         for (; b < blocks; b++) acc[0] = step_q8_0_avx2(row + 34 * b, x + 32 * b, xs[b], xsum[b], acc[0]);
         out[r] = hsum256(SUM4(acc));
+    }
+}
+
+/// IQ4_XS's eight scales (6 bits − 32) as int16, in both 128-bit lanes: the low 4 bits from
+/// the nibbles of bytes 4–7, the high 2 from the word at byte 2 (bits 2j, 2j + 1 moved to
+/// the top of lane j by a multiply, then down).
+TL_TARGET_AVX2 static inline __m256i iq4xs_scales16_avx2(const uint8_t *w) {
+    int32_t lw;
+    uint16_t hw;
+    memcpy(&lw, w + 4, 4);
+    memcpy(&hw, w + 2, 2);
+    const __m128i l = _mm_cvtsi32_si128(lw), m4 = _mm_set1_epi8(0x0F);
+    const __m128i low = _mm_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_and_si128(l, m4), _mm_and_si128(_mm_srli_epi16(l, 4), m4)));
+    const __m128i high = _mm_srli_epi16(
+        _mm_mullo_epi16(_mm_set1_epi16((short)hw), _mm_setr_epi16(1 << 14, 1 << 12, 1 << 10, 1 << 8, 1 << 6, 1 << 4, 1 << 2, 1)), 14);
+    return _mm256_broadcastsi128_si256(_mm_sub_epi16(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi16(32)));
+}
+
+/// IQ4_XS rows against activations with one scale per super-block, arranged as for the
+/// blocks of 32 (arrange_pairs_avx2): two blocks' 32 bytes of nibbles in one load, looked up
+/// in the table (VPSHUFB); the values are signed, so multiplied as |q| · (x with q's sign),
+/// each block's int16 pair sums widened against its scale (run_scales_avx2 picks block 2p's
+/// for the low lane, 2p + 1's for the high), a super-block added up in int32.
+TL_TARGET_AVX2 static inline float iq4_xs_core_avx2(const uint8_t *w, size_t superblocks, const int8_t *xa, const float *xs) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
+    __m256 whole = _mm256_setzero_ps();
+    for (size_t sb = 0; sb < superblocks; sb++, w += 136, xa += 256, xs += 8) {
+        PREFETCH(w, 136)
+        const __m256i sc = iq4xs_scales16_avx2(w);
+        __m256i sum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            const __m256i v = LOAD(w + 8 + 32 * p), s = run_scales_avx2(sc, p);
+            const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low));
+            const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+            const __m256i xl = LOAD(xa + 64 * p), xh = LOAD(xa + 64 * p + 32);
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(lo, lo), _mm256_sign_epi8(xl, lo)), s));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(hi, hi), _mm256_sign_epi8(xh, hi)), s));
+        }
+        whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(tl_half_at(w) * xs[0]), whole);
+    }
+    return hsum256(whole);
+}
+
+TL_TARGET_AVX2 static void rows_iq4_xs_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
+                                           const int32_t *xsum, float *out) {
+    const size_t row_bytes = n / 256 * 136;
+    if (!scales_per_256_avx2(xs, n)) {
+        for (size_t r = r0; r < r1; r++) out[r] = dot_iq4_xs_avx2(w + r * row_bytes, n, x, xs, xsum);
+        return;
+    }
+    int8_t xa[SEGMENT];
+    for (size_t v = 0; v < n; v += SEGMENT) {
+        const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
+        arrange_pairs_avx2(x + v, values / 64, xa);
+        for (size_t r = r0; r < r1; r++) {
+            const float part = iq4_xs_core_avx2(w + r * row_bytes + v / 256 * 136, values / 256, xa, xs + v / 32);
+            out[r] = v ? out[r] + part : part;
+        }
     }
 }
 
@@ -1807,8 +1867,8 @@ TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_
 PER_16_ROWS(avx2, TL_TARGET_AVX2)
 #undef PER_16_ROWS
 
-// AVX2: the IQ4 types' row kernels; every other type goes through its rows function (avx2_rows).
-static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_IQ4_NL] = dot_iq4_nl_avx2, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_avx2};
+// AVX2: IQ4_NL's row kernel; every other type goes through its rows function (avx2_rows).
+static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_IQ4_NL] = dot_iq4_nl_avx2};
 // AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
 // (vnni_rows), arranging its activations once.
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_Q8_0] = dot_q8_0_avx512};
@@ -1823,7 +1883,8 @@ static const tl_block_rows vnni_rows[TL_BLOCK_TYPE_COUNT] = {
 static const tl_block_rows avx2_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_0] = rows_q4_0_avx2, [TL_BLOCKS_Q4_1] = rows_q4_1_avx2, [TL_BLOCKS_Q5_0] = rows_q5_0_avx2,
     [TL_BLOCKS_Q5_1] = rows_q5_1_avx2, [TL_BLOCKS_Q6_K] = rows_q6_k_avx2, [TL_BLOCKS_Q2_K] = rows_q2_k_avx2,
-    [TL_BLOCKS_Q3_K] = rows_q3_k_avx2, [TL_BLOCKS_Q4_K] = rows_q4_k_avx2, [TL_BLOCKS_Q5_K] = rows_q5_k_avx2, [TL_BLOCKS_Q8_0] = rows_q8_0_avx2};
+    [TL_BLOCKS_Q3_K] = rows_q3_k_avx2, [TL_BLOCKS_Q4_K] = rows_q4_k_avx2, [TL_BLOCKS_Q5_K] = rows_q5_k_avx2, [TL_BLOCKS_Q8_0] = rows_q8_0_avx2,
+    [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx2};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
