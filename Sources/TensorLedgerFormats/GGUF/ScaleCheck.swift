@@ -12,11 +12,24 @@ package enum ScaleCheck {
     package static func firstNonFiniteBlock(_ bytes: UnsafeRawBufferPointer, type: GGMLType) -> Int? {
         let offsets = type.f16ScaleOffsets
         guard !offsets.isEmpty else { return nil }
-        let blockBytes = type.blockLayout.bytes
-        for b in 0..<(bytes.count / blockBytes) {
-            for o in offsets where isNonFiniteF16(bytes.loadUnaligned(fromByteOffset: b * blockBytes + o, as: UInt16.self)) { return b }
+        let blockBytes = type.blockLayout.bytes, blocks = bytes.count / blockBytes
+        // The check reads the whole tensor from memory: on one core it was a quarter of the
+        // time to the first token of a 1B Q4_K_M (0.1 s of 0.4), so large tensors are split
+        // over the cores.
+        let threads = bytes.count >= 4 << 20 ? min(availableCores(), 8) : 1
+        var firsts = [Int](repeating: .max, count: threads)
+        firsts.withUnsafeMutableBufferPointer { firsts in
+            parallelRows(blocks, threads: threads) { t, range in
+                for b in range {
+                    for o in offsets where isNonFiniteF16(bytes.loadUnaligned(fromByteOffset: b * blockBytes + o, as: UInt16.self)) {
+                        firsts[t] = b
+                        return
+                    }
+                }
+            }
         }
-        return nil
+        let first = firsts.min()!
+        return first == .max ? nil : first
     }
 
     /// The first scale of a .tlm q8 (f16 per block of 32) or q8-row (f32 per row) tensor
