@@ -778,7 +778,7 @@ DEFINE_X86_KERNELS(vnni, TL_TARGET_AVX512 __attribute__((unused)), dot4_vnni)
 // once per product, per pair: the first 16 values of both blocks, then their last 16. The
 // values stay unsigned (at most 31, so the two VPMADDUBSW of a pair add up in int16): a
 // zero point z comes off as z·d·xs·Σx, a minimum m adds m·xs·Σx, one FMA per 8 blocks.
-// (IQ4_NL's values need a sign, so it keeps the kernel above.)
+// IQ4_NL's nibbles are looked up in its table and keep their sign.
 
 /// Eight blocks of 32's factors d·xs (an f16 d at the start of each of `bytes`), adding
 /// each block's zero-point share d·xs·Σx (`zero`, to be scaled by −z) or its minimum's
@@ -807,10 +807,12 @@ TL_TARGET_AVX2 static void arrange_pairs_avx2(const int8_t *x, size_t pairs, int
 
 /// A row's octets of blocks against arranged activations: `bytes` per block, f16 d at 0,
 /// nibbles at `nib`, fifth bits at `fifth` (or none, 0), zero point `zero`, a minimum at
-/// byte 2 (`minimum`). All constants at each call.
-TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octets, const int8_t *xa, const float *xs,
-                                                  const int32_t *xsum, size_t bytes, size_t nib, size_t fifth, int zero, int minimum) {
+/// byte 2 (`minimum`); `iq4`: the nibbles index IQ4's table, signed values multiplied as
+/// |q| · (x with q's sign), each half widened on its own. All constants at each call.
+TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octets, const int8_t *xa, const float *xs, const int32_t *xsum,
+                                                  size_t bytes, size_t nib, size_t fifth, int zero, int minimum, int iq4) {
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0];
     for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
         PREFETCH(w, 8 * bytes)
@@ -826,7 +828,16 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
                 hi = _mm256_or_si256(hi, bits_as_bytes(words, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
                                                                                         0x0202020202020202, 0x0303030303030303)));
             }
-            const __m256i p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, LOAD(xa + 64 * k)), _mm256_maddubs_epi16(hi, LOAD(xa + 64 * k + 32))), ones);
+            const __m256i xl = LOAD(xa + 64 * k), xh = LOAD(xa + 64 * k + 32);
+            __m256i p;
+            if (iq4) {  // |q|·|x| reaches 127², so the halves cannot share an int16
+                lo = _mm256_shuffle_epi8(table, lo);
+                hi = _mm256_shuffle_epi8(table, hi);
+                p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(lo, lo), _mm256_sign_epi8(xl, lo)), ones),
+                                     _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(hi, hi), _mm256_sign_epi8(xh, hi)), ones));
+            } else {
+                p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)), ones);
+            }
             const __m256i pick = _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
             acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[k]);
         }
@@ -839,14 +850,14 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
 /// (fewer than eight) through `tail`, the type's kernel above.
 TL_TARGET_AVX2 TL_INLINE void rows_pairs_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                              const int32_t *xsum, float *out, size_t bytes, size_t nib, size_t fifth, int zero,
-                                             int minimum, tl_block_dot tail) {
+                                             int minimum, int iq4, tl_block_dot tail) {
     int8_t xa[SEGMENT];
     const size_t blocks = n / 32, row_bytes = blocks * bytes, whole = blocks / 8 * 8;
     for (size_t b0 = 0; b0 < whole; b0 += SEGMENT / 32) {
         const size_t octets = (whole - b0 < SEGMENT / 32 ? whole - b0 : SEGMENT / 32) / 8;
         arrange_pairs_avx2(x + 32 * b0, 4 * octets, xa);
         for (size_t r = r0; r < r1; r++) {
-            const float part = pairs_arranged_avx2(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, minimum);
+            const float part = pairs_arranged_avx2(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, minimum, iq4);
             out[r] = b0 ? out[r] + part : part;
         }
     }
@@ -857,15 +868,16 @@ TL_TARGET_AVX2 TL_INLINE void rows_pairs_avx2(const uint8_t *w, size_t n, size_t
         }
 }
 
-#define PAIRS_ROWS(T, BYTES, NIB, FIFTH, ZERO, MINIMUM)                                                                    \
+#define PAIRS_ROWS(T, BYTES, NIB, FIFTH, ZERO, MINIMUM, IQ4)                                                               \
     TL_TARGET_AVX2 static void rows_##T##_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x,          \
                                                const float *xs, const int32_t *xsum, float *out) {                         \
-        rows_pairs_avx2(w, n, r0, r1, x, xs, xsum, out, BYTES, NIB, FIFTH, ZERO, MINIMUM, dot_##T##_avx2);                 \
+        rows_pairs_avx2(w, n, r0, r1, x, xs, xsum, out, BYTES, NIB, FIFTH, ZERO, MINIMUM, IQ4, dot_##T##_avx2);            \
     }
-PAIRS_ROWS(q4_0, 18, 2, 0, 8, 0)
-PAIRS_ROWS(q4_1, 20, 4, 0, 0, 1)
-PAIRS_ROWS(q5_0, 22, 6, 2, 16, 0)
-PAIRS_ROWS(q5_1, 24, 8, 4, 0, 1)
+PAIRS_ROWS(q4_0, 18, 2, 0, 8, 0, 0)
+PAIRS_ROWS(q4_1, 20, 4, 0, 0, 1, 0)
+PAIRS_ROWS(q5_0, 22, 6, 2, 16, 0, 0)
+PAIRS_ROWS(q5_1, 24, 8, 4, 0, 1, 0)
+PAIRS_ROWS(iq4_nl, 18, 2, 0, 0, 0, 1)
 
 // AVX-512 for the types most files hold (Q8_0, the blocks of 32 that llama.cpp's mixes use
 // where rows are not a multiple of 256, and the K types): two blocks of 32 per
@@ -1867,8 +1879,6 @@ TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_
 PER_16_ROWS(avx2, TL_TARGET_AVX2)
 #undef PER_16_ROWS
 
-// AVX2: IQ4_NL's row kernel; every other type goes through its rows function (avx2_rows).
-static const tl_block_dot avx2_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_IQ4_NL] = dot_iq4_nl_avx2};
 // AVX-512: Q8_0's row kernel; every other type's kernel takes a product's rows together
 // (vnni_rows), arranging its activations once.
 static const tl_block_dot vnni_table[TL_BLOCK_TYPE_COUNT] = {[TL_BLOCKS_Q8_0] = dot_q8_0_avx512};
@@ -1884,7 +1894,7 @@ static const tl_block_rows avx2_rows[TL_BLOCK_TYPE_COUNT] = {
     [TL_BLOCKS_Q4_0] = rows_q4_0_avx2, [TL_BLOCKS_Q4_1] = rows_q4_1_avx2, [TL_BLOCKS_Q5_0] = rows_q5_0_avx2,
     [TL_BLOCKS_Q5_1] = rows_q5_1_avx2, [TL_BLOCKS_Q6_K] = rows_q6_k_avx2, [TL_BLOCKS_Q2_K] = rows_q2_k_avx2,
     [TL_BLOCKS_Q3_K] = rows_q3_k_avx2, [TL_BLOCKS_Q4_K] = rows_q4_k_avx2, [TL_BLOCKS_Q5_K] = rows_q5_k_avx2, [TL_BLOCKS_Q8_0] = rows_q8_0_avx2,
-    [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx2};
+    [TL_BLOCKS_IQ4_XS] = rows_iq4_xs_avx2, [TL_BLOCKS_IQ4_NL] = rows_iq4_nl_avx2};
 #endif
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
@@ -1894,7 +1904,8 @@ static const tl_block_dot sdot_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(sdot);
 static const tl_block_dot *table_for(tl_isa isa) {
     switch (isa) {
 #if TL_X86
-    case TL_ISA_AVX2: return avx2_table;
+    // AVX2 takes every type through its rows function (avx2_rows); a type without one
+    // would take the portable kernel.
     case TL_ISA_AVX512VNNI: return vnni_table;
 #endif
 #if TL_ARM64
