@@ -536,12 +536,10 @@ TL_TARGET_AVX2 static inline int one_scale_avx2(__m256 xs8) {
     return _mm256_movemask_ps(_mm256_cmp_ps(xs8, _mm256_permutevar8x32_ps(xs8, _mm256_setzero_si256()), _CMP_EQ_OQ)) == 0xFF;
 }
 
-/// Eight int32 scales (within int16) as int16 pairs (s in both halves of each lane), for VPMADDWD.
-TL_TARGET_AVX2 static inline __m256i sc16_avx2(__m256i s32) { return _mm256_blend_epi16(s32, _mm256_slli_epi32(s32, 16), 0xAA); }
-
-/// Σu·x per 4 values, each lane times its scale: lane k of `pick` names the scale of lane k.
-TL_TARGET_AVX2 static inline __m256i scaled_dot_avx2(__m256i u, __m256i x, __m256i sc16, __m256i pick) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_permutevar8x32_epi32(sc16, pick));
+/// Signed bytes q times x in int16 pair sums, as VPMADDUBSW takes them: |q| against x with
+/// q's sign (IQ4's values).
+TL_TARGET_AVX2 static inline __m256i signed_pairs_avx2(__m256i q, __m256i x) {
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
 }
 TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
@@ -676,22 +674,10 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
     TARGET static float dot_iq4_xs_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {     \
         (void)xsum;                                                                                                            \
         const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));       \
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                                                                        \
-        __m256 whole = acc[0]; /* the super-blocks added up in int32 */                                                        \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};                 \
         for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
             int32_t ls[8];                                                                                                     \
             for (int j = 0; j < 8; j++) ls[j] = iq4xs_scale(w, j);                                                             \
-            /* One activation scale for the super-block: its blocks add up in int32, each widened against its scale. */       \
-            if (one_scale_avx2(_mm256_loadu_ps(xs))) {                                                                         \
-                const __m256i sc16 = sc16_avx2(LOAD(ls));                                                                      \
-                __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};                                            \
-                for (int j = 0; j < 8; j++) {                                                                                  \
-                    const __m256i q = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), xv = LOAD(x + 32 * j);         \
-                    sums[j % 2] = _mm256_add_epi32(sums[j % 2], scaled_dot_avx2(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xv, q), sc16, _mm256_set1_epi32(j))); \
-                }                                                                                                              \
-                whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1])), _mm256_set1_ps(tl_half_at(w) * xs[0]), whole); \
-                continue;                                                                                                      \
-            }                                                                                                                  \
             const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(LOAD(ls)), _mm256_mul_ps(_mm256_loadu_ps(xs), _mm256_set1_ps(tl_half_at(w)))); \
             for (int j = 0; j < 8; j += 2) {                                                                                   \
                 const __m256i q0 = _mm256_shuffle_epi8(table, nibbles_avx2(w + 8 + 16 * j)), x0 = LOAD(x + 32 * j);            \
@@ -702,7 +688,7 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
                                        _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(j + 1)), acc[j % 4 + 1]);                           \
             }                                                                                                                  \
         }                                                                                                                      \
-        return hsum256(_mm256_add_ps(SUM4(acc), whole));                                                                       \
+        return hsum256(SUM4(acc));                                                                                             \
     }                                                                                                                          \
     TARGET static inline __attribute__((always_inline)) float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x,        \
                                             const float *xs, const int32_t *xsum, int five) {                                  \
@@ -833,8 +819,7 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
             if (iq4) {  // |q|·|x| reaches 127², so the halves cannot share an int16
                 lo = _mm256_shuffle_epi8(table, lo);
                 hi = _mm256_shuffle_epi8(table, hi);
-                p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(lo, lo), _mm256_sign_epi8(xl, lo)), ones),
-                                     _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(hi, hi), _mm256_sign_epi8(xh, hi)), ones));
+                p = _mm256_add_epi32(_mm256_madd_epi16(signed_pairs_avx2(lo, xl), ones), _mm256_madd_epi16(signed_pairs_avx2(hi, xh), ones));
             } else {
                 p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)), ones);
             }
@@ -1588,8 +1573,8 @@ TL_TARGET_AVX2 static inline float iq4_xs_core_avx2(const uint8_t *w, size_t sup
             const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low));
             const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
             const __m256i xl = LOAD(xa + 64 * p), xh = LOAD(xa + 64 * p + 32);
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(lo, lo), _mm256_sign_epi8(xl, lo)), s));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(hi, hi), _mm256_sign_epi8(xh, hi)), s));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(signed_pairs_avx2(lo, xl), s));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(signed_pairs_avx2(hi, xh), s));
         }
         whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(tl_half_at(w) * xs[0]), whole);
     }
