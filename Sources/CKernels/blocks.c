@@ -456,26 +456,31 @@ TL_INLINE void prefetch_row_ahead(const uint8_t *w, size_t r, size_t r1, size_t 
 // ---- x86-64 ---------------------------------------------------------------------------
 #if TL_X86
 
-// Every kernel that arranges a product's activations (AVX-512's, AVX2's Q6_K) does it
+// Every kernel that arranges a product's activations (AVX-512's and AVX2's) does it
 // SEGMENT values at a time, on the stack; a longer row adds up its segments' sums.
 enum { SEGMENT = 16384 };
 
+/// Σx of a run of 16 activations (|Σ| ≤ 16·128, so it fits an int16).
+static inline int32_t sum_of_16(const int8_t *x) {
+    int32_t s = 0;
+    for (int i = 0; i < 16; i++) s += x[i];
+    return s;
+}
+
 /// xs·Σx per run of 16 activations: what Q2_K's minimums and Q3_K's −4 multiply.
 static void k23_sums(const int8_t *x, const float *xs, size_t groups, float *s16) {
-    for (size_t g = 0; g < groups; g++, x += 16) {
-        int32_t s = 0;
-        for (int i = 0; i < 16; i++) s += x[i];
-        s16[g] = xs[g / 2] * (float)s;
-    }
+    for (size_t g = 0; g < groups; g++) s16[g] = xs[g / 2] * (float)sum_of_16(x + 16 * g);
 }
 
 /// 32·Σx per run of 16 activations, as floats: Q6_K's −32 for `groups` runs.
 static void q6_k_offsets(const int8_t *x, size_t groups, float *off16) {
-    for (size_t g = 0; g < groups; g++, x += 16) {
-        int32_t s = 0;
-        for (int i = 0; i < 16; i++) s += x[i];
-        off16[g] = 32.0f * (float)s;
-    }
+    for (size_t g = 0; g < groups; g++) off16[g] = 32.0f * (float)sum_of_16(x + 16 * g);
+}
+
+/// Σx per run of 16 activations as int16: for the per-16 types' cores with one activation
+/// scale per super-block.
+static void sums16_of(const int8_t *x, size_t groups, int16_t *sums16) {
+    for (size_t g = 0; g < groups; g++) sums16[g] = (int16_t)sum_of_16(x + 16 * g);
 }
 
 /// A block's 16 bytes of nibbles as 32 bytes in value order (low nibbles, then high).
@@ -1364,11 +1369,12 @@ TL_TARGET_AVX512 TL_INLINE void rows_per_16_avx512(const uint8_t *w, size_t n, s
     }
 PER_16_ROWS(avx512, TL_TARGET_AVX512)
 
-// AVX2's row kernels for decoding, the K types against activations with one scale per
-// super-block (what the runner gives them): the scales picked by VPSHUFB, the offsets and
-// minimums in int32, and prefetches as the loop goes. The kernels above (a factor per 32
-// values in floats, a row prefetched at a time) computed at about the memory's pace on one
-// core, so on two they kept Q4_K_M decoding at q8's speed.
+// AVX2's row kernels for decoding: the 256-value types (Q2_K … Q6_K, IQ4_XS) against
+// activations with one scale per super-block (what the runner gives them), the scales
+// picked by VPSHUFB and the offsets and minimums in int32; and Q8_0. All prefetch as the
+// loop goes. The kernels above (a factor per 32 values in floats, a row prefetched at a
+// time) computed at about the memory's pace on one core, so on two they kept Q4_K_M
+// decoding at q8's speed.
 
 /// Q4_K or Q5_K rows: each block's int16 pair sums widened against its 6-bit scale, picked
 /// from the super-block's eight by one VPSHUFB; the minimums Σm·Σx in int32.
@@ -1420,7 +1426,7 @@ TL_TARGET_AVX2 static inline __m256i run_scales_avx2(__m256i half, int g) {
 /// Q6_K rows against activations with one scale per super-block: its values unsigned, each
 /// run of 16's int16 pair sums widened against the run's scale (VPSHUFB from the half's
 /// eight, as int16), and the −32 as 32·Σ s·Σx per super-block in int32 against the int16 sums
-/// per run of 16 (sums16_of, once per product).
+/// per run of 16 (sums16_of, once per segment of the product).
 TL_TARGET_AVX2 static inline float q6_k_core_256_avx2(const uint8_t *w, size_t superblocks, const int8_t *x, const float *xs,
                                                       const int16_t *sums16) {
     const __m256i low = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
@@ -1487,15 +1493,6 @@ TL_TARGET_AVX2 static inline float k23_core_256_avx2(const uint8_t *w, size_t su
         whole = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(tl_half_at(w + (three ? 108 : 80)) * xs[0]), whole);
     }
     return hsum256(_mm256_sub_ps(whole, mins));
-}
-
-/// Σx per run of 16 activations as int16 (|Σ| ≤ 16·128), for the per-16 types' one-scale cores.
-static void sums16_of(const int8_t *x, size_t groups, int16_t *sums16) {
-    for (size_t g = 0; g < groups; g++, x += 16) {
-        int32_t s = 0;
-        for (int i = 0; i < 16; i++) s += x[i];
-        sums16[g] = (int16_t)s;
-    }
 }
 
 /// Whether every super-block of n activations has one scale.
