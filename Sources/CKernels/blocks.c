@@ -16,9 +16,10 @@
 //
 // The products over the 256-value types (Q2_K … Q6_K, IQ4_XS) are given activations with
 // one scale per 256 values (tl_quantize_activations_256, written per block of 32 all the
-// same): AVX2's kernels of those types then widen each block's (or run's) sums against its
-// integer scale and add the super-block up in int32, converting once per super-block. They
-// check that the eight scales are one, and otherwise take the per-block path.
+// same): AVX2's and NEON's kernels of those types then multiply each block's (or run's)
+// sums by its integer scale and add the super-block up in int32, converting once per
+// super-block. They check that the eight scales are one, and otherwise take the per-block
+// path.
 //
 // Each type has a portable definition and AVX2, AVX-512 VNNI (512-bit, with 256-bit ones
 // for a row's last blocks), NEON and NEON+SDOT variants; one table per variant, picked by
@@ -56,9 +57,18 @@ typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const
 // which the compiler vectorizes.
 
 TL_INLINE float f16_at(const uint8_t *p) {
+#if TL_ARM64
+    // Every ARMv8 core converts halves in one instruction; tl_f16_to_f32's branches cost
+    // the NEON kernels as much as a block's products. The same value for every finite or
+    // infinite half (a NaN stays a NaN; the loader refuses non-finite scales anyway).
+    __fp16 v;
+    memcpy(&v, p, 2);
+    return (float)v;
+#else
     uint16_t h;
     memcpy(&h, p, 2);
     return tl_f16_to_f32(h);
+#endif
 }
 
 /// The 6-bit scales and minimums of a Q4_K or Q5_K super-block's eight blocks.
@@ -1632,6 +1642,9 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
     for (; b < blocks; b++) acc[0] = STEP(w + b * (BYTES), x + 32 * b, xs[b], xsum[b], acc[0]);                           \
     return vaddvq_f32(SUM4_NEON(acc));
 #define SUM4_NEON(a) vaddq_f32(vaddq_f32((a)[0], (a)[1]), vaddq_f32((a)[2], (a)[3]))
+// Four int32 vectors' totals, vector k's in lane k (pairwise adds).
+#define TOTALS4_NEON(v) vpaddq_s32(vpaddq_s32((v)[0], (v)[1]), vpaddq_s32((v)[2], (v)[3]))
+#define SIGNED32(u) vreinterpretq_s32_u32(u)
 
 #define DEFINE_ARM_KERNELS(V, TARGET, DOT4)                                                                                    \
     TARGET static inline float32x4_t step_q8_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
@@ -1690,30 +1703,26 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
     TARGET static float dot_q5_1_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         ROW_OF_BLOCKS_NEON(24, step_q5_1_##V)                                                                                  \
     }                                                                                                                          \
-    /* Q2_K and Q3_K, 16 values at a time (one scale each): 2-bit values (bits 2j of byte 32h + l), Q3_K's third */       \
-    /* bit (bit 4h + j of byte l of the mask) */                                                                               \
+    /* Q2_K and Q3_K, 16 values at a time (one scale each): group i's 2-bit values (bits 2j of byte 32h + l), Q3_K's */    \
+    /* third bit (bit 4h + j of byte l of the mask) and its −4 */                                                              \
+    TARGET static inline __attribute__((always_inline)) int8x16_t k23_values_##V(const uint8_t *w, int i, int three) {        \
+        const int h = i / 8, j = i % 8 / 2, half = i % 2;                                                                      \
+        const uint8_t *qs = w + (three ? 32 : 16);                                                                             \
+        const uint8x16_t u = vandq_u8(vshlq_u8(vld1q_u8(qs + 32 * h + 16 * half), vdupq_n_s8((int8_t)(-2 * j))), vdupq_n_u8(3)); \
+        if (!three) return vreinterpretq_s8_u8(u);                                                                             \
+        const uint8x16_t bit = vandq_u8(vshlq_u8(vld1q_u8(w + 16 * half), vdupq_n_s8((int8_t)(-(4 * h + j)))), vdupq_n_u8(1)); \
+        return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(u, vshlq_n_u8(bit, 2))), vdupq_n_s8(4));                                 \
+    }                                                                                                                          \
     TARGET static inline float dot_k23_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, int three) {         \
         const size_t bytes = three ? 110 : 84;                                                                                 \
         float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)}, mins = vdupq_n_f32(0);          \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
             const float d = f16_at(w + (three ? 108 : 80)), dmin = three ? 0 : f16_at(w + 82);                                 \
-            const uint8_t *qs = w + (three ? 32 : 16);                                                                         \
             for (int i = 0; i < 16; i++) { /* group i: values 16i..16i+15 */                                                   \
-                const int h = i / 8, j = i % 8 / 2, half = i % 2;                                                              \
-                uint8x16_t u = vandq_u8(vshlq_u8(vld1q_u8(qs + 32 * h + 16 * half), vdupq_n_s8((int8_t)(-2 * j))), vdupq_n_u8(3)); \
                 const int8x16_t xv = vld1q_s8(x + 16 * i);                                                                     \
-                int sc;                                                                                                        \
-                if (three) {                                                                                                   \
-                    const uint8x16_t bit = vandq_u8(vshlq_u8(vld1q_u8(w + 16 * half), vdupq_n_s8((int8_t)(-(4 * h + j)))), vdupq_n_u8(1)); \
-                    u = vorrq_u8(u, vshlq_n_u8(bit, 2));                                                                       \
-                    sc = q3k_scale(w, i);                                                                                      \
-                    const int32x4_t p = DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(4)), xv);                             \
-                    acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(p), d * (float)sc * xs[i / 2]);                         \
-                } else {                                                                                                       \
-                    sc = w[i] & 0x0F;                                                                                          \
-                    acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT4(vreinterpretq_s8_u8(u), xv)), d * (float)sc * xs[i / 2]); \
-                    mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT4(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]);     \
-                }                                                                                                              \
+                const int sc = three ? q3k_scale(w, i) : w[i] & 0x0F;                                                          \
+                acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT4(k23_values_##V(w, i, three), xv)), d * (float)sc * xs[i / 2]); \
+                if (!three) mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT4(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]); \
             }                                                                                                                  \
         }                                                                                                                      \
         return vaddvq_f32(vsubq_f32(SUM4_NEON(acc), mins));                                                                    \
@@ -1744,33 +1753,36 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         }                                                                                                                      \
         return vaddvq_f32(SUM4_NEON(acc));                                                                                     \
     }                                                                                                                          \
+    /* Chunk c of a Q4_K or Q5_K super-block (blocks 2c and 2c + 1, Q5_K's fifth bits from qh0, qh1) against xc: */         \
+    /* each block's int32 lanes */                                                                                             \
+    TARGET static inline __attribute__((always_inline)) void q45k_chunk_##V(const uint8_t *ql, uint8x16_t qh0, uint8x16_t qh1, int c, \
+                                                                          int five, const int8_t *xc, int32x4_t *plo, int32x4_t *phi) { \
+        const uint8x16_t low = vdupq_n_u8(0x0F), bit = vdupq_n_u8(0x10);                                                       \
+        const uint8x16_t q0 = vld1q_u8(ql + 32 * c), q1 = vld1q_u8(ql + 32 * c + 16);                                          \
+        uint8x16_t lo0 = vandq_u8(q0, low), lo1 = vandq_u8(q1, low), hi0 = vshrq_n_u8(q0, 4), hi1 = vshrq_n_u8(q1, 4);          \
+        if (five) {                                                                                                            \
+            const int8x16_t sl = vdupq_n_s8((int8_t)(4 - 2 * c)), sh = vdupq_n_s8((int8_t)(3 - 2 * c));                       \
+            lo0 = vorrq_u8(lo0, vandq_u8(vshlq_u8(qh0, sl), bit));                                                             \
+            lo1 = vorrq_u8(lo1, vandq_u8(vshlq_u8(qh1, sl), bit));                                                             \
+            hi0 = vorrq_u8(hi0, vandq_u8(vshlq_u8(qh0, sh), bit));                                                             \
+            hi1 = vorrq_u8(hi1, vandq_u8(vshlq_u8(qh1, sh), bit));                                                             \
+        }                                                                                                                      \
+        *plo = vaddq_s32(DOT4(vreinterpretq_s8_u8(lo0), vld1q_s8(xc)), DOT4(vreinterpretq_s8_u8(lo1), vld1q_s8(xc + 16)));    \
+        *phi = vaddq_s32(DOT4(vreinterpretq_s8_u8(hi0), vld1q_s8(xc + 32)), DOT4(vreinterpretq_s8_u8(hi1), vld1q_s8(xc + 48))); \
+    }                                                                                                                          \
     TARGET static inline __attribute__((always_inline)) float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x,        \
                                             const float *xs, const int32_t *xsum, int five) {                                  \
         const size_t bytes = five ? 176 : 144;                                                                                 \
-        const uint8x16_t low = vdupq_n_u8(0x0F), bit = vdupq_n_u8(0x10);                                                       \
         float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
         float mins = 0;                                                                                                        \
         for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
             uint8_t sc[8], m[8];                                                                                               \
             k4_scales(w + 4, sc, m);                                                                                           \
             const float d = f16_at(w);                                                                                         \
-            const uint8_t *ql = w + (five ? 48 : 16);                                                                          \
             const uint8x16_t qh0 = vld1q_u8(w + 16), qh1 = vld1q_u8(w + 32);                                                  \
             for (int c = 0; c < 4; c++) {                                                                                      \
-                const uint8x16_t q0 = vld1q_u8(ql + 32 * c), q1 = vld1q_u8(ql + 32 * c + 16);                                  \
-                uint8x16_t lo0 = vandq_u8(q0, low), lo1 = vandq_u8(q1, low), hi0 = vshrq_n_u8(q0, 4), hi1 = vshrq_n_u8(q1, 4);  \
-                if (five) {                                                                                                    \
-                    const int8x16_t sl = vdupq_n_s8((int8_t)(4 - 2 * c)), sh = vdupq_n_s8((int8_t)(3 - 2 * c));               \
-                    lo0 = vorrq_u8(lo0, vandq_u8(vshlq_u8(qh0, sl), bit));                                                     \
-                    lo1 = vorrq_u8(lo1, vandq_u8(vshlq_u8(qh1, sl), bit));                                                     \
-                    hi0 = vorrq_u8(hi0, vandq_u8(vshlq_u8(qh0, sh), bit));                                                     \
-                    hi1 = vorrq_u8(hi1, vandq_u8(vshlq_u8(qh1, sh), bit));                                                     \
-                }                                                                                                              \
-                const int8_t *xc = x + 64 * c;                                                                                 \
-                const int32x4_t plo = vaddq_s32(DOT4(vreinterpretq_s8_u8(lo0), vld1q_s8(xc)),                                  \
-                                                DOT4(vreinterpretq_s8_u8(lo1), vld1q_s8(xc + 16)));                            \
-                const int32x4_t phi = vaddq_s32(DOT4(vreinterpretq_s8_u8(hi0), vld1q_s8(xc + 32)),                             \
-                                                DOT4(vreinterpretq_s8_u8(hi1), vld1q_s8(xc + 48)));                            \
+                int32x4_t plo, phi;                                                                                            \
+                q45k_chunk_##V(w + (five ? 48 : 16), qh0, qh1, c, five, x + 64 * c, &plo, &phi);                               \
                 acc[c] = vfmaq_n_f32(acc[c], vcvtq_f32_s32(plo), d * sc[2 * c] * xs[2 * c]);                                    \
                 acc[c] = vfmaq_n_f32(acc[c], vcvtq_f32_s32(phi), d * sc[2 * c + 1] * xs[2 * c + 1]);                            \
             }                                                                                                                  \
@@ -1779,30 +1791,136 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         return vaddvq_f32(SUM4_NEON(acc)) - mins;                                                                              \
     }                                                                                                                          \
     K45_KERNELS(V, TARGET)                                                                                                     \
+    /* Run k (of 16 values) of group g of half h of a Q6_K super-block, −32 taken off, against x at the half's start: */ \
+    /* the low four bits from ql's nibbles, bits 2g and 2g + 1 of qh as bits 4 and 5 (g a constant) */                        \
+    TARGET static inline __attribute__((always_inline)) int32x4_t q6k_run_##V(const uint8_t *w, int h, int g, int k, const int8_t *x) { \
+        const uint8x16_t q = vld1q_u8(w + 64 * h + (g & 1 ? 32 : 0) + 16 * k), qh = vld1q_u8(w + 128 + 32 * h + 16 * k);      \
+        const uint8x16_t high = g & 1 ? vshrq_n_u8(qh, 2) : qh;                                                                 \
+        const uint8x16_t u = g < 2 ? vandq_u8(vsliq_n_u8(q, high, 4), vdupq_n_u8(0x3F))                                        \
+                                   : vorrq_u8(vshrq_n_u8(q, 4), vandq_u8(high, vdupq_n_u8(0x30)));                              \
+        return DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(32)), vld1q_s8(x + 32 * g + 16 * k));                          \
+    }                                                                                                                          \
     TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         (void)xsum;                                                                                                            \
-        const uint8x16_t low = vdupq_n_u8(0x0F), two = vdupq_n_u8(3);                                                          \
-        const int8x16_t off = vdupq_n_s8(32);                                                                                  \
         float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                                \
         for (size_t sb = 0; sb < n / 256; sb++, w += 210) {                                                                    \
             const float d = f16_at(w + 208);                                                                                   \
             for (int h = 0; h < 2; h++, x += 128, xs += 4) {                                                                   \
-                const uint8_t *ql = w + 64 * h, *qhp = w + 128 + 32 * h;                                                       \
                 const int8_t *sc = (const int8_t *)(w + 192 + 8 * h);                                                          \
-                for (int g = 0; g < 4; g++) {                                                                                  \
-                    int32x4_t part[2];                                                                                         \
-                    for (int k = 0; k < 2; k++) { /* the two runs of 16, each with its own scale */                            \
-                        const uint8x16_t raw = vld1q_u8(ql + (g & 1 ? 32 : 0) + 16 * k);                                       \
-                        const uint8x16_t lo4 = g < 2 ? vandq_u8(raw, low) : vshrq_n_u8(raw, 4);                                \
-                        const uint8x16_t hi2 = vandq_u8(vshlq_u8(vld1q_u8(qhp + 16 * k), vdupq_n_s8((int8_t)(-2 * g))), two);  \
-                        const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4))), off);            \
-                        part[k] = vmulq_n_s32(DOT4(q, vld1q_s8(x + 32 * g + 16 * k)), sc[2 * g + k]);                          \
-                    }                                                                                                          \
-                    acc[g] = vfmaq_n_f32(acc[g], vcvtq_f32_s32(vaddq_s32(part[0], part[1])), d * xs[g]);                       \
+                for (int g = 0; g < 4; g++) { /* the two runs of 16, each with its own scale */                                \
+                    const int32x4_t part = vaddq_s32(vmulq_n_s32(q6k_run_##V(w, h, g, 0, x), sc[2 * g]),                       \
+                                                     vmulq_n_s32(q6k_run_##V(w, h, g, 1, x), sc[2 * g + 1]));                  \
+                    acc[g] = vfmaq_n_f32(acc[g], vcvtq_f32_s32(part), d * xs[g]);                                              \
                 }                                                                                                              \
             }                                                                                                                  \
         }                                                                                                                      \
         return vaddvq_f32(SUM4_NEON(acc));                                                                                     \
+    }                                                                                                                          \
+    /* The 256-value types where every super-block's eight activation scales are one (tl_quantize_activations_256, */      \
+    /* what the runner gives them; one_scale_per_256): each block (or run of 16) meets its integer scale by an int32 */     \
+    /* multiply-accumulate and the super-block meets floats once, one conversion and one FMA per 256 values instead of */ \
+    /* per 32 (or 16), and no float factor made per block. */                                                                 \
+    TARGET static inline __attribute__((always_inline)) float dot_q45k_256_##V(const uint8_t *w, size_t n, const int8_t *x,    \
+                                                                              const float *xs, const int32_t *xsum, int five) { \
+        const size_t bytes = five ? 176 : 144;                                                                                 \
+        float32x4_t whole = vdupq_n_f32(0), mins = vdupq_n_f32(0);                                                             \
+        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8, xsum += 8) {                                    \
+            uint64_t scb, mb;                                                                                                  \
+            k4_scale_words(w + 4, &scb, &mb);                                                                                  \
+            const uint16x8_t sc16 = vmovl_u8(vcreate_u8(scb)), m16 = vmovl_u8(vcreate_u8(mb));                                 \
+            const uint8x16_t qh0 = vld1q_u8(w + 16), qh1 = vld1q_u8(w + 32);                                                  \
+            int32x4_t block[8];                                                                                                \
+            for (int c = 0; c < 4; c++) q45k_chunk_##V(w + (five ? 48 : 16), qh0, qh1, c, five, x + 64 * c, &block[2 * c], &block[2 * c + 1]); \
+            const int32x4_t sum = vmlaq_s32(vmulq_s32(TOTALS4_NEON(block), SIGNED32(vmovl_u16(vget_low_u16(sc16)))),          \
+                                            TOTALS4_NEON(block + 4), SIGNED32(vmovl_high_u16(sc16)));                          \
+            /* Σ m_j·Σx_j, the minimums' share, in int32 too */                                                                \
+            const int32x4_t msum = vmlaq_s32(vmulq_s32(SIGNED32(vmovl_u16(vget_low_u16(m16))), vld1q_s32(xsum)),               \
+                                             SIGNED32(vmovl_high_u16(m16)), vld1q_s32(xsum + 4));                              \
+            whole = vfmaq_n_f32(whole, vcvtq_f32_s32(sum), f16_at(w) * xs[0]);                                                 \
+            mins = vfmaq_n_f32(mins, vcvtq_f32_s32(msum), f16_at(w + 2) * xs[0]);                                              \
+        }                                                                                                                      \
+        return vaddvq_f32(vsubq_f32(whole, mins));                                                                             \
+    }                                                                                                                          \
+    K45_KERNELS(256_##V, TARGET)                                                                                               \
+    TARGET static float dot_q6_k_256_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {   \
+        (void)xsum;                                                                                                            \
+        float32x4_t whole = vdupq_n_f32(0);                                                                                    \
+        for (size_t sb = 0; sb < n / 256; sb++, w += 210, x += 256, xs += 8) {                                                 \
+            const int8x16_t sc8 = vld1q_s8((const int8_t *)(w + 192));                                                         \
+            const int16x8_t low = vmovl_s8(vget_low_s8(sc8)), high = vmovl_high_s8(sc8);                                      \
+            const int32x4_t sc[4] = {vmovl_s16(vget_low_s16(low)), vmovl_high_s16(low), vmovl_s16(vget_low_s16(high)), vmovl_high_s16(high)}; \
+            int32x4_t sums[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};                                                              \
+            for (int h = 0; h < 2; h++)                                                                                        \
+                for (int p = 0; p < 2; p++) { /* groups 2p and 2p + 1: four runs, scales 8h + 4p … 8h + 4p + 3 */              \
+                    const int32x4_t run[4] = {q6k_run_##V(w, h, 2 * p, 0, x + 128 * h), q6k_run_##V(w, h, 2 * p, 1, x + 128 * h), \
+                                              q6k_run_##V(w, h, 2 * p + 1, 0, x + 128 * h), q6k_run_##V(w, h, 2 * p + 1, 1, x + 128 * h)}; \
+                    sums[h] = vmlaq_s32(sums[h], TOTALS4_NEON(run), sc[2 * h + p]);                                            \
+                }                                                                                                              \
+            whole = vfmaq_n_f32(whole, vcvtq_f32_s32(vaddq_s32(sums[0], sums[1])), f16_at(w + 208) * xs[0]);                   \
+        }                                                                                                                      \
+        return vaddvq_f32(whole);                                                                                              \
+    }                                                                                                                          \
+    /* A Q3_K super-block's sixteen scales (q3k_scale) as signed bytes: four low bits from the nibbles of bytes 96–103, */ \
+    /* two high bits from bytes 104–107 */                                                                                     \
+    TARGET static inline int8x16_t q3k_scales_##V(const uint8_t *w) {                                                          \
+        const uint8x8_t nibbles = vld1_u8(w + 96);                                                                             \
+        const uint8x16_t low = vcombine_u8(vand_u8(nibbles, vdup_n_u8(0x0F)), vshr_n_u8(nibbles, 4));                          \
+        uint32_t four;                                                                                                         \
+        memcpy(&four, w + 104, 4);                                                                                             \
+        const uint8x16_t pick = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3};                                              \
+        const int8x16_t down = {0, 0, 0, 0, -2, -2, -2, -2, -4, -4, -4, -4, -6, -6, -6, -6};                                  \
+        const uint8x16_t two = vandq_u8(vshlq_u8(vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(four)), pick), down), vdupq_n_u8(3)); \
+        return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low, vshlq_n_u8(two, 4))), vdupq_n_s8(32));                               \
+    }                                                                                                                          \
+    /* Sixteen int8 factors as four int32 vectors, factor k of vector k / 4 in lane k % 4 */                                  \
+    TARGET static inline void widen16_##V(int8x16_t f, int32x4_t out[4]) {                                                    \
+        const int16x8_t low = vmovl_s8(vget_low_s8(f)), high = vmovl_high_s8(f);                                              \
+        out[0] = vmovl_s16(vget_low_s16(low)), out[1] = vmovl_high_s16(low);                                                   \
+        out[2] = vmovl_s16(vget_low_s16(high)), out[3] = vmovl_high_s16(high);                                                 \
+    }                                                                                                                          \
+    TARGET static inline __attribute__((always_inline)) float dot_k23_256_##V(const uint8_t *w, size_t n, const int8_t *x,     \
+                                                                             const float *xs, int three) {                    \
+        const size_t bytes = three ? 110 : 84;                                                                                 \
+        float32x4_t whole = vdupq_n_f32(0), mins = vdupq_n_f32(0);                                                             \
+        for (size_t sb = 0; sb < n / 256; sb++, w += bytes, x += 256, xs += 8) {                                               \
+            int32x4_t sc[4], m[4], sum = vdupq_n_s32(0), msum = vdupq_n_s32(0);                                                \
+            widen16_##V(three ? q3k_scales_##V(w) : vreinterpretq_s8_u8(vandq_u8(vld1q_u8(w), vdupq_n_u8(0x0F))), sc);         \
+            if (!three) widen16_##V(vreinterpretq_s8_u8(vshrq_n_u8(vld1q_u8(w), 4)), m);                                       \
+            for (int q = 0; q < 4; q++) { /* groups 4q … 4q + 3 */                                                             \
+                int32x4_t run[4], ones[4];                                                                                     \
+                for (int i = 0; i < 4; i++) {                                                                                  \
+                    const int8x16_t xv = vld1q_s8(x + 16 * (4 * q + i));                                                       \
+                    run[i] = DOT4(k23_values_##V(w, 4 * q + i, three), xv);                                                    \
+                    if (!three) ones[i] = DOT4(vdupq_n_s8(1), xv);                                                             \
+                }                                                                                                              \
+                sum = vmlaq_s32(sum, TOTALS4_NEON(run), sc[q]);                                                                \
+                if (!three) msum = vmlaq_s32(msum, TOTALS4_NEON(ones), m[q]);                                                  \
+            }                                                                                                                  \
+            whole = vfmaq_n_f32(whole, vcvtq_f32_s32(sum), f16_at(w + (three ? 108 : 80)) * xs[0]);                            \
+            if (!three) mins = vfmaq_n_f32(mins, vcvtq_f32_s32(msum), f16_at(w + 82) * xs[0]);                                 \
+        }                                                                                                                      \
+        return vaddvq_f32(vsubq_f32(whole, mins));                                                                             \
+    }                                                                                                                          \
+    K23_KERNELS(256_##V, TARGET)                                                                                               \
+    TARGET static float dot_iq4_xs_256_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) { \
+        (void)xsum;                                                                                                            \
+        const int16x8_t down = {0, -2, -4, -6, -8, -10, -12, -14}; /* block j's two high bits: bits 2j, 2j + 1 of the word */ \
+        float32x4_t whole = vdupq_n_f32(0);                                                                                    \
+        for (size_t sb = 0; sb < n / 256; sb++, w += 136, x += 256, xs += 8) {                                                 \
+            uint32_t nibbles;                                                                                                  \
+            uint16_t word;                                                                                                     \
+            memcpy(&nibbles, w + 4, 4);                                                                                        \
+            memcpy(&word, w + 2, 2);                                                                                           \
+            const uint8x8_t four = vcreate_u8(nibbles), low = vzip1_u8(vand_u8(four, vdup_n_u8(0x0F)), vshr_n_u8(four, 4));     \
+            const uint8x8_t two = vmovn_u16(vandq_u16(vshlq_u16(vdupq_n_u16(word), down), vdupq_n_u16(3)));                     \
+            const int16x8_t sc = vsubq_s16(vreinterpretq_s16_u16(vmovl_u8(vorr_u8(low, vshl_n_u8(two, 4)))), vdupq_n_s16(32));  \
+            int32x4_t block[8];                                                                                                \
+            for (int j = 0; j < 8; j++) block[j] = iq4_dot_##V(w + 8 + 16 * j, x + 32 * j);                                   \
+            const int32x4_t sum = vmlaq_s32(vmulq_s32(TOTALS4_NEON(block), vmovl_s16(vget_low_s16(sc))), TOTALS4_NEON(block + 4), \
+                                            vmovl_high_s16(sc));                                                               \
+            whole = vfmaq_n_f32(whole, vcvtq_f32_s32(sum), f16_at(w) * xs[0]);                                                 \
+        }                                                                                                                      \
+        return vaddvq_f32(whole);                                                                                              \
     }
 
 DEFINE_ARM_KERNELS(neon, , dot4_neon)
@@ -1881,6 +1999,20 @@ static const tl_block_rows avx2_rows[TL_BLOCK_TYPE_COUNT] = {
 #if TL_ARM64
 static const tl_block_dot neon_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(neon);
 static const tl_block_dot sdot_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(sdot);
+// The 256-value types' kernels for activations with one scale per super-block.
+#define DOT_TABLE_256(V)                                                                                               \
+    {[TL_BLOCKS_Q4_K] = dot_q4_k_256_##V, [TL_BLOCKS_Q5_K] = dot_q5_k_256_##V, [TL_BLOCKS_Q6_K] = dot_q6_k_256_##V,  \
+     [TL_BLOCKS_Q2_K] = dot_q2_k_256_##V, [TL_BLOCKS_Q3_K] = dot_q3_k_256_##V, [TL_BLOCKS_IQ4_XS] = dot_iq4_xs_256_##V}
+static const tl_block_dot neon_table_256[TL_BLOCK_TYPE_COUNT] = DOT_TABLE_256(neon);
+static const tl_block_dot sdot_table_256[TL_BLOCK_TYPE_COUNT] = DOT_TABLE_256(sdot);
+
+/// Whether each super-block of n activations (n a multiple of 256) has one scale.
+static int one_scale_per_256(const float *xs, size_t n) {
+    for (size_t i = 0; i < n / 32; i += 8)
+        for (size_t j = 1; j < 8; j++)
+            if (xs[i + j] != xs[i]) return 0;
+    return 1;
+}
 #endif
 
 static const tl_block_dot *table_for(tl_isa isa) {
@@ -1909,7 +2041,11 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
         return;
     }
 #endif
-    const tl_block_dot dot = table_for(isa)[type];
+    tl_block_dot dot = table_for(isa)[type];
+#if TL_ARM64
+    const tl_block_dot *per256 = isa == TL_ISA_NEON_DOTPROD ? sdot_table_256 : isa == TL_ISA_NEON ? neon_table_256 : NULL;
+    if (per256 && per256[type] && one_scale_per_256(xscales, n)) dot = per256[type];
+#endif
     const size_t row_bytes = tl_block_row_bytes(type, n);
     // AVX-512's Q8_0 kernel prefetches for itself.
     const int prefetch = isa != TL_ISA_AVX512VNNI;
