@@ -363,6 +363,13 @@ TL_INLINE void unpack_iq4_nibbles(const uint8_t *qs, uint8_t *u) {
         iq4_nibbles_ssse3(qs, u);
         return;
     }
+#elif TL_ARM64
+    if (TL_USES_NEON()) {  // by TBL; the portable variant keeps the loop, the tests' reference
+        const uint8x16_t table = vaddq_u8(vreinterpretq_u8_s8(vld1q_s8(tl_iq4_values)), vdupq_n_u8(128)), raw = vld1q_u8(qs);
+        vst1q_u8(u, vqtbl1q_u8(table, vandq_u8(raw, vdupq_n_u8(0x0F))));
+        vst1q_u8(u + 16, vqtbl1q_u8(table, vshrq_n_u8(raw, 4)));
+        return;
+    }
 #endif
     for (int i = 0; i < 16; i++) {
         u[i] = (uint8_t)(tl_iq4_values[qs[i] & 0x0F] + 128);

@@ -207,6 +207,24 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
 
 enum { LANES_NEON = 4, PANELS_NEON = 2, ROWS_NEON = LANES_NEON * PANELS_NEON, TOKENS_NEON = 4 };
 
+/// ROWS_NEON unpacked rows of n bytes laid out as the tile reads them, [b][k4][panel][row][4]
+/// (4 × 4 transposes of 4-byte groups), each byte XOR 0x80 where `flip`.
+static inline void lay_rows_neon(const uint8_t *rows, size_t n, int flip, int8_t *packed) {
+    const uint8x16_t sign = vdupq_n_u8(flip ? 0x80 : 0);
+    for (size_t b = 0; b < n / 32; b++)
+        for (size_t half = 0; half < 2; half++)         // k4 0–3, then 4–7
+            for (size_t p = 0; p < PANELS_NEON; p++) {  // rows 4p … 4p + 3
+                uint32x4_t a[LANES_NEON];
+                for (size_t i = 0; i < LANES_NEON; i++) a[i] = vreinterpretq_u32_u8(vld1q_u8(rows + (LANES_NEON * p + i) * n + 32 * b + 16 * half));
+                const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(a[0], a[1])), t1 = vreinterpretq_u64_u32(vtrn2q_u32(a[0], a[1]));
+                const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(a[2], a[3])), t3 = vreinterpretq_u64_u32(vtrn2q_u32(a[2], a[3]));
+                const uint64x2_t group[4] = {vtrn1q_u64(t0, t2), vtrn1q_u64(t1, t3), vtrn2q_u64(t0, t2), vtrn2q_u64(t1, t3)};
+                for (size_t k = 0; k < 4; k++)
+                    vst1q_s8(packed + ((b * 8 + 4 * half + k) * ROWS_NEON + LANES_NEON * p) * 4,
+                             vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u64(group[k]), sign)));
+            }
+}
+
 /// 8 packed rows × N tokens (x, xs and g at the tile's first token). HALVES: scales per
 /// 16; OFFSET: e counts. Constants at each call.
 TL_TARGET_DOTPROD TL_INLINE void tile_neon(const int8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
@@ -276,11 +294,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
                 }
         for (size_t r = r0; r < r1; r += ROWS_NEON) {
             unpack_rows(layout, layout->unpack, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, rows, factors, NULL, NULL);
-            for (size_t b = 0; b < blocks; b++)  // [b][k4][panel][row][4]
-                for (size_t k4 = 0; k4 < 8; k4++)
-                    for (size_t i = 0; i < ROWS_NEON; i++)
-                        for (size_t byte = 0; byte < 4; byte++)
-                            packed[((b * 8 + k4) * ROWS_NEON + i) * 4 + byte] = (int8_t)(rows[i * n + 32 * b + 4 * k4 + byte] ^ (flip ? 0x80 : 0));
+            lay_rows_neon(rows, n, flip, packed);
             const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
             for (size_t t = 0; t < T; t += TOKENS_NEON) {
 #define TILE(N, HALVES) tile_neon(packed, factors, n, x + t * n, xscales + t * blocks, g + t * blocks * parts, N, HALVES, !flip, y + t * ystride + r, ystride, valid)
