@@ -1630,6 +1630,20 @@ static inline int32x4_t dot4_neon(int8x16_t a, int8x16_t b) {
     return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
 }
 
+// The same totals (not lane for lane) for small weights, |a| < 64 (every type but Q8_0 and
+// IQ4): 16 or 32 products, a0·b0 then a1·b1. Without SDOT they add up in int16 by widening
+// multiply-accumulates, four products of at most 64·128 to a lane, then one pairwise
+// widening: 3 or 5 instructions where dot4_neon takes 5 or 11. With SDOT, the second
+// accumulates onto the first.
+TL_TARGET_DOTPROD static inline int32x4_t dot32_sdot(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, b0), a1, b1);
+}
+static inline int32x4_t dot16_small_neon(int8x16_t a, int8x16_t b) { return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(a), vget_low_s8(b)), a, b)); }
+static inline int32x4_t dot32_neon(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
+    const int16x8_t p = vmlal_s8(vmlal_high_s8(vmull_s8(vget_low_s8(a0), vget_low_s8(b0)), a0, b0), vget_low_s8(a1), vget_low_s8(b1));
+    return vpaddlq_s16(vmlal_high_s8(p, a1, b1));
+}
+
 /// 32 fifth bits (bit i for value i) as bytes 0x10 or 0, values 0–15 and 16–31.
 static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t *hi) {
     const uint8x8_t word = vcreate_u8(bits_at(p));
@@ -1653,7 +1667,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
 #define TOTALS4_NEON(v) vpaddq_s32(vpaddq_s32((v)[0], (v)[1]), vpaddq_s32((v)[2], (v)[3]))
 #define SIGNED32(u) vreinterpretq_s32_u32(u)
 
-#define DEFINE_ARM_KERNELS(V, TARGET, DOT4)                                                                                    \
+#define DEFINE_ARM_KERNELS(V, TARGET, DOT4, DOT16, DOT32)                                                                                    \
     TARGET static inline float32x4_t step_q8_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
         (void)xsum;                                                                                                            \
         const int8_t *q = (const int8_t *)(w + 2);                                                                             \
@@ -1665,7 +1679,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         const uint8x16_t raw = vld1q_u8(w + 2);                                                                                \
         const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(0x0F))), vdupq_n_s8(8));                   \
         const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), vdupq_n_s8(8));                                \
-        const int32x4_t p = vaddq_s32(DOT4(lo, vld1q_s8(x)), DOT4(hi, vld1q_s8(x + 16)));                                     \
+        const int32x4_t p = DOT32(lo, vld1q_s8(x), hi, vld1q_s8(x + 16));                                     \
         return vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs);                                                             \
     }                                                                                                                          \
     /* Q4_1, Q5_0, Q5_1: the nibbles (and fifth bits) of a block of 32, the zero point taken off; a minimum's m·xs·Σx */     \
@@ -1681,8 +1695,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
             hi = vorrq_u8(hi, fhi);                                                                                            \
         }                                                                                                                      \
         const int8x16_t z = vdupq_n_s8((int8_t)zero);                                                                          \
-        const int32x4_t p = vaddq_s32(DOT4(vsubq_s8(vreinterpretq_s8_u8(lo), z), vld1q_s8(x)),                                \
-                                      DOT4(vsubq_s8(vreinterpretq_s8_u8(hi), z), vld1q_s8(x + 16)));                          \
+        const int32x4_t p = DOT32(vsubq_s8(vreinterpretq_s8_u8(lo), z), vld1q_s8(x), vsubq_s8(vreinterpretq_s8_u8(hi), z), vld1q_s8(x + 16)); \
         acc = vfmaq_n_f32(acc, vcvtq_f32_s32(p), f16_at(w) * xs);                                                              \
         return minimum ? vaddq_f32(acc, vsetq_lane_f32(f16_at(w + 2) * xs * (float)xsum, vdupq_n_f32(0), 0)) : acc;           \
     }                                                                                                                          \
@@ -1728,8 +1741,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
             for (int i = 0; i < 16; i++) { /* group i: values 16i..16i+15 */                                                   \
                 const int8x16_t xv = vld1q_s8(x + 16 * i);                                                                     \
                 const int sc = three ? q3k_scale(w, i) : w[i] & 0x0F;                                                          \
-                acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT4(k23_values_##V(w, i, three), xv)), d * (float)sc * xs[i / 2]); \
-                if (!three) mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT4(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]); \
+                acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT16(k23_values_##V(w, i, three), xv)), d * (float)sc * xs[i / 2]); \
+                if (!three) mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT16(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]); \
             }                                                                                                                  \
         }                                                                                                                      \
         return vaddvq_f32(vsubq_f32(SUM4_NEON(acc), mins));                                                                    \
@@ -1774,8 +1787,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
             hi0 = vorrq_u8(hi0, vandq_u8(vshlq_u8(qh0, sh), bit));                                                             \
             hi1 = vorrq_u8(hi1, vandq_u8(vshlq_u8(qh1, sh), bit));                                                             \
         }                                                                                                                      \
-        *plo = vaddq_s32(DOT4(vreinterpretq_s8_u8(lo0), vld1q_s8(xc)), DOT4(vreinterpretq_s8_u8(lo1), vld1q_s8(xc + 16)));    \
-        *phi = vaddq_s32(DOT4(vreinterpretq_s8_u8(hi0), vld1q_s8(xc + 32)), DOT4(vreinterpretq_s8_u8(hi1), vld1q_s8(xc + 48))); \
+        *plo = DOT32(vreinterpretq_s8_u8(lo0), vld1q_s8(xc), vreinterpretq_s8_u8(lo1), vld1q_s8(xc + 16));                      \
+        *phi = DOT32(vreinterpretq_s8_u8(hi0), vld1q_s8(xc + 32), vreinterpretq_s8_u8(hi1), vld1q_s8(xc + 48));                 \
     }                                                                                                                          \
     TARGET static inline __attribute__((always_inline)) float dot_q45k_##V(const uint8_t *w, size_t n, const int8_t *x,        \
                                             const float *xs, const int32_t *xsum, int five) {                                  \
@@ -1805,7 +1818,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         const uint8x16_t high = g & 1 ? vshrq_n_u8(qh, 2) : qh;                                                                 \
         const uint8x16_t u = g < 2 ? vandq_u8(vsliq_n_u8(q, high, 4), vdupq_n_u8(0x3F))                                        \
                                    : vorrq_u8(vshrq_n_u8(q, 4), vandq_u8(high, vdupq_n_u8(0x30)));                              \
-        return DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(32)), vld1q_s8(x + 32 * g + 16 * k));                          \
+        return DOT16(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(32)), vld1q_s8(x + 32 * g + 16 * k));                          \
     }                                                                                                                          \
     TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         (void)xsum;                                                                                                            \
@@ -1897,8 +1910,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
                 int32x4_t run[4], ones[4];                                                                                     \
                 for (int i = 0; i < 4; i++) {                                                                                  \
                     const int8x16_t xv = vld1q_s8(x + 16 * (4 * q + i));                                                       \
-                    run[i] = DOT4(k23_values_##V(w, 4 * q + i, three), xv);                                                    \
-                    if (!three) ones[i] = DOT4(vdupq_n_s8(1), xv);                                                             \
+                    run[i] = DOT16(k23_values_##V(w, 4 * q + i, three), xv);                                                    \
+                    if (!three) ones[i] = DOT16(vdupq_n_s8(1), xv);                                                             \
                 }                                                                                                              \
                 sum = vmlaq_s32(sum, TOTALS4_NEON(run), sc[q]);                                                                \
                 if (!three) msum = vmlaq_s32(msum, TOTALS4_NEON(ones), m[q]);                                                  \
@@ -1930,8 +1943,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         return vaddvq_f32(whole);                                                                                              \
     }
 
-DEFINE_ARM_KERNELS(neon, , dot4_neon)
-DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot)
+DEFINE_ARM_KERNELS(neon, , dot4_neon, dot16_small_neon, dot32_neon)
+DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot, dot4_sdot, dot32_sdot)
 
 #endif
 
