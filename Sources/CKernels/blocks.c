@@ -1621,24 +1621,20 @@ TL_TARGET_AVX2 static void rows_iq4_xs_avx2(const uint8_t *w, size_t n, size_t r
 // ---- aarch64 ----------------------------------------------------------------------------
 #if TL_ARM64
 
-// The int32 sums of 4 adjacent products of two signed byte vectors: SDOT, or without it
-// widening multiplies and pairwise adds (the same sums in the same lanes).
+// The int32 sums of 16 products of two signed byte vectors, a weights and b activations
+// (|b| ≤ 127, as the quantizer makes them), in 4 lanes whose total is the dot product: SDOT
+// (4 adjacent products to a lane), or without it widening multiplies, two products to an
+// int16 lane (at most 2·128·127, no overflow), and one pairwise widening.
 TL_TARGET_DOTPROD static inline int32x4_t dot4_sdot(int8x16_t a, int8x16_t b) { return vdotq_s32(vdupq_n_s32(0), a, b); }
-static inline int32x4_t dot4_neon(int8x16_t a, int8x16_t b) {
-    const int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b)), hi = vmull_high_s8(a, b);
-    // Lanes of 4 products: pairs, then pairs of pairs.
-    return vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi));
-}
+static inline int32x4_t dot4_neon(int8x16_t a, int8x16_t b) { return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(a), vget_low_s8(b)), a, b)); }
 
-// The same totals (not lane for lane) for small weights, |a| < 64 (every type but Q8_0 and
-// IQ4): 16 or 32 products, a0·b0 then a1·b1. Without SDOT they add up in int16 by widening
-// multiply-accumulates, four products of at most 64·128 to a lane, then one pairwise
-// widening: 3 or 5 instructions where dot4_neon takes 5 or 11. With SDOT, the second
-// accumulates onto the first.
+// The same for 32 products, a0·b0 then a1·b1, where the weights are small, |a| < 64 (every
+// type but Q8_0 and IQ4): SDOT accumulates the second onto the first; without it, four
+// products of at most 64·128 go to an int16 lane before the one widening (5 instructions
+// where two dot4_neon and an add take 7).
 TL_TARGET_DOTPROD static inline int32x4_t dot32_sdot(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
     return vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, b0), a1, b1);
 }
-static inline int32x4_t dot16_small_neon(int8x16_t a, int8x16_t b) { return vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(a), vget_low_s8(b)), a, b)); }
 static inline int32x4_t dot32_neon(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
     const int16x8_t p = vmlal_s8(vmlal_high_s8(vmull_s8(vget_low_s8(a0), vget_low_s8(b0)), a0, b0), vget_low_s8(a1), vget_low_s8(b1));
     return vpaddlq_s16(vmlal_high_s8(p, a1, b1));
@@ -1667,7 +1663,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
 #define TOTALS4_NEON(v) vpaddq_s32(vpaddq_s32((v)[0], (v)[1]), vpaddq_s32((v)[2], (v)[3]))
 #define SIGNED32(u) vreinterpretq_s32_u32(u)
 
-#define DEFINE_ARM_KERNELS(V, TARGET, DOT4, DOT16, DOT32)                                                                                    \
+#define DEFINE_ARM_KERNELS(V, TARGET, DOT4, DOT32)                                                                                    \
     TARGET static inline float32x4_t step_q8_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, float32x4_t acc) { \
         (void)xsum;                                                                                                            \
         const int8_t *q = (const int8_t *)(w + 2);                                                                             \
@@ -1741,8 +1737,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
             for (int i = 0; i < 16; i++) { /* group i: values 16i..16i+15 */                                                   \
                 const int8x16_t xv = vld1q_s8(x + 16 * i);                                                                     \
                 const int sc = three ? q3k_scale(w, i) : w[i] & 0x0F;                                                          \
-                acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT16(k23_values_##V(w, i, three), xv)), d * (float)sc * xs[i / 2]); \
-                if (!three) mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT16(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]); \
+                acc[i % 4] = vfmaq_n_f32(acc[i % 4], vcvtq_f32_s32(DOT4(k23_values_##V(w, i, three), xv)), d * (float)sc * xs[i / 2]); \
+                if (!three) mins = vfmaq_n_f32(mins, vcvtq_f32_s32(DOT4(vdupq_n_s8(1), xv)), dmin * (float)(w[i] >> 4) * xs[i / 2]); \
             }                                                                                                                  \
         }                                                                                                                      \
         return vaddvq_f32(vsubq_f32(SUM4_NEON(acc), mins));                                                                    \
@@ -1818,7 +1814,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         const uint8x16_t high = g & 1 ? vshrq_n_u8(qh, 2) : qh;                                                                 \
         const uint8x16_t u = g < 2 ? vandq_u8(vsliq_n_u8(q, high, 4), vdupq_n_u8(0x3F))                                        \
                                    : vorrq_u8(vshrq_n_u8(q, 4), vandq_u8(high, vdupq_n_u8(0x30)));                              \
-        return DOT16(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(32)), vld1q_s8(x + 32 * g + 16 * k));                          \
+        return DOT4(vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(32)), vld1q_s8(x + 32 * g + 16 * k));                          \
     }                                                                                                                          \
     TARGET static float dot_q6_k_##V(const uint8_t *w, size_t n, const int8_t *x, const float *xs, const int32_t *xsum) {       \
         (void)xsum;                                                                                                            \
@@ -1910,8 +1906,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
                 int32x4_t run[4], ones[4];                                                                                     \
                 for (int i = 0; i < 4; i++) {                                                                                  \
                     const int8x16_t xv = vld1q_s8(x + 16 * (4 * q + i));                                                       \
-                    run[i] = DOT16(k23_values_##V(w, 4 * q + i, three), xv);                                                    \
-                    if (!three) ones[i] = DOT16(vdupq_n_s8(1), xv);                                                             \
+                    run[i] = DOT4(k23_values_##V(w, 4 * q + i, three), xv);                                                    \
+                    if (!three) ones[i] = DOT4(vdupq_n_s8(1), xv);                                                             \
                 }                                                                                                              \
                 sum = vmlaq_s32(sum, TOTALS4_NEON(run), sc[q]);                                                                \
                 if (!three) msum = vmlaq_s32(msum, TOTALS4_NEON(ones), m[q]);                                                  \
@@ -1943,8 +1939,8 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         return vaddvq_f32(whole);                                                                                              \
     }
 
-DEFINE_ARM_KERNELS(neon, , dot4_neon, dot16_small_neon, dot32_neon)
-DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot, dot4_sdot, dot32_sdot)
+DEFINE_ARM_KERNELS(neon, , dot4_neon, dot32_neon)
+DEFINE_ARM_KERNELS(sdot, TL_TARGET_DOTPROD, dot4_sdot, dot32_sdot)
 
 #endif
 
