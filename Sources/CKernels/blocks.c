@@ -58,12 +58,7 @@ typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const
 
 TL_INLINE float f16_at(const uint8_t *p) {
 #if TL_ARM64
-    // Every ARMv8 core converts halves in one instruction; tl_f16_to_f32's branches cost
-    // the NEON kernels as much as a block's products. The same value for every finite or
-    // infinite half (a NaN stays a NaN; the loader refuses non-finite scales anyway).
-    __fp16 v;
-    memcpy(&v, p, 2);
-    return (float)v;
+    return tl_half_at(p);
 #else
     uint16_t h;
     memcpy(&h, p, 2);

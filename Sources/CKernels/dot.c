@@ -276,13 +276,12 @@ TL_TARGET_AVX512 static float dot_q8row_vnni(const int8_t *w, float wscale, cons
 #endif
 
 #if TL_ARM64
-// Plain NEON: 8 × 8 → 16-bit products (|w·x| ≤ 2^14, exact), pairwise added into 32 bits.
+// Plain NEON: 8 × 8 → 16-bit products, two to a lane (|w| ≤ 128 and |x| ≤ 127: at most
+// 2·128·127, exact), pairwise added into 32 bits.
 TL_INLINE int32x4_t block_dot_neon(const int8_t *w, const int8_t *x) {
     const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
-    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
-    s = vpadalq_s16(s, vmull_high_s8(w0, x0));
-    s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
-    return vpadalq_s16(s, vmull_high_s8(w1, x1));
+    const int32x4_t s = vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), w0, x0));
+    return vpadalq_s16(s, vmlal_high_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(x1)), w1, x1));
 }
 
 // SDOT: four lanes, each the sum of four byte products, in one instruction per 16 pairs.
@@ -294,7 +293,7 @@ TL_TARGET_DOTPROD TL_INLINE int32x4_t block_dot_sdot(const int8_t *w, const int8
 static float dot_q8_neon(const int8_t *w, const uint16_t *ws, const int8_t *x, const float *xs, size_t n) {
     float32x4_t acc = vdupq_n_f32(0);
     for (size_t b = 0; b < n / 32; b++)
-        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(block_dot_neon(w + 32 * b, x + 32 * b)), tl_f16_to_f32(ws[b]) * xs[b]);
+        acc = vfmaq_n_f32(acc, vcvtq_f32_s32(block_dot_neon(w + 32 * b, x + 32 * b)), tl_half_at(ws + b) * xs[b]);
     return vaddvq_f32(acc);
 }
 
@@ -302,10 +301,10 @@ TL_TARGET_DOTPROD static float dot_q8_sdot(const int8_t *w, const uint16_t *ws, 
     float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0;
     size_t b = 0;
     for (; b + 2 <= n / 32; b += 2) {
-        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(block_dot_sdot(w + 32 * b, x + 32 * b)), tl_f16_to_f32(ws[b]) * xs[b]);
-        acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(block_dot_sdot(w + 32 * b + 32, x + 32 * b + 32)), tl_f16_to_f32(ws[b + 1]) * xs[b + 1]);
+        acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(block_dot_sdot(w + 32 * b, x + 32 * b)), tl_half_at(ws + b) * xs[b]);
+        acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(block_dot_sdot(w + 32 * b + 32, x + 32 * b + 32)), tl_half_at(ws + b + 1) * xs[b + 1]);
     }
-    if (b < n / 32) acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(block_dot_sdot(w + 32 * b, x + 32 * b)), tl_f16_to_f32(ws[b]) * xs[b]);
+    if (b < n / 32) acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(block_dot_sdot(w + 32 * b, x + 32 * b)), tl_half_at(ws + b) * xs[b]);
     return vaddvq_f32(vaddq_f32(acc0, acc1));
 }
 

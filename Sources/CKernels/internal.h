@@ -69,6 +69,15 @@ TL_TARGET_AVX2 static inline float tl_half_at(const void *p) {
     __asm__("movzwl %1, %0" : "=r"(h) : "m"(*(const uint16_t *)p));
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)));
 }
+#elif TL_ARM64
+/// The f16 at p, converted by FCVT (every ARMv8 core has it; tl_f16_to_f32's branches cost
+/// the kernels as much as a block's products): the same value for every finite or infinite
+/// half, a NaN for a NaN (the loaders refuse non-finite scales anyway).
+static inline float tl_half_at(const void *p) {
+    __fp16 h;
+    memcpy(&h, p, 2);
+    return (float)h;
+}
 #endif
 
 /// The smallest f16 not below d (d finite, ≥ 0); 0x7c00 (infinity) when d exceeds f16's range.
