@@ -23,7 +23,8 @@
 //
 // Each type has a portable definition and AVX2, AVX-512 VNNI (512-bit, with 256-bit ones
 // for a row's last blocks), NEON and NEON+SDOT variants; one table per variant, picked by
-// the thread's variant on each call, and the rows tables beside it.
+// the thread's variant on each call, and beside them x86's rows tables and ARM's tables of
+// the super-block kernels.
 // A prompt's products are gemm_blocks.c's.
 #include "internal.h"
 
@@ -56,6 +57,8 @@ typedef float (*tl_block_dot)(const uint8_t *w, size_t n, const int8_t *x, const
 // The portable variant runs Q2_K, Q3_K, IQ4_NL and IQ4_XS through their unpacking (below),
 // which the compiler vectorizes.
 
+/// The f16 at p: by FCVT on ARM (tl_half_at); elsewhere bit by bit (the x86 kernels convert
+/// by F16C where it counts).
 TL_INLINE float f16_at(const uint8_t *p) {
 #if TL_ARM64
     return tl_half_at(p);
