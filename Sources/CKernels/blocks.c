@@ -551,11 +551,6 @@ TL_TARGET_AVX2 static inline __m256i k23_values_avx2(__m256i q, __m256i hm, int 
     return _mm256_or_si256(u, _mm256_and_si256(high, _mm256_set1_epi8(4)));
 }
 
-/// Whether the eight scales of a super-block are one.
-TL_TARGET_AVX2 static inline int one_scale_avx2(__m256 xs8) {
-    return _mm256_movemask_ps(_mm256_cmp_ps(xs8, _mm256_permutevar8x32_ps(xs8, _mm256_setzero_si256()), _CMP_EQ_OQ)) == 0xFF;
-}
-
 /// Signed bytes q times x in int16 pair sums, as VPMADDUBSW takes them: |q| against x with
 /// q's sign (IQ4's values).
 TL_TARGET_AVX2 static inline __m256i signed_pairs_avx2(__m256i q, __m256i x) {
@@ -1510,17 +1505,10 @@ TL_TARGET_AVX2 static inline float k23_core_256_avx2(const uint8_t *w, size_t su
     return hsum256(_mm256_sub_ps(whole, mins));
 }
 
-/// Whether every super-block of n activations has one scale.
-TL_TARGET_AVX2 static inline int scales_per_256_avx2(const float *xs, size_t n) {
-    for (size_t sb = 0; sb < n / 256; sb++)
-        if (!one_scale_avx2(_mm256_loadu_ps(xs + 8 * sb))) return 0;
-    return 1;
-}
-
 TL_TARGET_AVX2 TL_INLINE void rows_k45_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                            const int32_t *xsum, float *out, int five) {
     const size_t row_bytes = n / 256 * (five ? 176 : 144);
-    const int per256 = scales_per_256_avx2(xs, n);
+    const int per256 = tl_scales_per_256(xs, n);
     for (size_t r = r0; r < r1; r++) {
         const uint8_t *row = w + r * row_bytes;
         out[r] = per256 ? k45_core_avx2(row, n / 256, x, xs, xsum, five) : dot_q45k_avx2(row, n, x, xs, xsum, five);
@@ -1596,7 +1584,7 @@ TL_TARGET_AVX2 static inline float iq4_xs_core_avx2(const uint8_t *w, size_t sup
 TL_TARGET_AVX2 static void rows_iq4_xs_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                            const int32_t *xsum, float *out) {
     const size_t row_bytes = n / 256 * 136;
-    if (!scales_per_256_avx2(xs, n)) {
+    if (!tl_scales_per_256(xs, n)) {
         for (size_t r = r0; r < r1; r++) out[r] = dot_iq4_xs_avx2(w + r * row_bytes, n, x, xs, xsum);
         return;
     }
@@ -1831,7 +1819,7 @@ static inline void fifth_bits_neon(const uint8_t *p, uint8x16_t *lo, uint8x16_t 
         return vaddvq_f32(SUM4_NEON(acc));                                                                                     \
     }                                                                                                                          \
     /* The 256-value types where every super-block's eight activation scales are one (tl_quantize_activations_256, */      \
-    /* what the runner gives them; one_scale_per_256): each block (or run of 16) meets its integer scale by an int32 */     \
+    /* what the runner gives them; tl_scales_per_256): each block (or run of 16) meets its integer scale by an int32 */     \
     /* multiply-accumulate and the super-block meets floats once, one conversion and one FMA per 256 values instead of */ \
     /* per 32 (or 16), and no float factor made per block. */                                                                 \
     TARGET static inline __attribute__((always_inline)) float dot_q45k_256_##V(const uint8_t *w, size_t n, const int8_t *x,    \
@@ -1963,7 +1951,7 @@ TL_TARGET_AVX2 TL_INLINE void rows_per_16_avx2(const uint8_t *w, size_t n, size_
                                               float *out, tl_block_type type) {
     const size_t bytes = layouts[type].bytes, row_bytes = n / 256 * bytes;
     float per16[SEGMENT / 16];
-    if (scales_per_256_avx2(xs, n)) {
+    if (tl_scales_per_256(xs, n)) {
         int16_t sums16[SEGMENT / 16];
         for (size_t v = 0; v < n; v += SEGMENT) {
             const size_t values = n - v < SEGMENT ? n - v : SEGMENT;
@@ -2020,13 +2008,6 @@ static const tl_block_dot sdot_table[TL_BLOCK_TYPE_COUNT] = DOT_TABLE(sdot);
 static const tl_block_dot neon_table_256[TL_BLOCK_TYPE_COUNT] = DOT_TABLE_256(neon);
 static const tl_block_dot sdot_table_256[TL_BLOCK_TYPE_COUNT] = DOT_TABLE_256(sdot);
 
-/// Whether each super-block of n activations (n a multiple of 256) has one scale.
-static int one_scale_per_256(const float *xs, size_t n) {
-    for (size_t i = 0; i < n / 32; i += 8)
-        for (size_t j = 1; j < 8; j++)
-            if (xs[i + j] != xs[i]) return 0;
-    return 1;
-}
 #endif
 
 static const tl_block_dot *table_for(tl_isa isa) {
@@ -2058,7 +2039,7 @@ void tl_dot_blocks_rows(tl_block_type type, const void *w, size_t n, size_t r0, 
     tl_block_dot dot = table_for(isa)[type];
 #if TL_ARM64
     const tl_block_dot *per256 = isa == TL_ISA_NEON_DOTPROD ? sdot_table_256 : isa == TL_ISA_NEON ? neon_table_256 : NULL;
-    if (per256 && per256[type] && one_scale_per_256(xscales, n)) dot = per256[type];
+    if (per256 && per256[type] && tl_scales_per_256(xscales, n)) dot = per256[type];
 #endif
     const size_t row_bytes = tl_block_row_bytes(type, n);
     // AVX-512's Q8_0 kernel prefetches for itself.

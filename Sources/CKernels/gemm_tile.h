@@ -344,9 +344,7 @@ TL_TARGET_AVX2 static inline void tl_arrange_tokens_avx2(const int8_t *x, const 
     const size_t blocks = n / 32;
     tl_arranged_header *header = (tl_arranged_header *)buffer;
     header->x = x, header->n = n, header->T = T;
-    header->per256 = n % 256 == 0;
-    for (size_t i = 0; i < T * blocks && header->per256; i += 8)
-        for (size_t j = 1; j < 8; j++) header->per256 &= xscales[i + j] == xscales[i];
+    header->per256 = n % 256 == 0 && tl_scales_per_256(xscales, T * n);
     int8_t *xa = (int8_t *)buffer + ARRANGED_AT;
     float *act1 = (float *)(void *)(xa + tl_arranged_xa_bytes(n, T)), *act2 = act1 + tl_arranged_act_count(n, T, 1);
     const __m256i flip = _mm256_set1_epi8((char)0x80);

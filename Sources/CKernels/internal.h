@@ -80,6 +80,16 @@ static inline float tl_half_at(const void *p) {
 }
 #endif
 
+/// Whether each super-block of n activations (n a multiple of 256) has one scale (their
+/// scales are per block of 32): the 256-value types' kernels then add a super-block up in
+/// int32 (tl_quantize_activations_256 makes such activations).
+static inline int tl_scales_per_256(const float *xs, size_t n) {
+    for (size_t i = 0; i < n / 32; i += 8)
+        for (size_t j = 1; j < 8; j++)
+            if (xs[i + j] != xs[i]) return 0;
+    return 1;
+}
+
 /// The smallest f16 not below d (d finite, ≥ 0); 0x7c00 (infinity) when d exceeds f16's range.
 TL_INLINE uint16_t tl_f16_round_up(float d) {
     uint32_t b;
