@@ -30,15 +30,17 @@ import Darwin
         #expect(!fileExists(dir.file("o.tlm")))
     }
 
-    /// A large tensor's scales are checked by several threads at once: the block named is
-    /// still the first bad one, wherever the threads' ranges begin.
-    @Test func theFirstNonFiniteBlockOfALargeTensor() {
+    /// A large tensor's scales are checked by several threads at once (as many as the
+    /// machine has, or as `--threads` allows): the block named is still the first bad one,
+    /// wherever the threads' ranges begin.
+    @Test(arguments: [nil, 1, 3, 8])
+    func theFirstNonFiniteBlockOfALargeTensor(threads: Int?) {
         let blockBytes = GGMLType.q4_K.blockLayout.bytes, blocks = 100_000  // 14.4 MB: split over the threads
         var bytes = [UInt8](repeating: 0, count: blocks * blockBytes)
-        func first() -> Int? { bytes.withUnsafeBytes { ScaleCheck.firstNonFiniteBlock($0, type: .q4_K) } }
+        func first() -> Int? { bytes.withUnsafeBytes { ScaleCheck.firstNonFiniteBlock($0, type: .q4_K, threads: threads) } }
         #expect(first() == nil)
         // Each bad scale (d at 0, dmin at 2) earlier than the last.
-        for (block, at) in [(blocks - 1, 2), (70_000, 0), (12_345, 2), (0, 2)] {
+        for (block, at) in [(blocks - 1, 2), (70_000, 0), (37_500, 0), (12_345, 2), (0, 2)] {
             bytes.replaceSubrange((block * blockBytes + at)..<(block * blockBytes + at + 2), with: Self.f16Bits(.infinity))
             #expect(first() == block)
         }

@@ -53,7 +53,7 @@ extension Converter {
         let header = GGUFWriter.header(metadata: metadata, tensors: tensors)
         return Plan(format: .gguf, items: items, dropped: [], warnings: [], fileBytes: { header.count + dataBytes },
                     permutations: items.map { _ in nil }, inputBytes: gguf.tensors.reduce(0) { $0 + $1.byteCount },
-                    source: .gguf(GGUFWeights(file: gguf, config: config, asStored: true)), makeWriter: { output, overwrite in
+                    source: .gguf(GGUFWeights(file: gguf, config: config, asStored: true, threads: options.threads)), makeWriter: { output, overwrite in
                         try GGUFFileWriter(path: output, overwrite: overwrite, protecting: [gguf.path], header: BackgroundTask { header }, leading: [])
                     })
     }
@@ -86,7 +86,7 @@ extension Converter {
         var done = 0
         for (i, t) in file.tensors.enumerated() {
             if interrupted() { throw InterruptedError(progress: "converted \(i) of \(plan.items.count) tensors; nothing was written") }
-            let raw = try file.checkedData(for: t)
+            let raw = try file.checkedData(for: t, threads: threads)
             let item = plan.items[i]
             if item.scheme.ggmlType == t.type {
                 plan.items[i].record(try writer.write(item, encoded: raw))

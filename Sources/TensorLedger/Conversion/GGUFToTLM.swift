@@ -15,7 +15,7 @@ import TensorLedgerRuntime
 extension Converter {
     static func ggufToTLMPlan(_ gguf: GGUFFile, options: ConversionOptions) throws -> Plan {
         let config = try gguf.modelConfig()
-        let weights = GGUFWeights(file: gguf, config: config, asStored: false)
+        let weights = GGUFWeights(file: gguf, config: config, asStored: false, threads: options.threads)
         var warnings: [String] = []
         if options.scheme != .q8 || !options.keep.isEmpty {
             warnings.append("from GGUF, tensors keep the file's types (those .tlm lacks become q8): the weight scheme and keep patterns asked for do not apply")

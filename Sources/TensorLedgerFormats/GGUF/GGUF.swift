@@ -306,10 +306,10 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// A tensor's bytes, refused when a block's scale is NaN or infinite (ScaleCheck):
-    /// what every reader of values uses.
-    public func checkedData(for t: GGUFTensorInfo) throws(GGUFError) -> UnsafeRawBufferPointer {
+    /// what every reader of values uses. `threads`: at most how many cores check it.
+    public func checkedData(for t: GGUFTensorInfo, threads: Int? = nil) throws(GGUFError) -> UnsafeRawBufferPointer {
         let bytes = data(for: t)
-        if let block = ScaleCheck.firstNonFiniteBlock(bytes, type: t.type) {
+        if let block = ScaleCheck.firstNonFiniteBlock(bytes, type: t.type, threads: threads) {
             throw .tensor(file: path, tensor: t.name, reason: "block \(block) (values \(block * t.type.blockLayout.size)…) has a \(t.type.name) scale that is not finite (NaN or infinity)")
         }
         return bytes

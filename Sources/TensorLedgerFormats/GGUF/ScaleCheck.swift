@@ -8,15 +8,16 @@ import TensorLedgerCore
 
 package enum ScaleCheck {
     /// The first block of a GGUF tensor's bytes whose f16 scale (or minimum) is NaN or
-    /// infinite; nil when all are finite or the type has no f16 scales.
-    package static func firstNonFiniteBlock(_ bytes: UnsafeRawBufferPointer, type: GGMLType) -> Int? {
+    /// infinite; nil when all are finite or the type has no f16 scales. `threads`: at most
+    /// how many cores read (the runner's `--threads`), by default the machine's, up to 8.
+    package static func firstNonFiniteBlock(_ bytes: UnsafeRawBufferPointer, type: GGMLType, threads: Int? = nil) -> Int? {
         let offsets = type.f16ScaleOffsets
         guard !offsets.isEmpty else { return nil }
         let blockBytes = type.blockLayout.bytes, blocks = bytes.count / blockBytes
         // The check reads the whole tensor from memory: on one core it was a quarter of the
         // time to the first token of a 1B Q4_K_M (0.1 s of 0.4), so large tensors are split
         // over the cores.
-        let threads = bytes.count >= 4 << 20 ? min(availableCores(), 8) : 1
+        let threads = bytes.count >= 4 << 20 ? max(1, threads ?? min(availableCores(), 8)) : 1
         var firsts = [Int](repeating: .max, count: threads)
         firsts.withUnsafeMutableBufferPointer { firsts in
             parallelRows(blocks, threads: threads) { t, range in

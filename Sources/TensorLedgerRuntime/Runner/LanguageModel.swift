@@ -113,11 +113,11 @@ public enum ModelLoader {
         guard cache.fits(headDim: headDim) else {
             throw GenerationError.invalidSetting(.cache, reason: "\(cache.rawValue) keeps keys and values in blocks of 32, and this model's heads are \(headDim) wide: use f16 or f32")
         }
-        let source = file.weights(config: config)
+        let threads = max(1, threads)
+        let source = file.weights(config: config, threads: threads)
         let tokenizer = try source.tokenizer()
         try tokenizer.checkFits(config, source: source.sourceName)
         let chat = try file.tokenizerConfig()
-        let threads = max(1, threads)
         switch config.family {
         case .gpt2: return try GPT2Model(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels, cache: cache)
         case .llama: return try LlamaModel(source: source, config: config, tokenizer: tokenizer, chat: chat, threads: threads, kernels: kernels, cache: cache)

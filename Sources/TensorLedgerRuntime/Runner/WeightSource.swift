@@ -109,6 +109,8 @@ extension WeightSource {
 
 package struct CheckpointWeights: WeightSource {
     package let checkpoint: Checkpoint
+    /// Cores that transpose a Conv1D matrix.
+    package var threads = 2
     package var sourceName: String { checkpoint.path }
 
     package func tokenizer() throws -> BPETokenizer {
@@ -129,7 +131,7 @@ package struct CheckpointWeights: WeightSource {
         }
         let dst = out.mutableBytes.baseAddress!.assumingMemoryBound(to: Float.self)
         if transposed {
-            try TensorEncoder.transposeToFloat(checkpoint.data(for: t), dtype: t.info.dtype, inRows: cols, inCols: rows, into: dst, threads: 2, tensor: name)
+            try TensorEncoder.transposeToFloat(checkpoint.data(for: t), dtype: t.info.dtype, inRows: cols, inCols: rows, into: dst, threads: threads, tensor: name)
         } else {
             try convertToFloat(checkpoint.data(for: t), dtype: t.info.dtype, into: UnsafeMutableBufferPointer(start: dst, count: rows * cols), tensor: name)
         }
@@ -159,12 +161,15 @@ package struct GGUFWeights: WeightSource {
     /// Whether block types with kernels stay in their ggml blocks (the runner), or become
     /// .tlm schemes (a conversion).
     package let asStored: Bool
+    /// At most how many cores check a tensor's scales; nil: the machine's, up to 8.
+    package let threads: Int?
     package var sourceName: String { file.path }
 
-    package init(file: GGUFFile, config: ModelConfig, asStored: Bool = true) {
+    package init(file: GGUFFile, config: ModelConfig, asStored: Bool = true, threads: Int? = nil) {
         self.file = file
         self.config = config
         self.asStored = asStored
+        self.threads = threads
         byName = Dictionary(file.huggingFaceTensors().map { ($0.info.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
@@ -181,7 +186,7 @@ package struct GGUFWeights: WeightSource {
         guard m.gguf.dimensions == [cols, rows] else {
             throw ModelLoadError.wrongShape(source: file.path, name: m.gguf.name, expected: [rows, cols], found: m.gguf.dimensions.reversed())
         }
-        let raw = try file.checkedData(for: m.gguf)
+        let raw = try file.checkedData(for: m.gguf, threads: threads)
         let permutation = try file.rowPermutation(name, rows: rows, config: config)
         func sourceRow(_ r: Int) -> Int { permutation?.storedRow(r) ?? r }
         /// The stored rows in Hugging Face's order: the mapping itself, or a copy with the
@@ -255,7 +260,7 @@ package struct GGUFWeights: WeightSource {
                 throw ModelLoadError.unsupportedTensorType(source: file.path, name: m.gguf.name, type: m.gguf.type.name)
             }
             var out = [Float](repeating: 0, count: count)
-            let raw = try file.checkedData(for: m.gguf)
+            let raw = try file.checkedData(for: m.gguf, threads: threads)
             out.withUnsafeMutableBufferPointer { GGMLDequantize.dequantize(raw, type: m.gguf.type, count: count, into: $0.baseAddress!) }
             return out
         }
