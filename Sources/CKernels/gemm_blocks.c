@@ -176,7 +176,7 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
     while (!flip && steps < (halves ? 4 : 8) && 2 * steps * 2 * 128 * layout->top <= 32767) steps *= 2;
     tl_avx2_work k;
     uint8_t *rows = malloc(ROWS_AVX2 * n);
-    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, layout->values == 256 && !flip, arranged);
+    const int ok = rows && tl_avx2_work_begin(&k, x, xscales, xsums, n, T, halves, layout->values == 256, arranged);
     if (ok) {
         for (size_t r = r0; r < r1; r += ROWS_AVX2) {
             pack_rows_avx2(type, (const uint8_t *)w, row_bytes, n, r, r1, flip, rows, &k);

@@ -208,15 +208,16 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2(const uint8_t *packed, const float *fact
 }
 
 /// The same where every token's activations have one scale per 256 values (weights in
-/// super-blocks of 256, unsigned bytes): each block's (or half's) int16 pair sums are
-/// widened by VPMADDWD against the rows' integer scales s (a = D·s, `scales16`: s in both
-/// halves of each row's 32-bit lane, [b][part][row]) instead of ones, so a super-block adds
-/// up in int32 and meets floats once, D·xs per row and token (`units`, D per super-block
-/// [sb][row]). What the per-block tile spends per block and token (a conversion, a scaling
-/// and an FMA) is then spent per super-block.
+/// super-blocks of 256): each block's (or half's) int16 pair sums are widened by VPMADDWD
+/// against the rows' integer scales s (a = D·s, `scales16`: s in both halves of each row's
+/// 32-bit lane, [b][part][row]) instead of ones, so a super-block adds up in int32 and
+/// meets floats once, D·xs per row and token (`units`, D per super-block [sb][row]). What
+/// the per-block tile spends per block and token (a conversion, a scaling and an FMA) is
+/// then spent per super-block. For signed bytes (IQ4_XS), widened every step anyway, the
+/// scales come free.
 TL_TARGET_AVX2 TL_INLINE void tile_avx2_256(const uint8_t *packed, const float *factors, const int32_t *scales16, const float *units,
-                                            size_t blocks, const int8_t *xa, const float *act, int N, int HALVES, int STEPS, float *y,
-                                            size_t ystride, size_t valid) {
+                                            size_t blocks, const int8_t *xa, const float *act, int N, int HALVES, int OFFSET, int SIGNED,
+                                            int STEPS, float *y, size_t ystride, size_t valid) {
     __m256 acc[GROUPS_AVX2][TOKENS_AVX2];
     for (int g = 0; g < GROUPS_AVX2; g++)
         for (int t = 0; t < N; t++) acc[g][t] = _mm256_setzero_ps();
@@ -228,7 +229,7 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2_256(const uint8_t *packed, const float *
             for (int h = 0; h < (HALVES ? 2 : 1); h++, scales16 += ROWS_AVX2) {
                 __m256i widen[GROUPS_AVX2];
                 for (int g = 0; g < GROUPS_AVX2; g++) widen[g] = _mm256_load_si256((const __m256i *)(const void *)(scales16 + GROUP_AVX2 * g));
-                tile_steps_avx2(packed, xa, HALVES ? 4 * h : 0, HALVES ? 4 : 8, N, 0, STEPS, widen, sum);
+                tile_steps_avx2(packed, xa, HALVES ? 4 * h : 0, HALVES ? 4 : 8, N, SIGNED, STEPS, widen, sum);
             }
         }
         // The super-block's scale per token is its first block's; then the offsets, e·xs·Σx
@@ -239,6 +240,7 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2_256(const uint8_t *packed, const float *
                 acc[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[g][t]), _mm256_mul_ps(unit, _mm256_broadcast_ss(act + t)), acc[g][t]);
         }
         for (int p = 0; p < 8 * (HALVES ? 2 : 1); p++, act += 2 * TOKENS_AVX2) {
+            if (!OFFSET) continue;
             for (int g = 0; g < GROUPS_AVX2; g++) {
                 const __m256 e = _mm256_load_ps(factors + (size_t)(p / (HALVES ? 2 : 1) * KINDS + C_LOW + p % (HALVES ? 2 : 1)) * ROWS_AVX2 +
                                                 GROUP_AVX2 * g);
@@ -261,7 +263,7 @@ TL_TARGET_AVX2 TL_INLINE void tl_tokens_avx2(const uint8_t *packed, const float 
     for (size_t t = 0; t < T; t += TOKENS_AVX2, xa += blocks * 8 * XA_STEP, act += act_per_tile, y += TOKENS_AVX2 * ystride) {
 #define TOKENS(N)                                                                                                                        \
     do {                                                                                                                                 \
-        if (scales16) tile_avx2_256(packed, factors, scales16, units, blocks, xa, act, N, HALVES, STEPS, y, ystride, valid);             \
+        if (scales16) tile_avx2_256(packed, factors, scales16, units, blocks, xa, act, N, HALVES, OFFSET, SIGNED, STEPS, y, ystride, valid); \
         else tile_avx2(packed, factors, blocks, xa, act, N, HALVES, OFFSET, SIGNED, STEPS, y, ystride, valid);                           \
     } while (0)
         switch (T - t < TOKENS_AVX2 ? T - t : TOKENS_AVX2) {
