@@ -216,14 +216,14 @@ static float dot_q6_k_portable(const uint8_t *w, size_t n, const int8_t *x, cons
 
 // One stored block as unsigned bytes u and, per 16 values, a and c with w = a·(u − z) − c,
 // z the type's zero point (the layouts' table below).
-static void unpack_q8_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q8_0(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     const float d = f16_at(p);
     for (int i = 0; i < 32; i++) u[i] = p[2 + i] ^ 0x80u;  // q + 128
     a[0] = a[1] = d;
     c[0] = c[1] = 0;
 }
 
-static void unpack_q4_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q4_0(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     const float d = f16_at(p);
     for (int i = 0; i < 16; i++) { u[i] = p[2 + i] & 0x0F; u[i + 16] = p[2 + i] >> 4; }
     a[0] = a[1] = d;
@@ -238,19 +238,19 @@ TL_INLINE void unpack_nibbles(const uint8_t *qs, uint32_t qh, int five, uint8_t 
     }
 }
 
-static void unpack_q4_1(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q4_1(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     unpack_nibbles(p + 4, 0, 0, u);
     a[0] = a[1] = f16_at(p);
     c[0] = c[1] = -f16_at(p + 2);
 }
 
-static void unpack_q5_0(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q5_0(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     unpack_nibbles(p + 6, bits_at(p + 2), 1, u);
     a[0] = a[1] = f16_at(p);
     c[0] = c[1] = 0;
 }
 
-static void unpack_q5_1(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q5_1(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     unpack_nibbles(p + 8, bits_at(p + 4), 1, u);
     a[0] = a[1] = f16_at(p);
     c[0] = c[1] = -f16_at(p + 2);
@@ -268,7 +268,7 @@ TL_INLINE void k4_factors(const uint8_t *p, float *a, float *c) {
     }
 }
 
-static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+static void unpack_q45_k(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c, int five) {
     const uint8_t *qh = p + 16, *ql = p + (five ? 48 : 16);
     for (int k = 0; k < 4; k++) {  // simple loops, which compilers vectorize
         uint8_t *lo = u + 64 * k, *hi = lo + 32;
@@ -283,10 +283,10 @@ static void unpack_q45_k(const uint8_t *p, uint8_t *u, float *a, float *c, int f
     k4_factors(p, a, c);
 }
 
-static void unpack_q4_k(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k(p, u, a, c, 0); }
-static void unpack_q5_k(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k(p, u, a, c, 1); }
+static void unpack_q4_k(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) { unpack_q45_k(p, u, a, c, 0); }
+static void unpack_q5_k(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) { unpack_q45_k(p, u, a, c, 1); }
 
-static void unpack_q6_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q6_k(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     const float d = f16_at(p + 208);
     for (int h = 0; h < 2; h++) {
         const uint8_t *ql = p + 64 * h, *qh = p + 128 + 32 * h;
@@ -316,7 +316,7 @@ TL_INLINE int iq4xs_scale(const uint8_t *p, int j) {
     return (((p[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((high >> (2 * j)) & 3) << 4)) - 32;
 }
 
-static void unpack_q2_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q2_k(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     const float d = f16_at(p + 80), dmin = f16_at(p + 82);
     for (int h = 0; h < 2; h++)
         for (int j = 0; j < 4; j++)
@@ -327,7 +327,7 @@ static void unpack_q2_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
     }
 }
 
-static void unpack_q3_k(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_q3_k(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     const float d = f16_at(p + 108);
     for (int h = 0; h < 2; h++)
         for (int j = 0; j < 4; j++)
@@ -375,13 +375,13 @@ TL_INLINE void unpack_iq4_nibbles(const uint8_t *qs, uint8_t *u) {
     }
 }
 
-static void unpack_iq4_nl(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_iq4_nl(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     unpack_iq4_nibbles(p + 2, u);
     a[0] = a[1] = f16_at(p);
     c[0] = c[1] = 0;
 }
 
-static void unpack_iq4_xs(const uint8_t *p, uint8_t *u, float *a, float *c) {
+static void unpack_iq4_xs(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) {
     const float d = f16_at(p);
     for (int j = 0; j < 8; j++) {
         unpack_iq4_nibbles(p + 8 + 16 * j, u + 32 * j);
@@ -1195,7 +1195,7 @@ TL_TARGET_AVX2 TL_INLINE void unpack_q45_k_bytes(const uint8_t *p, uint8_t *u, i
     }
 }
 
-TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c, int five) {
     unpack_q45_k_bytes(p, u, five);
     int32_t dm;
     memcpy(&dm, p, 4);
@@ -1205,20 +1205,20 @@ TL_TARGET_AVX512 TL_INLINE void unpack_q45_k_avx512(const uint8_t *p, uint8_t *u
     _mm512_storeu_ps(a, _mm512_permutexvar_ps(pairs, f));
     _mm512_storeu_ps(c, _mm512_permutexvar_ps(_mm512_add_epi32(pairs, _mm512_set1_epi32(8)), f));
 }
-TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx512(p, u, a, c, 0); }
-TL_TARGET_AVX512 static void unpack_q5_k_avx512(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx512(p, u, a, c, 1); }
+TL_TARGET_AVX512 static void unpack_q4_k_avx512(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) { unpack_q45_k_avx512(p, u, a, c, 0); }
+TL_TARGET_AVX512 static void unpack_q5_k_avx512(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) { unpack_q45_k_avx512(p, u, a, c, 1); }
 
 tl_block_unpack tl_block_unpack_avx512(tl_block_type type) {
     return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx512 : type == TL_BLOCKS_Q5_K ? unpack_q5_k_avx512 : layouts[type].unpack;
 }
 
 /// AVX2's: the bytes as AVX-512's, the factors from the portable scales.
-TL_TARGET_AVX2 TL_INLINE void unpack_q45_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c, int five) {
+TL_TARGET_AVX2 TL_INLINE void unpack_q45_k_avx2(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c, int five) {
     unpack_q45_k_bytes(p, u, five);
     k4_factors(p, a, c);
 }
-TL_TARGET_AVX2 static void unpack_q4_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx2(p, u, a, c, 0); }
-TL_TARGET_AVX2 static void unpack_q5_k_avx2(const uint8_t *p, uint8_t *u, float *a, float *c) { unpack_q45_k_avx2(p, u, a, c, 1); }
+TL_TARGET_AVX2 static void unpack_q4_k_avx2(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) { unpack_q45_k_avx2(p, u, a, c, 0); }
+TL_TARGET_AVX2 static void unpack_q5_k_avx2(const uint8_t *restrict p, uint8_t *restrict u, float *restrict a, float *restrict c) { unpack_q45_k_avx2(p, u, a, c, 1); }
 
 tl_block_unpack tl_block_unpack_avx2(tl_block_type type) {
     return type == TL_BLOCKS_Q4_K ? unpack_q4_k_avx2 : type == TL_BLOCKS_Q5_K ? unpack_q5_k_avx2 : layouts[type].unpack;

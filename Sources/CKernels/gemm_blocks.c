@@ -273,49 +273,158 @@ TL_TARGET_DOTPROD TL_INLINE void tile_neon(const int8_t *packed, const float *fa
         }
 }
 
+/// What both NEON tiles take per call: per block (or half, where the scales are per 16) of
+/// each token, xs·Σx; and room for ROWS_NEON rows' bytes, their factors and (SDOT) layout.
+typedef struct {
+    uint8_t *rows;
+    int8_t *packed;
+    float *factors, *g;
+} neon_work;
+
+static void neon_work_end(neon_work *k) {
+    free(k->rows);
+    free(k->packed);
+    free(k->factors);
+    free(k->g);
+}
+
+static int neon_work_begin(neon_work *k, const tl_block_layout *layout, const int8_t *x, const float *xscales, const int32_t *xsums,
+                           size_t n, size_t T, int laid) {
+    const size_t blocks = n / 32, parts = layout->halves ? 2 : 1;
+    k->rows = malloc(ROWS_NEON * n);
+    k->packed = laid ? malloc(blocks * 8 * ROWS_NEON * 4) : NULL;
+    k->factors = malloc(blocks * KINDS * ROWS_NEON * sizeof(float));
+    k->g = malloc(T * blocks * parts * sizeof(float));
+    if (!k->rows || (laid && !k->packed) || !k->factors || !k->g) {
+        neon_work_end(k);
+        return 0;
+    }
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < blocks; b++)
+            for (size_t h = 0; h < parts; h++) {
+                int32_t sum = 0;
+                if (layout->halves) for (size_t i = 0; i < 16; i++) sum += x[t * n + 32 * b + 16 * h + i];
+                else sum = xsums[t * blocks + b];
+                k->g[(t * blocks + b) * parts + h] = xscales[t * blocks + b] * (float)sum;
+            }
+    return 1;
+}
+
+/// The tile over tokens t … t + N − 1 (N ≤ 4), N and HALVES made constants for it.
+#define NEON_TOKENS(TILE, halves, left)                                        \
+    do {                                                                       \
+        switch ((left) < TOKENS_NEON ? (left) : TOKENS_NEON) {                 \
+        case 4: if (halves) TILE(4, 1); else TILE(4, 0); break;                \
+        case 3: if (halves) TILE(3, 1); else TILE(3, 0); break;                \
+        case 2: if (halves) TILE(2, 1); else TILE(2, 0); break;                \
+        default: if (halves) TILE(1, 1); else TILE(1, 0); break;               \
+        }                                                                      \
+    } while (0)
+
 TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                        const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
     const tl_block_layout *layout = tl_block_layout_of(type);
     const int halves = layout->halves, flip = layout->top > 127;
     const size_t parts = halves ? 2 : 1;
-    int8_t *packed = malloc(blocks * 8 * ROWS_NEON * 4);
-    uint8_t *rows = malloc(ROWS_NEON * n);
-    float *factors = malloc(blocks * KINDS * ROWS_NEON * sizeof(float)), *g = malloc(T * blocks * parts * sizeof(float));
-    const int ok = packed && rows && factors && g;
-    if (ok) {
-        for (size_t t = 0; t < T; t++)  // xs·Σx per block, or per half where the scales are per 16
-            for (size_t b = 0; b < blocks; b++)
-                for (size_t h = 0; h < parts; h++) {
-                    int32_t sum = 0;
-                    if (halves) for (size_t i = 0; i < 16; i++) sum += x[t * n + 32 * b + 16 * h + i];
-                    else sum = xsums[t * blocks + b];
-                    g[(t * blocks + b) * parts + h] = xscales[t * blocks + b] * (float)sum;
-                }
-        for (size_t r = r0; r < r1; r += ROWS_NEON) {
-            unpack_rows(layout, layout->unpack, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, rows, factors, NULL, NULL);
-            lay_rows_neon(rows, n, flip, packed);
-            const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
-            for (size_t t = 0; t < T; t += TOKENS_NEON) {
-#define TILE(N, HALVES) tile_neon(packed, factors, n, x + t * n, xscales + t * blocks, g + t * blocks * parts, N, HALVES, !flip, y + t * ystride + r, ystride, valid)
-#define TOKENS(N) do { if (halves) TILE(N, 1); else TILE(N, 0); } while (0)
-                switch (T - t < TOKENS_NEON ? T - t : TOKENS_NEON) {
-                case 4: TOKENS(4); break;
-                case 3: TOKENS(3); break;
-                case 2: TOKENS(2); break;
-                default: TOKENS(1); break;
-                }
-#undef TOKENS
+    neon_work k;
+    if (!neon_work_begin(&k, layout, x, xscales, xsums, n, T, 1)) return 0;
+    for (size_t r = r0; r < r1; r += ROWS_NEON) {
+        unpack_rows(layout, layout->unpack, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, k.rows, k.factors, NULL, NULL);
+        lay_rows_neon(k.rows, n, flip, k.packed);
+        const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
+        for (size_t t = 0; t < T; t += TOKENS_NEON) {
+#define TILE(N, HALVES) \
+    tile_neon(k.packed, k.factors, n, x + t * n, xscales + t * blocks, k.g + t * blocks * parts, N, HALVES, !flip, y + t * ystride + r, ystride, valid)
+            NEON_TOKENS(TILE, halves, T - t);
 #undef TILE
+        }
+    }
+    neon_work_end(&k);
+    return 1;
+}
+
+// ---- NEON without SDOT: 4 rows × 4 tokens ------------------------------------------------
+// The rows unpacked as above and kept row by row (bytes above 127 made signed), a block's
+// 4 rows held in registers while the tokens pass. A row's 16 values meet a token's by
+// SMULL and SMLAL2, two products to an int16 lane, and a block's lanes are widened by one
+// pairwise add; where every byte is under 64 (all but Q8_0 and IQ4, whose bytes reach 128)
+// a lane takes the block's four products (4·63·127 < 2¹⁵), else two and a widening add.
+// The four rows' totals by three pairwise adds, one lane a row, then scaled as the SDOT
+// tile does: 5 or 6 instructions per 32 values of a row and a token, 3 more per block of
+// the four rows and a token, against the decoding kernel's unpacking per token.
+
+/// 4 unpacked rows (row 0 at `rows`, n apart) × N tokens. FOUR: four products to an int16
+/// lane. HALVES, OFFSET as tile_neon's.
+TL_INLINE void tile_neon_plain(const int8_t *rows, const float *factors, size_t n, const int8_t *x, const float *xs, const float *g,
+                               int N, int HALVES, int OFFSET, int FOUR, float *y, size_t ystride, size_t valid) {
+    const size_t blocks = n / 32, parts = HALVES ? 2 : 1;
+    float32x4_t acc[TOKENS_NEON];
+    for (int t = 0; t < N; t++) acc[t] = vdupq_n_f32(0);
+    for (size_t b = 0; b < blocks; b++) {
+        int8x16_t wv[LANES_NEON][2];
+        for (int i = 0; i < LANES_NEON; i++)
+            for (int q = 0; q < 2; q++) wv[i][q] = vld1q_s8(rows + (size_t)i * n + 32 * b + 16 * (size_t)q);
+        const float *f = factors + b * KINDS * ROWS_NEON;
+        for (int t = 0; t < N; t++) {
+            const int8x16_t x0 = vld1q_s8(x + (size_t)t * n + 32 * b), x1 = vld1q_s8(x + (size_t)t * n + 32 * b + 16);
+            int32x4_t lo[LANES_NEON], hi[LANES_NEON];
+            for (int i = 0; i < LANES_NEON; i++) {
+                int16x8_t p = vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][0]), vget_low_s8(x0)), wv[i][0], x0);
+                if (HALVES) {
+                    lo[i] = vpaddlq_s16(p);
+                    hi[i] = vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
+                } else if (FOUR) {
+                    lo[i] = vpaddlq_s16(vmlal_high_s8(vmlal_s8(p, vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
+                } else {
+                    lo[i] = vpadalq_s16(vpaddlq_s16(p), vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
+                }
+            }
+            for (int h = 0; h < (HALVES ? 2 : 1); h++) {
+                const int32x4_t *s = h ? hi : lo;
+                const int32x4_t total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+                acc[t] = vfmaq_f32(acc[t], vmulq_n_f32(vcvtq_f32_s32(total), xs[(size_t)t * blocks + b]), vld1q_f32(f + (A_LOW + h) * ROWS_NEON));
+                if (OFFSET) acc[t] = vfmsq_n_f32(acc[t], vld1q_f32(f + (C_LOW + h) * ROWS_NEON), g[((size_t)t * blocks + b) * parts + (size_t)h]);
             }
         }
     }
-    free(packed);
-    free(rows);
-    free(factors);
-    free(g);
-    return ok;
+    for (int t = 0; t < N; t++) {
+        float lanes[LANES_NEON];
+        vst1q_f32(lanes, acc[t]);
+        for (size_t i = 0; i < LANES_NEON && i < valid; i++) y[(size_t)t * ystride + i] = lanes[i];
+    }
 }
+
+static int gemm_neon_plain(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
+                           const int32_t *xsums, size_t T, float *y, size_t ystride) {
+    const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
+    const tl_block_layout *layout = tl_block_layout_of(type);
+    const int halves = layout->halves, flip = layout->top > 127, four = layout->top < 64;
+    const size_t parts = halves ? 2 : 1;
+    neon_work k;
+    if (!neon_work_begin(&k, layout, x, xscales, xsums, n, T, 0)) return 0;
+    const uint8x16_t sign = vdupq_n_u8(0x80);
+    for (size_t r = r0; r < r1; r += ROWS_NEON) {
+        unpack_rows(layout, layout->unpack, (const uint8_t *)w, row_bytes, n, r, r1, ROWS_NEON, flip, k.rows, k.factors, NULL, NULL);
+        if (flip) for (size_t i = 0; i < ROWS_NEON * n; i += 16) vst1q_u8(k.rows + i, veorq_u8(vld1q_u8(k.rows + i), sign));
+        for (size_t p = 0; p < PANELS_NEON && r + LANES_NEON * p < r1; p++) {
+            const int8_t *rows = (const int8_t *)k.rows + LANES_NEON * p * n;
+            const size_t valid = r1 - r - LANES_NEON * p;
+            for (size_t t = 0; t < T; t += TOKENS_NEON) {
+#define PLAIN(N, HALVES, FOUR)                                                                                               \
+    tile_neon_plain(rows, k.factors + LANES_NEON * p, n, x + t * n, xscales + t * blocks, k.g + t * blocks * parts, N, HALVES, \
+                    !flip, FOUR, y + t * ystride + r + LANES_NEON * p, ystride, valid)
+#define TILE(N, HALVES) do { if (four) PLAIN(N, HALVES, 1); else PLAIN(N, HALVES, 0); } while (0)
+                NEON_TOKENS(TILE, halves, T - t);
+#undef TILE
+#undef PLAIN
+            }
+        }
+    }
+    neon_work_end(&k);
+    return 1;
+}
+#undef NEON_TOKENS
 #endif
 
 size_t tl_arranged_tokens_bytes(size_t n, size_t T) {
@@ -343,6 +452,7 @@ void tl_gemm_blocks(tl_block_type type, const void *w, size_t n, size_t r0, size
     if (TL_USES_AVX2() && T >= TILE_TOKENS_AVX2 && gemm_avx2(type, w, n, r0, r1, x, xscales, xsums, T, arranged, y, ystride)) return;
 #elif TL_ARM64
     if (TL_USES_DOTPROD() && gemm_neon(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
+    if (TL_USES_NEON() && !TL_USES_DOTPROD() && gemm_neon_plain(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride)) return;
 #endif
     gemm_by_dots(type, w, n, r0, r1, x, xscales, xsums, T, y, ystride);
 }
