@@ -34,11 +34,8 @@ per256() {  # CPU TYPE REPS UNITS [TOKENS]: instructions per 256 values, UNITS o
 }
 printf '%-8s %12s %12s %14s %16s\n' type "row, SDOT" "row, no SDOT" "prompt, SDOT" "prompt, no SDOT"
 for type in q8 Q8_0 Q4_0 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS; do
-  prompt=- plain=-  # the .tlm's q8 prompts go through gemm.c, not counted here
-  if [ "$type" != q8 ]; then
-    prompt=$(per256 max "$type" 1 $((16 * 16 * 8)) 16)
-    plain=$(per256 cortex-a53 "$type" 1 $((16 * 16 * 8)) 16)
-  fi
+  prompt=$(per256 max "$type" 1 $((16 * 16 * 8)) 16)
+  plain=$(per256 cortex-a53 "$type" 1 $((16 * 16 * 8)) 16)
   printf '%-8s %12s %12s %14s %16s\n' "$type" "$(per256 max "$type" 10 8)" "$(per256 cortex-a53 "$type" 10 8)" "$prompt" "$plain"
 done
 rm -f "$out/log"

@@ -9,6 +9,9 @@
 //
 // int8 on AVX2: gemm_tile.h's AVX2 tile, 16 rows × 4 tokens, the bytes multiplied signed.
 //
+// int8 on NEON: gemm_tile.h's tiles, as the block types use them: with SDOT, 8 rows laid
+// out in panels of 4 × 4 tokens; without, 4 rows as they lie × 4 tokens.
+//
 // f32, f16, bf16: the AVX-512 variant packs 16 rows as f32 with the same lanes-are-rows
 // layout (16 × 16 register transposes); each column step is one load of 16 weights and,
 // per token, one broadcast and one FMA.
@@ -125,38 +128,64 @@ TL_TARGET_AVX2 static int gemm_avx2(const int8_t *w, const uint16_t *block_scale
 
 #endif
 
-// ---- NEON with SDOT ---------------------------------------------------------------------
+// ---- NEON ------------------------------------------------------------------------------
 #if TL_ARM64
-// One row against four tokens at a time: the row's block is loaded once and meets each
-// token's block in two SDOTs; per-token accumulators stay in f32 lanes until the row ends.
-TL_TARGET_DOTPROD static void gemm_sdot(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n,
-                                        size_t r0, size_t r1, const int8_t *x, const float *xscales, size_t T, float *y,
-                                        size_t ystride) {
+/// Rows [r, r + count) as a tile reads them, n apart: in place, or where they pass r1 copied
+/// into `spare` with the last row repeated; each block's scale (or the row's) into the
+/// tile's factors, [b][A_LOW][row].
+static const int8_t *neon_rows(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r, size_t r1,
+                               size_t count, int8_t *spare, float *factors) {
+    const size_t blocks = n / 32, valid = r1 - r < count ? r1 - r : count;
+    for (size_t i = 0; i < count; i++) {
+        const size_t row = r + (i < valid ? i : valid - 1);
+        if (valid < count) memcpy(spare + i * n, w + row * n, n);
+        for (size_t b = 0; b < blocks; b++)
+            factors[(b * KINDS + A_LOW) * ROWS_NEON + i] = block_scales ? tl_half_at(block_scales + row * blocks + b) : row_scales[row];
+    }
+    return valid < count ? spare : w + r * n;
+}
+
+/// With SDOT: 8 rows at a time laid out for gemm_tile.h's SDOT tile.
+TL_TARGET_DOTPROD static int gemm_neon_sdot(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0,
+                                            size_t r1, const int8_t *x, const float *xscales, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32;
-    for (size_t r = r0; r < r1; r++) {
-        const int8_t *wr = w + r * n;
-        const float rs = row_scales ? row_scales[r] : 1.0f;
-        size_t t = 0;
-        for (; t + 4 <= T; t += 4) {
-            float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-            for (size_t b = 0; b < blocks; b++) {
-                const int8x16_t w0 = vld1q_s8(wr + 32 * b), w1 = vld1q_s8(wr + 32 * b + 16);
-                const float ws = block_scales ? tl_f16_to_f32(block_scales[r * blocks + b]) : 1.0f;
-                for (int j = 0; j < 4; j++) {
-                    const int8_t *xj = x + (t + (size_t)j) * n + 32 * b;
-                    int32x4_t s = vdotq_s32(vdupq_n_s32(0), w0, vld1q_s8(xj));
-                    s = vdotq_s32(s, w1, vld1q_s8(xj + 16));
-                    acc[j] = vfmaq_n_f32(acc[j], vcvtq_f32_s32(s), ws * xscales[(t + (size_t)j) * blocks + b]);
-                }
-            }
-            for (int j = 0; j < 4; j++) y[(t + (size_t)j) * ystride + r] = vaddvq_f32(acc[j]) * rs;
-        }
-        for (; t < T; t++) {
-            const int8_t *xt = x + t * n;
-            const float *st = xscales + t * blocks;
-            y[t * ystride + r] = block_scales ? tl_dot_q8_q8(wr, block_scales + r * blocks, xt, st, n) : tl_dot_q8row_q8(wr, rs, xt, st, n);
+    float *factors = malloc(blocks * KINDS * ROWS_NEON * sizeof(float));
+    int8_t *spare = malloc(ROWS_NEON * n), *packed = malloc(blocks * 8 * ROWS_NEON * 4);
+    const int ok = factors && spare && packed;
+    for (size_t r = r0; ok && r < r1; r += ROWS_NEON) {
+        const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
+        lay_rows_neon((const uint8_t *)neon_rows(w, block_scales, row_scales, n, r, r1, ROWS_NEON, spare, factors), n, 0, packed);
+        for (size_t t = 0; t < T; t += TOKENS_NEON) {
+#define TILE(N) tile_neon(packed, factors, n, x + t * n, xscales + t * blocks, NULL, N, 0, 0, y + t * ystride + r, ystride, valid)
+            TL_NEON_TOKENS(TILE, T - t);
+#undef TILE
         }
     }
+    free(factors);
+    free(spare);
+    free(packed);
+    return ok;
+}
+
+/// Without SDOT: 4 rows at a time as they lie, through gemm_tile.h's plain tile.
+static int gemm_neon_plain(const int8_t *w, const uint16_t *block_scales, const float *row_scales, size_t n, size_t r0, size_t r1,
+                           const int8_t *x, const float *xscales, size_t T, float *y, size_t ystride) {
+    const size_t blocks = n / 32;
+    float *factors = malloc(blocks * KINDS * ROWS_NEON * sizeof(float));
+    int8_t *spare = malloc(LANES_NEON * n);
+    const int ok = factors && spare;
+    for (size_t r = r0; ok && r < r1; r += LANES_NEON) {
+        const size_t valid = r1 - r < LANES_NEON ? r1 - r : LANES_NEON;
+        const int8_t *rows = neon_rows(w, block_scales, row_scales, n, r, r1, LANES_NEON, spare, factors);
+        for (size_t t = 0; t < T; t += TOKENS_NEON) {
+#define TILE(N) tile_neon_plain(rows, factors, n, x + t * n, xscales + t * blocks, NULL, N, 0, 0, 0, y + t * ystride + r, ystride, valid)
+            TL_NEON_TOKENS(TILE, T - t);
+#undef TILE
+        }
+    }
+    free(factors);
+    free(spare);
+    return ok;
 }
 #endif
 
@@ -171,10 +200,8 @@ void tl_gemm_q8(const int8_t *w, const uint16_t *block_scales, const float *row_
     }
     if (TL_USES_AVX2() && gemm_avx2(w, block_scales, row_scales, n, r0, r1, x, xscales, xsums, T, arranged, y, ystride)) return;
 #elif TL_ARM64
-    if (TL_USES_DOTPROD()) {
-        gemm_sdot(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);
-        return;
-    }
+    if (TL_USES_DOTPROD() && gemm_neon_sdot(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride)) return;
+    if (TL_USES_NEON() && !TL_USES_DOTPROD() && gemm_neon_plain(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride)) return;
 #endif
     (void)xsums;
     gemm_by_dots(w, block_scales, row_scales, n, r0, r1, x, xscales, T, y, ystride);

@@ -198,81 +198,6 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
 #endif
 
 #if TL_ARM64
-// ---- NEON with SDOT: 8 rows × 4 tokens ---------------------------------------------------
-// Rows unpacked to bytes as for the x86 tiles (bytes above 127 stored as u − 128), laid out
-// [b][k4][panel][row][4]: a register holds 4 bytes of each of 4 rows, and SDOT by element
-// multiplies them by one token's 4 bytes picked from a register of 16 (no broadcast); the
-// sums are int32, so nothing is widened. A row's zero point and minimum are one factor
-// e = a·z + c, one FMA per block (or half) and token, against xs·Σx made once per call.
-
-enum { LANES_NEON = 4, PANELS_NEON = 2, ROWS_NEON = LANES_NEON * PANELS_NEON, TOKENS_NEON = 4 };
-
-/// ROWS_NEON unpacked rows of n bytes laid out as the tile reads them, [b][k4][panel][row][4]
-/// (4 × 4 transposes of 4-byte groups), each byte XOR 0x80 where `flip`.
-static inline void lay_rows_neon(const uint8_t *rows, size_t n, int flip, int8_t *packed) {
-    const uint8x16_t sign = vdupq_n_u8(flip ? 0x80 : 0);
-    for (size_t b = 0; b < n / 32; b++)
-        for (size_t half = 0; half < 2; half++)         // k4 0–3, then 4–7
-            for (size_t p = 0; p < PANELS_NEON; p++) {  // rows 4p … 4p + 3
-                uint32x4_t a[LANES_NEON];
-                for (size_t i = 0; i < LANES_NEON; i++) a[i] = vreinterpretq_u32_u8(vld1q_u8(rows + (LANES_NEON * p + i) * n + 32 * b + 16 * half));
-                const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(a[0], a[1])), t1 = vreinterpretq_u64_u32(vtrn2q_u32(a[0], a[1]));
-                const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(a[2], a[3])), t3 = vreinterpretq_u64_u32(vtrn2q_u32(a[2], a[3]));
-                const uint64x2_t group[4] = {vtrn1q_u64(t0, t2), vtrn1q_u64(t1, t3), vtrn2q_u64(t0, t2), vtrn2q_u64(t1, t3)};
-                for (size_t k = 0; k < 4; k++)
-                    vst1q_s8(packed + ((b * 8 + 4 * half + k) * ROWS_NEON + LANES_NEON * p) * 4,
-                             vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u64(group[k]), sign)));
-            }
-}
-
-/// 8 packed rows × N tokens (x, xs and g at the tile's first token). HALVES: scales per
-/// 16; OFFSET: e counts. Constants at each call.
-TL_TARGET_DOTPROD TL_INLINE void tile_neon(const int8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
-                                           const float *g, int N, int HALVES, int OFFSET, float *y, size_t ystride, size_t valid) {
-    const size_t blocks = n / 32, parts = HALVES ? 2 : 1;
-    float32x4_t acc[PANELS_NEON][TOKENS_NEON];
-    for (int p = 0; p < PANELS_NEON; p++)
-        for (int t = 0; t < N; t++) acc[p][t] = vdupq_n_f32(0);
-    for (size_t b = 0; b < blocks; b++) {
-        const int8_t *pb = packed + b * 8 * ROWS_NEON * 4;
-        int8x16_t xv[TOKENS_NEON][2];
-        for (int t = 0; t < N; t++) {
-            xv[t][0] = vld1q_s8(x + (size_t)t * n + 32 * b);
-            xv[t][1] = vld1q_s8(x + (size_t)t * n + 32 * b + 16);
-        }
-        int32x4_t sum[PANELS_NEON][TOKENS_NEON];
-        for (int q = 0; q < 2; q++) {  // the block's values 16q … 16q + 15: its half q
-            if (q == 0 || HALVES)
-                for (int p = 0; p < PANELS_NEON; p++)
-                    for (int t = 0; t < N; t++) sum[p][t] = vdupq_n_s32(0);
-            const int8_t *pq = pb + (size_t)q * 4 * ROWS_NEON * 4;
-#define STEP(L)                                                                                                        \
-    for (int p = 0; p < PANELS_NEON; p++) {                                                                            \
-        const int8x16_t wv = vld1q_s8(pq + ((L) * PANELS_NEON + p) * 16);                                              \
-        for (int t = 0; t < N; t++) sum[p][t] = vdotq_laneq_s32(sum[p][t], wv, xv[t][q], L);                          \
-    }
-            STEP(0) STEP(1) STEP(2) STEP(3)
-#undef STEP
-            if (!HALVES && q == 0) continue;
-            const int h = HALVES ? q : 0;
-            for (int p = 0; p < PANELS_NEON; p++) {
-                const float32x4_t a = vld1q_f32(factors + (b * KINDS + A_LOW + (size_t)h) * ROWS_NEON + LANES_NEON * (size_t)p);
-                const float32x4_t e = vld1q_f32(factors + (b * KINDS + C_LOW + (size_t)h) * ROWS_NEON + LANES_NEON * (size_t)p);
-                for (int t = 0; t < N; t++) {
-                    acc[p][t] = vfmaq_f32(acc[p][t], vmulq_n_f32(vcvtq_f32_s32(sum[p][t]), xs[(size_t)t * blocks + b]), a);
-                    if (OFFSET) acc[p][t] = vfmsq_n_f32(acc[p][t], e, g[((size_t)t * blocks + b) * parts + (size_t)h]);
-                }
-            }
-        }
-    }
-    for (int p = 0; p < PANELS_NEON; p++)
-        for (int t = 0; t < N; t++) {
-            float lanes[LANES_NEON];
-            vst1q_f32(lanes, acc[p][t]);
-            for (size_t i = 0; i < LANES_NEON && LANES_NEON * (size_t)p + i < valid; i++) y[(size_t)t * ystride + LANES_NEON * (size_t)p + i] = lanes[i];
-        }
-}
-
 /// What both NEON tiles take per call: per block (or half, where the scales are per 16) of
 /// each token, xs·Σx; and room for ROWS_NEON rows' bytes, their factors and (SDOT) layout.
 typedef struct {
@@ -310,17 +235,6 @@ static int neon_work_begin(neon_work *k, const tl_block_layout *layout, const in
     return 1;
 }
 
-/// The tile over tokens t … t + N − 1 (N ≤ 4), N and HALVES made constants for it.
-#define NEON_TOKENS(TILE, halves, left)                                        \
-    do {                                                                       \
-        switch ((left) < TOKENS_NEON ? (left) : TOKENS_NEON) {                 \
-        case 4: if (halves) TILE(4, 1); else TILE(4, 0); break;                \
-        case 3: if (halves) TILE(3, 1); else TILE(3, 0); break;                \
-        case 2: if (halves) TILE(2, 1); else TILE(2, 0); break;                \
-        default: if (halves) TILE(1, 1); else TILE(1, 0); break;               \
-        }                                                                      \
-    } while (0)
-
 TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                        const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
@@ -334,66 +248,19 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
         lay_rows_neon(k.rows, n, flip, k.packed);
         const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
         for (size_t t = 0; t < T; t += TOKENS_NEON) {
-#define TILE(N, HALVES) \
+#define SDOT(N, HALVES) \
     tile_neon(k.packed, k.factors, n, x + t * n, xscales + t * blocks, k.g + t * blocks * parts, N, HALVES, !flip, y + t * ystride + r, ystride, valid)
-            NEON_TOKENS(TILE, halves, T - t);
+#define TILE(N) do { if (halves) SDOT(N, 1); else SDOT(N, 0); } while (0)
+            TL_NEON_TOKENS(TILE, T - t);
 #undef TILE
+#undef SDOT
         }
     }
     neon_work_end(&k);
     return 1;
 }
 
-// ---- NEON without SDOT: 4 rows × 4 tokens ------------------------------------------------
-// The rows unpacked as above and kept row by row (bytes above 127 made signed), a block's
-// 4 rows held in registers while the tokens pass. A row's 16 values meet a token's by
-// SMULL and SMLAL2, two products to an int16 lane, and a block's lanes are widened by one
-// pairwise add; where every byte is under 64 (all but Q8_0 and IQ4, whose bytes reach 128)
-// a lane takes the block's four products (4·63·127 < 2¹⁵), else two and a widening add.
-// The four rows' totals by three pairwise adds, one lane a row, then scaled as the SDOT
-// tile does: 5 or 6 instructions per 32 values of a row and a token, 3 more per block of
-// the four rows and a token, against the decoding kernel's unpacking per token.
-
-/// 4 unpacked rows (row 0 at `rows`, n apart) × N tokens. FOUR: four products to an int16
-/// lane. HALVES, OFFSET as tile_neon's.
-TL_INLINE void tile_neon_plain(const int8_t *rows, const float *factors, size_t n, const int8_t *x, const float *xs, const float *g,
-                               int N, int HALVES, int OFFSET, int FOUR, float *y, size_t ystride, size_t valid) {
-    const size_t blocks = n / 32, parts = HALVES ? 2 : 1;
-    float32x4_t acc[TOKENS_NEON];
-    for (int t = 0; t < N; t++) acc[t] = vdupq_n_f32(0);
-    for (size_t b = 0; b < blocks; b++) {
-        int8x16_t wv[LANES_NEON][2];
-        for (int i = 0; i < LANES_NEON; i++)
-            for (int q = 0; q < 2; q++) wv[i][q] = vld1q_s8(rows + (size_t)i * n + 32 * b + 16 * (size_t)q);
-        const float *f = factors + b * KINDS * ROWS_NEON;
-        for (int t = 0; t < N; t++) {
-            const int8x16_t x0 = vld1q_s8(x + (size_t)t * n + 32 * b), x1 = vld1q_s8(x + (size_t)t * n + 32 * b + 16);
-            int32x4_t lo[LANES_NEON], hi[LANES_NEON];
-            for (int i = 0; i < LANES_NEON; i++) {
-                int16x8_t p = vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][0]), vget_low_s8(x0)), wv[i][0], x0);
-                if (HALVES) {
-                    lo[i] = vpaddlq_s16(p);
-                    hi[i] = vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
-                } else if (FOUR) {
-                    lo[i] = vpaddlq_s16(vmlal_high_s8(vmlal_s8(p, vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
-                } else {
-                    lo[i] = vpadalq_s16(vpaddlq_s16(p), vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
-                }
-            }
-            for (int h = 0; h < (HALVES ? 2 : 1); h++) {
-                const int32x4_t *s = h ? hi : lo;
-                const int32x4_t total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
-                acc[t] = vfmaq_f32(acc[t], vmulq_n_f32(vcvtq_f32_s32(total), xs[(size_t)t * blocks + b]), vld1q_f32(f + (A_LOW + h) * ROWS_NEON));
-                if (OFFSET) acc[t] = vfmsq_n_f32(acc[t], vld1q_f32(f + (C_LOW + h) * ROWS_NEON), g[((size_t)t * blocks + b) * parts + (size_t)h]);
-            }
-        }
-    }
-    for (int t = 0; t < N; t++) {
-        float lanes[LANES_NEON];
-        vst1q_f32(lanes, acc[t]);
-        for (size_t i = 0; i < LANES_NEON && i < valid; i++) y[(size_t)t * ystride + i] = lanes[i];
-    }
-}
+// ---- NEON without SDOT: gemm_tile.h's plain tile over the unpacked rows ---------------
 
 static int gemm_neon_plain(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                            const int32_t *xsums, size_t T, float *y, size_t ystride) {
@@ -414,8 +281,13 @@ static int gemm_neon_plain(tl_block_type type, const void *w, size_t n, size_t r
 #define PLAIN(N, HALVES, FOUR)                                                                                               \
     tile_neon_plain(rows, k.factors + LANES_NEON * p, n, x + t * n, xscales + t * blocks, k.g + t * blocks * parts, N, HALVES, \
                     !flip, FOUR, y + t * ystride + r + LANES_NEON * p, ystride, valid)
-#define TILE(N, HALVES) do { if (four) PLAIN(N, HALVES, 1); else PLAIN(N, HALVES, 0); } while (0)
-                NEON_TOKENS(TILE, halves, T - t);
+#define TILE(N)                                                  \
+    do {                                                         \
+        if (halves) PLAIN(N, 1, 0);                              \
+        else if (four) PLAIN(N, 0, 1);                           \
+        else PLAIN(N, 0, 0);                                     \
+    } while (0)
+                TL_NEON_TOKENS(TILE, T - t);
 #undef TILE
 #undef PLAIN
             }
@@ -424,7 +296,6 @@ static int gemm_neon_plain(tl_block_type type, const void *w, size_t n, size_t r
     neon_work_end(&k);
     return 1;
 }
-#undef NEON_TOKENS
 #endif
 
 size_t tl_arranged_tokens_bytes(size_t n, size_t T) {

@@ -1,7 +1,8 @@
 // The tiles of the prompt kernels (gemm.c's int8 rows, gemm_blocks.c's block types): AVX-512
 // VNNI's, 32 packed rows × up to 6 tokens, with the packed layout both files make and the
-// row masks of a last, partial panel; and AVX2's, 16 rows (two groups of 8) × up to 4
-// tokens (NEON's is in gemm_blocks.c). Included by those two files only.
+// row masks of a last, partial panel; AVX2's, 16 rows (two groups of 8) × up to 4 tokens;
+// and NEON's, 8 rows × up to 4 tokens with SDOT, 4 rows without. Included by those two
+// files only.
 #pragma once
 #include "internal.h"
 #include <stdlib.h>
@@ -431,4 +432,146 @@ TL_TARGET_AVX2 static inline int tl_avx2_work_begin(tl_avx2_work *k, const int8_
     return 1;
 }
 
+#endif
+
+#if TL_ARM64
+// NEON's tiles, up to 4 tokens: SDOT's takes 8 rows laid out in two panels of 4; the plain
+// one, 4 rows as they lie.
+enum { LANES_NEON = 4, PANELS_NEON = 2, ROWS_NEON = LANES_NEON * PANELS_NEON, TOKENS_NEON = 4 };
+
+/// TILE(N) for the next N of `left` tokens, N ≤ TOKENS_NEON made a constant for it.
+#define TL_NEON_TOKENS(TILE, left)                           \
+    do {                                                     \
+        switch ((left) < TOKENS_NEON ? (left) : TOKENS_NEON) { \
+        case 4: TILE(4); break;                              \
+        case 3: TILE(3); break;                              \
+        case 2: TILE(2); break;                              \
+        default: TILE(1); break;                             \
+        }                                                    \
+    } while (0)
+
+// ---- NEON with SDOT: 8 rows × 4 tokens ---------------------------------------------------
+// Rows of bytes (gemm.c's int8 rows as stored; gemm_blocks.c's block types unpacked as for
+// the x86 tiles, bytes above 127 stored as u − 128), laid out [b][k4][panel][row][4]: a register holds 4 bytes of each of 4 rows, and SDOT by element
+// multiplies them by one token's 4 bytes picked from a register of 16 (no broadcast); the
+// sums are int32, so nothing is widened. A row's zero point and minimum are one factor
+// e = a·z + c, one FMA per block (or half) and token, against xs·Σx made once per call.
+
+/// ROWS_NEON rows of n bytes (row i at rows + i·n) laid out as the tile reads them,
+/// [b][k4][panel][row][4] (4 × 4 transposes of 4-byte groups), each byte XOR 0x80 where `flip`.
+static inline void lay_rows_neon(const uint8_t *rows, size_t n, int flip, int8_t *packed) {
+    const uint8x16_t sign = vdupq_n_u8(flip ? 0x80 : 0);
+    for (size_t b = 0; b < n / 32; b++)
+        for (size_t half = 0; half < 2; half++)         // k4 0–3, then 4–7
+            for (size_t p = 0; p < PANELS_NEON; p++) {  // rows 4p … 4p + 3
+                uint32x4_t a[LANES_NEON];
+                for (size_t i = 0; i < LANES_NEON; i++) a[i] = vreinterpretq_u32_u8(vld1q_u8(rows + (LANES_NEON * p + i) * n + 32 * b + 16 * half));
+                const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(a[0], a[1])), t1 = vreinterpretq_u64_u32(vtrn2q_u32(a[0], a[1]));
+                const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(a[2], a[3])), t3 = vreinterpretq_u64_u32(vtrn2q_u32(a[2], a[3]));
+                const uint64x2_t group[4] = {vtrn1q_u64(t0, t2), vtrn1q_u64(t1, t3), vtrn2q_u64(t0, t2), vtrn2q_u64(t1, t3)};
+                for (size_t k = 0; k < 4; k++)
+                    vst1q_s8(packed + ((b * 8 + 4 * half + k) * ROWS_NEON + LANES_NEON * p) * 4,
+                             vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u64(group[k]), sign)));
+            }
+}
+
+/// 8 packed rows × N tokens (x, xs and g at the tile's first token). HALVES: scales per
+/// 16; OFFSET: e counts. Constants at each call.
+TL_TARGET_DOTPROD TL_INLINE void tile_neon(const int8_t *packed, const float *factors, size_t n, const int8_t *x, const float *xs,
+                                           const float *g, int N, int HALVES, int OFFSET, float *y, size_t ystride, size_t valid) {
+    const size_t blocks = n / 32, parts = HALVES ? 2 : 1;
+    float32x4_t acc[PANELS_NEON][TOKENS_NEON];
+    for (int p = 0; p < PANELS_NEON; p++)
+        for (int t = 0; t < N; t++) acc[p][t] = vdupq_n_f32(0);
+    for (size_t b = 0; b < blocks; b++) {
+        const int8_t *pb = packed + b * 8 * ROWS_NEON * 4;
+        int8x16_t xv[TOKENS_NEON][2];
+        for (int t = 0; t < N; t++) {
+            xv[t][0] = vld1q_s8(x + (size_t)t * n + 32 * b);
+            xv[t][1] = vld1q_s8(x + (size_t)t * n + 32 * b + 16);
+        }
+        int32x4_t sum[PANELS_NEON][TOKENS_NEON];
+        for (int q = 0; q < 2; q++) {  // the block's values 16q … 16q + 15: its half q
+            if (q == 0 || HALVES)
+                for (int p = 0; p < PANELS_NEON; p++)
+                    for (int t = 0; t < N; t++) sum[p][t] = vdupq_n_s32(0);
+            const int8_t *pq = pb + (size_t)q * 4 * ROWS_NEON * 4;
+#define STEP(L)                                                                                                        \
+    for (int p = 0; p < PANELS_NEON; p++) {                                                                            \
+        const int8x16_t wv = vld1q_s8(pq + ((L) * PANELS_NEON + p) * 16);                                              \
+        for (int t = 0; t < N; t++) sum[p][t] = vdotq_laneq_s32(sum[p][t], wv, xv[t][q], L);                          \
+    }
+            STEP(0) STEP(1) STEP(2) STEP(3)
+#undef STEP
+            if (!HALVES && q == 0) continue;
+            const int h = HALVES ? q : 0;
+            for (int p = 0; p < PANELS_NEON; p++) {
+                const float32x4_t a = vld1q_f32(factors + (b * KINDS + A_LOW + (size_t)h) * ROWS_NEON + LANES_NEON * (size_t)p);
+                const float32x4_t e = vld1q_f32(factors + (b * KINDS + C_LOW + (size_t)h) * ROWS_NEON + LANES_NEON * (size_t)p);
+                for (int t = 0; t < N; t++) {
+                    acc[p][t] = vfmaq_f32(acc[p][t], vmulq_n_f32(vcvtq_f32_s32(sum[p][t]), xs[(size_t)t * blocks + b]), a);
+                    if (OFFSET) acc[p][t] = vfmsq_n_f32(acc[p][t], e, g[((size_t)t * blocks + b) * parts + (size_t)h]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < PANELS_NEON; p++)
+        for (int t = 0; t < N; t++) {
+            float lanes[LANES_NEON];
+            vst1q_f32(lanes, acc[p][t]);
+            for (size_t i = 0; i < LANES_NEON && LANES_NEON * (size_t)p + i < valid; i++) y[(size_t)t * ystride + LANES_NEON * (size_t)p + i] = lanes[i];
+        }
+}
+
+// ---- NEON without SDOT: 4 rows × 4 tokens ------------------------------------------------
+// Rows of signed bytes as they lie (gemm.c's int8 rows as stored; gemm_blocks.c's block
+// types unpacked, bytes above 127 made signed), a block's 4 rows held in registers while the
+// tokens pass. A row's 16 values meet a token's by SMULL and SMLAL2, two products to an
+// int16 lane, and a block's lanes are widened by one pairwise add; where every byte is under
+// 64 (all but int8, Q8_0 and IQ4, whose bytes reach 128) a lane takes the block's four
+// products (4·63·127 < 2¹⁵), else two and a widening add. The four rows' totals by three
+// pairwise adds, one lane a row, then scaled as the SDOT tile does: 5 or 6 instructions per
+// 32 values of a row and a token, 3 more per block of the four rows and a token.
+
+/// 4 rows (row 0 at `rows`, n apart) × N tokens, with their factors [b][kind][ROWS_NEON]
+/// (rows 0–3 read) and g, xs·Σx per block or half (read where OFFSET). HALVES: scales per
+/// 16; OFFSET: e counts; FOUR: four products to an int16 lane. Constants at each call.
+TL_INLINE void tile_neon_plain(const int8_t *rows, const float *factors, size_t n, const int8_t *x, const float *xs, const float *g,
+                               int N, int HALVES, int OFFSET, int FOUR, float *y, size_t ystride, size_t valid) {
+    const size_t blocks = n / 32, parts = HALVES ? 2 : 1;
+    float32x4_t acc[TOKENS_NEON];
+    for (int t = 0; t < N; t++) acc[t] = vdupq_n_f32(0);
+    for (size_t b = 0; b < blocks; b++) {
+        int8x16_t wv[LANES_NEON][2];
+        for (int i = 0; i < LANES_NEON; i++)
+            for (int q = 0; q < 2; q++) wv[i][q] = vld1q_s8(rows + (size_t)i * n + 32 * b + 16 * (size_t)q);
+        const float *f = factors + b * KINDS * ROWS_NEON;
+        for (int t = 0; t < N; t++) {
+            const int8x16_t x0 = vld1q_s8(x + (size_t)t * n + 32 * b), x1 = vld1q_s8(x + (size_t)t * n + 32 * b + 16);
+            int32x4_t lo[LANES_NEON], hi[LANES_NEON];
+            for (int i = 0; i < LANES_NEON; i++) {
+                int16x8_t p = vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][0]), vget_low_s8(x0)), wv[i][0], x0);
+                if (HALVES) {
+                    lo[i] = vpaddlq_s16(p);
+                    hi[i] = vpaddlq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
+                } else if (FOUR) {
+                    lo[i] = vpaddlq_s16(vmlal_high_s8(vmlal_s8(p, vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
+                } else {
+                    lo[i] = vpadalq_s16(vpaddlq_s16(p), vmlal_high_s8(vmull_s8(vget_low_s8(wv[i][1]), vget_low_s8(x1)), wv[i][1], x1));
+                }
+            }
+            for (int h = 0; h < (HALVES ? 2 : 1); h++) {
+                const int32x4_t *s = h ? hi : lo;
+                const int32x4_t total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+                acc[t] = vfmaq_f32(acc[t], vmulq_n_f32(vcvtq_f32_s32(total), xs[(size_t)t * blocks + b]), vld1q_f32(f + (A_LOW + h) * ROWS_NEON));
+                if (OFFSET) acc[t] = vfmsq_n_f32(acc[t], vld1q_f32(f + (C_LOW + h) * ROWS_NEON), g[((size_t)t * blocks + b) * parts + (size_t)h]);
+            }
+        }
+    }
+    for (int t = 0; t < N; t++) {
+        float lanes[LANES_NEON];
+        vst1q_f32(lanes, acc[t]);
+        for (size_t i = 0; i < LANES_NEON && i < valid; i++) y[(size_t)t * ystride + i] = lanes[i];
+    }
+}
 #endif
