@@ -292,6 +292,151 @@ TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type
     return 1;
 }
 
+// AVX2: 16 rows (two groups of 8) packed as f32, [k][16], by 8 × 8 transposes; per column
+// step two loads of weights and, per token, one broadcast and two FMAs, 6 tokens at a time
+// (12 accumulators, the weights and a broadcast fill the 16 registers). A row's weights are
+// converted from f16 or bf16 once, not once per token.
+
+// Rows [r, r + 16) (the last repeated past r1) as packed[k][16] f32.
+TL_TARGET_AVX2 static void pack_float_rows_avx2(const void *w, tl_weight_type type, size_t n, size_t r, size_t r1, float *packed) {
+    size_t rows[ROWS_AVX2];
+    for (size_t i = 0; i < ROWS_AVX2; i++) rows[i] = r + i < r1 ? r + i : r1 - 1;
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        for (size_t g = 0; g < GROUPS_AVX2; g++) {
+            __m256 v[8];
+            for (size_t i = 0; i < GROUP_AVX2; i++) v[i] = tl_weights8(w, type, rows[GROUP_AVX2 * g + i] * n + k);
+            transpose8(v);
+            for (size_t j = 0; j < 8; j++) _mm256_store_ps(packed + (k + j) * ROWS_AVX2 + GROUP_AVX2 * g, v[j]);
+        }
+    for (; k < n; k++)
+        for (size_t i = 0; i < ROWS_AVX2; i++) packed[k * ROWS_AVX2 + i] = tl_weight_at(w, type, rows[i] * n + k);
+}
+
+TL_TARGET_AVX2 TL_INLINE void float_tile_avx2(const float *packed, size_t n, const float *x, int N, float *y, size_t ystride, size_t valid) {
+    __m256 acc[GROUPS_AVX2][TILE_TOKENS];
+    for (int g = 0; g < GROUPS_AVX2; g++)
+        for (int t = 0; t < N; t++) acc[g][t] = _mm256_setzero_ps();
+    for (size_t k = 0; k < n; k++) {
+        const __m256 w0 = _mm256_load_ps(packed + k * ROWS_AVX2), w1 = _mm256_load_ps(packed + k * ROWS_AVX2 + GROUP_AVX2);
+        for (int t = 0; t < N; t++) {
+            const __m256 xv = _mm256_broadcast_ss(x + (size_t)t * n + k);
+            acc[0][t] = _mm256_fmadd_ps(w0, xv, acc[0][t]);
+            acc[1][t] = _mm256_fmadd_ps(w1, xv, acc[1][t]);
+        }
+    }
+    tile_store_avx2(&acc[0][0], TILE_TOKENS, N, y, ystride, valid);
+}
+
+TL_TARGET_AVX2 static int gemm_float_avx2(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1, const float *x, size_t T,
+                                          float *y, size_t ystride) {
+    float *packed = aligned_alloc(32, (n * ROWS_AVX2 * sizeof(float) + 31) / 32 * 32);
+    if (!packed) return 0;
+    for (size_t r = r0; r < r1; r += ROWS_AVX2) {
+        pack_float_rows_avx2(w, type, n, r, r1, packed);
+        const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
+        for (size_t t = 0; t < T; t += TILE_TOKENS) {
+            switch (T - t < TILE_TOKENS ? T - t : TILE_TOKENS) {
+            case 6: float_tile_avx2(packed, n, x + t * n, 6, y + t * ystride + r, ystride, valid); break;
+            case 5: float_tile_avx2(packed, n, x + t * n, 5, y + t * ystride + r, ystride, valid); break;
+            case 4: float_tile_avx2(packed, n, x + t * n, 4, y + t * ystride + r, ystride, valid); break;
+            case 3: float_tile_avx2(packed, n, x + t * n, 3, y + t * ystride + r, ystride, valid); break;
+            case 2: float_tile_avx2(packed, n, x + t * n, 2, y + t * ystride + r, ystride, valid); break;
+            default: float_tile_avx2(packed, n, x + t * n, 1, y + t * ystride + r, ystride, valid); break;
+            }
+        }
+    }
+    free(packed);
+    return 1;
+}
+
+#endif
+
+#if TL_ARM64
+// NEON: 8 rows (two groups of 4) packed as f32, [k][8], by 4 × 4 transposes; per 4 columns,
+// 8 loads of weights and, per token, one load of its 4 activations and 8 FMLAs by element.
+
+/// Weights i ..< i + 4 of w as f32.
+static inline float32x4_t weights4_neon(const void *w, tl_weight_type type, size_t i) {
+    switch (type) {
+    case TL_WEIGHTS_F32: return vld1q_f32((const float *)w + i);
+    case TL_WEIGHTS_F16: return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)w + i)));
+    case TL_WEIGHTS_BF16: return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)w + i), 16));
+    default: {
+        const float v[4] = {tl_weight_at(w, type, i), tl_weight_at(w, type, i + 1), tl_weight_at(w, type, i + 2), tl_weight_at(w, type, i + 3)};
+        return vld1q_f32(v);
+    }
+    }
+}
+
+// Rows [r, r + 8) (the last repeated past r1) as packed[k][8] f32.
+static void pack_float_rows_neon(const void *w, tl_weight_type type, size_t n, size_t r, size_t r1, float *packed) {
+    size_t rows[ROWS_NEON];
+    for (size_t i = 0; i < ROWS_NEON; i++) rows[i] = r + i < r1 ? r + i : r1 - 1;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4)
+        for (size_t g = 0; g < PANELS_NEON; g++) {
+            float32x4_t v[LANES_NEON];
+            for (size_t i = 0; i < LANES_NEON; i++) v[i] = weights4_neon(w, type, rows[LANES_NEON * g + i] * n + k);
+            const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(v[0], v[1])), t1 = vreinterpretq_f64_f32(vtrn2q_f32(v[0], v[1]));
+            const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(v[2], v[3])), t3 = vreinterpretq_f64_f32(vtrn2q_f32(v[2], v[3]));
+            const float64x2_t column[4] = {vtrn1q_f64(t0, t2), vtrn1q_f64(t1, t3), vtrn2q_f64(t0, t2), vtrn2q_f64(t1, t3)};
+            for (size_t j = 0; j < 4; j++) vst1q_f32(packed + (k + j) * ROWS_NEON + LANES_NEON * g, vreinterpretq_f32_f64(column[j]));
+        }
+    for (; k < n; k++)
+        for (size_t i = 0; i < ROWS_NEON; i++) packed[k * ROWS_NEON + i] = tl_weight_at(w, type, rows[i] * n + k);
+}
+
+TL_INLINE void float_tile_neon(const float *packed, size_t n, const float *x, int N, float *y, size_t ystride, size_t valid) {
+    float32x4_t acc[PANELS_NEON][TOKENS_NEON];
+    for (int g = 0; g < PANELS_NEON; g++)
+        for (int t = 0; t < N; t++) acc[g][t] = vdupq_n_f32(0);
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        float32x4_t xv[TOKENS_NEON];
+        for (int t = 0; t < N; t++) xv[t] = vld1q_f32(x + (size_t)t * n + k);
+#define COLUMN(J)                                                                                                       \
+    {                                                                                                                   \
+        const float32x4_t w0 = vld1q_f32(packed + (k + (J)) * ROWS_NEON), w1 = vld1q_f32(packed + (k + (J)) * ROWS_NEON + LANES_NEON); \
+        for (int t = 0; t < N; t++) {                                                                                   \
+            acc[0][t] = vfmaq_laneq_f32(acc[0][t], w0, xv[t], J);                                                       \
+            acc[1][t] = vfmaq_laneq_f32(acc[1][t], w1, xv[t], J);                                                       \
+        }                                                                                                               \
+    }
+        COLUMN(0) COLUMN(1) COLUMN(2) COLUMN(3)
+#undef COLUMN
+    }
+    for (; k < n; k++) {
+        const float32x4_t w0 = vld1q_f32(packed + k * ROWS_NEON), w1 = vld1q_f32(packed + k * ROWS_NEON + LANES_NEON);
+        for (int t = 0; t < N; t++) {
+            acc[0][t] = vfmaq_n_f32(acc[0][t], w0, x[(size_t)t * n + k]);
+            acc[1][t] = vfmaq_n_f32(acc[1][t], w1, x[(size_t)t * n + k]);
+        }
+    }
+    for (int g = 0; g < PANELS_NEON; g++)
+        for (int t = 0; t < N; t++) {
+            float lanes[LANES_NEON];
+            vst1q_f32(lanes, acc[g][t]);
+            for (size_t i = 0; i < LANES_NEON && LANES_NEON * (size_t)g + i < valid; i++) y[(size_t)t * ystride + LANES_NEON * (size_t)g + i] = lanes[i];
+        }
+}
+
+static int gemm_float_neon(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1, const float *x, size_t T, float *y,
+                           size_t ystride) {
+    float *packed = malloc(n * ROWS_NEON * sizeof(float));
+    if (!packed) return 0;
+    for (size_t r = r0; r < r1; r += ROWS_NEON) {
+        pack_float_rows_neon(w, type, n, r, r1, packed);
+        const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
+        for (size_t t = 0; t < T; t += TOKENS_NEON) {
+#define TILE(N) float_tile_neon(packed, n, x + t * n, N, y + t * ystride + r, ystride, valid)
+            TL_NEON_TOKENS(TILE, T - t);
+#undef TILE
+        }
+    }
+    free(packed);
+    return 1;
+}
 #endif
 
 void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size_t r1, const float *x, size_t T,
@@ -299,6 +444,9 @@ void tl_gemm_float(const void *w, tl_weight_type type, size_t n, size_t r0, size
     if (r0 >= r1 || T == 0) return;
 #if TL_X86
     if (TL_USES_AVX512() && gemm_float_avx512(w, type, n, r0, r1, x, T, y, ystride)) return;
+    if (TL_USES_AVX2() && gemm_float_avx2(w, type, n, r0, r1, x, T, y, ystride)) return;
+#elif TL_ARM64
+    if (TL_USES_NEON() && gemm_float_neon(w, type, n, r0, r1, x, T, y, ystride)) return;
 #endif
     gemm_float_by_dots(w, type, n, r0, r1, x, T, y, ystride);
 }

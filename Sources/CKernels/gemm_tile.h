@@ -169,12 +169,13 @@ TL_TARGET_AVX2 TL_INLINE void tile_steps_avx2(const uint8_t *packed, const int8_
     }
 }
 
-/// Stores each group's accumulators, the rows past `valid` left out.
-TL_TARGET_AVX2 TL_INLINE void tile_store_avx2(__m256 acc[GROUPS_AVX2][TOKENS_AVX2], int N, float *y, size_t ystride, size_t valid) {
+/// Stores each group's accumulators for N tokens (group g's token t at acc[g·width + t]),
+/// the rows past `valid` left out.
+TL_TARGET_AVX2 TL_INLINE void tile_store_avx2(const __m256 *acc, int width, int N, float *y, size_t ystride, size_t valid) {
     for (int g = 0; g < GROUPS_AVX2; g++) {
         const int left = (int)valid - GROUP_AVX2 * g;
         const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        for (int t = 0; t < N; t++) _mm256_maskstore_ps(y + (size_t)t * ystride + GROUP_AVX2 * g, mask, acc[g][t]);
+        for (int t = 0; t < N; t++) _mm256_maskstore_ps(y + (size_t)t * ystride + GROUP_AVX2 * g, mask, acc[g * width + t]);
     }
 }
 
@@ -205,7 +206,7 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2(const uint8_t *packed, const float *fact
             }
         }
     }
-    tile_store_avx2(acc, N, y, ystride, valid);
+    tile_store_avx2(&acc[0][0], TOKENS_AVX2, N, y, ystride, valid);
 }
 
 /// The same where every token's activations have one scale per 256 values (weights in
@@ -250,7 +251,7 @@ TL_TARGET_AVX2 TL_INLINE void tile_avx2_256(const uint8_t *packed, const float *
         }
         factors += 8 * KINDS * ROWS_AVX2;
     }
-    tile_store_avx2(acc, N, y, ystride, valid);
+    tile_store_avx2(&acc[0][0], TOKENS_AVX2, N, y, ystride, valid);
 }
 
 /// ROWS_AVX2 packed rows against all T tokens, one arranged tile at a time (the last one N

@@ -227,8 +227,15 @@ static void test_gemms(tl_isa isa) {
     static uint16_t ws[ROWS * N / 32];
     static float rowscale[ROWS], xf[T * N], xs[T * N / 32], wf[ROWS * N], ry[T * ROWS], gy[T * ROWS];
     static int32_t sums[T * N / 32];
-    static uint16_t wh[ROWS * N];
-    for (size_t i = 0; i < ROWS * N; i++) { w[i] = int8(); wf[i] = uniform(); wh[i] = f16_bits(wf[i]); }
+    static uint16_t wh[ROWS * N], wb[ROWS * N];
+    for (size_t i = 0; i < ROWS * N; i++) {
+        w[i] = int8();
+        wf[i] = uniform();
+        wh[i] = f16_bits(wf[i]);
+        uint32_t bits;
+        memcpy(&bits, &wf[i], 4);
+        wb[i] = (uint16_t)(bits >> 16);
+    }
     for (size_t i = 0; i < ROWS * N / 32; i++) ws[i] = f16_bits(0.001f + fabsf(uniform()) * 0.01f);
     for (size_t r = 0; r < ROWS; r++) rowscale[r] = 0.001f + fabsf(uniform()) * 0.01f;
     for (size_t i = 0; i < T * N; i++) xf[i] = uniform();
@@ -245,14 +252,18 @@ static void test_gemms(tl_isa isa) {
             for (size_t j = 0; j < t; j++) for (size_t r = 3; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
             check(ok, rowwise ? "q8-row GEMM" : "q8 GEMM", t, ROWS);
         }
-        for (int type = 0; type < 2; type++) {
-            const void *weights = type ? (const void *)wh : (const void *)wf;
-            WITH(TL_ISA_PORTABLE, tl_gemm_float(weights, type ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32, N, 0, ROWS, xf, t, ry, ROWS));
-            WITH(isa, tl_gemm_float(weights, type ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32, N, 0, ROWS, xf, t, gy, ROWS));
-            int ok = 1;
-            for (size_t j = 0; j < t * ROWS; j++) ok &= close_to(gy[j], ry[j], N);
-            check(ok, type ? "f16 GEMM" : "f32 GEMM", t, ROWS);
-        }
+        // Rows of 96, and of 93 (a tail past the tiles' steps of 8 or 16 columns).
+        static const tl_weight_type types[] = {TL_WEIGHTS_F32, TL_WEIGHTS_F16, TL_WEIGHTS_BF16};
+        static const char *const type_names[] = {"f32 GEMM", "f16 GEMM", "bf16 GEMM"};
+        for (int type = 0; type < 3; type++)
+            for (size_t n = N; n + 3 >= N; n -= 3) {
+                const void *weights = type == 0 ? (const void *)wf : type == 1 ? (const void *)wh : (const void *)wb;
+                WITH(TL_ISA_PORTABLE, tl_gemm_float(weights, types[type], n, 0, ROWS, xf, t, ry, ROWS));
+                WITH(isa, tl_gemm_float(weights, types[type], n, 0, ROWS, xf, t, gy, ROWS));
+                int ok = 1;
+                for (size_t j = 0; j < t * ROWS; j++) ok &= close_to(gy[j], ry[j], (double)n);
+                check(ok, type_names[type], t, n);
+            }
     }
 }
 
