@@ -12,9 +12,11 @@
 // int8 on NEON: gemm_tile.h's tiles, as the block types use them: with SDOT, 8 rows laid
 // out in panels of 4 × 4 tokens; without, 4 rows as they lie × 4 tokens.
 //
-// f32, f16, bf16: the AVX-512 variant packs 16 rows as f32 with the same lanes-are-rows
-// layout (16 × 16 register transposes); each column step is one load of 16 weights and,
-// per token, one broadcast and one FMA.
+// f32, f16, bf16: the AVX-512 variant packs 32 rows as f32 with the same lanes-are-rows
+// layout (16 × 16 register transposes); each column step is one load of 16 weights per
+// panel and, per token, one broadcast and an FMA per panel. AVX2 and NEON do the same with
+// 16 rows × 6 tokens (8 × 8 transposes) and 8 rows × 4 tokens (4 × 4 transposes, FMLA by
+// element). Rows in f16 or bf16 are converted once, not once per token.
 #include "gemm_tile.h"
 #include <stdlib.h>
 
