@@ -14,12 +14,12 @@
 // with int16 sums; bytes above 127 stored signed). Where the activations have one scale per
 // 256 values (tl_quantize_activations_256, which the products over 256-value types are
 // given), those types' rows also get their scales as integers, and a super-block adds up in
-// int32 before it meets a float. NEON with SDOT: the same rows into the tile below, SDOT by
-// element.
+// int32 before it meets a float. NEON: the same rows into gemm_tile.h's NEON tiles, with
+// SDOT laid out for SDOT by element, without it as they lie (bytes above 127 made signed).
 //
-// Elsewhere (portable, NEON without SDOT), and on AVX2 for fewer than TILE_TOKENS_AVX2
-// tokens, each row meets each token through the decoding kernel (blocks.c), a band of rows
-// at a time so that the band stays in cache while the tokens pass.
+// Elsewhere (portable), and on AVX2 for fewer than TILE_TOKENS_AVX2 tokens, each row meets
+// each token through the decoding kernel (blocks.c), a band of rows at a time so that the
+// band stays in cache while the tokens pass.
 #include "gemm_tile.h"
 #include <stdlib.h>
 
@@ -198,6 +198,8 @@ TL_TARGET_AVX2 static int gemm_avx2(tl_block_type type, const void *w, size_t n,
 #endif
 
 #if TL_ARM64
+// ---- NEON: gemm_tile.h's tiles over the unpacked rows -----------------------------------
+
 /// What both NEON tiles take per call: per block (or half, where the scales are per 16) of
 /// each token, xs·Σx; and room for ROWS_NEON rows' bytes, their factors and (SDOT) layout.
 typedef struct {
@@ -235,6 +237,7 @@ static int neon_work_begin(neon_work *k, const tl_block_layout *layout, const in
     return 1;
 }
 
+/// With SDOT: 8 rows at a time laid out for the SDOT tile.
 TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x,
                                        const float *xscales, const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
@@ -260,8 +263,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
     return 1;
 }
 
-// ---- NEON without SDOT: gemm_tile.h's plain tile over the unpacked rows ---------------
-
+/// Without SDOT: the rows as they lie, 4 at a time through the plain tile.
 static int gemm_neon_plain(tl_block_type type, const void *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xscales,
                            const int32_t *xsums, size_t T, float *y, size_t ystride) {
     const size_t blocks = n / 32, row_bytes = tl_block_row_bytes(type, n);
