@@ -441,22 +441,23 @@ TL_TARGET_AVX2 static inline int tl_avx2_work_begin(tl_avx2_work *k, const int8_
 enum { LANES_NEON = 4, PANELS_NEON = 2, ROWS_NEON = LANES_NEON * PANELS_NEON, TOKENS_NEON = 4 };
 
 /// TILE(N) for the next N of `left` tokens, N ≤ TOKENS_NEON made a constant for it.
-#define TL_NEON_TOKENS(TILE, left)                           \
-    do {                                                     \
+#define TL_NEON_TOKENS(TILE, left)                             \
+    do {                                                       \
         switch ((left) < TOKENS_NEON ? (left) : TOKENS_NEON) { \
-        case 4: TILE(4); break;                              \
-        case 3: TILE(3); break;                              \
-        case 2: TILE(2); break;                              \
-        default: TILE(1); break;                             \
-        }                                                    \
+        case 4: TILE(4); break;                                \
+        case 3: TILE(3); break;                                \
+        case 2: TILE(2); break;                                \
+        default: TILE(1); break;                               \
+        }                                                      \
     } while (0)
 
 // ---- NEON with SDOT: 8 rows × 4 tokens ---------------------------------------------------
 // Rows of bytes (gemm.c's int8 rows as stored; gemm_blocks.c's block types unpacked as for
-// the x86 tiles, bytes above 127 stored as u − 128), laid out [b][k4][panel][row][4]: a register holds 4 bytes of each of 4 rows, and SDOT by element
-// multiplies them by one token's 4 bytes picked from a register of 16 (no broadcast); the
-// sums are int32, so nothing is widened. A row's zero point and minimum are one factor
-// e = a·z + c, one FMA per block (or half) and token, against xs·Σx made once per call.
+// the x86 tiles, bytes above 127 stored as u − 128), laid out [b][k4][panel][row][4]: a
+// register holds 4 bytes of each of 4 rows, and SDOT by element multiplies them by one
+// token's 4 bytes picked from a register of 16 (no broadcast); the sums are int32, so
+// nothing is widened. A row's zero point and minimum are one factor e = a·z + c, one FMA
+// per block (or half) and token, against xs·Σx made once per call.
 
 /// ROWS_NEON rows of n bytes (row i at rows + i·n) laid out as the tile reads them,
 /// [b][k4][panel][row][4] (4 × 4 transposes of 4-byte groups), each byte XOR 0x80 where `flip`.
