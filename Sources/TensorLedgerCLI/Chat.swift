@@ -73,12 +73,10 @@ struct Chat: ParsableCommand {
                 var pending = ""
                 while true {
                     let prompt = pending.isEmpty ? "> " : ". "
-                    let next: BoundedLineReader.Line?
-                    if let editor {
-                        next = editor.readLine(prompt: prompt).map { .text($0) }
-                    } else {
+                    let next: BoundedLineReader.Line? = try Interrupts.whileWaitingForInput {
+                        if let editor { return editor.readLine(prompt: prompt).map { .text($0) } }
                         if interactive { Console.writeOut(prompt) }
-                        next = try lines.next()
+                        return try lines.next()
                     }
                     if next == nil && Interrupts.isRequested {
                         // Ctrl-C at the prompt: nothing to stop; say how to end instead.

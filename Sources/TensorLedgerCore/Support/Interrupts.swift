@@ -16,6 +16,8 @@ public enum Interrupts {
     private static let requested = Atomic<Bool>(false)
     private static let graceful = Atomic<Bool>(false)
     private static let installed = Atomic<Bool>(false)
+    /// A wait for a person's input is under way (whileWaitingForInput).
+    private static let waiting = Atomic<Bool>(false)
 
     /// Whether Ctrl-C has asked the work in progress to stop.
     public static var isRequested: Bool { requested.load(ordering: .relaxed) }
@@ -42,6 +44,22 @@ public enum Interrupts {
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
+        sigaction(SIGALRM, &action, nil)
+    }
+
+    /// Runs `read`, a wait for a person's input, so that a Ctrl-C ends it wherever it lands.
+    /// One caught after the wait began but before the read blocked (the line editor turns
+    /// the terminal raw first) interrupts nothing, so the handler also arms an alarm whose
+    /// signal, ignored, interrupts the read a second later. Returns nil without reading when
+    /// a Ctrl-C came before.
+    public static func whileWaitingForInput<T>(_ read: () throws -> T?) rethrows -> T? {
+        waiting.store(true, ordering: .sequentiallyConsistent)
+        defer {
+            waiting.store(false, ordering: .sequentiallyConsistent)
+            alarm(0)
+        }
+        if isRequested { return nil }
+        return try read()
     }
 
     /// The exit status of a command stopped by Ctrl-C, as a shell reports it.
@@ -52,6 +70,7 @@ public enum Interrupts {
         // Globals are initialized on first use, which must not happen inside the handler.
         _ = graceful.load(ordering: .relaxed)
         _ = requested.load(ordering: .relaxed)
+        _ = waiting.load(ordering: .relaxed)
         TemporaryFiles.touch()
         for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, onSignal) }
         // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
@@ -62,7 +81,11 @@ public enum Interrupts {
     }
 
     private static let onSignal: @convention(c) (Int32) -> Void = { sig in
-        if sig == SIGINT && graceful.load(ordering: .relaxed) && !requested.exchange(true, ordering: .relaxed) { return }
+        if sig == SIGALRM { return }  // whileWaitingForInput's: its work is interrupting the read
+        if sig == SIGINT && graceful.load(ordering: .relaxed) && !requested.exchange(true, ordering: .relaxed) {
+            if waiting.load(ordering: .sequentiallyConsistent) { alarm(1) }
+            return
+        }
         TemporaryFiles.removeNow()
         _exit(128 + sig)
     }
