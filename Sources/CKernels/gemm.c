@@ -417,9 +417,8 @@ TL_INLINE void float_tile_neon(const float *packed, size_t n, const float *x, in
     }
     for (int g = 0; g < PANELS_NEON; g++)
         for (int t = 0; t < N; t++) {
-            float lanes[LANES_NEON];
-            vst1q_f32(lanes, acc[g][t]);
-            for (size_t i = 0; i < LANES_NEON && LANES_NEON * (size_t)g + i < valid; i++) y[(size_t)t * ystride + LANES_NEON * (size_t)g + i] = lanes[i];
+            if (valid > LANES_NEON * (size_t)g)
+                tl_store_rows_neon(acc[g][t], y + (size_t)t * ystride + LANES_NEON * (size_t)g, valid - LANES_NEON * (size_t)g);
         }
 }
 

@@ -440,6 +440,17 @@ TL_TARGET_AVX2 static inline int tl_avx2_work_begin(tl_avx2_work *k, const int8_
 // one, 4 rows as they lie.
 enum { LANES_NEON = 4, PANELS_NEON = 2, ROWS_NEON = LANES_NEON * PANELS_NEON, TOKENS_NEON = 4 };
 
+/// Stores the lanes of v, rows y[0 …], that are below `valid`.
+static inline void tl_store_rows_neon(float32x4_t v, float *y, size_t valid) {
+    if (valid >= LANES_NEON) {
+        vst1q_f32(y, v);
+        return;
+    }
+    float lanes[LANES_NEON];
+    vst1q_f32(lanes, v);
+    for (size_t i = 0; i < valid; i++) y[i] = lanes[i];
+}
+
 /// TILE(N) for the next N of `left` tokens, N ≤ TOKENS_NEON made a constant for it.
 #define TL_NEON_TOKENS(TILE, left)                             \
     do {                                                       \
@@ -519,9 +530,8 @@ TL_TARGET_DOTPROD TL_INLINE void tile_neon(const int8_t *packed, const float *fa
     }
     for (int p = 0; p < PANELS_NEON; p++)
         for (int t = 0; t < N; t++) {
-            float lanes[LANES_NEON];
-            vst1q_f32(lanes, acc[p][t]);
-            for (size_t i = 0; i < LANES_NEON && LANES_NEON * (size_t)p + i < valid; i++) y[(size_t)t * ystride + LANES_NEON * (size_t)p + i] = lanes[i];
+            if (valid > LANES_NEON * (size_t)p)
+                tl_store_rows_neon(acc[p][t], y + (size_t)t * ystride + LANES_NEON * (size_t)p, valid - LANES_NEON * (size_t)p);
         }
 }
 
@@ -571,9 +581,7 @@ TL_INLINE void tile_neon_plain(const int8_t *rows, const float *factors, size_t 
         }
     }
     for (int t = 0; t < N; t++) {
-        float lanes[LANES_NEON];
-        vst1q_f32(lanes, acc[t]);
-        for (size_t i = 0; i < LANES_NEON && i < valid; i++) y[(size_t)t * ystride + i] = lanes[i];
+        tl_store_rows_neon(acc[t], y + (size_t)t * ystride, valid);
     }
 }
 #endif
