@@ -230,5 +230,63 @@ import Darwin
         chat.type("/exit\r")
         #expect(chat.exitStatus() == 0, "\(chat.screen)")
     }
+
+    /// A Ctrl-C that lands after the prompt shows but before the line editor reads, in a
+    /// process then held up for three seconds (a loaded machine), is answered once the read
+    /// begins. The hold-up is a preloaded tcsetattr that sleeps before turning the terminal
+    /// raw, which libedit does between showing the prompt and reading; the key goes while
+    /// it sleeps. The chat inherits this test's signal mask, which blocks SIGALRM.
+    @Test func aCtrlCBeforeAHeldUpReadIsAnswered() throws {
+        guard LineEditor() != nil else { return }
+        let dir = TemporaryDirectory()
+        writeFile(dir.file("stall.c"), Array(Self.stallBeforeRawMode.utf8))
+        let compiler = try #require(Self.onPath("clang") ?? Self.onPath("cc"), "no C compiler on PATH")
+        let built = try #require(ChildProcess.run(compiler, ["-shared", "-fPIC", "-o", dir.file("stall.so"), dir.file("stall.c"), "-ldl"]))
+        try #require(built.status == 0, "\(built.stderr)")
+        let chat = try #require(PseudoTerminal("/usr/bin/env", ["LD_PRELOAD=\(dir.file("stall.so"))", CLI.binary,
+                                                                 "chat", Fixtures.model("tiny-genesis"), "-n", "3", "--threads", "1"]))
+        #expect(chat.waitFor("> "), "no prompt: \(chat.screen)")
+        chat.type("\u{03}")
+        #expect(chat.waitFor("^C"), "the key did not land before raw mode: \(chat.screen)")
+        #expect(chat.waitFor("(Ctrl-D or /exit ends the chat)"), "\(chat.screen)")
+        #expect(chat.waitForLineInput())
+        chat.type("/exit\r")
+        #expect(chat.exitStatus() == 0, "\(chat.screen)")
+    }
+
+    /// SIGTERM and SIGHUP end a chat waiting at its prompt at once, with a shell's status,
+    /// though it was started with them blocked (this test's threads block them, and the
+    /// mask is inherited).
+    @Test(arguments: [SIGTERM, SIGHUP])
+    func terminationSignalsEndAWaitingChat(_ signal: Int32) throws {
+        let chat = try #require(PseudoTerminal(CLI.binary, ["chat", Fixtures.model("tiny-genesis"), "-n", "3"]))
+        #expect(chat.waitFor("> ") && chat.waitForLineInput(), "no prompt: \(chat.screen)")
+        kill(chat.pid, signal)
+        let status = chat.exitStatus(within: 10)
+        #expect(status == 128 + signal, "signal \(signal): \(status.map { "status \($0)" } ?? "still running after 10 s")")
+    }
+
+    private static let stallBeforeRawMode = """
+        #define _GNU_SOURCE
+        #include <dlfcn.h>
+        #include <errno.h>
+        #include <termios.h>
+        #include <time.h>
+        int tcsetattr(int fd, int when, const struct termios *t) {
+            int (*real)(int, int, const struct termios *) = (int (*)(int, int, const struct termios *))dlsym(RTLD_NEXT, "tcsetattr");
+            if (!(t->c_lflag & ICANON)) {
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += 3;
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, 0) == EINTR) {}
+            }
+            return real(fd, when, t);
+        }
+        """
+
+    private static func onPath(_ name: String) -> String? {
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    }
 }
 #endif

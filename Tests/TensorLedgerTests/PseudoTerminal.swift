@@ -87,8 +87,26 @@ final class PseudoTerminal {
         _ = waitFor("\u{0}")  // reads to the end of the output: the marker never comes
         var s: Int32 = 0
         waitpid(pid, &s, 0)
-        status = s & 0x7f == 0 ? (s >> 8) & 0xff : 128 + s & 0x7f
+        status = Self.shellStatus(s)
         return status!
     }
+
+    /// The command's status as a shell reports it if it exits within `seconds`; nil if it
+    /// is still running.
+    func exitStatus(within seconds: Double) -> Int32? {
+        if let status { return status }
+        let clock = Stopwatch()
+        var s: Int32 = 0
+        while clock.seconds < seconds {
+            if waitpid(pid, &s, WNOHANG) == pid {
+                status = Self.shellStatus(s)
+                return status
+            }
+            usleep(10_000)
+        }
+        return nil
+    }
+
+    private static func shellStatus(_ s: Int32) -> Int32 { s & 0x7f == 0 ? (s >> 8) & 0xff : 128 + s & 0x7f }
 }
 #endif

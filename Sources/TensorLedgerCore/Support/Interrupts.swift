@@ -45,21 +45,35 @@ public enum Interrupts {
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
         sigaction(SIGALRM, &action, nil)
+        unblock([SIGALRM])
     }
 
     /// Runs `read`, a wait for a person's input, so that a Ctrl-C ends it wherever it lands.
     /// One caught after the wait began but before the read blocked (the line editor turns
-    /// the terminal raw first) interrupts nothing, so the handler also arms an alarm whose
-    /// signal, ignored, interrupts the read a second later. Returns nil without reading when
-    /// a Ctrl-C came before.
+    /// the terminal raw first) interrupts nothing, nor does one taken by another thread. So
+    /// the handler also starts a timer whose signal, ignored, interrupts whatever read is
+    /// blocked every 50 ms until the wait is over: however long the process is held up
+    /// before its read (a loaded machine), the read that follows is ended. Returns nil
+    /// without reading when a Ctrl-C came before.
     public static func whileWaitingForInput<T>(_ read: () throws -> T?) rethrows -> T? {
         waiting.store(true, ordering: .sequentiallyConsistent)
         defer {
             waiting.store(false, ordering: .sequentiallyConsistent)
-            alarm(0)
+            setTicks(on: false)
         }
         if isRequested { return nil }
         return try read()
+    }
+
+    /// SIGALRM every 50 ms, or none. Async-signal-safe: one system call.
+    private static func setTicks(on: Bool) {
+        let period = timeval(tv_sec: 0, tv_usec: on ? 50_000 : 0)
+        var timer = itimerval(it_interval: period, it_value: period)
+        #if canImport(Glibc)
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+        #else
+        setitimer(ITIMER_REAL, &timer, nil)
+        #endif
     }
 
     /// The exit status of a command stopped by Ctrl-C, as a shell reports it.
@@ -73,17 +87,27 @@ public enum Interrupts {
         _ = waiting.load(ordering: .relaxed)
         TemporaryFiles.touch()
         for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, onSignal) }
-        // A parent may have started us with SIGINT blocked (the mask is inherited): unblock it.
+        unblock([SIGINT, SIGTERM, SIGHUP])
+    }
+
+    /// A parent may have started us with signals blocked (the mask is inherited; Swift
+    /// Testing's threads block most): those we handle must come through.
+    private static func unblock(_ signals: [Int32]) {
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, SIGINT)
+        for sig in signals { sigaddset(&set, sig) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     private static let onSignal: @convention(c) (Int32) -> Void = { sig in
-        if sig == SIGALRM { return }  // whileWaitingForInput's: its work is interrupting the read
+        if sig == SIGALRM {
+            // whileWaitingForInput's ticks: their work is interrupting the read. One that
+            // outlived the wait (a Ctrl-C handled on another thread as the wait ended) stops them.
+            if !waiting.load(ordering: .sequentiallyConsistent) { setTicks(on: false) }
+            return
+        }
         if sig == SIGINT && graceful.load(ordering: .relaxed) && !requested.exchange(true, ordering: .relaxed) {
-            if waiting.load(ordering: .sequentiallyConsistent) { alarm(1) }
+            if waiting.load(ordering: .sequentiallyConsistent) { setTicks(on: true) }
             return
         }
         TemporaryFiles.removeNow()
