@@ -5,7 +5,7 @@ import TensorLedger
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the tensors of a safetensors file, sharded checkpoint or .tlm file (reads headers only).")
+        abstract: "List the tensors of a safetensors file, sharded checkpoint, .tlm or GGUF file (reads headers only).")
 
     @Argument(help: "A .safetensors file, a model.safetensors.index.json, a directory holding either, a .tlm or a GGUF file.", completion: .file())
     var model: String
