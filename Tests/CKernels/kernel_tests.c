@@ -36,21 +36,24 @@ static uint16_t f16_bits(float f) {  // round toward zero is enough for test dat
     return (uint16_t)(sign | (uint32_t)(e + 15) << 10 | ((b >> 13) & 0x3ffu));
 }
 
-/// A copy of `bytes` bytes of weights that ends where an inaccessible page begins, so that
-/// a kernel reading past the matrix faults: the aarch64 build has no sanitizer to see it.
-/// Kept until the next call.
-static const void *before_guard_page(const void *data, size_t bytes) {
-    static void *region;
-    static size_t region_bytes;
-    if (region) munmap(region, region_bytes);
+/// What a kernel under test reads, each copied to end where an inaccessible page begins.
+enum { GUARD_WEIGHTS, GUARD_TOKENS, GUARD_SCALES, GUARD_SUMS, GUARDS };
+
+/// A copy of `bytes` bytes that ends where an inaccessible page begins, so that a kernel
+/// reading past the matrix or the tokens it was given faults: the aarch64 build has no
+/// sanitizer to see it. Kept until the next call for the same `what`.
+static const void *before_guard_page(int what, const void *data, size_t bytes) {
+    static void *regions[GUARDS];
+    static size_t sizes[GUARDS];
+    if (regions[what]) munmap(regions[what], sizes[what]);
     const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (bytes + page - 1) / page * page;
-    region_bytes = span + page;
-    region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (region == MAP_FAILED || mprotect((char *)region + span, page, PROT_NONE) != 0) {
+    sizes[what] = span + page;
+    regions[what] = mmap(NULL, sizes[what], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (regions[what] == MAP_FAILED || mprotect((char *)regions[what] + span, page, PROT_NONE) != 0) {
         perror("kernel tests: a guard page");
         exit(1);
     }
-    return memcpy((char *)region + span - bytes, data, bytes);
+    return memcpy((char *)regions[what] + span - bytes, data, bytes);
 }
 
 static int close_to(double got, double want, double scale) { return fabs(got - want) <= 1e-5 * (scale > 1 ? scale : 1); }
@@ -267,8 +270,9 @@ static void test_gemms(tl_isa isa) {
         for (int rowwise = 0; rowwise < 2; rowwise++) {
             WITH(TL_ISA_PORTABLE, tl_gemm_q8(w, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, NULL, ry, ROWS));
             const void *given = rowwise ? arranged_tokens(isa, x, xs, sums, N, t) : NULL;
-            const int8_t *guarded = before_guard_page(w, sizeof w);
-            WITH(isa, tl_gemm_q8(guarded, rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS, x, xs, sums, t, given, gy, ROWS));
+            WITH(isa, tl_gemm_q8(before_guard_page(GUARD_WEIGHTS, w, sizeof w), rowwise ? NULL : ws, rowwise ? rowscale : NULL, N, 3, ROWS,
+                                 before_guard_page(GUARD_TOKENS, x, t * N), before_guard_page(GUARD_SCALES, xs, t * N / 32 * sizeof *xs),
+                                 before_guard_page(GUARD_SUMS, sums, t * N / 32 * sizeof *sums), t, given, gy, ROWS));
             int ok = 1;
             for (size_t j = 0; j < t; j++) for (size_t r = 3; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
             check(ok, rowwise ? "q8-row GEMM" : "q8 GEMM", t, ROWS);
@@ -281,7 +285,8 @@ static void test_gemms(tl_isa isa) {
                 const void *weights = type == 0 ? (const void *)wf : type == 1 ? (const void *)wh : (const void *)wb;
                 const size_t bytes = ROWS * n * (type == 0 ? 4 : 2);
                 WITH(TL_ISA_PORTABLE, tl_gemm_float(weights, types[type], n, 0, ROWS, xf, t, ry, ROWS));
-                WITH(isa, tl_gemm_float(before_guard_page(weights, bytes), types[type], n, 0, ROWS, xf, t, gy, ROWS));
+                WITH(isa, tl_gemm_float(before_guard_page(GUARD_WEIGHTS, weights, bytes), types[type], n, 0, ROWS,
+                                        before_guard_page(GUARD_TOKENS, xf, t * n * sizeof *xf), t, gy, ROWS));
                 int ok = 1;
                 for (size_t j = 0; j < t * ROWS; j++) ok &= close_to(gy[j], ry[j], (double)n);
                 check(ok, type_names[type], t, n);
@@ -621,7 +626,9 @@ static void test_blocks(tl_isa isa) {
             for (size_t t = 0; t < T; t += 2) {  // tokens 0 (its runs of 16 sum to 0), 2 and 4 (random)
                 const size_t at = t * N;
                 WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows((tl_block_type)type, w, N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, ry));
-                WITH(isa, tl_dot_blocks_rows((tl_block_type)type, before_guard_page(w, ROWS * row), N, 2, ROWS, x + at, xs + at / 32, sums + at / 32, gy));
+                WITH(isa, tl_dot_blocks_rows((tl_block_type)type, before_guard_page(GUARD_WEIGHTS, w, ROWS * row), N, 2, ROWS,
+                                             before_guard_page(GUARD_TOKENS, x + at, N), before_guard_page(GUARD_SCALES, xs + at / 32, N / 32 * sizeof *xs),
+                                             before_guard_page(GUARD_SUMS, sums + at / 32, N / 32 * sizeof *sums), gy));
                 for (size_t r = 2; r < ROWS; r++) ok &= close_to(gy[r], ry[r], mag);
             }
             check(ok, names[type], N, per256 ? 256 : 32);
@@ -635,7 +642,9 @@ static void test_blocks(tl_isa isa) {
                 for (int way = 0; way < 3; way++) {
                     const void *given = way == 0 ? NULL : arranged_tokens(isa, x, xs, sums, N, way == 1 ? t : t - 1);
                     for (size_t i = 0; i < T * ROWS; i++) gy[i] = 12345.0f;  // row 0, outside the range, stays
-                    WITH(isa, tl_gemm_blocks((tl_block_type)type, before_guard_page(w, ROWS * row), N, 1, ROWS, x, xs, sums, t, given, gy, ROWS));
+                    WITH(isa, tl_gemm_blocks((tl_block_type)type, before_guard_page(GUARD_WEIGHTS, w, ROWS * row), N, 1, ROWS,
+                                             before_guard_page(GUARD_TOKENS, x, t * N), before_guard_page(GUARD_SCALES, xs, t * N / 32 * sizeof *xs),
+                                             before_guard_page(GUARD_SUMS, sums, t * N / 32 * sizeof *sums), t, given, gy, ROWS));
                     ok = 1;
                     for (size_t j = 0; j < t; j++) for (size_t r = 1; r < ROWS; r++) ok &= close_to(gy[j * ROWS + r], ry[j * ROWS + r], mag);
                     for (size_t j = 0; j < T; j++) ok &= gy[j * ROWS] == 12345.0f;
