@@ -150,7 +150,7 @@ import Testing
         matrices.append((.q8_0, 256, 64, q8))
         for (type, n, rows, bytes) in matrices {
             let storage = try #require(TensorBytes(capacity: bytes.count))
-            storage.mutableBytes.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+            bytes.withUnsafeBytes { storage.mutableBytes.copyMemory(from: $0) }
             let w = try #require(WeightMatrix(rows: rows, cols: n, type: type, bytes: storage))
             let span = type.blockLayout.size == 256 ? 256 : 32, other = 288 - span
             for T in [1, 3] {
