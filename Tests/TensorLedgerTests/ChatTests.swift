@@ -240,7 +240,7 @@ import Darwin
         guard LineEditor() != nil else { return }
         let dir = TemporaryDirectory()
         writeFile(dir.file("stall.c"), Array(Self.stallBeforeRawMode.utf8))
-        let compiler = try #require(Self.onPath("clang") ?? Self.onPath("cc"), "no C compiler on PATH")
+        let compiler = try #require(onPath("clang", "cc"), "no C compiler on PATH")
         let built = try #require(ChildProcess.run(compiler, ["-shared", "-fPIC", "-o", dir.file("stall.so"), dir.file("stall.c"), "-ldl"]))
         try #require(built.status == 0, "\(built.stderr)")
         let chat = try #require(PseudoTerminal("/usr/bin/env", ["LD_PRELOAD=\(dir.file("stall.so"))", CLI.binary,
@@ -283,10 +283,5 @@ import Darwin
             return real(fd, when, t);
         }
         """
-
-    private static func onPath(_ name: String) -> String? {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin"
-        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
-    }
 }
 #endif

@@ -72,3 +72,12 @@ func copyFile(_ from: String, _ to: String) {
 }
 
 func fileExists(_ path: String) -> Bool { pathKind(path) != .missing }
+
+/// The first of `names` found on PATH, as a full path.
+func onPath(_ names: String...) -> String? {
+    let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin"
+    for name in names {
+        for dir in path.split(separator: ":") where fileExists("\(dir)/\(name)") { return "\(dir)/\(name)" }
+    }
+    return nil
+}

@@ -12,13 +12,7 @@ import Darwin
 #endif
 
 @Suite struct ReportBrowserTests {
-    static let chromium: String? = {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin"
-        for name in ["chromium", "chromium-browser", "google-chrome"] {
-            for dir in path.split(separator: ":") where fileExists("\(dir)/\(name)") { return "\(dir)/\(name)" }
-        }
-        return nil
-    }()
+    static let chromium = onPath("chromium", "chromium-browser", "google-chrome")
 
     @Test(.enabled(if: chromium != nil, "Chromium is not installed (apt-get install chromium)"))
     func thePageRendersInChromium() throws {
