@@ -39,6 +39,19 @@ static void gemm_by_dots(const int8_t *w, const uint16_t *block_scales, const fl
 
 enum { TILE_TOKENS = 6 };
 
+/// TILE(N) for the next N of `left` tokens, N ≤ TILE_TOKENS made a constant for it.
+#define TL_SIX_TOKENS(TILE, left)                              \
+    do {                                                       \
+        switch ((left) < TILE_TOKENS ? (left) : TILE_TOKENS) { \
+        case 6: TILE(6); break;                                \
+        case 5: TILE(5); break;                                \
+        case 4: TILE(4); break;                                \
+        case 3: TILE(3); break;                                \
+        case 2: TILE(2); break;                                \
+        default: TILE(1); break;                               \
+        }                                                      \
+    } while (0)
+
 // Packs rows [r, r + 32) (the last ones repeated past r1) for every block b:
 // bytes [b][k4][panel][row][4] (+128: gemm_tile.h's layout, with a zero point of 128) and
 // the scales in f32 as the tile's factors [b][A_LOW][panel][row].
@@ -278,16 +291,10 @@ TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type
         const size_t valid = r1 - r;
         __mmask16 mask0, mask1;
         tl_panel_masks(valid, &mask0, &mask1);
-        size_t t = 0;
-        for (; t + TILE_TOKENS <= T; t += TILE_TOKENS)
-            float_tile(packed, n, x + t * n, TILE_TOKENS, y + t * ystride + r, ystride, mask0, mask1);
-        switch (T - t) {
-        case 5: float_tile(packed, n, x + t * n, 5, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 4: float_tile(packed, n, x + t * n, 4, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 3: float_tile(packed, n, x + t * n, 3, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 2: float_tile(packed, n, x + t * n, 2, y + t * ystride + r, ystride, mask0, mask1); break;
-        case 1: float_tile(packed, n, x + t * n, 1, y + t * ystride + r, ystride, mask0, mask1); break;
-        default: break;
+        for (size_t t = 0; t < T; t += TILE_TOKENS) {
+#define TILE(N) float_tile(packed, n, x + t * n, N, y + t * ystride + r, ystride, mask0, mask1)
+            TL_SIX_TOKENS(TILE, T - t);
+#undef TILE
         }
     }
     free(packed);
@@ -338,14 +345,9 @@ TL_TARGET_AVX2 static int gemm_float_avx2(const void *w, tl_weight_type type, si
         pack_float_rows_avx2(w, type, n, r, r1, packed);
         const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
         for (size_t t = 0; t < T; t += TILE_TOKENS) {
-            switch (T - t < TILE_TOKENS ? T - t : TILE_TOKENS) {
-            case 6: float_tile_avx2(packed, n, x + t * n, 6, y + t * ystride + r, ystride, valid); break;
-            case 5: float_tile_avx2(packed, n, x + t * n, 5, y + t * ystride + r, ystride, valid); break;
-            case 4: float_tile_avx2(packed, n, x + t * n, 4, y + t * ystride + r, ystride, valid); break;
-            case 3: float_tile_avx2(packed, n, x + t * n, 3, y + t * ystride + r, ystride, valid); break;
-            case 2: float_tile_avx2(packed, n, x + t * n, 2, y + t * ystride + r, ystride, valid); break;
-            default: float_tile_avx2(packed, n, x + t * n, 1, y + t * ystride + r, ystride, valid); break;
-            }
+#define TILE(N) float_tile_avx2(packed, n, x + t * n, N, y + t * ystride + r, ystride, valid)
+            TL_SIX_TOKENS(TILE, T - t);
+#undef TILE
         }
     }
     free(packed);
@@ -378,12 +380,10 @@ static void pack_float_rows_neon(const void *w, tl_weight_type type, size_t n, s
     size_t k = 0;
     for (; k + 4 <= n; k += 4)
         for (size_t g = 0; g < PANELS_NEON; g++) {
-            float32x4_t v[LANES_NEON];
-            for (size_t i = 0; i < LANES_NEON; i++) v[i] = weights4_neon(w, type, rows[LANES_NEON * g + i] * n + k);
-            const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(v[0], v[1])), t1 = vreinterpretq_f64_f32(vtrn2q_f32(v[0], v[1]));
-            const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(v[2], v[3])), t3 = vreinterpretq_f64_f32(vtrn2q_f32(v[2], v[3]));
-            const float64x2_t column[4] = {vtrn1q_f64(t0, t2), vtrn1q_f64(t1, t3), vtrn2q_f64(t0, t2), vtrn2q_f64(t1, t3)};
-            for (size_t j = 0; j < 4; j++) vst1q_f32(packed + (k + j) * ROWS_NEON + LANES_NEON * g, vreinterpretq_f32_f64(column[j]));
+            uint32x4_t v[LANES_NEON];
+            for (size_t i = 0; i < LANES_NEON; i++) v[i] = vreinterpretq_u32_f32(weights4_neon(w, type, rows[LANES_NEON * g + i] * n + k));
+            tl_transpose4_neon(v);
+            for (size_t j = 0; j < 4; j++) vst1q_f32(packed + (k + j) * ROWS_NEON + LANES_NEON * g, vreinterpretq_f32_u32(v[j]));
         }
     for (; k < n; k++)
         for (size_t i = 0; i < ROWS_NEON; i++) packed[k * ROWS_NEON + i] = tl_weight_at(w, type, rows[i] * n + k);

@@ -470,6 +470,16 @@ static inline void tl_store_rows_neon(float32x4_t v, float *y, size_t valid) {
 // nothing is widened. A row's zero point and minimum are one factor e = a·z + c, one FMA
 // per block (or half) and token, against xs·Σx made once per call.
 
+/// A 4 × 4 transpose of 32-bit elements.
+static inline void tl_transpose4_neon(uint32x4_t v[4]) {
+    const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(v[0], v[1])), t1 = vreinterpretq_u64_u32(vtrn2q_u32(v[0], v[1]));
+    const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(v[2], v[3])), t3 = vreinterpretq_u64_u32(vtrn2q_u32(v[2], v[3]));
+    v[0] = vreinterpretq_u32_u64(vtrn1q_u64(t0, t2));
+    v[1] = vreinterpretq_u32_u64(vtrn1q_u64(t1, t3));
+    v[2] = vreinterpretq_u32_u64(vtrn2q_u64(t0, t2));
+    v[3] = vreinterpretq_u32_u64(vtrn2q_u64(t1, t3));
+}
+
 /// ROWS_NEON rows of n bytes (row i at rows + i·n) laid out as the tile reads them,
 /// [b][k4][panel][row][4] (4 × 4 transposes of 4-byte groups), each byte XOR 0x80 where `flip`.
 static inline void lay_rows_neon(const uint8_t *rows, size_t n, int flip, int8_t *packed) {
@@ -479,12 +489,10 @@ static inline void lay_rows_neon(const uint8_t *rows, size_t n, int flip, int8_t
             for (size_t p = 0; p < PANELS_NEON; p++) {  // rows 4p … 4p + 3
                 uint32x4_t a[LANES_NEON];
                 for (size_t i = 0; i < LANES_NEON; i++) a[i] = vreinterpretq_u32_u8(vld1q_u8(rows + (LANES_NEON * p + i) * n + 32 * b + 16 * half));
-                const uint64x2_t t0 = vreinterpretq_u64_u32(vtrn1q_u32(a[0], a[1])), t1 = vreinterpretq_u64_u32(vtrn2q_u32(a[0], a[1]));
-                const uint64x2_t t2 = vreinterpretq_u64_u32(vtrn1q_u32(a[2], a[3])), t3 = vreinterpretq_u64_u32(vtrn2q_u32(a[2], a[3]));
-                const uint64x2_t group[4] = {vtrn1q_u64(t0, t2), vtrn1q_u64(t1, t3), vtrn2q_u64(t0, t2), vtrn2q_u64(t1, t3)};
+                tl_transpose4_neon(a);
                 for (size_t k = 0; k < 4; k++)
                     vst1q_s8(packed + ((b * 8 + 4 * half + k) * ROWS_NEON + LANES_NEON * p) * 4,
-                             vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u64(group[k]), sign)));
+                             vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(a[k]), sign)));
             }
 }
 
