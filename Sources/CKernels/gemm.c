@@ -39,19 +39,6 @@ static void gemm_by_dots(const int8_t *w, const uint16_t *block_scales, const fl
 
 enum { TILE_TOKENS = 6 };
 
-/// TILE(N) for the next N of `left` tokens, N ≤ TILE_TOKENS made a constant for it.
-#define TL_SIX_TOKENS(TILE, left)                              \
-    do {                                                       \
-        switch ((left) < TILE_TOKENS ? (left) : TILE_TOKENS) { \
-        case 6: TILE(6); break;                                \
-        case 5: TILE(5); break;                                \
-        case 4: TILE(4); break;                                \
-        case 3: TILE(3); break;                                \
-        case 2: TILE(2); break;                                \
-        default: TILE(1); break;                               \
-        }                                                      \
-    } while (0)
-
 // Packs rows [r, r + 32) (the last ones repeated past r1) for every block b:
 // bytes [b][k4][panel][row][4] (+128: gemm_tile.h's layout, with a zero point of 128) and
 // the scales in f32 as the tile's factors [b][A_LOW][panel][row].
@@ -172,7 +159,7 @@ TL_TARGET_DOTPROD static int gemm_neon_sdot(const int8_t *w, const uint16_t *blo
         lay_rows_neon((const uint8_t *)neon_rows(w, block_scales, row_scales, n, r, r1, ROWS_NEON, spare, factors), n, 0, packed);
         for (size_t t = 0; t < T; t += TOKENS_NEON) {
 #define TILE(N) tile_neon(packed, factors, n, x + t * n, xscales + t * blocks, NULL, N, 0, 0, y + t * ystride + r, ystride, valid)
-            TL_NEON_TOKENS(TILE, T - t);
+            TL_TOKENS_UP_TO(TOKENS_NEON, TILE, T - t);
 #undef TILE
         }
     }
@@ -194,7 +181,7 @@ static int gemm_neon_plain(const int8_t *w, const uint16_t *block_scales, const 
         const int8_t *rows = neon_rows(w, block_scales, row_scales, n, r, r1, LANES_NEON, spare, factors);
         for (size_t t = 0; t < T; t += TOKENS_NEON) {
 #define TILE(N) tile_neon_plain(rows, factors, n, x + t * n, xscales + t * blocks, NULL, N, 0, 0, 0, y + t * ystride + r, ystride, valid)
-            TL_NEON_TOKENS(TILE, T - t);
+            TL_TOKENS_UP_TO(TOKENS_NEON, TILE, T - t);
 #undef TILE
         }
     }
@@ -293,7 +280,7 @@ TL_TARGET_AVX512 static int gemm_float_avx512(const void *w, tl_weight_type type
         tl_panel_masks(valid, &mask0, &mask1);
         for (size_t t = 0; t < T; t += TILE_TOKENS) {
 #define TILE(N) float_tile(packed, n, x + t * n, N, y + t * ystride + r, ystride, mask0, mask1)
-            TL_SIX_TOKENS(TILE, T - t);
+            TL_TOKENS_UP_TO(TILE_TOKENS, TILE, T - t);
 #undef TILE
         }
     }
@@ -346,7 +333,7 @@ TL_TARGET_AVX2 static int gemm_float_avx2(const void *w, tl_weight_type type, si
         const size_t valid = r1 - r < ROWS_AVX2 ? r1 - r : ROWS_AVX2;
         for (size_t t = 0; t < T; t += TILE_TOKENS) {
 #define TILE(N) float_tile_avx2(packed, n, x + t * n, N, y + t * ystride + r, ystride, valid)
-            TL_SIX_TOKENS(TILE, T - t);
+            TL_TOKENS_UP_TO(TILE_TOKENS, TILE, T - t);
 #undef TILE
         }
     }
@@ -431,7 +418,7 @@ static int gemm_float_neon(const void *w, tl_weight_type type, size_t n, size_t 
         const size_t valid = r1 - r < ROWS_NEON ? r1 - r : ROWS_NEON;
         for (size_t t = 0; t < T; t += TOKENS_NEON) {
 #define TILE(N) float_tile_neon(packed, n, x + t * n, N, y + t * ystride + r, ystride, valid)
-            TL_NEON_TOKENS(TILE, T - t);
+            TL_TOKENS_UP_TO(TOKENS_NEON, TILE, T - t);
 #undef TILE
         }
     }

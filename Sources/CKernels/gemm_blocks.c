@@ -254,7 +254,7 @@ TL_TARGET_DOTPROD static int gemm_neon(tl_block_type type, const void *w, size_t
 #define SDOT(N, HALVES) \
     tile_neon(k.packed, k.factors, n, x + t * n, xscales + t * blocks, k.g + t * blocks * parts, N, HALVES, !flip, y + t * ystride + r, ystride, valid)
 #define TILE(N) do { if (halves) SDOT(N, 1); else SDOT(N, 0); } while (0)
-            TL_NEON_TOKENS(TILE, T - t);
+            TL_TOKENS_UP_TO(TOKENS_NEON, TILE, T - t);
 #undef TILE
 #undef SDOT
         }
@@ -289,7 +289,7 @@ static int gemm_neon_plain(tl_block_type type, const void *w, size_t n, size_t r
         else if (four) PLAIN(N, 0, 1);                           \
         else PLAIN(N, 0, 0);                                     \
     } while (0)
-                TL_NEON_TOKENS(TILE, T - t);
+                TL_TOKENS_UP_TO(TOKENS_NEON, TILE, T - t);
 #undef TILE
 #undef PLAIN
             }

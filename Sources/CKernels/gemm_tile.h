@@ -12,6 +12,19 @@
 // [b][kind][row] (AVX-512: [b][kind][panel][row]).
 enum { A_LOW = 0, A_HIGH = 1, C_LOW = 2, C_HIGH = 3, KINDS = 4 };
 
+/// TILE(N) for the next N of `left` tokens, N ≤ MOST (at most 6) made a constant for it.
+#define TL_TOKENS_UP_TO(MOST, TILE, left)                \
+    do {                                                 \
+        switch ((left) < (MOST) ? (left) : (MOST)) {     \
+        case 6: if ((MOST) > 5) TILE(6); break;          \
+        case 5: if ((MOST) > 4) TILE(5); break;          \
+        case 4: if ((MOST) > 3) TILE(4); break;          \
+        case 3: TILE(3); break;                          \
+        case 2: TILE(2); break;                          \
+        default: TILE(1); break;                         \
+        }                                                \
+    } while (0)
+
 #if TL_X86
 
 enum { PANEL = 16, PANELS = 2, ROWS = PANEL * PANELS };
@@ -450,17 +463,6 @@ static inline void tl_store_rows_neon(float32x4_t v, float *y, size_t valid) {
     vst1q_f32(lanes, v);
     for (size_t i = 0; i < valid; i++) y[i] = lanes[i];
 }
-
-/// TILE(N) for the next N of `left` tokens, N ≤ TOKENS_NEON made a constant for it.
-#define TL_NEON_TOKENS(TILE, left)                             \
-    do {                                                       \
-        switch ((left) < TOKENS_NEON ? (left) : TOKENS_NEON) { \
-        case 4: TILE(4); break;                                \
-        case 3: TILE(3); break;                                \
-        case 2: TILE(2); break;                                \
-        default: TILE(1); break;                               \
-        }                                                      \
-    } while (0)
 
 // ---- NEON with SDOT: 8 rows × 4 tokens ---------------------------------------------------
 // Rows of bytes (gemm.c's int8 rows as stored; gemm_blocks.c's block types unpacked as for
