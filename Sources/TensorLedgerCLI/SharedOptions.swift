@@ -126,6 +126,7 @@ extension WeightChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
     public static var allValueStrings: [String] { allNames }
     public static var defaultCompletionKind: CompletionKind { .list(allNames) }
+    public var defaultValueDescription: String { name }
 }
 
 extension KernelISA: ExpressibleByArgument {

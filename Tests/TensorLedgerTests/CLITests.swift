@@ -304,6 +304,23 @@ enum CLI {
         #expect(CLI.run(["convert", Fixtures.model("tiny-genesis"), Fixtures.model("tiny-genesis") + "/model.safetensors", "--force"]).status == 2)
     }
 
+    /// Every command's help speaks the user's words: a default shown as a Swift value
+    /// (`scheme(TensorLedgerCore.WeightScheme.q8)`) is no help.
+    @Test func everyHelpNamesItsDefaultsPlainly() {
+        let top = CLI.run(["--help"])
+        // A command's line is indented two spaces and starts in lower case; its description's
+        // continuations are indented further.
+        let commands = top.stdout.split(separator: "\n").drop { !$0.hasPrefix("SUBCOMMANDS") }
+            .filter { $0.hasPrefix("  ") && $0.dropFirst(2).first?.isLowercase == true }
+            .map { String($0.split(separator: " ")[0]) }
+        #expect(commands.count >= 10 && commands.contains("convert"), "\(top.stdout)")
+        for command in [nil] + commands {
+            let help = CLI.run((command.map { [$0] } ?? []) + ["--help"])
+            #expect(help.status == 0 && !help.stdout.contains("TensorLedger"), "\(command ?? "tensorledger"): \(help.stdout)")
+        }
+        #expect(CLI.run(["convert", "--help"]).stdout.contains("default: q8)"))
+    }
+
     @Test func noSilentChanges() {
         let model = Fixtures.model("tiny-genesis"), dir = TemporaryDirectory()
         let help = CLI.run(["help", "runn"])
