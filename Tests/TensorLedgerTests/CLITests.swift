@@ -387,6 +387,15 @@ enum CLI {
         #expect(directory.status == 1 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
     }
 
+    /// `verify` checks .tlm files; handed another kind, it says which kind it was given.
+    @Test func verifySaysWhatElseItWasGiven() {
+        let weights = Fixtures.model("tiny-genesis") + "/model.safetensors"
+        let r = CLI.run(["verify", weights])
+        #expect(r.status == 1 && r.stderr.contains("not a .tlm file (it is a safetensors file)"), "\(r.stderr)")
+        let gguf = CLI.run(["verify", Fixtures.path("gguf/tiny-llama-q8_0.gguf")])
+        #expect(gguf.status == 1 && gguf.stderr.contains("not a .tlm file (it is a GGUF file)"), "\(gguf.stderr)")
+    }
+
     @Test func runStreamsTextAndReportsOnStderr() {
         let r = CLI.run(["run", Fixtures.model("tiny-genesis"), "--prompt", "And God said", "-n", "8", "--seed", "1"])
         #expect(r.status == 0)

@@ -96,6 +96,14 @@ public struct SafetensorsHeader: Sendable {
     /// Absolute file offset where the data section begins.
     public var dataStart: Int { 8 + headerLength }
 
+    /// True when `bytes` begin as a safetensors file does: a little-endian header length that
+    /// fits in them, then the header's `{`. For errors that say what a file is instead.
+    public static func looksLikeHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count > 8 else { return false }
+        let n = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
+        return n >= 2 && n <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
+    }
+
     /// Parses and validates a whole file's bytes. Only the header is read; the data
     /// section is checked for its size alone.
     public static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws(SafetensorsError) -> SafetensorsHeader {

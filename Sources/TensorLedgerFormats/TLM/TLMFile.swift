@@ -81,7 +81,8 @@ public final class TLMFile: @unchecked Sendable {
     package static func readPreamble(_ bytes: UnsafeRawBufferPointer, path: String) throws(TLMError) -> (TLMPreamble, UnsafeRawBufferPointer) {
         guard bytes.count >= 4, bytes.prefix(4).elementsEqual(TLMFormat.magic) else {
             let found = SniffedFormat.sniff(bytes).map { "it is \($0.rawValue)" }
-                ?? (bytes.count < 4 ? "only \(bytes.count) bytes" : "no TLMF magic at byte 0")
+                ?? (SafetensorsHeader.looksLikeHeader(bytes) ? "it is a safetensors file"
+                    : bytes.count < 4 ? "only \(bytes.count) bytes" : "no TLMF magic at byte 0")
             throw .notTLM(file: path, found: found)
         }
         guard bytes.count >= TLMFormat.preambleSize else {
