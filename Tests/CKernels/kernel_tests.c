@@ -526,6 +526,26 @@ static void test_attention_gelu_transpose(tl_isa isa) {
             }
             check(same, "decode attention in parts", nq, DH);
         }
+        // Head widths below and between the kernels' blocks of 32 and 64 columns, so the last
+        // columns of a head take the narrowest block (8 on AVX2, 4 on NEON); every group size,
+        // f32 and f16.
+        const size_t widths[] = {8, 24, 40};
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            const size_t dh = widths[w];
+            for (size_t nq = 1; nq <= NQ; nq++) {
+                for (int f16 = 0; f16 <= 1; f16++) {
+                    size_t starts[NQ], ends[NQ];
+                    for (size_t i = 0; i < nq; i++) { starts[i] = 5; ends[i] = P; }
+                    const void *k = f16 ? (const void *)pk16 : (const void *)pk, *v = f16 ? (const void *)pv16 : (const void *)pv;
+                    const tl_weight_type type = f16 ? TL_WEIGHTS_F16 : TL_WEIGHTS_F32;
+                    WITH(TL_ISA_PORTABLE, tl_attend_queries(pq, dh, nq, k, v, type, dh, starts, ends, dh, 0.125f, 0, pr, dh));
+                    WITH(isa, tl_attend_queries(pq, dh, nq, k, v, type, dh, starts, ends, dh, 0.125f, 0, pg, dh));
+                    int same = 1;
+                    for (size_t i = 0; i < nq * dh; i++) same &= close_to(pg[i], pr[i], 10);
+                    check(same, f16 ? "decode attention f16, narrow heads" : "decode attention, narrow heads", nq, dh);
+                }
+            }
+        }
     }
     static float rg[101], gg[101];
     for (size_t i = 0; i < 101; i++) rg[i] = gg[i] = (float)((int)i - 50) * 0.17f;
