@@ -4,7 +4,8 @@
 # Each line: our prompt and decode speeds (`run`'s stats line: a prompt of REPS sentences,
 # 64 tokens decoded greedily), then llama.cpp's (llama-cpp-python, timed around
 # Llama.eval on the same number of prompt tokens, then 64 single-token evals after them:
-# both decode with the prompt in the cache, which costs more as prompts grow).
+# both decode with the prompt in the cache, which costs more as prompts grow), then ours
+# over llama.cpp's for each.
 # Needs a release build (`swift build -c release`) and `pip install llama-cpp-python numpy`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,8 @@ for _ in $(seq "$ROUNDS"); do
     line=$("$BIN" run "$f" -p "$PROMPT" -n 64 --temperature 0 --threads "$THREADS" --ignore-eos 2>&1 >/dev/null | tail -1)
     n=$(sed -E 's/.*prompt ([0-9]+) tokens.*/\1/' <<<"$line")
     ours=$(sed -E 's/.*prompt ([0-9]+) tokens, ([0-9.]+) tokens\/s; generation [0-9]+ tokens, ([0-9.]+) tokens\/s.*/ours prompt \2 decode \3/' <<<"$line")
-    echo "$(basename "$f") ($n prompt tokens): $ours | $(python3 -c "$LLAMA" "$f" "$THREADS" "$n")"
+    theirs=$(python3 -c "$LLAMA" "$f" "$THREADS" "$n")
+    ratios=$(awk '{ printf "prompt %.2f× decode %.2f×", $3 / $8, $5 / $10 }' <<<"$ours $theirs")
+    echo "$(basename "$f") ($n prompt tokens): $ours | $theirs | ours / llama.cpp: $ratios"
   done
 done
