@@ -823,8 +823,8 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
             const uint8_t *b = w + 2 * bytes * (size_t)k;
             const __m256i v = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + nib), (const __m128i *)(const void *)(b + nib));
             __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-            if (fifth) {  // bit i of a block's word for its value i: each lane its block's word
-                const __m256i words = _mm256_blend_epi32(_mm256_set1_epi32((int)bits_at(b + fifth)), _mm256_set1_epi32((int)bits_at(b + bytes + fifth)), 0xF0);
+            if (fifth) {  // bit i of a block's word for its value i: each lane starts with its block's word
+                const __m256i words = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + fifth), (const __m128i *)(const void *)(b + fifth));
                 lo = _mm256_or_si256(lo, bits_as_bytes(words, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101)));
                 hi = _mm256_or_si256(hi, bits_as_bytes(words, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
                                                                                         0x0202020202020202, 0x0303030303030303)));

@@ -609,6 +609,42 @@ static void test_long_rows(tl_isa isa) {
     }
 }
 
+// Short rows of blocks of 32 that are not whole eights (Qwen2.5-0.5B's rows of 896 are
+// three eights and four blocks), one to seven blocks past the last eight or none at all,
+// each row's weights and the tokens, scales and sums ending at a guard page.
+static void test_short_block_rows(tl_isa isa) {
+    enum { ROWS = 5, LONGEST = 896 };
+    static const size_t widths[] = {64, 192, 256, 288, 352, 480, 896};
+    static const struct { tl_block_type type; size_t bytes; int two; const char *name; } kinds[] = {
+        {TL_BLOCKS_Q4_0, 18, 0, "Q4_0 short rows"}, {TL_BLOCKS_Q4_1, 20, 1, "Q4_1 short rows"}, {TL_BLOCKS_Q5_0, 22, 0, "Q5_0 short rows"},
+        {TL_BLOCKS_Q5_1, 24, 1, "Q5_1 short rows"}, {TL_BLOCKS_IQ4_NL, 18, 0, "IQ4_NL short rows"}, {TL_BLOCKS_Q8_0, 34, 0, "Q8_0 short rows"}};
+    static uint8_t w[ROWS * LONGEST / 32 * 34];
+    static int8_t x[LONGEST];
+    static float xf[LONGEST], xs[LONGEST / 32], ry[ROWS], gy[ROWS];
+    static int32_t sums[LONGEST / 32];
+    for (size_t i = 0; i < LONGEST; i++) xf[i] = uniform();
+    WITH(TL_ISA_PORTABLE, tl_quantize_activations(xf, LONGEST, x, xs, sums));
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+        for (size_t c = 0; c < sizeof widths / sizeof *widths; c++) {
+            const size_t n = widths[c], blocks = ROWS * n / 32;
+            for (size_t i = 0; i < blocks * kinds[k].bytes; i++) w[i] = (uint8_t)next();
+            for (size_t b = 0; b < blocks; b++) {
+                const uint16_t d = f16_bits(0.001f + fabsf(uniform()) * 0.01f), m = f16_bits(uniform() * 0.01f);
+                memcpy(w + kinds[k].bytes * b, &d, 2);
+                if (kinds[k].two) memcpy(w + kinds[k].bytes * b + 2, &m, 2);
+                if (kinds[k].type == TL_BLOCKS_Q8_0)
+                    for (size_t i = 2; i < 34; i++) if (w[34 * b + i] == 0x80) w[34 * b + i] = 0x81;  // ggml's range is ±127
+            }
+            WITH(TL_ISA_PORTABLE, tl_dot_blocks_rows(kinds[k].type, w, n, 0, ROWS, x, xs, sums, ry));
+            WITH(isa, tl_dot_blocks_rows(kinds[k].type, before_guard_page(GUARD_WEIGHTS, w, blocks * kinds[k].bytes), n, 0, ROWS,
+                                         before_guard_page(GUARD_TOKENS, x, n), before_guard_page(GUARD_SCALES, xs, n / 32 * sizeof *xs),
+                                         before_guard_page(GUARD_SUMS, sums, n / 32 * sizeof *sums), gy));
+            int ok = 1;
+            for (size_t r = 0; r < ROWS; r++) ok &= close_to(gy[r], ry[r], 100);
+            check(ok, kinds[k].name, n, 32);
+        }
+}
+
 static void test_blocks(tl_isa isa) {
     enum { N = 768, ROWS = 19, T = 7 };
     static uint8_t w[ROWS * 34 * (N / 32)];  // Q8_0 takes the most bytes per value
@@ -753,6 +789,7 @@ int main(void) {
         test_gemms(all[i]);
         test_blocks(all[i]);
         test_long_rows(all[i]);
+        test_short_block_rows(all[i]);
         test_block_quantizers(all[i]);
         test_attention_gelu_transpose(all[i]);
         test_compare(all[i]);
