@@ -806,58 +806,80 @@ TL_TARGET_AVX2 static void arrange_pairs_avx2(const int8_t *x, size_t pairs, int
     }
 }
 
-/// A row's octets of blocks against arranged activations: `bytes` per block, f16 d at 0,
-/// nibbles at `nib`, fifth bits at `fifth` (or none, 0), zero point `zero`, a minimum at
-/// byte 2 (`minimum`); `iq4`: the nibbles index IQ4's table, signed values multiplied as
-/// |q| · (x with q's sign), each half widened on its own. All constants at each call.
-TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octets, const int8_t *xa, const float *xs, const int32_t *xsum,
-                                                  size_t bytes, size_t nib, size_t fifth, int zero, int minimum, int iq4) {
+/// A pair of blocks at b against their 64 arranged activations: Σq·x per 4 values, lanes
+/// 0–3 the first block's, 4–7 the second's. `bytes` per block, nibbles at `nib`, fifth bits
+/// at `fifth` (or none, 0); `iq4`: the nibbles index IQ4's table, signed values multiplied
+/// as |q| · (x with q's sign), each half widened on its own.
+TL_TARGET_AVX2 TL_INLINE __m256i pair_sums_avx2(const uint8_t *b, const int8_t *xa, size_t bytes, size_t nib, size_t fifth, int iq4) {
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
+    const __m256i v = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + nib), (const __m128i *)(const void *)(b + nib));
+    __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    if (fifth) {  // bit i of a block's word for its value i: each lane starts with its block's word
+        const __m256i words = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + fifth), (const __m128i *)(const void *)(b + fifth));
+        lo = _mm256_or_si256(lo, bits_as_bytes(words, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101)));
+        hi = _mm256_or_si256(hi, bits_as_bytes(words, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
+                                                                                0x0202020202020202, 0x0303030303030303)));
+    }
+    const __m256i xl = LOAD(xa), xh = LOAD(xa + 32);
+    if (iq4) {  // |q|·|x| reaches 127², so the halves cannot share an int16
+        const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tl_iq4_values));
+        lo = _mm256_shuffle_epi8(table, lo);
+        hi = _mm256_shuffle_epi8(table, hi);
+        return _mm256_add_epi32(_mm256_madd_epi16(signed_pairs_avx2(lo, xl), ones), _mm256_madd_epi16(signed_pairs_avx2(hi, xh), ones));
+    }
+    return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)), ones);
+}
+
+/// A row's octets of blocks against arranged activations, then `rest` (0–3) pairs more,
+/// whose factors come from the eight blocks that end with them (the caller makes sure
+/// there are eight), the earlier blocks' offsets masked off: a row's last blocks then read
+/// nothing past the row, and the row ends in one horizontal sum. The layout's constants as
+/// pair_sums_avx2 takes them; a zero point `zero`, or a minimum at byte 2 (`minimum`). All
+/// constants at each call.
+TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octets, size_t rest, const int8_t *xa, const float *xs,
+                                                  const int32_t *xsum, size_t bytes, size_t nib, size_t fifth, int zero, int minimum, int iq4) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, offsets = acc[0];
     for (size_t o = 0; o < octets; o++, w += 8 * bytes, xa += 256, xs += 8, xsum += 8) {
         PREFETCH(w, 8 * bytes)
         const __m256 f = octet_factors(w, bytes, xs, xsum, zero, minimum, &offsets);
 #pragma GCC unroll 4  // so that acc[k] stays in registers
         for (int k = 0; k < 4; k++) {
-            const uint8_t *b = w + 2 * bytes * (size_t)k;
-            const __m256i v = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + nib), (const __m128i *)(const void *)(b + nib));
-            __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-            if (fifth) {  // bit i of a block's word for its value i: each lane starts with its block's word
-                const __m256i words = _mm256_loadu2_m128i((const __m128i *)(const void *)(b + bytes + fifth), (const __m128i *)(const void *)(b + fifth));
-                lo = _mm256_or_si256(lo, bits_as_bytes(words, _mm256_setr_epi64x(0, 0x0101010101010101, 0, 0x0101010101010101)));
-                hi = _mm256_or_si256(hi, bits_as_bytes(words, _mm256_setr_epi64x(0x0202020202020202, 0x0303030303030303,
-                                                                                        0x0202020202020202, 0x0303030303030303)));
-            }
-            const __m256i xl = LOAD(xa + 64 * k), xh = LOAD(xa + 64 * k + 32);
-            __m256i p;
-            if (iq4) {  // |q|·|x| reaches 127², so the halves cannot share an int16
-                lo = _mm256_shuffle_epi8(table, lo);
-                hi = _mm256_shuffle_epi8(table, hi);
-                p = _mm256_add_epi32(_mm256_madd_epi16(signed_pairs_avx2(lo, xl), ones), _mm256_madd_epi16(signed_pairs_avx2(hi, xh), ones));
-            } else {
-                p = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)), ones);
-            }
             const __m256i pick = _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
+            const __m256i p = pair_sums_avx2(w + 2 * bytes * (size_t)k, xa + 64 * k, bytes, nib, fifth, iq4);
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[k]);
+        }
+    }
+    if (rest) {
+        const int back = 8 - 2 * (int)rest;  // the rest's first block is lane `back`
+        __m256 own = _mm256_setzero_ps();
+        const __m256 f = octet_factors(w - bytes * (size_t)back, bytes, xs - back, xsum - back, zero, minimum, &own);
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        offsets = _mm256_add_ps(offsets, _mm256_and_ps(own, _mm256_castsi256_ps(_mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(back - 1)))));
+#pragma GCC unroll 3
+        for (int k = 0; k < 3; k++) {
+            if ((size_t)k == rest) break;
+            const __m256i pick = _mm256_add_epi32(_mm256_set1_epi32(back + 2 * k), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+            const __m256i p = pair_sums_avx2(w + 2 * bytes * (size_t)k, xa + 64 * k, bytes, nib, fifth, iq4);
             acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[k]);
         }
     }
     const float shift = minimum ? 1.0f : (float)-zero;
-    return hsum256(SUM4(acc)) + shift * hsum256(offsets);
+    return hsum256(_mm256_fmadd_ps(offsets, _mm256_set1_ps(shift), SUM4(acc)));
 }
 
-/// Rows of blocks of 32: whole octets through pairs_arranged_avx2, each row's last blocks
-/// (fewer than eight) through `tail`, the type's kernel above.
+/// Rows of blocks of 32: their pairs through pairs_arranged_avx2 (rows of at least eight
+/// blocks), an odd last block, or a shorter row, through `tail`, the type's kernel above.
 TL_TARGET_AVX2 TL_INLINE void rows_pairs_avx2(const uint8_t *w, size_t n, size_t r0, size_t r1, const int8_t *x, const float *xs,
                                              const int32_t *xsum, float *out, size_t bytes, size_t nib, size_t fifth, int zero,
                                              int minimum, int iq4, tl_block_dot tail) {
     int8_t xa[SEGMENT];
-    const size_t blocks = n / 32, row_bytes = blocks * bytes, whole = blocks / 8 * 8;
+    const size_t blocks = n / 32, row_bytes = blocks * bytes, whole = blocks < 8 ? 0 : blocks / 2 * 2;
     for (size_t b0 = 0; b0 < whole; b0 += SEGMENT / 32) {
-        const size_t octets = (whole - b0 < SEGMENT / 32 ? whole - b0 : SEGMENT / 32) / 8;
-        arrange_pairs_avx2(x + 32 * b0, 4 * octets, xa);
+        const size_t span = whole - b0 < SEGMENT / 32 ? whole - b0 : SEGMENT / 32;
+        arrange_pairs_avx2(x + 32 * b0, span / 2, xa);
         for (size_t r = r0; r < r1; r++) {
-            const float part = pairs_arranged_avx2(w + r * row_bytes + b0 * bytes, octets, xa, xs + b0, xsum + b0, bytes, nib, fifth, zero, minimum, iq4);
+            const float part = pairs_arranged_avx2(w + r * row_bytes + b0 * bytes, span / 8, span % 8 / 2, xa, xs + b0, xsum + b0, bytes, nib,
+                                                   fifth, zero, minimum, iq4);
             out[r] = b0 ? out[r] + part : part;
         }
     }
