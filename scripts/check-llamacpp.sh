@@ -32,22 +32,21 @@ sed -i 's/"query_pre_attn_scalar": 32/"query_pre_attn_scalar": 16/' "$work/tiny-
 python3 -c "import json, sys; c = json.load(open('fixtures/models/tiny-llama/config.json')); c.update(hidden_size=256, intermediate_size=768, head_dim=64); json.dump(c, open(sys.argv[1], 'w'))" "$work/llama-256.json"
 "$tl" synth "$work/llama-256" --config "$work/llama-256.json" --tokenizer fixtures/models/tiny-llama/tokenizer.json >/dev/null
 files=()
-models=(tiny-llama tiny-qwen2 tiny-qwen3 tiny-olmo2 tiny-stablelm tiny-genesis tiny-gemma tiny-gemma2-16 tiny-gemma3 tiny-mixtral tiny-qwen3-moe tiny-phi3-vocab)
-for model in "${models[@]}"; do
-  source="fixtures/models/$model"
+# convert MODEL SCHEME...: the model (a fixture, or one made above) into one GGUF per scheme.
+convert() {
+  local model=$1 source="fixtures/models/$1"
+  shift
   [ -d "$source" ] || source="$work/$model"
-  for weights in q8 f32; do
+  for weights in "$@"; do
     "$tl" convert "$source" "$work/$model-$weights.gguf" --weights "$weights" >/dev/null
     files+=("$work/$model-$weights.gguf")
   done
+}
+for model in tiny-llama tiny-qwen2 tiny-qwen3 tiny-olmo2 tiny-stablelm tiny-genesis tiny-gemma tiny-gemma2-16 tiny-gemma3 tiny-mixtral tiny-qwen3-moe tiny-phi3-vocab; do
+  convert "$model" q8 f32
 done
 for model in tiny-llama llama-256; do
-  source="fixtures/models/$model"
-  [ -d "$source" ] || source="$work/$model"
-  for mix in Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL; do
-    "$tl" convert "$source" "$work/$model-$mix.gguf" --weights "$mix" >/dev/null
-    files+=("$work/$model-$mix.gguf")
-  done
+  convert "$model" Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K IQ4_NL
 done
 python3 - "$tl" "${files[@]}" <<'EOF'
 import json, os, subprocess, sys

@@ -830,6 +830,14 @@ TL_TARGET_AVX2 TL_INLINE __m256i pair_sums_avx2(const uint8_t *b, const int8_t *
     return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_maddubs_epi16(hi, xh)), ones);
 }
 
+/// acc + the pair at b's sums, each block's scaled by its factor: lanes `lane` and
+/// `lane` + 1 of f.
+TL_TARGET_AVX2 TL_INLINE __m256 add_pair_avx2(__m256 acc, __m256 f, int lane, const uint8_t *b, const int8_t *xa, size_t bytes, size_t nib,
+                                             size_t fifth, int iq4) {
+    const __m256i pick = _mm256_add_epi32(_mm256_set1_epi32(lane), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(pair_sums_avx2(b, xa, bytes, nib, fifth, iq4)), _mm256_permutevar8x32_ps(f, pick), acc);
+}
+
 /// A row's octets of blocks against arranged activations, then `rest` (0–3) pairs more,
 /// whose factors come from the eight blocks that end with them (the caller makes sure
 /// there are eight), the earlier blocks' offsets masked off: a row's last blocks then read
@@ -843,11 +851,8 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
         PREFETCH(w, 8 * bytes)
         const __m256 f = octet_factors(w, bytes, xs, xsum, zero, minimum, &offsets);
 #pragma GCC unroll 4  // so that acc[k] stays in registers
-        for (int k = 0; k < 4; k++) {
-            const __m256i pick = _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
-            const __m256i p = pair_sums_avx2(w + 2 * bytes * (size_t)k, xa + 64 * k, bytes, nib, fifth, iq4);
-            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[k]);
-        }
+        for (int k = 0; k < 4; k++)
+            acc[k] = add_pair_avx2(acc[k], f, 2 * k, w + 2 * bytes * (size_t)k, xa + 64 * k, bytes, nib, fifth, iq4);
     }
     if (rest) {
         const int back = 8 - 2 * (int)rest;  // the rest's first block is lane `back`
@@ -858,9 +863,7 @@ TL_TARGET_AVX2 TL_INLINE float pairs_arranged_avx2(const uint8_t *w, size_t octe
 #pragma GCC unroll 3
         for (int k = 0; k < 3; k++) {
             if ((size_t)k == rest) break;
-            const __m256i pick = _mm256_add_epi32(_mm256_set1_epi32(back + 2 * k), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
-            const __m256i p = pair_sums_avx2(w + 2 * bytes * (size_t)k, xa + 64 * k, bytes, nib, fifth, iq4);
-            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, pick), acc[k]);
+            acc[k] = add_pair_avx2(acc[k], f, back + 2 * k, w + 2 * bytes * (size_t)k, xa + 64 * k, bytes, nib, fifth, iq4);
         }
     }
     const float shift = minimum ? 1.0f : (float)-zero;
