@@ -6,6 +6,8 @@
 # convert writes) is measured beside ours, and whether its tensors are ours byte for byte.
 #
 #   benchmarks/quality.sh [MODEL] [TEXT]    (default: the trained tiny-genesis and Genesis)
+# tiny-genesis's rows of 128 make every K type fall back to a block of 32; for the K types
+# themselves, train benchmarks/work/genesis-llama first (benchmarks/train-quality-model.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-fixtures/models/tiny-genesis}
