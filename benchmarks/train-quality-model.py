@@ -21,9 +21,11 @@ import torch
 import transformers
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "fixtures", "scripts"))
+import make_llama_fixtures  # noqa: E402 (its training loop, on windows of the same 128 tokens)
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "benchmarks", "work", "genesis-llama")
 TOKENIZER = os.path.join(ROOT, "fixtures", "models", "tiny-genesis", "tokenizer.json")
-N_CTX = 128
+N_CTX = make_llama_fixtures.N_CTX
 
 
 def train_ids():
@@ -43,24 +45,9 @@ def main():
         num_key_value_heads=2, max_position_embeddings=N_CTX, rms_norm_eps=1e-5, rope_theta=10000.0,
         tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, attention_dropout=0.0)
     model = transformers.AutoModelForCausalLM.from_config(config)
-    data = torch.tensor(train_ids(), dtype=torch.long)
-    print(f"train tokens {len(data)}, parameters {sum(p.numel() for p in model.parameters()):,}", flush=True)
-    steps, batch = 800, 16
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
-    gen = torch.Generator().manual_seed(99)
-    model.train()
-    for step in range(steps):
-        starts = torch.randint(0, len(data) - N_CTX - 1, (batch,), generator=gen)
-        x = torch.stack([data[s:s + N_CTX] for s in starts])
-        loss = model(input_ids=x, labels=x).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 250 == 0 or step == steps - 1:
-            print(f"step {step} loss {loss.item():.3f}", flush=True)
-    model.eval()
+    ids = train_ids()
+    print(f"train tokens {len(ids)}, parameters {sum(p.numel() for p in model.parameters()):,}", flush=True)
+    make_llama_fixtures.train(model, ids, steps=800, lr=2e-3)
     os.makedirs(OUT, exist_ok=True)
     model.save_pretrained(OUT, safe_serialization=True)
     generation = os.path.join(OUT, "generation_config.json")
