@@ -19,20 +19,18 @@ import sys
 
 import torch
 import transformers
+from tokenizers import Tokenizer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(ROOT, "fixtures", "scripts"))
-import make_llama_fixtures  # noqa: E402 (its training loop, on windows of the same 128 tokens)
+import make_llama_fixtures  # noqa: E402 (its chapters of Genesis and its training loop)
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "benchmarks", "work", "genesis-llama")
 TOKENIZER = os.path.join(ROOT, "fixtures", "models", "tiny-genesis", "tokenizer.json")
 N_CTX = make_llama_fixtures.N_CTX
 
 
 def train_ids():
-    from tokenizers import Tokenizer
-    text = open(os.path.join(ROOT, "fixtures", "text", "genesis.txt"), encoding="utf-8").read()
-    chapters = text.strip().split("\n\n")
-    return Tokenizer.from_file(TOKENIZER).encode("\n\n".join(chapters[:45])).ids
+    return Tokenizer.from_file(TOKENIZER).encode("\n\n".join(make_llama_fixtures.chapters()[:45])).ids
 
 
 def main():
