@@ -586,10 +586,13 @@ TL_TARGET_AVX512 static inline __m256i dot4_vnni(__m256i u, __m256i s) { return 
 
 // Each x86 kernel is written once, for the dot4 of its variant.
 #define DEFINE_X86_KERNELS(V, TARGET, DOT4)                                                                                    \
-    /* acc + f·Σq·x for one block of signed values q: q's sign moved onto x, an unsigned × signed product */                 \
+    /* Σq·x per 4 values of one block of signed values q: q's sign moved onto x, an unsigned × signed product */            \
+    TARGET static inline __m256i signed_sums_##V(__m256i q, const int8_t *x) {                                                \
+        return DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(LOAD(x), q));                                                     \
+    }                                                                                                                          \
+    /* acc + f·Σq·x for one block of signed values q */                                                                       \
     TARGET static inline __m256 signed_step_##V(__m256i q, const int8_t *x, float f, __m256 acc) {                            \
-        const __m256i p = DOT4(_mm256_sign_epi8(q, q), _mm256_sign_epi8(LOAD(x), q));                                          \
-        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(f), acc);                                                 \
+        return _mm256_fmadd_ps(_mm256_cvtepi32_ps(signed_sums_##V(q, x)), _mm256_set1_ps(f), acc);                             \
     }                                                                                                                          \
     TARGET static inline __m256 step_q8_0_##V(const uint8_t *w, const int8_t *x, float xs, int32_t xsum, __m256 acc) {        \
         (void)xsum;                                                                                                            \
@@ -1564,8 +1567,7 @@ TL_TARGET_AVX2 static void rows_q8_0_avx2(const uint8_t *w, size_t n, size_t r0,
             PREFETCH(row + 34 * b, 8 * 34)
             const __m256 f = octet_factors(row + 34 * b, 34, xs + b, xsum + b, 0, 0, NULL);
             for (int k = 0; k < 8; k++) {
-                const __m256i q = LOAD(row + 34 * (b + k) + 2);
-                const __m256i p = dot4_avx2(_mm256_sign_epi8(q, q), _mm256_sign_epi8(LOAD(x + 32 * (b + k)), q));
+                const __m256i p = signed_sums_avx2(LOAD(row + 34 * (b + k) + 2), x + 32 * (b + k));
                 acc[k % 4] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_permutevar8x32_ps(f, _mm256_set1_epi32(k)), acc[k % 4]);
             }
         }
